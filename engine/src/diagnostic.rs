@@ -1,0 +1,146 @@
+//! Diagnostics of a definition: what is wrong, where (`file:line:column`), and how to fix it.
+
+use std::fmt;
+use std::ops::Range;
+
+use codespan_reporting::diagnostic::{Diagnostic as Rendered, Label};
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::{self, Config};
+
+/// A source file a diagnostic can point into.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path as given by the user.
+    pub name: String,
+    /// Full text.
+    pub text: String,
+}
+
+/// One problem in a definition.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// Path of the file.
+    pub file: String,
+    /// Line, 1-based.
+    pub line: usize,
+    /// Column, 1-based, in characters.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+    span: Range<usize>,
+    file_index: usize,
+}
+
+/// Every problem found in a definition, reported at once.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    files: Vec<SourceFile>,
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a file and returns its index for [`Diagnostics::push`].
+    pub(crate) fn add_file(&mut self, name: &str, text: &str) -> usize {
+        self.files.push(SourceFile {
+            name: name.to_owned(),
+            text: text.to_owned(),
+        });
+        self.files.len() - 1
+    }
+
+    /// Records a problem at `span` (byte range) of file `file_index`.
+    pub(crate) fn push(
+        &mut self,
+        file_index: usize,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let Some(file) = self.files.get(file_index) else {
+            return;
+        };
+        let start = span.start.min(file.text.len());
+        let before = file.text.get(..start).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+        let column = before[line_start..].chars().count() + 1;
+        self.items.push(Diagnostic {
+            file: file.name.clone(),
+            line,
+            column,
+            message: message.into(),
+            hint: hint.into(),
+            span: start..span.end.clamp(start, file.text.len()),
+            file_index,
+        });
+    }
+
+    /// The problems, sorted by file and position.
+    pub fn items(&self) -> &[Diagnostic] {
+        &self.items
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub(crate) fn sort(&mut self) {
+        self.items
+            .sort_by_key(|item| (item.file_index, item.span.start));
+    }
+
+    /// Renders every problem the way rustc does: location, the line with a caret, a hint.
+    pub fn render(&self) -> String {
+        let mut files = SimpleFiles::new();
+        for file in &self.files {
+            files.add(file.name.clone(), file.text.clone());
+        }
+        let config = Config::default();
+        let mut out = String::new();
+        for item in &self.items {
+            let span = if item.span.is_empty() {
+                // A zero-width span still deserves a visible caret.
+                let text = &self.files[item.file_index].text;
+                let end = text[item.span.start..]
+                    .chars()
+                    .next()
+                    .map_or(item.span.start, |c| item.span.start + c.len_utf8());
+                item.span.start..end
+            } else {
+                item.span.clone()
+            };
+            let rendered = Rendered::error()
+                .with_message(&item.message)
+                .with_labels(vec![Label::primary(item.file_index, span)])
+                .with_notes(vec![format!("help: {}", item.hint)]);
+            match term::emit_into_string(&config, &files, &rendered) {
+                Ok(text) => out.push_str(&text),
+                Err(_) => out.push_str(&format!(
+                    "error: {}\n  --> {}:{}:{}\n  = help: {}\n",
+                    item.message, item.file, item.line, item.column, item.hint
+                )),
+            }
+        }
+        let count = self.items.len();
+        out.push_str(&format!(
+            "{count} problem{} found\n",
+            if count == 1 { "" } else { "s" }
+        ));
+        out
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for Diagnostics {}

@@ -1,0 +1,205 @@
+//! What the engine stores: dossiers, their candidatures, events and queued mails.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One candidate's dossier: their profile and their candidatures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dossier {
+    /// Random identifier, safe to show in addresses.
+    pub id: String,
+    /// Incremented by every command; a command names the version it was decided on.
+    pub version: u64,
+    /// Content hash of the definition the dossier started under.
+    pub definition: String,
+    /// Account that owns the dossier (the candidate's identifier).
+    pub owner: String,
+    /// Who the candidate is.
+    pub candidate: Candidate,
+    /// Language mails are written in (`fr` or `en`).
+    pub language: String,
+    /// When the dossier was created.
+    pub created_at: Timestamp,
+    /// Answers of the profile sections, by section id: an object, or a list of
+    /// objects for a repeatable section.
+    pub profile: BTreeMap<String, Value>,
+    /// One candidature per formation applied to.
+    pub candidatures: Vec<Candidature>,
+}
+
+/// The candidate's identity, as given at sign-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Last name.
+    pub last_name: String,
+    /// First name.
+    pub first_name: String,
+    /// Email address.
+    pub email: String,
+}
+
+/// An application to one formation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidature {
+    /// Identifier, unique within the dossier.
+    pub id: String,
+    /// Formation id.
+    pub formation: String,
+    /// Current status id.
+    pub state: String,
+    /// When the candidature was created.
+    pub created_at: Timestamp,
+    /// When it entered its current status.
+    pub entered_state_at: Timestamp,
+    /// Values given with transitions (reason, rank…) and set by them.
+    pub data: Map<String, Value>,
+    /// Pieces by piece id.
+    pub pieces: BTreeMap<String, PieceState>,
+    /// Deadlines already handled since the candidature entered its status.
+    pub deadlines_done: BTreeSet<String>,
+}
+
+/// Where one piece stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PieceState {
+    /// Piece status id.
+    pub status: String,
+    /// The uploaded file, if any.
+    pub file: Option<FileRef>,
+    /// Comment of the last action (e.g. why it was refused).
+    pub comment: Option<String>,
+}
+
+/// A stored file, by content address. The bytes live outside the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// Name given by the candidate.
+    pub name: String,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Format recognised from the content (`pdf`, `jpg`, `png`).
+    pub format: String,
+}
+
+/// Who performs a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Role id from the definition.
+    pub role: String,
+    /// Account identifier (the dossier owner for a candidate).
+    pub id: String,
+}
+
+impl Actor {
+    /// An actor with `role` and account `id`.
+    pub fn new(role: impl Into<String>, id: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            id: id.into(),
+        }
+    }
+}
+
+/// What a caller asks of a dossier. The effects are decided by the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Replace the answers of one profile section.
+    SaveSection {
+        /// Section id.
+        section: String,
+        /// An object of field answers, or a list of them for a repeatable section.
+        answers: Value,
+    },
+    /// Apply to a formation: creates a candidature in the initial status.
+    Apply {
+        /// Formation id.
+        formation: String,
+    },
+    /// Perform a transition of a candidature.
+    Transition {
+        /// Candidature id.
+        candidature: String,
+        /// Transition id.
+        transition: String,
+        /// Values of the transition's input fields.
+        #[serde(default)]
+        input: Map<String, Value>,
+    },
+    /// Perform a piece transition.
+    Piece {
+        /// Candidature id.
+        candidature: String,
+        /// Piece id.
+        piece: String,
+        /// Piece transition id.
+        transition: String,
+        /// The file, for a transition that attaches one.
+        #[serde(default)]
+        file: Option<FileRef>,
+        /// Comment, for a transition that takes one.
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// Handle a deadline that is due (performed by the system role).
+    Deadline {
+        /// Candidature id.
+        candidature: String,
+        /// Deadline id.
+        deadline: String,
+    },
+}
+
+/// One change of one value, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// What changed, as a path: `candidatures/c1/state`, `profile/identity`.
+    pub path: String,
+    /// Value before (null when created).
+    pub before: Value,
+    /// Value after (null when removed).
+    pub after: Value,
+}
+
+/// What happened to a dossier: who, when, what, before → after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Dossier id.
+    pub dossier: String,
+    /// Dossier version this event produced (1 for the creation).
+    pub version: u64,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: Actor,
+    /// What was asked (`None` for the creation of the dossier).
+    pub command: Option<Command>,
+    /// What changed.
+    pub changes: Vec<Change>,
+}
+
+/// A rendered mail waiting to be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMail {
+    /// Stable identifier (also the base of the Message-ID), unique per mail.
+    pub id: String,
+    /// Dossier the mail is about, if any.
+    pub dossier: Option<String>,
+    /// Mail id in the definition.
+    pub mail: String,
+    /// Recipient addresses.
+    pub to: Vec<String>,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: Option<String>,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+}

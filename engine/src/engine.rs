@@ -1,0 +1,240 @@
+//! The engine: a definition, a store, and the commands between them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+
+use crate::definition::{Definition, DefinitionError};
+use crate::dossier::{Actor, Candidate, Command, Dossier, Event, OutboxMail};
+use crate::store::{Commit, Store, StoreError};
+use crate::workflow::{self, Due, Outcome, WorkflowError};
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The command is not acceptable; nothing was written.
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    /// The store failed or refused (e.g. a concurrent change); nothing was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No dossier with this id.
+    #[error("no dossier `{0}`")]
+    UnknownDossier(String),
+    /// The definition version a dossier is pinned to cannot be loaded.
+    #[error("definition version {hash} of dossier {dossier} is unavailable: {reason}")]
+    MissingDefinition {
+        /// Dossier id.
+        dossier: String,
+        /// Content hash.
+        hash: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl EngineError {
+    /// Whether the command failed because the dossier changed meanwhile.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, EngineError::Store(StoreError::Conflict { .. }))
+    }
+}
+
+/// A deadline handled by [`Engine::run_due`], with what came of it.
+pub type Handled = (Due, Result<Outcome, EngineError>);
+
+/// A workflow engine over one definition and one store.
+///
+/// The engine is `Send + Sync`: share it behind an `Arc` between threads.
+pub struct Engine<S: Store> {
+    definition: Arc<Definition>,
+    store: S,
+    /// Earlier definition versions that dossiers are pinned to, compiled on first use.
+    pinned: Mutex<HashMap<String, Arc<Definition>>>,
+}
+
+impl<S: Store> Engine<S> {
+    /// Opens an engine: new dossiers start under `definition`, which the store keeps.
+    pub fn open(definition: Definition, store: S) -> Result<Self, EngineError> {
+        store.save_definition(definition.hash(), definition.bundle())?;
+        Ok(Self {
+            definition: Arc::new(definition),
+            store,
+            pinned: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The current definition.
+    pub fn definition(&self) -> &Definition {
+        &self.definition
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The definition version `dossier` is pinned to.
+    pub fn definition_of(&self, dossier: &Dossier) -> Result<Arc<Definition>, EngineError> {
+        if dossier.definition == self.definition.hash() {
+            return Ok(Arc::clone(&self.definition));
+        }
+        let missing = |reason: String| EngineError::MissingDefinition {
+            dossier: dossier.id.clone(),
+            hash: dossier.definition.clone(),
+            reason,
+        };
+        if let Some(found) = self
+            .pinned
+            .lock()
+            .map_err(|e| missing(e.to_string()))?
+            .get(&dossier.definition)
+        {
+            return Ok(Arc::clone(found));
+        }
+        let bundle = self
+            .store
+            .definition(&dossier.definition)?
+            .ok_or_else(|| missing("not in the store".into()))?;
+        let compiled = Definition::from_bundle(bundle).map_err(|error| match error {
+            DefinitionError::Invalid(d) => missing(d.render()),
+            other => missing(other.to_string()),
+        })?;
+        let compiled = Arc::new(compiled);
+        self.pinned
+            .lock()
+            .map_err(|e| missing(e.to_string()))?
+            .insert(dossier.definition.clone(), Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    /// Creates a dossier owned by account `owner`.
+    pub fn create_dossier(
+        &self,
+        owner: &str,
+        candidate: Candidate,
+        language: &str,
+        now: Timestamp,
+    ) -> Result<Dossier, EngineError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (dossier, event) =
+            workflow::new_dossier(&self.definition, id, owner, candidate, language, now);
+        self.store.commit(&Commit {
+            expected_version: 0,
+            dossier: dossier.clone(),
+            event,
+            mails: Vec::new(),
+        })?;
+        Ok(dossier)
+    }
+
+    /// Applies `command` by `actor` to the dossier, decided on `expected_version`.
+    ///
+    /// Returns once the new state, its event and its mails are durably stored.
+    /// A stale `expected_version` fails with a conflict ([`EngineError::is_conflict`]).
+    pub fn apply(
+        &self,
+        dossier_id: &str,
+        expected_version: u64,
+        actor: &Actor,
+        command: Command,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
+        let dossier = self
+            .store
+            .dossier(dossier_id)?
+            .ok_or_else(|| EngineError::UnknownDossier(dossier_id.to_owned()))?;
+        if dossier.version != expected_version {
+            return Err(StoreError::Conflict {
+                dossier: dossier_id.to_owned(),
+                expected: expected_version,
+                found: dossier.version,
+            }
+            .into());
+        }
+        let definition = self.definition_of(&dossier)?;
+        let outcome = workflow::apply(&definition, &dossier, actor, &command, now)?;
+        self.store.commit(&Commit {
+            expected_version,
+            dossier: outcome.dossier.clone(),
+            event: outcome.event.clone(),
+            mails: outcome.mails.clone(),
+        })?;
+        Ok(outcome)
+    }
+
+    /// A dossier by id.
+    pub fn dossier(&self, id: &str) -> Result<Option<Dossier>, EngineError> {
+        Ok(self.store.dossier(id)?)
+    }
+
+    /// Every dossier.
+    pub fn dossiers(&self) -> Result<Vec<Dossier>, EngineError> {
+        Ok(self.store.dossiers()?)
+    }
+
+    /// What happened to a dossier, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<Event>, EngineError> {
+        Ok(self.store.history(id)?)
+    }
+
+    /// Mails waiting to be delivered.
+    pub fn outbox(&self) -> Result<Vec<OutboxMail>, EngineError> {
+        Ok(self.store.outbox()?)
+    }
+
+    /// Removes a delivered mail from the outbox.
+    pub fn mark_sent(&self, mail_id: &str) -> Result<(), EngineError> {
+        Ok(self.store.remove_from_outbox(mail_id)?)
+    }
+
+    /// Every pending deadline of one dossier, with when it falls due.
+    pub fn deadlines_of(&self, dossier: &Dossier, now: Timestamp) -> Result<Vec<Due>, EngineError> {
+        let definition = self.definition_of(dossier)?;
+        Ok(workflow::deadlines(&definition, dossier, now))
+    }
+
+    /// Deadlines due at `now` over all dossiers, earliest first.
+    pub fn due(&self, now: Timestamp) -> Result<Vec<Due>, EngineError> {
+        let mut due = Vec::new();
+        for dossier in self.store.dossiers()? {
+            due.extend(
+                self.deadlines_of(&dossier, now)?
+                    .into_iter()
+                    .filter(|d| d.at <= now),
+            );
+        }
+        due.sort_by_key(|d| d.at);
+        Ok(due)
+    }
+
+    /// Handles every deadline due at `now`, as the definition's system role.
+    ///
+    /// Each deadline is one command; the result of each is returned.
+    pub fn run_due(&self, now: Timestamp) -> Result<Vec<Handled>, EngineError> {
+        let Some(system) = self.definition.system_role().map(|r| r.id.clone()) else {
+            return Ok(Vec::new());
+        };
+        let actor = Actor::new(system, "system");
+        let mut results = Vec::new();
+        for due in self.due(now)? {
+            let result = self.dossier(&due.dossier).and_then(|found| {
+                let dossier =
+                    found.ok_or_else(|| EngineError::UnknownDossier(due.dossier.clone()))?;
+                self.apply(
+                    &due.dossier,
+                    dossier.version,
+                    &actor,
+                    Command::Deadline {
+                        candidature: due.candidature.clone(),
+                        deadline: due.deadline.clone(),
+                    },
+                    now,
+                )
+            });
+            results.push((due, result));
+        }
+        Ok(results)
+    }
+}

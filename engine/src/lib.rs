@@ -1,0 +1,117 @@
+//! Guichet's engine: application procedures defined in one YAML file.
+//!
+//! A definition file describes an institution's whole procedure: the dossier
+//! sections candidates fill, the catalogue of formations, the pieces each one
+//! requires, the statuses and transitions, deadlines, roles and mail templates.
+//! This crate loads and checks such a file (every problem reported with
+//! `file:line:column` and a hint), and runs dossiers through it over a durable
+//! [`Store`]. It knows nothing of HTTP and needs no async runtime.
+//!
+//! # Example
+//!
+//! ```
+//! use guichet_engine::{Actor, Candidate, Command, Definition, Engine, SledStore};
+//! use jiff::Timestamp;
+//!
+//! let definition = Definition::from_text("example.yaml", r#"
+//! guichet: 1
+//! id: example
+//! title: Example school
+//! campaign: { opens: 2027-03-01, closes: 2027-06-15 }
+//! roles:
+//!   - { id: candidate, label: Candidate, kind: candidate }
+//!   - { id: staff, label: Staff, kind: staff, address: office@example.org }
+//! pieces:
+//!   - { id: cv, label: CV, accept: [pdf], max_size: 2MB }
+//! formations:
+//!   - { id: master, title: Master, pieces: [cv] }
+//! workflow:
+//!   states:
+//!     - { id: draft, label: Draft, initial: true }
+//!     - { id: received, label: Received }
+//!   transitions:
+//!     - id: transmit
+//!       label: Transmit
+//!       from: draft
+//!       to: received
+//!       by: candidate
+//!       when: candidature.missing_pieces.is_empty()
+//!       mails: [{ mail: received }]
+//!   piece_statuses:
+//!     - { id: pending, label: Pending, initial: true }
+//!     - { id: sent, label: Sent, provided: true }
+//!   piece_transitions:
+//!     - { id: upload, label: Upload, from: [pending, sent], to: sent, by: candidate, file: attach }
+//! mails:
+//!   - id: received
+//!     subject: "{{ formation.title }}: received"
+//!     text: "Hello {{ candidate.first_name }}, we received your application."
+//! "#)?;
+//!
+//! let folder = tempfile::tempdir()?;
+//! let engine = Engine::open(definition, SledStore::open(folder.path())?)?;
+//! let now: Timestamp = "2027-03-10T09:00:00Z".parse()?;
+//! let candidate = Candidate {
+//!     last_name: "Durand".into(),
+//!     first_name: "Camille".into(),
+//!     email: "camille@example.org".into(),
+//! };
+//! let dossier = engine.create_dossier("camille", candidate, "en", now)?;
+//! let me = Actor::new("candidate", "camille");
+//!
+//! let applied = engine.apply(&dossier.id, 1, &me, Command::Apply { formation: "master".into() }, now)?;
+//! let candidature = applied.dossier.candidatures[0].id.clone();
+//!
+//! // The guard holds back transmission while the CV is missing.
+//! let refused = engine.apply(&dossier.id, 2, &me, Command::Transition {
+//!     candidature: candidature.clone(), transition: "transmit".into(), input: Default::default(),
+//! }, now);
+//! assert!(refused.is_err());
+//!
+//! let cv = guichet_engine::FileRef {
+//!     name: "cv.pdf".into(), sha256: "00".repeat(32), size: 48_000, format: "pdf".into(),
+//! };
+//! engine.apply(&dossier.id, 2, &me, Command::Piece {
+//!     candidature: candidature.clone(), piece: "cv".into(), transition: "upload".into(),
+//!     file: Some(cv), comment: None,
+//! }, now)?;
+//! let sent = engine.apply(&dossier.id, 3, &me, Command::Transition {
+//!     candidature, transition: "transmit".into(), input: Default::default(),
+//! }, now)?;
+//!
+//! assert_eq!(sent.dossier.candidatures[0].state, "received");
+//! assert_eq!(engine.history(&dossier.id)?.len(), 4);
+//! let outbox = engine.outbox()?;
+//! assert_eq!(outbox[0].subject, "Master: received");
+//! assert_eq!(outbox[0].to, vec!["camille@example.org".to_string()]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod check;
+mod context;
+mod definition;
+mod diagnostic;
+mod dossier;
+mod engine;
+pub mod model;
+mod schema;
+mod script;
+mod store;
+mod suggest;
+mod units;
+mod workflow;
+mod yaml;
+
+pub use context::Shape;
+pub use definition::{Bundle, Definition, DefinitionError, List};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use dossier::{
+    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail, PieceState,
+};
+pub use engine::{Engine, EngineError, Handled};
+pub use schema::{json_schema, json_schema_text};
+pub use script::{ScriptError, MAX_OPERATIONS};
+pub use store::{Commit, SledStore, Store, StoreError};
+pub use units::{parse_date, parse_duration, parse_size};
+pub use workflow::{base_context, candidature_context, Due, Outcome, WorkflowError};

@@ -1,0 +1,276 @@
+//! The JSON Schema of the definition format, and the structural pass built on it.
+//!
+//! The schema is generated from the Rust types of [`crate::model`], published as
+//! `definitions/guichet.schema.json` for editors, and used by the loader to report
+//! every structural problem of a file at once (unknown keys, wrong types at any
+//! depth, missing keys), each at its `file:line:column`.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::ValidationError;
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostics;
+use crate::model::DefinitionFile;
+use crate::suggest::did_you_mean;
+use crate::yaml::{escape_segment, SourceMap};
+
+/// The JSON Schema of the definition format (draft 2020-12).
+pub fn json_schema() -> Value {
+    let schema = schemars::schema_for!(DefinitionFile);
+    serde_json::to_value(schema).unwrap_or(Value::Null)
+}
+
+/// The schema as published, pretty-printed with a final newline.
+pub fn json_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+struct Compiled {
+    schema: Value,
+    validator: Option<jsonschema::Validator>,
+}
+
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let schema = json_schema();
+        let validator = jsonschema::draft202012::options().build(&schema).ok();
+        Compiled { schema, validator }
+    })
+}
+
+/// Reports every structural problem of `value`; returns whether there was none.
+pub(crate) fn check_structure(
+    value: &Value,
+    map: &SourceMap,
+    diagnostics: &mut Diagnostics,
+    file: usize,
+) -> bool {
+    let compiled = compiled();
+    let Some(validator) = &compiled.validator else {
+        diagnostics.push(
+            file,
+            0..0,
+            "internal error: the definition schema does not compile",
+            "report this to the Guichet developers",
+        );
+        return false;
+    };
+    let before = diagnostics.items().len();
+    for error in validator.iter_errors(value) {
+        report(&error, &compiled.schema, map, diagnostics, file);
+    }
+    diagnostics.items().len() == before
+}
+
+fn report(
+    error: &ValidationError<'_>,
+    schema: &Value,
+    map: &SourceMap,
+    diagnostics: &mut Diagnostics,
+    file: usize,
+) {
+    let at = error.instance_path().as_str().to_owned();
+    let schema_path = error.schema_path().as_str();
+    let parent = schema_path.rsplit_once('/').map_or("", |(head, _)| head);
+    let node = schema.pointer(parent);
+    let description = node
+        .and_then(|n| n.get("description"))
+        .and_then(Value::as_str)
+        .map(|text| text.lines().next().unwrap_or(text).to_owned());
+    let place = place_name(&at);
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed: Vec<String> = node
+                .and_then(|n| n.get("properties"))
+                .and_then(Value::as_object)
+                .map(|props| props.keys().cloned().collect())
+                .unwrap_or_default();
+            for key in unexpected {
+                let pointer = format!("{at}/{}", escape_segment(key));
+                let hint = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("the keys allowed here are: {}", allowed.join(", ")),
+                };
+                diagnostics.push(
+                    file,
+                    map.key_span(&pointer),
+                    format!("unknown key `{key}` in {place}"),
+                    hint,
+                );
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let what = schema
+                .pointer(&format!("{parent}/properties/{}", escape_segment(name)))
+                .and_then(|n| n.get("description"))
+                .and_then(Value::as_str)
+                .map(|d| format!(" ({})", d.trim_end_matches('.')))
+                .unwrap_or_default();
+            diagnostics.push(
+                file,
+                map.value_span(&at),
+                format!("missing key `{name}` in {place}"),
+                format!("add `{name}:` to this mapping{what}"),
+            );
+        }
+        ValidationErrorKind::Enum { options } => {
+            let choices: Vec<String> = options
+                .as_array()
+                .map(|list| list.iter().map(display_value).collect())
+                .unwrap_or_default();
+            not_one_of(error, &choices, &place, map, diagnostics, file);
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            // Documented enum variants become one `const` branch each.
+            let constants: Option<Vec<String>> = context
+                .iter()
+                .map(|errors| match errors.as_slice() {
+                    [only] => match only.kind() {
+                        ValidationErrorKind::Constant { expected_value } => {
+                            Some(display_value(expected_value))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            if let Some(choices) = constants.filter(|c| !c.is_empty()) {
+                not_one_of(error, &choices, &place, map, diagnostics, file);
+                return;
+            }
+            // An either/or value (a text or per-language texts, one id or a list):
+            // when one branch matches the value's kind, its errors are the useful ones.
+            let branch = context.iter().find(|errors| {
+                !errors.is_empty()
+                    && !errors.iter().any(|e| {
+                        e.instance_path().as_str() == at
+                            && matches!(e.kind(), ValidationErrorKind::Type { .. })
+                    })
+            });
+            match branch {
+                Some(errors) => {
+                    for inner in errors {
+                        report(inner, schema, map, diagnostics, file);
+                    }
+                }
+                None => diagnostics.push(
+                    file,
+                    map.value_span(&at),
+                    format!("{place} has the wrong kind of value"),
+                    description.unwrap_or_else(|| "check the format documentation".into()),
+                ),
+            }
+        }
+        ValidationErrorKind::Type { .. } => {
+            let expected = node
+                .and_then(|n| n.get("type"))
+                .map(type_name)
+                .unwrap_or_else(|| "another kind of value".into());
+            let given = kind_of(error.instance());
+            let mut hint = format!("write {expected} here");
+            if let Some(description) = description {
+                hint.push_str(&format!(": {description}"));
+            }
+            diagnostics.push(
+                file,
+                map.value_span(&at),
+                format!("{place} must be {expected}, not {given}"),
+                hint,
+            );
+        }
+        _ => diagnostics.push(
+            file,
+            map.value_span(&at),
+            format!("{place}: {error}"),
+            description.unwrap_or_else(|| "check the format documentation".into()),
+        ),
+    }
+}
+
+fn display_value(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+fn not_one_of(
+    error: &ValidationError<'_>,
+    choices: &[String],
+    place: &str,
+    map: &SourceMap,
+    diagnostics: &mut Diagnostics,
+    file: usize,
+) {
+    let given = display_value(error.instance());
+    let hint = match did_you_mean(&given, choices.iter().map(String::as_str)) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("write one of: {}", choices.join(", ")),
+    };
+    diagnostics.push(
+        file,
+        map.value_span(error.instance_path().as_str()),
+        format!("`{given}` is not allowed as {place}"),
+        hint,
+    );
+}
+
+/// A readable name for the place a pointer designates: `key `max` of profile[2].fields[0]`.
+fn place_name(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return "the file".into();
+    }
+    let mut out = String::new();
+    for segment in pointer.trim_start_matches('/').split('/') {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    format!("`{out}`")
+}
+
+fn type_name(kind: &Value) -> String {
+    let one = |name: &str| match name {
+        "string" => "a text",
+        "integer" => "a whole number",
+        "number" => "a number",
+        "boolean" => "true or false",
+        "array" => "a list",
+        "object" => "a mapping",
+        "null" => "nothing",
+        _ => "a value",
+    };
+    match kind {
+        Value::String(name) => one(name).to_owned(),
+        Value::Array(names) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|name| *name != "null")
+            .map(one)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "a value".into(),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}

@@ -1,0 +1,373 @@
+//! Conditions and guards in rhai: compiled once at load, evaluated in a sandbox.
+//!
+//! Expressions see a read-only view of the dossier (see [`crate::context`]).
+//! The sandbox has no file, network or `eval` access, and bounds the number of
+//! operations, call depth, string, array and map sizes, so a guard that loops
+//! forever fails with an error instead of hanging a request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine, Scope, AST};
+use serde_json::Value;
+
+use crate::context::Shape;
+
+/// Most operations one evaluation may perform.
+pub const MAX_OPERATIONS: u64 = 50_000;
+
+/// Builds the sandboxed rhai engine every expression runs in.
+pub fn sandbox() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_operations(MAX_OPERATIONS);
+    engine.set_max_call_levels(16);
+    engine.set_max_expr_depths(32, 16);
+    engine.set_max_string_size(4096);
+    engine.set_max_array_size(1000);
+    engine.set_max_map_size(1000);
+    engine.set_max_variables(64);
+    engine.set_max_functions(32);
+    engine.disable_symbol("eval");
+    engine.set_strict_variables(true);
+    // A typo in a property name must fail loudly rather than read as `()`.
+    engine.set_fail_on_invalid_map_property(true);
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine
+}
+
+/// Why an expression could not be compiled or evaluated.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ScriptError {
+    /// The expression does not compile.
+    #[error("{0}")]
+    Compile(String),
+    /// A dotted name does not exist in the data the expression sees.
+    #[error("unknown name `{path}`")]
+    UnknownPath {
+        /// The full dotted name as written.
+        path: String,
+        /// The segment that does not exist.
+        segment: String,
+        /// Names that exist at that place.
+        known: Vec<String>,
+    },
+    /// Evaluation failed (limit reached, wrong types…).
+    #[error("expression `{expression}` failed: {message}")]
+    Eval {
+        /// The expression.
+        expression: String,
+        /// rhai's message.
+        message: String,
+    },
+    /// The expression did not give `true` or `false`.
+    #[error("expression `{expression}` gave {got} where true or false was expected")]
+    NotBoolean {
+        /// The expression.
+        expression: String,
+        /// Type of the value it gave.
+        got: String,
+    },
+}
+
+/// Compiled expressions of one definition, by source text.
+pub struct Scripts {
+    engine: Engine,
+    compiled: HashMap<String, Arc<AST>>,
+}
+
+impl std::fmt::Debug for Scripts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scripts")
+            .field("compiled", &self.compiled.len())
+            .finish()
+    }
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Self {
+            engine: sandbox(),
+            compiled: HashMap::new(),
+        }
+    }
+}
+
+impl Scripts {
+    /// Compiles `source` as an expression seeing the variables of `shape`
+    /// (an object shape whose keys are the variables), and checks every dotted
+    /// name it reads against that shape.
+    pub fn compile(&mut self, source: &str, shape: &Shape) -> Result<(), ScriptError> {
+        let mut scope = Scope::new();
+        if let Shape::Object(roots) = shape {
+            for name in roots.keys() {
+                scope.push_constant(name.as_str(), Dynamic::UNIT);
+            }
+        }
+        let ast = self
+            .engine
+            .compile_with_scope(&scope, normalize_quotes(source))
+            .map_err(|error| ScriptError::Compile(error.to_string()))?;
+        check_paths(source, shape)?;
+        self.compiled.insert(source.to_owned(), Arc::new(ast));
+        Ok(())
+    }
+
+    /// Evaluates a compiled condition against `context` (an object whose keys are the variables).
+    pub fn eval_bool(&self, source: &str, context: &Value) -> Result<bool, ScriptError> {
+        let value = self.eval(source, context)?;
+        value.as_bool().map_err(|got| ScriptError::NotBoolean {
+            expression: source.to_owned(),
+            got: got.to_owned(),
+        })
+    }
+
+    /// Evaluates a compiled expression against `context` and returns its value as JSON.
+    pub fn eval_value(&self, source: &str, context: &Value) -> Result<Value, ScriptError> {
+        let value = self.eval(source, context)?;
+        rhai::serde::from_dynamic::<Value>(&value).map_err(|error| ScriptError::Eval {
+            expression: source.to_owned(),
+            message: error.to_string(),
+        })
+    }
+
+    fn eval(&self, source: &str, context: &Value) -> Result<Dynamic, ScriptError> {
+        let failed = |message: String| ScriptError::Eval {
+            expression: source.to_owned(),
+            message,
+        };
+        let ast = self
+            .compiled
+            .get(source)
+            .ok_or_else(|| failed("the expression was not compiled with the definition".into()))?;
+        let mut scope = Scope::new();
+        if let Value::Object(variables) = context {
+            for (name, value) in variables {
+                let value = rhai::serde::to_dynamic(value).map_err(|e| failed(e.to_string()))?;
+                scope.push_constant(name.as_str(), value);
+            }
+        }
+        self.engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+            .map_err(|error| failed(error.to_string()))
+    }
+}
+
+/// Turns `'text'` literals into `"text"`: authors write conditions inside YAML
+/// double-quoted strings, where single quotes are natural, but rhai reads them as
+/// characters, which never equal a text answer.
+fn normalize_quotes(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'') => {
+                quote = Some('\'');
+                out.push('"');
+            }
+            (None, '"' | '`') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (Some('\''), '\'') => {
+                quote = None;
+                out.push('"');
+            }
+            (Some('\''), '"') => out.push_str("\\\""),
+            (Some(_), '\\') => {
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            (Some(q), _) if q == c => {
+                quote = None;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Checks every dotted name (`profile.identity.nationality`) against `shape`.
+///
+/// rhai itself reports unknown variables at compile time (strict variables) but
+/// not unknown properties, which would only fail when evaluated, maybe months
+/// later on a rare path: reading the names statically catches them at load.
+fn check_paths(source: &str, shape: &Shape) -> Result<(), ScriptError> {
+    for (chain, is_call) in dotted_chains(source) {
+        let mut names: Vec<&str> = chain.split('.').collect();
+        if is_call {
+            names.pop();
+        }
+        shape
+            .check_path(&names, true)
+            .map_err(|error| ScriptError::UnknownPath {
+                path: chain.clone(),
+                segment: error.segment,
+                known: error.known,
+            })?;
+    }
+    Ok(())
+}
+
+/// Dotted identifier chains outside strings and comments, with whether a call follows.
+fn dotted_chains(source: &str) -> Vec<(String, bool)> {
+    let bytes = source.as_bytes();
+    let mut chains = Vec::new();
+    let mut at = 0;
+    let is_start = |b: u8| b.is_ascii_alphabetic() || b == b'_';
+    let is_part = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    while at < bytes.len() {
+        let b = bytes[at];
+        match b {
+            b'"' | b'\'' | b'`' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b {
+                    if bytes[at] == b'\\' {
+                        at += 1;
+                    }
+                    at += 1;
+                }
+                at += 1;
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                while at < bytes.len() && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => {
+                at += 2;
+                while at + 1 < bytes.len() && !(bytes[at] == b'*' && bytes[at + 1] == b'/') {
+                    at += 1;
+                }
+                at += 2;
+            }
+            _ if is_start(b) && (at == 0 || bytes[at - 1] != b'.') => {
+                let start = at;
+                loop {
+                    while at < bytes.len() && is_part(bytes[at]) {
+                        at += 1;
+                    }
+                    let dot = if bytes.get(at) == Some(&b'.') {
+                        1
+                    } else if bytes.get(at) == Some(&b'?') && bytes.get(at + 1) == Some(&b'.') {
+                        2
+                    } else {
+                        0
+                    };
+                    if dot > 0 && bytes.get(at + dot).is_some_and(|&c| is_start(c)) {
+                        at += dot;
+                    } else {
+                        break;
+                    }
+                }
+                let chain = source[start..at].replace("?.", ".");
+                let mut after = at;
+                while after < bytes.len() && bytes[after].is_ascii_whitespace() {
+                    after += 1;
+                }
+                let is_call = bytes.get(after) == Some(&b'(');
+                chains.push((chain, is_call));
+            }
+            _ => at += 1,
+        }
+    }
+    chains
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn shape() -> Shape {
+        let mut identity = BTreeMap::new();
+        identity.insert("nationality".to_owned(), Shape::Leaf);
+        let mut profile = BTreeMap::new();
+        profile.insert("identity".to_owned(), Shape::Object(identity));
+        let mut roots = BTreeMap::new();
+        roots.insert("profile".to_owned(), Shape::Object(profile));
+        roots.insert("items".to_owned(), Shape::List(Box::new(Shape::Leaf)));
+        Shape::Object(roots)
+    }
+
+    #[test]
+    fn chains_skip_strings_and_note_calls() {
+        let chains = dotted_chains(r#"a.b == "x.y" && c.len() > 0 // d.e"#);
+        assert_eq!(
+            chains,
+            vec![("a.b".to_owned(), false), ("c.len".to_owned(), true)]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_with_what_exists() {
+        let mut scripts = Scripts::default();
+        let error = scripts
+            .compile("profile.identity.natonality != 'FR'", &shape())
+            .expect_err("typo");
+        match error {
+            ScriptError::UnknownPath { segment, known, .. } => {
+                assert_eq!(segment, "natonality");
+                assert_eq!(known, vec!["nationality".to_owned()]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(scripts
+            .compile(
+                "profile.identity.nationality != 'FR' && items.len() > 0",
+                &shape()
+            )
+            .is_ok());
+    }
+
+    #[test]
+    fn unknown_variables_fail_at_compile_time() {
+        let mut scripts = Scripts::default();
+        let error = scripts
+            .compile("nobody == 1", &shape())
+            .expect_err("unknown");
+        assert!(matches!(error, ScriptError::Compile(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_guard_that_loops_forever_is_stopped_by_the_operation_limit() {
+        let mut scripts = Scripts::default();
+        let source = "let n = 0; loop { n += 1; } n > 0";
+        scripts.compile(source, &shape()).expect("compiles");
+        let error = scripts
+            .eval_bool(source, &json!({"profile": {}, "items": []}))
+            .expect_err("limit");
+        assert!(error.to_string().contains("Too many operations"), "{error}");
+    }
+
+    #[test]
+    fn the_dossier_cannot_be_changed_by_a_guard() {
+        let mut scripts = Scripts::default();
+        let source = "profile.identity.nationality = \"XX\"; true";
+        let outcome = scripts.compile(source, &shape()).and_then(|()| {
+            scripts.eval_bool(
+                source,
+                &json!({"profile": {"identity": {"nationality": "FR"}}, "items": []}),
+            )
+        });
+        assert!(outcome.is_err(), "{outcome:?}");
+    }
+
+    #[test]
+    fn single_quoted_texts_are_texts() {
+        let mut scripts = Scripts::default();
+        let source = "profile.identity.nationality != 'FR'";
+        scripts.compile(source, &shape()).expect("compiles");
+        let context = json!({"profile": {"identity": {"nationality": "FR"}}, "items": []});
+        assert_eq!(scripts.eval_bool(source, &context).ok(), Some(false));
+        assert_eq!(
+            normalize_quotes(r#"a == 'l"x' && b == "it's""#),
+            r#"a == "l\"x" && b == "it's""#
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! Where dossiers live. One command is one atomic, durable write.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use crate::definition::Bundle;
+use crate::dossier::{Dossier, Event, OutboxMail};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The dossier changed since the command was decided: nothing was written.
+    #[error("dossier `{dossier}` is at version {found}, not {expected}: reload it and try again")]
+    Conflict {
+        /// Dossier id.
+        dossier: String,
+        /// Version the command was decided on.
+        expected: u64,
+        /// Version found in the store.
+        found: u64,
+    },
+    /// The storage backend failed.
+    #[error("storage failure: {0}")]
+    Backend(String),
+    /// Stored data could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Everything one command writes, committed together or not at all.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// Version the dossier had when the command was decided (0: the dossier is new).
+    pub expected_version: u64,
+    /// The dossier after the command.
+    pub dossier: Dossier,
+    /// The event describing the change.
+    pub event: Event,
+    /// Mails to queue.
+    pub mails: Vec<OutboxMail>,
+}
+
+/// Storage of dossiers, their history, the mail outbox and definition versions.
+///
+/// `commit` must be atomic (all of it or nothing), must reject a stale
+/// `expected_version` with [`StoreError::Conflict`], and must return only once
+/// the write is durable.
+pub trait Store: Send + Sync {
+    /// Keeps a definition version, by content hash.
+    fn save_definition(&self, hash: &str, bundle: &Bundle) -> Result<(), StoreError>;
+    /// A definition version by content hash.
+    fn definition(&self, hash: &str) -> Result<Option<Bundle>, StoreError>;
+    /// Writes one command's result.
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+    /// A dossier by id.
+    fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError>;
+    /// Every dossier.
+    fn dossiers(&self) -> Result<Vec<Dossier>, StoreError>;
+    /// The events of a dossier, oldest first.
+    fn history(&self, id: &str) -> Result<Vec<Event>, StoreError>;
+    /// Mails waiting to be delivered, oldest first.
+    fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError>;
+    /// Removes a delivered mail from the outbox.
+    fn remove_from_outbox(&self, mail_id: &str) -> Result<(), StoreError>;
+}

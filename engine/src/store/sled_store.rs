@@ -1,0 +1,203 @@
+//! The embedded default store, on sled.
+
+use std::path::Path;
+use std::sync::{Condvar, Mutex};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::{Commit, Store, StoreError};
+use crate::definition::Bundle;
+use crate::dossier::{Dossier, Event, OutboxMail};
+
+/// Dossiers, events, outbox and definitions in one sled database.
+///
+/// A commit writes its three trees in one sled transaction, then waits for a
+/// flush to disk: sled would otherwise keep the write in memory for up to half a
+/// second. Concurrent commits share flushes (group commit): whoever finds no
+/// flush running starts one covering every write finished so far; the others
+/// wait for it, or for the next one.
+pub struct SledStore {
+    db: sled::Db,
+    dossiers: sled::Tree,
+    events: sled::Tree,
+    outbox: sled::Tree,
+    definitions: sled::Tree,
+    flush: Mutex<FlushState>,
+    flushed: Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    /// Number of writes finished (each takes a ticket).
+    written: u64,
+    /// Every write with a ticket up to this one is on disk.
+    durable: u64,
+    /// A flush is running.
+    flushing: bool,
+}
+
+fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn event_key(dossier: &str, version: u64) -> Vec<u8> {
+    let mut key = dossier.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in directory `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path.as_ref())
+            .open()
+            .map_err(backend)?;
+        let tree = |name: &str| db.open_tree(name).map_err(backend);
+        Ok(Self {
+            dossiers: tree("dossiers")?,
+            events: tree("events")?,
+            outbox: tree("outbox")?,
+            definitions: tree("definitions")?,
+            db,
+            flush: Mutex::new(FlushState::default()),
+            flushed: Condvar::new(),
+        })
+    }
+
+    /// Returns once every write finished before this call is on disk.
+    fn make_durable(&self) -> Result<(), StoreError> {
+        let mut state = self.flush.lock().map_err(backend)?;
+        state.written += 1;
+        let ticket = state.written;
+        loop {
+            if state.durable >= ticket {
+                return Ok(());
+            }
+            if !state.flushing {
+                state.flushing = true;
+                let covered = state.written;
+                drop(state);
+                let result = self.db.flush();
+                state = self.flush.lock().map_err(backend)?;
+                state.flushing = false;
+                if result.is_ok() {
+                    state.durable = state.durable.max(covered);
+                }
+                self.flushed.notify_all();
+                result.map_err(backend)?;
+            } else {
+                state = self.flushed.wait(state).map_err(backend)?;
+            }
+        }
+    }
+
+    fn scan<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+        tree.scan_prefix(prefix)
+            .map(|entry| {
+                let (_, value) = entry.map_err(backend)?;
+                decode(&value)
+            })
+            .collect()
+    }
+}
+
+impl Store for SledStore {
+    fn save_definition(&self, hash: &str, bundle: &Bundle) -> Result<(), StoreError> {
+        if self.definitions.contains_key(hash).map_err(backend)? {
+            return Ok(());
+        }
+        self.definitions
+            .insert(hash, encode(bundle)?)
+            .map_err(backend)?;
+        self.make_durable()
+    }
+
+    fn definition(&self, hash: &str) -> Result<Option<Bundle>, StoreError> {
+        match self.definitions.get(hash).map_err(backend)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let id = commit.dossier.id.as_str();
+        let dossier = encode(&commit.dossier)?;
+        let event = encode(&commit.event)?;
+        let mails = commit
+            .mails
+            .iter()
+            .map(|mail| Ok((mail.id.clone(), encode(mail)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let result = (&self.dossiers, &self.events, &self.outbox).transaction(
+            |(dossiers, events, outbox)| {
+                let found = match dossiers.get(id)? {
+                    Some(bytes) => {
+                        decode::<Dossier>(&bytes)
+                            .map_err(ConflictableTransactionError::Abort)?
+                            .version
+                    }
+                    None => 0,
+                };
+                if found != commit.expected_version {
+                    return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
+                        dossier: id.to_owned(),
+                        expected: commit.expected_version,
+                        found,
+                    }));
+                }
+                dossiers.insert(id, dossier.as_slice())?;
+                events.insert(event_key(id, commit.event.version), event.as_slice())?;
+                for (key, mail) in &mails {
+                    outbox.insert(key.as_bytes(), mail.as_slice())?;
+                }
+                Ok(())
+            },
+        );
+        match result {
+            Ok(()) => self.make_durable(),
+            Err(TransactionError::Abort(error)) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(backend(error)),
+        }
+    }
+
+    fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
+        match self.dossiers.get(id).map_err(backend)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn dossiers(&self) -> Result<Vec<Dossier>, StoreError> {
+        Self::scan(&self.dossiers, b"")
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        Self::scan(&self.events, &prefix)
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
+        let mut mails: Vec<OutboxMail> = Self::scan(&self.outbox, b"")?;
+        mails.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
+        Ok(mails)
+    }
+
+    fn remove_from_outbox(&self, mail_id: &str) -> Result<(), StoreError> {
+        self.outbox.remove(mail_id).map_err(backend)?;
+        self.make_durable()
+    }
+}

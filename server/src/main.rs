@@ -1,0 +1,124 @@
+//! `guichet`: checks definition files and serves procedures.
+//!
+//! ```text
+//! guichet check definitions/osu-pytheas.yaml
+//! guichet serve definitions/osu-pytheas.yaml --data ./data
+//! guichet schema > definitions/guichet.schema.json
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use guichet_engine::{Definition, DefinitionError, Engine, SledStore};
+
+#[derive(Parser)]
+#[command(
+    name = "guichet",
+    version,
+    about = "Application procedures defined in one YAML file"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Check definition files; exits 1 with every problem found if any is invalid.
+    Check {
+        /// Definition files (YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Load a definition and open its store (the web server comes in a later version).
+    Serve {
+        /// Definition file (YAML).
+        file: PathBuf,
+        /// Directory of the embedded store.
+        #[arg(long, env = "GUICHET_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+    /// Print the JSON Schema of the definition format.
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Check { files } => Ok(check(&files)),
+        Commands::Serve { file, data } => serve(&file, &data),
+        Commands::Schema => {
+            print!("{}", guichet_engine::json_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut all_valid = true;
+    for file in files {
+        match Definition::load(file) {
+            Ok(definition) => {
+                let spec = definition.file();
+                println!(
+                    "{}: valid ({} sections, {} pieces, {} formations, {} states, {} transitions, {} mails)",
+                    file.display(),
+                    spec.profile.len(),
+                    spec.pieces.len(),
+                    spec.formations.len(),
+                    spec.workflow.states.len(),
+                    spec.workflow.transitions.len(),
+                    spec.mails.len(),
+                );
+            }
+            Err(DefinitionError::Invalid(diagnostics)) => {
+                all_valid = false;
+                eprint!("{diagnostics}");
+            }
+            Err(error) => {
+                all_valid = false;
+                eprintln!("error: {error}");
+            }
+        }
+    }
+    if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn serve(file: &PathBuf, data: &PathBuf) -> anyhow::Result<ExitCode> {
+    let definition = match Definition::load(file) {
+        Ok(definition) => definition,
+        Err(DefinitionError::Invalid(diagnostics)) => {
+            eprint!("{diagnostics}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let title = definition.file().title.get("fr").to_owned();
+    let hash = definition.hash().to_owned();
+    let store = SledStore::open(data)
+        .with_context(|| format!("opening the store in {}", data.display()))?;
+    let engine = Engine::open(definition, store)?;
+    let dossiers = engine.dossiers()?.len();
+    let queued = engine.outbox()?.len();
+    println!(
+        "{title}: definition {} is valid (version {})",
+        file.display(),
+        &hash[..12]
+    );
+    println!(
+        "store {}: {dossiers} dossiers, {queued} mails waiting",
+        data.display()
+    );
+    println!("The web server is not part of this version yet: nothing is served.");
+    Ok(ExitCode::SUCCESS)
+}

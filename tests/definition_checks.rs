@@ -1,0 +1,379 @@
+//! Every check of the definition loader, each on a small invalid definition,
+//! asserting the reported position and the hint.
+
+use guichet_engine::{Definition, DefinitionError};
+
+const MINIMAL: &str = include_str!("fixtures/minimal.yaml");
+
+/// (line, column, message, hint) of every problem of `text`.
+fn problems(text: &str) -> Vec<(usize, usize, String, String)> {
+    match Definition::from_text("test.yaml", text) {
+        Ok(_) => Vec::new(),
+        Err(DefinitionError::Invalid(diagnostics)) => diagnostics
+            .items()
+            .iter()
+            .map(|d| (d.line, d.column, d.message.clone(), d.hint.clone()))
+            .collect(),
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+/// The minimal definition with `from` replaced by `to` (which must occur once).
+fn edit(from: &str, to: &str) -> String {
+    assert_eq!(MINIMAL.matches(from).count(), 1, "`{from}` must occur once");
+    MINIMAL.replace(from, to)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text.find(needle).expect("needle present");
+    text[..at].matches('\n').count() + 1
+}
+
+fn single(text: &str) -> (usize, usize, String, String) {
+    let mut found = problems(text);
+    assert_eq!(found.len(), 1, "expected one problem, got {found:#?}");
+    found.remove(0)
+}
+
+#[test]
+fn the_minimal_definition_is_valid() {
+    assert_eq!(problems(MINIMAL), Vec::new());
+}
+
+#[test]
+fn yaml_syntax_error() {
+    let text = edit("title: Minimal school", "title: [Minimal school");
+    let (line, _column, message, hint) = single(&text);
+    assert!(message.starts_with("YAML syntax error"), "{message}");
+    assert!(line >= 3, "line {line}");
+    assert!(hint.contains("indentation"), "{hint}");
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    let text = edit(
+        "  closes: 2027-06-15",
+        "  closes: 2027-06-15\n  clozes: 2027-06-16",
+    );
+    let (line, column, message, hint) = single(&text);
+    assert_eq!((line, column), (line_of(&text, "clozes"), 3));
+    assert_eq!(message, "unknown key `clozes` in `campaign`");
+    assert_eq!(hint, "did you mean `closes`?");
+}
+
+#[test]
+fn wrong_type_three_levels_deep() {
+    let text = edit(
+        "{ id: nationality, type: text, label: Nationality }",
+        "{ id: nationality, type: text, label: Nationality, required: maybe }",
+    );
+    let (line, column, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "required: maybe"));
+    assert_eq!(
+        column,
+        text.lines().nth(line - 1).unwrap().find("maybe").unwrap() + 1
+    );
+    assert_eq!(
+        message,
+        "`profile[0].fields[0].required` must be true or false, not a text"
+    );
+    assert!(hint.starts_with("write true or false here"), "{hint}");
+}
+
+#[test]
+fn unknown_enum_value_with_suggestion() {
+    let text = edit(
+        "type: text, label: Nationality",
+        "type: txt, label: Nationality",
+    );
+    let (_, _, message, hint) = single(&text);
+    assert_eq!(
+        message,
+        "`txt` is not allowed as `profile[0].fields[0].type`"
+    );
+    assert_eq!(hint, "did you mean `text`?");
+}
+
+#[test]
+fn missing_key() {
+    let text = edit("  opens: 2027-03-01\n", "");
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "  closes"));
+    assert_eq!(message, "missing key `opens` in `campaign`");
+    assert!(hint.starts_with("add `opens:`"), "{hint}");
+}
+
+#[test]
+fn duplicate_yaml_keys_are_all_reported() {
+    let text = edit("id: minimal", "id: minimal\nid: other").replace(
+        "  closes: 2027-06-15",
+        "  closes: 2027-06-15\n  closes: 2027-06-16",
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].0, line_of(&text, "id: other"));
+    assert_eq!(found[0].2, "duplicate key `id`");
+    assert_eq!(found[1].0, line_of(&text, "closes: 2027-06-16"));
+    assert_eq!(found[1].1, 3);
+}
+
+#[test]
+fn duplicate_ids() {
+    let text = edit(
+        "    - { id: closed, label: Closed, final: true }",
+        "    - { id: closed, label: Closed, final: true }\n    - { id: received, label: Again }",
+    );
+    let (line, column, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "id: received, label: Again"));
+    assert_eq!(column, 13);
+    assert_eq!(message, "duplicate state id `received`");
+    assert!(
+        hint.contains(&format!(
+            "line {}",
+            line_of(&text, "id: received, label: Received")
+        )),
+        "{hint}"
+    );
+}
+
+#[test]
+fn unknown_state_in_a_transition() {
+    let text = edit("      to: received", "      to: recieved");
+    let (line, column, message, hint) = single(&text);
+    assert_eq!((line, column), (line_of(&text, "to: recieved"), 11));
+    assert_eq!(message, "unknown state `recieved`");
+    assert_eq!(hint, "did you mean `received`?");
+}
+
+#[test]
+fn unknown_role_piece_mail_form_and_list() {
+    let text = MINIMAL
+        .replace("by: staff }", "by: staf }")
+        .replace("pieces: [cv] }", "pieces: [cv, photo], form: extra }")
+        .replace("mails: [{ mail: received }]", "mails: [{ mail: recieved }]")
+        .replace(
+            "{ id: nationality, type: text, label: Nationality }",
+            "{ id: nationality, type: choice, label: Nationality, options_from: { list: countries } }",
+        );
+    let found = problems(&text);
+    let messages: Vec<&str> = found.iter().map(|p| p.2.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "unknown list `countries`",
+            "unknown piece `photo`",
+            "unknown form `extra`",
+            "unknown mail `recieved`",
+            "unknown role `staf`",
+        ]
+    );
+    assert_eq!(found[4].3, "did you mean `staff`?");
+    assert_eq!(found[1].0, line_of(&text, "photo"));
+}
+
+#[test]
+fn unreachable_state() {
+    let text = edit(
+        "    - { id: closed, label: Closed, final: true }",
+        "    - { id: closed, label: Closed, final: true }\n    - { id: limbo, label: Limbo }",
+    );
+    let (line, column, message, _) = single(&text);
+    assert_eq!((line, column), (line_of(&text, "limbo"), 13));
+    assert_eq!(message, "state `limbo` cannot be reached from `draft`");
+}
+
+#[test]
+fn transition_out_of_a_final_state() {
+    let text = edit(
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }\n    - { id: reopen, label: Reopen, from: closed, to: received, by: staff }",
+    );
+    let (line, column, message, _) = single(&text);
+    assert_eq!(line, line_of(&text, "from: closed"));
+    assert_eq!(
+        column,
+        text.lines().nth(line - 1).unwrap().find("closed").unwrap() + 1
+    );
+    assert_eq!(
+        message,
+        "transition `reopen` leaves the final state `closed`"
+    );
+}
+
+#[test]
+fn expression_that_does_not_compile() {
+    let text = edit(
+        "when: \"candidature.missing_pieces.is_empty()\"",
+        "when: \"candidature.missing_pieces.is_empty() &&\"",
+    );
+    let (line, _, message, _) = single(&text);
+    assert_eq!(line, line_of(&text, "is_empty() &&"));
+    assert!(
+        message.starts_with("this expression does not compile"),
+        "{message}"
+    );
+}
+
+#[test]
+fn expression_naming_an_unknown_field() {
+    let text = edit(
+        "when: \"candidature.missing_pieces.is_empty()\"",
+        "when: \"profile.identity.natonality != 'FR'\"",
+    );
+    let (line, column, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "natonality"));
+    assert_eq!(
+        column,
+        text.lines()
+            .nth(line - 1)
+            .unwrap()
+            .find("natonality")
+            .unwrap()
+            + 1
+    );
+    assert_eq!(
+        message,
+        "`profile.identity.natonality`: unknown name `natonality`"
+    );
+    assert_eq!(hint, "did you mean `nationality`?");
+}
+
+#[test]
+fn expression_naming_an_unknown_variable() {
+    let text = edit(
+        "when: \"candidature.missing_pieces.is_empty()\"",
+        "when: \"candidat.missing_pieces.is_empty()\"",
+    );
+    let (_, _, message, hint) = single(&text);
+    assert!(message.contains("Undefined variable"), "{message}");
+    assert!(hint.contains("candidature"), "{hint}");
+}
+
+#[test]
+fn template_that_does_not_compile() {
+    let text = edit(
+        "text: \"Hello {{ candidate.first_name }}.\"",
+        "text: \"Hello {{ candidate.first_name }.\"",
+    );
+    let (line, _, message, _) = single(&text);
+    assert_eq!(line, line_of(&text, "text: \"Hello"));
+    assert!(
+        message.starts_with("this template does not compile"),
+        "{message}"
+    );
+}
+
+#[test]
+fn template_using_an_unknown_variable() {
+    let text = edit(
+        "text: \"Hello {{ candidate.first_name }}.\"",
+        "text: \"Hello {{ candidate.firstname }}.\"",
+    );
+    let (line, column, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "firstname"));
+    assert_eq!(
+        column,
+        text.lines()
+            .nth(line - 1)
+            .unwrap()
+            .find("candidate.firstname")
+            .unwrap()
+            + 1
+    );
+    assert_eq!(
+        message,
+        "`candidate.firstname` is not a variable this mail can use"
+    );
+    assert_eq!(hint, "did you mean `first_name`?");
+}
+
+#[test]
+fn size_that_does_not_parse() {
+    let text = edit("max_size: 2MB", "max_size: 2 megas");
+    let (line, column, message, hint) = single(&text);
+    assert_eq!(
+        (line, column),
+        (
+            line_of(&text, "2 megas"),
+            text.lines()
+                .nth(line_of(&text, "2 megas") - 1)
+                .unwrap()
+                .find("2 megas")
+                .unwrap()
+                + 1
+        )
+    );
+    assert_eq!(message, "`megas` is not a size unit");
+    assert!(hint.contains("2MB"), "{hint}");
+}
+
+#[test]
+fn invalid_date_and_campaign_order() {
+    let text = edit("  opens: 2027-03-01", "  opens: 2027-02-30");
+    let (line, column, message, _) = single(&text);
+    assert_eq!((line, column), (line_of(&text, "2027-02-30"), 10));
+    assert_eq!(message, "`2027-02-30` is not a valid date");
+
+    let text = edit("  opens: 2027-03-01", "  opens: 2027-07-01");
+    let (line, _, message, _) = single(&text);
+    assert_eq!(line, line_of(&text, "closes: 2027-06-15"));
+    assert_eq!(
+        message,
+        "the campaign closes (2027-06-15) before it opens (2027-07-01)"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = MINIMAL
+        .replace("      to: received", "      to: recieved")
+        .replace("max_size: 2MB", "max_size: lots")
+        .replace("{{ candidate.first_name }}", "{{ candidate.nom }}");
+    let found = problems(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    // Sorted by position in the file.
+    assert!(found.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+}
+
+#[test]
+fn rendering_shows_the_location_the_line_and_a_caret() {
+    let text = edit("      to: received", "      to: recieved");
+    let Err(DefinitionError::Invalid(diagnostics)) = Definition::from_text("test.yaml", &text)
+    else {
+        panic!("expected problems");
+    };
+    let rendered = diagnostics.render();
+    let line = line_of(&text, "to: recieved");
+    assert!(
+        rendered.contains(&format!("test.yaml:{line}:11")),
+        "{rendered}"
+    );
+    assert!(rendered.contains("to: recieved"), "{rendered}");
+    assert!(rendered.contains("^^^^^^^^"), "{rendered}");
+    assert!(
+        rendered.contains("help: did you mean `received`?"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn the_published_schema_is_up_to_date() {
+    let committed = include_str!("../definitions/guichet.schema.json");
+    assert!(
+        committed == guichet_engine::json_schema_text(),
+        "definitions/guichet.schema.json is stale: run `cargo run -- schema > definitions/guichet.schema.json`"
+    );
+}
+
+#[test]
+fn every_shipped_definition_is_valid() {
+    for path in [
+        "../definitions/osu-pytheas.yaml",
+        "../examples/ecole-doctorale.yaml",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        if let Err(error) = Definition::load(&path) {
+            panic!("{}: {error}", path.display());
+        }
+    }
+}
