@@ -1033,7 +1033,10 @@ impl Checker<'_> {
                         OneOrMany::One(_) => format!("{at}/to"),
                         OneOrMany::Many(_) => format!("{at}/to/{i}"),
                     };
-                    if recipient.contains('@') || recipient == "formation" {
+                    if recipient.contains('@')
+                        || recipient == "formation"
+                        || recipient == "candidate"
+                    {
                         continue;
                     }
                     match def.roles.iter().find(|r| r.id == recipient) {

@@ -698,7 +698,8 @@ pub struct MailDef {
     /// What the mail is about, which decides the variables it can use.
     #[serde(default)]
     pub about: MailSubject,
-    /// Recipients: `candidate`, a role id, or an address. Default `candidate`.
+    /// Recipients: `candidate` (the dossier's candidate), `formation` (the formation's
+    /// contact), a staff role id (its address), or an address. Default `candidate`.
     #[serde(default)]
     pub to: Option<OneOrMany>,
     /// Subject (minijinja template).

@@ -61,8 +61,30 @@ pub(crate) fn check_structure(
         return false;
     };
     let before = diagnostics.items().len();
-    for error in validator.iter_errors(value) {
-        report(&error, &compiled.schema, map, diagnostics, file);
+    let errors: Vec<ValidationError<'_>> = validator.iter_errors(value).collect();
+    // `lable:` for `label:` is one mistake, not two: the unknown key's suggestion
+    // says it all, so the missing key it stands for is not reported again.
+    let mut typos: Vec<(String, String)> = Vec::new();
+    for error in &errors {
+        if let ValidationErrorKind::AdditionalProperties { unexpected } = error.kind() {
+            let at = error.instance_path().as_str();
+            let allowed = allowed_keys(&compiled.schema, error);
+            for key in unexpected {
+                if let Some(close) = did_you_mean(key, allowed.iter().map(String::as_str)) {
+                    typos.push((at.to_owned(), close.to_owned()));
+                }
+            }
+        }
+    }
+    for error in &errors {
+        if let ValidationErrorKind::Required { property } = error.kind() {
+            let at = error.instance_path().as_str();
+            let name = property.as_str().unwrap_or_default();
+            if typos.iter().any(|(path, key)| path == at && key == name) {
+                continue;
+            }
+        }
+        report(error, &compiled.schema, map, diagnostics, file);
     }
     diagnostics.items().len() == before
 }
@@ -85,11 +107,7 @@ fn report(
     let place = place_name(&at);
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed: Vec<String> = node
-                .and_then(|n| n.get("properties"))
-                .and_then(Value::as_object)
-                .map(|props| props.keys().cloned().collect())
-                .unwrap_or_default();
+            let allowed = allowed_keys(schema, error);
             for key in unexpected {
                 let pointer = format!("{at}/{}", escape_segment(key));
                 let hint = match did_you_mean(key, allowed.iter().map(String::as_str)) {
@@ -191,6 +209,18 @@ fn report(
             description.unwrap_or_else(|| "check the format documentation".into()),
         ),
     }
+}
+
+/// The keys the schema allows where `error` (an unknown-key error) was found.
+fn allowed_keys(schema: &Value, error: &ValidationError<'_>) -> Vec<String> {
+    let schema_path = error.schema_path().as_str();
+    let parent = schema_path.rsplit_once('/').map_or("", |(head, _)| head);
+    schema
+        .pointer(parent)
+        .and_then(|n| n.get("properties"))
+        .and_then(Value::as_object)
+        .map(|props| props.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn display_value(value: &Value) -> String {

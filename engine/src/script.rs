@@ -98,10 +98,12 @@ impl Scripts {
     /// (an object shape whose keys are the variables), and checks every dotted
     /// name it reads against that shape.
     pub fn compile(&mut self, source: &str, shape: &Shape) -> Result<(), ScriptError> {
+        // Declared as variables, not constants: rhai's optimiser would otherwise
+        // fold the placeholder values into the compiled expression.
         let mut scope = Scope::new();
         if let Shape::Object(roots) = shape {
             for name in roots.keys() {
-                scope.push_constant(name.as_str(), Dynamic::UNIT);
+                scope.push(name.as_str(), Dynamic::UNIT);
             }
         }
         let ast = self
@@ -356,6 +358,16 @@ mod tests {
             )
         });
         assert!(outcome.is_err(), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_bare_variable_reads_its_run_time_value() {
+        let mut scripts = Scripts::default();
+        scripts.compile("items", &shape()).expect("compiles");
+        let value = scripts
+            .eval_value("items", &json!({"profile": {}, "items": [7]}))
+            .expect("evaluates");
+        assert_eq!(value, json!([7]));
     }
 
     #[test]

@@ -270,12 +270,13 @@ pub fn deadlines(definition: &Definition, dossier: &Dossier, now: Timestamp) -> 
     out
 }
 
-fn due_time(
+/// When the deadline itself passes (before any `before:` offset).
+fn deadline_time(
     definition: &Definition,
     deadline: &DeadlineDef,
     candidature: &Candidature,
 ) -> Option<Timestamp> {
-    let base = match (&deadline.at, &deadline.after) {
+    Some(match (&deadline.at, &deadline.after) {
         (Some(at), _) if at == "campaign.closes" => definition.campaign_closes_at(),
         (Some(at), _) if at == "campaign.opens" => definition.campaign_opens_at(),
         (Some(at), _) => definition.end_of_day(crate::units::parse_date(at).ok()?),
@@ -283,7 +284,16 @@ fn due_time(
             definition.add(candidature.entered_state_at, definition.duration(after)?, 1)
         }
         (None, None) => return None,
-    };
+    })
+}
+
+/// When the deadline's action is due: the deadline, less its `before:` offset.
+fn due_time(
+    definition: &Definition,
+    deadline: &DeadlineDef,
+    candidature: &Candidature,
+) -> Option<Timestamp> {
+    let base = deadline_time(definition, deadline, candidature)?;
     Some(match &deadline.before {
         Some(before) => definition.add(base, definition.duration(before)?, -1),
         None => base,
@@ -859,8 +869,10 @@ impl Step<'_> {
         let language = self.after.language.clone();
         let deadline_view = match deadline {
             Some(d) => {
-                let due = due_time(definition, d, &self.before.candidatures[index]);
-                json!({"id": d.id, "label": d.label.get(&language), "due": due.map(|t| definition.day_of(t))})
+                // The day the deadline itself falls on, not when a reminder fires.
+                let due = deadline_time(definition, d, &self.before.candidatures[index])
+                    .map(|end| definition.day_of(end - jiff::SignedDuration::from_secs(1)));
+                json!({"id": d.id, "label": d.label.get(&language), "due": due})
             }
             None => json!({"id": "", "label": "", "due": ""}),
         };
@@ -899,6 +911,8 @@ impl Step<'_> {
             for recipient in recipients {
                 let address = if recipient.contains('@') {
                     Some(recipient.to_owned())
+                } else if recipient == "candidate" {
+                    Some(self.after.candidate.email.clone())
                 } else if recipient == "formation" {
                     formation.and_then(|f| f.contact.clone())
                 } else {

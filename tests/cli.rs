@@ -1,0 +1,155 @@
+//! The real `guichet` binary: `check` on good and bad files, and `serve`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn guichet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(args)
+        .current_dir(repository())
+        .output()
+        .expect("the guichet binary runs")
+}
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `line:column` (1-based) of the first `needle` in `file`.
+fn location_of(file: &str, needle: &str) -> String {
+    let text = std::fs::read_to_string(repository().join(file)).unwrap();
+    let at = text.find(needle).expect("needle in fixture");
+    let line = text[..at].matches('\n').count() + 1;
+    let column = at - text[..at].rfind('\n').map_or(0, |newline| newline + 1) + 1;
+    format!("{line}:{column}")
+}
+
+/// Runs `check` on one bad file: exit 1, and `file:line:column` with a hint.
+fn assert_reported(file: &str, location: &str, message: &str, hint: &str) {
+    let output = guichet(&["check", file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.ends_with("1 problem found\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:{location}")),
+        "no {file}:{location} in\n{stderr}"
+    );
+    assert!(stderr.contains(message), "no `{message}` in\n{stderr}");
+    assert!(
+        stderr.contains(&format!("help: {hint}")),
+        "no hint `{hint}` in\n{stderr}"
+    );
+}
+
+#[test]
+fn check_accepts_the_shipped_definitions() {
+    let output = guichet(&[
+        "check",
+        "definitions/osu-pytheas.yaml",
+        "examples/ecole-doctorale.yaml",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("definitions/osu-pytheas.yaml: valid"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("examples/ecole-doctorale.yaml: valid"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_reports_a_yaml_syntax_error() {
+    let file = "tests/fixtures/syntax-error.yaml";
+    // The unterminated quote runs to the end of the file: the parser stops there.
+    let output = guichet(&["check", file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("YAML syntax error"), "{stderr}");
+    assert!(stderr.contains(&format!("{file}:")), "{stderr}");
+    assert!(stderr.contains("help: "), "{stderr}");
+}
+
+#[test]
+fn check_reports_an_unknown_key() {
+    let file = "tests/fixtures/unknown-key.yaml";
+    assert_reported(
+        file,
+        &location_of(file, "lable"),
+        "unknown key `lable` in `pieces[0]`",
+        "did you mean `label`?",
+    );
+}
+
+#[test]
+fn check_reports_a_type_error_three_levels_deep() {
+    let file = "tests/fixtures/type-error.yaml";
+    assert_reported(
+        file,
+        &location_of(file, "twenty"),
+        "`profile[0].fields[0].max` must be a number, not a text",
+        "write a number here",
+    );
+}
+
+#[test]
+fn check_reports_a_reference_to_an_unknown_state() {
+    let file = "tests/fixtures/unknown-state.yaml";
+    assert_reported(
+        file,
+        &location_of(file, "recieved"),
+        "unknown state `recieved`",
+        "did you mean `received`?",
+    );
+}
+
+#[test]
+fn check_reports_every_file_and_fails_if_one_is_bad() {
+    let output = guichet(&[
+        "check",
+        "definitions/osu-pytheas.yaml",
+        "tests/fixtures/unknown-key.yaml",
+        "tests/fixtures/unknown-state.yaml",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("unknown-key.yaml:") && stderr.contains("unknown-state.yaml:"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("osu-pytheas.yaml: valid"));
+}
+
+#[test]
+fn serve_checks_the_definition_and_opens_the_store_without_pretending_to_serve() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let output = guichet(&["serve", "definitions/osu-pytheas.yaml", "--data", data_dir]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("0 dossiers"), "{stdout}");
+    assert!(stdout.contains("nothing is served"), "{stdout}");
+    assert!(
+        std::fs::read_dir(data.path()).unwrap().count() > 0,
+        "the store was created"
+    );
+
+    let bad = guichet(&[
+        "serve",
+        "tests/fixtures/unknown-state.yaml",
+        "--data",
+        data_dir,
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown state `recieved`"));
+}

@@ -1,0 +1,739 @@
+//! The engine on a real sled store on disk: a dossier through the OSU procedure,
+//! reopened in a new engine; concurrency; deadlines; definition pinning; killed
+//! processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::sync::{Arc, Barrier};
+
+use guichet_engine::{
+    Actor, Candidate, Command, Definition, Engine, EngineError, FileRef, SledStore, WorkflowError,
+};
+use jiff::Timestamp;
+use serde_json::{json, Map, Value};
+
+fn osu_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml")
+}
+
+fn osu() -> Definition {
+    Definition::load(osu_path()).expect("the OSU definition is valid")
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().expect("timestamp")
+}
+
+fn camille() -> Candidate {
+    Candidate {
+        last_name: "Durand".into(),
+        first_name: "Camille".into(),
+        email: "camille.durand@example.org".into(),
+    }
+}
+
+fn pdf(name: &str) -> FileRef {
+    FileRef {
+        name: name.into(),
+        sha256: "ab".repeat(32),
+        size: 120_000,
+        format: "pdf".into(),
+    }
+}
+
+/// Applies a command on the dossier's current version.
+fn act(
+    engine: &Engine<SledStore>,
+    dossier: &str,
+    actor: &Actor,
+    command: Command,
+    now: Timestamp,
+) -> Result<guichet_engine::Outcome, EngineError> {
+    let version = engine.dossier(dossier).unwrap().unwrap().version;
+    engine.apply(dossier, version, actor, command, now)
+}
+
+fn transition(candidature: &str, id: &str, input: Value) -> Command {
+    let input: Map<String, Value> = match input {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    Command::Transition {
+        candidature: candidature.into(),
+        transition: id.into(),
+        input,
+    }
+}
+
+fn piece(
+    candidature: &str,
+    piece: &str,
+    transition: &str,
+    file: Option<FileRef>,
+    comment: Option<&str>,
+) -> Command {
+    Command::Piece {
+        candidature: candidature.into(),
+        piece: piece.into(),
+        transition: transition.into(),
+        file,
+        comment: comment.map(str::to_owned),
+    }
+}
+
+const PIECES: [&str; 5] = [
+    "cv",
+    "lettre_motivation",
+    "releves_notes",
+    "diplomes",
+    "piece_identite",
+];
+
+/// A German candidate's dossier, applied to the SET master, every piece uploaded.
+fn ready_to_transmit(engine: &Engine<SledStore>, now: Timestamp) -> (String, String) {
+    let dossier = engine
+        .create_dossier("camille", camille(), "fr", now)
+        .unwrap();
+    let me = Actor::new("candidat", "camille");
+    act(engine, &dossier.id, &me, Command::SaveSection {
+        section: "etat_civil".into(),
+        answers: json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille",
+                        "date_naissance": "2003-05-14", "lieu_naissance": "Berlin", "nationalite": "DE"}),
+    }, now).unwrap();
+    let applied = act(
+        engine,
+        &dossier.id,
+        &me,
+        Command::Apply {
+            formation: "m1-set".into(),
+        },
+        now,
+    )
+    .unwrap();
+    let candidature = applied.dossier.candidatures[0].id.clone();
+    for id in PIECES {
+        act(
+            engine,
+            &dossier.id,
+            &me,
+            piece(
+                &candidature,
+                id,
+                "deposer",
+                Some(pdf(&format!("{id}.pdf"))),
+                None,
+            ),
+            now,
+        )
+        .unwrap();
+    }
+    (dossier.id, candidature)
+}
+
+#[test]
+fn a_dossier_goes_through_the_procedure_and_survives_a_reopen() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-10T09:00:00Z");
+    let me = Actor::new("candidat", "camille");
+    let office = Actor::new("gestionnaire", "agent-1");
+    let committee = Actor::new("commission", "prof-1");
+    let (id, c) = {
+        let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+        let (id, c) = ready_to_transmit(&engine, now);
+
+        // A German candidate must give the language piece: transmission is refused.
+        let refused = act(
+            &engine,
+            &id,
+            &me,
+            transition(&c, "transmettre", json!({})),
+            now,
+        );
+        assert!(
+            matches!(
+                refused,
+                Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+            ),
+            "{refused:?}"
+        );
+        act(
+            &engine,
+            &id,
+            &me,
+            piece(
+                &c,
+                "non_francophone",
+                "deposer",
+                Some(pdf("delf.pdf")),
+                None,
+            ),
+            now,
+        )
+        .unwrap();
+        let sent = act(
+            &engine,
+            &id,
+            &me,
+            transition(&c, "transmettre", json!({})),
+            now,
+        )
+        .unwrap();
+        assert_eq!(sent.dossier.candidatures[0].state, "receptionne");
+        let mails: Vec<&str> = sent.mails.iter().map(|m| m.mail.as_str()).collect();
+        assert_eq!(mails, ["statut_receptionne", "alerte_commission"]);
+        assert_eq!(sent.mails[1].to, ["commission@osupytheas.fr"]);
+
+        // The office refuses a piece with a reason: the dossier becomes incomplete
+        // and the mail lists the reason.
+        act(
+            &engine,
+            &id,
+            &office,
+            piece(&c, "cv", "refuser_piece", None, Some("CV illisible")),
+            now,
+        )
+        .unwrap();
+        let incomplete = act(
+            &engine,
+            &id,
+            &office,
+            transition(&c, "declarer_incomplet", json!({})),
+            now,
+        )
+        .unwrap();
+        assert!(
+            incomplete.mails[0]
+                .text
+                .contains("Curriculum vitae : CV illisible"),
+            "{}",
+            incomplete.mails[0].text
+        );
+
+        // The candidate replaces it and transmits again.
+        act(
+            &engine,
+            &id,
+            &me,
+            piece(&c, "cv", "deposer", Some(pdf("cv-v2.pdf")), None),
+            now,
+        )
+        .unwrap();
+        act(
+            &engine,
+            &id,
+            &me,
+            transition(&c, "transmettre", json!({})),
+            now,
+        )
+        .unwrap();
+        act(
+            &engine,
+            &id,
+            &office,
+            transition(&c, "declarer_complet", json!({})),
+            now,
+        )
+        .unwrap();
+
+        // The committee's decision is not seen until it is published.
+        let decided = act(
+            &engine,
+            &id,
+            &committee,
+            transition(&c, "saisir_avis", json!({"avis": "favorable"})),
+            now,
+        )
+        .unwrap();
+        assert!(decided.mails.is_empty());
+        let published = act(
+            &engine,
+            &id,
+            &office,
+            transition(&c, "publier_avis", json!({})),
+            now,
+        )
+        .unwrap();
+        assert_eq!(published.mails.len(), 1);
+        assert_eq!(published.mails[0].mail, "avis_favorable");
+        assert_eq!(
+            published.dossier.candidatures[0].data["publie_le"],
+            "2027-03-10"
+        );
+        (id, c)
+    };
+
+    // A new engine on the same directory finds everything.
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let dossier = engine.dossier(&id).unwrap().unwrap();
+    assert_eq!(dossier.candidatures[0].state, "avis_publie");
+    assert_eq!(
+        dossier.candidatures[0].pieces["cv"]
+            .file
+            .as_ref()
+            .unwrap()
+            .name,
+        "cv-v2.pdf"
+    );
+    let history = engine.history(&id).unwrap();
+    assert_eq!(history.len() as u64, dossier.version);
+    let versions: Vec<u64> = history.iter().map(|e| e.version).collect();
+    assert_eq!(versions, (1..=dossier.version).collect::<Vec<_>>());
+    let refusal = history
+        .iter()
+        .flat_map(|e| &e.changes)
+        .find(|change| {
+            change.path == format!("candidatures/{c}/pieces/cv")
+                && change.after["status"] == "refusee"
+        })
+        .expect("the refusal is in the history");
+    assert_eq!(refusal.before["status"], "transmise");
+    assert_eq!(refusal.after["comment"], "CV illisible");
+    let outbox: Vec<String> = engine
+        .outbox()
+        .unwrap()
+        .iter()
+        .map(|m| m.mail.clone())
+        .collect();
+    assert_eq!(
+        outbox,
+        [
+            "candidature_creee",
+            "statut_receptionne",
+            "alerte_commission",
+            "statut_incomplet",
+            "statut_receptionne",
+            "alerte_commission",
+            "statut_complet",
+            "avis_favorable"
+        ]
+    );
+    // Delivered mails leave the outbox for good.
+    let first = engine.outbox().unwrap()[0].id.clone();
+    engine.mark_sent(&first).unwrap();
+    drop(engine);
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    assert_eq!(engine.outbox().unwrap().len(), 7);
+    assert!(engine.outbox().unwrap().iter().all(|m| m.id != first));
+}
+
+#[test]
+fn roles_and_owners_are_enforced() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-10T09:00:00Z");
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let (id, c) = ready_to_transmit(&engine, now);
+    let someone_else = Actor::new("candidat", "mallory");
+    let stolen = act(
+        &engine,
+        &id,
+        &someone_else,
+        transition(&c, "annuler", json!({})),
+        now,
+    );
+    assert!(
+        matches!(
+            stolen,
+            Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
+        ),
+        "{stolen:?}"
+    );
+    let office = Actor::new("gestionnaire", "agent-1");
+    let not_theirs = act(
+        &engine,
+        &id,
+        &office,
+        transition(&c, "annuler", json!({})),
+        now,
+    );
+    assert!(
+        matches!(
+            not_theirs,
+            Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
+        ),
+        "{not_theirs:?}"
+    );
+    let me = Actor::new("candidat", "camille");
+    let self_validation = act(
+        &engine,
+        &id,
+        &me,
+        piece(&c, "cv", "valider_piece", None, None),
+        now,
+    );
+    assert!(
+        matches!(
+            self_validation,
+            Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
+        ),
+        "{self_validation:?}"
+    );
+    // Nothing was written by the refused commands.
+    assert_eq!(
+        engine.dossier(&id).unwrap().unwrap().candidatures[0].state,
+        "en_attente"
+    );
+}
+
+#[test]
+fn the_campaign_dates_and_the_cap_are_enforced() {
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let me = Actor::new("candidat", "camille");
+    let before = at("2027-02-28T12:00:00Z");
+    let dossier = engine
+        .create_dossier("camille", camille(), "fr", before)
+        .unwrap();
+    let early = act(
+        &engine,
+        &dossier.id,
+        &me,
+        Command::Apply {
+            formation: "m1-set".into(),
+        },
+        before,
+    );
+    assert!(
+        matches!(
+            early,
+            Err(EngineError::Workflow(WorkflowError::CampaignClosed))
+        ),
+        "{early:?}"
+    );
+
+    let open = at("2027-06-15T21:00:00Z"); // 23:00 in Paris, the last day
+    act(
+        &engine,
+        &dossier.id,
+        &me,
+        Command::Apply {
+            formation: "m1-set".into(),
+        },
+        open,
+    )
+    .unwrap();
+    let twice = act(
+        &engine,
+        &dossier.id,
+        &me,
+        Command::Apply {
+            formation: "m1-set".into(),
+        },
+        open,
+    );
+    assert!(
+        matches!(
+            twice,
+            Err(EngineError::Workflow(WorkflowError::AlreadyApplied { .. }))
+        ),
+        "{twice:?}"
+    );
+
+    let closed = at("2027-06-15T22:30:00Z"); // past midnight in Paris
+    let late = act(
+        &engine,
+        &dossier.id,
+        &me,
+        Command::Apply {
+            formation: "m1-oceanographie".into(),
+        },
+        closed,
+    );
+    assert!(
+        matches!(
+            late,
+            Err(EngineError::Workflow(WorkflowError::CampaignClosed))
+        ),
+        "{late:?}"
+    );
+}
+
+#[test]
+fn deadlines_are_listed_and_handled_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let now = at("2027-04-01T08:00:00Z");
+    let (id, c) = ready_to_transmit(&engine, now);
+    let me = Actor::new("candidat", "camille");
+    let office = Actor::new("gestionnaire", "agent-1");
+    act(
+        &engine,
+        &id,
+        &me,
+        piece(
+            &c,
+            "non_francophone",
+            "deposer",
+            Some(pdf("delf.pdf")),
+            None,
+        ),
+        now,
+    )
+    .unwrap();
+    act(
+        &engine,
+        &id,
+        &me,
+        transition(&c, "transmettre", json!({})),
+        now,
+    )
+    .unwrap();
+    act(
+        &engine,
+        &id,
+        &office,
+        transition(&c, "declarer_complet", json!({})),
+        now,
+    )
+    .unwrap();
+    act(
+        &engine,
+        &id,
+        &Actor::new("commission", "p"),
+        transition(&c, "saisir_avis", json!({"avis": "favorable"})),
+        now,
+    )
+    .unwrap();
+    act(
+        &engine,
+        &id,
+        &office,
+        transition(&c, "publier_avis", json!({})),
+        now,
+    )
+    .unwrap();
+
+    // Published on April 1st: reminder due 2 days before the 8-day deadline.
+    let dossier = engine.dossier(&id).unwrap().unwrap();
+    let pending = engine.deadlines_of(&dossier, now).unwrap();
+    let names: Vec<(&str, String)> = pending
+        .iter()
+        .map(|d| (d.deadline.as_str(), d.at.to_string()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("confirmation", "2027-04-09T08:00:00Z".to_string()),
+            ("relance_confirmation", "2027-04-07T08:00:00Z".to_string())
+        ]
+    );
+    assert!(engine.due(at("2027-04-07T07:59:59Z")).unwrap().is_empty());
+
+    let reminded = engine.run_due(at("2027-04-07T09:00:00Z")).unwrap();
+    assert_eq!(reminded.len(), 1);
+    let outcome = reminded[0].1.as_ref().unwrap();
+    assert_eq!(outcome.mails[0].mail, "relance_confirmation");
+    assert!(
+        outcome.mails[0].text.contains("2027-04-09"),
+        "{}",
+        outcome.mails[0].text
+    );
+    // Handled once: running again does nothing.
+    assert!(engine
+        .run_due(at("2027-04-08T09:00:00Z"))
+        .unwrap()
+        .is_empty());
+
+    let expired = engine.run_due(at("2027-04-09T09:00:00Z")).unwrap();
+    assert_eq!(expired.len(), 1);
+    let outcome = expired[0].1.as_ref().unwrap();
+    assert_eq!(outcome.dossier.candidatures[0].state, "desistee");
+    assert_eq!(outcome.mails[0].mail, "desistement_auto");
+    assert_eq!(outcome.event.actor.role, "systeme");
+    // A candidate cannot run deadlines themselves.
+    let forged = act(
+        &engine,
+        &id,
+        &me,
+        Command::Deadline {
+            candidature: c,
+            deadline: "confirmation".into(),
+        },
+        now,
+    );
+    assert!(
+        matches!(
+            forged,
+            Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
+        ),
+        "{forged:?}"
+    );
+}
+
+#[test]
+fn conflicting_commands_one_wins_the_other_gets_a_conflict() {
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap());
+    let now = at("2027-03-10T09:00:00Z");
+    for _round in 0..20 {
+        let (id, c) = ready_to_transmit(&engine, now);
+        let version = engine.dossier(&id).unwrap().unwrap().version;
+        let barrier = Arc::new(Barrier::new(2));
+        let commands = [
+            transition(&c, "annuler", json!({})),
+            piece(&c, "cv", "retirer", None, None),
+        ];
+        let handles: Vec<_> = commands
+            .into_iter()
+            .map(|command| {
+                let (engine, barrier, id) = (Arc::clone(&engine), Arc::clone(&barrier), id.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    engine.apply(
+                        &id,
+                        version,
+                        &Actor::new("candidat", "camille"),
+                        command,
+                        now,
+                    )
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(wins, 1, "{results:?}");
+        let loser = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+        assert!(loser.is_conflict(), "{loser:?}");
+        let history = engine.history(&id).unwrap();
+        let versions: Vec<u64> = history.iter().map(|e| e.version).collect();
+        assert_eq!(
+            versions,
+            (1..=version + 1).collect::<Vec<_>>(),
+            "no gap, no duplicate"
+        );
+    }
+}
+
+#[test]
+fn a_dossier_stays_on_the_definition_version_it_started_under() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-10T09:00:00Z");
+    let old_hash;
+    let id;
+    {
+        let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+        old_hash = engine.definition().hash().to_owned();
+        id = ready_to_transmit(&engine, now).0;
+    }
+    // A new version renames a status label and drops the language piece.
+    let mut bundle = osu().bundle().clone();
+    bundle.text = bundle
+        .text
+        .replace("label: { fr: Réceptionné, en: Received }", "label: { fr: \"Dossier reçu\", en: Received }")
+        .replace("pieces: [cv, lettre_motivation, releves_notes, diplomes, piece_identite, non_francophone]\n", "pieces: [cv, lettre_motivation, releves_notes, diplomes, piece_identite]\n");
+    let newer = Definition::from_bundle(bundle).unwrap();
+    assert_ne!(newer.hash(), old_hash);
+    let engine = Engine::open(newer, SledStore::open(folder.path()).unwrap()).unwrap();
+    let dossier = engine.dossier(&id).unwrap().unwrap();
+    assert_eq!(dossier.definition, old_hash);
+    // Under its own version the language piece is still required.
+    let c = dossier.candidatures[0].id.clone();
+    let me = Actor::new("candidat", "camille");
+    let refused = act(
+        &engine,
+        &id,
+        &me,
+        transition(&c, "transmettre", json!({})),
+        now,
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+        ),
+        "{refused:?}"
+    );
+    // A new dossier starts under the new version, where it is not asked for.
+    let (new_id, new_c) = ready_to_transmit(&engine, now);
+    assert_eq!(
+        engine.dossier(&new_id).unwrap().unwrap().definition,
+        engine.definition().hash()
+    );
+    let sent = act(
+        &engine,
+        &new_id,
+        &me,
+        transition(&new_c, "transmettre", json!({})),
+        now,
+    )
+    .unwrap();
+    assert_eq!(sent.mails[0].mail, "statut_receptionne");
+}
+
+/// The child side of the kill test: applies commands and says so after each.
+#[test]
+fn child_applying_commands_until_killed() {
+    let Ok(dir) = std::env::var("GUICHET_KILL_TEST_DIR") else {
+        return; // only meaningful when started by the kill test below
+    };
+    let engine = Engine::open(osu(), SledStore::open(&dir).unwrap()).unwrap();
+    let now = at("2027-03-10T09:00:00Z");
+    let dossier = engine
+        .create_dossier("camille", camille(), "fr", now)
+        .unwrap();
+    println!("dossier {}", dossier.id);
+    let me = Actor::new("candidat", "camille");
+    for n in 0..100_000u64 {
+        let answers = json!({"adresse": format!("{n} rue Sainte"), "code_postal": "13001"});
+        let outcome = act(
+            &engine,
+            &dossier.id,
+            &me,
+            Command::SaveSection {
+                section: "coordonnees".into(),
+                answers,
+            },
+            now,
+        )
+        .unwrap();
+        // Acknowledged: apply returned, so the write is durable.
+        println!("ack {}", outcome.dossier.version);
+    }
+}
+
+#[test]
+fn an_acknowledged_command_survives_sigkill() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut child = Process::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_applying_commands_until_killed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GUICHET_KILL_TEST_DIR", folder.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut dossier = None;
+    let mut acknowledged = 0;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        // The test harness may print its own text before ours on the same line.
+        if let Some((_, id)) = line.split_once("dossier ") {
+            dossier = Some(id.trim().to_owned());
+        }
+        if let Some(version) = line.strip_prefix("ack ") {
+            acknowledged = version.parse().unwrap();
+            if acknowledged >= 40 {
+                // SIGKILL right after an acknowledgement: no chance to flush anything.
+                child.kill().unwrap();
+                break;
+            }
+        }
+    }
+    child.wait().unwrap();
+    let id = dossier.expect("the child created a dossier");
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let stored = engine.dossier(&id).unwrap().expect("the dossier survived");
+    assert!(
+        stored.version >= acknowledged,
+        "acknowledged {acknowledged}, found {}",
+        stored.version
+    );
+    let address = &stored.profile["coordonnees"]["adresse"];
+    let expected = format!("{} rue Sainte", stored.version - 2);
+    assert_eq!(address, &json!(expected));
+    assert_eq!(engine.history(&id).unwrap().len() as u64, stored.version);
+}
