@@ -42,11 +42,29 @@ fn the_minimal_definition_is_valid() {
 
 #[test]
 fn yaml_syntax_error() {
-    let text = edit("title: Minimal school", "title: [Minimal school");
-    let (line, _column, message, hint) = single(&text);
-    assert!(message.starts_with("YAML syntax error"), "{message}");
-    assert!(line >= 3, "line {line}");
+    let text = edit("  closes: 2027-06-15", "  closes: 2027-06-15\n    oops: 1");
+    let (line, column, message, hint) = single(&text);
+    assert_eq!((line, column), (line_of(&text, "oops"), 9));
+    assert_eq!(
+        message,
+        "YAML syntax error: mapping values are not allowed in this context"
+    );
     assert!(hint.contains("indentation"), "{hint}");
+
+    let text = edit("accept: [pdf], max_size", "accept: [pdf, max_size");
+    let (line, column, message, _) = single(&text);
+    let row = line_of(&text, "[pdf, max_size");
+    assert_eq!(
+        (line, column),
+        (
+            row,
+            text.lines().nth(row - 1).unwrap().find('[').unwrap() + 1
+        )
+    );
+    assert_eq!(
+        message,
+        "YAML syntax error: mismatched bracket '[' closed by '}'"
+    );
 }
 
 #[test]

@@ -55,6 +55,7 @@ struct Checker<'a> {
     lists: BTreeMap<String, List>,
     max_sizes: HashMap<String, u64>,
     durations: HashMap<String, jiff::Span>,
+    patterns: HashMap<String, Regex>,
 }
 
 pub(crate) fn check(
@@ -77,6 +78,7 @@ pub(crate) fn check(
         lists: BTreeMap::new(),
         max_sizes: HashMap::new(),
         durations: HashMap::new(),
+        patterns: HashMap::new(),
     };
     if def.guichet != 1 {
         checker.error(
@@ -111,6 +113,7 @@ pub(crate) fn check(
         closes: closes?,
         max_sizes: checker.max_sizes,
         durations: checker.durations,
+        patterns: checker.patterns,
     })
 }
 
@@ -427,14 +430,20 @@ impl Checker<'_> {
                 self.expression(&format!("{at}/when"), when, condition_shape);
             }
             if let Some(pattern) = &field.pattern {
-                if let Err(error) = Regex::new(pattern) {
-                    let message = error.to_string();
-                    let first = message.lines().last().unwrap_or(&message).to_owned();
-                    self.error(
+                // Whole-value match: `^[0-9]{5}$` and `[0-9]{5}` mean the same.
+                match Regex::new(&format!("^(?:{pattern})$")) {
+                    Ok(compiled) => {
+                        self.patterns.insert(pattern.clone(), compiled);
+                    }
+                    Err(error) => {
+                        let message = error.to_string();
+                        let first = message.lines().last().unwrap_or(&message).to_owned();
+                        self.error(
                         &format!("{at}/pattern"),
                         format!("this pattern is not a valid regular expression: {first}"),
                         "write a regular expression, e.g. `^[0-9]{9}[A-Z]{2}$`; in YAML, quote it with single quotes",
                     );
+                    }
                 }
             }
             let is_choice = matches!(field.kind, FieldType::Choice | FieldType::MultiChoice);

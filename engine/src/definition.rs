@@ -140,6 +140,7 @@ pub(crate) struct Compiled {
     pub closes: Date,
     pub max_sizes: HashMap<String, u64>,
     pub durations: HashMap<String, Span>,
+    pub patterns: HashMap<String, regex::Regex>,
 }
 
 /// A checked, compiled definition: immutable, identified by its content hash.
@@ -156,6 +157,7 @@ pub struct Definition {
     closes: Date,
     max_sizes: HashMap<String, u64>,
     durations: HashMap<String, Span>,
+    patterns: HashMap<String, regex::Regex>,
 }
 
 impl Definition {
@@ -213,6 +215,7 @@ impl Definition {
                 closes: compiled.closes,
                 max_sizes: compiled.max_sizes,
                 durations: compiled.durations,
+                patterns: compiled.patterns,
             }),
             _ => Err(DefinitionError::Invalid(diagnostics)),
         }
@@ -369,6 +372,11 @@ impl Definition {
     /// A duration written in the definition (`after:`/`before:` of deadlines), by the text.
     pub fn duration(&self, text: &str) -> Option<Span> {
         self.durations.get(text).copied()
+    }
+
+    /// Whether `value` matches a field's `pattern` as a whole (`None`: unknown pattern).
+    pub fn matches_pattern(&self, pattern: &str, value: &str) -> Option<bool> {
+        self.patterns.get(pattern).map(|re| re.is_match(value))
     }
 
     /// Evaluates a condition of the definition against `context`.

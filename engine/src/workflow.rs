@@ -1004,9 +1004,7 @@ fn check_value(
                 return Err(invalid("expected a date YYYY-MM-DD"));
             }
             if let Some(pattern) = &field.pattern {
-                let matches = regex::Regex::new(&format!("^(?:{pattern})$"))
-                    .map(|re| re.is_match(text))
-                    .unwrap_or(false);
+                let matches = definition.matches_pattern(pattern, text).unwrap_or(false);
                 if !matches {
                     let message = field
                         .pattern_message

@@ -1,0 +1,507 @@
+//! Rules the engine enforces on commands, each refused with nothing written.
+
+use guichet_engine::{
+    Actor, Candidate, Command, Definition, Engine, EngineError, FileRef, ScriptError, SledStore,
+    WorkflowError,
+};
+use jiff::Timestamp;
+use serde_json::json;
+
+const MINIMAL: &str = include_str!("fixtures/minimal.yaml");
+
+fn now() -> Timestamp {
+    "2027-03-10T09:00:00Z".parse().unwrap()
+}
+
+fn engine_on(text: &str) -> (tempfile::TempDir, Engine<SledStore>) {
+    let definition = Definition::from_text("test.yaml", text).unwrap_or_else(|e| panic!("{e}"));
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(definition, SledStore::open(folder.path()).unwrap()).unwrap();
+    (folder, engine)
+}
+
+fn osu() -> (tempfile::TempDir, Engine<SledStore>) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml");
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(
+        Definition::load(path).unwrap(),
+        SledStore::open(folder.path()).unwrap(),
+    )
+    .unwrap();
+    (folder, engine)
+}
+
+fn candidate(first_name: &str) -> Candidate {
+    Candidate {
+        last_name: "Durand".into(),
+        first_name: first_name.into(),
+        email: "camille@example.org".into(),
+    }
+}
+
+fn file(format: &str, size: u64) -> FileRef {
+    FileRef {
+        name: format!("f.{format}"),
+        sha256: "cd".repeat(32),
+        size,
+        format: format.into(),
+    }
+}
+
+/// Applies on the current version; on error, checks nothing was written.
+fn try_apply(
+    engine: &Engine<SledStore>,
+    id: &str,
+    actor: &Actor,
+    command: Command,
+) -> Result<(), EngineError> {
+    let before = engine.dossier(id).unwrap().unwrap();
+    let history = engine.history(id).unwrap().len();
+    let outbox = engine.outbox().unwrap().len();
+    let result = engine
+        .apply(id, before.version, actor, command, now())
+        .map(|_| ());
+    if result.is_err() {
+        assert_eq!(
+            engine.dossier(id).unwrap().unwrap(),
+            before,
+            "nothing written"
+        );
+        assert_eq!(engine.history(id).unwrap().len(), history);
+        assert_eq!(engine.outbox().unwrap().len(), outbox);
+    }
+    result
+}
+
+#[test]
+fn a_guard_that_loops_forever_fails_with_a_clear_error() {
+    let text = MINIMAL.replace(
+        "when: \"candidature.missing_pieces.is_empty()\"",
+        "when: \"let n = 0; loop { n += 1; } true\"",
+    );
+    let (_folder, engine) = engine_on(&text);
+    let me = Actor::new("candidate", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "en", now())
+        .unwrap();
+    engine
+        .apply(
+            &dossier.id,
+            1,
+            &me,
+            Command::Apply {
+                formation: "master".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    let command = Command::Transition {
+        candidature: "c1".into(),
+        transition: "transmit".into(),
+        input: Default::default(),
+    };
+    let started = std::time::Instant::now();
+    let error = try_apply(&engine, &dossier.id, &me, command).expect_err("the guard cannot finish");
+    match &error {
+        EngineError::Workflow(WorkflowError::Script(ScriptError::Eval { message, .. })) => {
+            assert!(message.contains("Too many operations"), "{message}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Reported, not hung (a generous bound: this is about termination, not speed).
+    assert!(started.elapsed().as_secs() < 30);
+}
+
+#[test]
+fn html_mails_escape_values_and_text_mails_keep_them() {
+    let text = MINIMAL.replace(
+        "    text: \"Hello {{ candidate.first_name }}.\"",
+        "    text: \"Hello {{ candidate.first_name }}.\"\n    html: \"<p>Hello {{ candidate.first_name }}.</p>\"",
+    );
+    let (_folder, engine) = engine_on(&text);
+    let me = Actor::new("candidate", "camille");
+    let dossier = engine
+        .create_dossier(
+            "camille",
+            candidate("<script>alert(1)</script>"),
+            "en",
+            now(),
+        )
+        .unwrap();
+    engine
+        .apply(
+            &dossier.id,
+            1,
+            &me,
+            Command::Apply {
+                formation: "master".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    let upload = Command::Piece {
+        candidature: "c1".into(),
+        piece: "cv".into(),
+        transition: "upload".into(),
+        file: Some(file("pdf", 1000)),
+        comment: None,
+    };
+    engine.apply(&dossier.id, 2, &me, upload, now()).unwrap();
+    let sent = engine
+        .apply(
+            &dossier.id,
+            3,
+            &me,
+            Command::Transition {
+                candidature: "c1".into(),
+                transition: "transmit".into(),
+                input: Default::default(),
+            },
+            now(),
+        )
+        .unwrap();
+    let mail = &sent.mails[0];
+    assert_eq!(mail.text, "Hello <script>alert(1)</script>.");
+    assert_eq!(
+        mail.html.as_deref(),
+        Some("<p>Hello &lt;script&gt;alert(1)&lt;&#x2f;script&gt;.</p>")
+    );
+}
+
+#[test]
+fn answers_are_checked_against_the_fields() {
+    let (_folder, engine) = osu();
+    let me = Actor::new("candidat", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now())
+        .unwrap();
+    let save = |answers| Command::SaveSection {
+        section: "etat_civil".into(),
+        answers,
+    };
+    let bad_ine = try_apply(&engine, &dossier.id, &me, save(json!({"ine": "12345"})));
+    assert!(
+        matches!(bad_ine, Err(EngineError::Workflow(WorkflowError::InvalidValue { ref field, .. })) if field == "ine"),
+        "{bad_ine:?}"
+    );
+    let unknown = try_apply(&engine, &dossier.id, &me, save(json!({"shoe_size": 42})));
+    assert!(
+        matches!(
+            unknown,
+            Err(EngineError::Workflow(WorkflowError::NotFound { .. }))
+        ),
+        "{unknown:?}"
+    );
+    let bad_option = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        save(json!({"nationalite": "XX"})),
+    );
+    assert!(
+        matches!(
+            bad_option,
+            Err(EngineError::Workflow(WorkflowError::InvalidValue { .. }))
+        ),
+        "{bad_option:?}"
+    );
+    let bad_date = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        save(json!({"date_naissance": "14/05/2003"})),
+    );
+    assert!(
+        matches!(
+            bad_date,
+            Err(EngineError::Workflow(WorkflowError::InvalidValue { .. }))
+        ),
+        "{bad_date:?}"
+    );
+    try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        save(json!({"ine": "123456789AB", "nationalite": "DE"})),
+    )
+    .unwrap();
+    // The imported curriculum is read-only for the candidate.
+    let imported = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        Command::SaveSection {
+            section: "cursus_interne".into(),
+            answers: json!([]),
+        },
+    );
+    assert!(
+        matches!(
+            imported,
+            Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
+        ),
+        "{imported:?}"
+    );
+}
+
+#[test]
+fn pieces_follow_their_rules() {
+    let (_folder, engine) = osu();
+    let me = Actor::new("candidat", "camille");
+    let office = Actor::new("gestionnaire", "agent");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now())
+        .unwrap();
+    engine
+        .apply(
+            &dossier.id,
+            1,
+            &me,
+            Command::Apply {
+                formation: "m1-oceanographie".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    let piece = |piece: &str, transition: &str, file: Option<FileRef>, comment: Option<&str>| {
+        Command::Piece {
+            candidature: "c1".into(),
+            piece: piece.into(),
+            transition: transition.into(),
+            file,
+            comment: comment.map(str::to_owned),
+        }
+    };
+    let too_big = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        piece("cv", "deposer", Some(file("pdf", 2_000_001)), None),
+    );
+    assert!(
+        matches!(
+            too_big,
+            Err(EngineError::Workflow(WorkflowError::FileRefused(_)))
+        ),
+        "{too_big:?}"
+    );
+    let png_form = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        piece(
+            "formulaire_complementaire",
+            "deposer",
+            Some(file("png", 10)),
+            None,
+        ),
+    );
+    assert!(
+        matches!(
+            png_form,
+            Err(EngineError::Workflow(WorkflowError::FileRefused(_)))
+        ),
+        "{png_form:?}"
+    );
+    let no_file = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        piece("cv", "deposer", None, None),
+    );
+    assert!(
+        matches!(
+            no_file,
+            Err(EngineError::Workflow(WorkflowError::FileRefused(_)))
+        ),
+        "{no_file:?}"
+    );
+    let cv_not_concerned = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        piece("cv", "declarer_non_concerne", None, None),
+    );
+    assert!(
+        matches!(
+            cv_not_concerned,
+            Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+        ),
+        "{cv_not_concerned:?}"
+    );
+    try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        piece("non_francophone", "declarer_non_concerne", None, None),
+    )
+    .unwrap();
+    try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        piece("cv", "deposer", Some(file("pdf", 2_000_000)), None),
+    )
+    .unwrap();
+    let no_reason = try_apply(
+        &engine,
+        &dossier.id,
+        &office,
+        piece("cv", "refuser_piece", None, Some("  ")),
+    );
+    assert!(
+        matches!(
+            no_reason,
+            Err(EngineError::Workflow(WorkflowError::InvalidValue { .. }))
+        ),
+        "{no_reason:?}"
+    );
+    let not_a_piece_of_it = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        piece("inconnue", "deposer", Some(file("pdf", 10)), None),
+    );
+    assert!(
+        matches!(
+            not_a_piece_of_it,
+            Err(EngineError::Workflow(WorkflowError::NotFound { .. }))
+        ),
+        "{not_a_piece_of_it:?}"
+    );
+    let stale = engine.apply(
+        &dossier.id,
+        1,
+        &me,
+        piece("cv", "retirer", None, None),
+        now(),
+    );
+    assert!(
+        stale.as_ref().is_err_and(EngineError::is_conflict),
+        "{stale:?}"
+    );
+}
+
+#[test]
+fn a_decision_needs_its_details_and_is_published_in_a_separate_step() {
+    let (_folder, engine) = osu();
+    let me = Actor::new("candidat", "camille");
+    let office = Actor::new("gestionnaire", "agent");
+    let committee = Actor::new("commission", "prof");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now())
+        .unwrap();
+    engine
+        .apply(
+            &dossier.id,
+            1,
+            &me,
+            Command::Apply {
+                formation: "m1-set".into(),
+            },
+            now(),
+        )
+        .unwrap();
+    for id in [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+    ] {
+        let version = engine.dossier(&dossier.id).unwrap().unwrap().version;
+        let upload = Command::Piece {
+            candidature: "c1".into(),
+            piece: id.into(),
+            transition: "deposer".into(),
+            file: Some(file("pdf", 100)),
+            comment: None,
+        };
+        engine
+            .apply(&dossier.id, version, &me, upload, now())
+            .unwrap();
+    }
+    let step = |id: &str, input| Command::Transition {
+        candidature: "c1".into(),
+        transition: id.into(),
+        input: serde_json::from_value(input).unwrap(),
+    };
+    try_apply(&engine, &dossier.id, &me, step("transmettre", json!({}))).unwrap();
+    try_apply(
+        &engine,
+        &dossier.id,
+        &office,
+        step("declarer_complet", json!({})),
+    )
+    .unwrap();
+    let no_reason = try_apply(
+        &engine,
+        &dossier.id,
+        &committee,
+        step("saisir_avis", json!({"avis": "defavorable"})),
+    );
+    assert!(
+        matches!(
+            no_reason,
+            Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+        ),
+        "{no_reason:?}"
+    );
+    let no_rank = try_apply(
+        &engine,
+        &dossier.id,
+        &committee,
+        step("saisir_avis", json!({"avis": "liste_complementaire"})),
+    );
+    assert!(
+        matches!(
+            no_rank,
+            Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+        ),
+        "{no_rank:?}"
+    );
+    try_apply(
+        &engine,
+        &dossier.id,
+        &committee,
+        step(
+            "saisir_avis",
+            json!({"avis": "liste_complementaire", "rang": 3}),
+        ),
+    )
+    .unwrap();
+    let early_confirm = try_apply(&engine, &dossier.id, &me, step("confirmer", json!({})));
+    assert!(
+        matches!(
+            early_confirm,
+            Err(EngineError::Workflow(WorkflowError::WrongState { .. }))
+        ),
+        "{early_confirm:?}"
+    );
+    let version = engine.dossier(&dossier.id).unwrap().unwrap().version;
+    let published = engine
+        .apply(
+            &dossier.id,
+            version,
+            &office,
+            step("publier_avis", json!({})),
+            now(),
+        )
+        .unwrap();
+    assert_eq!(published.mails[0].mail, "avis_liste_complementaire");
+    assert!(
+        published.mails[0].text.contains("au rang 3"),
+        "{}",
+        published.mails[0].text
+    );
+    // Only a favourable decision can be confirmed.
+    let confirm = try_apply(&engine, &dossier.id, &me, step("confirmer", json!({})));
+    assert!(
+        matches!(
+            confirm,
+            Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+        ),
+        "{confirm:?}"
+    );
+}
