@@ -277,6 +277,7 @@ fn a_dossier_goes_through_the_procedure_and_survives_a_reopen() {
     );
     let history = engine.history(&id).unwrap();
     assert_eq!(history.len() as u64, dossier.version);
+    assert_eq!(history[0].actor, Actor::new("candidat", "camille"));
     let versions: Vec<u64> = history.iter().map(|e| e.version).collect();
     assert_eq!(versions, (1..=dossier.version).collect::<Vec<_>>());
     let refusal = history

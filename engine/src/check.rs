@@ -649,55 +649,36 @@ impl Checker<'_> {
         }
     }
 
-    fn role_refs(&mut self, pointer: &str, by: &OneOrMany) {
-        let known: Vec<&str> = self.def.roles.iter().map(|r| r.id.as_str()).collect();
-        for (i, role) in by.ids().into_iter().enumerate() {
-            if !known.contains(&role) {
-                let at = match by {
+    /// Checks every id of `ids` is among `known`; `what` names the kind of thing.
+    fn refs(&mut self, pointer: &str, ids: &OneOrMany, what: &str, known: &[&str]) {
+        for (i, id) in ids.ids().into_iter().enumerate() {
+            if !known.contains(&id) {
+                let at = match ids {
                     OneOrMany::One(_) => pointer.to_owned(),
                     OneOrMany::Many(_) => format!("{pointer}/{i}"),
                 };
-                self.unknown(&at, "role", role, &known);
+                self.unknown(&at, what, id, known);
             }
         }
+    }
+
+    fn role_refs(&mut self, pointer: &str, by: &OneOrMany) {
+        let def = self.def;
+        let known: Vec<&str> = def.roles.iter().map(|r| r.id.as_str()).collect();
+        self.refs(pointer, by, "role", &known);
     }
 
     fn state_refs(&mut self, pointer: &str, ids: &OneOrMany) {
-        let known: Vec<&str> = self
-            .def
-            .workflow
-            .states
-            .iter()
-            .map(|s| s.id.as_str())
-            .collect();
-        for (i, state) in ids.ids().into_iter().enumerate() {
-            if !known.contains(&state) {
-                let at = match ids {
-                    OneOrMany::One(_) => pointer.to_owned(),
-                    OneOrMany::Many(_) => format!("{pointer}/{i}"),
-                };
-                self.unknown(&at, "state", state, &known);
-            }
-        }
+        let def = self.def;
+        let known: Vec<&str> = def.workflow.states.iter().map(|s| s.id.as_str()).collect();
+        self.refs(pointer, ids, "state", &known);
     }
 
     fn piece_status_refs(&mut self, pointer: &str, ids: &OneOrMany) {
-        let known: Vec<&str> = self
-            .def
-            .workflow
-            .piece_statuses
-            .iter()
-            .map(|s| s.id.as_str())
-            .collect();
-        for (i, status) in ids.ids().into_iter().enumerate() {
-            if !known.contains(&status) {
-                let at = match ids {
-                    OneOrMany::One(_) => pointer.to_owned(),
-                    OneOrMany::Many(_) => format!("{pointer}/{i}"),
-                };
-                self.unknown(&at, "piece status", status, &known);
-            }
-        }
+        let def = self.def;
+        let statuses = &def.workflow.piece_statuses;
+        let known: Vec<&str> = statuses.iter().map(|s| s.id.as_str()).collect();
+        self.refs(pointer, ids, "piece status", &known);
     }
 
     fn states(&mut self) {

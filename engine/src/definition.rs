@@ -309,6 +309,15 @@ impl Definition {
         self.file.roles.iter().find(|r| r.id == id)
     }
 
+    /// The role candidates act with (the checker ensures there is one).
+    pub fn candidate_role(&self) -> &str {
+        self.file
+            .roles
+            .iter()
+            .find(|r| r.kind == RoleKind::Candidate)
+            .map_or("", |r| r.id.as_str())
+    }
+
     /// The role of the engine itself (deadlines), if declared.
     pub fn system_role(&self) -> Option<&RoleDef> {
         self.file.roles.iter().find(|r| r.kind == RoleKind::System)

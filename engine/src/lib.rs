@@ -42,7 +42,12 @@
 //!     - { id: sent, label: Sent, provided: true }
 //!   piece_transitions:
 //!     - { id: upload, label: Upload, from: [pending, sent], to: sent, by: candidate, file: attach }
+//!   deadlines:
+//!     - { id: reminder, label: Reminder, in: draft, at: campaign.closes, before: 3 days, mail: reminder }
 //! mails:
+//!   - id: reminder
+//!     subject: "{{ formation.title }} closes on {{ campaign.closes }}"
+//!     text: "Hello {{ candidate.first_name }}, your application is not sent yet."
 //!   - id: received
 //!     subject: "{{ formation.title }}: received"
 //!     text: "Hello {{ candidate.first_name }}, we received your application."
@@ -61,6 +66,11 @@
 //!
 //! let applied = engine.apply(&dossier.id, 1, &me, Command::Apply { formation: "master".into() }, now)?;
 //! let candidature = applied.dossier.candidatures[0].id.clone();
+//!
+//! // Deadlines are data: the reminder falls due three days before closing.
+//! let due = engine.deadlines_of(&applied.dossier, now)?;
+//! assert_eq!((due[0].deadline.as_str(), due[0].at.to_string().as_str()),
+//!            ("reminder", "2027-06-13T00:00:00Z"));
 //!
 //! // The guard holds back transmission while the CV is missing.
 //! let refused = engine.apply(&dossier.id, 2, &me, Command::Transition {

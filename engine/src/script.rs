@@ -70,10 +70,18 @@ pub enum ScriptError {
     },
 }
 
+/// A compiled expression and the variables it reads.
+struct Compiled {
+    ast: Arc<AST>,
+    /// Converting the whole dossier for every evaluation would dominate its cost:
+    /// only these variables are handed to rhai.
+    reads: Vec<String>,
+}
+
 /// Compiled expressions of one definition, by source text.
 pub struct Scripts {
     engine: Engine,
-    compiled: HashMap<String, Arc<AST>>,
+    compiled: HashMap<String, Compiled>,
 }
 
 impl std::fmt::Debug for Scripts {
@@ -111,7 +119,20 @@ impl Scripts {
             .compile_with_scope(&scope, normalize_quotes(source))
             .map_err(|error| ScriptError::Compile(error.to_string()))?;
         check_paths(source, shape)?;
-        self.compiled.insert(source.to_owned(), Arc::new(ast));
+        let mut reads: Vec<String> = dotted_chains(source)
+            .into_iter()
+            .filter_map(|(chain, _)| chain.split('.').next().map(str::to_owned))
+            .filter(|root| shape.get(root).is_some())
+            .collect();
+        reads.sort();
+        reads.dedup();
+        self.compiled.insert(
+            source.to_owned(),
+            Compiled {
+                ast: Arc::new(ast),
+                reads,
+            },
+        );
         Ok(())
     }
 
@@ -138,19 +159,18 @@ impl Scripts {
             expression: source.to_owned(),
             message,
         };
-        let ast = self
+        let compiled = self
             .compiled
             .get(source)
             .ok_or_else(|| failed("the expression was not compiled with the definition".into()))?;
         let mut scope = Scope::new();
-        if let Value::Object(variables) = context {
-            for (name, value) in variables {
-                let value = rhai::serde::to_dynamic(value).map_err(|e| failed(e.to_string()))?;
-                scope.push_constant(name.as_str(), value);
-            }
+        for name in &compiled.reads {
+            let value = context.get(name).unwrap_or(&Value::Null);
+            let value = rhai::serde::to_dynamic(value).map_err(|e| failed(e.to_string()))?;
+            scope.push_constant(name.as_str(), value);
         }
         self.engine
-            .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+            .eval_ast_with_scope::<Dynamic>(&mut scope, &compiled.ast)
             .map_err(|error| failed(error.to_string()))
     }
 }

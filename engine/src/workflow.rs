@@ -13,7 +13,8 @@ use crate::dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail, PieceState,
 };
 use crate::model::{
-    CommentRule, DeadlineDef, FieldDef, FieldType, FileEffect, MailEffect, RoleKind, Text,
+    CommentRule, DeadlineDef, FieldDef, FieldType, FileEffect, MailEffect, OneOrMany, RoleKind,
+    Text,
 };
 use crate::script::ScriptError;
 
@@ -142,7 +143,7 @@ pub fn new_dossier(
         dossier: dossier.id.clone(),
         version: 1,
         at: now,
-        actor: Actor::new("", owner),
+        actor: Actor::new(definition.candidate_role(), owner),
         command: None,
         changes: vec![Change {
             path: "candidate".into(),
@@ -610,12 +611,7 @@ impl Step<'_> {
         let transition = definition
             .transition(transition_id)
             .ok_or_else(|| not_found("transition", transition_id))?;
-        if !transition.by.ids().contains(&role) {
-            return Err(WorkflowError::Forbidden {
-                role: role.to_owned(),
-                action: format!("perform `{transition_id}`"),
-            });
-        }
+        allowed(&transition.by, role, transition_id)?;
         let state = self.after.candidatures[index].state.clone();
         if !transition.from.ids().contains(&state.as_str()) {
             return Err(WorkflowError::WrongState {
@@ -717,12 +713,7 @@ impl Step<'_> {
         let transition = definition
             .piece_transition(transition_id)
             .ok_or_else(|| not_found("piece transition", transition_id))?;
-        if !transition.by.ids().contains(&role) {
-            return Err(WorkflowError::Forbidden {
-                role: role.to_owned(),
-                action: format!("perform `{transition_id}`"),
-            });
-        }
+        allowed(&transition.by, role, transition_id)?;
         let current = self.after.candidatures[index].pieces[piece_id].clone();
         if !transition.from.ids().contains(&current.status.as_str()) {
             return Err(WorkflowError::WrongState {
@@ -951,6 +942,18 @@ impl Step<'_> {
             });
         }
         Ok(())
+    }
+}
+
+/// Whether `role` is among the roles (`by:`) allowed to perform `transition`.
+fn allowed(by: &OneOrMany, role: &str, transition: &str) -> Result<(), WorkflowError> {
+    if by.ids().contains(&role) {
+        Ok(())
+    } else {
+        Err(WorkflowError::Forbidden {
+            role: role.to_owned(),
+            action: format!("perform `{transition}`"),
+        })
     }
 }
 

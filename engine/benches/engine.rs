@@ -1,0 +1,132 @@
+//! Measured speed of the engine: loading a definition, evaluating a guard,
+//! and durable commands on sled (one writer, and several sharing flushes).
+//!
+//! `cargo bench -p guichet-engine`; figures are reported in docs/performance.md.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use guichet_engine::{
+    candidature_context, Actor, Candidate, Command, Definition, Engine, SledStore,
+};
+use jiff::Timestamp;
+use serde_json::json;
+
+fn osu_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml")
+}
+
+fn candidate() -> Candidate {
+    Candidate {
+        last_name: "Durand".into(),
+        first_name: "Camille".into(),
+        email: "camille@example.org".into(),
+    }
+}
+
+fn now() -> Timestamp {
+    "2027-03-10T09:00:00Z".parse().expect("timestamp")
+}
+
+fn save(n: u64) -> Command {
+    Command::SaveSection {
+        section: "coordonnees".into(),
+        answers: json!({"adresse": format!("{n} rue Sainte"), "code_postal": "13001"}),
+    }
+}
+
+fn loading(c: &mut Criterion) {
+    let path = osu_path();
+    c.bench_function("load and check osu-pytheas.yaml", |b| {
+        b.iter(|| Definition::load(&path).expect("valid"))
+    });
+}
+
+fn guard(c: &mut Criterion) {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(
+        Definition::load(osu_path()).expect("valid"),
+        SledStore::open(folder.path()).expect("store"),
+    )
+    .expect("engine");
+    let dossier = engine
+        .create_dossier("camille", candidate(), "fr", now())
+        .expect("dossier");
+    let me = Actor::new("candidat", "camille");
+    let applied = engine
+        .apply(
+            &dossier.id,
+            1,
+            &me,
+            Command::Apply {
+                formation: "m1-set".into(),
+            },
+            now(),
+        )
+        .expect("apply");
+    let definition = engine.definition();
+    let candidature = &applied.dossier.candidatures[0];
+    let context =
+        candidature_context(definition, &applied.dossier, candidature, now()).expect("context");
+    let guard = "campaign.is_open && candidature.missing_pieces.is_empty()";
+    c.bench_function("build a candidature's context", |b| {
+        b.iter(|| {
+            candidature_context(definition, &applied.dossier, candidature, now()).expect("context")
+        })
+    });
+    c.bench_function("evaluate the transmission guard", |b| {
+        b.iter(|| definition.eval_bool(guard, &context).expect("guard"))
+    });
+}
+
+fn commands(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable commands");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    for writers in [1u64, 4] {
+        group.bench_function(format!("{writers} writer(s), one dossier each"), |b| {
+            b.iter_custom(|iterations| {
+                let folder = tempfile::tempdir().expect("tempdir");
+                let engine = Arc::new(
+                    Engine::open(
+                        Definition::load(osu_path()).expect("valid"),
+                        SledStore::open(folder.path()).expect("store"),
+                    )
+                    .expect("engine"),
+                );
+                let per_writer = iterations.div_ceil(writers);
+                let started = Instant::now();
+                let threads: Vec<_> = (0..writers)
+                    .map(|w| {
+                        let engine = Arc::clone(&engine);
+                        std::thread::spawn(move || {
+                            let owner = format!("writer-{w}");
+                            let dossier = engine
+                                .create_dossier(&owner, candidate(), "fr", now())
+                                .expect("dossier");
+                            let me = Actor::new("candidat", owner);
+                            for n in 0..per_writer {
+                                engine
+                                    .apply(&dossier.id, n + 1, &me, save(n), now())
+                                    .expect("durable command");
+                            }
+                        })
+                    })
+                    .collect();
+                for thread in threads {
+                    thread.join().expect("writer");
+                }
+                // Criterion divides by `iterations`: the wall time per command,
+                // all writers together (throughput, not latency).
+                started.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, loading, guard, commands);
+criterion_main!(benches);
