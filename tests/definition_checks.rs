@@ -1,7 +1,7 @@
 //! Every check of the definition loader, each on a small invalid definition,
 //! asserting the reported position and the hint.
 
-use guichet_engine::{Definition, DefinitionError};
+use guichet_engine::{Bundle, Definition, DefinitionError};
 
 const MINIMAL: &str = include_str!("fixtures/minimal.yaml");
 
@@ -371,6 +371,61 @@ fn rendering_shows_the_location_the_line_and_a_caret() {
     assert!(
         rendered.contains("help: did you mean `received`?"),
         "{rendered}"
+    );
+}
+
+#[test]
+fn problems_in_a_csv_list_point_into_the_csv_file() {
+    let text = edit(
+        "roles:",
+        "lists:\n  countries: { file: data/countries.csv }\nroles:",
+    );
+    let mut bundle = Bundle::from_text("test.yaml", &text);
+    let csv = "id,label\nFR,France\nDE,Germany\nFR,Francia\nIT,Italy,extra\n";
+    bundle.files.insert("data/countries.csv".into(), csv.into());
+    let Err(DefinitionError::Invalid(diagnostics)) = Definition::from_bundle(bundle.clone()) else {
+        panic!("expected problems");
+    };
+    let found: Vec<(&str, usize, usize, &str)> = diagnostics
+        .items()
+        .iter()
+        .map(|d| (d.file.as_str(), d.line, d.column, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "data/countries.csv",
+            5,
+            1,
+            "this line has 3 values where the header names 2 columns"
+        )]
+    );
+
+    bundle.files.insert(
+        "data/countries.csv".into(),
+        "id,label\nFR,France\nDE,Germany\nFR,Francia\n".into(),
+    );
+    let Err(DefinitionError::Invalid(diagnostics)) = Definition::from_bundle(bundle.clone()) else {
+        panic!("expected problems");
+    };
+    let item = &diagnostics.items()[0];
+    assert_eq!(
+        (item.file.as_str(), item.line, item.column),
+        ("data/countries.csv", 4, 1)
+    );
+    assert_eq!(item.message, "list `countries` has the key `FR` twice");
+
+    bundle.files.clear();
+    let Err(DefinitionError::Invalid(diagnostics)) = Definition::from_bundle(bundle) else {
+        panic!("expected problems");
+    };
+    let item = &diagnostics.items()[0];
+    let row = line_of(&text, "data/countries.csv");
+    let column = text.lines().nth(row - 1).unwrap().find("data/").unwrap() + 1;
+    assert_eq!((item.line, item.column), (row, column));
+    assert_eq!(
+        item.message,
+        "cannot read the list file `data/countries.csv`"
     );
 }
 

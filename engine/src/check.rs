@@ -5,6 +5,7 @@
 //! lists everything to fix.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use jiff::tz::TimeZone;
@@ -43,6 +44,12 @@ fn slug() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new("^[a-z0-9][a-z0-9_-]*$").unwrap_or_else(|_| unreachable!()))
 }
+
+/// A row of a reference list: column → value.
+type Row = BTreeMap<String, String>;
+
+/// Where something stands: file index in the diagnostics, byte range.
+type Place = (usize, Range<usize>);
 
 struct Checker<'a> {
     def: &'a DefinitionFile,
@@ -312,12 +319,18 @@ impl Checker<'_> {
                     );
                     continue;
                 }
-                (None, Some(items)) => items.clone(),
+                (None, Some(items)) => {
+                    let places = (0..items.len())
+                        .map(|n| (self.main, self.map.value_span(&format!("{base}/items/{n}"))))
+                        .collect();
+                    (items.clone(), places)
+                }
                 (Some(name), None) => match self.csv(&format!("{base}/file"), name) {
                     Some(rows) => rows,
                     None => continue,
                 },
             };
+            let (rows, places) = rows;
             let key = list.key.clone().unwrap_or_else(|| "id".into());
             let label = list.label.clone().unwrap_or_else(|| "label".into());
             let mut columns: Vec<String> = Vec::new();
@@ -342,15 +355,15 @@ impl Checker<'_> {
                 }
             }
             let mut seen = BTreeSet::new();
-            for row in &rows {
+            for (row, (file, span)) in rows.iter().zip(&places) {
                 if let Some(value) = row.get(&key) {
                     if !seen.insert(value.clone()) {
-                        self.error(
-                            &base,
+                        self.diagnostics.push(
+                            *file,
+                            span.clone(),
                             format!("list `{id}` has the key `{value}` twice"),
                             format!("each row needs its own value in column `{key}`"),
                         );
-                        break;
                     }
                 }
             }
@@ -372,7 +385,8 @@ impl Checker<'_> {
         }
     }
 
-    fn csv(&mut self, pointer: &str, name: &str) -> Option<Vec<BTreeMap<String, String>>> {
+    /// Reads a CSV list: its rows, and where each row stands.
+    fn csv(&mut self, pointer: &str, name: &str) -> Option<(Vec<Row>, Vec<Place>)> {
         let Some(content) = self.bundle.files.get(name) else {
             let path = std::path::Path::new(&self.bundle.base).join(name);
             self.error(
@@ -382,42 +396,67 @@ impl Checker<'_> {
             );
             return None;
         };
+        let path = std::path::Path::new(&self.bundle.base).join(name);
+        let file = self
+            .diagnostics
+            .add_file(&path.display().to_string(), content);
+        let line_at = |offset: usize| {
+            let end = content[offset.min(content.len())..]
+                .find('\n')
+                .map_or(content.len(), |n| offset + n);
+            offset..end
+        };
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(content.as_bytes());
         let headers = match reader.headers() {
             Ok(headers) => headers.clone(),
             Err(error) => {
-                self.error(
-                    pointer,
+                self.diagnostics.push(
+                    file,
+                    0..0,
                     format!("`{name}` is not a readable CSV file: {error}"),
-                    "the first line must name the columns, separated by commas",
+                    "the first line must name the columns, separated by commas; the file must be UTF-8",
                 );
                 return None;
             }
         };
         let mut rows = Vec::new();
+        let mut places = Vec::new();
         for record in reader.records() {
             match record {
-                Ok(record) => rows.push(
-                    headers
-                        .iter()
-                        .zip(record.iter())
-                        .map(|(h, v)| (h.to_owned(), v.to_owned()))
-                        .collect(),
-                ),
+                Ok(record) => {
+                    let offset = record.position().map_or(0, |p| p.byte() as usize);
+                    places.push((file, line_at(offset)));
+                    rows.push(
+                        headers
+                            .iter()
+                            .zip(record.iter())
+                            .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                            .collect(),
+                    );
+                }
                 Err(error) => {
-                    let line = error.position().map_or(0, |p| p.line());
-                    self.error(
-                        pointer,
-                        format!("`{name}` line {line}: {error}"),
+                    let offset = error.position().map_or(0, |p| p.byte() as usize);
+                    let message = match error.kind() {
+                        csv::ErrorKind::UnequalLengths {
+                            expected_len, len, ..
+                        } => {
+                            format!("this line has {len} values where the header names {expected_len} columns")
+                        }
+                        _ => format!("`{name}` cannot be read here: {error}"),
+                    };
+                    self.diagnostics.push(
+                        file,
+                        line_at(offset),
+                        message,
                         "every line needs as many values as the header has columns; quote values containing commas",
                     );
                     return None;
                 }
             }
         }
-        Some(rows)
+        Some((rows, places))
     }
 
     fn fields(&mut self, base: &str, fields: &[FieldDef], condition_shape: &Shape) {

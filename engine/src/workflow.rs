@@ -184,9 +184,9 @@ pub fn apply(
     };
     match command {
         Command::SaveSection { section, answers } => {
-            step.save_section(role.kind, section, answers)?
+            step.save_section(&actor.role, role.kind, section, answers)?
         }
-        Command::Apply { formation } => step.apply_to(role.kind, formation)?,
+        Command::Apply { formation } => step.apply_to(&actor.role, role.kind, formation)?,
         Command::Transition {
             candidature,
             transition,
@@ -461,6 +461,7 @@ impl Step<'_> {
 
     fn save_section(
         &mut self,
+        role: &str,
         kind: RoleKind,
         section_id: &str,
         answers: &Value,
@@ -475,7 +476,7 @@ impl Step<'_> {
         // Imported sections are written by staff or the system, never by the candidate.
         if section.import.is_some() == (kind == RoleKind::Candidate) {
             return Err(WorkflowError::Forbidden {
-                role: format!("{kind:?}").to_lowercase(),
+                role: role.to_owned(),
                 action: format!("write section `{section_id}`"),
             });
         }
@@ -529,11 +530,16 @@ impl Step<'_> {
         Ok(())
     }
 
-    fn apply_to(&mut self, kind: RoleKind, formation_id: &str) -> Result<(), WorkflowError> {
+    fn apply_to(
+        &mut self,
+        role: &str,
+        kind: RoleKind,
+        formation_id: &str,
+    ) -> Result<(), WorkflowError> {
         let definition = self.definition;
         if kind != RoleKind::Candidate {
             return Err(WorkflowError::Forbidden {
-                role: format!("{kind:?}").to_lowercase(),
+                role: role.to_owned(),
                 action: "apply on behalf of a candidate".into(),
             });
         }
