@@ -2,84 +2,25 @@
 //! reopened in a new engine; concurrency; deadlines; definition pinning; killed
 //! processes.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 use std::sync::{Arc, Barrier};
 
 use guichet_engine::{
-    Actor, Candidate, Command, Definition, Engine, EngineError, FileRef, SledStore, WorkflowError,
+    Actor, Command, Definition, Engine, EngineError, FileRef, SledStore, WorkflowError,
 };
 use jiff::Timestamp;
-use serde_json::{json, Map, Value};
+use serde_json::json;
+use support::{act, at, osu, piece, transition};
 
-fn osu_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml")
-}
-
-fn osu() -> Definition {
-    Definition::load(osu_path()).expect("the OSU definition is valid")
-}
-
-fn at(text: &str) -> Timestamp {
-    text.parse().expect("timestamp")
-}
-
-fn camille() -> Candidate {
-    Candidate {
-        last_name: "Durand".into(),
-        first_name: "Camille".into(),
-        email: "camille.durand@example.org".into(),
-    }
+fn camille() -> guichet_engine::Candidate {
+    support::candidate("Camille")
 }
 
 fn pdf(name: &str) -> FileRef {
-    FileRef {
-        name: name.into(),
-        sha256: "ab".repeat(32),
-        size: 120_000,
-        format: "pdf".into(),
-    }
-}
-
-/// Applies a command on the dossier's current version.
-fn act(
-    engine: &Engine<SledStore>,
-    dossier: &str,
-    actor: &Actor,
-    command: Command,
-    now: Timestamp,
-) -> Result<guichet_engine::Outcome, EngineError> {
-    let version = engine.dossier(dossier).unwrap().unwrap().version;
-    engine.apply(dossier, version, actor, command, now)
-}
-
-fn transition(candidature: &str, id: &str, input: Value) -> Command {
-    let input: Map<String, Value> = match input {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    Command::Transition {
-        candidature: candidature.into(),
-        transition: id.into(),
-        input,
-    }
-}
-
-fn piece(
-    candidature: &str,
-    piece: &str,
-    transition: &str,
-    file: Option<FileRef>,
-    comment: Option<&str>,
-) -> Command {
-    Command::Piece {
-        candidature: candidature.into(),
-        piece: piece.into(),
-        transition: transition.into(),
-        file,
-        comment: comment.map(str::to_owned),
-    }
+    support::file(name, "pdf", 120_000)
 }
 
 const PIECES: [&str; 5] = [

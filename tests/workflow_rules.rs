@@ -1,52 +1,31 @@
 //! Rules the engine enforces on commands, each refused with nothing written.
 
+mod support;
+
 use guichet_engine::{
-    Actor, Candidate, Command, Definition, Engine, EngineError, FileRef, ScriptError, SledStore,
-    WorkflowError,
+    Actor, Command, Definition, Engine, EngineError, FileRef, ScriptError, SledStore, WorkflowError,
 };
 use jiff::Timestamp;
 use serde_json::json;
+use support::candidate;
 
 const MINIMAL: &str = include_str!("fixtures/minimal.yaml");
 
 fn now() -> Timestamp {
-    "2027-03-10T09:00:00Z".parse().unwrap()
+    support::at("2027-03-10T09:00:00Z")
 }
 
 fn engine_on(text: &str) -> (tempfile::TempDir, Engine<SledStore>) {
     let definition = Definition::from_text("test.yaml", text).unwrap_or_else(|e| panic!("{e}"));
-    let folder = tempfile::tempdir().unwrap();
-    let engine = Engine::open(definition, SledStore::open(folder.path()).unwrap()).unwrap();
-    (folder, engine)
+    support::open(definition)
 }
 
 fn osu() -> (tempfile::TempDir, Engine<SledStore>) {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml");
-    let folder = tempfile::tempdir().unwrap();
-    let engine = Engine::open(
-        Definition::load(path).unwrap(),
-        SledStore::open(folder.path()).unwrap(),
-    )
-    .unwrap();
-    (folder, engine)
-}
-
-fn candidate(first_name: &str) -> Candidate {
-    Candidate {
-        last_name: "Durand".into(),
-        first_name: first_name.into(),
-        email: "camille@example.org".into(),
-    }
+    support::open(support::osu())
 }
 
 fn file(format: &str, size: u64) -> FileRef {
-    FileRef {
-        name: format!("f.{format}"),
-        sha256: "cd".repeat(32),
-        size,
-        format: format.into(),
-    }
+    support::file(&format!("f.{format}"), format, size)
 }
 
 /// Applies on the current version; on error, checks nothing was written.
@@ -264,15 +243,8 @@ fn pieces_follow_their_rules() {
             now(),
         )
         .unwrap();
-    let piece = |piece: &str, transition: &str, file: Option<FileRef>, comment: Option<&str>| {
-        Command::Piece {
-            candidature: "c1".into(),
-            piece: piece.into(),
-            transition: transition.into(),
-            file,
-            comment: comment.map(str::to_owned),
-        }
-    };
+    let piece =
+        |piece, transition, file, comment| support::piece("c1", piece, transition, file, comment);
     let too_big = try_apply(
         &engine,
         &dossier.id,
@@ -410,23 +382,10 @@ fn a_decision_needs_its_details_and_is_published_in_a_separate_step() {
         "diplomes",
         "piece_identite",
     ] {
-        let version = engine.dossier(&dossier.id).unwrap().unwrap().version;
-        let upload = Command::Piece {
-            candidature: "c1".into(),
-            piece: id.into(),
-            transition: "deposer".into(),
-            file: Some(file("pdf", 100)),
-            comment: None,
-        };
-        engine
-            .apply(&dossier.id, version, &me, upload, now())
-            .unwrap();
+        let upload = support::piece("c1", id, "deposer", Some(file("pdf", 100)), None);
+        support::act(&engine, &dossier.id, &me, upload, now()).unwrap();
     }
-    let step = |id: &str, input| Command::Transition {
-        candidature: "c1".into(),
-        transition: id.into(),
-        input: serde_json::from_value(input).unwrap(),
-    };
+    let step = |id, input| support::transition("c1", id, input);
     try_apply(&engine, &dossier.id, &me, step("transmettre", json!({}))).unwrap();
     try_apply(
         &engine,

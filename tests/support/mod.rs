@@ -1,0 +1,87 @@
+//! What the engine tests share: the OSU definition, a store in a temporary
+//! folder, and short ways to write commands.
+#![allow(dead_code)] // each test crate uses its own part of it
+
+use std::path::{Path, PathBuf};
+
+use guichet_engine::{
+    Actor, Candidate, Command, Definition, Engine, EngineError, FileRef, Outcome, SledStore,
+};
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+pub fn osu_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml")
+}
+
+pub fn osu() -> Definition {
+    Definition::load(osu_path()).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// An engine on `definition` over a sled store in a fresh temporary folder.
+pub fn open(definition: Definition) -> (tempfile::TempDir, Engine<SledStore>) {
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(definition, SledStore::open(folder.path()).unwrap()).unwrap();
+    (folder, engine)
+}
+
+pub fn at(text: &str) -> Timestamp {
+    text.parse().expect("timestamp")
+}
+
+pub fn candidate(first_name: &str) -> Candidate {
+    Candidate {
+        last_name: "Durand".into(),
+        first_name: first_name.into(),
+        email: "camille.durand@example.org".into(),
+    }
+}
+
+pub fn file(name: &str, format: &str, size: u64) -> FileRef {
+    FileRef {
+        name: name.into(),
+        sha256: "ab".repeat(32),
+        size,
+        format: format.into(),
+    }
+}
+
+pub fn transition(candidature: &str, id: &str, input: Value) -> Command {
+    let input: Map<String, Value> = match input {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    Command::Transition {
+        candidature: candidature.into(),
+        transition: id.into(),
+        input,
+    }
+}
+
+pub fn piece(
+    candidature: &str,
+    piece: &str,
+    transition: &str,
+    file: Option<FileRef>,
+    comment: Option<&str>,
+) -> Command {
+    Command::Piece {
+        candidature: candidature.into(),
+        piece: piece.into(),
+        transition: transition.into(),
+        file,
+        comment: comment.map(str::to_owned),
+    }
+}
+
+/// Applies `command` on the dossier's current version.
+pub fn act(
+    engine: &Engine<SledStore>,
+    dossier: &str,
+    actor: &Actor,
+    command: Command,
+    now: Timestamp,
+) -> Result<Outcome, EngineError> {
+    let version = engine.dossier(dossier).unwrap().unwrap().version;
+    engine.apply(dossier, version, actor, command, now)
+}
