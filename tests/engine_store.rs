@@ -9,7 +9,7 @@ use std::process::{Command as Process, Stdio};
 use std::sync::{Arc, Barrier};
 
 use guichet_engine::{
-    Actor, Command, Definition, Engine, EngineError, FileRef, SledStore, WorkflowError,
+    Actor, Command, Definition, Engine, EngineError, FileRef, Outcome, SledStore, WorkflowError,
 };
 use jiff::Timestamp;
 use serde_json::json;
@@ -72,13 +72,59 @@ fn ready_to_transmit(engine: &Engine<SledStore>, now: Timestamp) -> (String, Str
     (dossier.id, candidature)
 }
 
+/// Transmits, marks complete, enters `decision` and publishes it: the outcomes
+/// of entering the decision and of publishing it.
+fn transmit_and_decide(
+    engine: &Engine<SledStore>,
+    id: &str,
+    c: &str,
+    decision: serde_json::Value,
+    now: Timestamp,
+) -> (Outcome, Outcome) {
+    let me = Actor::new("candidat", "camille");
+    let office = Actor::new("gestionnaire", "agent-1");
+    let committee = Actor::new("commission", "prof-1");
+    act(
+        engine,
+        id,
+        &me,
+        transition(c, "transmettre", json!({})),
+        now,
+    )
+    .unwrap();
+    act(
+        engine,
+        id,
+        &office,
+        transition(c, "declarer_complet", json!({})),
+        now,
+    )
+    .unwrap();
+    let decided = act(
+        engine,
+        id,
+        &committee,
+        transition(c, "saisir_avis", decision),
+        now,
+    )
+    .unwrap();
+    let published = act(
+        engine,
+        id,
+        &office,
+        transition(c, "publier_avis", json!({})),
+        now,
+    )
+    .unwrap();
+    (decided, published)
+}
+
 #[test]
 fn a_dossier_goes_through_the_procedure_and_survives_a_reopen() {
     let folder = tempfile::tempdir().unwrap();
     let now = at("2027-03-10T09:00:00Z");
     let me = Actor::new("candidat", "camille");
     let office = Actor::new("gestionnaire", "agent-1");
-    let committee = Actor::new("commission", "prof-1");
     let (id, c) = {
         let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
         let (id, c) = ready_to_transmit(&engine, now);
@@ -160,41 +206,10 @@ fn a_dossier_goes_through_the_procedure_and_survives_a_reopen() {
             now,
         )
         .unwrap();
-        act(
-            &engine,
-            &id,
-            &me,
-            transition(&c, "transmettre", json!({})),
-            now,
-        )
-        .unwrap();
-        act(
-            &engine,
-            &id,
-            &office,
-            transition(&c, "declarer_complet", json!({})),
-            now,
-        )
-        .unwrap();
-
         // The committee's decision is not seen until it is published.
-        let decided = act(
-            &engine,
-            &id,
-            &committee,
-            transition(&c, "saisir_avis", json!({"avis": "favorable"})),
-            now,
-        )
-        .unwrap();
+        let (decided, published) =
+            transmit_and_decide(&engine, &id, &c, json!({"avis": "favorable"}), now);
         assert!(decided.mails.is_empty());
-        let published = act(
-            &engine,
-            &id,
-            &office,
-            transition(&c, "publier_avis", json!({})),
-            now,
-        )
-        .unwrap();
         assert_eq!(published.mails.len(), 1);
         assert_eq!(published.mails[0].mail, "avis_favorable");
         assert_eq!(
@@ -397,7 +412,6 @@ fn deadlines_are_listed_and_handled_once() {
     let now = at("2027-04-01T08:00:00Z");
     let (id, c) = ready_to_transmit(&engine, now);
     let me = Actor::new("candidat", "camille");
-    let office = Actor::new("gestionnaire", "agent-1");
     act(
         &engine,
         &id,
@@ -412,38 +426,7 @@ fn deadlines_are_listed_and_handled_once() {
         now,
     )
     .unwrap();
-    act(
-        &engine,
-        &id,
-        &me,
-        transition(&c, "transmettre", json!({})),
-        now,
-    )
-    .unwrap();
-    act(
-        &engine,
-        &id,
-        &office,
-        transition(&c, "declarer_complet", json!({})),
-        now,
-    )
-    .unwrap();
-    act(
-        &engine,
-        &id,
-        &Actor::new("commission", "p"),
-        transition(&c, "saisir_avis", json!({"avis": "favorable"})),
-        now,
-    )
-    .unwrap();
-    act(
-        &engine,
-        &id,
-        &office,
-        transition(&c, "publier_avis", json!({})),
-        now,
-    )
-    .unwrap();
+    transmit_and_decide(&engine, &id, &c, json!({"avis": "favorable"}), now);
 
     // Published on April 1st: reminder due 2 days before the 8-day deadline.
     let dossier = engine.dossier(&id).unwrap().unwrap();
