@@ -65,7 +65,14 @@ impl Diagnostics {
         let Some(file) = self.files.get(file_index) else {
             return;
         };
-        let start = span.start.min(file.text.len());
+        let mut start = span.start.min(file.text.len());
+        while !file.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = span.end.clamp(start, file.text.len());
+        while !file.text.is_char_boundary(end) {
+            end += 1;
+        }
         let before = file.text.get(..start).unwrap_or("");
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |at| at + 1);
@@ -76,7 +83,7 @@ impl Diagnostics {
             column,
             message: message.into(),
             hint: hint.into(),
-            span: start..span.end.clamp(start, file.text.len()),
+            span: start..end,
             file_index,
         });
     }

@@ -867,7 +867,7 @@ impl Step<'_> {
         let deadline_view = match deadline {
             Some(d) => {
                 // The day the deadline itself falls on, not when a reminder fires.
-                let due = deadline_time(definition, d, &self.before.candidatures[index])
+                let due = deadline_time(definition, d, &self.after.candidatures[index])
                     .map(|end| definition.day_of(end - jiff::SignedDuration::from_secs(1)));
                 json!({"id": d.id, "label": d.label.get(&language), "due": due})
             }
