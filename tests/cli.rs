@@ -127,6 +127,47 @@ fn check_reports_every_file_and_fails_if_one_is_bad() {
 }
 
 #[test]
+fn test_plays_the_osu_scenarios() {
+    let output = guichet(&["test", "definitions/osu-pytheas.yaml"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let scenarios = stdout.lines().filter(|l| l.starts_with("  ok ")).count();
+    assert!(scenarios >= 10, "{stdout}");
+    assert!(
+        stdout.contains(&format!("{scenarios} scenarios: {scenarios} ok, 0 failed")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn test_reports_the_failing_step_and_exits_1() {
+    let file = "tests/fixtures/scenarios.yaml";
+    let output = guichet(&["test", file]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("  ok      the candidate transmits once the CV is in"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  FAILED  a scenario whose expectation is wrong"),
+        "{stdout}"
+    );
+    let line = location_of(file, "{ do: transmit, expect: { state: closed } }")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        stdout.contains(&format!(
+            "{file}:{line}: expected status `closed`, found `received`"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 scenarios: 1 ok, 1 failed"), "{stdout}");
+}
+
+#[test]
 fn serve_checks_the_definition_and_opens_the_store_without_pretending_to_serve() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();

@@ -430,6 +430,97 @@ fn problems_in_a_csv_list_point_into_the_csv_file() {
 }
 
 #[test]
+fn lookups_name_known_lists_and_columns() {
+    let text = edit(
+        "roles:",
+        "lists:\n  countries: { items: [{ id: FR, label: France, french: \"yes\" }] }\nroles:",
+    )
+    .replace(
+        "when: \"candidature.missing_pieces.is_empty()\"",
+        "when: \"lookup('countries', profile.identity.nationality, 'frensh') == 'yes'\"",
+    );
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "lookup("));
+    assert_eq!(message, "unknown column of list `countries` `frensh`");
+    assert_eq!(hint, "did you mean `french`?");
+}
+
+#[test]
+fn scenarios_name_known_things() {
+    let text = format!(
+        "{MINIMAL}tests:\n  - name: t\n    steps:\n      - {{ apply: mastr }}\n      - {{ do: transmitt }}\n      - {{ expect: {{ state: sent, hidden: [identity.nationalty], complete: [identiti] }} }}\n"
+    );
+    let messages: Vec<String> = problems(&text).into_iter().map(|p| p.2).collect();
+    assert_eq!(
+        messages,
+        [
+            "unknown formation `mastr`",
+            "unknown transition `transmitt`",
+            "unknown state `sent`",
+            "no field `identity.nationalty` in the profile",
+            "unknown section `identiti`",
+        ]
+    );
+}
+
+#[test]
+fn no_institution_is_written_into_the_rust_sources() {
+    // Everything specific to OSU Pythéas lives in its definition file: its ids
+    // never appear as string literals in the engine or the server.
+    let definition = Definition::load(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml"),
+    )
+    .unwrap();
+    let spec = definition.file();
+    let mut ids: Vec<&str> = Vec::new();
+    ids.extend(spec.workflow.states.iter().map(|s| s.id.as_str()));
+    ids.extend(spec.workflow.transitions.iter().map(|t| t.id.as_str()));
+    ids.extend(spec.workflow.piece_statuses.iter().map(|s| s.id.as_str()));
+    ids.extend(
+        spec.workflow
+            .piece_transitions
+            .iter()
+            .map(|t| t.id.as_str()),
+    );
+    ids.extend(spec.pieces.iter().map(|p| p.id.as_str()));
+    ids.extend(spec.roles.iter().map(|r| r.id.as_str()));
+    ids.extend(spec.mails.iter().map(|m| m.id.as_str()));
+    ids.extend(spec.formations.iter().map(|f| f.id.as_str()));
+    ids.extend(spec.profile.iter().map(|s| s.id.as_str()));
+    let mut offences = Vec::new();
+    for folder in ["src", "../server/src"] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        let mut stack = vec![root];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for name in [
+                "pythéas",
+                "pytheas",
+                "osu ",
+                "osu-",
+                "ecandidat",
+                "aix-marseille",
+            ] {
+                if text.to_lowercase().contains(name) {
+                    offences.push(format!("{}: {name}", path.display()));
+                }
+            }
+            for id in &ids {
+                if text.contains(&format!("\"{id}\"")) {
+                    offences.push(format!("{}: \"{id}\"", path.display()));
+                }
+            }
+        }
+    }
+    assert!(ids.len() > 50, "the ids were collected");
+    assert_eq!(offences, Vec::<String>::new());
+}
+
+#[test]
 fn the_published_schema_is_up_to_date() {
     let committed = include_str!("../definitions/guichet.schema.json");
     assert!(

@@ -37,11 +37,19 @@ fn ready_to_transmit(engine: &Engine<SledStore>, now: Timestamp) -> (String, Str
         .create_dossier("camille", camille(), "fr", now)
         .unwrap();
     let me = Actor::new("candidat", "camille");
-    act(engine, &dossier.id, &me, Command::SaveSection {
-        section: "etat_civil".into(),
-        answers: json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille",
-                        "date_naissance": "2003-05-14", "lieu_naissance": "Berlin", "nationalite": "DE"}),
-    }, now).unwrap();
+    act(
+        engine,
+        &dossier.id,
+        &me,
+        Command::SaveSection {
+            section: "etat_civil".into(),
+            answers: json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille",
+                        "date_naissance": "2003-05-14", "commune_naissance": "Berlin",
+                "pays_naissance": "DE", "nationalite": "DE"}),
+        },
+        now,
+    )
+    .unwrap();
     let applied = act(
         engine,
         &dossier.id,

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use jiff::tz::TimeZone;
@@ -16,7 +17,7 @@ use crate::context::{self, Shape};
 use crate::definition::{template_name, Bundle, Compiled, List};
 use crate::diagnostic::Diagnostics;
 use crate::model::{DefinitionFile, FieldDef, FieldType, MailSubject, OneOrMany, RoleKind, Text};
-use crate::script::{ScriptError, Scripts};
+use crate::script::{Lists, ScriptError, Scripts};
 use crate::suggest::did_you_mean;
 use crate::units::{parse_date, parse_duration, parse_size};
 use crate::yaml::{escape_segment, SourceMap};
@@ -99,6 +100,9 @@ pub(crate) fn check(
     let timezone = checker.timezone();
     let (opens, closes) = checker.campaign();
     checker.lists();
+    // Expressions may look values up in the lists: they are known from here on.
+    let lists: Lists = Arc::new(checker.lists.clone());
+    checker.scripts = Scripts::new(Arc::clone(&lists));
     checker.profile();
     checker.forms();
     checker.pieces();
@@ -112,7 +116,7 @@ pub(crate) fn check(
     checker.accounts();
     checker.tests();
     Some(Compiled {
-        lists: checker.lists,
+        lists,
         scripts: checker.scripts,
         templates: checker.templates,
         timezone: timezone?,
@@ -204,7 +208,7 @@ impl Checker<'_> {
 
     fn expression(&mut self, pointer: &str, source: &str, shape: &Shape) {
         match self.scripts.compile(source, shape) {
-            Ok(()) => {}
+            Ok(()) => self.lookups(pointer, source),
             Err(ScriptError::UnknownPath {
                 path,
                 segment,
@@ -245,6 +249,31 @@ impl Checker<'_> {
                     format!("this expression does not compile: {error}"),
                     hint,
                 );
+            }
+        }
+    }
+
+    /// Checks the list and column named by each `lookup('list', key, 'column')`.
+    fn lookups(&mut self, pointer: &str, source: &str) {
+        static LOOKUP: OnceLock<Regex> = OnceLock::new();
+        let lookup = LOOKUP.get_or_init(|| {
+            Regex::new(r#"lookup\(\s*['"]([^'"]*)['"]\s*,[^)]*,\s*['"]([^'"]*)['"]\s*\)"#)
+                .unwrap_or_else(|_| unreachable!())
+        });
+        for found in lookup.captures_iter(source) {
+            let (list, column) = (&found[1], &found[2]);
+            match self.lists.get(list) {
+                None => {
+                    let known: Vec<String> = self.lists.keys().cloned().collect();
+                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                    self.unknown(pointer, "list", list, &known);
+                }
+                Some(rows) if !rows.columns.iter().any(|c| c == column) => {
+                    let known = rows.columns.clone();
+                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                    self.unknown(pointer, &format!("column of list `{list}`"), column, &known);
+                }
+                Some(_) => {}
             }
         }
     }
@@ -862,6 +891,12 @@ impl Checker<'_> {
                 );
             }
             self.mail_effects(&format!("{at}/mails"), &transition.mails, &shape);
+            if let Some(promote) = &transition.promote {
+                let candidature = context::candidature_shape(def);
+                self.expression(&format!("{at}/promote/among"), &promote.among, &candidature);
+                self.expression(&format!("{at}/promote/rank"), &promote.rank, &candidature);
+                self.system_transition(&format!("{at}/promote/do"), &promote.action, None);
+            }
         }
         let shape = context::candidature_shape(def);
         self.mail_effects(
@@ -951,12 +986,6 @@ impl Checker<'_> {
         );
         let shape = context::candidature_shape(def);
         let mails: Vec<&str> = def.mails.iter().map(|m| m.id.as_str()).collect();
-        let transitions: Vec<&str> = def
-            .workflow
-            .transitions
-            .iter()
-            .map(|t| t.id.as_str())
-            .collect();
         for (index, deadline) in deadlines.iter().enumerate() {
             let at = format!("/workflow/deadlines/{index}");
             self.identifier(&format!("{at}/id"), &deadline.id);
@@ -988,43 +1017,54 @@ impl Checker<'_> {
                 );
             }
             if let Some(action) = &deadline.action {
-                match def.workflow.transitions.iter().find(|t| &t.id == action) {
-                    None => self.unknown(&format!("{at}/do"), "transition", action, &transitions),
-                    Some(transition) => {
-                        let system = def
-                            .roles
-                            .iter()
-                            .find(|r| r.kind == RoleKind::System)
-                            .map(|r| r.id.as_str());
-                        match system {
-                            Some(system) if transition.by.ids().contains(&system) => {}
-                            Some(system) => self.error(
-                                &format!("{at}/do"),
-                                format!("the system role `{system}` may not perform `{action}`"),
-                                format!("add `{system}` to the `by:` of transition `{action}`"),
-                            ),
-                            None => self.error(
-                                &format!("{at}/do"),
-                                "a deadline performs a transition but no role has `kind: system`",
-                                "declare `{ id: system, label: Automatique, kind: system }` and add it to the transition's `by:`",
-                            ),
-                        }
-                        for state in deadline.states.ids() {
-                            if !transition.from.ids().contains(&state) {
-                                self.error(
-                                    &format!("{at}/do"),
-                                    format!("transition `{action}` cannot leave `{state}`"),
-                                    format!("add `{state}` to its `from:`, or remove `{state}` from the deadline's `in:`"),
-                                );
-                            }
-                        }
-                    }
-                }
+                self.system_transition(&format!("{at}/do"), action, Some(&deadline.states));
             }
             if let Some(mail) = &deadline.mail {
                 if !mails.contains(&mail.as_str()) {
                     self.unknown(&format!("{at}/mail"), "mail", mail, &mails);
                 }
+            }
+        }
+    }
+
+    /// Checks `action` is a transition the system role may perform (from `states`, if given).
+    fn system_transition(&mut self, pointer: &str, action: &str, states: Option<&OneOrMany>) {
+        let def = self.def;
+        let Some(transition) = def.workflow.transitions.iter().find(|t| t.id == action) else {
+            let known: Vec<&str> = def
+                .workflow
+                .transitions
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect();
+            self.unknown(pointer, "transition", action, &known);
+            return;
+        };
+        let system = def
+            .roles
+            .iter()
+            .find(|r| r.kind == RoleKind::System)
+            .map(|r| r.id.as_str());
+        match system {
+            Some(system) if transition.by.ids().contains(&system) => {}
+            Some(system) => self.error(
+                pointer,
+                format!("the system role `{system}` may not perform `{action}`"),
+                format!("add `{system}` to the `by:` of transition `{action}`"),
+            ),
+            None => self.error(
+                pointer,
+                format!("`{action}` is performed automatically but no role has `kind: system`"),
+                "declare `{ id: system, label: Automatique, kind: system }` and add it to the transition's `by:`",
+            ),
+        }
+        for state in states.map(OneOrMany::ids).unwrap_or_default() {
+            if !transition.from.ids().contains(&state) {
+                self.error(
+                    pointer,
+                    format!("transition `{action}` cannot leave `{state}`"),
+                    format!("add `{state}` to its `from:`, or remove `{state}` from the deadline's `in:`"),
+                );
             }
         }
     }
@@ -1259,6 +1299,41 @@ impl Checker<'_> {
                             self.unknown(&pointer, "piece", piece, &pieces);
                         }
                         self.piece_status_refs(&pointer, &OneOrMany::One(status.clone()));
+                    }
+                    for (key, names) in [
+                        ("complete", &expect.complete),
+                        ("incomplete", &expect.incomplete),
+                    ] {
+                        for (n, id) in names.iter().enumerate() {
+                            if !sections.contains(&id.as_str()) {
+                                self.unknown(
+                                    &format!("{step_at}/expect/{key}/{n}"),
+                                    "section",
+                                    id,
+                                    &sections,
+                                );
+                            }
+                        }
+                    }
+                    for (key, names) in [("hidden", &expect.hidden), ("shown", &expect.shown)] {
+                        for (n, name) in names.iter().enumerate() {
+                            let pointer = format!("{step_at}/expect/{key}/{n}");
+                            let found = name.split_once('.').and_then(|(section, field)| {
+                                def.profile
+                                    .iter()
+                                    .find(|s| s.id == section)?
+                                    .fields
+                                    .iter()
+                                    .find(|f| f.id == field)
+                            });
+                            if found.is_none() {
+                                self.error(
+                                    &pointer,
+                                    format!("no field `{name}` in the profile"),
+                                    "write `section.field` with ids of the profile, e.g. `baccalaureat.annee`",
+                                );
+                            }
+                        }
                     }
                     for (m, mail) in expect.mails.iter().flatten().enumerate() {
                         if !mails.contains(&mail.as_str()) {

@@ -132,7 +132,7 @@ impl List {
 
 /// What the checker produces besides diagnostics.
 pub(crate) struct Compiled {
-    pub lists: BTreeMap<String, List>,
+    pub lists: crate::script::Lists,
     pub scripts: Scripts,
     pub templates: Environment<'static>,
     pub timezone: TimeZone,
@@ -149,7 +149,7 @@ pub struct Definition {
     file: DefinitionFile,
     bundle: Bundle,
     hash: String,
-    lists: BTreeMap<String, List>,
+    lists: crate::script::Lists,
     scripts: Scripts,
     templates: Environment<'static>,
     timezone: TimeZone,
@@ -158,6 +158,7 @@ pub struct Definition {
     max_sizes: HashMap<String, u64>,
     durations: HashMap<String, Span>,
     patterns: HashMap<String, regex::Regex>,
+    source_map: yaml::SourceMap,
 }
 
 impl Definition {
@@ -216,6 +217,7 @@ impl Definition {
                 max_sizes: compiled.max_sizes,
                 durations: compiled.durations,
                 patterns: compiled.patterns,
+                source_map: map,
             }),
             _ => Err(DefinitionError::Invalid(diagnostics)),
         }
@@ -234,6 +236,19 @@ impl Definition {
     /// Content hash identifying this version.
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+
+    /// The line (1-based) of the definition file where the value at JSON Pointer
+    /// `pointer` (e.g. `/tests/0/steps/2`) is written.
+    pub fn line_of(&self, pointer: &str) -> usize {
+        let start = self.source_map.value_span(pointer).start;
+        self.bundle
+            .text
+            .get(..start)
+            .unwrap_or("")
+            .matches('\n')
+            .count()
+            + 1
     }
 
     /// A reference list by id.

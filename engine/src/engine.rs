@@ -57,9 +57,14 @@ pub struct Engine<S: Store> {
 impl<S: Store> Engine<S> {
     /// Opens an engine: new dossiers start under `definition`, which the store keeps.
     pub fn open(definition: Definition, store: S) -> Result<Self, EngineError> {
+        Self::open_shared(Arc::new(definition), store)
+    }
+
+    /// Like [`Engine::open`], for a definition shared with other engines.
+    pub fn open_shared(definition: Arc<Definition>, store: S) -> Result<Self, EngineError> {
         store.save_definition(definition.hash(), definition.bundle())?;
         Ok(Self {
-            definition: Arc::new(definition),
+            definition,
             store,
             pinned: Mutex::new(HashMap::new()),
         })
@@ -154,14 +159,89 @@ impl<S: Store> Engine<S> {
             .into());
         }
         let definition = self.definition_of(&dossier)?;
-        let outcome = workflow::apply(&definition, &dossier, actor, &command, now)?;
+        let mut outcome = workflow::apply(&definition, &dossier, actor, &command, now)?;
         self.store.commit(&Commit {
             expected_version,
             dossier: outcome.dossier.clone(),
             event: outcome.event.clone(),
             mails: outcome.mails.clone(),
         })?;
+        if let Some(freed) = &outcome.freed {
+            // The command itself is done and durable: what happens to the
+            // waiting list is reported beside it, never instead of it.
+            if let Some(promoted) = self.offer_place(&definition, freed, now).transpose() {
+                outcome
+                    .follow_ups
+                    .push(promoted.map_err(|error| error.to_string()));
+            }
+        }
         Ok(outcome)
+    }
+
+    /// Gives a freed place to the best-ranked candidature meeting the rule, if any.
+    ///
+    /// Candidatures are compared under the rule's own definition version: those
+    /// of dossiers pinned to another version are left to the staff.
+    fn offer_place(
+        &self,
+        definition: &Definition,
+        freed: &workflow::FreedPlace,
+        now: Timestamp,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let Some(system) = definition.system_role().map(|r| r.id.clone()) else {
+            return Ok(None);
+        };
+        let mut best: Option<(f64, String, u64, String)> = None;
+        for dossier in self.store.dossiers()? {
+            if dossier.definition != definition.hash() || dossier.id == freed.dossier {
+                continue;
+            }
+            for candidature in &dossier.candidatures {
+                if candidature.formation != freed.formation {
+                    continue;
+                }
+                let context =
+                    workflow::candidature_context(definition, &dossier, candidature, now)?;
+                let eligible = definition
+                    .eval_bool(&freed.rule.among, &context)
+                    .map_err(WorkflowError::from)?;
+                if !eligible {
+                    continue;
+                }
+                let rank = definition
+                    .eval_value(&freed.rule.rank, &context)
+                    .map_err(WorkflowError::from)?
+                    .as_f64()
+                    .unwrap_or(f64::INFINITY);
+                let better = best
+                    .as_ref()
+                    .is_none_or(|(best_rank, ..)| rank < *best_rank);
+                if better {
+                    best = Some((
+                        rank,
+                        dossier.id.clone(),
+                        dossier.version,
+                        candidature.id.clone(),
+                    ));
+                }
+            }
+        }
+        let Some((_, dossier, version, candidature)) = best else {
+            return Ok(None);
+        };
+        let command = Command::Transition {
+            candidature,
+            transition: freed.rule.action.clone(),
+            input: Default::default(),
+        };
+        self.apply(
+            &dossier,
+            version,
+            &Actor::new(system, "system"),
+            command,
+            now,
+        )
+        .map(Some)
     }
 
     /// A dossier by id.

@@ -22,9 +22,9 @@
 //!   - { id: candidate, label: Candidate, kind: candidate }
 //!   - { id: staff, label: Staff, kind: staff, address: office@example.org }
 //! pieces:
-//!   - { id: cv, label: CV, accept: [pdf], max_size: 2MB }
+//!   - { id: resume, label: Résumé, accept: [pdf], max_size: 2MB }
 //! formations:
-//!   - { id: master, title: Master, pieces: [cv] }
+//!   - { id: master, title: Master, pieces: [resume] }
 //! workflow:
 //!   states:
 //!     - { id: draft, label: Draft, initial: true }
@@ -72,18 +72,18 @@
 //! assert_eq!((due[0].deadline.as_str(), due[0].at.to_string().as_str()),
 //!            ("reminder", "2027-06-13T00:00:00Z"));
 //!
-//! // The guard holds back transmission while the CV is missing.
+//! // The guard holds back transmission while the résumé is missing.
 //! let refused = engine.apply(&dossier.id, 2, &me, Command::Transition {
 //!     candidature: candidature.clone(), transition: "transmit".into(), input: Default::default(),
 //! }, now);
 //! assert!(refused.is_err());
 //!
-//! let cv = guichet_engine::FileRef {
-//!     name: "cv.pdf".into(), sha256: "00".repeat(32), size: 48_000, format: "pdf".into(),
+//! let resume = guichet_engine::FileRef {
+//!     name: "resume.pdf".into(), sha256: "00".repeat(32), size: 48_000, format: "pdf".into(),
 //! };
 //! engine.apply(&dossier.id, 2, &me, Command::Piece {
-//!     candidature: candidature.clone(), piece: "cv".into(), transition: "upload".into(),
-//!     file: Some(cv), comment: None,
+//!     candidature: candidature.clone(), piece: "resume".into(), transition: "upload".into(),
+//!     file: Some(resume), comment: None,
 //! }, now)?;
 //! let sent = engine.apply(&dossier.id, 3, &me, Command::Transition {
 //!     candidature, transition: "transmit".into(), input: Default::default(),
@@ -105,6 +105,7 @@ mod diagnostic;
 mod dossier;
 mod engine;
 pub mod model;
+mod scenario;
 mod schema;
 mod script;
 mod store;
@@ -120,8 +121,12 @@ pub use dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail, PieceState,
 };
 pub use engine::{Engine, EngineError, Handled};
+pub use scenario::{run_scenarios, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
-pub use store::{Commit, SledStore, Store, StoreError};
+pub use store::{Commit, MemoryStore, SledStore, Store, StoreError};
 pub use units::{parse_date, parse_duration, parse_size};
-pub use workflow::{base_context, candidature_context, Due, Outcome, WorkflowError};
+pub use workflow::{
+    base_context, candidature_context, profile_state, Due, FreedPlace, Outcome, SectionState,
+    WorkflowError,
+};

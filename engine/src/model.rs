@@ -562,6 +562,23 @@ pub struct TransitionDef {
     /// Mails queued by the transition.
     #[serde(default)]
     pub mails: Vec<MailEffect>,
+    /// Gives the place freed by this transition to the best-ranked candidature
+    /// of the same formation (a waiting list).
+    #[serde(default)]
+    pub promote: Option<PromoteDef>,
+}
+
+/// Promotion from a waiting list, after a transition that frees a place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteDef {
+    /// Condition (rhai) a candidature of the same formation must meet to be promoted.
+    pub among: String,
+    /// Expression (rhai) giving a candidature's rank: the smallest is promoted first.
+    pub rank: String,
+    /// Transition performed by the `system` role on the promoted candidature.
+    #[serde(rename = "do")]
+    pub action: String,
 }
 
 /// Moves every piece in one of `from` to `to`.
@@ -769,7 +786,7 @@ pub struct TestStep {
 }
 
 /// Expectations of a test step.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestExpect {
     /// Status of the candidature.
@@ -778,10 +795,25 @@ pub struct TestExpect {
     /// Status of pieces, by piece id.
     #[serde(default)]
     pub pieces: BTreeMap<String, String>,
-    /// Ids of the mails queued by the step.
+    /// Ids of the mails queued by the step (in any order).
     #[serde(default)]
     pub mails: Option<Vec<String>>,
+    /// Words that the subject or text of a mail queued by the step must contain.
+    #[serde(default)]
+    pub mail_contains: Vec<String>,
     /// The action is refused (text the message must contain).
     #[serde(default)]
     pub refused: Option<String>,
+    /// Profile sections that must be complete.
+    #[serde(default)]
+    pub complete: Vec<String>,
+    /// Profile sections that must be incomplete.
+    #[serde(default)]
+    pub incomplete: Vec<String>,
+    /// Fields (`section.field`) that must be hidden (not applying, not required).
+    #[serde(default)]
+    pub hidden: Vec<String>,
+    /// Fields (`section.field`) that must be shown.
+    #[serde(default)]
+    pub shown: Vec<String>,
 }

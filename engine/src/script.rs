@@ -8,10 +8,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, Scope, AST};
+use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 use serde_json::Value;
 
 use crate::context::Shape;
+use crate::definition::List;
+
+/// The reference lists of a definition, by id.
+pub type Lists = Arc<std::collections::BTreeMap<String, List>>;
 
 /// Most operations one evaluation may perform.
 pub const MAX_OPERATIONS: u64 = 50_000;
@@ -94,14 +98,40 @@ impl std::fmt::Debug for Scripts {
 
 impl Default for Scripts {
     fn default() -> Self {
-        Self {
-            engine: sandbox(),
-            compiled: HashMap::new(),
-        }
+        Self::new(Lists::default())
     }
 }
 
 impl Scripts {
+    /// A script set whose expressions may read `lists` with
+    /// `lookup("list", key, "column")`: the column of the row with that key,
+    /// or `()` when no row has it (e.g. an unanswered field).
+    pub fn new(lists: Lists) -> Self {
+        let mut engine = sandbox();
+        engine.register_fn(
+            "lookup",
+            move |list: &str, key: Dynamic, column: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+                let found = lists
+                    .get(list)
+                    .ok_or_else(|| format!("lookup: no list `{list}`"))?;
+                if !found.columns.iter().any(|c| c == column) {
+                    return Err(format!("lookup: list `{list}` has no column `{column}`").into());
+                }
+                let Ok(key) = key.into_immutable_string() else {
+                    return Ok(Dynamic::UNIT);
+                };
+                Ok(found
+                    .row(&key)
+                    .and_then(|row| row.get(column))
+                    .map_or(Dynamic::UNIT, |value| Dynamic::from(value.clone())))
+            },
+        );
+        Self {
+            engine,
+            compiled: HashMap::new(),
+        }
+    }
+
     /// Compiles `source` as an expression seeing the variables of `shape`
     /// (an object shape whose keys are the variables), and checks every dotted
     /// name it reads against that shape.

@@ -13,8 +13,8 @@ use crate::dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail, PieceState,
 };
 use crate::model::{
-    CommentRule, DeadlineDef, FieldDef, FieldType, FileEffect, MailEffect, OneOrMany, RoleKind,
-    Text,
+    CommentRule, DeadlineDef, FieldDef, FieldType, FileEffect, MailEffect, OneOrMany, PromoteDef,
+    RoleKind, Text,
 };
 use crate::script::ScriptError;
 
@@ -104,6 +104,22 @@ pub struct Outcome {
     pub event: Event,
     /// Mails queued by the command.
     pub mails: Vec<OutboxMail>,
+    /// A place the command freed on a formation, to offer to a waiting list.
+    pub freed: Option<FreedPlace>,
+    /// Commands the engine performed on other dossiers because of this one
+    /// (a promotion from a waiting list), each its own atomic write.
+    pub follow_ups: Vec<Result<Outcome, String>>,
+}
+
+/// A place freed on a formation, with the rule choosing who gets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FreedPlace {
+    /// Formation id.
+    pub formation: String,
+    /// Dossier that freed it (never promoted for its own withdrawal).
+    pub dossier: String,
+    /// The definition's rule.
+    pub rule: PromoteDef,
 }
 
 /// A deadline of one candidature and when it falls due.
@@ -181,6 +197,7 @@ pub fn apply(
         now,
         changes: Vec::new(),
         mails: Vec::new(),
+        freed: None,
     };
     match command {
         Command::SaveSection { section, answers } => {
@@ -223,6 +240,7 @@ pub fn apply(
         mut after,
         changes,
         mails,
+        freed,
         ..
     } = step;
     after.version = dossier.version + 1;
@@ -238,6 +256,8 @@ pub fn apply(
         dossier: after,
         event,
         mails,
+        freed,
+        follow_ups: Vec::new(),
     })
 }
 
@@ -299,6 +319,89 @@ fn due_time(
         Some(before) => definition.add(base, definition.duration(before)?, -1),
         None => base,
     })
+}
+
+/// Where one profile section stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionState {
+    /// Section id.
+    pub section: String,
+    /// Whether the section applies (its `when` holds).
+    pub applies: bool,
+    /// Whether every required field that applies is filled (and enough entries).
+    pub complete: bool,
+    /// Required fields left empty (`field`, or `field[entry]` for a repeatable section).
+    pub missing: Vec<String>,
+    /// Fields that do not apply, so are hidden and not required (first entry's, for a list).
+    pub hidden: Vec<String>,
+}
+
+/// Where each profile section of `dossier` stands, in the definition's order.
+pub fn profile_state(
+    definition: &Definition,
+    dossier: &Dossier,
+    now: Timestamp,
+) -> Result<Vec<SectionState>, WorkflowError> {
+    let base = base_context(definition, dossier, now);
+    let mut states = Vec::new();
+    for section in &definition.file().profile {
+        let applies = match &section.when {
+            Some(when) => definition.eval_bool(when, &base)?,
+            None => true,
+        };
+        let answers = dossier.profile.get(&section.id);
+        let entries: Vec<Value> = match answers {
+            Some(Value::Array(items)) => items.clone(),
+            Some(Value::Object(map)) => vec![Value::Object(map.clone())],
+            _ if section.repeat.is_some() || section.import.is_some() => Vec::new(),
+            _ => vec![Value::Object(Map::new())],
+        };
+        let mut missing = Vec::new();
+        let mut hidden = Vec::new();
+        for (number, entry) in entries.iter().enumerate() {
+            let mut context = base.clone();
+            if let Value::Object(map) = &mut context {
+                for field in &section.fields {
+                    map.insert(
+                        field.id.clone(),
+                        entry.get(&field.id).cloned().unwrap_or(Value::Null),
+                    );
+                }
+            }
+            for field in &section.fields {
+                let visible = match &field.when {
+                    Some(when) => definition.eval_bool(when, &context)?,
+                    None => true,
+                };
+                let value = entry.get(&field.id).unwrap_or(&Value::Null);
+                let name = if section.repeat.is_some() {
+                    format!("{}[{number}]", field.id)
+                } else {
+                    field.id.clone()
+                };
+                if !visible {
+                    if number == 0 {
+                        hidden.push(field.id.clone());
+                    }
+                } else if field.required && is_blank(value) && section.import.is_none() {
+                    missing.push(name);
+                }
+            }
+        }
+        let enough = section
+            .repeat
+            .as_ref()
+            .and_then(|r| r.min)
+            .is_none_or(|min| entries.len() >= min as usize);
+        states.push(SectionState {
+            section: section.id.clone(),
+            applies,
+            complete: !applies || (missing.is_empty() && enough),
+            missing,
+            hidden,
+        });
+    }
+    Ok(states)
 }
 
 /// What expressions about the dossier as a whole see.
@@ -422,6 +525,7 @@ struct Step<'a> {
     now: Timestamp,
     changes: Vec<Change>,
     mails: Vec<OutboxMail>,
+    freed: Option<FreedPlace>,
 }
 
 fn not_found(what: &'static str, id: &str) -> WorkflowError {
@@ -695,6 +799,13 @@ impl Step<'_> {
         for (path, before, after) in changes {
             self.change(path, before, after);
         }
+        if let Some(rule) = &transition.promote {
+            self.freed = Some(FreedPlace {
+                formation: self.after.candidatures[index].formation.clone(),
+                dossier: self.after.id.clone(),
+                rule: rule.clone(),
+            });
+        }
         let language = self.after.language.clone();
         let about = json!({"id": transition.id, "label": transition.label.get(&language)});
         let effects = transition.mails.clone();
@@ -963,7 +1074,8 @@ fn allowed(by: &OneOrMany, role: &str, transition: &str) -> Result<(), WorkflowE
     }
 }
 
-fn format_name(format: crate::model::FileFormat) -> &'static str {
+/// The short name of a file format, as in `FileRef::format`.
+pub(crate) fn format_name(format: crate::model::FileFormat) -> &'static str {
     match format {
         crate::model::FileFormat::Pdf => "pdf",
         crate::model::FileFormat::Jpg => "jpg",

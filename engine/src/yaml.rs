@@ -427,10 +427,10 @@ mod tests {
 
     #[test]
     fn anchors_and_merge_keys_are_applied() {
-        let source = "base: &b { accept: [pdf], max: 2MB }\ncv:\n  <<: *b\n  max: 1MB\n";
+        let source = "base: &b { accept: [pdf], max: 2MB }\nphoto:\n  <<: *b\n  max: 1MB\n";
         let (value, _) = parse(source).expect("valid yaml");
-        assert_eq!(value["cv"]["accept"][0], "pdf");
-        assert_eq!(value["cv"]["max"], "1MB");
+        assert_eq!(value["photo"]["accept"][0], "pdf");
+        assert_eq!(value["photo"]["max"], "1MB");
     }
 
     #[test]

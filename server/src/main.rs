@@ -1,8 +1,9 @@
 //! `guichet`: checks definition files and serves procedures.
 //!
 //! ```text
-//! guichet check definitions/osu-pytheas.yaml
-//! guichet serve definitions/osu-pytheas.yaml --data ./data
+//! guichet check procedure.yaml
+//! guichet test procedure.yaml
+//! guichet serve procedure.yaml --data ./data
 //! guichet schema > definitions/guichet.schema.json
 //! ```
 
@@ -32,6 +33,12 @@ enum Commands {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Play the test scenarios of definition files; exits 1 if one fails.
+    Test {
+        /// Definition files (YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Load a definition and open its store (the web server comes in a later version).
     Serve {
         /// Definition file (YAML).
@@ -48,6 +55,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Check { files } => Ok(check(&files)),
+        Commands::Test { files } => Ok(test(&files)),
         Commands::Serve { file, data } => serve(&file, &data),
         Commands::Schema => {
             print!("{}", guichet_engine::json_schema_text());
@@ -88,6 +96,59 @@ fn check(files: &[PathBuf]) -> ExitCode {
         }
     }
     if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn test(files: &[PathBuf]) -> ExitCode {
+    let mut all_passed = true;
+    for file in files {
+        let definition = match Definition::load(file) {
+            Ok(definition) => std::sync::Arc::new(definition),
+            Err(DefinitionError::Invalid(diagnostics)) => {
+                all_passed = false;
+                eprint!("{diagnostics}");
+                continue;
+            }
+            Err(error) => {
+                all_passed = false;
+                eprintln!("error: {error}");
+                continue;
+            }
+        };
+        let reports = guichet_engine::run_scenarios(&definition);
+        println!("{}", file.display());
+        let mut failed = 0;
+        for report in &reports {
+            match &report.failure {
+                None => println!("  ok      {}", report.name),
+                Some(failure) => {
+                    failed += 1;
+                    println!("  FAILED  {}", report.name);
+                    println!(
+                        "          {}:{}: {}",
+                        file.display(),
+                        failure.line,
+                        failure.reason
+                    );
+                }
+            }
+        }
+        println!(
+            "  {} scenarios: {} ok, {failed} failed",
+            reports.len(),
+            reports.len() - failed
+        );
+        if failed > 0 || reports.is_empty() {
+            all_passed = false;
+        }
+        if reports.is_empty() {
+            println!("  no scenario: add some under `tests:`");
+        }
+    }
+    if all_passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -1,7 +1,9 @@
 //! Where dossiers live. One command is one atomic, durable write.
 
+mod memory;
 mod sled_store;
 
+pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
 use crate::definition::Bundle;

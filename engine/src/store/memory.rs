@@ -1,0 +1,97 @@
+//! A store in memory: for scenarios and tests, gone when dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{Commit, Store, StoreError};
+use crate::definition::Bundle;
+use crate::dossier::{Dossier, Event, OutboxMail};
+
+/// Everything in maps behind one lock; same rules as the durable stores.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    definitions: BTreeMap<String, Bundle>,
+    dossiers: BTreeMap<String, Dossier>,
+    events: BTreeMap<(String, u64), Event>,
+    outbox: BTreeMap<String, OutboxMail>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Backend("a writer panicked".into()))
+    }
+}
+
+impl Store for MemoryStore {
+    fn save_definition(&self, hash: &str, bundle: &Bundle) -> Result<(), StoreError> {
+        self.state()?
+            .definitions
+            .insert(hash.to_owned(), bundle.clone());
+        Ok(())
+    }
+
+    fn definition(&self, hash: &str) -> Result<Option<Bundle>, StoreError> {
+        Ok(self.state()?.definitions.get(hash).cloned())
+    }
+
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let id = &commit.dossier.id;
+        let found = state.dossiers.get(id).map_or(0, |d| d.version);
+        if found != commit.expected_version {
+            return Err(StoreError::Conflict {
+                dossier: id.clone(),
+                expected: commit.expected_version,
+                found,
+            });
+        }
+        state.dossiers.insert(id.clone(), commit.dossier.clone());
+        state
+            .events
+            .insert((id.clone(), commit.event.version), commit.event.clone());
+        for mail in &commit.mails {
+            state.outbox.insert(mail.id.clone(), mail.clone());
+        }
+        Ok(())
+    }
+
+    fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
+        Ok(self.state()?.dossiers.get(id).cloned())
+    }
+
+    fn dossiers(&self) -> Result<Vec<Dossier>, StoreError> {
+        Ok(self.state()?.dossiers.values().cloned().collect())
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+        Ok(self
+            .state()?
+            .events
+            .range((id.to_owned(), 0)..=(id.to_owned(), u64::MAX))
+            .map(|(_, event)| event.clone())
+            .collect())
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
+        let mut mails: Vec<OutboxMail> = self.state()?.outbox.values().cloned().collect();
+        mails.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
+        Ok(mails)
+    }
+
+    fn remove_from_outbox(&self, mail_id: &str) -> Result<(), StoreError> {
+        self.state()?.outbox.remove(mail_id);
+        Ok(())
+    }
+}

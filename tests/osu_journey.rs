@@ -1,0 +1,427 @@
+//! The candidate manual's whole journey on the OSU Pythéas definition, through
+//! the engine API, checking every status and every mail on the way; and the
+//! waiting list moving up when a favoured candidate withdraws.
+
+mod support;
+
+use guichet_engine::{profile_state, Actor, Command, Engine, OutboxMail, SledStore};
+use jiff::Timestamp;
+use serde_json::{json, Value};
+use support::{act, at, candidate, file, osu, piece, transition};
+
+/// Applies a command and returns the ids of the mails it queued.
+fn run(
+    engine: &Engine<SledStore>,
+    dossier: &str,
+    actor: &Actor,
+    command: Command,
+    now: Timestamp,
+) -> Vec<OutboxMail> {
+    act(engine, dossier, actor, command, now)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .mails
+}
+
+fn ids(mails: &[OutboxMail]) -> Vec<&str> {
+    mails.iter().map(|m| m.mail.as_str()).collect()
+}
+
+fn state(engine: &Engine<SledStore>, dossier: &str) -> String {
+    engine.dossier(dossier).unwrap().unwrap().candidatures[0]
+        .state
+        .clone()
+}
+
+fn save(section: &str, answers: Value) -> Command {
+    Command::SaveSection {
+        section: section.into(),
+        answers,
+    }
+}
+
+#[test]
+fn the_manual_journey_from_account_to_confirmation() {
+    let (_folder, engine) = support::open(osu());
+    let now = at("2027-03-15T10:00:00Z");
+    let me = Actor::new("candidat", "camille");
+    let office = Actor::new("gestionnaire", "agent-scolarite");
+    let committee = Actor::new("commission", "president-jury");
+    let import = Actor::new("systeme", "apogee");
+
+    // I. Creating the dossier: the account, then the six sections.
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now)
+        .unwrap()
+        .id;
+    let sections = [
+        (
+            "etat_civil",
+            json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille", "date_naissance": "2002-11-02",
+                              "commune_naissance": "Aix-en-Provence", "pays_naissance": "FR", "nationalite": "FR", "ine": "0987654321X"}),
+        ),
+        (
+            "coordonnees",
+            json!({"adresse": "3 place des Prêcheurs", "code_postal": "13100", "commune": "Aix-en-Provence",
+                               "pays": "FR", "telephone": "06 11 22 33 44", "email": "camille.durand@example.org"}),
+        ),
+        (
+            "baccalaureat",
+            json!({"situation": "bac_francais", "annee": 2020, "serie": "S", "commune": "13001", "etablissement": "aix-cezanne"}),
+        ),
+        (
+            "cursus_externe",
+            json!([
+                {"annee": 2020, "niveau": "bts1", "etablissement": "Lycée Vauvenargues", "pays": "FR", "intitule": "BTS1, Métiers de l'eau", "obtenu": "oui"},
+                {"annee": 2021, "niveau": "bts2", "etablissement": "Lycée Vauvenargues", "pays": "FR", "intitule": "BTS2, Métiers de l'eau", "obtenu": "oui"},
+            ]),
+        ),
+        (
+            "stages",
+            json!([{"debut": "2022-06-01", "fin": "2022-08-31", "employeur": "Société des Eaux de Marseille", "fonction": "Stagiaire"}]),
+        ),
+    ];
+    for (section, answers) in sections {
+        assert!(run(&engine, &dossier, &me, save(section, answers), now).is_empty());
+    }
+    // The internal curriculum comes from the student information system.
+    run(
+        &engine,
+        &dossier,
+        &import,
+        save(
+            "cursus_interne",
+            json!([{"annee": 2022, "diplome": "Licence Sciences de la Terre", "resultat": "Admis"}]),
+        ),
+        now,
+    );
+    let sections = profile_state(
+        engine.definition(),
+        &engine.dossier(&dossier).unwrap().unwrap(),
+        now,
+    )
+    .unwrap();
+    assert!(sections.iter().all(|s| s.complete), "{sections:#?}");
+    assert_eq!(sections.len(), 6);
+
+    // II. Choosing a formation: the summary lists the pieces to provide.
+    let mails = run(
+        &engine,
+        &dossier,
+        &me,
+        Command::Apply {
+            formation: "m1-oceanographie".into(),
+        },
+        now,
+    );
+    assert_eq!(ids(&mails), ["candidature_creee"]);
+    assert!(mails[0].subject.contains("Master Océanographie — M1"));
+    assert_eq!(state(&engine, &dossier), "en_attente");
+    let pieces: Vec<String> = engine.dossier(&dossier).unwrap().unwrap().candidatures[0]
+        .pieces
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(pieces.len(), 7);
+
+    // III. Pieces: upload each, or declare not concerned.
+    for id in [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+        "formulaire_complementaire",
+    ] {
+        let upload = piece(
+            "c1",
+            id,
+            "deposer",
+            Some(file(&format!("{id}.pdf"), "pdf", 300_000)),
+            None,
+        );
+        assert!(run(&engine, &dossier, &me, upload, now).is_empty());
+    }
+    run(
+        &engine,
+        &dossier,
+        &me,
+        piece("c1", "non_francophone", "declarer_non_concerne", None, None),
+        now,
+    );
+
+    // IV. Transmission: received, and the commission is told.
+    let mails = run(
+        &engine,
+        &dossier,
+        &me,
+        transition("c1", "transmettre", json!({})),
+        now,
+    );
+    assert_eq!(ids(&mails), ["statut_receptionne", "alerte_commission"]);
+    assert_eq!(mails[0].to, ["camille.durand@example.org"]);
+    assert!(mails[0].text.contains("a bien été réceptionné"));
+    assert_eq!(mails[1].to, ["commission@osupytheas.fr"]);
+    assert_eq!(state(&engine, &dossier), "receptionne");
+
+    // The scolarité refuses the transcripts: the dossier is incomplete.
+    run(
+        &engine,
+        &dossier,
+        &office,
+        piece("c1", "cv", "valider_piece", None, None),
+        now,
+    );
+    run(
+        &engine,
+        &dossier,
+        &office,
+        piece(
+            "c1",
+            "releves_notes",
+            "refuser_piece",
+            None,
+            Some("Le relevé de BTS2 manque."),
+        ),
+        now,
+    );
+    let mails = run(
+        &engine,
+        &dossier,
+        &office,
+        transition("c1", "declarer_incomplet", json!({})),
+        now,
+    );
+    assert_eq!(ids(&mails), ["statut_incomplet"]);
+    assert!(
+        mails[0]
+            .text
+            .contains("- Relevés de notes : Le relevé de BTS2 manque."),
+        "{}",
+        mails[0].text
+    );
+    assert!(
+        !mails[0].text.contains("Curriculum vitae"),
+        "only refused pieces are listed"
+    );
+    assert_eq!(state(&engine, &dossier), "incomplet");
+
+    // The candidate replaces the piece and transmits again.
+    let later = at("2027-03-20T10:00:00Z");
+    run(
+        &engine,
+        &dossier,
+        &me,
+        piece(
+            "c1",
+            "releves_notes",
+            "deposer",
+            Some(file("releves-complets.pdf", "pdf", 900_000)),
+            None,
+        ),
+        later,
+    );
+    let mails = run(
+        &engine,
+        &dossier,
+        &me,
+        transition("c1", "transmettre", json!({})),
+        later,
+    );
+    assert_eq!(ids(&mails), ["statut_receptionne", "alerte_commission"]);
+    let mails = run(
+        &engine,
+        &dossier,
+        &office,
+        transition("c1", "declarer_complet", json!({})),
+        later,
+    );
+    assert_eq!(ids(&mails), ["statut_complet"]);
+    assert_eq!(state(&engine, &dossier), "complet");
+
+    // The commission's favourable decision, published by the scolarité.
+    let decided = at("2027-05-02T10:00:00Z");
+    assert!(run(
+        &engine,
+        &dossier,
+        &committee,
+        transition("c1", "saisir_avis", json!({"avis": "favorable"})),
+        decided
+    )
+    .is_empty());
+    assert_eq!(state(&engine, &dossier), "avis_saisi");
+    let mails = run(
+        &engine,
+        &dossier,
+        &office,
+        transition("c1", "publier_avis", json!({})),
+        decided,
+    );
+    assert_eq!(ids(&mails), ["avis_favorable"]);
+    assert!(mails[0].text.contains("avis favorable"));
+    assert_eq!(state(&engine, &dossier), "avis_publie");
+
+    // The candidate confirms before the deadline.
+    let due = engine
+        .deadlines_of(&engine.dossier(&dossier).unwrap().unwrap(), decided)
+        .unwrap();
+    assert!(
+        due.iter()
+            .any(|d| d.deadline == "confirmation" && d.at == at("2027-05-10T10:00:00Z")),
+        "{due:?}"
+    );
+    let mails = run(
+        &engine,
+        &dossier,
+        &me,
+        transition("c1", "confirmer", json!({})),
+        at("2027-05-05T10:00:00Z"),
+    );
+    assert_eq!(ids(&mails), ["confirmation"]);
+    assert_eq!(state(&engine, &dossier), "confirmee");
+    assert!(
+        engine.due(at("2027-06-30T10:00:00Z")).unwrap().is_empty(),
+        "nothing left to chase"
+    );
+
+    // Every mail of the journey waits in the outbox, in order.
+    let outbox: Vec<String> = engine
+        .outbox()
+        .unwrap()
+        .iter()
+        .map(|m| m.mail.clone())
+        .collect();
+    assert_eq!(
+        outbox,
+        [
+            "candidature_creee",
+            "statut_receptionne",
+            "alerte_commission",
+            "statut_incomplet",
+            "statut_receptionne",
+            "alerte_commission",
+            "statut_complet",
+            "avis_favorable",
+            "confirmation"
+        ]
+    );
+}
+
+/// A candidature of `owner` to M1 SET, transmitted, complete, with `decision` published.
+fn decided(engine: &Engine<SledStore>, owner: &str, decision: Value, now: Timestamp) -> String {
+    let dossier = engine
+        .create_dossier(owner, candidate(owner), "fr", now)
+        .unwrap()
+        .id;
+    let me = Actor::new("candidat", owner);
+    let office = Actor::new("gestionnaire", "agent");
+    run(
+        engine,
+        &dossier,
+        &me,
+        Command::Apply {
+            formation: "m1-set".into(),
+        },
+        now,
+    );
+    for id in [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+    ] {
+        run(
+            engine,
+            &dossier,
+            &me,
+            piece("c1", id, "deposer", Some(file("p.pdf", "pdf", 1000)), None),
+            now,
+        );
+    }
+    run(
+        engine,
+        &dossier,
+        &me,
+        transition("c1", "transmettre", json!({})),
+        now,
+    );
+    run(
+        engine,
+        &dossier,
+        &office,
+        transition("c1", "declarer_complet", json!({})),
+        now,
+    );
+    run(
+        engine,
+        &dossier,
+        &Actor::new("commission", "jury"),
+        transition("c1", "saisir_avis", decision),
+        now,
+    );
+    run(
+        engine,
+        &dossier,
+        &office,
+        transition("c1", "publier_avis", json!({})),
+        now,
+    );
+    dossier
+}
+
+#[test]
+fn a_withdrawal_gives_the_place_to_the_best_ranked_on_the_waiting_list() {
+    let (_folder, engine) = support::open(osu());
+    let now = at("2027-05-02T10:00:00Z");
+    let admitted = decided(&engine, "alice", json!({"avis": "favorable"}), now);
+    let second = decided(
+        &engine,
+        "bruno",
+        json!({"avis": "liste_complementaire", "rang": 2}),
+        now,
+    );
+    let first = decided(
+        &engine,
+        "chloe",
+        json!({"avis": "liste_complementaire", "rang": 1}),
+        now,
+    );
+
+    let withdrawal = act(
+        &engine,
+        &admitted,
+        &Actor::new("candidat", "alice"),
+        transition("c1", "se_desister", json!({})),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        ids(&withdrawal.mails),
+        ["desistement", "alerte_desistement"]
+    );
+    assert_eq!(withdrawal.follow_ups.len(), 1);
+    let promoted = withdrawal.follow_ups[0].as_ref().unwrap();
+    assert_eq!(promoted.dossier.id, first, "rank 1 goes first");
+    assert_eq!(
+        ids(&promoted.mails),
+        ["avis_favorable", "alerte_liste_principale"]
+    );
+    assert!(promoted.mails[1].text.contains("rang 1"));
+    assert_eq!(promoted.event.actor.role, "systeme");
+
+    let chloe = engine.dossier(&first).unwrap().unwrap();
+    assert_eq!(chloe.candidatures[0].data["avis"], "favorable");
+    assert_eq!(chloe.candidatures[0].state, "avis_publie");
+    let bruno = engine.dossier(&second).unwrap().unwrap();
+    assert_eq!(bruno.candidatures[0].data["avis"], "liste_complementaire");
+
+    // Chloé can now confirm; if she lets the deadline pass, Bruno moves up.
+    let handled = engine.run_due(at("2027-05-10T11:00:00Z")).unwrap();
+    let withdrawn: Vec<&str> = handled
+        .iter()
+        .map(|(due, _)| due.deadline.as_str())
+        .collect();
+    assert!(withdrawn.contains(&"confirmation"), "{withdrawn:?}");
+    let bruno = engine.dossier(&second).unwrap().unwrap();
+    assert_eq!(bruno.candidatures[0].data["avis"], "favorable");
+}
