@@ -464,3 +464,32 @@ fn a_decision_needs_its_details_and_is_published_in_a_separate_step() {
         "{confirm:?}"
     );
 }
+
+#[test]
+fn the_number_of_candidatures_is_capped() {
+    let text = MINIMAL
+        .replace("  closes: 2027-06-15", "  closes: 2027-06-15\n  max_candidatures: 1")
+        .replace(
+            "  - { id: master, title: Master, pieces: [cv] }",
+            "  - { id: master, title: Master, pieces: [cv] }\n  - { id: doctorate, title: Doctorate, pieces: [cv] }",
+        );
+    let (_folder, engine) = engine_on(&text);
+    let me = Actor::new("candidate", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "en", now())
+        .unwrap();
+    let apply = |formation: &str| Command::Apply {
+        formation: formation.into(),
+    };
+    try_apply(&engine, &dossier.id, &me, apply("master")).unwrap();
+    let second = try_apply(&engine, &dossier.id, &me, apply("doctorate"));
+    assert!(
+        matches!(
+            second,
+            Err(EngineError::Workflow(WorkflowError::TooManyCandidatures {
+                max: 1
+            }))
+        ),
+        "{second:?}"
+    );
+}

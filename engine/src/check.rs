@@ -1191,6 +1191,7 @@ impl Checker<'_> {
         let mails = &def.accounts.mails;
         for (key, id) in [
             ("activation", &mails.activation),
+            ("activated", &mails.activated),
             ("password_reset", &mails.password_reset),
             ("email_change", &mails.email_change),
         ] {

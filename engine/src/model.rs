@@ -207,6 +207,9 @@ pub struct AccountMails {
     /// Sent at sign-up, with the activation link and the identifier.
     #[serde(default)]
     pub activation: Option<String>,
+    /// Sent once the account is activated, with the sign-in link.
+    #[serde(default)]
+    pub activated: Option<String>,
     /// Sent when a candidate forgot their password.
     #[serde(default)]
     pub password_reset: Option<String>,

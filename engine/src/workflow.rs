@@ -618,7 +618,7 @@ impl Step<'_> {
                     .iter()
                     .find(|f| &f.id == id)
                     .ok_or_else(|| not_found("field", id))?;
-                check_value(self.definition, field, value)?;
+                check_value(self.definition, field, value, &self.after.language)?;
             }
         }
         let before = self
@@ -744,7 +744,7 @@ impl Step<'_> {
                     message: "this value is required".into(),
                 });
             }
-            check_value(definition, field, &value)?;
+            check_value(definition, field, &value, &self.after.language)?;
             given.insert(field.id.clone(), value);
         }
         if let Value::Object(map) = &mut context {
@@ -1093,10 +1093,12 @@ fn is_blank(value: &Value) -> bool {
 }
 
 /// Checks the kind of one answer (requiredness is a matter of completeness, not of saving).
+/// The definition's own messages are given in the candidate's `language`.
 fn check_value(
     definition: &Definition,
     field: &FieldDef,
     value: &Value,
+    language: &str,
 ) -> Result<(), WorkflowError> {
     if is_blank(value) {
         return Ok(());
@@ -1131,7 +1133,7 @@ fn check_value(
                         .pattern_message
                         .as_ref()
                         .map_or("the value does not have the expected format", |m| {
-                            m.get("en")
+                            m.get(language)
                         });
                     return Err(invalid(message));
                 }
