@@ -670,3 +670,51 @@ fn an_acknowledged_command_survives_sigkill() {
     assert_eq!(address, &json!(expected));
     assert_eq!(engine.history(&id).unwrap().len() as u64, stored.version);
 }
+
+#[test]
+fn a_write_of_several_dossiers_is_all_or_nothing() {
+    use guichet_engine::{Commit, Store, StoreError};
+    let folder = tempfile::tempdir().unwrap();
+    let store = SledStore::open(folder.path()).unwrap();
+    let engine = Engine::open(osu(), store).unwrap();
+    let now = at("2027-03-10T09:00:00Z");
+    let first = engine
+        .create_dossier("camille", camille(), "fr", now)
+        .unwrap();
+    let second = engine.create_dossier("noe", camille(), "fr", now).unwrap();
+    let next = |dossier: &guichet_engine::Dossier, expected_version: u64| {
+        let mut changed = dossier.clone();
+        changed.version += 1;
+        changed.language = "en".into();
+        let mut event = engine.history(&dossier.id).unwrap()[0].clone();
+        event.version = changed.version;
+        Commit {
+            expected_version,
+            dossier: changed,
+            event,
+            mails: Vec::new(),
+        }
+    };
+    // The second dossier's version is stale: neither is written.
+    let result = engine.store().commit(&[next(&first, 1), next(&second, 7)]);
+    assert!(
+        matches!(
+            result,
+            Err(StoreError::Conflict {
+                found: 1,
+                expected: 7,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(engine.dossier(&first.id).unwrap().unwrap(), first);
+    assert_eq!(engine.history(&first.id).unwrap().len(), 1);
+    // Both current: both are written.
+    engine
+        .store()
+        .commit(&[next(&first, 1), next(&second, 1)])
+        .unwrap();
+    assert_eq!(engine.dossier(&first.id).unwrap().unwrap().version, 2);
+    assert_eq!(engine.dossier(&second.id).unwrap().unwrap().language, "en");
+}

@@ -125,12 +125,12 @@ impl<S: Store> Engine<S> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (dossier, event) =
             workflow::new_dossier(&self.definition, id, owner, candidate, language, now);
-        self.store.commit(&Commit {
+        self.store.commit(&[Commit {
             expected_version: 0,
             dossier: dossier.clone(),
             event,
             mails: Vec::new(),
-        })?;
+        }])?;
         Ok(dossier)
     }
 
@@ -160,25 +160,37 @@ impl<S: Store> Engine<S> {
         }
         let definition = self.definition_of(&dossier)?;
         let mut outcome = workflow::apply(&definition, &dossier, actor, &command, now)?;
-        self.store.commit(&Commit {
+        let mut commits = vec![Commit {
             expected_version,
             dossier: outcome.dossier.clone(),
             event: outcome.event.clone(),
             mails: outcome.mails.clone(),
-        })?;
+        }];
         if let Some(freed) = &outcome.freed {
-            // The command itself is done and durable: what happens to the
-            // waiting list is reported beside it, never instead of it.
-            if let Some(promoted) = self.offer_place(&definition, freed, now).transpose() {
-                outcome
-                    .follow_ups
-                    .push(promoted.map_err(|error| error.to_string()));
+            // The freed place goes to the waiting list in the same atomic write.
+            // If no one can be promoted, the command itself still goes through:
+            // what happened to the list is reported beside it.
+            match self.offer_place(&definition, freed, now) {
+                Ok(Some((version, promoted))) => {
+                    commits.push(Commit {
+                        expected_version: version,
+                        dossier: promoted.dossier.clone(),
+                        event: promoted.event.clone(),
+                        mails: promoted.mails.clone(),
+                    });
+                    outcome.follow_ups.push(Ok(promoted));
+                }
+                Ok(None) => {}
+                Err(error) => outcome.follow_ups.push(Err(error.to_string())),
             }
         }
+        self.store.commit(&commits)?;
         Ok(outcome)
     }
 
-    /// Gives a freed place to the best-ranked candidature meeting the rule, if any.
+    /// Decides who gets a freed place: the best-ranked candidature meeting the
+    /// rule, with the version its dossier was read at and the outcome of its
+    /// promotion (not yet stored).
     ///
     /// Candidatures are compared under the rule's own definition version: those
     /// of dossiers pinned to another version are left to the staff.
@@ -187,11 +199,11 @@ impl<S: Store> Engine<S> {
         definition: &Definition,
         freed: &workflow::FreedPlace,
         now: Timestamp,
-    ) -> Result<Option<Outcome>, EngineError> {
+    ) -> Result<Option<(u64, Outcome)>, EngineError> {
         let Some(system) = definition.system_role().map(|r| r.id.clone()) else {
             return Ok(None);
         };
-        let mut best: Option<(f64, String, u64, String)> = None;
+        let mut best: Option<(f64, Dossier, String)> = None;
         for dossier in self.store.dossiers()? {
             if dossier.definition != definition.hash() || dossier.id == freed.dossier {
                 continue;
@@ -217,16 +229,11 @@ impl<S: Store> Engine<S> {
                     .as_ref()
                     .is_none_or(|(best_rank, ..)| rank < *best_rank);
                 if better {
-                    best = Some((
-                        rank,
-                        dossier.id.clone(),
-                        dossier.version,
-                        candidature.id.clone(),
-                    ));
+                    best = Some((rank, dossier.clone(), candidature.id.clone()));
                 }
             }
         }
-        let Some((_, dossier, version, candidature)) = best else {
+        let Some((_, dossier, candidature)) = best else {
             return Ok(None);
         };
         let command = Command::Transition {
@@ -234,14 +241,9 @@ impl<S: Store> Engine<S> {
             transition: freed.rule.action.clone(),
             input: Default::default(),
         };
-        self.apply(
-            &dossier,
-            version,
-            &Actor::new(system, "system"),
-            command,
-            now,
-        )
-        .map(Some)
+        let actor = Actor::new(system, "system");
+        let promoted = workflow::apply(definition, &dossier, &actor, &command, now)?;
+        Ok(Some((dossier.version, promoted)))
     }
 
     /// A dossier by id.

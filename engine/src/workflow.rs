@@ -106,8 +106,9 @@ pub struct Outcome {
     pub mails: Vec<OutboxMail>,
     /// A place the command freed on a formation, to offer to a waiting list.
     pub freed: Option<FreedPlace>,
-    /// Commands the engine performed on other dossiers because of this one
-    /// (a promotion from a waiting list), each its own atomic write.
+    /// Commands the engine performed on other dossiers because of this one (a
+    /// promotion from a waiting list), stored in the same atomic write; or why
+    /// it could not.
     pub follow_ups: Vec<Result<Outcome, String>>,
 }
 

@@ -46,23 +46,28 @@ impl Store for MemoryStore {
         Ok(self.state()?.definitions.get(hash).cloned())
     }
 
-    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+    fn commit(&self, commits: &[Commit]) -> Result<(), StoreError> {
         let mut state = self.state()?;
-        let id = &commit.dossier.id;
-        let found = state.dossiers.get(id).map_or(0, |d| d.version);
-        if found != commit.expected_version {
-            return Err(StoreError::Conflict {
-                dossier: id.clone(),
-                expected: commit.expected_version,
-                found,
-            });
+        for commit in commits {
+            let id = &commit.dossier.id;
+            let found = state.dossiers.get(id).map_or(0, |d| d.version);
+            if found != commit.expected_version {
+                return Err(StoreError::Conflict {
+                    dossier: id.clone(),
+                    expected: commit.expected_version,
+                    found,
+                });
+            }
         }
-        state.dossiers.insert(id.clone(), commit.dossier.clone());
-        state
-            .events
-            .insert((id.clone(), commit.event.version), commit.event.clone());
-        for mail in &commit.mails {
-            state.outbox.insert(mail.id.clone(), mail.clone());
+        for commit in commits {
+            let id = &commit.dossier.id;
+            state.dossiers.insert(id.clone(), commit.dossier.clone());
+            state
+                .events
+                .insert((id.clone(), commit.event.version), commit.event.clone());
+            for mail in &commit.mails {
+                state.outbox.insert(mail.id.clone(), mail.clone());
+            }
         }
         Ok(())
     }

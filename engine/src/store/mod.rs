@@ -45,16 +45,17 @@ pub struct Commit {
 
 /// Storage of dossiers, their history, the mail outbox and definition versions.
 ///
-/// `commit` must be atomic (all of it or nothing), must reject a stale
-/// `expected_version` with [`StoreError::Conflict`], and must return only once
-/// the write is durable.
+/// `commit` must be atomic (every dossier of it or nothing), must reject a
+/// stale `expected_version` with [`StoreError::Conflict`], and must return only
+/// once the write is durable.
 pub trait Store: Send + Sync {
     /// Keeps a definition version, by content hash.
     fn save_definition(&self, hash: &str, bundle: &Bundle) -> Result<(), StoreError>;
     /// A definition version by content hash.
     fn definition(&self, hash: &str) -> Result<Option<Bundle>, StoreError>;
-    /// Writes one command's result.
-    fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+    /// Writes one command's result: usually one dossier, two when a freed
+    /// place goes to another candidate in the same command.
+    fn commit(&self, commits: &[Commit]) -> Result<(), StoreError>;
     /// A dossier by id.
     fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError>;
     /// Every dossier.

@@ -132,36 +132,53 @@ impl Store for SledStore {
         }
     }
 
-    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        let id = commit.dossier.id.as_str();
-        let dossier = encode(&commit.dossier)?;
-        let event = encode(&commit.event)?;
-        let mails = commit
-            .mails
+    fn commit(&self, commits: &[Commit]) -> Result<(), StoreError> {
+        struct Encoded<'a> {
+            commit: &'a Commit,
+            dossier: Vec<u8>,
+            event: Vec<u8>,
+            mails: Vec<(String, Vec<u8>)>,
+        }
+        let encoded = commits
             .iter()
-            .map(|mail| Ok((mail.id.clone(), encode(mail)?)))
+            .map(|commit| {
+                Ok(Encoded {
+                    commit,
+                    dossier: encode(&commit.dossier)?,
+                    event: encode(&commit.event)?,
+                    mails: commit
+                        .mails
+                        .iter()
+                        .map(|mail| Ok((mail.id.clone(), encode(mail)?)))
+                        .collect::<Result<Vec<_>, StoreError>>()?,
+                })
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let result = (&self.dossiers, &self.events, &self.outbox).transaction(
             |(dossiers, events, outbox)| {
-                let found = match dossiers.get(id)? {
-                    Some(bytes) => {
-                        decode::<Dossier>(&bytes)
-                            .map_err(ConflictableTransactionError::Abort)?
-                            .version
+                for item in &encoded {
+                    let id = item.commit.dossier.id.as_str();
+                    let found = match dossiers.get(id)? {
+                        Some(bytes) => {
+                            decode::<Dossier>(&bytes)
+                                .map_err(ConflictableTransactionError::Abort)?
+                                .version
+                        }
+                        None => 0,
+                    };
+                    if found != item.commit.expected_version {
+                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
+                            dossier: id.to_owned(),
+                            expected: item.commit.expected_version,
+                            found,
+                        }));
                     }
-                    None => 0,
-                };
-                if found != commit.expected_version {
-                    return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
-                        dossier: id.to_owned(),
-                        expected: commit.expected_version,
-                        found,
-                    }));
-                }
-                dossiers.insert(id, dossier.as_slice())?;
-                events.insert(event_key(id, commit.event.version), event.as_slice())?;
-                for (key, mail) in &mails {
-                    outbox.insert(key.as_bytes(), mail.as_slice())?;
+                    dossiers.insert(id, item.dossier.as_slice())?;
+                    let key = event_key(id, item.commit.event.version);
+                    events.insert(key, item.event.as_slice())?;
+                    for (key, mail) in &item.mails {
+                        outbox.insert(key.as_bytes(), mail.as_slice())?;
+                    }
                 }
                 Ok(())
             },
