@@ -168,23 +168,9 @@ fn test_reports_the_failing_step_and_exits_1() {
 }
 
 #[test]
-fn serve_checks_the_definition_and_opens_the_store_without_pretending_to_serve() {
+fn serve_refuses_an_invalid_definition_with_its_diagnostics() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();
-    let output = guichet(&["serve", "definitions/osu-pytheas.yaml", "--data", data_dir]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("0 dossiers"), "{stdout}");
-    assert!(stdout.contains("nothing is served"), "{stdout}");
-    assert!(
-        std::fs::read_dir(data.path()).unwrap().count() > 0,
-        "the store was created"
-    );
-
     let bad = guichet(&[
         "serve",
         "tests/fixtures/unknown-state.yaml",

@@ -96,6 +96,21 @@ pub(crate) fn check(
         );
     }
     checker.slug("/id", &def.id);
+    if let Some(sender) = &def.sender {
+        let address = sender
+            .rsplit_once('<')
+            .map_or(sender.as_str(), |(_, rest)| rest.trim_end_matches('>'));
+        let valid = address.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.contains(' ')
+        });
+        if !valid {
+            checker.error(
+                "/sender",
+                format!("`{sender}` is not a mail address"),
+                "write an address, or a name and an address: `Scolarité <scolarite@example.org>`",
+            );
+        }
+    }
     checker.text("/title", &def.title);
     let timezone = checker.timezone();
     let (opens, closes) = checker.campaign();

@@ -10,9 +10,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+mod mail;
+mod serve;
+mod web;
+
 use clap::{Parser, Subcommand};
-use guichet_engine::{Definition, DefinitionError, Engine, SledStore};
+use guichet_engine::{Definition, DefinitionError};
 
 #[derive(Parser)]
 #[command(
@@ -39,14 +42,8 @@ enum Commands {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Load a definition and open its store (the web server comes in a later version).
-    Serve {
-        /// Definition file (YAML).
-        file: PathBuf,
-        /// Directory of the embedded store.
-        #[arg(long, env = "GUICHET_DATA", default_value = "data")]
-        data: PathBuf,
-    },
+    /// Serve the procedure over HTTP and deliver its mails.
+    Serve(serve::ServeOptions),
     /// Print the JSON Schema of the definition format.
     Schema,
 }
@@ -56,7 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Check { files } => Ok(check(&files)),
         Commands::Test { files } => Ok(test(&files)),
-        Commands::Serve { file, data } => serve(&file, &data),
+        Commands::Serve(options) => serve::run(options),
         Commands::Schema => {
             print!("{}", guichet_engine::json_schema_text());
             Ok(ExitCode::SUCCESS)
@@ -153,33 +150,4 @@ fn test(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-fn serve(file: &PathBuf, data: &PathBuf) -> anyhow::Result<ExitCode> {
-    let definition = match Definition::load(file) {
-        Ok(definition) => definition,
-        Err(DefinitionError::Invalid(diagnostics)) => {
-            eprint!("{diagnostics}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let title = definition.file().title.get("fr").to_owned();
-    let hash = definition.hash().to_owned();
-    let store = SledStore::open(data)
-        .with_context(|| format!("opening the store in {}", data.display()))?;
-    let engine = Engine::open(definition, store)?;
-    let dossiers = engine.dossiers()?.len();
-    let queued = engine.outbox()?.len();
-    println!(
-        "{title}: definition {} is valid (version {})",
-        file.display(),
-        &hash[..12]
-    );
-    println!(
-        "store {}: {dossiers} dossiers, {queued} mails waiting",
-        data.display()
-    );
-    println!("The web server is not part of this version yet: nothing is served.");
-    Ok(ExitCode::SUCCESS)
 }

@@ -77,6 +77,11 @@ impl SledStore {
         })
     }
 
+    /// Writes everything to disk (commits already are; this is for shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(backend)
+    }
+
     /// Returns once every write finished before this call is on disk.
     fn make_durable(&self) -> Result<(), StoreError> {
         let mut state = self.flush.lock().map_err(backend)?;

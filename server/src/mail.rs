@@ -1,0 +1,218 @@
+//! Delivering the engine's outbox: SMTP through lettre, or `.eml` files.
+//!
+//! A mail leaves the outbox only once the SMTP server accepted it (or its file
+//! is written). Failures are retried with a growing delay; the outbox lives in
+//! the store, so queued mails survive restarts. The Message-ID is derived from
+//! the mail's stable id: a mail re-sent after a crash carries the same one.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use guichet_engine::{Engine, OutboxMail, SledStore};
+use lettre::message::{header, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::{watch, Notify};
+
+/// Where mails go.
+pub enum Transport {
+    /// An SMTP server (`smtp://`, `smtps://`, with credentials and `?tls=` as lettre reads them).
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `.eml` files in a folder, for running without a mail server.
+    Files(PathBuf),
+}
+
+impl Transport {
+    /// The transport for an `--smtp` URL, or `.eml` files in `folder` without one.
+    pub fn new(smtp: Option<&str>, folder: PathBuf) -> anyhow::Result<Self> {
+        match smtp {
+            Some(url) => Ok(Self::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| anyhow::anyhow!("invalid SMTP URL `{url}`: {e}"))?
+                    .build(),
+            )),
+            None => {
+                std::fs::create_dir_all(&folder)?;
+                Ok(Self::Files(folder))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Smtp(_) => "SMTP".into(),
+            Self::Files(folder) => format!("files in {}", folder.display()),
+        }
+    }
+}
+
+/// Addressing shared by every mail.
+pub struct Envelope {
+    /// `From:` of every mail.
+    pub from: Mailbox,
+    /// Domain of the Message-IDs.
+    pub domain: String,
+}
+
+/// Turns an outbox entry into a MIME message: UTF-8, a text part and, when the
+/// definition gives one, an HTML alternative.
+pub fn build_message(mail: &OutboxMail, envelope: &Envelope) -> anyhow::Result<Message> {
+    let mut builder = Message::builder()
+        .from(envelope.from.clone())
+        .subject(mail.subject.clone())
+        .message_id(Some(format!("<{}@{}>", mail.id, envelope.domain)));
+    for address in &mail.to {
+        builder = builder.to(address.parse()?);
+    }
+    let text = SinglePart::builder()
+        .header(header::ContentType::TEXT_PLAIN)
+        .body(mail.text.clone());
+    let message = match &mail.html {
+        Some(html) => builder.multipart(
+            MultiPart::alternative().singlepart(text).singlepart(
+                SinglePart::builder()
+                    .header(header::ContentType::TEXT_HTML)
+                    .body(html.clone()),
+            ),
+        )?,
+        None => builder.singlepart(text)?,
+    };
+    Ok(message)
+}
+
+/// Delay before the `attempt`-th retry: 1 s, 2 s, 4 s… up to 5 minutes.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.min(8)).min(Duration::from_secs(300))
+}
+
+/// Drains the outbox until `stop` says so.
+pub async fn run_worker(
+    engine: Arc<Engine<SledStore>>,
+    transport: Transport,
+    envelope: Envelope,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::info!(transport = %transport.describe(), "mail delivery started");
+    let mut failures: HashMap<String, (u32, Instant)> = HashMap::new();
+    loop {
+        let pending = {
+            let engine = Arc::clone(&engine);
+            tokio::task::spawn_blocking(move || engine.outbox()).await
+        };
+        match pending {
+            Ok(Ok(mails)) => {
+                for mail in mails {
+                    if *stop.borrow() {
+                        return;
+                    }
+                    if failures
+                        .get(&mail.id)
+                        .is_some_and(|(_, retry_at)| Instant::now() < *retry_at)
+                    {
+                        continue;
+                    }
+                    match deliver(&transport, &mail, &envelope).await {
+                        Ok(()) => {
+                            failures.remove(&mail.id);
+                            let engine = Arc::clone(&engine);
+                            let id = mail.id.clone();
+                            match tokio::task::spawn_blocking(move || engine.mark_sent(&id)).await {
+                                Ok(Ok(())) => {
+                                    tracing::info!(mail = %mail.mail, id = %mail.id, to = ?mail.to, "mail sent")
+                                }
+                                Ok(Err(error)) => {
+                                    tracing::error!(%error, id = %mail.id, "mail sent but still in the outbox")
+                                }
+                                Err(error) => tracing::error!(%error, "mail worker task failed"),
+                            }
+                        }
+                        Err(error) => {
+                            let attempts = failures.get(&mail.id).map_or(0, |(n, _)| *n) + 1;
+                            let delay = backoff(attempts);
+                            tracing::warn!(%error, id = %mail.id, attempts, retry_in = ?delay, "mail not sent");
+                            failures.insert(mail.id.clone(), (attempts, Instant::now() + delay));
+                        }
+                    }
+                }
+            }
+            Ok(Err(error)) => tracing::error!(%error, "cannot read the outbox"),
+            Err(error) => tracing::error!(%error, "mail worker task failed"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn deliver(
+    transport: &Transport,
+    mail: &OutboxMail,
+    envelope: &Envelope,
+) -> anyhow::Result<()> {
+    let message = build_message(mail, envelope)?;
+    match transport {
+        Transport::Smtp(smtp) => {
+            smtp.send(message).await?;
+        }
+        Transport::Files(folder) => {
+            // Named by the mail's id: writing it twice leaves one file.
+            let path = folder.join(format!("{}.eml", mail.id));
+            let bytes = message.formatted();
+            tokio::fs::write(&path, bytes).await?;
+            tracing::info!(path = %path.display(), to = ?mail.to, subject = %mail.subject, "mail written");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_utf8_with_a_stable_id_and_both_parts() {
+        let mail = OutboxMail {
+            id: "d1-00000002-00".into(),
+            dossier: Some("d1".into()),
+            mail: "received".into(),
+            to: vec!["zoe@example.org".into()],
+            subject: "Dossier réceptionné : Océanographie".into(),
+            text: "Bonjour Zoé".into(),
+            html: Some("<p>Bonjour Zoé</p>".into()),
+            queued_at: "2027-03-10T09:00:00Z".parse().expect("time"),
+        };
+        let envelope = Envelope {
+            from: "Scolarité <scolarite@example.org>"
+                .parse()
+                .expect("mailbox"),
+            domain: "example.org".into(),
+        };
+        let text = String::from_utf8(
+            build_message(&mail, &envelope)
+                .expect("message")
+                .formatted(),
+        )
+        .expect("utf-8");
+        assert!(
+            text.contains("Message-ID: <d1-00000002-00@example.org>"),
+            "{text}"
+        );
+        assert!(text.contains("multipart/alternative"), "{text}");
+        assert!(text.contains("text/plain; charset=utf-8"), "{text}");
+        assert!(text.contains("text/html; charset=utf-8"), "{text}");
+        // The subject is encoded for SMTP (RFC 2047), not sent as raw UTF-8.
+        assert!(text.contains("Subject: Dossier =?utf-8?b?"), "{text}");
+    }
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(30), Duration::from_secs(256));
+        assert!(backoff(8) <= Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,166 @@
+//! `guichet serve`: the engine behind an HTTP server, with mail delivery.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use guichet_engine::{Definition, DefinitionError, Engine, SledStore};
+use tokio::sync::{watch, Notify};
+
+use crate::mail::{self, Envelope, Transport};
+use crate::web::{self, AppState, Pages};
+
+/// Settings of `guichet serve` (each also read from a `GUICHET_…` variable).
+#[derive(clap::Args, Debug)]
+pub struct ServeOptions {
+    /// Definition file (YAML).
+    pub file: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "GUICHET_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Directory of the embedded store and of written mails.
+    #[arg(long, env = "GUICHET_DATA", default_value = "data")]
+    pub data: PathBuf,
+    /// SMTP server, e.g. `smtp://127.0.0.1:2525` or `smtp://user:pass@host:587?tls=required`.
+    /// Without it, mails are written as `.eml` files under the data directory.
+    #[arg(long, env = "GUICHET_SMTP")]
+    pub smtp: Option<String>,
+    /// Address users reach the server at (links in mails). Default: `http://ADDR`.
+    #[arg(long, env = "GUICHET_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Sender of the mails; default: the definition's `sender`.
+    #[arg(long, env = "GUICHET_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Log format: `human` or `json`.
+    #[arg(long, env = "GUICHET_LOG", default_value = "human")]
+    pub log: String,
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes the store.
+pub fn run(options: ServeOptions) -> anyhow::Result<ExitCode> {
+    init_logging(&options.log);
+    let definition = match Definition::load(&options.file) {
+        Ok(definition) => definition,
+        Err(DefinitionError::Invalid(diagnostics)) => {
+            eprint!("{diagnostics}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(options, definition))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colours);
+    // A second initialisation (tests) is harmless: keep the first.
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<()> {
+    let store_path = options.data.join("store");
+    let store = SledStore::open(&store_path)
+        .with_context(|| format!("opening the store in {}", store_path.display()))?;
+    let base_url = options
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", options.addr));
+    let sender = options
+        .mail_from
+        .clone()
+        .or_else(|| definition.file().sender.clone())
+        .unwrap_or_else(|| "Guichet <noreply@localhost>".into());
+    let envelope = Envelope {
+        from: sender
+            .parse()
+            .with_context(|| format!("the mail sender `{sender}` is not an address"))?,
+        domain: host_of(&base_url),
+    };
+    let engine = Arc::new(Engine::open(definition, store)?);
+    tracing::info!(
+        definition = %options.file.display(),
+        version = &engine.definition().hash()[..12],
+        data = %options.data.display(),
+        "definition loaded"
+    );
+
+    let transport = Transport::new(options.smtp.as_deref(), options.data.join("mail"))?;
+    let wake = Arc::new(Notify::new());
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(mail::run_worker(
+        Arc::clone(&engine),
+        transport,
+        envelope,
+        Arc::clone(&wake),
+        stopped,
+    ));
+
+    let state = Arc::new(AppState {
+        engine: Arc::clone(&engine),
+        pages: Pages::new()?,
+    });
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .with_context(|| format!("listening on {}", options.addr))?;
+    tracing::info!(address = %listener.local_addr()?, %base_url, "serving");
+    axum::serve(listener, web::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+
+    tracing::info!("stopping: finishing mail delivery and flushing the store");
+    let _ = stop.send(true);
+    let _ = worker.await;
+    let flushed = {
+        let engine = Arc::clone(&engine);
+        tokio::task::spawn_blocking(move || engine.store().flush()).await?
+    };
+    flushed?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The host part of a URL, for Message-IDs.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split(['/', ':']).next().unwrap_or("localhost");
+    if host.is_empty() {
+        "localhost".into()
+    } else {
+        host.into()
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

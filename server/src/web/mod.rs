@@ -1,0 +1,129 @@
+//! The HTTP layer: a thin shell over the engine.
+
+mod pages;
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use guichet_engine::{Engine, SledStore};
+use serde::Deserialize;
+
+pub use pages::Pages;
+
+/// What every request handler can reach.
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine<SledStore>>,
+    /// Page templates.
+    pub pages: Pages,
+}
+
+/// The application's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/health", get(health))
+        .route("/static/guichet.css", get(stylesheet))
+        .fallback(not_found)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Headers every response carries: no inline script, no framing, no sniffing.
+async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "referrer-policy", "same-origin");
+    response
+}
+
+#[derive(Deserialize)]
+struct LanguageChoice {
+    lang: Option<String>,
+}
+
+/// French unless the user asks for English (`?lang=en`) or the browser prefers it.
+fn language(choice: &LanguageChoice, headers: &HeaderMap) -> &'static str {
+    match choice.lang.as_deref() {
+        Some("en") => return "en",
+        Some("fr") => return "fr",
+        _ => {}
+    }
+    let accepted = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The first language listed is the preferred one.
+    match accepted.split([',', ';', '-']).next().map(str::trim) {
+        Some("en") => "en",
+        _ => "fr",
+    }
+}
+
+async fn home(
+    State(state): State<Arc<AppState>>,
+    Query(choice): Query<LanguageChoice>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&choice, &headers);
+    state.pages.home(&state.engine, lang)
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let engine = Arc::clone(&state.engine);
+    let readable = tokio::task::spawn_blocking(move || engine.dossier("health-check").is_ok())
+        .await
+        .unwrap_or(false);
+    let status = if readable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if readable { "ok" } else { "store unavailable" },
+        "definition": state.engine.definition().hash(),
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            // The URL carries the content's hash: it can be kept for a year.
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn not_found(
+    State(state): State<Arc<AppState>>,
+    Query(choice): Query<LanguageChoice>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&choice, &headers);
+    state.pages.not_found(&state.engine, lang)
+}

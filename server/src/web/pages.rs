@@ -1,0 +1,124 @@
+//! Server-rendered pages: templates embedded in the binary, values escaped.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use guichet_engine::{Engine, SledStore};
+use minijinja::Environment;
+use serde_json::{json, Value};
+
+/// The stylesheet, embedded.
+pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
+
+/// The page templates.
+pub struct Pages {
+    templates: Environment<'static>,
+    css_version: String,
+}
+
+/// A short version tag for a static asset, changing with its content.
+fn content_version(content: &str) -> String {
+    // FNV-1a: enough to bust caches, no cryptography needed.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in content.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// Words of the pages themselves (the procedure's words come from its definition).
+fn strings(lang: &str) -> Value {
+    if lang == "en" {
+        json!({
+            "skip": "Skip to content", "language": "Language", "home": "Home page",
+            "footer": "Online applications", "campaign": "Application period",
+            "campaign_from": "From", "campaign_to": "to", "campaign_open": "Applications are open.",
+            "campaign_closed": "Applications are closed.", "catalogue": "Programmes",
+            "not_found": "Page not found", "not_found_text": "This address does not lead to any page.",
+        })
+    } else {
+        json!({
+            "skip": "Aller au contenu", "language": "Langue", "home": "Page d'accueil",
+            "footer": "Candidatures en ligne", "campaign": "Période de candidature",
+            "campaign_from": "Du", "campaign_to": "au", "campaign_open": "Les candidatures sont ouvertes.",
+            "campaign_closed": "Les candidatures sont fermées.", "catalogue": "Formations",
+            "not_found": "Page introuvable", "not_found_text": "Cette adresse ne mène à aucune page.",
+        })
+    }
+}
+
+impl Pages {
+    /// Compiles the embedded templates.
+    pub fn new() -> anyhow::Result<Self> {
+        let mut templates = Environment::new();
+        templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        templates.add_template("layout.html", include_str!("../../templates/layout.html"))?;
+        templates.add_template("home.html", include_str!("../../templates/home.html"))?;
+        templates.add_template("error.html", include_str!("../../templates/error.html"))?;
+        Ok(Self {
+            templates,
+            css_version: content_version(STYLESHEET),
+        })
+    }
+
+    fn render(&self, name: &str, status: StatusCode, values: Value) -> Response {
+        let rendered = self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(minijinja::value::Serde(&values)));
+        match rendered {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(error) => {
+                tracing::error!(%error, template = name, "page could not be rendered");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        }
+    }
+
+    fn common(&self, engine: &Engine<SledStore>, lang: &str) -> Value {
+        let definition = engine.definition().file();
+        json!({
+            "lang": lang,
+            "t": strings(lang),
+            "institution": definition.title.get(lang),
+            "css_version": self.css_version,
+        })
+    }
+
+    /// The home page: the procedure, its campaign and its catalogue.
+    pub fn home(&self, engine: &Engine<SledStore>, lang: &str) -> Response {
+        let definition = engine.definition();
+        let file = definition.file();
+        let composante = |key: &Option<String>| -> Option<String> {
+            let list = definition.list(file.composantes.as_deref()?)?;
+            Some(list.row(key.as_deref()?)?.get(&list.label)?.clone())
+        };
+        let formations: Vec<Value> = file
+            .formations
+            .iter()
+            .map(|f| json!({"title": f.title.get(lang), "composante": composante(&f.composante)}))
+            .collect();
+        let mut values = self.common(engine, lang);
+        if let Value::Object(map) = &mut values {
+            map.insert("opens".into(), json!(file.campaign.opens));
+            map.insert("closes".into(), json!(file.campaign.closes));
+            map.insert(
+                "open".into(),
+                json!(definition.campaign_is_open(jiff::Timestamp::now())),
+            );
+            map.insert("formations".into(), json!(formations));
+        }
+        self.render("home.html", StatusCode::OK, values)
+    }
+
+    /// A 404 page in the user's language.
+    pub fn not_found(&self, engine: &Engine<SledStore>, lang: &str) -> Response {
+        let mut values = self.common(engine, lang);
+        let t = strings(lang);
+        if let Value::Object(map) = &mut values {
+            map.insert("heading".into(), t["not_found"].clone());
+            map.insert("message".into(), t["not_found_text"].clone());
+        }
+        self.render("error.html", StatusCode::NOT_FOUND, values)
+    }
+}

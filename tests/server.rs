@@ -1,0 +1,392 @@
+//! The real `guichet serve` on a loopback port, with a real SMTP server
+//! (aiosmtpd, started by the tests) receiving the mails.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use guichet_engine::{
+    Actor, Candidate, Command as EngineCommand, Definition, Engine, FileRef, SledStore,
+};
+use serde_json::Value;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A real SMTP server writing every mail it accepts into a Maildir.
+struct SmtpServer {
+    process: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpServer {
+    fn start(port: u16, maildir: &Path) -> Self {
+        let process = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (installed by .ci/run) starts");
+        wait_for("the SMTP server", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Self {
+            process,
+            port,
+            maildir: maildir.to_owned(),
+        }
+    }
+
+    /// The mails received so far, decoded by Python's `email` package.
+    fn received(&self) -> Vec<Value> {
+        let new = self.maildir.join("new");
+        let Ok(entries) = std::fs::read_dir(&new) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files.iter().map(|file| decode(file)).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Subject, recipients, Message-ID, text and HTML parts of a mail file.
+fn decode(file: &Path) -> Value {
+    let script = r#"
+import email, email.policy, json, sys
+message = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)
+text = message.get_body(('plain',))
+html = message.get_body(('html',))
+print(json.dumps({
+    'subject': str(message['subject']), 'to': str(message['to']), 'from': str(message['from']),
+    'message_id': str(message['message-id']),
+    'text': text.get_content() if text else None, 'html': html.get_content() if html else None,
+}))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The `guichet serve` process.
+struct Guichet {
+    process: Child,
+    port: u16,
+}
+
+impl Guichet {
+    fn start(data: &Path, smtp: Option<u16>) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
+        command
+            .current_dir(repository())
+            .args([
+                "serve",
+                "definitions/osu-pytheas.yaml",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(smtp) = smtp {
+            command.args(["--smtp", &format!("smtp://127.0.0.1:{smtp}")]);
+        }
+        let process = command.spawn().unwrap();
+        let server = Self { process, port };
+        wait_for("the server", || server.get("/health", &[]).0 == 200);
+        server
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = agent.get(&format!("http://127.0.0.1:{}{path}", self.port));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        match request.call() {
+            Ok(mut response) => {
+                let headers = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                    .collect();
+                let status = response.status().as_u16();
+                (
+                    status,
+                    headers,
+                    response.body_mut().read_to_string().unwrap_or_default(),
+                )
+            }
+            Err(_) => (0, Vec::new(), String::new()),
+        }
+    }
+
+    /// SIGTERM, then the exit status must be a success (graceful shutdown).
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.process.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.process.wait().unwrap();
+        assert!(exit.success(), "guichet exited with {exit}");
+    }
+}
+
+impl Drop for Guichet {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Puts a transmitted candidature in the store: three mails wait in the outbox.
+fn queue_mails(data: &Path) -> Vec<String> {
+    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let now = "2027-03-10T10:00:00Z".parse().unwrap();
+    let zoe = Candidate {
+        last_name: "Lefèvre".into(),
+        first_name: "Zoé".into(),
+        email: "zoe.lefevre@example.org".into(),
+    };
+    let dossier = engine.create_dossier("zoe", zoe, "fr", now).unwrap();
+    let me = Actor::new("candidat", "zoe");
+    let mut version = 1;
+    let mut apply = |command| {
+        version = engine
+            .apply(&dossier.id, version, &me, command, now)
+            .unwrap()
+            .dossier
+            .version;
+    };
+    apply(EngineCommand::Apply {
+        formation: "m1-oceanographie".into(),
+    });
+    for piece in [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+        "formulaire_complementaire",
+    ] {
+        let file = FileRef {
+            name: format!("{piece}.pdf"),
+            sha256: "0".repeat(64),
+            size: 1000,
+            format: "pdf".into(),
+        };
+        apply(EngineCommand::Piece {
+            candidature: "c1".into(),
+            piece: piece.into(),
+            transition: "deposer".into(),
+            file: Some(file),
+            comment: None,
+        });
+    }
+    apply(EngineCommand::Transition {
+        candidature: "c1".into(),
+        transition: "transmettre".into(),
+        input: Default::default(),
+    });
+    engine.outbox().unwrap().into_iter().map(|m| m.id).collect()
+}
+
+fn outbox(data: &Path) -> Vec<String> {
+    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    engine.outbox().unwrap().into_iter().map(|m| m.id).collect()
+}
+
+#[test]
+fn queued_mails_are_delivered_through_smtp_in_utf8_with_both_parts() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let ids = queue_mails(&data);
+    assert_eq!(ids.len(), 3);
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let server = Guichet::start(&data, Some(smtp.port));
+    wait_for("three mails", || smtp.received().len() == 3);
+    server.stop();
+
+    let mails = smtp.received();
+    let received = mails
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Dossier réceptionné")
+        })
+        .unwrap();
+    assert_eq!(
+        received["subject"],
+        "Dossier réceptionné : Master Océanographie — M1"
+    );
+    assert_eq!(received["to"], "zoe.lefevre@example.org");
+    assert_eq!(
+        received["from"],
+        "OSU Institut Pythéas — scolarité <scolarite@osupytheas.fr>"
+    );
+    assert!(
+        received["text"].as_str().unwrap().contains("Bonjour Zoé,"),
+        "{received}"
+    );
+    assert!(
+        received["html"]
+            .as_str()
+            .unwrap()
+            .contains("<p>Bonjour Zoé,</p>"),
+        "{received}"
+    );
+    let mut message_ids: Vec<String> = mails
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    message_ids.sort();
+    let mut expected: Vec<String> = ids.iter().map(|id| format!("<{id}@127.0.0.1>")).collect();
+    expected.sort();
+    assert_eq!(
+        message_ids, expected,
+        "the Message-ID is the mail's stable id"
+    );
+    assert!(outbox(&data).is_empty(), "delivered mails leave the outbox");
+}
+
+#[test]
+fn mails_queued_while_smtp_is_down_arrive_exactly_once_after_a_restart() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let ids = queue_mails(&data);
+    let smtp_port = free_port();
+
+    // SMTP is down: the mails stay queued, across a restart of guichet.
+    let server = Guichet::start(&data, Some(smtp_port));
+    std::thread::sleep(Duration::from_secs(2));
+    server.stop();
+    assert_eq!(outbox(&data), ids);
+
+    // SMTP comes back, and so does guichet: every mail arrives, once.
+    let smtp = SmtpServer::start(smtp_port, &folder.path().join("maildir"));
+    let server = Guichet::start(&data, Some(smtp_port));
+    wait_for("three mails", || smtp.received().len() == 3);
+    std::thread::sleep(Duration::from_secs(2));
+    server.stop();
+    assert_eq!(smtp.received().len(), 3, "no mail twice");
+    assert!(outbox(&data).is_empty());
+}
+
+#[test]
+fn without_smtp_mails_are_written_as_files_named_by_their_id() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let ids = queue_mails(&data);
+    let server = Guichet::start(&data, None);
+    let mail_folder = data.join("mail");
+    let count = || std::fs::read_dir(&mail_folder).map_or(0, |entries| entries.count());
+    wait_for("three files", || count() == 3);
+    server.stop();
+    for id in &ids {
+        let mail = decode(&mail_folder.join(format!("{id}.eml")));
+        assert_eq!(mail["message_id"], format!("<{id}@127.0.0.1>"));
+    }
+    assert!(outbox(&data).is_empty());
+}
+
+#[test]
+fn pages_speak_the_users_language_and_carry_security_headers() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = Guichet::start(&folder.path().join("data"), None);
+
+    let (status, headers, body) = server.get("/", &[]);
+    assert_eq!(status, 200);
+    assert!(body.contains("<html lang=\"fr\">"), "{body}");
+    assert!(body.contains("Master Océanographie — M1"), "{body}");
+    assert!(body.contains("Formations"));
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let csp = header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(header("referrer-policy").as_deref(), Some("same-origin"));
+
+    let (_, _, english) = server.get("/", &[("accept-language", "en-GB,en;q=0.9,fr;q=0.5")]);
+    assert!(
+        english.contains("<html lang=\"en\">") && english.contains("Programmes"),
+        "{english}"
+    );
+    let (_, _, chosen) = server.get("/?lang=fr", &[("accept-language", "en")]);
+    assert!(chosen.contains("<html lang=\"fr\">"));
+
+    let (status, headers, css) = server.get("/static/guichet.css", &[]);
+    assert_eq!(status, 200);
+    assert!(css.contains("320 px"));
+    let cache = headers
+        .iter()
+        .find(|(k, _)| k == "cache-control")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(cache, Some("public, max-age=31536000, immutable"));
+
+    let (status, _, body) = server.get("/no/such/page", &[]);
+    assert_eq!(status, 404);
+    assert!(body.contains("Page introuvable"));
+    server.stop();
+}
