@@ -25,7 +25,7 @@ pub struct DefinitionFile {
     /// Time zone in which dates of this file are read (IANA name). Default `UTC`.
     #[serde(default)]
     pub timezone: Option<String>,
-    /// Sender of the mails, e.g. `"OSU Institut Pythéas <scolarite@example.org>"`.
+    /// Sender of the mails, e.g. `"Scolarité <scolarite@example.org>"`.
     #[serde(default)]
     pub sender: Option<String>,
     /// The campaign: when candidatures can be created and transmitted.
