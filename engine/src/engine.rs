@@ -266,6 +266,53 @@ impl<S: Store> Engine<S> {
         Ok(self.store.outbox()?)
     }
 
+    /// Renders the account mail `mail` (one with `about: account`) for `to` in
+    /// `language` and queues it. `context` gives what account templates read:
+    /// `account` (first_name, last_name, email, identifier), `link` and
+    /// `expires_at`; `institution` is added here.
+    pub fn queue_account_mail(
+        &self,
+        mail: &str,
+        to: &str,
+        language: &str,
+        context: &serde_json::Value,
+        now: Timestamp,
+    ) -> Result<OutboxMail, EngineError> {
+        let definition = &self.definition;
+        let mut context = context.clone();
+        if let serde_json::Value::Object(map) = &mut context {
+            let file = definition.file();
+            map.insert(
+                "institution".into(),
+                serde_json::json!({"id": file.id, "title": file.title.get(language)}),
+            );
+        }
+        let render = |part: &str| {
+            definition
+                .render_mail_part(mail, part, language, &context)
+                .map_err(|error| WorkflowError::Template {
+                    mail: mail.to_owned(),
+                    message: error.to_string(),
+                })
+        };
+        let subject = render("subject")?.ok_or_else(|| WorkflowError::NotFound {
+            what: "mail",
+            id: mail.to_owned(),
+        })?;
+        let outbox_mail = OutboxMail {
+            id: format!("account-{}", uuid::Uuid::new_v4().simple()),
+            dossier: None,
+            mail: mail.to_owned(),
+            to: vec![to.to_owned()],
+            subject: subject.trim().to_owned(),
+            text: render("text")?.unwrap_or_default(),
+            html: render("html")?,
+            queued_at: now,
+        };
+        self.store.enqueue(std::slice::from_ref(&outbox_mail))?;
+        Ok(outbox_mail)
+    }
+
     /// Removes a delivered mail from the outbox.
     pub fn mark_sent(&self, mail_id: &str) -> Result<(), EngineError> {
         Ok(self.store.remove_from_outbox(mail_id)?)

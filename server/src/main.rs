@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod accounts;
 mod mail;
 mod serve;
 mod web;

@@ -109,15 +109,26 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         stopped,
     ));
 
+    let accounts_path = options.data.join("accounts");
+    let accounts = crate::accounts::Accounts::open(&accounts_path)
+        .with_context(|| format!("opening the accounts in {}", accounts_path.display()))?;
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),
         pages: Pages::new()?,
+        accounts,
+        secure_cookies: base_url.starts_with("https://"),
+        base_url: base_url.clone(),
+        throttle: Default::default(),
+        log_links: options.smtp.is_none(),
+        mail_wake: Arc::clone(&wake),
     });
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .with_context(|| format!("listening on {}", options.addr))?;
     tracing::info!(address = %listener.local_addr()?, %base_url, "serving");
-    axum::serve(listener, web::router(state))
+    let app = web::router(Arc::clone(&state))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
 
@@ -129,6 +140,7 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         tokio::task::spawn_blocking(move || engine.store().flush()).await?
     };
     flushed?;
+    state.accounts.flush()?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -89,6 +89,14 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        for mail in mails {
+            state.outbox.insert(mail.id.clone(), mail.clone());
+        }
+        Ok(())
+    }
+
     fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
         let mut mails: Vec<OutboxMail> = self.state()?.outbox.values().cloned().collect();
         mails.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));

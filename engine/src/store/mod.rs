@@ -62,6 +62,8 @@ pub trait Store: Send + Sync {
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError>;
     /// The events of a dossier, oldest first.
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError>;
+    /// Queues mails that belong to no dossier (an account's mails), durably.
+    fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError>;
     /// Mails waiting to be delivered, oldest first.
     fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError>;
     /// Removes a delivered mail from the outbox.

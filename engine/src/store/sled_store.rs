@@ -212,6 +212,15 @@ impl Store for SledStore {
         Self::scan(&self.events, &prefix)
     }
 
+    fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for mail in mails {
+            batch.insert(mail.id.as_bytes(), encode(mail)?);
+        }
+        self.outbox.apply_batch(batch).map_err(backend)?;
+        self.make_durable()
+    }
+
     fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
         let mut mails: Vec<OutboxMail> = Self::scan(&self.outbox, b"")?;
         mails.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));

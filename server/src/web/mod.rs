@@ -1,6 +1,8 @@
 //! The HTTP layer: a thin shell over the engine.
 
+mod accounts;
 mod pages;
+mod strings;
 
 use std::sync::Arc;
 
@@ -21,12 +23,47 @@ pub struct AppState {
     pub engine: Arc<Engine<SledStore>>,
     /// Page templates.
     pub pages: Pages,
+    /// Candidate accounts, tokens and sessions.
+    pub accounts: crate::accounts::Accounts,
+    /// Address users reach the server at, for links in mails.
+    pub base_url: String,
+    /// Cookies get `Secure` when the base URL is https.
+    pub secure_cookies: bool,
+    /// Failed sign-in and sign-up attempts.
+    pub throttle: accounts::Throttle,
+    /// Log account links (no SMTP server: mails only go to files).
+    pub log_links: bool,
+    /// Wakes the mail worker when mails are queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The application's routes.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(home))
+        .route(
+            "/inscription",
+            get(accounts::signup_form).post(accounts::signup),
+        )
+        .route(
+            "/connexion",
+            get(accounts::signin_form).post(accounts::signin),
+        )
+        .route("/deconnexion", axum::routing::post(accounts::signout))
+        .route(
+            "/mot-de-passe-oublie",
+            get(accounts::forgot_form).post(accounts::forgot),
+        )
+        .route(
+            "/{path}/{token}",
+            get(accounts::password_form).post(accounts::set_password),
+        )
+        .route(
+            "/compte/email",
+            get(accounts::email_form).post(accounts::change_email),
+        )
+        .route("/compte/email/{token}", get(accounts::confirm_email))
+        .route("/tableau-de-bord", get(accounts::dashboard))
         .route("/health", get(health))
         .route("/static/guichet.css", get(stylesheet))
         .fallback(not_found)
@@ -53,13 +90,14 @@ async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Res
     response
 }
 
+/// The `?lang=` of a request.
 #[derive(Deserialize)]
-struct LanguageChoice {
+pub struct LanguageChoice {
     lang: Option<String>,
 }
 
 /// French unless the user asks for English (`?lang=en`) or the browser prefers it.
-fn language(choice: &LanguageChoice, headers: &HeaderMap) -> &'static str {
+pub fn language(choice: &LanguageChoice, headers: &HeaderMap) -> &'static str {
     match choice.lang.as_deref() {
         Some("en") => return "en",
         Some("fr") => return "fr",

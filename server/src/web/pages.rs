@@ -6,6 +6,8 @@ use guichet_engine::{Engine, SledStore};
 use minijinja::Environment;
 use serde_json::{json, Value};
 
+use super::strings::strings;
+
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
 
@@ -26,27 +28,6 @@ fn content_version(content: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// Words of the pages themselves (the procedure's words come from its definition).
-fn strings(lang: &str) -> Value {
-    if lang == "en" {
-        json!({
-            "skip": "Skip to content", "language": "Language", "home": "Home page",
-            "footer": "Online applications", "campaign": "Application period",
-            "campaign_from": "From", "campaign_to": "to", "campaign_open": "Applications are open.",
-            "campaign_closed": "Applications are closed.", "catalogue": "Programmes",
-            "not_found": "Page not found", "not_found_text": "This address does not lead to any page.",
-        })
-    } else {
-        json!({
-            "skip": "Aller au contenu", "language": "Langue", "home": "Page d'accueil",
-            "footer": "Candidatures en ligne", "campaign": "Période de candidature",
-            "campaign_from": "Du", "campaign_to": "au", "campaign_open": "Les candidatures sont ouvertes.",
-            "campaign_closed": "Les candidatures sont fermées.", "catalogue": "Formations",
-            "not_found": "Page introuvable", "not_found_text": "Cette adresse ne mène à aucune page.",
-        })
-    }
-}
-
 impl Pages {
     /// Compiles the embedded templates.
     pub fn new() -> anyhow::Result<Self> {
@@ -55,13 +36,20 @@ impl Pages {
         templates.add_template("layout.html", include_str!("../../templates/layout.html"))?;
         templates.add_template("home.html", include_str!("../../templates/home.html"))?;
         templates.add_template("error.html", include_str!("../../templates/error.html"))?;
+        templates.add_template("form.html", include_str!("../../templates/form.html"))?;
+        templates.add_template("message.html", include_str!("../../templates/message.html"))?;
+        templates.add_template(
+            "dashboard.html",
+            include_str!("../../templates/dashboard.html"),
+        )?;
         Ok(Self {
             templates,
             css_version: content_version(STYLESHEET),
         })
     }
 
-    fn render(&self, name: &str, status: StatusCode, values: Value) -> Response {
+    /// Renders template `name` with `values` (the common values added).
+    pub fn render(&self, name: &str, status: StatusCode, values: Value) -> Response {
         let rendered = self
             .templates
             .get_template(name)
@@ -75,7 +63,8 @@ impl Pages {
         }
     }
 
-    fn common(&self, engine: &Engine<SledStore>, lang: &str) -> Value {
+    /// Values every page uses: language, words, institution, stylesheet version.
+    pub fn common(&self, engine: &Engine<SledStore>, lang: &str) -> Value {
         let definition = engine.definition().file();
         json!({
             "lang": lang,

@@ -1,0 +1,440 @@
+//! Candidate accounts, single-use tokens and sessions, in their own sled database.
+//!
+//! Tokens and session ids are random 256-bit values; only the SHA-256 of a
+//! token is stored, so a copy of the database gives no usable link.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The database failed.
+    #[error("account storage: {0}")]
+    Storage(String),
+    /// The operating system gave no randomness.
+    #[error("no randomness available: {0}")]
+    Random(String),
+}
+
+fn storage(error: impl std::fmt::Display) -> AccountError {
+    AccountError::Storage(error.to_string())
+}
+
+/// A candidate's account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    /// Random id; also the owner id of the candidate's dossier.
+    pub id: String,
+    /// Email address, also the sign-in identifier (lowercase).
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// PHC string of the argon2 hash, once a password is chosen.
+    pub password: Option<String>,
+    /// The candidate's dossier, created at activation.
+    pub dossier: Option<String>,
+    /// When the account was created.
+    pub created_at: Timestamp,
+}
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// Activate the account and choose a password.
+    Activation,
+    /// Choose a new password.
+    PasswordReset,
+    /// Confirm a new email address.
+    EmailChange {
+        /// The address to confirm.
+        new_email: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenRecord {
+    purpose: Purpose,
+    account: String,
+    expires_at: Timestamp,
+    used: bool,
+}
+
+/// Why a token cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// No such token (mistyped, or for another purpose).
+    Unknown,
+    /// Past its expiry.
+    Expired,
+    /// Already used once.
+    Used,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Account id.
+    pub account: String,
+    /// When the user signed in.
+    pub created_at: Timestamp,
+    /// Last request.
+    pub last_seen_at: Timestamp,
+}
+
+/// Sessions end after this long without a request…
+pub const SESSION_IDLE: Duration = Duration::from_secs(2 * 3600);
+/// …and this long after signing in, whatever happens.
+pub const SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
+
+/// A random value, hex-encoded, for tokens, session ids and CSRF tokens.
+pub fn random_token() -> Result<String, AccountError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AccountError::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Accounts, tokens and sessions.
+pub struct Accounts {
+    db: sled::Db,
+    accounts: sled::Tree,
+    by_email: sled::Tree,
+    tokens: sled::Tree,
+    sessions: sled::Tree,
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AccountError> {
+    serde_json::to_vec(value).map_err(storage)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AccountError> {
+    serde_json::from_slice(bytes).map_err(storage)
+}
+
+impl Accounts {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &std::path::Path) -> Result<Self, AccountError> {
+        let db = sled::open(path).map_err(storage)?;
+        let tree = |name: &str| db.open_tree(name).map_err(storage);
+        Ok(Self {
+            accounts: tree("accounts")?,
+            by_email: tree("accounts_by_email")?,
+            tokens: tree("tokens")?,
+            sessions: tree("sessions")?,
+            db,
+        })
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), AccountError> {
+        self.db.flush().map(|_| ()).map_err(storage)
+    }
+
+    /// The account with this id.
+    pub fn get(&self, id: &str) -> Result<Option<Account>, AccountError> {
+        match self.accounts.get(id).map_err(storage)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The account signing in with `email`.
+    pub fn find_by_email(&self, email: &str) -> Result<Option<Account>, AccountError> {
+        match self.by_email.get(email.to_lowercase()).map_err(storage)? {
+            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates an account, or returns the existing one with this email.
+    pub fn create(
+        &self,
+        first_name: &str,
+        last_name: &str,
+        email: &str,
+        now: Timestamp,
+    ) -> Result<(Account, bool), AccountError> {
+        let email = email.to_lowercase();
+        let account = Account {
+            id: random_token()?[..24].to_owned(),
+            email: email.clone(),
+            first_name: first_name.to_owned(),
+            last_name: last_name.to_owned(),
+            password: None,
+            dossier: None,
+            created_at: now,
+        };
+        // Claim the address first: of two sign-ups racing, one creates.
+        let claimed = self
+            .by_email
+            .compare_and_swap(&email, None as Option<&[u8]>, Some(account.id.as_bytes()))
+            .map_err(storage)?;
+        if claimed.is_err() {
+            let existing = self.find_by_email(&email)?;
+            return existing
+                .map(|a| (a, false))
+                .ok_or_else(|| AccountError::Storage("email index without account".into()));
+        }
+        self.save(&account)?;
+        Ok((account, true))
+    }
+
+    /// Stores `account` durably.
+    pub fn save(&self, account: &Account) -> Result<(), AccountError> {
+        self.accounts
+            .insert(&account.id, encode(account)?)
+            .map_err(storage)?;
+        self.flush()
+    }
+
+    /// Moves an account to a new email address, if no other account uses it.
+    pub fn change_email(
+        &self,
+        account: &mut Account,
+        new_email: &str,
+    ) -> Result<bool, AccountError> {
+        let new_email = new_email.to_lowercase();
+        let claimed = self
+            .by_email
+            .compare_and_swap(
+                &new_email,
+                None as Option<&[u8]>,
+                Some(account.id.as_bytes()),
+            )
+            .map_err(storage)?;
+        if claimed.is_err() {
+            return Ok(false);
+        }
+        self.by_email.remove(&account.email).map_err(storage)?;
+        account.email = new_email;
+        self.save(account)?;
+        Ok(true)
+    }
+
+    /// A new single-use token for `purpose`, valid for `ttl`.
+    pub fn issue_token(
+        &self,
+        purpose: Purpose,
+        account: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<(String, Timestamp), AccountError> {
+        let token = random_token()?;
+        let expires_at = now
+            .checked_add(jiff::SignedDuration::try_from(ttl).map_err(storage)?)
+            .map_err(storage)?;
+        let record = TokenRecord {
+            purpose,
+            account: account.to_owned(),
+            expires_at,
+            used: false,
+        };
+        self.tokens
+            .insert(digest(&token), encode(&record)?)
+            .map_err(storage)?;
+        self.flush()?;
+        Ok((token, expires_at))
+    }
+
+    fn token_record(&self, token: &str) -> Result<Option<(sled::IVec, TokenRecord)>, AccountError> {
+        match self.tokens.get(digest(token)).map_err(storage)? {
+            Some(bytes) => Ok(Some((bytes.clone(), decode(&bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks a token without using it: the account and purpose it is for.
+    pub fn check_token(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Result<(String, Purpose), TokenProblem>, AccountError> {
+        Ok(match self.token_record(token)? {
+            None => Err(TokenProblem::Unknown),
+            Some((_, record)) if record.used => Err(TokenProblem::Used),
+            Some((_, record)) if record.expires_at <= now => Err(TokenProblem::Expired),
+            Some((_, record)) => Ok((record.account, record.purpose)),
+        })
+    }
+
+    /// Uses a token: succeeds once, for one of two concurrent requests.
+    pub fn use_token(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Result<(String, Purpose), TokenProblem>, AccountError> {
+        let Some((stored, record)) = self.token_record(token)? else {
+            return Ok(Err(TokenProblem::Unknown));
+        };
+        if record.used {
+            return Ok(Err(TokenProblem::Used));
+        }
+        if record.expires_at <= now {
+            return Ok(Err(TokenProblem::Expired));
+        }
+        let used = TokenRecord {
+            used: true,
+            ..record.clone()
+        };
+        let swapped = self
+            .tokens
+            .compare_and_swap(digest(token), Some(stored), Some(encode(&used)?))
+            .map_err(storage)?;
+        self.flush()?;
+        Ok(match swapped {
+            Ok(()) => Ok((record.account, record.purpose)),
+            Err(_) => Err(TokenProblem::Used),
+        })
+    }
+
+    /// Opens a session for `account`; returns its id (the cookie's value).
+    pub fn open_session(&self, account: &str, now: Timestamp) -> Result<String, AccountError> {
+        let id = random_token()?;
+        let session = Session {
+            account: account.to_owned(),
+            created_at: now,
+            last_seen_at: now,
+        };
+        self.sessions
+            .insert(digest(&id), encode(&session)?)
+            .map_err(storage)?;
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// The live session with this id, its last request moved to `now`.
+    pub fn session(&self, id: &str, now: Timestamp) -> Result<Option<Session>, AccountError> {
+        let key = digest(id);
+        let Some(bytes) = self.sessions.get(&key).map_err(storage)? else {
+            return Ok(None);
+        };
+        let mut session: Session = decode(&bytes)?;
+        let idle = now.duration_since(session.last_seen_at);
+        let age = now.duration_since(session.created_at);
+        let too_long = |span: jiff::SignedDuration, limit: Duration| {
+            span.unsigned_abs() > limit || span.is_negative()
+        };
+        if too_long(idle, SESSION_IDLE) || too_long(age, SESSION_MAX) {
+            self.sessions.remove(&key).map_err(storage)?;
+            return Ok(None);
+        }
+        session.last_seen_at = now;
+        // Not flushed: losing a last-seen time in a crash only ends a session sooner.
+        self.sessions
+            .insert(&key, encode(&session)?)
+            .map_err(storage)?;
+        Ok(Some(session))
+    }
+
+    /// Ends a session.
+    pub fn close_session(&self, id: &str) -> Result<(), AccountError> {
+        self.sessions.remove(digest(id)).map_err(storage)?;
+        self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2027-03-10T09:00:00Z".parse().expect("time")
+    }
+
+    #[test]
+    fn a_token_works_once_and_not_after_expiry() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let accounts = Accounts::open(folder.path()).expect("open");
+        let (account, created) = accounts
+            .create("Zoé", "Lefèvre", "Zoe@Example.org", now())
+            .expect("create");
+        assert!(created);
+        assert_eq!(account.email, "zoe@example.org");
+        let (again, created) = accounts
+            .create("Zoé", "L", "zoe@example.org", now())
+            .expect("create");
+        assert!(!created);
+        assert_eq!(again.id, account.id);
+
+        let (token, _) = accounts
+            .issue_token(
+                Purpose::Activation,
+                &account.id,
+                Duration::from_secs(3600),
+                now(),
+            )
+            .expect("token");
+        assert_eq!(
+            accounts.use_token(&token, now()).expect("use"),
+            Ok((account.id.clone(), Purpose::Activation))
+        );
+        assert_eq!(
+            accounts.use_token(&token, now()).expect("use"),
+            Err(TokenProblem::Used)
+        );
+        assert_eq!(
+            accounts.use_token("nope", now()).expect("use"),
+            Err(TokenProblem::Unknown)
+        );
+
+        let (late, _) = accounts
+            .issue_token(
+                Purpose::PasswordReset,
+                &account.id,
+                Duration::from_secs(60),
+                now(),
+            )
+            .expect("token");
+        let later = now()
+            .checked_add(jiff::SignedDuration::from_secs(61))
+            .expect("time");
+        assert_eq!(
+            accounts.use_token(&late, later).expect("use"),
+            Err(TokenProblem::Expired)
+        );
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_and_after_their_maximum_age() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let accounts = Accounts::open(folder.path()).expect("open");
+        let id = accounts.open_session("a1", now()).expect("session");
+        let at = |seconds: i64| {
+            now()
+                .checked_add(jiff::SignedDuration::from_secs(seconds))
+                .expect("time")
+        };
+        assert!(accounts.session(&id, at(3600)).expect("read").is_some());
+        assert!(
+            accounts
+                .session(&id, at(3600 + 2 * 3600 + 1))
+                .expect("read")
+                .is_none(),
+            "idle"
+        );
+        let id = accounts.open_session("a1", now()).expect("session");
+        for hour in 1..12 {
+            assert!(accounts
+                .session(&id, at(hour * 3600))
+                .expect("read")
+                .is_some());
+        }
+        assert!(
+            accounts
+                .session(&id, at(12 * 3600 + 1))
+                .expect("read")
+                .is_none(),
+            "absolute"
+        );
+    }
+}
