@@ -120,7 +120,15 @@ struct Guichet {
 }
 
 impl Guichet {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
     fn start(data: &Path, smtp: Option<u16>) -> Self {
+        Self::start_logging_to(data, smtp, Stdio::null())
+    }
+
+    fn start_logging_to(data: &Path, smtp: Option<u16>, log: impl Into<Stdio>) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
         command
@@ -133,7 +141,7 @@ impl Guichet {
             ])
             .arg("--data")
             .arg(data)
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null());
         if let Some(smtp) = smtp {
             command.args(["--smtp", &format!("smtp://127.0.0.1:{smtp}")]);
@@ -388,5 +396,413 @@ fn pages_speak_the_users_language_and_carry_security_headers() {
     let (status, _, body) = server.get("/no/such/page", &[]);
     assert_eq!(status, 404);
     assert!(body.contains("Page introuvable"));
+    server.stop();
+}
+
+/// A browser: keeps cookies, does not follow redirects.
+struct Browser {
+    agent: ureq::Agent,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Self {
+            agent,
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: ureq::http::Response<ureq::Body>) -> Page {
+        let mut response = response;
+        let set_cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for cookie in &set_cookies {
+            let pair = cookie.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || cookie.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let status = response.status().as_u16();
+        Page {
+            status,
+            location,
+            set_cookies,
+            body: response.body_mut().read_to_string().unwrap(),
+        }
+    }
+
+    fn get(&mut self, url: &str) -> Page {
+        let response = self
+            .agent
+            .get(url)
+            .header("cookie", &self.cookie_header())
+            .call()
+            .unwrap();
+        self.keep(response)
+    }
+
+    fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .agent
+            .post(url)
+            .header("cookie", &self.cookie_header())
+            .send_form(fields.iter().copied())
+            .unwrap();
+        self.keep(response)
+    }
+
+    /// Fills the form of the page at `url` (its CSRF token included) and sends it.
+    fn submit(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
+        let form = self.get(url);
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = csrf_of(&form.body);
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(url, &all)
+    }
+}
+
+fn csrf_of(page: &str) -> String {
+    let start =
+        page.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+fn heading(page: &Page) -> String {
+    let start = page.body.find("<h1>").map_or(0, |i| i + 4);
+    page.body[start..]
+        .split("</h1>")
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The newest mail to `to` whose subject starts with `subject`, and the link in it.
+fn link_in_mail(smtp: &SmtpServer, to: &str, subject: &str, count: usize) -> (Value, String) {
+    wait_for("the mail", || {
+        smtp.received()
+            .iter()
+            .filter(|m| m["to"] == to && m["subject"].as_str().unwrap().starts_with(subject))
+            .count()
+            >= count
+    });
+    let mails: Vec<Value> = smtp
+        .received()
+        .into_iter()
+        .filter(|m| m["to"] == to && m["subject"].as_str().unwrap().starts_with(subject))
+        .collect();
+    let mail = mails[count - 1].clone();
+    let text = mail["text"].as_str().unwrap();
+    let start = text.find("http://").expect("a link in the mail");
+    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    (mail, link)
+}
+
+#[test]
+fn a_candidate_signs_up_activates_signs_in_and_out_and_resets_the_password() {
+    let folder = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let server = Guichet::start(&folder.path().join("data"), Some(smtp.port));
+    let mut browser = Browser::new();
+
+    // Sign up: the same answer is given to everyone.
+    let sent = browser.submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Lefèvre"),
+            ("first_name", "Zoé"),
+            ("email", "Zoe.Lefevre@example.org"),
+        ],
+    );
+    assert_eq!(sent.status, 200);
+    assert_eq!(heading(&sent), "Consultez votre messagerie");
+
+    // The activation mail gives the identifier and a link.
+    let (mail, link) = link_in_mail(
+        &smtp,
+        "zoe.lefevre@example.org",
+        "Activation de votre compte",
+        1,
+    );
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("Votre identifiant : zoe.lefevre@example.org"),
+        "{mail}"
+    );
+    assert!(link.starts_with(&server.url("/activation/")), "{link}");
+
+    // A weak password is refused with a message next to the field.
+    let weak = browser.submit(
+        &link,
+        &[("password", "zoe2027"), ("password_confirm", "zoe2027")],
+    );
+    assert_eq!(weak.status, 422);
+    assert!(
+        weak.body.contains("au moins 10 caractères")
+            && weak
+                .body
+                .contains(r#"aria-describedby="password-help password-error""#),
+        "{}",
+        weak.body
+    );
+
+    let activated = browser.submit(
+        &link,
+        &[
+            ("password", "Calanques-de-Sormiou-7"),
+            ("password_confirm", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_eq!(activated.status, 303);
+    assert_eq!(
+        activated.location.as_deref(),
+        Some("/tableau-de-bord?lang=fr")
+    );
+    let session_cookie = activated
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("guichet_session="))
+        .unwrap();
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
+        "{session_cookie}"
+    );
+    let dashboard = browser.get(&server.url("/tableau-de-bord"));
+    assert_eq!(dashboard.status, 200);
+    assert!(
+        dashboard
+            .body
+            .contains("Zoé Lefèvre — zoe.lefevre@example.org"),
+        "{}",
+        dashboard.body
+    );
+
+    // The link works once.
+    let reused = browser.get(&link);
+    assert_eq!(reused.status, 410);
+    assert_eq!(heading(&reused), "Ce lien a déjà été utilisé");
+    let unknown = browser.get(&server.url("/activation/0123456789abcdef"));
+    assert_eq!(heading(&unknown), "Ce lien n&#x27;est pas valide");
+
+    // Sign out, and the dashboard is closed.
+    let dashboard = browser.get(&server.url("/tableau-de-bord"));
+    let out = browser.post(
+        &server.url("/deconnexion"),
+        &[("csrf", &csrf_of(&dashboard.body))],
+    );
+    assert_eq!(heading(&out), "Vous êtes déconnecté");
+    assert_eq!(browser.get(&server.url("/tableau-de-bord")).status, 401);
+
+    // Sign in again; a second sign-in replaces the first session.
+    let signed_in = browser.submit(
+        &server.url("/connexion"),
+        &[
+            ("email", "zoe.lefevre@example.org"),
+            ("password", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_eq!(signed_in.status, 303);
+    let first_session = browser.cookies["guichet_session"].clone();
+    let mut other_tab = Browser {
+        agent: browser.agent.clone(),
+        cookies: browser.cookies.clone(),
+    };
+    browser.submit(
+        &server.url("/connexion"),
+        &[
+            ("email", "zoe.lefevre@example.org"),
+            ("password", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_ne!(
+        browser.cookies["guichet_session"], first_session,
+        "rotated at sign-in"
+    );
+    assert_eq!(
+        other_tab.get(&server.url("/tableau-de-bord")).status,
+        401,
+        "the old session is closed"
+    );
+    assert_eq!(browser.get(&server.url("/tableau-de-bord")).status, 200);
+
+    // Forgotten password: a link by mail, a new password, the old one no longer works.
+    let mut stranger = Browser::new();
+    let sent = stranger.submit(
+        &server.url("/mot-de-passe-oublie"),
+        &[("email", "zoe.lefevre@example.org")],
+    );
+    assert_eq!(heading(&sent), "Consultez votre messagerie");
+    let (_, reset) = link_in_mail(&smtp, "zoe.lefevre@example.org", "Mot de passe oublié", 1);
+    let changed = stranger.submit(
+        &reset,
+        &[
+            ("password", "Massif-des-Calanques-8"),
+            ("password_confirm", "Massif-des-Calanques-8"),
+        ],
+    );
+    assert_eq!(changed.status, 303);
+    let mut later = Browser::new();
+    let old = later.submit(
+        &server.url("/connexion"),
+        &[
+            ("email", "zoe.lefevre@example.org"),
+            ("password", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_eq!(old.status, 422);
+    assert!(
+        old.body
+            .contains("L&#x27;identifiant ou le mot de passe est incorrect."),
+        "{}",
+        old.body
+    );
+    let new = later.submit(
+        &server.url("/connexion"),
+        &[
+            ("email", "zoe.lefevre@example.org"),
+            ("password", "Massif-des-Calanques-8"),
+        ],
+    );
+    assert_eq!(new.status, 303);
+    server.stop();
+}
+
+#[test]
+fn forms_refuse_requests_without_their_csrf_token() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = Guichet::start(&folder.path().join("data"), None);
+    let mut browser = Browser::new();
+    // No token at all.
+    let bare = browser.post(
+        &server.url("/connexion"),
+        &[("email", "a@example.org"), ("password", "x")],
+    );
+    assert_eq!(bare.status, 403);
+    assert_eq!(heading(&bare), "Ce formulaire a expiré");
+    // A cookie, but a field from elsewhere.
+    browser.get(&server.url("/connexion"));
+    let forged = browser.post(
+        &server.url("/inscription"),
+        &[
+            ("csrf", "f00d"),
+            ("last_name", "X"),
+            ("first_name", "Y"),
+            ("email", "x@example.org"),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    server.stop();
+}
+
+#[test]
+fn sign_up_answers_the_same_whether_the_address_has_an_account_or_not() {
+    let folder = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let server = Guichet::start(&folder.path().join("data"), Some(smtp.port));
+    let fields = [
+        ("last_name", "Martin"),
+        ("first_name", "Noé"),
+        ("email", "noe.martin@example.org"),
+    ];
+    let first = Browser::new().submit(&server.url("/inscription"), &fields);
+    let (_, link) = link_in_mail(&smtp, "noe.martin@example.org", "Activation", 1);
+    let mut browser = Browser::new();
+    browser.submit(
+        &link,
+        &[
+            ("password", "Vallon-des-Auffes-3"),
+            ("password_confirm", "Vallon-des-Auffes-3"),
+        ],
+    );
+    let again = Browser::new().submit(&server.url("/inscription"), &fields);
+    let fresh = Browser::new().submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Roux"),
+            ("first_name", "Léa"),
+            ("email", "lea.roux@example.org"),
+        ],
+    );
+    assert_eq!((first.status, &first.body), (again.status, &again.body));
+    assert_eq!((fresh.status, &fresh.body), (again.status, &again.body));
+    server.stop();
+}
+
+#[test]
+fn the_eleventh_wrong_password_in_a_minute_is_throttled() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = Guichet::start(&folder.path().join("data"), None);
+    let mut browser = Browser::new();
+    for _ in 0..10 {
+        let wrong = browser.submit(
+            &server.url("/connexion"),
+            &[("email", "nobody@example.org"), ("password", "wrong")],
+        );
+        assert_eq!(wrong.status, 422);
+    }
+    let throttled = browser.submit(
+        &server.url("/connexion"),
+        &[("email", "nobody@example.org"), ("password", "wrong")],
+    );
+    assert_eq!(throttled.status, 429);
+    assert_eq!(heading(&throttled), "Trop de tentatives");
+    assert!(throttled.body.contains("Patientez une minute"));
+    server.stop();
+}
+
+#[test]
+fn without_smtp_the_activation_link_is_in_the_log() {
+    let folder = tempfile::tempdir().unwrap();
+    let log_path = folder.path().join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Guichet::start_logging_to(&folder.path().join("data"), None, log);
+    Browser::new().submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Roux"),
+            ("first_name", "Léa"),
+            ("email", "lea@example.org"),
+        ],
+    );
+    let activation = server.url("/activation/");
+    wait_for("the link in the log", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains(&activation)
+    });
     server.stop();
 }
