@@ -806,3 +806,71 @@ fn without_smtp_the_activation_link_is_in_the_log() {
     });
     server.stop();
 }
+
+#[test]
+fn the_email_changes_once_the_new_address_is_confirmed() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let server = Guichet::start(&data, Some(smtp.port));
+    let mut browser = Browser::new();
+    browser.submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Roux"),
+            ("first_name", "Léa"),
+            ("email", "lea@example.org"),
+        ],
+    );
+    let (_, link) = link_in_mail(&smtp, "lea@example.org", "Activation", 1);
+    browser.submit(
+        &link,
+        &[
+            ("password", "Pointe-Rouge-2027"),
+            ("password_confirm", "Pointe-Rouge-2027"),
+        ],
+    );
+
+    let sent = browser.submit(
+        &server.url("/compte/email"),
+        &[("email", "lea.roux@example.net")],
+    );
+    assert_eq!(heading(&sent), "Consultez votre messagerie");
+    // Nothing changes until the new address answers.
+    assert!(browser
+        .get(&server.url("/tableau-de-bord"))
+        .body
+        .contains("— lea@example.org"));
+    let (_, confirm) = link_in_mail(
+        &smtp,
+        "lea.roux@example.net",
+        "Confirmez votre nouvelle adresse",
+        1,
+    );
+    let confirmed = browser.get(&confirm);
+    assert_eq!(
+        heading(&confirmed),
+        "Votre adresse électronique a été changée"
+    );
+    assert!(browser
+        .get(&server.url("/tableau-de-bord"))
+        .body
+        .contains("— lea.roux@example.net"));
+    let mut fresh = Browser::new();
+    let signed_in = fresh.submit(
+        &server.url("/connexion"),
+        &[
+            ("email", "lea.roux@example.net"),
+            ("password", "Pointe-Rouge-2027"),
+        ],
+    );
+    assert_eq!(signed_in.status, 303);
+    server.stop();
+
+    // The dossier's mails go to the new address too.
+    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let dossiers = engine.dossiers().unwrap();
+    assert_eq!(dossiers.len(), 1);
+    assert_eq!(dossiers[0].candidate.email, "lea.roux@example.net");
+}

@@ -146,6 +146,12 @@ pub enum Command {
         #[serde(default)]
         comment: Option<String>,
     },
+    /// Record the candidate's new identity (e.g. a verified new email address):
+    /// later mails go to it.
+    UpdateCandidate {
+        /// The identity as it is now.
+        candidate: Candidate,
+    },
     /// Handle a deadline that is due (performed by the system role).
     Deadline {
         /// Candidature id.

@@ -224,6 +224,18 @@ pub fn apply(
             file.as_ref(),
             comment.as_deref(),
         )?,
+        Command::UpdateCandidate { candidate } => {
+            if role.kind != RoleKind::Candidate {
+                return Err(WorkflowError::Forbidden {
+                    role: actor.role.clone(),
+                    action: "change a candidate's identity".into(),
+                });
+            }
+            let before = serde_json::to_value(&step.after.candidate).unwrap_or(Value::Null);
+            let after = serde_json::to_value(candidate).unwrap_or(Value::Null);
+            step.after.candidate = candidate.clone();
+            step.change("candidate".into(), before, after);
+        }
         Command::Deadline {
             candidature,
             deadline,

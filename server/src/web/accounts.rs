@@ -54,6 +54,14 @@ impl Throttle {
 
     fn fail(&self, keys: &[String]) {
         if let Ok(mut failures) = self.failures.lock() {
+            // Many distinct addresses must not grow the table without end.
+            if failures.len() > 10_000 {
+                let now = Instant::now();
+                failures.retain(|_, list| {
+                    list.iter()
+                        .any(|at| now.duration_since(*at) < Duration::from_secs(60))
+                });
+            }
             for key in keys {
                 failures
                     .entry(key.clone())
@@ -1019,10 +1027,15 @@ pub async fn confirm_email(
             .ok()
             .flatten()
             .ok_or(TokenProblem::Unknown)?;
-        worker
+        let changed = worker
             .accounts
             .change_email(&mut account, &new_email)
-            .map_err(|_| TokenProblem::Unknown)
+            .map_err(|_| TokenProblem::Unknown)?;
+        if changed {
+            // Mails about the dossier go to the new address from now on.
+            update_dossier_email(&worker, &account);
+        }
+        Ok(changed)
     })
     .await
     .unwrap_or(Err(TokenProblem::Unknown));
@@ -1044,6 +1057,33 @@ pub async fn confirm_email(
             None,
         ),
         Err(problem) => token_problem(&state, lang, problem, "/compte/email"),
+    }
+}
+
+/// Records the account's address in its dossier, retrying once on a concurrent change.
+fn update_dossier_email(state: &AppState, account: &Account) {
+    let Some(dossier) = &account.dossier else {
+        return;
+    };
+    let actor = guichet_engine::Actor::new(state.engine.definition().candidate_role(), &account.id);
+    for _ in 0..2 {
+        let Ok(Some(current)) = state.engine.dossier(dossier) else {
+            return;
+        };
+        let mut candidate = current.candidate.clone();
+        candidate.email = account.email.clone();
+        let command = guichet_engine::Command::UpdateCandidate { candidate };
+        match state
+            .engine
+            .apply(dossier, current.version, &actor, command, now())
+        {
+            Ok(_) => return,
+            Err(error) if error.is_conflict() => continue,
+            Err(error) => {
+                tracing::error!(%error, "the dossier's email was not updated");
+                return;
+            }
+        }
     }
 }
 
