@@ -125,10 +125,10 @@ impl Guichet {
     }
 
     fn start(data: &Path, smtp: Option<u16>) -> Self {
-        Self::start_logging_to(data, smtp, Stdio::null())
+        Self::launch(data, smtp, &[], Stdio::null())
     }
 
-    fn start_logging_to(data: &Path, smtp: Option<u16>, log: impl Into<Stdio>) -> Self {
+    fn launch(data: &Path, smtp: Option<u16>, options: &[&str], log: impl Into<Stdio>) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
         command
@@ -141,6 +141,7 @@ impl Guichet {
             ])
             .arg("--data")
             .arg(data)
+            .args(options)
             .stdout(log)
             .stderr(Stdio::null());
         if let Some(smtp) = smtp {
@@ -789,7 +790,7 @@ fn without_smtp_the_activation_link_is_in_the_log() {
     let folder = tempfile::tempdir().unwrap();
     let log_path = folder.path().join("guichet.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let server = Guichet::start_logging_to(&folder.path().join("data"), None, log);
+    let server = Guichet::launch(&folder.path().join("data"), None, &[], log);
     Browser::new().submit(
         &server.url("/inscription"),
         &[
@@ -873,4 +874,47 @@ fn the_email_changes_once_the_new_address_is_confirmed() {
     let dossiers = engine.dossiers().unwrap();
     assert_eq!(dossiers.len(), 1);
     assert_eq!(dossiers[0].candidate.email, "lea.roux@example.net");
+}
+
+#[test]
+fn an_expired_activation_link_gets_a_clear_page() {
+    let folder = tempfile::tempdir().unwrap();
+    let log_path = folder.path().join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Guichet::launch(
+        &folder.path().join("data"),
+        None,
+        &["--link-validity", "1 second"],
+        log,
+    );
+    Browser::new().submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Roux"),
+            ("first_name", "Léa"),
+            ("email", "lea@example.org"),
+        ],
+    );
+    let activation = server.url("/activation/");
+    let mut link = String::new();
+    wait_for("the link in the log", || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        match text.find(&activation) {
+            Some(at) => {
+                link = text[at..]
+                    .split(|c: char| !c.is_ascii_alphanumeric() && !":/.".contains(c))
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                true
+            }
+            None => false,
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let expired = Browser::new().get(&link);
+    assert_eq!(expired.status, 410);
+    assert_eq!(heading(&expired), "Ce lien a expiré");
+    assert!(expired.body.contains("Recevoir un nouveau lien"));
+    server.stop();
 }

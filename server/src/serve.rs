@@ -33,9 +33,24 @@ pub struct ServeOptions {
     /// Sender of the mails; default: the definition's `sender`.
     #[arg(long, env = "GUICHET_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// How long activation and email-change links work, e.g. `48 hours`.
+    #[arg(long, env = "GUICHET_LINK_VALIDITY", default_value = "48 hours", value_parser = parse_duration)]
+    pub link_validity: std::time::Duration,
+    /// How long password-reset links work.
+    #[arg(long, env = "GUICHET_RESET_VALIDITY", default_value = "2 hours", value_parser = parse_duration)]
+    pub reset_validity: std::time::Duration,
     /// Log format: `human` or `json`.
     #[arg(long, env = "GUICHET_LOG", default_value = "human")]
     pub log: String,
+}
+
+/// Reads `48 hours`, `30 minutes`, `2 days`…
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let span = guichet_engine::parse_duration(text)?;
+    let signed = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("`{text}`: {e}"))?;
+    std::time::Duration::try_from(signed).map_err(|e| format!("`{text}`: {e}"))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes the store.
@@ -118,6 +133,10 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         accounts,
         secure_cookies: base_url.starts_with("https://"),
         base_url: base_url.clone(),
+        links: crate::web::LinkValidity {
+            activation: options.link_validity,
+            password_reset: options.reset_validity,
+        },
         throttle: Default::default(),
         log_links: options.smtp.is_none(),
         mail_wake: Arc::clone(&wake),

@@ -22,9 +22,6 @@ use super::strings::strings;
 use super::{language, AppState, LanguageChoice};
 use crate::accounts::{random_token, Account, Purpose, TokenProblem};
 
-/// How long activation and password links work.
-const LINK_TTL: Duration = Duration::from_secs(48 * 3600);
-const RESET_TTL: Duration = Duration::from_secs(2 * 3600);
 /// Failed attempts allowed per minute, per account and per address.
 const ATTEMPTS_PER_MINUTE: usize = 10;
 
@@ -32,6 +29,14 @@ const SESSION_COOKIE: &str = "guichet_session";
 const CSRF_COOKIE: &str = "guichet_csrf";
 
 type Fields = HashMap<String, String>;
+
+/// How long the links sent by mail work.
+pub struct LinkValidity {
+    /// Activation and email-change links.
+    pub activation: Duration,
+    /// Password-reset links.
+    pub password_reset: Duration,
+}
 
 /// Failed attempts in the last minute, by key (`ip:…`, `account:…`).
 #[derive(Default)]
@@ -448,10 +453,12 @@ pub async fn signup(
             .create(&first_name, &last_name, &email, now())?;
         // An activated account gets nothing: the answer is the same either way.
         if account.password.is_none() {
-            let (token, expires_at) =
-                worker
-                    .accounts
-                    .issue_token(Purpose::Activation, &account.id, LINK_TTL, now())?;
+            let (token, expires_at) = worker.accounts.issue_token(
+                Purpose::Activation,
+                &account.id,
+                worker.links.activation,
+                now(),
+            )?;
             let url = link(&worker, "activation", &token);
             send_account_mail(
                 &worker,
@@ -869,8 +876,12 @@ pub async fn forgot(
             Purpose::Activation
         };
         let (kind, path, ttl) = match purpose {
-            Purpose::PasswordReset => ("password_reset", "mot-de-passe", RESET_TTL),
-            _ => ("activation", "activation", LINK_TTL),
+            Purpose::PasswordReset => (
+                "password_reset",
+                "mot-de-passe",
+                worker.links.password_reset,
+            ),
+            _ => ("activation", "activation", worker.links.activation),
         };
         if let Ok((token, expires_at)) =
             worker
@@ -979,7 +990,7 @@ pub async fn change_email(
         if let Ok((token, expires_at)) =
             worker
                 .accounts
-                .issue_token(purpose, &account.id, LINK_TTL, now())
+                .issue_token(purpose, &account.id, worker.links.activation, now())
         {
             let url = link(&worker, "compte/email", &token);
             send_account_mail(

@@ -15,6 +15,7 @@ use axum::Router;
 use guichet_engine::{Engine, SledStore};
 use serde::Deserialize;
 
+pub use accounts::LinkValidity;
 pub use pages::Pages;
 
 /// What every request handler can reach.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub base_url: String,
     /// Cookies get `Secure` when the base URL is https.
     pub secure_cookies: bool,
+    /// How long mailed links work.
+    pub links: accounts::LinkValidity,
     /// Failed sign-in and sign-up attempts.
     pub throttle: accounts::Throttle,
     /// Log account links (no SMTP server: mails only go to files).
