@@ -6,7 +6,7 @@
 //! has an account.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -302,8 +302,37 @@ fn now() -> Timestamp {
     Timestamp::now()
 }
 
-fn client_ip(address: &SocketAddr) -> IpAddr {
-    address.ip()
+/// What every public form post goes through: the CSRF check, then the
+/// throttle on the client's address (and on the account it names, if any).
+/// Gives the throttle keys to charge a failure to.
+fn admit(
+    state: &AppState,
+    lang: &str,
+    headers: &HeaderMap,
+    form: &Fields,
+    address: &SocketAddr,
+    account: Option<&str>,
+) -> Result<Vec<String>, Box<Response>> {
+    if !csrf_valid(headers, form) {
+        return Err(Box::new(csrf_refused(state, lang)));
+    }
+    let mut keys = vec![format!("ip:{}", address.ip())];
+    if let Some(email) = account {
+        keys.push(format!("account:{email}"));
+    }
+    if state.throttle.recent(&keys) {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let page = message(
+            state,
+            lang,
+            status,
+            "throttled_title",
+            "throttled_text",
+            None,
+        );
+        return Err(Box::new(page));
+    }
+    Ok(keys)
 }
 
 /// The signed-in account, if the session cookie names a live session.
@@ -412,20 +441,10 @@ pub async fn signup(
     Form(form): Form<Fields>,
 ) -> Response {
     let lang = language(&choice, &headers);
-    if !csrf_valid(&headers, &form) {
-        return csrf_refused(&state, lang);
-    }
-    let keys = [format!("ip:{}", client_ip(&address))];
-    if state.throttle.recent(&keys) {
-        return message(
-            &state,
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled_title",
-            "throttled_text",
-            None,
-        );
-    }
+    let keys = match admit(&state, lang, &headers, &form, &address, None) {
+        Ok(keys) => keys,
+        Err(refused) => return *refused,
+    };
     let mut errors = required(&form, &["last_name", "first_name", "email"], lang);
     let email = form.get("email").map_or("", |e| e.trim()).to_lowercase();
     if !email.is_empty() && !valid_email(&email) {
@@ -729,24 +748,11 @@ pub async fn signin(
     Form(form): Form<Fields>,
 ) -> Response {
     let lang = language(&choice, &headers);
-    if !csrf_valid(&headers, &form) {
-        return csrf_refused(&state, lang);
-    }
     let email = form.get("email").map_or("", |e| e.trim()).to_lowercase();
-    let keys = [
-        format!("ip:{}", client_ip(&address)),
-        format!("account:{email}"),
-    ];
-    if state.throttle.recent(&keys) {
-        return message(
-            &state,
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled_title",
-            "throttled_text",
-            None,
-        );
-    }
+    let keys = match admit(&state, lang, &headers, &form, &address, Some(&email)) {
+        Ok(keys) => keys,
+        Err(refused) => return *refused,
+    };
     let password = form.get("password").cloned().unwrap_or_default();
     let worker = Arc::clone(&state);
     let checked = tokio::task::spawn_blocking(move || -> Option<String> {
@@ -845,24 +851,11 @@ pub async fn forgot(
     Form(form): Form<Fields>,
 ) -> Response {
     let lang = language(&choice, &headers);
-    if !csrf_valid(&headers, &form) {
-        return csrf_refused(&state, lang);
-    }
     let email = form.get("email").map_or("", |e| e.trim()).to_lowercase();
-    let keys = [
-        format!("ip:{}", client_ip(&address)),
-        format!("account:{email}"),
-    ];
-    if state.throttle.recent(&keys) {
-        return message(
-            &state,
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled_title",
-            "throttled_text",
-            None,
-        );
-    }
+    let keys = match admit(&state, lang, &headers, &form, &address, Some(&email)) {
+        Ok(keys) => keys,
+        Err(refused) => return *refused,
+    };
     state.throttle.fail(&keys);
     let worker = Arc::clone(&state);
     let lang_owned = lang.to_owned();
