@@ -493,3 +493,90 @@ fn the_number_of_candidatures_is_capped() {
         "{second:?}"
     );
 }
+
+#[test]
+fn an_entry_is_checked_field_by_field_with_its_dependent_lists() {
+    use guichet_engine::{base_context, check_entry, options, Problem};
+    let (_folder, engine) = osu();
+    let definition = engine.definition();
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now())
+        .unwrap();
+    let base = base_context(definition, &dossier, now());
+    let section = &definition.file().profile[2];
+    assert_eq!(section.id, "baccalaureat");
+    let entry = |value: serde_json::Value| value.as_object().unwrap().clone();
+
+    // Series follow the year; schools follow the commune.
+    let check = check_entry(
+        definition,
+        &base,
+        &section.fields,
+        &entry(json!({"situation": "bac_francais", "annee": 2021, "serie": "S", "commune": "13001", "etablissement": "marseille-thiers"})),
+    )
+    .unwrap();
+    assert_eq!(
+        check.problems,
+        [
+            ("serie".to_owned(), Problem::Option),
+            ("etablissement".to_owned(), Problem::Option)
+        ]
+    );
+    assert_eq!(
+        check.problems[0].1.message("fr"),
+        "Choisissez une option de la liste."
+    );
+    let context =
+        guichet_engine::entry_context(&base, &section.fields, &entry(json!({"annee": 2021})));
+    let serie = section.fields.iter().find(|f| f.id == "serie").unwrap();
+    let offered: Vec<String> = options(definition, serie, &context, "fr")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(offered.contains(&"GEN".to_owned()) && offered.contains(&"STMG".to_owned()));
+    assert!(!offered.contains(&"S".to_owned()) && !offered.contains(&"A1".to_owned()));
+
+    // Without the bac, the other fields are hidden, not required, and dropped.
+    let check = check_entry(
+        definition,
+        &base,
+        &section.fields,
+        &entry(json!({"situation": "sans_bac", "annee": 2019})),
+    )
+    .unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_eq!(
+        check.hidden,
+        [
+            "annee",
+            "serie",
+            "mention",
+            "pays",
+            "commune",
+            "etablissement"
+        ]
+    );
+    assert_eq!(check.answers.keys().collect::<Vec<_>>(), ["situation"]);
+
+    // A required field left empty, and a wrong INE.
+    let identity = &definition.file().profile[0];
+    let check = check_entry(
+        definition,
+        &base,
+        &identity.fields,
+        &entry(json!({"ine": "12345"})),
+    )
+    .unwrap();
+    assert!(check
+        .problems
+        .contains(&("nom_naissance".to_owned(), Problem::Required)));
+    let ine = check.problems.iter().find(|(f, _)| f == "ine").unwrap();
+    assert!(
+        ine.1
+            .message("fr")
+            .starts_with("L'INE compte 11 caractères"),
+        "{}",
+        ine.1.message("fr")
+    );
+}

@@ -98,6 +98,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod answers;
 mod check;
 mod context;
 mod definition;
@@ -114,6 +115,7 @@ mod units;
 mod workflow;
 mod yaml;
 
+pub use answers::{check_answer, check_entry, entry_context, options, Choice, EntryCheck, Problem};
 pub use context::Shape;
 pub use definition::{Bundle, Definition, DefinitionError, List};
 pub use diagnostic::{Diagnostic, Diagnostics};

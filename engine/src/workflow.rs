@@ -7,14 +7,15 @@
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
+use crate::answers::{check_answer, check_entry, is_blank, Problem};
 use crate::context;
 use crate::definition::Definition;
 use crate::dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail, PieceState,
 };
 use crate::model::{
-    CommentRule, DeadlineDef, FieldDef, FieldType, FileEffect, MailEffect, OneOrMany, PromoteDef,
-    RoleKind, Text,
+    CommentRule, DeadlineDef, FieldDef, FileEffect, MailEffect, OneOrMany, PromoteDef, RoleKind,
+    Text,
 };
 use crate::script::ScriptError;
 
@@ -372,32 +373,23 @@ pub fn profile_state(
         let mut missing = Vec::new();
         let mut hidden = Vec::new();
         for (number, entry) in entries.iter().enumerate() {
-            let mut context = base.clone();
-            if let Value::Object(map) = &mut context {
-                for field in &section.fields {
-                    map.insert(
-                        field.id.clone(),
-                        entry.get(&field.id).cloned().unwrap_or(Value::Null),
-                    );
-                }
+            let empty = Map::new();
+            let entry = entry.as_object().unwrap_or(&empty);
+            let check = check_entry(definition, &base, &section.fields, entry)?;
+            if number == 0 {
+                hidden = check.hidden;
             }
-            for field in &section.fields {
-                let visible = match &field.when {
-                    Some(when) => definition.eval_bool(when, &context)?,
-                    None => true,
-                };
-                let value = entry.get(&field.id).unwrap_or(&Value::Null);
-                let name = if section.repeat.is_some() {
-                    format!("{}[{number}]", field.id)
-                } else {
-                    field.id.clone()
-                };
-                if !visible {
-                    if number == 0 {
-                        hidden.push(field.id.clone());
-                    }
-                } else if field.required && is_blank(value) && section.import.is_none() {
-                    missing.push(name);
+            // Imported data is what it is: the candidate cannot complete it.
+            if section.import.is_some() {
+                continue;
+            }
+            for (field, problem) in check.problems {
+                if problem == Problem::Required {
+                    missing.push(if section.repeat.is_some() {
+                        format!("{field}[{number}]")
+                    } else {
+                        field
+                    });
                 }
             }
         }
@@ -1096,96 +1088,16 @@ pub(crate) fn format_name(format: crate::model::FileFormat) -> &'static str {
     }
 }
 
-fn is_blank(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(text) => text.trim().is_empty(),
-        Value::Array(items) => items.is_empty(),
-        _ => false,
-    }
-}
-
 /// Checks the kind of one answer (requiredness is a matter of completeness, not of saving).
-/// The definition's own messages are given in the candidate's `language`.
+/// The message is in the candidate's `language`.
 fn check_value(
     definition: &Definition,
     field: &FieldDef,
     value: &Value,
     language: &str,
 ) -> Result<(), WorkflowError> {
-    if is_blank(value) {
-        return Ok(());
-    }
-    let invalid = |message: &str| WorkflowError::InvalidValue {
+    check_answer(definition, field, value).map_err(|problem| WorkflowError::InvalidValue {
         field: field.id.clone(),
-        message: message.to_owned(),
-    };
-    let option_exists = |key: &str| match (&field.options, &field.options_from) {
-        (Some(options), _) => options.iter().any(|o| o.id == key),
-        (None, Some(from)) => definition
-            .list(&from.list)
-            .is_some_and(|l| l.row(key).is_some()),
-        (None, None) => false,
-    };
-    match field.kind {
-        FieldType::Text
-        | FieldType::Textarea
-        | FieldType::Email
-        | FieldType::Phone
-        | FieldType::Date => {
-            let Value::String(text) = value else {
-                return Err(invalid("expected a text"));
-            };
-            if field.kind == FieldType::Date && crate::units::parse_date(text).is_err() {
-                return Err(invalid("expected a date YYYY-MM-DD"));
-            }
-            if let Some(pattern) = &field.pattern {
-                let matches = definition.matches_pattern(pattern, text).unwrap_or(false);
-                if !matches {
-                    let message = field
-                        .pattern_message
-                        .as_ref()
-                        .map_or("the value does not have the expected format", |m| {
-                            m.get(language)
-                        });
-                    return Err(invalid(message));
-                }
-            }
-        }
-        FieldType::Year | FieldType::Number => {
-            let number = value.as_f64().ok_or_else(|| invalid("expected a number"))?;
-            if field.kind == FieldType::Year
-                && (number.fract() != 0.0 || !(1900.0..=2200.0).contains(&number))
-            {
-                return Err(invalid("expected a year"));
-            }
-            if field.min.is_some_and(|min| number < min)
-                || field.max.is_some_and(|max| number > max)
-            {
-                return Err(invalid("the number is out of range"));
-            }
-        }
-        FieldType::Boolean => {
-            if !value.is_boolean() {
-                return Err(invalid("expected true or false"));
-            }
-        }
-        FieldType::Choice => {
-            let key = value
-                .as_str()
-                .ok_or_else(|| invalid("expected one option"))?;
-            if !option_exists(key) {
-                return Err(invalid("this option does not exist"));
-            }
-        }
-        FieldType::MultiChoice => {
-            let keys = value
-                .as_array()
-                .ok_or_else(|| invalid("expected a list of options"))?;
-            if !keys.iter().all(|k| k.as_str().is_some_and(option_exists)) {
-                return Err(invalid("an option does not exist"));
-            }
-        }
-    }
-    Ok(())
+        message: problem.message(language),
+    })
 }
