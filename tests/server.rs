@@ -918,3 +918,256 @@ fn an_expired_activation_link_gets_a_clear_page() {
     assert!(expired.body.contains("Recevoir un nouveau lien"));
     server.stop();
 }
+
+/// Signs up and activates `email` (no SMTP: the link comes from the log); the browser is signed in.
+fn signed_up(folder: &Path, extra: &[&str]) -> (Guichet, Browser, PathBuf) {
+    let log_path = folder.join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let data = folder.join("data");
+    let server = Guichet::launch(&data, None, extra, log);
+    let mut browser = Browser::new();
+    browser.submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Durand"),
+            ("first_name", "Camille"),
+            ("email", "camille@example.org"),
+        ],
+    );
+    let activation = server.url("/activation/");
+    let mut link = String::new();
+    wait_for("the link in the log", || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        text.find(&activation)
+            .map(|at| {
+                link = text[at..]
+                    .split(|c: char| !c.is_ascii_alphanumeric() && !":/.".contains(c))
+                    .next()
+                    .unwrap()
+                    .to_owned();
+            })
+            .is_some()
+    });
+    let done = browser.submit(
+        &link,
+        &[
+            ("password", "Calanques-de-Sormiou-7"),
+            ("password_confirm", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_eq!(done.status, 303);
+    (server, browser, data)
+}
+
+#[test]
+fn dossier_sections_are_forms_checked_on_the_server() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, data) = signed_up(folder.path(), &[]);
+
+    // The identity form: labels, required markers, help; errors next to their field.
+    let page = browser.get(&server.url("/dossier/etat_civil"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(
+            r#"<label for="nom_naissance">Nom de naissance <span class="required">*</span></label>"#
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("relevé de notes du baccalauréat"));
+    let wrong = browser.submit(
+        &server.url("/dossier/etat_civil"),
+        &[
+            ("nom_naissance", "<script>alert(1)</script>"),
+            ("ine", "12345"),
+            ("date_naissance", "2003-02-30"),
+        ],
+    );
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong
+            .body
+            .contains(r#"<p class="error" id="prenoms-error">Ce champ est obligatoire.</p>"#),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("L&#x27;INE compte 11 caractères"),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong
+        .body
+        .contains(r#"aria-describedby="ine-help ine-error""#));
+    assert!(wrong.body.contains("Saisissez une date valide"));
+    // What was typed is kept, as text.
+    assert!(
+        wrong
+            .body
+            .contains(r#"value="&lt;script&gt;alert(1)&lt;&#x2f;script&gt;""#),
+        "{}",
+        wrong.body
+    );
+    assert!(!wrong.body.contains("<script>alert(1)</script>"));
+
+    let saved = browser.submit(
+        &server.url("/dossier/etat_civil"),
+        &[
+            ("civilite", "mme"),
+            ("nom_naissance", "<script>alert(1)</script>"),
+            ("prenoms", "Camille"),
+            ("date_naissance", "2003-05-14"),
+            ("commune_naissance", "Marseille"),
+            ("pays_naissance", "FR"),
+            ("nationalite", "FR"),
+            ("ine", "123456789AB"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+
+    // The bac: without JavaScript, sending the form re-evaluates the conditions and lists.
+    let bac = browser.submit(
+        &server.url("/dossier/baccalaureat"),
+        &[
+            ("situation", "bac_francais"),
+            ("annee", "2021"),
+            ("serie", "S"),
+        ],
+    );
+    assert_eq!(bac.status, 422);
+    assert!(
+        bac.body.contains(r#"<option value="GEN""#) && !bac.body.contains(r#"<option value="S""#),
+        "series follow the year"
+    );
+    assert!(bac.body.contains("Choisissez une option de la liste."));
+    let bac = browser.submit(
+        &server.url("/dossier/baccalaureat"),
+        &[
+            ("situation", "bac_francais"),
+            ("annee", "2021"),
+            ("serie", "GEN"),
+            ("commune", "13001"),
+            ("etablissement", "aix-cezanne"),
+        ],
+    );
+    assert_eq!(bac.status, 303, "{}", bac.body);
+    let none = browser.submit(
+        &server.url("/dossier/baccalaureat"),
+        &[("situation", "sans_bac"), ("annee", "2021")],
+    );
+    assert_eq!(
+        none.status, 303,
+        "hidden fields are not required: {}",
+        none.body
+    );
+    let page = browser.get(&server.url("/dossier/baccalaureat"));
+    assert!(
+        page.body.contains(r#"<div class="field" hidden>"#),
+        "{}",
+        page.body
+    );
+
+    // Two external curriculum entries; one edited, then removed.
+    for (year, level, title) in [
+        ("2021", "l1", "L1, Sciences de la Terre"),
+        ("2022", "l2", "L2, Sciences de la Terre"),
+    ] {
+        let added = browser.submit(
+            &server.url("/dossier/cursus_externe/nouveau"),
+            &[
+                ("annee", year),
+                ("niveau", level),
+                ("etablissement", "Université de Toulon"),
+                ("pays", "FR"),
+                ("intitule", title),
+                ("obtenu", "oui"),
+            ],
+        );
+        assert_eq!(added.status, 303, "{}", added.body);
+    }
+    let bad = browser.submit(
+        &server.url("/dossier/cursus_externe/nouveau"),
+        &[
+            ("annee", "2023"),
+            ("niveau", "l3"),
+            ("etablissement", "Toulon"),
+            ("pays", "FR"),
+            ("intitule", "Licence"),
+            ("obtenu", "oui"),
+        ],
+    );
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("Séparez par des virgules"),
+        "{}",
+        bad.body
+    );
+    let list = browser.get(&server.url("/dossier/cursus_externe"));
+    assert!(
+        list.body.contains("L1, Sciences de la Terre")
+            && list.body.contains("L2, Sciences de la Terre")
+    );
+    assert!(list.body.contains("Nouveau cursus"));
+    let removed = browser.post(
+        &server.url("/dossier/cursus_externe/1/supprimer"),
+        &[("csrf", &csrf_of(&list.body))],
+    );
+    assert_eq!(removed.status, 303);
+    let list = browser.get(&server.url("/dossier/cursus_externe"));
+    assert!(
+        !list.body.contains("L1, Sciences de la Terre")
+            && list.body.contains("L2, Sciences de la Terre")
+    );
+    assert_eq!(
+        browser.get(&server.url("/dossier/cursus_externe/7")).status,
+        404
+    );
+
+    // The imported curriculum is read-only; the dashboard shows progress.
+    let imported = browser.get(&server.url("/dossier/cursus_interne"));
+    assert!(
+        imported.body.contains("scolarite@osupytheas.fr") && !imported.body.contains("Nouveau")
+    );
+    let refused = browser.post(
+        &server.url("/dossier/cursus_interne/nouveau"),
+        &[("csrf", &csrf_of(&list.body)), ("annee", "2020")],
+    );
+    assert_eq!(refused.status, 404);
+    let dashboard = browser.get(&server.url("/tableau-de-bord"));
+    assert!(
+        dashboard.body.contains(
+            r#"<a href="/dossier/etat_civil?lang=fr">État civil</a> — rubrique complète"#
+        ),
+        "{}",
+        dashboard.body
+    );
+    assert!(dashboard
+        .body
+        .contains(r#"<a href="/dossier/coordonnees?lang=fr">Coordonnées</a> — à compléter"#));
+
+    // Without a session, nothing is shown.
+    assert_eq!(
+        Browser::new()
+            .get(&server.url("/dossier/etat_civil"))
+            .status,
+        401
+    );
+    server.stop();
+
+    // What was stored: the script tag as text, the hidden bac fields dropped.
+    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let dossier = engine.dossiers().unwrap().remove(0);
+    assert_eq!(
+        dossier.profile["etat_civil"]["nom_naissance"],
+        "<script>alert(1)</script>"
+    );
+    assert_eq!(
+        dossier.profile["baccalaureat"],
+        serde_json::json!({"situation": "sans_bac"})
+    );
+    assert_eq!(
+        dossier.profile["cursus_externe"].as_array().unwrap().len(),
+        1
+    );
+}

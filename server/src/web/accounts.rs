@@ -106,7 +106,7 @@ fn set_cookie(
 }
 
 /// The CSRF token of this browser, and the cookie to set if it is new.
-fn csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+pub(super) fn csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     match cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 64) {
         Some(token) => (token, None),
         None => {
@@ -117,14 +117,14 @@ fn csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) 
     }
 }
 
-fn csrf_valid(headers: &HeaderMap, form: &Fields) -> bool {
+pub(super) fn csrf_valid(headers: &HeaderMap, form: &Fields) -> bool {
     match (cookie(headers, CSRF_COOKIE), form.get("csrf")) {
         (Some(cookie), Some(field)) => !cookie.is_empty() && &cookie == field,
         _ => false,
     }
 }
 
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+pub(super) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -158,7 +158,7 @@ fn message(
     state.pages.render("message.html", status, values)
 }
 
-fn csrf_refused(state: &AppState, lang: &str) -> Response {
+pub(super) fn csrf_refused(state: &AppState, lang: &str) -> Response {
     message(
         state,
         lang,
@@ -336,7 +336,7 @@ fn admit(
 }
 
 /// The signed-in account, if the session cookie names a live session.
-async fn signed_in(state: &Arc<AppState>, headers: &HeaderMap) -> Option<Account> {
+pub(super) async fn signed_in(state: &Arc<AppState>, headers: &HeaderMap) -> Option<Account> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
@@ -915,7 +915,7 @@ fn email_page(lang: &str) -> FormPage<'static> {
     }
 }
 
-fn must_sign_in(state: &AppState, lang: &str) -> Response {
+pub(super) fn must_sign_in(state: &AppState, lang: &str) -> Response {
     message(
         state,
         lang,
@@ -1120,7 +1120,7 @@ pub async fn dashboard(
         .file()
         .profile
         .iter()
-        .map(|s| json!({"title": s.title.get(lang), "complete": complete.get(&s.id).copied().unwrap_or(false)}))
+        .map(|s| json!({"id": s.id, "title": s.title.get(lang), "complete": complete.get(&s.id).copied().unwrap_or(false)}))
         .collect();
     let candidatures: Vec<Value> = dossier
         .iter()

@@ -1,6 +1,7 @@
 //! The HTTP layer: a thin shell over the engine.
 
 mod accounts;
+mod dossier;
 mod pages;
 mod strings;
 
@@ -67,6 +68,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/compte/email/{token}", get(accounts::confirm_email))
         .route("/tableau-de-bord", get(accounts::dashboard))
+        .route(
+            "/dossier/{section}",
+            get(dossier::show_section).post(dossier::save_section),
+        )
+        .route(
+            "/dossier/{section}/{entry}",
+            get(dossier::show_entry).post(dossier::save_entry),
+        )
+        .route(
+            "/dossier/{section}/{entry}/supprimer",
+            axum::routing::post(dossier::remove_entry),
+        )
         .route("/health", get(health))
         .route("/static/guichet.css", get(stylesheet))
         .fallback(not_found)

@@ -11,6 +11,21 @@ use super::strings::strings;
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
 
+/// Every page template, embedded in the binary.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../../templates/layout.html")),
+    ("home.html", include_str!("../../templates/home.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("form.html", include_str!("../../templates/form.html")),
+    ("message.html", include_str!("../../templates/message.html")),
+    (
+        "dashboard.html",
+        include_str!("../../templates/dashboard.html"),
+    ),
+    ("section.html", include_str!("../../templates/section.html")),
+    ("entries.html", include_str!("../../templates/entries.html")),
+];
+
 /// The page templates.
 pub struct Pages {
     templates: Environment<'static>,
@@ -33,15 +48,9 @@ impl Pages {
     pub fn new() -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        templates.add_template("layout.html", include_str!("../../templates/layout.html"))?;
-        templates.add_template("home.html", include_str!("../../templates/home.html"))?;
-        templates.add_template("error.html", include_str!("../../templates/error.html"))?;
-        templates.add_template("form.html", include_str!("../../templates/form.html"))?;
-        templates.add_template("message.html", include_str!("../../templates/message.html"))?;
-        templates.add_template(
-            "dashboard.html",
-            include_str!("../../templates/dashboard.html"),
-        )?;
+        for (name, source) in TEMPLATES {
+            templates.add_template(name, source)?;
+        }
         Ok(Self {
             templates,
             css_version: content_version(STYLESHEET),

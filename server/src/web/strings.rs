@@ -68,11 +68,19 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("your_dossier", "Mon dossier", "My dossier"),
     ("complete", "rubrique complète", "complete"),
     ("to_fill", "à compléter", "to fill in"),
-    ("forms_soon", "Les formulaires du dossier arrivent dans la prochaine version du site.", "The dossier forms are coming in the next version of this site."),
     ("candidatures", "Mes candidatures", "My applications"),
     ("no_candidature", "Aucune candidature pour l'instant.", "No application yet."),
     ("sign_in_needed", "Connectez-vous", "Please sign in"),
     ("sign_in_needed_text", "Connectez-vous pour voir cette page.", "Sign in to see this page."),
+    ("back_to_dashboard", "Retour à mes candidatures", "Back to my applications"),
+    ("required_note", "Les champs marqués d'un astérisque (*) sont obligatoires.", "Fields marked with an asterisk (*) are required."),
+    ("choose", "— Choisir —", "— Choose —"),
+    ("save", "Enregistrer", "Save"),
+    ("edit", "Modifier", "Edit"),
+    ("remove", "Supprimer", "Remove"),
+    ("actions", "Actions", "Actions"),
+    ("no_entry", "Aucune entrée pour l'instant.", "No entry yet."),
+    ("import_contact", "Une erreur ? Contactez :", "An error? Contact:"),
 ];
 
 /// The page words in `lang` (`fr` or `en`), by key.
