@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod accounts;
+mod files;
 mod mail;
 mod serve;
 mod web;

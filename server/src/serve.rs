@@ -131,6 +131,8 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         engine: Arc::clone(&engine),
         pages: Pages::new()?,
         accounts,
+        files: crate::files::FileStore::open(&options.data.join("files"))
+            .with_context(|| format!("opening {}", options.data.join("files").display()))?,
         secure_cookies: base_url.starts_with("https://"),
         base_url: base_url.clone(),
         links: crate::web::LinkValidity {

@@ -158,6 +158,23 @@ fn message(
     state.pages.render("message.html", status, values)
 }
 
+/// A message page with words given as they are.
+pub(super) fn message_text(
+    state: &AppState,
+    lang: &str,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> Response {
+    let mut values = state.pages.common(&state.engine, lang);
+    if let Value::Object(map) = &mut values {
+        map.insert("heading".into(), json!(heading));
+        map.insert("message".into(), json!(text));
+        map.insert("link".into(), Value::Null);
+    }
+    state.pages.render("message.html", status, values)
+}
+
 pub(super) fn csrf_refused(state: &AppState, lang: &str) -> Response {
     message(
         state,
@@ -552,21 +569,64 @@ fn token_kind(path: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// `GET /activation/{token}` and `GET /mot-de-passe/{token}`
-pub async fn password_form(
+/// `GET /activation/{token}`
+pub async fn activation_form(
     State(state): State<Arc<AppState>>,
-    Path((path, token)): Path<(String, String)>,
+    Path(token): Path<String>,
     Query(choice): Query<LanguageChoice>,
     headers: HeaderMap,
 ) -> Response {
+    password_form(state, "activation", token, choice, headers).await
+}
+
+/// `GET /mot-de-passe/{token}`
+pub async fn reset_form(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    Query(choice): Query<LanguageChoice>,
+    headers: HeaderMap,
+) -> Response {
+    password_form(state, "mot-de-passe", token, choice, headers).await
+}
+
+/// `POST /activation/{token}`
+pub async fn activate(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    Query(choice): Query<LanguageChoice>,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Response {
+    set_password(state, "activation", token, choice, headers, form).await
+}
+
+/// `POST /mot-de-passe/{token}`
+pub async fn reset(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    Query(choice): Query<LanguageChoice>,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Response {
+    set_password(state, "mot-de-passe", token, choice, headers, form).await
+}
+
+/// The password page behind a mailed link.
+async fn password_form(
+    state: Arc<AppState>,
+    path: &str,
+    token: String,
+    choice: LanguageChoice,
+    headers: HeaderMap,
+) -> Response {
     let lang = language(&choice, &headers);
-    let (heading, again) = token_kind(&path);
+    let (heading, again) = token_kind(path);
     match state.accounts.check_token(&token, now()) {
         Ok(Ok(_)) => form_page(
             &state,
             &headers,
             lang,
-            &password_page(lang, &path, &token, heading),
+            &password_page(lang, path, &token, heading),
             &Fields::new(),
             &HashMap::new(),
             None,
@@ -580,18 +640,19 @@ pub async fn password_form(
 }
 
 /// `POST /activation/{token}` and `POST /mot-de-passe/{token}`: choose a password, then be signed in.
-pub async fn set_password(
-    State(state): State<Arc<AppState>>,
-    Path((path, token)): Path<(String, String)>,
-    Query(choice): Query<LanguageChoice>,
+async fn set_password(
+    state: Arc<AppState>,
+    path: &str,
+    token: String,
+    choice: LanguageChoice,
     headers: HeaderMap,
-    Form(form): Form<Fields>,
+    form: Fields,
 ) -> Response {
     let lang = language(&choice, &headers);
     if !csrf_valid(&headers, &form) {
         return csrf_refused(&state, lang);
     }
-    let (heading, again) = token_kind(&path);
+    let (heading, again) = token_kind(path);
     let expected = if path == "activation" {
         Purpose::Activation
     } else {
@@ -622,7 +683,7 @@ pub async fn set_password(
             &state,
             &headers,
             lang,
-            &password_page(lang, &path, &token, heading),
+            &password_page(lang, path, &token, heading),
             &Fields::new(),
             &errors,
             None,
@@ -1132,7 +1193,7 @@ pub async fn dashboard(
             let state_label = definition
                 .state(&c.state)
                 .map_or(c.state.clone(), |s| s.label.get(lang).to_owned());
-            json!({"formation": formation, "state": state_label})
+            json!({"id": c.id, "formation": formation, "state": state_label})
         })
         .collect();
     let (token, new_cookie) = csrf(&state, &headers);

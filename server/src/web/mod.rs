@@ -1,6 +1,7 @@
 //! The HTTP layer: a thin shell over the engine.
 
 mod accounts;
+mod candidatures;
 mod dossier;
 mod pages;
 mod strings;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub base_url: String,
     /// Cookies get `Secure` when the base URL is https.
     pub secure_cookies: bool,
+    /// Uploaded files.
+    pub files: crate::files::FileStore,
     /// How long mailed links work.
     pub links: accounts::LinkValidity,
     /// Failed sign-in and sign-up attempts.
@@ -59,14 +62,41 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(accounts::forgot_form).post(accounts::forgot),
         )
         .route(
-            "/{path}/{token}",
-            get(accounts::password_form).post(accounts::set_password),
+            "/activation/{token}",
+            get(accounts::activation_form).post(accounts::activate),
+        )
+        .route(
+            "/mot-de-passe/{token}",
+            get(accounts::reset_form).post(accounts::reset),
         )
         .route(
             "/compte/email",
             get(accounts::email_form).post(accounts::change_email),
         )
         .route("/compte/email/{token}", get(accounts::confirm_email))
+        .route("/formations", get(candidatures::catalogue))
+        .route("/formations/{id}", get(candidatures::formation))
+        .route(
+            "/formations/{id}/candidater",
+            get(candidatures::apply_form).post(candidatures::apply),
+        )
+        .route("/candidatures/{id}", get(candidatures::candidature))
+        .route(
+            "/candidatures/{id}/{transition}",
+            get(candidatures::transition_form).post(candidatures::perform),
+        )
+        .route(
+            "/candidatures/{id}/pieces/{piece}",
+            axum::routing::post(candidatures::upload),
+        )
+        .route(
+            "/candidatures/{id}/pieces/{piece}/fichier",
+            get(candidatures::download),
+        )
+        .route(
+            "/candidatures/{id}/pieces/{piece}/{transition}",
+            axum::routing::post(candidatures::piece_action),
+        )
         .route("/tableau-de-bord", get(accounts::dashboard))
         .route(
             "/dossier/{section}",

@@ -24,6 +24,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("section.html", include_str!("../../templates/section.html")),
     ("entries.html", include_str!("../../templates/entries.html")),
+    (
+        "catalogue.html",
+        include_str!("../../templates/catalogue.html"),
+    ),
+    (
+        "formation.html",
+        include_str!("../../templates/formation.html"),
+    ),
+    ("confirm.html", include_str!("../../templates/confirm.html")),
+    (
+        "candidature.html",
+        include_str!("../../templates/candidature.html"),
+    ),
 ];
 
 /// The page templates.
