@@ -129,16 +129,24 @@ impl Guichet {
     }
 
     fn launch(data: &Path, smtp: Option<u16>, options: &[&str], log: impl Into<Stdio>) -> Self {
+        let definition = repository().join("definitions/osu-pytheas.yaml");
+        Self::launch_on(&definition, data, smtp, options, log)
+    }
+
+    fn launch_on(
+        definition: &Path,
+        data: &Path,
+        smtp: Option<u16>,
+        options: &[&str],
+        log: impl Into<Stdio>,
+    ) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
         command
             .current_dir(repository())
-            .args([
-                "serve",
-                "definitions/osu-pytheas.yaml",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .arg("serve")
+            .arg(definition)
+            .args(["--addr", &format!("127.0.0.1:{port}")])
             .arg("--data")
             .arg(data)
             .args(options)
@@ -919,34 +927,36 @@ fn an_expired_activation_link_gets_a_clear_page() {
     server.stop();
 }
 
-/// Signs up and activates `email` (no SMTP: the link comes from the log); the browser is signed in.
-fn signed_up(folder: &Path, extra: &[&str]) -> (Guichet, Browser, PathBuf) {
-    let log_path = folder.join("guichet.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let data = folder.join("data");
-    let server = Guichet::launch(&data, None, extra, log);
+/// Signs up and activates `email` on a server without SMTP (the link comes
+/// from its log); the browser returned is signed in.
+fn activated(server: &Guichet, log_path: &Path, email: &str) -> Browser {
     let mut browser = Browser::new();
     browser.submit(
         &server.url("/inscription"),
         &[
             ("last_name", "Durand"),
             ("first_name", "Camille"),
-            ("email", "camille@example.org"),
+            ("email", email),
         ],
     );
+    let marker = email.to_owned();
     let activation = server.url("/activation/");
     let mut link = String::new();
     wait_for("the link in the log", || {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        text.find(&activation)
-            .map(|at| {
-                link = text[at..]
-                    .split(|c: char| !c.is_ascii_alphanumeric() && !":/.".contains(c))
-                    .next()
-                    .unwrap()
-                    .to_owned();
-            })
-            .is_some()
+        let text = std::fs::read_to_string(log_path).unwrap_or_default();
+        let Some(line) = text
+            .lines()
+            .find(|l| l.contains(&marker) && l.contains(&activation))
+        else {
+            return false;
+        };
+        let at = line.find(&activation).unwrap();
+        link = line[at..]
+            .split(|c: char| !c.is_ascii_alphanumeric() && !":/.".contains(c))
+            .next()
+            .unwrap()
+            .to_owned();
+        true
     });
     let done = browser.submit(
         &link,
@@ -956,6 +966,42 @@ fn signed_up(folder: &Path, extra: &[&str]) -> (Guichet, Browser, PathBuf) {
         ],
     );
     assert_eq!(done.status, 303);
+    browser
+}
+
+/// A copy of the OSU definition (and its lists) in `folder`, changed by `edit`.
+fn osu_copy(folder: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let lists = folder.join("data");
+    std::fs::create_dir_all(&lists).unwrap();
+    for entry in std::fs::read_dir(repository().join("definitions/data")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), lists.join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let path = folder.join("procedure.yaml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+/// The OSU procedure with its campaign open today.
+fn open_campaign(text: String) -> String {
+    let open = text.replace(
+        "  opens: 2027-03-01\n  closes: 2027-06-15",
+        "  opens: 2026-01-01\n  closes: 2099-12-31",
+    );
+    assert_ne!(open, text, "the campaign dates were found");
+    open
+}
+
+/// A server on the OSU procedure (campaign open), without SMTP, logging to a
+/// file, and a signed-in candidate.
+fn signed_up(folder: &Path, extra: &[&str]) -> (Guichet, Browser, PathBuf) {
+    let log_path = folder.join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let data = folder.join("data-store");
+    let definition = osu_copy(&folder.join("definition"), open_campaign);
+    let server = Guichet::launch_on(&definition, &data, None, extra, log);
+    let browser = activated(&server, &log_path, "camille@example.org");
     (server, browser, data)
 }
 
@@ -1155,7 +1201,7 @@ fn dossier_sections_are_forms_checked_on_the_server() {
     server.stop();
 
     // What was stored: the script tag as text, the hidden bac fields dropped.
-    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let definition = Definition::load(folder.path().join("definition/procedure.yaml")).unwrap();
     let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
     let dossier = engine.dossiers().unwrap().remove(0);
     assert_eq!(
@@ -1170,4 +1216,224 @@ fn dossier_sections_are_forms_checked_on_the_server() {
         dossier.profile["cursus_externe"].as_array().unwrap().len(),
         1
     );
+}
+
+const BOUNDARY: &str = "----guichet-test-boundary";
+
+/// Sends a file as a browser's upload form does.
+fn upload(browser: &mut Browser, url: &str, csrf: &str, name: &str, bytes: &[u8]) -> Page {
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"{name}\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let response = browser
+        .agent
+        .post(url)
+        .header("cookie", &browser.cookie_header())
+        .header(
+            "content-type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .send(&body[..])
+        .unwrap();
+    browser.keep(response)
+}
+
+fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\nxref\n0 3\n0000000000 65535 f \ntrailer << /Size 3 /Root 1 0 R >>\nstartxref\n110\n%%EOF\n".to_vec()
+}
+
+fn png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90\x77\x53\xde".to_vec();
+    bytes.extend_from_slice(
+        b"\x00\x00\x00\x0cIDAT\x08\xd7\x63\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\x18\xdd\x8d\xb0",
+    );
+    bytes.extend_from_slice(b"\x00\x00\x00\x00IEND\xae\x42\x60\x82");
+    bytes
+}
+
+#[test]
+fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, data) = signed_up(folder.path(), &[]);
+
+    // The catalogue: accents and capitals do not matter.
+    let found = browser.get(&server.url("/formations?q=geologie"));
+    assert!(
+        found
+            .body
+            .contains("Master Sciences de l&#x27;Environnement Terrestre — M1"),
+        "{}",
+        found.body
+    );
+    assert!(!found.body.contains("Océanographie — M1"));
+    let found = browser.get(&server.url("/formations?q=OCEANOGRAPHIE&composante=osu-pytheas"));
+    assert!(found.body.contains("Master Océanographie — M1"));
+
+    // Apply, with a confirmation step.
+    let formation = browser.get(&server.url("/formations/m1-set"));
+    assert!(formation.body.contains("Curriculum vitae"));
+    let applied = browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert_eq!(applied.status, 303);
+    assert_eq!(
+        applied.location.as_deref(),
+        Some("/candidatures/c1?lang=fr")
+    );
+    let twice = browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert!(
+        twice
+            .body
+            .contains("Vous avez déjà une candidature à cette formation."),
+        "{}",
+        twice.body
+    );
+
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(page.body.contains("En attente"), "{}", page.body);
+    let csrf = csrf_of(&page.body);
+    let cv = server.url("/candidatures/c1/pieces/cv");
+
+    // A transmission forced by a direct POST while pieces are pending.
+    let early = browser.post(
+        &server.url("/candidatures/c1/transmettre"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(early.status, 422);
+    assert!(
+        early
+            .body
+            .contains("Toutes les pièces doivent être déposées"),
+        "{}",
+        early.body
+    );
+
+    // Bad files, each with its message, nothing stored.
+    let zip = upload(
+        &mut browser,
+        &cv,
+        &csrf,
+        "cv.pdf",
+        b"PK\x03\x04\x14\x00\x00\x00 not a pdf at all",
+    );
+    assert_eq!(zip.status, 422);
+    assert!(
+        zip.body.contains("n&#x27;est pas au format demandé"),
+        "{}",
+        zip.body
+    );
+    let mut big = pdf();
+    big.resize(3_000_000, b' ');
+    let too_big = upload(&mut browser, &cv, &csrf, "cv.pdf", &big);
+    assert_eq!(too_big.status, 422);
+    assert!(
+        too_big
+            .body
+            .contains("trop volumineux : la taille maximale est de 2 Mo"),
+        "{}",
+        too_big.body
+    );
+    let truncated = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf()[..60]);
+    assert!(
+        truncated.body.contains("incomplet ou endommagé"),
+        "{}",
+        truncated.body
+    );
+    let files = data.join("files");
+    let stored = || walk(&files);
+    assert_eq!(stored(), 0);
+
+    // Good files: a PDF and a PNG; the other piece declared not concerned.
+    for piece in ["cv", "lettre_motivation", "releves_notes", "diplomes"] {
+        let sent = upload(
+            &mut browser,
+            &server.url(&format!("/candidatures/c1/pieces/{piece}")),
+            &csrf,
+            &format!("{piece}.pdf"),
+            &pdf(),
+        );
+        assert_eq!(sent.status, 303, "{}", sent.body);
+    }
+    let photo = upload(
+        &mut browser,
+        &server.url("/candidatures/c1/pieces/piece_identite"),
+        &csrf,
+        "passeport.png",
+        &png(),
+    );
+    assert_eq!(photo.status, 303, "{}", photo.body);
+    assert_eq!(stored(), 2, "the same PDF is stored once");
+    let not_concerned = browser.post(
+        &server.url("/candidatures/c1/pieces/non_francophone/declarer_non_concerne"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(not_concerned.status, 303);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(
+        page.body.contains("Non concerné") && page.body.contains("Toutes les pièces sont déposées"),
+        "{}",
+        page.body
+    );
+
+    // The file comes back to its owner only, as an attachment.
+    let download = browser.get(&server.url("/candidatures/c1/pieces/cv/fichier"));
+    assert_eq!(download.status, 200);
+    assert_eq!(download.body.as_bytes(), &pdf()[..]);
+    let mut other = activated(
+        &server,
+        &folder.path().join("guichet.log"),
+        "mallory@example.org",
+    );
+    assert_eq!(other.get(&server.url("/candidatures/c1")).status, 404);
+    assert_eq!(
+        other
+            .get(&server.url("/candidatures/c1/pieces/cv/fichier"))
+            .status,
+        404
+    );
+
+    // Transmit, with a confirmation: received, and the mail is sent.
+    let sent = browser.submit(&server.url("/candidatures/c1/transmettre"), &[]);
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(
+        page.body.contains("<strong>Réceptionné</strong>"),
+        "{}",
+        page.body
+    );
+    let late = upload(&mut browser, &cv, &csrf_of(&page.body), "cv.pdf", &pdf());
+    assert_eq!(late.status, 422, "read-only once sent");
+    let mails = data.join("mail");
+    wait_for("the receipt", || {
+        std::fs::read_dir(&mails).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                decode(&e.path())["subject"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Dossier réceptionné")
+            })
+        })
+    });
+    server.stop();
+}
+
+fn walk(folder: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
 }

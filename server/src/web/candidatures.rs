@@ -440,6 +440,54 @@ pub async fn candidature(
     render_candidature(&state, &headers, lang, &dossier, &id, None)
 }
 
+/// Why an upload could not be read.
+enum UploadFailure {
+    /// Past the piece's limit: nothing kept past it.
+    TooLarge,
+    /// The stream broke (or the server's own body limit cut it).
+    Broken,
+}
+
+/// The CSRF field and the file (name, bytes) of an upload form, reading the
+/// file as a stream and keeping nothing once it passes `limit` bytes.
+async fn read_upload(
+    multipart: &mut Multipart,
+    limit: u64,
+) -> Result<(Option<String>, Option<(String, Vec<u8>)>), UploadFailure> {
+    let mut csrf_field = None;
+    let mut upload = None;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| UploadFailure::Broken)?
+    {
+        match field.name() {
+            Some("csrf") => csrf_field = field.text().await.ok(),
+            Some("fichier") => {
+                let name = field.file_name().unwrap_or("fichier").to_owned();
+                let mut bytes = Vec::new();
+                let mut too_large = false;
+                while let Some(chunk) = field.chunk().await.map_err(|_| UploadFailure::Broken)? {
+                    // Past the limit nothing more is kept; the rest is read and
+                    // dropped so the browser gets the answer, not a reset.
+                    if too_large || (bytes.len() + chunk.len()) as u64 > limit {
+                        too_large = true;
+                        bytes = Vec::new();
+                        continue;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                if too_large {
+                    return Err(UploadFailure::TooLarge);
+                }
+                upload = Some((name, bytes));
+            }
+            _ => {}
+        }
+    }
+    Ok((csrf_field, upload))
+}
+
 /// `POST /candidatures/{id}/pieces/{piece}`: an upload, read as a stream and
 /// cut as soon as it passes the piece's limit; checked by content.
 pub async fn upload(
@@ -464,64 +512,27 @@ pub async fn upload(
         return state.pages.not_found(&state.engine, lang);
     };
     let limit = definition.max_size(&piece_id).unwrap_or(0);
-    let mut csrf_field = None;
-    let mut upload: Option<(String, Vec<u8>)> = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(_) => {
-                return render_candidature(
-                    &state,
-                    &headers,
-                    lang,
-                    &dossier,
-                    &id,
-                    Some(t(lang, "upload_broken")),
-                )
-            }
-        };
-        match field.name() {
-            Some("csrf") => csrf_field = field.text().await.ok(),
-            Some("fichier") => {
-                let name = field.file_name().unwrap_or("fichier").to_owned();
-                let mut field = field;
-                let mut bytes = Vec::new();
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => {
-                            if (bytes.len() + chunk.len()) as u64 > limit {
-                                let message =
-                                    format!("{} {}.", t(lang, "file_too_large"), human_size(limit));
-                                return render_candidature(
-                                    &state,
-                                    &headers,
-                                    lang,
-                                    &dossier,
-                                    &id,
-                                    Some(message),
-                                );
-                            }
-                            bytes.extend_from_slice(&chunk);
-                        }
-                        Ok(None) => break,
-                        Err(_) => {
-                            return render_candidature(
-                                &state,
-                                &headers,
-                                lang,
-                                &dossier,
-                                &id,
-                                Some(t(lang, "upload_broken")),
-                            )
-                        }
-                    }
-                }
-                upload = Some((name, bytes));
-            }
-            _ => {}
+    let too_large = format!("{} {}.", t(lang, "file_too_large"), human_size(limit));
+    // A body cut by the server's own limit reads as a broken stream: say why.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let broken = if declared > limit {
+        too_large.clone()
+    } else {
+        t(lang, "upload_broken")
+    };
+    let (csrf_field, upload) = match read_upload(&mut multipart, limit).await {
+        Ok(read) => read,
+        Err(UploadFailure::TooLarge) => {
+            return render_candidature(&state, &headers, lang, &dossier, &id, Some(too_large))
         }
-    }
+        Err(UploadFailure::Broken) => {
+            return render_candidature(&state, &headers, lang, &dossier, &id, Some(broken))
+        }
+    };
     let form: HashMap<String, String> = csrf_field
         .map(|c| ("csrf".to_owned(), c))
         .into_iter()

@@ -46,6 +46,19 @@ pub struct AppState {
 
 /// The application's routes.
 pub fn router(state: Arc<AppState>) -> Router {
+    // Room for the largest piece and the form around it; the handler itself
+    // cuts each upload at its own piece's limit.
+    let definition = state.engine.definition();
+    let largest = definition
+        .file()
+        .pieces
+        .iter()
+        .filter_map(|p| definition.max_size(&p.id))
+        .max()
+        .unwrap_or(0);
+    let upload_limit = usize::try_from(largest)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
     Router::new()
         .route("/", get(home))
         .route(
@@ -87,7 +100,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/candidatures/{id}/pieces/{piece}",
-            axum::routing::post(candidatures::upload),
+            axum::routing::post(candidatures::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route(
             "/candidatures/{id}/pieces/{piece}/fichier",
