@@ -1437,3 +1437,98 @@ fn walk(folder: &Path) -> usize {
         })
         .sum()
 }
+
+/// The definition changed by its administrators: a label, a new field, a new piece.
+fn changed_by_administrators(text: String) -> String {
+    let changed = text
+        .replace(r#"label: { fr: "Nom de naissance", en: "Birth name" }"#, r#"label: { fr: "Nom de famille à la naissance", en: "Family name at birth" }"#)
+        .replace(
+            "      - { id: nom_usage,",
+            "      - { id: prenom_usage, type: text, label: { fr: \"Prénom d'usage\", en: \"Usual first name\" } }\n      - { id: nom_usage,",
+        )
+        .replace(
+            "pieces:\n",
+            "pieces:\n  - { id: photo, label: { fr: \"Photo d'identité\", en: \"Photo\" }, accept: [jpg, png], max_size: 1MB }\n",
+        )
+        .replace(
+            "    pieces: [cv, lettre_motivation, releves_notes, diplomes, piece_identite, non_francophone]\n",
+            "    pieces: [cv, lettre_motivation, releves_notes, diplomes, piece_identite, non_francophone, photo]\n",
+        );
+    assert_eq!(changed.matches("photo").count(), 2, "every change was made");
+    changed
+}
+
+#[test]
+fn a_changed_definition_changes_the_pages_after_a_restart_without_touching_dossiers_in_progress() {
+    let folder = tempfile::tempdir().unwrap();
+    let definition_folder = folder.path().join("definition");
+    let definition = osu_copy(&definition_folder, open_campaign);
+    let data = folder.path().join("data-store");
+    let log_path = folder.path().join("guichet.log");
+    let server = Guichet::launch_on(
+        &definition,
+        &data,
+        None,
+        &[],
+        std::fs::File::create(&log_path).unwrap(),
+    );
+    let mut before = activated(&server, &log_path, "avant@example.org");
+    let page = before.get(&server.url("/dossier/etat_civil"));
+    assert!(page.body.contains("Nom de naissance") && !page.body.contains("Prénom d&#x27;usage"));
+    server.stop();
+
+    // The administrators edit the file; no Rust changes.
+    osu_copy(&definition_folder, |text| {
+        changed_by_administrators(open_campaign(text))
+    });
+    let log_path = folder.path().join("guichet-2.log");
+    let server = Guichet::launch_on(
+        &definition,
+        &data,
+        None,
+        &[],
+        std::fs::File::create(&log_path).unwrap(),
+    );
+    let mut after = activated(&server, &log_path, "apres@example.org");
+    let page = after.get(&server.url("/dossier/etat_civil"));
+    assert!(
+        page.body.contains("Nom de famille à la naissance"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<label for="prenom_usage">Prénom d&#x27;usage</label>"#),
+        "{}",
+        page.body
+    );
+    let saved = after.submit(
+        &server.url("/dossier/etat_civil"),
+        &[
+            ("civilite", "m"),
+            ("nom_naissance", "Roux"),
+            ("prenom_usage", "Léo"),
+            ("prenoms", "Léon"),
+            ("date_naissance", "2002-01-02"),
+            ("commune_naissance", "Arles"),
+            ("pays_naissance", "FR"),
+            ("nationalite", "FR"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let applied = after.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert_eq!(applied.status, 303);
+    assert!(after
+        .get(&server.url("/candidatures/c1"))
+        .body
+        .contains("Photo d&#x27;identité"));
+
+    // The dossier started before the change keeps the rules it started under.
+    let page = before.get(&server.url("/dossier/etat_civil"));
+    assert!(
+        page.body.contains("Nom de naissance") && !page.body.contains("Prénom d&#x27;usage"),
+        "{}",
+        page.body
+    );
+    server.stop();
+}

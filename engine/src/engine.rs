@@ -75,6 +75,11 @@ impl<S: Store> Engine<S> {
         &self.definition
     }
 
+    /// The current definition, shared.
+    pub fn current_definition(&self) -> Arc<Definition> {
+        Arc::clone(&self.definition)
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store

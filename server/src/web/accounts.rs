@@ -1162,11 +1162,16 @@ pub async fn dashboard(
     let Some(account) = signed_in(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    let definition = state.engine.definition();
     let dossier = account
         .dossier
         .as_deref()
         .and_then(|id| state.engine.dossier(id).ok().flatten());
+    // The dossier's own definition version decides its sections.
+    let definition = dossier.as_ref().map_or_else(
+        || state.engine.current_definition(),
+        |d| state.definition_of(d),
+    );
+    let definition = definition.as_ref();
     let complete: HashMap<String, bool> = dossier
         .as_ref()
         .and_then(|d| profile_state(definition, d, now()).ok())

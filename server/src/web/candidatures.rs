@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use guichet_engine::model::{FileEffect, FileFormat};
 use guichet_engine::{
-    candidature_context, Actor, Command, Dossier, EngineError, FileRef, WorkflowError,
+    candidature_context, Actor, Command, Definition, Dossier, EngineError, FileRef, WorkflowError,
 };
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -196,10 +196,14 @@ fn confirm_page(state: &AppState, headers: &HeaderMap, lang: &str, page: Confirm
     )
 }
 
-async fn owner(state: &Arc<AppState>, headers: &HeaderMap) -> Option<(Account, Dossier)> {
+async fn owner(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Option<(Account, Dossier, Arc<Definition>)> {
     let account = signed_in(state, headers).await?;
     let dossier = state.engine.dossier(account.dossier.as_deref()?).ok()??;
-    Some((account, dossier))
+    let definition = state.definition_of(&dossier);
+    Some((account, dossier, definition))
 }
 
 /// `GET /formations/{id}/candidater`: the confirmation step.
@@ -256,7 +260,8 @@ fn run(
     dossier: &Dossier,
     command: Command,
 ) -> Result<guichet_engine::Outcome, EngineError> {
-    let actor = Actor::new(state.engine.definition().candidate_role(), &account.id);
+    let role = state.definition_of(dossier).candidate_role().to_owned();
+    let actor = Actor::new(role, &account.id);
     let outcome = state.engine.apply(
         &dossier.id,
         dossier.version,
@@ -282,7 +287,7 @@ pub async fn apply(
     if !csrf_valid(&headers, &form) {
         return csrf_refused(&state, lang);
     }
-    let Some((account, dossier)) = owner(&state, &headers).await else {
+    let Some((account, dossier, _)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
     let worker = Arc::clone(&state);
@@ -337,10 +342,10 @@ fn render_candidature(
     headers: &HeaderMap,
     lang: &str,
     dossier: &Dossier,
+    definition: &Definition,
     id: &str,
     error: Option<String>,
 ) -> Response {
-    let definition = state.engine.definition();
     let Some(candidature) = dossier.candidatures.iter().find(|c| c.id == id) else {
         return state.pages.not_found(&state.engine, lang);
     };
@@ -434,10 +439,10 @@ pub async fn candidature(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    let Some((_, dossier)) = owner(&state, &headers).await else {
+    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    render_candidature(&state, &headers, lang, &dossier, &id, None)
+    render_candidature(&state, &headers, lang, &dossier, &definition, &id, None)
 }
 
 /// Why an upload could not be read.
@@ -498,10 +503,9 @@ pub async fn upload(
     mut multipart: Multipart,
 ) -> Response {
     let lang = language(&choice, &headers);
-    let Some((account, dossier)) = owner(&state, &headers).await else {
+    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    let definition = state.engine.definition();
     let Some(candidature) = dossier.candidatures.iter().find(|c| c.id == id) else {
         return state.pages.not_found(&state.engine, lang);
     };
@@ -527,10 +531,26 @@ pub async fn upload(
     let (csrf_field, upload) = match read_upload(&mut multipart, limit).await {
         Ok(read) => read,
         Err(UploadFailure::TooLarge) => {
-            return render_candidature(&state, &headers, lang, &dossier, &id, Some(too_large))
+            return render_candidature(
+                &state,
+                &headers,
+                lang,
+                &dossier,
+                &definition,
+                &id,
+                Some(too_large),
+            )
         }
         Err(UploadFailure::Broken) => {
-            return render_candidature(&state, &headers, lang, &dossier, &id, Some(broken))
+            return render_candidature(
+                &state,
+                &headers,
+                lang,
+                &dossier,
+                &definition,
+                &id,
+                Some(broken),
+            )
         }
     };
     let form: HashMap<String, String> = csrf_field
@@ -546,6 +566,7 @@ pub async fn upload(
             &headers,
             lang,
             &dossier,
+            &definition,
             &id,
             Some(t(lang, "file_missing")),
         );
@@ -558,7 +579,15 @@ pub async fn upload(
                 FileProblem::Damaged => "file_damaged",
                 FileProblem::UnknownFormat => "file_format",
             };
-            return render_candidature(&state, &headers, lang, &dossier, &id, Some(t(lang, key)));
+            return render_candidature(
+                &state,
+                &headers,
+                lang,
+                &dossier,
+                &definition,
+                &id,
+                Some(t(lang, key)),
+            );
         }
     };
     let accepted = piece
@@ -571,6 +600,7 @@ pub async fn upload(
             &headers,
             lang,
             &dossier,
+            &definition,
             &id,
             Some(t(lang, "file_format")),
         );
@@ -595,6 +625,7 @@ pub async fn upload(
             &headers,
             lang,
             &dossier,
+            &definition,
             &id,
             Some(t(lang, "refused_now")),
         );
@@ -632,6 +663,7 @@ pub async fn upload(
             &headers,
             lang,
             &dossier_for_page,
+            &definition,
             &id,
             Some(refusal(&error, lang)),
         ),
@@ -651,7 +683,7 @@ pub async fn piece_action(
     if !csrf_valid(&headers, &form) {
         return csrf_refused(&state, lang);
     }
-    let Some((account, dossier)) = owner(&state, &headers).await else {
+    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
     if !dossier.candidatures.iter().any(|c| c.id == id) {
@@ -675,6 +707,7 @@ pub async fn piece_action(
             &headers,
             lang,
             &page_dossier,
+            &definition,
             &id,
             Some(refusal(&error, lang)),
         ),
@@ -690,7 +723,7 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    let Some((_, dossier)) = owner(&state, &headers).await else {
+    let Some((_, dossier, _)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
     let file = dossier
@@ -744,10 +777,9 @@ pub async fn transition_form(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    let Some((_, dossier)) = owner(&state, &headers).await else {
+    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    let definition = state.engine.definition();
     let Some(tr) = definition
         .transition(&transition)
         .filter(|tr| tr.by.ids().contains(&definition.candidate_role()))
@@ -783,7 +815,7 @@ pub async fn perform(
     if !csrf_valid(&headers, &form) {
         return csrf_refused(&state, lang);
     }
-    let Some((account, dossier)) = owner(&state, &headers).await else {
+    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
     if !dossier.candidatures.iter().any(|c| c.id == id) {
@@ -805,6 +837,7 @@ pub async fn perform(
             &headers,
             lang,
             &page_dossier,
+            &definition,
             &id,
             Some(refusal(&error, lang)),
         ),

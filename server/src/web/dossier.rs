@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use guichet_engine::model::{FieldDef, FieldType, SectionDef};
 use guichet_engine::{
-    base_context, check_entry, entry_context, options, Actor, Command, Dossier, EngineError,
-    Problem,
+    base_context, check_entry, entry_context, options, Actor, Command, Definition, Dossier,
+    EngineError, Problem,
 };
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
@@ -30,21 +30,20 @@ fn not_found(state: &AppState, lang: &str) -> Response {
     state.pages.not_found(&state.engine, lang)
 }
 
-/// The signed-in candidate's account and dossier.
-async fn owner(state: &Arc<AppState>, headers: &HeaderMap) -> Option<(Account, Dossier)> {
+/// The signed-in candidate's account and dossier, and the definition version
+/// the dossier follows (its pages follow it too).
+async fn owner(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Option<(Account, Dossier, Arc<Definition>)> {
     let account = signed_in(state, headers).await?;
     let dossier = state.engine.dossier(account.dossier.as_deref()?).ok()??;
-    Some((account, dossier))
+    let definition = state.definition_of(&dossier);
+    Some((account, dossier, definition))
 }
 
-fn section<'a>(state: &'a AppState, id: &str) -> Option<&'a SectionDef> {
-    state
-        .engine
-        .definition()
-        .file()
-        .profile
-        .iter()
-        .find(|s| s.id == id)
+fn section<'a>(definition: &'a Definition, id: &str) -> Option<&'a SectionDef> {
+    definition.file().profile.iter().find(|s| s.id == id)
 }
 
 /// Form values → typed answers, by each field's kind; a value that does not
@@ -115,10 +114,9 @@ fn render_form(
     state: &AppState,
     headers: &HeaderMap,
     lang: &str,
-    dossier: &Dossier,
+    (dossier, definition): (&Dossier, &Definition),
     form: &FormState<'_>,
 ) -> Response {
-    let definition = state.engine.definition();
     let base = base_context(definition, dossier, Timestamp::now());
     let context = entry_context(&base, &form.section.fields, &form.entry);
     let hidden = match check_entry(definition, &base, &form.section.fields, &form.entry) {
@@ -280,10 +278,10 @@ pub async fn show_section(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    let Some((_, dossier)) = owner(&state, &headers).await else {
+    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    let Some(section) = section(&state, &section_id) else {
+    let Some(section) = section(&definition, &section_id) else {
         return not_found(&state, lang);
     };
     if section.repeat.is_some() || section.import.is_some() {
@@ -298,7 +296,7 @@ pub async fn show_section(
         &state,
         &headers,
         lang,
-        &dossier,
+        (&dossier, &definition),
         &FormState {
             section,
             action,
@@ -316,10 +314,10 @@ pub async fn show_entry(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    let Some((_, dossier)) = owner(&state, &headers).await else {
+    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    let Some(section) = section(&state, &section_id).filter(|s| s.repeat.is_some()) else {
+    let Some(section) = section(&definition, &section_id).filter(|s| s.repeat.is_some()) else {
         return not_found(&state, lang);
     };
     let entries = entries_of(&dossier, section);
@@ -333,7 +331,7 @@ pub async fn show_entry(
         &state,
         &headers,
         lang,
-        &dossier,
+        (&dossier, &definition),
         &FormState {
             section,
             action,
@@ -352,17 +350,18 @@ fn entry_index(number: &str, count: usize) -> Option<Option<usize>> {
     (1..=count).contains(&n).then(|| Some(n - 1))
 }
 
-/// Saves the section's answers (all its entries), retrying once on a concurrent change.
+/// Saves a section's answers (all its entries) as the candidate.
 fn save(
     state: &AppState,
+    role: &str,
     account: &Account,
     dossier: &Dossier,
-    section: &SectionDef,
+    section: &str,
     answers: Value,
 ) -> Result<(), EngineError> {
-    let actor = Actor::new(state.engine.definition().candidate_role(), &account.id);
+    let actor = Actor::new(role, &account.id);
     let command = Command::SaveSection {
-        section: section.id.clone(),
+        section: section.to_owned(),
         answers,
     };
     state
@@ -389,10 +388,10 @@ async fn submit(
     if !super::accounts::csrf_valid(&headers, &form) {
         return csrf_refused(&state, lang);
     }
-    let Some((account, dossier)) = owner(&state, &headers).await else {
+    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    let Some(section) = section(&state, &section_id) else {
+    let Some(section) = section(&definition, &section_id) else {
         return not_found(&state, lang);
     };
     if section.import.is_some() || section.repeat.is_some() != number.is_some() {
@@ -407,9 +406,8 @@ async fn submit(
         None => None,
     };
     let entry = answers_from(&section.fields, &pairs);
-    let definition = state.engine.definition();
-    let base = base_context(definition, &dossier, Timestamp::now());
-    let check = match check_entry(definition, &base, &section.fields, &entry) {
+    let base = base_context(&definition, &dossier, Timestamp::now());
+    let check = match check_entry(&definition, &base, &section.fields, &entry) {
         Ok(check) => check,
         Err(error) => {
             tracing::error!(%error, "a condition of the definition failed");
@@ -425,7 +423,7 @@ async fn submit(
             &state,
             &headers,
             lang,
-            &dossier,
+            (&dossier, &definition),
             &FormState {
                 section,
                 action,
@@ -446,19 +444,9 @@ async fn submit(
         }
     };
     let worker = Arc::clone(&state);
+    let role = definition.candidate_role().to_owned();
     let saved = tokio::task::spawn_blocking(move || {
-        let section = worker
-            .engine
-            .definition()
-            .file()
-            .profile
-            .iter()
-            .find(|s| s.id == section_id)
-            .cloned();
-        match section {
-            Some(section) => save(&worker, &account, &dossier, &section, answers),
-            None => Ok(()),
-        }
+        save(&worker, &role, &account, &dossier, &section_id, answers)
     })
     .await;
     match saved {
@@ -514,10 +502,10 @@ pub async fn remove_entry(
     if !super::accounts::csrf_valid(&headers, &form) {
         return csrf_refused(&state, lang);
     }
-    let Some((account, dossier)) = owner(&state, &headers).await else {
+    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
         return must_sign_in(&state, lang);
     };
-    let Some(section) = section(&state, &section_id).filter(|s| s.repeat.is_some()) else {
+    let Some(section) = section(&definition, &section_id).filter(|s| s.repeat.is_some()) else {
         return not_found(&state, lang);
     };
     let mut entries = entries_of(&dossier, section);
@@ -525,10 +513,11 @@ pub async fn remove_entry(
         return not_found(&state, lang);
     };
     entries.remove(index);
-    let section = section.clone();
+    let role = definition.candidate_role().to_owned();
     let worker = Arc::clone(&state);
+    let target = section_id.clone();
     let saved = tokio::task::spawn_blocking(move || {
-        save(&worker, &account, &dossier, &section, json!(entries))
+        save(&worker, &role, &account, &dossier, &target, json!(entries))
     })
     .await;
     if let Ok(Err(error)) = &saved {

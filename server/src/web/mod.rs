@@ -44,6 +44,20 @@ pub struct AppState {
     pub mail_wake: Arc<tokio::sync::Notify>,
 }
 
+impl AppState {
+    /// The definition version `dossier` follows (the current one if that
+    /// version cannot be loaded, which the engine reports when acting).
+    pub fn definition_of(
+        &self,
+        dossier: &guichet_engine::Dossier,
+    ) -> Arc<guichet_engine::Definition> {
+        self.engine.definition_of(dossier).unwrap_or_else(|error| {
+            tracing::error!(%error, "pinned definition unavailable");
+            self.engine.current_definition()
+        })
+    }
+}
+
 /// The application's routes.
 pub fn router(state: Arc<AppState>) -> Router {
     // Room for the largest piece and the form around it; the handler itself
