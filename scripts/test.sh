@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test, after installing what they need on this machine:
-# aiosmtpd, the real SMTP server the server tests deliver mail to.
+# - aiosmtpd, the real SMTP server the server tests deliver mail to (PyPI);
+# - Chromium and its WebDriver, for the browser test (Debian packages);
+# - axe-core, the accessibility checker injected into each page (npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd==1.4.6
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+npm ci --prefix tests/browser --no-audit --no-fund --silent
 cargo test --workspace

@@ -151,7 +151,8 @@ fn render_form(
                 _ => Vec::new(),
             };
             let kind = match field.kind {
-                FieldType::Choice if offered.len() <= 4 => "choice_radios",
+                // Short fixed lists read best as radios; lists from data stay lists.
+                FieldType::Choice if field.options.is_some() && offered.len() <= 4 => "choice_radios",
                 FieldType::Choice => "choice",
                 FieldType::MultiChoice => "multi_choice",
                 FieldType::Boolean => "boolean",

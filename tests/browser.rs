@@ -1,0 +1,384 @@
+//! The candidate manual's journey in a real browser: headless Chromium driven
+//! through chromedriver, against the real server and a real SMTP server, with
+//! axe-core checking every page. Screenshots go to `target/e2e/`.
+//!
+//! Needs the Debian packages `chromium` and `chromium-driver`, and axe-core
+//! (npm) under `tests/browser/node_modules`: `scripts/test.sh` installs them.
+
+mod serving;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use serving::*;
+
+struct Chromedriver {
+    process: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let port = free_port();
+        let process = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian package chromium-driver, installed by scripts/test.sh)");
+        wait_for("chromedriver", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Self { process, port }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// A real PDF (with its cross-reference table) and a real PNG, made by Python.
+fn real_files(folder: &Path) -> (PathBuf, PathBuf) {
+    let script = r#"
+import struct, sys, zlib
+folder = sys.argv[1]
+objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+           b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+           None, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+text = b"BT /F1 24 Tf 72 760 Td (Curriculum vitae) Tj ET"
+objects[3] = b"<< /Length " + str(len(text)).encode() + b" >>\nstream\n" + text + b"\nendstream"
+out = bytearray(b"%PDF-1.4\n")
+offsets = []
+for number, body in enumerate(objects, 1):
+    offsets.append(len(out))
+    out += str(number).encode() + b" 0 obj\n" + body + b"\nendobj\n"
+xref = len(out)
+out += b"xref\n0 " + str(len(objects) + 1).encode() + b"\n0000000000 65535 f \n"
+for offset in offsets:
+    out += b"%010d 00000 n \n" % offset
+out += b"trailer\n<< /Size " + str(len(objects) + 1).encode() + b" /Root 1 0 R >>\nstartxref\n" + str(xref).encode() + b"\n%%EOF\n"
+open(folder + "/cv.pdf", "wb").write(out)
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+width, height = 64, 48
+raw = b"".join(b"\x00" + bytes([30, 90, 160]) * width for _ in range(height))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open(folder + "/passeport.png", "wb").write(png)
+"#;
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(folder)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (folder.join("cv.pdf"), folder.join("passeport.png"))
+}
+
+struct Journey {
+    client: Client,
+    base: String,
+    step: usize,
+    violations: Vec<String>,
+    axe: String,
+    screenshots: PathBuf,
+}
+
+impl Journey {
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    async fn fill(&self, id: &str, value: &str) {
+        let field = self.client.find(Locator::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Sets a date field (typing into one depends on the browser's locale).
+    async fn date(&self, id: &str, value: &str) {
+        self.client
+            .execute(
+                "document.getElementById(arguments[0]).value = arguments[1];",
+                vec![json!(id), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn select(&self, id: &str, value: &str) {
+        self.click(&format!("#{id} option[value='{value}']")).await;
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn submit(&self) {
+        self.click_and_wait("main form button[type=submit]").await;
+    }
+
+    /// Clicks something that loads a new page, and waits until it has.
+    async fn click_and_wait(&self, css: &str) {
+        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
+        self.click(css).await;
+        for _ in 0..200 {
+            // The old page's element goes stale once the new page replaces it.
+            if old_page.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.client
+            .wait()
+            .for_element(Locator::Css("footer"))
+            .await
+            .unwrap();
+    }
+
+    async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Saves a screenshot and runs axe-core on the page; keeps serious and critical violations.
+    async fn check(&mut self, name: &str) {
+        self.step += 1;
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(
+            self.screenshots
+                .join(format!("{:02}-{name}.png", self.step)),
+            png,
+        )
+        .unwrap();
+        self.client.execute(&self.axe, Vec::new()).await.unwrap();
+        let results = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')) }))));",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        for violation in results.as_array().cloned().unwrap_or_default() {
+            let impact = violation["impact"].as_str().unwrap_or("");
+            if impact == "serious" || impact == "critical" {
+                self.violations.push(format!(
+                    "{name}: {} ({impact}) at {}",
+                    violation["id"], violation["nodes"]
+                ));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_manual_journey_in_a_real_browser() {
+    let folder = tempfile::tempdir().unwrap();
+    let (pdf, png) = real_files(folder.path());
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let definition = osu_copy(&folder.path().join("definition"), open_campaign);
+    let server = Guichet::launch_on(
+        &definition,
+        &folder.path().join("data"),
+        Some(smtp.port),
+        &[],
+        Stdio::null(),
+    );
+    let driver = Chromedriver::start();
+    let axe_path = repository().join("tests/browser/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&axe_path).expect("axe-core, installed by scripts/test.sh");
+    let screenshots = repository().join("target/e2e");
+    std::fs::create_dir_all(&screenshots).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let chromium = which("chromium");
+        let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--disable-quic", "--window-size=1280,1800", "--lang=fr-FR"],
+                "prefs": { "intl.accept_languages": "fr-FR,fr" }
+            }
+        }))
+        .unwrap();
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a Chromium session");
+        let mut j = Journey { client, base: server.url(""), step: 0, violations: Vec::new(), axe, screenshots };
+
+        // I. The account.
+        j.goto("/").await;
+        j.check("accueil").await;
+        j.goto("/inscription").await;
+        j.check("inscription").await;
+        j.fill("last_name", "Lefèvre").await;
+        j.fill("first_name", "Zoé").await;
+        j.fill("email", "zoe.lefevre@example.org").await;
+        j.submit().await;
+        let text = j.text().await;
+        assert!(text.contains("Consultez votre messagerie"), "{text}");
+        j.check("courriel-envoye").await;
+        let (_, link) = link_in_mail(&smtp, "zoe.lefevre@example.org", "Activation", 1);
+        j.client.goto(&link).await.unwrap();
+        j.check("activation").await;
+        j.fill("password", "Calanques-de-Sormiou-7").await;
+        j.fill("password_confirm", "Calanques-de-Sormiou-7").await;
+        j.submit().await;
+        assert!(j.text().await.contains("Zoé Lefèvre"));
+        j.check("tableau-de-bord").await;
+
+        // The six sections.
+        j.goto("/dossier/etat_civil").await;
+        j.click("#civilite-1").await;
+        j.fill("nom_naissance", "Lefèvre").await;
+        j.fill("prenoms", "Zoé Marie").await;
+        j.date("date_naissance", "2003-05-14").await;
+        j.fill("commune_naissance", "Marseille").await;
+        j.select("pays_naissance", "FR").await;
+        j.select("nationalite", "FR").await;
+        j.fill("ine", "123456789AB").await;
+        j.check("etat-civil").await;
+        j.submit().await;
+
+        j.goto("/dossier/coordonnees").await;
+        j.fill("adresse", "12 rue Sainte").await;
+        j.fill("code_postal", "13001").await;
+        j.fill("commune", "Marseille").await;
+        j.select("pays", "FR").await;
+        j.fill("telephone", "06 12 34 56 78").await;
+        j.fill("email", "zoe.lefevre@example.org").await;
+        j.check("coordonnees").await;
+        j.submit().await;
+
+        // The year and the commune first: the lists of series and schools follow.
+        // Without JavaScript, each answer that changes the form is sent first:
+        // the situation shows the year and the commune, which filter the lists.
+        j.goto("/dossier/baccalaureat").await;
+        j.click("#situation-1").await;
+        j.submit().await;
+        j.fill("annee", "2021").await;
+        j.select("commune", "13001").await;
+        j.submit().await;
+        let options = j.client.find(Locator::Id("serie")).await.unwrap().text().await.unwrap();
+        assert!(options.contains("Bac général") && !options.contains("S — Scientifique"), "{options}");
+        j.select("serie", "GEN").await;
+        j.select("etablissement", "aix-cezanne").await;
+        j.check("baccalaureat").await;
+        j.submit().await;
+
+        j.goto("/dossier/cursus_interne").await;
+        j.check("cursus-interne").await;
+        for (year, level, title) in [("2021", "l1", "L1, Sciences de la Terre"), ("2022", "l2", "L2, Sciences de la Terre")] {
+            j.goto("/dossier/cursus_externe/nouveau").await;
+            j.fill("annee", year).await;
+            j.select("niveau", level).await;
+            j.fill("etablissement", "Université de Toulon").await;
+            j.select("pays", "FR").await;
+            j.fill("intitule", title).await;
+            j.click("#obtenu-1").await;
+            j.submit().await;
+        }
+        assert!(j.text().await.contains("L2, Sciences de la Terre"));
+        j.check("cursus-externe").await;
+        j.goto("/dossier/stages/nouveau").await;
+        j.date("debut", "2022-06-01").await;
+        j.fill("employeur", "Institut méditerranéen d'océanologie").await;
+        j.fill("fonction", "Stagiaire").await;
+        j.check("stage").await;
+        j.submit().await;
+        j.goto("/tableau-de-bord").await;
+        let dashboard = j.text().await;
+        assert_eq!(dashboard.matches("rubrique complète").count(), 6, "{dashboard}");
+
+        // II. The catalogue, and applying.
+        j.goto("/formations").await;
+        j.fill("q", "geologie").await;
+        j.click_and_wait("form[role=search] button").await;
+        j.check("catalogue").await;
+        j.click_and_wait("ul.formations a").await;
+        j.check("formation").await;
+        j.click_and_wait("a.button").await;
+        j.check("confirmation-candidature").await;
+        j.submit().await;
+        assert!(j.text().await.contains("En attente"));
+
+        // III. Pieces: a real PDF, a real PNG, one declared not concerned.
+        for piece in ["cv", "lettre_motivation", "releves_notes", "diplomes"] {
+            let input = j.client.find(Locator::Id(&format!("file-{piece}"))).await.unwrap();
+            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
+            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button")).await;
+        }
+        let input = j.client.find(Locator::Id("file-piece_identite")).await.unwrap();
+        input.send_keys(png.to_str().unwrap()).await.unwrap();
+        j.click_and_wait("form[action*='pieces/piece_identite'] button").await;
+        j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button").await;
+        let page = j.text().await;
+        assert!(page.contains("Non concerné") && page.contains("Toutes les pièces sont déposées"), "{page}");
+        j.check("candidature").await;
+
+        // IV. Transmission.
+        j.click_and_wait("a.button[href*='transmettre']").await;
+        j.check("confirmation-transmission").await;
+        j.submit().await;
+        let page = j.text().await;
+        assert!(page.contains("Réceptionné"), "{page}");
+        j.check("receptionne").await;
+        j.client.close().await.unwrap();
+        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+    });
+
+    wait_for("the receipt", || {
+        smtp.received().iter().any(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Dossier réceptionné")
+        })
+    });
+    let receipt = smtp
+        .received()
+        .into_iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Dossier réceptionné")
+        })
+        .unwrap();
+    assert!(receipt["text"].as_str().unwrap().contains("Bonjour Zoé"));
+    std::thread::sleep(Duration::from_millis(100));
+    server.stop();
+}
+
+fn which(name: &str) -> String {
+    let output = Command::new("which").arg(name).output().unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}

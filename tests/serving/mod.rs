@@ -1,0 +1,557 @@
+//! What the server tests share: the real `guichet` binary on a free loopback
+//! port, a real SMTP server (aiosmtpd), a cookie-keeping HTTP client, and
+//! copies of the OSU definition.
+#![allow(dead_code)] // each test crate uses its own part of it
+
+use guichet_engine::{
+    Actor, Candidate, Command as EngineCommand, Definition, Engine, FileRef, SledStore,
+};
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A real SMTP server writing every mail it accepts into a Maildir.
+pub struct SmtpServer {
+    pub process: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+impl SmtpServer {
+    pub fn start(port: u16, maildir: &Path) -> Self {
+        let process = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (installed by .ci/run) starts");
+        wait_for("the SMTP server", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Self {
+            process,
+            port,
+            maildir: maildir.to_owned(),
+        }
+    }
+
+    /// The mails received so far, decoded by Python's `email` package.
+    pub fn received(&self) -> Vec<Value> {
+        let new = self.maildir.join("new");
+        let Ok(entries) = std::fs::read_dir(&new) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files.iter().map(|file| decode(file)).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Subject, recipients, Message-ID, text and HTML parts of a mail file.
+pub fn decode(file: &Path) -> Value {
+    let script = r#"
+import email, email.policy, json, sys
+message = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)
+text = message.get_body(('plain',))
+html = message.get_body(('html',))
+print(json.dumps({
+    'subject': str(message['subject']), 'to': str(message['to']), 'from': str(message['from']),
+    'message_id': str(message['message-id']),
+    'text': text.get_content() if text else None, 'html': html.get_content() if html else None,
+}))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The `guichet serve` process.
+pub struct Guichet {
+    pub process: Child,
+    pub port: u16,
+}
+
+impl Guichet {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn start(data: &Path, smtp: Option<u16>) -> Self {
+        Self::launch(data, smtp, &[], Stdio::null())
+    }
+
+    pub fn launch(data: &Path, smtp: Option<u16>, options: &[&str], log: impl Into<Stdio>) -> Self {
+        let definition = repository().join("definitions/osu-pytheas.yaml");
+        Self::launch_on(&definition, data, smtp, options, log)
+    }
+
+    pub fn launch_on(
+        definition: &Path,
+        data: &Path,
+        smtp: Option<u16>,
+        options: &[&str],
+        log: impl Into<Stdio>,
+    ) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
+        command
+            .current_dir(repository())
+            .arg("serve")
+            .arg(definition)
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .arg("--data")
+            .arg(data)
+            .args(options)
+            .stdout(log)
+            .stderr(Stdio::null());
+        if let Some(smtp) = smtp {
+            command.args(["--smtp", &format!("smtp://127.0.0.1:{smtp}")]);
+        }
+        let process = command.spawn().unwrap();
+        let server = Self { process, port };
+        wait_for("the server", || server.get("/health", &[]).0 == 200);
+        server
+    }
+
+    pub fn get(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<(String, String)>, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = agent.get(&format!("http://127.0.0.1:{}{path}", self.port));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        match request.call() {
+            Ok(mut response) => {
+                let headers = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                    .collect();
+                let status = response.status().as_u16();
+                (
+                    status,
+                    headers,
+                    response.body_mut().read_to_string().unwrap_or_default(),
+                )
+            }
+            Err(_) => (0, Vec::new(), String::new()),
+        }
+    }
+
+    /// SIGTERM, then the exit status must be a success (graceful shutdown).
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.process.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.process.wait().unwrap();
+        assert!(exit.success(), "guichet exited with {exit}");
+    }
+}
+
+impl Drop for Guichet {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Puts a transmitted candidature in the store: three mails wait in the outbox.
+pub fn queue_mails(data: &Path) -> Vec<String> {
+    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let now = "2027-03-10T10:00:00Z".parse().unwrap();
+    let zoe = Candidate {
+        last_name: "Lefèvre".into(),
+        first_name: "Zoé".into(),
+        email: "zoe.lefevre@example.org".into(),
+    };
+    let dossier = engine.create_dossier("zoe", zoe, "fr", now).unwrap();
+    let me = Actor::new("candidat", "zoe");
+    let mut version = 1;
+    let mut apply = |command| {
+        version = engine
+            .apply(&dossier.id, version, &me, command, now)
+            .unwrap()
+            .dossier
+            .version;
+    };
+    apply(EngineCommand::Apply {
+        formation: "m1-oceanographie".into(),
+    });
+    for piece in [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+        "formulaire_complementaire",
+    ] {
+        let file = FileRef {
+            name: format!("{piece}.pdf"),
+            sha256: "0".repeat(64),
+            size: 1000,
+            format: "pdf".into(),
+        };
+        apply(EngineCommand::Piece {
+            candidature: "c1".into(),
+            piece: piece.into(),
+            transition: "deposer".into(),
+            file: Some(file),
+            comment: None,
+        });
+    }
+    apply(EngineCommand::Transition {
+        candidature: "c1".into(),
+        transition: "transmettre".into(),
+        input: Default::default(),
+    });
+    engine.outbox().unwrap().into_iter().map(|m| m.id).collect()
+}
+
+pub fn outbox(data: &Path) -> Vec<String> {
+    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    engine.outbox().unwrap().into_iter().map(|m| m.id).collect()
+}
+
+/// A browser: keeps cookies, does not follow redirects.
+pub struct Browser {
+    pub agent: ureq::Agent,
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Self {
+            agent,
+            cookies: Default::default(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn keep(&mut self, response: ureq::http::Response<ureq::Body>) -> Page {
+        let mut response = response;
+        let set_cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for cookie in &set_cookies {
+            let pair = cookie.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || cookie.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let status = response.status().as_u16();
+        Page {
+            status,
+            location,
+            set_cookies,
+            body: response.body_mut().read_to_string().unwrap(),
+        }
+    }
+
+    pub fn get(&mut self, url: &str) -> Page {
+        let response = self
+            .agent
+            .get(url)
+            .header("cookie", &self.cookie_header())
+            .call()
+            .unwrap();
+        self.keep(response)
+    }
+
+    pub fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .agent
+            .post(url)
+            .header("cookie", &self.cookie_header())
+            .send_form(fields.iter().copied())
+            .unwrap();
+        self.keep(response)
+    }
+
+    /// Fills the form of the page at `url` (its CSRF token included) and sends it.
+    pub fn submit(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
+        let form = self.get(url);
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = csrf_of(&form.body);
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(url, &all)
+    }
+}
+
+pub fn csrf_of(page: &str) -> String {
+    let start =
+        page.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+pub fn heading(page: &Page) -> String {
+    let start = page.body.find("<h1>").map_or(0, |i| i + 4);
+    page.body[start..]
+        .split("</h1>")
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The newest mail to `to` whose subject starts with `subject`, and the link in it.
+pub fn link_in_mail(smtp: &SmtpServer, to: &str, subject: &str, count: usize) -> (Value, String) {
+    wait_for("the mail", || {
+        smtp.received()
+            .iter()
+            .filter(|m| m["to"] == to && m["subject"].as_str().unwrap().starts_with(subject))
+            .count()
+            >= count
+    });
+    let mails: Vec<Value> = smtp
+        .received()
+        .into_iter()
+        .filter(|m| m["to"] == to && m["subject"].as_str().unwrap().starts_with(subject))
+        .collect();
+    let mail = mails[count - 1].clone();
+    let text = mail["text"].as_str().unwrap();
+    let start = text.find("http://").expect("a link in the mail");
+    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    (mail, link)
+}
+
+/// Signs up and activates `email` on a server without SMTP (the link comes
+/// from its log); the browser returned is signed in.
+pub fn activated(server: &Guichet, log_path: &Path, email: &str) -> Browser {
+    let mut browser = Browser::new();
+    browser.submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Durand"),
+            ("first_name", "Camille"),
+            ("email", email),
+        ],
+    );
+    let marker = email.to_owned();
+    let activation = server.url("/activation/");
+    let mut link = String::new();
+    wait_for("the link in the log", || {
+        let text = std::fs::read_to_string(log_path).unwrap_or_default();
+        let Some(line) = text
+            .lines()
+            .find(|l| l.contains(&marker) && l.contains(&activation))
+        else {
+            return false;
+        };
+        let at = line.find(&activation).unwrap();
+        link = line[at..]
+            .split(|c: char| !c.is_ascii_alphanumeric() && !":/.".contains(c))
+            .next()
+            .unwrap()
+            .to_owned();
+        true
+    });
+    let done = browser.submit(
+        &link,
+        &[
+            ("password", "Calanques-de-Sormiou-7"),
+            ("password_confirm", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_eq!(done.status, 303);
+    browser
+}
+
+/// A copy of the OSU definition (and its lists) in `folder`, changed by `edit`.
+pub fn osu_copy(folder: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let lists = folder.join("data");
+    std::fs::create_dir_all(&lists).unwrap();
+    for entry in std::fs::read_dir(repository().join("definitions/data")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), lists.join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    let path = folder.join("procedure.yaml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+/// The OSU procedure with its campaign open today.
+pub fn open_campaign(text: String) -> String {
+    let open = text.replace(
+        "  opens: 2027-03-01\n  closes: 2027-06-15",
+        "  opens: 2026-01-01\n  closes: 2099-12-31",
+    );
+    assert_ne!(open, text, "the campaign dates were found");
+    open
+}
+
+/// A server on the OSU procedure (campaign open), without SMTP, logging to a
+/// file, and a signed-in candidate.
+pub fn signed_up(folder: &Path, extra: &[&str]) -> (Guichet, Browser, PathBuf) {
+    let log_path = folder.join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let data = folder.join("data-store");
+    let definition = osu_copy(&folder.join("definition"), open_campaign);
+    let server = Guichet::launch_on(&definition, &data, None, extra, log);
+    let browser = activated(&server, &log_path, "camille@example.org");
+    (server, browser, data)
+}
+
+pub const BOUNDARY: &str = "----guichet-test-boundary";
+
+/// Sends a file as a browser's upload form does.
+pub fn upload(browser: &mut Browser, url: &str, csrf: &str, name: &str, bytes: &[u8]) -> Page {
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"{name}\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let response = browser
+        .agent
+        .post(url)
+        .header("cookie", &browser.cookie_header())
+        .header(
+            "content-type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .send(&body[..])
+        .unwrap();
+    browser.keep(response)
+}
+
+pub fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\nxref\n0 3\n0000000000 65535 f \ntrailer << /Size 3 /Root 1 0 R >>\nstartxref\n110\n%%EOF\n".to_vec()
+}
+
+pub fn png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90\x77\x53\xde".to_vec();
+    bytes.extend_from_slice(
+        b"\x00\x00\x00\x0cIDAT\x08\xd7\x63\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\x18\xdd\x8d\xb0",
+    );
+    bytes.extend_from_slice(b"\x00\x00\x00\x00IEND\xae\x42\x60\x82");
+    bytes
+}
+
+pub fn walk(folder: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// The definition changed by its administrators: a label, a new field, a new piece.
+pub fn changed_by_administrators(text: String) -> String {
+    let changed = text
+        .replace(r#"label: { fr: "Nom de naissance", en: "Birth name" }"#, r#"label: { fr: "Nom de famille à la naissance", en: "Family name at birth" }"#)
+        .replace(
+            "      - { id: nom_usage,",
+            "      - { id: prenom_usage, type: text, label: { fr: \"Prénom d'usage\", en: \"Usual first name\" } }\n      - { id: nom_usage,",
+        )
+        .replace(
+            "pieces:\n",
+            "pieces:\n  - { id: photo, label: { fr: \"Photo d'identité\", en: \"Photo\" }, accept: [jpg, png], max_size: 1MB }\n",
+        )
+        .replace(
+            "    pieces: [cv, lettre_motivation, releves_notes, diplomes, piece_identite, non_francophone]\n",
+            "    pieces: [cv, lettre_motivation, releves_notes, diplomes, piece_identite, non_francophone, photo]\n",
+        );
+    assert_eq!(changed.matches("photo").count(), 2, "every change was made");
+    changed
+}
