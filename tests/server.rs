@@ -901,6 +901,26 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
     );
     let late = upload(&mut browser, &cv, &csrf_of(&page.body), "cv.pdf", &pdf());
     assert_eq!(late.status, 422, "read-only once sent");
+
+    // The dashboard says what comes next, and what happened.
+    let dashboard = browser.get(&server.url("/tableau-de-bord")).body;
+    assert!(dashboard.contains("Réceptionné"), "{dashboard}");
+    assert!(
+        dashboard.contains("À faire : rien de votre part"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("Transmettre ma candidature"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("Déposer : Curriculum vitae"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("Je ne suis pas concerné : Étudiant d&#x27;un pays"),
+        "{dashboard}"
+    );
     let mails = data.join("mail");
     wait_for("the receipt", || {
         std::fs::read_dir(&mails).is_ok_and(|entries| {

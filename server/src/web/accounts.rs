@@ -1198,15 +1198,25 @@ pub async fn dashboard(
             let state_label = definition
                 .state(&c.state)
                 .map_or(c.state.clone(), |s| s.label.get(lang).to_owned());
-            json!({"id": c.id, "formation": formation, "state": state_label})
+            let next = dossier
+                .as_ref()
+                .map(|d| super::history::next_step(definition, d, c, lang))
+                .unwrap_or_default();
+            json!({"id": c.id, "formation": formation, "state": state_label, "next": next})
         })
         .collect();
+    let history: Vec<Value> = dossier
+        .as_ref()
+        .and_then(|d| state.engine.history(&d.id).ok())
+        .map(|events| super::history::describe(definition, &events, lang))
+        .unwrap_or_default();
     let (token, new_cookie) = csrf(&state, &headers);
     let mut context = state.pages.common(&state.engine, lang);
     if let Value::Object(map) = &mut context {
         map.insert("account".into(), json!({"first_name": account.first_name, "last_name": account.last_name, "email": account.email}));
         map.insert("sections".into(), json!(sections));
         map.insert("candidatures".into(), json!(candidatures));
+        map.insert("history".into(), json!(history));
         map.insert("csrf".into(), json!(token));
     }
     let mut response = with_cookie(

@@ -3,6 +3,7 @@
 mod accounts;
 mod candidatures;
 mod dossier;
+mod history;
 mod pages;
 mod strings;
 

@@ -113,6 +113,16 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("file_empty", "Le fichier est vide.", "The file is empty."),
     ("file_damaged", "Le fichier est incomplet ou endommagé : enregistrez-le de nouveau puis déposez-le.", "The file is incomplete or damaged: save it again, then upload it."),
     ("file_format", "Ce fichier n'est pas au format demandé (PDF, JPG ou PNG selon la pièce), quel que soit son nom.", "This file is not in the format asked for (PDF, JPG or PNG depending on the document), whatever its name."),
+    ("next_step", "À faire :", "To do:"),
+    ("history", "Historique", "History"),
+    ("no_history", "Rien pour l'instant.", "Nothing yet."),
+    ("next_pieces", "déposer les pièces manquantes, puis transmettre", "upload the missing documents, then send"),
+    ("next_wait", "rien de votre part : la scolarité traite votre dossier", "nothing on your side: the admissions office handles your dossier"),
+    ("event_created", "Dossier créé", "Dossier created"),
+    ("event_section", "Rubrique enregistrée :", "Section saved:"),
+    ("event_applied", "Candidature créée :", "Application created:"),
+    ("event_identity", "Adresse électronique changée", "Email address changed"),
+    ("event_deadline", "Échéance :", "Deadline:"),
 ];
 
 /// The page words in `lang` (`fr` or `en`), by key.
