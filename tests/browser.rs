@@ -150,6 +150,17 @@ impl Journey {
             .unwrap();
     }
 
+    /// Waits until `script` (a function body) returns true.
+    async fn wait_until(&self, what: &str, script: &str) {
+        for _ in 0..300 {
+            if self.client.execute(script, Vec::new()).await.unwrap() == json!(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
     async fn text(&self) -> String {
         self.client
             .find(Locator::Css("main"))
@@ -269,6 +280,9 @@ fn the_manual_journey_in_a_real_browser() {
         j.submit().await;
 
         j.goto("/dossier/coordonnees").await;
+        // A long list gets a search box that narrows it.
+        j.fill("pays-search", "fra").await;
+        j.wait_until("the list to narrow", "return Array.from(document.querySelectorAll('#pays option')).filter(o => !o.hidden).length === 2;").await;
         j.fill("adresse", "12 rue Sainte").await;
         j.fill("code_postal", "13001").await;
         j.fill("commune", "Marseille").await;
@@ -279,16 +293,15 @@ fn the_manual_journey_in_a_real_browser() {
         j.submit().await;
 
         // The year and the commune first: the lists of series and schools follow.
-        // Without JavaScript, each answer that changes the form is sent first:
-        // the situation shows the year and the commune, which filter the lists.
+        // The form is live: the situation shows the year, which filters the
+        // series; the commune filters the schools (the server test covers the
+        // same without JavaScript).
         j.goto("/dossier/baccalaureat").await;
         j.click("#situation-1").await;
-        j.submit().await;
+        j.wait_until("the year to show", "return !document.getElementById('annee').closest('[data-field]').hidden;").await;
         j.fill("annee", "2021").await;
         j.select("commune", "13001").await;
-        j.submit().await;
-        let options = j.client.find(Locator::Id("serie")).await.unwrap().text().await.unwrap();
-        assert!(options.contains("Bac général") && !options.contains("S — Scientifique"), "{options}");
+        j.wait_until("the lists to follow", "return !!document.querySelector('#serie option[value=GEN]') && !document.querySelector('#serie option[value=S]') && !!document.querySelector('#etablissement option[value=aix-cezanne]');").await;
         j.select("serie", "GEN").await;
         j.select("etablissement", "aix-cezanne").await;
         j.check("baccalaureat").await;

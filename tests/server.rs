@@ -641,7 +641,8 @@ fn dossier_sections_are_forms_checked_on_the_server() {
     );
     let page = browser.get(&server.url("/dossier/baccalaureat"));
     assert!(
-        page.body.contains(r#"<div class="field" hidden>"#),
+        page.body
+            .contains(r#"<div class="field" data-field="annee" hidden>"#),
         "{}",
         page.body
     );

@@ -189,6 +189,10 @@ fn render_form(
         map.insert("fields".into(), json!(fields));
         map.insert("problems".into(), json!(!form.problems.is_empty()));
         map.insert("action".into(), json!(form.action));
+        map.insert(
+            "preview".into(),
+            json!(format!("/dossier/{}/apercu", form.section.id)),
+        );
         map.insert("csrf".into(), json!(token));
     }
     let status = if form.problems.is_empty() {
@@ -525,6 +529,44 @@ pub async fn remove_entry(
         tracing::warn!(%error, "removing an entry failed");
     }
     Redirect::to(&format!("/dossier/{section_id}?lang={lang}")).into_response()
+}
+
+/// `GET /dossier/{section}/apercu?…answers`: which fields apply and which
+/// options the lists offer, for the answers given so far (the form's script).
+pub async fn preview(
+    State(state): State<Arc<AppState>>,
+    Path(section_id): Path<String>,
+    Query(pairs): Query<Pairs>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&LanguageChoice { lang: None }, &headers);
+    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Some(section) = section(&definition, &section_id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let entry = answers_from(&section.fields, &pairs);
+    let base = base_context(&definition, &dossier, Timestamp::now());
+    let context = entry_context(&base, &section.fields, &entry);
+    let Ok(check) = check_entry(&definition, &base, &section.fields, &entry) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut lists = Map::new();
+    for field in section.fields.iter().filter(|f| f.options_from.is_some()) {
+        let offered: Vec<Value> = options(&definition, field, &context, lang)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| json!({"id": c.id, "label": c.label}))
+            .collect();
+        lists.insert(field.id.clone(), json!(offered));
+    }
+    let body = json!({"hidden": check.hidden, "options": lists});
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

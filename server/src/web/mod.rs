@@ -131,6 +131,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/dossier/{section}",
             get(dossier::show_section).post(dossier::save_section),
         )
+        .route("/dossier/{section}/apercu", get(dossier::preview))
         .route(
             "/dossier/{section}/{entry}",
             get(dossier::show_entry).post(dossier::save_entry),
@@ -141,6 +142,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/health", get(health))
         .route("/static/guichet.css", get(stylesheet))
+        .route("/static/guichet.js", get(script))
         .fallback(not_found)
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -228,6 +230,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
         pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        pages::SCRIPT,
     )
         .into_response()
 }

@@ -11,6 +11,9 @@ use super::strings::strings;
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
 
+/// The script that makes forms live, embedded.
+pub const SCRIPT: &str = include_str!("../../assets/guichet.js");
+
 /// Every page template, embedded in the binary.
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/layout.html")),
@@ -43,6 +46,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 pub struct Pages {
     templates: Environment<'static>,
     css_version: String,
+    js_version: String,
 }
 
 /// A short version tag for a static asset, changing with its content.
@@ -67,6 +71,7 @@ impl Pages {
         Ok(Self {
             templates,
             css_version: content_version(STYLESHEET),
+            js_version: content_version(SCRIPT),
         })
     }
 
@@ -93,6 +98,7 @@ impl Pages {
             "t": strings(lang),
             "institution": definition.title.get(lang),
             "css_version": self.css_version,
+            "js_version": self.js_version,
         })
     }
 

@@ -123,6 +123,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event_applied", "Candidature créée :", "Application created:"),
     ("event_identity", "Adresse électronique changée", "Email address changed"),
     ("event_deadline", "Échéance :", "Deadline:"),
+    ("narrow_list", "Filtrer la liste", "Narrow the list"),
 ];
 
 /// The page words in `lang` (`fr` or `en`), by key.

@@ -1,0 +1,70 @@
+// Live forms: fields that apply show and hide, and dependent lists follow
+// earlier answers, as the server computes them. Without this script the
+// server does the same when the form is sent.
+(function () {
+  "use strict";
+
+  function fold(text) {
+    return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+  }
+
+  // Answers can change faster than the server answers: only the answer to
+  // the latest question is applied.
+  var latest = 0;
+
+  function refresh(form) {
+    var ticket = ++latest;
+    var data = new URLSearchParams(new FormData(form));
+    data.delete("csrf");
+    fetch(form.dataset.preview + "?" + data.toString(), { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (preview) {
+        if (!preview || ticket !== latest) { return; }
+        form.querySelectorAll("[data-field]").forEach(function (box) {
+          box.hidden = preview.hidden.indexOf(box.dataset.field) >= 0;
+        });
+        Object.keys(preview.options).forEach(function (id) {
+          var select = document.getElementById(id);
+          if (!select || select.tagName !== "SELECT") { return; }
+          var chosen = select.value;
+          var first = select.options[0];
+          select.innerHTML = "";
+          select.appendChild(first);
+          preview.options[id].forEach(function (option) {
+            var element = new Option(option.label, option.id, false, option.id === chosen);
+            select.appendChild(element);
+          });
+        });
+      })
+      .catch(function () { /* the form still works when sent */ });
+  }
+
+  // Long lists get a search box that narrows them as one types.
+  function typeahead(select, label) {
+    var search = document.createElement("input");
+    search.type = "search";
+    search.id = select.id + "-search";
+    search.className = "typeahead";
+    search.setAttribute("aria-controls", select.id);
+    var searchLabel = document.createElement("label");
+    searchLabel.htmlFor = search.id;
+    searchLabel.textContent = label;
+    select.parentNode.insertBefore(searchLabel, select);
+    select.parentNode.insertBefore(search, select);
+    search.addEventListener("input", function () {
+      var wanted = fold(search.value);
+      Array.prototype.forEach.call(select.options, function (option, index) {
+        option.hidden = index > 0 && wanted !== "" && fold(option.text).indexOf(wanted) < 0;
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-preview]").forEach(function (form) {
+      form.addEventListener("change", function () { refresh(form); });
+      form.querySelectorAll("select").forEach(function (select) {
+        if (select.options.length > 30) { typeahead(select, form.dataset.searchLabel || "Search"); }
+      });
+    });
+  });
+})();
