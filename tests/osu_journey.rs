@@ -425,3 +425,137 @@ fn a_withdrawal_gives_the_place_to_the_best_ranked_on_the_waiting_list() {
     let bruno = engine.dossier(&second).unwrap().unwrap();
     assert_eq!(bruno.candidatures[0].data["avis"], "favorable");
 }
+
+#[test]
+fn staff_see_what_was_sent_until_the_candidate_sends_again() {
+    let (_folder, engine) = support::open(osu());
+    let now = at("2027-03-15T10:00:00Z");
+    let me = Actor::new("candidat", "camille");
+    let office = Actor::new("gestionnaire", "agent");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now)
+        .unwrap()
+        .id;
+    run(
+        &engine,
+        &dossier,
+        &me,
+        save("coordonnees", json!({"commune": "Marseille"})),
+        now,
+    );
+    run(
+        &engine,
+        &dossier,
+        &me,
+        Command::Apply {
+            formation: "m1-set".into(),
+        },
+        now,
+    );
+    for id in [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+    ] {
+        run(
+            &engine,
+            &dossier,
+            &me,
+            piece(
+                "c1",
+                id,
+                "deposer",
+                Some(file(&format!("{id}.pdf"), "pdf", 1000)),
+                None,
+            ),
+            now,
+        );
+    }
+    run(
+        &engine,
+        &dossier,
+        &me,
+        transition("c1", "transmettre", json!({})),
+        now,
+    );
+    let sent = |engine: &Engine<SledStore>| {
+        engine.dossier(&dossier).unwrap().unwrap().candidatures[0]
+            .sent
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        sent(&engine).pieces["cv"].file.as_ref().unwrap().name,
+        "cv.pdf"
+    );
+
+    // Staff decisions apply to what they see.
+    run(
+        &engine,
+        &dossier,
+        &office,
+        piece("c1", "cv", "refuser_piece", None, Some("Illisible")),
+        now,
+    );
+    run(
+        &engine,
+        &dossier,
+        &office,
+        transition("c1", "declarer_incomplet", json!({})),
+        now,
+    );
+    assert_eq!(sent(&engine).pieces["cv"].status, "refusee");
+
+    // The candidate's edits stay with the candidate until sent again.
+    run(
+        &engine,
+        &dossier,
+        &me,
+        piece(
+            "c1",
+            "cv",
+            "deposer",
+            Some(file("cv-v2.pdf", "pdf", 2000)),
+            None,
+        ),
+        now,
+    );
+    run(
+        &engine,
+        &dossier,
+        &me,
+        save("coordonnees", json!({"commune": "Aix-en-Provence"})),
+        now,
+    );
+    let live = engine.dossier(&dossier).unwrap().unwrap();
+    assert_eq!(
+        live.candidatures[0].pieces["cv"]
+            .file
+            .as_ref()
+            .unwrap()
+            .name,
+        "cv-v2.pdf"
+    );
+    assert_eq!(
+        sent(&engine).pieces["cv"].file.as_ref().unwrap().name,
+        "cv.pdf"
+    );
+    assert_eq!(sent(&engine).pieces["cv"].status, "refusee");
+    assert_eq!(sent(&engine).profile["coordonnees"]["commune"], "Marseille");
+
+    let later = at("2027-03-16T10:00:00Z");
+    run(
+        &engine,
+        &dossier,
+        &me,
+        transition("c1", "transmettre", json!({})),
+        later,
+    );
+    let copy = sent(&engine);
+    assert_eq!(copy.at, later);
+    assert_eq!(copy.pieces["cv"].file.as_ref().unwrap().name, "cv-v2.pdf");
+    assert_eq!(copy.pieces["cv"].status, "transmise");
+    assert_eq!(copy.profile["coordonnees"]["commune"], "Aix-en-Provence");
+}

@@ -60,6 +60,21 @@ pub struct Candidature {
     pub pieces: BTreeMap<String, PieceState>,
     /// Deadlines already handled since the candidature entered its status.
     pub deadlines_done: BTreeSet<String>,
+    /// What the candidate last sent (a transition with `snapshot: true`):
+    /// what staff see, whatever the candidate edits meanwhile.
+    #[serde(default)]
+    pub sent: Option<SentCopy>,
+}
+
+/// A candidature as its candidate sent it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentCopy {
+    /// When it was sent.
+    pub at: Timestamp,
+    /// The profile answers at that moment.
+    pub profile: BTreeMap<String, Value>,
+    /// The pieces at that moment; staff decisions on pieces are kept here too.
+    pub pieces: BTreeMap<String, PieceState>,
 }
 
 /// Where one piece stands.

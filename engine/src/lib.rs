@@ -120,7 +120,8 @@ pub use context::Shape;
 pub use definition::{Bundle, Definition, DefinitionError, List};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use dossier::{
-    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail, PieceState,
+    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail,
+    PieceState, SentCopy,
 };
 pub use engine::{Engine, EngineError, Handled};
 pub use scenario::{run_scenarios, ScenarioFailure, ScenarioReport};

@@ -572,6 +572,10 @@ pub struct TransitionDef {
     /// of the same formation (a waiting list).
     #[serde(default)]
     pub promote: Option<PromoteDef>,
+    /// Keeps a copy of what the candidate sends (profile and pieces): staff
+    /// work on that copy, so later edits reach them only at the next sending.
+    #[serde(default)]
+    pub snapshot: bool,
 }
 
 /// Promotion from a waiting list, after a transition that frees a place.

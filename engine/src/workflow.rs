@@ -11,7 +11,8 @@ use crate::answers::{check_answer, check_entry, is_blank, Problem};
 use crate::context;
 use crate::definition::Definition;
 use crate::dossier::{
-    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail, PieceState,
+    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail,
+    PieceState, SentCopy,
 };
 use crate::model::{
     CommentRule, DeadlineDef, FieldDef, FileEffect, MailEffect, OneOrMany, PromoteDef, RoleKind,
@@ -704,6 +705,7 @@ impl Step<'_> {
             data: Map::new(),
             pieces,
             deadlines_done: Default::default(),
+            sent: None,
         };
         let summary = json!({"formation": formation_id, "state": candidature.state});
         self.after.candidatures.push(candidature);
@@ -801,6 +803,21 @@ impl Step<'_> {
         candidature.state = transition.to.clone();
         candidature.entered_state_at = now;
         candidature.deadlines_done.clear();
+        if transition.snapshot {
+            changes.push((
+                format!("candidatures/{candidature_id}/sent"),
+                candidature
+                    .sent
+                    .as_ref()
+                    .map_or(Value::Null, |s| json!(s.at)),
+                json!(now),
+            ));
+            candidature.sent = Some(SentCopy {
+                at: now,
+                profile: self.after.profile.clone(),
+                pieces: candidature.pieces.clone(),
+            });
+        }
         for (path, before, after) in changes {
             self.change(path, before, after);
         }
@@ -909,9 +926,16 @@ impl Step<'_> {
         let path = format!("candidatures/{candidature_id}/pieces/{piece_id}");
         let before = serde_json::to_value(&current).unwrap_or(Value::Null);
         let after = serde_json::to_value(&next).unwrap_or(Value::Null);
-        self.after.candidatures[index]
-            .pieces
-            .insert(piece_id.to_owned(), next);
+        let candidature = &mut self.after.candidatures[index];
+        // Staff decide on what was sent; the candidate's own edits wait for
+        // the next sending.
+        let by_staff = definition
+            .role(role)
+            .is_some_and(|r| r.kind != RoleKind::Candidate);
+        if let Some(sent) = candidature.sent.as_mut().filter(|_| by_staff) {
+            sent.pieces.insert(piece_id.to_owned(), next.clone());
+        }
+        candidature.pieces.insert(piece_id.to_owned(), next);
         self.change(path, before, after);
         Ok(())
     }
