@@ -97,7 +97,17 @@ impl Journey {
             .unwrap();
     }
 
+    /// Waits until the page's live updates (if any) have arrived.
+    async fn settle(&self) {
+        self.wait_until(
+            "live updates",
+            "return (document.documentElement.dataset.updating || '0') === '0';",
+        )
+        .await;
+    }
+
     async fn fill(&self, id: &str, value: &str) {
+        self.settle().await;
         let field = self.client.find(Locator::Id(id)).await.unwrap();
         field.clear().await.unwrap();
         field.send_keys(value).await.unwrap();
@@ -119,6 +129,7 @@ impl Journey {
     }
 
     async fn click(&self, css: &str) {
+        self.settle().await;
         self.client
             .find(Locator::Css(css))
             .await

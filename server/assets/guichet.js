@@ -11,9 +11,17 @@
   // Answers can change faster than the server answers: only the answer to
   // the latest question is applied.
   var latest = 0;
+  var pending = 0;
+
+  // How many updates are on their way, for whoever needs to wait for them.
+  function track(delta) {
+    pending += delta;
+    document.documentElement.dataset.updating = String(pending);
+  }
 
   function refresh(form) {
     var ticket = ++latest;
+    track(1);
     var data = new URLSearchParams(new FormData(form));
     data.delete("csrf");
     fetch(form.dataset.preview + "?" + data.toString(), { credentials: "same-origin" })
@@ -36,7 +44,8 @@
           });
         });
       })
-      .catch(function () { /* the form still works when sent */ });
+      .catch(function () { /* the form still works when sent */ })
+      .then(function () { track(-1); });
   }
 
   // Long lists get a search box that narrows them as one types.

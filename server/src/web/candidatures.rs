@@ -20,7 +20,8 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::accounts::{csrf, csrf_refused, csrf_valid, must_sign_in, signed_in, with_cookie};
+use super::accounts::{csrf, csrf_refused, csrf_valid, must_sign_in, with_cookie};
+use super::dossier::owner;
 use super::strings::strings;
 use super::{language, AppState, LanguageChoice};
 use crate::accounts::Account;
@@ -194,16 +195,6 @@ fn confirm_page(state: &AppState, headers: &HeaderMap, lang: &str, page: Confirm
         state.pages.render("confirm.html", StatusCode::OK, values),
         new_cookie,
     )
-}
-
-async fn owner(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-) -> Option<(Account, Dossier, Arc<Definition>)> {
-    let account = signed_in(state, headers).await?;
-    let dossier = state.engine.dossier(account.dossier.as_deref()?).ok()??;
-    let definition = state.definition_of(&dossier);
-    Some((account, dossier, definition))
 }
 
 /// `GET /formations/{id}/candidater`: the confirmation step.
@@ -674,12 +665,32 @@ pub async fn upload(
 /// `POST /candidatures/{id}/pieces/{piece}/{transition}`: not concerned, remove…
 pub async fn piece_action(
     State(state): State<Arc<AppState>>,
-    Path((id, piece_id, transition)): Path<(String, String, String)>,
+    Path((id, piece, transition)): Path<(String, String, String)>,
     Query(choice): Query<LanguageChoice>,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let lang = language(&choice, &headers);
+    let command = Command::Piece {
+        candidature: id.clone(),
+        piece,
+        transition,
+        file: None,
+        comment: None,
+    };
+    act(state, headers, lang, form, id, command).await
+}
+
+/// Performs a candidate's command on their candidature `id`: back to its page,
+/// with the refusal in words if the engine refuses.
+async fn act(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    lang: &'static str,
+    form: HashMap<String, String>,
+    id: String,
+    command: Command,
+) -> Response {
     if !csrf_valid(&headers, &form) {
         return csrf_refused(&state, lang);
     }
@@ -691,13 +702,6 @@ pub async fn piece_action(
     }
     let worker = Arc::clone(&state);
     let page_dossier = dossier.clone();
-    let command = Command::Piece {
-        candidature: id.clone(),
-        piece: piece_id,
-        transition,
-        file: None,
-        comment: None,
-    };
     let result =
         tokio::task::spawn_blocking(move || run(&worker, &account, &dossier, command)).await;
     match result {
@@ -812,37 +816,12 @@ pub async fn perform(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let lang = language(&choice, &headers);
-    if !csrf_valid(&headers, &form) {
-        return csrf_refused(&state, lang);
-    }
-    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
-        return must_sign_in(&state, lang);
-    };
-    if !dossier.candidatures.iter().any(|c| c.id == id) {
-        return state.pages.not_found(&state.engine, lang);
-    }
-    let worker = Arc::clone(&state);
-    let page_dossier = dossier.clone();
     let command = Command::Transition {
         candidature: id.clone(),
         transition,
         input: Default::default(),
     };
-    let result =
-        tokio::task::spawn_blocking(move || run(&worker, &account, &dossier, command)).await;
-    match result {
-        Ok(Ok(_)) => Redirect::to(&format!("/candidatures/{id}?lang={lang}")).into_response(),
-        Ok(Err(error)) => render_candidature(
-            &state,
-            &headers,
-            lang,
-            &page_dossier,
-            &definition,
-            &id,
-            Some(refusal(&error, lang)),
-        ),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
-    }
+    act(state, headers, lang, form, id, command).await
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ fn not_found(state: &AppState, lang: &str) -> Response {
 
 /// The signed-in candidate's account and dossier, and the definition version
 /// the dossier follows (its pages follow it too).
-async fn owner(
+pub(super) async fn owner(
     state: &Arc<AppState>,
     headers: &HeaderMap,
 ) -> Option<(Account, Dossier, Arc<Definition>)> {
