@@ -205,6 +205,20 @@ fn answers_are_checked_against_the_fields() {
         save(json!({"ine": "123456789AB", "nationalite": "DE"})),
     )
     .unwrap();
+    // A dependent list's answer must be among what its filter offers.
+    let mismatch = try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        Command::SaveSection {
+            section: "baccalaureat".into(),
+            answers: json!({"situation": "bac_francais", "annee": 2021, "serie": "S"}),
+        },
+    );
+    assert!(
+        matches!(mismatch, Err(EngineError::Workflow(WorkflowError::InvalidValue { ref field, .. })) if field == "serie"),
+        "{mismatch:?}"
+    );
     // The imported curriculum is read-only for the candidate.
     let imported = try_apply(
         &engine,

@@ -618,13 +618,25 @@ impl Step<'_> {
                     message: "each entry must give field answers".into(),
                 });
             };
-            for (id, value) in fields {
-                let field = section
-                    .fields
-                    .iter()
-                    .find(|f| &f.id == id)
-                    .ok_or_else(|| not_found("field", id))?;
-                check_value(self.definition, field, value, &self.after.language)?;
+            if let Some(id) = fields
+                .keys()
+                .find(|id| !section.fields.iter().any(|f| &f.id == *id))
+            {
+                return Err(not_found("field", id));
+            }
+            // The same rules as the forms, but an answer may still be missing:
+            // completeness is `profile_state`'s business, not a save's.
+            let base = base_context(self.definition, &self.after, self.now);
+            let check = check_entry(self.definition, &base, &section.fields, fields)?;
+            if let Some((field, problem)) = check
+                .problems
+                .into_iter()
+                .find(|(_, p)| *p != Problem::Required)
+            {
+                return Err(WorkflowError::InvalidValue {
+                    field,
+                    message: problem.message(&self.after.language),
+                });
             }
         }
         let before = self
