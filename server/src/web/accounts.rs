@@ -269,6 +269,19 @@ fn form_page(
     with_cookie(state.pages.render("form.html", status, context), new_cookie)
 }
 
+/// A form page as it first shows: empty, without messages.
+fn blank_form(state: &AppState, headers: &HeaderMap, lang: &str, page: &FormPage<'_>) -> Response {
+    form_page(
+        state,
+        headers,
+        lang,
+        page,
+        &Fields::new(),
+        &HashMap::new(),
+        None,
+    )
+}
+
 fn valid_email(text: &str) -> bool {
     let Some((user, host)) = text.split_once('@') else {
         return false;
@@ -438,15 +451,7 @@ pub async fn signup_form(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    form_page(
-        &state,
-        &headers,
-        lang,
-        &signup_page(lang),
-        &Fields::new(),
-        &HashMap::new(),
-        None,
-    )
+    blank_form(&state, &headers, lang, &signup_page(lang))
 }
 
 /// `POST /inscription`
@@ -789,15 +794,7 @@ pub async fn signin_form(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    form_page(
-        &state,
-        &headers,
-        lang,
-        &signin_page(lang),
-        &Fields::new(),
-        &HashMap::new(),
-        None,
-    )
+    blank_form(&state, &headers, lang, &signin_page(lang))
 }
 
 /// `POST /connexion`
@@ -892,15 +889,7 @@ pub async fn forgot_form(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&choice, &headers);
-    form_page(
-        &state,
-        &headers,
-        lang,
-        &forgot_page(lang),
-        &Fields::new(),
-        &HashMap::new(),
-        None,
-    )
+    blank_form(&state, &headers, lang, &forgot_page(lang))
 }
 
 /// `POST /mot-de-passe-oublie`
@@ -997,15 +986,7 @@ pub async fn email_form(
     if signed_in(&state, &headers).await.is_none() {
         return must_sign_in(&state, lang);
     }
-    form_page(
-        &state,
-        &headers,
-        lang,
-        &email_page(lang),
-        &Fields::new(),
-        &HashMap::new(),
-        None,
-    )
+    blank_form(&state, &headers, lang, &email_page(lang))
 }
 
 /// `POST /compte/email`: a link goes to the new address.
