@@ -375,6 +375,26 @@ fn the_manual_journey_in_a_real_browser() {
         let page = j.text().await;
         assert!(page.contains("Réceptionné"), "{page}");
         j.check("receptionne").await;
+
+        // On a 320-px-wide phone: nothing wider than the screen.
+        j.client.set_window_size(320, 900).await.unwrap();
+        for (path, name) in [("/tableau-de-bord", "telephone-tableau-de-bord"), ("/candidatures/c1", "telephone-candidature"), ("/dossier/baccalaureat", "telephone-baccalaureat"), ("/formations/m1-oceanographie/candidater", "telephone-confirmation")] {
+            j.goto(path).await;
+            let width = j.client.execute("return document.documentElement.scrollWidth;", Vec::new()).await.unwrap();
+            let viewport = j
+                .client
+                .execute("return document.documentElement.clientWidth;", Vec::new())
+                .await
+                .unwrap();
+            assert!(width.as_i64() <= viewport.as_i64(), "{path}: {width} px wide in a {viewport} px window");
+            j.check(name).await;
+        }
+        // A candidature still to fill in, with its upload forms, on the phone.
+        j.submit().await;
+        let width = j.client.execute("return document.documentElement.scrollWidth <= document.documentElement.clientWidth;", Vec::new()).await.unwrap();
+        assert_eq!(width, json!(true), "the upload forms fit a phone");
+        assert!(j.text().await.contains("Formulaire complémentaire"));
+        j.check("telephone-pieces").await;
         j.client.close().await.unwrap();
         assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
     });

@@ -900,7 +900,7 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
         "{}",
         page.body
     );
-    let late = upload(&mut browser, &cv, &csrf_of(&page.body), "cv.pdf", &pdf());
+    let late = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf());
     assert_eq!(late.status, 422, "read-only once sent");
 
     // The dashboard says what comes next, and what happened.

@@ -358,8 +358,16 @@ fn render_candidature(
             let piece_id = view["id"].as_str()?;
             let piece = definition.piece(piece_id)?;
             let status = view["status"].as_str().unwrap_or_default();
+            // Only what the candidate can do now: the guard decides too.
+            let mut scope = context.clone();
+            if let Value::Object(map) = &mut scope {
+                map.insert("piece".into(), view.clone());
+            }
             let mine = definition.file().workflow.piece_transitions.iter().filter(|tr| {
-                tr.by.ids().contains(&role) && tr.from.ids().contains(&status) && (!tr.requires_not_concerned || piece.not_concerned)
+                tr.by.ids().contains(&role)
+                    && tr.from.ids().contains(&status)
+                    && (!tr.requires_not_concerned || piece.not_concerned)
+                    && tr.when.as_ref().is_none_or(|when| definition.eval_bool(when, &scope).unwrap_or(false))
             });
             let mut upload = None;
             let mut actions = Vec::new();
