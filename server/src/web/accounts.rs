@@ -18,7 +18,7 @@ use guichet_engine::{profile_state, Candidate};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::strings::strings;
+use super::strings::t;
 use super::{language, AppState, LanguageChoice};
 use crate::accounts::{random_token, Account, Purpose, TokenProblem};
 
@@ -129,10 +129,6 @@ pub(super) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
-}
-
-fn t(lang: &str, key: &str) -> String {
-    strings(lang)[key].as_str().unwrap_or(key).to_owned()
 }
 
 fn message(

@@ -22,14 +22,10 @@ use serde_json::{json, Value};
 
 use super::accounts::{csrf, csrf_refused, csrf_valid, must_sign_in, with_cookie};
 use super::dossier::owner;
-use super::strings::strings;
+use super::strings::t;
 use super::{language, AppState, LanguageChoice};
 use crate::accounts::Account;
 use crate::files::{recognise, FileProblem};
-
-fn t(lang: &str, key: &str) -> String {
-    strings(lang)[key].as_str().unwrap_or(key).to_owned()
-}
 
 /// Lowercase, without accents: "Géologie" and "geologie" compare equal.
 pub fn fold(text: &str) -> String {

@@ -4,11 +4,7 @@ use guichet_engine::{Candidature, Command, Definition, Dossier, Event};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::strings::strings;
-
-fn t(lang: &str, key: &str) -> String {
-    strings(lang)[key].as_str().unwrap_or(key).to_owned()
-}
+use super::strings::t;
 
 /// The next thing the candidate can do for `candidature`, if anything.
 pub fn next_step(

@@ -139,6 +139,20 @@ pub fn strings(lang: &str) -> Value {
     Value::Object(words)
 }
 
+/// One page word in `lang` (the key itself if it is missing).
+pub fn t(lang: &str, key: &str) -> String {
+    WORDS.iter().find(|(k, _, _)| *k == key).map_or_else(
+        || key.to_owned(),
+        |(_, fr, en)| {
+            if lang == "en" {
+                (*en).to_owned()
+            } else {
+                (*fr).to_owned()
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
