@@ -117,6 +117,25 @@ pub(super) fn csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<Hea
     }
 }
 
+/// Renders `template` with the common values, those `fill` adds, and this
+/// browser's CSRF token (setting its cookie when it is new).
+pub(super) fn render_with_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: &str,
+    template: &str,
+    status: StatusCode,
+    fill: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> Response {
+    let (token, new_cookie) = csrf(state, headers);
+    let mut values = state.pages.common(&state.engine, lang);
+    if let Value::Object(map) = &mut values {
+        fill(map);
+        map.insert("csrf".into(), json!(token));
+    }
+    with_cookie(state.pages.render(template, status, values), new_cookie)
+}
+
 pub(super) fn csrf_valid(headers: &HeaderMap, form: &Fields) -> bool {
     match (cookie(headers, CSRF_COOKIE), form.get("csrf")) {
         (Some(cookie), Some(field)) => !cookie.is_empty() && &cookie == field,
@@ -224,7 +243,6 @@ fn form_page(
     errors: &HashMap<&str, String>,
     form_error: Option<String>,
 ) -> Response {
-    let (token, new_cookie) = csrf(state, headers);
     let fields: Vec<Value> = page
         .fields
         .iter()
@@ -242,13 +260,11 @@ fn form_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let mut context = state.pages.common(&state.engine, lang);
-    if let Value::Object(map) = &mut context {
+    render_with_csrf(state, headers, lang, "form.html", status, |map| {
         map.insert("heading".into(), json!(t(lang, page.heading)));
         map.insert("intro".into(), json!(page.intro.map(|i| t(lang, i))));
         map.insert("action".into(), json!(page.action));
         map.insert("submit".into(), json!(t(lang, page.submit)));
-        map.insert("csrf".into(), json!(token));
         map.insert("fields".into(), json!(fields));
         map.insert(
             "errors".into(),
@@ -261,8 +277,7 @@ fn form_page(
             .map(|(label, href)| json!({"label": t(lang, label), "href": href}))
             .collect();
         map.insert("links".into(), json!(links));
-    }
-    with_cookie(state.pages.render("form.html", status, context), new_cookie)
+    })
 }
 
 /// A form page as it first shows: empty, without messages.
@@ -1187,20 +1202,18 @@ pub async fn dashboard(
         .and_then(|d| state.engine.history(&d.id).ok())
         .map(|events| super::history::describe(definition, &events, lang))
         .unwrap_or_default();
-    let (token, new_cookie) = csrf(&state, &headers);
-    let mut context = state.pages.common(&state.engine, lang);
-    if let Value::Object(map) = &mut context {
-        map.insert("account".into(), json!({"first_name": account.first_name, "last_name": account.last_name, "email": account.email}));
-        map.insert("sections".into(), json!(sections));
-        map.insert("candidatures".into(), json!(candidatures));
-        map.insert("history".into(), json!(history));
-        map.insert("csrf".into(), json!(token));
-    }
-    let mut response = with_cookie(
-        state
-            .pages
-            .render("dashboard.html", StatusCode::OK, context),
-        new_cookie,
+    let mut response = render_with_csrf(
+        &state,
+        &headers,
+        lang,
+        "dashboard.html",
+        StatusCode::OK,
+        |map| {
+            map.insert("account".into(), json!({"first_name": account.first_name, "last_name": account.last_name, "email": account.email}));
+            map.insert("sections".into(), json!(sections));
+            map.insert("candidatures".into(), json!(candidatures));
+            map.insert("history".into(), json!(history));
+        },
     );
     response
         .headers_mut()

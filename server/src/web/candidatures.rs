@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::accounts::{csrf, csrf_refused, csrf_valid, must_sign_in, with_cookie};
+use super::accounts::{csrf_refused, csrf_valid, must_sign_in, render_with_csrf};
 use super::dossier::owner;
 use super::strings::t;
 use super::{language, AppState, LanguageChoice};
@@ -177,19 +177,19 @@ struct Confirmation {
 }
 
 fn confirm_page(state: &AppState, headers: &HeaderMap, lang: &str, page: Confirmation) -> Response {
-    let (token, new_cookie) = csrf(state, headers);
-    let mut values = state.pages.common(&state.engine, lang);
-    if let Value::Object(map) = &mut values {
-        map.insert("heading".into(), json!(page.heading));
-        map.insert("text".into(), json!(page.text));
-        map.insert("action".into(), json!(page.action));
-        map.insert("button".into(), json!(page.button));
-        map.insert("back".into(), json!(page.back));
-        map.insert("csrf".into(), json!(token));
-    }
-    with_cookie(
-        state.pages.render("confirm.html", StatusCode::OK, values),
-        new_cookie,
+    render_with_csrf(
+        state,
+        headers,
+        lang,
+        "confirm.html",
+        StatusCode::OK,
+        |map| {
+            map.insert("heading".into(), json!(page.heading));
+            map.insert("text".into(), json!(page.text));
+            map.insert("action".into(), json!(page.action));
+            map.insert("button".into(), json!(page.button));
+            map.insert("back".into(), json!(page.back));
+        },
     )
 }
 
@@ -402,9 +402,12 @@ fn render_candidature(
         .map_or(candidature.formation.clone(), |f| {
             f.title.get(lang).to_owned()
         });
-    let (token, new_cookie) = csrf(state, headers);
-    let mut values = state.pages.common(&state.engine, lang);
-    if let Value::Object(map) = &mut values {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render_with_csrf(state, headers, lang, "candidature.html", status, |map| {
         map.insert(
             "candidature".into(),
             json!({"formation": formation, "state": context["candidature"]["state_label"]}),
@@ -413,17 +416,7 @@ fn render_candidature(
         map.insert("transitions".into(), json!(transitions));
         map.insert("missing".into(), json!(missing));
         map.insert("error".into(), json!(error));
-        map.insert("csrf".into(), json!(token));
-    }
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    with_cookie(
-        state.pages.render("candidature.html", status, values),
-        new_cookie,
-    )
+    })
 }
 
 /// `GET /candidatures/{id}`
@@ -651,19 +644,14 @@ pub async fn upload(
         run(&worker, &account, &dossier, command).map(|_| ())
     })
     .await;
-    match result {
-        Ok(Ok(())) => Redirect::to(&format!("/candidatures/{id}?lang={lang}")).into_response(),
-        Ok(Err(error)) => render_candidature(
-            &state,
-            &headers,
-            lang,
-            &dossier_for_page,
-            &definition,
-            &id,
-            Some(refusal(&error, lang)),
-        ),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
-    }
+    answer(
+        &state,
+        &headers,
+        lang,
+        (&dossier_for_page, &definition),
+        &id,
+        result,
+    )
 }
 
 /// `POST /candidatures/{id}/pieces/{piece}/{transition}`: not concerned, remove…
@@ -707,16 +695,37 @@ async fn act(
     let worker = Arc::clone(&state);
     let page_dossier = dossier.clone();
     let result =
-        tokio::task::spawn_blocking(move || run(&worker, &account, &dossier, command)).await;
+        tokio::task::spawn_blocking(move || run(&worker, &account, &dossier, command).map(|_| ()))
+            .await;
+    answer(
+        &state,
+        &headers,
+        lang,
+        (&page_dossier, &definition),
+        &id,
+        result,
+    )
+}
+
+/// After a candidate's command: back to the candidature, or its page with the
+/// refusal in words.
+fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: &str,
+    (dossier, definition): (&Dossier, &Definition),
+    id: &str,
+    result: Result<Result<(), EngineError>, tokio::task::JoinError>,
+) -> Response {
     match result {
-        Ok(Ok(_)) => Redirect::to(&format!("/candidatures/{id}?lang={lang}")).into_response(),
+        Ok(Ok(())) => Redirect::to(&format!("/candidatures/{id}?lang={lang}")).into_response(),
         Ok(Err(error)) => render_candidature(
-            &state,
-            &headers,
+            state,
+            headers,
             lang,
-            &page_dossier,
-            &definition,
-            &id,
+            dossier,
+            definition,
+            id,
             Some(refusal(&error, lang)),
         ),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),

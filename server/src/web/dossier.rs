@@ -20,7 +20,7 @@ use guichet_engine::{
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
-use super::accounts::{csrf, csrf_refused, must_sign_in, signed_in, with_cookie};
+use super::accounts::{csrf_refused, must_sign_in, render_with_csrf, signed_in};
 use super::{language, AppState, LanguageChoice};
 use crate::accounts::Account;
 
@@ -182,9 +182,12 @@ fn render_form(
             })
         })
         .collect();
-    let (token, new_cookie) = csrf(state, headers);
-    let mut values = state.pages.common(&state.engine, lang);
-    if let Value::Object(map) = &mut values {
+    let status = if form.problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_with_csrf(state, headers, lang, "section.html", status, |map| {
         map.insert("section".into(), json!({"title": form.section.title.get(lang), "help": form.section.help.as_ref().map(|h| h.get(lang))}));
         map.insert("fields".into(), json!(fields));
         map.insert("problems".into(), json!(!form.problems.is_empty()));
@@ -193,17 +196,7 @@ fn render_form(
             "preview".into(),
             json!(format!("/dossier/{}/apercu", form.section.id)),
         );
-        map.insert("csrf".into(), json!(token));
-    }
-    let status = if form.problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    with_cookie(
-        state.pages.render("section.html", status, values),
-        new_cookie,
-    )
+    })
 }
 
 fn entries_of(dossier: &Dossier, section: &SectionDef) -> Vec<Map<String, Value>> {
@@ -242,36 +235,36 @@ fn render_entries(
             })
         })
         .collect();
-    let (token, new_cookie) = csrf(state, headers);
-    let mut values = state.pages.common(&state.engine, lang);
-    if let Value::Object(map) = &mut values {
-        map.insert(
+    render_with_csrf(
+        state,
+        headers,
+        lang,
+        "entries.html",
+        StatusCode::OK,
+        |map| {
+            map.insert(
             "section".into(),
             json!({
                 "title": section.title.get(lang), "help": section.help.as_ref().map(|h| h.get(lang)),
                 "add_label": section.repeat.as_ref().map(|r| r.add_label.get(lang)),
             }),
         );
-        map.insert("columns".into(), json!(columns));
-        map.insert("entries".into(), json!(rows));
-        map.insert("readonly".into(), json!(section.import.is_some()));
-        map.insert(
-            "contact".into(),
-            json!(section
-                .import
-                .as_ref()
-                .and_then(|i| i.contact.as_ref())
-                .map(|c| c.get(lang))),
-        );
-        map.insert(
-            "add".into(),
-            json!(format!("/dossier/{}/nouveau?lang={lang}", section.id)),
-        );
-        map.insert("csrf".into(), json!(token));
-    }
-    with_cookie(
-        state.pages.render("entries.html", StatusCode::OK, values),
-        new_cookie,
+            map.insert("columns".into(), json!(columns));
+            map.insert("entries".into(), json!(rows));
+            map.insert("readonly".into(), json!(section.import.is_some()));
+            map.insert(
+                "contact".into(),
+                json!(section
+                    .import
+                    .as_ref()
+                    .and_then(|i| i.contact.as_ref())
+                    .map(|c| c.get(lang))),
+            );
+            map.insert(
+                "add".into(),
+                json!(format!("/dossier/{}/nouveau?lang={lang}", section.id)),
+            );
+        },
     )
 }
 
