@@ -13,7 +13,7 @@ use guichet_engine::{
 };
 use jiff::Timestamp;
 use serde_json::json;
-use support::{act, at, osu, piece, transition};
+use support::{act, at, osu, piece, transition, Journey};
 
 fn camille() -> guichet_engine::Candidate {
     support::candidate("Camille")
@@ -23,61 +23,19 @@ fn pdf(name: &str) -> FileRef {
     support::file(name, "pdf", 120_000)
 }
 
-const PIECES: [&str; 5] = [
-    "cv",
-    "lettre_motivation",
-    "releves_notes",
-    "diplomes",
-    "piece_identite",
-];
-
 /// A German candidate's dossier, applied to the SET master, every piece uploaded.
 fn ready_to_transmit(engine: &Engine<SledStore>, now: Timestamp) -> (String, String) {
-    let dossier = engine
-        .create_dossier("camille", camille(), "fr", now)
-        .unwrap();
-    let me = Actor::new("candidat", "camille");
-    act(
-        engine,
-        &dossier.id,
-        &me,
-        Command::SaveSection {
-            section: "etat_civil".into(),
-            answers: json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille",
+    let identity = json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille",
                         "date_naissance": "2003-05-14", "commune_naissance": "Berlin",
-                "pays_naissance": "DE", "nationalite": "DE"}),
-        },
-        now,
-    )
-    .unwrap();
-    let applied = act(
+                "pays_naissance": "DE", "nationalite": "DE"});
+    let journey = Journey::ready_to_transmit(
         engine,
-        &dossier.id,
-        &me,
-        Command::Apply {
-            formation: "m1-set".into(),
-        },
+        ("camille", "Camille"),
+        &[("etat_civil", identity)],
+        "m1-set",
         now,
-    )
-    .unwrap();
-    let candidature = applied.dossier.candidatures[0].id.clone();
-    for id in PIECES {
-        act(
-            engine,
-            &dossier.id,
-            &me,
-            piece(
-                &candidature,
-                id,
-                "deposer",
-                Some(pdf(&format!("{id}.pdf"))),
-                None,
-            ),
-            now,
-        )
-        .unwrap();
-    }
-    (dossier.id, candidature)
+    );
+    (journey.dossier, journey.candidature)
 }
 
 /// Transmits, marks complete, enters `decision` and publishes it: the outcomes

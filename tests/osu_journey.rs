@@ -7,7 +7,7 @@ mod support;
 use guichet_engine::{profile_state, Actor, Command, Engine, OutboxMail, SledStore};
 use jiff::Timestamp;
 use serde_json::{json, Value};
-use support::{act, at, candidate, file, osu, piece, transition};
+use support::{act, at, candidate, file, osu, piece, transition, Journey};
 
 /// Applies a command and returns the ids of the mails it queued.
 fn run(
@@ -308,43 +308,10 @@ fn the_manual_journey_from_account_to_confirmation() {
 
 /// A candidature of `owner` to M1 SET, transmitted, complete, with `decision` published.
 fn decided(engine: &Engine<SledStore>, owner: &str, decision: Value, now: Timestamp) -> String {
-    let dossier = engine
-        .create_dossier(owner, candidate(owner), "fr", now)
-        .unwrap()
-        .id;
-    let me = Actor::new("candidat", owner);
+    let journey = Journey::ready_to_transmit(engine, (owner, owner), &[], "m1-set", now);
+    journey.transmit(engine, now).unwrap();
+    let dossier = journey.dossier;
     let office = Actor::new("gestionnaire", "agent");
-    run(
-        engine,
-        &dossier,
-        &me,
-        Command::Apply {
-            formation: "m1-set".into(),
-        },
-        now,
-    );
-    for id in [
-        "cv",
-        "lettre_motivation",
-        "releves_notes",
-        "diplomes",
-        "piece_identite",
-    ] {
-        run(
-            engine,
-            &dossier,
-            &me,
-            piece("c1", id, "deposer", Some(file("p.pdf", "pdf", 1000)), None),
-            now,
-        );
-    }
-    run(
-        engine,
-        &dossier,
-        &me,
-        transition("c1", "transmettre", json!({})),
-        now,
-    );
     run(
         engine,
         &dossier,
@@ -430,56 +397,17 @@ fn a_withdrawal_gives_the_place_to_the_best_ranked_on_the_waiting_list() {
 fn staff_see_what_was_sent_until_the_candidate_sends_again() {
     let (_folder, engine) = support::open(osu());
     let now = at("2027-03-15T10:00:00Z");
-    let me = Actor::new("candidat", "camille");
     let office = Actor::new("gestionnaire", "agent");
-    let dossier = engine
-        .create_dossier("camille", candidate("Camille"), "fr", now)
-        .unwrap()
-        .id;
-    run(
+    let address = json!({"commune": "Marseille"});
+    let journey = Journey::ready_to_transmit(
         &engine,
-        &dossier,
-        &me,
-        save("coordonnees", json!({"commune": "Marseille"})),
+        ("camille", "Camille"),
+        &[("coordonnees", address)],
+        "m1-set",
         now,
     );
-    run(
-        &engine,
-        &dossier,
-        &me,
-        Command::Apply {
-            formation: "m1-set".into(),
-        },
-        now,
-    );
-    for id in [
-        "cv",
-        "lettre_motivation",
-        "releves_notes",
-        "diplomes",
-        "piece_identite",
-    ] {
-        run(
-            &engine,
-            &dossier,
-            &me,
-            piece(
-                "c1",
-                id,
-                "deposer",
-                Some(file(&format!("{id}.pdf"), "pdf", 1000)),
-                None,
-            ),
-            now,
-        );
-    }
-    run(
-        &engine,
-        &dossier,
-        &me,
-        transition("c1", "transmettre", json!({})),
-        now,
-    );
+    journey.transmit(&engine, now).unwrap();
+    let (dossier, me) = (journey.dossier, journey.me);
     let sent = |engine: &Engine<SledStore>| {
         engine.dossier(&dossier).unwrap().unwrap().candidatures[0]
             .sent

@@ -34,19 +34,19 @@ pub enum Problem {
     Option,
     /// Not yes or no.
     Boolean,
+    /// A section's answers are not field answers (or not a list of them for a
+    /// repeatable section).
+    NotEntries,
+    /// More entries than the section's `repeat.max`.
+    TooManyEntries(u32),
 }
 
 impl Problem {
-    /// The problem in words a candidate understands, in `language` (`fr` or `en`).
+    /// The problem in words a candidate understands, in `language` (`fr` or
+    /// `en`); the definition's own explanation for a pattern.
     pub fn message(&self, language: &str) -> String {
         let en = language == "en";
-        let pick = |fr: &str, english: &str| {
-            if en {
-                english.to_owned()
-            } else {
-                fr.to_owned()
-            }
-        };
+        let pick = |fr: &str, english: &str| if en { english } else { fr }.to_owned();
         match self {
             Problem::Required => pick("Ce champ est obligatoire.", "This field is required."),
             Problem::Text => pick("Saisissez un texte.", "Enter a text."),
@@ -63,20 +63,10 @@ impl Problem {
                 "Saisissez une année sur quatre chiffres, par exemple 2021.",
                 "Enter a four-digit year, for example 2021.",
             ),
-            Problem::TooSmall(min) => {
-                if en {
-                    format!("Enter {min} or more.")
-                } else {
-                    format!("Saisissez {min} ou plus.")
-                }
-            }
-            Problem::TooLarge(max) => {
-                if en {
-                    format!("Enter {max} or less.")
-                } else {
-                    format!("Saisissez {max} ou moins.")
-                }
-            }
+            Problem::TooSmall(min) if en => format!("Enter {min} or more."),
+            Problem::TooSmall(min) => format!("Saisissez {min} ou plus."),
+            Problem::TooLarge(max) if en => format!("Enter {max} or less."),
+            Problem::TooLarge(max) => format!("Saisissez {max} ou moins."),
             Problem::Pattern(Some(text)) => text.get(language).to_owned(),
             Problem::Pattern(None) => pick(
                 "Cette valeur n'a pas le format attendu.",
@@ -87,6 +77,34 @@ impl Problem {
                 "Choose an option of the list.",
             ),
             Problem::Boolean => pick("Répondez oui ou non.", "Answer yes or no."),
+            Problem::NotEntries => pick(
+                "Ces réponses ne correspondent pas aux champs de la rubrique.",
+                "These answers do not match the section's fields.",
+            ),
+            Problem::TooManyEntries(max) if en => format!("Give at most {max} entries."),
+            Problem::TooManyEntries(max) => format!("Donnez au plus {max} entrées."),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    /// What is wrong, said of the field (`ine does not match the expected
+    /// format`), for logs and reports; pages use [`Problem::message`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Required => write!(f, "is required"),
+            Problem::Text => write!(f, "is not a text"),
+            Problem::Email => write!(f, "is not an email address"),
+            Problem::Date => write!(f, "is not a date YYYY-MM-DD"),
+            Problem::Number => write!(f, "is not a number"),
+            Problem::Year => write!(f, "is not a four-digit year"),
+            Problem::TooSmall(min) => write!(f, "is smaller than {min}"),
+            Problem::TooLarge(max) => write!(f, "is larger than {max}"),
+            Problem::Pattern(_) => write!(f, "does not match the expected format"),
+            Problem::Option => write!(f, "is not one of the options"),
+            Problem::Boolean => write!(f, "is not yes or no"),
+            Problem::NotEntries => write!(f, "does not hold the answers of the section's fields"),
+            Problem::TooManyEntries(max) => write!(f, "has more than {max} entries"),
         }
     }
 }

@@ -1,146 +1,33 @@
 //! Loading a definition: read → parse with positions → structure → checks → compile.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
-use minijinja::Environment;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use crate::bundle::{Bundle, ReadError};
 use crate::check;
+use crate::compiled::{template_name, CompiledDefinition};
 use crate::diagnostic::Diagnostics;
+use crate::list::List;
 use crate::model::{
     DefinitionFile, FormationDef, MailDef, PieceDef, PieceStatusDef, PieceTransitionDef, RoleDef,
     RoleKind, StateDef, TransitionDef,
 };
-use crate::script::{ScriptError, Scripts};
+use crate::script::ScriptError;
 use crate::yaml;
 
 /// Why a definition could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] ReadError),
     /// The file has problems, every one of them listed.
     #[error("{0}")]
     Invalid(Diagnostics),
-}
-
-/// The files a definition is made of: the YAML text and the list files it names.
-///
-/// A bundle is what a dossier is pinned to: the engine stores it under its hash,
-/// so a dossier started under one version keeps being handled by that version.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Bundle {
-    /// Name of the definition file, used in diagnostics.
-    pub name: String,
-    /// Text of the definition file.
-    pub text: String,
-    /// Files named by the definition (CSV lists), by the path written in it.
-    pub files: BTreeMap<String, String>,
-    /// Folder the names in `files` are relative to, for diagnostics only.
-    #[serde(default)]
-    pub base: String,
-}
-
-impl Bundle {
-    /// A bundle of a single YAML text with no list files.
-    pub fn from_text(name: &str, text: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            text: text.to_owned(),
-            files: BTreeMap::new(),
-            base: String::new(),
-        }
-    }
-
-    /// Reads a definition file and every list file it names.
-    pub fn read(path: &Path) -> Result<Self, DefinitionError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DefinitionError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let base = path.parent().unwrap_or(Path::new(""));
-        let mut files = BTreeMap::new();
-        // Missing or unreadable list files are reported by the checker, at the line naming them.
-        if let Ok((value, _)) = yaml::parse(&text) {
-            if let Some(lists) = value.get("lists").and_then(Value::as_object) {
-                for list in lists.values() {
-                    if let Some(name) = list.get("file").and_then(Value::as_str) {
-                        if let Ok(content) = std::fs::read_to_string(base.join(name)) {
-                            files.insert(name.to_owned(), content);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(Self {
-            name: path.display().to_string(),
-            text,
-            files,
-            base: base.display().to_string(),
-        })
-    }
-
-    /// Content hash: the same texts give the same hash wherever they are stored.
-    pub fn hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        let mut feed = |part: &str| {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        };
-        feed(&self.text);
-        for (name, content) in &self.files {
-            feed(name);
-            feed(content);
-        }
-        let digest = hasher.finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-/// A reference list, loaded.
-#[derive(Debug, Clone)]
-pub struct List {
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Rows, each a mapping column → value.
-    pub rows: Vec<BTreeMap<String, String>>,
-    /// Column holding the key.
-    pub key: String,
-    /// Column holding the label.
-    pub label: String,
-}
-
-impl List {
-    /// The row with key `key`.
-    pub fn row(&self, key: &str) -> Option<&BTreeMap<String, String>> {
-        self.rows
-            .iter()
-            .find(|row| row.get(&self.key).map(String::as_str) == Some(key))
-    }
-}
-
-/// What the checker produces besides diagnostics.
-pub(crate) struct Compiled {
-    pub lists: crate::script::Lists,
-    pub scripts: Scripts,
-    pub templates: Environment<'static>,
-    pub timezone: TimeZone,
-    pub opens: Date,
-    pub closes: Date,
-    pub max_sizes: HashMap<String, u64>,
-    pub durations: HashMap<String, Span>,
-    pub patterns: HashMap<String, regex::Regex>,
 }
 
 /// A checked, compiled definition: immutable, identified by its content hash.
@@ -149,15 +36,7 @@ pub struct Definition {
     file: DefinitionFile,
     bundle: Bundle,
     hash: String,
-    lists: crate::script::Lists,
-    scripts: Scripts,
-    templates: Environment<'static>,
-    timezone: TimeZone,
-    opens: Date,
-    closes: Date,
-    max_sizes: HashMap<String, u64>,
-    durations: HashMap<String, Span>,
-    patterns: HashMap<String, regex::Regex>,
+    compiled: CompiledDefinition,
     source_map: yaml::SourceMap,
 }
 
@@ -208,15 +87,7 @@ impl Definition {
                 hash: bundle.hash(),
                 file,
                 bundle,
-                lists: compiled.lists,
-                scripts: compiled.scripts,
-                templates: compiled.templates,
-                timezone: compiled.timezone,
-                opens: compiled.opens,
-                closes: compiled.closes,
-                max_sizes: compiled.max_sizes,
-                durations: compiled.durations,
-                patterns: compiled.patterns,
+                compiled,
                 source_map: map,
             }),
             _ => Err(DefinitionError::Invalid(diagnostics)),
@@ -253,7 +124,7 @@ impl Definition {
 
     /// A reference list by id.
     pub fn list(&self, id: &str) -> Option<&List> {
-        self.lists.get(id)
+        self.compiled.lists.get(id)
     }
 
     /// A candidature status by id.
@@ -311,7 +182,7 @@ impl Definition {
 
     /// Largest accepted size of a piece, in bytes.
     pub fn max_size(&self, piece: &str) -> Option<u64> {
-        self.max_sizes.get(piece).copied()
+        self.compiled.max_sizes.get(piece).copied()
     }
 
     /// A formation by id.
@@ -345,17 +216,17 @@ impl Definition {
 
     /// Time zone dates of the definition are read in.
     pub fn timezone(&self) -> &TimeZone {
-        &self.timezone
+        &self.compiled.timezone
     }
 
     /// Start of the campaign's first day.
     pub fn campaign_opens_at(&self) -> Timestamp {
-        self.start_of_day(self.opens)
+        self.start_of_day(self.compiled.opens)
     }
 
     /// End of the campaign's last day (exclusive).
     pub fn campaign_closes_at(&self) -> Timestamp {
-        self.end_of_day(self.closes)
+        self.end_of_day(self.compiled.closes)
     }
 
     /// Whether candidatures can be created and transmitted at `now`.
@@ -365,7 +236,7 @@ impl Definition {
 
     /// The first instant of `date` in the definition's time zone.
     pub fn start_of_day(&self, date: Date) -> Timestamp {
-        date.to_zoned(self.timezone.clone())
+        date.to_zoned(self.compiled.timezone.clone())
             .map(|z| z.timestamp())
             .unwrap_or(Timestamp::UNIX_EPOCH)
     }
@@ -379,12 +250,14 @@ impl Definition {
 
     /// `date` as `YYYY-MM-DD` in the definition's time zone.
     pub fn day_of(&self, at: Timestamp) -> String {
-        at.to_zoned(self.timezone.clone()).date().to_string()
+        at.to_zoned(self.compiled.timezone.clone())
+            .date()
+            .to_string()
     }
 
     /// `at` plus a duration of the definition (calendar days follow the time zone).
     pub fn add(&self, at: Timestamp, duration: Span, sign: i64) -> Timestamp {
-        let zoned = at.to_zoned(self.timezone.clone());
+        let zoned = at.to_zoned(self.compiled.timezone.clone());
         let moved = if sign < 0 {
             zoned.checked_sub(duration)
         } else {
@@ -395,22 +268,25 @@ impl Definition {
 
     /// A duration written in the definition (`after:`/`before:` of deadlines), by the text.
     pub fn duration(&self, text: &str) -> Option<Span> {
-        self.durations.get(text).copied()
+        self.compiled.durations.get(text).copied()
     }
 
     /// Whether `value` matches a field's `pattern` as a whole (`None`: unknown pattern).
     pub fn matches_pattern(&self, pattern: &str, value: &str) -> Option<bool> {
-        self.patterns.get(pattern).map(|re| re.is_match(value))
+        self.compiled
+            .patterns
+            .get(pattern)
+            .map(|re| re.is_match(value))
     }
 
     /// Evaluates a condition of the definition against `context`.
     pub fn eval_bool(&self, expression: &str, context: &Value) -> Result<bool, ScriptError> {
-        self.scripts.eval_bool(expression, context)
+        self.compiled.scripts.eval_bool(expression, context)
     }
 
     /// Evaluates an expression of the definition against `context`.
     pub fn eval_value(&self, expression: &str, context: &Value) -> Result<Value, ScriptError> {
-        self.scripts.eval_value(expression, context)
+        self.compiled.scripts.eval_value(expression, context)
     }
 
     /// Renders one part (`subject`, `text`, `html`) of a mail in `language`.
@@ -437,14 +313,7 @@ impl Definition {
             .or_else(|| variants.first())
             .map_or("", |(code, _)| *code);
         let name = template_name(mail, part, language);
-        let template = self.templates.get_template(&name)?;
+        let template = self.compiled.templates.get_template(&name)?;
         template.render(minijinja::value::Serde(context)).map(Some)
     }
-}
-
-/// Name under which a mail part is compiled; `.html` turns auto-escaping on.
-pub(crate) fn template_name(mail: &str, part: &str, language: &str) -> String {
-    let language = if language.is_empty() { "all" } else { language };
-    let extension = if part == "html" { "html" } else { "txt" };
-    format!("{mail}/{part}.{language}.{extension}")
 }

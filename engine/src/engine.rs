@@ -109,7 +109,7 @@ impl<S: Store> Engine<S> {
             .ok_or_else(|| missing("not in the store".into()))?;
         let compiled = Definition::from_bundle(bundle).map_err(|error| match error {
             DefinitionError::Invalid(d) => missing(d.render()),
-            other => missing(other.to_string()),
+            other => missing(crate::diagnostic::with_causes(&other)),
         })?;
         let compiled = Arc::new(compiled);
         self.pinned
@@ -186,7 +186,7 @@ impl<S: Store> Engine<S> {
                     outcome.follow_ups.push(Ok(promoted));
                 }
                 Ok(None) => {}
-                Err(error) => outcome.follow_ups.push(Err(error.to_string())),
+                Err(error) => outcome.follow_ups.push(Err(Arc::new(error))),
             }
         }
         self.store.commit(&commits)?;
@@ -218,7 +218,8 @@ impl<S: Store> Engine<S> {
                     continue;
                 }
                 let context =
-                    workflow::candidature_context(definition, &dossier, candidature, now)?;
+                    crate::context::candidature_context(definition, &dossier, candidature, now)
+                        .map_err(WorkflowError::from)?;
                 let eligible = definition
                     .eval_bool(&freed.rule.among, &context)
                     .map_err(WorkflowError::from)?;
@@ -295,9 +296,9 @@ impl<S: Store> Engine<S> {
         let render = |part: &str| {
             definition
                 .render_mail_part(mail, part, language, &context)
-                .map_err(|error| WorkflowError::Template {
+                .map_err(|source| WorkflowError::Template {
                     mail: mail.to_owned(),
-                    message: error.to_string(),
+                    source,
                 })
         };
         let subject = render("subject")?.ok_or_else(|| WorkflowError::NotFound {

@@ -99,13 +99,17 @@
 #![deny(missing_docs)]
 
 mod answers;
+mod bundle;
 mod check;
+mod compiled;
 mod context;
 mod definition;
 mod diagnostic;
 mod dossier;
 mod engine;
+mod list;
 pub mod model;
+mod queries;
 mod scenario;
 mod schema;
 mod script;
@@ -116,20 +120,20 @@ mod workflow;
 mod yaml;
 
 pub use answers::{check_answer, check_entry, entry_context, options, Choice, EntryCheck, Problem};
-pub use context::Shape;
-pub use definition::{Bundle, Definition, DefinitionError, List};
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use bundle::{Bundle, ReadError};
+pub use context::{base_context, candidature_context, Shape};
+pub use definition::{Definition, DefinitionError};
+pub use diagnostic::{with_causes, Diagnostic, Diagnostics};
 pub use dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail,
     PieceState, SentCopy,
 };
 pub use engine::{Engine, EngineError, Handled};
+pub use list::List;
+pub use queries::{actions_for, profile_state, Action, Actions, PieceActions, SectionState};
 pub use scenario::{run_scenarios, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
 pub use store::{Commit, MemoryStore, SledStore, Store, StoreError};
 pub use units::{parse_date, parse_duration, parse_size};
-pub use workflow::{
-    base_context, candidature_context, profile_state, Due, FreedPlace, Outcome, SectionState,
-    WorkflowError,
-};
+pub use workflow::{Due, FileRefusal, FreedPlace, Outcome, WorkflowError};

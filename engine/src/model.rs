@@ -429,6 +429,52 @@ pub enum FileFormat {
     Png,
 }
 
+impl FileFormat {
+    /// Every format, in the order pages list them.
+    pub const ALL: [FileFormat; 3] = [FileFormat::Pdf, FileFormat::Jpg, FileFormat::Png];
+
+    /// The short name written in definitions and in `FileRef::format` (`pdf`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Pdf => "pdf",
+            FileFormat::Jpg => "jpg",
+            FileFormat::Png => "png",
+        }
+    }
+
+    /// The name people know the format by (`PDF`).
+    pub fn label(self) -> &'static str {
+        match self {
+            FileFormat::Pdf => "PDF",
+            FileFormat::Jpg => "JPG",
+            FileFormat::Png => "PNG",
+        }
+    }
+
+    /// The media type files of this format are served with.
+    pub fn mime(self) -> &'static str {
+        match self {
+            FileFormat::Pdf => "application/pdf",
+            FileFormat::Jpg => "image/jpeg",
+            FileFormat::Png => "image/png",
+        }
+    }
+
+    /// File name extensions of the format, the usual one first.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            FileFormat::Pdf => &["pdf"],
+            FileFormat::Jpg => &["jpg", "jpeg"],
+            FileFormat::Png => &["png"],
+        }
+    }
+
+    /// The format with short name `name` (as [`FileFormat::name`] gives it).
+    pub fn from_name(name: &str) -> Option<FileFormat> {
+        FileFormat::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
 /// A formation of the catalogue.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

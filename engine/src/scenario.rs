@@ -5,6 +5,7 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::definition::Definition;
+use crate::diagnostic::with_causes;
 use crate::dossier::{Actor, Candidate, Command, FileRef, OutboxMail};
 use crate::engine::{Engine, EngineError};
 use crate::model::{FileEffect, RoleKind, TestScenario, TestStep};
@@ -75,7 +76,7 @@ impl Player<'_> {
                 .map_err(|e| at(format!("/tests/{index}"), e))?,
         };
         let engine = Engine::open_shared(Arc::clone(definition), MemoryStore::new())
-            .map_err(|e| at(format!("/tests/{index}"), e.to_string()))?;
+            .map_err(|e| at(format!("/tests/{index}"), with_causes(&e)))?;
         let now = noon(definition, start);
         let candidate = Candidate {
             last_name: "Martin".into(),
@@ -84,7 +85,7 @@ impl Player<'_> {
         };
         let dossier = engine
             .create_dossier(OWNER, candidate, "fr", now)
-            .map_err(|e| at(format!("/tests/{index}"), e.to_string()))?;
+            .map_err(|e| at(format!("/tests/{index}"), with_causes(&e)))?;
         let mut player = Player {
             definition,
             engine,
@@ -160,7 +161,7 @@ impl Player<'_> {
         if let Some(day) = &step.wait_until {
             let date = crate::units::parse_date(day)?;
             self.now = noon(self.definition, date);
-            let handled = self.engine.run_due(self.now).map_err(|e| e.to_string())?;
+            let handled = self.engine.run_due(self.now).map_err(|e| with_causes(&e))?;
             for (due, result) in handled {
                 match result {
                     Ok(outcome) => mails.extend(outcome.mails),
@@ -183,7 +184,7 @@ impl Player<'_> {
                         self.candidature = self
                             .engine
                             .dossier(&self.dossier)
-                            .map_err(|e| e.to_string())?
+                            .map_err(|e| with_causes(&e))?
                             .and_then(|d| d.candidatures.last().map(|c| c.id.clone()));
                     }
                 }
@@ -248,7 +249,7 @@ impl Player<'_> {
     /// A small file of the piece's first accepted format.
     fn sample_file(&self, piece: &str) -> Option<FileRef> {
         let format = self.definition.piece(piece)?.accept.first()?;
-        let format = crate::workflow::format_name(*format);
+        let format = format.name();
         Some(FileRef {
             name: format!("{piece}.{format}"),
             sha256: "0".repeat(64),
@@ -261,7 +262,7 @@ impl Player<'_> {
         let dossier = self
             .engine
             .dossier(&self.dossier)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| with_causes(&e))?
             .ok_or("the dossier disappeared")?;
         let candidature = self
             .candidature
@@ -305,8 +306,8 @@ impl Player<'_> {
             && expect.hidden.is_empty()
             && expect.shown.is_empty())
         {
-            let sections = crate::workflow::profile_state(self.definition, &dossier, self.now)
-                .map_err(|e| e.to_string())?;
+            let sections = crate::queries::profile_state(self.definition, &dossier, self.now)
+                .map_err(|e| with_causes(&e))?;
             let section = |id: &str| {
                 sections
                     .iter()
@@ -370,6 +371,10 @@ fn describe(error: &EngineError) -> String {
             let texts: Vec<&str> = text.variants().into_iter().map(|(_, t)| t).collect();
             format!("`{transition}` refused: {}", texts.join(" / "))
         }
-        other => other.to_string(),
+        EngineError::Workflow(WorkflowError::InvalidValue { field, problem }) => {
+            let texts: Vec<String> = ["fr", "en"].map(|l| problem.message(l)).into();
+            format!("{field} {problem} ({})", texts.join(" / "))
+        }
+        other => with_causes(other),
     }
 }

@@ -29,17 +29,17 @@ pub fn json_schema_text() -> String {
     text
 }
 
-struct Compiled {
+struct PublishedSchema {
     schema: Value,
     validator: Option<jsonschema::Validator>,
 }
 
-fn compiled() -> &'static Compiled {
-    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+fn compiled() -> &'static PublishedSchema {
+    static COMPILED: OnceLock<PublishedSchema> = OnceLock::new();
     COMPILED.get_or_init(|| {
         let schema = json_schema();
         let validator = jsonschema::draft202012::options().build(&schema).ok();
-        Compiled { schema, validator }
+        PublishedSchema { schema, validator }
     })
 }
 

@@ -11,11 +11,8 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 use serde_json::Value;
 
-use crate::context::Shape;
-use crate::definition::List;
-
-/// The reference lists of a definition, by id.
-pub type Lists = Arc<std::collections::BTreeMap<String, List>>;
+use crate::context::shape::Shape;
+use crate::list::Lists;
 
 /// Most operations one evaluation may perform.
 pub const MAX_OPERATIONS: u64 = 50_000;
@@ -57,12 +54,19 @@ pub enum ScriptError {
         known: Vec<String>,
     },
     /// Evaluation failed (limit reached, wrong types…).
-    #[error("expression `{expression}` failed: {message}")]
+    #[error("expression `{expression}` failed")]
     Eval {
         /// The expression.
         expression: String,
-        /// rhai's message.
-        message: String,
+        /// rhai's error.
+        #[source]
+        source: Arc<EvalAltResult>,
+    },
+    /// The expression is not among those compiled with the definition.
+    #[error("expression `{expression}` was not compiled with the definition")]
+    NotCompiled {
+        /// The expression.
+        expression: String,
     },
     /// The expression did not give `true` or `false`.
     #[error("expression `{expression}` gave {got} where true or false was expected")]
@@ -75,7 +79,7 @@ pub enum ScriptError {
 }
 
 /// A compiled expression and the variables it reads.
-struct Compiled {
+struct CompiledScript {
     ast: Arc<AST>,
     /// Converting the whole dossier for every evaluation would dominate its cost:
     /// only these variables are handed to rhai.
@@ -85,7 +89,7 @@ struct Compiled {
 /// Compiled expressions of one definition, by source text.
 pub struct Scripts {
     engine: Engine,
-    compiled: HashMap<String, Compiled>,
+    compiled: HashMap<String, CompiledScript>,
 }
 
 impl std::fmt::Debug for Scripts {
@@ -158,7 +162,7 @@ impl Scripts {
         reads.dedup();
         self.compiled.insert(
             source.to_owned(),
-            Compiled {
+            CompiledScript {
                 ast: Arc::new(ast),
                 reads,
             },
@@ -180,28 +184,30 @@ impl Scripts {
         let value = self.eval(source, context)?;
         rhai::serde::from_dynamic::<Value>(&value).map_err(|error| ScriptError::Eval {
             expression: source.to_owned(),
-            message: error.to_string(),
+            source: Arc::from(error),
         })
     }
 
     fn eval(&self, source: &str, context: &Value) -> Result<Dynamic, ScriptError> {
-        let failed = |message: String| ScriptError::Eval {
+        let failed = |error: Box<EvalAltResult>| ScriptError::Eval {
             expression: source.to_owned(),
-            message,
+            source: Arc::from(error),
         };
         let compiled = self
             .compiled
             .get(source)
-            .ok_or_else(|| failed("the expression was not compiled with the definition".into()))?;
+            .ok_or_else(|| ScriptError::NotCompiled {
+                expression: source.to_owned(),
+            })?;
         let mut scope = Scope::new();
         for name in &compiled.reads {
             let value = context.get(name).unwrap_or(&Value::Null);
-            let value = rhai::serde::to_dynamic(value).map_err(|e| failed(e.to_string()))?;
+            let value = rhai::serde::to_dynamic(value).map_err(failed)?;
             scope.push_constant(name.as_str(), value);
         }
         self.engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &compiled.ast)
-            .map_err(|error| failed(error.to_string()))
+            .map_err(failed)
     }
 }
 
@@ -394,7 +400,14 @@ mod tests {
         let error = scripts
             .eval_bool(source, &json!({"profile": {}, "items": []}))
             .expect_err("limit");
-        assert!(error.to_string().contains("Too many operations"), "{error}");
+        // rhai's own error is the cause, kept as the error's source.
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            cause
+                .as_deref()
+                .is_some_and(|c| c.contains("Too many operations")),
+            "{error}: {cause:?}"
+        );
     }
 
     #[test]

@@ -4,8 +4,11 @@
 (function () {
   "use strict";
 
+  // The same rule as `fold` in the server's catalogue search: canonical
+  // decomposition, combining marks dropped, the ligatures œ and æ written out.
   function fold(text) {
-    return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+    return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+      .replace(/œ/g, "oe").replace(/æ/g, "ae");
   }
 
   // Answers can change faster than the server answers: only the answer to

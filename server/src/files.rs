@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use guichet_engine::model::FileFormat;
 use sha2::{Digest, Sha256};
 
 /// What is wrong with an uploaded file.
@@ -19,8 +20,8 @@ pub enum FileProblem {
     Damaged,
 }
 
-/// Recognises the format of `bytes` (`pdf`, `jpg`, `png`) and checks its structure.
-pub fn recognise(bytes: &[u8]) -> Result<&'static str, FileProblem> {
+/// Recognises the format of `bytes` and checks its structure.
+pub fn recognise(bytes: &[u8]) -> Result<FileFormat, FileProblem> {
     if bytes.is_empty() {
         return Err(FileProblem::Empty);
     }
@@ -32,7 +33,7 @@ pub fn recognise(bytes: &[u8]) -> Result<&'static str, FileProblem> {
             .get(5..8)
             .is_some_and(|v| v[0].is_ascii_digit() && v[1] == b'.' && v[2].is_ascii_digit());
         return if ends && version {
-            Ok("pdf")
+            Ok(FileFormat::Pdf)
         } else {
             Err(FileProblem::Damaged)
         };
@@ -41,14 +42,14 @@ pub fn recognise(bytes: &[u8]) -> Result<&'static str, FileProblem> {
         // Image data ends with the End Of Image marker; a cut file lacks it.
         let trimmed = trim_trailing_zeros(bytes);
         return if trimmed.ends_with(&[0xFF, 0xD9]) {
-            Ok("jpg")
+            Ok(FileFormat::Jpg)
         } else {
             Err(FileProblem::Damaged)
         };
     }
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return if png_is_whole(bytes) {
-            Ok("png")
+            Ok(FileFormat::Png)
         } else {
             Err(FileProblem::Damaged)
         };
@@ -169,13 +170,13 @@ mod tests {
 
     #[test]
     fn formats_are_recognised_by_content_and_whole() {
-        assert_eq!(recognise(PDF), Ok("pdf"));
+        assert_eq!(recognise(PDF), Ok(FileFormat::Pdf));
         assert_eq!(
             recognise(&PDF[..30]),
             Err(FileProblem::Damaged),
             "a truncated PDF"
         );
-        assert_eq!(recognise(&png(1)), Ok("png"));
+        assert_eq!(recognise(&png(1)), Ok(FileFormat::Png));
         let whole = png(1);
         assert_eq!(
             recognise(&whole[..whole.len() - 12]),
@@ -185,7 +186,7 @@ mod tests {
         assert_eq!(recognise(&png(0)), Err(FileProblem::Damaged), "zero width");
         assert_eq!(
             recognise(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 0xFF, 0xD9]),
-            Ok("jpg")
+            Ok(FileFormat::Jpg)
         );
         assert_eq!(
             recognise(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]),

@@ -123,6 +123,7 @@ pub async fn run_worker(
                                     tracing::info!(mail = %mail.mail, id = %mail.id, to = ?mail.to, "mail sent")
                                 }
                                 Ok(Err(error)) => {
+                                    let error = guichet_engine::with_causes(&error);
                                     tracing::error!(%error, id = %mail.id, "mail sent but still in the outbox")
                                 }
                                 Err(error) => tracing::error!(%error, "mail worker task failed"),
@@ -137,7 +138,10 @@ pub async fn run_worker(
                     }
                 }
             }
-            Ok(Err(error)) => tracing::error!(%error, "cannot read the outbox"),
+            Ok(Err(error)) => {
+                let error = guichet_engine::with_causes(&error);
+                tracing::error!(%error, "cannot read the outbox")
+            }
             Err(error) => tracing::error!(%error, "mail worker task failed"),
         }
         tokio::select! {

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-mod accounts;
+mod account_store;
 mod files;
 mod mail;
 mod serve;
@@ -90,7 +90,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
             }
             Err(error) => {
                 all_valid = false;
-                eprintln!("error: {error}");
+                eprintln!("error: {}", guichet_engine::with_causes(&error));
             }
         }
     }
@@ -113,7 +113,7 @@ fn test(files: &[PathBuf]) -> ExitCode {
             }
             Err(error) => {
                 all_passed = false;
-                eprintln!("error: {error}");
+                eprintln!("error: {}", guichet_engine::with_causes(&error));
                 continue;
             }
         };

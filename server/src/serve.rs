@@ -125,7 +125,7 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
     ));
 
     let accounts_path = options.data.join("accounts");
-    let accounts = crate::accounts::Accounts::open(&accounts_path)
+    let accounts = crate::account_store::AccountStore::open(&accounts_path)
         .with_context(|| format!("opening the accounts in {}", accounts_path.display()))?;
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),

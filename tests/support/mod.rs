@@ -85,3 +85,74 @@ pub fn act(
     let version = engine.dossier(dossier).unwrap().unwrap().version;
     engine.apply(dossier, version, actor, command, now)
 }
+
+/// The five pieces every OSU master asks of a French candidate.
+pub const OSU_PIECES: [&str; 5] = [
+    "cv",
+    "lettre_motivation",
+    "releves_notes",
+    "diplomes",
+    "piece_identite",
+];
+
+/// An OSU dossier ready to transmit: the journey every workflow test starts
+/// with, written once.
+pub struct Journey {
+    /// Dossier id.
+    pub dossier: String,
+    /// The candidature's id.
+    pub candidature: String,
+    /// The candidate, as an actor.
+    pub me: Actor,
+}
+
+impl Journey {
+    /// `owner`'s dossier (first name `first_name`), its `profile` sections
+    /// saved, applied to `formation`, each of [`OSU_PIECES`] uploaded as
+    /// `{piece}.pdf`.
+    pub fn ready_to_transmit(
+        engine: &Engine<SledStore>,
+        (owner, first_name): (&str, &str),
+        profile: &[(&str, Value)],
+        formation: &str,
+        now: Timestamp,
+    ) -> Journey {
+        let dossier = engine
+            .create_dossier(owner, candidate(first_name), "fr", now)
+            .unwrap()
+            .id;
+        let me = Actor::new("candidat", owner);
+        let run = |command: Command| {
+            act(engine, &dossier, &me, command, now).unwrap_or_else(|e| panic!("{e}"))
+        };
+        for (section, answers) in profile {
+            run(Command::SaveSection {
+                section: (*section).into(),
+                answers: answers.clone(),
+            });
+        }
+        let applied = run(Command::Apply {
+            formation: formation.into(),
+        });
+        let candidature = applied.dossier.candidatures.last().unwrap().id.clone();
+        for id in OSU_PIECES {
+            let upload = file(&format!("{id}.pdf"), "pdf", 120_000);
+            run(piece(&candidature, id, "deposer", Some(upload), None));
+        }
+        Journey {
+            dossier,
+            candidature,
+            me,
+        }
+    }
+
+    /// The candidate transmits the candidature.
+    pub fn transmit(
+        &self,
+        engine: &Engine<SledStore>,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
+        let command = transition(&self.candidature, "transmettre", Value::Null);
+        act(engine, &self.dossier, &self.me, command, now)
+    }
+}

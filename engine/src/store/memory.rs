@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{Commit, Store, StoreError};
-use crate::definition::Bundle;
+use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
 
 /// Everything in maps behind one lock; same rules as the durable stores.
@@ -30,7 +30,7 @@ impl MemoryStore {
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
         self.state
             .lock()
-            .map_err(|_| StoreError::Backend("a writer panicked".into()))
+            .map_err(|_| StoreError::Backend("a writer of the in-memory store panicked".into()))
     }
 }
 

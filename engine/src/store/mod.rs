@@ -6,7 +6,7 @@ mod sled_store;
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::definition::Bundle;
+use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
 
 /// Why the store could not do what was asked.
@@ -23,11 +23,11 @@ pub enum StoreError {
         found: u64,
     },
     /// The storage backend failed.
-    #[error("storage failure: {0}")]
-    Backend(String),
-    /// Stored data could not be read back.
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
+    #[error("storage failure")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data could not be read back (or written as it should be).
+    #[error("stored data is unreadable")]
+    Corrupt(#[source] serde_json::Error),
 }
 
 /// Everything one command writes, committed together or not at all.

@@ -9,7 +9,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{Commit, Store, StoreError};
-use crate::definition::Bundle;
+use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
 
 /// Dossiers, events, outbox and definitions in one sled database.
@@ -39,16 +39,21 @@ struct FlushState {
     flushing: bool,
 }
 
-fn backend(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(error.to_string())
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// A flusher panicked while holding the lock: there is no cause to keep.
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
+    StoreError::Backend("a flusher of the sled store panicked".into())
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::to_vec(value).map_err(StoreError::Corrupt)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
 }
 
 fn event_key(dossier: &str, version: u64) -> Vec<u8> {
@@ -84,7 +89,7 @@ impl SledStore {
 
     /// Returns once every write finished before this call is on disk.
     fn make_durable(&self) -> Result<(), StoreError> {
-        let mut state = self.flush.lock().map_err(backend)?;
+        let mut state = self.flush.lock().map_err(poisoned)?;
         state.written += 1;
         let ticket = state.written;
         loop {
@@ -96,7 +101,7 @@ impl SledStore {
                 let covered = state.written;
                 drop(state);
                 let result = self.db.flush();
-                state = self.flush.lock().map_err(backend)?;
+                state = self.flush.lock().map_err(poisoned)?;
                 state.flushing = false;
                 if result.is_ok() {
                     state.durable = state.durable.max(covered);
@@ -104,7 +109,7 @@ impl SledStore {
                 self.flushed.notify_all();
                 result.map_err(backend)?;
             } else {
-                state = self.flushed.wait(state).map_err(backend)?;
+                state = self.flushed.wait(state).map_err(poisoned)?;
             }
         }
     }

@@ -9,45 +9,58 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use guichet_engine::model::{FieldDef, FieldType, SectionDef};
 use guichet_engine::{
-    base_context, check_entry, entry_context, options, Actor, Command, Definition, Dossier,
-    EngineError, Problem,
+    base_context, check_entry, entry_context, options, Command, Definition, Dossier, Problem,
 };
 use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::accounts::{csrf_refused, must_sign_in, render_with_csrf, signed_in};
-use super::{language, AppState, LanguageChoice};
-use crate::accounts::Account;
+use super::error::{blocking, PageError};
+use super::extract::{CsrfForm, Lang, OwnDossier};
+use super::AppState;
 
 type Pairs = Vec<(String, String)>;
 
-fn not_found(state: &AppState, lang: &str) -> Response {
-    state.pages.not_found(&state.engine, lang)
+/// Section `id` of the definition; a 404 page otherwise.
+fn section<'a>(definition: &'a Definition, id: &str) -> Result<&'a SectionDef, PageError> {
+    definition
+        .file()
+        .profile
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or(PageError::NotFound)
 }
 
-/// The signed-in candidate's account and dossier, and the definition version
-/// the dossier follows (its pages follow it too).
-pub(super) async fn owner(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-) -> Option<(Account, Dossier, Arc<Definition>)> {
-    let account = signed_in(state, headers).await?;
-    let dossier = state.engine.dossier(account.dossier.as_deref()?).ok()??;
-    let definition = state.definition_of(&dossier);
-    Some((account, dossier, definition))
+/// A form value read as its field's kind; a value that does not read as its
+/// kind is kept as text, for the check to report.
+fn typed(kind: FieldType, text: &str) -> Value {
+    match kind {
+        FieldType::Year | FieldType::Number => text
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .and_then(|n| {
+                if n.fract() == 0.0 && n.abs() < 1e15 {
+                    Some(json!(n as i64))
+                } else {
+                    serde_json::Number::from_f64(n).map(Value::Number)
+                }
+            })
+            .unwrap_or_else(|| json!(text)),
+        FieldType::Boolean => match text {
+            "oui" => json!(true),
+            "non" => json!(false),
+            other => json!(other),
+        },
+        _ => json!(text),
+    }
 }
 
-fn section<'a>(definition: &'a Definition, id: &str) -> Option<&'a SectionDef> {
-    definition.file().profile.iter().find(|s| s.id == id)
-}
-
-/// Form values → typed answers, by each field's kind; a value that does not
-/// read as its kind is kept as text, for the check to report.
+/// Form values → typed answers, by each field's kind.
 fn answers_from(fields: &[FieldDef], pairs: &Pairs) -> Map<String, Value> {
     let mut answers = Map::new();
     for field in fields {
@@ -57,36 +70,10 @@ fn answers_from(fields: &[FieldDef], pairs: &Pairs) -> Map<String, Value> {
             .map(|(_, value)| value.trim())
             .filter(|value| !value.is_empty())
             .collect();
-        let value = match field.kind {
-            FieldType::MultiChoice => {
-                if given.is_empty() {
-                    continue;
-                }
-                json!(given)
-            }
-            _ => {
-                let Some(text) = given.first() else { continue };
-                match field.kind {
-                    FieldType::Year | FieldType::Number => text
-                        .replace(',', ".")
-                        .parse::<f64>()
-                        .ok()
-                        .and_then(|n| {
-                            if n.fract() == 0.0 && n.abs() < 1e15 {
-                                Some(json!(n as i64))
-                            } else {
-                                serde_json::Number::from_f64(n).map(Value::Number)
-                            }
-                        })
-                        .unwrap_or_else(|| json!(text)),
-                    FieldType::Boolean => match *text {
-                        "oui" => json!(true),
-                        "non" => json!(false),
-                        other => json!(other),
-                    },
-                    _ => json!(text),
-                }
-            }
+        let value = match (field.kind, given.first()) {
+            (_, None) => continue,
+            (FieldType::MultiChoice, _) => json!(given),
+            (kind, Some(text)) => typed(kind, text),
         };
         answers.insert(field.id.clone(), value);
     }
@@ -103,100 +90,189 @@ fn display(value: &Value) -> String {
     }
 }
 
-struct FormState<'a> {
+/// A section's form as the page shows it: its answers and their problems.
+struct SectionForm<'a> {
     section: &'a SectionDef,
+    /// The path the form posts to (without the language).
     action: String,
     entry: Map<String, Value>,
     problems: Vec<(String, Problem)>,
 }
 
-fn render_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: &str,
-    (dossier, definition): (&Dossier, &Definition),
-    form: &FormState<'_>,
-) -> Response {
-    let base = base_context(definition, dossier, Timestamp::now());
-    let context = entry_context(&base, &form.section.fields, &form.entry);
-    let hidden = match check_entry(definition, &base, &form.section.fields, &form.entry) {
-        Ok(check) => check.hidden,
-        Err(error) => {
-            tracing::error!(%error, "a condition of the definition failed");
-            Vec::new()
+#[derive(Serialize)]
+struct OptionView {
+    id: String,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct FieldView<'a> {
+    id: &'a str,
+    label: &'a str,
+    kind: &'static str,
+    input: &'static str,
+    inputmode: Option<&'static str>,
+    required: bool,
+    help: Option<&'a str>,
+    placeholder: Option<&'a str>,
+    value: String,
+    options: Vec<OptionView>,
+    error: Option<String>,
+    hidden: bool,
+    describedby: String,
+}
+
+/// The options a choice offers, each marked when selected.
+fn offered(
+    definition: &Definition,
+    field: &FieldDef,
+    context: &Value,
+    selected: &[String],
+    lang: Lang,
+) -> Vec<OptionView> {
+    let choices: Vec<(String, String)> = match field.kind {
+        FieldType::Boolean => vec![("oui".into(), lang.t("yes")), ("non".into(), lang.t("no"))],
+        FieldType::Choice | FieldType::MultiChoice => {
+            options(definition, field, context, lang.code())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.id, c.label))
+                .collect()
         }
+        _ => Vec::new(),
     };
-    let fields: Vec<Value> = form
-        .section
-        .fields
-        .iter()
-        .map(|field| {
-            let value = form.entry.get(&field.id).cloned().unwrap_or(Value::Null);
-            let error = form.problems.iter().find(|(id, _)| id == &field.id).map(|(_, p)| p.message(lang));
-            let selected: Vec<String> = match &value {
-                Value::Array(items) => items.iter().map(display).collect(),
-                Value::Null => Vec::new(),
-                other => vec![display(other)],
-            };
-            let offered = match field.kind {
-                FieldType::Boolean => vec![("oui", if lang == "en" { "Yes" } else { "Oui" }), ("non", if lang == "en" { "No" } else { "Non" })]
-                    .into_iter()
-                    .map(|(id, label)| json!({"id": id, "label": label, "selected": selected.iter().any(|s| s == id)}))
-                    .collect(),
-                FieldType::Choice | FieldType::MultiChoice => options(definition, field, &context, lang)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| json!({"selected": selected.contains(&c.id), "id": c.id, "label": c.label}))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let kind = match field.kind {
-                // Short fixed lists read best as radios; lists from data stay lists.
-                FieldType::Choice if field.options.is_some() && offered.len() <= 4 => "choice_radios",
-                FieldType::Choice => "choice",
-                FieldType::MultiChoice => "multi_choice",
-                FieldType::Boolean => "boolean",
-                FieldType::Textarea => "textarea",
-                _ => "input",
-            };
-            let (input, inputmode) = match field.kind {
-                FieldType::Email => ("email", None),
-                FieldType::Phone => ("tel", None),
-                FieldType::Date => ("date", None),
-                FieldType::Year | FieldType::Number => ("text", Some("numeric")),
-                _ => ("text", None),
-            };
-            let mut describedby = Vec::new();
-            if field.help.is_some() {
-                describedby.push(format!("{}-help", field.id));
-            }
-            if error.is_some() {
-                describedby.push(format!("{}-error", field.id));
-            }
-            json!({
-                "id": field.id, "label": field.label.get(lang), "kind": kind, "input": input, "inputmode": inputmode,
-                "required": field.required, "help": field.help.as_ref().map(|h| h.get(lang)),
-                "placeholder": field.placeholder.as_ref().map(|p| p.get(lang)),
-                "value": display(&value), "options": offered, "error": error,
-                "hidden": hidden.contains(&field.id), "describedby": describedby.join(" "),
-            })
+    choices
+        .into_iter()
+        .map(|(id, label)| OptionView {
+            selected: selected.contains(&id),
+            id,
+            label,
         })
-        .collect();
-    let status = if form.problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+        .collect()
+}
+
+/// How a field is drawn: the template's kind, and the input type and mode.
+fn widget(field: &FieldDef, options: usize) -> (&'static str, &'static str, Option<&'static str>) {
+    let kind = match field.kind {
+        // Short fixed lists read best as radios; lists from data stay lists.
+        FieldType::Choice if field.options.is_some() && options <= 4 => "choice_radios",
+        FieldType::Choice => "choice",
+        FieldType::MultiChoice => "multi_choice",
+        FieldType::Boolean => "boolean",
+        FieldType::Textarea => "textarea",
+        _ => "input",
     };
-    render_with_csrf(state, headers, lang, "section.html", status, |map| {
-        map.insert("section".into(), json!({"title": form.section.title.get(lang), "help": form.section.help.as_ref().map(|h| h.get(lang))}));
-        map.insert("fields".into(), json!(fields));
-        map.insert("problems".into(), json!(!form.problems.is_empty()));
-        map.insert("action".into(), json!(form.action));
-        map.insert(
-            "preview".into(),
-            json!(format!("/dossier/{}/apercu", form.section.id)),
-        );
-    })
+    let (input, inputmode) = match field.kind {
+        FieldType::Email => ("email", None),
+        FieldType::Phone => ("tel", None),
+        FieldType::Date => ("date", None),
+        FieldType::Year | FieldType::Number => ("text", Some("numeric")),
+        _ => ("text", None),
+    };
+    (kind, input, inputmode)
+}
+
+#[derive(Serialize)]
+struct SectionHeading<'a> {
+    title: &'a str,
+    help: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SectionPage<'a> {
+    section: SectionHeading<'a>,
+    fields: Vec<FieldView<'a>>,
+    problems: bool,
+    action: String,
+    preview: String,
+}
+
+impl SectionForm<'_> {
+    fn field_view<'a>(
+        &self,
+        field: &'a FieldDef,
+        (definition, context, hidden): (&Definition, &Value, &[String]),
+        lang: Lang,
+    ) -> FieldView<'a> {
+        let code = lang.code();
+        let value = self.entry.get(&field.id).cloned().unwrap_or(Value::Null);
+        let error = self
+            .problems
+            .iter()
+            .find(|(id, _)| id == &field.id)
+            .map(|(_, p)| p.message(code));
+        let selected: Vec<String> = match &value {
+            Value::Array(items) => items.iter().map(display).collect(),
+            Value::Null => Vec::new(),
+            other => vec![display(other)],
+        };
+        let options = offered(definition, field, context, &selected, lang);
+        let (kind, input, inputmode) = widget(field, options.len());
+        let mut describedby = Vec::new();
+        if field.help.is_some() {
+            describedby.push(format!("{}-help", field.id));
+        }
+        if error.is_some() {
+            describedby.push(format!("{}-error", field.id));
+        }
+        FieldView {
+            id: &field.id,
+            label: field.label.get(code),
+            kind,
+            input,
+            inputmode,
+            required: field.required,
+            help: field.help.as_ref().map(|h| h.get(code)),
+            placeholder: field.placeholder.as_ref().map(|p| p.get(code)),
+            value: display(&value),
+            options,
+            error,
+            hidden: hidden.contains(&field.id),
+            describedby: describedby.join(" "),
+        }
+    }
+
+    fn render(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        lang: Lang,
+        own: &OwnDossier,
+    ) -> Response {
+        let definition = own.definition.as_ref();
+        let base = base_context(definition, &own.dossier, Timestamp::now());
+        let context = entry_context(&base, &self.section.fields, &self.entry);
+        let hidden = match check_entry(definition, &base, &self.section.fields, &self.entry) {
+            Ok(check) => check.hidden,
+            Err(error) => {
+                tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
+                Vec::new()
+            }
+        };
+        let code = lang.code();
+        let page = SectionPage {
+            section: SectionHeading {
+                title: self.section.title.get(code),
+                help: self.section.help.as_ref().map(|h| h.get(code)),
+            },
+            fields: self
+                .section
+                .fields
+                .iter()
+                .map(|field| self.field_view(field, (definition, &context, &hidden), lang))
+                .collect(),
+            problems: !self.problems.is_empty(),
+            action: lang.href(&self.action),
+            preview: format!("/dossier/{}/apercu", self.section.id),
+        };
+        let status = if self.problems.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        state.render_form(headers, lang, "section.html", status, &page)
+    }
 }
 
 fn entries_of(dossier: &Dossier, section: &SectionDef) -> Vec<Map<String, Value>> {
@@ -210,133 +286,126 @@ fn entries_of(dossier: &Dossier, section: &SectionDef) -> Vec<Map<String, Value>
     }
 }
 
+#[derive(Serialize)]
+struct EntryRow {
+    cells: Vec<String>,
+    edit: String,
+    remove: String,
+}
+
+#[derive(Serialize)]
+struct EntriesHeading<'a> {
+    title: &'a str,
+    help: Option<&'a str>,
+    add_label: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct EntriesPage<'a> {
+    section: EntriesHeading<'a>,
+    columns: Vec<&'a str>,
+    entries: Vec<EntryRow>,
+    readonly: bool,
+    contact: Option<&'a str>,
+    add: String,
+}
+
+/// The entries of a repeatable (or imported) section, as a table.
 fn render_entries(
     state: &AppState,
     headers: &HeaderMap,
-    lang: &str,
+    lang: Lang,
     dossier: &Dossier,
     section: &SectionDef,
 ) -> Response {
-    let entries = entries_of(dossier, section);
-    let columns: Vec<&str> = section.fields.iter().map(|f| f.label.get(lang)).collect();
-    let rows: Vec<Value> = entries
+    let code = lang.code();
+    let id = &section.id;
+    let entries = entries_of(dossier, section)
         .iter()
         .enumerate()
-        .map(|(n, entry)| {
-            let cells: Vec<String> = section
+        .map(|(n, entry)| EntryRow {
+            cells: section
                 .fields
                 .iter()
                 .map(|f| display(entry.get(&f.id).unwrap_or(&Value::Null)))
-                .collect();
-            json!({
-                "cells": cells,
-                "edit": format!("/dossier/{}/{}?lang={lang}", section.id, n + 1),
-                "remove": format!("/dossier/{}/{}/supprimer?lang={lang}", section.id, n + 1),
-            })
+                .collect(),
+            edit: lang.href(&format!("/dossier/{id}/{}", n + 1)),
+            remove: lang.href(&format!("/dossier/{id}/{}/supprimer", n + 1)),
         })
         .collect();
-    render_with_csrf(
-        state,
-        headers,
-        lang,
-        "entries.html",
-        StatusCode::OK,
-        |map| {
-            map.insert(
-            "section".into(),
-            json!({
-                "title": section.title.get(lang), "help": section.help.as_ref().map(|h| h.get(lang)),
-                "add_label": section.repeat.as_ref().map(|r| r.add_label.get(lang)),
-            }),
-        );
-            map.insert("columns".into(), json!(columns));
-            map.insert("entries".into(), json!(rows));
-            map.insert("readonly".into(), json!(section.import.is_some()));
-            map.insert(
-                "contact".into(),
-                json!(section
-                    .import
-                    .as_ref()
-                    .and_then(|i| i.contact.as_ref())
-                    .map(|c| c.get(lang))),
-            );
-            map.insert(
-                "add".into(),
-                json!(format!("/dossier/{}/nouveau?lang={lang}", section.id)),
-            );
+    let page = EntriesPage {
+        section: EntriesHeading {
+            title: section.title.get(code),
+            help: section.help.as_ref().map(|h| h.get(code)),
+            add_label: section.repeat.as_ref().map(|r| r.add_label.get(code)),
         },
-    )
+        columns: section.fields.iter().map(|f| f.label.get(code)).collect(),
+        entries,
+        readonly: section.import.is_some(),
+        contact: section
+            .import
+            .as_ref()
+            .and_then(|i| i.contact.as_ref())
+            .map(|c| c.get(code)),
+        add: lang.href(&format!("/dossier/{id}/nouveau")),
+    };
+    state.render_form(headers, lang, "entries.html", StatusCode::OK, &page)
 }
 
 /// `GET /dossier/{section}`: the form, or the list of entries of a repeatable or imported section.
 pub async fn show_section(
     State(state): State<Arc<AppState>>,
-    Path(section_id): Path<String>,
-    Query(choice): Query<LanguageChoice>,
+    lang: Lang,
     headers: HeaderMap,
-) -> Response {
-    let lang = language(&choice, &headers);
-    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
-        return must_sign_in(&state, lang);
-    };
-    let Some(section) = section(&definition, &section_id) else {
-        return not_found(&state, lang);
-    };
+    own: OwnDossier,
+    Path(section_id): Path<String>,
+) -> Result<Response, PageError> {
+    let section = section(&own.definition, &section_id)?;
     if section.repeat.is_some() || section.import.is_some() {
-        return render_entries(&state, &headers, lang, &dossier, section);
-    }
-    let entry = entries_of(&dossier, section)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let action = format!("/dossier/{}?lang={lang}", section.id);
-    render_form(
-        &state,
-        &headers,
-        lang,
-        (&dossier, &definition),
-        &FormState {
+        return Ok(render_entries(
+            &state,
+            &headers,
+            lang,
+            &own.dossier,
             section,
-            action,
-            entry,
-            problems: Vec::new(),
-        },
-    )
+        ));
+    }
+    let form = SectionForm {
+        section,
+        action: format!("/dossier/{}", section.id),
+        entry: entries_of(&own.dossier, section)
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+        problems: Vec::new(),
+    };
+    Ok(form.render(&state, &headers, lang, &own))
 }
 
 /// `GET /dossier/{section}/{entry}`: one entry of a repeatable section (`nouveau` for a new one).
 pub async fn show_entry(
     State(state): State<Arc<AppState>>,
-    Path((section_id, number)): Path<(String, String)>,
-    Query(choice): Query<LanguageChoice>,
+    lang: Lang,
     headers: HeaderMap,
-) -> Response {
-    let lang = language(&choice, &headers);
-    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
-        return must_sign_in(&state, lang);
+    own: OwnDossier,
+    Path((section_id, number)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let section = section(&own.definition, &section_id)?;
+    if section.repeat.is_none() {
+        return Err(PageError::NotFound);
+    }
+    let entries = entries_of(&own.dossier, section);
+    let entry = match entry_index(&number, entries.len()).ok_or(PageError::NotFound)? {
+        Some(index) => entries[index].clone(),
+        None => Map::new(),
     };
-    let Some(section) = section(&definition, &section_id).filter(|s| s.repeat.is_some()) else {
-        return not_found(&state, lang);
+    let form = SectionForm {
+        section,
+        action: format!("/dossier/{}/{number}", section.id),
+        entry,
+        problems: Vec::new(),
     };
-    let entries = entries_of(&dossier, section);
-    let entry = match entry_index(&number, entries.len()) {
-        Some(Some(index)) => entries[index].clone(),
-        Some(None) => Map::new(),
-        None => return not_found(&state, lang),
-    };
-    let action = format!("/dossier/{}/{number}?lang={lang}", section.id);
-    render_form(
-        &state,
-        &headers,
-        lang,
-        (&dossier, &definition),
-        &FormState {
-            section,
-            action,
-            entry,
-            problems: Vec::new(),
-        },
-    )
+    Ok(form.render(&state, &headers, lang, &own))
 }
 
 /// `nouveau` → `Some(None)`; `1`…`count` → `Some(Some(index))`; anything else → `None`.
@@ -348,87 +417,97 @@ fn entry_index(number: &str, count: usize) -> Option<Option<usize>> {
     (1..=count).contains(&n).then(|| Some(n - 1))
 }
 
-/// Saves a section's answers (all its entries) as the candidate.
-fn save(
-    state: &AppState,
-    role: &str,
-    account: &Account,
-    dossier: &Dossier,
+/// Saves a section's answers (all its entries) as the candidate, then back to
+/// the section. A concurrent change (another tab) wins: the page shows it.
+async fn save(
+    state: &Arc<AppState>,
+    lang: Lang,
+    own: OwnDossier,
     section: &str,
     answers: Value,
-) -> Result<(), EngineError> {
-    let actor = Actor::new(role, &account.id);
+) -> Result<Response, PageError> {
+    let worker = Arc::clone(state);
     let command = Command::SaveSection {
         section: section.to_owned(),
         answers,
     };
-    state
-        .engine
-        .apply(
-            &dossier.id,
-            dossier.version,
-            &actor,
-            command,
-            Timestamp::now(),
-        )
-        .map(|_| ())
+    let saved =
+        blocking(move || worker.run_as_candidate(&own.account.id, &own.dossier, command)).await?;
+    match saved {
+        Ok(_) => {}
+        Err(error) if error.is_conflict() => {}
+        Err(error) => return Err(PageError::internal(error)),
+    }
+    Ok(Redirect::to(&lang.href(&format!("/dossier/{section}"))).into_response())
 }
 
-async fn submit(
-    state: Arc<AppState>,
-    section_id: String,
-    number: Option<String>,
-    lang: &'static str,
+/// `POST /dossier/{section}`
+pub async fn save_section(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
     headers: HeaderMap,
-    pairs: Pairs,
-) -> Response {
-    let form: std::collections::HashMap<String, String> = pairs.iter().cloned().collect();
-    if !super::accounts::csrf_valid(&headers, &form) {
-        return csrf_refused(&state, lang);
-    }
-    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
-        return must_sign_in(&state, lang);
-    };
-    let Some(section) = section(&definition, &section_id) else {
-        return not_found(&state, lang);
-    };
+    own: OwnDossier,
+    Path(section_id): Path<String>,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    submit(&state, lang, &headers, own, (&section_id, None), form).await
+}
+
+/// `POST /dossier/{section}/{entry}`
+pub async fn save_entry(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    headers: HeaderMap,
+    own: OwnDossier,
+    Path((section_id, number)): Path<(String, String)>,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    submit(
+        &state,
+        lang,
+        &headers,
+        own,
+        (&section_id, Some(&number)),
+        form,
+    )
+    .await
+}
+
+/// Checks a sent form and saves it, or shows it again with its problems.
+async fn submit(
+    state: &Arc<AppState>,
+    lang: Lang,
+    headers: &HeaderMap,
+    own: OwnDossier,
+    (section_id, number): (&str, Option<&str>),
+    CsrfForm(pairs): CsrfForm,
+) -> Result<Response, PageError> {
+    let definition = Arc::clone(&own.definition);
+    let section = section(&definition, section_id)?;
     if section.import.is_some() || section.repeat.is_some() != number.is_some() {
-        return not_found(&state, lang);
+        return Err(PageError::NotFound);
     }
-    let mut entries = entries_of(&dossier, section);
-    let index = match &number {
-        Some(number) => match entry_index(number, entries.len()) {
-            Some(index) => index,
-            None => return not_found(&state, lang),
-        },
+    let mut entries = entries_of(&own.dossier, section);
+    let index = match number {
+        Some(number) => entry_index(number, entries.len()).ok_or(PageError::NotFound)?,
         None => None,
     };
     let entry = answers_from(&section.fields, &pairs);
-    let base = base_context(&definition, &dossier, Timestamp::now());
-    let check = match check_entry(&definition, &base, &section.fields, &entry) {
-        Ok(check) => check,
-        Err(error) => {
-            tracing::error!(%error, "a condition of the definition failed");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
-        }
-    };
+    let base = base_context(&definition, &own.dossier, Timestamp::now());
+    let check =
+        check_entry(&definition, &base, &section.fields, &entry).map_err(PageError::internal)?;
     if !check.problems.is_empty() {
-        let action = match &number {
-            Some(number) => format!("/dossier/{}/{number}?lang={lang}", section.id),
-            None => format!("/dossier/{}?lang={lang}", section.id),
+        let action = match number {
+            Some(number) => format!("/dossier/{section_id}/{number}"),
+            None => format!("/dossier/{section_id}"),
         };
-        return render_form(
-            &state,
-            &headers,
-            lang,
-            (&dossier, &definition),
-            &FormState {
-                section,
-                action,
-                entry,
-                problems: check.problems,
-            },
-        );
+        let form = SectionForm {
+            section,
+            action,
+            entry,
+            problems: check.problems,
+        };
+        return Ok(form.render(state, headers, lang, &own));
     }
     let answers = match (section.repeat.is_some(), index) {
         (false, _) => Value::Object(check.answers),
@@ -441,113 +520,53 @@ async fn submit(
             json!(entries)
         }
     };
-    let worker = Arc::clone(&state);
-    let role = definition.candidate_role().to_owned();
-    let saved = tokio::task::spawn_blocking(move || {
-        save(&worker, &role, &account, &dossier, &section_id, answers)
-    })
-    .await;
-    match saved {
-        Ok(Ok(())) => Redirect::to(&format!("/dossier/{}?lang={lang}", section.id)).into_response(),
-        Ok(Err(error)) if error.is_conflict() => {
-            Redirect::to(&format!("/dossier/{}?lang={lang}", section.id)).into_response()
-        }
-        Ok(Err(error)) => {
-            tracing::error!(%error, "saving a section failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-        Err(error) => {
-            tracing::error!(%error, "saving a section failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
-}
-
-/// `POST /dossier/{section}`
-pub async fn save_section(
-    State(state): State<Arc<AppState>>,
-    Path(section_id): Path<String>,
-    Query(choice): Query<LanguageChoice>,
-    headers: HeaderMap,
-    Form(pairs): Form<Pairs>,
-) -> Response {
-    let lang = language(&choice, &headers);
-    submit(state, section_id, None, lang, headers, pairs).await
-}
-
-/// `POST /dossier/{section}/{entry}`
-pub async fn save_entry(
-    State(state): State<Arc<AppState>>,
-    Path((section_id, number)): Path<(String, String)>,
-    Query(choice): Query<LanguageChoice>,
-    headers: HeaderMap,
-    Form(pairs): Form<Pairs>,
-) -> Response {
-    let lang = language(&choice, &headers);
-    submit(state, section_id, Some(number), lang, headers, pairs).await
+    save(state, lang, own, section_id, answers).await
 }
 
 /// `POST /dossier/{section}/{entry}/supprimer`
 pub async fn remove_entry(
     State(state): State<Arc<AppState>>,
+    lang: Lang,
+    own: OwnDossier,
     Path((section_id, number)): Path<(String, String)>,
-    Query(choice): Query<LanguageChoice>,
-    headers: HeaderMap,
-    Form(pairs): Form<Pairs>,
-) -> Response {
-    let lang = language(&choice, &headers);
-    let form: std::collections::HashMap<String, String> = pairs.into_iter().collect();
-    if !super::accounts::csrf_valid(&headers, &form) {
-        return csrf_refused(&state, lang);
+    _: CsrfForm,
+) -> Result<Response, PageError> {
+    let section = section(&own.definition, &section_id)?;
+    if section.repeat.is_none() {
+        return Err(PageError::NotFound);
     }
-    let Some((account, dossier, definition)) = owner(&state, &headers).await else {
-        return must_sign_in(&state, lang);
-    };
-    let Some(section) = section(&definition, &section_id).filter(|s| s.repeat.is_some()) else {
-        return not_found(&state, lang);
-    };
-    let mut entries = entries_of(&dossier, section);
+    let mut entries = entries_of(&own.dossier, section);
     let Some(Some(index)) = entry_index(&number, entries.len()) else {
-        return not_found(&state, lang);
+        return Err(PageError::NotFound);
     };
     entries.remove(index);
-    let role = definition.candidate_role().to_owned();
-    let worker = Arc::clone(&state);
-    let target = section_id.clone();
-    let saved = tokio::task::spawn_blocking(move || {
-        save(&worker, &role, &account, &dossier, &target, json!(entries))
-    })
-    .await;
-    if let Ok(Err(error)) = &saved {
-        tracing::warn!(%error, "removing an entry failed");
-    }
-    Redirect::to(&format!("/dossier/{section_id}?lang={lang}")).into_response()
+    save(&state, lang, own, &section_id, json!(entries)).await
 }
 
 /// `GET /dossier/{section}/apercu?…answers`: which fields apply and which
 /// options the lists offer, for the answers given so far (the form's script).
 pub async fn preview(
-    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    own: Result<OwnDossier, PageError>,
     Path(section_id): Path<String>,
     Query(pairs): Query<Pairs>,
-    headers: HeaderMap,
 ) -> Response {
-    let lang = language(&LanguageChoice { lang: None }, &headers);
-    let Some((_, dossier, definition)) = owner(&state, &headers).await else {
+    let Ok(own) = own else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let Some(section) = section(&definition, &section_id) else {
+    let definition = own.definition.as_ref();
+    let Ok(section) = section(definition, &section_id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let entry = answers_from(&section.fields, &pairs);
-    let base = base_context(&definition, &dossier, Timestamp::now());
+    let base = base_context(definition, &own.dossier, Timestamp::now());
     let context = entry_context(&base, &section.fields, &entry);
-    let Ok(check) = check_entry(&definition, &base, &section.fields, &entry) else {
+    let Ok(check) = check_entry(definition, &base, &section.fields, &entry) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let mut lists = Map::new();
     for field in section.fields.iter().filter(|f| f.options_from.is_some()) {
-        let offered: Vec<Value> = options(&definition, field, &context, lang)
+        let offered: Vec<Value> = options(definition, field, &context, lang.code())
             .unwrap_or_default()
             .into_iter()
             .map(|c| json!({"id": c.id, "label": c.label}))
@@ -556,7 +575,7 @@ pub async fn preview(
     }
     let body = json!({"hidden": check.hidden, "options": lists});
     (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
         .into_response()

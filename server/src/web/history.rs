@@ -1,60 +1,63 @@
 //! What happened to a dossier, and what comes next, in the candidate's words.
 
-use guichet_engine::{Candidature, Command, Definition, Dossier, Event};
+use guichet_engine::{actions_for, Actor, Candidature, Command, Definition, Dossier, Event};
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::strings::t;
+use super::extract::Lang;
 
 /// The next thing the candidate can do for `candidature`, if anything.
 pub fn next_step(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
-    lang: &str,
+    lang: Lang,
 ) -> String {
-    let role = definition.candidate_role();
-    let offered: Vec<&str> = definition
-        .file()
-        .workflow
-        .transitions
+    let owner = Actor::new(definition.candidate_role(), &dossier.owner);
+    let actions = actions_for(definition, dossier, candidature, &owner, Timestamp::now()).ok();
+    let offered: Vec<&str> = actions
         .iter()
-        .filter(|tr| {
-            tr.by.ids().contains(&role) && tr.from.ids().contains(&candidature.state.as_str())
-        })
-        .map(|tr| tr.label.get(lang))
+        .flat_map(|a| &a.transitions)
+        .map(|tr| tr.label.get(lang.code()))
         .collect();
-    let missing =
-        guichet_engine::candidature_context(definition, dossier, candidature, Timestamp::now())
-            .ok()
-            .and_then(|c| {
-                c["candidature"]["missing_pieces"]
-                    .as_array()
-                    .map(|m| !m.is_empty())
-            })
-            .unwrap_or(false);
+    let missing = actions
+        .as_ref()
+        .is_some_and(|a| !a.missing_pieces.is_empty());
     let final_state = definition
         .state(&candidature.state)
         .is_some_and(|s| s.is_final);
     if final_state {
         String::new()
     } else if missing && !offered.is_empty() {
-        t(lang, "next_pieces")
+        lang.t("next_pieces")
     } else if let Some(first) = offered.first() {
         (*first).to_owned()
     } else {
-        t(lang, "next_wait")
+        lang.t("next_wait")
     }
 }
 
+/// One event of the dossier's history.
+#[derive(Serialize)]
+pub struct HistoryLine {
+    /// When, as a timestamp.
+    at: String,
+    /// When, for people.
+    day: String,
+    /// What happened.
+    what: String,
+}
+
 /// The dossier's events, newest first, each with its day and a description.
-pub fn describe(definition: &Definition, events: &[Event], lang: &str) -> Vec<Value> {
+pub fn describe(definition: &Definition, events: &[Event], lang: Lang) -> Vec<HistoryLine> {
+    let t = |key: &str| lang.t(key);
+    let lang = lang.code();
     events
         .iter()
         .rev()
         .map(|event| {
             let what = match &event.command {
-                None => t(lang, "event_created"),
+                None => t("event_created"),
                 Some(Command::SaveSection { section, .. }) => {
                     let title = definition
                         .file()
@@ -62,13 +65,13 @@ pub fn describe(definition: &Definition, events: &[Event], lang: &str) -> Vec<Va
                         .iter()
                         .find(|s| &s.id == section)
                         .map_or(section.as_str(), |s| s.title.get(lang));
-                    format!("{} {title}", t(lang, "event_section"))
+                    format!("{} {title}", t("event_section"))
                 }
                 Some(Command::Apply { formation }) => {
                     let title = definition
                         .formation(formation)
                         .map_or(formation.as_str(), |f| f.title.get(lang));
-                    format!("{} {title}", t(lang, "event_applied"))
+                    format!("{} {title}", t("event_applied"))
                 }
                 Some(Command::Transition { transition, .. }) => definition
                     .transition(transition)
@@ -92,16 +95,20 @@ pub fn describe(definition: &Definition, events: &[Event], lang: &str) -> Vec<Va
                         .iter()
                         .find(|d| &d.id == deadline)
                         .map_or(deadline.as_str(), |d| d.label.get(lang));
-                    format!("{} {label}", t(lang, "event_deadline"))
+                    format!("{} {label}", t("event_deadline"))
                 }
-                Some(Command::UpdateCandidate { .. }) => t(lang, "event_identity"),
+                Some(Command::UpdateCandidate { .. }) => t("event_identity"),
             };
             let day = event
                 .at
                 .to_zoned(definition.timezone().clone())
                 .strftime("%d/%m/%Y %H:%M")
                 .to_string();
-            json!({"at": event.at.to_string(), "day": day, "what": what})
+            HistoryLine {
+                at: event.at.to_string(),
+                day,
+                what,
+            }
         })
         .collect()
 }

@@ -1,25 +1,40 @@
 //! The HTTP layer: a thin shell over the engine.
+//!
+//! Handlers take what they need from extractors ([`extract`]: the page
+//! language, the signed-in candidate and their dossier, a CSRF-checked form),
+//! ask the engine (commands, and the queries that say what an actor may do),
+//! and answer with a typed page or a [`PageError`], which one layer renders.
 
-mod accounts;
-mod candidatures;
+mod account;
+mod candidature;
+mod catalogue;
+mod dashboard;
 mod dossier;
+mod error;
+mod extract;
+mod forms;
 mod history;
 mod pages;
-mod strings;
+mod password;
+mod session;
+mod uploads;
+mod words;
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use guichet_engine::{Engine, SledStore};
-use serde::Deserialize;
+use guichet_engine::{Actor, Command, Dossier, Engine, EngineError, Outcome, SledStore};
+use serde::Serialize;
 
-pub use accounts::LinkValidity;
+pub use error::PageError;
+use extract::Lang;
 pub use pages::Pages;
+pub use session::{LinkValidity, Throttle};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -28,7 +43,7 @@ pub struct AppState {
     /// Page templates.
     pub pages: Pages,
     /// Candidate accounts, tokens and sessions.
-    pub accounts: crate::accounts::Accounts,
+    pub accounts: crate::account_store::AccountStore,
     /// Address users reach the server at, for links in mails.
     pub base_url: String,
     /// Cookies get `Secure` when the base URL is https.
@@ -36,9 +51,9 @@ pub struct AppState {
     /// Uploaded files.
     pub files: crate::files::FileStore,
     /// How long mailed links work.
-    pub links: accounts::LinkValidity,
+    pub links: LinkValidity,
     /// Failed sign-in and sign-up attempts.
-    pub throttle: accounts::Throttle,
+    pub throttle: Throttle,
     /// Log account links (no SMTP server: mails only go to files).
     pub log_links: bool,
     /// Wakes the mail worker when mails are queued.
@@ -48,14 +63,68 @@ pub struct AppState {
 impl AppState {
     /// The definition version `dossier` follows (the current one if that
     /// version cannot be loaded, which the engine reports when acting).
-    pub fn definition_of(
-        &self,
-        dossier: &guichet_engine::Dossier,
-    ) -> Arc<guichet_engine::Definition> {
+    pub fn definition_of(&self, dossier: &Dossier) -> Arc<guichet_engine::Definition> {
         self.engine.definition_of(dossier).unwrap_or_else(|error| {
-            tracing::error!(%error, "pinned definition unavailable");
+            tracing::error!(error = %error::chain(&error), "pinned definition unavailable");
             self.engine.current_definition()
         })
+    }
+
+    /// Renders `template` in `lang` with `page`'s values.
+    pub fn render(
+        &self,
+        lang: Lang,
+        template: &str,
+        status: StatusCode,
+        page: &impl Serialize,
+    ) -> Response {
+        let institution = self.engine.definition().file().title.get(lang.code());
+        self.pages.render(template, status, lang, institution, page)
+    }
+
+    /// Renders a page holding forms: with this browser's CSRF token (and its
+    /// cookie when the token is new).
+    pub fn render_form<T: Serialize>(
+        &self,
+        headers: &HeaderMap,
+        lang: Lang,
+        template: &str,
+        status: StatusCode,
+        page: &T,
+    ) -> Response {
+        #[derive(Serialize)]
+        struct WithToken<'a, T> {
+            csrf: String,
+            #[serde(flatten)]
+            page: &'a T,
+        }
+        let (csrf, new_cookie) = session::csrf_token(self.secure_cookies, headers);
+        let response = self.render(lang, template, status, &WithToken { csrf, page });
+        session::with_cookie(response, new_cookie)
+    }
+
+    /// Performs `command` as the candidate `account` on `dossier` (at the
+    /// version read), waking the mail worker when mails are queued.
+    /// Blocking: sled writes durably before answering.
+    pub fn run_as_candidate(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let role = self.definition_of(dossier).candidate_role().to_owned();
+        let actor = Actor::new(role, account);
+        let outcome = self.engine.apply(
+            &dossier.id,
+            dossier.version,
+            &actor,
+            command,
+            jiff::Timestamp::now(),
+        )?;
+        if !outcome.mails.is_empty() {
+            self.mail_wake.notify_one();
+        }
+        Ok(outcome)
     }
 }
 
@@ -78,55 +147,54 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(home))
         .route(
             "/inscription",
-            get(accounts::signup_form).post(accounts::signup),
+            get(account::signup_form).post(account::signup),
         )
         .route(
             "/connexion",
-            get(accounts::signin_form).post(accounts::signin),
+            get(account::signin_form).post(account::signin),
         )
-        .route("/deconnexion", axum::routing::post(accounts::signout))
+        .route("/deconnexion", post(account::signout))
         .route(
             "/mot-de-passe-oublie",
-            get(accounts::forgot_form).post(accounts::forgot),
+            get(password::forgot_form).post(password::forgot),
         )
         .route(
             "/activation/{token}",
-            get(accounts::activation_form).post(accounts::activate),
+            get(password::activation_form).post(password::activate),
         )
         .route(
             "/mot-de-passe/{token}",
-            get(accounts::reset_form).post(accounts::reset),
+            get(password::reset_form).post(password::reset),
         )
         .route(
             "/compte/email",
-            get(accounts::email_form).post(accounts::change_email),
+            get(account::email_form).post(account::change_email),
         )
-        .route("/compte/email/{token}", get(accounts::confirm_email))
-        .route("/formations", get(candidatures::catalogue))
-        .route("/formations/{id}", get(candidatures::formation))
+        .route("/compte/email/{token}", get(account::confirm_email))
+        .route("/formations", get(catalogue::catalogue))
+        .route("/formations/{id}", get(catalogue::formation))
         .route(
             "/formations/{id}/candidater",
-            get(candidatures::apply_form).post(candidatures::apply),
+            get(candidature::apply_form).post(candidature::apply),
         )
-        .route("/candidatures/{id}", get(candidatures::candidature))
+        .route("/candidatures/{id}", get(candidature::candidature))
         .route(
             "/candidatures/{id}/{transition}",
-            get(candidatures::transition_form).post(candidatures::perform),
+            get(candidature::transition_form).post(candidature::perform),
         )
         .route(
             "/candidatures/{id}/pieces/{piece}",
-            axum::routing::post(candidatures::upload)
-                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+            post(uploads::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route(
             "/candidatures/{id}/pieces/{piece}/fichier",
-            get(candidatures::download),
+            get(uploads::download),
         )
         .route(
             "/candidatures/{id}/pieces/{piece}/{transition}",
-            axum::routing::post(candidatures::piece_action),
+            post(candidature::piece_action),
         )
-        .route("/tableau-de-bord", get(accounts::dashboard))
+        .route("/tableau-de-bord", get(dashboard::dashboard))
         .route(
             "/dossier/{section}",
             get(dossier::show_section).post(dossier::save_section),
@@ -138,18 +206,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/dossier/{section}/{entry}/supprimer",
-            axum::routing::post(dossier::remove_entry),
+            post(dossier::remove_entry),
         )
         .route("/health", get(health))
         .route("/static/guichet.css", get(stylesheet))
         .route("/static/guichet.js", get(script))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            error::error_pages,
+        ))
+        .layer(middleware::from_fn(remember_language))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 
 /// Headers every response carries: no inline script, no framing, no sniffing.
-async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
@@ -167,42 +240,62 @@ async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Res
     response
 }
 
-/// The `?lang=` of a request.
-#[derive(Deserialize)]
-pub struct LanguageChoice {
-    lang: Option<String>,
+/// A language chosen with `?lang=` is kept (a cookie) for pages reached
+/// without it.
+async fn remember_language(request: Request, next: Next) -> Response {
+    let chosen = Lang::chosen(request.uri());
+    let mut response = next.run(request).await;
+    if let Some(lang) = chosen {
+        let cookie = format!(
+            "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+            session::LANGUAGE_COOKIE,
+            lang.code()
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
 }
 
-/// French unless the user asks for English (`?lang=en`) or the browser prefers it.
-pub fn language(choice: &LanguageChoice, headers: &HeaderMap) -> &'static str {
-    match choice.lang.as_deref() {
-        Some("en") => return "en",
-        Some("fr") => return "fr",
-        _ => {}
-    }
-    let accepted = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // The first language listed is the preferred one.
-    match accepted.split([',', ';', '-']).next().map(str::trim) {
-        Some("en") => "en",
-        _ => "fr",
-    }
+/// A formation as the home page lists it.
+#[derive(Serialize)]
+struct Listed<'a> {
+    title: &'a str,
+    composante: Option<String>,
 }
 
-async fn home(
-    State(state): State<Arc<AppState>>,
-    Query(choice): Query<LanguageChoice>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = language(&choice, &headers);
-    state.pages.home(&state.engine, lang)
+#[derive(Serialize)]
+struct HomePage<'a> {
+    opens: &'a str,
+    closes: &'a str,
+    open: bool,
+    formations: Vec<Listed<'a>>,
+}
+
+/// `GET /`: the procedure, its campaign and its catalogue.
+async fn home(State(state): State<Arc<AppState>>, lang: Lang) -> Response {
+    let definition = state.engine.definition();
+    let file = definition.file();
+    let page = HomePage {
+        opens: &file.campaign.opens,
+        closes: &file.campaign.closes,
+        open: definition.campaign_is_open(jiff::Timestamp::now()),
+        formations: file
+            .formations
+            .iter()
+            .map(|f| Listed {
+                title: f.title.get(lang.code()),
+                composante: catalogue::composante_label(definition, f.composante.as_deref()),
+            })
+            .collect(),
+    };
+    state.render(lang, "home.html", StatusCode::OK, &page)
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let engine = Arc::clone(&state.engine);
-    let readable = tokio::task::spawn_blocking(move || engine.dossier("health-check").is_ok())
+    let readable = error::blocking(move || engine.dossier("health-check").is_ok())
         .await
         .unwrap_or(false);
     let status = if readable {
@@ -222,34 +315,27 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-async fn stylesheet() -> Response {
+/// An embedded asset; its URL carries the content's hash, so it can be kept
+/// for a year.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            // The URL carries the content's hash: it can be kept for a year.
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        pages::STYLESHEET,
+        body,
     )
         .into_response()
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", pages::STYLESHEET)
 }
 
 async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        pages::SCRIPT,
-    )
-        .into_response()
+    asset("text/javascript; charset=utf-8", pages::SCRIPT)
 }
 
-async fn not_found(
-    State(state): State<Arc<AppState>>,
-    Query(choice): Query<LanguageChoice>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = language(&choice, &headers);
-    state.pages.not_found(&state.engine, lang)
+async fn not_found() -> PageError {
+    PageError::NotFound
 }

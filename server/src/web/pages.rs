@@ -1,12 +1,16 @@
 //! Server-rendered pages: templates embedded in the binary, values escaped.
+//!
+//! Each page gives its values as a typed struct; the values every page uses
+//! (language, words, institution, asset versions) are added here.
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use guichet_engine::{Engine, SledStore};
-use minijinja::Environment;
-use serde_json::{json, Value};
+use minijinja::value::Serde;
+use minijinja::{context, Environment, Value};
+use serde::Serialize;
 
-use super::strings::strings;
+use super::extract::{with_language, Lang};
+use super::words;
 
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
@@ -17,6 +21,7 @@ pub const SCRIPT: &str = include_str!("../../assets/guichet.js");
 /// Every page template, embedded in the binary.
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/layout.html")),
+    ("fields.html", include_str!("../../templates/fields.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("form.html", include_str!("../../templates/form.html")),
@@ -42,11 +47,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The page templates.
+/// The page templates, and what every page shares.
 pub struct Pages {
     templates: Environment<'static>,
     css_version: String,
     js_version: String,
+    /// The page words of each language, built once.
+    words: Vec<(&'static str, Value)>,
 }
 
 /// A short version tag for a static asset, changing with its content.
@@ -60,82 +67,82 @@ fn content_version(content: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// `href(path)` in templates: a link that keeps the page's language.
+///
+/// Escaped here for an attribute (`&`, `<`, `>` and quotes), and given as
+/// safe so that the template's auto-escaping keeps `/` as it is: links read
+/// as written in the page's source.
+fn href(state: &minijinja::State, path: &str) -> Value {
+    let lang = state.lookup("lang");
+    let url = with_language(path, lang.as_ref().and_then(Value::as_str).unwrap_or("fr"));
+    let mut escaped = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            other => escaped.push(other),
+        }
+    }
+    Value::from_safe_string(escaped)
+}
+
 impl Pages {
     /// Compiles the embedded templates.
     pub fn new() -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        templates.add_function("href", href);
         for (name, source) in TEMPLATES {
             templates.add_template(name, source)?;
         }
+        let words = ["fr", "en"]
+            .into_iter()
+            .map(|lang| (lang, Value::from(Serde(words::all(lang)))))
+            .collect();
         Ok(Self {
             templates,
             css_version: content_version(STYLESHEET),
             js_version: content_version(SCRIPT),
+            words,
         })
     }
 
-    /// Renders template `name` with `values` (the common values added).
-    pub fn render(&self, name: &str, status: StatusCode, values: Value) -> Response {
+    /// Renders template `name` with `page`'s values and the common ones.
+    pub fn render(
+        &self,
+        name: &str,
+        status: StatusCode,
+        lang: Lang,
+        institution: &str,
+        page: &impl Serialize,
+    ) -> Response {
+        let t = self
+            .words
+            .iter()
+            .find(|(code, _)| *code == lang.code())
+            .map(|(_, words)| words.clone())
+            .unwrap_or_default();
+        let values = context! {
+            lang => lang.code(),
+            t => t,
+            institution => institution,
+            css_version => &self.css_version,
+            js_version => &self.js_version,
+            ..Value::from(Serde(page))
+        };
         let rendered = self
             .templates
             .get_template(name)
-            .and_then(|t| t.render(minijinja::value::Serde(&values)));
+            .and_then(|t| t.render(values));
         match rendered {
             Ok(html) => (status, Html(html)).into_response(),
             Err(error) => {
-                tracing::error!(%error, template = name, "page could not be rendered");
+                tracing::error!(error = %super::error::chain(&error), template = name, "page could not be rendered");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
             }
         }
-    }
-
-    /// Values every page uses: language, words, institution, stylesheet version.
-    pub fn common(&self, engine: &Engine<SledStore>, lang: &str) -> Value {
-        let definition = engine.definition().file();
-        json!({
-            "lang": lang,
-            "t": strings(lang),
-            "institution": definition.title.get(lang),
-            "css_version": self.css_version,
-            "js_version": self.js_version,
-        })
-    }
-
-    /// The home page: the procedure, its campaign and its catalogue.
-    pub fn home(&self, engine: &Engine<SledStore>, lang: &str) -> Response {
-        let definition = engine.definition();
-        let file = definition.file();
-        let composante = |key: &Option<String>| -> Option<String> {
-            let list = definition.list(file.composantes.as_deref()?)?;
-            Some(list.row(key.as_deref()?)?.get(&list.label)?.clone())
-        };
-        let formations: Vec<Value> = file
-            .formations
-            .iter()
-            .map(|f| json!({"title": f.title.get(lang), "composante": composante(&f.composante)}))
-            .collect();
-        let mut values = self.common(engine, lang);
-        if let Value::Object(map) = &mut values {
-            map.insert("opens".into(), json!(file.campaign.opens));
-            map.insert("closes".into(), json!(file.campaign.closes));
-            map.insert(
-                "open".into(),
-                json!(definition.campaign_is_open(jiff::Timestamp::now())),
-            );
-            map.insert("formations".into(), json!(formations));
-        }
-        self.render("home.html", StatusCode::OK, values)
-    }
-
-    /// A 404 page in the user's language.
-    pub fn not_found(&self, engine: &Engine<SledStore>, lang: &str) -> Response {
-        let mut values = self.common(engine, lang);
-        let t = strings(lang);
-        if let Value::Object(map) = &mut values {
-            map.insert("heading".into(), t["not_found"].clone());
-            map.insert("message".into(), t["not_found_text"].clone());
-        }
-        self.render("error.html", StatusCode::NOT_FOUND, values)
     }
 }

@@ -12,16 +12,16 @@ use sha2::{Digest, Sha256};
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    /// The database failed.
-    #[error("account storage: {0}")]
-    Storage(String),
+    /// The database failed (or held data it could not read).
+    #[error("account storage failed")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The operating system gave no randomness.
-    #[error("no randomness available: {0}")]
-    Random(String),
+    #[error("no randomness available")]
+    Random(#[source] getrandom::Error),
 }
 
-fn storage(error: impl std::fmt::Display) -> AccountError {
-    AccountError::Storage(error.to_string())
+fn storage(error: impl std::error::Error + Send + Sync + 'static) -> AccountError {
+    AccountError::Storage(Box::new(error))
 }
 
 /// A candidate's account.
@@ -96,7 +96,7 @@ pub const SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
 /// A random value, hex-encoded, for tokens, session ids and CSRF tokens.
 pub fn random_token() -> Result<String, AccountError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AccountError::Random(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(AccountError::Random)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -105,7 +105,7 @@ fn digest(token: &str) -> Vec<u8> {
 }
 
 /// Accounts, tokens and sessions.
-pub struct Accounts {
+pub struct AccountStore {
     db: sled::Db,
     accounts: sled::Tree,
     by_email: sled::Tree,
@@ -121,7 +121,7 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AccountError> {
     serde_json::from_slice(bytes).map_err(storage)
 }
 
-impl Accounts {
+impl AccountStore {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: &std::path::Path) -> Result<Self, AccountError> {
         let db = sled::open(path).map_err(storage)?;
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn a_token_works_once_and_not_after_expiry() {
         let folder = tempfile::tempdir().expect("tempdir");
-        let accounts = Accounts::open(folder.path()).expect("open");
+        let accounts = AccountStore::open(folder.path()).expect("open");
         let (account, created) = accounts
             .create("Zoé", "Lefèvre", "Zoe@Example.org", now())
             .expect("create");
@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn sessions_expire_when_idle_and_after_their_maximum_age() {
         let folder = tempfile::tempdir().expect("tempdir");
-        let accounts = Accounts::open(folder.path()).expect("open");
+        let accounts = AccountStore::open(folder.path()).expect("open");
         let id = accounts.open_session("a1", now()).expect("session");
         let at = |seconds: i64| {
             now()

@@ -1,6 +1,9 @@
 //! Words of the pages themselves; the procedure's words come from its definition.
 
+use guichet_engine::{EngineError, WorkflowError};
 use serde_json::{Map, Value};
+
+use crate::files::FileProblem;
 
 /// Each key with its French and English words.
 const WORDS: &[(&str, &str, &str)] = &[
@@ -124,15 +127,18 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event_identity", "Adresse électronique changée", "Email address changed"),
     ("event_deadline", "Échéance :", "Deadline:"),
     ("narrow_list", "Filtrer la liste", "Narrow the list"),
+    ("yes", "Oui", "Yes"),
+    ("no", "Non", "No"),
+    ("internal_error", "Une erreur est survenue", "Something went wrong"),
+    ("internal_error_text", "Le serveur n'a pas pu répondre. Réessayez dans un instant ; si le problème continue, prévenez la scolarité.", "The server could not answer. Try again in a moment; if the problem persists, tell the admissions office."),
 ];
 
-/// The page words in `lang` (`fr` or `en`), by key.
-pub fn strings(lang: &str) -> Value {
-    let english = lang == "en";
+/// The page words in `lang` (`fr` or `en`), by key, for templates.
+pub fn all(lang: &str) -> Value {
     let words: Map<String, Value> = WORDS
         .iter()
         .map(|(key, fr, en)| {
-            let text = if english { en } else { fr };
+            let text = if lang == "en" { en } else { fr };
             ((*key).to_owned(), Value::String((*text).to_owned()))
         })
         .collect();
@@ -151,6 +157,43 @@ pub fn t(lang: &str, key: &str) -> String {
             }
         },
     )
+}
+
+/// Why the engine refused a candidate's command, in words for the candidate.
+pub fn refusal(lang: &str, error: &EngineError) -> String {
+    match error {
+        EngineError::Workflow(WorkflowError::CampaignClosed) => t(lang, "refused_closed"),
+        EngineError::Workflow(WorkflowError::AlreadyApplied { .. }) => t(lang, "refused_twice"),
+        EngineError::Workflow(WorkflowError::TooManyCandidatures { max }) => {
+            format!("{} ({max})", t(lang, "refused_cap"))
+        }
+        EngineError::Workflow(WorkflowError::GuardFailed {
+            message: Some(text),
+            ..
+        }) => text.get(lang).to_owned(),
+        EngineError::Workflow(WorkflowError::InvalidValue { problem, .. }) => problem.message(lang),
+        error if error.is_conflict() => t(lang, "refused_conflict"),
+        _ => t(lang, "refused_now"),
+    }
+}
+
+/// What is wrong with an uploaded file, in words for the candidate.
+pub fn file_problem(lang: &str, problem: FileProblem) -> String {
+    let key = match problem {
+        FileProblem::Empty => "file_empty",
+        FileProblem::Damaged => "file_damaged",
+        FileProblem::UnknownFormat => "file_format",
+    };
+    t(lang, key)
+}
+
+/// A size for people: `2 Mo`, `500 ko`.
+pub fn human_size(bytes: u64) -> String {
+    if bytes >= 1_000_000 {
+        format!("{} Mo", bytes as f64 / 1_000_000.0)
+    } else {
+        format!("{} ko", bytes / 1000)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,293 @@
+//! Mail templates (compiled, their names checked against what they may read),
+//! account mails, and the definition's own test scenarios.
+
+use super::{Checker, TEMPLATE_GLOBALS};
+use crate::compiled::template_name;
+use crate::context::shape::{self, Shape};
+use crate::model::{MailSubject, OneOrMany, RoleKind};
+use crate::suggest::did_you_mean;
+use crate::yaml::escape_segment;
+
+impl Checker<'_> {
+    pub(super) fn mails(&mut self) {
+        let def = self.def;
+        self.unique("/mails", "mail", def.mails.iter().map(|m| m.id.as_str()));
+        let candidature_shape = shape::candidature_mail_shape(def);
+        let account_shape = shape::account_mail_shape();
+        let roles: Vec<&str> = def.roles.iter().map(|r| r.id.as_str()).collect();
+        for (index, mail) in def.mails.iter().enumerate() {
+            let at = format!("/mails/{index}");
+            self.slug(&format!("{at}/id"), &mail.id);
+            let shape = match mail.about {
+                MailSubject::Candidature => &candidature_shape,
+                MailSubject::Account => &account_shape,
+            };
+            let mut parts = vec![("subject", &mail.subject), ("text", &mail.text)];
+            if let Some(html) = &mail.html {
+                parts.push(("html", html));
+            }
+            for (part, text) in parts {
+                self.text(&format!("{at}/{part}"), text);
+                for (language, source) in text.variants() {
+                    let pointer = match language {
+                        "" => format!("{at}/{part}"),
+                        code => format!("{at}/{part}/{code}"),
+                    };
+                    self.template(&pointer, &mail.id, part, language, source, shape);
+                }
+            }
+            if let Some(to) = &mail.to {
+                for (i, recipient) in to.ids().into_iter().enumerate() {
+                    let pointer = match to {
+                        OneOrMany::One(_) => format!("{at}/to"),
+                        OneOrMany::Many(_) => format!("{at}/to/{i}"),
+                    };
+                    if recipient.contains('@')
+                        || recipient == "formation"
+                        || recipient == "candidate"
+                    {
+                        continue;
+                    }
+                    match def.roles.iter().find(|r| r.id == recipient) {
+                        None => self.unknown(&pointer, "role", recipient, &roles),
+                        Some(role) if role.kind == RoleKind::Staff && role.address.is_none() => {
+                            self.error(
+                                &pointer,
+                                format!("role `{recipient}` has no address to send to"),
+                                format!("give role `{recipient}` an `address:`"),
+                            )
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn template(
+        &mut self,
+        pointer: &str,
+        mail: &str,
+        part: &str,
+        language: &str,
+        source: &str,
+        shape: &Shape,
+    ) {
+        let name = template_name(mail, part, language);
+        if let Err(error) = self
+            .templates
+            .add_template_owned(name.clone(), source.to_owned())
+        {
+            let detail = error.detail().unwrap_or("syntax error").to_owned();
+            let line = error
+                .line()
+                .map(|l| format!(" (line {l} of the template)"))
+                .unwrap_or_default();
+            self.error(
+                pointer,
+                format!("this template does not compile: {detail}{line}"),
+                "templates use minijinja syntax: `{{ candidate.first_name }}`, `{% if … %}…{% endif %}`",
+            );
+            return;
+        }
+        let Ok(template) = self.templates.get_template(&name) else {
+            return;
+        };
+        let mut used: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+        used.sort();
+        for path in used {
+            let names: Vec<&str> = path.split('.').collect();
+            if names
+                .first()
+                .is_some_and(|root| TEMPLATE_GLOBALS.contains(root))
+            {
+                continue;
+            }
+            if let Err(error) = shape.check_path(&names, false) {
+                let span = self.map.value_span(pointer);
+                let text = self.bundle.text.get(span.clone()).unwrap_or("");
+                let span = match text.find(&path) {
+                    Some(at) => span.start + at..span.start + at + path.len(),
+                    None => span,
+                };
+                let hint =
+                    match did_you_mean(&error.segment, error.known.iter().map(String::as_str)) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None if error.known.is_empty() => "this value has no named parts".into(),
+                        None => format!("the names known here are: {}", error.known.join(", ")),
+                    };
+                self.diagnostics.push(
+                    self.main,
+                    span,
+                    format!("`{path}` is not a variable this mail can use"),
+                    hint,
+                );
+            }
+        }
+    }
+
+    pub(super) fn accounts(&mut self) {
+        let def = self.def;
+        let mails = &def.accounts.mails;
+        for (key, id) in [
+            ("activation", &mails.activation),
+            ("activated", &mails.activated),
+            ("password_reset", &mails.password_reset),
+            ("email_change", &mails.email_change),
+        ] {
+            let Some(id) = id else { continue };
+            let pointer = format!("/accounts/mails/{key}");
+            match def.mails.iter().find(|m| &m.id == id) {
+                None => {
+                    let known: Vec<&str> = def.mails.iter().map(|m| m.id.as_str()).collect();
+                    self.unknown(&pointer, "mail", id, &known);
+                }
+                Some(mail) if mail.about != MailSubject::Account => self.error(
+                    &pointer,
+                    format!("mail `{id}` is not about an account"),
+                    format!("add `about: account` to mail `{id}`"),
+                ),
+                Some(_) => {}
+            }
+        }
+        self.unique(
+            "/accounts/sso",
+            "sso",
+            def.accounts.sso.iter().map(|s| s.id.as_str()),
+        );
+    }
+
+    pub(super) fn tests(&mut self) {
+        let def = self.def;
+        let formations: Vec<&str> = def.formations.iter().map(|f| f.id.as_str()).collect();
+        let pieces: Vec<&str> = def.pieces.iter().map(|p| p.id.as_str()).collect();
+        let roles: Vec<&str> = def.roles.iter().map(|r| r.id.as_str()).collect();
+        let mails: Vec<&str> = def.mails.iter().map(|m| m.id.as_str()).collect();
+        let sections: Vec<&str> = def.profile.iter().map(|s| s.id.as_str()).collect();
+        for (t, test) in def.tests.iter().enumerate() {
+            let at = format!("/tests/{t}");
+            if let Some(today) = &test.today {
+                self.date(&format!("{at}/today"), today);
+            }
+            for section in test.profile.keys() {
+                if !sections.contains(&section.as_str()) {
+                    self.unknown(
+                        &format!("{at}/profile/{}", escape_segment(section)),
+                        "section",
+                        section,
+                        &sections,
+                    );
+                }
+            }
+            for (s, step) in test.steps.iter().enumerate() {
+                let step_at = format!("{at}/steps/{s}");
+                if let Some(formation) = &step.apply {
+                    if !formations.contains(&formation.as_str()) {
+                        self.unknown(
+                            &format!("{step_at}/apply"),
+                            "formation",
+                            formation,
+                            &formations,
+                        );
+                    }
+                }
+                if let Some(piece) = &step.piece {
+                    if !pieces.contains(&piece.as_str()) {
+                        self.unknown(&format!("{step_at}/piece"), "piece", piece, &pieces);
+                    }
+                }
+                if let Some(action) = &step.action {
+                    let known: Vec<&str> = if step.piece.is_some() {
+                        def.workflow
+                            .piece_transitions
+                            .iter()
+                            .map(|t| t.id.as_str())
+                            .collect()
+                    } else {
+                        def.workflow
+                            .transitions
+                            .iter()
+                            .map(|t| t.id.as_str())
+                            .collect()
+                    };
+                    if !known.contains(&action.as_str()) {
+                        let what = if step.piece.is_some() {
+                            "piece transition"
+                        } else {
+                            "transition"
+                        };
+                        self.unknown(&format!("{step_at}/do"), what, action, &known);
+                    }
+                }
+                if let Some(role) = &step.role {
+                    if !roles.contains(&role.as_str()) {
+                        self.unknown(&format!("{step_at}/as"), "role", role, &roles);
+                    }
+                }
+                if let Some(date) = &step.wait_until {
+                    self.date(&format!("{step_at}/wait_until"), date);
+                }
+                if let Some(expect) = &step.expect {
+                    if let Some(state) = &expect.state {
+                        self.state_refs(
+                            &format!("{step_at}/expect/state"),
+                            &OneOrMany::One(state.clone()),
+                        );
+                    }
+                    for (piece, status) in &expect.pieces {
+                        let pointer = format!("{step_at}/expect/pieces/{}", escape_segment(piece));
+                        if !pieces.contains(&piece.as_str()) {
+                            self.unknown(&pointer, "piece", piece, &pieces);
+                        }
+                        self.piece_status_refs(&pointer, &OneOrMany::One(status.clone()));
+                    }
+                    for (key, names) in [
+                        ("complete", &expect.complete),
+                        ("incomplete", &expect.incomplete),
+                    ] {
+                        for (n, id) in names.iter().enumerate() {
+                            if !sections.contains(&id.as_str()) {
+                                self.unknown(
+                                    &format!("{step_at}/expect/{key}/{n}"),
+                                    "section",
+                                    id,
+                                    &sections,
+                                );
+                            }
+                        }
+                    }
+                    for (key, names) in [("hidden", &expect.hidden), ("shown", &expect.shown)] {
+                        for (n, name) in names.iter().enumerate() {
+                            let pointer = format!("{step_at}/expect/{key}/{n}");
+                            let found = name.split_once('.').and_then(|(section, field)| {
+                                def.profile
+                                    .iter()
+                                    .find(|s| s.id == section)?
+                                    .fields
+                                    .iter()
+                                    .find(|f| f.id == field)
+                            });
+                            if found.is_none() {
+                                self.error(
+                                    &pointer,
+                                    format!("no field `{name}` in the profile"),
+                                    "write `section.field` with ids of the profile, e.g. `baccalaureat.annee`",
+                                );
+                            }
+                        }
+                    }
+                    for (m, mail) in expect.mails.iter().flatten().enumerate() {
+                        if !mails.contains(&mail.as_str()) {
+                            self.unknown(
+                                &format!("{step_at}/expect/mails/{m}"),
+                                "mail",
+                                mail,
+                                &mails,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! What checking a definition produces besides diagnostics: everything the
+//! engine needs at run time, compiled once.
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::Span;
+use minijinja::Environment;
+
+use crate::list::Lists;
+use crate::script::Scripts;
+
+/// What the checker produces besides diagnostics.
+#[derive(Debug)]
+pub(crate) struct CompiledDefinition {
+    pub lists: Lists,
+    pub scripts: Scripts,
+    pub templates: Environment<'static>,
+    pub timezone: TimeZone,
+    pub opens: Date,
+    pub closes: Date,
+    pub max_sizes: HashMap<String, u64>,
+    pub durations: HashMap<String, Span>,
+    pub patterns: HashMap<String, regex::Regex>,
+}
+
+/// Name under which a mail part is compiled; `.html` turns auto-escaping on.
+pub(crate) fn template_name(mail: &str, part: &str, language: &str) -> String {
+    let language = if language.is_empty() { "all" } else { language };
+    let extension = if part == "html" { "html" } else { "txt" };
+    format!("{mail}/{part}.{language}.{extension}")
+}

@@ -1,0 +1,8 @@
+//! What conditions, guards and mail templates see: the names they may read
+//! ([`Shape`], checked at load) and the values built from a dossier at run time.
+
+pub(crate) mod shape;
+mod values;
+
+pub use shape::Shape;
+pub use values::{base_context, candidature_context};

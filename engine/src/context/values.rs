@@ -1,0 +1,124 @@
+//! The values conditions, guards and mails read, built from a dossier: the
+//! run-time side of [`super::shape`], which fills every name it declares.
+
+use jiff::Timestamp;
+use serde_json::{json, Map, Value};
+
+use super::shape;
+use crate::definition::Definition;
+use crate::dossier::{Candidature, Dossier};
+use crate::script::ScriptError;
+
+/// What expressions about the dossier as a whole see.
+pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Value {
+    let file = definition.file();
+    let active = dossier
+        .candidatures
+        .iter()
+        .filter(|c| !definition.state(&c.state).is_some_and(|s| s.is_final))
+        .count();
+    let language = dossier.language.as_str();
+    let mut value = json!({
+        "today": definition.day_of(now),
+        "now": now.to_string(),
+        "institution": {"id": file.id, "title": file.title.get(language)},
+        "campaign": {
+            "opens": file.campaign.opens,
+            "closes": file.campaign.closes,
+            "is_open": definition.campaign_is_open(now),
+        },
+        "candidate": dossier.candidate,
+        "profile": dossier.profile,
+        "dossier": {"id": dossier.id, "active_candidatures": active},
+    });
+    shape::base_shape(file).fill(&mut value);
+    value
+}
+
+fn with_formation(
+    definition: &Definition,
+    mut value: Value,
+    formation: &str,
+    language: &str,
+) -> Value {
+    if let (Value::Object(map), Some(def)) = (&mut value, definition.formation(formation)) {
+        map.insert(
+            "formation".into(),
+            json!({
+                "id": def.id,
+                "title": def.title.get(language),
+                "composante": def.composante,
+                "keywords": def.keywords,
+            }),
+        );
+    }
+    value
+}
+
+/// What guards, deadline conditions and mails about a candidature see.
+pub fn candidature_context(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+) -> Result<Value, ScriptError> {
+    let language = dossier.language.as_str();
+    let base = with_formation(
+        definition,
+        base_context(definition, dossier, now),
+        &candidature.formation,
+        language,
+    );
+    let formation = definition.formation(&candidature.formation);
+    let mut pieces = Map::new();
+    let mut list = Vec::new();
+    let mut missing = Vec::new();
+    for piece_id in formation.map(|f| f.pieces.as_slice()).unwrap_or_default() {
+        let Some(piece) = definition.piece(piece_id) else {
+            continue;
+        };
+        let required = match &piece.required_when {
+            Some(when) => definition.eval_bool(when, &base)?,
+            None => true,
+        };
+        let state = candidature.pieces.get(piece_id);
+        let status = state.map_or(definition.initial_piece_status(), |s| s.status.as_str());
+        let status_def = definition.piece_status(status);
+        let provided = status_def.is_some_and(|s| s.provided);
+        if required && !provided {
+            missing.push(Value::String(piece_id.clone()));
+        }
+        let entry = json!({
+            "id": piece_id,
+            "label": piece.label.get(language),
+            "status": status,
+            "status_label": status_def.map_or("", |s| s.label.get(language)),
+            "required": required,
+            "provided": provided,
+            "not_concerned_allowed": piece.not_concerned,
+            "comment": state.and_then(|s| s.comment.clone()),
+            "file_name": state.and_then(|s| s.file.as_ref().map(|f| f.name.clone())),
+        });
+        pieces.insert(piece_id.clone(), entry.clone());
+        list.push(entry);
+    }
+    let mut value = base;
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "candidature".into(),
+            json!({
+                "id": candidature.id,
+                "state": candidature.state,
+                "state_label": definition.state(&candidature.state).map_or("", |s| s.label.get(language)),
+                "created_at": candidature.created_at.to_string(),
+                "entered_state_at": candidature.entered_state_at.to_string(),
+                "data": candidature.data,
+                "pieces": pieces,
+                "missing_pieces": missing,
+                "piece_list": list,
+            }),
+        );
+    }
+    shape::candidature_shape(definition.file()).fill(&mut value);
+    Ok(value)
+}

@@ -1,0 +1,251 @@
+//! Questions pages ask about a dossier, answered by the engine so that no page
+//! re-derives a rule of the workflow: where each section stands, and what an
+//! actor may do on a candidature now.
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::answers::{check_entry, Problem};
+use crate::context::shape;
+use crate::context::{base_context, candidature_context};
+use crate::definition::Definition;
+use crate::dossier::{Actor, Candidature, Dossier};
+use crate::model::{FileEffect, RoleKind, Text};
+use crate::script::ScriptError;
+
+/// Where one profile section stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionState {
+    /// Section id.
+    pub section: String,
+    /// Whether the section applies (its `when` holds).
+    pub applies: bool,
+    /// Whether every required field that applies is filled (and enough entries).
+    pub complete: bool,
+    /// Required fields left empty (`field`, or `field[entry]` for a repeatable section).
+    pub missing: Vec<String>,
+    /// Fields that do not apply, so are hidden and not required (first entry's, for a list).
+    pub hidden: Vec<String>,
+}
+
+/// Where each profile section of `dossier` stands, in the definition's order.
+pub fn profile_state(
+    definition: &Definition,
+    dossier: &Dossier,
+    now: Timestamp,
+) -> Result<Vec<SectionState>, ScriptError> {
+    let base = base_context(definition, dossier, now);
+    let mut states = Vec::new();
+    for section in &definition.file().profile {
+        let applies = match &section.when {
+            Some(when) => definition.eval_bool(when, &base)?,
+            None => true,
+        };
+        let answers = dossier.profile.get(&section.id);
+        let entries: Vec<Value> = match answers {
+            Some(Value::Array(items)) => items.clone(),
+            Some(Value::Object(map)) => vec![Value::Object(map.clone())],
+            _ if section.repeat.is_some() || section.import.is_some() => Vec::new(),
+            _ => vec![Value::Object(Map::new())],
+        };
+        let mut missing = Vec::new();
+        let mut hidden = Vec::new();
+        for (number, entry) in entries.iter().enumerate() {
+            let empty = Map::new();
+            let entry = entry.as_object().unwrap_or(&empty);
+            let check = check_entry(definition, &base, &section.fields, entry)?;
+            if number == 0 {
+                hidden = check.hidden;
+            }
+            // Imported data is what it is: the candidate cannot complete it.
+            if section.import.is_some() {
+                continue;
+            }
+            for (field, problem) in check.problems {
+                if problem == Problem::Required {
+                    missing.push(if section.repeat.is_some() {
+                        format!("{field}[{number}]")
+                    } else {
+                        field
+                    });
+                }
+            }
+        }
+        let enough = section
+            .repeat
+            .as_ref()
+            .and_then(|r| r.min)
+            .is_none_or(|min| entries.len() >= min as usize);
+        states.push(SectionState {
+            section: section.id.clone(),
+            applies,
+            complete: !applies || (missing.is_empty() && enough),
+            missing,
+            hidden,
+        });
+    }
+    Ok(states)
+}
+
+/// What an actor may do on one candidature now, as the workflow would decide it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actions {
+    /// Transitions of the candidature this actor's role performs from its
+    /// current status, each with whether its guard holds now.
+    pub transitions: Vec<Action>,
+    /// For each piece of the candidature, in the formation's order, the piece
+    /// transitions this actor's role performs from the piece's status.
+    pub pieces: Vec<PieceActions>,
+    /// Required pieces not provided yet.
+    pub missing_pieces: Vec<String>,
+}
+
+/// The actions on one piece.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PieceActions {
+    /// Piece id.
+    pub piece: String,
+    /// Its piece transitions, each with whether its guard holds now.
+    pub actions: Vec<Action>,
+}
+
+/// One transition (or piece transition) an actor's role performs from where
+/// the candidature (or piece) stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// Transition id.
+    pub id: String,
+    /// The definition's label (the button).
+    pub label: Text,
+    /// Whether performing it attaches a file (an upload).
+    pub attaches_file: bool,
+    /// Whether its guard holds now. A guard that reads the transition's input
+    /// cannot be judged before the input is given: it counts as holding, and
+    /// the command itself decides.
+    pub allowed: bool,
+    /// The definition's explanation when the guard does not hold.
+    pub refusal: Option<Text>,
+}
+
+impl Actions {
+    /// The transition `id`, if the actor's role performs it from here.
+    pub fn transition(&self, id: &str) -> Option<&Action> {
+        self.transitions.iter().find(|a| a.id == id)
+    }
+
+    /// The actions on piece `piece`.
+    pub fn piece(&self, piece: &str) -> &[Action] {
+        self.pieces
+            .iter()
+            .find(|p| p.piece == piece)
+            .map_or(&[], |p| p.actions.as_slice())
+    }
+
+    /// The piece transition that attaches a file to `piece`, if one is allowed now.
+    pub fn upload(&self, piece: &str) -> Option<&Action> {
+        self.piece(piece)
+            .iter()
+            .find(|a| a.attaches_file && a.allowed)
+    }
+}
+
+/// What `actor` may do on `candidature` of `dossier` at `now`: the questions a
+/// page asks before offering a button, answered by the rules `apply` enforces
+/// (role, owner, status, `requires_not_concerned`, guard).
+pub fn actions_for(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Actions, ScriptError> {
+    let context = candidature_context(definition, dossier, candidature, now)?;
+    let missing_pieces = context["candidature"]["missing_pieces"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut actions = Actions {
+        transitions: Vec::new(),
+        pieces: Vec::new(),
+        missing_pieces,
+    };
+    let owns = definition
+        .role(&actor.role)
+        .is_some_and(|role| role.kind != RoleKind::Candidate || actor.id == dossier.owner);
+    if !owns {
+        return Ok(actions);
+    }
+    let workflow = &definition.file().workflow;
+    for transition in workflow.transitions.iter().filter(|tr| {
+        tr.by.ids().contains(&actor.role.as_str())
+            && tr.from.ids().contains(&candidature.state.as_str())
+    }) {
+        let mut scope = context.clone();
+        if let Value::Object(map) = &mut scope {
+            map.insert("input".into(), Value::Object(Map::new()));
+        }
+        shape::transition_shape(definition.file(), &transition.input).fill(&mut scope);
+        let holds = match &transition.when {
+            Some(guard) if transition.input.is_empty() => definition.eval_bool(guard, &scope)?,
+            _ => true,
+        };
+        actions.transitions.push(Action {
+            id: transition.id.clone(),
+            label: transition.label.clone(),
+            attaches_file: false,
+            allowed: holds,
+            refusal: if holds {
+                None
+            } else {
+                transition.refusal.clone()
+            },
+        });
+    }
+    let formation_pieces = definition
+        .formation(&candidature.formation)
+        .map(|f| f.pieces.as_slice())
+        .unwrap_or_default();
+    for piece_id in formation_pieces {
+        let (Some(piece), Some(state)) =
+            (definition.piece(piece_id), candidature.pieces.get(piece_id))
+        else {
+            continue;
+        };
+        let mut scope = context.clone();
+        let view = context["candidature"]["pieces"][piece_id].clone();
+        if let Value::Object(map) = &mut scope {
+            map.insert("piece".into(), view);
+        }
+        let mut piece_actions = Vec::new();
+        for transition in workflow.piece_transitions.iter().filter(|tr| {
+            tr.by.ids().contains(&actor.role.as_str())
+                && tr.from.ids().contains(&state.status.as_str())
+                && (!tr.requires_not_concerned || piece.not_concerned)
+        }) {
+            let holds = match &transition.when {
+                Some(guard) => definition.eval_bool(guard, &scope)?,
+                None => true,
+            };
+            piece_actions.push(Action {
+                id: transition.id.clone(),
+                label: transition.label.clone(),
+                attaches_file: transition.file == FileEffect::Attach,
+                allowed: holds,
+                refusal: if holds {
+                    None
+                } else {
+                    transition.refusal.clone()
+                },
+            });
+        }
+        actions.pieces.push(PieceActions {
+            piece: piece_id.clone(),
+            actions: piece_actions,
+        });
+    }
+    Ok(actions)
+}

@@ -1,0 +1,136 @@
+//! Deadlines: when each falls due, and handling one that has.
+
+use jiff::Timestamp;
+use serde_json::{json, Map, Value};
+
+use super::{not_found, Step, WorkflowError};
+use crate::context::candidature_context;
+use crate::definition::Definition;
+use crate::dossier::{Candidature, Dossier};
+use crate::model::{DeadlineDef, MailEffect};
+
+/// A deadline of one candidature and when it falls due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// Dossier id.
+    pub dossier: String,
+    /// Candidature id.
+    pub candidature: String,
+    /// Deadline id.
+    pub deadline: String,
+    /// When it falls due.
+    pub at: Timestamp,
+}
+
+/// Every deadline of `dossier` with the time it falls due, whether past or not.
+pub fn deadlines(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Vec<Due> {
+    let mut out = Vec::new();
+    for candidature in &dossier.candidatures {
+        for deadline in &definition.file().workflow.deadlines {
+            if !deadline.states.ids().contains(&candidature.state.as_str())
+                || candidature.deadlines_done.contains(&deadline.id)
+            {
+                continue;
+            }
+            if let Some(when) = &deadline.when {
+                let holds = candidature_context(definition, dossier, candidature, now)
+                    .and_then(|ctx| definition.eval_bool(when, &ctx));
+                if !matches!(holds, Ok(true)) {
+                    continue;
+                }
+            }
+            if let Some(at) = due_time(definition, deadline, candidature) {
+                out.push(Due {
+                    dossier: dossier.id.clone(),
+                    candidature: candidature.id.clone(),
+                    deadline: deadline.id.clone(),
+                    at,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// When the deadline itself passes (before any `before:` offset).
+pub(super) fn deadline_time(
+    definition: &Definition,
+    deadline: &DeadlineDef,
+    candidature: &Candidature,
+) -> Option<Timestamp> {
+    Some(match (&deadline.at, &deadline.after) {
+        (Some(at), _) if at == "campaign.closes" => definition.campaign_closes_at(),
+        (Some(at), _) if at == "campaign.opens" => definition.campaign_opens_at(),
+        (Some(at), _) => definition.end_of_day(crate::units::parse_date(at).ok()?),
+        (None, Some(after)) => {
+            definition.add(candidature.entered_state_at, definition.duration(after)?, 1)
+        }
+        (None, None) => return None,
+    })
+}
+
+/// When the deadline's action is due: the deadline, less its `before:` offset.
+fn due_time(
+    definition: &Definition,
+    deadline: &DeadlineDef,
+    candidature: &Candidature,
+) -> Option<Timestamp> {
+    let base = deadline_time(definition, deadline, candidature)?;
+    Some(match &deadline.before {
+        Some(before) => definition.add(base, definition.duration(before)?, -1),
+        None => base,
+    })
+}
+
+impl Step<'_> {
+    pub(super) fn deadline(
+        &mut self,
+        role: &str,
+        candidature_id: &str,
+        deadline_id: &str,
+    ) -> Result<(), WorkflowError> {
+        let definition = self.definition;
+        let deadline = definition
+            .file()
+            .workflow
+            .deadlines
+            .iter()
+            .find(|d| d.id == deadline_id)
+            .ok_or_else(|| not_found("deadline", deadline_id))?;
+        let index = self.candidature_index(candidature_id)?;
+        let is_due = deadlines(definition, self.before, self.now)
+            .iter()
+            .any(|due| {
+                due.candidature == candidature_id
+                    && due.deadline == deadline_id
+                    && due.at <= self.now
+            });
+        if !is_due {
+            return Err(WorkflowError::NotDue(deadline_id.to_owned()));
+        }
+        if let Some(mail) = &deadline.mail {
+            let effect = MailEffect {
+                mail: mail.clone(),
+                when: None,
+            };
+            let about = json!({"id": "", "label": ""});
+            self.queue_mails(index, &[effect], &about, Some(deadline))?;
+        }
+        match &deadline.action {
+            Some(action) => {
+                self.transition(role, candidature_id, action, &Map::new(), Some(deadline))?
+            }
+            None => {
+                self.after.candidatures[index]
+                    .deadlines_done
+                    .insert(deadline_id.to_owned());
+                self.change(
+                    format!("candidatures/{candidature_id}/deadlines/{deadline_id}"),
+                    Value::Null,
+                    Value::String("done".into()),
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Mails a command queues, rendered now in the candidate's language.
+
+use serde_json::{json, Value};
+
+use super::deadlines::deadline_time;
+use super::{Step, WorkflowError};
+use crate::dossier::OutboxMail;
+use crate::model::{DeadlineDef, MailEffect, RoleKind};
+
+impl Step<'_> {
+    pub(super) fn queue_mails(
+        &mut self,
+        index: usize,
+        effects: &[MailEffect],
+        transition: &Value,
+        deadline: Option<&DeadlineDef>,
+    ) -> Result<(), WorkflowError> {
+        if effects.is_empty() {
+            return Ok(());
+        }
+        let definition = self.definition;
+        let mut context = self.context_of(index)?;
+        let language = self.after.language.clone();
+        let deadline_view = match deadline {
+            Some(d) => {
+                // The day the deadline itself falls on, not when a reminder fires.
+                let due = deadline_time(definition, d, &self.after.candidatures[index])
+                    .map(|end| definition.day_of(end - jiff::SignedDuration::from_secs(1)));
+                json!({"id": d.id, "label": d.label.get(&language), "due": due})
+            }
+            None => json!({"id": "", "label": "", "due": ""}),
+        };
+        if let Value::Object(map) = &mut context {
+            map.insert("transition".into(), transition.clone());
+            map.insert("deadline".into(), deadline_view);
+            let input = self.after.candidatures[index].data.clone();
+            map.insert("input".into(), Value::Object(input));
+        }
+        let formation = definition.formation(&self.after.candidatures[index].formation);
+        for effect in effects {
+            if let Some(when) = &effect.when {
+                if !definition.eval_bool(when, &context)? {
+                    continue;
+                }
+            }
+            let Some(mail) = definition.mail(&effect.mail) else {
+                continue;
+            };
+            let render = |part: &str| {
+                definition
+                    .render_mail_part(&mail.id, part, &language, &context)
+                    .map_err(|source| WorkflowError::Template {
+                        mail: mail.id.clone(),
+                        source,
+                    })
+            };
+            let subject = render("subject")?.unwrap_or_default();
+            let text = render("text")?.unwrap_or_default();
+            let html = render("html")?;
+            let recipients = mail
+                .to
+                .as_ref()
+                .map_or_else(|| vec!["candidate"], |to| to.ids());
+            let mut to = Vec::new();
+            for recipient in recipients {
+                let address = if recipient.contains('@') {
+                    Some(recipient.to_owned())
+                } else if recipient == "candidate" {
+                    Some(self.after.candidate.email.clone())
+                } else if recipient == "formation" {
+                    formation.and_then(|f| f.contact.clone())
+                } else {
+                    match definition.role(recipient) {
+                        Some(role) if role.kind == RoleKind::Candidate => {
+                            Some(self.after.candidate.email.clone())
+                        }
+                        Some(role) => role.address.clone(),
+                        None => None,
+                    }
+                };
+                if let Some(address) = address {
+                    if !to.contains(&address) {
+                        to.push(address);
+                    }
+                }
+            }
+            if to.is_empty() {
+                continue;
+            }
+            let id = format!(
+                "{}-{:08}-{:02}",
+                self.after.id,
+                self.before.version + 1,
+                self.mails.len()
+            );
+            self.mails.push(OutboxMail {
+                id,
+                dossier: Some(self.after.id.clone()),
+                mail: mail.id.clone(),
+                to,
+                subject: subject.trim().to_owned(),
+                text,
+                html,
+                queued_at: self.now,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,345 @@
+//! Applying a command to a dossier: authorisation, guards, effects.
+//!
+//! This is pure computation over a [`Definition`] and a [`Dossier`]: the result is
+//! the next dossier, the event describing the change and the mails to queue. The
+//! caller never decides an effect; storing the result is the engine's job.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::answers::Problem;
+use crate::context::candidature_context;
+use crate::definition::Definition;
+use crate::dossier::{Actor, Candidate, Change, Command, Dossier, Event, OutboxMail};
+use crate::model::{OneOrMany, PromoteDef, RoleKind, Text};
+use crate::script::ScriptError;
+
+mod commands;
+mod deadlines;
+mod mails;
+
+pub use deadlines::{deadlines, Due};
+
+/// Why a command was not applied. Nothing is written when a command fails.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// Something named by the command does not exist.
+    #[error("no {what} `{id}`")]
+    NotFound {
+        /// Kind of thing.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The actor's role may not do this, or the dossier is not theirs.
+    #[error("role `{role}` may not {action}")]
+    Forbidden {
+        /// The actor's role.
+        role: String,
+        /// What was attempted.
+        action: String,
+    },
+    /// The transition does not leave the current status.
+    #[error("`{transition}` is not possible from status `{state}`")]
+    WrongState {
+        /// Transition id.
+        transition: String,
+        /// Current status id.
+        state: String,
+    },
+    /// The definition's guard does not hold.
+    #[error("{}", message.as_ref().map_or_else(|| format!("`{transition}` is not possible now"), |m| m.get("en").to_owned()))]
+    GuardFailed {
+        /// Transition id.
+        transition: String,
+        /// The definition's explanation, if it gives one.
+        message: Option<Text>,
+    },
+    /// The campaign is not open.
+    #[error("the campaign is not open")]
+    CampaignClosed,
+    /// The candidate has as many candidatures as allowed.
+    #[error("at most {max} candidatures are allowed")]
+    TooManyCandidatures {
+        /// The limit.
+        max: u32,
+    },
+    /// The candidate already applied to this formation.
+    #[error("a candidature to `{formation}` already exists")]
+    AlreadyApplied {
+        /// Formation id.
+        formation: String,
+    },
+    /// A value given with the command is not acceptable.
+    #[error("{field} {problem}")]
+    InvalidValue {
+        /// Field (or input) id.
+        field: String,
+        /// What is wrong, for the page to word in its reader's language.
+        problem: Problem,
+    },
+    /// A file does not fit the piece.
+    #[error("file refused: {0}")]
+    FileRefused(FileRefusal),
+    /// The deadline is not due, or was already handled.
+    #[error("deadline `{0}` is not due")]
+    NotDue(String),
+    /// A condition of the definition failed to evaluate.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    /// A mail template failed to render.
+    #[error("mail `{mail}` could not be rendered")]
+    Template {
+        /// Mail id.
+        mail: String,
+        /// minijinja's error.
+        #[source]
+        source: minijinja::Error,
+    },
+}
+
+/// Why a file was refused for a piece.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileRefusal {
+    /// The command gave no file.
+    #[error("no file was given")]
+    Missing,
+    /// The piece does not accept the file's format.
+    #[error("format `{0}` is not accepted for this piece")]
+    Format(String),
+    /// The file is larger than the piece allows.
+    #[error("the file is {size} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// The file's size in bytes.
+        size: u64,
+        /// The piece's limit in bytes.
+        max: u64,
+    },
+}
+
+/// The result of a command: the next dossier, its event and the mails to queue.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The dossier after the command.
+    pub dossier: Dossier,
+    /// What happened.
+    pub event: Event,
+    /// Mails queued by the command.
+    pub mails: Vec<OutboxMail>,
+    /// A place the command freed on a formation, to offer to a waiting list.
+    pub freed: Option<FreedPlace>,
+    /// Commands the engine performed on other dossiers because of this one (a
+    /// promotion from a waiting list), stored in the same atomic write; or why
+    /// it could not.
+    pub follow_ups: Vec<Result<Outcome, Arc<crate::EngineError>>>,
+}
+
+/// A place freed on a formation, with the rule choosing who gets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FreedPlace {
+    /// Formation id.
+    pub formation: String,
+    /// Dossier that freed it (never promoted for its own withdrawal).
+    pub dossier: String,
+    /// The definition's rule.
+    pub rule: PromoteDef,
+}
+
+/// A new dossier for `candidate`, owned by account `owner`.
+pub fn new_dossier(
+    definition: &Definition,
+    id: String,
+    owner: &str,
+    candidate: Candidate,
+    language: &str,
+    now: Timestamp,
+) -> (Dossier, Event) {
+    let dossier = Dossier {
+        id,
+        version: 1,
+        definition: definition.hash().to_owned(),
+        owner: owner.to_owned(),
+        candidate,
+        language: language.to_owned(),
+        created_at: now,
+        profile: Default::default(),
+        candidatures: Vec::new(),
+    };
+    let event = Event {
+        dossier: dossier.id.clone(),
+        version: 1,
+        at: now,
+        actor: Actor::new(definition.candidate_role(), owner),
+        command: None,
+        changes: vec![Change {
+            path: "candidate".into(),
+            before: Value::Null,
+            after: serde_json::to_value(&dossier.candidate).unwrap_or(Value::Null),
+        }],
+    };
+    (dossier, event)
+}
+
+/// Applies `command` by `actor` at `now`.
+pub fn apply(
+    definition: &Definition,
+    dossier: &Dossier,
+    actor: &Actor,
+    command: &Command,
+    now: Timestamp,
+) -> Result<Outcome, WorkflowError> {
+    let role = definition
+        .role(&actor.role)
+        .ok_or_else(|| WorkflowError::NotFound {
+            what: "role",
+            id: actor.role.clone(),
+        })?;
+    if role.kind == RoleKind::Candidate && actor.id != dossier.owner {
+        return Err(WorkflowError::Forbidden {
+            role: actor.role.clone(),
+            action: "act on another candidate's dossier".into(),
+        });
+    }
+    let mut step = Step {
+        definition,
+        before: dossier,
+        after: dossier.clone(),
+        now,
+        changes: Vec::new(),
+        mails: Vec::new(),
+        freed: None,
+    };
+    match command {
+        Command::SaveSection { section, answers } => {
+            step.save_section(&actor.role, role.kind, section, answers)?
+        }
+        Command::Apply { formation } => step.apply_to(&actor.role, role.kind, formation)?,
+        Command::Transition {
+            candidature,
+            transition,
+            input,
+        } => step.transition(&actor.role, candidature, transition, input, None)?,
+        Command::Piece {
+            candidature,
+            piece,
+            transition,
+            file,
+            comment,
+        } => step.piece(
+            &actor.role,
+            candidature,
+            piece,
+            transition,
+            file.as_ref(),
+            comment.as_deref(),
+        )?,
+        Command::UpdateCandidate { candidate } => {
+            if role.kind != RoleKind::Candidate {
+                return Err(WorkflowError::Forbidden {
+                    role: actor.role.clone(),
+                    action: "change a candidate's identity".into(),
+                });
+            }
+            let before = serde_json::to_value(&step.after.candidate).unwrap_or(Value::Null);
+            let after = serde_json::to_value(candidate).unwrap_or(Value::Null);
+            step.after.candidate = candidate.clone();
+            step.change("candidate".into(), before, after);
+        }
+        Command::Deadline {
+            candidature,
+            deadline,
+        } => {
+            if role.kind != RoleKind::System {
+                return Err(WorkflowError::Forbidden {
+                    role: actor.role.clone(),
+                    action: "handle deadlines".into(),
+                });
+            }
+            step.deadline(&actor.role, candidature, deadline)?
+        }
+    }
+    let Step {
+        mut after,
+        changes,
+        mails,
+        freed,
+        ..
+    } = step;
+    after.version = dossier.version + 1;
+    let event = Event {
+        dossier: dossier.id.clone(),
+        version: after.version,
+        at: now,
+        actor: actor.clone(),
+        command: Some(command.clone()),
+        changes,
+    };
+    Ok(Outcome {
+        dossier: after,
+        event,
+        mails,
+        freed,
+        follow_ups: Vec::new(),
+    })
+}
+
+struct Step<'a> {
+    definition: &'a Definition,
+    before: &'a Dossier,
+    after: Dossier,
+    now: Timestamp,
+    changes: Vec<Change>,
+    mails: Vec<OutboxMail>,
+    freed: Option<FreedPlace>,
+}
+
+fn not_found(what: &'static str, id: &str) -> WorkflowError {
+    WorkflowError::NotFound {
+        what,
+        id: id.to_owned(),
+    }
+}
+
+impl Step<'_> {
+    fn change(&mut self, path: String, before: Value, after: Value) {
+        if before != after {
+            self.changes.push(Change {
+                path,
+                before,
+                after,
+            });
+        }
+    }
+
+    fn candidature_index(&self, id: &str) -> Result<usize, WorkflowError> {
+        self.after
+            .candidatures
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(|| not_found("candidature", id))
+    }
+
+    fn context_of(&self, index: usize) -> Result<Value, WorkflowError> {
+        candidature_context(
+            self.definition,
+            &self.after,
+            &self.after.candidatures[index],
+            self.now,
+        )
+        .map_err(WorkflowError::from)
+    }
+}
+
+/// Whether `role` is among the roles (`by:`) allowed to perform `transition`.
+fn allowed(by: &OneOrMany, role: &str, transition: &str) -> Result<(), WorkflowError> {
+    if by.ids().contains(&role) {
+        Ok(())
+    } else {
+        Err(WorkflowError::Forbidden {
+            role: role.to_owned(),
+            action: format!("perform `{transition}`"),
+        })
+    }
+}

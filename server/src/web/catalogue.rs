@@ -1,0 +1,207 @@
+//! The catalogue: search by words (accents and case ignored), browse by
+//! composante, and each formation's page.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use guichet_engine::model::FormationDef;
+use guichet_engine::Definition;
+use serde::{Deserialize, Serialize};
+
+use super::error::PageError;
+use super::extract::Lang;
+use super::AppState;
+
+/// Lowercase, without accents: "Géologie" and "geologie" compare equal.
+///
+/// The same rule as `fold` in `guichet.js` (which narrows long lists as one
+/// types): canonical decomposition, combining marks U+0300–U+036F dropped,
+/// and the ligatures œ and æ written out.
+pub fn fold(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let decomposed = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd().normalize(&lower);
+    decomposed
+        .chars()
+        .filter(|c| !('\u{0300}'..='\u{036f}').contains(c))
+        .collect::<String>()
+        .replace('œ', "oe")
+        .replace('æ', "ae")
+}
+
+/// The label of composante `key`, from the definition's composantes list.
+pub fn composante_label(definition: &Definition, key: Option<&str>) -> Option<String> {
+    let list = definition.list(definition.file().composantes.as_deref()?)?;
+    Some(list.row(key?)?.get(&list.label)?.clone())
+}
+
+#[derive(Deserialize)]
+pub struct CatalogueQuery {
+    q: Option<String>,
+    composante: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FormationLine<'a> {
+    id: &'a str,
+    title: &'a str,
+    composante: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ComposanteOption {
+    id: String,
+    label: Option<String>,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct CataloguePage<'a> {
+    q: String,
+    count: usize,
+    formations: Vec<FormationLine<'a>>,
+    composantes: Vec<ComposanteOption>,
+}
+
+fn composantes(definition: &Definition, selected: Option<&str>) -> Vec<ComposanteOption> {
+    let Some(list) = definition
+        .file()
+        .composantes
+        .as_deref()
+        .and_then(|id| definition.list(id))
+    else {
+        return Vec::new();
+    };
+    list.rows
+        .iter()
+        .map(|row| {
+            let id = row.get(&list.key).cloned().unwrap_or_default();
+            ComposanteOption {
+                selected: Some(id.as_str()) == selected,
+                label: row.get(&list.label).cloned(),
+                id,
+            }
+        })
+        .collect()
+}
+
+/// Whether every word (folded) is in the formation's titles, keywords,
+/// description or composante.
+fn matches_words(
+    definition: &Definition,
+    formation: &FormationDef,
+    words: &[String],
+    lang: Lang,
+) -> bool {
+    let mut haystack = format!(
+        "{} {} {}",
+        formation.title.get("fr"),
+        formation.title.get("en"),
+        formation.keywords.join(" ")
+    );
+    if let Some(description) = &formation.description {
+        haystack.push_str(description.get(lang.code()));
+    }
+    if let Some(label) = composante_label(definition, formation.composante.as_deref()) {
+        haystack.push_str(&label);
+    }
+    let haystack = fold(&haystack);
+    words.iter().all(|w| haystack.contains(w.as_str()))
+}
+
+/// `GET /formations`
+pub async fn catalogue(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    Query(query): Query<CatalogueQuery>,
+) -> Response {
+    let definition = state.engine.definition();
+    let words: Vec<String> = query
+        .q
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(fold)
+        .collect();
+    let composante = query.composante.as_deref().filter(|c| !c.is_empty());
+    let formations: Vec<FormationLine> = definition
+        .file()
+        .formations
+        .iter()
+        .filter(|f| composante.is_none() || f.composante.as_deref() == composante)
+        .filter(|f| matches_words(definition, f, &words, lang))
+        .map(|f| FormationLine {
+            id: &f.id,
+            title: f.title.get(lang.code()),
+            composante: composante_label(definition, f.composante.as_deref()),
+        })
+        .collect();
+    let page = CataloguePage {
+        q: query.q.clone().unwrap_or_default(),
+        count: formations.len(),
+        formations,
+        composantes: composantes(definition, composante),
+    };
+    state.render(lang, "catalogue.html", StatusCode::OK, &page)
+}
+
+#[derive(Serialize)]
+struct FormationView<'a> {
+    id: &'a str,
+    title: &'a str,
+    pieces: Vec<&'a str>,
+    form: Option<&'a str>,
+    composante: Option<String>,
+    description: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FormationPage<'a> {
+    formation: FormationView<'a>,
+}
+
+/// `GET /formations/{id}`
+pub async fn formation(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let definition = state.engine.definition();
+    let formation = definition.formation(&id).ok_or(PageError::NotFound)?;
+    let code = lang.code();
+    let view = FormationView {
+        id: &formation.id,
+        title: formation.title.get(code),
+        pieces: formation
+            .pieces
+            .iter()
+            .filter_map(|p| definition.piece(p))
+            .map(|p| p.label.get(code))
+            .collect(),
+        form: formation
+            .form
+            .as_deref()
+            .and_then(|f| definition.file().forms.iter().find(|x| x.id == f))
+            .map(|f| f.title.get(code)),
+        composante: composante_label(definition, formation.composante.as_deref()),
+        description: formation.description.as_ref().map(|d| d.get(code)),
+    };
+    let page = FormationPage { formation: view };
+    Ok(state.render(lang, "formation.html", StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    #[test]
+    fn search_ignores_accents_and_case() {
+        assert_eq!(fold("Géologie"), "geologie");
+        assert_eq!(fold("OCÉANOGRAPHIE"), "oceanographie");
+        assert_eq!(fold("Œuvre"), "oeuvre");
+        // Beyond French: what the page script folds, the server folds too.
+        assert_eq!(fold("Ångström Núñez Łódź"), "angstrom nunez łodz");
+        assert_eq!(fold("Curaçao ÆTHER"), "curacao aether");
+    }
+}

@@ -1,0 +1,134 @@
+//! The candidate's dashboard: who they are, where each section of the dossier
+//! stands, each candidature with what to do next, and what happened.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use guichet_engine::{profile_state, Definition, Dossier};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::error::PageError;
+use super::extract::{Lang, SignedIn};
+use super::history::{describe, next_step, HistoryLine};
+use super::AppState;
+
+#[derive(Serialize)]
+struct Who<'a> {
+    first_name: &'a str,
+    last_name: &'a str,
+    email: &'a str,
+}
+
+#[derive(Serialize)]
+struct SectionLine<'a> {
+    id: &'a str,
+    title: &'a str,
+    complete: bool,
+}
+
+#[derive(Serialize)]
+struct CandidatureLine<'a> {
+    id: &'a str,
+    formation: &'a str,
+    state: &'a str,
+    next: String,
+}
+
+#[derive(Serialize)]
+struct DashboardPage<'a> {
+    account: Who<'a>,
+    sections: Vec<SectionLine<'a>>,
+    candidatures: Vec<CandidatureLine<'a>>,
+    history: Vec<HistoryLine>,
+}
+
+fn sections<'a>(
+    definition: &'a Definition,
+    dossier: Option<&Dossier>,
+    lang: Lang,
+) -> Vec<SectionLine<'a>> {
+    let complete: HashMap<String, bool> = dossier
+        .and_then(|d| profile_state(definition, d, Timestamp::now()).ok())
+        .map(|states| {
+            states
+                .into_iter()
+                .map(|s| (s.section, s.complete))
+                .collect()
+        })
+        .unwrap_or_default();
+    definition
+        .file()
+        .profile
+        .iter()
+        .map(|s| SectionLine {
+            id: &s.id,
+            title: s.title.get(lang.code()),
+            complete: complete.get(&s.id).copied().unwrap_or(false),
+        })
+        .collect()
+}
+
+fn candidatures<'a>(
+    definition: &'a Definition,
+    dossier: &'a Dossier,
+    lang: Lang,
+) -> Vec<CandidatureLine<'a>> {
+    dossier
+        .candidatures
+        .iter()
+        .map(|c| CandidatureLine {
+            id: &c.id,
+            formation: definition
+                .formation(&c.formation)
+                .map_or(c.formation.as_str(), |f| f.title.get(lang.code())),
+            state: definition
+                .state(&c.state)
+                .map_or(c.state.as_str(), |s| s.label.get(lang.code())),
+            next: next_step(definition, dossier, c, lang),
+        })
+        .collect()
+}
+
+/// `GET /tableau-de-bord`
+pub async fn dashboard(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    headers: HeaderMap,
+    SignedIn(account): SignedIn,
+) -> Result<Response, PageError> {
+    let dossier = match account.dossier.as_deref() {
+        Some(id) => state.engine.dossier(id)?,
+        None => None,
+    };
+    // The dossier's own definition version decides its sections.
+    let definition = dossier.as_ref().map_or_else(
+        || state.engine.current_definition(),
+        |d| state.definition_of(d),
+    );
+    let history = match &dossier {
+        Some(d) => describe(&definition, &state.engine.history(&d.id)?, lang),
+        None => Vec::new(),
+    };
+    let page = DashboardPage {
+        account: Who {
+            first_name: &account.first_name,
+            last_name: &account.last_name,
+            email: &account.email,
+        },
+        sections: sections(&definition, dossier.as_ref(), lang),
+        candidatures: dossier
+            .as_ref()
+            .map(|d| candidatures(&definition, d, lang))
+            .unwrap_or_default(),
+        history,
+    };
+    let mut response = state.render_form(&headers, lang, "dashboard.html", StatusCode::OK, &page);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -1,0 +1,163 @@
+//! One error type for pages. A handler (or an extractor) returns a
+//! [`PageError`]; the `error_pages` layer renders it as a page in the
+//! visitor's language, with the status it calls for. Internal failures are
+//! logged with their whole chain of causes, never shown.
+
+use std::error::Error;
+
+pub use guichet_engine::with_causes as chain;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::extract::Lang;
+use super::AppState;
+
+/// Why a page cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// Nothing here, or nothing this visitor may see (404).
+    #[error("not found")]
+    NotFound,
+    /// The page needs a signed-in candidate (401).
+    #[error("sign-in needed")]
+    SignInNeeded,
+    /// A form came without its CSRF token, or with another one (403).
+    #[error("CSRF token missing or wrong")]
+    CsrfRefused,
+    /// Too many failed attempts lately (429).
+    #[error("too many attempts")]
+    Throttled,
+    /// Something failed on the server's side (500).
+    #[error("internal failure")]
+    Internal(#[source] Box<dyn Error + Send + Sync>),
+}
+
+impl PageError {
+    /// An internal failure caused by `error`.
+    pub fn internal(error: impl Error + Send + Sync + 'static) -> Self {
+        PageError::Internal(Box::new(error))
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::SignInNeeded => StatusCode::UNAUTHORIZED,
+            PageError::CsrfRefused => StatusCode::FORBIDDEN,
+            PageError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<crate::account_store::AccountError> for PageError {
+    fn from(error: crate::account_store::AccountError) -> Self {
+        PageError::internal(error)
+    }
+}
+
+impl From<guichet_engine::EngineError> for PageError {
+    fn from(error: guichet_engine::EngineError) -> Self {
+        PageError::internal(error)
+    }
+}
+
+/// Which page an error response is to be rendered as, left in the response's
+/// extensions for the `error_pages` layer (which holds the templates).
+#[derive(Debug, Clone, Copy)]
+struct ErrorPage(ErrorKind);
+
+#[derive(Debug, Clone, Copy)]
+enum ErrorKind {
+    NotFound,
+    SignInNeeded,
+    CsrfRefused,
+    Throttled,
+    Internal,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let kind = match &self {
+            PageError::NotFound => ErrorKind::NotFound,
+            PageError::SignInNeeded => ErrorKind::SignInNeeded,
+            PageError::CsrfRefused => ErrorKind::CsrfRefused,
+            PageError::Throttled => ErrorKind::Throttled,
+            PageError::Internal(cause) => {
+                tracing::error!(error = %chain(cause.as_ref()), "request failed");
+                ErrorKind::Internal
+            }
+        };
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(ErrorPage(kind));
+        response
+    }
+}
+
+/// A page with a heading, a text and an optional link.
+#[derive(Serialize)]
+pub struct MessagePage {
+    /// The heading.
+    pub heading: String,
+    /// The text.
+    pub message: String,
+    /// A link onwards.
+    pub link: Option<Link>,
+}
+
+/// A link with its words.
+#[derive(Serialize)]
+pub struct Link {
+    /// The words.
+    pub label: String,
+    /// Where it goes.
+    pub href: String,
+}
+
+/// Renders the page of every [`PageError`] response, in the visitor's language.
+pub async fn error_pages(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let Some(ErrorPage(kind)) = response.extensions().get::<ErrorPage>().copied() else {
+        return response;
+    };
+    let status = response.status();
+    let (template, heading, text, link) = match kind {
+        ErrorKind::NotFound => ("error.html", "not_found", "not_found_text", None),
+        ErrorKind::Internal => ("error.html", "internal_error", "internal_error_text", None),
+        ErrorKind::SignInNeeded => (
+            "message.html",
+            "sign_in_needed",
+            "sign_in_needed_text",
+            Some(("sign_in", "/connexion")),
+        ),
+        ErrorKind::CsrfRefused => ("message.html", "csrf_title", "csrf_text", None),
+        ErrorKind::Throttled => ("message.html", "throttled_title", "throttled_text", None),
+    };
+    let page = MessagePage {
+        heading: lang.t(heading),
+        message: lang.t(text),
+        link: link.map(|(label, href)| Link {
+            label: lang.t(label),
+            href: lang.href(href),
+        }),
+    };
+    state.render(lang, template, status, &page)
+}
+
+/// Runs blocking work (sled with its fsync, argon2) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PageError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(PageError::internal)
+}

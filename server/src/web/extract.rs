@@ -1,0 +1,202 @@
+//! What handlers need from a request, as axum extractors: the page language,
+//! the signed-in candidate (and their dossier), and a form whose CSRF token
+//! was checked. A handler names what it needs in its arguments and reads as
+//! its job; a missing session or a forged form never reaches it.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use guichet_engine::{Definition, Dossier};
+use serde::Deserialize;
+
+use super::error::{blocking, PageError};
+use super::session::{cookie, csrf_valid, LANGUAGE_COOKIE, SESSION_COOKIE};
+use super::words;
+use super::AppState;
+use crate::account_store::Account;
+
+/// The languages pages are written in; the first is the default.
+const LANGUAGES: [&str; 2] = ["fr", "en"];
+
+/// The page language: `?lang=`, else the language the visitor chose before
+/// (its cookie), else the browser's first preference, else French.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lang(pub &'static str);
+
+#[derive(Deserialize)]
+struct LanguageChoice {
+    lang: Option<String>,
+}
+
+impl Lang {
+    /// The language a request asks for explicitly with `?lang=`, if any.
+    pub fn chosen(parts_uri: &axum::http::Uri) -> Option<Lang> {
+        let Query(choice) = Query::<LanguageChoice>::try_from_uri(parts_uri).ok()?;
+        Self::known(choice.lang.as_deref()?)
+    }
+
+    fn known(code: &str) -> Option<Lang> {
+        LANGUAGES.into_iter().find(|l| *l == code).map(Lang)
+    }
+
+    /// The language of a request.
+    pub fn of(uri: &axum::http::Uri, headers: &HeaderMap) -> Lang {
+        if let Some(lang) = Self::chosen(uri) {
+            return lang;
+        }
+        if let Some(lang) = cookie(headers, LANGUAGE_COOKIE).and_then(|c| Self::known(&c)) {
+            return lang;
+        }
+        let accepted = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // The first language listed is the preferred one.
+        accepted
+            .split([',', ';', '-'])
+            .next()
+            .and_then(|first| Self::known(first.trim()))
+            .unwrap_or(Lang(LANGUAGES[0]))
+    }
+
+    /// The language code.
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+
+    /// A page word in this language.
+    pub fn t(self, key: &str) -> String {
+        words::t(self.0, key)
+    }
+
+    /// A link to `path` that keeps this language.
+    pub fn href(self, path: &str) -> String {
+        with_language(path, self.0)
+    }
+}
+
+/// `path` with `lang=` added to its query: the one way links keep the page
+/// language (templates call it as `href(path)`).
+pub fn with_language(path: &str, lang: &str) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}lang={lang}")
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Lang::of(&parts.uri, &parts.headers))
+    }
+}
+
+/// The signed-in candidate's account; a 401 page otherwise.
+pub struct SignedIn(pub Account);
+
+impl FromRequestParts<Arc<AppState>> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let id = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignInNeeded)?;
+        let state = Arc::clone(state);
+        let account = blocking(move || {
+            let session = state.accounts.session(&id, jiff::Timestamp::now())?;
+            match session {
+                Some(session) => state.accounts.get(&session.account),
+                None => Ok(None),
+            }
+        })
+        .await??;
+        account.map(SignedIn).ok_or(PageError::SignInNeeded)
+    }
+}
+
+/// The signed-in candidate with their dossier, and the definition version the
+/// dossier follows (its pages follow it too); a 401 page otherwise.
+pub struct OwnDossier {
+    /// The account.
+    pub account: Account,
+    /// Its dossier.
+    pub dossier: Dossier,
+    /// The definition version the dossier is pinned to.
+    pub definition: Arc<Definition>,
+}
+
+impl FromRequestParts<Arc<AppState>> for OwnDossier {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let SignedIn(account) = SignedIn::from_request_parts(parts, state).await?;
+        let id = account.dossier.clone().ok_or(PageError::SignInNeeded)?;
+        let dossier = state
+            .engine
+            .dossier(&id)
+            .map_err(PageError::internal)?
+            .ok_or(PageError::SignInNeeded)?;
+        let definition = state.definition_of(&dossier);
+        Ok(OwnDossier {
+            account,
+            dossier,
+            definition,
+        })
+    }
+}
+
+impl OwnDossier {
+    /// The candidature `id` of the dossier; a 404 page otherwise.
+    pub fn candidature(&self, id: &str) -> Result<&guichet_engine::Candidature, PageError> {
+        self.dossier
+            .candidatures
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or(PageError::NotFound)
+    }
+}
+
+/// A posted form whose CSRF field matches the browser's token; a 403 page
+/// otherwise. Fields keep their order (a multiple choice repeats its name).
+pub struct CsrfForm(pub Vec<(String, String)>);
+
+impl CsrfForm {
+    /// The first value of field `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The trimmed value of field `name` (empty when missing).
+    pub fn trimmed(&self, name: &str) -> &str {
+        self.get(name).map_or("", str::trim)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for CsrfForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let field = pairs
+            .iter()
+            .find(|(key, _)| key == "csrf")
+            .map(|(_, value)| value.as_str());
+        if !csrf_valid(&headers, field) {
+            return Err(PageError::CsrfRefused.into_response());
+        }
+        Ok(CsrfForm(pairs))
+    }
+}

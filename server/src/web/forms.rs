@@ -1,0 +1,289 @@
+//! The account forms (one template, `form.html`, for all of them), the
+//! confirmation step before an action, and the checks of what they receive.
+
+use std::collections::HashMap;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::error::Link;
+use super::extract::{CsrfForm, Lang};
+use super::AppState;
+use crate::account_store::Account;
+
+/// One input of an account form: name, label key, input type, autocomplete.
+pub struct Input {
+    name: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    help: Option<&'static str>,
+}
+
+impl Input {
+    /// An input without help.
+    pub const fn new(
+        name: &'static str,
+        label: &'static str,
+        kind: &'static str,
+        autocomplete: &'static str,
+    ) -> Self {
+        Input {
+            name,
+            label,
+            kind,
+            autocomplete,
+            help: None,
+        }
+    }
+
+    /// The same input, with a help text (a words key).
+    pub const fn with_help(mut self, help: &'static str) -> Self {
+        self.help = Some(help);
+        self
+    }
+}
+
+/// An account form: its words (keys), where it posts, its inputs and links.
+pub struct AccountForm {
+    /// Heading (words key).
+    pub heading: &'static str,
+    /// Text under the heading (words key).
+    pub intro: Option<&'static str>,
+    /// Path the form posts to.
+    pub action: String,
+    /// Button (words key).
+    pub submit: &'static str,
+    /// The inputs.
+    pub inputs: Vec<Input>,
+    /// Links under the form: words key and path.
+    pub links: Vec<(&'static str, &'static str)>,
+}
+
+/// Messages next to inputs, by input name.
+pub type Errors = HashMap<&'static str, String>;
+
+#[derive(Serialize)]
+struct FieldView<'a> {
+    name: &'a str,
+    label: String,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    autocomplete: &'a str,
+    help: Option<String>,
+    value: &'a str,
+    error: Option<&'a String>,
+}
+
+#[derive(Serialize)]
+struct FormView<'a> {
+    heading: String,
+    intro: Option<String>,
+    action: String,
+    submit: String,
+    fields: Vec<FieldView<'a>>,
+    errors: bool,
+    form_error: Option<String>,
+    links: Vec<Link>,
+}
+
+impl AccountForm {
+    /// The form as it first shows: empty, without messages.
+    pub fn blank(&self, state: &AppState, headers: &HeaderMap, lang: Lang) -> Response {
+        self.render(state, headers, lang, None, &Errors::new(), None)
+    }
+
+    /// The form with the values sent (passwords excepted) and what is wrong
+    /// with them: next to inputs (`errors`) or about the whole (`form_error`).
+    pub fn render(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        lang: Lang,
+        sent: Option<&CsrfForm>,
+        errors: &Errors,
+        form_error: Option<String>,
+    ) -> Response {
+        let fields = self
+            .inputs
+            .iter()
+            .map(|input| FieldView {
+                name: input.name,
+                label: lang.t(input.label),
+                kind: input.kind,
+                autocomplete: input.autocomplete,
+                help: input.help.map(|h| lang.t(h)),
+                // Passwords are never sent back into the page.
+                value: match sent {
+                    Some(form) if input.kind != "password" => form.get(input.name).unwrap_or(""),
+                    _ => "",
+                },
+                error: errors.get(input.name),
+            })
+            .collect();
+        let refused = !errors.is_empty() || form_error.is_some();
+        let page = FormView {
+            heading: lang.t(self.heading),
+            intro: self.intro.map(|i| lang.t(i)),
+            action: lang.href(&self.action),
+            submit: lang.t(self.submit),
+            fields,
+            errors: refused,
+            form_error,
+            links: self
+                .links
+                .iter()
+                .map(|(label, path)| Link {
+                    label: lang.t(label),
+                    href: lang.href(path),
+                })
+                .collect(),
+        };
+        let status = if refused {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        state.render_form(headers, lang, "form.html", status, &page)
+    }
+}
+
+/// A confirmation step: what is about to happen, and the button that does it.
+#[derive(Serialize)]
+pub struct Confirmation {
+    /// Heading.
+    pub heading: String,
+    /// What will happen.
+    pub text: String,
+    /// Where the button posts.
+    pub action: String,
+    /// The button's words.
+    pub button: String,
+    /// Where "cancel" goes.
+    pub back: String,
+}
+
+impl Confirmation {
+    /// The confirmation page.
+    pub fn render(&self, state: &AppState, headers: &HeaderMap, lang: Lang) -> Response {
+        state.render_form(headers, lang, "confirm.html", StatusCode::OK, self)
+    }
+}
+
+/// A message page: heading and text (words keys), and a link onwards.
+pub fn message(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    (heading, text): (&str, &str),
+    link: Option<(&str, &str)>,
+) -> Response {
+    let page = super::error::MessagePage {
+        heading: lang.t(heading),
+        message: lang.t(text),
+        link: link.map(|(label, path)| Link {
+            label: lang.t(label),
+            href: lang.href(path),
+        }),
+    };
+    state.render(lang, "message.html", status, &page)
+}
+
+/// Whether `text` looks like an email address.
+pub fn valid_email(text: &str) -> bool {
+    let Some((user, host)) = text.split_once('@') else {
+        return false;
+    };
+    !user.is_empty()
+        && host.contains('.')
+        && !host.starts_with('.')
+        && !host.ends_with('.')
+        && !text.contains(char::is_whitespace)
+        && text.len() <= 254
+}
+
+/// The first problem of a new password, as a words key.
+pub fn password_problem(password: &str, account: &Account) -> Option<&'static str> {
+    let length = password.chars().count();
+    if length < 10 {
+        return Some("password_short");
+    }
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|present| **present)
+    .count();
+    if classes < 3 && length < 16 {
+        return Some("password_weak");
+    }
+    let lower = password.to_lowercase();
+    let local = account.email.split('@').next().unwrap_or("");
+    let personal = [local, &account.first_name, &account.last_name]
+        .iter()
+        .any(|part| part.chars().count() >= 3 && lower.contains(&part.to_lowercase()));
+    personal.then_some("password_personal")
+}
+
+/// "Required" next to each of `names` left empty.
+pub fn required(form: &CsrfForm, names: &[&'static str], lang: Lang) -> Errors {
+    names
+        .iter()
+        .filter(|name| form.trimmed(name).is_empty())
+        .map(|name| (*name, lang.t("required")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        Account {
+            id: "a".into(),
+            email: "zoe.lefevre@example.org".into(),
+            first_name: "Zoé".into(),
+            last_name: "Lefèvre".into(),
+            password: None,
+            dossier: None,
+            created_at: "2027-03-10T09:00:00Z".parse().expect("time"),
+        }
+    }
+
+    #[test]
+    fn passwords_must_be_long_varied_and_impersonal() {
+        assert_eq!(
+            password_problem("Court1!", &account()),
+            Some("password_short")
+        );
+        assert_eq!(
+            password_problem("toutminuscule", &account()),
+            Some("password_weak")
+        );
+        assert_eq!(
+            password_problem("Lefèvre-2027!", &account()),
+            Some("password_personal")
+        );
+        assert_eq!(
+            password_problem("zoe.lefevre42A", &account()),
+            Some("password_personal")
+        );
+        assert_eq!(password_problem("Calanques-de-Sormiou-7", &account()), None);
+        assert_eq!(
+            password_problem("une phrase assez longue", &account()),
+            None
+        );
+    }
+
+    #[test]
+    fn email_addresses_are_checked_loosely() {
+        assert!(valid_email("zoe@example.org"));
+        assert!(!valid_email("zoe@example"));
+        assert!(!valid_email("zoe example@example.org"));
+        assert!(!valid_email("@example.org"));
+    }
+}

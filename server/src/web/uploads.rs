@@ -1,0 +1,209 @@
+//! Uploading a piece (read as a stream, cut at the piece's limit, checked by
+//! content) and downloading it again, by its owner only.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use guichet_engine::model::FileFormat;
+use guichet_engine::{actions_for, Actor, Command, FileRef};
+
+use super::candidature::{act, render_candidature};
+use super::error::{blocking, PageError};
+use super::extract::{Lang, OwnDossier};
+use super::session::csrf_valid;
+use super::words::{file_problem, human_size};
+use super::AppState;
+use crate::files::recognise;
+
+/// Why an upload could not be read.
+enum UploadFailure {
+    /// Past the piece's limit: nothing kept past it.
+    TooLarge,
+    /// The stream broke (or the server's own body limit cut it).
+    Broken,
+}
+
+/// What an upload form sent.
+#[derive(Default)]
+struct Upload {
+    csrf: Option<String>,
+    /// The file's name and bytes.
+    file: Option<(String, Vec<u8>)>,
+}
+
+/// Reads the file of an upload form as a stream, keeping nothing once it
+/// passes `limit` bytes.
+async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, UploadFailure> {
+    let mut upload = Upload::default();
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| UploadFailure::Broken)?
+    {
+        match field.name() {
+            Some("csrf") => upload.csrf = field.text().await.ok(),
+            Some("fichier") => {
+                let name = field.file_name().unwrap_or("fichier").to_owned();
+                let mut bytes = Vec::new();
+                let mut too_large = false;
+                while let Some(chunk) = field.chunk().await.map_err(|_| UploadFailure::Broken)? {
+                    // Past the limit nothing more is kept; the rest is read and
+                    // dropped so the browser gets the answer, not a reset.
+                    if too_large || (bytes.len() + chunk.len()) as u64 > limit {
+                        too_large = true;
+                        bytes = Vec::new();
+                        continue;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                if too_large {
+                    return Err(UploadFailure::TooLarge);
+                }
+                upload.file = Some((name, bytes));
+            }
+            _ => {}
+        }
+    }
+    Ok(upload)
+}
+
+/// The file as a piece of `piece_id` would take it, or what the candidate
+/// is told about it.
+fn accepted_file(
+    lang: Lang,
+    accept: &[FileFormat],
+    file: Option<(String, Vec<u8>)>,
+) -> Result<(String, Vec<u8>, FileFormat), String> {
+    let (name, bytes) = file.ok_or_else(|| lang.t("file_missing"))?;
+    let format = recognise(&bytes).map_err(|problem| file_problem(lang.code(), problem))?;
+    if !accept.contains(&format) {
+        return Err(lang.t("file_format"));
+    }
+    Ok((name, bytes, format))
+}
+
+/// `POST /candidatures/{id}/pieces/{piece}`
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    headers: HeaderMap,
+    own: OwnDossier,
+    Path((id, piece_id)): Path<(String, String)>,
+    mut multipart: Multipart,
+) -> Result<Response, PageError> {
+    let candidature = own.candidature(&id)?;
+    if !candidature.pieces.contains_key(&piece_id) {
+        return Err(PageError::NotFound);
+    }
+    let piece = own.definition.piece(&piece_id).ok_or(PageError::NotFound)?;
+    let limit = own.definition.max_size(&piece_id).unwrap_or(0);
+    let too_large = format!("{} {}.", lang.t("file_too_large"), human_size(limit));
+    // A body cut by the server's own limit reads as a broken stream: say why.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let refused =
+        |words: String| render_candidature(&state, &headers, lang, &own, &id, Some(words));
+    let upload = match read_upload(&mut multipart, limit).await {
+        Ok(upload) => upload,
+        Err(UploadFailure::TooLarge) => return refused(too_large),
+        Err(UploadFailure::Broken) if declared > limit => return refused(too_large),
+        Err(UploadFailure::Broken) => return refused(lang.t("upload_broken")),
+    };
+    if !csrf_valid(&headers, upload.csrf.as_deref()) {
+        return Err(PageError::CsrfRefused);
+    }
+    let (name, bytes, format) = match accepted_file(lang, &piece.accept, upload.file) {
+        Ok(file) => file,
+        Err(words) => return refused(words),
+    };
+    let me = Actor::new(own.definition.candidate_role(), &own.account.id);
+    let actions = actions_for(
+        &own.definition,
+        &own.dossier,
+        candidature,
+        &me,
+        jiff::Timestamp::now(),
+    )
+    .map_err(PageError::internal)?;
+    let attach = actions.piece(&piece_id).iter().find(|a| a.attaches_file);
+    let transition = match attach {
+        Some(action) if action.allowed => action.id.clone(),
+        Some(action) => {
+            let words = action
+                .refusal
+                .as_ref()
+                .map(|r| r.get(lang.code()).to_owned());
+            return refused(words.unwrap_or_else(|| lang.t("refused_now")));
+        }
+        None => return refused(lang.t("refused_now")),
+    };
+    // Stored first: a dossier never points at a file that is not there.
+    let size = bytes.len() as u64;
+    let worker = Arc::clone(&state);
+    let sha256 = blocking(move || worker.files.put(&bytes))
+        .await?
+        .map_err(PageError::internal)?;
+    let file = FileRef {
+        name,
+        sha256,
+        size,
+        format: format.name().to_owned(),
+    };
+    let command = Command::Piece {
+        candidature: id.clone(),
+        piece: piece_id,
+        transition,
+        file: Some(file),
+        comment: None,
+    };
+    act(&state, &headers, lang, own, &id, command).await
+}
+
+/// `GET /candidatures/{id}/pieces/{piece}/fichier`: the file, to its owner only.
+pub async fn download(
+    State(state): State<Arc<AppState>>,
+    own: OwnDossier,
+    Path((id, piece_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let file = own
+        .candidature(&id)?
+        .pieces
+        .get(&piece_id)
+        .and_then(|p| p.file.clone())
+        .ok_or(PageError::NotFound)?;
+    let bytes = state
+        .files
+        .get(&file.sha256)
+        .map_err(|_| PageError::NotFound)?;
+    let mime = FileFormat::from_name(&file.format).map_or("application/octet-stream", |f| f.mime());
+    let safe_name: String = file
+        .name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._- ".contains(*c))
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        if safe_name.is_empty() {
+            "piece".into()
+        } else {
+            safe_name
+        }
+    );
+    let mut response = Response::new(Body::from(bytes));
+    let headers_out = response.headers_mut();
+    headers_out.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers_out.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers_out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
