@@ -3,7 +3,8 @@
 mod support;
 
 use guichet_engine::{
-    Actor, Command, Definition, Engine, EngineError, FileRef, ScriptError, SledStore, WorkflowError,
+    actions_for, Actor, Command, Definition, Engine, EngineError, FileRef, ScriptError, SledStore,
+    WorkflowError,
 };
 use jiff::Timestamp;
 use serde_json::json;
@@ -574,4 +575,67 @@ fn an_entry_is_checked_field_by_field_with_its_dependent_lists() {
         "{}",
         ine.1.message("fr")
     );
+}
+
+/// What the pages offer comes from the same rules `apply` enforces.
+#[test]
+fn actions_for_says_what_an_actor_may_do_now_and_why_not() {
+    let (_folder, engine) = osu();
+    let me = Actor::new("candidat", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now())
+        .unwrap();
+    let apply = Command::Apply {
+        formation: "m1-set".into(),
+    };
+    support::act(&engine, &dossier.id, &me, apply, now()).unwrap();
+    let actions_of = |actor: &Actor| {
+        let dossier = engine.dossier(&dossier.id).unwrap().unwrap();
+        let candidature = &dossier.candidatures[0];
+        actions_for(engine.definition(), &dossier, candidature, actor, now()).unwrap()
+    };
+
+    // Nothing uploaded: transmitting is offered, but its guard refuses, in
+    // the definition's words; every piece can be uploaded, and only the
+    // piece that allows it can be declared not concerned.
+    let actions = actions_of(&me);
+    let transmit = actions.transition("transmettre").unwrap();
+    assert!(!transmit.allowed);
+    let refusal = transmit.refusal.as_ref().unwrap();
+    assert!(refusal.get("fr").starts_with("Toutes les pièces"));
+    assert_eq!(actions.missing_pieces.len(), 5, "{actions:?}");
+    assert_eq!(actions.upload("cv").unwrap().id, "deposer");
+    let ids = |piece: &str| -> Vec<String> {
+        actions.piece(piece).iter().map(|a| a.id.clone()).collect()
+    };
+    assert_eq!(ids("cv"), ["deposer"]);
+    assert_eq!(ids("non_francophone"), ["deposer", "declarer_non_concerne"]);
+    // Staff act on pieces once sent, not before; another candidate, never.
+    let office = Actor::new("gestionnaire", "agent");
+    assert!(actions_of(&office).piece("cv").is_empty());
+    let stranger = actions_of(&Actor::new("candidat", "someone-else"));
+    assert!(stranger.transitions.is_empty() && stranger.pieces.is_empty());
+
+    // Every piece in: the guard holds; once sent, pieces are closed to the
+    // candidate and open to staff.
+    for id in support::OSU_PIECES {
+        let upload = support::piece("c1", id, "deposer", Some(file("pdf", 100)), None);
+        support::act(&engine, &dossier.id, &me, upload, now()).unwrap();
+    }
+    let actions = actions_of(&me);
+    assert!(actions.transition("transmettre").unwrap().allowed);
+    assert!(actions.missing_pieces.is_empty());
+    let transmit = support::transition("c1", "transmettre", json!({}));
+    support::act(&engine, &dossier.id, &me, transmit, now()).unwrap();
+    let actions = actions_of(&me);
+    assert!(actions.transition("transmettre").is_none());
+    let cv = actions.piece("cv");
+    assert!(cv.iter().all(|a| !a.allowed), "{cv:?}");
+    assert!(actions.upload("cv").is_none());
+    let staff: Vec<String> = actions_of(&office)
+        .piece("cv")
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(staff, ["valider_piece", "refuser_piece"]);
 }

@@ -168,84 +168,118 @@ pub fn actions_for(
                 .collect()
         })
         .unwrap_or_default();
-    let mut actions = Actions {
-        transitions: Vec::new(),
-        pieces: Vec::new(),
-        missing_pieces,
-    };
-    let owns = definition
+    // A candidate acts on their own dossier only; staff on any.
+    let may_act = definition
         .role(&actor.role)
         .is_some_and(|role| role.kind != RoleKind::Candidate || actor.id == dossier.owner);
-    if !owns {
-        return Ok(actions);
-    }
-    let workflow = &definition.file().workflow;
-    for transition in workflow.transitions.iter().filter(|tr| {
-        tr.by.ids().contains(&actor.role.as_str())
-            && tr.from.ids().contains(&candidature.state.as_str())
-    }) {
-        let mut scope = context.clone();
-        if let Value::Object(map) = &mut scope {
-            map.insert("input".into(), Value::Object(Map::new()));
-        }
-        shape::transition_shape(definition.file(), &transition.input).fill(&mut scope);
-        let holds = match &transition.when {
-            Some(guard) if transition.input.is_empty() => definition.eval_bool(guard, &scope)?,
-            _ => true,
-        };
-        actions.transitions.push(Action {
-            id: transition.id.clone(),
-            label: transition.label.clone(),
-            attaches_file: false,
-            allowed: holds,
-            refusal: if holds {
-                None
-            } else {
-                transition.refusal.clone()
-            },
+    if !may_act {
+        return Ok(Actions {
+            transitions: Vec::new(),
+            pieces: Vec::new(),
+            missing_pieces,
         });
     }
-    let formation_pieces = definition
-        .formation(&candidature.formation)
-        .map(|f| f.pieces.as_slice())
-        .unwrap_or_default();
-    for piece_id in formation_pieces {
+    Ok(Actions {
+        transitions: transition_actions(definition, candidature, &actor.role, &context)?,
+        pieces: piece_actions(definition, candidature, &actor.role, &context)?,
+        missing_pieces,
+    })
+}
+
+/// An action whose guard `holds` (or not, with the definition's refusal).
+fn action(
+    id: &str,
+    label: &Text,
+    attaches_file: bool,
+    holds: bool,
+    refusal: &Option<Text>,
+) -> Action {
+    Action {
+        id: id.to_owned(),
+        label: label.clone(),
+        attaches_file,
+        allowed: holds,
+        refusal: if holds { None } else { refusal.clone() },
+    }
+}
+
+/// The transitions `role` performs from the candidature's status.
+fn transition_actions(
+    definition: &Definition,
+    candidature: &Candidature,
+    role: &str,
+    context: &Value,
+) -> Result<Vec<Action>, ScriptError> {
+    let transitions = definition.file().workflow.transitions.iter();
+    let mut actions = Vec::new();
+    for transition in transitions.filter(|tr| {
+        tr.by.ids().contains(&role) && tr.from.ids().contains(&candidature.state.as_str())
+    }) {
+        // A guard that reads the input cannot be judged before it is given.
+        let holds = match &transition.when {
+            Some(guard) if transition.input.is_empty() => {
+                let mut scope = context.clone();
+                if let Value::Object(map) = &mut scope {
+                    map.insert("input".into(), Value::Object(Map::new()));
+                }
+                shape::transition_shape(definition.file(), &transition.input).fill(&mut scope);
+                definition.eval_bool(guard, &scope)?
+            }
+            _ => true,
+        };
+        let (id, label) = (&transition.id, &transition.label);
+        actions.push(action(id, label, false, holds, &transition.refusal));
+    }
+    Ok(actions)
+}
+
+/// For each piece of the candidature, the piece transitions `role` performs
+/// from the piece's status.
+fn piece_actions(
+    definition: &Definition,
+    candidature: &Candidature,
+    role: &str,
+    context: &Value,
+) -> Result<Vec<PieceActions>, ScriptError> {
+    let formation = definition.formation(&candidature.formation);
+    let mut pieces = Vec::new();
+    for piece_id in formation.map(|f| f.pieces.as_slice()).unwrap_or_default() {
         let (Some(piece), Some(state)) =
             (definition.piece(piece_id), candidature.pieces.get(piece_id))
         else {
             continue;
         };
         let mut scope = context.clone();
-        let view = context["candidature"]["pieces"][piece_id].clone();
         if let Value::Object(map) = &mut scope {
-            map.insert("piece".into(), view);
+            map.insert(
+                "piece".into(),
+                context["candidature"]["pieces"][piece_id].clone(),
+            );
         }
-        let mut piece_actions = Vec::new();
-        for transition in workflow.piece_transitions.iter().filter(|tr| {
-            tr.by.ids().contains(&actor.role.as_str())
-                && tr.from.ids().contains(&state.status.as_str())
-                && (!tr.requires_not_concerned || piece.not_concerned)
-        }) {
+        let mut actions = Vec::new();
+        for transition in definition
+            .file()
+            .workflow
+            .piece_transitions
+            .iter()
+            .filter(|tr| {
+                tr.by.ids().contains(&role)
+                    && tr.from.ids().contains(&state.status.as_str())
+                    && (!tr.requires_not_concerned || piece.not_concerned)
+            })
+        {
             let holds = match &transition.when {
                 Some(guard) => definition.eval_bool(guard, &scope)?,
                 None => true,
             };
-            piece_actions.push(Action {
-                id: transition.id.clone(),
-                label: transition.label.clone(),
-                attaches_file: transition.file == FileEffect::Attach,
-                allowed: holds,
-                refusal: if holds {
-                    None
-                } else {
-                    transition.refusal.clone()
-                },
-            });
+            let attaches = transition.file == FileEffect::Attach;
+            let (id, label) = (&transition.id, &transition.label);
+            actions.push(action(id, label, attaches, holds, &transition.refusal));
         }
-        actions.pieces.push(PieceActions {
+        pieces.push(PieceActions {
             piece: piece_id.clone(),
-            actions: piece_actions,
+            actions,
         });
     }
-    Ok(actions)
+    Ok(pieces)
 }

@@ -319,7 +319,12 @@ impl AccountStore {
             return Ok(None);
         };
         let mut session: Session = decode(&bytes)?;
-        let idle = now.duration_since(session.last_seen_at);
+        // A concurrent request of the same session (the live form preview,
+        // another tab) may have written a later last-seen time than this
+        // request's `now`: that is no idle time at all, not a negative one.
+        let idle = now
+            .duration_since(session.last_seen_at)
+            .max(Default::default());
         let age = now.duration_since(session.created_at);
         let too_long = |span: jiff::SignedDuration, limit: Duration| {
             span.unsigned_abs() > limit || span.is_negative()
@@ -328,7 +333,7 @@ impl AccountStore {
             self.sessions.remove(&key).map_err(storage)?;
             return Ok(None);
         }
-        session.last_seen_at = now;
+        session.last_seen_at = session.last_seen_at.max(now);
         // Not flushed: losing a last-seen time in a crash only ends a session sooner.
         self.sessions
             .insert(&key, encode(&session)?)
@@ -366,14 +371,12 @@ mod tests {
         assert!(!created);
         assert_eq!(again.id, account.id);
 
-        let (token, _) = accounts
-            .issue_token(
-                Purpose::Activation,
-                &account.id,
-                Duration::from_secs(3600),
-                now(),
-            )
-            .expect("token");
+        let issue = |purpose: Purpose, seconds: u64| {
+            let ttl = Duration::from_secs(seconds);
+            let issued = accounts.issue_token(purpose, &account.id, ttl, now());
+            issued.expect("token").0
+        };
+        let token = issue(Purpose::Activation, 3600);
         assert_eq!(
             accounts.use_token(&token, now()).expect("use"),
             Ok((account.id.clone(), Purpose::Activation))
@@ -387,14 +390,7 @@ mod tests {
             Err(TokenProblem::Unknown)
         );
 
-        let (late, _) = accounts
-            .issue_token(
-                Purpose::PasswordReset,
-                &account.id,
-                Duration::from_secs(60),
-                now(),
-            )
-            .expect("token");
+        let late = issue(Purpose::PasswordReset, 60);
         let later = now()
             .checked_add(jiff::SignedDuration::from_secs(61))
             .expect("time");
@@ -436,5 +432,27 @@ mod tests {
                 .is_none(),
             "absolute"
         );
+    }
+
+    #[test]
+    fn a_request_older_than_the_last_one_seen_keeps_the_session() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let accounts = AccountStore::open(folder.path()).expect("open");
+        let id = accounts.open_session("a1", now()).expect("session");
+        let at = |seconds: i64| {
+            now()
+                .checked_add(jiff::SignedDuration::from_secs(seconds))
+                .expect("time")
+        };
+        // Two requests of one session: the later one is recorded first.
+        assert!(accounts.session(&id, at(10)).expect("read").is_some());
+        let earlier = accounts.session(&id, at(9)).expect("read");
+        assert!(earlier.is_some(), "signed out by a concurrent request");
+        // The last-seen time does not go back: idleness counts from the later.
+        let idle_from_later = at(10 + 2 * 3600);
+        assert!(accounts
+            .session(&id, idle_from_later)
+            .expect("read")
+            .is_some());
     }
 }

@@ -6,28 +6,23 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use guichet_engine::{actions_for, Actor, Command, EngineError};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use guichet_engine::model::FileFormat;
+use guichet_engine::{actions_for, Actor, Command};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::error::{blocking, PageError};
-use super::extract::{CsrfForm, Lang, OwnDossier};
+use super::error::{blocking, PageError, PageResult};
+use super::extract::{CsrfForm, OwnDossier};
 use super::forms::Confirmation;
 use super::words::{human_size, refusal};
-use super::AppState;
 
 /// `GET /formations/{id}/candidater`: the confirmation step.
-pub async fn apply_form(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    _: OwnDossier,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let definition = state.engine.definition();
+pub async fn apply_form(own: OwnDossier, Path(id): Path<String>) -> PageResult {
+    let visit = &own.visit;
+    let (definition, lang) = (visit.state.engine.definition(), visit.lang);
     let formation = definition.formation(&id).ok_or(PageError::NotFound)?;
     let title = formation.title.get(lang.code());
     let page = Confirmation {
@@ -37,21 +32,20 @@ pub async fn apply_form(
         button: lang.t("apply_confirm"),
         back: lang.href(&format!("/formations/{id}")),
     };
-    Ok(page.render(&state, &headers, lang))
+    Ok(page.render(visit))
 }
 
 /// `POST /formations/{id}/candidater`
-pub async fn apply(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    own: OwnDossier,
-    Path(id): Path<String>,
-    _: CsrfForm,
-) -> Result<Response, PageError> {
-    let worker = Arc::clone(&state);
+pub async fn apply(own: OwnDossier, Path(id): Path<String>, _: CsrfForm) -> PageResult {
     let command = Command::Apply { formation: id };
-    let result =
-        blocking(move || worker.run_as_candidate(&own.account.id, &own.dossier, command)).await?;
+    let OwnDossier {
+        visit,
+        account,
+        dossier,
+        ..
+    } = own;
+    let (worker, lang) = (Arc::clone(&visit.state), visit.lang);
+    let result = blocking(move || worker.run_as_candidate(&account.id, &dossier, command)).await?;
     Ok(match result {
         Ok(outcome) => {
             let candidature = outcome
@@ -67,7 +61,7 @@ pub async fn apply(
                 message: refusal(lang.code(), &error),
                 link: None,
             };
-            state.render(lang, "message.html", StatusCode::CONFLICT, &page)
+            visit.render("message.html", StatusCode::CONFLICT, &page)
         }
     })
 }
@@ -111,15 +105,19 @@ struct CandidaturePage {
     error: Option<String>,
 }
 
+/// One property of each format, joined: `PDF, JPG`.
+fn joined(
+    formats: &[FileFormat],
+    property: fn(FileFormat) -> &'static str,
+    separator: &str,
+) -> String {
+    let parts: Vec<&str> = formats.iter().map(|f| property(*f)).collect();
+    parts.join(separator)
+}
+
 /// The candidature page, with an optional message (a refused upload or action).
-pub fn render_candidature(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    own: &OwnDossier,
-    id: &str,
-    error: Option<String>,
-) -> Result<Response, PageError> {
+pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> PageResult {
+    let (visit, lang) = (&own.visit, own.visit.lang);
     let (dossier, definition) = (&own.dossier, own.definition.as_ref());
     let candidature = own.candidature(id)?;
     let now = Timestamp::now();
@@ -155,18 +153,8 @@ pub fn render_candidature(
                 download: lang.href(&format!("{base}/{piece_id}/fichier")),
                 upload: upload.map(|_| lang.href(&format!("{base}/{piece_id}"))),
                 upload_label: upload.map(|a| a.label.get(code).to_owned()),
-                accept: piece
-                    .accept
-                    .iter()
-                    .map(|f| f.label())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                accept_mime: piece
-                    .accept
-                    .iter()
-                    .map(|f| f.mime())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                accept: joined(&piece.accept, FileFormat::label, ", "),
+                accept_mime: joined(&piece.accept, FileFormat::mime, ","),
                 max: human_size(definition.max_size(piece_id).unwrap_or(0)),
                 actions: others
                     .map(|a| ActionLink {
@@ -205,29 +193,18 @@ pub fn render_candidature(
         missing: !actions.missing_pieces.is_empty(),
         error,
     };
-    Ok(state.render_form(headers, lang, "candidature.html", status, &page))
+    Ok(visit.render_form("candidature.html", status, &page))
 }
 
 /// `GET /candidatures/{id}`
-pub async fn candidature(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    own: OwnDossier,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    render_candidature(&state, &headers, lang, &own, &id, None)
+pub async fn candidature(own: OwnDossier, Path(id): Path<String>) -> PageResult {
+    render_candidature(&own, &id, None)
 }
 
 /// `GET /candidatures/{id}/{transition}`: the confirmation step of a transition.
-pub async fn transition_form(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    own: OwnDossier,
-    Path((id, transition)): Path<(String, String)>,
-) -> Result<Response, PageError> {
-    let definition = &own.definition;
+pub async fn transition_form(own: OwnDossier, Path(at): Path<(String, String)>) -> PageResult {
+    let (id, transition) = at;
+    let (definition, lang) = (&own.definition, own.visit.lang);
     // Offered to the candidate's role at all: whether it is possible from
     // where the candidature stands is the command's answer.
     let tr = definition
@@ -243,35 +220,23 @@ pub async fn transition_form(
         button: label,
         back: lang.href(&format!("/candidatures/{id}")),
     };
-    Ok(page.render(&state, &headers, lang))
+    Ok(page.render(&own.visit))
 }
 
 /// `POST /candidatures/{id}/{transition}`
-pub async fn perform(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    own: OwnDossier,
-    Path((id, transition)): Path<(String, String)>,
-    _: CsrfForm,
-) -> Result<Response, PageError> {
+pub async fn perform(own: OwnDossier, Path(at): Path<(String, String)>, _: CsrfForm) -> PageResult {
+    let (id, transition) = at;
     let command = Command::Transition {
         candidature: id.clone(),
         transition,
         input: Default::default(),
     };
-    act(&state, &headers, lang, own, &id, command).await
+    act(own, &id, command).await
 }
 
 /// `POST /candidatures/{id}/pieces/{piece}/{transition}`: not concerned, remove…
-pub async fn piece_action(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    own: OwnDossier,
-    Path((id, piece, transition)): Path<(String, String, String)>,
-    _: CsrfForm,
-) -> Result<Response, PageError> {
+pub async fn piece_action(own: OwnDossier, Path(at): Path<[String; 3]>, _: CsrfForm) -> PageResult {
+    let [id, piece, transition] = at;
     let command = Command::Piece {
         candidature: id.clone(),
         piece,
@@ -279,29 +244,19 @@ pub async fn piece_action(
         file: None,
         comment: None,
     };
-    act(&state, &headers, lang, own, &id, command).await
+    act(own, &id, command).await
 }
 
 /// Performs a candidate's command on their candidature `id`: back to its
 /// page, or the page with the refusal in words if the engine refuses.
-pub async fn act(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-    lang: Lang,
-    own: OwnDossier,
-    id: &str,
-    command: Command,
-) -> Result<Response, PageError> {
+pub async fn act(own: OwnDossier, id: &str, command: Command) -> PageResult {
     own.candidature(id)?;
-    let worker = Arc::clone(state);
+    let worker = Arc::clone(&own.visit.state);
     let (account, dossier) = (own.account.id.clone(), own.dossier.clone());
-    let result: Result<_, EngineError> =
-        blocking(move || worker.run_as_candidate(&account, &dossier, command)).await?;
+    let result = blocking(move || worker.run_as_candidate(&account, &dossier, command)).await?;
+    let lang = own.visit.lang;
     match result {
         Ok(_) => Ok(Redirect::to(&lang.href(&format!("/candidatures/{id}"))).into_response()),
-        Err(error) => {
-            let words = refusal(lang.code(), &error);
-            render_candidature(state, headers, lang, &own, id, Some(words))
-        }
+        Err(error) => render_candidature(&own, id, Some(refusal(lang.code(), &error))),
     }
 }

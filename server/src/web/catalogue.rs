@@ -1,9 +1,7 @@
 //! The catalogue: search by words (accents and case ignored), browse by
 //! composante, and each formation's page.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use guichet_engine::model::FormationDef;
@@ -11,8 +9,7 @@ use guichet_engine::Definition;
 use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
-use super::extract::Lang;
-use super::AppState;
+use super::extract::{Lang, Visit};
 
 /// Lowercase, without accents: "Géologie" and "geologie" compare equal.
 ///
@@ -111,12 +108,8 @@ fn matches_words(
 }
 
 /// `GET /formations`
-pub async fn catalogue(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    Query(query): Query<CatalogueQuery>,
-) -> Response {
-    let definition = state.engine.definition();
+pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Response {
+    let (definition, lang) = (visit.state.engine.definition(), visit.lang);
     let words: Vec<String> = query
         .q
         .as_deref()
@@ -143,7 +136,7 @@ pub async fn catalogue(
         formations,
         composantes: composantes(definition, composante),
     };
-    state.render(lang, "catalogue.html", StatusCode::OK, &page)
+    visit.render("catalogue.html", StatusCode::OK, &page)
 }
 
 #[derive(Serialize)]
@@ -162,14 +155,10 @@ struct FormationPage<'a> {
 }
 
 /// `GET /formations/{id}`
-pub async fn formation(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let definition = state.engine.definition();
+pub async fn formation(visit: Visit, Path(id): Path<String>) -> Result<Response, PageError> {
+    let definition = visit.state.engine.definition();
     let formation = definition.formation(&id).ok_or(PageError::NotFound)?;
-    let code = lang.code();
+    let code = visit.lang.code();
     let view = FormationView {
         id: &formation.id,
         title: formation.title.get(code),
@@ -188,7 +177,7 @@ pub async fn formation(
         description: formation.description.as_ref().map(|d| d.get(code)),
     };
     let page = FormationPage { formation: view };
-    Ok(state.render(lang, "formation.html", StatusCode::OK, &page))
+    Ok(visit.render("formation.html", StatusCode::OK, &page))
 }
 
 #[cfg(test)]

@@ -2,19 +2,16 @@
 //! stands, each candidature with what to do next, and what happened.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use guichet_engine::{profile_state, Definition, Dossier};
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::error::PageError;
-use super::extract::{Lang, SignedIn};
+use super::extract::{Lang, SignedIn, Visit};
 use super::history::{describe, next_step, HistoryLine};
-use super::AppState;
 
 #[derive(Serialize)]
 struct Who<'a> {
@@ -94,12 +91,8 @@ fn candidatures<'a>(
 }
 
 /// `GET /tableau-de-bord`
-pub async fn dashboard(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    SignedIn(account): SignedIn,
-) -> Result<Response, PageError> {
+pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Response, PageError> {
+    let (state, lang) = (&visit.state, visit.lang);
     let dossier = match account.dossier.as_deref() {
         Some(id) => state.engine.dossier(id)?,
         None => None,
@@ -126,7 +119,7 @@ pub async fn dashboard(
             .unwrap_or_default(),
         history,
     };
-    let mut response = state.render_form(&headers, lang, "dashboard.html", StatusCode::OK, &page);
+    let mut response = visit.render_form("dashboard.html", StatusCode::OK, &page);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -8,22 +8,29 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use guichet_engine::model::{FieldDef, FieldType, SectionDef};
 use guichet_engine::{
     base_context, check_entry, entry_context, options, Command, Definition, Dossier, Problem,
 };
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::error::{blocking, PageError};
+use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, Lang, OwnDossier};
-use super::AppState;
 
 type Pairs = Vec<(String, String)>;
+
+/// An entry of a repeatable section, as its path names it.
+#[derive(Deserialize)]
+pub struct EntryAt {
+    section: String,
+    /// `1`, `2`… or `nouveau`.
+    entry: String,
+}
 
 /// Section `id` of the definition; a 404 page otherwise.
 fn section<'a>(definition: &'a Definition, id: &str) -> Result<&'a SectionDef, PageError> {
@@ -233,13 +240,8 @@ impl SectionForm<'_> {
         }
     }
 
-    fn render(
-        &self,
-        state: &AppState,
-        headers: &HeaderMap,
-        lang: Lang,
-        own: &OwnDossier,
-    ) -> Response {
+    fn render(&self, own: &OwnDossier) -> Response {
+        let (visit, lang) = (&own.visit, own.visit.lang);
         let definition = own.definition.as_ref();
         let base = base_context(definition, &own.dossier, Timestamp::now());
         let context = entry_context(&base, &self.section.fields, &self.entry);
@@ -271,7 +273,7 @@ impl SectionForm<'_> {
         } else {
             StatusCode::UNPROCESSABLE_ENTITY
         };
-        state.render_form(headers, lang, "section.html", status, &page)
+        visit.render_form("section.html", status, &page)
     }
 }
 
@@ -311,14 +313,9 @@ struct EntriesPage<'a> {
 }
 
 /// The entries of a repeatable (or imported) section, as a table.
-fn render_entries(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    dossier: &Dossier,
-    section: &SectionDef,
-) -> Response {
-    let code = lang.code();
+fn render_entries(own: &OwnDossier, section: &SectionDef) -> Response {
+    let (visit, dossier) = (&own.visit, &own.dossier);
+    let (lang, code) = (visit.lang, visit.lang.code());
     let id = &section.id;
     let entries = entries_of(dossier, section)
         .iter()
@@ -349,26 +346,14 @@ fn render_entries(
             .map(|c| c.get(code)),
         add: lang.href(&format!("/dossier/{id}/nouveau")),
     };
-    state.render_form(headers, lang, "entries.html", StatusCode::OK, &page)
+    visit.render_form("entries.html", StatusCode::OK, &page)
 }
 
 /// `GET /dossier/{section}`: the form, or the list of entries of a repeatable or imported section.
-pub async fn show_section(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    own: OwnDossier,
-    Path(section_id): Path<String>,
-) -> Result<Response, PageError> {
+pub async fn show_section(own: OwnDossier, Path(section_id): Path<String>) -> PageResult {
     let section = section(&own.definition, &section_id)?;
     if section.repeat.is_some() || section.import.is_some() {
-        return Ok(render_entries(
-            &state,
-            &headers,
-            lang,
-            &own.dossier,
-            section,
-        ));
+        return Ok(render_entries(&own, section));
     }
     let form = SectionForm {
         section,
@@ -379,17 +364,12 @@ pub async fn show_section(
             .unwrap_or_default(),
         problems: Vec::new(),
     };
-    Ok(form.render(&state, &headers, lang, &own))
+    Ok(form.render(&own))
 }
 
 /// `GET /dossier/{section}/{entry}`: one entry of a repeatable section (`nouveau` for a new one).
-pub async fn show_entry(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    own: OwnDossier,
-    Path((section_id, number)): Path<(String, String)>,
-) -> Result<Response, PageError> {
+pub async fn show_entry(own: OwnDossier, Path(at): Path<EntryAt>) -> PageResult {
+    let (section_id, number) = (at.section, at.entry);
     let section = section(&own.definition, &section_id)?;
     if section.repeat.is_none() {
         return Err(PageError::NotFound);
@@ -405,7 +385,7 @@ pub async fn show_entry(
         entry,
         problems: Vec::new(),
     };
-    Ok(form.render(&state, &headers, lang, &own))
+    Ok(form.render(&own))
 }
 
 /// `nouveau` → `Some(None)`; `1`…`count` → `Some(Some(index))`; anything else → `None`.
@@ -419,65 +399,43 @@ fn entry_index(number: &str, count: usize) -> Option<Option<usize>> {
 
 /// Saves a section's answers (all its entries) as the candidate, then back to
 /// the section. A concurrent change (another tab) wins: the page shows it.
-async fn save(
-    state: &Arc<AppState>,
-    lang: Lang,
-    own: OwnDossier,
-    section: &str,
-    answers: Value,
-) -> Result<Response, PageError> {
-    let worker = Arc::clone(state);
+async fn save(own: OwnDossier, section: &str, answers: Value) -> PageResult {
+    let OwnDossier {
+        visit,
+        account,
+        dossier,
+        ..
+    } = own;
+    let worker = Arc::clone(&visit.state);
     let command = Command::SaveSection {
         section: section.to_owned(),
         answers,
     };
-    let saved =
-        blocking(move || worker.run_as_candidate(&own.account.id, &own.dossier, command)).await?;
+    let saved = blocking(move || worker.run_as_candidate(&account.id, &dossier, command)).await?;
     match saved {
         Ok(_) => {}
         Err(error) if error.is_conflict() => {}
         Err(error) => return Err(PageError::internal(error)),
     }
-    Ok(Redirect::to(&lang.href(&format!("/dossier/{section}"))).into_response())
+    Ok(Redirect::to(&visit.href(&format!("/dossier/{section}"))).into_response())
 }
 
 /// `POST /dossier/{section}`
 pub async fn save_section(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
     own: OwnDossier,
-    Path(section_id): Path<String>,
+    Path(section): Path<String>,
     form: CsrfForm,
-) -> Result<Response, PageError> {
-    submit(&state, lang, &headers, own, (&section_id, None), form).await
+) -> PageResult {
+    submit(own, (&section, None), form).await
 }
 
 /// `POST /dossier/{section}/{entry}`
-pub async fn save_entry(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    own: OwnDossier,
-    Path((section_id, number)): Path<(String, String)>,
-    form: CsrfForm,
-) -> Result<Response, PageError> {
-    submit(
-        &state,
-        lang,
-        &headers,
-        own,
-        (&section_id, Some(&number)),
-        form,
-    )
-    .await
+pub async fn save_entry(own: OwnDossier, Path(at): Path<EntryAt>, form: CsrfForm) -> PageResult {
+    submit(own, (&at.section, Some(&at.entry)), form).await
 }
 
 /// Checks a sent form and saves it, or shows it again with its problems.
 async fn submit(
-    state: &Arc<AppState>,
-    lang: Lang,
-    headers: &HeaderMap,
     own: OwnDossier,
     (section_id, number): (&str, Option<&str>),
     CsrfForm(pairs): CsrfForm,
@@ -507,7 +465,7 @@ async fn submit(
             entry,
             problems: check.problems,
         };
-        return Ok(form.render(state, headers, lang, &own));
+        return Ok(form.render(&own));
     }
     let answers = match (section.repeat.is_some(), index) {
         (false, _) => Value::Object(check.answers),
@@ -520,17 +478,12 @@ async fn submit(
             json!(entries)
         }
     };
-    save(state, lang, own, section_id, answers).await
+    save(own, section_id, answers).await
 }
 
 /// `POST /dossier/{section}/{entry}/supprimer`
-pub async fn remove_entry(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    own: OwnDossier,
-    Path((section_id, number)): Path<(String, String)>,
-    _: CsrfForm,
-) -> Result<Response, PageError> {
+pub async fn remove_entry(own: OwnDossier, Path(at): Path<EntryAt>, _: CsrfForm) -> PageResult {
+    let (section_id, number) = (at.section, at.entry);
     let section = section(&own.definition, &section_id)?;
     if section.repeat.is_none() {
         return Err(PageError::NotFound);
@@ -540,7 +493,7 @@ pub async fn remove_entry(
         return Err(PageError::NotFound);
     };
     entries.remove(index);
-    save(&state, lang, own, &section_id, json!(entries)).await
+    save(own, &section_id, json!(entries)).await
 }
 
 /// `GET /dossier/{section}/apercu?…answers`: which fields apply and which

@@ -17,6 +17,9 @@ use serde::Serialize;
 use super::extract::Lang;
 use super::AppState;
 
+/// What a page handler answers.
+pub type PageResult = Result<Response, PageError>;
+
 /// Why a page cannot be shown.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {

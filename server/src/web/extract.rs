@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +18,7 @@ use serde::Deserialize;
 use super::error::{blocking, PageError};
 use super::session::{cookie, csrf_valid, LANGUAGE_COOKIE, SESSION_COOKIE};
 use super::words;
-use super::AppState;
+use super::{App, AppState};
 use crate::account_store::Account;
 
 /// The languages pages are written in; the first is the default.
@@ -34,8 +36,8 @@ struct LanguageChoice {
 
 impl Lang {
     /// The language a request asks for explicitly with `?lang=`, if any.
-    pub fn chosen(parts_uri: &axum::http::Uri) -> Option<Lang> {
-        let Query(choice) = Query::<LanguageChoice>::try_from_uri(parts_uri).ok()?;
+    pub fn chosen(uri: &axum::http::Uri) -> Option<Lang> {
+        let Query(choice) = Query::<LanguageChoice>::try_from_uri(uri).ok()?;
         Self::known(choice.lang.as_deref()?)
     }
 
@@ -94,16 +96,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     }
 }
 
+/// What every page handler needs: the application, the page language, and
+/// the request's headers (its cookies: the CSRF token of the forms a page
+/// holds, the session).
+pub struct Visit {
+    /// The application.
+    pub state: Arc<AppState>,
+    /// The page language.
+    pub lang: Lang,
+    /// The request's headers.
+    pub headers: HeaderMap,
+}
+
+impl FromRequestParts<App> for Visit {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Self::Rejection> {
+        Ok(Visit {
+            state: Arc::clone(state),
+            lang: Lang::of(&parts.uri, &parts.headers),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
 /// The signed-in candidate's account; a 401 page otherwise.
 pub struct SignedIn(pub Account);
 
-impl FromRequestParts<Arc<AppState>> for SignedIn {
+impl FromRequestParts<App> for SignedIn {
     type Rejection = PageError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, PageError> {
         let id = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignInNeeded)?;
         let state = Arc::clone(state);
         let account = blocking(move || {
@@ -121,6 +144,8 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
 /// The signed-in candidate with their dossier, and the definition version the
 /// dossier follows (its pages follow it too); a 401 page otherwise.
 pub struct OwnDossier {
+    /// The visit (language, headers) the dossier's pages are rendered for.
+    pub visit: Visit,
     /// The account.
     pub account: Account,
     /// Its dossier.
@@ -129,13 +154,10 @@ pub struct OwnDossier {
     pub definition: Arc<Definition>,
 }
 
-impl FromRequestParts<Arc<AppState>> for OwnDossier {
+impl FromRequestParts<App> for OwnDossier {
     type Rejection = PageError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, PageError> {
         let SignedIn(account) = SignedIn::from_request_parts(parts, state).await?;
         let id = account.dossier.clone().ok_or(PageError::SignInNeeded)?;
         let dossier = state
@@ -144,7 +166,9 @@ impl FromRequestParts<Arc<AppState>> for OwnDossier {
             .map_err(PageError::internal)?
             .ok_or(PageError::SignInNeeded)?;
         let definition = state.definition_of(&dossier);
+        let Ok(visit) = Visit::from_request_parts(parts, state).await;
         Ok(OwnDossier {
+            visit,
             account,
             dossier,
             definition,
@@ -160,6 +184,43 @@ impl OwnDossier {
             .iter()
             .find(|c| c.id == id)
             .ok_or(PageError::NotFound)
+    }
+}
+
+/// A public form post (sign-up, sign-in, forgotten password): its CSRF token
+/// checked, and neither the client's address nor the account its `email`
+/// field names held back by the throttle (a 429 page otherwise).
+pub struct PublicForm {
+    /// The form.
+    pub form: CsrfForm,
+    /// Its `email` field, trimmed and in lowercase.
+    pub email: String,
+    /// What a failure is charged to.
+    keys: Vec<String>,
+}
+
+impl PublicForm {
+    /// Counts a failed attempt against the address and the account.
+    pub fn fail(&self, state: &AppState) {
+        state.throttle.fail(&self.keys);
+    }
+}
+
+impl FromRequest<App> for PublicForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &App) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let ConnectInfo(address) = ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = CsrfForm::from_request(Request::from_parts(parts, body), state).await?;
+        let email = form.trimmed("email").to_lowercase();
+        let keys = vec![format!("ip:{}", address.ip()), format!("account:{email}")];
+        if state.throttle.recent(&keys) {
+            return Err(PageError::Throttled.into_response());
+        }
+        Ok(PublicForm { form, email, keys })
     }
 }
 

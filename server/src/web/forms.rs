@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 
 use super::error::Link;
-use super::extract::{CsrfForm, Lang};
-use super::AppState;
+use super::extract::{CsrfForm, Lang, Visit};
 use crate::account_store::Account;
 
 /// One input of an account form: name, label key, input type, autocomplete.
@@ -89,22 +88,52 @@ struct FormView<'a> {
 }
 
 impl AccountForm {
+    /// A form titled `heading` (a words key), posting to `action`, with
+    /// button `submit` (a words key).
+    pub fn new(heading: &'static str, submit: &'static str, action: impl Into<String>) -> Self {
+        AccountForm {
+            heading,
+            intro: None,
+            action: action.into(),
+            submit,
+            inputs: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// With a text under the heading (a words key).
+    pub fn intro(mut self, intro: &'static str) -> Self {
+        self.intro = Some(intro);
+        self
+    }
+
+    /// With one more input.
+    pub fn input(mut self, input: Input) -> Self {
+        self.inputs.push(input);
+        self
+    }
+
+    /// With a link under the form: words key and path.
+    pub fn link(mut self, label: &'static str, path: &'static str) -> Self {
+        self.links.push((label, path));
+        self
+    }
+
     /// The form as it first shows: empty, without messages.
-    pub fn blank(&self, state: &AppState, headers: &HeaderMap, lang: Lang) -> Response {
-        self.render(state, headers, lang, None, &Errors::new(), None)
+    pub fn blank(&self, visit: &Visit) -> Response {
+        self.render(visit, None, &Errors::new(), None)
     }
 
     /// The form with the values sent (passwords excepted) and what is wrong
     /// with them: next to inputs (`errors`) or about the whole (`form_error`).
     pub fn render(
         &self,
-        state: &AppState,
-        headers: &HeaderMap,
-        lang: Lang,
+        visit: &Visit,
         sent: Option<&CsrfForm>,
         errors: &Errors,
         form_error: Option<String>,
     ) -> Response {
+        let lang = visit.lang;
         let fields = self
             .inputs
             .iter()
@@ -145,7 +174,7 @@ impl AccountForm {
         } else {
             StatusCode::OK
         };
-        state.render_form(headers, lang, "form.html", status, &page)
+        visit.render_form("form.html", status, &page)
     }
 }
 
@@ -166,28 +195,9 @@ pub struct Confirmation {
 
 impl Confirmation {
     /// The confirmation page.
-    pub fn render(&self, state: &AppState, headers: &HeaderMap, lang: Lang) -> Response {
-        state.render_form(headers, lang, "confirm.html", StatusCode::OK, self)
+    pub fn render(&self, visit: &Visit) -> Response {
+        visit.render_form("confirm.html", StatusCode::OK, self)
     }
-}
-
-/// A message page: heading and text (words keys), and a link onwards.
-pub fn message(
-    state: &AppState,
-    lang: Lang,
-    status: StatusCode,
-    (heading, text): (&str, &str),
-    link: Option<(&str, &str)>,
-) -> Response {
-    let page = super::error::MessagePage {
-        heading: lang.t(heading),
-        message: lang.t(text),
-        link: link.map(|(label, path)| Link {
-            label: lang.t(label),
-            href: lang.href(path),
-        }),
-    };
-    state.render(lang, "message.html", status, &page)
 }
 
 /// Whether `text` looks like an email address.
@@ -256,27 +266,21 @@ mod tests {
 
     #[test]
     fn passwords_must_be_long_varied_and_impersonal() {
-        assert_eq!(
-            password_problem("Court1!", &account()),
-            Some("password_short")
-        );
-        assert_eq!(
-            password_problem("toutminuscule", &account()),
-            Some("password_weak")
-        );
-        assert_eq!(
-            password_problem("Lefèvre-2027!", &account()),
-            Some("password_personal")
-        );
-        assert_eq!(
-            password_problem("zoe.lefevre42A", &account()),
-            Some("password_personal")
-        );
-        assert_eq!(password_problem("Calanques-de-Sormiou-7", &account()), None);
-        assert_eq!(
-            password_problem("une phrase assez longue", &account()),
-            None
-        );
+        let cases = [
+            ("Court1!", Some("password_short")),
+            ("toutminuscule", Some("password_weak")),
+            ("Lefèvre-2027!", Some("password_personal")),
+            ("zoe.lefevre42A", Some("password_personal")),
+            ("Calanques-de-Sormiou-7", None),
+            ("une phrase assez longue", None),
+        ];
+        for (password, problem) in cases {
+            assert_eq!(
+                password_problem(password, &account()),
+                problem,
+                "{password}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod error;
 mod extract;
 mod forms;
 mod history;
+mod links;
 mod pages;
 mod password;
 mod session;
@@ -22,7 +23,7 @@ mod words;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,9 +33,12 @@ use guichet_engine::{Actor, Command, Dossier, Engine, EngineError, Outcome, Sled
 use serde::Serialize;
 
 pub use error::PageError;
-use extract::Lang;
+use extract::{Lang, Visit};
 pub use pages::Pages;
 pub use session::{LinkValidity, Throttle};
+
+/// The application state as handlers share it.
+pub type App = Arc<AppState>;
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -82,27 +86,6 @@ impl AppState {
         self.pages.render(template, status, lang, institution, page)
     }
 
-    /// Renders a page holding forms: with this browser's CSRF token (and its
-    /// cookie when the token is new).
-    pub fn render_form<T: Serialize>(
-        &self,
-        headers: &HeaderMap,
-        lang: Lang,
-        template: &str,
-        status: StatusCode,
-        page: &T,
-    ) -> Response {
-        #[derive(Serialize)]
-        struct WithToken<'a, T> {
-            csrf: String,
-            #[serde(flatten)]
-            page: &'a T,
-        }
-        let (csrf, new_cookie) = session::csrf_token(self.secure_cookies, headers);
-        let response = self.render(lang, template, status, &WithToken { csrf, page });
-        session::with_cookie(response, new_cookie)
-    }
-
     /// Performs `command` as the candidate `account` on `dossier` (at the
     /// version read), waking the mail worker when mails are queued.
     /// Blocking: sled writes durably before answering.
@@ -128,86 +111,69 @@ impl AppState {
     }
 }
 
+impl Visit {
+    /// A page word in the visit's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// A link to `path` that keeps the visit's language.
+    pub fn href(&self, path: &str) -> String {
+        self.lang.href(path)
+    }
+
+    /// Renders `template` with `page`'s values.
+    pub fn render(&self, template: &str, status: StatusCode, page: &impl Serialize) -> Response {
+        self.state.render(self.lang, template, status, page)
+    }
+
+    /// Renders a page holding forms: with this browser's CSRF token (and its
+    /// cookie when the token is new).
+    pub fn render_form<T: Serialize>(
+        &self,
+        template: &str,
+        status: StatusCode,
+        page: &T,
+    ) -> Response {
+        #[derive(Serialize)]
+        struct WithToken<'a, T> {
+            csrf: String,
+            #[serde(flatten)]
+            page: &'a T,
+        }
+        let secure = self.state.secure_cookies;
+        let (csrf, new_cookie) = session::csrf_token(secure, &self.headers);
+        let response = self.render(template, status, &WithToken { csrf, page });
+        session::with_cookie(response, new_cookie)
+    }
+
+    /// A message page: heading and text (words keys), and a link onwards
+    /// (words key and path).
+    pub fn message(
+        &self,
+        status: StatusCode,
+        (heading, text): (&str, &str),
+        link: Option<(&str, &str)>,
+    ) -> Response {
+        let page = error::MessagePage {
+            heading: self.t(heading),
+            message: self.t(text),
+            link: link.map(|(label, path)| error::Link {
+                label: self.t(label),
+                href: self.href(path),
+            }),
+        };
+        self.render("message.html", status, &page)
+    }
+}
+
 /// The application's routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    // Room for the largest piece and the form around it; the handler itself
-    // cuts each upload at its own piece's limit.
-    let definition = state.engine.definition();
-    let largest = definition
-        .file()
-        .pieces
-        .iter()
-        .filter_map(|p| definition.max_size(&p.id))
-        .max()
-        .unwrap_or(0);
-    let upload_limit = usize::try_from(largest)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1 << 20);
     Router::new()
         .route("/", get(home))
-        .route(
-            "/inscription",
-            get(account::signup_form).post(account::signup),
-        )
-        .route(
-            "/connexion",
-            get(account::signin_form).post(account::signin),
-        )
-        .route("/deconnexion", post(account::signout))
-        .route(
-            "/mot-de-passe-oublie",
-            get(password::forgot_form).post(password::forgot),
-        )
-        .route(
-            "/activation/{token}",
-            get(password::activation_form).post(password::activate),
-        )
-        .route(
-            "/mot-de-passe/{token}",
-            get(password::reset_form).post(password::reset),
-        )
-        .route(
-            "/compte/email",
-            get(account::email_form).post(account::change_email),
-        )
-        .route("/compte/email/{token}", get(account::confirm_email))
-        .route("/formations", get(catalogue::catalogue))
-        .route("/formations/{id}", get(catalogue::formation))
-        .route(
-            "/formations/{id}/candidater",
-            get(candidature::apply_form).post(candidature::apply),
-        )
-        .route("/candidatures/{id}", get(candidature::candidature))
-        .route(
-            "/candidatures/{id}/{transition}",
-            get(candidature::transition_form).post(candidature::perform),
-        )
-        .route(
-            "/candidatures/{id}/pieces/{piece}",
-            post(uploads::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
-        )
-        .route(
-            "/candidatures/{id}/pieces/{piece}/fichier",
-            get(uploads::download),
-        )
-        .route(
-            "/candidatures/{id}/pieces/{piece}/{transition}",
-            post(candidature::piece_action),
-        )
-        .route("/tableau-de-bord", get(dashboard::dashboard))
-        .route(
-            "/dossier/{section}",
-            get(dossier::show_section).post(dossier::save_section),
-        )
-        .route("/dossier/{section}/apercu", get(dossier::preview))
-        .route(
-            "/dossier/{section}/{entry}",
-            get(dossier::show_entry).post(dossier::save_entry),
-        )
-        .route(
-            "/dossier/{section}/{entry}/supprimer",
-            post(dossier::remove_entry),
-        )
+        .merge(account_routes())
+        .merge(candidature_routes(&state))
+        .merge(dossier_routes())
         .route("/health", get(health))
         .route("/static/guichet.css", get(stylesheet))
         .route("/static/guichet.js", get(script))
@@ -219,6 +185,79 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(remember_language))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Signing up, in and out, passwords, the email address, the dashboard.
+fn account_routes() -> Router<App> {
+    use password::{password_form, set_password};
+    Router::new()
+        .route(
+            "/inscription",
+            get(account::public_form).post(account::signup),
+        )
+        .route(
+            "/connexion",
+            get(account::public_form).post(account::signin),
+        )
+        .route("/deconnexion", post(account::signout))
+        .route(
+            "/mot-de-passe-oublie",
+            get(account::public_form).post(password::forgot),
+        )
+        .route("/activation/{token}", get(password_form).post(set_password))
+        .route(
+            "/mot-de-passe/{token}",
+            get(password_form).post(set_password),
+        )
+        .route(
+            "/compte/email",
+            get(account::email_form).post(account::change_email),
+        )
+        .route("/compte/email/{token}", get(account::confirm_email))
+        .route("/tableau-de-bord", get(dashboard::dashboard))
+}
+
+/// The catalogue, applying, candidatures and their pieces.
+fn candidature_routes(state: &AppState) -> Router<App> {
+    use candidature::{apply, apply_form, perform, piece_action, transition_form};
+    // Room for the largest piece and the form around it; the handler itself
+    // cuts each upload at its own piece's limit.
+    let definition = state.engine.definition();
+    let pieces = definition.file().pieces.iter();
+    let largest = pieces.filter_map(|p| definition.max_size(&p.id)).max();
+    let limit = usize::try_from(largest.unwrap_or(0)).unwrap_or(usize::MAX);
+    let upload = post(uploads::upload).layer(DefaultBodyLimit::max(limit.saturating_add(1 << 20)));
+    Router::new()
+        .route("/formations", get(catalogue::catalogue))
+        .route("/formations/{id}", get(catalogue::formation))
+        .route("/formations/{id}/candidater", get(apply_form).post(apply))
+        .route("/candidatures/{id}", get(candidature::candidature))
+        .route(
+            "/candidatures/{id}/{transition}",
+            get(transition_form).post(perform),
+        )
+        .route("/candidatures/{id}/pieces/{piece}", upload)
+        .route(
+            "/candidatures/{id}/pieces/{piece}/fichier",
+            get(uploads::download),
+        )
+        .route(
+            "/candidatures/{id}/pieces/{piece}/{transition}",
+            post(piece_action),
+        )
+}
+
+/// The dossier's sections, their entries, and the live preview of a form.
+fn dossier_routes() -> Router<App> {
+    use dossier::{remove_entry, save_entry, save_section, show_entry, show_section};
+    Router::new()
+        .route("/dossier/{section}", get(show_section).post(save_section))
+        .route("/dossier/{section}/apercu", get(dossier::preview))
+        .route(
+            "/dossier/{section}/{entry}",
+            get(show_entry).post(save_entry),
+        )
+        .route("/dossier/{section}/{entry}/supprimer", post(remove_entry))
 }
 
 /// Headers every response carries: no inline script, no framing, no sniffing.
@@ -274,8 +313,8 @@ struct HomePage<'a> {
 }
 
 /// `GET /`: the procedure, its campaign and its catalogue.
-async fn home(State(state): State<Arc<AppState>>, lang: Lang) -> Response {
-    let definition = state.engine.definition();
+async fn home(visit: Visit) -> Response {
+    let (definition, lang) = (visit.state.engine.definition(), visit.lang);
     let file = definition.file();
     let page = HomePage {
         opens: &file.campaign.opens,
@@ -290,7 +329,7 @@ async fn home(State(state): State<Arc<AppState>>, lang: Lang) -> Response {
             })
             .collect(),
     };
-    state.render(lang, "home.html", StatusCode::OK, &page)
+    visit.render("home.html", StatusCode::OK, &page)
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {

@@ -21,7 +21,7 @@ pub const SCRIPT: &str = include_str!("../../assets/guichet.js");
 /// Every page template, embedded in the binary.
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/layout.html")),
-    ("fields.html", include_str!("../../templates/fields.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("form.html", include_str!("../../templates/form.html")),

@@ -1,129 +1,96 @@
 //! Choosing a password behind a mailed link: activating an account, or
 //! resetting a forgotten password. Links work once and for a limited time.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, MatchedPath, Path};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::Response;
 use guichet_engine::Candidate;
 use jiff::Timestamp;
 
-use super::account::{admit, mailed_link, send_account_mail, signed_in_redirect, AccountMail};
-use super::error::{blocking, PageError};
-use super::extract::{CsrfForm, Lang};
-use super::forms::{message, password_problem, required, AccountForm, Errors, Input};
+use super::account::signed_in_redirect;
+use super::error::{blocking, PageError, PageResult};
+use super::extract::{CsrfForm, Lang, PublicForm, Visit};
+use super::forms::{password_problem, required, AccountForm, Errors, Input};
+use super::links::{send_account_mail, AccountMail, MailedLink};
 use super::AppState;
-use crate::account_store::{Account, Purpose, TokenProblem};
+use crate::account_store::{Account, TokenProblem};
 
 /// The page of a link that cannot be used, with the way to get a new one.
-pub fn token_problem(state: &AppState, lang: Lang, problem: TokenProblem, again: &str) -> Response {
+pub fn token_problem(visit: &Visit, problem: TokenProblem, again: &str) -> Response {
     let heading = match problem {
         TokenProblem::Used => "link_used",
         TokenProblem::Expired => "link_expired",
         TokenProblem::Unknown => "link_unknown",
     };
-    message(
-        state,
-        lang,
-        StatusCode::GONE,
-        (heading, "link_help"),
-        Some(("new_link", again)),
-    )
+    let words = (heading, "link_help");
+    visit.message(StatusCode::GONE, words, Some(("new_link", again)))
 }
 
-fn forgot_page() -> AccountForm {
-    AccountForm {
-        heading: "forgot",
-        intro: Some("forgot_intro"),
-        action: "/mot-de-passe-oublie".into(),
-        submit: "forgot_button",
-        inputs: vec![Input::new("email", "identifier", "email", "username")],
-        links: Vec::new(),
-    }
-}
-
-/// `GET /mot-de-passe-oublie`
-pub async fn forgot_form(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-) -> Response {
-    forgot_page().blank(&state, &headers, lang)
+/// The forgotten-password form.
+pub fn forgot_page() -> AccountForm {
+    AccountForm::new("forgot", "forgot_button", "/mot-de-passe-oublie")
+        .intro("forgot_intro")
+        .input(Input::new("email", "identifier", "email", "username"))
 }
 
 /// `POST /mot-de-passe-oublie`: a reset link (an activation link for an
 /// account never activated) goes to the address, if it has an account.
-pub async fn forgot(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    ConnectInfo(address): ConnectInfo<SocketAddr>,
-    form: CsrfForm,
-) -> Result<Response, PageError> {
-    let email = form.trimmed("email").to_lowercase();
-    let keys = admit(&state, &address, Some(&email))?;
-    state.throttle.fail(&keys);
-    let worker = Arc::clone(&state);
+pub async fn forgot(visit: Visit, post: PublicForm) -> PageResult {
+    post.fail(&visit.state);
+    let email = post.email;
+    let (worker, lang) = (Arc::clone(&visit.state), visit.lang);
     blocking(move || {
         let Ok(Some(account)) = worker.accounts.find_by_email(&email) else {
             return;
         };
-        let (purpose, kind, path, ttl) = if account.password.is_some() {
-            let ttl = worker.links.password_reset;
-            (
-                Purpose::PasswordReset,
-                "password_reset",
-                "mot-de-passe",
-                ttl,
-            )
+        let link = if account.password.is_some() {
+            MailedLink::PasswordReset
         } else {
-            let ttl = worker.links.activation;
-            (Purpose::Activation, "activation", "activation", ttl)
+            MailedLink::Activation
         };
-        let now = Timestamp::now();
-        if let Ok((token, expires_at)) = worker.accounts.issue_token(purpose, &account.id, ttl, now)
-        {
-            let link = mailed_link(&worker, path, &token);
-            let mail = AccountMail {
-                kind,
-                account: &account,
-                to: &account.email,
-                link: &link,
-                expires_at,
-            };
-            send_account_mail(&worker, &mail, lang);
+        let sent = link.send(&worker, &account, &account.email, lang);
+        if let Err(error) = sent {
+            tracing::error!(error = %super::error::chain(&error), "reset link not sent");
         }
     })
     .await?;
-    Ok(message(
-        &state,
-        lang,
-        StatusCode::OK,
-        ("sent_title", "sent_text"),
-        None,
-    ))
+    Ok(visit.message(StatusCode::OK, ("sent_title", "sent_text"), None))
 }
 
-/// The two kinds of link that lead to choosing a password.
+/// The two kinds of link that lead to choosing a password, told apart by the
+/// route that matched (`/activation/{token}`, `/mot-de-passe/{token}`).
 #[derive(Clone, Copy)]
-enum PasswordLink {
+pub enum PasswordLink {
+    /// Activating a new account.
     Activation,
+    /// Resetting a forgotten password.
     Reset,
 }
 
-impl PasswordLink {
-    fn path(self) -> &'static str {
-        match self {
-            PasswordLink::Activation => "activation",
-            PasswordLink::Reset => "mot-de-passe",
-        }
-    }
+impl<S: Send + Sync> FromRequestParts<S> for PasswordLink {
+    type Rejection = PageError;
 
-    fn purpose(self) -> Purpose {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let matched = MatchedPath::from_request_parts(parts, state)
+            .await
+            .map_err(|_| PageError::NotFound)?;
+        Ok(if matched.as_str().starts_with("/activation/") {
+            PasswordLink::Activation
+        } else {
+            PasswordLink::Reset
+        })
+    }
+}
+
+impl PasswordLink {
+    /// The mailed link this page is behind.
+    fn link(self) -> MailedLink {
         match self {
-            PasswordLink::Activation => Purpose::Activation,
-            PasswordLink::Reset => Purpose::PasswordReset,
+            PasswordLink::Activation => MailedLink::Activation,
+            PasswordLink::Reset => MailedLink::PasswordReset,
         }
     }
 
@@ -136,90 +103,37 @@ impl PasswordLink {
     }
 
     fn page(self, token: &str) -> AccountForm {
-        AccountForm {
-            heading: match self {
-                PasswordLink::Activation => "choose_password",
-                PasswordLink::Reset => "new_password",
-            },
-            intro: None,
-            action: format!("/{}/{token}", self.path()),
-            submit: "choose_password_button",
-            inputs: vec![
-                Input::new("password", "password", "password", "new-password")
-                    .with_help("password_help"),
-                Input::new(
-                    "password_confirm",
-                    "password_confirm",
-                    "password",
-                    "new-password",
-                ),
-            ],
-            links: Vec::new(),
-        }
+        let heading = match self {
+            PasswordLink::Activation => "choose_password",
+            PasswordLink::Reset => "new_password",
+        };
+        let action = format!("/{}/{token}", self.link().path());
+        let password = Input::new("password", "password", "password", "new-password");
+        let confirm = Input::new(
+            "password_confirm",
+            "password_confirm",
+            "password",
+            "new-password",
+        );
+        AccountForm::new(heading, "choose_password_button", action)
+            .input(password.with_help("password_help"))
+            .input(confirm)
     }
 }
 
-/// `GET /activation/{token}`
-pub async fn activation_form(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response, PageError> {
-    password_form(&state, lang, &headers, PasswordLink::Activation, &token)
-}
-
-/// `GET /mot-de-passe/{token}`
-pub async fn reset_form(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response, PageError> {
-    password_form(&state, lang, &headers, PasswordLink::Reset, &token)
-}
-
-/// `POST /activation/{token}`
-pub async fn activate(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    form: CsrfForm,
-) -> Result<Response, PageError> {
-    set_password(
-        state,
-        lang,
-        headers,
-        (PasswordLink::Activation, token),
-        form,
-    )
-    .await
-}
-
-/// `POST /mot-de-passe/{token}`
-pub async fn reset(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    form: CsrfForm,
-) -> Result<Response, PageError> {
-    set_password(state, lang, headers, (PasswordLink::Reset, token), form).await
-}
-
-/// The password page behind a mailed link.
-fn password_form(
-    state: &AppState,
-    lang: Lang,
-    headers: &HeaderMap,
+/// `GET /activation/{token}`, `GET /mot-de-passe/{token}`: the password page
+/// behind a mailed link.
+pub async fn password_form(
+    visit: Visit,
     link: PasswordLink,
-    token: &str,
+    Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    Ok(match state.accounts.check_token(token, Timestamp::now())? {
-        Ok(_) => link.page(token).blank(state, headers, lang),
-        Err(problem) => token_problem(state, lang, problem, link.again()),
-    })
+    Ok(
+        match visit.state.accounts.check_token(&token, Timestamp::now())? {
+            Ok(_) => link.page(&token).blank(&visit),
+            Err(problem) => token_problem(&visit, problem, link.again()),
+        },
+    )
 }
 
 /// What is wrong with the two password fields, if anything.
@@ -236,37 +150,36 @@ fn password_errors(form: &CsrfForm, account: &Account, lang: Lang) -> Errors {
     errors
 }
 
-/// Chooses a password, then signs in.
-async fn set_password(
-    state: Arc<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
-    (link, token): (PasswordLink, String),
+/// `POST /activation/{token}`, `POST /mot-de-passe/{token}`: chooses a
+/// password, then signs in.
+pub async fn set_password(
+    visit: Visit,
+    link: PasswordLink,
+    Path(token): Path<String>,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
+    let (state, lang) = (&visit.state, visit.lang);
     let account = match state.accounts.check_token(&token, Timestamp::now()) {
-        Ok(Ok((account, purpose))) if purpose == link.purpose() => {
+        Ok(Ok((account, purpose))) if purpose == link.link().purpose() => {
             state.accounts.get(&account).ok().flatten()
         }
         Ok(Ok(_)) | Err(_) => None,
-        Ok(Err(problem)) => return Ok(token_problem(&state, lang, problem, link.again())),
+        Ok(Err(problem)) => return Ok(token_problem(&visit, problem, link.again())),
     };
     let Some(account) = account else {
-        let problem = TokenProblem::Unknown;
-        return Ok(token_problem(&state, lang, problem, link.again()));
+        return Ok(token_problem(&visit, TokenProblem::Unknown, link.again()));
     };
     let errors = password_errors(&form, &account, lang);
     if !errors.is_empty() {
-        let page = link.page(&token);
-        return Ok(page.render(&state, &headers, lang, None, &errors, None));
+        return Ok(link.page(&token).render(&visit, None, &errors, None));
     }
     let password = form.get("password").unwrap_or_default().to_owned();
-    let worker = Arc::clone(&state);
+    let worker = Arc::clone(state);
     let session =
         blocking(move || store_password(&worker, account, &token, &password, lang)).await??;
     Ok(match session {
-        Some(session) => signed_in_redirect(&state, &headers, &session, lang),
-        None => token_problem(&state, lang, TokenProblem::Used, link.again()),
+        Some(session) => signed_in_redirect(&visit, &session),
+        None => token_problem(&visit, TokenProblem::Used, link.again()),
     })
 }
 

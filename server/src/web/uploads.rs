@@ -4,18 +4,17 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Multipart, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::{Multipart, Path};
+use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use guichet_engine::model::FileFormat;
 use guichet_engine::{actions_for, Actor, Command, FileRef};
 
 use super::candidature::{act, render_candidature};
-use super::error::{blocking, PageError};
+use super::error::{blocking, PageError, PageResult};
 use super::extract::{Lang, OwnDossier};
 use super::session::csrf_valid;
 use super::words::{file_problem, human_size};
-use super::AppState;
 use crate::files::recognise;
 
 /// Why an upload could not be read.
@@ -87,13 +86,11 @@ fn accepted_file(
 
 /// `POST /candidatures/{id}/pieces/{piece}`
 pub async fn upload(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    headers: HeaderMap,
     own: OwnDossier,
     Path((id, piece_id)): Path<(String, String)>,
     mut multipart: Multipart,
-) -> Result<Response, PageError> {
+) -> PageResult {
+    let (visit, lang) = (&own.visit, own.visit.lang);
     let candidature = own.candidature(&id)?;
     if !candidature.pieces.contains_key(&piece_id) {
         return Err(PageError::NotFound);
@@ -102,20 +99,20 @@ pub async fn upload(
     let limit = own.definition.max_size(&piece_id).unwrap_or(0);
     let too_large = format!("{} {}.", lang.t("file_too_large"), human_size(limit));
     // A body cut by the server's own limit reads as a broken stream: say why.
-    let declared = headers
+    let declared = visit
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    let refused =
-        |words: String| render_candidature(&state, &headers, lang, &own, &id, Some(words));
+    let refused = |words: String| render_candidature(&own, &id, Some(words));
     let upload = match read_upload(&mut multipart, limit).await {
         Ok(upload) => upload,
         Err(UploadFailure::TooLarge) => return refused(too_large),
         Err(UploadFailure::Broken) if declared > limit => return refused(too_large),
         Err(UploadFailure::Broken) => return refused(lang.t("upload_broken")),
     };
-    if !csrf_valid(&headers, upload.csrf.as_deref()) {
+    if !csrf_valid(&visit.headers, upload.csrf.as_deref()) {
         return Err(PageError::CsrfRefused);
     }
     let (name, bytes, format) = match accepted_file(lang, &piece.accept, upload.file) {
@@ -145,7 +142,7 @@ pub async fn upload(
     };
     // Stored first: a dossier never points at a file that is not there.
     let size = bytes.len() as u64;
-    let worker = Arc::clone(&state);
+    let worker = Arc::clone(&visit.state);
     let sha256 = blocking(move || worker.files.put(&bytes))
         .await?
         .map_err(PageError::internal)?;
@@ -162,15 +159,12 @@ pub async fn upload(
         file: Some(file),
         comment: None,
     };
-    act(&state, &headers, lang, own, &id, command).await
+    act(own, &id, command).await
 }
 
 /// `GET /candidatures/{id}/pieces/{piece}/fichier`: the file, to its owner only.
-pub async fn download(
-    State(state): State<Arc<AppState>>,
-    own: OwnDossier,
-    Path((id, piece_id)): Path<(String, String)>,
-) -> Result<Response, PageError> {
+pub async fn download(own: OwnDossier, Path((id, piece_id)): Path<(String, String)>) -> PageResult {
+    let state = &own.visit.state;
     let file = own
         .candidature(&id)?
         .pieces

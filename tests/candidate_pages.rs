@@ -1,0 +1,481 @@
+//! A candidate's pages on the real `guichet serve`: the dossier's sections as
+//! forms checked on the server, applying, pieces uploaded and checked by
+//! content, transmission; and pages following a changed definition.
+
+mod serving;
+
+use guichet_engine::{Definition, Engine, SledStore};
+use serving::*;
+
+#[test]
+fn dossier_sections_are_forms_checked_on_the_server() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, data) = signed_up(folder.path(), &[]);
+
+    // The identity form: labels, required markers, help; errors next to their field.
+    let page = browser.get(&server.url("/dossier/etat_civil"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(
+            r#"<label for="nom_naissance">Nom de naissance <span class="required">*</span></label>"#
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("relevé de notes du baccalauréat"));
+    let wrong = browser.submit(
+        &server.url("/dossier/etat_civil"),
+        &[
+            ("nom_naissance", "<script>alert(1)</script>"),
+            ("ine", "12345"),
+            ("date_naissance", "2003-02-30"),
+        ],
+    );
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong
+            .body
+            .contains(r#"<p class="error" id="prenoms-error">Ce champ est obligatoire.</p>"#),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("L&#x27;INE compte 11 caractères"),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong
+        .body
+        .contains(r#"aria-describedby="ine-help ine-error""#));
+    assert!(wrong.body.contains("Saisissez une date valide"));
+    // What was typed is kept, as text.
+    assert!(
+        wrong
+            .body
+            .contains(r#"value="&lt;script&gt;alert(1)&lt;&#x2f;script&gt;""#),
+        "{}",
+        wrong.body
+    );
+    assert!(!wrong.body.contains("<script>alert(1)</script>"));
+
+    let saved = browser.submit(
+        &server.url("/dossier/etat_civil"),
+        &[
+            ("civilite", "mme"),
+            ("nom_naissance", "<script>alert(1)</script>"),
+            ("prenoms", "Camille"),
+            ("date_naissance", "2003-05-14"),
+            ("commune_naissance", "Marseille"),
+            ("pays_naissance", "FR"),
+            ("nationalite", "FR"),
+            ("ine", "123456789AB"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+
+    // The bac: without JavaScript, sending the form re-evaluates the conditions and lists.
+    let bac = browser.submit(
+        &server.url("/dossier/baccalaureat"),
+        &[
+            ("situation", "bac_francais"),
+            ("annee", "2021"),
+            ("serie", "S"),
+        ],
+    );
+    assert_eq!(bac.status, 422);
+    assert!(
+        bac.body.contains(r#"<option value="GEN""#) && !bac.body.contains(r#"<option value="S""#),
+        "series follow the year"
+    );
+    assert!(bac.body.contains("Choisissez une option de la liste."));
+    let bac = browser.submit(
+        &server.url("/dossier/baccalaureat"),
+        &[
+            ("situation", "bac_francais"),
+            ("annee", "2021"),
+            ("serie", "GEN"),
+            ("commune", "13001"),
+            ("etablissement", "aix-cezanne"),
+        ],
+    );
+    assert_eq!(bac.status, 303, "{}", bac.body);
+    let none = browser.submit(
+        &server.url("/dossier/baccalaureat"),
+        &[("situation", "sans_bac"), ("annee", "2021")],
+    );
+    assert_eq!(
+        none.status, 303,
+        "hidden fields are not required: {}",
+        none.body
+    );
+    let page = browser.get(&server.url("/dossier/baccalaureat"));
+    assert!(
+        page.body
+            .contains(r#"<div class="field" data-field="annee" hidden>"#),
+        "{}",
+        page.body
+    );
+
+    // Two external curriculum entries; one edited, then removed.
+    for (year, level, title) in [
+        ("2021", "l1", "L1, Sciences de la Terre"),
+        ("2022", "l2", "L2, Sciences de la Terre"),
+    ] {
+        let added = browser.submit(
+            &server.url("/dossier/cursus_externe/nouveau"),
+            &[
+                ("annee", year),
+                ("niveau", level),
+                ("etablissement", "Université de Toulon"),
+                ("pays", "FR"),
+                ("intitule", title),
+                ("obtenu", "oui"),
+            ],
+        );
+        assert_eq!(added.status, 303, "{}", added.body);
+    }
+    let bad = browser.submit(
+        &server.url("/dossier/cursus_externe/nouveau"),
+        &[
+            ("annee", "2023"),
+            ("niveau", "l3"),
+            ("etablissement", "Toulon"),
+            ("pays", "FR"),
+            ("intitule", "Licence"),
+            ("obtenu", "oui"),
+        ],
+    );
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("Séparez par des virgules"),
+        "{}",
+        bad.body
+    );
+    let list = browser.get(&server.url("/dossier/cursus_externe"));
+    assert!(
+        list.body.contains("L1, Sciences de la Terre")
+            && list.body.contains("L2, Sciences de la Terre")
+    );
+    assert!(list.body.contains("Nouveau cursus"));
+    let removed = browser.post(
+        &server.url("/dossier/cursus_externe/1/supprimer"),
+        &[("csrf", &csrf_of(&list.body))],
+    );
+    assert_eq!(removed.status, 303);
+    let list = browser.get(&server.url("/dossier/cursus_externe"));
+    assert!(
+        !list.body.contains("L1, Sciences de la Terre")
+            && list.body.contains("L2, Sciences de la Terre")
+    );
+    assert_eq!(
+        browser.get(&server.url("/dossier/cursus_externe/7")).status,
+        404
+    );
+
+    // The imported curriculum is read-only; the dashboard shows progress.
+    let imported = browser.get(&server.url("/dossier/cursus_interne"));
+    assert!(
+        imported.body.contains("scolarite@osupytheas.fr") && !imported.body.contains("Nouveau")
+    );
+    let refused = browser.post(
+        &server.url("/dossier/cursus_interne/nouveau"),
+        &[("csrf", &csrf_of(&list.body)), ("annee", "2020")],
+    );
+    assert_eq!(refused.status, 404);
+    let dashboard = browser.get(&server.url("/tableau-de-bord"));
+    assert!(
+        dashboard.body.contains(
+            r#"<a href="/dossier/etat_civil?lang=fr">État civil</a> — rubrique complète"#
+        ),
+        "{}",
+        dashboard.body
+    );
+    assert!(dashboard
+        .body
+        .contains(r#"<a href="/dossier/coordonnees?lang=fr">Coordonnées</a> — à compléter"#));
+
+    // Without a session, nothing is shown.
+    assert_eq!(
+        Browser::new()
+            .get(&server.url("/dossier/etat_civil"))
+            .status,
+        401
+    );
+    server.stop();
+
+    // What was stored: the script tag as text, the hidden bac fields dropped.
+    let definition = Definition::load(folder.path().join("definition/procedure.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let dossier = engine.dossiers().unwrap().remove(0);
+    assert_eq!(
+        dossier.profile["etat_civil"]["nom_naissance"],
+        "<script>alert(1)</script>"
+    );
+    assert_eq!(
+        dossier.profile["baccalaureat"],
+        serde_json::json!({"situation": "sans_bac"})
+    );
+    assert_eq!(
+        dossier.profile["cursus_externe"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, data) = signed_up(folder.path(), &[]);
+
+    // The catalogue: accents and capitals do not matter.
+    let found = browser.get(&server.url("/formations?q=geologie"));
+    assert!(
+        found
+            .body
+            .contains("Master Sciences de l&#x27;Environnement Terrestre — M1"),
+        "{}",
+        found.body
+    );
+    assert!(!found.body.contains("Océanographie — M1"));
+    let found = browser.get(&server.url("/formations?q=OCEANOGRAPHIE&composante=osu-pytheas"));
+    assert!(found.body.contains("Master Océanographie — M1"));
+
+    // Apply, with a confirmation step.
+    let formation = browser.get(&server.url("/formations/m1-set"));
+    assert!(formation.body.contains("Curriculum vitae"));
+    let applied = browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert_eq!(applied.status, 303);
+    assert_eq!(
+        applied.location.as_deref(),
+        Some("/candidatures/c1?lang=fr")
+    );
+    let twice = browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert!(
+        twice
+            .body
+            .contains("Vous avez déjà une candidature à cette formation."),
+        "{}",
+        twice.body
+    );
+
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(page.body.contains("En attente"), "{}", page.body);
+    let csrf = csrf_of(&page.body);
+    let cv = server.url("/candidatures/c1/pieces/cv");
+
+    // A transmission forced by a direct POST while pieces are pending.
+    let early = browser.post(
+        &server.url("/candidatures/c1/transmettre"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(early.status, 422);
+    assert!(
+        early
+            .body
+            .contains("Toutes les pièces doivent être déposées"),
+        "{}",
+        early.body
+    );
+
+    // Bad files, each with its message, nothing stored.
+    let zip = upload(
+        &mut browser,
+        &cv,
+        &csrf,
+        "cv.pdf",
+        b"PK\x03\x04\x14\x00\x00\x00 not a pdf at all",
+    );
+    assert_eq!(zip.status, 422);
+    assert!(
+        zip.body.contains("n&#x27;est pas au format demandé"),
+        "{}",
+        zip.body
+    );
+    let mut big = pdf();
+    big.resize(3_000_000, b' ');
+    let too_big = upload(&mut browser, &cv, &csrf, "cv.pdf", &big);
+    assert_eq!(too_big.status, 422);
+    assert!(
+        too_big
+            .body
+            .contains("trop volumineux : la taille maximale est de 2 Mo"),
+        "{}",
+        too_big.body
+    );
+    let truncated = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf()[..60]);
+    assert!(
+        truncated.body.contains("incomplet ou endommagé"),
+        "{}",
+        truncated.body
+    );
+    let files = data.join("files");
+    let stored = || walk(&files);
+    assert_eq!(stored(), 0);
+
+    // Good files: a PDF and a PNG; the other piece declared not concerned.
+    for piece in ["cv", "lettre_motivation", "releves_notes", "diplomes"] {
+        let sent = upload(
+            &mut browser,
+            &server.url(&format!("/candidatures/c1/pieces/{piece}")),
+            &csrf,
+            &format!("{piece}.pdf"),
+            &pdf(),
+        );
+        assert_eq!(sent.status, 303, "{}", sent.body);
+    }
+    let photo = upload(
+        &mut browser,
+        &server.url("/candidatures/c1/pieces/piece_identite"),
+        &csrf,
+        "passeport.png",
+        &png(),
+    );
+    assert_eq!(photo.status, 303, "{}", photo.body);
+    assert_eq!(stored(), 2, "the same PDF is stored once");
+    let not_concerned = browser.post(
+        &server.url("/candidatures/c1/pieces/non_francophone/declarer_non_concerne"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(not_concerned.status, 303);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(
+        page.body.contains("Non concerné") && page.body.contains("Toutes les pièces sont déposées"),
+        "{}",
+        page.body
+    );
+
+    // The file comes back to its owner only, as an attachment.
+    let download = browser.get(&server.url("/candidatures/c1/pieces/cv/fichier"));
+    assert_eq!(download.status, 200);
+    assert_eq!(download.body.as_bytes(), &pdf()[..]);
+    let mut other = activated(
+        &server,
+        &folder.path().join("guichet.log"),
+        "mallory@example.org",
+    );
+    assert_eq!(other.get(&server.url("/candidatures/c1")).status, 404);
+    assert_eq!(
+        other
+            .get(&server.url("/candidatures/c1/pieces/cv/fichier"))
+            .status,
+        404
+    );
+
+    // Transmit, with a confirmation: received, and the mail is sent.
+    let sent = browser.submit(&server.url("/candidatures/c1/transmettre"), &[]);
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(
+        page.body.contains("<strong>Réceptionné</strong>"),
+        "{}",
+        page.body
+    );
+    let late = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf());
+    assert_eq!(late.status, 422, "read-only once sent");
+
+    // The dashboard says what comes next, and what happened.
+    let dashboard = browser.get(&server.url("/tableau-de-bord")).body;
+    assert!(dashboard.contains("Réceptionné"), "{dashboard}");
+    assert!(
+        dashboard.contains("À faire : rien de votre part"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("Transmettre ma candidature"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("Déposer : Curriculum vitae"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("Je ne suis pas concerné : Étudiant d&#x27;un pays"),
+        "{dashboard}"
+    );
+    let mails = data.join("mail");
+    wait_for("the receipt", || {
+        std::fs::read_dir(&mails).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                decode(&e.path())["subject"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Dossier réceptionné")
+            })
+        })
+    });
+    server.stop();
+}
+
+#[test]
+fn a_changed_definition_changes_the_pages_after_a_restart_without_touching_dossiers_in_progress() {
+    let folder = tempfile::tempdir().unwrap();
+    let definition_folder = folder.path().join("definition");
+    let definition = osu_copy(&definition_folder, open_campaign);
+    let data = folder.path().join("data-store");
+    let log_path = folder.path().join("guichet.log");
+    let server = Guichet::launch_on(
+        &definition,
+        &data,
+        None,
+        &[],
+        std::fs::File::create(&log_path).unwrap(),
+    );
+    let mut before = activated(&server, &log_path, "avant@example.org");
+    let page = before.get(&server.url("/dossier/etat_civil"));
+    assert!(page.body.contains("Nom de naissance") && !page.body.contains("Prénom d&#x27;usage"));
+    server.stop();
+
+    // The administrators edit the file; no Rust changes.
+    osu_copy(&definition_folder, |text| {
+        changed_by_administrators(open_campaign(text))
+    });
+    let log_path = folder.path().join("guichet-2.log");
+    let server = Guichet::launch_on(
+        &definition,
+        &data,
+        None,
+        &[],
+        std::fs::File::create(&log_path).unwrap(),
+    );
+    let mut after = activated(&server, &log_path, "apres@example.org");
+    let page = after.get(&server.url("/dossier/etat_civil"));
+    assert!(
+        page.body.contains("Nom de famille à la naissance"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<label for="prenom_usage">Prénom d&#x27;usage</label>"#),
+        "{}",
+        page.body
+    );
+    let saved = after.submit(
+        &server.url("/dossier/etat_civil"),
+        &[
+            ("civilite", "m"),
+            ("nom_naissance", "Roux"),
+            ("prenom_usage", "Léo"),
+            ("prenoms", "Léon"),
+            ("date_naissance", "2002-01-02"),
+            ("commune_naissance", "Arles"),
+            ("pays_naissance", "FR"),
+            ("nationalite", "FR"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let applied = after.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert_eq!(applied.status, 303);
+    assert!(after
+        .get(&server.url("/candidatures/c1"))
+        .body
+        .contains("Photo d&#x27;identité"));
+
+    // The dossier started before the change keeps the rules it started under.
+    let page = before.get(&server.url("/dossier/etat_civil"));
+    assert!(
+        page.body.contains("Nom de naissance") && !page.body.contains("Prénom d&#x27;usage"),
+        "{}",
+        page.body
+    );
+    server.stop();
+}
