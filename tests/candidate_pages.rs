@@ -371,6 +371,14 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
     );
     let late = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf());
     assert_eq!(late.status, 422, "read-only once sent");
+    // An old confirmation link leads back to the candidature, which says
+    // where it stands.
+    let replayed = browser.get(&server.url("/candidatures/c1/transmettre?lang=fr"));
+    assert_eq!(replayed.status, 303);
+    assert_eq!(
+        replayed.location.as_deref(),
+        Some("/candidatures/c1?lang=fr")
+    );
 
     // The dashboard says what comes next, and what happened.
     let dashboard = browser.get(&server.url("/tableau-de-bord")).body;

@@ -72,6 +72,14 @@
 //! assert_eq!((due[0].deadline.as_str(), due[0].at.to_string().as_str()),
 //!            ("reminder", "2027-06-13T00:00:00Z"));
 //!
+//! // Pages ask the engine what the candidate may do now: transmitting is
+//! // offered, but its guard does not hold while the résumé is missing.
+//! let actions = guichet_engine::actions_for(
+//!     engine.definition(), &applied.dossier, &applied.dossier.candidatures[0], &me, now,
+//! )?;
+//! assert!(!actions.transition("transmit").ok_or("offered")?.allowed);
+//! assert_eq!(actions.upload("resume").ok_or("offered")?.id, "upload");
+//!
 //! // The guard holds back transmission while the résumé is missing.
 //! let refused = engine.apply(&dossier.id, 2, &me, Command::Transition {
 //!     candidature: candidature.clone(), transition: "transmit".into(), input: Default::default(),

@@ -356,6 +356,21 @@ mod tests {
         "2027-03-10T09:00:00Z".parse().expect("time")
     }
 
+    /// `seconds` after [`now`].
+    fn at(seconds: i64) -> Timestamp {
+        now()
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .expect("time")
+    }
+
+    /// A store in a fresh folder, with one session opened at [`now`].
+    fn with_session() -> (tempfile::TempDir, AccountStore, String) {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let accounts = AccountStore::open(folder.path()).expect("open");
+        let id = accounts.open_session("a1", now()).expect("session");
+        (folder, accounts, id)
+    }
+
     #[test]
     fn a_token_works_once_and_not_after_expiry() {
         let folder = tempfile::tempdir().expect("tempdir");
@@ -391,25 +406,15 @@ mod tests {
         );
 
         let late = issue(Purpose::PasswordReset, 60);
-        let later = now()
-            .checked_add(jiff::SignedDuration::from_secs(61))
-            .expect("time");
         assert_eq!(
-            accounts.use_token(&late, later).expect("use"),
+            accounts.use_token(&late, at(61)).expect("use"),
             Err(TokenProblem::Expired)
         );
     }
 
     #[test]
     fn sessions_expire_when_idle_and_after_their_maximum_age() {
-        let folder = tempfile::tempdir().expect("tempdir");
-        let accounts = AccountStore::open(folder.path()).expect("open");
-        let id = accounts.open_session("a1", now()).expect("session");
-        let at = |seconds: i64| {
-            now()
-                .checked_add(jiff::SignedDuration::from_secs(seconds))
-                .expect("time")
-        };
+        let (_folder, accounts, id) = with_session();
         assert!(accounts.session(&id, at(3600)).expect("read").is_some());
         assert!(
             accounts
@@ -436,14 +441,7 @@ mod tests {
 
     #[test]
     fn a_request_older_than_the_last_one_seen_keeps_the_session() {
-        let folder = tempfile::tempdir().expect("tempdir");
-        let accounts = AccountStore::open(folder.path()).expect("open");
-        let id = accounts.open_session("a1", now()).expect("session");
-        let at = |seconds: i64| {
-            now()
-                .checked_add(jiff::SignedDuration::from_secs(seconds))
-                .expect("time")
-        };
+        let (_folder, accounts, id) = with_session();
         // Two requests of one session: the later one is recorded first.
         assert!(accounts.session(&id, at(10)).expect("read").is_some());
         let earlier = accounts.session(&id, at(9)).expect("read");

@@ -10,7 +10,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
-use guichet_engine::{actions_for, Actor, Command};
+use guichet_engine::{actions_for, Actions, Actor, Candidature, Command};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -105,6 +105,17 @@ struct CandidaturePage {
     error: Option<String>,
 }
 
+/// What the signed-in candidate may do on `candidature` now.
+pub fn candidate_actions(
+    own: &OwnDossier,
+    candidature: &Candidature,
+) -> Result<Actions, PageError> {
+    let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
+    let me = Actor::new(definition.candidate_role(), &own.account.id);
+    actions_for(definition, dossier, candidature, &me, Timestamp::now())
+        .map_err(PageError::internal)
+}
+
 /// One property of each format, joined: `PDF, JPG`.
 fn joined(
     formats: &[FileFormat],
@@ -123,9 +134,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     let now = Timestamp::now();
     let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
         .map_err(PageError::internal)?;
-    let me = Actor::new(definition.candidate_role(), &own.account.id);
-    let actions =
-        actions_for(definition, dossier, candidature, &me, now).map_err(PageError::internal)?;
+    let actions = candidate_actions(own, candidature)?;
     let code = lang.code();
     let base = format!("/candidatures/{id}/pieces");
     let views = context["candidature"]["piece_list"]
@@ -204,15 +213,16 @@ pub async fn candidature(own: OwnDossier, Path(id): Path<String>) -> PageResult 
 /// `GET /candidatures/{id}/{transition}`: the confirmation step of a transition.
 pub async fn transition_form(own: OwnDossier, Path(at): Path<(String, String)>) -> PageResult {
     let (id, transition) = at;
-    let (definition, lang) = (&own.definition, own.visit.lang);
-    // Offered to the candidate's role at all: whether it is possible from
-    // where the candidature stands is the command's answer.
-    let tr = definition
-        .transition(&transition)
-        .filter(|tr| tr.by.ids().contains(&definition.candidate_role()))
-        .ok_or(PageError::NotFound)?;
-    own.candidature(&id)?;
-    let label = tr.label.get(lang.code()).to_owned();
+    let lang = own.visit.lang;
+    let candidature = own.candidature(&id)?;
+    let actions = candidate_actions(&own, candidature)?;
+    // A transition not offered from where the candidature stands (an old
+    // link, another tab): the candidature page says where it stands.
+    let Some(action) = actions.transition(&transition) else {
+        let back = lang.href(&format!("/candidatures/{id}"));
+        return Ok(Redirect::to(&back).into_response());
+    };
+    let label = action.label.get(lang.code()).to_owned();
     let page = Confirmation {
         heading: label.clone(),
         text: lang.t("confirm_text"),

@@ -184,6 +184,37 @@ pub async fn formation(visit: Visit, Path(id): Path<String>) -> Result<Response,
 mod tests {
     use super::fold;
 
+    const SAMPLES: [&str; 6] = [
+        "Géologie",
+        "OCÉANOGRAPHIE",
+        "Œuvre",
+        "Ångström Núñez Łódź",
+        "Curaçao ÆTHER",
+        "Écologie ﬁne", // a ligature NFD keeps
+    ];
+
+    /// The page script narrows lists with its own `fold`; run by Node.js, it
+    /// must give what the server's search gives.
+    #[test]
+    fn the_page_script_folds_as_the_server_does() {
+        let script = super::super::pages::SCRIPT;
+        let start = script.find("function fold(").expect("fold in guichet.js");
+        let end = start + script[start..].find("\n  }\n").expect("end of fold") + 4;
+        let samples = serde_json::to_string(&SAMPLES).expect("json");
+        let program = format!(
+            "{}\nprocess.stdout.write(JSON.stringify({samples}.map(fold)));",
+            &script[start..end]
+        );
+        let output = std::process::Command::new("node")
+            .args(["-e", &program])
+            .output()
+            .expect("node (the test script needs Node.js) runs");
+        assert!(output.status.success(), "{output:?}");
+        let folded: Vec<String> = serde_json::from_slice(&output.stdout).expect("json");
+        let expected: Vec<String> = SAMPLES.iter().map(|s| fold(s)).collect();
+        assert_eq!(folded, expected);
+    }
+
     #[test]
     fn search_ignores_accents_and_case() {
         assert_eq!(fold("Géologie"), "geologie");

@@ -514,8 +514,12 @@ pub async fn preview(
     let entry = answers_from(&section.fields, &pairs);
     let base = base_context(definition, &own.dossier, Timestamp::now());
     let context = entry_context(&base, &section.fields, &entry);
-    let Ok(check) = check_entry(definition, &base, &section.fields, &entry) else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let check = match check_entry(definition, &base, &section.fields, &entry) {
+        Ok(check) => check,
+        Err(error) => {
+            tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
     };
     let mut lists = Map::new();
     for field in section.fields.iter().filter(|f| f.options_from.is_some()) {

@@ -141,7 +141,17 @@ impl Pages {
             Ok(html) => (status, Html(html)).into_response(),
             Err(error) => {
                 tracing::error!(error = %super::error::chain(&error), template = name, "page could not be rendered");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+                let status = StatusCode::INTERNAL_SERVER_ERROR;
+                if name == "error.html" {
+                    // Even the error page fails: words without a page.
+                    return (status, lang.t("internal_error")).into_response();
+                }
+                let page = super::error::MessagePage {
+                    heading: lang.t("internal_error"),
+                    message: lang.t("internal_error_text"),
+                    link: None,
+                };
+                self.render("error.html", status, lang, institution, &page)
             }
         }
     }

@@ -8,9 +8,9 @@ use axum::extract::{Multipart, Path};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use guichet_engine::model::FileFormat;
-use guichet_engine::{actions_for, Actor, Command, FileRef};
+use guichet_engine::{Command, FileRef};
 
-use super::candidature::{act, render_candidature};
+use super::candidature::{act, candidate_actions, render_candidature};
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{Lang, OwnDossier};
 use super::session::csrf_valid;
@@ -119,15 +119,7 @@ pub async fn upload(
         Ok(file) => file,
         Err(words) => return refused(words),
     };
-    let me = Actor::new(own.definition.candidate_role(), &own.account.id);
-    let actions = actions_for(
-        &own.definition,
-        &own.dossier,
-        candidature,
-        &me,
-        jiff::Timestamp::now(),
-    )
-    .map_err(PageError::internal)?;
+    let actions = candidate_actions(&own, candidature)?;
     let attach = actions.piece(&piece_id).iter().find(|a| a.attaches_file);
     let transition = match attach {
         Some(action) if action.allowed => action.id.clone(),
