@@ -149,3 +149,35 @@ fn pages_speak_the_users_language_and_carry_security_headers() {
     assert!(body.contains("Page introuvable"));
     server.stop();
 }
+
+#[test]
+fn the_language_a_visitor_chooses_is_kept_across_pages() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = Guichet::start(&folder.path().join("data"), None);
+    let mut browser = Browser::new();
+    assert!(browser
+        .get(&server.url("/"))
+        .body
+        .contains("<html lang=\"fr\">"));
+    let chosen = browser.get(&server.url("/?lang=en"));
+    assert!(chosen.body.contains("<html lang=\"en\">"));
+    // A page reached without `?lang=` (the institution's link, an error page)
+    // stays in English.
+    let later = browser.get(&server.url("/formations"));
+    assert!(later.body.contains("<html lang=\"en\">"), "{}", later.body);
+    let missing = browser.get(&server.url("/nowhere"));
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Page not found"), "{}", missing.body);
+    // Choosing again changes it; the cookie is not set again for nothing.
+    browser.get(&server.url("/?lang=fr"));
+    let again = browser.get(&server.url("/formations?lang=fr"));
+    assert!(again
+        .set_cookies
+        .iter()
+        .all(|c| !c.starts_with("guichet_lang")));
+    assert!(browser
+        .get(&server.url("/"))
+        .body
+        .contains("<html lang=\"fr\">"));
+    server.stop();
+}

@@ -1,11 +1,11 @@
-//! What handlers need from a request, as axum extractors: the page language,
-//! the signed-in candidate (and their dossier), and a form whose CSRF token
-//! was checked. A handler names what it needs in its arguments and reads as
+//! What handlers need from a request, as axum extractors: the page language
+//! and what rendering needs (`Visit`), the signed-in candidate (and their
+//! dossier), and a form whose CSRF token was checked (and, on public pages,
+//! not throttled). A handler names what it needs in its arguments and reads as
 //! its job; a missing session or a forged form never reaches it.
 
-use std::sync::Arc;
-
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;

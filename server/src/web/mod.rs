@@ -282,7 +282,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
 /// A language chosen with `?lang=` is kept (a cookie) for pages reached
 /// without it.
 async fn remember_language(request: Request, next: Next) -> Response {
-    let chosen = Lang::chosen(request.uri());
+    let kept = session::cookie(request.headers(), session::LANGUAGE_COOKIE);
+    let chosen = Lang::chosen(request.uri()).filter(|l| kept.as_deref() != Some(l.code()));
     let mut response = next.run(request).await;
     if let Some(lang) = chosen {
         let cookie = format!(
