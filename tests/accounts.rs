@@ -396,3 +396,63 @@ fn an_expired_activation_link_gets_a_clear_page() {
     assert!(expired.body.contains("Recevoir un nouveau lien"));
     server.stop();
 }
+
+#[test]
+fn fifty_parallel_requests_keep_the_session_and_signing_out_ends_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    let pages = [
+        "/tableau-de-bord",
+        "/dossier/etat_civil",
+        "/dossier/baccalaureat/apercu?situation=bac_francais&annee=2021",
+        "/dossier/cursus_externe",
+        "/compte/email",
+    ];
+    let statuses = |browser: &Browser| -> Vec<(String, u16)> {
+        let threads: Vec<_> = (0..50)
+            .map(|n| {
+                let url = server.url(pages[n % pages.len()]);
+                let agent = browser.agent.clone();
+                let cookies = browser.cookie_header();
+                // Each connection sends several requests in a row, as a
+                // browser's open tabs and live previews do.
+                std::thread::spawn(move || {
+                    let mut worst = 0;
+                    for _ in 0..10 {
+                        let response = agent.get(&url).header("cookie", &cookies).call().unwrap();
+                        worst = worst.max(response.status().as_u16());
+                    }
+                    (url, worst)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    };
+    // Twice: the second round meets the last-seen times the first one wrote.
+    for _ in 0..2 {
+        let answers = statuses(&browser);
+        assert!(
+            answers.iter().all(|(_, status)| *status == 200),
+            "{answers:?}"
+        );
+    }
+    let dashboard = browser.get(&server.url("/tableau-de-bord"));
+    let session = browser.cookies["guichet_session"].clone();
+    let out = browser.post(
+        &server.url("/deconnexion"),
+        &[("csrf", &csrf_of(&dashboard.body))],
+    );
+    assert_eq!(out.status, 200);
+    // The old cookie, kept by an attacker or another tab, opens nothing.
+    let mut stale = Browser {
+        agent: browser.agent.clone(),
+        cookies: browser.cookies.clone(),
+    };
+    stale.cookies.insert("guichet_session".into(), session);
+    let answers = statuses(&stale);
+    assert!(
+        answers.iter().all(|(_, status)| *status == 401),
+        "{answers:?}"
+    );
+    server.stop();
+}
