@@ -456,3 +456,56 @@ fn fifty_parallel_requests_keep_the_session_and_signing_out_ends_it() {
     );
     server.stop();
 }
+
+#[test]
+fn a_new_password_ends_the_other_sessions_and_every_older_link() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut first_tab, _) = signed_up(folder.path(), &[]);
+    let log = folder.path().join("guichet.log");
+    let email = "camille@example.org";
+    let mut elsewhere = Browser::new();
+    let signed_in = elsewhere.submit(
+        &server.url("/connexion"),
+        &[("email", email), ("password", "Calanques-de-Sormiou-7")],
+    );
+    assert_eq!(signed_in.status, 303);
+    // A change of address waits for its confirmation…
+    let asked = first_tab.submit(
+        &server.url("/compte/email"),
+        &[("email", "camille.new@example.org")],
+    );
+    assert_eq!(asked.status, 200);
+    // …and two reset links are asked for; the newer one is used.
+    let mut stranger = Browser::new();
+    for _ in 0..2 {
+        stranger.submit(&server.url("/mot-de-passe-oublie"), &[("email", email)]);
+    }
+    let reset = server.url("/mot-de-passe/");
+    let mut links = Vec::new();
+    wait_for("two reset links", || {
+        links = links_in_log(&log, email, &reset);
+        links.len() == 2
+    });
+    let changed = stranger.submit(
+        &links[1],
+        &[
+            ("password", "Massif-des-Calanques-8"),
+            ("password_confirm", "Massif-des-Calanques-8"),
+        ],
+    );
+    assert_eq!(changed.status, 303);
+    assert_eq!(stranger.get(&server.url("/tableau-de-bord")).status, 200);
+
+    // Whoever held a session of the old password is signed out…
+    for browser in [&mut first_tab, &mut elsewhere] {
+        assert_eq!(browser.get(&server.url("/tableau-de-bord")).status, 401);
+    }
+    // …and the older links are spent.
+    let older = stranger.get(&links[0]);
+    assert_eq!(older.status, 410, "{}", older.body);
+    let confirm = server.url("/compte/email/");
+    let pending = links_in_log(&log, "camille.new@example.org", &confirm);
+    assert_eq!(pending.len(), 1);
+    assert_eq!(stranger.get(&pending[0]).status, 410);
+    server.stop();
+}

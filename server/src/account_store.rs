@@ -299,6 +299,40 @@ impl AccountStore {
         })
     }
 
+    /// Ends every outstanding link of `account` (a password was chosen: the
+    /// older links must not choose another, nor confirm an older request).
+    pub fn revoke_links(&self, account: &str) -> Result<(), AccountError> {
+        for entry in self.tokens.iter() {
+            let (key, bytes) = entry.map_err(storage)?;
+            let record: TokenRecord = decode(&bytes)?;
+            if record.account == account && !record.used {
+                let used = TokenRecord {
+                    used: true,
+                    ..record
+                };
+                // A link used meanwhile stays used: losing this race is fine.
+                let _ = self
+                    .tokens
+                    .compare_and_swap(&key, Some(bytes), Some(encode(&used)?))
+                    .map_err(storage)?;
+            }
+        }
+        self.flush()
+    }
+
+    /// Ends every session of `account` (its password changed: whoever knew
+    /// the old one is signed out everywhere).
+    pub fn close_sessions_of(&self, account: &str) -> Result<(), AccountError> {
+        for entry in self.sessions.iter() {
+            let (key, bytes) = entry.map_err(storage)?;
+            let session: Session = decode(&bytes)?;
+            if session.account == account {
+                self.sessions.remove(&key).map_err(storage)?;
+            }
+        }
+        self.flush()
+    }
+
     /// Opens a session for `account`; returns its id (the cookie's value).
     pub fn open_session(&self, account: &str, now: Timestamp) -> Result<String, AccountError> {
         let id = random_token()?;

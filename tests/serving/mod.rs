@@ -402,6 +402,21 @@ pub fn link_in_mail(smtp: &SmtpServer, to: &str, subject: &str, count: usize) ->
     (mail, link)
 }
 
+/// The links to `prefix…` logged for `email` by a server without SMTP, oldest first.
+pub fn links_in_log(log_path: &Path, email: &str, prefix: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(log_path).unwrap_or_default();
+    text.lines()
+        .filter(|line| line.contains(email))
+        .filter_map(|line| {
+            let at = line.find(prefix)?;
+            let link = line[at..]
+                .split(|c: char| !c.is_ascii_alphanumeric() && !":/.-".contains(c))
+                .next()?;
+            Some(link.to_owned())
+        })
+        .collect()
+}
+
 /// Signs up and activates `email` on a server without SMTP (the link comes
 /// from its log); the browser returned is signed in.
 pub fn activated(server: &Guichet, log_path: &Path, email: &str) -> Browser {
@@ -414,24 +429,10 @@ pub fn activated(server: &Guichet, log_path: &Path, email: &str) -> Browser {
             ("email", email),
         ],
     );
-    let marker = email.to_owned();
-    let activation = server.url("/activation/");
     let mut link = String::new();
     wait_for("the link in the log", || {
-        let text = std::fs::read_to_string(log_path).unwrap_or_default();
-        let Some(line) = text
-            .lines()
-            .find(|l| l.contains(&marker) && l.contains(&activation))
-        else {
-            return false;
-        };
-        let at = line.find(&activation).unwrap();
-        link = line[at..]
-            .split(|c: char| !c.is_ascii_alphanumeric() && !":/.".contains(c))
-            .next()
-            .unwrap()
-            .to_owned();
-        true
+        let links = links_in_log(log_path, email, &server.url("/activation/"));
+        links.first().map(|first| link.clone_from(first)).is_some()
     });
     let done = browser.submit(
         &link,

@@ -217,6 +217,10 @@ fn store_password(
         account.dossier = Some(dossier.id);
     }
     state.accounts.save(&account)?;
+    // A new password ends what the old one opened: other sessions, and every
+    // other link still out (an older reset link, a pending email change).
+    state.accounts.revoke_links(&account.id)?;
+    state.accounts.close_sessions_of(&account.id)?;
     if first_activation {
         let link = format!("{}/tableau-de-bord", state.base_url.trim_end_matches('/'));
         let mail = AccountMail {
