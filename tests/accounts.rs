@@ -421,6 +421,9 @@ fn fifty_parallel_requests_keep_the_session_and_signing_out_ends_it() {
                     for _ in 0..10 {
                         let response = agent.get(&url).header("cookie", &cookies).call().unwrap();
                         worst = worst.max(response.status().as_u16());
+                        // What a signed-in candidate sees is kept by no cache.
+                        let cache = response.headers().get("cache-control");
+                        assert_eq!(cache.unwrap().to_str().unwrap(), "no-store", "{url}");
                     }
                     (url, worst)
                 })

@@ -307,6 +307,29 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
         "{}",
         truncated.body
     );
+    // A PDF with an archive behind it, and a small PNG declaring
+    // 20,000 × 20,000 pixels.
+    let mut polyglot = pdf();
+    polyglot.extend_from_slice(b"PK\x03\x04\x14\x00 an archive hidden behind PK\x05\x06");
+    let hidden = upload(&mut browser, &cv, &csrf, "cv.pdf", &polyglot);
+    assert_eq!(hidden.status, 422);
+    assert!(
+        hidden.body.contains("incomplet ou endommagé"),
+        "{}",
+        hidden.body
+    );
+    let mut huge = png();
+    huge[16..24].copy_from_slice(&[0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20]);
+    let identity = server.url("/candidatures/c1/pieces/piece_identite");
+    let oversized = upload(&mut browser, &identity, &csrf, "photo.png", &huge);
+    assert_eq!(oversized.status, 422);
+    assert!(
+        oversized
+            .body
+            .contains("réduisez-la à 40 mégapixels au plus"),
+        "{}",
+        oversized.body
+    );
     let files = data.join("files");
     let stored = || walk(&files);
     assert_eq!(stored(), 0);

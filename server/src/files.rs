@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use guichet_engine::model::FileFormat;
 use sha2::{Digest, Sha256};
 
+/// Largest image accepted, in pixels (width × height): a small file can
+/// declare an enormous image, which any later processing (the dossier as a
+/// PDF) would have to allocate. 40 megapixels is more than any phone takes.
+pub const MAX_PIXELS: u64 = 40_000_000;
+
 /// What is wrong with an uploaded file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileProblem {
@@ -16,45 +21,56 @@ pub enum FileProblem {
     Empty,
     /// Not a PDF, JPEG or PNG by its content.
     UnknownFormat,
-    /// Starts as a PDF, JPEG or PNG but is cut or damaged.
+    /// Starts as a PDF, JPEG or PNG but is cut or damaged, or carries other
+    /// data after its end (a file of another kind hidden behind it).
     Damaged,
+    /// An image larger than [`MAX_PIXELS`].
+    TooManyPixels,
 }
 
-/// Recognises the format of `bytes` and checks its structure.
+/// Recognises the format of `bytes` and checks its structure, from its first
+/// byte to its last.
 pub fn recognise(bytes: &[u8]) -> Result<FileFormat, FileProblem> {
     if bytes.is_empty() {
         return Err(FileProblem::Empty);
     }
-    if bytes.starts_with(b"%PDF-") {
-        // A complete PDF ends with `%%EOF` after its cross-reference offset.
-        let tail = &bytes[bytes.len().saturating_sub(1024)..];
-        let ends = find(tail, b"%%EOF").is_some() && find(tail, b"startxref").is_some();
-        let version = bytes
-            .get(5..8)
-            .is_some_and(|v| v[0].is_ascii_digit() && v[1] == b'.' && v[2].is_ascii_digit());
-        return if ends && version {
-            Ok(FileFormat::Pdf)
-        } else {
-            Err(FileProblem::Damaged)
-        };
+    let (format, whole, size) = if bytes.starts_with(b"%PDF-") {
+        (FileFormat::Pdf, pdf_is_whole(bytes), None)
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        // Image data ends with the End Of Image marker; a cut file lacks it,
+        // and so does a file with something else appended.
+        let whole = trim_trailing_zeros(bytes).ends_with(&[0xFF, 0xD9]);
+        (FileFormat::Jpg, whole, jpeg_size(bytes))
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let size = png_size(bytes);
+        (FileFormat::Png, size.is_some(), size)
+    } else {
+        return Err(FileProblem::UnknownFormat);
+    };
+    if !whole {
+        return Err(FileProblem::Damaged);
     }
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        // Image data ends with the End Of Image marker; a cut file lacks it.
-        let trimmed = trim_trailing_zeros(bytes);
-        return if trimmed.ends_with(&[0xFF, 0xD9]) {
-            Ok(FileFormat::Jpg)
-        } else {
-            Err(FileProblem::Damaged)
-        };
+    match size {
+        Some((width, height)) if u64::from(width) * u64::from(height) > MAX_PIXELS => {
+            Err(FileProblem::TooManyPixels)
+        }
+        _ => Ok(format),
     }
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return if png_is_whole(bytes) {
-            Ok(FileFormat::Png)
-        } else {
-            Err(FileProblem::Damaged)
-        };
-    }
-    Err(FileProblem::UnknownFormat)
+}
+
+/// A PDF with its version, its cross-reference offset near the end, and
+/// nothing after its last `%%EOF` but line ends.
+fn pdf_is_whole(bytes: &[u8]) -> bool {
+    let version = bytes
+        .get(5..8)
+        .is_some_and(|v| v[0].is_ascii_digit() && v[1] == b'.' && v[2].is_ascii_digit());
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    let ends = rfind(tail, b"%%EOF").is_some_and(|at| {
+        tail[at + 5..]
+            .iter()
+            .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+    });
+    version && ends && find(tail, b"startxref").is_some()
 }
 
 fn trim_trailing_zeros(bytes: &[u8]) -> &[u8] {
@@ -66,33 +82,86 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Walks the PNG chunks: an IHDR with a non-zero size first, an IEND last,
-/// every chunk within the file.
-fn png_is_whole(bytes: &[u8]) -> bool {
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The width and height a JPEG declares in its frame header, if it has one.
+fn jpeg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut at = 2;
+    while let Some(&[0xFF, marker]) = bytes.get(at..at + 2) {
+        // Start Of Frame markers, all but DHT (C4), JPG (C8) and DAC (CC).
+        if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
+            let frame = bytes.get(at + 5..at + 9)?;
+            let height = u32::from(u16::from_be_bytes([frame[0], frame[1]]));
+            let width = u32::from(u16::from_be_bytes([frame[2], frame[3]]));
+            return Some((width, height));
+        }
+        let length = bytes.get(at + 2..at + 4)?;
+        at += 2 + usize::from(u16::from_be_bytes([length[0], length[1]]));
+    }
+    None
+}
+
+/// Walks the PNG chunks: an IHDR with a non-zero size first, every chunk
+/// within the file, an IEND last and nothing after it. Gives the declared
+/// width and height.
+fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     let mut at = 8;
-    let mut first = true;
+    let mut size = None;
     while let Some(header) = bytes.get(at..at + 8) {
         let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let kind = &header[4..8];
-        if first {
-            let size = bytes.get(at + 8..at + 16);
-            let valid =
-                kind == b"IHDR" && size.is_some_and(|s| s[..4] != [0; 4] && s[4..] != [0; 4]);
-            if !valid {
-                return false;
+        if size.is_none() {
+            let declared = bytes.get(at + 8..at + 16)?;
+            let width = u32::from_be_bytes([declared[0], declared[1], declared[2], declared[3]]);
+            let height = u32::from_be_bytes([declared[4], declared[5], declared[6], declared[7]]);
+            if kind != b"IHDR" || width == 0 || height == 0 {
+                return None;
             }
-            first = false;
+            size = Some((width, height));
         }
-        let next = at + 12 + length;
+        let next = at.checked_add(12)?.checked_add(length)?;
         if next > bytes.len() {
-            return false;
+            return None;
         }
         if kind == b"IEND" {
-            return true;
+            return (next == bytes.len()).then_some(size?);
         }
         at = next;
     }
-    false
+    None
+}
+
+/// Longest file name kept, in characters.
+const MAX_NAME: usize = 100;
+
+/// An uploaded file's name as it is kept and shown: without path, control
+/// or direction-changing characters (which make `exe.pdf` read as `fdp.exe`),
+/// cut to [`MAX_NAME`] characters with its extension kept.
+pub fn clean_file_name(sent: &str) -> String {
+    let base = sent.rsplit(['/', '\\']).next().unwrap_or("");
+    let kept: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .collect();
+    let kept = kept.trim();
+    if kept.chars().count() <= MAX_NAME {
+        return kept.to_owned();
+    }
+    let extension = kept
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .filter(|ext| ext.chars().count() <= 10)
+        .unwrap_or("");
+    let room = MAX_NAME - extension.chars().count() - 1;
+    let stem: String = kept.chars().take(room).collect();
+    if extension.is_empty() {
+        stem
+    } else {
+        format!("{stem}.{extension}")
+    }
 }
 
 /// The content-addressed store of uploaded files.
@@ -202,6 +271,46 @@ mod tests {
             Err(FileProblem::UnknownFormat)
         );
         assert_eq!(recognise(b""), Err(FileProblem::Empty));
+    }
+
+    #[test]
+    fn nothing_may_follow_the_end_of_a_file() {
+        let mut polyglot = PDF.to_vec();
+        polyglot.extend_from_slice(b"PK\x03\x04 an archive behind the PDF PK\x05\x06");
+        assert_eq!(recognise(&polyglot), Err(FileProblem::Damaged));
+        let mut png_and_more = png(1);
+        png_and_more.extend_from_slice(b"PK\x03\x04");
+        assert_eq!(recognise(&png_and_more), Err(FileProblem::Damaged));
+        let mut pdf_with_line_ends = PDF.to_vec();
+        pdf_with_line_ends.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(recognise(&pdf_with_line_ends), Ok(FileFormat::Pdf));
+    }
+
+    #[test]
+    fn images_declaring_too_many_pixels_are_refused() {
+        let mut huge = png(1);
+        // 20,000 × 20,000 in the IHDR chunk.
+        huge[16..24].copy_from_slice(&[0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20]);
+        assert_eq!(recognise(&huge), Err(FileProblem::TooManyPixels));
+        // A JPEG frame header (SOF0) declaring 20,000 × 20,000.
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0x4E, 0x20, 0x4E, 0x20, 1, 1, 0x11, 0, 0xFF, 0xD9,
+        ];
+        assert_eq!(recognise(&jpeg), Err(FileProblem::TooManyPixels));
+        let mut small = jpeg;
+        small[7..11].copy_from_slice(&[0x0F, 0xA0, 0x0B, 0xB8]); // 4000 × 3000
+        assert_eq!(recognise(&small), Ok(FileFormat::Jpg));
+    }
+
+    #[test]
+    fn names_are_cleaned_and_shortened() {
+        assert_eq!(clean_file_name("C:\\Users\\zoe\\cv.pdf"), "cv.pdf");
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("photo\u{202e}gnp.exe"), "photognp.exe");
+        assert_eq!(clean_file_name("a\nb\tc.pdf"), "abc.pdf");
+        let long = clean_file_name(&format!("{}.pdf", "x".repeat(900_000)));
+        assert_eq!(long.chars().count(), 100);
+        assert!(long.ends_with("x.pdf"));
     }
 
     #[test]

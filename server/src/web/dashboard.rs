@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use guichet_engine::{profile_state, Definition, Dossier};
 use jiff::Timestamp;
@@ -119,9 +119,5 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
             .unwrap_or_default(),
         history,
     };
-    let mut response = visit.render_form("dashboard.html", StatusCode::OK, &page);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(visit.render_form("dashboard.html", StatusCode::OK, &page))
 }

@@ -183,6 +183,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             error::error_pages,
         ))
         .layer(middleware::from_fn(remember_language))
+        .layer(middleware::from_fn(private_pages))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -276,6 +277,20 @@ async fn security_headers(request: Request, next: Next) -> Response {
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "same-origin");
+    response
+}
+
+/// What a signed-in visitor is shown is theirs alone: no cache, shared or
+/// the browser's, keeps it (static assets say otherwise for themselves).
+async fn private_pages(request: Request, next: Next) -> Response {
+    let signed_in = session::cookie(request.headers(), session::SESSION_COOKIE).is_some();
+    let mut response = next.run(request).await;
+    if signed_in && !response.headers().contains_key(header::CACHE_CONTROL) {
+        let no_store = HeaderValue::from_static("no-store");
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, no_store);
+    }
     response
 }
 

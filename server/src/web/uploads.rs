@@ -15,7 +15,7 @@ use super::error::{blocking, PageError, PageResult};
 use super::extract::{Lang, OwnDossier};
 use super::session::csrf_valid;
 use super::words::{file_problem, human_size};
-use crate::files::recognise;
+use crate::files::{clean_file_name, recognise};
 
 /// Why an upload could not be read.
 enum UploadFailure {
@@ -139,7 +139,7 @@ pub async fn upload(
         .await?
         .map_err(PageError::internal)?;
     let file = FileRef {
-        name,
+        name: clean_file_name(&name),
         sha256,
         size,
         format: format.name().to_owned(),
