@@ -512,3 +512,45 @@ fn a_new_password_ends_the_other_sessions_and_every_older_link() {
     assert_eq!(stranger.get(&pending[0]).status, 410);
     server.stop();
 }
+
+#[test]
+fn a_csrf_token_is_worth_something_only_for_its_own_browser_and_session() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut camille, data) = signed_up(folder.path(), &[]);
+    let log = folder.path().join("guichet.log");
+    let sign_up = |email: &str| -> Vec<(String, String)> {
+        vec![
+            ("last_name".into(), "X".into()),
+            ("first_name".into(), "Y".into()),
+            ("email".into(), email.into()),
+        ]
+    };
+    // A pair of cookie and field chosen by whoever sends them.
+    for forged in ["a", &"ab".repeat(32)] {
+        let mut attacker = Browser::new();
+        attacker
+            .cookies
+            .insert("guichet_csrf".into(), forged.into());
+        let mut fields = sign_up("forged@example.org");
+        fields.push(("csrf".into(), forged.into()));
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let refused = attacker.post(&server.url("/inscription"), &fields);
+        assert_eq!(refused.status, 403, "{forged}");
+    }
+    // A token of one signed-in candidate, sent with another's session.
+    let token = csrf_of(&camille.get(&server.url("/tableau-de-bord")).body);
+    let mut other = activated(&server, &log, "noe@example.org");
+    let refused = other.post(&server.url("/deconnexion"), &[("csrf", &token)]);
+    assert_eq!(refused.status, 403);
+    assert_eq!(other.get(&server.url("/tableau-de-bord")).status, 200);
+    // Its own token works; the key is the server's alone.
+    let out = camille.post(&server.url("/deconnexion"), &[("csrf", &token)]);
+    assert_eq!(out.status, 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = std::fs::metadata(data.join("csrf.key")).unwrap();
+        assert_eq!(key.permissions().mode() & 0o077, 0, "owner-only");
+    }
+    server.stop();
+}

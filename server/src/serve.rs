@@ -135,6 +135,8 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
             .with_context(|| format!("opening {}", options.data.join("files").display()))?,
         secure_cookies: base_url.starts_with("https://"),
         base_url: base_url.clone(),
+        csrf: crate::web::CsrfKey::load_or_create(&options.data.join("csrf.key"))
+            .with_context(|| format!("reading the key in {}", options.data.display()))?,
         links: crate::web::LinkValidity {
             activation: options.link_validity,
             password_reset: options.reset_validity,

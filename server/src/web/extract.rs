@@ -243,10 +243,10 @@ impl CsrfForm {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for CsrfForm {
+impl FromRequest<App> for CsrfForm {
     type Rejection = Response;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &App) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
         let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
             .await
@@ -255,7 +255,7 @@ impl<S: Send + Sync> FromRequest<S> for CsrfForm {
             .iter()
             .find(|(key, _)| key == "csrf")
             .map(|(_, value)| value.as_str());
-        if !csrf_valid(&headers, field) {
+        if !csrf_valid(&state.csrf, state.secure_cookies, &headers, field) {
             return Err(PageError::CsrfRefused.into_response());
         }
         Ok(CsrfForm(pairs))

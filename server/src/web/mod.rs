@@ -35,7 +35,7 @@ use serde::Serialize;
 pub use error::PageError;
 use extract::{Lang, Visit};
 pub use pages::Pages;
-pub use session::{LinkValidity, Throttle};
+pub use session::{CsrfKey, LinkValidity, Throttle};
 
 /// The application state as handlers share it.
 pub type App = Arc<AppState>;
@@ -56,6 +56,8 @@ pub struct AppState {
     pub files: crate::files::FileStore,
     /// How long mailed links work.
     pub links: LinkValidity,
+    /// The key CSRF tokens are derived with.
+    pub csrf: session::CsrfKey,
     /// Failed sign-in and sign-up attempts.
     pub throttle: Throttle,
     /// Log account links (no SMTP server: mails only go to files).
@@ -142,7 +144,7 @@ impl Visit {
             page: &'a T,
         }
         let secure = self.state.secure_cookies;
-        let (csrf, new_cookie) = session::csrf_token(secure, &self.headers);
+        let (csrf, new_cookie) = session::csrf_token(&self.state.csrf, secure, &self.headers);
         let response = self.render(template, status, &WithToken { csrf, page });
         session::with_cookie(response, new_cookie)
     }

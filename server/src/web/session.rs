@@ -1,8 +1,11 @@
 //! Cookies, CSRF tokens, the sign-in session cookie and the throttle on
 //! failed attempts: what every page and form of the site relies on.
 //!
-//! Every form carries a CSRF token (double submit: a `SameSite=Strict` cookie
-//! and a hidden field that must match).
+//! Every form carries a CSRF token: an HMAC, under a key kept in the data
+//! directory, of what the browser holds: its session once signed in, else a
+//! random `SameSite=Strict` cookie of its own. A token is valid for that
+//! browser and that session only, and a forged pair of cookie and field is
+//! worth nothing without the key.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -17,8 +20,11 @@ const ATTEMPTS_PER_MINUTE: usize = 10;
 
 /// The cookie naming the signed-in session.
 pub const SESSION_COOKIE: &str = "guichet_session";
-/// The cookie holding this browser's CSRF token.
+/// The cookie a browser's CSRF tokens are bound to before it signs in.
 const CSRF_COOKIE: &str = "guichet_csrf";
+/// The same, over https: the `__Host-` prefix keeps sibling domains from
+/// setting it.
+const CSRF_COOKIE_HTTPS: &str = "__Host-guichet_csrf";
 /// The cookie remembering the language a visitor chose.
 pub const LANGUAGE_COOKIE: &str = "guichet_lang";
 
@@ -68,22 +74,111 @@ pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Respo
     response
 }
 
-/// The CSRF token of this browser, and the cookie to set if it is new.
-pub fn csrf_token(secure: bool, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 64) {
-        Some(token) => (token, None),
-        None => {
-            let token = random_token().unwrap_or_default();
-            let set = set_cookie(secure, CSRF_COOKIE, &token, "Strict", None);
-            (token, Some(set))
-        }
+/// The server's key for CSRF tokens.
+pub struct CsrfKey(ring::hmac::Key);
+
+impl CsrfKey {
+    /// The key in `path`, created (readable by the server's user only) the
+    /// first time: tokens stay valid across restarts.
+    pub fn load_or_create(path: &std::path::Path) -> std::io::Result<Self> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) if bytes.len() == 32 => bytes,
+            Ok(_) => {
+                let problem = format!("{} is not a 32-byte key", path.display());
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    problem,
+                ));
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = vec![0u8; 32];
+                getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+                write_private(path, &bytes)?;
+                bytes
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(CsrfKey(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            &bytes,
+        )))
+    }
+
+    fn token(&self, binding: &str) -> String {
+        let tag = ring::hmac::sign(&self.0, binding.as_bytes());
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn verifies(&self, binding: &str, token: &str) -> bool {
+        let Some(tag) = from_hex(token) else {
+            return false;
+        };
+        ring::hmac::verify(&self.0, binding.as_bytes(), &tag).is_ok()
     }
 }
 
-/// Whether a form's `csrf` field matches this browser's token.
-pub fn csrf_valid(headers: &HeaderMap, field: Option<&str>) -> bool {
-    match (cookie(headers, CSRF_COOKIE), field) {
-        (Some(cookie), Some(field)) => !cookie.is_empty() && cookie == field,
+/// Writes `bytes` to a new file at `path` that only its owner can read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// 32 bytes written as 64 lowercase hex digits, exactly.
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// What a browser's CSRF tokens are bound to: its session once signed in,
+/// else its own random cookie.
+fn binding(secure: bool, headers: &HeaderMap) -> Option<String> {
+    if let Some(session) = cookie(headers, SESSION_COOKIE) {
+        return Some(format!("session:{session}"));
+    }
+    let name = if secure {
+        CSRF_COOKIE_HTTPS
+    } else {
+        CSRF_COOKIE
+    };
+    let own = cookie(headers, name).filter(|value| from_hex(value).is_some())?;
+    Some(format!("browser:{own}"))
+}
+
+/// The CSRF token for this browser's forms, and the cookie to set if the
+/// browser had nothing to bind it to yet.
+pub fn csrf_token(
+    key: &CsrfKey,
+    secure: bool,
+    headers: &HeaderMap,
+) -> (String, Option<HeaderValue>) {
+    if let Some(binding) = binding(secure, headers) {
+        return (key.token(&binding), None);
+    }
+    let own = random_token().unwrap_or_default();
+    let name = if secure {
+        CSRF_COOKIE_HTTPS
+    } else {
+        CSRF_COOKIE
+    };
+    let set = set_cookie(secure, name, &own, "Strict", None);
+    (key.token(&format!("browser:{own}")), Some(set))
+}
+
+/// Whether a form's `csrf` field is this browser's token.
+pub fn csrf_valid(key: &CsrfKey, secure: bool, headers: &HeaderMap, field: Option<&str>) -> bool {
+    match (binding(secure, headers), field) {
+        (Some(binding), Some(token)) => key.verifies(&binding, token),
         _ => false,
     }
 }

@@ -112,7 +112,13 @@ pub async fn upload(
         Err(UploadFailure::Broken) if declared > limit => return refused(too_large),
         Err(UploadFailure::Broken) => return refused(lang.t("upload_broken")),
     };
-    if !csrf_valid(&visit.headers, upload.csrf.as_deref()) {
+    let state = &visit.state;
+    if !csrf_valid(
+        &state.csrf,
+        state.secure_cookies,
+        &visit.headers,
+        upload.csrf.as_deref(),
+    ) {
         return Err(PageError::CsrfRefused);
     }
     let (name, bytes, format) = match accepted_file(lang, &piece.accept, upload.file) {
