@@ -4,6 +4,7 @@
 
 mod serving;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use guichet_engine::{Definition, Engine, SledStore};
@@ -551,6 +552,71 @@ fn a_csrf_token_is_worth_something_only_for_its_own_browser_and_session() {
         use std::os::unix::fs::PermissionsExt;
         let key = std::fs::metadata(data.join("csrf.key")).unwrap();
         assert_eq!(key.permissions().mode() & 0o077, 0, "owner-only");
+    }
+    server.stop();
+}
+
+/// Sends `count` wrong passwords at once from `browser`, each with `headers`;
+/// gives the statuses.
+fn wrong_passwords_at_once(
+    server: &Guichet,
+    browser: &mut Browser,
+    count: usize,
+    headers: &[(&str, &str)],
+) -> Vec<u16> {
+    let token = csrf_of(&browser.get(&server.url("/connexion")).body);
+    let threads: Vec<_> = (0..count)
+        .map(|n| {
+            let (agent, cookies) = (browser.agent.clone(), browser.cookie_header());
+            let url = server.url("/connexion");
+            let token = token.clone();
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            std::thread::spawn(move || {
+                let mut request = agent.post(&url).header("cookie", &cookies);
+                for (name, value) in &headers {
+                    request = request.header(name, value);
+                }
+                let email = format!("person{n}@example.org");
+                let fields = [
+                    ("csrf", token.as_str()),
+                    ("email", &email),
+                    ("password", "wrong"),
+                ];
+                request.send_form(fields).unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn sixty_parallel_wrong_passwords_count_as_sixty() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = Guichet::start(&folder.path().join("data"), None);
+    let statuses = wrong_passwords_at_once(&server, &mut Browser::new(), 60, &[]);
+    let tried = statuses.iter().filter(|s| **s == 422).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((tried, refused), (10, 50), "{statuses:?}");
+    server.stop();
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_client_has_its_own_attempts() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let definition = repository().join("definitions/osu-pytheas.yaml");
+    let proxy = ["--trusted-proxy", "127.0.0.1"];
+    let server = Guichet::launch_on(&definition, &data, None, &proxy, Stdio::null());
+    for client in ["198.51.100.7", "203.0.113.9"] {
+        // What a client writes itself comes first; the proxy appends the truth.
+        let forwarded = format!("10.0.0.1, {client}");
+        let headers = [("x-forwarded-for", forwarded.as_str())];
+        let statuses = wrong_passwords_at_once(&server, &mut Browser::new(), 12, &headers);
+        let tried = statuses.iter().filter(|s| **s == 422).count();
+        assert_eq!(tried, 10, "{client}: {statuses:?}");
     }
     server.stop();
 }

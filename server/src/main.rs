@@ -45,7 +45,7 @@ enum Commands {
         files: Vec<PathBuf>,
     },
     /// Serve the procedure over HTTP and deliver its mails.
-    Serve(serve::ServeOptions),
+    Serve(Box<serve::ServeOptions>),
     /// Print the JSON Schema of the definition format.
     Schema,
 }
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Check { files } => Ok(check(&files)),
         Commands::Test { files } => Ok(test(&files)),
-        Commands::Serve(options) => serve::run(options),
+        Commands::Serve(options) => serve::run(*options),
         Commands::Schema => {
             print!("{}", guichet_engine::json_schema_text());
             Ok(ExitCode::SUCCESS)

@@ -39,6 +39,10 @@ pub struct ServeOptions {
     /// How long password-reset links work.
     #[arg(long, env = "GUICHET_RESET_VALIDITY", default_value = "2 hours", value_parser = parse_duration)]
     pub reset_validity: std::time::Duration,
+    /// Address of the reverse proxy in front of the server: requests from it
+    /// are counted against the client its `X-Forwarded-For` names.
+    #[arg(long, env = "GUICHET_TRUSTED_PROXY")]
+    pub trusted_proxy: Option<std::net::IpAddr>,
     /// Log format: `human` or `json`.
     #[arg(long, env = "GUICHET_LOG", default_value = "human")]
     pub log: String,
@@ -142,6 +146,7 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
             password_reset: options.reset_validity,
         },
         throttle: Default::default(),
+        trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
         mail_wake: Arc::clone(&wake),
     });

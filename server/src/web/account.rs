@@ -72,7 +72,7 @@ pub async fn signup(visit: Visit, post: PublicForm) -> PageResult {
     if !errors.is_empty() {
         return Ok(signup_page().render(&visit, Some(form), &errors, None));
     }
-    post.fail(state); // every sign-up counts against the address
+
     let first_name = form.trimmed("first_name").to_owned();
     let last_name = form.trimmed("last_name").to_owned();
     let worker = Arc::clone(state);
@@ -113,24 +113,47 @@ pub async fn signin(visit: Visit, post: PublicForm) -> PageResult {
     let password = form.get("password").unwrap_or_default().to_owned();
     let worker = Arc::clone(&visit.state);
     let checked = blocking(move || -> Option<String> {
-        use argon2::password_hash::PasswordVerifier;
-        let account = worker.accounts.find_by_email(&email).ok()??;
-        let hash = account.password.as_deref()?;
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), hash)
-            .ok()?;
+        let account = worker.accounts.find_by_email(&email).ok().flatten();
+        let hash = account.as_ref().and_then(|a| a.password.as_deref());
+        // Without an account (or a password yet), a hash is checked all the
+        // same: the answer takes as long, and tells nothing.
+        if !password_matches(&password, hash) {
+            return None;
+        }
         let now = Timestamp::now();
-        worker.accounts.open_session(&account.id, now).ok()
+        worker.accounts.open_session(&account?.id, now).ok()
     })
     .await?;
     Ok(match checked {
-        Some(session) => signed_in_redirect(&visit, &session),
+        Some(session) => {
+            post.succeeded(&visit.state);
+            signed_in_redirect(&visit, &session)
+        }
         None => {
-            post.fail(&visit.state);
+            post.failed(&visit.state);
             let error = Some(visit.t("wrong_credentials"));
             signin_page().render(&visit, Some(form), &Errors::new(), error)
         }
     })
+}
+
+/// Whether `password` is the one `hash` was made from; `None` (no account)
+/// is checked against a hash of a random password, which takes as long.
+fn password_matches(password: &str, hash: Option<&str>) -> bool {
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+    static NOBODY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let nobody = NOBODY.get_or_init(|| {
+        let random = crate::account_store::random_token().ok()?;
+        let hash = argon2::Argon2::default()
+            .hash_password(random.as_bytes())
+            .ok()?;
+        Some(hash.to_string())
+    });
+    let (Some(stored), known) = (hash.or(nobody.as_deref()), hash.is_some()) else {
+        return false;
+    };
+    let verified = argon2::Argon2::default().verify_password(password.as_bytes(), stored);
+    known && verified.is_ok()
 }
 
 /// `POST /deconnexion`
@@ -234,5 +257,23 @@ fn update_dossier_email(state: &AppState, account: &Account) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::password_matches;
+    use argon2::password_hash::PasswordHasher;
+
+    #[test]
+    fn a_password_matches_its_hash_only_and_no_account_matches_nothing() {
+        let hash = argon2::Argon2::default()
+            .hash_password(b"Calanques-de-Sormiou-7")
+            .expect("hash")
+            .to_string();
+        assert!(password_matches("Calanques-de-Sormiou-7", Some(&hash)));
+        assert!(!password_matches("calanques-de-sormiou-7", Some(&hash)));
+        assert!(!password_matches("Calanques-de-Sormiou-7", None));
+        assert!(!password_matches("", None));
     }
 }

@@ -35,6 +35,9 @@ pub enum PageError {
     /// Too many failed attempts lately (429).
     #[error("too many attempts")]
     Throttled,
+    /// Too many failures lately for this account: wait this many seconds (429).
+    #[error("account slowed down for {0} s")]
+    SlowedDown(u64),
     /// Something failed on the server's side (500).
     #[error("internal failure")]
     Internal(#[source] Box<dyn Error + Send + Sync>),
@@ -51,7 +54,7 @@ impl PageError {
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::SignInNeeded => StatusCode::UNAUTHORIZED,
             PageError::CsrfRefused => StatusCode::FORBIDDEN,
-            PageError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Throttled | PageError::SlowedDown(_) => StatusCode::TOO_MANY_REQUESTS,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +83,7 @@ enum ErrorKind {
     SignInNeeded,
     CsrfRefused,
     Throttled,
+    SlowedDown(u64),
     Internal,
 }
 
@@ -90,6 +94,7 @@ impl IntoResponse for PageError {
             PageError::SignInNeeded => ErrorKind::SignInNeeded,
             PageError::CsrfRefused => ErrorKind::CsrfRefused,
             PageError::Throttled => ErrorKind::Throttled,
+            PageError::SlowedDown(seconds) => ErrorKind::SlowedDown(*seconds),
             PageError::Internal(cause) => {
                 tracing::error!(error = %chain(cause.as_ref()), "request failed");
                 ErrorKind::Internal
@@ -144,10 +149,15 @@ pub async fn error_pages(
         ),
         ErrorKind::CsrfRefused => ("message.html", "csrf_title", "csrf_text", None),
         ErrorKind::Throttled => ("message.html", "throttled_title", "throttled_text", None),
+        ErrorKind::SlowedDown(_) => ("message.html", "throttled_title", "slowed_text", None),
     };
+    let mut message = lang.t(text);
+    if let ErrorKind::SlowedDown(seconds) = kind {
+        message = message.replace("{seconds}", &seconds.to_string());
+    }
     let page = MessagePage {
         heading: lang.t(heading),
-        message: lang.t(text),
+        message,
         link: link.map(|(label, href)| Link {
             label: lang.t(label),
             href: lang.href(href),

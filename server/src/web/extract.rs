@@ -4,7 +4,7 @@
 //! not throttled). A handler names what it needs in its arguments and reads as
 //! its job; a missing session or a forged form never reaches it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
@@ -16,7 +16,7 @@ use guichet_engine::{Definition, Dossier};
 use serde::Deserialize;
 
 use super::error::{blocking, PageError};
-use super::session::{cookie, csrf_valid, LANGUAGE_COOKIE, SESSION_COOKIE};
+use super::session::{cookie, csrf_valid, Attempt, Refusal, LANGUAGE_COOKIE, SESSION_COOKIE};
 use super::words;
 use super::{App, AppState};
 use crate::account_store::Account;
@@ -188,22 +188,44 @@ impl OwnDossier {
 }
 
 /// A public form post (sign-up, sign-in, forgotten password): its CSRF token
-/// checked, and neither the client's address nor the account its `email`
-/// field names held back by the throttle (a 429 page otherwise).
+/// checked, and an attempt reserved for the client's address (and the
+/// account its `email` field names) by the throttle; a 429 page otherwise.
 pub struct PublicForm {
     /// The form.
     pub form: CsrfForm,
     /// Its `email` field, trimmed and in lowercase.
     pub email: String,
-    /// What a failure is charged to.
-    keys: Vec<String>,
+    attempt: Attempt,
 }
 
 impl PublicForm {
-    /// Counts a failed attempt against the address and the account.
-    pub fn fail(&self, state: &AppState) {
-        state.throttle.fail(&self.keys);
+    /// The attempt failed: it counts against the account.
+    pub fn failed(&self, state: &AppState) {
+        state.throttle.failed(&self.attempt);
     }
+
+    /// The attempt succeeded: the address gets it back, the account's
+    /// failures are forgotten.
+    pub fn succeeded(&self, state: &AppState) {
+        state.throttle.succeeded(&self.attempt);
+    }
+}
+
+/// The client's address: the connection's, or, behind the proxy named by
+/// `--trusted-proxy`, the one that proxy appended to `X-Forwarded-For`.
+fn client_address(state: &AppState, connection: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let direct = connection.ip();
+    if state.trusted_proxy != Some(direct) {
+        return direct;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .next_back()
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(direct)
 }
 
 impl FromRequest<App> for PublicForm {
@@ -211,16 +233,29 @@ impl FromRequest<App> for PublicForm {
 
     async fn from_request(request: Request, state: &App) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        let ConnectInfo(address) = ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let ConnectInfo(connection) =
+            ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let address = client_address(state, connection, &parts.headers);
         let form = CsrfForm::from_request(Request::from_parts(parts, body), state).await?;
         let email = form.trimmed("email").to_lowercase();
-        let keys = vec![format!("ip:{}", address.ip()), format!("account:{email}")];
-        if state.throttle.recent(&keys) {
-            return Err(PageError::Throttled.into_response());
-        }
-        Ok(PublicForm { form, email, keys })
+        let account = Some(email.as_str()).filter(|e| !e.is_empty());
+        let attempt = state
+            .throttle
+            .reserve(address, account)
+            .map_err(|refusal| {
+                let error = match refusal {
+                    Refusal::Address => PageError::Throttled,
+                    Refusal::Account(seconds) => PageError::SlowedDown(seconds),
+                };
+                error.into_response()
+            })?;
+        Ok(PublicForm {
+            form,
+            email,
+            attempt,
+        })
     }
 }
 

@@ -58,8 +58,10 @@ pub struct AppState {
     pub links: LinkValidity,
     /// The key CSRF tokens are derived with.
     pub csrf: session::CsrfKey,
-    /// Failed sign-in and sign-up attempts.
+    /// Attempts of the public forms.
     pub throttle: Throttle,
+    /// The reverse proxy whose `X-Forwarded-For` names the client.
+    pub trusted_proxy: Option<std::net::IpAddr>,
     /// Log account links (no SMTP server: mails only go to files).
     pub log_links: bool,
     /// Wakes the mail worker when mails are queued.

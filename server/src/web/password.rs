@@ -39,7 +39,8 @@ pub fn forgot_page() -> AccountForm {
 /// `POST /mot-de-passe-oublie`: a reset link (an activation link for an
 /// account never activated) goes to the address, if it has an account.
 pub async fn forgot(visit: Visit, post: PublicForm) -> PageResult {
-    post.fail(&visit.state);
+    // Each request counts against the account: its mailbox is not flooded.
+    post.failed(&visit.state);
     let email = post.email;
     let (worker, lang) = (Arc::clone(&visit.state), visit.lang);
     blocking(move || {

@@ -8,6 +8,7 @@
 //! worth nothing without the key.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -183,43 +184,172 @@ pub fn csrf_valid(key: &CsrfKey, secure: bool, headers: &HeaderMap, field: Optio
     }
 }
 
-/// Failed attempts in the last minute, by key (`ip:…`, `account:…`).
-#[derive(Default)]
-pub struct Throttle {
-    failures: std::sync::Mutex<HashMap<String, Vec<Instant>>>,
+/// What the throttle refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client address used its attempts of the minute.
+    Address,
+    /// The account failed too often lately: the next attempt must wait this
+    /// many seconds.
+    Account(u64),
 }
 
+/// Failures of one account, and the last one.
+struct AccountFailures {
+    count: u32,
+    last: Instant,
+}
+
+#[derive(Default)]
+struct Attempts {
+    /// Attempts of the last minute, by client address; a successful sign-in
+    /// gives its attempt back.
+    by_address: HashMap<IpAddr, Vec<Instant>>,
+    by_account: HashMap<String, AccountFailures>,
+}
+
+/// An attempt the throttle let through, to report back as failed or not.
+pub struct Attempt {
+    address: IpAddr,
+    at: Instant,
+    account: Option<String>,
+}
+
+/// Limits the attempts of public forms (sign-in, sign-up, forgotten password).
+///
+/// Each client address has [`ATTEMPTS_PER_MINUTE`] attempts a minute,
+/// counted when they start, so parallel requests cannot all be tried. An
+/// account is never locked: after [`ACCOUNT_FAILURES_FREE`] failures, each
+/// attempt waits a delay that doubles with every further failure (at most
+/// five minutes), and a success clears it.
+#[derive(Default)]
+pub struct Throttle {
+    attempts: std::sync::Mutex<Attempts>,
+}
+
+/// Failures an account may have before its attempts are slowed down.
+const ACCOUNT_FAILURES_FREE: u32 = 10;
+/// The longest an account's next attempt is made to wait.
+const ACCOUNT_DELAY_MAX: u64 = 300;
+
 impl Throttle {
-    /// Whether any of `keys` failed too often in the last minute.
-    pub fn recent(&self, keys: &[String]) -> bool {
-        let Ok(mut failures) = self.failures.lock() else {
-            return true;
+    /// Reserves an attempt for `address` (about `account`, if the form names
+    /// one), or says why not.
+    pub fn reserve(&self, address: IpAddr, account: Option<&str>) -> Result<Attempt, Refusal> {
+        let Ok(mut attempts) = self.attempts.lock() else {
+            return Err(Refusal::Address);
         };
         let now = Instant::now();
-        keys.iter().any(|key| {
-            let list = failures.entry(key.clone()).or_default();
-            list.retain(|at| now.duration_since(*at) < Duration::from_secs(60));
-            list.len() >= ATTEMPTS_PER_MINUTE
+        let minute = Duration::from_secs(60);
+        // Many distinct addresses must not grow the table without end.
+        if attempts.by_address.len() > 10_000 {
+            attempts
+                .by_address
+                .retain(|_, list| list.iter().any(|at| now.duration_since(*at) < minute));
+            attempts
+                .by_account
+                .retain(|_, f| now.duration_since(f.last) < Duration::from_secs(3600));
+        }
+        let list = attempts.by_address.entry(address).or_default();
+        list.retain(|at| now.duration_since(*at) < minute);
+        if list.len() >= ATTEMPTS_PER_MINUTE {
+            return Err(Refusal::Address);
+        }
+        if let Some(failures) = account.and_then(|a| attempts.by_account.get(a)) {
+            if failures.count >= ACCOUNT_FAILURES_FREE {
+                let doublings = (failures.count - ACCOUNT_FAILURES_FREE).min(16);
+                let delay = (1u64 << doublings).min(ACCOUNT_DELAY_MAX);
+                let waited = now.duration_since(failures.last).as_secs();
+                if waited < delay {
+                    return Err(Refusal::Account(delay - waited));
+                }
+            }
+        }
+        attempts.by_address.entry(address).or_default().push(now);
+        Ok(Attempt {
+            address,
+            at: now,
+            account: account.map(str::to_owned),
         })
     }
 
-    /// Counts a failure against each of `keys`.
-    pub fn fail(&self, keys: &[String]) {
-        if let Ok(mut failures) = self.failures.lock() {
-            // Many distinct addresses must not grow the table without end.
-            if failures.len() > 10_000 {
-                let now = Instant::now();
-                failures.retain(|_, list| {
-                    list.iter()
-                        .any(|at| now.duration_since(*at) < Duration::from_secs(60))
-                });
-            }
-            for key in keys {
-                failures
-                    .entry(key.clone())
-                    .or_default()
-                    .push(Instant::now());
+    /// The attempt failed (a wrong password): it counts against the account.
+    pub fn failed(&self, attempt: &Attempt) {
+        let (Ok(mut attempts), Some(account)) = (self.attempts.lock(), &attempt.account) else {
+            return;
+        };
+        let failures = attempts
+            .by_account
+            .entry(account.clone())
+            .or_insert(AccountFailures {
+                count: 0,
+                last: attempt.at,
+            });
+        failures.count += 1;
+        failures.last = Instant::now();
+    }
+
+    /// The attempt succeeded (a right password): it is given back to the
+    /// address, and the account's failures are forgotten.
+    pub fn succeeded(&self, attempt: &Attempt) {
+        let Ok(mut attempts) = self.attempts.lock() else {
+            return;
+        };
+        if let Some(list) = attempts.by_address.get_mut(&attempt.address) {
+            if let Some(at) = list.iter().position(|at| *at == attempt.at) {
+                list.remove(at);
             }
         }
+        if let Some(account) = &attempt.account {
+            attempts.by_account.remove(account);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(last: u8) -> IpAddr {
+        IpAddr::from([192, 0, 2, last])
+    }
+
+    #[test]
+    fn an_address_has_ten_attempts_a_minute_counted_when_they_start() {
+        let throttle = Throttle::default();
+        for _ in 0..ATTEMPTS_PER_MINUTE {
+            assert!(throttle.reserve(address(1), None).is_ok());
+        }
+        assert_eq!(
+            throttle.reserve(address(1), None).err(),
+            Some(Refusal::Address)
+        );
+        assert!(
+            throttle.reserve(address(2), None).is_ok(),
+            "another address"
+        );
+    }
+
+    #[test]
+    fn a_failing_account_is_slowed_down_not_locked_and_a_success_clears_it() {
+        let throttle = Throttle::default();
+        for n in 0..ACCOUNT_FAILURES_FREE {
+            let attempt = throttle
+                .reserve(address(n as u8), Some("zoe"))
+                .expect("free");
+            throttle.failed(&attempt);
+        }
+        let slowed = throttle.reserve(address(100), Some("zoe"));
+        assert_eq!(slowed.err(), Some(Refusal::Account(1)));
+        assert!(throttle.reserve(address(100), Some("noe")).is_ok());
+        std::thread::sleep(Duration::from_millis(1100));
+        let attempt = throttle
+            .reserve(address(101), Some("zoe"))
+            .expect("after the delay");
+        throttle.succeeded(&attempt);
+        assert!(
+            throttle.reserve(address(102), Some("zoe")).is_ok(),
+            "cleared"
+        );
     }
 }

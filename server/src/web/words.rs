@@ -58,6 +58,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("wrong_credentials", "L'identifiant ou le mot de passe est incorrect.", "The identifier or the password is wrong."),
     ("throttled_title", "Trop de tentatives", "Too many attempts"),
     ("throttled_text", "Trop de tentatives en peu de temps. Patientez une minute, puis réessayez.", "Too many attempts in a short time. Wait one minute, then try again."),
+    ("slowed_text", "Trop de tentatives pour ce compte. Patientez un peu ({seconds} s), puis réessayez.", "Too many attempts for this account. Wait a little ({seconds} s), then try again."),
     ("csrf_title", "Ce formulaire a expiré", "This form has expired"),
     ("csrf_text", "Pour votre sécurité, le formulaire a expiré. Revenez en arrière, rechargez la page et envoyez-le de nouveau.", "For your security, the form has expired. Go back, reload the page and send it again."),
     ("dashboard", "Mes candidatures", "My applications"),
