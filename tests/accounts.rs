@@ -620,3 +620,67 @@ fn behind_a_trusted_proxy_each_client_has_its_own_attempts() {
     }
     server.stop();
 }
+
+#[test]
+fn names_and_addresses_are_checked_and_whoever_activates_names_the_account() {
+    let folder = tempfile::tempdir().unwrap();
+    let log_path = folder.path().join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let definition = repository().join("definitions/osu-pytheas.yaml");
+    let data = folder.path().join("data");
+    let server = Guichet::launch_on(&definition, &data, None, &[], log);
+    let mut browser = Browser::new();
+    let long = "x".repeat(1_500_000);
+    let refused = [
+        (
+            "Zoé\n\nVotre compte est bloqué",
+            "Lefèvre",
+            "zoe@example.org",
+        ),
+        ("Zoé", long.as_str(), "zoe@example.org"),
+        ("Zoé", "Lefèvre", "a,b@example.org"),
+        ("Zoé", "Lefèvre", "<victim@example.org>"),
+    ];
+    for (first_name, last_name, email) in refused {
+        let page = browser.submit(
+            &server.url("/inscription"),
+            &[
+                ("last_name", last_name),
+                ("first_name", first_name),
+                ("email", email),
+            ],
+        );
+        assert_eq!(page.status, 422, "{first_name:?} {email}");
+    }
+    // Someone signs up another's address with a name of their choosing…
+    browser.submit(
+        &server.url("/inscription"),
+        &[
+            ("last_name", "Farceur"),
+            ("first_name", "Un"),
+            ("email", "zoe@example.org"),
+        ],
+    );
+    let mut link = String::new();
+    wait_for("the activation link", || {
+        let links = links_in_log(&log_path, "zoe@example.org", &server.url("/activation/"));
+        links.first().map(|first| link.clone_from(first)).is_some()
+    });
+    // …and whoever activates it says who they are.
+    let mut owner = Browser::new();
+    let form = owner.get(&link);
+    assert!(form.body.contains("value=\"Farceur\""), "{}", form.body);
+    let activated = owner.submit(
+        &link,
+        &[
+            ("last_name", "Lefèvre"),
+            ("first_name", "Zoé"),
+            ("password", "Calanques-de-Sormiou-7"),
+            ("password_confirm", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_eq!(activated.status, 303, "{}", activated.body);
+    let dashboard = owner.get(&server.url("/tableau-de-bord"));
+    assert!(dashboard.body.contains("Zoé Lefèvre"), "{}", dashboard.body);
+    server.stop();
+}

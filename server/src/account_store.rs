@@ -158,13 +158,15 @@ impl AccountStore {
         }
     }
 
-    /// Creates an account, or returns the existing one with this email.
+    /// Creates an account, or returns the existing one with this email (and
+    /// whether it was created). An account never activated within
+    /// `unactivated_for` is taken over by the new sign-up.
     pub fn create(
         &self,
         first_name: &str,
         last_name: &str,
         email: &str,
-        now: Timestamp,
+        (now, unactivated_for): (Timestamp, Duration),
     ) -> Result<(Account, bool), AccountError> {
         let email = email.to_lowercase();
         let account = Account {
@@ -182,10 +184,27 @@ impl AccountStore {
             .compare_and_swap(&email, None as Option<&[u8]>, Some(account.id.as_bytes()))
             .map_err(storage)?;
         if claimed.is_err() {
-            let existing = self.find_by_email(&email)?;
-            return existing
-                .map(|a| (a, false))
-                .ok_or_else(|| AccountError::Storage("email index without account".into()));
+            let existing = self
+                .find_by_email(&email)?
+                .ok_or_else(|| AccountError::Storage("email index without account".into()))?;
+            // An account never activated lasts as long as its link: past it,
+            // the address is free for whoever signs it up.
+            let lapsed = existing.password.is_none()
+                && existing.created_at
+                    + jiff::SignedDuration::try_from(unactivated_for)
+                        .unwrap_or(jiff::SignedDuration::MAX)
+                    <= now;
+            if !lapsed {
+                return Ok((existing, false));
+            }
+            let renewed = Account {
+                first_name: account.first_name,
+                last_name: account.last_name,
+                created_at: now,
+                ..existing
+            };
+            self.save(&renewed)?;
+            return Ok((renewed, true));
         }
         self.save(&account)?;
         Ok((account, true))
@@ -396,6 +415,8 @@ mod tests {
         "2027-03-10T09:00:00Z".parse().expect("time")
     }
 
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
     /// `seconds` after [`now`].
     fn at(seconds: i64) -> Timestamp {
         now()
@@ -416,15 +437,27 @@ mod tests {
         let folder = tempfile::tempdir().expect("tempdir");
         let accounts = AccountStore::open(folder.path()).expect("open");
         let (account, created) = accounts
-            .create("Zoé", "Lefèvre", "Zoe@Example.org", now())
+            .create("Zoé", "Lefèvre", "Zoe@Example.org", (now(), DAY))
             .expect("create");
         assert!(created);
         assert_eq!(account.email, "zoe@example.org");
         let (again, created) = accounts
-            .create("Zoé", "L", "zoe@example.org", now())
+            .create("Zoé", "L", "zoe@example.org", (now(), DAY))
             .expect("create");
         assert!(!created);
-        assert_eq!(again.id, account.id);
+        assert_eq!(
+            (again.id.as_str(), again.last_name.as_str()),
+            (account.id.as_str(), "Lefèvre")
+        );
+        // Never activated, past its link: whoever signs up now names it.
+        let (taken, created) = accounts
+            .create("Noé", "M", "zoe@example.org", (at(24 * 3600), DAY))
+            .expect("create");
+        assert!(created);
+        assert_eq!(
+            (taken.id.as_str(), taken.first_name.as_str()),
+            (account.id.as_str(), "Noé")
+        );
 
         let issue = |purpose: Purpose, seconds: u64| {
             let ttl = Duration::from_secs(seconds);

@@ -113,7 +113,16 @@ pub async fn run_worker(
                     {
                         continue;
                     }
-                    match deliver(&transport, &mail, &envelope).await {
+                    let delivered = match build_message(&mail, &envelope) {
+                        Ok(message) => deliver(&transport, &mail, message).await,
+                        Err(error) => {
+                            // An address that does not parse never will: the
+                            // mail leaves the outbox instead of being retried forever.
+                            tracing::error!(%error, id = %mail.id, to = ?mail.to, "mail can never be sent: dropped");
+                            Ok(())
+                        }
+                    };
+                    match delivered {
                         Ok(()) => {
                             failures.remove(&mail.id);
                             let engine = Arc::clone(&engine);
@@ -152,12 +161,7 @@ pub async fn run_worker(
     }
 }
 
-async fn deliver(
-    transport: &Transport,
-    mail: &OutboxMail,
-    envelope: &Envelope,
-) -> anyhow::Result<()> {
-    let message = build_message(mail, envelope)?;
+async fn deliver(transport: &Transport, mail: &OutboxMail, message: Message) -> anyhow::Result<()> {
     match transport {
         Transport::Smtp(smtp) => {
             smtp.send(message).await?;

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, PublicForm, SignedIn, Visit};
-use super::forms::{required, valid_email, AccountForm, Errors, Input};
+use super::forms::{required, valid_email, valid_name, AccountForm, Errors, Input};
 use super::links::MailedLink;
 use super::password::token_problem;
 use super::session::{cookie, set_cookie, with_cookie, SESSION_COOKIE};
@@ -69,8 +69,13 @@ pub async fn signup(visit: Visit, post: PublicForm) -> PageResult {
     if !email.is_empty() && !valid_email(&email) {
         errors.insert("email", lang.t("email_invalid"));
     }
+    for name in ["last_name", "first_name"] {
+        if !valid_name(form.trimmed(name)) {
+            errors.insert(name, lang.t("name_invalid"));
+        }
+    }
     if !errors.is_empty() {
-        return Ok(signup_page().render(&visit, Some(form), &errors, None));
+        return Ok(signup_page().render(&visit, &form.0, &errors, None));
     }
 
     let first_name = form.trimmed("first_name").to_owned();
@@ -78,9 +83,12 @@ pub async fn signup(visit: Visit, post: PublicForm) -> PageResult {
     let worker = Arc::clone(state);
     blocking(move || -> Result<(), PageError> {
         let now = Timestamp::now();
-        let (account, _created) = worker
-            .accounts
-            .create(&first_name, &last_name, &email, now)?;
+        let (account, _created) = worker.accounts.create(
+            &first_name,
+            &last_name,
+            &email,
+            (now, worker.links.activation),
+        )?;
         // An activated account gets nothing: the answer is the same either way.
         if account.password.is_none() {
             MailedLink::Activation.send(&worker, &account, &account.email, lang)?;
@@ -132,7 +140,7 @@ pub async fn signin(visit: Visit, post: PublicForm) -> PageResult {
         None => {
             post.failed(&visit.state);
             let error = Some(visit.t("wrong_credentials"));
-            signin_page().render(&visit, Some(form), &Errors::new(), error)
+            signin_page().render(&visit, &form.0, &Errors::new(), error)
         }
     })
 }
@@ -183,7 +191,7 @@ pub async fn change_email(
     let email = form.trimmed("email").to_lowercase();
     if !valid_email(&email) {
         let errors = Errors::from([("email", lang.t("email_invalid"))]);
-        return Ok(email_page().render(&visit, Some(&form), &errors, None));
+        return Ok(email_page().render(&visit, &form.0, &errors, None));
     }
     let worker = Arc::clone(&visit.state);
     blocking(move || -> Result<(), PageError> {

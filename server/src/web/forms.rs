@@ -121,15 +121,15 @@ impl AccountForm {
 
     /// The form as it first shows: empty, without messages.
     pub fn blank(&self, visit: &Visit) -> Response {
-        self.render(visit, None, &Errors::new(), None)
+        self.render(visit, &[], &Errors::new(), None)
     }
 
-    /// The form with the values sent (passwords excepted) and what is wrong
-    /// with them: next to inputs (`errors`) or about the whole (`form_error`).
+    /// The form with `values` (those sent, or known already; passwords are
+    /// never shown) and what is wrong with them: next to inputs (`errors`) or about the whole (`form_error`).
     pub fn render(
         &self,
         visit: &Visit,
-        sent: Option<&CsrfForm>,
+        values: &[(String, String)],
         errors: &Errors,
         form_error: Option<String>,
     ) -> Response {
@@ -144,8 +144,8 @@ impl AccountForm {
                 autocomplete: input.autocomplete,
                 help: input.help.map(|h| lang.t(h)),
                 // Passwords are never sent back into the page.
-                value: match sent {
-                    Some(form) if input.kind != "password" => form.get(input.name).unwrap_or(""),
+                value: match values.iter().find(|(name, _)| name == input.name) {
+                    Some((_, value)) if input.kind != "password" => value,
                     _ => "",
                 },
                 error: errors.get(input.name),
@@ -200,17 +200,28 @@ impl Confirmation {
     }
 }
 
-/// Whether `text` looks like an email address.
+/// Whether `text` is one email address that mail can be sent to: lettre's
+/// parser agrees, with a dotted domain, and nothing that would make it several
+/// addresses or a display name.
 pub fn valid_email(text: &str) -> bool {
-    let Some((user, host)) = text.split_once('@') else {
+    let Ok(address) = text.parse::<lettre::Address>() else {
         return false;
     };
-    !user.is_empty()
-        && host.contains('.')
-        && !host.starts_with('.')
-        && !host.ends_with('.')
-        && !text.contains(char::is_whitespace)
+    let domain = address.domain();
+    domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !text.contains(|c: char| c.is_whitespace() || "<>,;\"()[]\\".contains(c))
         && text.len() <= 254
+}
+
+/// Longest name accepted, in characters.
+const MAX_NAME: usize = 100;
+
+/// Whether `name` is a person's name as a form may give it: not too long,
+/// no control character (a line break would write into mails).
+pub fn valid_name(name: &str) -> bool {
+    name.chars().count() <= MAX_NAME && !name.chars().any(char::is_control)
 }
 
 /// The first problem of a new password, as a words key.
@@ -289,5 +300,18 @@ mod tests {
         assert!(!valid_email("zoe@example"));
         assert!(!valid_email("zoe example@example.org"));
         assert!(!valid_email("@example.org"));
+        assert!(!valid_email("a,b@example.org"), "two addresses");
+        assert!(!valid_email("<victim@example.org>"), "a display form");
+        assert!(!valid_email("Zoé <zoe@example.org>"));
+        assert!(valid_email("zoe.lefevre+candidature@example.org"));
+    }
+
+    #[test]
+    fn names_are_short_and_on_one_line() {
+        assert!(valid_name("Lefèvre-Nguyễn d'Aubigné"));
+        assert!(!valid_name(
+            "Zoé\n\nVotre compte est bloqué : appelez le 08…"
+        ));
+        assert!(!valid_name(&"x".repeat(1_500_000)));
     }
 }

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use super::account::signed_in_redirect;
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, Lang, PublicForm, Visit};
-use super::forms::{password_problem, required, AccountForm, Errors, Input};
+use super::forms::{password_problem, required, valid_name, AccountForm, Errors, Input};
 use super::links::{send_account_mail, AccountMail, MailedLink};
 use super::AppState;
 use crate::account_store::{Account, TokenProblem};
@@ -116,8 +116,16 @@ impl PasswordLink {
             "password",
             "new-password",
         );
-        AccountForm::new(heading, "choose_password_button", action)
-            .input(password.with_help("password_help"))
+        let form = AccountForm::new(heading, "choose_password_button", action);
+        // Whoever activates an address says who they are, whatever whoever
+        // signed it up wrote.
+        let form = match self {
+            PasswordLink::Activation => form
+                .input(Input::new("last_name", "last_name", "text", "family-name"))
+                .input(Input::new("first_name", "first_name", "text", "given-name")),
+            PasswordLink::Reset => form,
+        };
+        form.input(password.with_help("password_help"))
             .input(confirm)
     }
 }
@@ -129,12 +137,41 @@ pub async fn password_form(
     link: PasswordLink,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    Ok(
-        match visit.state.accounts.check_token(&token, Timestamp::now())? {
-            Ok(_) => link.page(&token).blank(&visit),
-            Err(problem) => token_problem(&visit, problem, link.again()),
-        },
-    )
+    let accounts = &visit.state.accounts;
+    Ok(match accounts.check_token(&token, Timestamp::now())? {
+        Ok((account, _)) => {
+            let names = match (link, accounts.get(&account)?) {
+                (PasswordLink::Activation, Some(account)) => vec![
+                    ("last_name".to_owned(), account.last_name),
+                    ("first_name".to_owned(), account.first_name),
+                ],
+                _ => Vec::new(),
+            };
+            link.page(&token)
+                .render(&visit, &names, &Errors::new(), None)
+        }
+        Err(problem) => token_problem(&visit, problem, link.again()),
+    })
+}
+
+/// The names an activation form gives (a form without them keeps those of
+/// the sign-up), or what is wrong with them.
+fn names_from(form: &CsrfForm, account: &mut Account, errors: &mut Errors, lang: Lang) {
+    for (name, value) in [
+        ("last_name", &mut account.last_name),
+        ("first_name", &mut account.first_name),
+    ] {
+        let Some(given) = form.get(name).map(str::trim) else {
+            continue;
+        };
+        if given.is_empty() {
+            errors.insert(name, lang.t("required"));
+        } else if !valid_name(given) {
+            errors.insert(name, lang.t("name_invalid"));
+        } else {
+            *value = given.to_owned();
+        }
+    }
 }
 
 /// What is wrong with the two password fields, if anything.
@@ -167,12 +204,16 @@ pub async fn set_password(
         Ok(Ok(_)) | Err(_) => None,
         Ok(Err(problem)) => return Ok(token_problem(&visit, problem, link.again())),
     };
-    let Some(account) = account else {
+    let Some(mut account) = account else {
         return Ok(token_problem(&visit, TokenProblem::Unknown, link.again()));
     };
-    let errors = password_errors(&form, &account, lang);
+    let mut errors = Errors::new();
+    if let PasswordLink::Activation = link {
+        names_from(&form, &mut account, &mut errors, lang);
+    }
+    errors.extend(password_errors(&form, &account, lang));
     if !errors.is_empty() {
-        return Ok(link.page(&token).render(&visit, None, &errors, None));
+        return Ok(link.page(&token).render(&visit, &form.0, &errors, None));
     }
     let password = form.get("password").unwrap_or_default().to_owned();
     let worker = Arc::clone(state);

@@ -40,6 +40,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("choose_password_button", "Enregistrer mon mot de passe", "Save my password"),
     ("new_password", "Choisissez un nouveau mot de passe", "Choose a new password"),
     ("required", "Ce champ est obligatoire.", "This field is required."),
+    ("name_invalid", "Saisissez au plus 100 caractères, sur une seule ligne.", "Enter at most 100 characters, on one line."),
     ("email_invalid", "Saisissez une adresse électronique comme nom@exemple.fr.", "Enter an email address like name@example.org."),
     ("password_short", "Votre mot de passe doit compter au moins 10 caractères.", "Your password needs at least 10 characters."),
     ("password_weak", "Mêlez au moins trois sortes de caractères : minuscules, majuscules, chiffres, symboles (ou utilisez 16 caractères ou plus).", "Mix at least three kinds of characters: lowercase, capitals, digits, symbols (or use 16 characters or more)."),
