@@ -4,6 +4,9 @@
 
 mod serving;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
 use std::time::Duration;
 
 use serving::*;
@@ -179,5 +182,81 @@ fn the_language_a_visitor_chooses_is_kept_across_pages() {
         .get(&server.url("/"))
         .body
         .contains("<html lang=\"fr\">"));
+    server.stop();
+}
+
+/// Opens a connection to `server` and sends `start` (an unfinished request).
+fn slow_client(server: &Guichet, start: &str) -> TcpStream {
+    let address = server.url("").trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(start.as_bytes()).unwrap();
+    stream
+}
+
+/// What the server sends on `stream` before closing it (within thirty
+/// seconds: the tests of this file run at once on a small machine).
+fn until_closed(stream: &mut TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut received = Vec::new();
+    let outcome = stream.read_to_end(&mut received);
+    // Closed with data of ours unread, the system resets the connection.
+    let reset = matches!(&outcome, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset);
+    assert!(outcome.is_ok() || reset, "still open: {outcome:?}");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_others_still_served() {
+    let folder = tempfile::tempdir().unwrap();
+    let limits = [
+        "--header-timeout",
+        "2 seconds",
+        "--request-timeout",
+        "3 seconds",
+    ];
+    let server = Guichet::launch(&folder.path().join("data"), None, &limits, Stdio::null());
+    // A hundred clients that never finish their headers, a hundred that send
+    // a body a byte at a time.
+    let mut unfinished: Vec<TcpStream> = (0..100)
+        .map(|_| slow_client(&server, "GET / HTTP/1.1\r\nHost: guichet\r\n"))
+        .collect();
+    let body = "POST /connexion HTTP/1.1\r\nHost: guichet\r\nContent-Type: \
+                application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nemail=";
+    let mut trickling: Vec<TcpStream> = (0..100).map(|_| slow_client(&server, body)).collect();
+    let started = std::time::Instant::now();
+    // Meanwhile, a normal request is answered.
+    let (status, _, _) = server.get("/health", &[]);
+    assert_eq!(status, 200);
+    for stream in &mut trickling {
+        stream.write_all(b"a").unwrap();
+    }
+    for stream in &mut unfinished {
+        until_closed(stream);
+    }
+    for stream in &mut trickling {
+        let answer = until_closed(stream);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+    server.stop();
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_until_others_end() {
+    let folder = tempfile::tempdir().unwrap();
+    let limits = ["--max-connections", "5", "--header-timeout", "30 seconds"];
+    let server = Guichet::launch(&folder.path().join("data"), None, &limits, Stdio::null());
+    // The connection that saw the server start ends first.
+    std::thread::sleep(Duration::from_millis(500));
+    let held: Vec<TcpStream> = (0..5)
+        .map(|_| slow_client(&server, "GET / HTTP/1.1\r\n"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut sixth = slow_client(&server, "GET /health HTTP/1.1\r\nHost: guichet\r\n\r\n");
+    assert_eq!(until_closed(&mut sixth), "", "closed without an answer");
+    drop(held);
+    wait_for("a place", || server.get("/health", &[]).0 == 200);
     server.stop();
 }

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 mod account_store;
 mod files;
+mod listen;
 mod mail;
 mod serve;
 mod web;

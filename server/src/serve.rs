@@ -43,6 +43,15 @@ pub struct ServeOptions {
     /// are counted against the client its `X-Forwarded-For` names.
     #[arg(long, env = "GUICHET_TRUSTED_PROXY")]
     pub trusted_proxy: Option<std::net::IpAddr>,
+    /// Time a client has to send a request's headers.
+    #[arg(long, env = "GUICHET_HEADER_TIMEOUT", default_value = "10 seconds", value_parser = parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Time a request has, its body included, to be read and answered.
+    #[arg(long, env = "GUICHET_REQUEST_TIMEOUT", default_value = "2 minutes", value_parser = parse_duration)]
+    pub request_timeout: std::time::Duration,
+    /// Connections open at once; further ones are closed at once.
+    #[arg(long, env = "GUICHET_MAX_CONNECTIONS", default_value = "1000")]
+    pub max_connections: usize,
     /// Log format: `human` or `json`.
     #[arg(long, env = "GUICHET_LOG", default_value = "human")]
     pub log: String,
@@ -154,11 +163,18 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         .await
         .with_context(|| format!("listening on {}", options.addr))?;
     tracing::info!(address = %listener.local_addr()?, %base_url, "serving");
-    let app = web::router(Arc::clone(&state))
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = crate::listen::Limits {
+        header_timeout: options.header_timeout,
+        request_timeout: options.request_timeout,
+        max_connections: options.max_connections,
+    };
+    crate::listen::serve(
+        listener,
+        web::router(Arc::clone(&state)),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
 
     tracing::info!("stopping: finishing mail delivery and flushing the store");
     let _ = stop.send(true);
