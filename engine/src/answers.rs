@@ -28,6 +28,10 @@ pub enum Problem {
     TooSmall(f64),
     /// Larger than the field's `max`.
     TooLarge(f64),
+    /// A text shorter than the field's `min`, in characters.
+    TooShort(usize),
+    /// A text longer than the field's `max` (or the kind's default), in characters.
+    TooLong(usize),
     /// Does not match the field's pattern (with the definition's explanation).
     Pattern(Option<Text>),
     /// Not one of the options offered.
@@ -67,6 +71,10 @@ impl Problem {
             Problem::TooSmall(min) => format!("Saisissez {min} ou plus."),
             Problem::TooLarge(max) if en => format!("Enter {max} or less."),
             Problem::TooLarge(max) => format!("Saisissez {max} ou moins."),
+            Problem::TooShort(min) if en => format!("Enter at least {min} characters."),
+            Problem::TooShort(min) => format!("Saisissez au moins {min} caractères."),
+            Problem::TooLong(max) if en => format!("Enter at most {max} characters."),
+            Problem::TooLong(max) => format!("Saisissez au plus {max} caractères."),
             Problem::Pattern(Some(text)) => text.get(language).to_owned(),
             Problem::Pattern(None) => pick(
                 "Cette valeur n'a pas le format attendu.",
@@ -100,6 +108,8 @@ impl std::fmt::Display for Problem {
             Problem::Year => write!(f, "is not a four-digit year"),
             Problem::TooSmall(min) => write!(f, "is smaller than {min}"),
             Problem::TooLarge(max) => write!(f, "is larger than {max}"),
+            Problem::TooShort(min) => write!(f, "is shorter than {min} characters"),
+            Problem::TooLong(max) => write!(f, "is longer than {max} characters"),
             Problem::Pattern(_) => write!(f, "does not match the expected format"),
             Problem::Option => write!(f, "is not one of the options"),
             Problem::Boolean => write!(f, "is not yes or no"),
@@ -108,6 +118,19 @@ impl std::fmt::Display for Problem {
         }
     }
 }
+
+/// The longest text a field of `kind` takes when its definition gives no
+/// `max`: enough for any real answer, too little to fill a disk with.
+pub fn default_max_length(kind: FieldType) -> usize {
+    match kind {
+        FieldType::Textarea => 5000,
+        FieldType::Email => 254,
+        _ => 200,
+    }
+}
+
+/// Entries a repeatable section takes when its definition gives no `max`.
+pub const DEFAULT_MAX_ENTRIES: u32 = 30;
 
 /// Whether an answer is empty (no value, blank text, no option).
 pub fn is_blank(value: &Value) -> bool {
@@ -148,12 +171,19 @@ pub fn check_answer(
             if field.kind == FieldType::Email && !looks_like_email(text) {
                 return Err(Problem::Email);
             }
-            let length = text.chars().count() as f64;
-            if field.min.is_some_and(|min| length < min) {
-                return Err(Problem::TooSmall(field.min.unwrap_or_default()));
+            let length = text.chars().count();
+            if let Some(min) = field
+                .min
+                .map(|min| min as usize)
+                .filter(|min| length < *min)
+            {
+                return Err(Problem::TooShort(min));
             }
-            if field.max.is_some_and(|max| length > max) {
-                return Err(Problem::TooLarge(field.max.unwrap_or_default()));
+            let max = field
+                .max
+                .map_or(default_max_length(field.kind), |max| max as usize);
+            if length > max {
+                return Err(Problem::TooLong(max));
             }
             if let Some(pattern) = &field.pattern {
                 if !definition.matches_pattern(pattern, text).unwrap_or(false) {

@@ -127,7 +127,10 @@ mod units;
 mod workflow;
 mod yaml;
 
-pub use answers::{check_answer, check_entry, entry_context, options, Choice, EntryCheck, Problem};
+pub use answers::{
+    check_answer, check_entry, default_max_length, entry_context, options, Choice, EntryCheck,
+    Problem, DEFAULT_MAX_ENTRIES,
+};
 pub use bundle::{Bundle, ReadError};
 pub use context::{base_context, candidature_context, Shape};
 pub use definition::{Definition, DefinitionError};

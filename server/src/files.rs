@@ -4,7 +4,9 @@
 //! PNG only if its bytes say so, down to its end (a truncated file is refused).
 //! Files live under the data directory, never in a served folder.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use guichet_engine::model::FileFormat;
 use sha2::{Digest, Sha256};
@@ -164,9 +166,23 @@ pub fn clean_file_name(sent: &str) -> String {
     }
 }
 
-/// The content-addressed store of uploaded files.
+/// The uploaded files, each dossier's in its own folder, named by their
+/// SHA-256: a file no piece of its dossier refers to any more (replaced,
+/// removed, and gone from the sent copies) can be deleted without asking any
+/// other dossier.
 pub struct FileStore {
     root: PathBuf,
+    /// One writer per dossier at a time: a file stored for a command is never
+    /// swept by another command of the same dossier before it refers to it.
+    writers: std::sync::Mutex<HashMap<String, Arc<std::sync::Mutex<()>>>>,
+}
+
+fn valid_digest(sha256: &str) -> bool {
+    sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn valid_dossier(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 impl FileStore {
@@ -175,28 +191,39 @@ impl FileStore {
         std::fs::create_dir_all(root)?;
         Ok(Self {
             root: root.to_owned(),
+            writers: Default::default(),
         })
     }
 
-    fn path(&self, sha256: &str) -> Option<PathBuf> {
-        let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
-        valid.then(|| self.root.join(&sha256[..2]).join(sha256))
+    fn folder(&self, dossier: &str) -> std::io::Result<PathBuf> {
+        if !valid_dossier(dossier) {
+            return Err(std::io::Error::other("bad dossier id"));
+        }
+        Ok(self.root.join("dossiers").join(dossier))
     }
 
-    /// Stores `bytes` durably; returns their SHA-256 (hex).
-    pub fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+    /// Holds `dossier`'s files for one writer until the guard is dropped.
+    pub fn writer(&self, dossier: &str) -> Arc<std::sync::Mutex<()>> {
+        let mut writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        if writers.len() > 10_000 {
+            // Only the locks someone holds now are worth keeping.
+            writers.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        Arc::clone(writers.entry(dossier.to_owned()).or_default())
+    }
+
+    /// Stores `bytes` of `dossier` durably; returns their SHA-256 (hex).
+    pub fn put(&self, dossier: &str, bytes: &[u8]) -> std::io::Result<String> {
         let digest: String = Sha256::digest(bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let Some(path) = self.path(&digest) else {
-            return Err(std::io::Error::other("bad digest"));
-        };
+        let folder = self.folder(dossier)?;
+        let path = folder.join(&digest);
         if path.exists() {
             return Ok(digest);
         }
-        let folder = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(folder)?;
+        std::fs::create_dir_all(&folder)?;
         // Written aside, synced, then renamed: a crash never leaves half a file
         // under its final name.
         let temporary = folder.join(format!(".{digest}.part"));
@@ -210,12 +237,38 @@ impl FileStore {
         Ok(digest)
     }
 
-    /// The bytes stored under `sha256`.
-    pub fn get(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
-        let path = self
-            .path(sha256)
-            .ok_or_else(|| std::io::Error::other("bad digest"))?;
-        std::fs::read(path)
+    /// The bytes of `dossier` stored under `sha256` (files stored before
+    /// dossiers had folders are found where they were).
+    pub fn get(&self, dossier: &str, sha256: &str) -> std::io::Result<Vec<u8>> {
+        if !valid_digest(sha256) {
+            return Err(std::io::Error::other("bad digest"));
+        }
+        match std::fs::read(self.folder(dossier)?.join(sha256)) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::read(self.root.join(&sha256[..2]).join(sha256))
+            }
+            read => read,
+        }
+    }
+
+    /// Deletes the files of `dossier` not in `referenced`; gives how many.
+    pub fn keep_only(&self, dossier: &str, referenced: &HashSet<&str>) -> std::io::Result<usize> {
+        let entries = match std::fs::read_dir(self.folder(dossier)?) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        let mut deleted = 0;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if valid_digest(&name) && !referenced.contains(name.as_ref()) {
+                std::fs::remove_file(entry.path())?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
     }
 }
 
@@ -317,13 +370,25 @@ mod tests {
     fn files_are_stored_by_content() {
         let folder = tempfile::tempdir().expect("tempdir");
         let store = FileStore::open(folder.path()).expect("open");
-        let first = store.put(PDF).expect("put");
+        let first = store.put("d1", PDF).expect("put");
         assert_eq!(
-            store.put(PDF).expect("put"),
+            store.put("d1", PDF).expect("put"),
             first,
             "the same bytes, the same name"
         );
-        assert_eq!(store.get(&first).expect("get"), PDF);
-        assert!(store.get("../../etc/passwd").is_err());
+        assert_eq!(store.get("d1", &first).expect("get"), PDF);
+        assert!(store.get("d1", "../../etc/passwd").is_err());
+        assert!(store.put("../d2", PDF).is_err());
+        // What the dossier no longer refers to goes; another dossier's stays.
+        let other = store.put("d2", PDF).expect("put");
+        let png = store.put("d1", &png(1)).expect("put");
+        assert_eq!(
+            store
+                .keep_only("d1", &HashSet::from([png.as_str()]))
+                .expect("sweep"),
+            1
+        );
+        assert!(store.get("d1", &first).is_err());
+        assert_eq!(store.get("d2", &other).expect("get"), PDF);
     }
 }

@@ -155,6 +155,7 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
             password_reset: options.reset_validity,
         },
         throttle: Default::default(),
+        writes: Default::default(),
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
         mail_wake: Arc::clone(&wake),

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{allowed, not_found, FileRefusal, FreedPlace, Step, WorkflowError};
-use crate::answers::{check_answer, check_entry, is_blank, Problem};
+use crate::answers::{check_answer, check_entry, is_blank, Problem, DEFAULT_MAX_ENTRIES};
 use crate::context::base_context;
 use crate::dossier::{Candidature, FileRef, PieceState, SentCopy};
 use crate::model::{CommentRule, DeadlineDef, FileEffect, RoleKind, Text};
@@ -44,7 +44,8 @@ impl Step<'_> {
                 })
             }
         };
-        if let Some(max) = section.repeat.as_ref().and_then(|r| r.max) {
+        if let Some(repeat) = &section.repeat {
+            let max = repeat.max.unwrap_or(DEFAULT_MAX_ENTRIES);
             if entries.len() > max as usize {
                 return Err(WorkflowError::InvalidValue {
                     field: section_id.to_owned(),
@@ -86,7 +87,7 @@ impl Step<'_> {
         self.after
             .profile
             .insert(section_id.to_owned(), answers.clone());
-        self.change(format!("profile/{section_id}"), before, answers.clone());
+        self.change_each(format!("profile/{section_id}"), before, answers.clone());
         Ok(())
     }
 

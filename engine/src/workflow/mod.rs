@@ -313,6 +313,30 @@ impl Step<'_> {
         }
     }
 
+    /// Records what changed between two sections' answers field by field (or
+    /// entry by entry): the event keeps the change, not two whole copies.
+    fn change_each(&mut self, path: String, before: Value, after: Value) {
+        match (before, after) {
+            (Value::Object(mut before), Value::Object(after)) => {
+                for (key, value) in &after {
+                    let old = before.remove(key).unwrap_or(Value::Null);
+                    self.change(format!("{path}/{key}"), old, value.clone());
+                }
+                for (key, old) in before {
+                    self.change(format!("{path}/{key}"), old, Value::Null);
+                }
+            }
+            (Value::Array(before), Value::Array(after)) => {
+                for index in 0..before.len().max(after.len()) {
+                    let old = before.get(index).cloned().unwrap_or(Value::Null);
+                    let new = after.get(index).cloned().unwrap_or(Value::Null);
+                    self.change(format!("{path}/{index}"), old, new);
+                }
+            }
+            (before, after) => self.change(path, before, after),
+        }
+    }
+
     fn candidature_index(&self, id: &str) -> Result<usize, WorkflowError> {
         self.after
             .candidatures

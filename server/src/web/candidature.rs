@@ -10,7 +10,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
-use guichet_engine::{actions_for, Actions, Actor, Candidature, Command};
+use guichet_engine::{actions_for, Actions, Actor, Candidature, Command, EngineError, Outcome};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -264,6 +264,12 @@ pub async fn act(own: OwnDossier, id: &str, command: Command) -> PageResult {
     let worker = Arc::clone(&own.visit.state);
     let (account, dossier) = (own.account.id.clone(), own.dossier.clone());
     let result = blocking(move || worker.run_as_candidate(&account, &dossier, command)).await?;
+    answer(own, id, result)
+}
+
+/// After a candidate's command: back to the candidature, or its page with
+/// the refusal in words.
+pub fn answer(own: OwnDossier, id: &str, result: Result<Outcome, EngineError>) -> PageResult {
     let lang = own.visit.lang;
     match result {
         Ok(_) => Ok(Redirect::to(&lang.href(&format!("/candidatures/{id}"))).into_response()),

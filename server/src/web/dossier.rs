@@ -13,7 +13,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use guichet_engine::model::{FieldDef, FieldType, SectionDef};
 use guichet_engine::{
-    base_context, check_entry, entry_context, options, Command, Definition, Dossier, Problem,
+    base_context, check_entry, entry_context, options, Command, Definition, Dossier, EngineError,
+    Problem, WorkflowError,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -309,7 +310,16 @@ struct EntriesPage<'a> {
     entries: Vec<EntryRow>,
     readonly: bool,
     contact: Option<&'a str>,
-    add: String,
+    /// Where to add an entry; none once the section holds as many as it takes.
+    add: Option<String>,
+    /// How many entries the section takes, said when it is full.
+    full: Option<u32>,
+}
+
+/// The most entries a repeatable section takes.
+fn max_entries(section: &SectionDef) -> usize {
+    let max = section.repeat.as_ref().and_then(|r| r.max);
+    max.unwrap_or(guichet_engine::DEFAULT_MAX_ENTRIES) as usize
 }
 
 /// The entries of a repeatable (or imported) section, as a table.
@@ -317,7 +327,7 @@ fn render_entries(own: &OwnDossier, section: &SectionDef) -> Response {
     let (visit, dossier) = (&own.visit, &own.dossier);
     let (lang, code) = (visit.lang, visit.lang.code());
     let id = &section.id;
-    let entries = entries_of(dossier, section)
+    let entries: Vec<EntryRow> = entries_of(dossier, section)
         .iter()
         .enumerate()
         .map(|(n, entry)| EntryRow {
@@ -337,14 +347,16 @@ fn render_entries(own: &OwnDossier, section: &SectionDef) -> Response {
             add_label: section.repeat.as_ref().map(|r| r.add_label.get(code)),
         },
         columns: section.fields.iter().map(|f| f.label.get(code)).collect(),
-        entries,
         readonly: section.import.is_some(),
         contact: section
             .import
             .as_ref()
             .and_then(|i| i.contact.as_ref())
             .map(|c| c.get(code)),
-        add: lang.href(&format!("/dossier/{id}/nouveau")),
+        add: (entries.len() < max_entries(section))
+            .then(|| lang.href(&format!("/dossier/{id}/nouveau"))),
+        full: (entries.len() >= max_entries(section)).then_some(max_entries(section) as u32),
+        entries,
     };
     visit.render_form("entries.html", StatusCode::OK, &page)
 }
@@ -415,6 +427,18 @@ async fn save(own: OwnDossier, section: &str, answers: Value) -> PageResult {
     match saved {
         Ok(_) => {}
         Err(error) if error.is_conflict() => {}
+        // A limit of the section (its number of entries): said, not a failure.
+        Err(EngineError::Workflow(WorkflowError::InvalidValue { problem, .. })) => {
+            let page = super::error::MessagePage {
+                heading: visit.t("refused_title"),
+                message: problem.message(visit.lang.code()),
+                link: Some(super::error::Link {
+                    label: visit.t("back_to_dashboard"),
+                    href: visit.href(&format!("/dossier/{section}")),
+                }),
+            };
+            return Ok(visit.render("message.html", StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
         Err(error) => return Err(PageError::internal(error)),
     }
     Ok(Redirect::to(&visit.href(&format!("/dossier/{section}"))).into_response())

@@ -38,6 +38,9 @@ pub enum PageError {
     /// Too many failures lately for this account: wait this many seconds (429).
     #[error("account slowed down for {0} s")]
     SlowedDown(u64),
+    /// Too many changes lately by this candidate: wait this many seconds (429).
+    #[error("changes paused for {0} s")]
+    WritesPaused(u64),
     /// Something failed on the server's side (500).
     #[error("internal failure")]
     Internal(#[source] Box<dyn Error + Send + Sync>),
@@ -54,7 +57,9 @@ impl PageError {
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::SignInNeeded => StatusCode::UNAUTHORIZED,
             PageError::CsrfRefused => StatusCode::FORBIDDEN,
-            PageError::Throttled | PageError::SlowedDown(_) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Throttled | PageError::SlowedDown(_) | PageError::WritesPaused(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +89,7 @@ enum ErrorKind {
     CsrfRefused,
     Throttled,
     SlowedDown(u64),
+    WritesPaused(u64),
     Internal,
 }
 
@@ -95,6 +101,7 @@ impl IntoResponse for PageError {
             PageError::CsrfRefused => ErrorKind::CsrfRefused,
             PageError::Throttled => ErrorKind::Throttled,
             PageError::SlowedDown(seconds) => ErrorKind::SlowedDown(*seconds),
+            PageError::WritesPaused(seconds) => ErrorKind::WritesPaused(*seconds),
             PageError::Internal(cause) => {
                 tracing::error!(error = %chain(cause.as_ref()), "request failed");
                 ErrorKind::Internal
@@ -150,9 +157,10 @@ pub async fn error_pages(
         ErrorKind::CsrfRefused => ("message.html", "csrf_title", "csrf_text", None),
         ErrorKind::Throttled => ("message.html", "throttled_title", "throttled_text", None),
         ErrorKind::SlowedDown(_) => ("message.html", "throttled_title", "slowed_text", None),
+        ErrorKind::WritesPaused(_) => ("message.html", "throttled_title", "writes_paused", None),
     };
     let mut message = lang.t(text);
-    if let ErrorKind::SlowedDown(seconds) = kind {
+    if let ErrorKind::SlowedDown(seconds) | ErrorKind::WritesPaused(seconds) = kind {
         message = message.replace("{seconds}", &seconds.to_string());
     }
     let page = MessagePage {

@@ -159,6 +159,13 @@ impl FromRequestParts<App> for OwnDossier {
 
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, PageError> {
         let SignedIn(account) = SignedIn::from_request_parts(parts, state).await?;
+        // Every post on the dossier is a change: each account has a budget.
+        if parts.method == axum::http::Method::POST {
+            state
+                .writes
+                .spend(&account.id)
+                .map_err(PageError::WritesPaused)?;
+        }
         let id = account.dossier.clone().ok_or(PageError::SignInNeeded)?;
         let dossier = state
             .engine

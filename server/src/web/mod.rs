@@ -58,6 +58,8 @@ pub struct AppState {
     pub links: LinkValidity,
     /// The key CSRF tokens are derived with.
     pub csrf: session::CsrfKey,
+    /// Changes each signed-in candidate made lately.
+    pub writes: session::WriteBudget,
     /// Attempts of the public forms.
     pub throttle: Throttle,
     /// The reverse proxy whose `X-Forwarded-For` names the client.
@@ -94,6 +96,60 @@ impl AppState {
     /// version read), waking the mail worker when mails are queued.
     /// Blocking: sled writes durably before answering.
     pub fn run_as_candidate(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.apply_and_sweep(account, dossier, command)
+    }
+
+    /// The same for an upload: the file is stored first (a dossier never
+    /// refers to a file that is not there), then `command` is made with its
+    /// SHA-256 and performed.
+    pub fn upload_as_candidate(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        bytes: &[u8],
+        command: impl FnOnce(String) -> Command,
+    ) -> std::io::Result<Result<Outcome, EngineError>> {
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sha256 = self.files.put(&dossier.id, bytes)?;
+        Ok(self.apply_and_sweep(account, dossier, command(sha256)))
+    }
+
+    /// Applies `command`; then deletes the dossier's files it no longer
+    /// refers to (in its pieces or its sent copies).
+    fn apply_and_sweep(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let outcome = self.apply_as_candidate(account, dossier, command)?;
+        let after = &outcome.dossier;
+        let pieces = after.candidatures.iter().flat_map(|c| {
+            let sent = c.sent.iter().flat_map(|s| s.pieces.values());
+            c.pieces.values().chain(sent)
+        });
+        let referenced = pieces
+            .filter_map(|p| p.file.as_ref().map(|f| f.sha256.as_str()))
+            .collect();
+        if let Err(error) = self.files.keep_only(&after.id, &referenced) {
+            tracing::warn!(%error, dossier = %after.id, "files no longer used were not deleted");
+        }
+        Ok(outcome)
+    }
+
+    fn apply_as_candidate(
         &self,
         account: &str,
         dossier: &Dossier,

@@ -306,12 +306,57 @@ impl Throttle {
     }
 }
 
+/// Changes a signed-in candidate may make in a minute: more than any person
+/// makes, few enough that no one fills the disk by scripting them.
+const WRITES_PER_MINUTE: usize = 60;
+
+/// The changes each account made in the last minute.
+#[derive(Default)]
+pub struct WriteBudget {
+    writes: std::sync::Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl WriteBudget {
+    /// Counts one change of `account`, or says in how many seconds one is
+    /// allowed again.
+    pub fn spend(&self, account: &str) -> Result<(), u64> {
+        let Ok(mut writes) = self.writes.lock() else {
+            return Err(60);
+        };
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        if writes.len() > 10_000 {
+            writes.retain(|_, list| list.iter().any(|at| now.duration_since(*at) < minute));
+        }
+        let list = writes.entry(account.to_owned()).or_default();
+        list.retain(|at| now.duration_since(*at) < minute);
+        if list.len() >= WRITES_PER_MINUTE {
+            let oldest = list
+                .first()
+                .map_or(0, |at| now.duration_since(*at).as_secs());
+            return Err(60u64.saturating_sub(oldest).max(1));
+        }
+        list.push(now);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn address(last: u8) -> IpAddr {
         IpAddr::from([192, 0, 2, last])
+    }
+
+    #[test]
+    fn an_account_has_sixty_changes_a_minute() {
+        let budget = WriteBudget::default();
+        for _ in 0..WRITES_PER_MINUTE {
+            assert!(budget.spend("zoe").is_ok());
+        }
+        assert!(budget.spend("zoe").is_err());
+        assert!(budget.spend("noe").is_ok(), "another account");
     }
 
     #[test]

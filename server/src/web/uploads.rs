@@ -10,7 +10,7 @@ use axum::response::Response;
 use guichet_engine::model::FileFormat;
 use guichet_engine::{Command, FileRef};
 
-use super::candidature::{act, candidate_actions, render_candidature};
+use super::candidature::{answer, candidate_actions, render_candidature};
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{Lang, OwnDossier};
 use super::session::csrf_valid;
@@ -138,26 +138,26 @@ pub async fn upload(
         }
         None => return refused(lang.t("refused_now")),
     };
-    // Stored first: a dossier never points at a file that is not there.
-    let size = bytes.len() as u64;
-    let worker = Arc::clone(&visit.state);
-    let sha256 = blocking(move || worker.files.put(&bytes))
-        .await?
-        .map_err(PageError::internal)?;
-    let file = FileRef {
-        name: clean_file_name(&name),
-        sha256,
-        size,
-        format: format.name().to_owned(),
-    };
-    let command = Command::Piece {
-        candidature: id.clone(),
+    let (name, size) = (clean_file_name(&name), bytes.len() as u64);
+    let candidature = id.clone();
+    let command = move |sha256| Command::Piece {
+        candidature,
         piece: piece_id,
         transition,
-        file: Some(file),
+        file: Some(FileRef {
+            name,
+            sha256,
+            size,
+            format: format.name().to_owned(),
+        }),
         comment: None,
     };
-    act(own, &id, command).await
+    let worker = Arc::clone(&visit.state);
+    let (account, dossier) = (own.account.id.clone(), own.dossier.clone());
+    let result = blocking(move || worker.upload_as_candidate(&account, &dossier, &bytes, command))
+        .await?
+        .map_err(PageError::internal)?;
+    answer(own, &id, result)
 }
 
 /// `GET /candidatures/{id}/pieces/{piece}/fichier`: the file, to its owner only.
@@ -171,7 +171,7 @@ pub async fn download(own: OwnDossier, Path((id, piece_id)): Path<(String, Strin
         .ok_or(PageError::NotFound)?;
     let bytes = state
         .files
-        .get(&file.sha256)
+        .get(&own.dossier.id, &file.sha256)
         .map_err(|_| PageError::NotFound)?;
     let mime = FileFormat::from_name(&file.format).map_or("application/octet-stream", |f| f.mime());
     let safe_name: String = file
