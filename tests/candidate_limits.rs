@@ -1,0 +1,129 @@
+//! What keeps one candidate from filling the server's disk: texts of a
+//! bounded length, repeatable sections of a bounded number of entries, files
+//! deleted once nothing refers to them, and a budget of changes a minute;
+//! each limit said to the candidate in words.
+
+mod serving;
+
+use std::path::Path;
+
+use serving::*;
+
+/// Bytes of the files under `folder`.
+fn size_of(folder: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => size_of(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// A valid PDF, different for each `n`.
+fn pdf_number(n: usize) -> Vec<u8> {
+    let mut bytes = pdf();
+    let comment = format!("%{n} {}\n", "x".repeat(100_000));
+    bytes.splice(9..9, comment.bytes());
+    bytes
+}
+
+#[test]
+fn one_candidate_cannot_fill_the_disk_and_is_told_each_limit() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, data) = signed_up(folder.path(), &[]);
+    let store = data.join("store");
+    let before = size_of(&store);
+    let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
+
+    // A 60 KB name: refused, next to its field, in characters.
+    let name = "x".repeat(60_000);
+    let refused = browser.post(
+        &server.url("/dossier/etat_civil"),
+        &[("csrf", &csrf), ("nom_naissance", &name)],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("Saisissez au plus 200 caractères."),
+        "{}",
+        refused.body
+    );
+
+    // Thirty internships as long as allowed, and no thirty-first.
+    let (employer, duties) = ("e".repeat(200), "m".repeat(5000));
+    let internship = |csrf: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("debut".to_owned(), "2022-06-01".to_owned()),
+            ("employeur".to_owned(), employer.clone()),
+            ("fonction".to_owned(), "Stagiaire".to_owned()),
+            ("missions".to_owned(), duties.clone()),
+        ]
+    };
+    let new = server.url("/dossier/stages/nouveau");
+    for n in 0..30 {
+        let fields = internship(&csrf);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let saved = browser.post(&new, &fields);
+        assert_eq!(saved.status, 303, "entry {n}: {}", saved.body);
+    }
+    let list = browser.get(&server.url("/dossier/stages"));
+    assert!(
+        list.body.contains("nombre maximal d&#x27;entrées (30)"),
+        "{}",
+        list.body
+    );
+    assert!(!list.body.contains("/dossier/stages/nouveau"));
+    let fields = internship(&csrf);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (&**k, &**v)).collect();
+    let thirty_first = browser.post(&new, &fields);
+    assert_eq!(thirty_first.status, 422);
+    assert!(
+        thirty_first.body.contains("Donnez au plus 30 entrées."),
+        "{}",
+        thirty_first.body
+    );
+
+    // Twenty replacements of a 100 KB piece leave one file.
+    let apply = browser.post(
+        &server.url("/formations/m1-set/candidater"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(apply.status, 303);
+    let cv = server.url("/candidatures/c1/pieces/cv");
+    for n in 0..20 {
+        let sent = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf_number(n));
+        assert_eq!(sent.status, 303, "upload {n}: {}", sent.body);
+    }
+    assert_eq!(walk(&data.join("files")), 1, "replaced files are deleted");
+
+    // All that stays within a stated bound (about 14 MB measured here).
+    let grown = size_of(&store).saturating_sub(before);
+    assert!(grown < 25_000_000, "the store grew by {grown} bytes");
+
+    // And changes have a budget: past sixty in a minute, the candidate waits.
+    let mut paused = None;
+    for _ in 0..20 {
+        let page = browser.post(
+            &server.url("/candidatures/c1/pieces/cv/retirer"),
+            &[("csrf", &csrf)],
+        );
+        if page.status == 429 {
+            paused = Some(page);
+            break;
+        }
+    }
+    let paused = paused.expect("a pause before the eightieth change");
+    assert!(
+        paused
+            .body
+            .contains("Trop d&#x27;enregistrements en peu de temps"),
+        "{}",
+        paused.body
+    );
+    server.stop();
+}
