@@ -311,9 +311,21 @@ fn the_email_changes_once_the_new_address_is_confirmed() {
         ],
     );
 
+    // A session alone does not move the account: its password does.
+    let without = browser.submit(
+        &server.url("/compte/email"),
+        &[("email", "lea.roux@example.net"), ("password", "not-hers")],
+    );
+    assert_eq!(without.status, 422);
+    assert!(without
+        .body
+        .contains("Ce n&#x27;est pas le mot de passe de votre compte."));
     let sent = browser.submit(
         &server.url("/compte/email"),
-        &[("email", "lea.roux@example.net")],
+        &[
+            ("email", "lea.roux@example.net"),
+            ("password", "Pointe-Rouge-2027"),
+        ],
     );
     assert_eq!(heading(&sent), "Consultez votre messagerie");
     // Nothing changes until the new address answers.
@@ -345,14 +357,39 @@ fn the_email_changes_once_the_new_address_is_confirmed() {
         ],
     );
     assert_eq!(signed_in.status, 303);
+
+    // The former address is told, with a way back; taking it ends every
+    // session (whoever changed the address may hold one).
+    let (_, undo) = link_in_mail(
+        &smtp,
+        "lea@example.org",
+        "L'adresse de votre compte a été changée",
+        1,
+    );
+    let undone = Browser::new().get(&undo);
+    assert_eq!(
+        heading(&undone),
+        "Votre adresse électronique a été rétablie"
+    );
+    for session in [&mut browser, &mut fresh] {
+        assert_eq!(session.get(&server.url("/tableau-de-bord")).status, 401);
+    }
+    let back = Browser::new().submit(
+        &server.url("/connexion"),
+        &[
+            ("email", "lea@example.org"),
+            ("password", "Pointe-Rouge-2027"),
+        ],
+    );
+    assert_eq!(back.status, 303);
     server.stop();
 
-    // The dossier's mails go to the new address too.
+    // The dossier's mails go to the address it has again.
     let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
     let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
     let dossiers = engine.dossiers().unwrap();
     assert_eq!(dossiers.len(), 1);
-    assert_eq!(dossiers[0].candidate.email, "lea.roux@example.net");
+    assert_eq!(dossiers[0].candidate.email, "lea@example.org");
 }
 
 #[test]
@@ -476,7 +513,10 @@ fn a_new_password_ends_the_other_sessions_and_every_older_link() {
     // A change of address waits for its confirmation…
     let asked = first_tab.submit(
         &server.url("/compte/email"),
-        &[("email", "camille.new@example.org")],
+        &[
+            ("email", "camille.new@example.org"),
+            ("password", "Calanques-de-Sormiou-7"),
+        ],
     );
     assert_eq!(asked.status, 200);
     // …and two reset links are asked for; the newer one is used.

@@ -219,6 +219,10 @@ pub struct AccountMails {
     /// Sent to the new address when a candidate changes their email.
     #[serde(default)]
     pub email_change: Option<String>,
+    /// Sent to the former address once a change is confirmed, with a link
+    /// that undoes it (`account.identifier` is the new address).
+    #[serde(default)]
+    pub email_changed: Option<String>,
 }
 
 /// A reference list: inline items or a CSV file (first line = column names).

@@ -56,6 +56,11 @@ pub enum Purpose {
         /// The address to confirm.
         new_email: String,
     },
+    /// Undo a change of address (mailed to the former address).
+    EmailRevert {
+        /// The address to go back to.
+        old_email: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

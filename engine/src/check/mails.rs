@@ -134,6 +134,7 @@ impl Checker<'_> {
             ("activated", &mails.activated),
             ("password_reset", &mails.password_reset),
             ("email_change", &mails.email_change),
+            ("email_changed", &mails.email_changed),
         ] {
             let Some(id) = id else { continue };
             let pointer = format!("/accounts/mails/{key}");

@@ -1,15 +1,16 @@
 //! Account pages: sign-up, sign-in and out, and the change of email address.
 //! Answers never tell whether an address has an account.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Path};
+use axum::extract::{ConnectInfo, MatchedPath, Path};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{CsrfForm, PublicForm, SignedIn, Visit};
+use super::extract::{client_address, CsrfForm, Lang, PublicForm, SignedIn, Visit};
 use super::forms::{required, valid_email, valid_name, AccountForm, Errors, Input};
 use super::links::MailedLink;
 use super::password::token_problem;
@@ -46,6 +47,12 @@ fn email_page() -> AccountForm {
     AccountForm::new("change_email", "change_email_button", "/compte/email")
         .intro("change_email_intro")
         .input(Input::new("email", "new_email", "email", "email"))
+        .input(Input::new(
+            "password",
+            "current_password",
+            "password",
+            "current-password",
+        ))
         .link("dashboard", "/tableau-de-bord")
 }
 
@@ -184,6 +191,7 @@ pub async fn email_form(visit: Visit, _: SignedIn) -> Response {
 /// `POST /compte/email`: a link goes to the new address.
 pub async fn change_email(
     visit: Visit,
+    ConnectInfo(connection): ConnectInfo<SocketAddr>,
     SignedIn(account): SignedIn,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
@@ -193,6 +201,23 @@ pub async fn change_email(
         let errors = Errors::from([("email", lang.t("email_invalid"))]);
         return Ok(email_page().render(&visit, &form.0, &errors, None));
     }
+    // A session alone does not move the account elsewhere: its password does.
+    let throttle = &visit.state.throttle;
+    let attempt = throttle
+        .reserve(
+            client_address(&visit.state, connection, &visit.headers),
+            Some(&account.email),
+        )
+        .map_err(|_| PageError::Throttled)?;
+    let password = form.get("password").unwrap_or_default().to_owned();
+    let hash = account.password.clone();
+    let right = blocking(move || password_matches(&password, hash.as_deref())).await?;
+    if !right {
+        throttle.failed(&attempt);
+        let errors = Errors::from([("password", lang.t("wrong_password"))]);
+        return Ok(email_page().render(&visit, &form.0, &errors, None));
+    }
+    throttle.succeeded(&attempt);
     let worker = Arc::clone(&visit.state);
     blocking(move || -> Result<(), PageError> {
         let link = MailedLink::EmailChange(email.clone());
@@ -205,7 +230,7 @@ pub async fn change_email(
 
 /// Uses an email-change link: whether the address changed (`false`: it is
 /// taken), or why the link cannot be used.
-fn use_email_link(state: &AppState, token: &str) -> Result<bool, TokenProblem> {
+fn use_email_link(state: &AppState, token: &str, lang: Lang) -> Result<bool, TokenProblem> {
     let (account_id, purpose) = state
         .accounts
         .use_token(token, Timestamp::now())
@@ -219,21 +244,72 @@ fn use_email_link(state: &AppState, token: &str) -> Result<bool, TokenProblem> {
         .ok()
         .flatten()
         .ok_or(TokenProblem::Unknown)?;
+    let old_email = account.email.clone();
     let changed = state
         .accounts
         .change_email(&mut account, &new_email)
         .map_err(|_| TokenProblem::Unknown)?;
     if changed {
-        // Mails about the dossier go to the new address from now on.
+        // Mails about the dossier go to the new address from now on; the
+        // former one is told, with a way back.
         update_dossier_email(state, &account);
+        let undo = MailedLink::EmailRevert(old_email.clone());
+        if let Err(error) = undo.send(state, &account, &old_email, lang) {
+            tracing::error!(error = %super::error::chain(&error), "the former address was not told");
+        }
     }
     Ok(changed)
+}
+
+/// Uses a link that undoes a change of address: the former address is back,
+/// every session of the account ends and every link still out is spent (who
+/// changed it may hold them). `Ok(false)`: the former address is taken.
+fn use_revert_link(state: &AppState, token: &str) -> Result<bool, TokenProblem> {
+    let (account_id, purpose) = state
+        .accounts
+        .use_token(token, Timestamp::now())
+        .map_err(|_| TokenProblem::Unknown)??;
+    let Purpose::EmailRevert { old_email } = purpose else {
+        return Err(TokenProblem::Unknown);
+    };
+    let unknown = |_| TokenProblem::Unknown;
+    let mut account = state.accounts.get(&account_id).map_err(unknown)?;
+    let account = account.as_mut().ok_or(TokenProblem::Unknown)?;
+    let changed = state
+        .accounts
+        .change_email(account, &old_email)
+        .map_err(unknown)?;
+    state
+        .accounts
+        .close_sessions_of(&account.id)
+        .map_err(unknown)?;
+    state.accounts.revoke_links(&account.id).map_err(unknown)?;
+    if changed {
+        update_dossier_email(state, account);
+    }
+    Ok(changed)
+}
+
+/// `GET /compte/email/annuler/{token}`: the change of address is undone.
+pub async fn revert_email(visit: Visit, Path(token): Path<String>) -> Result<Response, PageError> {
+    let worker = Arc::clone(&visit.state);
+    let outcome = blocking(move || use_revert_link(&worker, &token)).await?;
+    Ok(match outcome {
+        Ok(true) => visit.message(
+            StatusCode::OK,
+            ("email_reverted", "email_reverted_text"),
+            Some(("forgot", "/mot-de-passe-oublie")),
+        ),
+        Ok(false) => visit.message(StatusCode::CONFLICT, ("email_taken", "email_taken"), None),
+        Err(problem) => token_problem(&visit, problem, "/mot-de-passe-oublie"),
+    })
 }
 
 /// `GET /compte/email/{token}`: the new address is confirmed.
 pub async fn confirm_email(visit: Visit, Path(token): Path<String>) -> Result<Response, PageError> {
     let worker = Arc::clone(&visit.state);
-    let outcome = blocking(move || use_email_link(&worker, &token)).await?;
+    let lang = visit.lang;
+    let outcome = blocking(move || use_email_link(&worker, &token, lang)).await?;
     Ok(match outcome {
         Ok(true) => visit.message(
             StatusCode::OK,

@@ -220,7 +220,7 @@ impl PublicForm {
 
 /// The client's address: the connection's, or, behind the proxy named by
 /// `--trusted-proxy`, the one that proxy appended to `X-Forwarded-For`.
-fn client_address(state: &AppState, connection: SocketAddr, headers: &HeaderMap) -> IpAddr {
+pub fn client_address(state: &AppState, connection: SocketAddr, headers: &HeaderMap) -> IpAddr {
     let direct = connection.ip();
     if state.trusted_proxy != Some(direct) {
         return direct;

@@ -17,6 +17,8 @@ pub enum MailedLink {
     PasswordReset,
     /// Confirms a new email address.
     EmailChange(String),
+    /// Undoes a change of address (mailed to the former one).
+    EmailRevert(String),
 }
 
 impl MailedLink {
@@ -28,6 +30,9 @@ impl MailedLink {
             MailedLink::EmailChange(new_email) => Purpose::EmailChange {
                 new_email: new_email.clone(),
             },
+            MailedLink::EmailRevert(old_email) => Purpose::EmailRevert {
+                old_email: old_email.clone(),
+            },
         }
     }
 
@@ -37,6 +42,7 @@ impl MailedLink {
             MailedLink::Activation => "activation",
             MailedLink::PasswordReset => "mot-de-passe",
             MailedLink::EmailChange(_) => "compte/email",
+            MailedLink::EmailRevert(_) => "compte/email/annuler",
         }
     }
 
@@ -46,6 +52,7 @@ impl MailedLink {
             MailedLink::Activation => "activation",
             MailedLink::PasswordReset => "password_reset",
             MailedLink::EmailChange(_) => "email_change",
+            MailedLink::EmailRevert(_) => "email_changed",
         }
     }
 
@@ -108,6 +115,7 @@ pub fn send_account_mail(state: &AppState, mail: &AccountMail<'_>, lang: Lang) {
         "activation" => &mails.activation,
         "activated" => &mails.activated,
         "password_reset" => &mails.password_reset,
+        "email_changed" => &mails.email_changed,
         _ => &mails.email_change,
     };
     let Some(template) = template else {

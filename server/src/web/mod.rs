@@ -275,6 +275,7 @@ fn account_routes() -> Router<App> {
             get(account::email_form).post(account::change_email),
         )
         .route("/compte/email/{token}", get(account::confirm_email))
+        .route("/compte/email/annuler/{token}", get(account::revert_email))
         .route("/tableau-de-bord", get(dashboard::dashboard))
 }
 
