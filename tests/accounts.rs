@@ -442,22 +442,34 @@ fn fifty_parallel_requests_keep_the_session_and_signing_out_ends_it() {
     let pages = [
         "/tableau-de-bord",
         "/dossier/etat_civil",
-        "/dossier/baccalaureat/apercu?situation=bac_francais&annee=2021",
+        "/dossier/baccalaureat/apercu",
         "/dossier/cursus_externe",
         "/compte/email",
     ];
+    let csrf = csrf_of(&browser.get(&server.url("/dossier/baccalaureat")).body);
     let statuses = |browser: &Browser| -> Vec<(String, u16)> {
         let threads: Vec<_> = (0..50)
             .map(|n| {
                 let url = server.url(pages[n % pages.len()]);
                 let agent = browser.agent.clone();
                 let cookies = browser.cookie_header();
+                let csrf = csrf.clone();
                 // Each connection sends several requests in a row, as a
                 // browser's open tabs and live previews do.
                 std::thread::spawn(move || {
                     let mut worst = 0;
                     for _ in 0..10 {
-                        let response = agent.get(&url).header("cookie", &cookies).call().unwrap();
+                        let response = if url.ends_with("/apercu") {
+                            let answers = [
+                                ("csrf", csrf.as_str()),
+                                ("situation", "bac_francais"),
+                                ("annee", "2021"),
+                            ];
+                            let request = agent.post(&url).header("cookie", &cookies);
+                            request.send_form(answers).unwrap()
+                        } else {
+                            agent.get(&url).header("cookie", &cookies).call().unwrap()
+                        };
                         worst = worst.max(response.status().as_u16());
                         // What a signed-in candidate sees is kept by no cache.
                         let cache = response.headers().get("cache-control");
@@ -592,6 +604,12 @@ fn a_csrf_token_is_worth_something_only_for_its_own_browser_and_session() {
         use std::os::unix::fs::PermissionsExt;
         let key = std::fs::metadata(data.join("csrf.key")).unwrap();
         assert_eq!(key.permissions().mode() & 0o077, 0, "owner-only");
+        let folder = std::fs::metadata(&data).unwrap();
+        assert_eq!(
+            folder.permissions().mode() & 0o077,
+            0,
+            "the data directory too"
+        );
     }
     server.stop();
 }

@@ -533,3 +533,21 @@ fn every_shipped_definition_is_valid() {
         }
     }
 }
+
+#[test]
+fn an_unknown_filter_in_any_language_of_a_mail_is_reported() {
+    let text = edit(
+        r#"    text: "Hello {{ candidate.first_name }}.""#,
+        "    text:\n      fr: \"Bonjour {{ candidate.first_name | upper }}.\"\n      en: \"Hello {{ candidate.first_name | foo }}.\"",
+    );
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "| foo"));
+    assert_eq!(message, "`foo` is not a filter templates know");
+    assert!(hint.contains("built-in filters"), "{hint}");
+    let unknown_test = edit(
+        r#"    text: "Hello {{ candidate.first_name }}.""#,
+        r#"    text: "{% if candidate.first_name is shiny %}Hello{% endif %}""#,
+    );
+    let (_, _, message, _) = single(&unknown_test);
+    assert_eq!(message, "`shiny` is not a test templates know");
+}

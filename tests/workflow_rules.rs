@@ -639,3 +639,36 @@ fn actions_for_says_what_an_actor_may_do_now_and_why_not() {
         .collect();
     assert_eq!(staff, ["valider_piece", "refuser_piece"]);
 }
+
+/// An optional input left empty prints as nothing in a mail, not as `none`.
+#[test]
+fn an_empty_optional_input_prints_as_nothing() {
+    let text = MINIMAL
+        .replace(
+            "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+            "    - id: close\n      label: Close\n      from: received\n      to: closed\n      by: staff\n      input: [{ id: note, type: text, label: Note }]\n      mails: [{ mail: closed }]",
+        )
+        .replace(
+            "mails:\n  - id: received",
+            "mails:\n  - id: closed\n    subject: Closed\n    text: \"Note: [{{ input.note }}]\"\n  - id: received",
+        );
+    let (_folder, engine) = engine_on(&text);
+    let me = Actor::new("candidate", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "en", now())
+        .unwrap();
+    let apply = Command::Apply {
+        formation: "master".into(),
+    };
+    support::act(&engine, &dossier.id, &me, apply, now()).unwrap();
+    let upload = support::piece("c1", "cv", "upload", Some(file("pdf", 100)), None);
+    support::act(&engine, &dossier.id, &me, upload, now()).unwrap();
+    let transmit = support::transition("c1", "transmit", json!({}));
+    support::act(&engine, &dossier.id, &me, transmit, now()).unwrap();
+    let staff = Actor::new("staff", "office");
+    let close = support::transition("c1", "close", json!({}));
+    support::act(&engine, &dossier.id, &staff, close, now()).unwrap();
+    let outbox = engine.outbox().unwrap();
+    let closed = outbox.iter().find(|m| m.mail == "closed").unwrap();
+    assert_eq!(closed.text, "Note: []");
+}

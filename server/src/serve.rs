@@ -99,7 +99,22 @@ fn init_logging(format: &str) {
     };
 }
 
+/// Creates the data directory if needed, readable by the server's user only:
+/// dossiers, accounts, uploaded pieces and mails are nobody else's business.
+fn private_directory(path: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let owner_only = std::fs::Permissions::from_mode(0o700);
+        std::fs::set_permissions(path, owner_only)
+            .with_context(|| format!("making {} private", path.display()))?;
+    }
+    Ok(())
+}
+
 async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<()> {
+    private_directory(&options.data)?;
     let store_path = options.data.join("store");
     let store = SledStore::open(&store_path)
         .with_context(|| format!("opening the store in {}", store_path.display()))?;

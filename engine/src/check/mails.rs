@@ -90,6 +90,7 @@ impl Checker<'_> {
             );
             return;
         }
+        self.filters_and_tests(pointer, source);
         let Ok(template) = self.templates.get_template(&name) else {
             return;
         };
@@ -123,6 +124,43 @@ impl Checker<'_> {
                     hint,
                 );
             }
+        }
+    }
+
+    /// Reports the filters and tests a template names that do not exist:
+    /// minijinja looks them up only when it renders, so an unknown one would
+    /// fail for the candidates of one language only, at run time.
+    fn filters_and_tests(&mut self, pointer: &str, source: &str) {
+        for (kind, name) in filters_and_tests_named(source) {
+            let probe = match kind {
+                "filter" => format!("{{{{ 1 | {name} }}}}"),
+                _ => format!("{{% if 1 is {name} %}}{{% endif %}}"),
+            };
+            let unknown = self
+                .templates
+                .render_str(&probe, ())
+                .err()
+                .is_some_and(|error| {
+                    matches!(
+                        error.kind(),
+                        minijinja::ErrorKind::UnknownFilter | minijinja::ErrorKind::UnknownTest
+                    )
+                });
+            if !unknown {
+                continue;
+            }
+            let span = self.map.value_span(pointer);
+            let text = self.bundle.text.get(span.clone()).unwrap_or("");
+            let span = match text.find(name.as_str()) {
+                Some(at) => span.start + at..span.start + at + name.len(),
+                None => span,
+            };
+            self.diagnostics.push(
+                self.main,
+                span,
+                format!("`{name}` is not a {kind} templates know"),
+                "see minijinja's built-in filters and tests (`upper`, `default`, `join`, `is defined`…)",
+            );
         }
     }
 
@@ -290,5 +328,101 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+}
+
+/// The filters (`| name`) and tests (`is name`, `is not name`) a template's
+/// expressions name, with their kind; text outside `{{ }}` and `{% %}` and
+/// string literals are skipped.
+fn filters_and_tests_named(source: &str) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find(['{']) {
+        rest = &rest[start + 1..];
+        let close = match rest.chars().next() {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            _ => continue,
+        };
+        let end = rest.find(close).unwrap_or(rest.len());
+        scan_expression(&rest[1..end], &mut found);
+        rest = &rest[end..];
+    }
+    found
+}
+
+/// Adds the filters and tests named in one expression (quotes skipped).
+fn scan_expression(expression: &str, found: &mut Vec<(&'static str, String)>) {
+    let mut words: Vec<String> = Vec::new();
+    let mut chars = expression.chars().peekable();
+    let mut after_pipe = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                // A string literal: skipped to its end.
+                while let Some(next) = chars.next() {
+                    if next == '\\' {
+                        chars.next();
+                    } else if next == c {
+                        break;
+                    }
+                }
+                words.clear();
+            }
+            '|' => after_pipe = true,
+            c if c.is_alphabetic() || c == '_' => {
+                let mut word = c.to_string();
+                while let Some(&next) = chars.peek() {
+                    if next.is_alphanumeric() || next == '_' {
+                        word.push(next);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                if after_pipe {
+                    found.push(("filter", word.clone()));
+                    after_pipe = false;
+                } else if word != "not" && follows_is(&words) {
+                    found.push(("test", word.clone()));
+                }
+                words.push(word);
+            }
+            c if c.is_whitespace() => {}
+            _ => {
+                after_pipe = false;
+                words.clear();
+            }
+        }
+    }
+}
+
+/// Whether the words so far end with `is` or `is not`: the next names a test.
+fn follows_is(words: &[String]) -> bool {
+    match words {
+        [.., last] if last == "is" => true,
+        [.., is, not] => is == "is" && not == "not",
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filters_and_tests_named;
+
+    #[test]
+    fn filters_and_tests_are_found_in_expressions_only() {
+        let source = "Hello | world {{ name | upper | foo('a|b') }} {% if x is not defined %}{{ y is odd }}{% endif %}";
+        let named = filters_and_tests_named(source);
+        let found: Vec<(&str, &str)> = named.iter().map(|(k, n)| (*k, n.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("filter", "upper"),
+                ("filter", "foo"),
+                ("test", "defined"),
+                ("test", "odd")
+            ]
+        );
     }
 }

@@ -80,6 +80,14 @@ pub(crate) fn check(
 ) -> Option<CompiledDefinition> {
     let mut templates = Environment::new();
     templates.set_undefined_behavior(UndefinedBehavior::Strict);
+    // An answer left empty (an optional input) prints as nothing, not `none`.
+    templates.set_formatter(|out, state, value| {
+        if value.is_none() {
+            Ok(())
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
     let mut checker = Checker {
         def,
         bundle,

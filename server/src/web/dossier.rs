@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use guichet_engine::model::{FieldDef, FieldType, SectionDef};
@@ -520,15 +520,15 @@ pub async fn remove_entry(own: OwnDossier, Path(at): Path<EntryAt>, _: CsrfForm)
     save(own, &section_id, json!(entries)).await
 }
 
-/// `GET /dossier/{section}/apercu?…answers`: which fields apply and which
-/// options the lists offer, for the answers given so far (the form's script).
+/// `POST /dossier/{section}/apercu` with the answers given so far: which
+/// fields apply and which options the lists offer (the form's script).
 pub async fn preview(
     lang: Lang,
     own: Result<OwnDossier, PageError>,
     Path(section_id): Path<String>,
-    Query(pairs): Query<Pairs>,
+    form: Result<CsrfForm, Response>,
 ) -> Response {
-    let Ok(own) = own else {
+    let (Ok(own), Ok(CsrfForm(pairs))) = (own, form) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let definition = own.definition.as_ref();

@@ -159,8 +159,10 @@ impl FromRequestParts<App> for OwnDossier {
 
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, PageError> {
         let SignedIn(account) = SignedIn::from_request_parts(parts, state).await?;
-        // Every post on the dossier is a change: each account has a budget.
-        if parts.method == axum::http::Method::POST {
+        // Every post on the dossier is a change (but the live preview of a
+        // form, which changes nothing): each account has a budget.
+        let preview = parts.uri.path().ends_with("/apercu");
+        if parts.method == axum::http::Method::POST && !preview {
             state
                 .writes
                 .spend(&account.id)

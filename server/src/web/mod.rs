@@ -314,7 +314,7 @@ fn dossier_routes() -> Router<App> {
     use dossier::{remove_entry, save_entry, save_section, show_entry, show_section};
     Router::new()
         .route("/dossier/{section}", get(show_section).post(save_section))
-        .route("/dossier/{section}/apercu", get(dossier::preview))
+        .route("/dossier/{section}/apercu", post(dossier::preview))
         .route(
             "/dossier/{section}/{entry}",
             get(show_entry).post(save_entry),
