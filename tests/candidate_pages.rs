@@ -510,3 +510,50 @@ fn a_changed_definition_changes_the_pages_after_a_restart_without_touching_dossi
     );
     server.stop();
 }
+
+#[test]
+fn before_the_campaign_pages_say_when_it_opens_and_a_demonstration_can_start_inside_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let later = |text: String| {
+        text.replace(
+            "  opens: 2027-03-01\n  closes: 2027-06-15",
+            "  opens: 2090-03-01\n  closes: 2090-06-15",
+        )
+    };
+    let definition = osu_copy(&folder.path().join("definition"), later);
+    let server = Guichet::launch_on(
+        &definition,
+        &folder.path().join("data"),
+        None,
+        &[],
+        std::process::Stdio::null(),
+    );
+    let (_, _, formation) = server.get("/formations/m1-set", &[]);
+    assert!(
+        formation.contains("Les candidatures ouvrent le 2090-03-01."),
+        "{formation}"
+    );
+    assert!(
+        !formation.contains("/candidater"),
+        "no apply link before opening"
+    );
+    let (_, _, catalogue) = server.get("/formations", &[]);
+    assert!(catalogue.contains("Les candidatures ouvrent le 2090-03-01."));
+    server.stop();
+
+    // The same procedure, its time started inside the campaign.
+    let log_path = folder.path().join("demo.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let demo = ["--now", "2090-03-10T09:00:00+01:00"];
+    let data = folder.path().join("demo");
+    let server = Guichet::launch_on(&definition, &data, None, &demo, log);
+    let (_, _, formation) = server.get("/formations/m1-set", &[]);
+    assert!(
+        formation.contains("/formations/m1-set/candidater"),
+        "{formation}"
+    );
+    let mut browser = activated(&server, &log_path, "demo@example.org");
+    let applied = browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    server.stop();
+}

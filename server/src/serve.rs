@@ -52,6 +52,11 @@ pub struct ServeOptions {
     /// Connections open at once; further ones are closed at once.
     #[arg(long, env = "GUICHET_MAX_CONNECTIONS", default_value = "1000")]
     pub max_connections: usize,
+    /// For a demonstration: the procedure's time starts at this moment (e.g.
+    /// `2027-03-10T09:00:00+01:00`, inside the campaign) and goes on at the
+    /// real pace. Sessions and mailed links keep the real time.
+    #[arg(long, env = "GUICHET_NOW")]
+    pub now: Option<jiff::Timestamp>,
     /// Log format: `human` or `json`.
     #[arg(long, env = "GUICHET_LOG", default_value = "human")]
     pub log: String,
@@ -171,6 +176,9 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         },
         throttle: Default::default(),
         writes: Default::default(),
+        clock: options
+            .now
+            .map_or_else(Default::default, crate::web::Clock::starting_at),
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
         mail_wake: Arc::clone(&wake),

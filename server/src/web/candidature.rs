@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
 use guichet_engine::{actions_for, Actions, Actor, Candidature, Command, EngineError, Outcome};
-use jiff::Timestamp;
 use serde::Serialize;
 
 use super::error::{blocking, PageError, PageResult};
@@ -112,8 +111,14 @@ pub fn candidate_actions(
 ) -> Result<Actions, PageError> {
     let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
     let me = Actor::new(definition.candidate_role(), &own.account.id);
-    actions_for(definition, dossier, candidature, &me, Timestamp::now())
-        .map_err(PageError::internal)
+    actions_for(
+        definition,
+        dossier,
+        candidature,
+        &me,
+        own.visit.state.clock.now(),
+    )
+    .map_err(PageError::internal)
 }
 
 /// One property of each format, joined: `PDF, JPG`.
@@ -131,7 +136,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     let (visit, lang) = (&own.visit, own.visit.lang);
     let (dossier, definition) = (&own.dossier, own.definition.as_ref());
     let candidature = own.candidature(id)?;
-    let now = Timestamp::now();
+    let now = visit.state.clock.now();
     let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
         .map_err(PageError::internal)?;
     let actions = candidate_actions(own, candidature)?;

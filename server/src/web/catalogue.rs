@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
 use super::extract::{Lang, Visit};
+use super::AppState;
 
 /// Lowercase, without accents: "Géologie" and "geologie" compare equal.
 ///
@@ -53,8 +54,27 @@ struct ComposanteOption {
     selected: bool,
 }
 
+/// Why applications cannot be made now, if they cannot: before the campaign
+/// opens, or after it closes.
+pub fn campaign_note(state: &AppState, lang: Lang) -> Option<String> {
+    let definition = state.engine.definition();
+    let now = state.clock.now();
+    let campaign = &definition.file().campaign;
+    if now < definition.campaign_opens_at() {
+        Some(
+            lang.t("campaign_not_yet")
+                .replace("{date}", &campaign.opens),
+        )
+    } else if now >= definition.campaign_closes_at() {
+        Some(lang.t("campaign_over").replace("{date}", &campaign.closes))
+    } else {
+        None
+    }
+}
+
 #[derive(Serialize)]
 struct CataloguePage<'a> {
+    campaign: Option<String>,
     q: String,
     count: usize,
     formations: Vec<FormationLine<'a>>,
@@ -131,6 +151,7 @@ pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Res
         })
         .collect();
     let page = CataloguePage {
+        campaign: campaign_note(&visit.state, lang),
         q: query.q.clone().unwrap_or_default(),
         count: formations.len(),
         formations,
@@ -152,6 +173,8 @@ struct FormationView<'a> {
 #[derive(Serialize)]
 struct FormationPage<'a> {
     formation: FormationView<'a>,
+    /// Why one cannot apply now; no apply link then.
+    campaign: Option<String>,
 }
 
 /// `GET /formations/{id}`
@@ -176,7 +199,10 @@ pub async fn formation(visit: Visit, Path(id): Path<String>) -> Result<Response,
         composante: composante_label(definition, formation.composante.as_deref()),
         description: formation.description.as_ref().map(|d| d.get(code)),
     };
-    let page = FormationPage { formation: view };
+    let page = FormationPage {
+        formation: view,
+        campaign: campaign_note(&visit.state, visit.lang),
+    };
     Ok(visit.render("formation.html", StatusCode::OK, &page))
 }
 

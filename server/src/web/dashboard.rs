@@ -46,10 +46,10 @@ struct DashboardPage<'a> {
 fn sections<'a>(
     definition: &'a Definition,
     dossier: Option<&Dossier>,
-    lang: Lang,
+    (lang, now): (Lang, Timestamp),
 ) -> Vec<SectionLine<'a>> {
     let complete: HashMap<String, bool> = dossier
-        .and_then(|d| profile_state(definition, d, Timestamp::now()).ok())
+        .and_then(|d| profile_state(definition, d, now).ok())
         .map(|states| {
             states
                 .into_iter()
@@ -72,7 +72,7 @@ fn sections<'a>(
 fn candidatures<'a>(
     definition: &'a Definition,
     dossier: &'a Dossier,
-    lang: Lang,
+    (lang, now): (Lang, Timestamp),
 ) -> Vec<CandidatureLine<'a>> {
     dossier
         .candidatures
@@ -85,7 +85,7 @@ fn candidatures<'a>(
             state: definition
                 .state(&c.state)
                 .map_or(c.state.as_str(), |s| s.label.get(lang.code())),
-            next: next_step(definition, dossier, c, lang),
+            next: next_step(definition, dossier, c, (lang, now)),
         })
         .collect()
 }
@@ -93,6 +93,7 @@ fn candidatures<'a>(
 /// `GET /tableau-de-bord`
 pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Response, PageError> {
     let (state, lang) = (&visit.state, visit.lang);
+    let now = state.clock.now();
     let dossier = match account.dossier.as_deref() {
         Some(id) => state.engine.dossier(id)?,
         None => None,
@@ -112,10 +113,10 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
             last_name: &account.last_name,
             email: &account.email,
         },
-        sections: sections(&definition, dossier.as_ref(), lang),
+        sections: sections(&definition, dossier.as_ref(), (lang, now)),
         candidatures: dossier
             .as_ref()
-            .map(|d| candidatures(&definition, d, lang))
+            .map(|d| candidatures(&definition, d, (lang, now)))
             .unwrap_or_default(),
         history,
     };

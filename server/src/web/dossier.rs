@@ -16,7 +16,6 @@ use guichet_engine::{
     base_context, check_entry, entry_context, options, Command, Definition, Dossier, EngineError,
     Problem, WorkflowError,
 };
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -244,7 +243,7 @@ impl SectionForm<'_> {
     fn render(&self, own: &OwnDossier) -> Response {
         let (visit, lang) = (&own.visit, own.visit.lang);
         let definition = own.definition.as_ref();
-        let base = base_context(definition, &own.dossier, Timestamp::now());
+        let base = base_context(definition, &own.dossier, visit.state.clock.now());
         let context = entry_context(&base, &self.section.fields, &self.entry);
         let hidden = match check_entry(definition, &base, &self.section.fields, &self.entry) {
             Ok(check) => check.hidden,
@@ -475,7 +474,7 @@ async fn submit(
         None => None,
     };
     let entry = answers_from(&section.fields, &pairs);
-    let base = base_context(&definition, &own.dossier, Timestamp::now());
+    let base = base_context(&definition, &own.dossier, own.visit.state.clock.now());
     let check =
         check_entry(&definition, &base, &section.fields, &entry).map_err(PageError::internal)?;
     if !check.problems.is_empty() {
@@ -536,7 +535,7 @@ pub async fn preview(
         return StatusCode::NOT_FOUND.into_response();
     };
     let entry = answers_from(&section.fields, &pairs);
-    let base = base_context(definition, &own.dossier, Timestamp::now());
+    let base = base_context(definition, &own.dossier, own.visit.state.clock.now());
     let context = entry_context(&base, &section.fields, &entry);
     let check = match check_entry(definition, &base, &section.fields, &entry) {
         Ok(check) => check,

@@ -11,10 +11,10 @@ pub fn next_step(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
-    lang: Lang,
+    (lang, now): (Lang, Timestamp),
 ) -> String {
     let owner = Actor::new(definition.candidate_role(), &dossier.owner);
-    let actions = actions_for(definition, dossier, candidature, &owner, Timestamp::now()).ok();
+    let actions = actions_for(definition, dossier, candidature, &owner, now).ok();
     let offered: Vec<&str> = actions
         .iter()
         .flat_map(|a| &a.transitions)

@@ -37,6 +37,29 @@ use extract::{Lang, Visit};
 pub use pages::Pages;
 pub use session::{CsrfKey, LinkValidity, Throttle};
 
+/// The procedure's time: the real time, or, for a demonstration
+/// (`serve --now`), a moment chosen in the procedure's calendar that goes on
+/// at the real pace. Sessions and mailed links always follow the real time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    offset: jiff::SignedDuration,
+}
+
+impl Clock {
+    /// A clock that reads `start` now.
+    pub fn starting_at(start: jiff::Timestamp) -> Self {
+        Clock {
+            offset: start.duration_since(jiff::Timestamp::now()),
+        }
+    }
+
+    /// The procedure's now.
+    pub fn now(&self) -> jiff::Timestamp {
+        let real = jiff::Timestamp::now();
+        real.checked_add(self.offset).unwrap_or(real)
+    }
+}
+
 /// The application state as handlers share it.
 pub type App = Arc<AppState>;
 
@@ -58,6 +81,8 @@ pub struct AppState {
     pub links: LinkValidity,
     /// The key CSRF tokens are derived with.
     pub csrf: session::CsrfKey,
+    /// The procedure's time.
+    pub clock: Clock,
     /// Changes each signed-in candidate made lately.
     pub writes: session::WriteBudget,
     /// Attempts of the public forms.
@@ -162,7 +187,7 @@ impl AppState {
             dossier.version,
             &actor,
             command,
-            jiff::Timestamp::now(),
+            self.clock.now(),
         )?;
         if !outcome.mails.is_empty() {
             self.mail_wake.notify_one();
@@ -396,7 +421,7 @@ async fn home(visit: Visit) -> Response {
     let page = HomePage {
         opens: &file.campaign.opens,
         closes: &file.campaign.closes,
-        open: definition.campaign_is_open(jiff::Timestamp::now()),
+        open: definition.campaign_is_open(visit.state.clock.now()),
         formations: file
             .formations
             .iter()

@@ -17,6 +17,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("campaign_open", "Les candidatures sont ouvertes.", "Applications are open."),
     ("campaign_closed", "Les candidatures sont fermées.", "Applications are closed."),
     ("catalogue", "Formations", "Programmes"),
+    ("campaign_not_yet", "Les candidatures ouvrent le {date}.", "Applications open on {date}."),
+    ("campaign_over", "Les candidatures étaient ouvertes jusqu'au {date}.", "Applications were open until {date}."),
     ("not_found", "Page introuvable", "Page not found"),
     ("not_found_text", "Cette adresse ne mène à aucune page.", "This address does not lead to any page."),
     ("errors_title", "Il y a un problème", "There is a problem"),
