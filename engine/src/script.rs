@@ -34,7 +34,28 @@ pub fn sandbox() -> Engine {
     engine.set_fail_on_invalid_map_property(true);
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
+    refuse_text_and_number(&mut engine);
     engine
+}
+
+/// `today + 7` reads as date arithmetic but rhai appends `7` to the text
+/// `"2027-03-10"`: a date that is no date would be stored in a dossier.
+/// Adding a number to a text (either way round) is refused instead, with
+/// the reason; the operators are looked up, not fast-pathed, for that.
+fn refuse_text_and_number(engine: &mut Engine) {
+    const REASON: &str = "`+` between a text and a number: dates are texts here, and \
+                          `today + 7` would give `2027-03-107`; write the date itself, \
+                          or add texts with `+ \"…\"`";
+    engine.set_fast_operators(false);
+    engine.register_fn("+", |_: &str, _: rhai::INT| -> Result<Dynamic, Box<EvalAltResult>> {
+        Err(REASON.into())
+    });
+    engine.register_fn("+", |_: rhai::INT, _: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+        Err(REASON.into())
+    });
+    engine.register_fn("+", |_: &str, _: rhai::FLOAT| -> Result<Dynamic, Box<EvalAltResult>> {
+        Err(REASON.into())
+    });
 }
 
 /// Why an expression could not be compiled or evaluated.
@@ -390,6 +411,26 @@ mod tests {
             .compile("nobody == 1", &shape())
             .expect_err("unknown");
         assert!(matches!(error, ScriptError::Compile(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_number_added_to_a_text_is_refused_not_appended() {
+        let mut scripts = Scripts::default();
+        let shape = Shape::Object([("today".to_owned(), Shape::Leaf)].into());
+        for source in ["today + 7", "7 + today", "today + 1.5"] {
+            scripts.compile(source, &shape).expect("compiles");
+            let error = scripts
+                .eval_value(source, &json!({"today": "2027-03-10"}))
+                .expect_err("refused");
+            let cause = std::error::Error::source(&error).map(ToString::to_string);
+            assert!(cause.is_some_and(|c| c.contains("between a text and a number")), "{source}");
+        }
+        let joined = "today + \" 09:00\"";
+        scripts.compile(joined, &shape).expect("compiles");
+        let value = scripts.eval_value(joined, &json!({"today": "2027-03-10"}));
+        assert_eq!(value.expect("texts still join"), json!("2027-03-10 09:00"));
+        scripts.compile("1 + 2", &shape).expect("compiles");
+        assert_eq!(scripts.eval_value("1 + 2", &json!({})).expect("sum"), json!(3));
     }
 
     #[test]
