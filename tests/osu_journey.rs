@@ -487,3 +487,31 @@ fn staff_see_what_was_sent_until_the_candidate_sends_again() {
     assert_eq!(copy.pieces["cv"].status, "transmise");
     assert_eq!(copy.profile["coordonnees"]["commune"], "Aix-en-Provence");
 }
+
+#[test]
+fn when_the_clock_jumps_past_a_reminder_and_its_deadline_only_the_deadline_acts() {
+    let (_folder, engine) = support::open(osu());
+    let decided_at = at("2027-05-02T10:00:00Z");
+    let dossier = decided(&engine, "alice", json!({"avis": "favorable"}), decided_at);
+    let before = engine.outbox().unwrap().len();
+    // Nothing ran for ten days: the reminder (two days before) and the
+    // confirmation deadline itself are both past.
+    let handled = engine.run_due(at("2027-05-12T10:00:00Z")).unwrap();
+    let ran: Vec<&str> = handled.iter().map(|(d, _)| d.deadline.as_str()).collect();
+    assert_eq!(ran, ["confirmation"]);
+    let queued: Vec<String> = engine.outbox().unwrap()[before..]
+        .iter()
+        .map(|m| m.mail.clone())
+        .collect();
+    assert!(
+        !queued.contains(&"relance_confirmation".to_owned()),
+        "{queued:?}"
+    );
+    assert_ne!(state(&engine, &dossier), "avis_publie");
+    // On time, the reminder goes out on its own.
+    let (_folder, engine) = support::open(osu());
+    decided(&engine, "bruno", json!({"avis": "favorable"}), decided_at);
+    let handled = engine.run_due(at("2027-05-08T10:00:00Z")).unwrap();
+    let ran: Vec<&str> = handled.iter().map(|(d, _)| d.deadline.as_str()).collect();
+    assert_eq!(ran, ["relance_confirmation"]);
+}

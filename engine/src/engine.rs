@@ -331,14 +331,32 @@ impl<S: Store> Engine<S> {
     }
 
     /// Deadlines due at `now` over all dossiers, earliest first.
+    ///
+    /// When the clock has jumped past several deadlines of one candidature, a
+    /// deadline that only sends a mail (a reminder) is left out if a later
+    /// one that acts is due too: "answer before…" is not sent with the
+    /// withdrawal it was meant to prevent.
     pub fn due(&self, now: Timestamp) -> Result<Vec<Due>, EngineError> {
         let mut due = Vec::new();
         for dossier in self.store.dossiers()? {
-            due.extend(
-                self.deadlines_of(&dossier, now)?
-                    .into_iter()
-                    .filter(|d| d.at <= now),
-            );
+            let definition = self.definition_of(&dossier)?;
+            let acts = |d: &Due| {
+                let deadlines = &definition.file().workflow.deadlines;
+                deadlines
+                    .iter()
+                    .any(|x| x.id == d.deadline && x.action.is_some())
+            };
+            let mine: Vec<Due> = workflow::deadlines(&definition, &dossier, now)
+                .into_iter()
+                .filter(|d| d.at <= now)
+                .collect();
+            let superseded = |d: &Due| {
+                !acts(d)
+                    && mine.iter().any(|later| {
+                        later.candidature == d.candidature && later.at > d.at && acts(later)
+                    })
+            };
+            due.extend(mine.iter().filter(|d| !superseded(d)).cloned());
         }
         due.sort_by_key(|d| d.at);
         Ok(due)

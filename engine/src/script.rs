@@ -47,15 +47,18 @@ fn refuse_text_and_number(engine: &mut Engine) {
                           `today + 7` would give `2027-03-107`; write the date itself, \
                           or add texts with `+ \"…\"`";
     engine.set_fast_operators(false);
-    engine.register_fn("+", |_: &str, _: rhai::INT| -> Result<Dynamic, Box<EvalAltResult>> {
-        Err(REASON.into())
-    });
-    engine.register_fn("+", |_: rhai::INT, _: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-        Err(REASON.into())
-    });
-    engine.register_fn("+", |_: &str, _: rhai::FLOAT| -> Result<Dynamic, Box<EvalAltResult>> {
-        Err(REASON.into())
-    });
+    engine.register_fn(
+        "+",
+        |_: &str, _: rhai::INT| -> Result<Dynamic, Box<EvalAltResult>> { Err(REASON.into()) },
+    );
+    engine.register_fn(
+        "+",
+        |_: rhai::INT, _: &str| -> Result<Dynamic, Box<EvalAltResult>> { Err(REASON.into()) },
+    );
+    engine.register_fn(
+        "+",
+        |_: &str, _: rhai::FLOAT| -> Result<Dynamic, Box<EvalAltResult>> { Err(REASON.into()) },
+    );
 }
 
 /// Why an expression could not be compiled or evaluated.
@@ -423,14 +426,20 @@ mod tests {
                 .eval_value(source, &json!({"today": "2027-03-10"}))
                 .expect_err("refused");
             let cause = std::error::Error::source(&error).map(ToString::to_string);
-            assert!(cause.is_some_and(|c| c.contains("between a text and a number")), "{source}");
+            assert!(
+                cause.is_some_and(|c| c.contains("between a text and a number")),
+                "{source}"
+            );
         }
         let joined = "today + \" 09:00\"";
         scripts.compile(joined, &shape).expect("compiles");
         let value = scripts.eval_value(joined, &json!({"today": "2027-03-10"}));
         assert_eq!(value.expect("texts still join"), json!("2027-03-10 09:00"));
         scripts.compile("1 + 2", &shape).expect("compiles");
-        assert_eq!(scripts.eval_value("1 + 2", &json!({})).expect("sum"), json!(3));
+        assert_eq!(
+            scripts.eval_value("1 + 2", &json!({})).expect("sum"),
+            json!(3)
+        );
     }
 
     #[test]
