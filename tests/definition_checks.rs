@@ -551,3 +551,39 @@ fn an_unknown_filter_in_any_language_of_a_mail_is_reported() {
     let (_, _, message, _) = single(&unknown_test);
     assert_eq!(message, "`shiny` is not a test templates know");
 }
+
+#[test]
+fn an_unclosed_quote_is_shown_where_it_opens() {
+    let text = edit(
+        "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }",
+        "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }\n  - broken: [unclosed, \"quote",
+    );
+    let found = problems(&text);
+    let opened = line_of(&text, "\"quote");
+    assert!(
+        found
+            .iter()
+            .any(|(line, _, message, _)| *line == opened
+                && message == "this quoted text is not closed"),
+        "{found:#?}"
+    );
+    // Apostrophes inside words and quotes closed on their line point nowhere.
+    assert_eq!(problems(MINIMAL), Vec::new());
+}
+
+#[test]
+fn a_long_text_repeated_by_aliases_is_refused_before_it_fills_memory() {
+    // 10 KB repeated 2,000 times: a 16 KB file that would expand to 20 MB.
+    let aliases = vec!["*long"; 2000].join(", ");
+    let text = format!(
+        "{MINIMAL}\nnotes:\n  text: &long \"{}\"\n  copies: [{aliases}]\n",
+        "x".repeat(10_000)
+    );
+    let found = problems(&text);
+    assert!(
+        found
+            .iter()
+            .any(|(_, _, message, _)| message == "the document expands to more than 16 MB"),
+        "{found:#?}"
+    );
+}

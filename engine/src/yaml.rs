@@ -10,9 +10,10 @@ use std::ops::Range;
 use granit_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 
-/// Alias expansion can blow a small file up exponentially ("billion laughs"):
-/// past this many nodes the document is refused.
-const MAX_NODES: usize = 1_000_000;
+/// Alias expansion can blow a small file up exponentially ("billion laughs"),
+/// or repeat a long text many times: past this size once expanded (a node
+/// counts one, a text its bytes), the document is refused.
+const MAX_EXPANDED: usize = 16_000_000;
 
 /// Where each node of a parsed document starts and ends, by JSON Pointer.
 #[derive(Debug, Default, Clone)]
@@ -87,7 +88,7 @@ struct Builder<'a> {
     problems: Vec<YamlProblem>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
-    nodes: usize,
+    expanded: usize,
     root: Option<Value>,
 }
 
@@ -102,7 +103,7 @@ pub fn parse(source: &str) -> Result<(Value, SourceMap), Vec<YamlProblem>> {
         problems: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
-        nodes: 0,
+        expanded: 0,
         root: None,
     };
     for next in Parser::new_from_str(source) {
@@ -115,6 +116,15 @@ pub fn parse(source: &str) -> Result<(Value, SourceMap), Vec<YamlProblem>> {
             }
             Err(error) => {
                 let at = builder.byte_offset(error.marker());
+                // The parser gives up where the text runs out; the mistake is
+                // often a quote opened lines before and never closed.
+                if let Some(start) = unclosed_quote_before(source, at) {
+                    builder.problems.push(YamlProblem {
+                        message: "this quoted text is not closed".into(),
+                        span: start..start + 1,
+                        hint: "close it with the same quote on this line".into(),
+                    });
+                }
                 builder.problems.push(YamlProblem {
                     message: format!("YAML syntax error: {}", error.info()),
                     span: at..at,
@@ -130,6 +140,49 @@ pub fn parse(source: &str) -> Result<(Value, SourceMap), Vec<YamlProblem>> {
         return Err(builder.problems);
     }
     Ok((builder.root.unwrap_or(Value::Null), builder.map))
+}
+
+/// Where a quote opens and does not close on its line, in the twenty lines
+/// before the one of byte `at` (comments and the other kind of quote taken
+/// into account); the latest such line.
+fn unclosed_quote_before(source: &str, at: usize) -> Option<usize> {
+    // The lines before the one the parser stopped on: on that line, the
+    // quote that ends the runaway text looks like an opening one.
+    let before = source.get(..source.get(..at)?.rfind('\n')?)?;
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(before.match_indices('\n').map(|(newline, _)| newline + 1))
+        .collect();
+    starts.iter().rev().take(20).find_map(|&start| {
+        let end = before[start..]
+            .find('\n')
+            .map_or(before.len(), |n| start + n);
+        open_quote(&before[start..end]).map(|column| start + column)
+    })
+}
+
+/// The column of a quote left open at the end of `line`, if any.
+fn open_quote(line: &str) -> Option<usize> {
+    let mut open: Option<(char, usize)> = None;
+    let mut chars = line.char_indices().peekable();
+    while let Some((column, c)) = chars.next() {
+        match (open, c) {
+            (None, '#') => break,
+            (None, '"' | '\'') => open = Some((c, column)),
+            (Some(('"', _)), '\\') => {
+                chars.next();
+            }
+            (Some(('\'', _)), '\'') if chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                chars.next();
+            }
+            (Some((quote, _)), c) if c == quote => open = None,
+            _ => {}
+        }
+    }
+    // An apostrophe inside a plain word (`l'INE`) opens nothing.
+    open.filter(|(quote, column)| {
+        *quote == '"' || !line[..*column].ends_with(|c: char| c.is_alphanumeric())
+    })
+    .map(|(_, column)| column)
 }
 
 impl Builder<'_> {
@@ -173,7 +226,7 @@ impl Builder<'_> {
                     });
                 }
                 let value = self.anchors.get(&anchor).cloned().unwrap_or(Value::Null);
-                self.nodes += count_nodes(&value);
+                self.expanded += expanded_size(&value);
                 self.node(value, range)
             }
             Event::SequenceStart(_, anchor, _) => {
@@ -305,10 +358,10 @@ impl Builder<'_> {
     }
 
     fn attach(&mut self, value: Value, range: Range<usize>) -> Result<(), YamlProblem> {
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
+        self.expanded += 1 + value.as_str().map_or(0, str::len);
+        if self.expanded > MAX_EXPANDED {
             return Err(YamlProblem {
-                message: "the document expands to too many nodes".into(),
+                message: "the document expands to more than 16 MB".into(),
                 span: range,
                 hint: "anchors and aliases are expanded: avoid aliases of aliases".into(),
             });
@@ -339,10 +392,15 @@ impl Builder<'_> {
     }
 }
 
-fn count_nodes(value: &Value) -> usize {
+/// The size `value` counts for once expanded: one per node, plus its texts.
+fn expanded_size(value: &Value) -> usize {
     match value {
-        Value::Array(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Object(entries) => 1 + entries.values().map(count_nodes).sum::<usize>(),
+        Value::Array(items) => 1 + items.iter().map(expanded_size).sum::<usize>(),
+        Value::Object(entries) => {
+            let each = entries.iter().map(|(k, v)| k.len() + expanded_size(v));
+            1 + each.sum::<usize>()
+        }
+        Value::String(text) => 1 + text.len(),
         _ => 1,
     }
 }
