@@ -5,18 +5,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath, Path};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use jiff::Timestamp;
 
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{client_address, CsrfForm, Lang, PublicForm, SignedIn, Visit};
-use super::forms::{required, valid_email, valid_name, AccountForm, Errors, Input};
+use super::forms::{
+    required, signed_in_redirect, valid_email, valid_name, AccountForm, Errors, Input,
+};
 use super::links::MailedLink;
 use super::password::token_problem;
 use super::session::{cookie, set_cookie, with_cookie, SESSION_COOKIE};
 use super::AppState;
-use crate::account_store::{Account, Purpose, TokenProblem, SESSION_MAX};
+use crate::account_store::{Account, Purpose, TokenProblem};
 
 /// The page after a mailed link was sent (or would have been).
 const SENT: (&str, &str) = ("sent_title", "sent_text");
@@ -104,22 +106,6 @@ pub async fn signup(visit: Visit, post: PublicForm) -> PageResult {
     })
     .await??;
     Ok(visit.message(StatusCode::OK, SENT, None))
-}
-
-/// Ends any previous session of this browser and hands it the new one.
-pub fn signed_in_redirect(visit: &Visit, session: &str) -> Response {
-    let state = &visit.state;
-    if let Some(previous) = cookie(&visit.headers, SESSION_COOKIE) {
-        let _ = state.accounts.close_session(&previous);
-    }
-    let mut response = Redirect::to(&visit.href("/tableau-de-bord")).into_response();
-    let max_age = Some(SESSION_MAX.as_secs());
-    let secure = state.secure_cookies;
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(secure, SESSION_COOKIE, session, "Lax", max_age),
-    );
-    response
 }
 
 /// `POST /connexion`

@@ -1,21 +1,14 @@
 //! One error type for pages. A handler (or an extractor) returns a
-//! [`PageError`]; the `error_pages` layer renders it as a page in the
-//! visitor's language, with the status it calls for. Internal failures are
+//! [`PageError`]; the `error_pages` layer (in `web`) renders it as a page in
+//! the visitor's language, with the status it calls for. Internal failures are
 //! logged with their whole chain of causes, never shown.
 
 use std::error::Error;
 
-pub use guichet_engine::with_causes as chain;
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+pub use guichet_engine::with_causes as chain;
 use serde::Serialize;
-
-use super::extract::Lang;
-use super::AppState;
 
 /// What a page handler answers.
 pub type PageResult = Result<Response, PageError>;
@@ -133,45 +126,54 @@ pub struct Link {
     pub href: String,
 }
 
-/// Renders the page of every [`PageError`] response, in the visitor's language.
-pub async fn error_pages(
-    State(state): State<Arc<AppState>>,
-    lang: Lang,
-    request: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(request).await;
-    let Some(ErrorPage(kind)) = response.extensions().get::<ErrorPage>().copied() else {
-        return response;
-    };
-    let status = response.status();
-    let (template, heading, text, link) = match kind {
-        ErrorKind::NotFound => ("error.html", "not_found", "not_found_text", None),
-        ErrorKind::Internal => ("error.html", "internal_error", "internal_error_text", None),
-        ErrorKind::SignInNeeded => (
-            "message.html",
-            "sign_in_needed",
-            "sign_in_needed_text",
-            Some(("sign_in", "/connexion")),
-        ),
-        ErrorKind::CsrfRefused => ("message.html", "csrf_title", "csrf_text", None),
-        ErrorKind::Throttled => ("message.html", "throttled_title", "throttled_text", None),
-        ErrorKind::SlowedDown(_) => ("message.html", "throttled_title", "slowed_text", None),
-        ErrorKind::WritesPaused(_) => ("message.html", "throttled_title", "writes_paused", None),
-    };
-    let mut message = lang.t(text);
-    if let ErrorKind::SlowedDown(seconds) | ErrorKind::WritesPaused(seconds) = kind {
-        message = message.replace("{seconds}", &seconds.to_string());
+/// The page an error response is to be shown as: its template, the words
+/// keys of its heading and text, its link onwards (words key and path), and
+/// the number of seconds its text speaks of, if any.
+pub struct ErrorWords {
+    /// Template.
+    pub template: &'static str,
+    /// Words key of the heading.
+    pub heading: &'static str,
+    /// Words key of the text.
+    pub text: &'static str,
+    /// Words key and path of the link onwards.
+    pub link: Option<(&'static str, &'static str)>,
+    /// Seconds to wait, for the texts that say `{seconds}`.
+    pub seconds: Option<u64>,
+}
+
+impl ErrorWords {
+    /// The page `response` is to be shown as, if it is a [`PageError`]'s.
+    pub fn of(response: &Response) -> Option<ErrorWords> {
+        let ErrorPage(kind) = response.extensions().get::<ErrorPage>().copied()?;
+        let (template, heading, text, link) = match kind {
+            ErrorKind::NotFound => ("error.html", "not_found", "not_found_text", None),
+            ErrorKind::Internal => ("error.html", "internal_error", "internal_error_text", None),
+            ErrorKind::SignInNeeded => (
+                "message.html",
+                "sign_in_needed",
+                "sign_in_needed_text",
+                Some(("sign_in", "/connexion")),
+            ),
+            ErrorKind::CsrfRefused => ("message.html", "csrf_title", "csrf_text", None),
+            ErrorKind::Throttled => ("message.html", "throttled_title", "throttled_text", None),
+            ErrorKind::SlowedDown(_) => ("message.html", "throttled_title", "slowed_text", None),
+            ErrorKind::WritesPaused(_) => {
+                ("message.html", "throttled_title", "writes_paused", None)
+            }
+        };
+        let seconds = match kind {
+            ErrorKind::SlowedDown(seconds) | ErrorKind::WritesPaused(seconds) => Some(seconds),
+            _ => None,
+        };
+        Some(ErrorWords {
+            template,
+            heading,
+            text,
+            link,
+            seconds,
+        })
     }
-    let page = MessagePage {
-        heading: lang.t(heading),
-        message,
-        link: link.map(|(label, href)| Link {
-            label: lang.t(label),
-            href: lang.href(href),
-        }),
-    };
-    state.render(lang, template, status, &page)
 }
 
 /// Runs blocking work (sled with its fsync, argon2) off the async threads.

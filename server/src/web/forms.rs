@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
 use super::error::Link;
 use super::extract::{CsrfForm, Lang, Visit};
-use crate::account_store::Account;
+use super::session::{cookie, set_cookie, SESSION_COOKIE};
+use crate::account_store::{Account, SESSION_MAX};
 
 /// One input of an account form: name, label key, input type, autocomplete.
 pub struct Input {
@@ -198,6 +199,22 @@ impl Confirmation {
     pub fn render(&self, visit: &Visit) -> Response {
         visit.render_form("confirm.html", StatusCode::OK, self)
     }
+}
+
+/// Ends any previous session of this browser and hands it the new one.
+pub fn signed_in_redirect(visit: &Visit, session: &str) -> Response {
+    let state = &visit.state;
+    if let Some(previous) = cookie(&visit.headers, SESSION_COOKIE) {
+        let _ = state.accounts.close_session(&previous);
+    }
+    let mut response = Redirect::to(&visit.href("/tableau-de-bord")).into_response();
+    let max_age = Some(SESSION_MAX.as_secs());
+    let secure = state.secure_cookies;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(secure, SESSION_COOKIE, session, "Lax", max_age),
+    );
+    response
 }
 
 /// Whether `text` is one email address that mail can be sent to: lettre's

@@ -265,7 +265,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
-            error::error_pages,
+            error_pages,
         ))
         .layer(middleware::from_fn(remember_language))
         .layer(middleware::from_fn(private_pages))
@@ -345,6 +345,32 @@ fn dossier_routes() -> Router<App> {
             get(show_entry).post(save_entry),
         )
         .route("/dossier/{section}/{entry}/supprimer", post(remove_entry))
+}
+
+/// Renders the page of every [`PageError`] response, in the visitor's language.
+async fn error_pages(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let Some(words) = error::ErrorWords::of(&response) else {
+        return response;
+    };
+    let mut message = lang.t(words.text);
+    if let Some(seconds) = words.seconds {
+        message = message.replace("{seconds}", &seconds.to_string());
+    }
+    let page = error::MessagePage {
+        heading: lang.t(words.heading),
+        message,
+        link: words.link.map(|(label, path)| error::Link {
+            label: lang.t(label),
+            href: lang.href(path),
+        }),
+    };
+    state.render(lang, words.template, response.status(), &page)
 }
 
 /// Headers every response carries: no inline script, no framing, no sniffing.

@@ -10,10 +10,11 @@ use axum::response::Response;
 use guichet_engine::Candidate;
 use jiff::Timestamp;
 
-use super::account::signed_in_redirect;
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, Lang, PublicForm, Visit};
-use super::forms::{password_problem, required, valid_name, AccountForm, Errors, Input};
+use super::forms::{
+    password_problem, required, signed_in_redirect, valid_name, AccountForm, Errors, Input,
+};
 use super::links::{send_account_mail, AccountMail, MailedLink};
 use super::AppState;
 use crate::account_store::{Account, TokenProblem};
