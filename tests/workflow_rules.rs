@@ -672,3 +672,33 @@ fn an_empty_optional_input_prints_as_nothing() {
     let closed = outbox.iter().find(|m| m.mail == "closed").unwrap();
     assert_eq!(closed.text, "Note: []");
 }
+
+/// A mail that cannot be rendered in one of its languages fails for every
+/// reader (and in `guichet test`), not only for those who read that language.
+#[test]
+fn a_mail_failing_in_one_language_fails_in_all() {
+    let text = MINIMAL.replace(
+        r#"    text: "Hello {{ candidate.first_name }}.""#,
+        "    text:\n      fr: \"Bonjour {{ candidate.first_name }}.\"\n      en: \"Hello {{ candidate.first_name | int }}.\"",
+    );
+    let (_folder, engine) = engine_on(&text);
+    let me = Actor::new("candidate", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "fr", now())
+        .unwrap();
+    let apply = Command::Apply {
+        formation: "master".into(),
+    };
+    support::act(&engine, &dossier.id, &me, apply, now()).unwrap();
+    let upload = support::piece("c1", "cv", "upload", Some(file("pdf", 100)), None);
+    support::act(&engine, &dossier.id, &me, upload, now()).unwrap();
+    let transmit = support::transition("c1", "transmit", json!({}));
+    let refused = try_apply(&engine, &dossier.id, &me, transmit);
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::Workflow(WorkflowError::Template { ref mail, .. })) if mail == "received"
+        ),
+        "{refused:?}"
+    );
+}

@@ -46,17 +46,33 @@ impl Step<'_> {
             let Some(mail) = definition.mail(&effect.mail) else {
                 continue;
             };
-            let render = |part: &str| {
+            let render = |part: &str, language: &str| {
                 definition
-                    .render_mail_part(&mail.id, part, &language, &context)
+                    .render_mail_part(&mail.id, part, language, &context)
                     .map_err(|source| WorkflowError::Template {
                         mail: mail.id.clone(),
                         source,
                     })
             };
-            let subject = render("subject")?.unwrap_or_default();
-            let text = render("text")?.unwrap_or_default();
-            let html = render("html")?;
+            // Every language is rendered, the reader's kept: a template that
+            // fails in one language fails for every reader (and in the
+            // definition's scenarios), not only for those who read it.
+            let mut languages: Vec<&str> = [&mail.subject, &mail.text]
+                .into_iter()
+                .chain(&mail.html)
+                .flat_map(|text| text.variants().into_iter().map(|(code, _)| code))
+                .filter(|code| *code != language)
+                .collect();
+            languages.sort_unstable();
+            languages.dedup();
+            for other in languages {
+                for part in ["subject", "text", "html"] {
+                    render(part, other)?;
+                }
+            }
+            let subject = render("subject", &language)?.unwrap_or_default();
+            let text = render("text", &language)?.unwrap_or_default();
+            let html = render("html", &language)?;
             let recipients = mail
                 .to
                 .as_ref()
