@@ -14,6 +14,7 @@ mod account_store;
 mod files;
 mod listen;
 mod mail;
+mod scheduler;
 mod serve;
 mod web;
 

@@ -57,6 +57,9 @@ pub struct ServeOptions {
     /// real pace. Sessions and mailed links keep the real time.
     #[arg(long, env = "GUICHET_NOW")]
     pub now: Option<jiff::Timestamp>,
+    /// How often the deadlines that fell due are run (also once at start-up).
+    #[arg(long, env = "GUICHET_SCHEDULER_INTERVAL", default_value = "1 minute", value_parser = parse_duration)]
+    pub scheduler_interval: std::time::Duration,
     /// Log format: `human` or `json`.
     #[arg(long, env = "GUICHET_LOG", default_value = "human")]
     pub log: String,
@@ -157,6 +160,17 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         stopped,
     ));
 
+    let clock = options
+        .now
+        .map_or_else(Default::default, crate::web::Clock::starting_at);
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        Arc::clone(&engine),
+        clock,
+        options.scheduler_interval,
+        Arc::clone(&wake),
+        stop.subscribe(),
+    ));
+
     let accounts_path = options.data.join("accounts");
     let accounts = crate::account_store::AccountStore::open(&accounts_path)
         .with_context(|| format!("opening the accounts in {}", accounts_path.display()))?;
@@ -176,9 +190,7 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         },
         throttle: Default::default(),
         writes: Default::default(),
-        clock: options
-            .now
-            .map_or_else(Default::default, crate::web::Clock::starting_at),
+        clock,
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
         mail_wake: Arc::clone(&wake),
@@ -202,6 +214,7 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
 
     tracing::info!("stopping: finishing mail delivery and flushing the store");
     let _ = stop.send(true);
+    let _ = scheduler.await;
     let _ = worker.await;
     let flushed = {
         let engine = Arc::clone(&engine);
