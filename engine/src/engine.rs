@@ -209,7 +209,17 @@ impl<S: Store> Engine<S> {
             return Ok(None);
         };
         let mut best: Option<(f64, Dossier, String)> = None;
-        for dossier in self.store.dossiers()? {
+        // Only the dossiers with a candidature to this formation, from the index.
+        let ids: std::collections::BTreeSet<String> = self
+            .store
+            .candidatures_of(&freed.formation, None)?
+            .into_iter()
+            .map(|(dossier, _)| dossier)
+            .collect();
+        for id in ids {
+            let Some(dossier) = self.store.dossier(&id)? else {
+                continue;
+            };
             if dossier.definition != definition.hash() || dossier.id == freed.dossier {
                 continue;
             }
@@ -338,7 +348,7 @@ impl<S: Store> Engine<S> {
     /// withdrawal it was meant to prevent.
     pub fn due(&self, now: Timestamp) -> Result<Vec<Due>, EngineError> {
         let mut due = Vec::new();
-        for dossier in self.store.dossiers()? {
+        for dossier in self.dossiers_in_deadline_states()? {
             let definition = self.definition_of(&dossier)?;
             let acts = |d: &Due| {
                 let deadlines = &definition.file().workflow.deadlines;
@@ -360,6 +370,35 @@ impl<S: Store> Engine<S> {
         }
         due.sort_by_key(|d| d.at);
         Ok(due)
+    }
+
+    /// The dossiers with a candidature in a state some deadline watches, from
+    /// the store's index (formation × state), each once.
+    fn dossiers_in_deadline_states(&self) -> Result<Vec<Dossier>, EngineError> {
+        let file = self.definition.file();
+        let states: std::collections::BTreeSet<&str> = file
+            .workflow
+            .deadlines
+            .iter()
+            .flat_map(|d| d.states.ids())
+            .collect();
+        let mut ids = std::collections::BTreeSet::new();
+        for formation in &file.formations {
+            for state in &states {
+                let found = self.store.candidatures_of(&formation.id, Some(state))?;
+                ids.extend(found.into_iter().map(|(dossier, _)| dossier));
+            }
+        }
+        // The states and formations are the current version's: a dossier
+        // pinned to an older version is found as long as its formation and
+        // the state its deadline watches still exist in the current one.
+        let mut dossiers = Vec::new();
+        for id in ids {
+            if let Some(dossier) = self.store.dossier(&id)? {
+                dossiers.push(dossier);
+            }
+        }
+        Ok(dossiers)
     }
 
     /// Handles every deadline due at `now`, as the definition's system role.

@@ -80,6 +80,27 @@ impl Store for MemoryStore {
         Ok(self.state()?.dossiers.values().cloned().collect())
     }
 
+    fn candidatures_of(
+        &self,
+        formation: &str,
+        state: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        // Small by nature (scenarios): the index is the dossiers themselves.
+        let prefix = super::index_prefix(formation, state);
+        let mut keys: Vec<Vec<u8>> = self
+            .state()?
+            .dossiers
+            .values()
+            .flat_map(super::index_keys)
+            .filter(|key| key.starts_with(&prefix))
+            .collect();
+        keys.sort();
+        Ok(keys
+            .iter()
+            .filter_map(|key| super::index_entry(key))
+            .collect())
+    }
+
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
         Ok(self
             .state()?

@@ -30,6 +30,37 @@ pub enum StoreError {
     Corrupt(#[source] serde_json::Error),
 }
 
+/// The index keys of a dossier's candidatures: formation, state, dossier,
+/// candidature, separated by NUL (ids never hold one).
+pub(crate) fn index_keys(dossier: &Dossier) -> Vec<Vec<u8>> {
+    dossier
+        .candidatures
+        .iter()
+        .map(|c| index_key(&[&c.formation, &c.state, &dossier.id, &c.id]))
+        .collect()
+}
+
+fn index_key(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}
+
+/// The prefix of the index keys of `formation` (and `state`).
+pub(crate) fn index_prefix(formation: &str, state: Option<&str>) -> Vec<u8> {
+    let mut prefix = match state {
+        Some(state) => index_key(&[formation, state]),
+        None => index_key(&[formation]),
+    };
+    prefix.push(0);
+    prefix
+}
+
+/// The dossier and candidature an index key names.
+pub(crate) fn index_entry(key: &[u8]) -> Option<(String, String)> {
+    let text = std::str::from_utf8(key).ok()?;
+    let mut parts = text.split('\0').skip(2);
+    Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+}
+
 /// Everything one command writes, committed together or not at all.
 #[derive(Debug, Clone)]
 pub struct Commit {
@@ -60,6 +91,14 @@ pub trait Store: Send + Sync {
     fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError>;
     /// Every dossier.
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError>;
+    /// The candidatures to `formation` (in `state` only, if given), as
+    /// (dossier id, candidature id), from an index kept in the same
+    /// transaction as the dossiers: no scan of every dossier.
+    fn candidatures_of(
+        &self,
+        formation: &str,
+        state: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// The events of a dossier, oldest first.
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError>;
     /// Queues mails that belong to no dossier (an account's mails), durably.

@@ -14,7 +14,8 @@ use crate::dossier::{Dossier, Event, OutboxMail};
 
 /// Dossiers, events, outbox and definitions in one sled database.
 ///
-/// A commit writes its three trees in one sled transaction, then waits for a
+/// A commit writes its four trees (dossiers, events, outbox, and the index of
+/// candidatures by formation and state) in one sled transaction, then waits for a
 /// flush to disk: sled would otherwise keep the write in memory for up to half a
 /// second. Concurrent commits share flushes (group commit): whoever finds no
 /// flush running starts one covering every write finished so far; the others
@@ -25,6 +26,8 @@ pub struct SledStore {
     events: sled::Tree,
     outbox: sled::Tree,
     definitions: sled::Tree,
+    /// Candidatures by formation and state (see [`super::index_keys`]).
+    by_formation: sled::Tree,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -71,15 +74,34 @@ impl SledStore {
             .open()
             .map_err(backend)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
-        Ok(Self {
+        let store = Self {
             dossiers: tree("dossiers")?,
             events: tree("events")?,
             outbox: tree("outbox")?,
             definitions: tree("definitions")?,
+            by_formation: tree("candidatures_by_formation_and_state")?,
             db,
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
-        })
+        };
+        store.build_index()?;
+        Ok(store)
+    }
+
+    /// A store written before the index existed gets it, once.
+    fn build_index(&self) -> Result<(), StoreError> {
+        const BUILT: &[u8] = b"index built";
+        if self.db.contains_key(BUILT).map_err(backend)? {
+            return Ok(());
+        }
+        for entry in self.dossiers.iter() {
+            let (_, bytes) = entry.map_err(backend)?;
+            for key in super::index_keys(&decode::<Dossier>(&bytes)?) {
+                self.by_formation.insert(key, &[]).map_err(backend)?;
+            }
+        }
+        self.db.insert(BUILT, &[]).map_err(backend)?;
+        self.make_durable()
     }
 
     /// Writes everything to disk (commits already are; this is for shutdown).
@@ -164,35 +186,44 @@ impl Store for SledStore {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let result = (&self.dossiers, &self.events, &self.outbox).transaction(
-            |(dossiers, events, outbox)| {
-                for item in &encoded {
-                    let id = item.commit.dossier.id.as_str();
-                    let found = match dossiers.get(id)? {
-                        Some(bytes) => {
-                            decode::<Dossier>(&bytes)
-                                .map_err(ConflictableTransactionError::Abort)?
-                                .version
-                        }
-                        None => 0,
-                    };
-                    if found != item.commit.expected_version {
-                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
-                            dossier: id.to_owned(),
-                            expected: item.commit.expected_version,
-                            found,
-                        }));
-                    }
-                    dossiers.insert(id, item.dossier.as_slice())?;
-                    let key = event_key(id, item.commit.event.version);
-                    events.insert(key, item.event.as_slice())?;
-                    for (key, mail) in &item.mails {
-                        outbox.insert(key.as_bytes(), mail.as_slice())?;
-                    }
-                }
-                Ok(())
-            },
+        let trees = (
+            &self.dossiers,
+            &self.events,
+            &self.outbox,
+            &self.by_formation,
         );
+        let result = trees.transaction(|(dossiers, events, outbox, by_formation)| {
+            for item in &encoded {
+                let id = item.commit.dossier.id.as_str();
+                let before = match dossiers.get(id)? {
+                    Some(bytes) => Some(
+                        decode::<Dossier>(&bytes).map_err(ConflictableTransactionError::Abort)?,
+                    ),
+                    None => None,
+                };
+                let found = before.as_ref().map_or(0, |d| d.version);
+                if found != item.commit.expected_version {
+                    return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
+                        dossier: id.to_owned(),
+                        expected: item.commit.expected_version,
+                        found,
+                    }));
+                }
+                dossiers.insert(id, item.dossier.as_slice())?;
+                for key in before.iter().flat_map(super::index_keys) {
+                    by_formation.remove(key)?;
+                }
+                for key in super::index_keys(&item.commit.dossier) {
+                    by_formation.insert(key, &[])?;
+                }
+                let key = event_key(id, item.commit.event.version);
+                events.insert(key, item.event.as_slice())?;
+                for (key, mail) in &item.mails {
+                    outbox.insert(key.as_bytes(), mail.as_slice())?;
+                }
+            }
+            Ok(())
+        });
         match result {
             Ok(()) => self.make_durable(),
             Err(TransactionError::Abort(error)) => Err(error),
@@ -209,6 +240,23 @@ impl Store for SledStore {
 
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError> {
         Self::scan(&self.dossiers, b"")
+    }
+
+    fn candidatures_of(
+        &self,
+        formation: &str,
+        state: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = super::index_prefix(formation, state);
+        self.by_formation
+            .scan_prefix(prefix)
+            .keys()
+            .map(|key| {
+                let key = key.map_err(backend)?;
+                super::index_entry(&key)
+                    .ok_or_else(|| StoreError::Backend("an index key of an unexpected form".into()))
+            })
+            .collect()
     }
 
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
