@@ -6,70 +6,28 @@ mod serving;
 
 use std::path::Path;
 
-use guichet_engine::{
-    Actor, Candidate, Command as EngineCommand, Definition, Engine, FileRef, SledStore,
-};
+use guichet_engine::{Definition, Engine, SledStore};
 use serde_json::{json, Value};
 use serving::*;
 
 /// Candidatures to M1 SET sent, complete, and decided on `2027-05-02`, one
 /// per `(owner, decision)`.
 fn decided(data: &Path, decisions: &[(&str, Value)]) {
-    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
-    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let engine = osu_engine(data);
     let now = "2027-05-02T10:00:00Z".parse().unwrap();
+    let pieces = [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+    ];
     for (owner, decision) in decisions {
-        let candidate = Candidate {
-            last_name: "Durand".into(),
-            first_name: (*owner).into(),
-            email: format!("{owner}@example.org"),
-        };
-        let dossier = engine.create_dossier(owner, candidate, "fr", now).unwrap();
-        let mut version = 1;
-        let mut act = |role: &str, command| {
-            let actor = Actor::new(role, *owner);
-            let outcome = engine.apply(&dossier.id, version, &actor, command, now);
-            version = outcome.unwrap_or_else(|e| panic!("{e}")).dossier.version;
-        };
-        let transition = |id: &str, input: &Value| EngineCommand::Transition {
-            candidature: "c1".into(),
-            transition: id.into(),
-            input: input.as_object().cloned().unwrap_or_default(),
-        };
-        act(
-            "candidat",
-            EngineCommand::Apply {
-                formation: "m1-set".into(),
-            },
-        );
-        for piece in [
-            "cv",
-            "lettre_motivation",
-            "releves_notes",
-            "diplomes",
-            "piece_identite",
-        ] {
-            let file = FileRef {
-                name: format!("{piece}.pdf"),
-                sha256: "0".repeat(64),
-                size: 1000,
-                format: "pdf".into(),
-            };
-            act(
-                "candidat",
-                EngineCommand::Piece {
-                    candidature: "c1".into(),
-                    piece: piece.into(),
-                    transition: "deposer".into(),
-                    file: Some(file),
-                    comment: None,
-                },
-            );
-        }
-        act("candidat", transition("transmettre", &json!({})));
-        act("gestionnaire", transition("declarer_complet", &json!({})));
-        act("commission", transition("saisir_avis", decision));
-        act("gestionnaire", transition("publier_avis", &json!({})));
+        let mut dossier = Seeded::new(&engine, (owner, owner, None), now);
+        dossier.send("m1-set", &pieces);
+        dossier.transition("gestionnaire", "declarer_complet", Value::Null);
+        dossier.transition("commission", "saisir_avis", decision.clone());
+        dossier.transition("gestionnaire", "publier_avis", Value::Null);
     }
 }
 

@@ -640,6 +640,25 @@ fn actions_for_says_what_an_actor_may_do_now_and_why_not() {
     assert_eq!(staff, ["valider_piece", "refuser_piece"]);
 }
 
+/// On a definition made from the minimal one: a dossier (in `language`)
+/// applied to `master`, its piece uploaded; and its candidate.
+fn ready_to_transmit(
+    engine: &Engine<SledStore>,
+    language: &str,
+) -> (guichet_engine::Dossier, Actor) {
+    let me = Actor::new("candidate", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), language, now())
+        .unwrap();
+    let apply = Command::Apply {
+        formation: "master".into(),
+    };
+    support::act(engine, &dossier.id, &me, apply, now()).unwrap();
+    let upload = support::piece("c1", "cv", "upload", Some(file("pdf", 100)), None);
+    support::act(engine, &dossier.id, &me, upload, now()).unwrap();
+    (dossier, me)
+}
+
 /// An optional input left empty prints as nothing in a mail, not as `none`.
 #[test]
 fn an_empty_optional_input_prints_as_nothing() {
@@ -653,16 +672,7 @@ fn an_empty_optional_input_prints_as_nothing() {
             "mails:\n  - id: closed\n    subject: Closed\n    text: \"Note: [{{ input.note }}]\"\n  - id: received",
         );
     let (_folder, engine) = engine_on(&text);
-    let me = Actor::new("candidate", "camille");
-    let dossier = engine
-        .create_dossier("camille", candidate("Camille"), "en", now())
-        .unwrap();
-    let apply = Command::Apply {
-        formation: "master".into(),
-    };
-    support::act(&engine, &dossier.id, &me, apply, now()).unwrap();
-    let upload = support::piece("c1", "cv", "upload", Some(file("pdf", 100)), None);
-    support::act(&engine, &dossier.id, &me, upload, now()).unwrap();
+    let (dossier, me) = ready_to_transmit(&engine, "en");
     let transmit = support::transition("c1", "transmit", json!({}));
     support::act(&engine, &dossier.id, &me, transmit, now()).unwrap();
     let staff = Actor::new("staff", "office");
@@ -682,16 +692,7 @@ fn a_mail_failing_in_one_language_fails_in_all() {
         "    text:\n      fr: \"Bonjour {{ candidate.first_name }}.\"\n      en: \"Hello {{ candidate.first_name | int }}.\"",
     );
     let (_folder, engine) = engine_on(&text);
-    let me = Actor::new("candidate", "camille");
-    let dossier = engine
-        .create_dossier("camille", candidate("Camille"), "fr", now())
-        .unwrap();
-    let apply = Command::Apply {
-        formation: "master".into(),
-    };
-    support::act(&engine, &dossier.id, &me, apply, now()).unwrap();
-    let upload = support::piece("c1", "cv", "upload", Some(file("pdf", 100)), None);
-    support::act(&engine, &dossier.id, &me, upload, now()).unwrap();
+    let (dossier, me) = ready_to_transmit(&engine, "fr");
     let transmit = support::transition("c1", "transmit", json!({}));
     let refused = try_apply(&engine, &dossier.id, &me, transmit);
     assert!(

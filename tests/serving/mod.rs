@@ -213,55 +213,112 @@ impl Drop for Guichet {
 }
 
 /// Puts a transmitted candidature in the store: three mails wait in the outbox.
-pub fn queue_mails(data: &Path) -> Vec<String> {
-    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
-    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
-    let now = "2027-03-10T10:00:00Z".parse().unwrap();
-    let zoe = Candidate {
-        last_name: "Lefèvre".into(),
-        first_name: "Zoé".into(),
-        email: "zoe.lefevre@example.org".into(),
-    };
-    let dossier = engine.create_dossier("zoe", zoe, "fr", now).unwrap();
-    let me = Actor::new("candidat", "zoe");
-    let mut version = 1;
-    let mut apply = |command| {
-        version = engine
-            .apply(&dossier.id, version, &me, command, now)
-            .unwrap()
-            .dossier
-            .version;
-    };
-    apply(EngineCommand::Apply {
-        formation: "m1-oceanographie".into(),
-    });
-    for piece in [
-        "cv",
-        "lettre_motivation",
-        "releves_notes",
-        "diplomes",
-        "piece_identite",
-        "formulaire_complementaire",
-    ] {
-        let file = FileRef {
-            name: format!("{piece}.pdf"),
-            sha256: "0".repeat(64),
-            size: 1000,
-            format: "pdf".into(),
+/// Commands on one dossier of a store the server is not running on, each on
+/// the version the last one left: how tests seed what the server then finds.
+pub struct Seeded<'e> {
+    engine: &'e Engine<SledStore>,
+    /// The dossier's id.
+    pub dossier: String,
+    owner: String,
+    version: u64,
+    now: jiff::Timestamp,
+}
+
+impl<'e> Seeded<'e> {
+    /// A new dossier of `owner` (first name `first_name`, address
+    /// `owner@example.org` unless `email` says otherwise).
+    pub fn new(
+        engine: &'e Engine<SledStore>,
+        (owner, first_name, email): (&str, &str, Option<&str>),
+        now: jiff::Timestamp,
+    ) -> Self {
+        let candidate = Candidate {
+            last_name: "Lefèvre".into(),
+            first_name: first_name.into(),
+            email: email.map_or_else(|| format!("{owner}@example.org"), str::to_owned),
         };
-        apply(EngineCommand::Piece {
-            candidature: "c1".into(),
-            piece: piece.into(),
-            transition: "deposer".into(),
-            file: Some(file),
-            comment: None,
-        });
+        let dossier = engine.create_dossier(owner, candidate, "fr", now).unwrap();
+        Seeded {
+            engine,
+            dossier: dossier.id,
+            owner: owner.to_owned(),
+            version: 1,
+            now,
+        }
     }
-    apply(EngineCommand::Transition {
-        candidature: "c1".into(),
-        transition: "transmettre".into(),
-        input: Default::default(),
-    });
+
+    /// Applies `command` as `role`.
+    pub fn act(&mut self, role: &str, command: EngineCommand) {
+        let actor = Actor::new(role, &self.owner);
+        let outcome = self
+            .engine
+            .apply(&self.dossier, self.version, &actor, command, self.now);
+        self.version = outcome.unwrap_or_else(|e| panic!("{e}")).dossier.version;
+    }
+
+    /// A transition of the first candidature, as `role`.
+    pub fn transition(&mut self, role: &str, id: &str, input: Value) {
+        let command = EngineCommand::Transition {
+            candidature: "c1".into(),
+            transition: id.into(),
+            input: input.as_object().cloned().unwrap_or_default(),
+        };
+        self.act(role, command);
+    }
+
+    /// Applies to `formation`, uploads `pieces` and transmits, as the candidate.
+    pub fn send(&mut self, formation: &str, pieces: &[&str]) {
+        self.act(
+            "candidat",
+            EngineCommand::Apply {
+                formation: formation.into(),
+            },
+        );
+        for piece in pieces {
+            let file = FileRef {
+                name: format!("{piece}.pdf"),
+                sha256: "0".repeat(64),
+                size: 1000,
+                format: "pdf".into(),
+            };
+            let command = EngineCommand::Piece {
+                candidature: "c1".into(),
+                piece: (*piece).into(),
+                transition: "deposer".into(),
+                file: Some(file),
+                comment: None,
+            };
+            self.act("candidat", command);
+        }
+        self.transition("candidat", "transmettre", Value::Null);
+    }
+}
+
+/// The OSU engine on the store in `data`.
+pub fn osu_engine(data: &Path) -> Engine<SledStore> {
+    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap()
+}
+
+pub fn queue_mails(data: &Path) -> Vec<String> {
+    let engine = osu_engine(data);
+    let now = "2027-03-10T10:00:00Z".parse().unwrap();
+    let mut zoe = Seeded::new(
+        &engine,
+        ("zoe", "Zoé", Some("zoe.lefevre@example.org")),
+        now,
+    );
+    zoe.send(
+        "m1-oceanographie",
+        &[
+            "cv",
+            "lettre_motivation",
+            "releves_notes",
+            "diplomes",
+            "piece_identite",
+            "formulaire_complementaire",
+        ],
+    );
     engine.outbox().unwrap().into_iter().map(|m| m.id).collect()
 }
 

@@ -214,97 +214,91 @@ pub async fn change_email(
     Ok(visit.message(StatusCode::OK, SENT, None))
 }
 
-/// Uses an email-change link: whether the address changed (`false`: it is
-/// taken), or why the link cannot be used.
-fn use_email_link(state: &AppState, token: &str, lang: Lang) -> Result<bool, TokenProblem> {
-    let (account_id, purpose) = state
+/// The account a mailed link about its address belongs to, and where the
+/// link moves the address (the new one, or back to the former one).
+fn address_link(state: &AppState, token: &str) -> Result<(Account, Purpose), TokenProblem> {
+    let unknown = |_| TokenProblem::Unknown;
+    let (id, purpose) = state
         .accounts
         .use_token(token, Timestamp::now())
-        .map_err(|_| TokenProblem::Unknown)??;
-    let Purpose::EmailChange { new_email } = purpose else {
-        return Err(TokenProblem::Unknown);
+        .map_err(unknown)??;
+    let account = state.accounts.get(&id).map_err(unknown)?;
+    Ok((account.ok_or(TokenProblem::Unknown)?, purpose))
+}
+
+/// Uses a link about the account's address: whether the address changed
+/// (`false`: it is taken), or why the link cannot be used.
+///
+/// A confirmed change is told to the former address, with a link back. Going
+/// back also ends every session of the account and spends every link still
+/// out: whoever changed the address may hold them.
+fn use_address_link(state: &AppState, token: &str, lang: Lang) -> Result<bool, TokenProblem> {
+    let (mut account, purpose) = address_link(state, token)?;
+    let (address, back) = match purpose {
+        Purpose::EmailChange { new_email } => (new_email, false),
+        Purpose::EmailRevert { old_email } => (old_email, true),
+        _ => return Err(TokenProblem::Unknown),
     };
-    let mut account = state
-        .accounts
-        .get(&account_id)
-        .ok()
-        .flatten()
-        .ok_or(TokenProblem::Unknown)?;
-    let old_email = account.email.clone();
+    let unknown = |_| TokenProblem::Unknown;
+    let former = account.email.clone();
     let changed = state
         .accounts
-        .change_email(&mut account, &new_email)
-        .map_err(|_| TokenProblem::Unknown)?;
+        .change_email(&mut account, &address)
+        .map_err(unknown)?;
+    if back {
+        state
+            .accounts
+            .close_sessions_of(&account.id)
+            .map_err(unknown)?;
+        state.accounts.revoke_links(&account.id).map_err(unknown)?;
+    }
     if changed {
-        // Mails about the dossier go to the new address from now on; the
-        // former one is told, with a way back.
+        // Mails about the dossier go to the account's address from now on.
         update_dossier_email(state, &account);
-        let undo = MailedLink::EmailRevert(old_email.clone());
-        if let Err(error) = undo.send(state, &account, &old_email, lang) {
+    }
+    if changed && !back {
+        let undo = MailedLink::EmailRevert(former.clone());
+        if let Err(error) = undo.send(state, &account, &former, lang) {
             tracing::error!(error = %super::error::chain(&error), "the former address was not told");
         }
     }
     Ok(changed)
 }
 
-/// Uses a link that undoes a change of address: the former address is back,
-/// every session of the account ends and every link still out is spent (who
-/// changed it may hold them). `Ok(false)`: the former address is taken.
-fn use_revert_link(state: &AppState, token: &str) -> Result<bool, TokenProblem> {
-    let (account_id, purpose) = state
-        .accounts
-        .use_token(token, Timestamp::now())
-        .map_err(|_| TokenProblem::Unknown)??;
-    let Purpose::EmailRevert { old_email } = purpose else {
-        return Err(TokenProblem::Unknown);
-    };
-    let unknown = |_| TokenProblem::Unknown;
-    let mut account = state.accounts.get(&account_id).map_err(unknown)?;
-    let account = account.as_mut().ok_or(TokenProblem::Unknown)?;
-    let changed = state
-        .accounts
-        .change_email(account, &old_email)
-        .map_err(unknown)?;
-    state
-        .accounts
-        .close_sessions_of(&account.id)
-        .map_err(unknown)?;
-    state.accounts.revoke_links(&account.id).map_err(unknown)?;
-    if changed {
-        update_dossier_email(state, account);
-    }
-    Ok(changed)
-}
-
-/// `GET /compte/email/annuler/{token}`: the change of address is undone.
-pub async fn revert_email(visit: Visit, Path(token): Path<String>) -> Result<Response, PageError> {
-    let worker = Arc::clone(&visit.state);
-    let outcome = blocking(move || use_revert_link(&worker, &token)).await?;
+/// The page after a link about the account's address: `done` (heading and
+/// text keys, and a link onwards), the address taken, or the link's problem
+/// (with `again`, where to start over).
+async fn address_page(
+    visit: Visit,
+    token: String,
+    done: ((&str, &str), (&str, &str)),
+    again: &str,
+) -> PageResult {
+    let (worker, lang) = (Arc::clone(&visit.state), visit.lang);
+    let outcome = blocking(move || use_address_link(&worker, &token, lang)).await?;
     Ok(match outcome {
-        Ok(true) => visit.message(
-            StatusCode::OK,
-            ("email_reverted", "email_reverted_text"),
-            Some(("forgot", "/mot-de-passe-oublie")),
-        ),
+        Ok(true) => visit.message(StatusCode::OK, done.0, Some(done.1)),
         Ok(false) => visit.message(StatusCode::CONFLICT, ("email_taken", "email_taken"), None),
-        Err(problem) => token_problem(&visit, problem, "/mot-de-passe-oublie"),
+        Err(problem) => token_problem(&visit, problem, again),
     })
 }
 
 /// `GET /compte/email/{token}`: the new address is confirmed.
-pub async fn confirm_email(visit: Visit, Path(token): Path<String>) -> Result<Response, PageError> {
-    let worker = Arc::clone(&visit.state);
-    let lang = visit.lang;
-    let outcome = blocking(move || use_email_link(&worker, &token, lang)).await?;
-    Ok(match outcome {
-        Ok(true) => visit.message(
-            StatusCode::OK,
-            ("email_changed", "email_changed"),
-            Some(("dashboard", "/tableau-de-bord")),
-        ),
-        Ok(false) => visit.message(StatusCode::CONFLICT, ("email_taken", "email_taken"), None),
-        Err(problem) => token_problem(&visit, problem, "/compte/email"),
-    })
+pub async fn confirm_email(visit: Visit, Path(token): Path<String>) -> PageResult {
+    let done = (
+        ("email_changed", "email_changed"),
+        ("dashboard", "/tableau-de-bord"),
+    );
+    address_page(visit, token, done, "/compte/email").await
+}
+
+/// `GET /compte/email/annuler/{token}`: the change of address is undone.
+pub async fn revert_email(visit: Visit, Path(token): Path<String>) -> PageResult {
+    let done = (
+        ("email_reverted", "email_reverted_text"),
+        ("forgot", "/mot-de-passe-oublie"),
+    );
+    address_page(visit, token, done, "/mot-de-passe-oublie").await
 }
 
 /// Records the account's address in its dossier, retrying once on a concurrent change.
