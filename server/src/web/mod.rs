@@ -151,15 +151,20 @@ impl AppState {
         Ok(self.apply_and_sweep(account, dossier, command(sha256)))
     }
 
-    /// Applies `command`; then deletes the dossier's files it no longer
-    /// refers to (in its pieces or its sent copies).
+    /// Applies `command`; then, if it is one that can drop a file (a piece
+    /// transition, or a transition replacing the sent copy), deletes the
+    /// dossier's files it no longer refers to (in its pieces or sent copies).
     fn apply_and_sweep(
         &self,
         account: &str,
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
+        let may_drop_files = matches!(command, Command::Piece { .. } | Command::Transition { .. });
         let outcome = self.apply_as_candidate(account, dossier, command)?;
+        if !may_drop_files {
+            return Ok(outcome);
+        }
         let after = &outcome.dossier;
         let pieces = after.candidatures.iter().flat_map(|c| {
             let sent = c.sent.iter().flat_map(|s| s.pieces.values());
@@ -267,7 +272,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             error_pages,
         ))
-        .layer(middleware::from_fn(remember_language))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            remember_language,
+        ))
         .layer(middleware::from_fn(private_pages))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -408,21 +416,20 @@ async fn private_pages(request: Request, next: Next) -> Response {
 
 /// A language chosen with `?lang=` is kept (a cookie) for pages reached
 /// without it.
-async fn remember_language(request: Request, next: Next) -> Response {
+async fn remember_language(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let kept = session::cookie(request.headers(), session::LANGUAGE_COOKIE);
     let chosen = Lang::chosen(request.uri()).filter(|l| kept.as_deref() != Some(l.code()));
-    let mut response = next.run(request).await;
-    if let Some(lang) = chosen {
-        let cookie = format!(
-            "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
-            session::LANGUAGE_COOKIE,
-            lang.code()
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
-    response
+    let response = next.run(request).await;
+    let cookie = chosen.map(|lang| {
+        let year = Some(365 * 24 * 3600);
+        let secure = state.secure_cookies;
+        session::set_cookie(secure, session::LANGUAGE_COOKIE, lang.code(), "Lax", year)
+    });
+    session::with_cookie(response, cookie)
 }
 
 /// A formation as the home page lists it.
