@@ -78,3 +78,89 @@ fn the_index_follows_every_command_and_survives_a_reopen() {
     );
     assert!(of(&store, "m2-set-ecologie", None).is_empty());
 }
+
+#[test]
+fn list_rows_hold_what_staff_lists_show_and_follow_each_command() {
+    let (_folder, engine) = support::open(osu());
+    let now = at("2027-03-15T10:00:00Z");
+    let identity = json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille",
+        "date_naissance": "2003-05-14", "commune_naissance": "Berlin", "pays_naissance": "DE",
+        "nationalite": "DE", "ine": "123456789AB"});
+    let sent = Journey::ready_to_transmit(
+        &engine,
+        ("camille", "Camille"),
+        &[("etat_civil", identity)],
+        "m1-set",
+        now,
+    );
+    let store = engine.store();
+    let drafted = store.rows_of("m1-set", Some("en_attente")).unwrap();
+    assert_eq!(drafted.len(), 1);
+    // Six pieces, the French certificate among them required of a German
+    // candidate; every one uploaded but that one.
+    assert_eq!((drafted[0].provided, drafted[0].required), (5, 6));
+    assert_eq!(drafted[0].sent_at, None);
+    assert_eq!(drafted[0].search, "123456789AB");
+    let declare = support::piece(
+        &sent.candidature,
+        "non_francophone",
+        "declarer_non_concerne",
+        None,
+        None,
+    );
+    act(&engine, &sent.dossier, &sent.me, declare, now).unwrap();
+    sent.transmit(&engine, now).unwrap();
+    assert!(store
+        .rows_of("m1-set", Some("en_attente"))
+        .unwrap()
+        .is_empty());
+    let office = Actor::new("gestionnaire", "agent").named("Claire Martin");
+    act(
+        &engine,
+        &sent.dossier,
+        &office,
+        transition("c1", "declarer_complet", json!({})),
+        now,
+    )
+    .unwrap();
+    let committee = Actor::new("commission", "prof");
+    let decision = json!({"avis": "liste_complementaire", "rang": 2, "motif": "Bon dossier"});
+    act(
+        &engine,
+        &sent.dossier,
+        &committee,
+        transition("c1", "saisir_avis", decision),
+        now,
+    )
+    .unwrap();
+    let rows = store.rows_of("m1-set", None).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row.state, "avis_saisi");
+    assert_eq!((row.provided, row.required), (6, 6));
+    assert_eq!(row.sent_at, Some(now));
+    assert_eq!(row.pieces["cv"], "transmise");
+    // The decision's choice and rank are columns; a free text is not.
+    assert_eq!(row.columns["avis"], "liste_complementaire");
+    assert_eq!(row.columns["rang"], 2);
+    assert!(!row.columns.contains_key("motif"));
+    assert_eq!(store.count_of("m1-set", "avis_saisi").unwrap(), 1);
+    assert_eq!(store.count_of("m1-set", "complet").unwrap(), 0);
+
+    // The staff's note is theirs: history names who wrote it; the note is
+    // kept on the candidature.
+    let note = Command::Note {
+        candidature: "c1".into(),
+        text: "  Appeler la candidate  ".into(),
+    };
+    act(&engine, &sent.dossier, &office, note.clone(), now).unwrap();
+    let dossier = engine.dossier(&sent.dossier).unwrap().unwrap();
+    assert_eq!(
+        dossier.candidatures[0].note.as_deref(),
+        Some("Appeler la candidate")
+    );
+    let last = engine.history(&sent.dossier).unwrap().pop().unwrap();
+    assert_eq!(last.actor.name.as_deref(), Some("Claire Martin"));
+    let refused = act(&engine, &sent.dossier, &sent.me, note, now);
+    assert!(refused.is_err(), "a candidate writes no staff note");
+}

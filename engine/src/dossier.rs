@@ -64,6 +64,10 @@ pub struct Candidature {
     /// what staff see, whatever the candidate edits meanwhile.
     #[serde(default)]
     pub sent: Option<SentCopy>,
+    /// The staff's internal note: never shown to the candidate, nor in what
+    /// guards and mails see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A candidature as its candidate sent it.
@@ -108,6 +112,9 @@ pub struct Actor {
     pub role: String,
     /// Account identifier (the dossier owner for a candidate).
     pub id: String,
+    /// The person's name as history shows it (staff), as it was when they acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Actor {
@@ -116,7 +123,14 @@ impl Actor {
         Self {
             role: role.into(),
             id: id.into(),
+            name: None,
         }
+    }
+
+    /// The same actor, named (history shows the name).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 }
 
@@ -166,6 +180,13 @@ pub enum Command {
     UpdateCandidate {
         /// The identity as it is now.
         candidate: Candidate,
+    },
+    /// Replace the staff's internal note on a candidature (staff roles only).
+    Note {
+        /// Candidature id.
+        candidature: String,
+        /// The note; empty removes it.
+        text: String,
     },
     /// Handle a deadline that is due (performed by the system role).
     Deadline {

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use crate::definition::{Definition, DefinitionError};
 use crate::dossier::{Actor, Candidate, Command, Dossier, Event, OutboxMail};
+use crate::model::PromoteDef;
 use crate::store::{Commit, Store, StoreError};
 use crate::workflow::{self, Due, Outcome, WorkflowError};
 
@@ -41,6 +42,10 @@ impl EngineError {
     }
 }
 
+fn into_backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
 /// A deadline handled by [`Engine::run_due`], with what came of it.
 pub type Handled = (Due, Result<Outcome, EngineError>);
 
@@ -63,10 +68,34 @@ impl<S: Store> Engine<S> {
     /// Like [`Engine::open`], for a definition shared with other engines.
     pub fn open_shared(definition: Arc<Definition>, store: S) -> Result<Self, EngineError> {
         store.save_definition(definition.hash(), definition.bundle())?;
-        Ok(Self {
+        let engine = Self {
             definition,
             store,
             pinned: Mutex::new(HashMap::new()),
+        };
+        let now = Timestamp::now();
+        engine.store.build_index(&|dossier| {
+            let definition = engine.definition_of(dossier).map_err(into_backend)?;
+            crate::board::rows(&definition, dossier, now).map_err(into_backend)
+        })?;
+        Ok(engine)
+    }
+
+    /// What `definition`'s command wrote to `dossier`, with its list rows.
+    fn commit(
+        definition: &Definition,
+        expected_version: u64,
+        outcome: &Outcome,
+        now: Timestamp,
+    ) -> Result<Commit, EngineError> {
+        let rows =
+            crate::board::rows(definition, &outcome.dossier, now).map_err(WorkflowError::from)?;
+        Ok(Commit {
+            expected_version,
+            dossier: outcome.dossier.clone(),
+            event: outcome.event.clone(),
+            mails: outcome.mails.clone(),
+            rows,
         })
     }
 
@@ -130,11 +159,13 @@ impl<S: Store> Engine<S> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (dossier, event) =
             workflow::new_dossier(&self.definition, id, owner, candidate, language, now);
+        // A new dossier has no candidature yet: no list row.
         self.store.commit(&[Commit {
             expected_version: 0,
             dossier: dossier.clone(),
             event,
             mails: Vec::new(),
+            rows: Vec::new(),
         }])?;
         Ok(dossier)
     }
@@ -165,24 +196,14 @@ impl<S: Store> Engine<S> {
         }
         let definition = self.definition_of(&dossier)?;
         let mut outcome = workflow::apply(&definition, &dossier, actor, &command, now)?;
-        let mut commits = vec![Commit {
-            expected_version,
-            dossier: outcome.dossier.clone(),
-            event: outcome.event.clone(),
-            mails: outcome.mails.clone(),
-        }];
+        let mut commits = vec![Self::commit(&definition, expected_version, &outcome, now)?];
         if let Some(freed) = &outcome.freed {
             // The freed place goes to the waiting list in the same atomic write.
             // If no one can be promoted, the command itself still goes through:
             // what happened to the list is reported beside it.
             match self.offer_place(&definition, freed, now) {
                 Ok(Some((version, promoted))) => {
-                    commits.push(Commit {
-                        expected_version: version,
-                        dossier: promoted.dossier.clone(),
-                        event: promoted.event.clone(),
-                        mails: promoted.mails.clone(),
-                    });
+                    commits.push(Self::commit(&definition, version, &promoted, now)?);
                     outcome.follow_ups.push(Ok(promoted));
                 }
                 Ok(None) => {}
@@ -193,12 +214,64 @@ impl<S: Store> Engine<S> {
         Ok(outcome)
     }
 
-    /// Decides who gets a freed place: the best-ranked candidature meeting the
-    /// rule, with the version its dossier was read at and the outcome of its
-    /// promotion (not yet stored).
+    /// The waiting list of `formation` under `rule`: the candidatures that
+    /// meet its `among` condition, best rank first, each with the dossier (at
+    /// the version read) and its rank. Read from the formation's index
+    /// entries, never from every dossier.
     ///
-    /// Candidatures are compared under the rule's own definition version: those
-    /// of dossiers pinned to another version are left to the staff.
+    /// Candidatures are compared under `definition` (the rule's own version):
+    /// those of dossiers pinned to another version are left to the staff.
+    pub fn waiting_list(
+        &self,
+        definition: &Definition,
+        formation: &str,
+        rule: &PromoteDef,
+        now: Timestamp,
+    ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
+        let ids: std::collections::BTreeSet<String> = self
+            .store
+            .candidatures_of(formation, None)?
+            .into_iter()
+            .map(|(dossier, _)| dossier)
+            .collect();
+        let mut list = Vec::new();
+        for id in ids {
+            let Some(dossier) = self.store.dossier(&id)? else {
+                continue;
+            };
+            if dossier.definition != definition.hash() {
+                continue;
+            }
+            for candidature in dossier
+                .candidatures
+                .iter()
+                .filter(|c| c.formation == formation)
+            {
+                let context =
+                    crate::context::candidature_context(definition, &dossier, candidature, now)
+                        .map_err(WorkflowError::from)?;
+                if !definition
+                    .eval_bool(&rule.among, &context)
+                    .map_err(WorkflowError::from)?
+                {
+                    continue;
+                }
+                let rank = definition
+                    .eval_value(&rule.rank, &context)
+                    .map_err(WorkflowError::from)?
+                    .as_f64()
+                    .unwrap_or(f64::INFINITY);
+                list.push((dossier.clone(), candidature.id.clone(), rank));
+            }
+        }
+        // Stable: equal ranks keep the index's order.
+        list.sort_by(|a, b| a.2.total_cmp(&b.2));
+        Ok(list)
+    }
+
+    /// Decides who gets a freed place: the best-ranked candidature of the
+    /// waiting list, with the version its dossier was read at and the
+    /// outcome of its promotion (not yet stored).
     fn offer_place(
         &self,
         definition: &Definition,
@@ -208,48 +281,10 @@ impl<S: Store> Engine<S> {
         let Some(system) = definition.system_role().map(|r| r.id.clone()) else {
             return Ok(None);
         };
-        let mut best: Option<(f64, Dossier, String)> = None;
-        // Only the dossiers with a candidature to this formation, from the index.
-        let ids: std::collections::BTreeSet<String> = self
-            .store
-            .candidatures_of(&freed.formation, None)?
-            .into_iter()
-            .map(|(dossier, _)| dossier)
-            .collect();
-        for id in ids {
-            let Some(dossier) = self.store.dossier(&id)? else {
-                continue;
-            };
-            if dossier.definition != definition.hash() || dossier.id == freed.dossier {
-                continue;
-            }
-            for candidature in &dossier.candidatures {
-                if candidature.formation != freed.formation {
-                    continue;
-                }
-                let context =
-                    crate::context::candidature_context(definition, &dossier, candidature, now)
-                        .map_err(WorkflowError::from)?;
-                let eligible = definition
-                    .eval_bool(&freed.rule.among, &context)
-                    .map_err(WorkflowError::from)?;
-                if !eligible {
-                    continue;
-                }
-                let rank = definition
-                    .eval_value(&freed.rule.rank, &context)
-                    .map_err(WorkflowError::from)?
-                    .as_f64()
-                    .unwrap_or(f64::INFINITY);
-                let better = best
-                    .as_ref()
-                    .is_none_or(|(best_rank, ..)| rank < *best_rank);
-                if better {
-                    best = Some((rank, dossier.clone(), candidature.id.clone()));
-                }
-            }
-        }
-        let Some((_, dossier, candidature)) = best else {
+        let list = self.waiting_list(definition, &freed.formation, &freed.rule, now)?;
+        let Some((dossier, candidature, _)) =
+            list.into_iter().find(|(d, ..)| d.id != freed.dossier)
+        else {
             return Ok(None);
         };
         let command = Command::Transition {

@@ -107,6 +107,7 @@
 #![deny(missing_docs)]
 
 mod answers;
+mod board;
 mod bundle;
 mod check;
 mod compiled;
@@ -131,6 +132,7 @@ pub use answers::{
     check_answer, check_entry, default_max_length, entry_context, options, Choice, EntryCheck,
     Problem, DEFAULT_MAX_ENTRIES,
 };
+pub use board::{list_columns, rows, Row};
 pub use bundle::{Bundle, ReadError};
 pub use context::{base_context, candidature_context, Shape};
 pub use definition::{Definition, DefinitionError};

@@ -348,6 +348,10 @@ pub struct FieldDef {
     /// Example shown inside an empty field.
     #[serde(default)]
     pub placeholder: Option<Text>,
+    /// Staff find dossiers by this answer in their list's search (e.g. a
+    /// student number); names, email and dossier number always are.
+    #[serde(default)]
+    pub search: bool,
 }
 
 /// Kinds of field values.
@@ -505,6 +509,9 @@ pub struct FormationDef {
     /// Address that gets the alerts about this formation.
     #[serde(default)]
     pub contact: Option<String>,
+    /// Places offered, shown on the staff's dashboard beside the admissions.
+    #[serde(default)]
+    pub capacity: Option<u32>,
 }
 
 /// A role.

@@ -1,4 +1,6 @@
-//! Candidate accounts, single-use tokens and sessions, in their own sled database.
+//! Accounts, single-use tokens and sessions, in their own sled database:
+//! candidates' in one, staff's in another (see `staff_store`), so a session
+//! of one kind never opens the other's pages.
 //!
 //! Tokens and session ids are random 256-bit values; only the SHA-256 of a
 //! token is stored, so a copy of the database gives no usable link.
@@ -20,7 +22,7 @@ pub enum AccountError {
     Random(#[source] getrandom::Error),
 }
 
-fn storage(error: impl std::error::Error + Send + Sync + 'static) -> AccountError {
+pub(crate) fn storage(error: impl std::error::Error + Send + Sync + 'static) -> AccountError {
     AccountError::Storage(Box::new(error))
 }
 
@@ -120,18 +122,22 @@ pub struct AccountStore {
     sessions: sled::Tree,
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AccountError> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AccountError> {
     serde_json::to_vec(value).map_err(storage)
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AccountError> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AccountError> {
     serde_json::from_slice(bytes).map_err(storage)
 }
 
 impl AccountStore {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: &std::path::Path) -> Result<Self, AccountError> {
-        let db = sled::open(path).map_err(storage)?;
+        Self::within(sled::open(path).map_err(storage)?)
+    }
+
+    /// The accounts kept in `db` (which may hold more trees of its own).
+    pub fn within(db: sled::Db) -> Result<Self, AccountError> {
         let tree = |name: &str| db.open_tree(name).map_err(storage);
         Ok(Self {
             accounts: tree("accounts")?,
@@ -140,6 +146,19 @@ impl AccountStore {
             sessions: tree("sessions")?,
             db,
         })
+    }
+
+    /// Another tree of the same database, for what goes with these accounts.
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, AccountError> {
+        self.db.open_tree(name).map_err(storage)
+    }
+
+    /// Every account, in no particular order.
+    pub fn all(&self) -> Result<Vec<Account>, AccountError> {
+        self.accounts
+            .iter()
+            .map(|entry| decode(&entry.map_err(storage)?.1))
+            .collect()
     }
 
     /// Makes every write so far durable.

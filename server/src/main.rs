@@ -4,6 +4,7 @@
 //! guichet check procedure.yaml
 //! guichet test procedure.yaml
 //! guichet serve procedure.yaml --data ./data
+//! guichet staff add claire.martin@example.org --role gestionnaire --scope '*' --admin
 //! guichet schema > definitions/guichet.schema.json
 //! ```
 
@@ -16,6 +17,8 @@ mod listen;
 mod mail;
 mod scheduler;
 mod serve;
+mod staff_cli;
+mod staff_store;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +51,8 @@ enum Commands {
     },
     /// Serve the procedure over HTTP and deliver its mails.
     Serve(Box<serve::ServeOptions>),
+    /// Manage staff accounts (with the server stopped).
+    Staff(Box<staff_cli::StaffOptions>),
     /// Print the JSON Schema of the definition format.
     Schema,
 }
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Commands::Check { files } => Ok(check(&files)),
         Commands::Test { files } => Ok(test(&files)),
         Commands::Serve(options) => serve::run(*options),
+        Commands::Staff(options) => staff_cli::run(*options),
         Commands::Schema => {
             print!("{}", guichet_engine::json_schema_text());
             Ok(ExitCode::SUCCESS)

@@ -174,10 +174,14 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
     let accounts_path = options.data.join("accounts");
     let accounts = crate::account_store::AccountStore::open(&accounts_path)
         .with_context(|| format!("opening the accounts in {}", accounts_path.display()))?;
+    let staff_path = options.data.join("staff");
+    let staff = crate::staff_store::StaffStore::open(&staff_path)
+        .with_context(|| format!("opening the staff accounts in {}", staff_path.display()))?;
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),
         pages: Pages::new()?,
         accounts,
+        staff,
         files: crate::files::FileStore::open(&options.data.join("files"))
             .with_context(|| format!("opening {}", options.data.join("files").display()))?,
         secure_cookies: base_url.starts_with("https://"),
@@ -222,6 +226,7 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
     };
     flushed?;
     state.accounts.flush()?;
+    state.staff.accounts.flush()?;
     tracing::info!("stopped");
     Ok(())
 }

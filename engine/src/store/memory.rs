@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{Commit, Store, StoreError};
+use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
 
@@ -19,6 +20,8 @@ struct State {
     dossiers: BTreeMap<String, Dossier>,
     events: BTreeMap<(String, u64), Event>,
     outbox: BTreeMap<String, OutboxMail>,
+    /// The index: rows by their index key.
+    rows: BTreeMap<Vec<u8>, Row>,
 }
 
 impl MemoryStore {
@@ -61,6 +64,14 @@ impl Store for MemoryStore {
         }
         for commit in commits {
             let id = &commit.dossier.id;
+            if let Some(before) = state.dossiers.get(id) {
+                for key in super::index_keys(before) {
+                    state.rows.remove(&key);
+                }
+            }
+            for row in &commit.rows {
+                state.rows.insert(super::row_key(row), row.clone());
+            }
             state.dossiers.insert(id.clone(), commit.dossier.clone());
             state
                 .events
@@ -85,20 +96,37 @@ impl Store for MemoryStore {
         formation: &str,
         state: Option<&str>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        // Small by nature (scenarios): the index is the dossiers themselves.
         let prefix = super::index_prefix(formation, state);
-        let mut keys: Vec<Vec<u8>> = self
+        Ok(self
             .state()?
-            .dossiers
-            .values()
-            .flat_map(super::index_keys)
-            .filter(|key| key.starts_with(&prefix))
-            .collect();
-        keys.sort();
-        Ok(keys
-            .iter()
-            .filter_map(|key| super::index_entry(key))
+            .rows
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .filter_map(|(key, _)| super::index_entry(key))
             .collect())
+    }
+
+    fn rows_of(&self, formation: &str, state: Option<&str>) -> Result<Vec<Row>, StoreError> {
+        let prefix = super::index_prefix(formation, state);
+        Ok(self
+            .state()?
+            .rows
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, row)| row.clone())
+            .collect())
+    }
+
+    fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError> {
+        Ok(self.rows_of(formation, Some(state))?.len())
+    }
+
+    fn build_index(
+        &self,
+        _: &dyn Fn(&Dossier) -> Result<Vec<Row>, StoreError>,
+    ) -> Result<(), StoreError> {
+        // Every commit of this store wrote its rows.
+        Ok(())
     }
 
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {

@@ -6,6 +6,7 @@ mod sled_store;
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
+use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
 
@@ -28,6 +29,11 @@ pub enum StoreError {
     /// Stored data could not be read back (or written as it should be).
     #[error("stored data is unreadable")]
     Corrupt(#[source] serde_json::Error),
+}
+
+/// The index key of a row.
+pub(crate) fn row_key(row: &Row) -> Vec<u8> {
+    index_key(&[&row.formation, &row.state, &row.dossier, &row.candidature])
 }
 
 /// The index keys of a dossier's candidatures: formation, state, dossier,
@@ -72,6 +78,9 @@ pub struct Commit {
     pub event: Event,
     /// Mails to queue.
     pub mails: Vec<OutboxMail>,
+    /// What staff lists show of each candidature of the dossier after the
+    /// command (see [`crate::board`]), kept in the index.
+    pub rows: Vec<Row>,
 }
 
 /// Storage of dossiers, their history, the mail outbox and definition versions.
@@ -99,6 +108,17 @@ pub trait Store: Send + Sync {
         formation: &str,
         state: Option<&str>,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// The list rows of the candidatures to `formation` (in `state` only, if
+    /// given), from the same index, in index order.
+    fn rows_of(&self, formation: &str, state: Option<&str>) -> Result<Vec<Row>, StoreError>;
+    /// How many candidatures to `formation` are in `state`, from the index.
+    fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;
+    /// Writes the index again from every dossier, once (a store written by
+    /// an earlier version); `rows` gives a dossier's rows.
+    fn build_index(
+        &self,
+        rows: &dyn Fn(&Dossier) -> Result<Vec<Row>, StoreError>,
+    ) -> Result<(), StoreError>;
     /// The events of a dossier, oldest first.
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError>;
     /// Queues mails that belong to no dossier (an account's mails), durably.

@@ -9,6 +9,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{Commit, Store, StoreError};
+use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
 
@@ -84,24 +85,7 @@ impl SledStore {
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
         };
-        store.build_index()?;
         Ok(store)
-    }
-
-    /// A store written before the index existed gets it, once.
-    fn build_index(&self) -> Result<(), StoreError> {
-        const BUILT: &[u8] = b"index built";
-        if self.db.contains_key(BUILT).map_err(backend)? {
-            return Ok(());
-        }
-        for entry in self.dossiers.iter() {
-            let (_, bytes) = entry.map_err(backend)?;
-            for key in super::index_keys(&decode::<Dossier>(&bytes)?) {
-                self.by_formation.insert(key, &[]).map_err(backend)?;
-            }
-        }
-        self.db.insert(BUILT, &[]).map_err(backend)?;
-        self.make_durable()
     }
 
     /// Writes everything to disk (commits already are; this is for shutdown).
@@ -170,6 +154,7 @@ impl Store for SledStore {
             dossier: Vec<u8>,
             event: Vec<u8>,
             mails: Vec<(String, Vec<u8>)>,
+            rows: Vec<(Vec<u8>, Vec<u8>)>,
         }
         let encoded = commits
             .iter()
@@ -182,6 +167,11 @@ impl Store for SledStore {
                         .mails
                         .iter()
                         .map(|mail| Ok((mail.id.clone(), encode(mail)?)))
+                        .collect::<Result<Vec<_>, StoreError>>()?,
+                    rows: commit
+                        .rows
+                        .iter()
+                        .map(|row| Ok((super::row_key(row), encode(row)?)))
                         .collect::<Result<Vec<_>, StoreError>>()?,
                 })
             })
@@ -213,8 +203,8 @@ impl Store for SledStore {
                 for key in before.iter().flat_map(super::index_keys) {
                     by_formation.remove(key)?;
                 }
-                for key in super::index_keys(&item.commit.dossier) {
-                    by_formation.insert(key, &[])?;
+                for (key, row) in &item.rows {
+                    by_formation.insert(key.as_slice(), row.as_slice())?;
                 }
                 let key = event_key(id, item.commit.event.version);
                 events.insert(key, item.event.as_slice())?;
@@ -257,6 +247,43 @@ impl Store for SledStore {
                     .ok_or_else(|| StoreError::Backend("an index key of an unexpected form".into()))
             })
             .collect()
+    }
+
+    fn rows_of(&self, formation: &str, state: Option<&str>) -> Result<Vec<Row>, StoreError> {
+        Self::scan(&self.by_formation, &super::index_prefix(formation, state))
+    }
+
+    fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError> {
+        let prefix = super::index_prefix(formation, Some(state));
+        let mut count = 0;
+        for key in self.by_formation.scan_prefix(prefix).keys() {
+            key.map_err(backend)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn build_index(
+        &self,
+        rows: &dyn Fn(&Dossier) -> Result<Vec<Row>, StoreError>,
+    ) -> Result<(), StoreError> {
+        // Raised whenever what the index holds changes: the index is then
+        // written again once, from the dossiers.
+        const BUILT: &[u8] = b"index with rows, version 1";
+        if self.db.contains_key(BUILT).map_err(backend)? {
+            return Ok(());
+        }
+        self.by_formation.clear().map_err(backend)?;
+        for entry in self.dossiers.iter() {
+            let (_, bytes) = entry.map_err(backend)?;
+            for row in rows(&decode::<Dossier>(&bytes)?)? {
+                self.by_formation
+                    .insert(super::row_key(&row), encode(&row)?)
+                    .map_err(backend)?;
+            }
+        }
+        self.db.insert(BUILT, &[]).map_err(backend)?;
+        self.make_durable()
     }
 
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {

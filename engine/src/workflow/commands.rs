@@ -157,6 +157,7 @@ impl Step<'_> {
             pieces,
             deadlines_done: Default::default(),
             sent: None,
+            note: None,
         };
         let summary = json!({"formation": formation_id, "state": candidature.state});
         self.after.candidatures.push(candidature);
@@ -362,6 +363,7 @@ impl Step<'_> {
             }
         };
         let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+        super::within_limit("comment", comment)?;
         let comment = match transition.comment {
             CommentRule::Required if comment.is_none() => {
                 return Err(WorkflowError::InvalidValue {

@@ -247,6 +247,22 @@ pub fn apply(
             step.after.candidate = candidate.clone();
             step.change("candidate".into(), before, after);
         }
+        Command::Note { candidature, text } => {
+            if role.kind != RoleKind::Staff {
+                return Err(WorkflowError::Forbidden {
+                    role: actor.role.clone(),
+                    action: "write the staff's note".into(),
+                });
+            }
+            let index = step.candidature_index(candidature)?;
+            let kept = text.trim();
+            within_limit("note", Some(kept))?;
+            let after = (!kept.is_empty()).then(|| kept.to_owned());
+            let slot = &mut step.after.candidatures[index].note;
+            let before = std::mem::replace(slot, after.clone());
+            let path = format!("candidatures/{candidature}/note");
+            step.change(path, before.into(), after.into());
+        }
         Command::Deadline {
             candidature,
             deadline,
@@ -293,6 +309,20 @@ struct Step<'a> {
     changes: Vec<Change>,
     mails: Vec<OutboxMail>,
     freed: Option<FreedPlace>,
+}
+
+/// Longest staff comment or note, in characters: a page of text.
+pub const MAX_COMMENT: usize = 5000;
+
+/// Refuses a comment or note longer than [`MAX_COMMENT`].
+pub(crate) fn within_limit(field: &str, text: Option<&str>) -> Result<(), WorkflowError> {
+    match text {
+        Some(text) if text.chars().count() > MAX_COMMENT => Err(WorkflowError::InvalidValue {
+            field: field.into(),
+            problem: crate::answers::Problem::TooLong(MAX_COMMENT),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn not_found(what: &'static str, id: &str) -> WorkflowError {

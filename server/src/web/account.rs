@@ -140,7 +140,7 @@ pub async fn signin(visit: Visit, post: PublicForm) -> PageResult {
 
 /// Whether `password` is the one `hash` was made from; `None` (no account)
 /// is checked against a hash of a random password, which takes as long.
-fn password_matches(password: &str, hash: Option<&str>) -> bool {
+pub(super) fn password_matches(password: &str, hash: Option<&str>) -> bool {
     use argon2::password_hash::{PasswordHasher, PasswordVerifier};
     static NOBODY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let nobody = NOBODY.get_or_init(|| {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::error::PageError;
 use super::extract::{Lang, SignedIn, Visit};
-use super::history::{describe, next_step, HistoryLine};
+use super::history::{describe, next_step, HistoryLine, Reader};
 
 #[derive(Serialize)]
 struct Who<'a> {
@@ -104,7 +104,12 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
         |d| state.definition_of(d),
     );
     let history = match &dossier {
-        Some(d) => describe(&definition, &state.engine.history(&d.id)?, lang),
+        Some(d) => describe(
+            &definition,
+            &state.engine.history(&d.id)?,
+            lang,
+            Reader::Candidate,
+        ),
         None => Vec::new(),
     };
     let page = DashboardPage {

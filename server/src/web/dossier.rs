@@ -68,7 +68,7 @@ fn typed(kind: FieldType, text: &str) -> Value {
 }
 
 /// Form values → typed answers, by each field's kind.
-fn answers_from(fields: &[FieldDef], pairs: &Pairs) -> Map<String, Value> {
+pub(super) fn answers_from(fields: &[FieldDef], pairs: &Pairs) -> Map<String, Value> {
     let mut answers = Map::new();
     for field in fields {
         let given: Vec<&str> = pairs
@@ -87,7 +87,8 @@ fn answers_from(fields: &[FieldDef], pairs: &Pairs) -> Map<String, Value> {
     answers
 }
 
-fn display(value: &Value) -> String {
+/// An answer as a form shows it.
+pub(super) fn display(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(text) => text.clone(),
@@ -113,8 +114,9 @@ struct OptionView {
     selected: bool,
 }
 
+/// One input of a generated form, as its template draws it.
 #[derive(Serialize)]
-struct FieldView<'a> {
+pub(super) struct FieldView<'a> {
     id: &'a str,
     label: &'a str,
     kind: &'static str,
@@ -195,51 +197,53 @@ struct SectionPage<'a> {
     preview: String,
 }
 
-impl SectionForm<'_> {
-    fn field_view<'a>(
-        &self,
-        field: &'a FieldDef,
-        (definition, context, hidden): (&Definition, &Value, &[String]),
-        lang: Lang,
-    ) -> FieldView<'a> {
-        let code = lang.code();
-        let value = self.entry.get(&field.id).cloned().unwrap_or(Value::Null);
-        let error = self
-            .problems
-            .iter()
-            .find(|(id, _)| id == &field.id)
-            .map(|(_, p)| p.message(code));
-        let selected: Vec<String> = match &value {
-            Value::Array(items) => items.iter().map(display).collect(),
-            Value::Null => Vec::new(),
-            other => vec![display(other)],
-        };
-        let options = offered(definition, field, context, &selected, lang);
-        let (kind, input, inputmode) = widget(field, options.len());
-        let mut describedby = Vec::new();
-        if field.help.is_some() {
-            describedby.push(format!("{}-help", field.id));
-        }
-        if error.is_some() {
-            describedby.push(format!("{}-error", field.id));
-        }
-        FieldView {
-            id: &field.id,
-            label: field.label.get(code),
-            kind,
-            input,
-            inputmode,
-            required: field.required,
-            help: field.help.as_ref().map(|h| h.get(code)),
-            placeholder: field.placeholder.as_ref().map(|p| p.get(code)),
-            value: display(&value),
-            options,
-            error,
-            hidden: hidden.contains(&field.id),
-            describedby: describedby.join(" "),
-        }
+/// How `field` is drawn with the answers of `entry` and their `problems`,
+/// in a form whose conditions are evaluated in `context` (`hidden`: the
+/// fields that do not apply).
+pub(super) fn field_view<'a>(
+    field: &'a FieldDef,
+    (entry, problems): (&Map<String, Value>, &[(String, Problem)]),
+    (definition, context, hidden): (&Definition, &Value, &[String]),
+    lang: Lang,
+) -> FieldView<'a> {
+    let code = lang.code();
+    let value = entry.get(&field.id).cloned().unwrap_or(Value::Null);
+    let error = problems
+        .iter()
+        .find(|(id, _)| id == &field.id)
+        .map(|(_, p)| p.message(code));
+    let selected: Vec<String> = match &value {
+        Value::Array(items) => items.iter().map(display).collect(),
+        Value::Null => Vec::new(),
+        other => vec![display(other)],
+    };
+    let options = offered(definition, field, context, &selected, lang);
+    let (kind, input, inputmode) = widget(field, options.len());
+    let mut describedby = Vec::new();
+    if field.help.is_some() {
+        describedby.push(format!("{}-help", field.id));
     }
+    if error.is_some() {
+        describedby.push(format!("{}-error", field.id));
+    }
+    FieldView {
+        id: &field.id,
+        label: field.label.get(code),
+        kind,
+        input,
+        inputmode,
+        required: field.required,
+        help: field.help.as_ref().map(|h| h.get(code)),
+        placeholder: field.placeholder.as_ref().map(|p| p.get(code)),
+        value: display(&value),
+        options,
+        error,
+        hidden: hidden.contains(&field.id),
+        describedby: describedby.join(" "),
+    }
+}
 
+impl SectionForm<'_> {
     fn render(&self, own: &OwnDossier) -> Response {
         let (visit, lang) = (&own.visit, own.visit.lang);
         let definition = own.definition.as_ref();
@@ -262,7 +266,10 @@ impl SectionForm<'_> {
                 .section
                 .fields
                 .iter()
-                .map(|field| self.field_view(field, (definition, &context, &hidden), lang))
+                .map(|field| {
+                    let answers = (&self.entry, self.problems.as_slice());
+                    field_view(field, answers, (definition, &context, &hidden), lang)
+                })
                 .collect(),
             problems: !self.problems.is_empty(),
             action: lang.href(&self.action),

@@ -22,6 +22,12 @@ pub enum PageError {
     /// The page needs a signed-in candidate (401).
     #[error("sign-in needed")]
     SignInNeeded,
+    /// The page needs a signed-in staff member (401).
+    #[error("staff sign-in needed")]
+    StaffSignInNeeded,
+    /// The signed-in staff member may not do this (403).
+    #[error("forbidden")]
+    Forbidden,
     /// A form came without its CSRF token, or with another one (403).
     #[error("CSRF token missing or wrong")]
     CsrfRefused,
@@ -48,8 +54,8 @@ impl PageError {
     fn status(&self) -> StatusCode {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
-            PageError::SignInNeeded => StatusCode::UNAUTHORIZED,
-            PageError::CsrfRefused => StatusCode::FORBIDDEN,
+            PageError::SignInNeeded | PageError::StaffSignInNeeded => StatusCode::UNAUTHORIZED,
+            PageError::CsrfRefused | PageError::Forbidden => StatusCode::FORBIDDEN,
             PageError::Throttled | PageError::SlowedDown(_) | PageError::WritesPaused(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -79,6 +85,8 @@ struct ErrorPage(ErrorKind);
 enum ErrorKind {
     NotFound,
     SignInNeeded,
+    StaffSignInNeeded,
+    Forbidden,
     CsrfRefused,
     Throttled,
     SlowedDown(u64),
@@ -91,6 +99,8 @@ impl IntoResponse for PageError {
         let kind = match &self {
             PageError::NotFound => ErrorKind::NotFound,
             PageError::SignInNeeded => ErrorKind::SignInNeeded,
+            PageError::StaffSignInNeeded => ErrorKind::StaffSignInNeeded,
+            PageError::Forbidden => ErrorKind::Forbidden,
             PageError::CsrfRefused => ErrorKind::CsrfRefused,
             PageError::Throttled => ErrorKind::Throttled,
             PageError::SlowedDown(seconds) => ErrorKind::SlowedDown(*seconds),
@@ -155,6 +165,13 @@ impl ErrorWords {
                 "sign_in_needed_text",
                 Some(("sign_in", "/connexion")),
             ),
+            ErrorKind::StaffSignInNeeded => (
+                "message.html",
+                "sign_in_needed",
+                "staff_sign_in_needed_text",
+                Some(("sign_in", "/staff/connexion")),
+            ),
+            ErrorKind::Forbidden => ("error.html", "forbidden", "forbidden_text", None),
             ErrorKind::CsrfRefused => ("message.html", "csrf_title", "csrf_text", None),
             ErrorKind::Throttled => ("message.html", "throttled_title", "throttled_text", None),
             ErrorKind::SlowedDown(_) => ("message.html", "throttled_title", "slowed_text", None),

@@ -46,15 +46,35 @@ pub struct HistoryLine {
     day: String,
     /// What happened.
     what: String,
+    /// Who did it (for staff): name and role.
+    who: Option<String>,
+}
+
+/// Who reads a history: the candidate does not see the staff's notes, nor
+/// which staff member acted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// The dossier's candidate.
+    Candidate,
+    /// Staff.
+    Staff,
 }
 
 /// The dossier's events, newest first, each with its day and a description.
-pub fn describe(definition: &Definition, events: &[Event], lang: Lang) -> Vec<HistoryLine> {
+pub fn describe(
+    definition: &Definition,
+    events: &[Event],
+    lang: Lang,
+    reader: Reader,
+) -> Vec<HistoryLine> {
     let t = |key: &str| lang.t(key);
     let lang = lang.code();
     events
         .iter()
         .rev()
+        .filter(|event| {
+            reader == Reader::Staff || !matches!(event.command, Some(Command::Note { .. }))
+        })
         .map(|event| {
             let what = match &event.command {
                 None => t("event_created"),
@@ -98,7 +118,17 @@ pub fn describe(definition: &Definition, events: &[Event], lang: Lang) -> Vec<Hi
                     format!("{} {label}", t("event_deadline"))
                 }
                 Some(Command::UpdateCandidate { .. }) => t("event_identity"),
+                Some(Command::Note { .. }) => t("event_note"),
             };
+            let who = (reader == Reader::Staff).then(|| {
+                let role = definition
+                    .role(&event.actor.role)
+                    .map_or(event.actor.role.as_str(), |r| r.label.get(lang));
+                match &event.actor.name {
+                    Some(name) => format!("{name} ({role})"),
+                    None => role.to_owned(),
+                }
+            });
             let day = event
                 .at
                 .to_zoned(definition.timezone().clone())
@@ -108,6 +138,7 @@ pub fn describe(definition: &Definition, events: &[Event], lang: Lang) -> Vec<Hi
                 at: event.at.to_string(),
                 day,
                 what,
+                who,
             }
         })
         .collect()

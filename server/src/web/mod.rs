@@ -18,6 +18,7 @@ mod links;
 mod pages;
 mod password;
 mod session;
+mod staff;
 mod uploads;
 mod words;
 
@@ -34,6 +35,7 @@ use serde::Serialize;
 
 pub use error::PageError;
 use extract::{Lang, Visit};
+pub use forms::valid_email;
 pub use pages::Pages;
 pub use session::{CsrfKey, LinkValidity, Throttle};
 
@@ -71,6 +73,8 @@ pub struct AppState {
     pub pages: Pages,
     /// Candidate accounts, tokens and sessions.
     pub accounts: crate::account_store::AccountStore,
+    /// Staff accounts, their rights, links and sessions.
+    pub staff: crate::staff_store::StaffStore,
     /// Address users reach the server at, for links in mails.
     pub base_url: String,
     /// Cookies get `Secure` when the base URL is https.
@@ -126,11 +130,31 @@ impl AppState {
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
+        let role = self.definition_of(dossier).candidate_role().to_owned();
+        self.run_as(&Actor::new(role, account), dossier, command)
+    }
+
+    /// The same for a staff member (an actor of a staff role).
+    pub fn run_as_staff(
+        &self,
+        actor: &Actor,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        self.run_as(actor, dossier, command)
+    }
+
+    fn run_as(
+        &self,
+        actor: &Actor,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
         let writer = self.files.writer(&dossier.id);
         let _one_at_a_time = writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.apply_and_sweep(account, dossier, command)
+        self.apply_and_sweep(actor, dossier, command)
     }
 
     /// The same for an upload: the file is stored first (a dossier never
@@ -148,7 +172,9 @@ impl AppState {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let sha256 = self.files.put(&dossier.id, bytes)?;
-        Ok(self.apply_and_sweep(account, dossier, command(sha256)))
+        let role = self.definition_of(dossier).candidate_role().to_owned();
+        let actor = Actor::new(role, account);
+        Ok(self.apply_and_sweep(&actor, dossier, command(sha256)))
     }
 
     /// Applies `command`; then, if it is one that can drop a file (a piece
@@ -156,12 +182,21 @@ impl AppState {
     /// dossier's files it no longer refers to (in its pieces or sent copies).
     fn apply_and_sweep(
         &self,
-        account: &str,
+        actor: &Actor,
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
         let may_drop_files = matches!(command, Command::Piece { .. } | Command::Transition { .. });
-        let outcome = self.apply_as_candidate(account, dossier, command)?;
+        let outcome = self.engine.apply(
+            &dossier.id,
+            dossier.version,
+            actor,
+            command,
+            self.clock.now(),
+        )?;
+        if !outcome.mails.is_empty() || !outcome.follow_ups.is_empty() {
+            self.mail_wake.notify_one();
+        }
         if !may_drop_files {
             return Ok(outcome);
         }
@@ -175,27 +210,6 @@ impl AppState {
             .collect();
         if let Err(error) = self.files.keep_only(&after.id, &referenced) {
             tracing::warn!(%error, dossier = %after.id, "files no longer used were not deleted");
-        }
-        Ok(outcome)
-    }
-
-    fn apply_as_candidate(
-        &self,
-        account: &str,
-        dossier: &Dossier,
-        command: Command,
-    ) -> Result<Outcome, EngineError> {
-        let role = self.definition_of(dossier).candidate_role().to_owned();
-        let actor = Actor::new(role, account);
-        let outcome = self.engine.apply(
-            &dossier.id,
-            dossier.version,
-            &actor,
-            command,
-            self.clock.now(),
-        )?;
-        if !outcome.mails.is_empty() {
-            self.mail_wake.notify_one();
         }
         Ok(outcome)
     }
@@ -264,6 +278,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(account_routes())
         .merge(candidature_routes(&state))
         .merge(dossier_routes())
+        .merge(staff::routes())
         .route("/health", get(health))
         .route("/static/guichet.css", get(stylesheet))
         .route("/static/guichet.js", get(script))
@@ -385,8 +400,11 @@ async fn error_pages(
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // A response that set its own policy (a piece shown inline) keeps it.
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
-        headers.insert(name, HeaderValue::from_static(value));
+        if !headers.contains_key(name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
     };
     set(
         headers,
@@ -403,7 +421,9 @@ async fn security_headers(request: Request, next: Next) -> Response {
 /// What a signed-in visitor is shown is theirs alone: no cache, shared or
 /// the browser's, keeps it (static assets say otherwise for themselves).
 async fn private_pages(request: Request, next: Next) -> Response {
-    let signed_in = session::cookie(request.headers(), session::SESSION_COOKIE).is_some();
+    let signed_in = [session::SESSION_COOKIE, session::STAFF_SESSION_COOKIE]
+        .iter()
+        .any(|name| session::cookie(request.headers(), name).is_some());
     let mut response = next.run(request).await;
     if signed_in && !response.headers().contains_key(header::CACHE_CONTROL) {
         let no_store = HeaderValue::from_static("no-store");

@@ -45,6 +45,34 @@ const TEMPLATES: &[(&str, &str)] = &[
         "candidature.html",
         include_str!("../../templates/candidature.html"),
     ),
+    (
+        "staff/layout.html",
+        include_str!("../../templates/staff/layout.html"),
+    ),
+    (
+        "staff/list.html",
+        include_str!("../../templates/staff/list.html"),
+    ),
+    (
+        "staff/candidature.html",
+        include_str!("../../templates/staff/candidature.html"),
+    ),
+    (
+        "staff/transition.html",
+        include_str!("../../templates/staff/transition.html"),
+    ),
+    (
+        "staff/bulk.html",
+        include_str!("../../templates/staff/bulk.html"),
+    ),
+    (
+        "staff/formations.html",
+        include_str!("../../templates/staff/formations.html"),
+    ),
+    (
+        "staff/team.html",
+        include_str!("../../templates/staff/team.html"),
+    ),
 ];
 
 /// The page templates, and what every page shares.

@@ -176,7 +176,7 @@ fn names_from(form: &CsrfForm, account: &mut Account, errors: &mut Errors, lang:
 }
 
 /// What is wrong with the two password fields, if anything.
-fn password_errors(form: &CsrfForm, account: &Account, lang: Lang) -> Errors {
+pub(super) fn password_errors(form: &CsrfForm, account: &Account, lang: Lang) -> Errors {
     let mut errors = required(form, &["password", "password_confirm"], lang);
     if errors.is_empty() {
         let password = form.get("password").unwrap_or_default();

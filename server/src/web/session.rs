@@ -21,6 +21,9 @@ const ATTEMPTS_PER_MINUTE: usize = 10;
 
 /// The cookie naming the signed-in session.
 pub const SESSION_COOKIE: &str = "guichet_session";
+/// The cookie naming a staff member's session (a session of the staff's
+/// accounts: it opens staff pages only).
+pub const STAFF_SESSION_COOKIE: &str = "guichet_staff";
 /// The cookie a browser's CSRF tokens are bound to before it signs in.
 const CSRF_COOKIE: &str = "guichet_csrf";
 /// The same, over https: the `__Host-` prefix keeps sibling domains from
@@ -141,11 +144,14 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// What a browser's CSRF tokens are bound to: its session once signed in,
-/// else its own random cookie.
+/// What a browser's CSRF tokens are bound to: its sessions once signed in
+/// (as a candidate, as staff, or both), else its own random cookie.
 fn binding(secure: bool, headers: &HeaderMap) -> Option<String> {
-    if let Some(session) = cookie(headers, SESSION_COOKIE) {
-        return Some(format!("session:{session}"));
+    let candidate = cookie(headers, SESSION_COOKIE);
+    let staff = cookie(headers, STAFF_SESSION_COOKIE);
+    if candidate.is_some() || staff.is_some() {
+        let [candidate, staff] = [candidate, staff].map(Option::unwrap_or_default);
+        return Some(format!("session:{candidate}|staff:{staff}"));
     }
     let name = if secure {
         CSRF_COOKIE_HTTPS

@@ -162,16 +162,27 @@ pub async fn upload(
 
 /// `GET /candidatures/{id}/pieces/{piece}/fichier`: the file, to its owner only.
 pub async fn download(own: OwnDossier, Path((id, piece_id)): Path<(String, String)>) -> PageResult {
-    let state = &own.visit.state;
     let file = own
         .candidature(&id)?
         .pieces
         .get(&piece_id)
         .and_then(|p| p.file.clone())
         .ok_or(PageError::NotFound)?;
+    file_response(&own.visit.state, &own.dossier.id, &file, false)
+}
+
+/// A stored piece as a response: as an attachment, or `inline` for a viewer
+/// in a page of this site (PDF in a frame, image in an `img`), which may
+/// frame it but nobody else may.
+pub fn file_response(
+    state: &super::AppState,
+    dossier: &str,
+    file: &guichet_engine::FileRef,
+    inline: bool,
+) -> PageResult {
     let bytes = state
         .files
-        .get(&own.dossier.id, &file.sha256)
+        .get(dossier, &file.sha256)
         .map_err(|_| PageError::NotFound)?;
     let mime = FileFormat::from_name(&file.format).map_or("application/octet-stream", |f| f.mime());
     let safe_name: String = file
@@ -180,7 +191,8 @@ pub async fn download(own: OwnDossier, Path((id, piece_id)): Path<(String, Strin
         .filter(|c| c.is_ascii_alphanumeric() || "._- ".contains(*c))
         .collect();
     let disposition = format!(
-        "attachment; filename=\"{}\"",
+        "{}; filename=\"{}\"",
+        if inline { "inline" } else { "attachment" },
         if safe_name.is_empty() {
             "piece".into()
         } else {
@@ -197,5 +209,13 @@ pub async fn download(own: OwnDossier, Path((id, piece_id)): Path<(String, Strin
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
+    if inline {
+        // Nothing of the file runs as this site; only its own pages frame it.
+        headers_out.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; img-src 'self'; frame-ancestors 'self'"),
+        );
+        headers_out.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    }
     Ok(response)
 }

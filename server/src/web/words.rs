@@ -137,6 +137,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event_applied", "Candidature créée :", "Application created:"),
     ("event_identity", "Adresse électronique changée", "Email address changed"),
     ("event_deadline", "Échéance :", "Deadline:"),
+    ("event_note", "Note interne modifiée", "Internal note changed"),
     ("narrow_list", "Filtrer la liste", "Narrow the list"),
     ("yes", "Oui", "Yes"),
     ("no", "Non", "No"),
@@ -146,8 +147,7 @@ const WORDS: &[(&str, &str, &str)] = &[
 
 /// The page words in `lang` (`fr` or `en`), by key, for templates.
 pub fn all(lang: &str) -> Value {
-    let words: Map<String, Value> = WORDS
-        .iter()
+    let words: Map<String, Value> = table()
         .map(|(key, fr, en)| {
             let text = if lang == "en" { en } else { fr };
             ((*key).to_owned(), Value::String((*text).to_owned()))
@@ -156,9 +156,14 @@ pub fn all(lang: &str) -> Value {
     Value::Object(words)
 }
 
+/// Every page word: the candidates' pages' and the staff's.
+fn table() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    WORDS.iter().chain(super::staff::words::WORDS)
+}
+
 /// One page word in `lang` (the key itself if it is missing).
 pub fn t(lang: &str, key: &str) -> String {
-    WORDS.iter().find(|(k, _, _)| *k == key).map_or_else(
+    table().find(|(k, _, _)| *k == key).map_or_else(
         || key.to_owned(),
         |(_, fr, en)| {
             if lang == "en" {
@@ -217,13 +222,11 @@ mod tests {
 
     #[test]
     fn every_key_is_given_once() {
-        let mut keys: Vec<&str> = WORDS.iter().map(|(key, _, _)| *key).collect();
+        let mut keys: Vec<&str> = table().map(|(key, _, _)| *key).collect();
         keys.sort_unstable();
         let count = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), count);
-        assert!(WORDS
-            .iter()
-            .all(|(_, fr, en)| !fr.is_empty() && !en.is_empty()));
+        assert!(table().all(|(_, fr, en)| !fr.is_empty() && !en.is_empty()));
     }
 }

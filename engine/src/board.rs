@@ -1,0 +1,161 @@
+//! What staff lists show of a candidature: one summary [`Row`] per
+//! candidature, computed when its dossier is written and kept in the store's
+//! index beside the key (formation, state), so a list reads only the rows of
+//! the formations and states it shows, never the dossiers themselves.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::definition::Definition;
+use crate::dossier::{Candidature, Dossier};
+use crate::model::{FieldDef, FieldType};
+use crate::script::ScriptError;
+
+/// One candidature as a staff list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Dossier id (also the dossier number shown).
+    pub dossier: String,
+    /// Candidature id.
+    pub candidature: String,
+    /// Formation id.
+    pub formation: String,
+    /// Status id.
+    pub state: String,
+    /// Candidate's last name.
+    pub last_name: String,
+    /// Candidate's first name.
+    pub first_name: String,
+    /// Candidate's email address.
+    pub email: String,
+    /// When the candidate last sent it, if they did.
+    pub sent_at: Option<Timestamp>,
+    /// When it entered its status.
+    pub entered_state_at: Timestamp,
+    /// Pieces provided (uploaded, declared not concerned, validated…).
+    pub provided: u32,
+    /// Pieces the candidature requires.
+    pub required: u32,
+    /// Status of each of the formation's pieces, by piece id.
+    pub pieces: BTreeMap<String, String>,
+    /// The values of the [`list_columns`] the candidature holds.
+    pub columns: BTreeMap<String, Value>,
+    /// The answers of the fields marked `search: true`, space-separated.
+    pub search: String,
+}
+
+/// The values staff lists show as columns (and filter on): the `choice` and
+/// `number` inputs of the transitions (a decision, a rank), once each.
+pub fn list_columns(definition: &Definition) -> Vec<&FieldDef> {
+    let mut columns: Vec<&FieldDef> = Vec::new();
+    for transition in &definition.file().workflow.transitions {
+        for field in &transition.input {
+            let shown = matches!(field.kind, FieldType::Choice | FieldType::Number);
+            if shown && !columns.iter().any(|c| c.id == field.id) {
+                columns.push(field);
+            }
+        }
+    }
+    columns
+}
+
+/// The rows of every candidature of `dossier`, under its `definition`.
+pub fn rows(
+    definition: &Definition,
+    dossier: &Dossier,
+    now: Timestamp,
+) -> Result<Vec<Row>, ScriptError> {
+    dossier
+        .candidatures
+        .iter()
+        .map(|candidature| row(definition, dossier, candidature, now))
+        .collect()
+}
+
+fn row(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+) -> Result<Row, ScriptError> {
+    let context = crate::context::candidature_context(definition, dossier, candidature, now)?;
+    let pieces = context["candidature"]["piece_list"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let count = |test: &dyn Fn(&Value) -> bool| {
+        u32::try_from(pieces.iter().filter(|p| test(p)).count()).unwrap_or(u32::MAX)
+    };
+    let required = count(&|p| p["required"] == true);
+    let provided = count(&|p| p["provided"] == true);
+    let columns = list_columns(definition)
+        .into_iter()
+        .filter_map(|field| {
+            let value = candidature.data.get(&field.id)?;
+            Some((field.id.clone(), value.clone()))
+        })
+        .collect();
+    // Staff search what the candidate sent, or what they are writing.
+    let profile = candidature
+        .sent
+        .as_ref()
+        .map_or(&dossier.profile, |sent| &sent.profile);
+    Ok(Row {
+        dossier: dossier.id.clone(),
+        candidature: candidature.id.clone(),
+        formation: candidature.formation.clone(),
+        state: candidature.state.clone(),
+        last_name: dossier.candidate.last_name.clone(),
+        first_name: dossier.candidate.first_name.clone(),
+        email: dossier.candidate.email.clone(),
+        sent_at: candidature.sent.as_ref().map(|sent| sent.at),
+        entered_state_at: candidature.entered_state_at,
+        provided,
+        required,
+        pieces: pieces
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p["id"].as_str()?.to_owned(),
+                    p["status"].as_str()?.to_owned(),
+                ))
+            })
+            .collect(),
+        columns,
+        search: searched_answers(definition, profile),
+    })
+}
+
+/// The answers of the searchable fields of `profile`, space-separated.
+fn searched_answers(definition: &Definition, profile: &BTreeMap<String, Value>) -> String {
+    let mut words = Vec::new();
+    for section in &definition.file().profile {
+        let fields: Vec<&str> = section
+            .fields
+            .iter()
+            .filter(|f| f.search)
+            .map(|f| f.id.as_str())
+            .collect();
+        if fields.is_empty() {
+            continue;
+        }
+        let answers = match profile.get(&section.id) {
+            Some(Value::Array(entries)) => entries.iter().collect(),
+            Some(entry) => vec![entry],
+            None => Vec::new(),
+        };
+        for entry in answers {
+            for field in &fields {
+                match &entry[*field] {
+                    Value::String(text) => words.push(text.clone()),
+                    Value::Number(number) => words.push(number.to_string()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    words.join(" ")
+}

@@ -1,0 +1,255 @@
+//! One transition applied to several candidatures of the list: a
+//! confirmation page that says how many will change and which cannot (and
+//! why, in the guard's words), then each candidature as its own durable
+//! command, and a page of what came of each.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use guichet_engine::{Candidature, Command, Dossier};
+use serde::Serialize;
+
+use super::super::error::{blocking, PageError, PageResult};
+use super::super::extract::CsrfForm;
+use super::super::words::refusal;
+use super::candidature::{actions_of, role_for};
+use super::list::bulk_transitions;
+use super::Staff;
+use crate::web::AppState;
+
+/// Most candidatures one bulk action takes (a list page shows 50).
+const MAX_SELECTED: usize = 500;
+
+#[derive(Serialize)]
+struct Line {
+    key: String,
+    name: String,
+    formation: String,
+    href: String,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BulkPage {
+    heading: String,
+    transition: String,
+    ready: Vec<Line>,
+    refused: Vec<Line>,
+    done: Vec<Line>,
+    failed: Vec<Line>,
+    action: String,
+    back: String,
+    confirming: bool,
+}
+
+/// A selected candidature the member sees, with its dossier.
+struct Selected {
+    dossier: Dossier,
+    candidature: String,
+}
+
+impl Selected {
+    fn candidature(&self) -> Option<&Candidature> {
+        let id = &self.candidature;
+        self.dossier.candidatures.iter().find(|c| &c.id == id)
+    }
+}
+
+/// The candidatures `keys` (`dossier/candidature`) name that `staff` sees;
+/// the others are left out, as if they did not exist.
+fn selected(state: &AppState, staff: &Staff, keys: &[String]) -> Result<Vec<Selected>, PageError> {
+    let mut found = Vec::new();
+    for key in keys.iter().take(MAX_SELECTED) {
+        let Some((dossier_id, candidature)) = key.split_once('/') else {
+            continue;
+        };
+        let Some(dossier) = state.engine.dossier(dossier_id)? else {
+            continue;
+        };
+        let definition = state.definition_of(&dossier);
+        let seen = dossier
+            .candidatures
+            .iter()
+            .find(|c| c.id == candidature)
+            .is_some_and(|c| staff.sees(&definition, &c.formation, &c.state));
+        if seen {
+            found.push(Selected {
+                dossier,
+                candidature: candidature.to_owned(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+fn line(
+    state: &AppState,
+    selected: &Selected,
+    reason: Option<String>,
+    lang: super::super::extract::Lang,
+) -> Line {
+    let definition = state.definition_of(&selected.dossier);
+    let formation = selected
+        .candidature()
+        .and_then(|c| definition.formation(&c.formation))
+        .map_or(String::new(), |f| f.title.get(lang.code()).to_owned());
+    let candidate = &selected.dossier.candidate;
+    Line {
+        key: format!("{}/{}", selected.dossier.id, selected.candidature),
+        name: format!(
+            "{} {}",
+            candidate.last_name.to_uppercase(),
+            candidate.first_name
+        ),
+        formation,
+        href: lang.href(&format!(
+            "/staff/candidatures/{}/{}",
+            selected.dossier.id, selected.candidature
+        )),
+        reason,
+    }
+}
+
+/// Whether the member may take `transition` on `selected` now: the role
+/// they take it with, or why not in words.
+fn decide(
+    staff: &Staff,
+    selected: &Selected,
+    transition: &str,
+) -> Result<Result<String, String>, PageError> {
+    let state = &staff.visit.state;
+    let lang = staff.visit.lang;
+    let definition = state.definition_of(&selected.dossier);
+    let Some(candidature) = selected.candidature() else {
+        return Ok(Err(lang.t("staff_bulk_not_here")));
+    };
+    let actions = actions_of(staff, &definition, &selected.dossier, candidature)?;
+    let Some(role) = role_for(&actions, transition, None) else {
+        return Ok(Err(lang.t("staff_bulk_not_from_state")));
+    };
+    let action = actions
+        .iter()
+        .find_map(|(_, a)| a.transition(transition).filter(|a| a.allowed));
+    Ok(match action {
+        Some(_) => Ok(role),
+        None => {
+            let refused = actions.iter().find_map(|(_, a)| a.transition(transition));
+            let words = refused.and_then(|a| a.refusal.as_ref());
+            Err(words.map_or_else(|| lang.t("refused_now"), |w| w.get(lang.code()).to_owned()))
+        }
+    })
+}
+
+/// The transition a bulk form names, if the member may use it in bulk.
+fn chosen(staff: &Staff, form: &CsrfForm) -> Result<(String, String), PageError> {
+    let definition = staff.visit.state.engine.definition();
+    let id = form.trimmed("transition");
+    let transition = bulk_transitions(staff, definition)
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or(PageError::Forbidden)?;
+    let label = transition.label.get(staff.visit.lang.code()).to_owned();
+    Ok((transition.id.clone(), label))
+}
+
+fn keys(form: &CsrfForm) -> Vec<String> {
+    form.0
+        .iter()
+        .filter(|(name, _)| name == "c")
+        .map(|(_, value)| value.clone())
+        .collect()
+}
+
+/// `POST /staff/lot`: what the transition would do to the selection.
+pub async fn confirm(staff: Staff, form: CsrfForm) -> PageResult {
+    let (transition, label) = chosen(&staff, &form)?;
+    let keys = keys(&form);
+    let worker = Arc::clone(&staff.visit.state);
+    let (staff, lines) = blocking(move || {
+        let lines = (|| -> Result<(Vec<Line>, Vec<Line>), PageError> {
+            let lang = staff.visit.lang;
+            let (mut ready, mut refused) = (Vec::new(), Vec::new());
+            for one in selected(&worker, &staff, &keys)? {
+                match decide(&staff, &one, &transition)? {
+                    Ok(_) => ready.push(line(&worker, &one, None, lang)),
+                    Err(reason) => refused.push(line(&worker, &one, Some(reason), lang)),
+                }
+            }
+            Ok((ready, refused))
+        })();
+        (staff, lines.map(|l| (l, transition)))
+    })
+    .await?;
+    let ((ready, refused), transition) = lines?;
+    let lang = staff.visit.lang;
+    let page = BulkPage {
+        heading: lang
+            .t("staff_bulk_confirm")
+            .replace("{count}", &ready.len().to_string())
+            .replace("{action}", &label),
+        transition,
+        ready,
+        refused,
+        done: Vec::new(),
+        failed: Vec::new(),
+        action: lang.href("/staff/lot/appliquer"),
+        back: lang.href("/staff"),
+        confirming: true,
+    };
+    Ok(staff.render("staff/bulk.html", StatusCode::OK, &page))
+}
+
+/// `POST /staff/lot/appliquer`: each candidature is its own command; one
+/// refused never undoes nor stops the others.
+pub async fn apply(staff: Staff, form: CsrfForm) -> PageResult {
+    let (transition, label) = chosen(&staff, &form)?;
+    let keys = keys(&form);
+    let worker = Arc::clone(&staff.visit.state);
+    let (staff, lines) = blocking(move || {
+        let lines = (|| -> Result<(Vec<Line>, Vec<Line>), PageError> {
+            let lang = staff.visit.lang;
+            let (mut done, mut failed) = (Vec::new(), Vec::new());
+            for one in selected(&worker, &staff, &keys)? {
+                let role = match decide(&staff, &one, &transition)? {
+                    Ok(role) => role,
+                    Err(reason) => {
+                        failed.push(line(&worker, &one, Some(reason), lang));
+                        continue;
+                    }
+                };
+                let command = Command::Transition {
+                    candidature: one.candidature.clone(),
+                    transition: transition.clone(),
+                    input: Default::default(),
+                };
+                match worker.run_as_staff(&staff.actor(&role), &one.dossier, command) {
+                    Ok(_) => done.push(line(&worker, &one, None, lang)),
+                    Err(error) => {
+                        let reason = refusal(lang.code(), &error);
+                        failed.push(line(&worker, &one, Some(reason), lang));
+                    }
+                }
+            }
+            Ok((done, failed))
+        })();
+        (staff, lines.map(|l| (l, transition)))
+    })
+    .await?;
+    let ((done, failed), transition) = lines?;
+    let lang = staff.visit.lang;
+    let page = BulkPage {
+        heading: lang
+            .t("staff_bulk_done")
+            .replace("{count}", &done.len().to_string())
+            .replace("{action}", &label),
+        transition,
+        ready: Vec::new(),
+        refused: Vec::new(),
+        done,
+        failed,
+        action: String::new(),
+        back: lang.href("/staff"),
+        confirming: false,
+    };
+    Ok(staff.render("staff/bulk.html", StatusCode::OK, &page))
+}

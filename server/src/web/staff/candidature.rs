@@ -1,0 +1,593 @@
+//! A candidature as staff see it: the copy the candidate sent (answers and
+//! pieces, each viewable in the page), the actions the member's roles give
+//! (on pieces, with a comment where the definition asks one; transitions,
+//! with their input form), the history with who did what, and the staff's
+//! internal note.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use guichet_engine::model::{CommentRule, FieldDef, FileFormat, SectionDef};
+use guichet_engine::{
+    actions_for, Actions, Candidature, Command, Definition, Dossier, EngineError, FileRef, Outcome,
+    PieceState, WorkflowError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::super::dossier::{answers_from, display, field_view, FieldView};
+use super::super::error::{blocking, PageError, PageResult};
+use super::super::extract::{CsrfForm, Lang};
+use super::super::history::{describe, HistoryLine, Reader};
+use super::super::words::refusal;
+use super::list::column_text;
+use super::{SeenCandidature, Staff};
+
+/// What `staff` may do on `candidature`, under each role they hold; the
+/// first role that may take an action is the one it is taken with.
+pub(super) fn actions_of(
+    staff: &Staff,
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+) -> Result<Vec<(String, Actions)>, PageError> {
+    let now = staff.visit.state.clock.now();
+    staff
+        .roles(definition)
+        .into_iter()
+        .map(|role| {
+            let actor = staff.actor(role);
+            let actions = actions_for(definition, dossier, candidature, &actor, now)
+                .map_err(PageError::internal)?;
+            Ok((role.to_owned(), actions))
+        })
+        .collect()
+}
+
+fn member_actions(seen: &SeenCandidature) -> Result<Vec<(String, Actions)>, PageError> {
+    actions_of(
+        &seen.staff,
+        &seen.definition,
+        &seen.dossier,
+        seen.candidature()?,
+    )
+}
+
+/// The role the member takes transition `id` with (or piece transition `id`
+/// on `piece`), if one of theirs may.
+pub(super) fn role_for(
+    actions: &[(String, Actions)],
+    id: &str,
+    piece: Option<&str>,
+) -> Option<String> {
+    actions
+        .iter()
+        .find(|(_, a)| match piece {
+            Some(piece) => a.piece(piece).iter().any(|p| p.id == id),
+            None => a.transition(id).is_some(),
+        })
+        .map(|(role, _)| role.clone())
+}
+
+#[derive(Serialize)]
+struct Answer {
+    label: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct SectionView {
+    title: String,
+    /// A single entry's answers…
+    answers: Vec<Answer>,
+    /// …or a repeatable section's entries, as a table.
+    columns: Vec<String>,
+    entries: Vec<Vec<String>>,
+    repeated: bool,
+}
+
+#[derive(Serialize)]
+struct ActionView {
+    label: String,
+    url: String,
+    comment: &'static str,
+    id: String,
+}
+
+#[derive(Serialize)]
+struct PieceView {
+    id: String,
+    label: String,
+    status: String,
+    comment: Option<String>,
+    file: Option<String>,
+    view: Option<String>,
+    download: Option<String>,
+    pdf: bool,
+    image: bool,
+    actions: Vec<ActionView>,
+}
+
+#[derive(Serialize)]
+struct TransitionView {
+    label: String,
+    url: String,
+    allowed: bool,
+    refusal: Option<String>,
+    /// Opens a form (the transition takes input) rather than acting at once.
+    form: bool,
+}
+
+#[derive(Serialize)]
+struct StaffCandidaturePage {
+    name: String,
+    email: String,
+    dossier: String,
+    formation: String,
+    state: String,
+    sent: Option<String>,
+    data: Vec<Answer>,
+    sections: Vec<SectionView>,
+    pieces: Vec<PieceView>,
+    transitions: Vec<TransitionView>,
+    history: Vec<HistoryLine>,
+    note: String,
+    note_action: String,
+    back: String,
+    error: Option<String>,
+}
+
+/// An answer as people read it: an option's label, dates and numbers as given.
+pub(super) fn answer_text(
+    definition: &guichet_engine::Definition,
+    field: &FieldDef,
+    value: &Value,
+    lang: Lang,
+) -> String {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| answer_text(definition, field, item, lang))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Bool(yes) => lang.t(if *yes { "yes" } else { "no" }),
+        Value::String(_) if field.options.is_some() || field.options_from.is_some() => {
+            column_text(definition, field, Some(value), lang)
+        }
+        other => display(other),
+    }
+}
+
+fn section_view(
+    definition: &guichet_engine::Definition,
+    section: &SectionDef,
+    answers: Option<&Value>,
+    lang: Lang,
+) -> SectionView {
+    let code = lang.code();
+    let text = |entry: &Value, field: &FieldDef| match entry.get(&field.id) {
+        Some(value) => answer_text(definition, field, value, lang),
+        None => String::new(),
+    };
+    let title = section.title.get(code).to_owned();
+    match answers {
+        Some(Value::Array(entries)) => SectionView {
+            title,
+            answers: Vec::new(),
+            columns: section
+                .fields
+                .iter()
+                .map(|f| f.label.get(code).to_owned())
+                .collect(),
+            entries: entries
+                .iter()
+                .map(|entry| section.fields.iter().map(|f| text(entry, f)).collect())
+                .collect(),
+            repeated: true,
+        },
+        other => {
+            let entry = other.cloned().unwrap_or(Value::Null);
+            SectionView {
+                title,
+                answers: section
+                    .fields
+                    .iter()
+                    .filter(|f| entry.get(&f.id).is_some())
+                    .map(|f| Answer {
+                        label: f.label.get(code).to_owned(),
+                        value: text(&entry, f),
+                    })
+                    .collect(),
+                columns: Vec::new(),
+                entries: Vec::new(),
+                repeated: section.repeat.is_some(),
+            }
+        }
+    }
+}
+
+/// The pieces staff decide on: those sent, once the candidature was sent.
+fn pieces_of(candidature: &Candidature) -> &std::collections::BTreeMap<String, PieceState> {
+    candidature
+        .sent
+        .as_ref()
+        .map_or(&candidature.pieces, |sent| &sent.pieces)
+}
+
+fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
+    let lang = seen.staff.visit.lang;
+    let code = lang.code();
+    let (definition, dossier) = (seen.definition.as_ref(), &seen.dossier);
+    let candidature = seen.candidature()?;
+    let actions = member_actions(seen)?;
+    let base = seen.path();
+    let profile = candidature
+        .sent
+        .as_ref()
+        .map_or(&dossier.profile, |sent| &sent.profile);
+    let sections = definition
+        .file()
+        .profile
+        .iter()
+        .map(|section| section_view(definition, section, profile.get(&section.id), lang))
+        .collect();
+    let pieces = definition
+        .formation(&candidature.formation)
+        .map(|f| f.pieces.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|piece_id| {
+            let piece = definition.piece(piece_id)?;
+            let state = pieces_of(candidature).get(piece_id)?;
+            let file = state.file.as_ref();
+            let format = file.and_then(|f| FileFormat::from_name(&f.format));
+            let file_url = format!("{base}/pieces/{piece_id}/fichier");
+            let piece_actions = actions
+                .iter()
+                .flat_map(|(_, a)| a.piece(piece_id))
+                .filter(|a| a.allowed)
+                .filter_map(|a| {
+                    let transition = definition.piece_transition(&a.id)?;
+                    Some(ActionView {
+                        label: a.label.get(code).to_owned(),
+                        url: lang.href(&format!("{base}/pieces/{piece_id}/{}", a.id)),
+                        comment: match transition.comment {
+                            CommentRule::None => "none",
+                            CommentRule::Optional => "optional",
+                            CommentRule::Required => "required",
+                        },
+                        id: format!("{piece_id}-{}", a.id),
+                    })
+                })
+                .collect();
+            Some(PieceView {
+                id: piece_id.clone(),
+                label: piece.label.get(code).to_owned(),
+                status: definition
+                    .piece_status(&state.status)
+                    .map_or(state.status.clone(), |s| s.label.get(code).to_owned()),
+                comment: state.comment.clone(),
+                file: file.map(|f| f.name.clone()),
+                view: file.map(|_| lang.href(&format!("{file_url}?inline=1"))),
+                download: file.map(|_| lang.href(&file_url)),
+                pdf: format == Some(FileFormat::Pdf),
+                image: matches!(format, Some(FileFormat::Jpg | FileFormat::Png)),
+                actions: piece_actions,
+            })
+        })
+        .collect();
+    let mut transitions: Vec<TransitionView> = Vec::new();
+    let mut offered: Vec<&str> = Vec::new();
+    for (_, role_actions) in &actions {
+        for action in &role_actions.transitions {
+            let Some(transition) = definition.transition(&action.id) else {
+                continue;
+            };
+            // A transition two of the member's roles may take shows once.
+            if offered.contains(&action.id.as_str()) {
+                continue;
+            }
+            offered.push(&action.id);
+            transitions.push(TransitionView {
+                label: action.label.get(code).to_owned(),
+                url: lang.href(&format!("{base}/transitions/{}", action.id)),
+                allowed: action.allowed,
+                refusal: action.refusal.as_ref().map(|r| r.get(code).to_owned()),
+                form: !transition.input.is_empty(),
+            });
+        }
+    }
+    let data = candidature_data(seen, candidature, lang);
+    let history = seen.staff.visit.state.engine.history(&dossier.id)?;
+    let page = StaffCandidaturePage {
+        name: format!(
+            "{} {}",
+            dossier.candidate.last_name.to_uppercase(),
+            dossier.candidate.first_name
+        ),
+        email: dossier.candidate.email.clone(),
+        dossier: dossier.id.clone(),
+        formation: definition
+            .formation(&candidature.formation)
+            .map_or(candidature.formation.clone(), |f| {
+                f.title.get(code).to_owned()
+            }),
+        state: definition
+            .state(&candidature.state)
+            .map_or(candidature.state.clone(), |s| s.label.get(code).to_owned()),
+        sent: candidature.sent.as_ref().map(|s| definition.day_of(s.at)),
+        data,
+        sections,
+        pieces,
+        transitions,
+        history: describe(definition, &history, lang, Reader::Staff),
+        note: candidature.note.clone().unwrap_or_default(),
+        note_action: lang.href(&format!("{base}/note")),
+        back: lang.href("/staff"),
+        error,
+    };
+    let status = if page.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(seen.staff.render("staff/candidature.html", status, &page))
+}
+
+/// The values transitions gave or set (a decision, a rank, a date), labelled
+/// by the inputs that ask for them.
+fn candidature_data(seen: &SeenCandidature, candidature: &Candidature, lang: Lang) -> Vec<Answer> {
+    let definition = seen.definition.as_ref();
+    let inputs: Vec<&FieldDef> = definition
+        .file()
+        .workflow
+        .transitions
+        .iter()
+        .flat_map(|t| &t.input)
+        .collect();
+    candidature
+        .data
+        .iter()
+        .map(|(key, value)| match inputs.iter().find(|f| &f.id == key) {
+            Some(field) => Answer {
+                label: field.label.get(lang.code()).to_owned(),
+                value: answer_text(definition, field, value, lang),
+            },
+            None => Answer {
+                label: key.clone(),
+                value: display(value),
+            },
+        })
+        .collect()
+}
+
+/// `GET /staff/candidatures/{dossier}/{candidature}`
+pub async fn show(seen: SeenCandidature) -> PageResult {
+    render(&seen, None)
+}
+
+/// Performs `command` as the member with `role`: back to the page, or the
+/// page with the engine's refusal in words.
+async fn act(seen: SeenCandidature, role: String, command: Command) -> PageResult {
+    let result = run(&seen, &role, command).await?;
+    answer(seen, result)
+}
+
+/// Performs `command` on the seen candidature's dossier, at the version read.
+pub(super) async fn run(
+    seen: &SeenCandidature,
+    role: &str,
+    command: Command,
+) -> Result<Result<Outcome, EngineError>, PageError> {
+    let state = Arc::clone(&seen.staff.visit.state);
+    let actor = seen.staff.actor(role);
+    let dossier = seen.dossier.clone();
+    blocking(move || state.run_as_staff(&actor, &dossier, command)).await
+}
+
+fn answer(seen: SeenCandidature, result: Result<Outcome, EngineError>) -> PageResult {
+    let lang = seen.staff.visit.lang;
+    match result {
+        Ok(_) => Ok(Redirect::to(&lang.href(&seen.path())).into_response()),
+        Err(error) => render(&seen, Some(refusal(lang.code(), &error))),
+    }
+}
+
+/// `POST /staff/candidatures/{dossier}/{candidature}/pieces/{piece}/{transition}`
+pub async fn piece_action(
+    seen: SeenCandidature,
+    Path(at): Path<Vec<(String, String)>>,
+    form: CsrfForm,
+) -> PageResult {
+    let named = |key: &str| at.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let (Some(piece), Some(transition)) = (named("piece"), named("transition")) else {
+        return Err(PageError::NotFound);
+    };
+    let actions = member_actions(&seen)?;
+    let role = role_for(&actions, &transition, Some(&piece)).ok_or(PageError::Forbidden)?;
+    let command = Command::Piece {
+        candidature: seen.id.clone(),
+        piece,
+        transition,
+        file: None,
+        comment: form.get("comment").map(str::to_owned),
+    };
+    act(seen, role, command).await
+}
+
+/// `POST /staff/candidatures/{dossier}/{candidature}/note`
+pub async fn note(seen: SeenCandidature, form: CsrfForm) -> PageResult {
+    let definition = Arc::clone(&seen.definition);
+    let role = seen
+        .staff
+        .roles(&definition)
+        .first()
+        .map(|r| (*r).to_owned())
+        .ok_or(PageError::Forbidden)?;
+    let command = Command::Note {
+        candidature: seen.id.clone(),
+        text: form.get("note").unwrap_or_default().to_owned(),
+    };
+    act(seen, role, command).await
+}
+
+/// The problems of the values a form sent, by field id.
+type Problems = [(String, guichet_engine::Problem)];
+
+#[derive(Serialize)]
+struct TransitionPage<'a> {
+    heading: String,
+    formation: String,
+    name: String,
+    fields: Vec<FieldView<'a>>,
+    problems: bool,
+    error: Option<String>,
+    action: String,
+    button: String,
+    back: String,
+}
+
+/// The page of a transition with its input form (and the problems of what
+/// was sent, next to each field).
+fn transition_page(
+    seen: &SeenCandidature,
+    transition: &guichet_engine::model::TransitionDef,
+    (entry, problems): (&Map<String, Value>, &Problems),
+    error: Option<String>,
+) -> PageResult {
+    let lang = seen.staff.visit.lang;
+    let code = lang.code();
+    let definition = seen.definition.as_ref();
+    let candidature = seen.candidature()?;
+    let now = seen.staff.visit.state.clock.now();
+    let context = guichet_engine::candidature_context(definition, &seen.dossier, candidature, now)
+        .map_err(PageError::internal)?;
+    let fields = transition
+        .input
+        .iter()
+        .map(|field| field_view(field, (entry, problems), (definition, &context, &[]), lang))
+        .collect();
+    let refused = !problems.is_empty() || error.is_some();
+    let page = TransitionPage {
+        heading: transition.label.get(code).to_owned(),
+        formation: definition
+            .formation(&candidature.formation)
+            .map_or(candidature.formation.clone(), |f| {
+                f.title.get(code).to_owned()
+            }),
+        name: format!(
+            "{} {}",
+            seen.dossier.candidate.last_name.to_uppercase(),
+            seen.dossier.candidate.first_name
+        ),
+        fields,
+        problems: !problems.is_empty(),
+        error,
+        action: lang.href(&format!("{}/transitions/{}", seen.path(), transition.id)),
+        button: transition.label.get(code).to_owned(),
+        back: lang.href(&seen.path()),
+    };
+    let status = if refused {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(seen.staff.render("staff/transition.html", status, &page))
+}
+
+/// `GET /staff/candidatures/{dossier}/{candidature}/transitions/{transition}`:
+/// the input form, filled with the values the candidature holds.
+pub async fn transition_form(
+    seen: SeenCandidature,
+    Path(at): Path<Vec<(String, String)>>,
+) -> PageResult {
+    let id = at
+        .iter()
+        .find(|(k, _)| k == "transition")
+        .map(|(_, v)| v.clone())
+        .ok_or(PageError::NotFound)?;
+    let actions = member_actions(&seen)?;
+    role_for(&actions, &id, None).ok_or(PageError::Forbidden)?;
+    let transition = seen
+        .definition
+        .transition(&id)
+        .ok_or(PageError::NotFound)?
+        .clone();
+    let candidature = seen.candidature()?;
+    let entry: Map<String, Value> = transition
+        .input
+        .iter()
+        .filter_map(|f| Some((f.id.clone(), candidature.data.get(&f.id)?.clone())))
+        .collect();
+    transition_page(&seen, &transition, (&entry, &[]), None)
+}
+
+/// `POST /staff/candidatures/{dossier}/{candidature}/transitions/{transition}`
+pub async fn transition(
+    seen: SeenCandidature,
+    Path(at): Path<Vec<(String, String)>>,
+    form: CsrfForm,
+) -> PageResult {
+    let id = at
+        .iter()
+        .find(|(k, _)| k == "transition")
+        .map(|(_, v)| v.clone())
+        .ok_or(PageError::NotFound)?;
+    let actions = member_actions(&seen)?;
+    let role = role_for(&actions, &id, None).ok_or(PageError::Forbidden)?;
+    let transition = seen
+        .definition
+        .transition(&id)
+        .ok_or(PageError::NotFound)?
+        .clone();
+    let input = answers_from(&transition.input, &form.0);
+    let command = Command::Transition {
+        candidature: seen.id.clone(),
+        transition: id,
+        input: input.clone(),
+    };
+    let result = run(&seen, &role, command).await?;
+    let lang = seen.staff.visit.lang;
+    match result {
+        Ok(_) => Ok(Redirect::to(&lang.href(&seen.path())).into_response()),
+        Err(error) if transition.input.is_empty() => {
+            render(&seen, Some(refusal(lang.code(), &error)))
+        }
+        Err(EngineError::Workflow(WorkflowError::InvalidValue { field, problem })) => {
+            transition_page(&seen, &transition, (&input, &[(field, problem)]), None)
+        }
+        Err(error) => {
+            let message = Some(refusal(lang.code(), &error));
+            transition_page(&seen, &transition, (&input, &[]), message)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    inline: Option<String>,
+}
+
+/// `GET /staff/candidatures/{dossier}/{candidature}/pieces/{piece}/fichier`:
+/// the piece as sent, inline (`?inline=1`, for the page's viewer) or as an
+/// attachment.
+pub async fn file(
+    seen: SeenCandidature,
+    Path(at): Path<Vec<(String, String)>>,
+    Query(query): Query<FileQuery>,
+) -> Result<Response, PageError> {
+    let piece = at
+        .iter()
+        .find(|(k, _)| k == "piece")
+        .map(|(_, v)| v.clone())
+        .ok_or(PageError::NotFound)?;
+    let candidature = seen.candidature()?;
+    let file: FileRef = pieces_of(candidature)
+        .get(&piece)
+        .and_then(|p| p.file.clone())
+        .ok_or(PageError::NotFound)?;
+    let inline = query.inline.is_some();
+    super::super::uploads::file_response(&seen.staff.visit.state, &seen.dossier.id, &file, inline)
+}

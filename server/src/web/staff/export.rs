@@ -1,0 +1,206 @@
+//! The list as a file: the same view as the page (its filters and sort, all
+//! pages), one row per candidature, with every answer of the profile as a
+//! column too. CSV as French spreadsheets read it (UTF-8 with a BOM, `;`),
+//! streamed as it is written; XLSX written by rust_xlsxwriter.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::Query;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use guichet_engine::{list_columns, Definition, Row};
+use serde_json::Value;
+
+use super::super::error::{blocking, PageError, PageResult};
+use super::super::extract::Lang;
+use super::candidature::answer_text;
+use super::list::{row_view, select, View};
+use super::Staff;
+use crate::web::AppState;
+
+/// Rows read and written between two chunks of a CSV export.
+const CHUNK: usize = 200;
+
+/// The column headings: the list's, then one per profile field.
+fn headings(definition: &Definition, lang: Lang) -> Vec<String> {
+    let code = lang.code();
+    let mut headings: Vec<String> = [
+        "staff_dossier",
+        "last_name",
+        "first_name",
+        "email",
+        "staff_formation",
+        "status",
+        "staff_pieces",
+        "staff_sent",
+    ]
+    .iter()
+    .map(|key| lang.t(key))
+    .collect();
+    headings.extend(
+        list_columns(definition)
+            .iter()
+            .map(|f| f.label.get(code).to_owned()),
+    );
+    for section in &definition.file().profile {
+        for field in &section.fields {
+            let title = section.title.get(code);
+            headings.push(format!("{title} — {}", field.label.get(code)));
+        }
+    }
+    headings
+}
+
+/// One candidature's cells, in the order of [`headings`]; its answers are
+/// those it was sent with (the dossier's own before it was sent).
+fn cells(state: &AppState, row: &Row, lang: Lang) -> Result<Vec<String>, PageError> {
+    let definition = state.engine.definition();
+    let view = row_view(definition, row, lang);
+    let mut cells = vec![
+        row.dossier.clone(),
+        row.last_name.clone(),
+        row.first_name.clone(),
+        row.email.clone(),
+        view.formation,
+        view.state,
+        view.pieces,
+        view.sent,
+    ];
+    cells.extend(view.columns);
+    let dossier = state.engine.dossier(&row.dossier)?;
+    let candidature = dossier
+        .as_ref()
+        .and_then(|d| d.candidatures.iter().find(|c| c.id == row.candidature));
+    let profile = match (&dossier, candidature) {
+        (_, Some(c)) if c.sent.is_some() => c.sent.as_ref().map(|s| &s.profile),
+        (Some(d), _) => Some(&d.profile),
+        _ => None,
+    };
+    for section in &definition.file().profile {
+        let answers = profile.and_then(|p| p.get(&section.id));
+        for field in &section.fields {
+            let text = |entry: &Value| {
+                entry
+                    .get(&field.id)
+                    .map(|v| answer_text(definition, field, v, lang))
+                    .unwrap_or_default()
+            };
+            cells.push(match answers {
+                Some(Value::Array(entries)) => {
+                    entries.iter().map(text).collect::<Vec<_>>().join(" | ")
+                }
+                Some(entry) => text(entry),
+                None => String::new(),
+            });
+        }
+    }
+    Ok(cells)
+}
+
+/// The rows a query's view selects for the member (all pages).
+async fn rows(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Row>, PageError> {
+    let state = Arc::clone(&staff.visit.state);
+    let view = View::from_pairs(state.engine.definition(), pairs);
+    let rights = staff.member.rights.clone();
+    blocking(move || select(&state, &rights, &view).map(|s| s.rows)).await?
+}
+
+fn attachment(response: &mut Response, content_type: &'static str, name: &str) {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+}
+
+/// Chunks written by a blocking task, as a body stream.
+struct Chunks(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(context)
+    }
+}
+
+/// `GET /staff/export.csv?…`: the view's candidatures, streamed.
+pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
+    let rows = rows(&staff, &pairs).await?;
+    let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let write = |records: &mut dyn Iterator<Item = Result<Vec<String>, PageError>>| {
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(b';')
+                .from_writer(Vec::new());
+            for record in records {
+                writer.write_record(record.map_err(std::io::Error::other)?)?;
+            }
+            writer
+                .into_inner()
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        // The BOM tells spreadsheets the file is UTF-8.
+        let mut head = "\u{feff}".as_bytes().to_vec();
+        let heading = write(&mut std::iter::once(Ok(headings(
+            state.engine.definition(),
+            lang,
+        ))));
+        let first = heading.map(|bytes| {
+            head.extend(bytes);
+            Bytes::from(head)
+        });
+        if sender.blocking_send(first).is_err() {
+            return;
+        }
+        for chunk in rows.chunks(CHUNK) {
+            let bytes = write(&mut chunk.iter().map(|row| cells(&state, row, lang)));
+            let failed = bytes.is_err();
+            // A client gone, or a failure (sent as the stream's error): stop.
+            if sender.blocking_send(bytes.map(Bytes::from)).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(Chunks(receiver)));
+    attachment(&mut response, "text/csv; charset=utf-8", "candidatures.csv");
+    Ok(response)
+}
+
+/// `GET /staff/export.xlsx?…`: the same as a workbook.
+pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
+    let rows = rows(&staff, &pairs).await?;
+    let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
+    let bytes = blocking(move || -> Result<Vec<u8>, PageError> {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        let failed = |error: rust_xlsxwriter::XlsxError| PageError::internal(error);
+        for (column, heading) in headings(state.engine.definition(), lang).iter().enumerate() {
+            let column = u16::try_from(column).map_err(PageError::internal)?;
+            sheet
+                .write_string_with_format(0, column, heading, &bold)
+                .map_err(failed)?;
+        }
+        for (index, row) in rows.iter().enumerate() {
+            let line = u32::try_from(index + 1).map_err(PageError::internal)?;
+            for (column, cell) in cells(&state, row, lang)?.iter().enumerate() {
+                let column = u16::try_from(column).map_err(PageError::internal)?;
+                sheet.write_string(line, column, cell).map_err(failed)?;
+            }
+        }
+        workbook.save_to_buffer().map_err(failed)
+    })
+    .await??;
+    let mut response = Response::new(Body::from(bytes));
+    attachment(
+        &mut response,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "candidatures.xlsx",
+    );
+    Ok(response)
+}

@@ -1,0 +1,602 @@
+//! The list of candidatures, a staff member's home: the candidatures of
+//! their scope, filtered, sorted and paged, with the counts per state. The
+//! view lives in the URL (`?formation=…&state=…&sort=…`), so it can be
+//! bookmarked and shared; exports and bulk actions read the same query.
+//!
+//! Rows come from the store's index (one prefix per formation, or per
+//! formation and state), never from the dossiers.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use guichet_engine::model::{FieldDef, FieldType};
+use guichet_engine::{list_columns, Definition, Row, Store};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::super::catalogue::fold;
+use super::super::error::{blocking, PageError, PageResult};
+use super::super::extract::Lang;
+use super::Staff;
+use crate::staff_store::Rights;
+use crate::web::AppState;
+
+/// Rows per page.
+const PAGE_SIZE: usize = 50;
+
+/// What a list shows: its filters, sort and page, as the URL gives them.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// One formation, or all of the scope.
+    pub formation: Option<String>,
+    /// One state, or all those the member sees.
+    pub state: Option<String>,
+    /// Candidatures with at least one piece in this status.
+    pub piece_status: Option<String>,
+    /// Values of the list columns (a decision…), by column id.
+    pub columns: Vec<(String, String)>,
+    /// Free text: name, email, dossier number, searchable answers.
+    pub text: String,
+    /// Column sorted on, and whether descending.
+    pub sort: (String, bool),
+    /// Page, from 1.
+    pub page: usize,
+}
+
+impl View {
+    /// The view a query string asks for (unknown keys are ignored).
+    pub fn from_pairs(definition: &Definition, pairs: &[(String, String)]) -> View {
+        let mut view = View {
+            page: 1,
+            sort: ("sent".into(), false),
+            ..View::default()
+        };
+        let columns = list_columns(definition);
+        let given = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        for (key, value) in pairs {
+            match key.as_str() {
+                "formation" => view.formation = given(value),
+                "state" => view.state = given(value),
+                "piece" => view.piece_status = given(value),
+                "q" => view.text = value.trim().chars().take(200).collect(),
+                "sort" => view.sort.0 = value.clone(),
+                "order" => view.sort.1 = value == "desc",
+                "page" => view.page = value.parse().unwrap_or(1).max(1),
+                column if columns.iter().any(|c| c.id == column) => {
+                    if let Some(value) = given(value) {
+                        view.columns.push((key.clone(), value));
+                    }
+                }
+                _ => {}
+            }
+        }
+        view
+    }
+
+    /// The query string of this view, with `changes` made (key, value; an
+    /// empty value removes the key).
+    pub fn query(&self, changes: &[(&str, &str)]) -> String {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut push = |key: &str, value: &str| {
+            if !value.is_empty() {
+                pairs.push((key.to_owned(), value.to_owned()));
+            }
+        };
+        push("formation", self.formation.as_deref().unwrap_or(""));
+        push("state", self.state.as_deref().unwrap_or(""));
+        push("piece", self.piece_status.as_deref().unwrap_or(""));
+        for (column, value) in &self.columns {
+            push(column, value);
+        }
+        push("q", &self.text);
+        push("sort", &self.sort.0);
+        push("order", if self.sort.1 { "desc" } else { "" });
+        if self.page > 1 {
+            push("page", &self.page.to_string());
+        }
+        for (key, value) in changes {
+            pairs.retain(|(k, _)| k != key);
+            if !value.is_empty() {
+                pairs.push(((*key).to_owned(), (*value).to_owned()));
+            }
+        }
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        encoded.join("&")
+    }
+}
+
+/// `text` escaped for a URL's query.
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte))
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// The candidatures a view selects, sorted, and the counts per state of the
+/// formations it covers.
+pub struct Selection {
+    /// Every row that passes the filters, sorted (all pages).
+    pub rows: Vec<Row>,
+    /// Candidatures per visible state (before the state and other filters).
+    pub counts: Vec<(String, usize)>,
+}
+
+/// The states a member with `rights` sees, in the definition's order.
+pub fn visible_states<'d>(rights: &Rights, definition: &'d Definition) -> Vec<&'d str> {
+    definition
+        .file()
+        .workflow
+        .states
+        .iter()
+        .filter(|s| rights.sees_state(definition, &s.id))
+        .map(|s| s.id.as_str())
+        .collect()
+}
+
+/// Reads the rows `view` selects for a member with `rights` (blocking:
+/// reads the store).
+pub fn select(state: &AppState, rights: &Rights, view: &View) -> Result<Selection, PageError> {
+    let definition = state.engine.definition();
+    let store = state.engine.store();
+    let formations: Vec<&str> = rights
+        .formations(definition)
+        .into_iter()
+        .filter(|f| view.formation.as_deref().is_none_or(|wanted| wanted == *f))
+        .collect();
+    let states = visible_states(rights, definition);
+    let mut counts = Vec::new();
+    for state_id in &states {
+        let mut count = 0;
+        for formation in &formations {
+            count += store
+                .count_of(formation, state_id)
+                .map_err(PageError::internal)?;
+        }
+        counts.push(((*state_id).to_owned(), count));
+    }
+    let wanted_states: Vec<&str> = match &view.state {
+        Some(one) => states.iter().copied().filter(|s| s == one).collect(),
+        None => states.clone(),
+    };
+    let text = fold(&view.text);
+    let mut rows = Vec::new();
+    for formation in &formations {
+        for state_id in &wanted_states {
+            let found = store
+                .rows_of(formation, Some(state_id))
+                .map_err(PageError::internal)?;
+            rows.extend(found.into_iter().filter(|row| passes(row, view, &text)));
+        }
+    }
+    sort(&mut rows, definition, &view.sort);
+    Ok(Selection { rows, counts })
+}
+
+/// Whether `row` passes the view's filters but formation and state (`text`:
+/// the view's text, folded).
+fn passes(row: &Row, view: &View, text: &str) -> bool {
+    if let Some(status) = &view.piece_status {
+        if !row.pieces.values().any(|s| s == status) {
+            return false;
+        }
+    }
+    for (column, wanted) in &view.columns {
+        let value = row.columns.get(column).map(cell_text).unwrap_or_default();
+        if &value != wanted {
+            return false;
+        }
+    }
+    if text.is_empty() {
+        return true;
+    }
+    let haystack = fold(&format!(
+        "{} {} {} {} {}",
+        row.last_name, row.first_name, row.email, row.dossier, row.search
+    ));
+    text.split_whitespace().all(|word| haystack.contains(word))
+}
+
+/// A column's value as text (an option id, a number).
+fn cell_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn sort(rows: &mut [Row], definition: &Definition, (column, descending): &(String, bool)) {
+    let state_rank = |id: &str| {
+        let states = &definition.file().workflow.states;
+        states.iter().position(|s| s.id == id).unwrap_or(usize::MAX)
+    };
+    let compare = |a: &Row, b: &Row| -> Ordering {
+        let by_name = || {
+            (fold(&a.last_name), fold(&a.first_name))
+                .cmp(&(fold(&b.last_name), fold(&b.first_name)))
+        };
+        let first = match column.as_str() {
+            "name" => by_name(),
+            "formation" => a.formation.cmp(&b.formation),
+            "state" => state_rank(&a.state).cmp(&state_rank(&b.state)),
+            "pieces" => (a.provided, a.required).cmp(&(b.provided, b.required)),
+            "sent" => a.sent_at.cmp(&b.sent_at),
+            other => compare_values(a.columns.get(other), b.columns.get(other)),
+        };
+        first
+            .then_with(by_name)
+            .then_with(|| (&a.dossier, &a.candidature).cmp(&(&b.dossier, &b.candidature)))
+    };
+    rows.sort_by(|a, b| {
+        let order = compare(a, b);
+        if *descending {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+}
+
+/// Numbers as numbers, text as text; no value last.
+fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+        }
+        (Some(x), Some(y)) => cell_text(x).cmp(&cell_text(y)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// A row's values as people read them, for the page and the exports.
+#[derive(Serialize)]
+pub struct RowView {
+    /// `dossier/candidature`, the value of its checkbox.
+    pub key: String,
+    /// Link to the candidature's page.
+    pub href: String,
+    /// `LAST First`.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Dossier number.
+    pub dossier: String,
+    /// Formation title.
+    pub formation: String,
+    /// State label.
+    pub state: String,
+    /// `provided/required`.
+    pub pieces: String,
+    /// Day sent, or empty.
+    pub sent: String,
+    /// Each list column's value, as text (an option's label).
+    pub columns: Vec<String>,
+}
+
+/// How `row` reads in `lang`.
+pub fn row_view(definition: &Definition, row: &Row, lang: Lang) -> RowView {
+    let code = lang.code();
+    let formation = definition
+        .formation(&row.formation)
+        .map_or(row.formation.clone(), |f| f.title.get(code).to_owned());
+    let state = definition
+        .state(&row.state)
+        .map_or(row.state.clone(), |s| s.label.get(code).to_owned());
+    let sent = row
+        .sent_at
+        .map(|at| definition.day_of(at))
+        .unwrap_or_default();
+    let columns = list_columns(definition)
+        .iter()
+        .map(|field| column_text(definition, field, row.columns.get(&field.id), lang))
+        .collect();
+    RowView {
+        key: format!("{}/{}", row.dossier, row.candidature),
+        href: lang.href(&format!(
+            "/staff/candidatures/{}/{}",
+            row.dossier, row.candidature
+        )),
+        name: format!("{} {}", row.last_name.to_uppercase(), row.first_name),
+        email: row.email.clone(),
+        dossier: row.dossier.clone(),
+        formation,
+        state,
+        pieces: format!("{}/{}", row.provided, row.required),
+        sent,
+        columns,
+    }
+}
+
+/// A column's value as people read it: an option's label, a number.
+pub fn column_text(
+    definition: &Definition,
+    field: &FieldDef,
+    value: Option<&Value>,
+    lang: Lang,
+) -> String {
+    let Some(value) = value else {
+        return String::new();
+    };
+    let text = cell_text(value);
+    if field.kind != FieldType::Choice {
+        return text;
+    }
+    let options = guichet_engine::options(definition, field, &Value::Null, lang.code());
+    options
+        .unwrap_or_default()
+        .into_iter()
+        .find(|o| o.id == text)
+        .map_or(text, |o| o.label)
+}
+
+#[derive(Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct Filter {
+    name: String,
+    label: String,
+    choices: Vec<Choice>,
+}
+
+#[derive(Serialize)]
+struct Heading {
+    label: String,
+    href: String,
+    /// `ascending`, `descending` or `none`, for `aria-sort`.
+    sorted: &'static str,
+}
+
+#[derive(Serialize)]
+struct CountLink {
+    label: String,
+    count: usize,
+    href: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct BulkChoice {
+    id: String,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct ListPage {
+    counts: Vec<CountLink>,
+    total: usize,
+    filters: Vec<Filter>,
+    text: String,
+    headings: Vec<Heading>,
+    rows: Vec<RowView>,
+    bulk: Vec<BulkChoice>,
+    previous: Option<String>,
+    next: Option<String>,
+    page: usize,
+    pages: usize,
+    csv: String,
+    xlsx: String,
+    reset: String,
+}
+
+/// A select of the filter form: `name`, its `label`, and its choices (value, label).
+fn filter(
+    name: &str,
+    label: String,
+    choices: Vec<(String, String)>,
+    chosen: Option<&str>,
+) -> Filter {
+    Filter {
+        name: name.to_owned(),
+        label,
+        choices: choices
+            .into_iter()
+            .map(|(value, label)| Choice {
+                selected: chosen == Some(value.as_str()),
+                value,
+                label,
+            })
+            .collect(),
+    }
+}
+
+fn filters(staff: &Staff, definition: &Definition, view: &View, lang: Lang) -> Vec<Filter> {
+    let code = lang.code();
+    let formations = staff.member.rights.formations(definition);
+    let mut filters = vec![
+        filter(
+            "formation",
+            lang.t("staff_formation"),
+            formations
+                .iter()
+                .filter_map(|id| definition.formation(id))
+                .map(|f| (f.id.clone(), f.title.get(code).to_owned()))
+                .collect(),
+            view.formation.as_deref(),
+        ),
+        filter(
+            "state",
+            lang.t("status"),
+            visible_states(&staff.member.rights, definition)
+                .iter()
+                .filter_map(|id| definition.state(id))
+                .map(|s| (s.id.clone(), s.label.get(code).to_owned()))
+                .collect(),
+            view.state.as_deref(),
+        ),
+        filter(
+            "piece",
+            lang.t("staff_piece_status"),
+            definition
+                .file()
+                .workflow
+                .piece_statuses
+                .iter()
+                .map(|s| (s.id.clone(), s.label.get(code).to_owned()))
+                .collect(),
+            view.piece_status.as_deref(),
+        ),
+    ];
+    for field in list_columns(definition) {
+        if field.kind != FieldType::Choice {
+            continue;
+        }
+        let options = guichet_engine::options(definition, field, &Value::Null, code);
+        let chosen = view
+            .columns
+            .iter()
+            .find(|(c, _)| c == &field.id)
+            .map(|(_, v)| v.as_str());
+        filters.push(filter(
+            &field.id,
+            field.label.get(code).to_owned(),
+            options
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| (o.id, o.label))
+                .collect(),
+            chosen,
+        ));
+    }
+    filters
+}
+
+fn headings(definition: &Definition, view: &View, lang: Lang) -> Vec<Heading> {
+    let code = lang.code();
+    let mut columns: Vec<(String, String)> = vec![
+        ("name".into(), lang.t("staff_candidate")),
+        ("formation".into(), lang.t("staff_formation")),
+        ("state".into(), lang.t("status")),
+        ("pieces".into(), lang.t("staff_pieces")),
+        ("sent".into(), lang.t("staff_sent")),
+    ];
+    for field in list_columns(definition) {
+        columns.push((field.id.clone(), field.label.get(code).to_owned()));
+    }
+    columns
+        .into_iter()
+        .map(|(id, label)| {
+            let current = view.sort.0 == id;
+            let descending = current && !view.sort.1;
+            let order = if descending { "desc" } else { "" };
+            Heading {
+                href: lang.href(&format!(
+                    "/staff?{}",
+                    view.query(&[("sort", &id), ("order", order), ("page", "")])
+                )),
+                sorted: match (current, view.sort.1) {
+                    (false, _) => "none",
+                    (true, false) => "ascending",
+                    (true, true) => "descending",
+                },
+                label,
+            }
+        })
+        .collect()
+}
+
+/// The transitions a member may apply to several candidatures at once:
+/// those of their roles that take no input.
+pub fn bulk_transitions<'d>(
+    staff: &Staff,
+    definition: &'d Definition,
+) -> Vec<&'d guichet_engine::model::TransitionDef> {
+    let roles = staff.roles(definition);
+    definition
+        .file()
+        .workflow
+        .transitions
+        .iter()
+        .filter(|t| t.input.is_empty() && t.by.ids().iter().any(|r| roles.contains(r)))
+        .collect()
+}
+
+/// `GET /staff`
+pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
+    let state = Arc::clone(&staff.visit.state);
+    let view = View::from_pairs(state.engine.definition(), &pairs);
+    let (rights, wanted) = (staff.member.rights.clone(), view.clone());
+    let selection = blocking(move || select(&state, &rights, &wanted)).await??;
+    let (visit, lang) = (&staff.visit, staff.visit.lang);
+    let definition = visit.state.engine.definition();
+    let code = lang.code();
+    let total = selection.rows.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = view.page.min(pages);
+    let rows = selection
+        .rows
+        .iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .map(|row| row_view(definition, row, lang))
+        .collect();
+    let at_page = |n: usize| {
+        lang.href(&format!(
+            "/staff?{}",
+            view.query(&[("page", &n.to_string())])
+        ))
+    };
+    let counts = selection
+        .counts
+        .iter()
+        .map(|(id, count)| CountLink {
+            label: definition
+                .state(id)
+                .map_or(id.clone(), |s| s.label.get(code).to_owned()),
+            count: *count,
+            href: lang.href(&format!(
+                "/staff?{}",
+                view.query(&[("state", id), ("page", "")])
+            )),
+            current: view.state.as_deref() == Some(id),
+        })
+        .collect();
+    let page_view = ListPage {
+        counts,
+        total,
+        filters: filters(&staff, definition, &view, lang),
+        text: view.text.clone(),
+        headings: headings(definition, &view, lang),
+        rows,
+        bulk: bulk_transitions(&staff, definition)
+            .iter()
+            .map(|t| BulkChoice {
+                id: t.id.clone(),
+                label: t.label.get(code).to_owned(),
+            })
+            .collect(),
+        previous: (page > 1).then(|| at_page(page - 1)),
+        next: (page < pages).then(|| at_page(page + 1)),
+        page,
+        pages,
+        csv: lang.href(&format!(
+            "/staff/export.csv?{}",
+            view.query(&[("page", "")])
+        )),
+        xlsx: lang.href(&format!(
+            "/staff/export.xlsx?{}",
+            view.query(&[("page", "")])
+        )),
+        reset: lang.href("/staff"),
+    };
+    Ok(staff.render("staff/list.html", StatusCode::OK, &page_view))
+}

@@ -1,0 +1,365 @@
+//! The staff's side over HTTP, on the real binary: accounts from the command
+//! line, sign-in, the list with its filters, sort and exports, a
+//! candidature's page and actions, bulk actions, and every refusal of a
+//! member outside their scope or role, or of a candidate, with nothing
+//! changed in the store.
+
+mod serving;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+use serving::*;
+
+const PIECES: [&str; 5] = [
+    "cv",
+    "lettre_motivation",
+    "releves_notes",
+    "diplomes",
+    "piece_identite",
+];
+
+fn guichet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(args)
+        .current_dir(repository())
+        .output()
+        .unwrap()
+}
+
+/// `guichet staff add` on `data`: the password link it prints.
+fn add_staff(data: &Path, email: &str, roles: &str, scope: &str, admin: bool) -> String {
+    let data = data.to_str().unwrap();
+    let mut args = vec![
+        "staff",
+        "--data",
+        data,
+        "--definition",
+        "definitions/osu-pytheas.yaml",
+        "add",
+        email,
+        "--scope",
+        scope,
+        "--name",
+        "Claire Martin",
+    ];
+    if !roles.is_empty() {
+        args.extend(["--role", roles]);
+    }
+    if admin {
+        args.push("--admin");
+    }
+    let output = guichet(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let at = stdout.find("http://").expect("a password link");
+    stdout[at..].trim().to_owned()
+}
+
+/// The password link of a CLI run, on `server`'s port; the member signed in.
+fn signed_in_staff(server: &Guichet, link: &str) -> Browser {
+    let path = &link[link.find("/staff/").unwrap()..];
+    let mut browser = Browser::new();
+    let done = browser.submit(
+        &server.url(path),
+        &[
+            ("password", "Vieux-Port-Marseille-13"),
+            ("password_confirm", "Vieux-Port-Marseille-13"),
+        ],
+    );
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(browser.cookies.contains_key("guichet_staff"));
+    browser
+}
+
+/// Three candidatures: Alice (M1 SET, received, with a real PDF as her CV),
+/// Bruno (M1 Oceanography, received) and Chloé (M1 SET, decision entered).
+/// Returns their dossier ids.
+fn seed(data: &Path) -> [String; 3] {
+    let engine = osu_engine(data);
+    let now = "2027-03-20T10:00:00Z".parse().unwrap();
+    let mut alice = Seeded::new(&engine, ("alice", "Alice", None), now);
+    alice.send("m1-set", &PIECES);
+    let mut bruno = Seeded::new(&engine, ("bruno", "Bruno", None), now);
+    let oceanography = [&PIECES[..], &["formulaire_complementaire"]].concat();
+    bruno.send("m1-oceanographie", &oceanography);
+    let mut chloe = Seeded::new(&engine, ("chloe", "Chloé", None), now);
+    chloe.send("m1-set", &PIECES);
+    chloe.transition("gestionnaire", "declarer_complet", Value::Null);
+    chloe.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
+    // The seeded pieces name a file by a digest of zeros: put a real PDF there.
+    let folder = data.join("files/dossiers").join(&alice.dossier);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("0".repeat(64)), pdf()).unwrap();
+    [alice.dossier, bruno.dossier, chloe.dossier]
+}
+
+/// Each dossier's version, from the store (the server stopped).
+fn versions(data: &Path) -> Vec<(String, u64)> {
+    let engine = osu_engine(data);
+    let mut versions: Vec<(String, u64)> = engine
+        .dossiers()
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.id, d.version))
+        .collect();
+    versions.sort();
+    versions
+}
+
+fn start(data: &Path) -> Guichet {
+    Guichet::launch(
+        data,
+        None,
+        &["--now", "2027-03-25T10:00:00+01:00"],
+        Stdio::null(),
+    )
+}
+
+#[test]
+fn staff_accounts_are_managed_from_the_command_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().to_str().unwrap();
+    let checked = [
+        "staff",
+        "--data",
+        data,
+        "--definition",
+        "definitions/osu-pytheas.yaml",
+    ];
+    let run = |more: &[&str]| {
+        let mut args = checked.to_vec();
+        args.extend_from_slice(more);
+        guichet(&args)
+    };
+    let candidate_role = run(&["add", "x@osu.example", "--role", "candidat", "--scope", "*"]);
+    assert_eq!(candidate_role.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&candidate_role.stderr);
+    assert!(
+        stderr.contains("`candidat` is not a staff role"),
+        "{stderr}"
+    );
+    let unknown = run(&[
+        "add",
+        "x@osu.example",
+        "--role",
+        "gestionnaire",
+        "--scope",
+        "m3-set",
+    ]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("`m3-set` is neither"));
+    let not_an_address = run(&["add", "claire", "--scope", "*"]);
+    assert_eq!(not_an_address.status.code(), Some(1));
+
+    // By composante: every formation of the OSU.
+    let added = run(&[
+        "add",
+        "Claire@OSU.example",
+        "--role",
+        "gestionnaire,commission",
+        "--scope",
+        "osu-pytheas",
+    ]);
+    assert!(added.status.success());
+    let listed = String::from_utf8_lossy(&run(&["list"]).stdout).to_string();
+    assert!(listed.contains("claire@osu.example"), "{listed}");
+    assert!(
+        listed.contains("roles commission,gestionnaire; scope osu-pytheas"),
+        "{listed}"
+    );
+    assert!(listed.contains("no password yet"), "{listed}");
+    assert!(run(&["disable", "claire@osu.example"]).status.success());
+    let listed = String::from_utf8_lossy(&run(&["list"]).stdout).to_string();
+    assert!(listed.contains("disabled"), "{listed}");
+    let nobody = run(&["disable", "nobody@osu.example"]);
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no staff account"));
+}
+
+#[test]
+fn a_gestionnaire_lists_filters_acts_and_exports_within_their_scope() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let [alice, bruno, chloe] = seed(&data);
+    let link = add_staff(
+        &data,
+        "scolarite-set@osu.example",
+        "gestionnaire",
+        "m1-set",
+        false,
+    );
+    let server = start(&data);
+    let mut staff = signed_in_staff(&server, &link);
+
+    // The list: Alice and Chloé, not Bruno (another formation).
+    let list = staff.get(&server.url("/staff"));
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("LEFÈVRE Alice"), "{}", list.body);
+    assert!(list.body.contains("LEFÈVRE Chloé"));
+    assert!(!list.body.contains("Bruno"));
+    assert!(
+        list.body.contains("Réceptionné <strong>1</strong>"),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("Avis en cours <strong>1</strong>"));
+    let received = staff.get(&server.url("/staff?state=receptionne"));
+    assert!(received.body.contains("Alice") && !received.body.contains("Chloé"));
+    let favourable = staff.get(&server.url("/staff?avis=favorable"));
+    assert!(favourable.body.contains("Chloé") && !favourable.body.contains("Alice"));
+    let by_number = staff.get(&server.url(&format!("/staff?q={}", &alice[..12])));
+    assert!(by_number.body.contains("Alice") && !by_number.body.contains("Chloé"));
+    let by_name = staff.get(&server.url("/staff?q=chloe"));
+    assert!(
+        by_name.body.contains("Chloé") && !by_name.body.contains("Alice"),
+        "accents folded"
+    );
+    let descending = staff.get(&server.url("/staff?sort=name&order=desc"));
+    let (a, c) = (
+        descending.body.find("Alice").unwrap(),
+        descending.body.find("Chloé").unwrap(),
+    );
+    assert!(c < a, "Chloé before Alice, descending");
+    assert!(descending.body.contains(r#"aria-sort="descending""#));
+
+    // Alice's page: her pieces, viewable inline; the officer's actions.
+    let page_path = format!("/staff/candidatures/{alice}/c1");
+    let page = staff.get(&server.url(&page_path));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("<iframe class=\"viewer\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Dossier complet"));
+    assert!(
+        page.body.contains("au moins une pièce, avec son motif"),
+        "incomplete is refused, with why"
+    );
+    let (status, headers, _) = server.get(
+        &format!("{page_path}/pieces/cv/fichier?inline=1"),
+        &[("cookie", &staff.cookie_header())],
+    );
+    assert_eq!(status, 200);
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(header("content-type"), "application/pdf");
+    assert!(header("content-disposition").starts_with("inline"));
+    assert!(header("content-security-policy").contains("frame-ancestors 'self'"));
+
+    // A refusal needs its reason; then the dossier can be marked incomplete.
+    let csrf = csrf_of(&page.body);
+    let refuse = format!("{page_path}/pieces/cv/refuser_piece");
+    let without = staff.post(&server.url(&refuse), &[("csrf", &csrf), ("comment", " ")]);
+    assert_eq!(without.status, 422, "{}", without.body);
+    let with = staff.post(
+        &server.url(&refuse),
+        &[("csrf", &csrf), ("comment", "Le CV est illisible")],
+    );
+    assert_eq!(with.status, 303, "{}", with.body);
+    let incomplete = staff.post(
+        &server.url(&format!("{page_path}/transitions/declarer_incomplet")),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(incomplete.status, 303, "{}", incomplete.body);
+    let page = staff.get(&server.url(&page_path));
+    assert!(page.body.contains("Incomplet"));
+    assert!(page.body.contains("Le CV est illisible"));
+    assert!(
+        page.body.contains("Claire Martin (Gestionnaire)"),
+        "history names who acted: {}",
+        page.body
+    );
+    let note = staff.post(
+        &server.url(&format!("{page_path}/note")),
+        &[("csrf", &csrf), ("note", "Rappeler la candidate")],
+    );
+    assert_eq!(note.status, 303);
+    assert!(staff
+        .get(&server.url(&page_path))
+        .body
+        .contains("Rappeler la candidate"));
+
+    // Bulk: publish the decisions of the selection; Alice's cannot be.
+    let selection = [
+        ("csrf", csrf.as_str()),
+        ("transition", "publier_avis"),
+        ("c", &format!("{alice}/c1")),
+        ("c", &format!("{chloe}/c1")),
+        ("c", &format!("{bruno}/c1")),
+    ];
+    let confirm = staff.post(&server.url("/staff/lot"), &selection);
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(
+        confirm.body.contains("1 candidature(s) changeront"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("Pas depuis ce statut"));
+    assert!(
+        !confirm.body.contains("Bruno"),
+        "out of scope: not even named"
+    );
+    let done = staff.post(&server.url("/staff/lot/appliquer"), &selection);
+    assert!(
+        done.body.contains("1 candidature(s) changée(s)"),
+        "{}",
+        done.body
+    );
+    let published = staff.get(&server.url("/staff?state=avis_publie"));
+    assert!(published.body.contains("Chloé"));
+
+    // Exports of the view: CSV for French spreadsheets, and XLSX.
+    let (status, _, csv) = server.get(
+        "/staff/export.csv?sort=name",
+        &[("cookie", &staff.cookie_header())],
+    );
+    assert_eq!(status, 200);
+    assert!(csv.starts_with('\u{feff}'), "a BOM");
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("Numéro de dossier;Nom;Prénom;"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("État civil — Nom de naissance"),
+        "a column per answer"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].contains(";Lefèvre;Alice;") && lines[2].contains(";Lefèvre;Chloé;"),
+        "{csv}"
+    );
+    assert!(lines[2].contains(";Favorable;"), "{csv}");
+    let response = staff
+        .agent
+        .get(&server.url("/staff/export.xlsx?sort=name"))
+        .header("cookie", &staff.cookie_header())
+        .call()
+        .unwrap();
+    let bytes = response.into_body().read_to_vec().unwrap();
+    use calamine::Reader;
+    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0][0], "Numéro de dossier");
+    assert_eq!(
+        (rows[2][1].as_str(), rows[2][2].as_str()),
+        ("Lefèvre", "Chloé")
+    );
+    server.stop();
+}
