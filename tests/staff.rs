@@ -363,3 +363,224 @@ fn a_gestionnaire_lists_filters_acts_and_exports_within_their_scope() {
     );
     server.stop();
 }
+
+/// Every staff route, for the candidature `dossier`/c1 (`T`: a transition,
+/// `P`: a piece transition), as (method, path).
+fn routes(
+    dossier: &str,
+    transition: &str,
+    piece_transition: &str,
+    member: &str,
+) -> Vec<(&'static str, String)> {
+    let page = format!("/staff/candidatures/{dossier}/c1");
+    vec![
+        ("GET", "/staff".into()),
+        ("GET", "/staff/formations".into()),
+        ("GET", "/staff/equipe".into()),
+        ("GET", "/staff/export.csv".into()),
+        ("GET", "/staff/export.xlsx".into()),
+        ("GET", page.clone()),
+        ("GET", format!("{page}/transitions/{transition}")),
+        ("GET", format!("{page}/pieces/cv/fichier")),
+        ("POST", format!("{page}/transitions/{transition}")),
+        ("POST", format!("{page}/pieces/cv/{piece_transition}")),
+        ("POST", format!("{page}/note")),
+        ("POST", "/staff/lot".into()),
+        ("POST", "/staff/lot/appliquer".into()),
+        ("POST", "/staff/equipe".into()),
+        ("POST", format!("/staff/equipe/{member}")),
+    ]
+}
+
+/// What `browser` gets for `route`, posting the form fields a page would
+/// (its own CSRF token, a selection of `dossier`, a reason, a decision).
+fn request(
+    server: &Guichet,
+    browser: &mut Browser,
+    (method, path): &(&str, String),
+    csrf: &str,
+    dossier: &str,
+) -> u16 {
+    if *method == "GET" {
+        return browser.get(&server.url(path)).status;
+    }
+    let selected = format!("{dossier}/c1");
+    let fields = [
+        ("csrf", csrf),
+        ("c", selected.as_str()),
+        ("transition", "publier_avis"),
+        ("comment", "motif"),
+        ("note", "note"),
+        ("avis", "favorable"),
+        ("email", "intrus@osu.example"),
+        ("first_name", "Intrus"),
+        ("last_name", "Intrus"),
+        ("scope", "*"),
+        ("admin", "1"),
+        ("action", "disable"),
+    ];
+    browser.post(&server.url(path), &fields).status
+}
+
+#[test]
+fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let [alice, bruno, chloe] = seed(&data);
+    let office = add_staff(
+        &data,
+        "scolarite-set@osu.example",
+        "gestionnaire",
+        "m1-set",
+        false,
+    );
+    let committee = add_staff(
+        &data,
+        "commission-oceano@osu.example",
+        "commission",
+        "m1-oceanographie",
+        false,
+    );
+    let overseer = add_staff(&data, "direction@osu.example", "", "*", true);
+    let before = versions(&data);
+    let log_path = folder.path().join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Guichet::launch(&data, None, &["--now", "2027-03-25T10:00:00+01:00"], log);
+    let mut office = signed_in_staff(&server, &office);
+    let mut committee = signed_in_staff(&server, &committee);
+    let mut overseer = signed_in_staff(&server, &overseer);
+    let csrf_of_list = |browser: &mut Browser| csrf_of(&browser.get(&server.url("/staff")).body);
+    // A member id to aim the team page's buttons at: the office's own.
+    let team = overseer
+        .get(&server.url("/staff/equipe"))
+        .body
+        .replace("&#x2f;", "/");
+    let member = team
+        .split("/staff/equipe/")
+        .nth(1)
+        .and_then(|rest| rest.split(['?', '"']).next())
+        .unwrap()
+        .to_owned();
+
+    // Out of scope: as if the candidature did not exist.
+    let office_csrf = csrf_of_list(&mut office);
+    for route in routes(&bruno, "declarer_complet", "refuser_piece", &member) {
+        if route.1.starts_with("/staff/candidatures/") {
+            let status = request(&server, &mut office, &route, &office_csrf, &bruno);
+            assert_eq!(status, 404, "office on Bruno: {route:?}");
+        }
+    }
+    let committee_csrf = csrf_of_list(&mut committee);
+    for route in routes(&alice, "declarer_complet", "refuser_piece", &member) {
+        if route.1.starts_with("/staff/candidatures/") {
+            let status = request(&server, &mut committee, &route, &committee_csrf, &alice);
+            assert_eq!(status, 404, "committee on Alice: {route:?}");
+        }
+    }
+    // In scope, not their role's action: refused, nothing done.
+    let on_bruno = |path: &str| ("POST", format!("/staff/candidatures/{bruno}/c1{path}"));
+    for route in [
+        on_bruno("/transitions/declarer_complet"),
+        on_bruno("/pieces/cv/refuser_piece"),
+    ] {
+        assert_eq!(
+            request(&server, &mut committee, &route, &committee_csrf, &bruno),
+            403,
+            "{route:?}"
+        );
+    }
+    let on_chloe = (
+        "POST",
+        format!("/staff/candidatures/{chloe}/c1/transitions/saisir_avis"),
+    );
+    assert_eq!(
+        request(&server, &mut office, &on_chloe, &office_csrf, &chloe),
+        403
+    );
+    for route in [
+        ("GET", "/staff/equipe".to_owned()),
+        ("POST", "/staff/equipe".into()),
+        ("POST", format!("/staff/equipe/{member}")),
+    ] {
+        assert_eq!(
+            request(&server, &mut office, &route, &office_csrf, &alice),
+            403,
+            "{route:?}"
+        );
+    }
+    // Bulk on what one may not see or do: nothing changes.
+    let bulk = ("POST", "/staff/lot/appliquer".to_owned());
+    let committee_bulk = request(&server, &mut committee, &bulk, &committee_csrf, &bruno);
+    assert_eq!(committee_bulk, 403, "publishing is not the committee's");
+    let page = office.post(
+        &server.url("/staff/lot/appliquer"),
+        &[
+            ("csrf", &office_csrf),
+            ("transition", "publier_avis"),
+            ("c", &format!("{bruno}/c1")),
+        ],
+    );
+    assert!(
+        page.body.contains("0 candidature(s) changée(s)") && !page.body.contains("Bruno"),
+        "{}",
+        page.body
+    );
+    // An administrator without a role oversees and does not act.
+    let overseer_csrf = csrf_of_list(&mut overseer);
+    assert_eq!(
+        overseer
+            .get(&server.url(&format!("/staff/candidatures/{bruno}/c1")))
+            .status,
+        200
+    );
+    for route in [
+        on_bruno("/transitions/declarer_complet"),
+        on_bruno("/pieces/cv/refuser_piece"),
+        on_bruno("/note"),
+    ] {
+        assert_eq!(
+            request(&server, &mut overseer, &route, &overseer_csrf, &bruno),
+            403,
+            "{route:?}"
+        );
+    }
+    // A form without this browser's token is refused.
+    let forged = request(
+        &server,
+        &mut office,
+        &("POST", format!("/staff/candidatures/{alice}/c1/note")),
+        &"0".repeat(64),
+        &alice,
+    );
+    assert_eq!(forged, 403);
+
+    // A candidate's session opens no staff page, nor does none; a staff
+    // session opens no candidate page.
+    let mut candidate = activated(&server, &log_path, "camille@example.org");
+    let candidate_csrf = csrf_of(&candidate.get(&server.url("/compte/email")).body);
+    let mut nobody = Browser::new();
+    for route in routes(&alice, "declarer_complet", "refuser_piece", &member) {
+        if route.1 == "/staff" || route.1.starts_with("/staff/connexion") {
+            continue;
+        }
+        assert_eq!(
+            request(&server, &mut candidate, &route, &candidate_csrf, &alice),
+            401,
+            "candidate: {route:?}"
+        );
+        assert_eq!(
+            request(&server, &mut nobody, &route, "", &alice),
+            401,
+            "nobody: {route:?}"
+        );
+    }
+    assert_eq!(candidate.get(&server.url("/staff")).status, 401);
+    assert_eq!(office.get(&server.url("/tableau-de-bord")).status, 401);
+    server.stop();
+    // The candidate's activation made their own dossier; the others are as they were.
+    let after: Vec<(String, u64)> = versions(&data)
+        .into_iter()
+        .filter(|(id, _)| before.iter().any(|(seeded, _)| seeded == id))
+        .collect();
+    assert_eq!(after, before, "nothing changed in the store");
+}
