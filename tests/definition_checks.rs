@@ -587,3 +587,26 @@ fn a_long_text_repeated_by_aliases_is_refused_before_it_fills_memory() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn what_a_staff_role_reads_names_known_sections_and_pieces() {
+    let narrowed = edit(
+        "kind: staff, address: office@example.org }",
+        "kind: staff, address: office@example.org, reads: { sections: [identity], pieces: [cv] } }",
+    );
+    assert_eq!(problems(&narrowed), Vec::new());
+    let unknown = edit(
+        "kind: staff, address: office@example.org }",
+        "kind: staff, address: office@example.org, reads: { sections: [identiy], pieces: [cv] } }",
+    );
+    let (line, _, message, hint) = single(&unknown);
+    assert_eq!(line, line_of(&unknown, "reads:"));
+    assert!(message.contains("identiy"), "{message}");
+    assert!(hint.contains("identity"), "{hint}");
+    let candidate = edit(
+        "{ id: candidate, label: Candidate, kind: candidate }",
+        "{ id: candidate, label: Candidate, kind: candidate, reads: { pieces: [cv] } }",
+    );
+    let (_, _, message, _) = single(&candidate);
+    assert!(message.contains("only a staff role"), "{message}");
+}

@@ -584,3 +584,65 @@ fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page()
         .collect();
     assert_eq!(after, before, "nothing changed in the store");
 }
+
+#[test]
+fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let narrowed = osu_copy(&folder.path().join("definition"), |text| {
+        let from = r#"kind: staff, address: commission@osupytheas.fr }"#;
+        assert!(text.contains(from));
+        text.replace(
+            from,
+            r#"kind: staff, address: commission@osupytheas.fr, reads: { sections: [etat_civil], pieces: [cv, lettre_motivation] } }"#,
+        )
+    });
+    let definition = guichet_engine::Definition::load(&narrowed).unwrap();
+    let store = guichet_engine::SledStore::open(data.join("store")).unwrap();
+    let engine = guichet_engine::Engine::open(definition, store).unwrap();
+    let now = "2027-03-20T10:00:00Z".parse().unwrap();
+    let mut chloe = Seeded::new(&engine, ("chloe", "Chloé", None), now);
+    chloe.send("m1-set", &PIECES);
+    chloe.transition("gestionnaire", "declarer_complet", Value::Null);
+    let dossier = chloe.dossier.clone();
+    drop(engine);
+    let files = data.join("files/dossiers").join(&dossier);
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("0".repeat(64)), pdf()).unwrap();
+    let link = add_staff(
+        &data,
+        "commission-set@osu.example",
+        "commission",
+        "m1-set",
+        false,
+    );
+    let server = Guichet::launch_on(
+        &narrowed,
+        &data,
+        None,
+        &["--now", "2027-03-25T10:00:00+01:00"],
+        Stdio::null(),
+    );
+    let mut committee = signed_in_staff(&server, &link);
+    let page_path = format!("/staff/candidatures/{dossier}/c1");
+    let page = committee.get(&server.url(&page_path));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<h3>État civil</h3>"), "{}", page.body);
+    assert!(!page.body.contains("<h3>Coordonnées</h3>"));
+    assert!(page.body.contains("id=\"piece-cv\""));
+    assert!(!page.body.contains("id=\"piece-diplomes\""));
+    let read = committee.get(&server.url(&format!("{page_path}/pieces/cv/fichier")));
+    assert_eq!(read.status, 200, "the same file, under a piece the role reads");
+    let hidden = committee.get(&server.url(&format!("{page_path}/pieces/diplomes/fichier")));
+    assert_eq!(hidden.status, 404);
+    let (_, _, csv) = server.get(
+        "/staff/export.csv",
+        &[("cookie", &committee.cookie_header())],
+    );
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains("État civil — ") && !header.contains("Coordonnées — "),
+        "{header}"
+    );
+    server.stop();
+}

@@ -527,6 +527,22 @@ pub struct RoleDef {
     /// Address mails to this role go to.
     #[serde(default)]
     pub address: Option<String>,
+    /// What staff of this role read of a dossier; everything when absent.
+    #[serde(default)]
+    pub reads: Option<ReadsDef>,
+}
+
+/// The profile sections and pieces a staff role reads (a member holding
+/// several roles reads what any of them reads).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadsDef {
+    /// Profile section ids; all when absent.
+    #[serde(default)]
+    pub sections: Option<Vec<String>>,
+    /// Piece ids; all when absent.
+    #[serde(default)]
+    pub pieces: Option<Vec<String>>,
 }
 
 /// Kinds of actors.

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use guichet_engine::model::RoleKind;
+use guichet_engine::model::{ReadsDef, RoleKind};
 use guichet_engine::Definition;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,38 @@ impl Rights {
         self.admin
             || definition.state(state).is_some_and(|s| {
                 s.visible_to.is_empty() || s.visible_to.iter().any(|r| self.holds(r))
+            })
+    }
+
+    /// Whether a member with these rights reads profile section `id`.
+    pub fn reads_section(&self, definition: &Definition, id: &str) -> bool {
+        self.reads(definition, |r| r.sections.as_ref(), id)
+    }
+
+    /// Whether a member with these rights reads piece `id` (its status and file).
+    pub fn reads_piece(&self, definition: &Definition, id: &str) -> bool {
+        self.reads(definition, |r| r.pieces.as_ref(), id)
+    }
+
+    /// What one of their roles reads (all of it when the role does not
+    /// narrow it); an administrator, or a member without a role, reads all.
+    fn reads(
+        &self,
+        definition: &Definition,
+        list: impl Fn(&ReadsDef) -> Option<&Vec<String>>,
+        id: &str,
+    ) -> bool {
+        let roles: Vec<_> = definition
+            .file()
+            .roles
+            .iter()
+            .filter(|r| self.holds(&r.id))
+            .collect();
+        self.admin
+            || roles.is_empty()
+            || roles.iter().any(|role| {
+                let narrowed = role.reads.as_ref().and_then(&list);
+                narrowed.is_none_or(|ids| ids.iter().any(|i| i == id))
             })
     }
 

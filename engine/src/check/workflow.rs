@@ -13,8 +13,31 @@ impl Checker<'_> {
     pub(super) fn roles(&mut self) {
         let roles = &self.def.roles;
         self.unique("/roles", "role", roles.iter().map(|r| r.id.as_str()));
+        let sections: Vec<&str> = self.def.profile.iter().map(|s| s.id.as_str()).collect();
+        let pieces: Vec<&str> = self.def.pieces.iter().map(|p| p.id.as_str()).collect();
         for (index, role) in roles.iter().enumerate() {
             self.identifier(&format!("/roles/{index}/id"), &role.id);
+            let Some(reads) = &role.reads else {
+                continue;
+            };
+            if role.kind != RoleKind::Staff {
+                self.error(
+                    &format!("/roles/{index}/reads"),
+                    "only a staff role's reading can be narrowed",
+                    "remove `reads:`, or give the role `kind: staff`",
+                );
+            }
+            let lists = [
+                ("sections", "section", &reads.sections, &sections),
+                ("pieces", "piece", &reads.pieces, &pieces),
+            ];
+            for (key, what, ids, known) in lists {
+                for (i, id) in ids.iter().flatten().enumerate() {
+                    if !known.contains(&id.as_str()) {
+                        self.unknown(&format!("/roles/{index}/reads/{key}/{i}"), what, id, known);
+                    }
+                }
+            }
         }
         if !roles.iter().any(|r| r.kind == RoleKind::Candidate) {
             self.error(

@@ -227,10 +227,12 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
         .sent
         .as_ref()
         .map_or(&dossier.profile, |sent| &sent.profile);
+    let rights = &seen.staff.member.rights;
     let sections = definition
         .file()
         .profile
         .iter()
+        .filter(|section| rights.reads_section(definition, &section.id))
         .map(|section| section_view(definition, section, profile.get(&section.id), lang))
         .collect();
     let pieces = definition
@@ -238,6 +240,7 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
         .map(|f| f.pieces.as_slice())
         .unwrap_or_default()
         .iter()
+        .filter(|piece_id| rights.reads_piece(definition, piece_id))
         .filter_map(|piece_id| {
             let piece = definition.piece(piece_id)?;
             let state = pieces_of(candidature).get(piece_id)?;
@@ -584,6 +587,14 @@ pub async fn file(
         .map(|(_, v)| v.clone())
         .ok_or(PageError::NotFound)?;
     let candidature = seen.candidature()?;
+    if !seen
+        .staff
+        .member
+        .rights
+        .reads_piece(&seen.definition, &piece)
+    {
+        return Err(PageError::NotFound);
+    }
     let file: FileRef = pieces_of(candidature)
         .get(&piece)
         .and_then(|p| p.file.clone())

@@ -11,6 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Query;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
+use guichet_engine::model::SectionDef;
 use guichet_engine::{list_columns, Definition, Row};
 use serde_json::Value;
 
@@ -19,13 +20,21 @@ use super::super::extract::Lang;
 use super::candidature::answer_text;
 use super::list::{row_view, select, View};
 use super::Staff;
+use crate::staff_store::Rights;
 use crate::web::AppState;
 
 /// Rows read and written between two chunks of a CSV export.
 const CHUNK: usize = 200;
 
-/// The column headings: the list's, then one per profile field.
-fn headings(definition: &Definition, lang: Lang) -> Vec<String> {
+/// The profile sections a member with `rights` reads, in order.
+fn sections<'d>(definition: &'d Definition, rights: &Rights) -> Vec<&'d SectionDef> {
+    let all = definition.file().profile.iter();
+    all.filter(|s| rights.reads_section(definition, &s.id))
+        .collect()
+}
+
+/// The column headings: the list's, then one per profile field read.
+fn headings(definition: &Definition, rights: &Rights, lang: Lang) -> Vec<String> {
     let code = lang.code();
     let mut headings: Vec<String> = [
         "staff_dossier",
@@ -45,7 +54,7 @@ fn headings(definition: &Definition, lang: Lang) -> Vec<String> {
             .iter()
             .map(|f| f.label.get(code).to_owned()),
     );
-    for section in &definition.file().profile {
+    for section in sections(definition, rights) {
         for field in &section.fields {
             let title = section.title.get(code);
             headings.push(format!("{title} — {}", field.label.get(code)));
@@ -56,7 +65,12 @@ fn headings(definition: &Definition, lang: Lang) -> Vec<String> {
 
 /// One candidature's cells, in the order of [`headings`]; its answers are
 /// those it was sent with (the dossier's own before it was sent).
-fn cells(state: &AppState, row: &Row, lang: Lang) -> Result<Vec<String>, PageError> {
+fn cells(
+    state: &AppState,
+    rights: &Rights,
+    row: &Row,
+    lang: Lang,
+) -> Result<Vec<String>, PageError> {
     let definition = state.engine.definition();
     let view = row_view(definition, row, lang);
     let mut cells = vec![
@@ -79,7 +93,7 @@ fn cells(state: &AppState, row: &Row, lang: Lang) -> Result<Vec<String>, PageErr
         (Some(d), _) => Some(&d.profile),
         _ => None,
     };
-    for section in &definition.file().profile {
+    for section in sections(definition, rights) {
         let answers = profile.and_then(|p| p.get(&section.id));
         for field in &section.fields {
             let text = |entry: &Value| {
@@ -131,6 +145,7 @@ impl futures_core::Stream for Chunks {
 pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
     let rows = rows(&staff, &pairs).await?;
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
+    let rights = staff.member.rights.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         let write = |records: &mut dyn Iterator<Item = Result<Vec<String>, PageError>>| {
@@ -148,6 +163,7 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
         let mut head = "\u{feff}".as_bytes().to_vec();
         let heading = write(&mut std::iter::once(Ok(headings(
             state.engine.definition(),
+            &rights,
             lang,
         ))));
         let first = heading.map(|bytes| {
@@ -158,7 +174,7 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
             return;
         }
         for chunk in rows.chunks(CHUNK) {
-            let bytes = write(&mut chunk.iter().map(|row| cells(&state, row, lang)));
+            let bytes = write(&mut chunk.iter().map(|row| cells(&state, &rights, row, lang)));
             let failed = bytes.is_err();
             // A client gone, or a failure (sent as the stream's error): stop.
             if sender.blocking_send(bytes.map(Bytes::from)).is_err() || failed {
@@ -175,12 +191,16 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
 pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
     let rows = rows(&staff, &pairs).await?;
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
+    let rights = staff.member.rights.clone();
     let bytes = blocking(move || -> Result<Vec<u8>, PageError> {
         let mut workbook = rust_xlsxwriter::Workbook::new();
         let sheet = workbook.add_worksheet();
         let bold = rust_xlsxwriter::Format::new().set_bold();
         let failed = |error: rust_xlsxwriter::XlsxError| PageError::internal(error);
-        for (column, heading) in headings(state.engine.definition(), lang).iter().enumerate() {
+        for (column, heading) in headings(state.engine.definition(), &rights, lang)
+            .iter()
+            .enumerate()
+        {
             let column = u16::try_from(column).map_err(PageError::internal)?;
             sheet
                 .write_string_with_format(0, column, heading, &bold)
@@ -188,7 +208,7 @@ pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
         }
         for (index, row) in rows.iter().enumerate() {
             let line = u32::try_from(index + 1).map_err(PageError::internal)?;
-            for (column, cell) in cells(&state, row, lang)?.iter().enumerate() {
+            for (column, cell) in cells(&state, &rights, row, lang)?.iter().enumerate() {
                 let column = u16::try_from(column).map_err(PageError::internal)?;
                 sheet.write_string(line, column, cell).map_err(failed)?;
             }
