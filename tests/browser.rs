@@ -87,9 +87,44 @@ struct Journey {
     violations: Vec<String>,
     axe: String,
     screenshots: PathBuf,
+    prefix: String,
 }
 
 impl Journey {
+    /// A Chromium session on `server`; screenshots named `{prefix}NN-name.png`.
+    async fn start(driver: &Chromedriver, server: &Guichet, prefix: &str) -> Journey {
+        let axe_path = repository().join("tests/browser/node_modules/axe-core/axe.min.js");
+        let axe =
+            std::fs::read_to_string(&axe_path).expect("axe-core, installed by scripts/test.sh");
+        let screenshots = repository().join("target/e2e");
+        std::fs::create_dir_all(&screenshots).unwrap();
+        let chromium = which("chromium");
+        let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--disable-quic", "--window-size=1280,1800", "--lang=fr-FR"],
+                "prefs": { "intl.accept_languages": "fr-FR,fr" }
+            }
+        }))
+        .unwrap();
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a Chromium session");
+        Journey {
+            client,
+            base: server.url(""),
+            step: 0,
+            violations: Vec::new(),
+            axe,
+            screenshots,
+            prefix: prefix.to_owned(),
+        }
+    }
+
     async fn goto(&self, path: &str) {
         self.client
             .goto(&format!("{}{path}", self.base))
@@ -188,7 +223,7 @@ impl Journey {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(
             self.screenshots
-                .join(format!("{:02}-{name}.png", self.step)),
+                .join(format!("{}{:02}-{name}.png", self.prefix, self.step)),
             png,
         )
         .unwrap();
@@ -228,33 +263,12 @@ fn the_manual_journey_in_a_real_browser() {
         Stdio::null(),
     );
     let driver = Chromedriver::start();
-    let axe_path = repository().join("tests/browser/node_modules/axe-core/axe.min.js");
-    let axe = std::fs::read_to_string(&axe_path).expect("axe-core, installed by scripts/test.sh");
-    let screenshots = repository().join("target/e2e");
-    std::fs::create_dir_all(&screenshots).unwrap();
-
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let chromium = which("chromium");
-        let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--no-first-run", "--disable-quic", "--window-size=1280,1800", "--lang=fr-FR"],
-                "prefs": { "intl.accept_languages": "fr-FR,fr" }
-            }
-        }))
-        .unwrap();
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .expect("a Chromium session");
-        let mut j = Journey { client, base: server.url(""), step: 0, violations: Vec::new(), axe, screenshots };
+        let mut j = Journey::start(&driver, &server, "").await;
 
         // I. The account.
         j.goto("/").await;
@@ -425,4 +439,255 @@ fn the_manual_journey_in_a_real_browser() {
 fn which(name: &str) -> String {
     let output = Command::new("which").arg(name).output().unwrap();
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// The newest mail to `to` whose subject starts with `subject`, waited for.
+fn mail_to(smtp: &SmtpServer, to: &str, subject: &str) -> Value {
+    wait_for(subject, || {
+        smtp.received()
+            .iter()
+            .any(|m| m["to"] == to && m["subject"].as_str().unwrap().starts_with(subject))
+    });
+    smtp.received()
+        .into_iter()
+        .rev()
+        .find(|m| m["to"] == to && m["subject"].as_str().unwrap().starts_with(subject))
+        .unwrap()
+}
+
+impl Journey {
+    /// Signs in as staff with the password link `guichet staff add` printed
+    /// (the first time) or with the password chosen then.
+    async fn staff_sign_in(&mut self, link: &str, first_time: bool) {
+        if first_time {
+            let path = &link[link.find("/staff/").unwrap()..];
+            self.goto(path).await;
+            self.fill("password", "Vieux-Port-Marseille-13").await;
+            self.fill("password_confirm", "Vieux-Port-Marseille-13")
+                .await;
+        } else {
+            let email = link.to_owned();
+            self.goto("/staff/connexion").await;
+            self.fill("email", &email).await;
+            self.fill("password", "Vieux-Port-Marseille-13").await;
+        }
+        self.submit().await;
+    }
+
+    async fn staff_sign_out(&mut self) {
+        self.click_and_wait(".staff-menu button").await;
+    }
+
+    /// Opens a candidate's page from the list, found by their name.
+    async fn open_candidature(&mut self, name: &str) {
+        self.goto("/staff").await;
+        let css = format!("//a[contains(., '{name}')]");
+        let link = self.client.find(Locator::XPath(&css)).await.unwrap();
+        let href = link.attr("href").await.unwrap().unwrap();
+        self.goto(&href).await;
+    }
+}
+
+#[test]
+fn the_staff_procedure_in_a_real_browser() {
+    let folder = tempfile::tempdir().unwrap();
+    let (pdf, _) = real_files(folder.path());
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let definition = osu_copy(&folder.path().join("definition"), open_campaign);
+    let data = folder.path().join("data");
+    // Bruno sent his application before (under the same procedure).
+    {
+        let loaded = guichet_engine::Definition::load(&definition).unwrap();
+        let store = guichet_engine::SledStore::open(data.join("store")).unwrap();
+        let engine = guichet_engine::Engine::open(loaded, store).unwrap();
+        let mut bruno = Seeded::new(
+            &engine,
+            ("bruno", "Bruno", Some("bruno.martin@example.org")),
+            jiff::Timestamp::now(),
+        );
+        bruno.send(
+            "m1-set",
+            &[
+                "cv",
+                "lettre_motivation",
+                "releves_notes",
+                "diplomes",
+                "piece_identite",
+            ],
+        );
+        // Its pieces name a file by a digest of zeros: put a real PDF there.
+        let files = data.join("files/dossiers").join(&bruno.dossier);
+        std::fs::create_dir_all(&files).unwrap();
+        std::fs::copy(&pdf, files.join("0".repeat(64))).unwrap();
+    }
+    let office = add_staff(
+        &data,
+        "scolarite@osu.example",
+        "gestionnaire",
+        "m1-set",
+        true,
+    );
+    let committee = add_staff(
+        &data,
+        "commission-set@osu.example",
+        "commission",
+        "m1-set",
+        false,
+    );
+    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Stdio::null());
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut j = Journey::start(&driver, &server, "staff-").await;
+
+        // Zoé signs up, applies, uploads her five pieces and sends.
+        j.goto("/inscription").await;
+        j.fill("last_name", "Lefèvre").await;
+        j.fill("first_name", "Zoé").await;
+        j.fill("email", "zoe.lefevre@example.org").await;
+        j.submit().await;
+        let (_, link) = link_in_mail(&smtp, "zoe.lefevre@example.org", "Activation", 1);
+        j.client.goto(&link).await.unwrap();
+        j.fill("password", "Calanques-de-Sormiou-7").await;
+        j.fill("password_confirm", "Calanques-de-Sormiou-7").await;
+        j.submit().await;
+        j.goto("/formations/m1-set/candidater").await;
+        j.submit().await;
+        for piece in [
+            "cv",
+            "lettre_motivation",
+            "releves_notes",
+            "diplomes",
+            "piece_identite",
+        ] {
+            let input = j
+                .client
+                .find(Locator::Id(&format!("file-{piece}")))
+                .await
+                .unwrap();
+            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
+            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
+                .await;
+        }
+        j.click_and_wait("a.button[href*='transmettre']").await;
+        j.submit().await;
+        assert!(j.text().await.contains("Réceptionné"));
+
+        // The officer refuses her CV with a reason and marks the dossier incomplete.
+        j.staff_sign_in(&office, true).await;
+        let list = j.text().await;
+        assert!(
+            list.contains("LEFÈVRE Zoé") && list.contains("LEFÈVRE Bruno"),
+            "{list}"
+        );
+        j.check("liste").await;
+        j.open_candidature("Zoé").await;
+        assert!(
+            j.client.find(Locator::Css("iframe.viewer")).await.is_ok(),
+            "the PDF shows in the page"
+        );
+        j.check("candidature-recue").await;
+        j.fill("comment-cv-refuser_piece", "Le CV doit tenir sur une page.")
+            .await;
+        j.click_and_wait("form[action*='pieces/cv/refuser_piece'] button")
+            .await;
+        j.click_and_wait("form[action*='transitions/declarer_incomplet'] button")
+            .await;
+        assert!(j.text().await.contains("Incomplet"));
+        j.check("candidature-incomplete").await;
+        let mail = mail_to(&smtp, "zoe.lefevre@example.org", "Dossier incomplet");
+        let text = mail["text"].as_str().unwrap();
+        assert!(
+            text.contains("Curriculum vitae : Le CV doit tenir sur une page."),
+            "{text}"
+        );
+
+        // Zoé replaces the piece and sends again.
+        j.goto("/candidatures/c1").await;
+        let input = j.client.find(Locator::Id("file-cv")).await.unwrap();
+        input.send_keys(pdf.to_str().unwrap()).await.unwrap();
+        j.click_and_wait("form[action*='pieces/cv'] button").await;
+        j.click_and_wait("a.button[href*='transmettre']").await;
+        j.submit().await;
+        assert!(j.text().await.contains("Réceptionné"));
+
+        // The officer accepts the new CV; both dossiers are complete.
+        j.open_candidature("Zoé").await;
+        j.click_and_wait("form[action*='pieces/cv/valider_piece'] button")
+            .await;
+        j.click_and_wait("form[action*='transitions/declarer_complet'] button")
+            .await;
+        j.open_candidature("Bruno").await;
+        j.click_and_wait("form[action*='transitions/declarer_complet'] button")
+            .await;
+        j.goto("/staff/formations").await;
+        j.check("tableau-formations").await;
+        j.goto("/staff/equipe").await;
+        j.check("equipe").await;
+        j.staff_sign_out().await;
+
+        // The committee decides: Zoé favourable, Bruno first on the waiting list.
+        j.staff_sign_in(&committee, true).await;
+        j.open_candidature("Zoé").await;
+        j.click_and_wait("a.button[href*='transitions/saisir_avis']")
+            .await;
+        j.check("saisir-avis").await;
+        j.select("avis", "favorable").await;
+        j.submit().await;
+        j.open_candidature("Bruno").await;
+        j.click_and_wait("a.button[href*='transitions/saisir_avis']")
+            .await;
+        j.select("avis", "liste_complementaire").await;
+        j.submit().await;
+        let refused = j.text().await;
+        assert!(
+            refused.contains("une liste complémentaire un rang"),
+            "the guard asks for the rank: {refused}"
+        );
+        j.check("saisir-avis-refuse").await;
+        j.fill("rang", "1").await;
+        j.submit().await;
+        assert!(j.text().await.contains("Liste complémentaire"));
+        j.staff_sign_out().await;
+
+        // The officer publishes both decisions at once.
+        j.staff_sign_in("scolarite@osu.example", false).await;
+        j.goto("/staff?state=avis_saisi").await;
+        for checkbox in j
+            .client
+            .find_all(Locator::Css("input[name=c]"))
+            .await
+            .unwrap()
+        {
+            checkbox.click().await.unwrap();
+        }
+        j.select("bulk-transition", "publier_avis").await;
+        j.click_and_wait("form[action*='/staff/lot'] .bulk button")
+            .await;
+        assert!(j.text().await.contains("2 candidature(s) changeront"));
+        j.check("lot-confirmation").await;
+        j.submit().await;
+        assert!(j.text().await.contains("2 candidature(s) changée(s)"));
+        j.check("lot-resultat").await;
+        mail_to(&smtp, "zoe.lefevre@example.org", "Avis favorable");
+
+        // Zoé withdraws; Bruno is offered her place.
+        j.goto("/candidatures/c1").await;
+        j.click_and_wait("a.button[href*='se_desister']").await;
+        j.submit().await;
+        let promotion = mail_to(&smtp, "bruno.martin@example.org", "Avis favorable");
+        assert!(promotion["text"].as_str().unwrap().contains("Bruno"));
+        j.open_candidature("Bruno").await;
+        assert!(j
+            .text()
+            .await
+            .contains("Admission depuis la liste complémentaire"));
+        j.check("promotion").await;
+        j.client.close().await.unwrap();
+        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+    });
+    server.stop();
 }

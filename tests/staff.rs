@@ -28,39 +28,6 @@ fn guichet(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// `guichet staff add` on `data`: the password link it prints.
-fn add_staff(data: &Path, email: &str, roles: &str, scope: &str, admin: bool) -> String {
-    let data = data.to_str().unwrap();
-    let mut args = vec![
-        "staff",
-        "--data",
-        data,
-        "--definition",
-        "definitions/osu-pytheas.yaml",
-        "add",
-        email,
-        "--scope",
-        scope,
-        "--name",
-        "Claire Martin",
-    ];
-    if !roles.is_empty() {
-        args.extend(["--role", roles]);
-    }
-    if admin {
-        args.push("--admin");
-    }
-    let output = guichet(&args);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let at = stdout.find("http://").expect("a password link");
-    stdout[at..].trim().to_owned()
-}
-
 /// The password link of a CLI run, on `server`'s port; the member signed in.
 fn signed_in_staff(server: &Guichet, link: &str) -> Browser {
     let path = &link[link.find("/staff/").unwrap()..];
@@ -632,7 +599,10 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
     assert!(page.body.contains("id=\"piece-cv\""));
     assert!(!page.body.contains("id=\"piece-diplomes\""));
     let read = committee.get(&server.url(&format!("{page_path}/pieces/cv/fichier")));
-    assert_eq!(read.status, 200, "the same file, under a piece the role reads");
+    assert_eq!(
+        read.status, 200,
+        "the same file, under a piece the role reads"
+    );
     let hidden = committee.get(&server.url(&format!("{page_path}/pieces/diplomes/fichier")));
     assert_eq!(hidden.status, 404);
     let (_, _, csv) = server.get(

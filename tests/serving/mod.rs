@@ -613,3 +613,40 @@ pub fn changed_by_administrators(text: String) -> String {
     assert_eq!(changed.matches("photo").count(), 2, "every change was made");
     changed
 }
+
+/// `guichet staff add` on `data`: the password link it prints.
+pub fn add_staff(data: &Path, email: &str, roles: &str, scope: &str, admin: bool) -> String {
+    let data = data.to_str().unwrap();
+    let mut args = vec![
+        "staff",
+        "--data",
+        data,
+        "--definition",
+        "definitions/osu-pytheas.yaml",
+        "add",
+        email,
+        "--scope",
+        scope,
+        "--name",
+        "Claire Martin",
+    ];
+    if !roles.is_empty() {
+        args.extend(["--role", roles]);
+    }
+    if admin {
+        args.push("--admin");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(&args)
+        .current_dir(repository())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let at = stdout.find("http://").expect("a password link");
+    stdout[at..].trim().to_owned()
+}
