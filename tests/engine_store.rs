@@ -652,6 +652,7 @@ fn a_write_of_several_dossiers_is_all_or_nothing() {
             event,
             mails: Vec::new(),
             rows: Vec::new(),
+            deadlines: Vec::new(),
         }
     };
     // The second dossier's version is stale: neither is written.

@@ -164,3 +164,68 @@ fn list_rows_hold_what_staff_lists_show_and_follow_each_command() {
     let refused = act(&engine, &sent.dossier, &sent.me, note, now);
     assert!(refused.is_err(), "a candidate writes no staff note");
 }
+
+#[test]
+fn deadlines_are_indexed_by_the_time_they_fall_due() {
+    let (_folder, engine) = support::open(osu());
+    let now = at("2027-03-15T10:00:00Z");
+    let draft = Journey::ready_to_transmit(&engine, ("alice", "Alice"), &[], "m1-set", now);
+    let store = engine.store();
+    // The reminder before closing (2027-06-15) falls due three days before.
+    assert!(store
+        .due_dossiers(at("2027-06-11T12:00:00Z"))
+        .unwrap()
+        .is_empty());
+    let due_day = at("2027-06-13T12:00:00Z");
+    assert_eq!(
+        store.due_dossiers(due_day).unwrap(),
+        std::slice::from_ref(&draft.dossier)
+    );
+    assert_eq!(engine.due(due_day).unwrap().len(), 1);
+    let handled = engine.run_due(due_day).unwrap();
+    assert!(
+        handled.iter().all(|(_, result)| result.is_ok()),
+        "{handled:?}"
+    );
+    // Handled: out of the index, and nothing more is due.
+    assert!(store.due_dossiers(due_day).unwrap().is_empty());
+    assert!(engine.due(due_day).unwrap().is_empty());
+}
+
+#[test]
+fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-15T10:00:00Z");
+    {
+        let store = SledStore::open(folder.path()).unwrap();
+        let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+        Journey::ready_to_transmit(&engine, ("alice", "Alice"), &[], "m1-set", now);
+    }
+    // As an earlier version left it: no marker, no index.
+    {
+        let db = sled::open(folder.path()).unwrap();
+        db.remove("indexes with rows and due times, version 2")
+            .unwrap();
+        for tree in [
+            "candidatures_by_formation_and_state",
+            "deadlines_by_due_time",
+        ] {
+            db.open_tree(tree).unwrap().clear().unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(folder.path()).unwrap();
+    assert!(store.rows_of("m1-set", None).unwrap().is_empty());
+    let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+    let rows = engine.store().rows_of("m1-set", None).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].first_name, "Alice");
+    assert_eq!(
+        engine
+            .store()
+            .due_dossiers(at("2027-06-13T00:00:00Z"))
+            .unwrap()
+            .len(),
+        1
+    );
+}

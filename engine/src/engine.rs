@@ -76,12 +76,14 @@ impl<S: Store> Engine<S> {
         let now = Timestamp::now();
         engine.store.build_index(&|dossier| {
             let definition = engine.definition_of(dossier).map_err(into_backend)?;
-            crate::board::rows(&definition, dossier, now).map_err(into_backend)
+            let rows = crate::board::rows(&definition, dossier, now).map_err(into_backend)?;
+            Ok((rows, workflow::deadlines(&definition, dossier, now)))
         })?;
         Ok(engine)
     }
 
-    /// What `definition`'s command wrote to `dossier`, with its list rows.
+    /// What `definition`'s command wrote to `dossier`, with what the indexes
+    /// hold of it (list rows, deadlines by due time).
     fn commit(
         definition: &Definition,
         expected_version: u64,
@@ -96,6 +98,7 @@ impl<S: Store> Engine<S> {
             event: outcome.event.clone(),
             mails: outcome.mails.clone(),
             rows,
+            deadlines: workflow::deadlines(definition, &outcome.dossier, now),
         })
     }
 
@@ -166,6 +169,7 @@ impl<S: Store> Engine<S> {
             event,
             mails: Vec::new(),
             rows: Vec::new(),
+            deadlines: Vec::new(),
         }])?;
         Ok(dossier)
     }
@@ -383,7 +387,7 @@ impl<S: Store> Engine<S> {
     /// withdrawal it was meant to prevent.
     pub fn due(&self, now: Timestamp) -> Result<Vec<Due>, EngineError> {
         let mut due = Vec::new();
-        for dossier in self.dossiers_in_deadline_states()? {
+        for dossier in self.dossiers_with_due_deadlines(now)? {
             let definition = self.definition_of(&dossier)?;
             let acts = |d: &Due| {
                 let deadlines = &definition.file().workflow.deadlines;
@@ -409,26 +413,13 @@ impl<S: Store> Engine<S> {
 
     /// The dossiers with a candidature in a state some deadline watches, from
     /// the store's index (formation × state), each once.
-    fn dossiers_in_deadline_states(&self) -> Result<Vec<Dossier>, EngineError> {
-        let file = self.definition.file();
-        let states: std::collections::BTreeSet<&str> = file
-            .workflow
-            .deadlines
-            .iter()
-            .flat_map(|d| d.states.ids())
-            .collect();
-        let mut ids = std::collections::BTreeSet::new();
-        for formation in &file.formations {
-            for state in &states {
-                let found = self.store.candidatures_of(&formation.id, Some(state))?;
-                ids.extend(found.into_iter().map(|(dossier, _)| dossier));
-            }
-        }
-        // The states and formations are the current version's: a dossier
-        // pinned to an older version is found as long as its formation and
-        // the state its deadline watches still exist in the current one.
+    /// The dossiers with a deadline due by `now`, from the index by due time.
+    ///
+    /// A deadline's time and condition are indexed when its dossier changes;
+    /// each dossier found is then checked again as it is now.
+    fn dossiers_with_due_deadlines(&self, now: Timestamp) -> Result<Vec<Dossier>, EngineError> {
         let mut dossiers = Vec::new();
-        for id in ids {
+        for id in self.store.due_dossiers(now)? {
             if let Some(dossier) = self.store.dossier(&id)? {
                 dossiers.push(dossier);
             }

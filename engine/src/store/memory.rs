@@ -22,6 +22,9 @@ struct State {
     outbox: BTreeMap<String, OutboxMail>,
     /// The index: rows by their index key.
     rows: BTreeMap<Vec<u8>, Row>,
+    /// Deadlines by due time, and each dossier's keys there.
+    due_by_time: BTreeMap<Vec<u8>, ()>,
+    due_keys: BTreeMap<String, Vec<Vec<u8>>>,
 }
 
 impl MemoryStore {
@@ -72,6 +75,14 @@ impl Store for MemoryStore {
             for row in &commit.rows {
                 state.rows.insert(super::row_key(row), row.clone());
             }
+            for key in state.due_keys.remove(id).unwrap_or_default() {
+                state.due_by_time.remove(&key);
+            }
+            let keys: Vec<Vec<u8>> = commit.deadlines.iter().map(super::due_key).collect();
+            for key in &keys {
+                state.due_by_time.insert(key.clone(), ());
+            }
+            state.due_keys.insert(id.clone(), keys);
             state.dossiers.insert(id.clone(), commit.dossier.clone());
             state
                 .events
@@ -121,9 +132,21 @@ impl Store for MemoryStore {
         Ok(self.rows_of(formation, Some(state))?.len())
     }
 
+    fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
+        let end = super::due_time_prefix(until);
+        let state = self.state()?;
+        let ids: std::collections::BTreeSet<String> = state
+            .due_by_time
+            .keys()
+            .take_while(|key| key[..8] <= end[..])
+            .filter_map(|key| super::due_dossier(key))
+            .collect();
+        Ok(ids.into_iter().collect())
+    }
+
     fn build_index(
         &self,
-        _: &dyn Fn(&Dossier) -> Result<Vec<Row>, StoreError>,
+        _: &dyn Fn(&Dossier) -> Result<super::Indexed, StoreError>,
     ) -> Result<(), StoreError> {
         // Every commit of this store wrote its rows.
         Ok(())

@@ -9,6 +9,7 @@ pub use sled_store::SledStore;
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
+use crate::workflow::Due;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,25 @@ pub enum StoreError {
     /// Stored data could not be read back (or written as it should be).
     #[error("stored data is unreadable")]
     Corrupt(#[source] serde_json::Error),
+}
+
+/// The key of a due-time entry: the second it falls due (big-endian, its
+/// sign bit flipped so that times sort as bytes), then what falls due.
+pub(crate) fn due_key(due: &Due) -> Vec<u8> {
+    let mut key = due_time_prefix(due.at).to_vec();
+    key.extend_from_slice(index_key(&[&due.dossier, &due.candidature, &due.deadline]).as_slice());
+    key
+}
+
+/// The first bytes of the due-time keys of second `at`.
+pub(crate) fn due_time_prefix(at: jiff::Timestamp) -> [u8; 8] {
+    ((at.as_second() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The dossier a due-time key names.
+pub(crate) fn due_dossier(key: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(key.get(8..)?).ok()?;
+    Some(text.split('\0').next()?.to_owned())
 }
 
 /// The index key of a row.
@@ -81,7 +101,14 @@ pub struct Commit {
     /// What staff lists show of each candidature of the dossier after the
     /// command (see [`crate::board`]), kept in the index.
     pub rows: Vec<Row>,
+    /// The dossier's deadlines still to handle, with when each falls due,
+    /// kept in the index by time.
+    pub deadlines: Vec<Due>,
 }
+
+/// What the indexes hold of one dossier, as the engine computes it (rows and
+/// due deadlines need the dossier's definition).
+pub type Indexed = (Vec<Row>, Vec<Due>);
 
 /// Storage of dossiers, their history, the mail outbox and definition versions.
 ///
@@ -113,11 +140,14 @@ pub trait Store: Send + Sync {
     fn rows_of(&self, formation: &str, state: Option<&str>) -> Result<Vec<Row>, StoreError>;
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;
-    /// Writes the index again from every dossier, once (a store written by
-    /// an earlier version); `rows` gives a dossier's rows.
+    /// The dossiers with a deadline falling due at or before `until`, from
+    /// the index by due time (to be checked against the dossier itself).
+    fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError>;
+    /// Writes the indexes again from every dossier, once (a store written by
+    /// an earlier version); `indexed` gives what they hold of a dossier.
     fn build_index(
         &self,
-        rows: &dyn Fn(&Dossier) -> Result<Vec<Row>, StoreError>,
+        indexed: &dyn Fn(&Dossier) -> Result<Indexed, StoreError>,
     ) -> Result<(), StoreError>;
     /// The events of a dossier, oldest first.
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError>;

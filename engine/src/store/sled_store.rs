@@ -27,8 +27,13 @@ pub struct SledStore {
     events: sled::Tree,
     outbox: sled::Tree,
     definitions: sled::Tree,
-    /// Candidatures by formation and state (see [`super::index_keys`]).
+    /// Candidatures by formation and state (see [`super::index_keys`]), with
+    /// their list rows.
     by_formation: sled::Tree,
+    /// Deadlines by the time they fall due (see [`super::due_key`]).
+    due_by_time: sled::Tree,
+    /// Each dossier's keys in `due_by_time`, to remove them when it changes.
+    due_keys: sled::Tree,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -81,6 +86,8 @@ impl SledStore {
             outbox: tree("outbox")?,
             definitions: tree("definitions")?,
             by_formation: tree("candidatures_by_formation_and_state")?,
+            due_by_time: tree("deadlines_by_due_time")?,
+            due_keys: tree("deadline_keys_by_dossier")?,
             db,
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
@@ -155,6 +162,8 @@ impl Store for SledStore {
             event: Vec<u8>,
             mails: Vec<(String, Vec<u8>)>,
             rows: Vec<(Vec<u8>, Vec<u8>)>,
+            due: Vec<Vec<u8>>,
+            due_list: Vec<u8>,
         }
         let encoded = commits
             .iter()
@@ -173,6 +182,14 @@ impl Store for SledStore {
                         .iter()
                         .map(|row| Ok((super::row_key(row), encode(row)?)))
                         .collect::<Result<Vec<_>, StoreError>>()?,
+                    due: commit.deadlines.iter().map(super::due_key).collect(),
+                    due_list: encode(
+                        &commit
+                            .deadlines
+                            .iter()
+                            .map(super::due_key)
+                            .collect::<Vec<_>>(),
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -181,39 +198,55 @@ impl Store for SledStore {
             &self.events,
             &self.outbox,
             &self.by_formation,
+            &self.due_by_time,
+            &self.due_keys,
         );
-        let result = trees.transaction(|(dossiers, events, outbox, by_formation)| {
-            for item in &encoded {
-                let id = item.commit.dossier.id.as_str();
-                let before = match dossiers.get(id)? {
-                    Some(bytes) => Some(
-                        decode::<Dossier>(&bytes).map_err(ConflictableTransactionError::Abort)?,
-                    ),
-                    None => None,
-                };
-                let found = before.as_ref().map_or(0, |d| d.version);
-                if found != item.commit.expected_version {
-                    return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
-                        dossier: id.to_owned(),
-                        expected: item.commit.expected_version,
-                        found,
-                    }));
+        let result = trees.transaction(
+            |(dossiers, events, outbox, by_formation, due_by_time, due_keys)| {
+                for item in &encoded {
+                    let id = item.commit.dossier.id.as_str();
+                    let before = match dossiers.get(id)? {
+                        Some(bytes) => Some(
+                            decode::<Dossier>(&bytes)
+                                .map_err(ConflictableTransactionError::Abort)?,
+                        ),
+                        None => None,
+                    };
+                    let found = before.as_ref().map_or(0, |d| d.version);
+                    if found != item.commit.expected_version {
+                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
+                            dossier: id.to_owned(),
+                            expected: item.commit.expected_version,
+                            found,
+                        }));
+                    }
+                    dossiers.insert(id, item.dossier.as_slice())?;
+                    for key in before.iter().flat_map(super::index_keys) {
+                        by_formation.remove(key)?;
+                    }
+                    for (key, row) in &item.rows {
+                        by_formation.insert(key.as_slice(), row.as_slice())?;
+                    }
+                    if let Some(old) = due_keys.get(id)? {
+                        let old: Vec<Vec<u8>> =
+                            decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                        for key in old {
+                            due_by_time.remove(key)?;
+                        }
+                    }
+                    for key in &item.due {
+                        due_by_time.insert(key.as_slice(), &[])?;
+                    }
+                    due_keys.insert(id, item.due_list.as_slice())?;
+                    let key = event_key(id, item.commit.event.version);
+                    events.insert(key, item.event.as_slice())?;
+                    for (key, mail) in &item.mails {
+                        outbox.insert(key.as_bytes(), mail.as_slice())?;
+                    }
                 }
-                dossiers.insert(id, item.dossier.as_slice())?;
-                for key in before.iter().flat_map(super::index_keys) {
-                    by_formation.remove(key)?;
-                }
-                for (key, row) in &item.rows {
-                    by_formation.insert(key.as_slice(), row.as_slice())?;
-                }
-                let key = event_key(id, item.commit.event.version);
-                events.insert(key, item.event.as_slice())?;
-                for (key, mail) in &item.mails {
-                    outbox.insert(key.as_bytes(), mail.as_slice())?;
-                }
-            }
-            Ok(())
-        });
+                Ok(())
+            },
+        );
         match result {
             Ok(()) => self.make_durable(),
             Err(TransactionError::Abort(error)) => Err(error),
@@ -263,24 +296,48 @@ impl Store for SledStore {
         Ok(count)
     }
 
+    fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
+        let end = super::due_time_prefix(until);
+        let mut ids = std::collections::BTreeSet::new();
+        for key in self.due_by_time.range(..=end.as_slice()).keys() {
+            // Keys of the very second `until` sort after the bare prefix.
+            let key = key.map_err(backend)?;
+            ids.extend(super::due_dossier(&key));
+        }
+        for key in self.due_by_time.scan_prefix(end).keys() {
+            ids.extend(super::due_dossier(&key.map_err(backend)?));
+        }
+        Ok(ids.into_iter().collect())
+    }
+
     fn build_index(
         &self,
-        rows: &dyn Fn(&Dossier) -> Result<Vec<Row>, StoreError>,
+        indexed: &dyn Fn(&Dossier) -> Result<super::Indexed, StoreError>,
     ) -> Result<(), StoreError> {
-        // Raised whenever what the index holds changes: the index is then
+        // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
-        const BUILT: &[u8] = b"index with rows, version 1";
+        const BUILT: &[u8] = b"indexes with rows and due times, version 2";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
-        self.by_formation.clear().map_err(backend)?;
+        for tree in [&self.by_formation, &self.due_by_time, &self.due_keys] {
+            tree.clear().map_err(backend)?;
+        }
         for entry in self.dossiers.iter() {
-            let (_, bytes) = entry.map_err(backend)?;
-            for row in rows(&decode::<Dossier>(&bytes)?)? {
+            let (id, bytes) = entry.map_err(backend)?;
+            let (rows, deadlines) = indexed(&decode::<Dossier>(&bytes)?)?;
+            for row in rows {
                 self.by_formation
                     .insert(super::row_key(&row), encode(&row)?)
                     .map_err(backend)?;
             }
+            let keys: Vec<Vec<u8>> = deadlines.iter().map(super::due_key).collect();
+            for key in &keys {
+                self.due_by_time
+                    .insert(key.as_slice(), &[])
+                    .map_err(backend)?;
+            }
+            self.due_keys.insert(id, encode(&keys)?).map_err(backend)?;
         }
         self.db.insert(BUILT, &[]).map_err(backend)?;
         self.make_durable()
