@@ -651,8 +651,7 @@ fn a_write_of_several_dossiers_is_all_or_nothing() {
             dossier: changed,
             event,
             mails: Vec::new(),
-            rows: Vec::new(),
-            deadlines: Vec::new(),
+            indexed: Default::default(),
         }
     };
     // The second dossier's version is stale: neither is written.

@@ -204,11 +204,11 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     // As an earlier version left it: no marker, no index.
     {
         let db = sled::open(folder.path()).unwrap();
-        db.remove("indexes with rows and due times, version 2")
+        db.remove("indexes: rows, due times, waiting lists (version 3)")
             .unwrap();
         for tree in [
             "candidatures_by_formation_and_state",
-            "deadlines_by_due_time",
+            "deadlines_by_time_and_waiting_lists_by_rank",
         ] {
             db.open_tree(tree).unwrap().clear().unwrap();
         }
@@ -228,4 +228,48 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
             .len(),
         1
     );
+}
+
+#[test]
+fn the_waiting_list_is_kept_in_rank_order_and_left_when_promoted() {
+    let (_folder, engine) = support::open(osu());
+    let now = at("2027-03-15T10:00:00Z");
+    let office = Actor::new("gestionnaire", "agent");
+    let committee = Actor::new("commission", "prof");
+    let mut decided = Vec::new();
+    for (owner, decision) in [
+        ("alice", json!({"avis": "favorable"})),
+        ("bruno", json!({"avis": "liste_complementaire", "rang": 2})),
+        ("chloe", json!({"avis": "liste_complementaire", "rang": 1})),
+        (
+            "denis",
+            json!({"avis": "defavorable", "motif": "Hors sujet"}),
+        ),
+    ] {
+        let sent = Journey::ready_to_transmit(&engine, (owner, owner), &[], "m1-set", now);
+        sent.transmit(&engine, now).unwrap();
+        let steps = [
+            (&office, transition("c1", "declarer_complet", json!({}))),
+            (&committee, transition("c1", "saisir_avis", decision)),
+            (&office, transition("c1", "publier_avis", json!({}))),
+        ];
+        for (actor, command) in steps {
+            act(&engine, &sent.dossier, actor, command, now).unwrap();
+        }
+        decided.push(sent);
+    }
+    let definition = engine.current_definition();
+    let rule = guichet_engine::promotion_rules(&definition)[0];
+    let names = |engine: &guichet_engine::Engine<SledStore>| -> Vec<String> {
+        let list = engine
+            .waiting_list(&definition, "m1-set", rule, now, None)
+            .unwrap();
+        list.into_iter().map(|(d, _, _)| d.owner).collect()
+    };
+    assert_eq!(names(&engine), ["chloe", "bruno"], "by rank");
+    // Alice withdraws: Chloé, first, is offered the place and leaves the list.
+    let alice = &decided[0];
+    let withdraw = transition("c1", "se_desister", json!({}));
+    act(&engine, &alice.dossier, &alice.me, withdraw, now).unwrap();
+    assert_eq!(names(&engine), ["bruno"]);
 }

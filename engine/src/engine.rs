@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use crate::definition::{Definition, DefinitionError};
 use crate::dossier::{Actor, Candidate, Command, Dossier, Event, OutboxMail};
 use crate::model::PromoteDef;
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, Indexed, Store, StoreError, Waiting};
 use crate::workflow::{self, Due, Outcome, WorkflowError};
 
 /// Why the engine could not do what was asked.
@@ -40,6 +40,67 @@ impl EngineError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, EngineError::Store(StoreError::Conflict { .. }))
     }
+}
+
+/// What the indexes hold of `dossier` under its `definition`: list rows,
+/// deadlines by due time, places on waiting lists.
+fn indexed(
+    definition: &Definition,
+    dossier: &Dossier,
+    now: Timestamp,
+) -> Result<Indexed, WorkflowError> {
+    let mut waiting = Vec::new();
+    for rule in promotion_rules(definition) {
+        let from = definition
+            .transition(&rule.action)
+            .map(|t| t.from.ids())
+            .unwrap_or_default();
+        for candidature in &dossier.candidatures {
+            // Only a candidature the rule's transition can start from.
+            if !from.contains(&candidature.state.as_str()) {
+                continue;
+            }
+            let context =
+                crate::context::candidature_context(definition, dossier, candidature, now)?;
+            if !definition.eval_bool(&rule.among, &context)? {
+                continue;
+            }
+            let rank = definition.eval_value(&rule.rank, &context)?;
+            waiting.push(Waiting {
+                rule: rule_key(rule),
+                formation: candidature.formation.clone(),
+                rank: rank.as_f64().unwrap_or(f64::INFINITY),
+                dossier: dossier.id.clone(),
+                candidature: candidature.id.clone(),
+            });
+        }
+    }
+    Ok(Indexed {
+        rows: crate::board::rows(definition, dossier, now)?,
+        deadlines: workflow::deadlines(definition, dossier, now),
+        waiting,
+    })
+}
+
+/// The distinct promotion rules of `definition` (two transitions sharing
+/// one rule, as two ways of withdrawing may, share its waiting list).
+pub fn promotion_rules(definition: &Definition) -> Vec<&PromoteDef> {
+    let mut rules: Vec<&PromoteDef> = Vec::new();
+    let transitions = definition.file().workflow.transitions.iter();
+    for rule in transitions.filter_map(|t| t.promote.as_ref()) {
+        if !rules.iter().any(|r| rule_key(r) == rule_key(rule)) {
+            rules.push(rule);
+        }
+    }
+    rules
+}
+
+/// A promotion rule's name in the index: a digest of what it is.
+fn rule_key(rule: &PromoteDef) -> String {
+    use sha2::Digest;
+    let text = format!("{}\0{}\0{}", rule.among, rule.rank, rule.action);
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn into_backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -76,29 +137,25 @@ impl<S: Store> Engine<S> {
         let now = Timestamp::now();
         engine.store.build_index(&|dossier| {
             let definition = engine.definition_of(dossier).map_err(into_backend)?;
-            let rows = crate::board::rows(&definition, dossier, now).map_err(into_backend)?;
-            Ok((rows, workflow::deadlines(&definition, dossier, now)))
+            indexed(&definition, dossier, now).map_err(into_backend)
         })?;
         Ok(engine)
     }
 
     /// What `definition`'s command wrote to `dossier`, with what the indexes
-    /// hold of it (list rows, deadlines by due time).
+    /// hold of it.
     fn commit(
         definition: &Definition,
         expected_version: u64,
         outcome: &Outcome,
         now: Timestamp,
     ) -> Result<Commit, EngineError> {
-        let rows =
-            crate::board::rows(definition, &outcome.dossier, now).map_err(WorkflowError::from)?;
         Ok(Commit {
             expected_version,
             dossier: outcome.dossier.clone(),
             event: outcome.event.clone(),
             mails: outcome.mails.clone(),
-            rows,
-            deadlines: workflow::deadlines(definition, &outcome.dossier, now),
+            indexed: indexed(definition, &outcome.dossier, now)?,
         })
     }
 
@@ -168,8 +225,7 @@ impl<S: Store> Engine<S> {
             dossier: dossier.clone(),
             event,
             mails: Vec::new(),
-            rows: Vec::new(),
-            deadlines: Vec::new(),
+            indexed: Indexed::default(),
         }])?;
         Ok(dossier)
     }
@@ -219,9 +275,10 @@ impl<S: Store> Engine<S> {
     }
 
     /// The waiting list of `formation` under `rule`: the candidatures that
-    /// meet its `among` condition, best rank first, each with the dossier (at
-    /// the version read) and its rank. Read from the formation's index
-    /// entries, never from every dossier.
+    /// meet its `among` condition, best rank first, each with its dossier (at
+    /// the version read) and its rank. Read from the index of waiting lists
+    /// (kept with each dossier's writes), each entry checked again against
+    /// its dossier as it is now; `limit` stops at that many.
     ///
     /// Candidatures are compared under `definition` (the rule's own version):
     /// those of dossiers pinned to another version are left to the staff.
@@ -231,45 +288,39 @@ impl<S: Store> Engine<S> {
         formation: &str,
         rule: &PromoteDef,
         now: Timestamp,
+        limit: Option<usize>,
     ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
-        let ids: std::collections::BTreeSet<String> = self
-            .store
-            .candidatures_of(formation, None)?
-            .into_iter()
-            .map(|(dossier, _)| dossier)
-            .collect();
         let mut list = Vec::new();
-        for id in ids {
+        for (id, candidature_id, _) in self.store.waiting_of(&rule_key(rule), formation)? {
+            if limit.is_some_and(|limit| list.len() >= limit) {
+                break;
+            }
             let Some(dossier) = self.store.dossier(&id)? else {
                 continue;
             };
             if dossier.definition != definition.hash() {
                 continue;
             }
-            for candidature in dossier
-                .candidatures
-                .iter()
-                .filter(|c| c.formation == formation)
+            let Some(candidature) = dossier.candidatures.iter().find(|c| c.id == candidature_id)
+            else {
+                continue;
+            };
+            let context =
+                crate::context::candidature_context(definition, &dossier, candidature, now)
+                    .map_err(WorkflowError::from)?;
+            if !definition
+                .eval_bool(&rule.among, &context)
+                .map_err(WorkflowError::from)?
             {
-                let context =
-                    crate::context::candidature_context(definition, &dossier, candidature, now)
-                        .map_err(WorkflowError::from)?;
-                if !definition
-                    .eval_bool(&rule.among, &context)
-                    .map_err(WorkflowError::from)?
-                {
-                    continue;
-                }
-                let rank = definition
-                    .eval_value(&rule.rank, &context)
-                    .map_err(WorkflowError::from)?
-                    .as_f64()
-                    .unwrap_or(f64::INFINITY);
-                list.push((dossier.clone(), candidature.id.clone(), rank));
+                continue;
             }
+            let rank = definition
+                .eval_value(&rule.rank, &context)
+                .map_err(WorkflowError::from)?
+                .as_f64()
+                .unwrap_or(f64::INFINITY);
+            list.push((dossier, candidature_id, rank));
         }
-        // Stable: equal ranks keep the index's order.
-        list.sort_by(|a, b| a.2.total_cmp(&b.2));
         Ok(list)
     }
 
@@ -285,7 +336,9 @@ impl<S: Store> Engine<S> {
         let Some(system) = definition.system_role().map(|r| r.id.clone()) else {
             return Ok(None);
         };
-        let list = self.waiting_list(definition, &freed.formation, &freed.rule, now)?;
+        // The dossier that freed the place is written in the same commit:
+        // its entry (if any) is skipped, so two entries are enough.
+        let list = self.waiting_list(definition, &freed.formation, &freed.rule, now, Some(2))?;
         let Some((dossier, candidature, _)) =
             list.into_iter().find(|(d, ..)| d.id != freed.dossier)
         else {

@@ -141,12 +141,12 @@ pub use dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail,
     PieceState, SentCopy,
 };
-pub use engine::{Engine, EngineError, Handled};
+pub use engine::{promotion_rules, Engine, EngineError, Handled};
 pub use list::List;
 pub use queries::{actions_for, profile_state, Action, Actions, PieceActions, SectionState};
 pub use scenario::{run_scenarios, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
-pub use store::{Commit, MemoryStore, SledStore, Store, StoreError};
+pub use store::{Commit, Indexed, MemoryStore, SledStore, Store, StoreError, Waiting};
 pub use units::{parse_date, parse_duration, parse_size};
 pub use workflow::{Due, FileRefusal, FreedPlace, Outcome, WorkflowError};

@@ -22,9 +22,9 @@ struct State {
     outbox: BTreeMap<String, OutboxMail>,
     /// The index: rows by their index key.
     rows: BTreeMap<Vec<u8>, Row>,
-    /// Deadlines by due time, and each dossier's keys there.
-    due_by_time: BTreeMap<Vec<u8>, ()>,
-    due_keys: BTreeMap<String, Vec<Vec<u8>>>,
+    /// Deadlines by due time and waiting lists by rank, and each dossier's keys there.
+    ordered: BTreeMap<Vec<u8>, ()>,
+    ordered_keys: BTreeMap<String, Vec<Vec<u8>>>,
 }
 
 impl MemoryStore {
@@ -72,17 +72,17 @@ impl Store for MemoryStore {
                     state.rows.remove(&key);
                 }
             }
-            for row in &commit.rows {
+            for row in &commit.indexed.rows {
                 state.rows.insert(super::row_key(row), row.clone());
             }
-            for key in state.due_keys.remove(id).unwrap_or_default() {
-                state.due_by_time.remove(&key);
+            for key in state.ordered_keys.remove(id).unwrap_or_default() {
+                state.ordered.remove(&key);
             }
-            let keys: Vec<Vec<u8>> = commit.deadlines.iter().map(super::due_key).collect();
+            let keys = commit.indexed.ordered_keys();
             for key in &keys {
-                state.due_by_time.insert(key.clone(), ());
+                state.ordered.insert(key.clone(), ());
             }
-            state.due_keys.insert(id.clone(), keys);
+            state.ordered_keys.insert(id.clone(), keys);
             state.dossiers.insert(id.clone(), commit.dossier.clone());
             state
                 .events
@@ -136,12 +136,29 @@ impl Store for MemoryStore {
         let end = super::due_time_prefix(until);
         let state = self.state()?;
         let ids: std::collections::BTreeSet<String> = state
-            .due_by_time
-            .keys()
-            .take_while(|key| key[..8] <= end[..])
+            .ordered
+            .range(b"d".to_vec()..)
+            .map(|(key, _)| key)
+            .take_while(|key| key.len() >= 9 && key[..9] <= end[..])
             .filter_map(|key| super::due_dossier(key))
             .collect();
         Ok(ids.into_iter().collect())
+    }
+
+    fn waiting_of(
+        &self,
+        rule: &str,
+        formation: &str,
+    ) -> Result<Vec<(String, String, f64)>, StoreError> {
+        let prefix = super::waiting_prefix(rule, formation);
+        Ok(self
+            .state()?
+            .ordered
+            .range(prefix.clone()..)
+            .map(|(key, _)| key)
+            .take_while(|key| key.starts_with(&prefix))
+            .filter_map(|key| super::waiting_entry(key, prefix.len()))
+            .collect())
     }
 
     fn build_index(

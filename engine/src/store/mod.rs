@@ -32,8 +32,8 @@ pub enum StoreError {
     Corrupt(#[source] serde_json::Error),
 }
 
-/// The key of a due-time entry: the second it falls due (big-endian, its
-/// sign bit flipped so that times sort as bytes), then what falls due.
+/// The key of a due-time entry: `d`, the second it falls due (big-endian,
+/// its sign bit flipped so that times sort as bytes), then what falls due.
 pub(crate) fn due_key(due: &Due) -> Vec<u8> {
     let mut key = due_time_prefix(due.at).to_vec();
     key.extend_from_slice(index_key(&[&due.dossier, &due.candidature, &due.deadline]).as_slice());
@@ -41,14 +41,57 @@ pub(crate) fn due_key(due: &Due) -> Vec<u8> {
 }
 
 /// The first bytes of the due-time keys of second `at`.
-pub(crate) fn due_time_prefix(at: jiff::Timestamp) -> [u8; 8] {
-    ((at.as_second() as u64) ^ (1 << 63)).to_be_bytes()
+pub(crate) fn due_time_prefix(at: jiff::Timestamp) -> [u8; 9] {
+    let mut prefix = [b'd'; 9];
+    prefix[1..].copy_from_slice(&((at.as_second() as u64) ^ (1 << 63)).to_be_bytes());
+    prefix
 }
 
 /// The dossier a due-time key names.
 pub(crate) fn due_dossier(key: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(key.get(8..)?).ok()?;
+    let text = std::str::from_utf8(key.get(9..)?).ok()?;
     Some(text.split('\0').next()?.to_owned())
+}
+
+/// The prefix of the waiting list of `rule` in `formation`.
+pub(crate) fn waiting_prefix(rule: &str, formation: &str) -> Vec<u8> {
+    let mut prefix = vec![b'w'];
+    prefix.extend_from_slice(index_key(&[rule, formation]).as_slice());
+    prefix.push(0);
+    prefix
+}
+
+/// The key of a waiting-list entry: its list's prefix, the rank (so that
+/// the best rank comes first), then the candidature.
+pub(crate) fn waiting_key(entry: &Waiting) -> Vec<u8> {
+    let mut key = waiting_prefix(&entry.rule, &entry.formation);
+    // Floats in total order, as bytes: flip the sign bit, or every bit of a negative.
+    let bits = entry.rank.to_bits();
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    key.extend_from_slice(&ordered.to_be_bytes());
+    key.extend_from_slice(index_key(&[&entry.dossier, &entry.candidature]).as_slice());
+    key
+}
+
+/// The (dossier, candidature, rank) of a waiting-list key, given its prefix's length.
+pub(crate) fn waiting_entry(key: &[u8], prefix: usize) -> Option<(String, String, f64)> {
+    let bits = u64::from_be_bytes(key.get(prefix..prefix + 8)?.try_into().ok()?);
+    let bits = if bits >> 63 == 1 {
+        bits & !(1 << 63)
+    } else {
+        !bits
+    };
+    let text = std::str::from_utf8(key.get(prefix + 8..)?).ok()?;
+    let (dossier, candidature) = text.split_once('\0')?;
+    Some((
+        dossier.to_owned(),
+        candidature.to_owned(),
+        f64::from_bits(bits),
+    ))
 }
 
 /// The index key of a row.
@@ -98,17 +141,45 @@ pub struct Commit {
     pub event: Event,
     /// Mails to queue.
     pub mails: Vec<OutboxMail>,
-    /// What staff lists show of each candidature of the dossier after the
-    /// command (see [`crate::board`]), kept in the index.
-    pub rows: Vec<Row>,
-    /// The dossier's deadlines still to handle, with when each falls due,
-    /// kept in the index by time.
-    pub deadlines: Vec<Due>,
+    /// What the indexes hold of the dossier after the command.
+    pub indexed: Indexed,
 }
 
-/// What the indexes hold of one dossier, as the engine computes it (rows and
-/// due deadlines need the dossier's definition).
-pub type Indexed = (Vec<Row>, Vec<Due>);
+/// What the indexes hold of one dossier, as the engine computes it (each
+/// needs the dossier's definition); written in the dossier's transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Indexed {
+    /// What staff lists show of each candidature (see [`crate::board`]).
+    pub rows: Vec<Row>,
+    /// Its deadlines still to handle, by the time each falls due.
+    pub deadlines: Vec<Due>,
+    /// Its places on waiting lists.
+    pub waiting: Vec<Waiting>,
+}
+
+/// A candidature's place on a waiting list: it meets the `among` condition
+/// of a promotion rule, with the rank the rule gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    /// The rule (see `Engine::rule_key`).
+    pub rule: String,
+    /// Formation id.
+    pub formation: String,
+    /// Rank (smallest first).
+    pub rank: f64,
+    /// Dossier id.
+    pub dossier: String,
+    /// Candidature id.
+    pub candidature: String,
+}
+
+impl Indexed {
+    /// Every key the dossier has in the ordered index (due times, waiting lists).
+    pub(crate) fn ordered_keys(&self) -> Vec<Vec<u8>> {
+        let due = self.deadlines.iter().map(due_key);
+        due.chain(self.waiting.iter().map(waiting_key)).collect()
+    }
+}
 
 /// Storage of dossiers, their history, the mail outbox and definition versions.
 ///
@@ -143,6 +214,13 @@ pub trait Store: Send + Sync {
     /// The dossiers with a deadline falling due at or before `until`, from
     /// the index by due time (to be checked against the dossier itself).
     fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError>;
+    /// The waiting list of promotion rule `rule` in `formation`: (dossier,
+    /// candidature, rank), best rank first, from the index.
+    fn waiting_of(
+        &self,
+        rule: &str,
+        formation: &str,
+    ) -> Result<Vec<(String, String, f64)>, StoreError>;
     /// Writes the indexes again from every dossier, once (a store written by
     /// an earlier version); `indexed` gives what they hold of a dossier.
     fn build_index(

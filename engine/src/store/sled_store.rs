@@ -30,10 +30,11 @@ pub struct SledStore {
     /// Candidatures by formation and state (see [`super::index_keys`]), with
     /// their list rows.
     by_formation: sled::Tree,
-    /// Deadlines by the time they fall due (see [`super::due_key`]).
-    due_by_time: sled::Tree,
-    /// Each dossier's keys in `due_by_time`, to remove them when it changes.
-    due_keys: sled::Tree,
+    /// Deadlines by the time they fall due, and waiting lists by rank (see
+    /// [`super::due_key`], [`super::waiting_key`]).
+    ordered: sled::Tree,
+    /// Each dossier's keys in `ordered`, to remove them when it changes.
+    ordered_keys: sled::Tree,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -86,8 +87,8 @@ impl SledStore {
             outbox: tree("outbox")?,
             definitions: tree("definitions")?,
             by_formation: tree("candidatures_by_formation_and_state")?,
-            due_by_time: tree("deadlines_by_due_time")?,
-            due_keys: tree("deadline_keys_by_dossier")?,
+            ordered: tree("deadlines_by_time_and_waiting_lists_by_rank")?,
+            ordered_keys: tree("ordered_keys_by_dossier")?,
             db,
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
@@ -162,8 +163,8 @@ impl Store for SledStore {
             event: Vec<u8>,
             mails: Vec<(String, Vec<u8>)>,
             rows: Vec<(Vec<u8>, Vec<u8>)>,
-            due: Vec<Vec<u8>>,
-            due_list: Vec<u8>,
+            ordered: Vec<Vec<u8>>,
+            ordered_list: Vec<u8>,
         }
         let encoded = commits
             .iter()
@@ -178,18 +179,13 @@ impl Store for SledStore {
                         .map(|mail| Ok((mail.id.clone(), encode(mail)?)))
                         .collect::<Result<Vec<_>, StoreError>>()?,
                     rows: commit
+                        .indexed
                         .rows
                         .iter()
                         .map(|row| Ok((super::row_key(row), encode(row)?)))
                         .collect::<Result<Vec<_>, StoreError>>()?,
-                    due: commit.deadlines.iter().map(super::due_key).collect(),
-                    due_list: encode(
-                        &commit
-                            .deadlines
-                            .iter()
-                            .map(super::due_key)
-                            .collect::<Vec<_>>(),
-                    )?,
+                    ordered: commit.indexed.ordered_keys(),
+                    ordered_list: encode(&commit.indexed.ordered_keys())?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -198,11 +194,11 @@ impl Store for SledStore {
             &self.events,
             &self.outbox,
             &self.by_formation,
-            &self.due_by_time,
-            &self.due_keys,
+            &self.ordered,
+            &self.ordered_keys,
         );
         let result = trees.transaction(
-            |(dossiers, events, outbox, by_formation, due_by_time, due_keys)| {
+            |(dossiers, events, outbox, by_formation, ordered, ordered_keys)| {
                 for item in &encoded {
                     let id = item.commit.dossier.id.as_str();
                     let before = match dossiers.get(id)? {
@@ -227,17 +223,17 @@ impl Store for SledStore {
                     for (key, row) in &item.rows {
                         by_formation.insert(key.as_slice(), row.as_slice())?;
                     }
-                    if let Some(old) = due_keys.get(id)? {
+                    if let Some(old) = ordered_keys.get(id)? {
                         let old: Vec<Vec<u8>> =
                             decode(&old).map_err(ConflictableTransactionError::Abort)?;
                         for key in old {
-                            due_by_time.remove(key)?;
+                            ordered.remove(key)?;
                         }
                     }
-                    for key in &item.due {
-                        due_by_time.insert(key.as_slice(), &[])?;
+                    for key in &item.ordered {
+                        ordered.insert(key.as_slice(), &[])?;
                     }
-                    due_keys.insert(id, item.due_list.as_slice())?;
+                    ordered_keys.insert(id, item.ordered_list.as_slice())?;
                     let key = event_key(id, item.commit.event.version);
                     events.insert(key, item.event.as_slice())?;
                     for (key, mail) in &item.mails {
@@ -299,15 +295,25 @@ impl Store for SledStore {
     fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
         let end = super::due_time_prefix(until);
         let mut ids = std::collections::BTreeSet::new();
-        for key in self.due_by_time.range(..=end.as_slice()).keys() {
-            // Keys of the very second `until` sort after the bare prefix.
-            let key = key.map_err(backend)?;
-            ids.extend(super::due_dossier(&key));
-        }
-        for key in self.due_by_time.scan_prefix(end).keys() {
+        let due = self.ordered.range(b"d".as_slice()..=end.as_slice()).keys();
+        // Keys of the very second `until` sort after the bare prefix.
+        for key in due.chain(self.ordered.scan_prefix(end).keys()) {
             ids.extend(super::due_dossier(&key.map_err(backend)?));
         }
         Ok(ids.into_iter().collect())
+    }
+
+    fn waiting_of(
+        &self,
+        rule: &str,
+        formation: &str,
+    ) -> Result<Vec<(String, String, f64)>, StoreError> {
+        let prefix = super::waiting_prefix(rule, formation);
+        let mut list = Vec::new();
+        for key in self.ordered.scan_prefix(&prefix).keys() {
+            list.extend(super::waiting_entry(&key.map_err(backend)?, prefix.len()));
+        }
+        Ok(list)
     }
 
     fn build_index(
@@ -316,28 +322,28 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
-        const BUILT: &[u8] = b"indexes with rows and due times, version 2";
+        const BUILT: &[u8] = b"indexes: rows, due times, waiting lists (version 3)";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
-        for tree in [&self.by_formation, &self.due_by_time, &self.due_keys] {
+        for tree in [&self.by_formation, &self.ordered, &self.ordered_keys] {
             tree.clear().map_err(backend)?;
         }
         for entry in self.dossiers.iter() {
             let (id, bytes) = entry.map_err(backend)?;
-            let (rows, deadlines) = indexed(&decode::<Dossier>(&bytes)?)?;
-            for row in rows {
+            let indexed = indexed(&decode::<Dossier>(&bytes)?)?;
+            for row in &indexed.rows {
                 self.by_formation
-                    .insert(super::row_key(&row), encode(&row)?)
+                    .insert(super::row_key(row), encode(row)?)
                     .map_err(backend)?;
             }
-            let keys: Vec<Vec<u8>> = deadlines.iter().map(super::due_key).collect();
+            let keys = indexed.ordered_keys();
             for key in &keys {
-                self.due_by_time
-                    .insert(key.as_slice(), &[])
-                    .map_err(backend)?;
+                self.ordered.insert(key.as_slice(), &[]).map_err(backend)?;
             }
-            self.due_keys.insert(id, encode(&keys)?).map_err(backend)?;
+            self.ordered_keys
+                .insert(id, encode(&keys)?)
+                .map_err(backend)?;
         }
         self.db.insert(BUILT, &[]).map_err(backend)?;
         self.make_durable()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use guichet_engine::model::{FieldType, PromoteDef};
+use guichet_engine::model::FieldType;
 use guichet_engine::{list_columns, Store};
 use serde::Serialize;
 
@@ -41,26 +41,6 @@ struct FormationView {
 #[derive(Serialize)]
 struct DashboardPage {
     formations: Vec<FormationView>,
-}
-
-/// The distinct waiting-list rules of the definition.
-fn waiting_rules(definition: &guichet_engine::Definition) -> Vec<&PromoteDef> {
-    let mut rules: Vec<&PromoteDef> = Vec::new();
-    for rule in definition
-        .file()
-        .workflow
-        .transitions
-        .iter()
-        .filter_map(|t| t.promote.as_ref())
-    {
-        if !rules
-            .iter()
-            .any(|r| r.among == rule.among && r.rank == rule.rank)
-        {
-            rules.push(rule);
-        }
-    }
-    rules
 }
 
 /// `GET /staff/formations`
@@ -119,10 +99,10 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                 decisions.push((field.label.get(code).to_owned(), counted));
             }
             let mut waiting = Vec::new();
-            for rule in waiting_rules(definition) {
+            for rule in guichet_engine::promotion_rules(definition) {
                 for (dossier, candidature, rank) in state
                     .engine
-                    .waiting_list(definition, formation, rule, now)?
+                    .waiting_list(definition, formation, rule, now, None)?
                 {
                     let seen = dossier
                         .candidatures
