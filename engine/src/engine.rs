@@ -159,6 +159,15 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// What the store's indexes hold of `dossier` (list rows, deadlines by
+    /// due time, places on waiting lists), under its definition: for a
+    /// [`Commit`] written by other means than a command (an import, a
+    /// benchmark's seeding).
+    pub fn indexed(&self, dossier: &Dossier, now: Timestamp) -> Result<Indexed, EngineError> {
+        let definition = self.definition_of(dossier)?;
+        Ok(indexed(&definition, dossier, now)?)
+    }
+
     /// The current definition.
     pub fn definition(&self) -> &Definition {
         &self.definition

@@ -73,11 +73,17 @@ fn event_key(dossier: &str, version: u64) -> Vec<u8> {
     key
 }
 
+/// sled's page cache, in bytes.
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 impl SledStore {
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        // sled's page cache would grow to 1 GB by default; the operating
+        // system caches the file as well, so a smaller one costs little.
         let db = sled::Config::new()
             .path(path.as_ref())
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(backend)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);

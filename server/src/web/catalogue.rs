@@ -18,6 +18,10 @@ use super::AppState;
 /// types): canonical decomposition, combining marks U+0300–U+036F dropped,
 /// and the ligatures œ and æ written out.
 pub fn fold(text: &str) -> String {
+    // Most names and words are plain ASCII: nothing to decompose.
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     let lower = text.to_lowercase();
     let decomposed = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd().normalize(&lower);
     decomposed

@@ -180,7 +180,7 @@ pub fn select(state: &AppState, rights: &Rights, view: &View) -> Result<Selectio
             rows.extend(found.into_iter().filter(|row| passes(row, view, &text)));
         }
     }
-    sort(&mut rows, definition, &view.sort);
+    let rows = sort(rows, definition, &view.sort);
     Ok(Selection { rows, counts })
 }
 
@@ -217,18 +217,20 @@ fn cell_text(value: &Value) -> String {
     }
 }
 
-fn sort(rows: &mut [Row], definition: &Definition, (column, descending): &(String, bool)) {
+/// Sorts `rows` on `column` (then by name, then by id, for a stable page
+/// order); names are folded once per row, not once per comparison.
+fn sort(rows: Vec<Row>, definition: &Definition, (column, descending): &(String, bool)) -> Vec<Row> {
     let state_rank = |id: &str| {
         let states = &definition.file().workflow.states;
         states.iter().position(|s| s.id == id).unwrap_or(usize::MAX)
     };
-    let compare = |a: &Row, b: &Row| -> Ordering {
-        let by_name = || {
-            (fold(&a.last_name), fold(&a.first_name))
-                .cmp(&(fold(&b.last_name), fold(&b.first_name)))
-        };
+    let mut keyed: Vec<(String, Row)> = rows
+        .into_iter()
+        .map(|row| (fold(&format!("{}\u{0} {}", row.last_name, row.first_name)), row))
+        .collect();
+    let compare = |(a_name, a): &(String, Row), (b_name, b): &(String, Row)| -> Ordering {
         let first = match column.as_str() {
-            "name" => by_name(),
+            "name" => Ordering::Equal,
             "formation" => a.formation.cmp(&b.formation),
             "state" => state_rank(&a.state).cmp(&state_rank(&b.state)),
             "pieces" => (a.provided, a.required).cmp(&(b.provided, b.required)),
@@ -236,10 +238,10 @@ fn sort(rows: &mut [Row], definition: &Definition, (column, descending): &(Strin
             other => compare_values(a.columns.get(other), b.columns.get(other)),
         };
         first
-            .then_with(by_name)
+            .then_with(|| a_name.cmp(b_name))
             .then_with(|| (&a.dossier, &a.candidature).cmp(&(&b.dossier, &b.candidature)))
     };
-    rows.sort_by(|a, b| {
+    keyed.sort_by(|a, b| {
         let order = compare(a, b);
         if *descending {
             order.reverse()
@@ -247,6 +249,7 @@ fn sort(rows: &mut [Row], definition: &Definition, (column, descending): &(Strin
             order
         }
     });
+    keyed.into_iter().map(|(_, row)| row).collect()
 }
 
 /// Numbers as numbers, text as text; no value last.

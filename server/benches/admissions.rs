@@ -1,0 +1,513 @@
+//! Admissions at scale: 100,000 candidatures in a sled store, then what
+//! staff and the scheduler do with them, timed.
+//!
+//! `cargo bench -p guichet-server --bench admissions`; figures are reported
+//! in docs/performance.md. The store is seeded through the engine's own
+//! commits (one template dossier per formation and state, built by real
+//! commands, then copied with new ids, names and dates), so every index is
+//! what the engine itself writes. Then, in order:
+//!
+//! - the release server is started on it (time to a healthy `/health`, and
+//!   its peak memory), and a staff list is fetched over HTTP: one formation
+//!   and state, a text search, everything;
+//! - withdrawals of admitted candidates, each promoting the best of the
+//!   waiting list;
+//! - `Engine::due` on the first of five days, each with 1,000 confirmation
+//!   deadlines expiring;
+//! - the scheduler's pass of each of these days (1,000 automatic withdrawals,
+//!   each with its promotion, and the reminders falling due).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use guichet_engine::{
+    Actor, Candidate, Command as EngineCommand, Commit, Definition, Dossier, Engine, FileRef,
+    SledStore, Store,
+};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{json, Value};
+
+const CANDIDATURES: usize = 100_000;
+const WAVES: usize = 5;
+const LAST_NAMES: [&str; 8] = [
+    "Lefèvre", "Martin", "Nguyễn", "Dubois", "Benali", "Garcia", "Müller", "Rossi",
+];
+
+fn at(text: &str) -> Timestamp {
+    text.parse().expect("timestamp")
+}
+
+fn repository() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The day of wave `k`: 1,000 confirmations expire on each.
+fn wave(k: usize) -> Timestamp {
+    at("2027-06-01T10:00:00Z") + SignedDuration::from_hours(24 * k as i64)
+}
+
+/// Where a template stops.
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    Draft,
+    Cancelled,
+    Received,
+    Complete,
+    Entered,
+    Favourable,
+    WaitingList,
+    Confirmed,
+}
+
+/// The stage of candidature `i`: 40 % drafts, 20 % received, 10 % complete,
+/// 5 % with a decision entered, 5 % admitted, 10 % on the waiting list, 5 %
+/// confirmed, 5 % cancelled.
+fn stage(i: usize) -> Stage {
+    match i % 20 {
+        0..=7 => Stage::Draft,
+        8..=11 => Stage::Received,
+        12 | 13 => Stage::Complete,
+        14 => Stage::Entered,
+        15 => Stage::Favourable,
+        16 | 17 => Stage::WaitingList,
+        18 => Stage::Confirmed,
+        _ => Stage::Cancelled,
+    }
+}
+
+/// A dossier applied to `formation` and taken to `stage` by real commands.
+fn template(engine: &Engine<SledStore>, formation: &str, stage: Stage, now: Timestamp) -> Dossier {
+    let candidate = Candidate {
+        last_name: "Modèle".into(),
+        first_name: "Camille".into(),
+        email: "modele@example.org".into(),
+    };
+    let owner = format!("template-{formation}-{}", stage as u8);
+    let dossier = engine
+        .create_dossier(&owner, candidate, "fr", now)
+        .expect("dossier");
+    let mut version = dossier.version;
+    let mut run = |role: &str, command: EngineCommand| {
+        let actor = Actor::new(role, &owner);
+        let outcome = engine.apply(&dossier.id, version, &actor, command, now);
+        version = outcome.unwrap_or_else(|e| panic!("{e}")).dossier.version;
+    };
+    let identity = json!({"civilite": "mme", "nom_naissance": "Modèle", "prenoms": "Camille",
+        "date_naissance": "2003-05-14", "commune_naissance": "Marseille", "pays_naissance": "FR",
+        "nationalite": "FR", "ine": "123456789AB"});
+    run(
+        "candidat",
+        EngineCommand::SaveSection {
+            section: "etat_civil".into(),
+            answers: identity,
+        },
+    );
+    run(
+        "candidat",
+        EngineCommand::Apply {
+            formation: formation.into(),
+        },
+    );
+    if stage == Stage::Cancelled {
+        run("candidat", transition("annuler", json!({})));
+        return engine.dossier(&dossier.id).expect("read").expect("dossier");
+    }
+    let definition = engine.definition();
+    for piece in &definition.formation(formation).expect("formation").pieces {
+        if piece == "non_francophone" {
+            continue;
+        }
+        let file = FileRef {
+            name: format!("{piece}.pdf"),
+            sha256: "0".repeat(64),
+            size: 180_000,
+            format: "pdf".into(),
+        };
+        run(
+            "candidat",
+            EngineCommand::Piece {
+                candidature: "c1".into(),
+                piece: piece.clone(),
+                transition: "deposer".into(),
+                file: Some(file),
+                comment: None,
+            },
+        );
+    }
+    let steps: &[(&str, &str, Value)] = match stage {
+        Stage::Draft | Stage::Cancelled => &[],
+        Stage::Received => &[("candidat", "transmettre", Value::Null)],
+        _ => &[
+            ("candidat", "transmettre", Value::Null),
+            ("gestionnaire", "declarer_complet", Value::Null),
+        ],
+    };
+    for (role, id, input) in steps {
+        run(role, transition(id, input.clone()));
+    }
+    let decision = match stage {
+        Stage::WaitingList => json!({"avis": "liste_complementaire", "rang": 1}),
+        _ => json!({"avis": "favorable"}),
+    };
+    if matches!(
+        stage,
+        Stage::Entered | Stage::Favourable | Stage::WaitingList | Stage::Confirmed
+    ) {
+        run("commission", transition("saisir_avis", decision));
+    }
+    if matches!(
+        stage,
+        Stage::Favourable | Stage::WaitingList | Stage::Confirmed
+    ) {
+        run("gestionnaire", transition("publier_avis", Value::Null));
+    }
+    if stage == Stage::Confirmed {
+        run("candidat", transition("confirmer", Value::Null));
+    }
+    engine.dossier(&dossier.id).expect("read").expect("dossier")
+}
+
+fn transition(id: &str, input: Value) -> EngineCommand {
+    EngineCommand::Transition {
+        candidature: "c1".into(),
+        transition: id.into(),
+        input: input.as_object().cloned().unwrap_or_default(),
+    }
+}
+
+/// Candidature `i`: its template with its own id, name, number and dates.
+fn copy(template: &Dossier, i: usize) -> Dossier {
+    let mut dossier = template.clone();
+    dossier.id = format!("{i:08x}{:024x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    dossier.owner = format!("candidate-{i}");
+    dossier.candidate = Candidate {
+        last_name: format!("{}-{i}", LAST_NAMES[i % LAST_NAMES.len()]),
+        first_name: format!("Prénom{i}"),
+        email: format!("candidat{i}@example.org"),
+    };
+    let ine = format!("{:09}AB", i);
+    let candidature = &mut dossier.candidatures[0];
+    for profile in [
+        Some(&mut dossier.profile),
+        candidature.sent.as_mut().map(|s| &mut s.profile),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(identity) = profile.get_mut("etat_civil") {
+            identity["ine"] = json!(ine);
+        }
+    }
+    match stage(i) {
+        Stage::WaitingList => {
+            candidature.data.insert("rang".into(), json!(1 + i / 20));
+        }
+        Stage::Favourable => {
+            // Each wave's thousand entered their state eight days and an hour before it.
+            let k = (i / 20) % WAVES;
+            candidature.entered_state_at = wave(k) - SignedDuration::from_hours(8 * 24 + 1);
+        }
+        _ => {}
+    }
+    dossier
+}
+
+/// Seeds `folder` with [`CANDIDATURES`] candidatures; returns the admitted
+/// ones of the last wave (for withdrawals).
+fn seed(folder: &Path) -> Vec<String> {
+    let definition =
+        Definition::load(repository().join("definitions/osu-pytheas.yaml")).expect("definition");
+    let formations: Vec<String> = definition
+        .file()
+        .formations
+        .iter()
+        .map(|f| f.id.clone())
+        .collect();
+    let engine = Engine::open(
+        definition,
+        SledStore::open(folder.join("store")).expect("store"),
+    )
+    .expect("engine");
+    let made = at("2027-04-15T10:00:00Z");
+    let stages = [
+        Stage::Draft,
+        Stage::Cancelled,
+        Stage::Received,
+        Stage::Complete,
+        Stage::Entered,
+        Stage::Favourable,
+        Stage::WaitingList,
+        Stage::Confirmed,
+    ];
+    let mut templates = Vec::new();
+    for formation in &formations {
+        for stage in stages {
+            templates.push((
+                (formation.clone(), stage as u8),
+                template(&engine, formation, stage, made),
+            ));
+        }
+    }
+    let started = Instant::now();
+    let mut last_wave = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..CANDIDATURES {
+        let formation = &formations[(i / 20) % formations.len()];
+        let key = (formation.clone(), stage(i) as u8);
+        let template = &templates
+            .iter()
+            .find(|(k, _)| *k == key)
+            .expect("template")
+            .1;
+        let dossier = copy(template, i);
+        if stage(i) == Stage::Favourable && (i / 20) % WAVES == WAVES - 1 {
+            last_wave.push(dossier.id.clone());
+        }
+        let mut event = engine.history(&template.id).expect("history").remove(0);
+        event.dossier = dossier.id.clone();
+        event.version = dossier.version;
+        let indexed = engine.indexed(&dossier, made).expect("indexed");
+        batch.push(Commit {
+            expected_version: 0,
+            dossier,
+            event,
+            mails: Vec::new(),
+            indexed,
+        });
+        if batch.len() == 1000 {
+            engine.store().commit(&batch).expect("commit");
+            batch.clear();
+        }
+    }
+    engine.store().commit(&batch).expect("commit");
+    engine.store().flush().expect("flush");
+    println!(
+        "seeded {CANDIDATURES} candidatures in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    last_wave
+}
+
+/// Median, 95th percentile and maximum of `samples`, in milliseconds.
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{what}: median {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} runs)",
+        ms(pick(0.5)),
+        ms(pick(0.95)),
+        ms(*samples.last().expect("samples")),
+        samples.len()
+    );
+}
+
+fn peak_memory(process: &Child) -> String {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", process.id())).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .map_or("?".into(), |l| {
+            l.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
+        })
+}
+
+/// The release server on the seeded store: start-up, then staff lists over HTTP.
+fn serve_and_list(data: &Path) {
+    let staff = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(repository())
+        .args(["staff", "--data"])
+        .arg(data)
+        .args([
+            "add",
+            "scolarite@osu.example",
+            "--role",
+            "gestionnaire",
+            "--scope",
+            "*",
+        ])
+        .output()
+        .expect("guichet staff");
+    let out = String::from_utf8_lossy(&staff.stdout).to_string();
+    let link = out[out.find("/staff/mot-de-passe/").expect("a link")..]
+        .trim()
+        .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let started = Instant::now();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(repository())
+        .args([
+            "serve",
+            "definitions/osu-pytheas.yaml",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(data)
+        .args(["--now", "2027-05-20T10:00:00Z"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("guichet serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    while agent
+        .get(&format!("{base}/health"))
+        .call()
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the server did not start"
+        );
+    }
+    println!(
+        "server start on {CANDIDATURES} candidatures (to a healthy /health): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let page = agent
+        .get(&format!("{base}{link}"))
+        .call()
+        .expect("password page");
+    let cookie = |response: &ureq::http::Response<ureq::Body>, name: &str| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(name))
+            .map(|v| v.split(';').next().unwrap_or("").to_owned())
+    };
+    let browser = cookie(&page, "guichet_csrf").expect("csrf cookie");
+    let mut page = page;
+    let body = page.body_mut().read_to_string().expect("body");
+    let token_at = body.find(r#"name="csrf" value=""#).expect("csrf") + 19;
+    let token = &body[token_at..token_at + 64];
+    let chosen = agent
+        .post(&format!("{base}{link}"))
+        .header("cookie", &browser)
+        .send_form([
+            ("csrf", token),
+            ("password", "Vieux-Port-Marseille-13"),
+            ("password_confirm", "Vieux-Port-Marseille-13"),
+        ])
+        .expect("password");
+    let session = cookie(&chosen, "guichet_staff").expect("staff session");
+    let views = [
+        ("one formation and state (/staff?formation=m1-set&state=receptionne)", "/staff?formation=m1-set&state=receptionne"),
+        ("one formation and a decision (/staff?formation=m1-set&avis=liste_complementaire&sort=rang)", "/staff?formation=m1-set&avis=liste_complementaire&sort=rang"),
+        ("a name searched in one formation (/staff?formation=m1-set&q=nguyen)", "/staff?formation=m1-set&q=nguyen"),
+        ("everything, sorted by name (/staff?sort=name)", "/staff?sort=name"),
+    ];
+    for (what, path) in views {
+        let mut samples = Vec::new();
+        for _ in 0..30 {
+            let begun = Instant::now();
+            let mut response = agent
+                .get(&format!("{base}{path}"))
+                .header("cookie", &session)
+                .call()
+                .expect("list");
+            let body = response.body_mut().read_to_string().expect("body");
+            samples.push(begun.elapsed());
+            assert!(body.contains("candidature(s)"), "{body}");
+        }
+        report(&format!("staff list, {what}, over HTTP"), samples);
+    }
+    println!("server peak memory: {}", peak_memory(&server));
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let folder = tempfile::tempdir().expect("tempdir");
+    let data = folder.path().join("data");
+    let admitted = seed(&data);
+    serve_and_list(&data);
+
+    let definition =
+        Definition::load(repository().join("definitions/osu-pytheas.yaml")).expect("definition");
+    let started = Instant::now();
+    let engine = Engine::open(
+        definition,
+        SledStore::open(data.join("store")).expect("store"),
+    )
+    .expect("engine");
+    println!(
+        "engine open on {CANDIDATURES} candidatures: {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Withdrawals before any deadline: each promotes the best of its list.
+    let before = at("2027-05-20T10:00:00Z");
+    let mut samples = Vec::new();
+    for id in admitted.iter().take(100) {
+        let dossier = engine.dossier(id).expect("read").expect("dossier");
+        let me = Actor::new("candidat", &dossier.owner);
+        let begun = Instant::now();
+        let outcome = engine
+            .apply(
+                id,
+                dossier.version,
+                &me,
+                transition("se_desister", Value::Null),
+                before,
+            )
+            .expect("withdrawal");
+        samples.push(begun.elapsed());
+        assert_eq!(outcome.follow_ups.len(), 1, "a promotion");
+    }
+    report("one withdrawal with its promotion (durable)", samples);
+
+    let mut samples = Vec::new();
+    let mut due = 0;
+    for _ in 0..10 {
+        let begun = Instant::now();
+        due = engine.due(wave(0)).expect("due").len();
+        samples.push(begun.elapsed());
+    }
+    report(
+        &format!("Engine::due on a day with {due} deadlines due"),
+        samples,
+    );
+
+    for k in 0..WAVES {
+        let begun = Instant::now();
+        let handled = engine.run_due(wave(k)).expect("run_due");
+        let took = begun.elapsed();
+        let withdrawals = handled
+            .iter()
+            .filter(|(d, _)| d.deadline == "confirmation")
+            .count();
+        let promoted: usize = handled
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .map(|o| o.follow_ups.len())
+            .sum();
+        let failed = handled.iter().filter(|(_, r)| r.is_err()).count();
+        println!(
+            "scheduler pass, day {}: {} deadlines ({withdrawals} automatic withdrawals, {promoted} promotions, {failed} failed) in {:.2} s",
+            k + 1,
+            handled.len(),
+            took.as_secs_f64()
+        );
+    }
+}
