@@ -91,6 +91,33 @@ struct Journey {
 }
 
 impl Journey {
+    /// Zoé Lefèvre signs up and activates her account with the link mailed
+    /// to her (each page checked, if `checked`).
+    async fn sign_up(&mut self, smtp: &SmtpServer, checked: bool) {
+        self.goto("/inscription").await;
+        if checked {
+            self.check("inscription").await;
+        }
+        self.fill("last_name", "Lefèvre").await;
+        self.fill("first_name", "Zoé").await;
+        self.fill("email", "zoe.lefevre@example.org").await;
+        self.submit().await;
+        let text = self.text().await;
+        assert!(text.contains("Consultez votre messagerie"), "{text}");
+        if checked {
+            self.check("courriel-envoye").await;
+        }
+        let (_, link) = link_in_mail(smtp, "zoe.lefevre@example.org", "Activation", 1);
+        self.client.goto(&link).await.unwrap();
+        if checked {
+            self.check("activation").await;
+        }
+        self.fill("password", "Calanques-de-Sormiou-7").await;
+        self.fill("password_confirm", "Calanques-de-Sormiou-7")
+            .await;
+        self.submit().await;
+    }
+
     /// A Chromium session on `server`; screenshots named `{prefix}NN-name.png`.
     async fn start(driver: &Chromedriver, server: &Guichet, prefix: &str) -> Journey {
         let axe_path = repository().join("tests/browser/node_modules/axe-core/axe.min.js");
@@ -273,21 +300,7 @@ fn the_manual_journey_in_a_real_browser() {
         // I. The account.
         j.goto("/").await;
         j.check("accueil").await;
-        j.goto("/inscription").await;
-        j.check("inscription").await;
-        j.fill("last_name", "Lefèvre").await;
-        j.fill("first_name", "Zoé").await;
-        j.fill("email", "zoe.lefevre@example.org").await;
-        j.submit().await;
-        let text = j.text().await;
-        assert!(text.contains("Consultez votre messagerie"), "{text}");
-        j.check("courriel-envoye").await;
-        let (_, link) = link_in_mail(&smtp, "zoe.lefevre@example.org", "Activation", 1);
-        j.client.goto(&link).await.unwrap();
-        j.check("activation").await;
-        j.fill("password", "Calanques-de-Sormiou-7").await;
-        j.fill("password_confirm", "Calanques-de-Sormiou-7").await;
-        j.submit().await;
+        j.sign_up(&smtp, true).await;
         assert!(j.text().await.contains("Zoé Lefèvre"));
         j.check("tableau-de-bord").await;
 
@@ -544,16 +557,7 @@ fn the_staff_procedure_in_a_real_browser() {
         let mut j = Journey::start(&driver, &server, "staff-").await;
 
         // Zoé signs up, applies, uploads her five pieces and sends.
-        j.goto("/inscription").await;
-        j.fill("last_name", "Lefèvre").await;
-        j.fill("first_name", "Zoé").await;
-        j.fill("email", "zoe.lefevre@example.org").await;
-        j.submit().await;
-        let (_, link) = link_in_mail(&smtp, "zoe.lefevre@example.org", "Activation", 1);
-        j.client.goto(&link).await.unwrap();
-        j.fill("password", "Calanques-de-Sormiou-7").await;
-        j.fill("password_confirm", "Calanques-de-Sormiou-7").await;
-        j.submit().await;
+        j.sign_up(&smtp, false).await;
         j.goto("/formations/m1-set/candidater").await;
         j.submit().await;
         for piece in [

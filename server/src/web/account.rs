@@ -125,17 +125,48 @@ pub async fn signin(visit: Visit, post: PublicForm) -> PageResult {
         worker.accounts.open_session(&account?.id, now).ok()
     })
     .await?;
-    Ok(match checked {
+    let (page, hand_over) = (signin_page(), signed_in_redirect);
+    Ok(sign_in_answer((&visit, &post), page, checked, hand_over))
+}
+
+/// The answer to a sign-in form once its password was checked: the session
+/// handed to the browser by `hand_over`, or the form again saying the
+/// credentials are wrong (without telling which); the throttle is told
+/// either way.
+pub(super) fn sign_in_answer(
+    (visit, post): (&Visit, &PublicForm),
+    page: AccountForm,
+    session: Option<String>,
+    hand_over: fn(&Visit, &str) -> Response,
+) -> Response {
+    match session {
         Some(session) => {
             post.succeeded(&visit.state);
-            signed_in_redirect(&visit, &session)
+            hand_over(visit, &session)
         }
         None => {
             post.failed(&visit.state);
             let error = Some(visit.t("wrong_credentials"));
-            signin_page().render(&visit, &form.0, &Errors::new(), error)
+            page.render(visit, &post.form.0, &Errors::new(), error)
         }
-    })
+    }
+}
+
+/// The answer to a sign-out: the session (named by cookie `name`, in
+/// `accounts`) closed, its cookie expired, and a link to sign in again.
+pub(super) fn sign_out_answer(
+    visit: &Visit,
+    accounts: &crate::account_store::AccountStore,
+    name: &str,
+    sign_in: &'static str,
+) -> Response {
+    if let Some(session) = cookie(&visit.headers, name) {
+        let _ = accounts.close_session(&session);
+    }
+    let words = ("signed_out", "signed_out");
+    let response = visit.message(StatusCode::OK, words, Some(("sign_in", sign_in)));
+    let expired = set_cookie(visit.state.secure_cookies, name, "", "Lax", Some(0));
+    with_cookie(response, Some(expired))
 }
 
 /// Whether `password` is the one `hash` was made from; `None` (no account)
@@ -159,14 +190,7 @@ pub(super) fn password_matches(password: &str, hash: Option<&str>) -> bool {
 
 /// `POST /deconnexion`
 pub async fn signout(visit: Visit, _: CsrfForm) -> Response {
-    let state = &visit.state;
-    if let Some(session) = cookie(&visit.headers, SESSION_COOKIE) {
-        let _ = state.accounts.close_session(&session);
-    }
-    let words = ("signed_out", "signed_out");
-    let response = visit.message(StatusCode::OK, words, Some(("sign_in", "/connexion")));
-    let expired = set_cookie(state.secure_cookies, SESSION_COOKIE, "", "Lax", Some(0));
-    with_cookie(response, Some(expired))
+    sign_out_answer(&visit, &visit.state.accounts, SESSION_COOKIE, "/connexion")
 }
 
 /// `GET /compte/email`

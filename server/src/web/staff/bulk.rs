@@ -33,10 +33,10 @@ struct Line {
 struct BulkPage {
     heading: String,
     transition: String,
-    ready: Vec<Line>,
-    refused: Vec<Line>,
-    done: Vec<Line>,
-    failed: Vec<Line>,
+    /// Those that change (or will, on the confirmation page)…
+    changing: Vec<Line>,
+    /// …and those that do not, each with why.
+    unchanged: Vec<Line>,
     action: String,
     back: String,
     confirming: bool,
@@ -162,94 +162,73 @@ fn keys(form: &CsrfForm) -> Vec<String> {
 
 /// `POST /staff/lot`: what the transition would do to the selection.
 pub async fn confirm(staff: Staff, form: CsrfForm) -> PageResult {
-    let (transition, label) = chosen(&staff, &form)?;
-    let keys = keys(&form);
-    let worker = Arc::clone(&staff.visit.state);
-    let (staff, lines) = blocking(move || {
-        let lines = (|| -> Result<(Vec<Line>, Vec<Line>), PageError> {
-            let lang = staff.visit.lang;
-            let (mut ready, mut refused) = (Vec::new(), Vec::new());
-            for one in selected(&worker, &staff, &keys)? {
-                match decide(&staff, &one, &transition)? {
-                    Ok(_) => ready.push(line(&worker, &one, None, lang)),
-                    Err(reason) => refused.push(line(&worker, &one, Some(reason), lang)),
-                }
-            }
-            Ok((ready, refused))
-        })();
-        (staff, lines.map(|l| (l, transition)))
-    })
-    .await?;
-    let ((ready, refused), transition) = lines?;
-    let lang = staff.visit.lang;
-    let page = BulkPage {
-        heading: lang
-            .t("staff_bulk_confirm")
-            .replace("{count}", &ready.len().to_string())
-            .replace("{action}", &label),
-        transition,
-        ready,
-        refused,
-        done: Vec::new(),
-        failed: Vec::new(),
-        action: lang.href("/staff/lot/appliquer"),
-        back: lang.href("/staff"),
-        confirming: true,
-    };
-    Ok(staff.render("staff/bulk.html", StatusCode::OK, &page))
+    sort_out(staff, form, false).await
 }
 
 /// `POST /staff/lot/appliquer`: each candidature is its own command; one
 /// refused never undoes nor stops the others.
 pub async fn apply(staff: Staff, form: CsrfForm) -> PageResult {
+    sort_out(staff, form, true).await
+}
+
+/// Sorts the selection into the candidatures the transition changes (or
+/// would, before `perform`) and those it does not, with why; performs it on
+/// the first if `perform`.
+async fn sort_out(staff: Staff, form: CsrfForm, perform: bool) -> PageResult {
     let (transition, label) = chosen(&staff, &form)?;
     let keys = keys(&form);
     let worker = Arc::clone(&staff.visit.state);
-    let (staff, lines) = blocking(move || {
-        let lines = (|| -> Result<(Vec<Line>, Vec<Line>), PageError> {
+    let id = transition.clone();
+    let (staff, sorted) = blocking(move || {
+        let sorted = (|| -> Result<(Vec<Line>, Vec<Line>), PageError> {
             let lang = staff.visit.lang;
-            let (mut done, mut failed) = (Vec::new(), Vec::new());
+            let (mut changing, mut unchanged) = (Vec::new(), Vec::new());
             for one in selected(&worker, &staff, &keys)? {
-                let role = match decide(&staff, &one, &transition)? {
+                let role = match decide(&staff, &one, &id)? {
                     Ok(role) => role,
                     Err(reason) => {
-                        failed.push(line(&worker, &one, Some(reason), lang));
+                        unchanged.push(line(&worker, &one, Some(reason), lang));
                         continue;
                     }
                 };
-                let command = Command::Transition {
-                    candidature: one.candidature.clone(),
-                    transition: transition.clone(),
-                    input: Default::default(),
-                };
-                match worker.run_as_staff(&staff.actor(&role), &one.dossier, command) {
-                    Ok(_) => done.push(line(&worker, &one, None, lang)),
-                    Err(error) => {
+                if perform {
+                    let command = Command::Transition {
+                        candidature: one.candidature.clone(),
+                        transition: id.clone(),
+                        input: Default::default(),
+                    };
+                    let actor = staff.actor(&role);
+                    if let Err(error) = worker.run_as_staff(&actor, &one.dossier, command) {
                         let reason = refusal(lang.code(), &error);
-                        failed.push(line(&worker, &one, Some(reason), lang));
+                        unchanged.push(line(&worker, &one, Some(reason), lang));
+                        continue;
                     }
                 }
+                changing.push(line(&worker, &one, None, lang));
             }
-            Ok((done, failed))
+            Ok((changing, unchanged))
         })();
-        (staff, lines.map(|l| (l, transition)))
+        (staff, sorted)
     })
     .await?;
-    let ((done, failed), transition) = lines?;
+    let (changing, unchanged) = sorted?;
     let lang = staff.visit.lang;
+    let heading = if perform {
+        "staff_bulk_done"
+    } else {
+        "staff_bulk_confirm"
+    };
     let page = BulkPage {
         heading: lang
-            .t("staff_bulk_done")
-            .replace("{count}", &done.len().to_string())
+            .t(heading)
+            .replace("{count}", &changing.len().to_string())
             .replace("{action}", &label),
         transition,
-        ready: Vec::new(),
-        refused: Vec::new(),
-        done,
-        failed,
-        action: String::new(),
+        changing,
+        unchanged,
+        action: lang.href("/staff/lot/appliquer"),
         back: lang.href("/staff"),
-        confirming: false,
+        confirming: !perform,
     };
     Ok(staff.render("staff/bulk.html", StatusCode::OK, &page))
 }

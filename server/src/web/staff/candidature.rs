@@ -500,24 +500,29 @@ fn transition_page(
     Ok(seen.staff.render("staff/transition.html", status, &page))
 }
 
+/// The transition the route names, and the role the member takes it with;
+/// a 403 page if none of their roles may take it from here.
+fn transition_at(
+    seen: &SeenCandidature,
+    at: &[(String, String)],
+) -> Result<(String, guichet_engine::model::TransitionDef), PageError> {
+    let id = at
+        .iter()
+        .find(|(k, _)| k == "transition")
+        .map(|(_, v)| v.as_str())
+        .ok_or(PageError::NotFound)?;
+    let role = role_for(&member_actions(seen)?, id, None).ok_or(PageError::Forbidden)?;
+    let transition = seen.definition.transition(id).ok_or(PageError::NotFound)?;
+    Ok((role, transition.clone()))
+}
+
 /// `GET /staff/candidatures/{dossier}/{candidature}/transitions/{transition}`:
 /// the input form, filled with the values the candidature holds.
 pub async fn transition_form(
     seen: SeenCandidature,
     Path(at): Path<Vec<(String, String)>>,
 ) -> PageResult {
-    let id = at
-        .iter()
-        .find(|(k, _)| k == "transition")
-        .map(|(_, v)| v.clone())
-        .ok_or(PageError::NotFound)?;
-    let actions = member_actions(&seen)?;
-    role_for(&actions, &id, None).ok_or(PageError::Forbidden)?;
-    let transition = seen
-        .definition
-        .transition(&id)
-        .ok_or(PageError::NotFound)?
-        .clone();
+    let (_, transition) = transition_at(&seen, &at)?;
     let candidature = seen.candidature()?;
     let entry: Map<String, Value> = transition
         .input
@@ -533,22 +538,11 @@ pub async fn transition(
     Path(at): Path<Vec<(String, String)>>,
     form: CsrfForm,
 ) -> PageResult {
-    let id = at
-        .iter()
-        .find(|(k, _)| k == "transition")
-        .map(|(_, v)| v.clone())
-        .ok_or(PageError::NotFound)?;
-    let actions = member_actions(&seen)?;
-    let role = role_for(&actions, &id, None).ok_or(PageError::Forbidden)?;
-    let transition = seen
-        .definition
-        .transition(&id)
-        .ok_or(PageError::NotFound)?
-        .clone();
+    let (role, transition) = transition_at(&seen, &at)?;
     let input = answers_from(&transition.input, &form.0);
     let command = Command::Transition {
         candidature: seen.id.clone(),
-        transition: id,
+        transition: transition.id.clone(),
         input: input.clone(),
     };
     let result = run(&seen, &role, command).await?;

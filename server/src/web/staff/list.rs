@@ -219,14 +219,23 @@ fn cell_text(value: &Value) -> String {
 
 /// Sorts `rows` on `column` (then by name, then by id, for a stable page
 /// order); names are folded once per row, not once per comparison.
-fn sort(rows: Vec<Row>, definition: &Definition, (column, descending): &(String, bool)) -> Vec<Row> {
+fn sort(
+    rows: Vec<Row>,
+    definition: &Definition,
+    (column, descending): &(String, bool),
+) -> Vec<Row> {
     let state_rank = |id: &str| {
         let states = &definition.file().workflow.states;
         states.iter().position(|s| s.id == id).unwrap_or(usize::MAX)
     };
     let mut keyed: Vec<(String, Row)> = rows
         .into_iter()
-        .map(|row| (fold(&format!("{}\u{0} {}", row.last_name, row.first_name)), row))
+        .map(|row| {
+            (
+                fold(&format!("{}\u{0} {}", row.last_name, row.first_name)),
+                row,
+            )
+        })
         .collect();
     let compare = |(a_name, a): &(String, Row), (b_name, b): &(String, Row)| -> Ordering {
         let first = match column.as_str() {

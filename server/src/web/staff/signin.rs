@@ -5,16 +5,16 @@
 use std::sync::Arc;
 
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 
-use super::super::account::password_matches;
+use super::super::account::{password_matches, sign_in_answer, sign_out_answer};
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::{CsrfForm, PublicForm, Visit};
-use super::super::forms::{AccountForm, Errors, Input};
+use super::super::forms::{AccountForm, Input};
 use super::super::password::{password_errors, token_problem};
-use super::super::session::{cookie, set_cookie, with_cookie, STAFF_SESSION_COOKIE};
+use super::super::session::{cookie, set_cookie, STAFF_SESSION_COOKIE};
 use crate::account_store::{Purpose, SESSION_MAX};
 
 fn signin_page() -> AccountForm {
@@ -91,35 +91,18 @@ pub async fn sign_in(visit: Visit, post: PublicForm) -> PageResult {
             .ok()
     })
     .await?;
-    Ok(match session {
-        Some(session) => {
-            post.succeeded(&visit.state);
-            signed_in(&visit, &session)
-        }
-        None => {
-            post.failed(&visit.state);
-            let error = Some(visit.t("wrong_credentials"));
-            signin_page().render(&visit, &form.0, &Errors::new(), error)
-        }
-    })
+    Ok(sign_in_answer(
+        (&visit, &post),
+        signin_page(),
+        session,
+        signed_in,
+    ))
 }
 
 /// `POST /staff/deconnexion`
 pub async fn sign_out(visit: Visit, _: CsrfForm) -> Response {
-    let state = &visit.state;
-    if let Some(session) = cookie(&visit.headers, STAFF_SESSION_COOKIE) {
-        let _ = state.staff.accounts.close_session(&session);
-    }
-    let words = ("signed_out", "signed_out");
-    let response = visit.message(StatusCode::OK, words, Some(("sign_in", "/staff/connexion")));
-    let expired = set_cookie(
-        state.secure_cookies,
-        STAFF_SESSION_COOKIE,
-        "",
-        "Lax",
-        Some(0),
-    );
-    with_cookie(response, Some(expired))
+    let accounts = &visit.state.staff.accounts;
+    sign_out_answer(&visit, accounts, STAFF_SESSION_COOKIE, "/staff/connexion")
 }
 
 /// `GET /staff/mot-de-passe/{token}`
