@@ -140,6 +140,8 @@ fn staff_accounts_are_managed_from_the_command_line() {
         "{listed}"
     );
     assert!(listed.contains("no password yet"), "{listed}");
+    let link = run(&["link", "claire@osu.example"]);
+    assert!(String::from_utf8_lossy(&link.stdout).contains("/staff/mot-de-passe/"));
     assert!(run(&["disable", "claire@osu.example"]).status.success());
     let listed = String::from_utf8_lossy(&run(&["list"]).stdout).to_string();
     assert!(listed.contains("disabled"), "{listed}");
@@ -417,12 +419,13 @@ fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page()
     let mut committee = signed_in_staff(&server, &committee);
     let mut overseer = signed_in_staff(&server, &overseer);
     let csrf_of_list = |browser: &mut Browser| csrf_of(&browser.get(&server.url("/staff")).body);
-    // A member id to aim the team page's buttons at: the office's own.
+    // A member id to aim the team page's buttons at: the office's.
     let team = overseer
         .get(&server.url("/staff/equipe"))
         .body
         .replace("&#x2f;", "/");
-    let member = team
+    let office_row = &team[team.find("<td>scolarite-set@osu.example").unwrap()..];
+    let member = office_row
         .split("/staff/equipe/")
         .nth(1)
         .and_then(|rest| rest.split(['?', '"']).next())
@@ -543,6 +546,23 @@ fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page()
     }
     assert_eq!(candidate.get(&server.url("/staff")).status, 401);
     assert_eq!(office.get(&server.url("/tableau-de-bord")).status, 401);
+
+    // A forgotten password: the administrator gives a new link from the team page.
+    let given = overseer.post(
+        &server.url(&format!("/staff/equipe/{member}")),
+        &[("csrf", &overseer_csrf), ("action", "link")],
+    );
+    assert_eq!(given.status, 200);
+    let body = given.body.replace("&#x2f;", "/");
+    let at = body.find("http://").expect("the link on the page");
+    let link = body[at..].split('<').next().unwrap().to_owned();
+    let again = signed_in_staff(&server, &link);
+    assert!(again.cookies.contains_key("guichet_staff"));
+    assert_eq!(
+        office.get(&server.url("/staff")).status,
+        401,
+        "a new password ends the old sessions"
+    );
     server.stop();
     // The candidate's activation made their own dossier; the others are as they were.
     let after: Vec<(String, u64)> = versions(&data)

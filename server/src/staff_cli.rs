@@ -9,11 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use guichet_engine::{Definition, DefinitionError};
 
-use crate::account_store::Purpose;
 use crate::staff_store::{Rights, StaffStore};
-
-/// How long the link a new staff member chooses their password with works.
-pub const WELCOME_VALIDITY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Settings of `guichet staff`.
 #[derive(clap::Args, Debug)]
@@ -55,6 +51,11 @@ enum StaffAction {
         /// First and last name, e.g. `"Claire Martin"`.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Prints a new link to choose a password (a forgotten one).
+    Link {
+        /// Email address.
+        email: String,
     },
     /// Lists the staff accounts.
     List,
@@ -133,17 +134,14 @@ pub fn run(options: StaffOptions) -> anyhow::Result<ExitCode> {
                 describe(&member.rights)
             );
             if member.account.password.is_none() {
-                let (token, expires) = staff.accounts.issue_token(
-                    Purpose::PasswordReset,
-                    &member.account.id,
-                    WELCOME_VALIDITY,
-                    now,
-                )?;
-                println!(
-                    "choose a password (link valid until {expires:.0}): {}/staff/mot-de-passe/{token}",
-                    options.base_url.trim_end_matches('/')
-                );
+                print_link(&staff, &member.account.id, &options.base_url)?;
             }
+        }
+        StaffAction::Link { email } => {
+            let Some(member) = staff.find_by_email(&email)? else {
+                bail!("no staff account with the address `{email}` (see `guichet staff list`)");
+            };
+            print_link(&staff, &member.account.id, &options.base_url)?;
         }
         StaffAction::List => {
             for member in staff.members()? {
@@ -165,6 +163,12 @@ pub fn run(options: StaffOptions) -> anyhow::Result<ExitCode> {
     }
     staff.accounts.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_link(staff: &StaffStore, id: &str, base_url: &str) -> anyhow::Result<()> {
+    let (link, expires) = staff.password_link(id, base_url, jiff::Timestamp::now())?;
+    println!("choose a password (link valid until {expires:.0}): {link}");
+    Ok(())
 }
 
 fn set_disabled(staff: &StaffStore, email: &str, disabled: bool) -> anyhow::Result<()> {

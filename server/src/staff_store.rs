@@ -29,6 +29,9 @@ pub struct Rights {
     pub disabled: bool,
 }
 
+/// How long the link a staff member chooses their password with works.
+pub const WELCOME_VALIDITY: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// The scope that covers every formation.
 pub const EVERYWHERE: &str = "*";
 
@@ -231,6 +234,22 @@ impl StaffStore {
         }
         self.set_rights(&account.id, &rights)?;
         Ok((StaffMember { account, rights }, created))
+    }
+
+    /// A new link (at `base_url`) with which member `id` chooses a password,
+    /// valid a week, once; and when it expires.
+    pub fn password_link(
+        &self,
+        id: &str,
+        base_url: &str,
+        now: Timestamp,
+    ) -> Result<(String, Timestamp), AccountError> {
+        let purpose = crate::account_store::Purpose::PasswordReset;
+        let (token, expires) = self
+            .accounts
+            .issue_token(purpose, id, WELCOME_VALIDITY, now)?;
+        let base = base_url.trim_end_matches('/');
+        Ok((format!("{base}/staff/mot-de-passe/{token}"), expires))
     }
 
     /// Stores the rights of account `id`; a disabled member is signed out

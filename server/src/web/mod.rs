@@ -292,6 +292,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             remember_language,
         ))
         .layer(middleware::from_fn(private_pages))
+        .layer(middleware::from_fn(read_forms_first))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -416,6 +417,32 @@ async fn security_headers(request: Request, next: Next) -> Response {
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "same-origin");
     response
+}
+
+/// The most a form (not an upload) may hold, read before its handler runs:
+/// axum's own default limit, which the handlers then apply.
+const FORM_LIMIT: usize = 2 << 20;
+
+/// Reads a posted form whole before the handler runs. A request refused
+/// before its body is read (a 401 without a session, a 404 outside one's
+/// scope) would otherwise end its connection while the browser is still
+/// sending: the browser would show a reset connection instead of the page.
+/// Uploads (multipart) are read by their handler, which cuts them at the
+/// piece's limit.
+async fn read_forms_first(request: Request, next: Next) -> Response {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, FORM_LIMIT).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, bytes.into())).await,
+        Err(_) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    }
 }
 
 /// What a signed-in visitor is shown is theirs alone: no cache, shared or

@@ -15,8 +15,6 @@ use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::CsrfForm;
 use super::super::forms::{valid_email, valid_name};
 use super::Staff;
-use crate::account_store::Purpose;
-use crate::staff_cli::WELCOME_VALIDITY;
 use crate::staff_store::{Rights, StaffMember};
 
 #[derive(Serialize)]
@@ -200,28 +198,36 @@ pub async fn add(staff: Staff, form: CsrfForm) -> PageResult {
         if member.account.password.is_some() {
             return Ok(None);
         }
-        let (token, _) = state.staff.accounts.issue_token(
-            Purpose::PasswordReset,
-            &member.account.id,
-            WELCOME_VALIDITY,
-            now,
-        )?;
-        let base = state.base_url.trim_end_matches('/');
-        Ok(Some(format!("{base}/staff/mot-de-passe/{token}")))
+        let (link, _) = state
+            .staff
+            .password_link(&member.account.id, &state.base_url, now)?;
+        Ok(Some(link))
     })
     .await??;
     let members = members(&staff).await?;
     render(&staff, members, (Vec::new(), Vec::new(), link))
 }
 
-/// `POST /staff/equipe/{id}`: disables (`action=disable`) or enables a member.
+/// `POST /staff/equipe/{id}`: disables (`action=disable`) or enables a
+/// member, or gives a new link to choose a password (`action=link`, for a
+/// forgotten one).
 pub async fn change(staff: Staff, Path(id): Path<String>, form: CsrfForm) -> PageResult {
     is_admin(&staff)?;
     if id == staff.member.account.id {
         return Err(PageError::Forbidden);
     }
-    let disable = form.get("action") == Some("disable");
     let state = Arc::clone(&staff.visit.state);
+    if form.get("action") == Some("link") {
+        let link = blocking(move || -> Result<String, PageError> {
+            state.staff.member(&id)?.ok_or(PageError::NotFound)?;
+            let now = jiff::Timestamp::now();
+            Ok(state.staff.password_link(&id, &state.base_url, now)?.0)
+        })
+        .await??;
+        let members = members(&staff).await?;
+        return render(&staff, members, (Vec::new(), Vec::new(), Some(link)));
+    }
+    let disable = form.get("action") == Some("disable");
     blocking(move || -> Result<(), PageError> {
         let member = state.staff.member(&id)?.ok_or(PageError::NotFound)?;
         let rights = Rights {

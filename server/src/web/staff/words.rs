@@ -74,5 +74,6 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_disabled", "Désactivé", "Disabled"),
     ("staff_no_password", "Mot de passe à choisir", "Password not chosen yet"),
     ("staff_enable", "Réactiver", "Enable"),
+    ("staff_new_link", "Nouveau lien de mot de passe pour", "New password link for"),
     ("staff_disable", "Désactiver", "Disable"),
 ];
