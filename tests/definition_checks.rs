@@ -610,3 +610,45 @@ fn what_a_staff_role_reads_names_known_sections_and_pieces() {
     let (_, _, message, _) = single(&candidate);
     assert!(message.contains("only a staff role"), "{message}");
 }
+
+#[test]
+fn a_deadline_may_fall_on_a_date_the_candidature_holds() {
+    let with_input = edit(
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }
+    - { id: invite, label: Invite, from: received, to: received, by: staff, input: [{ id: interview, type: date, label: Interview }] }
+  deadlines:
+    - { id: reminder, label: Reminder, in: received, at: candidature.data.interview, before: 1 day, mail: received }",
+    );
+    assert_eq!(problems(&with_input), Vec::new());
+    let (line, _, message, hint) = single(&with_input.replace(
+        "at: candidature.data.interview",
+        "at: candidature.data.intervew",
+    ));
+    assert_eq!(line, line_of(&with_input, "at: candidature.data"));
+    assert!(message.contains("intervew"), "{message}");
+    assert!(hint.contains("interview"), "{hint}");
+}
+
+#[test]
+fn dates_are_computed_by_functions_and_a_number_added_to_a_date_is_refused() {
+    let definition = Definition::from_text("test.yaml", MINIMAL).unwrap();
+    let context = serde_json::json!({"today": "2027-03-10"});
+    let moved = definition.eval_value("add_days(today, 8)", &context);
+    assert!(
+        moved.is_err(),
+        "not compiled with the definition: {moved:?}"
+    );
+    let set = edit(
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+        "    - { id: close, label: Close, from: received, to: closed, by: staff, set: { answer_by: \"add_days(today, 8)\", late: \"today + 8\" } }",
+    );
+    let definition = Definition::from_text("test.yaml", &set).unwrap();
+    let value = definition
+        .eval_value("add_days(today, 8)", &context)
+        .unwrap();
+    assert_eq!(value, "2027-03-18");
+    let refused = definition.eval_value("today + 8", &context).unwrap_err();
+    let causes = guichet_engine::with_causes(&refused);
+    assert!(causes.contains("add_days(today, 7)"), "{causes}");
+}

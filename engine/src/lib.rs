@@ -112,6 +112,7 @@ mod bundle;
 mod check;
 mod compiled;
 mod context;
+mod dates;
 mod definition;
 mod diagnostic;
 mod dossier;
@@ -135,6 +136,7 @@ pub use answers::{
 pub use board::{list_columns, rows, Row};
 pub use bundle::{Bundle, ReadError};
 pub use context::{base_context, candidature_context, Shape};
+pub use dates::{add_days, add_months, days_between};
 pub use definition::{Definition, DefinitionError};
 pub use diagnostic::{with_causes, Diagnostic, Diagnostics};
 pub use dossier::{

@@ -772,7 +772,9 @@ pub struct DeadlineDef {
     /// Extra condition (rhai) on the candidature.
     #[serde(default)]
     pub when: Option<String>,
-    /// Due at the end of this day: a date `YYYY-MM-DD`, or `campaign.closes`.
+    /// Due at the end of this day: a date `YYYY-MM-DD`, `campaign.opens`,
+    /// `campaign.closes`, or a date the candidature holds,
+    /// `candidature.data.<input or set value>`.
     #[serde(default)]
     pub at: Option<String>,
     /// Due this long after the candidature entered its status, e.g. `8 days`.
@@ -787,6 +789,14 @@ pub struct DeadlineDef {
     /// Mail queued when due.
     #[serde(default)]
     pub mail: Option<String>,
+}
+
+impl DeadlineDef {
+    /// The candidature value whose date the deadline falls on, for
+    /// `at: candidature.data.<field>`.
+    pub fn held_date(&self) -> Option<&str> {
+        self.at.as_deref()?.strip_prefix("candidature.data.")
+    }
 }
 
 /// A mail template.

@@ -35,6 +35,7 @@ pub fn sandbox() -> Engine {
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     refuse_text_and_number(&mut engine);
+    crate::dates::register_rhai(&mut engine);
     engine
 }
 
@@ -44,7 +45,7 @@ pub fn sandbox() -> Engine {
 /// the reason; the operators are looked up, not fast-pathed, for that.
 fn refuse_text_and_number(engine: &mut Engine) {
     const REASON: &str = "`+` between a text and a number: dates are texts here, and \
-                          `today + 7` would give `2027-03-107`; write the date itself, \
+                          `today + 7` would give `2027-03-107`; write `add_days(today, 7)`, \
                           or add texts with `+ \"…\"`";
     engine.set_fast_operators(false);
     engine.register_fn(

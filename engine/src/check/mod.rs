@@ -27,8 +27,10 @@ mod lists;
 mod mails;
 mod workflow;
 
-/// Names minijinja provides by itself, which templates may use freely.
+/// Names minijinja provides by itself (and the date function the engine
+/// adds), which templates may use freely.
 const TEMPLATE_GLOBALS: &[&str] = &[
+    "days_between",
     "range",
     "dict",
     "namespace",
@@ -80,6 +82,7 @@ pub(crate) fn check(
 ) -> Option<CompiledDefinition> {
     let mut templates = Environment::new();
     templates.set_undefined_behavior(UndefinedBehavior::Strict);
+    crate::dates::register_templates(&mut templates);
     // An answer left empty (an optional input) prints as nothing, not `none`.
     templates.set_formatter(|out, state, value| {
         if value.is_none() {

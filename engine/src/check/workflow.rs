@@ -343,7 +343,9 @@ impl Checker<'_> {
                     "give a date (`at: 2027-07-10` or `at: campaign.closes`) or a delay (`after: 8 days`)",
                 ),
                 (Some(date), None) => {
-                    if date != "campaign.closes" && date != "campaign.opens" {
+                    if let Some(field) = deadline.held_date() {
+                        self.data_date(&format!("{at}/at"), field);
+                    } else if date != "campaign.closes" && date != "campaign.opens" {
                         self.date(&format!("{at}/at"), date);
                     }
                 }
@@ -367,6 +369,26 @@ impl Checker<'_> {
                     self.unknown(&format!("{at}/mail"), "mail", mail, &mails);
                 }
             }
+        }
+    }
+
+    /// Checks `field` is a value transitions give a candidature (an input or
+    /// a `set`), for a deadline's `at: candidature.data.<field>`.
+    fn data_date(&mut self, pointer: &str, field: &str) {
+        let transitions = &self.def.workflow.transitions;
+        let mut known: Vec<&str> = transitions
+            .iter()
+            .flat_map(|t| {
+                t.input
+                    .iter()
+                    .map(|f| f.id.as_str())
+                    .chain(t.set.keys().map(String::as_str))
+            })
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        if !known.contains(&field) {
+            self.unknown(pointer, "value of `candidature.data`", field, &known);
         }
     }
 

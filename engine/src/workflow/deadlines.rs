@@ -59,6 +59,11 @@ pub(super) fn deadline_time(
     candidature: &Candidature,
 ) -> Option<Timestamp> {
     Some(match (&deadline.at, &deadline.after) {
+        (Some(_), _) if deadline.held_date().is_some() => {
+            // A date the candidature holds (an interview's); none yet, no deadline.
+            let held = candidature.data.get(deadline.held_date()?)?.as_str()?;
+            definition.end_of_day(crate::units::parse_date(held).ok()?)
+        }
         (Some(at), _) if at == "campaign.closes" => definition.campaign_closes_at(),
         (Some(at), _) if at == "campaign.opens" => definition.campaign_opens_at(),
         (Some(at), _) => definition.end_of_day(crate::units::parse_date(at).ok()?),
