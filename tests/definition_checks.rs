@@ -652,3 +652,23 @@ fn dates_are_computed_by_functions_and_a_number_added_to_a_date_is_refused() {
     let causes = guichet_engine::with_causes(&refused);
     assert!(causes.contains("add_days(today, 7)"), "{causes}");
 }
+
+#[test]
+fn a_mail_to_an_answer_names_an_email_field() {
+    let with_referee = edit(
+        "      - { id: nationality, type: text, label: Nationality }",
+        "      - { id: nationality, type: text, label: Nationality }\n      - { id: referee, type: email, label: Referee }",
+    );
+    let to = |recipient: &str| {
+        with_referee.replace(
+            "  - id: received\n    subject:",
+            &format!("  - id: received\n    to: [candidate, {recipient}]\n    subject:"),
+        )
+    };
+    assert_eq!(problems(&to("profile.identity.referee")), Vec::new());
+    let (_, _, message, _) = single(&to("profile.identity.nationality"));
+    assert!(message.contains("is not an email address"), "{message}");
+    let (_, _, message, hint) = single(&to("profile.identiy.referee"));
+    assert!(message.contains("identiy"), "{message}");
+    assert!(hint.contains("identity"), "{hint}");
+}

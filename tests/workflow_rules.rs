@@ -703,3 +703,39 @@ fn a_mail_failing_in_one_language_fails_in_all() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_mail_may_go_to_an_address_the_candidate_gave() {
+    let text = include_str!("fixtures/minimal.yaml")
+        .replace(
+            "      - { id: nationality, type: text, label: Nationality }",
+            "      - { id: nationality, type: text, label: Nationality }\n      - { id: referee, type: email, label: Referee }",
+        )
+        .replace(
+            "  - id: received\n    subject:",
+            "  - id: received\n    to: [candidate, profile.identity.referee]\n    subject:",
+        );
+    let (_folder, engine) = engine_on(&text);
+    let dossier = engine
+        .create_dossier("zoe", support::candidate("Zoé"), "en", now())
+        .unwrap();
+    let me = Actor::new("candidate", "zoe");
+    let steps = [
+        Command::SaveSection {
+            section: "identity".into(),
+            answers: json!({"referee": "prof.martin@example.org"}),
+        },
+        Command::Apply {
+            formation: "master".into(),
+        },
+        support::piece("c1", "cv", "upload", Some(file("pdf", 1000)), None),
+        support::transition("c1", "transmit", json!({})),
+    ];
+    for command in steps {
+        try_apply(&engine, &dossier.id, &me, command).unwrap();
+    }
+    let received = engine.outbox().unwrap();
+    let mail = received.iter().find(|m| m.mail == "received").unwrap();
+    assert_eq!(mail.to.len(), 2, "{:?}", mail.to);
+    assert!(mail.to.contains(&"prof.martin@example.org".to_owned()));
+}

@@ -809,7 +809,9 @@ pub struct MailDef {
     #[serde(default)]
     pub about: MailSubject,
     /// Recipients: `candidate` (the dossier's candidate), `formation` (the formation's
-    /// contact), a staff role id (its address), or an address. Default `candidate`.
+    /// contact), a staff role id (its address), an address, or an answer of
+    /// type `email`, `profile.<section>.<field>` (every entry's, for a
+    /// repeatable section). Default `candidate`.
     #[serde(default)]
     pub to: Option<OneOrMany>,
     /// Subject (minijinja template).
@@ -819,6 +821,12 @@ pub struct MailDef {
     /// HTML body (minijinja template, values auto-escaped).
     #[serde(default)]
     pub html: Option<Text>,
+}
+
+/// The section and field a mail recipient `profile.<section>.<field>` names
+/// (an address the candidate gave: a referee's).
+pub fn answer_recipient(recipient: &str) -> Option<(&str, &str)> {
+    recipient.strip_prefix("profile.")?.split_once('.')
 }
 
 /// What a mail is about.

@@ -4,7 +4,7 @@
 use super::{Checker, TEMPLATE_GLOBALS};
 use crate::compiled::template_name;
 use crate::context::shape::{self, Shape};
-use crate::model::{MailSubject, OneOrMany, RoleKind};
+use crate::model::{answer_recipient, FieldType, MailSubject, OneOrMany, RoleKind};
 use crate::suggest::did_you_mean;
 use crate::yaml::escape_segment;
 
@@ -42,6 +42,10 @@ impl Checker<'_> {
                         OneOrMany::One(_) => format!("{at}/to"),
                         OneOrMany::Many(_) => format!("{at}/to/{i}"),
                     };
+                    if let Some((section, field)) = answer_recipient(recipient) {
+                        self.answer_recipient(&pointer, section, field);
+                        continue;
+                    }
                     if recipient.contains('@')
                         || recipient == "formation"
                         || recipient == "candidate"
@@ -61,6 +65,27 @@ impl Checker<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Checks a recipient `profile.<section>.<field>` names an email field.
+    fn answer_recipient(&mut self, pointer: &str, section: &str, field: &str) {
+        let sections = &self.def.profile;
+        let Some(found) = sections.iter().find(|s| s.id == section) else {
+            let known: Vec<&str> = sections.iter().map(|s| s.id.as_str()).collect();
+            return self.unknown(pointer, "section", section, &known);
+        };
+        match found.fields.iter().find(|f| f.id == field) {
+            None => {
+                let known: Vec<&str> = found.fields.iter().map(|f| f.id.as_str()).collect();
+                self.unknown(pointer, "field", field, &known);
+            }
+            Some(f) if f.kind != FieldType::Email => self.error(
+                pointer,
+                format!("field `{section}.{field}` is not an email address"),
+                "a mail goes to an answer of `type: email`",
+            ),
+            Some(_) => {}
         }
     }
 

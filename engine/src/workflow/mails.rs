@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::deadlines::deadline_time;
 use super::{Step, WorkflowError};
 use crate::dossier::OutboxMail;
-use crate::model::{DeadlineDef, MailEffect, RoleKind};
+use crate::model::{answer_recipient, DeadlineDef, MailEffect, RoleKind};
 
 impl Step<'_> {
     pub(super) fn queue_mails(
@@ -79,6 +79,15 @@ impl Step<'_> {
                 .map_or_else(|| vec!["candidate"], |to| to.ids());
             let mut to = Vec::new();
             for recipient in recipients {
+                if let Some((section, field)) = answer_recipient(recipient) {
+                    // Every entry's address, for a repeatable section (referees).
+                    for address in answers_at(&self.after.profile, section, field) {
+                        if !to.contains(&address) {
+                            to.push(address);
+                        }
+                    }
+                    continue;
+                }
                 let address = if recipient.contains('@') {
                     Some(recipient.to_owned())
                 } else if recipient == "candidate" {
@@ -122,4 +131,24 @@ impl Step<'_> {
         }
         Ok(())
     }
+}
+
+/// The addresses answered to `field` of `section`: one, or one per entry of
+/// a repeatable section.
+fn answers_at(
+    profile: &std::collections::BTreeMap<String, Value>,
+    section: &str,
+    field: &str,
+) -> Vec<String> {
+    let entries = match profile.get(section) {
+        Some(Value::Array(entries)) => entries.iter().collect(),
+        Some(entry) => vec![entry],
+        None => Vec::new(),
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| entry.get(field)?.as_str())
+        .map(|address| address.trim().to_owned())
+        .filter(|address| !address.is_empty())
+        .collect()
 }
