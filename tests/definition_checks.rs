@@ -672,3 +672,20 @@ fn a_mail_to_an_answer_names_an_email_field() {
     assert!(message.contains("identiy"), "{message}");
     assert!(hint.contains("identity"), "{hint}");
 }
+
+#[test]
+fn scenario_steps_name_their_candidates_and_sections() {
+    let text = format!(
+        "{MINIMAL}tests:\n  - name: two candidates\n    candidates:\n      bruno: {{ language: en }}\n    steps:\n      - {{ candidate: bruno, apply: master }}\n      - {{ candidate: brunot, save: {{ identiy: {{}} }} }}\n"
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].2.contains("brunot") && found[0].3.contains("bruno"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].2.contains("identiy") && found[1].3.contains("identity"),
+        "{found:#?}"
+    );
+}

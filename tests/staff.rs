@@ -230,6 +230,25 @@ fn a_gestionnaire_lists_filters_acts_and_exports_within_their_scope() {
     let refuse = format!("{page_path}/pieces/cv/refuser_piece");
     let without = staff.post(&server.url(&refuse), &[("csrf", &csrf), ("comment", " ")]);
     assert_eq!(without.status, 422, "{}", without.body);
+    assert!(
+        without
+            .body
+            .contains("Commentaire : Ce champ est obligatoire."),
+        "named by its label"
+    );
+    let essay = "x".repeat(6000);
+    let too_long = staff.post(
+        &server.url(&refuse),
+        &[("csrf", &csrf), ("comment", &essay)],
+    );
+    assert_eq!(too_long.status, 422);
+    assert!(
+        too_long
+            .body
+            .contains("Commentaire : Saisissez au plus 5000 caractères."),
+        "{}",
+        too_long.body
+    );
     let with = staff.post(
         &server.url(&refuse),
         &[("csrf", &csrf), ("comment", "Le CV est illisible")],

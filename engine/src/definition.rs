@@ -190,6 +190,17 @@ impl Definition {
         self.file.formations.iter().find(|f| f.id == id)
     }
 
+    /// The label of field `id` in `language`: a transition's input first,
+    /// then a profile section's or a form's field (the first of that id).
+    pub fn field_label(&self, id: &str, language: &str) -> Option<&str> {
+        let file = self.file();
+        let inputs = file.workflow.transitions.iter().flat_map(|t| &t.input);
+        let profile = file.profile.iter().flat_map(|s| &s.fields);
+        let forms = file.forms.iter().flat_map(|f| &f.fields);
+        let mut fields = inputs.chain(profile).chain(forms);
+        fields.find(|f| f.id == id).map(|f| f.label.get(language))
+    }
+
     /// A role by id.
     pub fn role(&self, id: &str) -> Option<&RoleDef> {
         self.file.roles.iter().find(|r| r.id == id)

@@ -852,14 +852,43 @@ pub struct TestScenario {
     /// Answers of the dossier sections, by section id.
     #[serde(default)]
     pub profile: BTreeMap<String, serde_json::Value>,
+    /// Language of the candidate (their mails and refusals): `fr` by default.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Other candidates, by a name steps give in `candidate:` (the first
+    /// candidate is `candidate`): to play what one candidate's action does to
+    /// another's (a withdrawal that promotes someone from the waiting list).
+    #[serde(default)]
+    pub candidates: BTreeMap<String, TestCandidate>,
     /// The steps, in order.
     pub steps: Vec<TestStep>,
+}
+
+/// Another candidate of a scenario.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestCandidate {
+    /// First name (mails greet them by it). Default: the candidate's name in the scenario.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Language of their mails and refusals: `fr` by default.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Answers of their dossier sections, by section id.
+    #[serde(default)]
+    pub profile: BTreeMap<String, serde_json::Value>,
 }
 
 /// One step of a scenario: an action, or expectations, or both.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestStep {
+    /// Which candidate acts (a name of `candidates:`); default: the first.
+    #[serde(default)]
+    pub candidate: Option<String>,
+    /// Save these profile sections (answers by section id), as the candidate.
+    #[serde(default)]
+    pub save: BTreeMap<String, serde_json::Value>,
     /// Apply to this formation.
     #[serde(default)]
     pub apply: Option<String>,

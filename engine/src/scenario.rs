@@ -8,7 +8,7 @@ use crate::definition::Definition;
 use crate::diagnostic::with_causes;
 use crate::dossier::{Actor, Candidate, Command, FileRef, OutboxMail};
 use crate::engine::{Engine, EngineError};
-use crate::model::{FileEffect, RoleKind, TestScenario, TestStep};
+use crate::model::{FileEffect, RoleKind, TestCandidate, TestScenario, TestStep};
 use crate::store::MemoryStore;
 use crate::workflow::WorkflowError;
 
@@ -47,14 +47,25 @@ pub fn run_scenarios(definition: &Arc<Definition>) -> Vec<ScenarioReport> {
         .collect()
 }
 
-/// The account id the scenario's candidate acts with.
-const OWNER: &str = "scenario-candidate";
+/// The name steps give the first candidate in `candidate:`.
+const FIRST: &str = "candidate";
+
+/// One candidate of a scenario: their account, dossier, language and the
+/// candidature the steps act on.
+struct Played {
+    name: String,
+    owner: String,
+    dossier: String,
+    language: String,
+    candidature: Option<String>,
+}
 
 struct Player<'a> {
     definition: &'a Definition,
     engine: Engine<MemoryStore>,
-    dossier: String,
-    candidature: Option<String>,
+    candidates: Vec<Played>,
+    /// The candidate the current step is about.
+    current: usize,
     now: Timestamp,
 }
 
@@ -77,54 +88,105 @@ impl Player<'_> {
         };
         let engine = Engine::open_shared(Arc::clone(definition), MemoryStore::new())
             .map_err(|e| at(format!("/tests/{index}"), with_causes(&e)))?;
-        let now = noon(definition, start);
-        let candidate = Candidate {
-            last_name: "Martin".into(),
-            first_name: "Camille".into(),
-            email: "camille.martin@example.org".into(),
-        };
-        let dossier = engine
-            .create_dossier(OWNER, candidate, "fr", now)
-            .map_err(|e| at(format!("/tests/{index}"), with_causes(&e)))?;
         let mut player = Player {
             definition,
             engine,
-            dossier: dossier.id,
-            candidature: None,
-            now,
+            candidates: Vec::new(),
+            current: 0,
+            now: noon(definition, start),
         };
-        for (section, answers) in &scenario.profile {
-            let pointer = format!(
-                "/tests/{index}/profile/{}",
-                crate::yaml::escape_segment(section)
-            );
-            let imported = definition
-                .file()
-                .profile
-                .iter()
-                .any(|s| &s.id == section && s.import.is_some());
-            let role = if imported {
-                player.staff_role()
+        let first = TestCandidate {
+            first_name: Some("Camille".into()),
+            language: scenario.language.clone(),
+            profile: scenario.profile.clone(),
+        };
+        let others = scenario
+            .candidates
+            .iter()
+            .map(|(name, c)| (name.as_str(), c));
+        for (name, candidate) in std::iter::once((FIRST, &first)).chain(others) {
+            let pointer = if name == FIRST {
+                format!("/tests/{index}")
             } else {
-                definition.candidate_role().to_owned()
-            };
-            let command = Command::SaveSection {
-                section: section.clone(),
-                answers: answers.clone(),
-            };
-            player.perform(&role, command).map_err(|e| {
-                at(
-                    pointer,
-                    format!("the answers were refused: {}", describe(&e)),
+                format!(
+                    "/tests/{index}/candidates/{}",
+                    crate::yaml::escape_segment(name)
                 )
-            })?;
+            };
+            player
+                .add_candidate(name, candidate)
+                .map_err(|e| at(pointer.clone(), with_causes(&e)))?;
+            for (section, answers) in &candidate.profile {
+                let at_section =
+                    format!("{pointer}/profile/{}", crate::yaml::escape_segment(section));
+                player
+                    .save(section, answers)
+                    .map_err(|e| at(at_section, format!("the answers were refused: {e}")))?;
+            }
         }
+        player.current = 0;
         for (number, step) in scenario.steps.iter().enumerate() {
             player
                 .step(step)
                 .map_err(|reason| at(format!("/tests/{index}/steps/{number}"), reason))?;
         }
         Ok(())
+    }
+
+    /// A new candidate with a dossier, who the next steps are about.
+    fn add_candidate(&mut self, name: &str, given: &TestCandidate) -> Result<(), EngineError> {
+        let first_name = given.first_name.clone().unwrap_or_else(|| {
+            let mut letters = name.chars();
+            letters
+                .next()
+                .map(|c| c.to_uppercase().chain(letters).collect())
+                .unwrap_or_default()
+        });
+        let candidate = Candidate {
+            last_name: "Martin".into(),
+            first_name,
+            email: format!("{name}@example.org"),
+        };
+        let owner = format!("scenario-{name}");
+        let language = given.language.clone().unwrap_or_else(|| "fr".into());
+        let dossier = self
+            .engine
+            .create_dossier(&owner, candidate, &language, self.now)?;
+        self.candidates.push(Played {
+            name: name.to_owned(),
+            owner,
+            dossier: dossier.id,
+            language,
+            candidature: None,
+        });
+        self.current = self.candidates.len() - 1;
+        Ok(())
+    }
+
+    /// Saves one profile section of the current candidate (an imported one
+    /// as staff would); the refusal in the candidate's words otherwise.
+    fn save(&self, section: &str, answers: &serde_json::Value) -> Result<Vec<OutboxMail>, String> {
+        let imported = self
+            .definition
+            .file()
+            .profile
+            .iter()
+            .any(|s| s.id == section && s.import.is_some());
+        let role = if imported {
+            self.staff_role()
+        } else {
+            self.definition.candidate_role().to_owned()
+        };
+        let command = Command::SaveSection {
+            section: section.to_owned(),
+            answers: answers.clone(),
+        };
+        self.perform(&role, command)
+            .map_err(|e| describe(self.definition, &e, &self.who().language))
+    }
+
+    fn who(&self) -> &Played {
+        &self.candidates[self.current]
     }
 
     /// A staff or system role for imports: the system role if declared.
@@ -137,27 +199,46 @@ impl Player<'_> {
             .map_or_else(String::new, |r| r.id.clone())
     }
 
+    /// Performs `command` on the current candidate's dossier: the mails it
+    /// queued, those of a promotion it caused included.
     fn perform(&self, role: &str, command: Command) -> Result<Vec<OutboxMail>, EngineError> {
         let kind = self.definition.role(role).map(|r| r.kind);
+        let who = self.who();
         let id = if kind == Some(RoleKind::Candidate) {
-            OWNER
+            who.owner.as_str()
         } else {
             "scenario-staff"
         };
-        let version = self.engine.dossier(&self.dossier)?.map_or(0, |d| d.version);
+        let version = self.engine.dossier(&who.dossier)?.map_or(0, |d| d.version);
         let outcome = self.engine.apply(
-            &self.dossier,
+            &who.dossier,
             version,
             &Actor::new(role, id),
             command,
             self.now,
         )?;
-        Ok(outcome.mails)
+        let promoted = outcome.follow_ups.iter().filter_map(|f| f.as_ref().ok());
+        let mut mails: Vec<OutboxMail> = promoted.flat_map(|o| o.mails.clone()).collect();
+        mails.extend(outcome.mails);
+        Ok(mails)
     }
 
     fn step(&mut self, step: &TestStep) -> Result<(), String> {
+        if let Some(name) = &step.candidate {
+            self.current = self
+                .candidates
+                .iter()
+                .position(|c| &c.name == name)
+                .ok_or_else(|| format!("no candidate `{name}` in this scenario's `candidates:`"))?;
+        }
         let mut mails: Vec<OutboxMail> = Vec::new();
         let mut refusal: Option<String> = None;
+        for (section, answers) in &step.save {
+            match self.save(section, answers) {
+                Ok(queued) => mails.extend(queued),
+                Err(reason) => refusal = Some(reason),
+            }
+        }
         if let Some(day) = &step.wait_until {
             let date = crate::units::parse_date(day)?;
             self.now = noon(self.definition, date);
@@ -166,7 +247,8 @@ impl Player<'_> {
                 match result {
                     Ok(outcome) => mails.extend(outcome.mails),
                     Err(error) => {
-                        refusal = Some(format!("deadline `{}`: {}", due.deadline, describe(&error)))
+                        let words = describe(self.definition, &error, &self.who().language);
+                        refusal = Some(format!("deadline `{}`: {words}", due.deadline))
                     }
                 }
             }
@@ -181,14 +263,16 @@ impl Player<'_> {
                 Ok(queued) => {
                     mails.extend(queued);
                     if applying {
-                        self.candidature = self
-                            .engine
-                            .dossier(&self.dossier)
+                        let dossier = self.engine.dossier(&self.who().dossier);
+                        let last = dossier
                             .map_err(|e| with_causes(&e))?
                             .and_then(|d| d.candidatures.last().map(|c| c.id.clone()));
+                        self.candidates[self.current].candidature = last;
                     }
                 }
-                Err(error) => refusal = Some(describe(&error)),
+                Err(error) => {
+                    refusal = Some(describe(self.definition, &error, &self.who().language))
+                }
             }
         }
         let expect = step.expect.clone().unwrap_or_default();
@@ -219,6 +303,7 @@ impl Player<'_> {
             return Ok(None);
         };
         let candidature = self
+            .who()
             .candidature
             .clone()
             .ok_or("no candidature yet: add a step `apply: <formation>` before")?;
@@ -261,10 +346,11 @@ impl Player<'_> {
     fn check(&self, expect: &crate::model::TestExpect, mails: &[OutboxMail]) -> Result<(), String> {
         let dossier = self
             .engine
-            .dossier(&self.dossier)
+            .dossier(&self.who().dossier)
             .map_err(|e| with_causes(&e))?
             .ok_or("the dossier disappeared")?;
         let candidature = self
+            .who()
             .candidature
             .as_ref()
             .and_then(|id| dossier.candidatures.iter().find(|c| &c.id == id));
@@ -361,19 +447,18 @@ fn noon(definition: &Definition, date: jiff::civil::Date) -> Timestamp {
         .unwrap_or(Timestamp::MAX)
 }
 
-/// An error in words, with the definition's own refusal texts in every language.
-fn describe(error: &EngineError) -> String {
+/// An error in words, as the candidate reading it would see it: the
+/// definition's refusal in their language, a refused answer named by its
+/// field's label.
+fn describe(definition: &Definition, error: &EngineError, language: &str) -> String {
     match error {
         EngineError::Workflow(WorkflowError::GuardFailed {
             transition,
             message: Some(text),
-        }) => {
-            let texts: Vec<&str> = text.variants().into_iter().map(|(_, t)| t).collect();
-            format!("`{transition}` refused: {}", texts.join(" / "))
-        }
+        }) => format!("`{transition}` refused: {}", text.get(language)),
         EngineError::Workflow(WorkflowError::InvalidValue { field, problem }) => {
-            let texts: Vec<String> = ["fr", "en"].map(|l| problem.message(l)).into();
-            format!("{field} {problem} ({})", texts.join(" / "))
+            let label = definition.field_label(field, language).unwrap_or(field);
+            format!("{label} ({field}): {}", problem.message(language))
         }
         other => with_causes(other),
     }

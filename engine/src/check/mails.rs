@@ -233,14 +233,32 @@ impl Checker<'_> {
             if let Some(today) = &test.today {
                 self.date(&format!("{at}/today"), today);
             }
-            for section in test.profile.keys() {
-                if !sections.contains(&section.as_str()) {
-                    self.unknown(
-                        &format!("{at}/profile/{}", escape_segment(section)),
-                        "section",
-                        section,
-                        &sections,
-                    );
+            let mut profiles = vec![(format!("{at}/profile"), &test.profile)];
+            for (name, other) in &test.candidates {
+                let other_at = format!("{at}/candidates/{}", escape_segment(name));
+                profiles.push((format!("{other_at}/profile"), &other.profile));
+            }
+            let mut names = vec!["candidate"];
+            names.extend(test.candidates.keys().map(String::as_str));
+            for (s, step) in test.steps.iter().enumerate() {
+                profiles.push((format!("{at}/steps/{s}/save"), &step.save));
+                if let Some(name) = &step.candidate {
+                    if !names.contains(&name.as_str()) {
+                        let pointer = format!("{at}/steps/{s}/candidate");
+                        self.unknown(&pointer, "candidate of this scenario", name, &names);
+                    }
+                }
+            }
+            for (pointer, answers) in profiles {
+                for section in answers.keys() {
+                    if !sections.contains(&section.as_str()) {
+                        self.unknown(
+                            &format!("{pointer}/{}", escape_segment(section)),
+                            "section",
+                            section,
+                            &sections,
+                        );
+                    }
                 }
             }
             for (s, step) in test.steps.iter().enumerate() {

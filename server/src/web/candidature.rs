@@ -57,7 +57,7 @@ pub async fn apply(own: OwnDossier, Path(id): Path<String>, _: CsrfForm) -> Page
         Err(error) => {
             let page = super::error::MessagePage {
                 heading: lang.t("refused_title"),
-                message: refusal(lang.code(), &error),
+                message: refusal(&own.definition, lang.code(), &error),
                 link: None,
             };
             visit.render("message.html", StatusCode::CONFLICT, &page)
@@ -278,6 +278,10 @@ pub fn answer(own: OwnDossier, id: &str, result: Result<Outcome, EngineError>) -
     let lang = own.visit.lang;
     match result {
         Ok(_) => Ok(Redirect::to(&lang.href(&format!("/candidatures/{id}"))).into_response()),
-        Err(error) => render_candidature(&own, id, Some(refusal(lang.code(), &error))),
+        Err(error) => render_candidature(
+            &own,
+            id,
+            Some(refusal(&own.definition, lang.code(), &error)),
+        ),
     }
 }

@@ -1,6 +1,6 @@
 //! Words of the pages themselves; the procedure's words come from its definition.
 
-use guichet_engine::{EngineError, WorkflowError};
+use guichet_engine::{Definition, EngineError, WorkflowError};
 use serde_json::{Map, Value};
 
 use crate::files::FileProblem;
@@ -138,6 +138,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event_identity", "Adresse électronique changée", "Email address changed"),
     ("event_deadline", "Échéance :", "Deadline:"),
     ("event_note", "Note interne modifiée", "Internal note changed"),
+    ("field_comment", "Commentaire", "Comment"),
+    ("field_note", "Note interne", "Internal note"),
     ("narrow_list", "Filtrer la liste", "Narrow the list"),
     ("yes", "Oui", "Yes"),
     ("no", "Non", "No"),
@@ -175,8 +177,9 @@ pub fn t(lang: &str, key: &str) -> String {
     )
 }
 
-/// Why the engine refused a candidate's command, in words for the candidate.
-pub fn refusal(lang: &str, error: &EngineError) -> String {
+/// Why the engine refused a command, in words for whoever acted: a refused
+/// value is named by its field's label in `definition`.
+pub fn refusal(definition: &Definition, lang: &str, error: &EngineError) -> String {
     match error {
         EngineError::Workflow(WorkflowError::CampaignClosed) => t(lang, "refused_closed"),
         EngineError::Workflow(WorkflowError::AlreadyApplied { .. }) => t(lang, "refused_twice"),
@@ -187,7 +190,17 @@ pub fn refusal(lang: &str, error: &EngineError) -> String {
             message: Some(text),
             ..
         }) => text.get(lang).to_owned(),
-        EngineError::Workflow(WorkflowError::InvalidValue { problem, .. }) => problem.message(lang),
+        EngineError::Workflow(WorkflowError::InvalidValue { field, problem }) => {
+            // A staff comment or note has no label in the definition: the page's word.
+            let key = format!("field_{field}");
+            let word = Some(t(lang, &key)).filter(|word| *word != key);
+            let label = definition
+                .field_label(field, lang)
+                .map(str::to_owned)
+                .or(word)
+                .unwrap_or_else(|| field.clone());
+            format!("{label} : {}", problem.message(lang))
+        }
         error if error.is_conflict() => t(lang, "refused_conflict"),
         _ => t(lang, "refused_now"),
     }

@@ -199,7 +199,8 @@ async fn sort_out(staff: Staff, form: CsrfForm, perform: bool) -> PageResult {
                     };
                     let actor = staff.actor(&role);
                     if let Err(error) = worker.run_as_staff(&actor, &one.dossier, command) {
-                        let reason = refusal(lang.code(), &error);
+                        let reason =
+                            refusal(&worker.definition_of(&one.dossier), lang.code(), &error);
                         unchanged.push(line(&worker, &one, Some(reason), lang));
                         continue;
                     }

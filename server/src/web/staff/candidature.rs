@@ -394,7 +394,7 @@ fn answer(seen: SeenCandidature, result: Result<Outcome, EngineError>) -> PageRe
     let lang = seen.staff.visit.lang;
     match result {
         Ok(_) => Ok(Redirect::to(&lang.href(&seen.path())).into_response()),
-        Err(error) => render(&seen, Some(refusal(lang.code(), &error))),
+        Err(error) => render(&seen, Some(refusal(&seen.definition, lang.code(), &error))),
     }
 }
 
@@ -550,13 +550,13 @@ pub async fn transition(
     match result {
         Ok(_) => Ok(Redirect::to(&lang.href(&seen.path())).into_response()),
         Err(error) if transition.input.is_empty() => {
-            render(&seen, Some(refusal(lang.code(), &error)))
+            render(&seen, Some(refusal(&seen.definition, lang.code(), &error)))
         }
         Err(EngineError::Workflow(WorkflowError::InvalidValue { field, problem })) => {
             transition_page(&seen, &transition, (&input, &[(field, problem)]), None)
         }
         Err(error) => {
-            let message = Some(refusal(lang.code(), &error));
+            let message = Some(refusal(&seen.definition, lang.code(), &error));
             transition_page(&seen, &transition, (&input, &[]), message)
         }
     }
