@@ -260,3 +260,74 @@ fn connections_past_the_cap_are_closed_until_others_end() {
     wait_for("a place", || server.get("/health", &[]).0 == 200);
     server.stop();
 }
+
+#[test]
+fn a_procedure_in_english_first_with_its_own_words() {
+    let folder = tempfile::tempdir().unwrap();
+    let definition = osu_copy(&folder.path().join("definition"), |text| {
+        text.replace(
+            "timezone: Europe/Paris\n",
+            "timezone: Europe/Paris\nlanguages: [en, fr]\nwords:\n  en: { catalogue: \"Master's programmes\" }\n",
+        )
+    });
+    // A list's label in another language: the `<label>_<language>` column.
+    let composantes = folder.path().join("definition/data/composantes.csv");
+    std::fs::write(
+        &composantes,
+        "id,label,label_en\nosu-pytheas,OSU Institut Pythéas,Pytheas Institute\n",
+    )
+    .unwrap();
+    let server = Guichet::launch_on(
+        &definition,
+        &folder.path().join("data"),
+        None,
+        &[],
+        Stdio::null(),
+    );
+    let (status, _, home) = server.get("/", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        home.contains(r#"<html lang="en">"#),
+        "the default language: {home}"
+    );
+    assert!(
+        home.contains("Master&#x27;s programmes"),
+        "the procedure's own word: {home}"
+    );
+    assert!(
+        home.contains(r#"hreflang="fr""#),
+        "a link to the other language"
+    );
+    assert!(
+        home.contains("Pytheas Institute"),
+        "the list's English label"
+    );
+    let (_, _, french) = server.get("/", &[("accept-language", "fr-FR,fr")]);
+    assert!(french.contains(r#"<html lang="fr">"#));
+    assert!(
+        french.contains("OSU Institut Pythéas</"),
+        "the list's own label"
+    );
+    let (_, _, catalogue) = server.get("/formations?lang=fr", &[]);
+    assert!(catalogue.contains(r#"<html lang="fr">"#));
+    server.stop();
+
+    // A word the pages do not have is an error, at check and at start.
+    let mistyped = osu_copy(&folder.path().join("mistyped"), |text| {
+        text.replace(
+            "timezone: Europe/Paris\n",
+            "timezone: Europe/Paris\nwords:\n  en: { catalog: Programmes }\n",
+        )
+    });
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("check")
+        .arg(&mistyped)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no word `catalog` (did you mean `catalogue`?)"),
+        "{stderr}"
+    );
+}

@@ -284,7 +284,10 @@ pub fn options(
             }
         }
         let id = row.get(&list.key).cloned().unwrap_or_default();
-        let label = row.get(&list.label).cloned().unwrap_or_else(|| id.clone());
+        let label = list
+            .label_in(row, language)
+            .cloned()
+            .unwrap_or_else(|| id.clone());
         choices.push(Choice { id, label });
     }
     Ok(choices)

@@ -30,6 +30,9 @@ pub enum DefinitionError {
     Invalid(Diagnostics),
 }
 
+/// The languages the pages' own words are written in.
+pub const SUPPORTED_LANGUAGES: [&str; 2] = ["fr", "en"];
+
 /// A checked, compiled definition: immutable, identified by its content hash.
 #[derive(Debug)]
 pub struct Definition {
@@ -188,6 +191,21 @@ impl Definition {
     /// A formation by id.
     pub fn formation(&self, id: &str) -> Option<&FormationDef> {
         self.file.formations.iter().find(|f| f.id == id)
+    }
+
+    /// The languages of pages and mails, the default first.
+    pub fn languages(&self) -> Vec<&str> {
+        let declared = &self.file().languages;
+        if declared.is_empty() {
+            SUPPORTED_LANGUAGES.to_vec()
+        } else {
+            declared.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// The language pages and mails use when nobody chose one.
+    pub fn default_language(&self) -> &str {
+        self.languages().first().copied().unwrap_or("fr")
     }
 
     /// The label of field `id` in `language`: a transition's input first,

@@ -137,7 +137,7 @@ pub use board::{list_columns, rows, Row};
 pub use bundle::{Bundle, ReadError};
 pub use context::{base_context, candidature_context, Shape};
 pub use dates::{add_days, add_months, days_between};
-pub use definition::{Definition, DefinitionError};
+pub use definition::{Definition, DefinitionError, SUPPORTED_LANGUAGES};
 pub use diagnostic::{with_causes, Diagnostic, Diagnostics};
 pub use dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail,
@@ -150,5 +150,6 @@ pub use scenario::{run_scenarios, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
 pub use store::{Commit, Indexed, MemoryStore, SledStore, Store, StoreError, Waiting};
+pub use suggest::did_you_mean;
 pub use units::{parse_date, parse_duration, parse_size};
 pub use workflow::{Due, FileRefusal, FreedPlace, Outcome, WorkflowError};

@@ -20,6 +20,19 @@ pub struct List {
 }
 
 impl List {
+    /// The label of `row` in `language`: its column `<label>_<language>`
+    /// (`label_en`) when the list has one and it is filled, else its label.
+    pub fn label_in<'r>(
+        &self,
+        row: &'r BTreeMap<String, String>,
+        language: &str,
+    ) -> Option<&'r String> {
+        let translated = row.get(&format!("{}_{language}", self.label));
+        translated
+            .filter(|label| !label.is_empty())
+            .or_else(|| row.get(&self.label))
+    }
+
     /// The row with key `key`.
     pub fn row(&self, key: &str) -> Option<&BTreeMap<String, String>> {
         self.rows

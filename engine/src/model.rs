@@ -28,6 +28,14 @@ pub struct DefinitionFile {
     /// Sender of the mails, e.g. `"Scolarité <scolarite@example.org>"`.
     #[serde(default)]
     pub sender: Option<String>,
+    /// Languages of the pages and mails, the default first (`[en, fr]`).
+    /// Default `[fr, en]`. The pages' own words exist in `fr` and `en`.
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// The pages' own words overridden, by language then key (the keys of
+    /// the built-in words, e.g. `catalogue: Scholarships`).
+    #[serde(default)]
+    pub words: BTreeMap<String, BTreeMap<String, String>>,
     /// The campaign: when candidatures can be created and transmitted.
     pub campaign: Campaign,
     /// How candidates get an account.

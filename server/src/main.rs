@@ -80,6 +80,15 @@ fn check(files: &[PathBuf]) -> ExitCode {
     for file in files {
         match Definition::load(file) {
             Ok(definition) => {
+                // The pages' words are the server's: checked here, not by the engine.
+                let words = web::unknown_words(&definition);
+                if !words.is_empty() {
+                    all_valid = false;
+                    for problem in words {
+                        eprintln!("error: {}: {problem}", file.display());
+                    }
+                    continue;
+                }
                 let spec = definition.file();
                 println!(
                     "{}: valid ({} sections, {} pieces, {} formations, {} states, {} transitions, {} mails)",

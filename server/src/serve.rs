@@ -85,6 +85,13 @@ pub fn run(options: ServeOptions) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
+    let words = crate::web::unknown_words(&definition);
+    if !words.is_empty() {
+        for problem in words {
+            eprintln!("error: {}: {problem}", options.file.display());
+        }
+        return Ok(ExitCode::FAILURE);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -177,9 +184,11 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
     let staff_path = options.data.join("staff");
     let staff = crate::staff_store::StaffStore::open(&staff_path)
         .with_context(|| format!("opening the staff accounts in {}", staff_path.display()))?;
+    let site = crate::web::Site::of(engine.definition());
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),
-        pages: Pages::new()?,
+        pages: Pages::new(site)?,
+        site,
         accounts,
         staff,
         files: crate::files::FileStore::open(&options.data.join("files"))

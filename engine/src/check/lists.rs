@@ -40,6 +40,27 @@ impl Checker<'_> {
         }
     }
 
+    pub(super) fn languages(&mut self) {
+        let supported = crate::definition::SUPPORTED_LANGUAGES;
+        let languages = &self.def.languages;
+        for (index, code) in languages.iter().enumerate() {
+            if !supported.contains(&code.as_str()) {
+                self.unknown(&format!("/languages/{index}"), "language", code, &supported);
+            }
+        }
+        self.unique(
+            "/languages",
+            "language",
+            languages.iter().map(String::as_str),
+        );
+        for code in self.def.words.keys() {
+            if !supported.contains(&code.as_str()) {
+                let pointer = format!("/words/{}", crate::yaml::escape_segment(code));
+                self.unknown(&pointer, "language", code, &supported);
+            }
+        }
+    }
+
     pub(super) fn campaign(&mut self) -> (Option<jiff::civil::Date>, Option<jiff::civil::Date>) {
         let opens = self.date("/campaign/opens", &self.def.campaign.opens);
         let closes = self.date("/campaign/closes", &self.def.campaign.closes);

@@ -129,6 +129,7 @@ pub(crate) fn check(
     }
     checker.text("/title", &def.title);
     let timezone = checker.timezone();
+    checker.languages();
     let (opens, closes) = checker.campaign();
     checker.lists();
     // Expressions may look values up in the lists: they are known from here on.

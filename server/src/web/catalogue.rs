@@ -33,9 +33,13 @@ pub fn fold(text: &str) -> String {
 }
 
 /// The label of composante `key`, from the definition's composantes list.
-pub fn composante_label(definition: &Definition, key: Option<&str>) -> Option<String> {
+pub fn composante_label(
+    definition: &Definition,
+    key: Option<&str>,
+    language: &str,
+) -> Option<String> {
     let list = definition.list(definition.file().composantes.as_deref()?)?;
-    Some(list.row(key?)?.get(&list.label)?.clone())
+    Some(list.label_in(list.row(key?)?, language)?.clone())
 }
 
 #[derive(Deserialize)]
@@ -85,7 +89,11 @@ struct CataloguePage<'a> {
     composantes: Vec<ComposanteOption>,
 }
 
-fn composantes(definition: &Definition, selected: Option<&str>) -> Vec<ComposanteOption> {
+fn composantes(
+    definition: &Definition,
+    selected: Option<&str>,
+    lang: Lang,
+) -> Vec<ComposanteOption> {
     let Some(list) = definition
         .file()
         .composantes
@@ -100,7 +108,7 @@ fn composantes(definition: &Definition, selected: Option<&str>) -> Vec<Composant
             let id = row.get(&list.key).cloned().unwrap_or_default();
             ComposanteOption {
                 selected: Some(id.as_str()) == selected,
-                label: row.get(&list.label).cloned(),
+                label: list.label_in(row, lang.code()).cloned(),
                 id,
             }
         })
@@ -124,7 +132,8 @@ fn matches_words(
     if let Some(description) = &formation.description {
         haystack.push_str(description.get(lang.code()));
     }
-    if let Some(label) = composante_label(definition, formation.composante.as_deref()) {
+    if let Some(label) = composante_label(definition, formation.composante.as_deref(), lang.code())
+    {
         haystack.push_str(&label);
     }
     let haystack = fold(&haystack);
@@ -151,7 +160,7 @@ pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Res
         .map(|f| FormationLine {
             id: &f.id,
             title: f.title.get(lang.code()),
-            composante: composante_label(definition, f.composante.as_deref()),
+            composante: composante_label(definition, f.composante.as_deref(), lang.code()),
         })
         .collect();
     let page = CataloguePage {
@@ -159,7 +168,7 @@ pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Res
         q: query.q.clone().unwrap_or_default(),
         count: formations.len(),
         formations,
-        composantes: composantes(definition, composante),
+        composantes: composantes(definition, composante, lang),
     };
     visit.render("catalogue.html", StatusCode::OK, &page)
 }
@@ -200,7 +209,7 @@ pub async fn formation(visit: Visit, Path(id): Path<String>) -> Result<Response,
             .as_deref()
             .and_then(|f| definition.file().forms.iter().find(|x| x.id == f))
             .map(|f| f.title.get(code)),
-        composante: composante_label(definition, formation.composante.as_deref()),
+        composante: composante_label(definition, formation.composante.as_deref(), code),
         description: formation.description.as_ref().map(|d| d.get(code)),
     };
     let page = FormationPage {

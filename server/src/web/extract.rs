@@ -21,13 +21,61 @@ use super::words;
 use super::{App, AppState};
 use crate::account_store::Account;
 
-/// The languages pages are written in; the first is the default.
-const LANGUAGES: [&str; 2] = ["fr", "en"];
+/// What a procedure says of its pages' languages: which (the default
+/// first) and the words it overrides. Made once at start-up and kept for the
+/// process, so that every `Lang` can carry it.
+#[derive(Debug, Default)]
+pub struct Site {
+    /// Languages, the default first.
+    pub languages: Vec<&'static str>,
+    /// The definition's own words, by language then key.
+    pub words: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+impl Site {
+    /// The site of `definition`, kept for the rest of the process.
+    pub fn of(definition: &Definition) -> &'static Site {
+        let languages = definition
+            .languages()
+            .into_iter()
+            .filter_map(|code| {
+                guichet_engine::SUPPORTED_LANGUAGES
+                    .into_iter()
+                    .find(|known| *known == code)
+            })
+            .collect();
+        let words = definition.file().words.clone();
+        Box::leak(Box::new(Site { languages, words }))
+    }
+
+    /// Every page word in `code`, the procedure's over the built-in ones.
+    pub fn words_in(&self, code: &str) -> serde_json::Value {
+        let mut all = words::all(code);
+        if let (Some(own), serde_json::Value::Object(map)) = (self.words.get(code), &mut all) {
+            for (key, text) in own {
+                map.insert(key.clone(), serde_json::Value::String(text.clone()));
+            }
+        }
+        all
+    }
+}
 
 /// The page language: `?lang=`, else the language the visitor chose before
-/// (its cookie), else the browser's first preference, else French.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lang(pub &'static str);
+/// (its cookie), else the browser's first preference among the procedure's
+/// languages, else the procedure's default language.
+#[derive(Debug, Clone, Copy)]
+pub struct Lang {
+    code: &'static str,
+    site: &'static Site,
+}
+
+impl PartialEq for Lang {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+impl Eq for Lang {}
 
 #[derive(Deserialize)]
 struct LanguageChoice {
@@ -36,21 +84,29 @@ struct LanguageChoice {
 
 impl Lang {
     /// The language a request asks for explicitly with `?lang=`, if any.
-    pub fn chosen(uri: &axum::http::Uri) -> Option<Lang> {
+    pub fn chosen(uri: &axum::http::Uri, site: &'static Site) -> Option<Lang> {
         let Query(choice) = Query::<LanguageChoice>::try_from_uri(uri).ok()?;
-        Self::known(choice.lang.as_deref()?)
+        Self::known(choice.lang.as_deref()?, site)
     }
 
-    fn known(code: &str) -> Option<Lang> {
-        LANGUAGES.into_iter().find(|l| *l == code).map(Lang)
+    fn known(code: &str, site: &'static Site) -> Option<Lang> {
+        let code = site.languages.iter().find(|l| **l == code)?;
+        Some(Lang { code, site })
+    }
+
+    /// The procedure's default language.
+    pub fn default_of(site: &'static Site) -> Lang {
+        let code = site.languages.first().copied().unwrap_or("fr");
+        Lang { code, site }
     }
 
     /// The language of a request.
-    pub fn of(uri: &axum::http::Uri, headers: &HeaderMap) -> Lang {
-        if let Some(lang) = Self::chosen(uri) {
+    pub fn of(uri: &axum::http::Uri, headers: &HeaderMap, site: &'static Site) -> Lang {
+        if let Some(lang) = Self::chosen(uri, site) {
             return lang;
         }
-        if let Some(lang) = cookie(headers, LANGUAGE_COOKIE).and_then(|c| Self::known(&c)) {
+        let kept = cookie(headers, LANGUAGE_COOKIE);
+        if let Some(lang) = kept.and_then(|c| Self::known(&c, site)) {
             return lang;
         }
         let accepted = headers
@@ -61,23 +117,29 @@ impl Lang {
         accepted
             .split([',', ';', '-'])
             .next()
-            .and_then(|first| Self::known(first.trim()))
-            .unwrap_or(Lang(LANGUAGES[0]))
+            .and_then(|first| Self::known(first.trim(), site))
+            .unwrap_or_else(|| Self::default_of(site))
     }
 
     /// The language code.
     pub fn code(self) -> &'static str {
-        self.0
+        self.code
     }
 
-    /// A page word in this language.
+    /// The procedure's languages, the default first.
+    pub fn languages(self) -> &'static [&'static str] {
+        &self.site.languages
+    }
+
+    /// A page word in this language: the procedure's, else the built-in one.
     pub fn t(self, key: &str) -> String {
-        words::t(self.0, key)
+        let own = self.site.words.get(self.code).and_then(|w| w.get(key));
+        own.cloned().unwrap_or_else(|| words::t(self.code, key))
     }
 
     /// A link to `path` that keeps this language.
     pub fn href(self, path: &str) -> String {
-        with_language(path, self.0)
+        with_language(path, self.code)
     }
 }
 
@@ -88,11 +150,11 @@ pub fn with_language(path: &str, lang: &str) -> String {
     format!("{path}{separator}lang={lang}")
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
+impl FromRequestParts<App> for Lang {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Lang::of(&parts.uri, &parts.headers))
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Self::Rejection> {
+        Ok(Lang::of(&parts.uri, &parts.headers, state.site))
     }
 }
 
@@ -114,7 +176,7 @@ impl FromRequestParts<App> for Visit {
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Self::Rejection> {
         Ok(Visit {
             state: Arc::clone(state),
-            lang: Lang::of(&parts.uri, &parts.headers),
+            lang: Lang::of(&parts.uri, &parts.headers, state.site),
             headers: parts.headers.clone(),
         })
     }

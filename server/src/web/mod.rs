@@ -34,10 +34,12 @@ use guichet_engine::{Actor, Command, Dossier, Engine, EngineError, Outcome, Sled
 use serde::Serialize;
 
 pub use error::PageError;
+pub use extract::Site;
 use extract::{Lang, Visit};
 pub use forms::valid_email;
 pub use pages::Pages;
 pub use session::{CsrfKey, LinkValidity, Throttle};
+pub use words::unknown_overrides as unknown_words;
 
 /// The procedure's time: the real time, or, for a demonstration
 /// (`serve --now`), a moment chosen in the procedure's calendar that goes on
@@ -71,6 +73,8 @@ pub struct AppState {
     pub engine: Arc<Engine<SledStore>>,
     /// Page templates.
     pub pages: Pages,
+    /// The pages' languages and the procedure's own words.
+    pub site: &'static extract::Site,
     /// Candidate accounts, tokens and sessions.
     pub accounts: crate::account_store::AccountStore,
     /// Staff accounts, their rights, links and sessions.
@@ -469,7 +473,8 @@ async fn remember_language(
     next: Next,
 ) -> Response {
     let kept = session::cookie(request.headers(), session::LANGUAGE_COOKIE);
-    let chosen = Lang::chosen(request.uri()).filter(|l| kept.as_deref() != Some(l.code()));
+    let chosen =
+        Lang::chosen(request.uri(), state.site).filter(|l| kept.as_deref() != Some(l.code()));
     let response = next.run(request).await;
     let cookie = chosen.map(|lang| {
         let year = Some(365 * 24 * 3600);
@@ -507,7 +512,11 @@ async fn home(visit: Visit) -> Response {
             .iter()
             .map(|f| Listed {
                 title: f.title.get(lang.code()),
-                composante: catalogue::composante_label(definition, f.composante.as_deref()),
+                composante: catalogue::composante_label(
+                    definition,
+                    f.composante.as_deref(),
+                    lang.code(),
+                ),
             })
             .collect(),
     };

@@ -10,7 +10,6 @@ use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
 use super::extract::{with_language, Lang};
-use super::words;
 
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
@@ -118,17 +117,18 @@ fn href(state: &minijinja::State, path: &str) -> Value {
 }
 
 impl Pages {
-    /// Compiles the embedded templates.
-    pub fn new() -> anyhow::Result<Self> {
+    /// Compiles the embedded templates, with the words of `site`'s languages.
+    pub fn new(site: &super::extract::Site) -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         templates.add_function("href", href);
         for (name, source) in TEMPLATES {
             templates.add_template(name, source)?;
         }
-        let words = ["fr", "en"]
-            .into_iter()
-            .map(|lang| (lang, Value::from(Serde(words::all(lang)))))
+        let words = site
+            .languages
+            .iter()
+            .map(|lang| (*lang, Value::from(Serde(site.words_in(lang)))))
             .collect();
         Ok(Self {
             templates,
@@ -153,8 +153,25 @@ impl Pages {
             .find(|(code, _)| *code == lang.code())
             .map(|(_, words)| words.clone())
             .unwrap_or_default();
+        // The other languages of the procedure, for the language links.
+        let others: Vec<(&str, &str)> = lang
+            .languages()
+            .iter()
+            .filter(|code| **code != lang.code())
+            .map(|code| {
+                (
+                    *code,
+                    if *code == "en" {
+                        "English"
+                    } else {
+                        "Français"
+                    },
+                )
+            })
+            .collect();
         let values = context! {
             lang => lang.code(),
+            others => others,
             t => t,
             institution => institution,
             css_version => &self.css_version,

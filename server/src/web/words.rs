@@ -163,6 +163,24 @@ fn table() -> impl Iterator<Item = &'static (&'static str, &'static str, &'stati
     WORDS.iter().chain(super::staff::words::WORDS)
 }
 
+/// What is wrong with the words a definition overrides: keys the pages do
+/// not have, each with its line in the definition and the nearest key.
+pub fn unknown_overrides(definition: &Definition) -> Vec<String> {
+    let keys: Vec<&str> = table().map(|(key, _, _)| *key).collect();
+    let mut problems = Vec::new();
+    for (lang, words) in &definition.file().words {
+        for key in words.keys().filter(|k| !keys.contains(&k.as_str())) {
+            let line = definition.line_of(&format!("/words/{lang}/{key}"));
+            let nearest = guichet_engine::did_you_mean(key, keys.iter().copied())
+                .map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
+            problems.push(format!(
+                "line {line}: the pages have no word `{key}`{nearest}"
+            ));
+        }
+    }
+    problems
+}
+
 /// One page word in `lang` (the key itself if it is missing).
 pub fn t(lang: &str, key: &str) -> String {
     table().find(|(k, _, _)| *k == key).map_or_else(
