@@ -127,6 +127,15 @@ fn check_reports_every_file_and_fails_if_one_is_bad() {
 }
 
 #[test]
+fn the_second_procedure_plays_its_own_scenarios() {
+    let output = guichet(&["test", "examples/ecole-doctorale.yaml"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("4 scenarios: 4 ok, 0 failed"), "{stdout}");
+    assert!(stdout.contains("the first of the reserve list is funded"));
+}
+
+#[test]
 fn test_plays_the_osu_scenarios() {
     let output = guichet(&["test", "definitions/osu-pytheas.yaml"]);
     let stdout = String::from_utf8_lossy(&output.stdout);

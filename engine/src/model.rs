@@ -860,7 +860,8 @@ pub struct TestScenario {
     /// Answers of the dossier sections, by section id.
     #[serde(default)]
     pub profile: BTreeMap<String, serde_json::Value>,
-    /// Language of the candidate (their mails and refusals): `fr` by default.
+    /// Language of the candidate (their mails and refusals): the
+    /// definition's default language unless given.
     #[serde(default)]
     pub language: Option<String>,
     /// Other candidates, by a name steps give in `candidate:` (the first
@@ -879,7 +880,7 @@ pub struct TestCandidate {
     /// First name (mails greet them by it). Default: the candidate's name in the scenario.
     #[serde(default)]
     pub first_name: Option<String>,
-    /// Language of their mails and refusals: `fr` by default.
+    /// Language of their mails and refusals: the definition's default unless given.
     #[serde(default)]
     pub language: Option<String>,
     /// Answers of their dossier sections, by section id.

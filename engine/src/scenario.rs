@@ -148,7 +148,10 @@ impl Player<'_> {
             email: format!("{name}@example.org"),
         };
         let owner = format!("scenario-{name}");
-        let language = given.language.clone().unwrap_or_else(|| "fr".into());
+        let language = given
+            .language
+            .clone()
+            .unwrap_or_else(|| self.definition.default_language().to_owned());
         let dossier = self
             .engine
             .create_dossier(&owner, candidate, &language, self.now)?;
@@ -245,7 +248,11 @@ impl Player<'_> {
             let handled = self.engine.run_due(self.now).map_err(|e| with_causes(&e))?;
             for (due, result) in handled {
                 match result {
-                    Ok(outcome) => mails.extend(outcome.mails),
+                    Ok(outcome) => {
+                        let promoted = outcome.follow_ups.iter().filter_map(|f| f.as_ref().ok());
+                        mails.extend(promoted.flat_map(|o| o.mails.clone()));
+                        mails.extend(outcome.mails);
+                    }
                     Err(error) => {
                         let words = describe(self.definition, &error, &self.who().language);
                         refusal = Some(format!("deadline `{}`: {words}", due.deadline))
