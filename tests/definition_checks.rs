@@ -689,3 +689,12 @@ fn scenario_steps_name_their_candidates_and_sections() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_scenario_speaks_a_language_of_the_definition() {
+    let text = format!("{MINIMAL}tests:\n  - name: in German\n    language: de\n    steps: []\n");
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "language: de"));
+    assert!(message.contains("`de`"), "{message}");
+    assert!(hint.contains("fr, en"), "{hint}");
+}

@@ -238,6 +238,22 @@ impl Checker<'_> {
                 let other_at = format!("{at}/candidates/{}", escape_segment(name));
                 profiles.push((format!("{other_at}/profile"), &other.profile));
             }
+            let supported = crate::definition::SUPPORTED_LANGUAGES;
+            let languages: Vec<&str> = if def.languages.is_empty() {
+                supported.to_vec()
+            } else {
+                def.languages.iter().map(String::as_str).collect()
+            };
+            let mut spoken = vec![(format!("{at}/language"), &test.language)];
+            for (name, other) in &test.candidates {
+                let other_at = format!("{at}/candidates/{}/language", escape_segment(name));
+                spoken.push((other_at, &other.language));
+            }
+            for (pointer, language) in spoken {
+                if let Some(code) = language.as_deref().filter(|c| !languages.contains(c)) {
+                    self.unknown(&pointer, "language", code, &languages);
+                }
+            }
             let mut names = vec!["candidate"];
             names.extend(test.candidates.keys().map(String::as_str));
             for (s, step) in test.steps.iter().enumerate() {
