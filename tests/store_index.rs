@@ -146,6 +146,7 @@ fn list_rows_hold_what_staff_lists_show_and_follow_each_command() {
     assert!(!row.columns.contains_key("motif"));
     assert_eq!(store.count_of("m1-set", "avis_saisi").unwrap(), 1);
     assert_eq!(store.count_of("m1-set", "complet").unwrap(), 0);
+    assert_eq!(store.count_of("m1-set", "en_attente").unwrap(), 0);
 
     // The staff's note is theirs: history names who wrote it; the note is
     // kept on the candidature.
@@ -204,7 +205,7 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     // As an earlier version left it: no marker, no index.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, due times, waiting lists (version 3)")
+        db.remove("indexes: rows, counts, due times, waiting lists (version 4)")
             .unwrap();
         for tree in [
             "candidatures_by_formation_and_state",
@@ -220,6 +221,7 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     let rows = engine.store().rows_of("m1-set", None).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].first_name, "Alice");
+    assert_eq!(engine.store().count_of("m1-set", "en_attente").unwrap(), 1);
     assert_eq!(
         engine
             .store()

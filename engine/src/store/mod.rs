@@ -94,6 +94,41 @@ pub(crate) fn waiting_entry(key: &[u8], prefix: usize) -> Option<(String, String
     ))
 }
 
+/// The key of the count of candidatures to `formation` in `state`, kept
+/// beside the due times and waiting lists (prefix `c`).
+pub(crate) fn count_key(formation: &str, state: &str) -> Vec<u8> {
+    let mut key = vec![b'c'];
+    key.extend_from_slice(index_key(&[formation, state]).as_slice());
+    key
+}
+
+/// How each command changes the counts: -1 for each candidature of the
+/// dossier before, +1 for each after.
+pub(crate) fn count_changes(before: Option<&Dossier>, rows: &[Row]) -> Vec<(Vec<u8>, i64)> {
+    let mut changes: std::collections::BTreeMap<Vec<u8>, i64> = Default::default();
+    for candidature in before.iter().flat_map(|d| &d.candidatures) {
+        *changes
+            .entry(count_key(&candidature.formation, &candidature.state))
+            .or_default() -= 1;
+    }
+    for row in rows {
+        *changes
+            .entry(count_key(&row.formation, &row.state))
+            .or_default() += 1;
+    }
+    changes
+        .into_iter()
+        .filter(|(_, change)| *change != 0)
+        .collect()
+}
+
+/// A count as stored, and back.
+pub(crate) fn count_value(bytes: Option<&[u8]>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 /// The index key of a row.
 pub(crate) fn row_key(row: &Row) -> Vec<u8> {
     index_key(&[&row.formation, &row.state, &row.dossier, &row.candidature])

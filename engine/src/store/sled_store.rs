@@ -229,6 +229,13 @@ impl Store for SledStore {
                     for (key, row) in &item.rows {
                         by_formation.insert(key.as_slice(), row.as_slice())?;
                     }
+                    for (key, change) in
+                        super::count_changes(before.as_ref(), &item.commit.indexed.rows)
+                    {
+                        let count = super::count_value(ordered.get(&key)?.as_deref());
+                        let count = count.saturating_add_signed(change);
+                        ordered.insert(key, count.to_be_bytes().as_slice())?;
+                    }
                     if let Some(old) = ordered_keys.get(id)? {
                         let old: Vec<Vec<u8>> =
                             decode(&old).map_err(ConflictableTransactionError::Abort)?;
@@ -289,13 +296,9 @@ impl Store for SledStore {
     }
 
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError> {
-        let prefix = super::index_prefix(formation, Some(state));
-        let mut count = 0;
-        for key in self.by_formation.scan_prefix(prefix).keys() {
-            key.map_err(backend)?;
-            count += 1;
-        }
-        Ok(count)
+        let key = super::count_key(formation, state);
+        let count = self.ordered.get(key).map_err(backend)?;
+        Ok(usize::try_from(super::count_value(count.as_deref())).unwrap_or(usize::MAX))
     }
 
     fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
@@ -328,7 +331,7 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
-        const BUILT: &[u8] = b"indexes: rows, due times, waiting lists (version 3)";
+        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 4)";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
@@ -341,6 +344,13 @@ impl Store for SledStore {
             for row in &indexed.rows {
                 self.by_formation
                     .insert(super::row_key(row), encode(row)?)
+                    .map_err(backend)?;
+            }
+            for (key, change) in super::count_changes(None, &indexed.rows) {
+                let count = super::count_value(self.ordered.get(&key).map_err(backend)?.as_deref());
+                let count = count.saturating_add_signed(change);
+                self.ordered
+                    .insert(key, count.to_be_bytes().as_slice())
                     .map_err(backend)?;
             }
             let keys = indexed.ordered_keys();
