@@ -34,13 +34,7 @@ fn signup_page() -> AccountForm {
 
 fn signin_page() -> AccountForm {
     AccountForm::new("sign_in", "sign_in_button", "/connexion")
-        .input(Input::new("email", "identifier", "email", "username"))
-        .input(Input::new(
-            "password",
-            "password",
-            "password",
-            "current-password",
-        ))
+        .credentials()
         .link("forgot", "/mot-de-passe-oublie")
         .link("sign_up", "/inscription")
 }

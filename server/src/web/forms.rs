@@ -114,6 +114,17 @@ impl AccountForm {
         self
     }
 
+    /// With the two inputs of a sign-in: the address and the password.
+    pub fn credentials(self) -> Self {
+        self.input(Input::new("email", "identifier", "email", "username"))
+            .input(Input::new(
+                "password",
+                "password",
+                "password",
+                "current-password",
+            ))
+    }
+
     /// With a link under the form: words key and path.
     pub fn link(mut self, label: &'static str, path: &'static str) -> Self {
         self.links.push((label, path));

@@ -20,13 +20,7 @@ use crate::account_store::{Purpose, SESSION_MAX};
 fn signin_page() -> AccountForm {
     AccountForm::new("staff_sign_in", "sign_in_button", "/staff/connexion")
         .intro("staff_sign_in_intro")
-        .input(Input::new("email", "identifier", "email", "username"))
-        .input(Input::new(
-            "password",
-            "password",
-            "password",
-            "current-password",
-        ))
+        .credentials()
 }
 
 fn password_page(token: &str) -> AccountForm {
