@@ -655,3 +655,46 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
     );
     server.stop();
 }
+
+#[test]
+fn exported_names_are_never_run_as_formulas() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    {
+        let engine = osu_engine(&data);
+        let now = "2027-03-20T10:00:00Z".parse().unwrap();
+        let name = "=HYPERLINK(\"http://example.org\")";
+        let mut dossier = Seeded::new(&engine, ("mallory", name, None), now);
+        dossier.send("m1-set", &PIECES);
+    }
+    let link = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
+    let server = start(&data);
+    let staff = signed_in_staff(&server, &link);
+    let cookie = staff.cookie_header();
+    let (_, _, csv) = server.get("/staff/export.csv", &[("cookie", &cookie)]);
+    let row = csv.lines().nth(1).unwrap();
+    assert!(
+        row.contains(";\"'=HYPERLINK(\"\"http://example.org\"\")\";"),
+        "{row}"
+    );
+    let response = staff
+        .agent
+        .get(&server.url("/staff/export.xlsx"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    let bytes = response.into_body().read_to_vec().unwrap();
+    use calamine::Reader;
+    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(
+        sheet.get((1, 2)).unwrap().to_string(),
+        "=HYPERLINK(\"http://example.org\")"
+    );
+    let formulas = workbook.worksheet_formula("Sheet1").unwrap();
+    assert!(
+        formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+        "no formula in the workbook"
+    );
+    server.stop();
+}

@@ -130,6 +130,18 @@ fn attachment(response: &mut Response, content_type: &'static str, name: &str) {
     }
 }
 
+/// A cell a spreadsheet will not run: a text that starts like a formula
+/// (`=`, `+`, `-`, `@`, or a tab or line break before one) gets a leading
+/// apostrophe, which spreadsheets read as "this is text". A candidate's name
+/// is not a formula to run on a staff member's computer. (The XLSX export
+/// writes every cell as a string, which is never run.)
+fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 /// Chunks written by a blocking task, as a body stream.
 struct Chunks(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
 
@@ -153,7 +165,8 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
                 .delimiter(b';')
                 .from_writer(Vec::new());
             for record in records {
-                writer.write_record(record.map_err(std::io::Error::other)?)?;
+                let record = record.map_err(std::io::Error::other)?;
+                writer.write_record(record.iter().map(|cell| inert(cell).into_owned()))?;
             }
             writer
                 .into_inner()
