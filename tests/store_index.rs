@@ -174,14 +174,18 @@ fn deadlines_are_indexed_by_the_time_they_fall_due() {
     let store = engine.store();
     // The reminder before closing (2027-06-15) falls due three days before.
     assert!(store
-        .due_dossiers(at("2027-06-11T12:00:00Z"))
+        .due_entries(at("2027-06-11T12:00:00Z"))
         .unwrap()
         .is_empty());
     let due_day = at("2027-06-13T12:00:00Z");
+    let due = store.due_entries(due_day).unwrap();
+    assert_eq!(due.len(), 1, "{due:?}");
     assert_eq!(
-        store.due_dossiers(due_day).unwrap(),
-        std::slice::from_ref(&draft.dossier)
+        (due[0].dossier.as_str(), due[0].deadline.as_str()),
+        (draft.dossier.as_str(), "relance_cloture")
     );
+    // Due from the end of 2027-06-15, less three days, in Paris.
+    assert_eq!(due[0].at, at("2027-06-12T22:00:00Z"));
     assert_eq!(engine.due(due_day).unwrap().len(), 1);
     let handled = engine.run_due(due_day).unwrap();
     assert!(
@@ -189,7 +193,7 @@ fn deadlines_are_indexed_by_the_time_they_fall_due() {
         "{handled:?}"
     );
     // Handled: out of the index, and nothing more is due.
-    assert!(store.due_dossiers(due_day).unwrap().is_empty());
+    assert!(store.due_entries(due_day).unwrap().is_empty());
     assert!(engine.due(due_day).unwrap().is_empty());
 }
 
@@ -225,7 +229,7 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     assert_eq!(
         engine
             .store()
-            .due_dossiers(at("2027-06-13T00:00:00Z"))
+            .due_entries(at("2027-06-13T00:00:00Z"))
             .unwrap()
             .len(),
         1

@@ -448,45 +448,33 @@ impl<S: Store> Engine<S> {
     /// one that acts is due too: "answer before…" is not sent with the
     /// withdrawal it was meant to prevent.
     pub fn due(&self, now: Timestamp) -> Result<Vec<Due>, EngineError> {
-        let mut due = Vec::new();
-        for dossier in self.dossiers_with_due_deadlines(now)? {
-            let definition = self.definition_of(&dossier)?;
-            let acts = |d: &Due| {
-                let deadlines = &definition.file().workflow.deadlines;
-                deadlines
-                    .iter()
-                    .any(|x| x.id == d.deadline && x.action.is_some())
-            };
-            let mine: Vec<Due> = workflow::deadlines(&definition, &dossier, now)
-                .into_iter()
-                .filter(|d| d.at <= now)
-                .collect();
-            let superseded = |d: &Due| {
-                !acts(d)
-                    && mine.iter().any(|later| {
-                        later.candidature == d.candidature && later.at > d.at && acts(later)
-                    })
-            };
-            due.extend(mine.iter().filter(|d| !superseded(d)).cloned());
-        }
-        due.sort_by_key(|d| d.at);
-        Ok(due)
+        // From the index alone: each entry is checked against its dossier
+        // when it is handled (`run_due`), not here.
+        let mut entries = self.store.due_entries(now)?;
+        let acts = |deadline: &str| self.deadline_acts(deadline);
+        // A reminder whose moment passed while the deadline it announces is
+        // due too is not sent: the later action supersedes it.
+        let superseded = |d: &Due| {
+            !acts(&d.deadline)
+                && entries.iter().any(|later| {
+                    later.dossier == d.dossier
+                        && later.candidature == d.candidature
+                        && later.at > d.at
+                        && acts(&later.deadline)
+                })
+        };
+        let keep: Vec<bool> = entries.iter().map(|d| !superseded(d)).collect();
+        let mut keep = keep.into_iter();
+        entries.retain(|_| keep.next().unwrap_or(true));
+        entries.sort_by_key(|d| d.at);
+        Ok(entries)
     }
 
-    /// The dossiers with a candidature in a state some deadline watches, from
-    /// the store's index (formation × state), each once.
-    /// The dossiers with a deadline due by `now`, from the index by due time.
-    ///
-    /// A deadline's time and condition are indexed when its dossier changes;
-    /// each dossier found is then checked again as it is now.
-    fn dossiers_with_due_deadlines(&self, now: Timestamp) -> Result<Vec<Dossier>, EngineError> {
-        let mut dossiers = Vec::new();
-        for id in self.store.due_dossiers(now)? {
-            if let Some(dossier) = self.store.dossier(&id)? {
-                dossiers.push(dossier);
-            }
-        }
-        Ok(dossiers)
+    /// Whether deadline `id` of the current definition performs a transition
+    /// (rather than only sending a mail).
+    fn deadline_acts(&self, id: &str) -> bool {
+        let deadlines = &self.definition.file().workflow.deadlines;
+        deadlines.iter().any(|d| d.id == id && d.action.is_some())
     }
 
     /// Handles every deadline due at `now`, as the definition's system role.

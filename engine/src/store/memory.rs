@@ -7,6 +7,7 @@ use super::{Commit, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
+use crate::workflow::Due;
 
 /// Everything in maps behind one lock; same rules as the durable stores.
 #[derive(Default)]
@@ -132,17 +133,16 @@ impl Store for MemoryStore {
         Ok(self.rows_of(formation, Some(state))?.len())
     }
 
-    fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
+    fn due_entries(&self, until: jiff::Timestamp) -> Result<Vec<Due>, StoreError> {
         let end = super::due_time_prefix(until);
-        let state = self.state()?;
-        let ids: std::collections::BTreeSet<String> = state
+        Ok(self
+            .state()?
             .ordered
             .range(b"d".to_vec()..)
             .map(|(key, _)| key)
             .take_while(|key| key.len() >= 9 && key[..9] <= end[..])
-            .filter_map(|key| super::due_dossier(key))
-            .collect();
-        Ok(ids.into_iter().collect())
+            .filter_map(|key| super::due_entry(key))
+            .collect())
     }
 
     fn waiting_of(

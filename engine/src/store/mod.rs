@@ -32,25 +32,38 @@ pub enum StoreError {
     Corrupt(#[source] serde_json::Error),
 }
 
-/// The key of a due-time entry: `d`, the second it falls due (big-endian,
-/// its sign bit flipped so that times sort as bytes), then what falls due.
+/// The key of a due-time entry: `d`, the second it falls due, rounded up
+/// (big-endian, its sign bit flipped so that times sort as bytes), then what
+/// falls due. Rounded up, an entry whose second has come is due.
 pub(crate) fn due_key(due: &Due) -> Vec<u8> {
-    let mut key = due_time_prefix(due.at).to_vec();
+    let second = due.at.as_second() + i64::from(due.at.subsec_nanosecond() > 0);
+    let mut key = second_prefix(second).to_vec();
     key.extend_from_slice(index_key(&[&due.dossier, &due.candidature, &due.deadline]).as_slice());
     key
 }
 
-/// The first bytes of the due-time keys of second `at`.
-pub(crate) fn due_time_prefix(at: jiff::Timestamp) -> [u8; 9] {
+/// The first bytes of the due-time keys of the second `until` is in.
+pub(crate) fn due_time_prefix(until: jiff::Timestamp) -> [u8; 9] {
+    second_prefix(until.as_second())
+}
+
+fn second_prefix(second: i64) -> [u8; 9] {
     let mut prefix = [b'd'; 9];
-    prefix[1..].copy_from_slice(&((at.as_second() as u64) ^ (1 << 63)).to_be_bytes());
+    prefix[1..].copy_from_slice(&((second as u64) ^ (1 << 63)).to_be_bytes());
     prefix
 }
 
-/// The dossier a due-time key names.
-pub(crate) fn due_dossier(key: &[u8]) -> Option<String> {
+/// What a due-time key says is due, and from when (to the second).
+pub(crate) fn due_entry(key: &[u8]) -> Option<Due> {
+    let second = u64::from_be_bytes(key.get(1..9)?.try_into().ok()?) ^ (1 << 63);
     let text = std::str::from_utf8(key.get(9..)?).ok()?;
-    Some(text.split('\0').next()?.to_owned())
+    let mut parts = text.split('\0');
+    Some(Due {
+        dossier: parts.next()?.to_owned(),
+        candidature: parts.next()?.to_owned(),
+        deadline: parts.next()?.to_owned(),
+        at: jiff::Timestamp::from_second(second as i64).ok()?,
+    })
 }
 
 /// The prefix of the waiting list of `rule` in `formation`.
@@ -246,9 +259,10 @@ pub trait Store: Send + Sync {
     fn rows_of(&self, formation: &str, state: Option<&str>) -> Result<Vec<Row>, StoreError>;
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;
-    /// The dossiers with a deadline falling due at or before `until`, from
-    /// the index by due time (to be checked against the dossier itself).
-    fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError>;
+    /// The deadlines falling due at or before `until` (each at most a second
+    /// late), from the index by due time, in time order. Handling one checks
+    /// it against its dossier.
+    fn due_entries(&self, until: jiff::Timestamp) -> Result<Vec<Due>, StoreError>;
     /// The waiting list of promotion rule `rule` in `formation`: (dossier,
     /// candidature, rank), best rank first, from the index.
     fn waiting_of(

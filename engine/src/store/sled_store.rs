@@ -12,6 +12,7 @@ use super::{Commit, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
+use crate::workflow::Due;
 
 /// Dossiers, events, outbox and definitions in one sled database.
 ///
@@ -301,15 +302,15 @@ impl Store for SledStore {
         Ok(usize::try_from(super::count_value(count.as_deref())).unwrap_or(usize::MAX))
     }
 
-    fn due_dossiers(&self, until: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
+    fn due_entries(&self, until: jiff::Timestamp) -> Result<Vec<Due>, StoreError> {
         let end = super::due_time_prefix(until);
-        let mut ids = std::collections::BTreeSet::new();
         let due = self.ordered.range(b"d".as_slice()..=end.as_slice()).keys();
         // Keys of the very second `until` sort after the bare prefix.
+        let mut entries = Vec::new();
         for key in due.chain(self.ordered.scan_prefix(end).keys()) {
-            ids.extend(super::due_dossier(&key.map_err(backend)?));
+            entries.extend(super::due_entry(&key.map_err(backend)?));
         }
-        Ok(ids.into_iter().collect())
+        Ok(entries)
     }
 
     fn waiting_of(
