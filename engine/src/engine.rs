@@ -451,21 +451,26 @@ impl<S: Store> Engine<S> {
         // From the index alone: each entry is checked against its dossier
         // when it is handled (`run_due`), not here.
         let mut entries = self.store.due_entries(now)?;
-        let acts = |deadline: &str| self.deadline_acts(deadline);
         // A reminder whose moment passed while the deadline it announces is
-        // due too is not sent: the later action supersedes it.
-        let superseded = |d: &Due| {
-            !acts(&d.deadline)
-                && entries.iter().any(|later| {
-                    later.dossier == d.dossier
-                        && later.candidature == d.candidature
-                        && later.at > d.at
-                        && acts(&later.deadline)
-                })
-        };
-        let keep: Vec<bool> = entries.iter().map(|d| !superseded(d)).collect();
-        let mut keep = keep.into_iter();
-        entries.retain(|_| keep.next().unwrap_or(true));
+        // due too is not sent: the later action supersedes it (the latest
+        // action due of each candidature, found once).
+        let mut latest_action: std::collections::HashMap<(&str, &str), Timestamp> =
+            std::collections::HashMap::new();
+        for d in entries.iter().filter(|d| self.deadline_acts(&d.deadline)) {
+            let key = (d.dossier.as_str(), d.candidature.as_str());
+            let latest = latest_action.entry(key).or_insert(d.at);
+            *latest = (*latest).max(d.at);
+        }
+        let superseded: Vec<bool> = entries
+            .iter()
+            .map(|d| {
+                let key = (d.dossier.as_str(), d.candidature.as_str());
+                !self.deadline_acts(&d.deadline)
+                    && latest_action.get(&key).is_some_and(|latest| *latest > d.at)
+            })
+            .collect();
+        let mut superseded = superseded.into_iter();
+        entries.retain(|_| !superseded.next().unwrap_or(false));
         entries.sort_by_key(|d| d.at);
         Ok(entries)
     }
