@@ -108,13 +108,10 @@ impl Store for MemoryStore {
         formation: &str,
         state: Option<&str>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let prefix = super::index_prefix(formation, state);
-        Ok(self
-            .state()?
-            .rows
-            .range(prefix.clone()..)
-            .take_while(|(key, _)| key.starts_with(&prefix))
-            .filter_map(|(key, _)| super::index_entry(key))
+        let rows = self.rows_of(formation, state)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.dossier, r.candidature))
             .collect())
     }
 
