@@ -475,12 +475,14 @@ impl Journey {
         if first_time {
             let path = &link[link.find("/staff/").unwrap()..];
             self.goto(path).await;
+            self.check("mot-de-passe").await;
             self.fill("password", "Vieux-Port-Marseille-13").await;
             self.fill("password_confirm", "Vieux-Port-Marseille-13")
                 .await;
         } else {
             let email = link.to_owned();
             self.goto("/staff/connexion").await;
+            self.check("connexion").await;
             self.fill("email", &email).await;
             self.fill("password", "Vieux-Port-Marseille-13").await;
         }
