@@ -698,3 +698,65 @@ fn a_scenario_speaks_a_language_of_the_definition() {
     assert!(message.contains("`de`"), "{message}");
     assert!(hint.contains("fr, en"), "{hint}");
 }
+
+#[test]
+fn a_third_party_names_its_section_fields_piece_and_mail() {
+    let referee = "  - { id: referee, label: Referee, kind: third_party, named_in: { section: identity, name: nationality, email: nationality }, provides: cv, mail: received }\n";
+    let text = edit(
+        "  - { id: staff, label: Staff, kind: staff, address: office@example.org }\n",
+        &format!("  - {{ id: staff, label: Staff, kind: staff, address: office@example.org }}\n{referee}"),
+    );
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "id: referee"));
+    assert!(
+        message.contains("`nationality` is not of type `email`"),
+        "{message}"
+    );
+    assert!(hint.contains("type: email"), "{hint}");
+
+    let wrong = text
+        .replace("provides: cv", "provides: cvv")
+        .replace(", mail: received }", ", mail: recieved }")
+        .replace("section: identity", "section: identty");
+    let found = problems(&wrong);
+    let messages: Vec<&str> = found.iter().map(|p| p.2.as_str()).collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("unknown section `identty`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("unknown piece `cvv`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("unknown mail `recieved`")),
+        "{messages:?}"
+    );
+
+    let bare = text.replace(
+        ", named_in: { section: identity, name: nationality, email: nationality }, provides: cv, mail: received",
+        "",
+    );
+    let found = problems(&bare);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found.iter().all(|p| p.2.starts_with("a third party needs")),
+        "{found:#?}"
+    );
+
+    let staff_keys = edit(
+        "kind: staff, address: office@example.org }",
+        "kind: staff, address: office@example.org, provides: cv }",
+    );
+    let (_, _, message, hint) = single(&staff_keys);
+    assert!(
+        message.contains("only a third party has `provides:`"),
+        "{message}"
+    );
+    assert!(hint.contains("kind: third_party"), "{hint}");
+}

@@ -739,3 +739,208 @@ fn a_mail_may_go_to_an_address_the_candidate_gave() {
     assert_eq!(mail.to.len(), 2, "{:?}", mail.to);
     assert!(mail.to.contains(&"prof.martin@example.org".to_owned()));
 }
+
+/// The minimal definition with a referee who sends the `cv`, named in a
+/// repeatable `referees` section.
+fn with_referee() -> String {
+    MINIMAL
+        .replace(
+            "  - { id: staff, label: Staff, kind: staff, address: office@example.org }\n",
+            "  - { id: staff, label: Staff, kind: staff, address: office@example.org }\n  - { id: referee, label: Referee, kind: third_party, named_in: { section: referees, name: name, email: email }, provides: cv, mail: asked, link_valid_days: 3 }\n",
+        )
+        .replace(
+            "pieces:\n",
+            "  - id: referees\n    title: Referees\n    repeat: { add_label: Add, max: 3 }\n    fields:\n      - { id: name, type: text, label: Name }\n      - { id: email, type: email, label: Email }\npieces:\n",
+        )
+        .replace(
+            "mails:\n",
+            "mails:\n  - id: asked\n    subject: \"A letter for {{ candidate.last_name }}\"\n    text: \"Dear {{ third_party.name }}: {{ third_party.link }} until {{ third_party.expires }}\"\n",
+        )
+}
+
+#[test]
+fn a_third_party_sends_their_piece_once_through_their_own_current_link() {
+    let (_dir, engine) = engine_on(&with_referee());
+    let engine = engine.with_link_prefix("https://apply.example/letters/");
+    let dossier = engine
+        .create_dossier("me", candidate("Camille"), "en", now())
+        .unwrap();
+    let me = Actor::new("candidate", "me");
+    let referees = |list: serde_json::Value| Command::SaveSection {
+        section: "referees".into(),
+        answers: list,
+    };
+    try_apply(&engine, &dossier.id, &me, referees(json!([{"name": "Ada", "email": "ada@example.org"}, {"name": "Bob", "email": "bob@example.org"}]))).unwrap();
+    try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        Command::Apply {
+            formation: "master".into(),
+        },
+    )
+    .unwrap();
+    let candidature = engine.dossier(&dossier.id).unwrap().unwrap().candidatures[0]
+        .id
+        .clone();
+    let ask = Command::Ask {
+        candidature: candidature.clone(),
+        role: "referee".into(),
+    };
+
+    // The candidate cannot upload the piece a third party sends.
+    let upload = Command::Piece {
+        candidature: candidature.clone(),
+        piece: "cv".into(),
+        transition: "upload".into(),
+        file: Some(file("pdf", 1000)),
+        comment: None,
+    };
+    let refused = try_apply(&engine, &dossier.id, &me, upload);
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
+        ),
+        "{refused:?}"
+    );
+
+    let version = engine.dossier(&dossier.id).unwrap().unwrap().version;
+    let asked = engine
+        .apply(&dossier.id, version, &me, ask.clone(), now())
+        .unwrap();
+    assert_eq!(asked.asked.len(), 2);
+    assert_eq!(asked.mails.len(), 2);
+    let (_, ada) = asked
+        .asked
+        .iter()
+        .find(|(entry, _)| *entry == 0)
+        .unwrap()
+        .clone();
+    let (_, bob) = asked
+        .asked
+        .iter()
+        .find(|(entry, _)| *entry == 1)
+        .unwrap()
+        .clone();
+    let to_ada = asked
+        .mails
+        .iter()
+        .find(|m| m.to == ["ada@example.org"])
+        .unwrap();
+    assert!(
+        to_ada
+            .text
+            .contains(&format!("https://apply.example/letters/{ada}")),
+        "{}",
+        to_ada.text
+    );
+    assert!(to_ada.text.contains("until 2027-03-13"), "{}", to_ada.text);
+    // The secret is in the mail alone: not in the dossier, nor its history.
+    let stored = serde_json::to_string(&engine.dossier(&dossier.id).unwrap().unwrap()).unwrap();
+    let history = serde_json::to_string(&engine.history(&dossier.id).unwrap()).unwrap();
+    let secret = ada.split_once('.').unwrap().1;
+    assert!(!stored.contains(secret) && !history.contains(secret));
+
+    // A forged or mistyped link finds nothing; nor does a third party act otherwise.
+    let forged = format!("{}.{}", dossier.id, "0".repeat(64));
+    assert!(engine.request_of(&forged).unwrap().is_none());
+    let wrong = engine.deliver(&forged, file("pdf", 1000), now());
+    assert!(
+        matches!(
+            wrong,
+            Err(EngineError::Workflow(WorkflowError::ThirdParty(
+                guichet_engine::ThirdPartyRefusal::UnknownLink
+            )))
+        ),
+        "{wrong:?}"
+    );
+    let as_referee = Actor::new("referee", "ada@example.org");
+    let transmit = Command::Transition {
+        candidature: candidature.clone(),
+        transition: "transmit".into(),
+        input: Default::default(),
+    };
+    assert!(matches!(
+        try_apply(&engine, &dossier.id, &as_referee, transmit.clone()),
+        Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
+    ));
+
+    // A file the piece does not accept is refused; the link still works.
+    let png = engine.deliver(&ada, file("png", 1000), now());
+    assert!(
+        matches!(
+            png,
+            Err(EngineError::Workflow(WorkflowError::FileRefused(_)))
+        ),
+        "{png:?}"
+    );
+    engine.deliver(&ada, file("pdf", 1000), now()).unwrap();
+    let again = engine.deliver(&ada, file("pdf", 1000), now());
+    assert!(
+        matches!(
+            again,
+            Err(EngineError::Workflow(WorkflowError::ThirdParty(
+                guichet_engine::ThirdPartyRefusal::Used
+            )))
+        ),
+        "{again:?}"
+    );
+
+    // The piece counts once everyone named has sent theirs.
+    assert!(try_apply(&engine, &dossier.id, &me, transmit.clone()).is_err());
+    // Bob is replaced: his link dies, Carol is asked.
+    try_apply(&engine, &dossier.id, &me, referees(json!([{"name": "Ada", "email": "ada@example.org"}, {"name": "Carol", "email": "carol@example.org"}]))).unwrap();
+    let dead = engine.deliver(&bob, file("pdf", 1000), now());
+    assert!(
+        matches!(
+            dead,
+            Err(EngineError::Workflow(WorkflowError::ThirdParty(
+                guichet_engine::ThirdPartyRefusal::UnknownLink
+            )))
+        ),
+        "{dead:?}"
+    );
+    let version = engine.dossier(&dossier.id).unwrap().unwrap().version;
+    let asked = engine
+        .apply(&dossier.id, version, &me, ask.clone(), now())
+        .unwrap();
+    assert_eq!(
+        asked.mails.iter().map(|m| m.to.clone()).collect::<Vec<_>>(),
+        vec![vec!["carol@example.org".to_owned()]]
+    );
+    let carol = asked.asked[0].1.clone();
+    // Three days later Carol's link has expired.
+    let late = support::at("2027-03-13T09:00:01Z");
+    let expired = engine.deliver(&carol, file("pdf", 1000), late);
+    assert!(
+        matches!(
+            expired,
+            Err(EngineError::Workflow(WorkflowError::ThirdParty(
+                guichet_engine::ThirdPartyRefusal::Expired
+            )))
+        ),
+        "{expired:?}"
+    );
+    engine.deliver(&carol, file("pdf", 1000), now()).unwrap();
+    try_apply(&engine, &dossier.id, &me, transmit).unwrap();
+
+    // Once sent, nothing more is asked or received.
+    try_apply(
+        &engine,
+        &dossier.id,
+        &me,
+        referees(json!([{"name": "Dan", "email": "dan@example.org"}])),
+    )
+    .unwrap();
+    let closed = try_apply(&engine, &dossier.id, &me, ask);
+    assert!(
+        matches!(
+            closed,
+            Err(EngineError::Workflow(WorkflowError::ThirdParty(
+                guichet_engine::ThirdPartyRefusal::Closed
+            )))
+        ),
+        "{closed:?}"
+    );
+}

@@ -224,6 +224,15 @@ impl Definition {
         self.file.roles.iter().find(|r| r.id == id)
     }
 
+    /// The third-party role that provides `piece`, if a third party does
+    /// (the candidate cannot upload it).
+    pub fn provider_of(&self, piece: &str) -> Option<&RoleDef> {
+        self.file
+            .roles
+            .iter()
+            .find(|r| r.kind == RoleKind::ThirdParty && r.provides.as_deref() == Some(piece))
+    }
+
     /// The role candidates act with (the checker ensures there is one).
     pub fn candidate_role(&self) -> &str {
         self.file

@@ -68,6 +68,35 @@ pub struct Candidature {
     /// guards and mails see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What was asked of third parties (referees) and what they sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<Request>,
+}
+
+/// A piece asked of a third party the candidate named, through a link mailed
+/// to them. The link's secret is never stored: only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The third-party role.
+    pub role: String,
+    /// The entry of the naming section this person is (0 for a single section).
+    pub entry: usize,
+    /// Their name, as the candidate gave it.
+    pub name: String,
+    /// Their address, as the candidate gave it.
+    pub email: String,
+    /// SHA-256 (hex) of the link's secret.
+    pub secret_sha256: String,
+    /// When the link was mailed.
+    pub asked_at: Timestamp,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+    /// What they sent, once they have.
+    #[serde(default)]
+    pub letter: Option<FileRef>,
+    /// When they sent it.
+    #[serde(default)]
+    pub received_at: Option<Timestamp>,
 }
 
 /// A candidature as its candidate sent it.
@@ -187,6 +216,26 @@ pub enum Command {
         candidature: String,
         /// The note; empty removes it.
         text: String,
+    },
+    /// Mail each third party of `role` named in the candidate's answers a
+    /// link to send their piece: those not asked yet, whose address changed,
+    /// or whose link expired unanswered (performed by the candidate).
+    Ask {
+        /// Candidature id.
+        candidature: String,
+        /// Third-party role id.
+        role: String,
+    },
+    /// A third party sends the piece asked of them (performed through their link).
+    Deliver {
+        /// Candidature id.
+        candidature: String,
+        /// Which request (its entry in the naming section).
+        entry: usize,
+        /// SHA-256 (hex) of the link's secret: the link itself never enters history.
+        secret_sha256: String,
+        /// The file sent.
+        file: FileRef,
     },
     /// Handle a deadline that is due (performed by the system role).
     Deadline {

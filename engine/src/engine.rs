@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 
 use crate::definition::{Definition, DefinitionError};
-use crate::dossier::{Actor, Candidate, Command, Dossier, Event, OutboxMail};
+use crate::dossier::{Actor, Candidate, Command, Dossier, Event, FileRef, OutboxMail, Request};
 use crate::model::PromoteDef;
 use crate::store::{Commit, Indexed, Store, StoreError, Waiting};
-use crate::workflow::{self, Due, Outcome, WorkflowError};
+use crate::workflow::{self, Due, Outcome, ThirdPartyRefusal, WorkflowError};
 
 /// Why the engine could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +118,8 @@ pub struct Engine<S: Store> {
     store: S,
     /// Earlier definition versions that dossiers are pinned to, compiled on first use.
     pinned: Mutex<HashMap<String, Arc<Definition>>>,
+    /// What a third party's token is appended to in the link mailed to them.
+    link_prefix: String,
 }
 
 impl<S: Store> Engine<S> {
@@ -133,6 +135,7 @@ impl<S: Store> Engine<S> {
             definition,
             store,
             pinned: Mutex::new(HashMap::new()),
+            link_prefix: String::new(),
         };
         let now = Timestamp::now();
         engine.store.build_index(&|dossier| {
@@ -140,6 +143,14 @@ impl<S: Store> Engine<S> {
             indexed(&definition, dossier, now).map_err(into_backend)
         })?;
         Ok(engine)
+    }
+
+    /// Links mailed to third parties are `prefix` followed by their token
+    /// (the server gives the address of its third-party page; without one,
+    /// links are the bare token).
+    pub fn with_link_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.link_prefix = prefix.into();
+        self
     }
 
     /// What `definition`'s command wrote to `dossier`, with what the indexes
@@ -264,7 +275,14 @@ impl<S: Store> Engine<S> {
             .into());
         }
         let definition = self.definition_of(&dossier)?;
-        let mut outcome = workflow::apply(&definition, &dossier, actor, &command, now)?;
+        let mut outcome = workflow::apply(
+            &definition,
+            &dossier,
+            actor,
+            &command,
+            now,
+            &self.link_prefix,
+        )?;
         let mut commits = vec![Self::commit(&definition, expected_version, &outcome, now)?];
         if let Some(freed) = &outcome.freed {
             // The freed place goes to the waiting list in the same atomic write.
@@ -281,6 +299,53 @@ impl<S: Store> Engine<S> {
         }
         self.store.commit(&commits)?;
         Ok(outcome)
+    }
+
+    /// The request a third party's link `token` stands for, with its dossier
+    /// and candidature id, whether or not it can still be used; `None` when
+    /// no request holds this token (mistyped, or replaced by a newer link).
+    pub fn request_of(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Dossier, String, Request)>, EngineError> {
+        let Some((dossier_id, _)) = token.split_once('.') else {
+            return Ok(None);
+        };
+        let Some(dossier) = self.store.dossier(dossier_id)? else {
+            return Ok(None);
+        };
+        let secret = workflow::secret_sha256(token);
+        let found = dossier.candidatures.iter().find_map(|candidature| {
+            let request = candidature
+                .requests
+                .iter()
+                .find(|r| r.secret_sha256 == secret)?;
+            Some((candidature.id.clone(), request.clone()))
+        });
+        Ok(found.map(|(candidature, request)| (dossier, candidature, request)))
+    }
+
+    /// A third party sends `file` through their link `token`: checked like
+    /// any command (the link current and unused, the candidature not sent,
+    /// the file fit for the piece), stored durably before it returns.
+    pub fn deliver(
+        &self,
+        token: &str,
+        file: FileRef,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
+        let refused =
+            || EngineError::Workflow(WorkflowError::ThirdParty(ThirdPartyRefusal::UnknownLink));
+        let (dossier, candidature, request) = self.request_of(token)?.ok_or_else(refused)?;
+        let actor =
+            Actor::new(request.role.clone(), request.email.clone()).named(request.name.clone());
+        let command = Command::Deliver {
+            candidature,
+            entry: request.entry,
+            secret_sha256: request.secret_sha256,
+            file,
+        };
+        self.apply(&dossier.id, dossier.version, &actor, command, now)
     }
 
     /// The waiting list of `formation` under `rule`: the candidatures that
@@ -359,7 +424,14 @@ impl<S: Store> Engine<S> {
             input: Default::default(),
         };
         let actor = Actor::new(system, "system");
-        let promoted = workflow::apply(definition, &dossier, &actor, &command, now)?;
+        let promoted = workflow::apply(
+            definition,
+            &dossier,
+            &actor,
+            &command,
+            now,
+            &self.link_prefix,
+        )?;
         Ok(Some((dossier.version, promoted)))
     }
 

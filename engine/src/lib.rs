@@ -141,15 +141,17 @@ pub use definition::{Definition, DefinitionError, SUPPORTED_LANGUAGES};
 pub use diagnostic::{with_causes, Diagnostic, Diagnostics};
 pub use dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail,
-    PieceState, SentCopy,
+    PieceState, Request, SentCopy,
 };
 pub use engine::{promotion_rules, Engine, EngineError, Handled};
 pub use list::List;
-pub use queries::{actions_for, profile_state, Action, Actions, PieceActions, SectionState};
+pub use queries::{
+    actions_for, letters, profile_state, Action, Actions, Letter, PieceActions, SectionState,
+};
 pub use scenario::{run_scenarios, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
 pub use store::{Commit, Indexed, MemoryStore, SledStore, Store, StoreError, Waiting};
 pub use suggest::did_you_mean;
 pub use units::{parse_date, parse_duration, parse_size};
-pub use workflow::{Due, FileRefusal, FreedPlace, Outcome, WorkflowError};
+pub use workflow::{Due, FileRefusal, FreedPlace, Outcome, ThirdPartyRefusal, WorkflowError};

@@ -538,7 +538,38 @@ pub struct RoleDef {
     /// What staff of this role read of a dossier; everything when absent.
     #[serde(default)]
     pub reads: Option<ReadsDef>,
+    /// For a third party: where the candidate names them.
+    #[serde(default)]
+    pub named_in: Option<NamedInDef>,
+    /// For a third party: the piece each person named provides (one letter
+    /// each), through a single-use link mailed to them.
+    #[serde(default)]
+    pub provides: Option<String>,
+    /// For a third party: the mail carrying the link (its template reads
+    /// `third_party.name`, `third_party.link`, `third_party.expires`).
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// For a third party: how many days the link works. Default 14.
+    #[serde(default)]
+    pub link_valid_days: Option<u32>,
 }
+
+/// The profile section where a candidate names third parties, one per entry
+/// (a repeatable section names several), and its fields holding their name
+/// and email address.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedInDef {
+    /// Profile section id.
+    pub section: String,
+    /// Field holding the person's name.
+    pub name: String,
+    /// Field (of type `email`) holding their address.
+    pub email: String,
+}
+
+/// Days a third party's link works unless the role says otherwise.
+pub const DEFAULT_LINK_VALID_DAYS: u32 = 14;
 
 /// The profile sections and pieces a staff role reads (a member holding
 /// several roles reads what any of them reads).
@@ -563,6 +594,10 @@ pub enum RoleKind {
     Staff,
     /// The engine itself, acting when deadlines pass.
     System,
+    /// Someone the candidate names (a referee, a supervisor) who provides a
+    /// piece through a link mailed to them, without an account, and sees
+    /// nothing else of the dossier.
+    ThirdParty,
 }
 
 /// Statuses, transitions and deadlines.
@@ -910,6 +945,16 @@ pub struct TestStep {
     /// Role performing the action. Default: the candidate role.
     #[serde(default, rename = "as")]
     pub role: Option<String>,
+    /// The candidate asks the third parties of this role they name (mails
+    /// each a link).
+    #[serde(default)]
+    pub ask: Option<String>,
+    /// The third party of this role sends their piece through their link.
+    #[serde(default)]
+    pub send: Option<String>,
+    /// Which person of `send:` (their entry in the naming section). Default 0.
+    #[serde(default)]
+    pub entry: Option<usize>,
     /// Values given with the action.
     #[serde(default)]
     pub input: BTreeMap<String, serde_json::Value>,

@@ -9,7 +9,7 @@ use crate::answers::{check_entry, Problem};
 use crate::context::shape;
 use crate::context::{base_context, candidature_context};
 use crate::definition::Definition;
-use crate::dossier::{Actor, Candidature, Dossier};
+use crate::dossier::{Actor, Candidature, Dossier, Request};
 use crate::model::{FileEffect, RoleKind, Text};
 use crate::script::ScriptError;
 
@@ -266,6 +266,7 @@ fn piece_actions(
                 tr.by.ids().contains(&role)
                     && tr.from.ids().contains(&state.status.as_str())
                     && (!tr.requires_not_concerned || piece.not_concerned)
+                    && !attached_by_third_party(definition, piece_id, tr.file)
             })
         {
             let holds = match &transition.when {
@@ -282,4 +283,100 @@ fn piece_actions(
         });
     }
     Ok(pieces)
+}
+
+/// Where one third party's piece stands: a person the candidate names now in
+/// the role's section, with what was asked of them and what they sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Letter<'a> {
+    /// The third-party role.
+    pub role: &'a str,
+    /// The piece they provide.
+    pub piece: &'a str,
+    /// Their entry in the naming section.
+    pub entry: usize,
+    /// Their name as named now.
+    pub name: String,
+    /// Their address as named now.
+    pub email: String,
+    /// The request made of this person at this address, if any.
+    pub request: Option<&'a Request>,
+}
+
+impl Letter<'_> {
+    /// Whether their piece has arrived.
+    pub fn received(&self) -> bool {
+        self.request.is_some_and(|r| r.letter.is_some())
+    }
+
+    /// Whether a link should be mailed: never asked, or asked and expired
+    /// unanswered.
+    pub fn to_ask(&self, now: Timestamp) -> bool {
+        !self.email.is_empty()
+            && self
+                .request
+                .is_none_or(|r| r.letter.is_none() && r.expires_at <= now)
+    }
+}
+
+/// The third parties the candidate names now for `candidature`'s pieces, in
+/// role then entry order. A request counts only while the entry still holds
+/// the address it was mailed to: a changed referee is a new one.
+pub fn letters<'a>(
+    definition: &'a Definition,
+    dossier: &Dossier,
+    candidature: &'a Candidature,
+) -> Vec<Letter<'a>> {
+    let mut letters = Vec::new();
+    for role in &definition.file().roles {
+        let (Some(named), Some(piece)) = (&role.named_in, &role.provides) else {
+            continue;
+        };
+        if role.kind != RoleKind::ThirdParty || !candidature.pieces.contains_key(piece) {
+            continue;
+        }
+        let entries: Vec<&Value> = match dossier.profile.get(&named.section) {
+            Some(Value::Array(entries)) => entries.iter().collect(),
+            Some(entry @ Value::Object(_)) => vec![entry],
+            _ => Vec::new(),
+        };
+        for (entry, answers) in entries.into_iter().enumerate() {
+            let text = |field: &str| {
+                answers
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (name, email) = (text(&named.name), text(&named.email));
+            if name.is_empty() && email.is_empty() {
+                continue;
+            }
+            let request = candidature
+                .requests
+                .iter()
+                .rev()
+                .find(|r| r.role == role.id && r.entry == entry && r.email == email);
+            letters.push(Letter {
+                role: &role.id,
+                piece,
+                entry,
+                name,
+                email,
+                request,
+            });
+        }
+    }
+    letters
+}
+
+/// Whether a piece transition would attach a file to a piece only a third
+/// party provides: nobody else uploads it.
+pub(crate) fn attached_by_third_party(
+    definition: &Definition,
+    piece: &str,
+    file: FileEffect,
+) -> bool {
+    file == FileEffect::Attach && definition.provider_of(piece).is_some()
 }

@@ -58,6 +58,8 @@ struct Played {
     dossier: String,
     language: String,
     candidature: Option<String>,
+    /// The links mailed to third parties, by role and entry.
+    links: std::collections::BTreeMap<(String, usize), String>,
 }
 
 struct Player<'a> {
@@ -161,6 +163,7 @@ impl Player<'_> {
             dossier: dossier.id,
             language,
             candidature: None,
+            links: Default::default(),
         });
         self.current = self.candidates.len() - 1;
         Ok(())
@@ -168,7 +171,11 @@ impl Player<'_> {
 
     /// Saves one profile section of the current candidate (an imported one
     /// as staff would); the refusal in the candidate's words otherwise.
-    fn save(&self, section: &str, answers: &serde_json::Value) -> Result<Vec<OutboxMail>, String> {
+    fn save(
+        &mut self,
+        section: &str,
+        answers: &serde_json::Value,
+    ) -> Result<Vec<OutboxMail>, String> {
         let imported = self
             .definition
             .file()
@@ -204,7 +211,7 @@ impl Player<'_> {
 
     /// Performs `command` on the current candidate's dossier: the mails it
     /// queued, those of a promotion it caused included.
-    fn perform(&self, role: &str, command: Command) -> Result<Vec<OutboxMail>, EngineError> {
+    fn perform(&mut self, role: &str, command: Command) -> Result<Vec<OutboxMail>, EngineError> {
         let kind = self.definition.role(role).map(|r| r.kind);
         let who = self.who();
         let id = if kind == Some(RoleKind::Candidate) {
@@ -213,6 +220,7 @@ impl Player<'_> {
             "scenario-staff"
         };
         let version = self.engine.dossier(&who.dossier)?.map_or(0, |d| d.version);
+        let command_kind = command.clone();
         let outcome = self.engine.apply(
             &who.dossier,
             version,
@@ -220,10 +228,32 @@ impl Player<'_> {
             command,
             self.now,
         )?;
-        let promoted = outcome.follow_ups.iter().filter_map(|f| f.as_ref().ok());
-        let mut mails: Vec<OutboxMail> = promoted.flat_map(|o| o.mails.clone()).collect();
-        mails.extend(outcome.mails);
-        Ok(mails)
+        if let Command::Ask { role, .. } = &command_kind {
+            for (entry, token) in &outcome.asked {
+                let links = &mut self.candidates[self.current].links;
+                links.insert((role.clone(), *entry), token.clone());
+            }
+        }
+        Ok(mails_of(outcome))
+    }
+
+    /// The third party of `role` named at `entry` sends their piece through
+    /// the last link mailed to them.
+    fn send(&mut self, role: &str, entry: usize) -> Result<Vec<OutboxMail>, EngineError> {
+        let key = (role.to_owned(), entry);
+        let token = self.who().links.get(&key).cloned().unwrap_or_default();
+        let piece = self
+            .definition
+            .role(role)
+            .and_then(|r| r.provides.clone())
+            .unwrap_or_default();
+        let file = self.sample_file(&piece).unwrap_or(FileRef {
+            name: "piece".into(),
+            sha256: "0".repeat(64),
+            size: 0,
+            format: String::new(),
+        });
+        Ok(mails_of(self.engine.deliver(&token, file, self.now)?))
     }
 
     fn step(&mut self, step: &TestStep) -> Result<(), String> {
@@ -260,13 +290,22 @@ impl Player<'_> {
                 }
             }
         }
-        if let Some(command) = self.command(step)? {
-            let role = step
-                .role
-                .clone()
-                .unwrap_or_else(|| self.definition.candidate_role().to_owned());
-            let applying = matches!(command, Command::Apply { .. });
-            match self.perform(&role, command) {
+        let performed = match (&step.send, self.command(step)?) {
+            (Some(third_party), _) => {
+                Some((false, self.send(third_party, step.entry.unwrap_or(0))))
+            }
+            (None, Some(command)) => {
+                let role = step
+                    .role
+                    .clone()
+                    .unwrap_or_else(|| self.definition.candidate_role().to_owned());
+                let applying = matches!(command, Command::Apply { .. });
+                Some((applying, self.perform(&role, command)))
+            }
+            (None, None) => None,
+        };
+        if let Some((applying, result)) = performed {
+            match result {
                 Ok(queued) => {
                     mails.extend(queued);
                     if applying {
@@ -304,6 +343,17 @@ impl Player<'_> {
         if let Some(formation) = &step.apply {
             return Ok(Some(Command::Apply {
                 formation: formation.clone(),
+            }));
+        }
+        if let Some(role) = &step.ask {
+            let candidature = self
+                .who()
+                .candidature
+                .clone()
+                .ok_or("no candidature yet: add a step `apply: <formation>` before")?;
+            return Ok(Some(Command::Ask {
+                candidature,
+                role: role.clone(),
             }));
         }
         let Some(action) = &step.action else {
@@ -469,4 +519,12 @@ fn describe(definition: &Definition, error: &EngineError, language: &str) -> Str
         }
         other => with_causes(other),
     }
+}
+
+/// The mails an outcome queued, those of a promotion it caused included.
+fn mails_of(outcome: crate::workflow::Outcome) -> Vec<OutboxMail> {
+    let promoted = outcome.follow_ups.iter().filter_map(|f| f.as_ref().ok());
+    let mut mails: Vec<OutboxMail> = promoted.flat_map(|o| o.mails.clone()).collect();
+    mails.extend(outcome.mails);
+    mails
 }

@@ -322,6 +322,21 @@ impl Checker<'_> {
                         self.unknown(&format!("{step_at}/as"), "role", role, &roles);
                     }
                 }
+                let third_parties: Vec<&str> = def
+                    .roles
+                    .iter()
+                    .filter(|r| r.kind == RoleKind::ThirdParty)
+                    .map(|r| r.id.as_str())
+                    .collect();
+                for (key, role) in [("ask", &step.ask), ("send", &step.send)] {
+                    if let Some(role) = role
+                        .as_ref()
+                        .filter(|r| !third_parties.contains(&r.as_str()))
+                    {
+                        let at = format!("{step_at}/{key}");
+                        self.unknown(&at, "third-party role", role, &third_parties);
+                    }
+                }
                 if let Some(date) = &step.wait_until {
                     self.date(&format!("{step_at}/wait_until"), date);
                 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use super::{identifier, Checker};
 use crate::context::shape::{self, Shape};
-use crate::model::{MailSubject, OneOrMany, RoleKind};
+use crate::model::{FieldType, MailSubject, OneOrMany, RoleDef, RoleKind};
 use crate::units::parse_duration;
 use crate::yaml::escape_segment;
 
@@ -17,6 +17,7 @@ impl Checker<'_> {
         let pieces: Vec<&str> = self.def.pieces.iter().map(|p| p.id.as_str()).collect();
         for (index, role) in roles.iter().enumerate() {
             self.identifier(&format!("/roles/{index}/id"), &role.id);
+            self.third_party_role(index, role, &pieces);
             let Some(reads) = &role.reads else {
                 continue;
             };
@@ -51,6 +52,113 @@ impl Checker<'_> {
                 "/roles",
                 "more than one role has `kind: system`",
                 "deadlines act as one system role; keep one",
+            );
+        }
+    }
+
+    /// A third party is named in a section and provides a piece through a
+    /// mailed link; no other kind of role has these keys.
+    fn third_party_role(&mut self, index: usize, role: &RoleDef, pieces: &[&str]) {
+        let at = |key: &str| format!("/roles/{index}/{key}");
+        if role.kind != RoleKind::ThirdParty {
+            let keys = [
+                ("named_in", role.named_in.is_some()),
+                ("provides", role.provides.is_some()),
+                ("mail", role.mail.is_some()),
+                ("link_valid_days", role.link_valid_days.is_some()),
+            ];
+            for (key, present) in keys {
+                if present {
+                    self.error(
+                        &at(key),
+                        format!("only a third party has `{key}:`"),
+                        "remove it, or give the role `kind: third_party`",
+                    );
+                }
+            }
+            return;
+        }
+        match &role.named_in {
+            None => self.error(
+                &format!("/roles/{index}"),
+                "a third party needs `named_in:`, the section where the candidate names them",
+                "add e.g. `named_in: { section: referees, name: name, email: email }`",
+            ),
+            Some(named) => {
+                let sections: Vec<&str> = self.def.profile.iter().map(|s| s.id.as_str()).collect();
+                match self.def.profile.iter().find(|s| s.id == named.section) {
+                    None => self.unknown(
+                        &at("named_in/section"),
+                        "section",
+                        &named.section,
+                        &sections,
+                    ),
+                    Some(section) => {
+                        let fields: Vec<&str> =
+                            section.fields.iter().map(|f| f.id.as_str()).collect();
+                        for (key, id) in [("name", &named.name), ("email", &named.email)] {
+                            if !fields.contains(&id.as_str()) {
+                                self.unknown(&at(&format!("named_in/{key}")), "field", id, &fields);
+                            }
+                        }
+                        let email = section.fields.iter().find(|f| f.id == named.email);
+                        if email.is_some_and(|f| f.kind != FieldType::Email) {
+                            self.error(
+                                &at("named_in/email"),
+                                format!("field `{}` is not of type `email`", named.email),
+                                "links are mailed to this field: give it `type: email`",
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        match &role.provides {
+            None => self.error(
+                &format!("/roles/{index}"),
+                "a third party needs `provides:`, the piece they send",
+                "add e.g. `provides: reference_letter`",
+            ),
+            Some(piece) if !pieces.contains(&piece.as_str()) => {
+                self.unknown(&at("provides"), "piece", piece, pieces)
+            }
+            Some(piece) => {
+                let providers = self.def.roles.iter().filter(|r| {
+                    r.kind == RoleKind::ThirdParty && r.provides.as_ref() == Some(piece)
+                });
+                if providers.count() > 1 {
+                    self.error(
+                        &at("provides"),
+                        format!("piece `{piece}` is provided by more than one third party"),
+                        "give each third party a piece of its own",
+                    );
+                }
+            }
+        }
+        match &role.mail {
+            None => self.error(
+                &format!("/roles/{index}"),
+                "a third party needs `mail:`, the mail carrying their link",
+                "add a mail that uses `{{ third_party.link }}` and name it in `mail:`",
+            ),
+            Some(mail) => {
+                let mails: Vec<&str> = self.def.mails.iter().map(|m| m.id.as_str()).collect();
+                match self.def.mails.iter().find(|m| &m.id == mail) {
+                    None => self.unknown(&at("mail"), "mail", mail, &mails),
+                    Some(def) if def.about != MailSubject::Candidature => self.error(
+                        &at("mail"),
+                        format!("mail `{mail}` is about an account, not a candidature"),
+                        "remove its `about: account`",
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        if role.link_valid_days == Some(0) {
+            self.error(
+                &at("link_valid_days"),
+                "a link valid 0 days could never be used",
+                "give at least 1 day",
             );
         }
     }

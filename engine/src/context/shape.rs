@@ -288,6 +288,10 @@ pub fn candidature_mail_shape(definition: &DefinitionFile) -> Shape {
         .with("transition", Shape::leaves(&["id", "label"]))
         .with("deadline", Shape::leaves(&["id", "label", "due"]))
         .with("input", Shape::Any)
+        .with(
+            "third_party",
+            Shape::leaves(&["name", "email", "link", "expires"]),
+        )
 }
 
 /// Names an account mail template may use.

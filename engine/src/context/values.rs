@@ -73,6 +73,7 @@ pub fn candidature_context(
     let mut pieces = Map::new();
     let mut list = Vec::new();
     let mut missing = Vec::new();
+    let letters = crate::queries::letters(definition, dossier, candidature);
     for piece_id in formation.map(|f| f.pieces.as_slice()).unwrap_or_default() {
         let Some(piece) = definition.piece(piece_id) else {
             continue;
@@ -84,7 +85,14 @@ pub fn candidature_context(
         let state = candidature.pieces.get(piece_id);
         let status = state.map_or(definition.initial_piece_status(), |s| s.status.as_str());
         let status_def = definition.piece_status(status);
-        let provided = status_def.is_some_and(|s| s.provided);
+        // A third party's piece is there when every person named has sent theirs.
+        let provided = match definition.provider_of(piece_id) {
+            Some(_) => {
+                let mut named = letters.iter().filter(|l| l.piece == piece_id).peekable();
+                named.peek().is_some() && named.all(|l| l.received())
+            }
+            None => status_def.is_some_and(|s| s.provided),
+        };
         if required && !provided {
             missing.push(Value::String(piece_id.clone()));
         }

@@ -6,8 +6,9 @@ use serde_json::{json, Map, Value};
 use super::{allowed, not_found, FileRefusal, FreedPlace, Step, WorkflowError};
 use crate::answers::{check_answer, check_entry, is_blank, Problem, DEFAULT_MAX_ENTRIES};
 use crate::context::base_context;
+use crate::definition::Definition;
 use crate::dossier::{Candidature, FileRef, PieceState, SentCopy};
-use crate::model::{CommentRule, DeadlineDef, FileEffect, RoleKind, Text};
+use crate::model::{CommentRule, DeadlineDef, FileEffect, PieceDef, RoleKind, Text};
 
 impl Step<'_> {
     pub(super) fn save_section(
@@ -158,6 +159,7 @@ impl Step<'_> {
             deadlines_done: Default::default(),
             sent: None,
             note: None,
+            requests: Vec::new(),
         };
         let summary = json!({"formation": formation_id, "state": candidature.state});
         self.after.candidatures.push(candidature);
@@ -310,6 +312,12 @@ impl Step<'_> {
             .piece_transition(transition_id)
             .ok_or_else(|| not_found("piece transition", transition_id))?;
         allowed(&transition.by, role, transition_id)?;
+        if crate::queries::attached_by_third_party(definition, piece_id, transition.file) {
+            return Err(WorkflowError::Forbidden {
+                role: role.to_owned(),
+                action: format!("upload `{piece_id}`, which a third party sends"),
+            });
+        }
         let current = self.after.candidatures[index].pieces[piece_id].clone();
         if !transition.from.ids().contains(&current.status.as_str()) {
             return Err(WorkflowError::WrongState {
@@ -343,23 +351,7 @@ impl Step<'_> {
             FileEffect::Remove => None,
             FileEffect::Attach => {
                 let file = file.ok_or(WorkflowError::FileRefused(FileRefusal::Missing))?;
-                let accepted = piece
-                    .accept
-                    .iter()
-                    .any(|format| format.name() == file.format);
-                if !accepted {
-                    return Err(WorkflowError::FileRefused(FileRefusal::Format(
-                        file.format.clone(),
-                    )));
-                }
-                let max = definition.max_size(piece_id).unwrap_or(u64::MAX);
-                if file.size > max {
-                    return Err(WorkflowError::FileRefused(FileRefusal::TooLarge {
-                        size: file.size,
-                        max,
-                    }));
-                }
-                Some(file.clone())
+                Some(fitting(definition, piece, file)?.clone())
             }
         };
         let comment = comment.map(str::trim).filter(|c| !c.is_empty());
@@ -395,4 +387,29 @@ impl Step<'_> {
         self.change(path, before, after);
         Ok(())
     }
+}
+
+/// `file` if `piece` accepts its format and size.
+pub(super) fn fitting<'f>(
+    definition: &Definition,
+    piece: &PieceDef,
+    file: &'f FileRef,
+) -> Result<&'f FileRef, WorkflowError> {
+    if !piece
+        .accept
+        .iter()
+        .any(|format| format.name() == file.format)
+    {
+        return Err(WorkflowError::FileRefused(FileRefusal::Format(
+            file.format.clone(),
+        )));
+    }
+    let max = definition.max_size(&piece.id).unwrap_or(u64::MAX);
+    if file.size > max {
+        return Err(WorkflowError::FileRefused(FileRefusal::TooLarge {
+            size: file.size,
+            max,
+        }));
+    }
+    Ok(file)
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::deadlines::deadline_time;
 use super::{Step, WorkflowError};
 use crate::dossier::OutboxMail;
-use crate::model::{answer_recipient, DeadlineDef, MailEffect, RoleKind};
+use crate::model::{answer_recipient, DeadlineDef, FormationDef, MailDef, MailEffect, RoleKind};
 
 impl Step<'_> {
     pub(super) fn queue_mails(
@@ -46,89 +46,114 @@ impl Step<'_> {
             let Some(mail) = definition.mail(&effect.mail) else {
                 continue;
             };
-            let render = |part: &str, language: &str| {
-                definition
-                    .render_mail_part(&mail.id, part, language, &context)
-                    .map_err(|source| WorkflowError::Template {
-                        mail: mail.id.clone(),
-                        source,
-                    })
-            };
-            // Every language is rendered, the reader's kept: a template that
-            // fails in one language fails for every reader (and in the
-            // definition's scenarios), not only for those who read it.
-            let mut languages: Vec<&str> = [&mail.subject, &mail.text]
-                .into_iter()
-                .chain(&mail.html)
-                .flat_map(|text| text.variants().into_iter().map(|(code, _)| code))
-                .filter(|code| *code != language)
-                .collect();
-            languages.sort_unstable();
-            languages.dedup();
-            for other in languages {
-                for part in ["subject", "text", "html"] {
-                    render(part, other)?;
-                }
-            }
-            let subject = render("subject", &language)?.unwrap_or_default();
-            let text = render("text", &language)?.unwrap_or_default();
-            let html = render("html", &language)?;
-            let recipients = mail
-                .to
-                .as_ref()
-                .map_or_else(|| vec!["candidate"], |to| to.ids());
-            let mut to = Vec::new();
-            for recipient in recipients {
-                if let Some((section, field)) = answer_recipient(recipient) {
-                    // Every entry's address, for a repeatable section (referees).
-                    for address in answers_at(&self.after.profile, section, field) {
-                        if !to.contains(&address) {
-                            to.push(address);
-                        }
-                    }
-                    continue;
-                }
-                let address = if recipient.contains('@') {
-                    Some(recipient.to_owned())
-                } else if recipient == "candidate" {
-                    Some(self.after.candidate.email.clone())
-                } else if recipient == "formation" {
-                    formation.and_then(|f| f.contact.clone())
-                } else {
-                    match definition.role(recipient) {
-                        Some(role) if role.kind == RoleKind::Candidate => {
-                            Some(self.after.candidate.email.clone())
-                        }
-                        Some(role) => role.address.clone(),
-                        None => None,
-                    }
-                };
-                if let Some(address) = address {
+            let to = self.recipients(mail, formation);
+            self.queue_mail(mail, &context, to)?;
+        }
+        Ok(())
+    }
+
+    /// The addresses `mail` goes to for this dossier.
+    fn recipients(&self, mail: &MailDef, formation: Option<&FormationDef>) -> Vec<String> {
+        let definition = self.definition;
+        let recipients = mail
+            .to
+            .as_ref()
+            .map_or_else(|| vec!["candidate"], |to| to.ids());
+        let mut to = Vec::new();
+        for recipient in recipients {
+            if let Some((section, field)) = answer_recipient(recipient) {
+                // Every entry's address, for a repeatable section (referees).
+                for address in answers_at(&self.after.profile, section, field) {
                     if !to.contains(&address) {
                         to.push(address);
                     }
                 }
-            }
-            if to.is_empty() {
                 continue;
             }
-            let id = format!(
-                "{}-{:08}-{:02}",
-                self.after.id,
-                self.before.version + 1,
-                self.mails.len()
-            );
-            self.mails.push(OutboxMail {
-                id,
-                dossier: Some(self.after.id.clone()),
-                mail: mail.id.clone(),
-                to,
-                subject: subject.trim().to_owned(),
-                text,
-                html,
-                queued_at: self.now,
-            });
+            let address = if recipient.contains('@') {
+                Some(recipient.to_owned())
+            } else if recipient == "candidate" {
+                Some(self.after.candidate.email.clone())
+            } else if recipient == "formation" {
+                formation.and_then(|f| f.contact.clone())
+            } else {
+                match definition.role(recipient) {
+                    Some(role) if role.kind == RoleKind::Candidate => {
+                        Some(self.after.candidate.email.clone())
+                    }
+                    Some(role) => role.address.clone(),
+                    None => None,
+                }
+            };
+            if let Some(address) = address {
+                if !to.contains(&address) {
+                    to.push(address);
+                }
+            }
         }
+        to
+    }
+
+    /// Renders `mail` over `context` in the dossier's language and queues it
+    /// to `to` (nothing when `to` is empty).
+    pub(super) fn queue_mail(
+        &mut self,
+        mail: &MailDef,
+        context: &Value,
+        to: Vec<String>,
+    ) -> Result<(), WorkflowError> {
+        let definition = self.definition;
+        let language = self.after.language.clone();
+        // Every name a mail may use is there, empty where this command has
+        // none (a transition's mail has no third party).
+        let mut context = context.clone();
+        crate::context::shape::candidature_mail_shape(definition.file()).fill(&mut context);
+        let render = |part: &str, language: &str| {
+            definition
+                .render_mail_part(&mail.id, part, language, &context)
+                .map_err(|source| WorkflowError::Template {
+                    mail: mail.id.clone(),
+                    source,
+                })
+        };
+        // Every language is rendered, the reader's kept: a template that
+        // fails in one language fails for every reader (and in the
+        // definition's scenarios), not only for those who read it.
+        let mut languages: Vec<&str> = [&mail.subject, &mail.text]
+            .into_iter()
+            .chain(&mail.html)
+            .flat_map(|text| text.variants().into_iter().map(|(code, _)| code))
+            .filter(|code| *code != language)
+            .collect();
+        languages.sort_unstable();
+        languages.dedup();
+        for other in languages {
+            for part in ["subject", "text", "html"] {
+                render(part, other)?;
+            }
+        }
+        let subject = render("subject", &language)?.unwrap_or_default();
+        let text = render("text", &language)?.unwrap_or_default();
+        let html = render("html", &language)?;
+        if to.is_empty() {
+            return Ok(());
+        }
+        let id = format!(
+            "{}-{:08}-{:02}",
+            self.after.id,
+            self.before.version + 1,
+            self.mails.len()
+        );
+        self.mails.push(OutboxMail {
+            id,
+            dossier: Some(self.after.id.clone()),
+            mail: mail.id.clone(),
+            to,
+            subject: subject.trim().to_owned(),
+            text,
+            html,
+            queued_at: self.now,
+        });
         Ok(())
     }
 }

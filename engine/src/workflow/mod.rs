@@ -19,8 +19,10 @@ use crate::script::ScriptError;
 mod commands;
 mod deadlines;
 mod mails;
+mod third_parties;
 
 pub use deadlines::{deadlines, Due};
+pub use third_parties::{secret_sha256, ThirdPartyRefusal};
 
 /// Why a command was not applied. Nothing is written when a command fails.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,9 @@ pub enum WorkflowError {
     /// A condition of the definition failed to evaluate.
     #[error(transparent)]
     Script(#[from] ScriptError),
+    /// A third party's request or piece was refused.
+    #[error(transparent)]
+    ThirdParty(ThirdPartyRefusal),
     /// A mail template failed to render.
     #[error("mail `{mail}` could not be rendered")]
     Template {
@@ -134,6 +139,9 @@ pub struct Outcome {
     /// promotion from a waiting list), stored in the same atomic write; or why
     /// it could not.
     pub follow_ups: Vec<Result<Outcome, Arc<crate::EngineError>>>,
+    /// The links this command mailed to third parties, by entry of the
+    /// naming section: `(entry, token)`. Nothing else holds the token.
+    pub asked: Vec<(usize, String)>,
 }
 
 /// A place freed on a formation, with the rule choosing who gets it.
@@ -183,12 +191,16 @@ pub fn new_dossier(
 }
 
 /// Applies `command` by `actor` at `now`.
+///
+/// `link_prefix` is what a third party's token is appended to in the link
+/// mailed to them (the server's address of its third-party page).
 pub fn apply(
     definition: &Definition,
     dossier: &Dossier,
     actor: &Actor,
     command: &Command,
     now: Timestamp,
+    link_prefix: &str,
 ) -> Result<Outcome, WorkflowError> {
     let role = definition
         .role(&actor.role)
@@ -202,6 +214,13 @@ pub fn apply(
             action: "act on another candidate's dossier".into(),
         });
     }
+    // A third party's link lets them send their piece, nothing else.
+    if role.kind == RoleKind::ThirdParty && !matches!(command, Command::Deliver { .. }) {
+        return Err(WorkflowError::Forbidden {
+            role: actor.role.clone(),
+            action: "do anything but send their piece".into(),
+        });
+    }
     let mut step = Step {
         definition,
         before: dossier,
@@ -210,6 +229,8 @@ pub fn apply(
         changes: Vec::new(),
         mails: Vec::new(),
         freed: None,
+        link_prefix,
+        asked: Vec::new(),
     };
     match command {
         Command::SaveSection { section, answers } => {
@@ -263,6 +284,16 @@ pub fn apply(
             let path = format!("candidatures/{candidature}/note");
             step.change(path, before.into(), after.into());
         }
+        Command::Ask {
+            candidature,
+            role: third_party,
+        } => step.ask(&actor.role, role.kind, candidature, third_party)?,
+        Command::Deliver {
+            candidature,
+            entry,
+            secret_sha256,
+            file,
+        } => step.deliver(&actor.role, candidature, *entry, secret_sha256, file)?,
         Command::Deadline {
             candidature,
             deadline,
@@ -281,6 +312,7 @@ pub fn apply(
         changes,
         mails,
         freed,
+        asked,
         ..
     } = step;
     after.version = dossier.version + 1;
@@ -298,6 +330,7 @@ pub fn apply(
         mails,
         freed,
         follow_ups: Vec::new(),
+        asked,
     })
 }
 
@@ -309,6 +342,8 @@ struct Step<'a> {
     changes: Vec<Change>,
     mails: Vec<OutboxMail>,
     freed: Option<FreedPlace>,
+    link_prefix: &'a str,
+    asked: Vec<(usize, String)>,
 }
 
 /// Longest staff comment or note, in characters: a page of text.

@@ -119,6 +119,19 @@ pub fn describe(
                 }
                 Some(Command::UpdateCandidate { .. }) => t("event_identity"),
                 Some(Command::Note { .. }) => t("event_note"),
+                Some(Command::Ask { role, .. }) => {
+                    let label = definition
+                        .role(role)
+                        .map_or(role.as_str(), |r| r.label.get(lang));
+                    format!("{} {label}", t("event_asked"))
+                }
+                Some(Command::Deliver { .. }) => {
+                    let label = definition
+                        .role(&event.actor.role)
+                        .and_then(|r| definition.piece(r.provides.as_deref()?))
+                        .map_or("", |p| p.label.get(lang));
+                    format!("{} {label}", t("event_delivered"))
+                }
             };
             let who = (reader == Reader::Staff).then(|| {
                 let role = definition

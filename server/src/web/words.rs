@@ -138,6 +138,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event_identity", "Adresse électronique changée", "Email address changed"),
     ("event_deadline", "Échéance :", "Deadline:"),
     ("event_note", "Note interne modifiée", "Internal note changed"),
+    ("event_asked", "Demande envoyée :", "Request sent:"),
+    ("event_delivered", "Pièce reçue d'un tiers :", "Piece received from a third party:"),
     ("field_comment", "Commentaire", "Comment"),
     ("field_note", "Note interne", "Internal note"),
     ("narrow_list", "Filtrer la liste", "Narrow the list"),
