@@ -697,3 +697,185 @@ fn the_staff_procedure_in_a_real_browser() {
     });
     server.stop();
 }
+
+#[test]
+fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
+    let folder = tempfile::tempdir().unwrap();
+    let (pdf, _) = real_files(folder.path());
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let definition = doctoral_school_open(&folder.path().join("definition"));
+    let server = Guichet::launch_on(
+        &definition,
+        &folder.path().join("data"),
+        Some(smtp.port),
+        &[],
+        Stdio::null(),
+    );
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let referees = [
+        ("Charles Babbage", "babbage@example.org"),
+        ("Mary Somerville", "somerville@example.org"),
+    ];
+    let links = runtime.block_on(async {
+        let mut j = Journey::start(&driver, &server, "referee-").await;
+        j.sign_up(&smtp, false).await;
+        j.goto("/dossier/identity").await;
+        j.fill("full_name", "Zoé Lefèvre").await;
+        j.fill("orcid", "0000-0002-1825-0097").await;
+        j.submit().await;
+        for (name, email) in referees {
+            j.goto("/dossier/referees/nouveau").await;
+            j.fill("name", name).await;
+            j.fill("email", email).await;
+            j.submit().await;
+        }
+        j.goto("/formations/contrat-2027/candidater").await;
+        j.submit().await;
+        for piece in ["research_project", "supervisor_letter"] {
+            let input = j
+                .client
+                .find(Locator::Id(&format!("file-{piece}")))
+                .await
+                .unwrap();
+            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
+            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
+                .await;
+        }
+        // No upload form for the letters: the referees send them.
+        assert!(j
+            .client
+            .find(Locator::Id("file-reference_letter"))
+            .await
+            .is_err());
+        let page = j.text().await;
+        assert_eq!(page.matches("Pas encore demandée").count(), 2, "{page}");
+        j.click_and_wait("form[action*='/tiers/referee'] button")
+            .await;
+        let page = j.text().await;
+        assert_eq!(page.matches("Demandée le").count(), 2, "{page}");
+        j.check("lettres-demandees").await;
+        let candidature = j.client.current_url().await.unwrap().to_string();
+
+        // Each referee got their own link, by mail.
+        let mut links = Vec::new();
+        for (name, email) in referees {
+            let (mail, link) = link_in_mail(
+                &smtp,
+                email,
+                "Une lettre de recommandation pour Zoé Lefèvre",
+                1,
+            );
+            assert!(
+                mail["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("Bonjour {name}")),
+                "{mail}"
+            );
+            assert!(link.starts_with(&server.url("/tiers/")), "{link}");
+            links.push(link);
+        }
+        assert_ne!(links[0], links[1]);
+
+        // Charles Babbage, in a browser with no account and no session.
+        j.client.delete_all_cookies().await.unwrap();
+        j.client.goto(&links[0]).await.unwrap();
+        let page = j.text().await;
+        assert!(
+            page.contains("Bonjour Charles Babbage")
+                && page.contains("Zoé Lefèvre")
+                && page.contains("Contrat doctoral 2027")
+                && page.contains("Lettres de recommandation"),
+            "{page}"
+        );
+        // Nothing else of the dossier: not the other referee, not the ORCID, not the pieces.
+        assert!(
+            !page.contains("Mary Somerville")
+                && !page.contains("0000-0002-1825-0097")
+                && !page.contains("cv.pdf"),
+            "{page}"
+        );
+        j.check("referent").await;
+        let input = j.client.find(Locator::Id("fichier")).await.unwrap();
+        input.send_keys(pdf.to_str().unwrap()).await.unwrap();
+        j.click_and_wait("main form button").await;
+        let page = j.text().await;
+        assert!(page.contains("votre document a été reçu"), "{page}");
+        assert!(
+            j.client.find(Locator::Id("fichier")).await.is_err(),
+            "the link is used: no form"
+        );
+        j.check("referent-merci").await;
+        // The link opens nothing else: not the candidature, not a neighbour's link.
+        j.client.goto(&candidature).await.unwrap();
+        assert!(!j.text().await.contains("Charles Babbage"));
+        let forged = format!("{}{}", &links[0][..links[0].len() - 4], "0000");
+        j.client.goto(&forged).await.unwrap();
+        assert!(j.text().await.contains("Page introuvable"));
+        j.client.close().await.unwrap();
+        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        (candidature, links)
+    });
+    let (candidature, links) = links;
+
+    // Mary Somerville sends hers without a browser session either.
+    let mut mary = Browser::new();
+    let page = mary.get(&links[1]);
+    assert_eq!(page.status, 200);
+    let sent = upload(
+        &mut mary,
+        &links[1],
+        &csrf_of(&page.body),
+        "lettre.pdf",
+        &serving::pdf(),
+    );
+    assert_eq!(sent.status, 303, "{}", sent.body);
+
+    // The candidate sees both letters received, and sends the application.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut j = Journey::start(&driver, &server, "referee-candidate-").await;
+        j.goto("/connexion").await;
+        j.fill("email", "zoe.lefevre@example.org").await;
+        j.fill("password", "Calanques-de-Sormiou-7").await;
+        j.submit().await;
+        j.client.goto(&candidature).await.unwrap();
+        let page = j.text().await;
+        assert_eq!(page.matches("Reçue le").count(), 2, "{page}");
+        assert!(
+            !page.contains("lettre.pdf"),
+            "the candidate never sees the letters: {page}"
+        );
+        j.check("lettres-recues").await;
+        j.click_and_wait("a.button[href*='submit']").await;
+        j.submit().await;
+        assert!(j.text().await.contains("Déposé"));
+        j.client.close().await.unwrap();
+        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+    });
+
+    // Once the application is sent, the links take nothing more.
+    let mut replay = Browser::new();
+    let form = replay.get(&server.url("/connexion"));
+    let again = upload(
+        &mut replay,
+        &links[1],
+        &csrf_of(&form.body),
+        "autre.pdf",
+        &serving::pdf(),
+    );
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert!(
+        again.body.contains("This link was already used"),
+        "{}",
+        again.body
+    );
+    server.stop();
+}

@@ -698,3 +698,141 @@ fn exported_names_are_never_run_as_formulas() {
     );
     server.stop();
 }
+
+#[test]
+fn staff_read_the_referees_letters_only_where_their_role_reads_the_piece() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let definition = doctoral_school_open(&folder.path().join("definition"));
+    let loaded = guichet_engine::Definition::load(&definition).unwrap();
+    let store = guichet_engine::SledStore::open(data.join("store")).unwrap();
+    let engine = guichet_engine::Engine::open(loaded, store).unwrap();
+    let now = jiff::Timestamp::now();
+    let mut ada = Seeded::new(&engine, ("ada", "Ada", None), now);
+    let save = |section: &str, answers: Value| guichet_engine::Command::SaveSection {
+        section: section.into(),
+        answers,
+    };
+    ada.act(
+        "applicant",
+        save("identity", json!({"full_name": "Ada Lovelace"})),
+    );
+    ada.act(
+        "applicant",
+        save(
+            "referees",
+            json!([{"name": "Charles Babbage", "email": "babbage@example.org"}]),
+        ),
+    );
+    ada.act(
+        "applicant",
+        guichet_engine::Command::Apply {
+            formation: "contrat-2027".into(),
+        },
+    );
+    let file = |name: &str| guichet_engine::FileRef {
+        name: name.into(),
+        sha256: "0".repeat(64),
+        size: 1000,
+        format: "pdf".into(),
+    };
+    for piece in ["research_project", "supervisor_letter"] {
+        let upload = guichet_engine::Command::Piece {
+            candidature: "c1".into(),
+            piece: piece.into(),
+            transition: "upload".into(),
+            file: Some(file(&format!("{piece}.pdf"))),
+            comment: None,
+        };
+        ada.act("applicant", upload);
+    }
+    let version = engine.dossier(&ada.dossier).unwrap().unwrap().version;
+    let ask = guichet_engine::Command::Ask {
+        candidature: "c1".into(),
+        role: "referee".into(),
+    };
+    let asked = engine
+        .apply(
+            &ada.dossier,
+            version,
+            &guichet_engine::Actor::new("applicant", "ada"),
+            ask,
+            now,
+        )
+        .unwrap();
+    engine
+        .deliver(&asked.asked[0].1, file("babbage-letter.pdf"), now)
+        .unwrap();
+    let version = engine.dossier(&ada.dossier).unwrap().unwrap().version;
+    let submit = guichet_engine::Command::Transition {
+        candidature: "c1".into(),
+        transition: "submit".into(),
+        input: Default::default(),
+    };
+    engine
+        .apply(
+            &ada.dossier,
+            version,
+            &guichet_engine::Actor::new("applicant", "ada"),
+            submit,
+            now,
+        )
+        .unwrap();
+    let dossier = ada.dossier.clone();
+    drop(engine);
+    let files = data.join("files/dossiers").join(&dossier);
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("0".repeat(64)), pdf()).unwrap();
+    // The office reads everything; the jury's `reads:` leaves the letters out.
+    let office = add_staff_on(
+        &definition,
+        &data,
+        "office@school.example",
+        "school",
+        "*",
+        false,
+    );
+    let jury = add_staff_on(
+        &definition,
+        &data,
+        "jury@school.example",
+        "jury",
+        "*",
+        false,
+    );
+    let server = Guichet::launch_on(&definition, &data, None, &[], Stdio::null());
+    let page_path = format!("/staff/candidatures/{dossier}/c1");
+    let letter_path = format!("{page_path}/pieces/reference_letter/lettres/0");
+
+    let mut office = signed_in_staff(&server, &office);
+    let page = office.get(&server.url(&page_path));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Charles Babbage (babbage@example.org)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("reference_letter&#x2f;lettres&#x2f;0"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("<strong>Missing</strong>"),
+        "{}",
+        page.body
+    );
+    let letter = office.get(&server.url(&letter_path));
+    assert_eq!(letter.status, 200);
+    assert!(letter.body.starts_with("%PDF"), "the letter itself");
+    let nobody = office.get(&server.url(&format!("{page_path}/pieces/reference_letter/lettres/1")));
+    assert_eq!(nobody.status, 404, "no second referee");
+
+    let mut jury = signed_in_staff(&server, &jury);
+    let page = jury.get(&server.url(&page_path));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("babbage@example.org"), "{}", page.body);
+    assert!(!page.body.contains("lettres&#x2f;0"), "{}", page.body);
+    assert_eq!(jury.get(&server.url(&letter_path)).status, 404);
+    server.stop();
+}

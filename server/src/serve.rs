@@ -148,7 +148,10 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
             .with_context(|| format!("the mail sender `{sender}` is not an address"))?,
         domain: host_of(&base_url),
     };
-    let engine = Arc::new(Engine::open(definition, store)?);
+    let engine = Arc::new(
+        Engine::open(definition, store)?
+            .with_link_prefix(format!("{}/tiers/", base_url.trim_end_matches('/'))),
+    );
     tracing::info!(
         definition = %options.file.display(),
         version = &engine.definition().hash()[..12],

@@ -616,13 +616,26 @@ pub fn changed_by_administrators(text: String) -> String {
 
 /// `guichet staff add` on `data`: the password link it prints.
 pub fn add_staff(data: &Path, email: &str, roles: &str, scope: &str, admin: bool) -> String {
+    let osu = repository().join("definitions/osu-pytheas.yaml");
+    add_staff_on(&osu, data, email, roles, scope, admin)
+}
+
+/// [`add_staff`] under another procedure's `definition`.
+pub fn add_staff_on(
+    definition: &Path,
+    data: &Path,
+    email: &str,
+    roles: &str,
+    scope: &str,
+    admin: bool,
+) -> String {
     let data = data.to_str().unwrap();
     let mut args = vec![
         "staff",
         "--data",
         data,
         "--definition",
-        "definitions/osu-pytheas.yaml",
+        definition.to_str().unwrap(),
         "add",
         email,
         "--scope",
@@ -649,4 +662,24 @@ pub fn add_staff(data: &Path, email: &str, roles: &str, scope: &str, admin: bool
     );
     let at = stdout.find("http://").expect("a password link");
     stdout[at..].trim().to_owned()
+}
+
+/// A copy of the doctoral school's procedure (and its lists) in `folder`,
+/// its campaign open today.
+pub fn doctoral_school_open(folder: &Path) -> PathBuf {
+    let lists = folder.join("data");
+    std::fs::create_dir_all(&lists).unwrap();
+    for entry in std::fs::read_dir(repository().join("examples/data")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), lists.join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(repository().join("examples/ecole-doctorale.yaml")).unwrap();
+    let open = text.replace(
+        "campaign: { opens: 2027-04-01, closes: 2027-05-20",
+        "campaign: { opens: 2026-01-01, closes: 2099-12-31",
+    );
+    assert_ne!(open, text, "the campaign dates were found");
+    let path = folder.join("ecole-doctorale.yaml");
+    std::fs::write(&path, open).unwrap();
+    path
 }

@@ -87,6 +87,8 @@ struct PieceView {
     accept_mime: String,
     max: String,
     actions: Vec<ActionLink>,
+    /// For a piece third parties send: who is named and where each stands.
+    letters: Option<super::third_party::Letters>,
 }
 
 #[derive(Serialize)]
@@ -122,7 +124,7 @@ pub fn candidate_actions(
 }
 
 /// One property of each format, joined: `PDF, JPG`.
-fn joined(
+pub(super) fn joined(
     formats: &[FileFormat],
     property: fn(FileFormat) -> &'static str,
     separator: &str,
@@ -176,6 +178,14 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                         label: a.label.get(code).to_owned(),
                     })
                     .collect(),
+                letters: super::third_party::letters_of(
+                    lang,
+                    definition,
+                    dossier,
+                    candidature,
+                    piece_id,
+                    now,
+                ),
             })
         })
         .collect();

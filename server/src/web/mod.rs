@@ -19,6 +19,7 @@ mod pages;
 mod password;
 mod session;
 mod staff;
+mod third_party;
 mod uploads;
 mod words;
 
@@ -181,6 +182,33 @@ impl AppState {
         Ok(self.apply_and_sweep(&actor, dossier, command(sha256)))
     }
 
+    /// A third party's piece, sent through their link `token`: stored first,
+    /// then delivered (the engine checks the link).
+    pub fn deliver(
+        &self,
+        token: &str,
+        dossier: &Dossier,
+        bytes: &[u8],
+        name: String,
+        format: guichet_engine::model::FileFormat,
+    ) -> std::io::Result<Result<Outcome, EngineError>> {
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let file = guichet_engine::FileRef {
+            name,
+            sha256: self.files.put(&dossier.id, bytes)?,
+            size: bytes.len() as u64,
+            format: format.name().to_owned(),
+        };
+        let outcome = self.engine.deliver(token, file, self.clock.now());
+        if outcome.as_ref().is_ok_and(|o| !o.mails.is_empty()) {
+            self.mail_wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
     /// Applies `command`; then, if it is one that can drop a file (a piece
     /// transition, or a transition replacing the sent copy), deletes the
     /// dossier's files it no longer refers to (in its pieces or sent copies).
@@ -209,8 +237,14 @@ impl AppState {
             let sent = c.sent.iter().flat_map(|s| s.pieces.values());
             c.pieces.values().chain(sent)
         });
+        let letters = after
+            .candidatures
+            .iter()
+            .flat_map(|c| c.requests.iter().filter_map(|r| r.letter.as_ref()));
         let referenced = pieces
-            .filter_map(|p| p.file.as_ref().map(|f| f.sha256.as_str()))
+            .filter_map(|p| p.file.as_ref())
+            .chain(letters)
+            .map(|f| f.sha256.as_str())
             .collect();
         if let Err(error) = self.files.keep_only(&after.id, &referenced) {
             tracing::warn!(%error, dossier = %after.id, "files no longer used were not deleted");
@@ -359,6 +393,13 @@ fn candidature_routes(state: &AppState) -> Router<App> {
         .route(
             "/candidatures/{id}/pieces/{piece}/{transition}",
             post(piece_action),
+        )
+        .route("/candidatures/{id}/tiers/{role}", post(third_party::ask))
+        .route(
+            "/tiers/{token}",
+            get(third_party::show)
+                .post(third_party::send)
+                .layer(DefaultBodyLimit::max(limit.saturating_add(1 << 20))),
         )
 }
 

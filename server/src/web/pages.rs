@@ -41,6 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("confirm.html", include_str!("../../templates/confirm.html")),
     (
+        "third_party.html",
+        include_str!("../../templates/third_party.html"),
+    ),
+    (
         "candidature.html",
         include_str!("../../templates/candidature.html"),
     ),

@@ -18,7 +18,7 @@ use super::words::{file_problem, human_size};
 use crate::files::{clean_file_name, recognise};
 
 /// Why an upload could not be read.
-enum UploadFailure {
+pub(super) enum UploadFailure {
     /// Past the piece's limit: nothing kept past it.
     TooLarge,
     /// The stream broke (or the server's own body limit cut it).
@@ -27,15 +27,18 @@ enum UploadFailure {
 
 /// What an upload form sent.
 #[derive(Default)]
-struct Upload {
-    csrf: Option<String>,
+pub(super) struct Upload {
+    pub(super) csrf: Option<String>,
     /// The file's name and bytes.
-    file: Option<(String, Vec<u8>)>,
+    pub(super) file: Option<(String, Vec<u8>)>,
 }
 
 /// Reads the file of an upload form as a stream, keeping nothing once it
 /// passes `limit` bytes.
-async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, UploadFailure> {
+pub(super) async fn read_upload(
+    multipart: &mut Multipart,
+    limit: u64,
+) -> Result<Upload, UploadFailure> {
     let mut upload = Upload::default();
     while let Some(mut field) = multipart
         .next_field()
@@ -71,7 +74,7 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
 
 /// The file as a piece of `piece_id` would take it, or what the candidate
 /// is told about it.
-fn accepted_file(
+pub(super) fn accepted_file(
     lang: Lang,
     accept: &[FileFormat],
     file: Option<(String, Vec<u8>)>,

@@ -1,6 +1,6 @@
 //! Words of the pages themselves; the procedure's words come from its definition.
 
-use guichet_engine::{Definition, EngineError, WorkflowError};
+use guichet_engine::{Definition, EngineError, ThirdPartyRefusal, WorkflowError};
 use serde_json::{Map, Value};
 
 use crate::files::FileProblem;
@@ -139,6 +139,25 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event_deadline", "Échéance :", "Deadline:"),
     ("event_note", "Note interne modifiée", "Internal note changed"),
     ("event_asked", "Demande envoyée :", "Request sent:"),
+    ("letter_received", "Reçue le {date}", "Received on {date}"),
+    ("letter_asked", "Demandée le {date} ; le lien fonctionne jusqu'au {until}", "Asked on {date}; the link works until {until}"),
+    ("letter_expired", "Sans réponse : le lien a expiré le {date}", "No answer: the link expired on {date}"),
+    ("letter_not_asked", "Pas encore demandée", "Not asked yet"),
+    ("letters_ask", "Envoyer les demandes", "Send the requests"),
+    ("letters_ask_help", "Chaque personne reçoit par courriel un lien à usage unique pour envoyer son document. Vous voyez quand il est arrivé, jamais son contenu.", "Each person receives by email a single-use link to send their document. You see when it has arrived, never what it says."),
+    ("letters_name_them", "Indiquez d'abord ces personnes dans la rubrique", "First name these people in the section"),
+    ("letters_nobody", "Toutes les personnes indiquées ont déjà été sollicitées.", "Everyone named has already been asked."),
+    ("tp_title", "Envoyer un document", "Send a document"),
+    ("tp_intro", "{candidate} vous a indiqué(e) pour sa candidature à « {formation} ». Le document attendu :", "{candidate} named you for their application to « {formation} ». The document expected:"),
+    ("tp_greeting", "Bonjour", "Hello"),
+    ("tp_until", "Ce lien fonctionne une seule fois, jusqu'au {date}. Il ne donne accès à rien d'autre.", "This link works once, until {date}. It gives access to nothing else."),
+    ("tp_send", "Envoyer le document", "Send the document"),
+    ("tp_done", "Merci : votre document a été reçu le {date}. Ce lien ne sert plus.", "Thank you: your document was received on {date}. This link is no longer needed."),
+    ("tp_expired", "Ce lien a expiré le {date}. Le candidat peut vous en envoyer un nouveau.", "This link expired on {date}. The candidate can send you a new one."),
+    ("tp_expired_now", "Ce lien a expiré. Le candidat peut vous en envoyer un nouveau.", "This link has expired. The candidate can send you a new one."),
+    ("tp_closed", "Cette candidature a été déposée : elle ne reçoit plus de document.", "This application has been submitted: it no longer takes documents."),
+    ("tp_unknown", "Ce lien n'est pas (ou plus) valide.", "This link is not (or no longer) valid."),
+    ("tp_used", "Ce lien a déjà servi : le document a été reçu.", "This link was already used: the document was received."),
     ("event_delivered", "Pièce reçue d'un tiers :", "Piece received from a third party:"),
     ("field_comment", "Commentaire", "Comment"),
     ("field_note", "Note interne", "Internal note"),
@@ -221,6 +240,16 @@ pub fn refusal(definition: &Definition, lang: &str, error: &EngineError) -> Stri
                 .unwrap_or_else(|| field.clone());
             format!("{label} : {}", problem.message(lang))
         }
+        EngineError::Workflow(WorkflowError::ThirdParty(reason)) => t(
+            lang,
+            match reason {
+                ThirdPartyRefusal::NobodyToAsk => "letters_nobody",
+                ThirdPartyRefusal::Closed => "tp_closed",
+                ThirdPartyRefusal::UnknownLink => "tp_unknown",
+                ThirdPartyRefusal::Expired => "tp_expired_now",
+                ThirdPartyRefusal::Used => "tp_used",
+            },
+        ),
         error if error.is_conflict() => t(lang, "refused_conflict"),
         _ => t(lang, "refused_now"),
     }

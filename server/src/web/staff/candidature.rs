@@ -108,6 +108,17 @@ struct PieceView {
     pdf: bool,
     image: bool,
     actions: Vec<ActionView>,
+    /// For a piece third parties send: each request and its letter.
+    letters: Vec<LetterView>,
+}
+
+/// A third party's letter as staff see it.
+#[derive(Serialize)]
+struct LetterView {
+    name: String,
+    email: String,
+    state: String,
+    download: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -278,6 +289,7 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
                 pdf: format == Some(FileFormat::Pdf),
                 image: matches!(format, Some(FileFormat::Jpg | FileFormat::Png)),
                 actions: piece_actions,
+                letters: letter_views(definition, candidature, piece_id, &base, lang),
             })
         })
         .collect();
@@ -560,6 +572,68 @@ pub async fn transition(
             transition_page(&seen, &transition, (&input, &[]), message)
         }
     }
+}
+
+/// The requests made to the third parties providing `piece_id`, with their
+/// letters.
+fn letter_views(
+    definition: &Definition,
+    candidature: &Candidature,
+    piece_id: &str,
+    base: &str,
+    lang: Lang,
+) -> Vec<LetterView> {
+    let Some(role) = definition.provider_of(piece_id) else {
+        return Vec::new();
+    };
+    candidature
+        .requests
+        .iter()
+        .filter(|r| r.role == role.id)
+        .map(|request| LetterView {
+            name: request.name.clone(),
+            email: request.email.clone(),
+            state: match request.received_at {
+                Some(at) => lang
+                    .t("letter_received")
+                    .replace("{date}", &definition.day_of(at)),
+                None => lang.t("staff_letter_awaited"),
+            },
+            download: request.letter.as_ref().map(|_| {
+                lang.href(&format!(
+                    "{base}/pieces/{piece_id}/lettres/{}",
+                    request.entry
+                ))
+            }),
+        })
+        .collect()
+}
+
+/// `GET /staff/candidatures/{dossier}/{candidature}/pieces/{piece}/lettres/{entry}`:
+/// a third party's letter, to staff who read the piece.
+pub async fn letter(
+    seen: SeenCandidature,
+    Path(at): Path<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let value = |key: &str| at.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let piece = value("piece").ok_or(PageError::NotFound)?;
+    let entry: usize = value("entry")
+        .and_then(|e| e.parse().ok())
+        .ok_or(PageError::NotFound)?;
+    let candidature = seen.candidature()?;
+    let rights = &seen.staff.member.rights;
+    let role = seen.definition.provider_of(&piece);
+    if !rights.reads_piece(&seen.definition, &piece) || role.is_none() {
+        return Err(PageError::NotFound);
+    }
+    let role = role.map(|r| r.id.clone()).unwrap_or_default();
+    let file = candidature
+        .requests
+        .iter()
+        .find(|r| r.role == role && r.entry == entry)
+        .and_then(|r| r.letter.clone())
+        .ok_or(PageError::NotFound)?;
+    super::super::uploads::file_response(&seen.staff.visit.state, &seen.dossier.id, &file, false)
 }
 
 #[derive(Deserialize)]

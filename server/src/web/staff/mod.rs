@@ -66,6 +66,10 @@ pub fn routes() -> Router<App> {
             "/staff/candidatures/{dossier}/{candidature}/pieces/{piece}/{transition}",
             post(piece_action),
         )
+        .route(
+            "/staff/candidatures/{dossier}/{candidature}/pieces/{piece}/lettres/{entry}",
+            get(candidature::letter),
+        )
         // Staff forms hold text (a note, a reason), never files.
         .layer(DefaultBodyLimit::max(256 * 1024))
 }

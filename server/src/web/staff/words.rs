@@ -50,6 +50,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_no_action", "Aucune action de votre rôle n'est possible depuis ce statut.", "Your role has no action from this status."),
     ("staff_pieces_title", "Pièces envoyées", "Pieces sent"),
     ("staff_open", "Ouvrir dans un nouvel onglet", "Open in a new tab"),
+    ("staff_letter_awaited", "Pas encore reçue", "Not received yet"),
     ("staff_comment", "Commentaire (motif)", "Comment (reason)"),
     ("staff_sent_copy", "Dossier envoyé", "Dossier as sent"),
     ("staff_no_answer", "Non renseigné.", "Not filled in."),

@@ -1,0 +1,276 @@
+//! Third parties (referees): the candidate asks them from the candidature
+//! page; each opens the link mailed to them, with no account, and sends
+//! their piece. The link shows the candidate's name, the formation and the
+//! piece asked: nothing else of the dossier.
+
+use std::sync::Arc;
+
+use axum::extract::{Multipart, Path};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use guichet_engine::model::FileFormat;
+use guichet_engine::{Definition, Dossier, Letter, Request};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::candidature::{act, joined};
+use super::error::{blocking, PageError, PageResult};
+use super::extract::{CsrfForm, Lang, OwnDossier, Visit};
+use super::session::csrf_valid;
+use super::uploads::{accepted_file, read_upload, UploadFailure};
+use super::words::{human_size, refusal};
+use crate::files::clean_file_name;
+
+/// One person named for a piece, as the candidate's page shows them: whether
+/// their letter arrived, never what it says.
+#[derive(Serialize)]
+pub struct LetterView {
+    name: String,
+    email: String,
+    state: String,
+}
+
+/// The people named for a third party's piece, and where to ask them.
+#[derive(Serialize, Default)]
+pub struct Letters {
+    /// Each person named, with where their letter stands.
+    pub people: Vec<LetterView>,
+    /// Where to post to mail the links, when someone is left to ask.
+    pub ask: Option<String>,
+    /// Where the candidate names them, when nobody is named yet.
+    pub name_them: Option<(String, String)>,
+}
+
+/// The letters of `piece` on `candidature`, for its candidate's page.
+pub fn letters_of(
+    lang: Lang,
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &guichet_engine::Candidature,
+    piece: &str,
+    now: Timestamp,
+) -> Option<Letters> {
+    let role = definition.provider_of(piece)?;
+    let day = |at: Timestamp| definition.day_of(at);
+    let named: Vec<Letter> = guichet_engine::letters(definition, dossier, candidature)
+        .into_iter()
+        .filter(|l| l.piece == piece)
+        .collect();
+    let open = definition.initial_state() == candidature.state;
+    let ask = (open && named.iter().any(|l| l.to_ask(now))).then(|| {
+        lang.href(&format!(
+            "/candidatures/{}/tiers/{}",
+            candidature.id, role.id
+        ))
+    });
+    let section = role.named_in.as_ref().map(|n| n.section.as_str());
+    let name_them = section
+        .filter(|_| named.is_empty())
+        .and_then(|id| definition.file().profile.iter().find(|s| s.id == id))
+        .map(|s| {
+            let href = lang.href(&format!("/dossier/{}", s.id));
+            (href, s.title.get(lang.code()).to_owned())
+        });
+    let people = named
+        .iter()
+        .map(|letter| {
+            let state = match letter.request {
+                Some(Request {
+                    received_at: Some(at),
+                    ..
+                }) => lang.t("letter_received").replace("{date}", &day(*at)),
+                Some(r) if r.expires_at > now => lang
+                    .t("letter_asked")
+                    .replace("{date}", &day(r.asked_at))
+                    .replace("{until}", &day(r.expires_at)),
+                Some(r) => lang
+                    .t("letter_expired")
+                    .replace("{date}", &day(r.expires_at)),
+                None => lang.t("letter_not_asked"),
+            };
+            LetterView {
+                name: letter.name.clone(),
+                email: letter.email.clone(),
+                state,
+            }
+        })
+        .collect();
+    Some(Letters {
+        people,
+        ask,
+        name_them,
+    })
+}
+
+/// `POST /candidatures/{id}/tiers/{role}`: mail the links.
+pub async fn ask(
+    own: OwnDossier,
+    Path((id, role)): Path<(String, String)>,
+    _: CsrfForm,
+) -> PageResult {
+    act(
+        own,
+        &id.clone(),
+        guichet_engine::Command::Ask {
+            candidature: id,
+            role,
+        },
+    )
+    .await
+}
+
+/// What the third party's page shows.
+#[derive(Serialize)]
+struct LetterPage {
+    /// To whom the page speaks.
+    name: String,
+    candidate: String,
+    formation: String,
+    piece: String,
+    /// The form, while the link can be used.
+    form: Option<LetterForm>,
+    /// Why it cannot, or the thanks once sent.
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LetterForm {
+    until: String,
+    accept: String,
+    accept_mime: String,
+    max: String,
+}
+
+/// The page of link `token`, with `error` about a refused file.
+fn letter_page(visit: &Visit, token: &str, error: Option<String>) -> PageResult {
+    let state = &visit.state;
+    let lang = visit.lang;
+    let (dossier, candidature_id, request) = state
+        .engine
+        .request_of(token)
+        .map_err(PageError::internal)?
+        .ok_or(PageError::NotFound)?;
+    let definition = state.definition_of(&dossier);
+    let candidature = dossier
+        .candidatures
+        .iter()
+        .find(|c| c.id == candidature_id)
+        .ok_or(PageError::NotFound)?;
+    // A link replaced by a newer one, or whose person the candidate changed, is gone.
+    let current = guichet_engine::letters(&definition, &dossier, candidature)
+        .into_iter()
+        .any(|l| l.request == Some(&request));
+    if !current {
+        return Err(PageError::NotFound);
+    }
+    let code = lang.code();
+    let piece_id = definition
+        .role(&request.role)
+        .and_then(|r| r.provides.clone())
+        .unwrap_or_default();
+    let piece = definition.piece(&piece_id).ok_or(PageError::NotFound)?;
+    let now = state.clock.now();
+    let day = |at: Timestamp| definition.day_of(at);
+    let notice = if let Some(at) = request.received_at {
+        Some(lang.t("tp_done").replace("{date}", &day(at)))
+    } else if request.expires_at <= now {
+        Some(
+            lang.t("tp_expired")
+                .replace("{date}", &day(request.expires_at)),
+        )
+    } else if definition.initial_state() != candidature.state {
+        Some(lang.t("tp_closed"))
+    } else {
+        None
+    };
+    let form = notice.is_none().then(|| LetterForm {
+        until: day(request.expires_at),
+        accept: joined(&piece.accept, FileFormat::label, ", "),
+        accept_mime: joined(&piece.accept, FileFormat::mime, ","),
+        max: human_size(definition.max_size(&piece_id).unwrap_or(0)),
+    });
+    let page = LetterPage {
+        name: request.name.clone(),
+        candidate: format!(
+            "{} {}",
+            dossier.candidate.first_name, dossier.candidate.last_name
+        ),
+        formation: definition
+            .formation(&candidature.formation)
+            .map_or(candidature.formation.clone(), |f| {
+                f.title.get(code).to_owned()
+            }),
+        piece: piece.label.get(code).to_owned(),
+        form,
+        notice,
+        error: error.clone(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut response = visit.render_form("third_party.html", status, &page);
+    // The address holds the link's secret: kept by no cache.
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// `GET /tiers/{token}`
+pub async fn show(visit: Visit, Path(token): Path<String>) -> PageResult {
+    letter_page(&visit, &token, None)
+}
+
+/// `POST /tiers/{token}`: the third party sends their piece.
+pub async fn send(visit: Visit, Path(token): Path<String>, mut multipart: Multipart) -> PageResult {
+    let state = Arc::clone(&visit.state);
+    let lang = visit.lang;
+    let (dossier, _, request) = state
+        .engine
+        .request_of(&token)
+        .map_err(PageError::internal)?
+        .ok_or(PageError::NotFound)?;
+    let definition = state.definition_of(&dossier);
+    let piece = definition
+        .role(&request.role)
+        .and_then(|r| definition.piece(r.provides.as_deref()?))
+        .ok_or(PageError::NotFound)?;
+    let limit = definition.max_size(&piece.id).unwrap_or(0);
+    let too_large = format!("{} {}.", lang.t("file_too_large"), human_size(limit));
+    let upload = match read_upload(&mut multipart, limit).await {
+        Ok(upload) => upload,
+        Err(UploadFailure::TooLarge) => return letter_page(&visit, &token, Some(too_large)),
+        Err(UploadFailure::Broken) => {
+            return letter_page(&visit, &token, Some(lang.t("upload_broken")))
+        }
+    };
+    if !csrf_valid(
+        &state.csrf,
+        state.secure_cookies,
+        &visit.headers,
+        upload.csrf.as_deref(),
+    ) {
+        return Err(PageError::CsrfRefused);
+    }
+    let (name, bytes, format) = match accepted_file(lang, &piece.accept, upload.file) {
+        Ok(file) => file,
+        Err(words) => return letter_page(&visit, &token, Some(words)),
+    };
+    let worker = Arc::clone(&state);
+    let name = clean_file_name(&name);
+    let sent = token.clone();
+    let result = blocking(move || worker.deliver(&sent, &dossier, &bytes, name, format))
+        .await?
+        .map_err(PageError::internal)?;
+    match result {
+        Ok(_) => Ok(Redirect::to(&lang.href(&format!("/tiers/{token}"))).into_response()),
+        Err(error) => {
+            let words = refusal(&definition, lang.code(), &error);
+            letter_page(&visit, &token, Some(words))
+        }
+    }
+}
