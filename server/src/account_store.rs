@@ -41,6 +41,10 @@ pub struct Account {
     pub password: Option<String>,
     /// The candidate's dossier, created at activation.
     pub dossier: Option<String>,
+    /// On a server of several procedures: the candidate's dossier in each,
+    /// by procedure id, created when they first enter it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub dossiers: std::collections::BTreeMap<String, String>,
     /// When the account was created.
     pub created_at: Timestamp,
 }
@@ -114,6 +118,7 @@ fn digest(token: &str) -> Vec<u8> {
 }
 
 /// Accounts, tokens and sessions.
+#[derive(Clone)]
 pub struct AccountStore {
     db: sled::Db,
     accounts: sled::Tree,
@@ -200,6 +205,7 @@ impl AccountStore {
             last_name: last_name.to_owned(),
             password: None,
             dossier: None,
+            dossiers: Default::default(),
             created_at: now,
         };
         // Claim the address first: of two sign-ups racing, one creates.
@@ -240,6 +246,38 @@ impl AccountStore {
             .insert(&account.id, encode(account)?)
             .map_err(storage)?;
         self.flush()
+    }
+
+    /// Records `dossier` as account `id`'s in `procedure`, unless one is
+    /// already there (two tabs entering at once): returns the one kept.
+    pub fn record_dossier(
+        &self,
+        id: &str,
+        procedure: &str,
+        dossier: &str,
+    ) -> Result<String, AccountError> {
+        loop {
+            let before = self
+                .accounts
+                .get(id)
+                .map_err(storage)?
+                .ok_or_else(|| AccountError::Storage("no such account".into()))?;
+            let mut account: Account = decode(&before)?;
+            if let Some(kept) = account.dossiers.get(procedure) {
+                return Ok(kept.clone());
+            }
+            account
+                .dossiers
+                .insert(procedure.to_owned(), dossier.to_owned());
+            let swapped = self
+                .accounts
+                .compare_and_swap(id, Some(before), Some(encode(&account)?))
+                .map_err(storage)?;
+            if swapped.is_ok() {
+                self.flush()?;
+                return Ok(dossier.to_owned());
+            }
+        }
     }
 
     /// Moves an account to a new email address, if no other account uses it.

@@ -15,8 +15,10 @@ use crate::web::{self, AppState, Pages};
 /// Settings of `guichet serve` (each also read from a `GUICHET_…` variable).
 #[derive(clap::Args, Debug)]
 pub struct ServeOptions {
-    /// Definition file (YAML).
-    pub file: PathBuf,
+    /// Definition file (YAML); several files, or a folder of them, serve
+    /// each procedure under `/<its id>/`, with one candidate account for all.
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "GUICHET_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -77,26 +79,67 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 /// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes the store.
 pub fn run(options: ServeOptions) -> anyhow::Result<ExitCode> {
     init_logging(&options.log);
-    let definition = match Definition::load(&options.file) {
-        Ok(definition) => definition,
-        Err(DefinitionError::Invalid(diagnostics)) => {
-            eprint!("{diagnostics}");
+    let mut definitions = Vec::new();
+    for file in definition_files(&options.files)? {
+        let definition = match Definition::load(&file) {
+            Ok(definition) => definition,
+            Err(DefinitionError::Invalid(diagnostics)) => {
+                eprint!("{diagnostics}");
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let words = crate::web::unknown_words(&definition);
+        if !words.is_empty() {
+            for problem in words {
+                eprintln!("error: {}: {problem}", file.display());
+            }
             return Ok(ExitCode::FAILURE);
         }
-        Err(error) => return Err(error.into()),
-    };
-    let words = crate::web::unknown_words(&definition);
-    if !words.is_empty() {
-        for problem in words {
-            eprintln!("error: {}: {problem}", options.file.display());
-        }
+        definitions.push((file, definition));
+    }
+    let mut ids: Vec<&str> = definitions
+        .iter()
+        .map(|(_, d)| d.file().id.as_str())
+        .collect();
+    ids.sort_unstable();
+    if let Some(twice) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        eprintln!(
+            "error: two procedures have the id `{}`: each needs its own (it names its address)",
+            twice[0]
+        );
         return Ok(ExitCode::FAILURE);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(options, definition))?;
+    runtime.block_on(serve(options, definitions))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The definition files named: each file, and the `.yaml`/`.yml` files of
+/// each folder (in name order).
+fn definition_files(named: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in named {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut within: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .filter_map(|entry| Some(entry.ok()?.path()))
+            .filter(|file| {
+                file.is_file() && file.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            })
+            .collect();
+        within.sort();
+        if within.is_empty() {
+            anyhow::bail!("{} holds no definition (.yaml)", path.display());
+        }
+        files.extend(within);
+    }
+    Ok(files)
 }
 
 fn init_logging(format: &str) {
@@ -128,15 +171,44 @@ fn private_directory(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<()> {
-    private_directory(&options.data)?;
-    let store_path = options.data.join("store");
+/// One procedure being served, and the tasks working for it.
+struct Served {
+    state: Arc<AppState>,
+    worker: tokio::task::JoinHandle<()>,
+    scheduler: tokio::task::JoinHandle<()>,
+}
+
+/// What every procedure of the server shares.
+struct Shared<'a> {
+    options: &'a ServeOptions,
+    base_url: &'a str,
+    several: bool,
+    accounts: &'a crate::account_store::AccountStore,
+    staff: &'a crate::staff_store::StaffStore,
+    clock: crate::web::Clock,
+    stopped: &'a watch::Receiver<bool>,
+}
+
+/// Opens `definition`'s store (under `data`, or `data/procedures/<id>` for
+/// a server of several) and starts its mail worker and scheduler.
+async fn procedure(
+    shared: &Shared<'_>,
+    file: &std::path::Path,
+    definition: Definition,
+) -> anyhow::Result<Served> {
+    let options = shared.options;
+    let id = definition.file().id.clone();
+    let (folder, prefix) = if shared.several {
+        let folder = options.data.join("procedures").join(&id);
+        (folder, format!("/{id}"))
+    } else {
+        (options.data.clone(), String::new())
+    };
+    private_directory(&folder)?;
+    let store_path = folder.join("store");
     let store = SledStore::open(&store_path)
         .with_context(|| format!("opening the store in {}", store_path.display()))?;
-    let base_url = options
-        .base_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", options.addr));
+    let base_url = format!("{}{prefix}", shared.base_url.trim_end_matches('/'));
     let sender = options
         .mail_from
         .clone()
@@ -148,56 +220,42 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
             .with_context(|| format!("the mail sender `{sender}` is not an address"))?,
         domain: host_of(&base_url),
     };
-    let engine = Arc::new(
-        Engine::open(definition, store)?
-            .with_link_prefix(format!("{}/tiers/", base_url.trim_end_matches('/'))),
-    );
+    let engine =
+        Arc::new(Engine::open(definition, store)?.with_link_prefix(format!("{base_url}/tiers/")));
     tracing::info!(
-        definition = %options.file.display(),
+        definition = %file.display(),
         version = &engine.definition().hash()[..12],
-        data = %options.data.display(),
+        data = %folder.display(),
         "definition loaded"
     );
-
-    let transport = Transport::new(options.smtp.as_deref(), options.data.join("mail"))?;
+    let transport = Transport::new(options.smtp.as_deref(), folder.join("mail"))?;
     let wake = Arc::new(Notify::new());
-    let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(mail::run_worker(
         Arc::clone(&engine),
         transport,
         envelope,
         Arc::clone(&wake),
-        stopped,
+        shared.stopped.clone(),
     ));
-
-    let clock = options
-        .now
-        .map_or_else(Default::default, crate::web::Clock::starting_at);
     let scheduler = tokio::spawn(crate::scheduler::run(
         Arc::clone(&engine),
-        clock,
+        shared.clock,
         options.scheduler_interval,
         Arc::clone(&wake),
-        stop.subscribe(),
+        shared.stopped.clone(),
     ));
-
-    let accounts_path = options.data.join("accounts");
-    let accounts = crate::account_store::AccountStore::open(&accounts_path)
-        .with_context(|| format!("opening the accounts in {}", accounts_path.display()))?;
-    let staff_path = options.data.join("staff");
-    let staff = crate::staff_store::StaffStore::open(&staff_path)
-        .with_context(|| format!("opening the staff accounts in {}", staff_path.display()))?;
-    let site = crate::web::Site::of(engine.definition());
+    let site = crate::web::Site::of(engine.definition(), prefix);
     let state = Arc::new(AppState {
-        engine: Arc::clone(&engine),
+        engine,
+        procedure: shared.several.then_some(id),
         pages: Pages::new(site)?,
         site,
-        accounts,
-        staff,
-        files: crate::files::FileStore::open(&options.data.join("files"))
-            .with_context(|| format!("opening {}", options.data.join("files").display()))?,
+        accounts: shared.accounts.clone(),
+        staff: shared.staff.clone(),
+        files: crate::files::FileStore::open(&folder.join("files"))
+            .with_context(|| format!("opening {}", folder.join("files").display()))?,
         secure_cookies: base_url.starts_with("https://"),
-        base_url: base_url.clone(),
+        base_url,
         csrf: crate::web::CsrfKey::load_or_create(&options.data.join("csrf.key"))
             .with_context(|| format!("reading the key in {}", options.data.display()))?,
         links: crate::web::LinkValidity {
@@ -206,11 +264,54 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         },
         throttle: Default::default(),
         writes: Default::default(),
-        clock,
+        clock: shared.clock,
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
-        mail_wake: Arc::clone(&wake),
+        mail_wake: wake,
     });
+    Ok(Served {
+        state,
+        worker,
+        scheduler,
+    })
+}
+
+async fn serve(
+    options: ServeOptions,
+    definitions: Vec<(PathBuf, Definition)>,
+) -> anyhow::Result<()> {
+    private_directory(&options.data)?;
+    let base_url = options
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", options.addr));
+    let accounts_path = options.data.join("accounts");
+    let accounts = crate::account_store::AccountStore::open(&accounts_path)
+        .with_context(|| format!("opening the accounts in {}", accounts_path.display()))?;
+    let staff_path = options.data.join("staff");
+    let staff = crate::staff_store::StaffStore::open(&staff_path)
+        .with_context(|| format!("opening the staff accounts in {}", staff_path.display()))?;
+    let (stop, stopped) = watch::channel(false);
+    let shared = Shared {
+        options: &options,
+        base_url: &base_url,
+        several: definitions.len() > 1,
+        accounts: &accounts,
+        staff: &staff,
+        clock: options
+            .now
+            .map_or_else(Default::default, crate::web::Clock::starting_at),
+        stopped: &stopped,
+    };
+    let mut served = Vec::new();
+    for (file, definition) in definitions {
+        served.push(procedure(&shared, &file, definition).await?);
+    }
+    let states: Vec<Arc<AppState>> = served.iter().map(|s| Arc::clone(&s.state)).collect();
+    let router = match states.as_slice() {
+        [one] => web::router(Arc::clone(one)),
+        several => web::procedures_router(several)?,
+    };
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .with_context(|| format!("listening on {}", options.addr))?;
@@ -220,25 +321,18 @@ async fn serve(options: ServeOptions, definition: Definition) -> anyhow::Result<
         request_timeout: options.request_timeout,
         max_connections: options.max_connections,
     };
-    crate::listen::serve(
-        listener,
-        web::router(Arc::clone(&state)),
-        limits,
-        shutdown_signal(),
-    )
-    .await;
+    crate::listen::serve(listener, router, limits, shutdown_signal()).await;
 
     tracing::info!("stopping: finishing mail delivery and flushing the store");
     let _ = stop.send(true);
-    let _ = scheduler.await;
-    let _ = worker.await;
-    let flushed = {
-        let engine = Arc::clone(&engine);
-        tokio::task::spawn_blocking(move || engine.store().flush()).await?
-    };
-    flushed?;
-    state.accounts.flush()?;
-    state.staff.accounts.flush()?;
+    for procedure in served {
+        let _ = procedure.scheduler.await;
+        let _ = procedure.worker.await;
+        let engine = Arc::clone(&procedure.state.engine);
+        tokio::task::spawn_blocking(move || engine.store().flush()).await??;
+    }
+    accounts.flush()?;
+    staff.accounts.flush()?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -114,6 +114,7 @@ pub fn run(options: StaffOptions) -> anyhow::Result<ExitCode> {
                     .collect::<BTreeSet<_>>(),
                 admin,
                 disabled: false,
+                procedure: definition.as_ref().map(|d| d.file().id.clone()),
             };
             if let Some(definition) = &definition {
                 let unknown = rights.unknown_to(definition);

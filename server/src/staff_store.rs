@@ -27,6 +27,10 @@ pub struct Rights {
     /// Signed out and kept out, history kept.
     #[serde(default)]
     pub disabled: bool,
+    /// The procedure (definition id) these rights are for; on a server of
+    /// several procedures, a member works in this one only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<String>,
 }
 
 /// How long the link a staff member chooses their password with works.
@@ -36,6 +40,12 @@ pub const WELCOME_VALIDITY: std::time::Duration = std::time::Duration::from_secs
 pub const EVERYWHERE: &str = "*";
 
 impl Rights {
+    /// Whether these rights are for `procedure` (a server of several: `Some`
+    /// id), or any for a server of one.
+    pub fn works_in(&self, procedure: Option<&str>) -> bool {
+        procedure.is_none_or(|id| self.procedure.as_deref() == Some(id))
+    }
+
     /// Whether the scope covers `formation` of `definition` (by its id or its
     /// composante's).
     pub fn covers(&self, definition: &Definition, formation: &str) -> bool {
@@ -162,6 +172,7 @@ impl StaffMember {
 }
 
 /// Staff accounts, their links and sessions, and their rights.
+#[derive(Clone)]
 pub struct StaffStore {
     /// Accounts, links and sessions, as for candidates.
     pub accounts: AccountStore,

@@ -141,12 +141,23 @@ impl Guichet {
         options: &[&str],
         log: impl Into<Stdio>,
     ) -> Self {
+        Self::launch_all(&[definition], data, smtp, options, log)
+    }
+
+    /// A server of every procedure of `definitions`.
+    pub fn launch_all(
+        definitions: &[&Path],
+        data: &Path,
+        smtp: Option<u16>,
+        options: &[&str],
+        log: impl Into<Stdio>,
+    ) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
         command
             .current_dir(repository())
             .arg("serve")
-            .arg(definition)
+            .args(definitions)
             .args(["--addr", &format!("127.0.0.1:{port}")])
             .arg("--data")
             .arg(data)
@@ -477,9 +488,15 @@ pub fn links_in_log(log_path: &Path, email: &str, prefix: &str) -> Vec<String> {
 /// Signs up and activates `email` on a server without SMTP (the link comes
 /// from its log); the browser returned is signed in.
 pub fn activated(server: &Guichet, log_path: &Path, email: &str) -> Browser {
+    activated_at(server, "", log_path, email)
+}
+
+/// [`activated`], signing up with the procedure under `prefix` of a server
+/// of several.
+pub fn activated_at(server: &Guichet, prefix: &str, log_path: &Path, email: &str) -> Browser {
     let mut browser = Browser::new();
     browser.submit(
-        &server.url("/inscription"),
+        &server.url(&format!("{prefix}/inscription")),
         &[
             ("last_name", "Durand"),
             ("first_name", "Camille"),
@@ -488,7 +505,11 @@ pub fn activated(server: &Guichet, log_path: &Path, email: &str) -> Browser {
     );
     let mut link = String::new();
     wait_for("the link in the log", || {
-        let links = links_in_log(log_path, email, &server.url("/activation/"));
+        let links = links_in_log(
+            log_path,
+            email,
+            &server.url(&format!("{prefix}/activation/")),
+        );
         links.first().map(|first| link.clone_from(first)).is_some()
     });
     let done = browser.submit(

@@ -55,7 +55,11 @@ fn email_page() -> AccountForm {
 /// `GET /inscription`, `GET /connexion`, `GET /mot-de-passe-oublie`: the
 /// public account forms, blank.
 pub async fn public_form(visit: Visit, path: MatchedPath) -> Result<Response, PageError> {
-    let form = match path.as_str() {
+    let own = path.as_str();
+    let form = match own
+        .strip_prefix(visit.state.site.prefix.as_str())
+        .unwrap_or(own)
+    {
         "/inscription" => signup_page(),
         "/connexion" => signin_page(),
         "/mot-de-passe-oublie" => super::password::forgot_page(),
@@ -321,11 +325,11 @@ pub async fn revert_email(visit: Visit, Path(token): Path<String>) -> PageResult
 
 /// Records the account's address in its dossier, retrying once on a concurrent change.
 fn update_dossier_email(state: &AppState, account: &Account) {
-    let Some(dossier) = &account.dossier else {
+    let Some(dossier) = state.dossier_id(account) else {
         return;
     };
     for _ in 0..2 {
-        let Ok(Some(current)) = state.engine.dossier(dossier) else {
+        let Ok(Some(current)) = state.engine.dossier(&dossier) else {
             return;
         };
         let mut candidate = current.candidate.clone();

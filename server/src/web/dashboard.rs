@@ -94,8 +94,8 @@ fn candidatures<'a>(
 pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Response, PageError> {
     let (state, lang) = (&visit.state, visit.lang);
     let now = state.clock.now();
-    let dossier = match account.dossier.as_deref() {
-        Some(id) => state.engine.dossier(id)?,
+    let dossier = match state.dossier_id(&account) {
+        Some(id) => state.engine.dossier(&id)?,
         None => None,
     };
     // The dossier's own definition version decides its sections.

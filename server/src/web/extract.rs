@@ -30,11 +30,15 @@ pub struct Site {
     pub languages: Vec<&'static str>,
     /// The definition's own words, by language then key.
     pub words: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Where the procedure's pages live: empty for a server of one
+    /// procedure, `/<id>` when it serves several.
+    pub prefix: String,
 }
 
 impl Site {
-    /// The site of `definition`, kept for the rest of the process.
-    pub fn of(definition: &Definition) -> &'static Site {
+    /// The site of `definition`, its pages under `prefix`, kept for the
+    /// rest of the process.
+    pub fn of(definition: &Definition, prefix: String) -> &'static Site {
         let languages = definition
             .languages()
             .into_iter()
@@ -45,7 +49,11 @@ impl Site {
             })
             .collect();
         let words = definition.file().words.clone();
-        Box::leak(Box::new(Site { languages, words }))
+        Box::leak(Box::new(Site {
+            languages,
+            words,
+            prefix,
+        }))
     }
 
     /// Every page word in `code`, the procedure's over the built-in ones.
@@ -139,7 +147,16 @@ impl Lang {
 
     /// A link to `path` that keeps this language.
     pub fn href(self, path: &str) -> String {
-        with_language(path, self.code)
+        with_language(&prefixed(&self.site.prefix, path), self.code)
+    }
+}
+
+/// `path` of a procedure whose pages live under `prefix`: its home is the
+/// prefix itself.
+pub fn prefixed(prefix: &str, path: &str) -> String {
+    match path {
+        "/" if !prefix.is_empty() => prefix.to_owned(),
+        _ => format!("{prefix}{path}"),
     }
 }
 
@@ -230,7 +247,24 @@ impl FromRequestParts<App> for OwnDossier {
                 .spend(&account.id)
                 .map_err(PageError::WritesPaused)?;
         }
-        let id = account.dossier.clone().ok_or(PageError::SignInNeeded)?;
+        let mut account = account;
+        let id = match state.dossier_id(&account) {
+            Some(id) => id,
+            // A procedure among several, entered for the first time.
+            None if state.procedure.is_some() => {
+                let lang = Lang::of(&parts.uri, &parts.headers, state.site);
+                let (worker, mut entering) = (Arc::clone(state), account.clone());
+                let id = super::error::blocking(move || {
+                    worker
+                        .open_dossier(&mut entering, lang)
+                        .map(|id| (id, entering))
+                })
+                .await??;
+                account = id.1;
+                id.0
+            }
+            None => return Err(PageError::SignInNeeded),
+        };
         let dossier = state
             .engine
             .dossier(&id)

@@ -299,6 +299,7 @@ mod tests {
             last_name: "Lefèvre".into(),
             password: None,
             dossier: None,
+            dossiers: Default::default(),
             created_at: "2027-03-10T09:00:00Z".parse().expect("time"),
         }
     }

@@ -32,6 +32,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use guichet_engine::{Actor, Command, Dossier, Engine, EngineError, Outcome, SledStore};
+
+use crate::account_store::Account;
 use serde::Serialize;
 
 pub use error::PageError;
@@ -72,6 +74,9 @@ pub type App = Arc<AppState>;
 pub struct AppState {
     /// The engine.
     pub engine: Arc<Engine<SledStore>>,
+    /// On a server of several procedures, this one's id (dossiers of an
+    /// account and staff rights are per procedure); `None` for a server of one.
+    pub procedure: Option<String>,
     /// Page templates.
     pub pages: Pages,
     /// The pages' languages and the procedure's own words.
@@ -105,6 +110,47 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The candidate's dossier in this procedure, if they have one yet.
+    pub fn dossier_id(&self, account: &Account) -> Option<String> {
+        match &self.procedure {
+            None => account.dossier.clone(),
+            Some(procedure) => account.dossiers.get(procedure).cloned(),
+        }
+    }
+
+    /// The candidate's dossier in this procedure, created if they have none
+    /// (at activation, or a first visit to a procedure among several), and
+    /// noted in `account`. On a server of several procedures the note is
+    /// stored at once (of two tabs racing, one dossier is kept); on a server
+    /// of one, the caller saves the account.
+    pub fn open_dossier(&self, account: &mut Account, lang: Lang) -> Result<String, PageError> {
+        if let Some(id) = self.dossier_id(account) {
+            return Ok(id);
+        }
+        let candidate = guichet_engine::Candidate {
+            last_name: account.last_name.clone(),
+            first_name: account.first_name.clone(),
+            email: account.email.clone(),
+        };
+        let now = self.clock.now();
+        let dossier = self
+            .engine
+            .create_dossier(&account.id, candidate, lang.code(), now)?;
+        match &self.procedure {
+            None => {
+                account.dossier = Some(dossier.id.clone());
+                Ok(dossier.id)
+            }
+            Some(procedure) => {
+                let kept = self
+                    .accounts
+                    .record_dossier(&account.id, procedure, &dossier.id)?;
+                account.dossiers.insert(procedure.clone(), kept.clone());
+                Ok(kept)
+            }
+        }
+    }
+
     /// The definition version `dossier` follows (the current one if that
     /// version cannot be loaded, which the engine reports when acting).
     pub fn definition_of(&self, dossier: &Dossier) -> Arc<guichet_engine::Definition> {
@@ -333,6 +379,63 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(read_forms_first))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// The routes of a server of several procedures: each under `/<its id>`
+/// with all its pages, and at `/` the list of them.
+pub fn procedures_router(states: &[Arc<AppState>]) -> anyhow::Result<Router> {
+    let first = states
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no procedure to serve"))?;
+    // The list speaks the first procedure's languages, from the root.
+    let site: &'static extract::Site = Box::leak(Box::new(extract::Site {
+        languages: first.site.languages.clone(),
+        ..Default::default()
+    }));
+    let pages = Arc::new(Pages::new(site)?);
+    let procedures: Vec<(String, guichet_engine::model::Text)> = states
+        .iter()
+        .map(|state| {
+            let file = state.engine.definition().file();
+            (file.id.clone(), file.title.clone())
+        })
+        .collect();
+    let index = move |uri: axum::http::Uri, headers: HeaderMap| {
+        let pages = Arc::clone(&pages);
+        let procedures = procedures.clone();
+        async move {
+            let lang = Lang::of(&uri, &headers, site);
+            let list: Vec<(String, String)> = procedures
+                .iter()
+                .map(|(id, title)| {
+                    (
+                        lang.href(&format!("/{id}")),
+                        title.get(lang.code()).to_owned(),
+                    )
+                })
+                .collect();
+            let page = serde_json::json!({ "procedures": list });
+            let title = lang.t("procedures");
+            pages.render("procedures.html", StatusCode::OK, lang, &title, &page)
+        }
+    };
+    let mut all = Router::new()
+        .route("/", get(index))
+        .route("/health", get(|| async { "ok" }))
+        .route("/static/guichet.css", get(stylesheet))
+        .route("/static/guichet.js", get(script));
+    for state in states {
+        let home = state.site.prefix.clone();
+        // `/<id>/` as typed by people: the procedure's home.
+        let typed = format!("{home}/");
+        all = all
+            .route(
+                &typed,
+                get(move || async move { axum::response::Redirect::permanent(&home) }),
+            )
+            .nest(&state.site.prefix, router(Arc::clone(state)));
+    }
+    Ok(all.layer(middleware::from_fn(security_headers)))
 }
 
 /// Signing up, in and out, passwords, the email address, the dashboard.

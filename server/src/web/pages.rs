@@ -9,7 +9,7 @@ use minijinja::value::Serde;
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
-use super::extract::{with_language, Lang};
+use super::extract::{prefixed, with_language, Lang};
 
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
@@ -40,6 +40,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/formation.html"),
     ),
     ("confirm.html", include_str!("../../templates/confirm.html")),
+    (
+        "procedures.html",
+        include_str!("../../templates/procedures.html"),
+    ),
     (
         "third_party.html",
         include_str!("../../templates/third_party.html"),
@@ -85,6 +89,8 @@ pub struct Pages {
     js_version: String,
     /// The page words of each language, built once.
     words: Vec<(&'static str, Value)>,
+    /// Where the procedure's pages live (see [`super::extract::Site::prefix`]).
+    prefix: &'static str,
 }
 
 /// A short version tag for a static asset, changing with its content.
@@ -105,7 +111,12 @@ fn content_version(content: &str) -> String {
 /// as written in the page's source.
 fn href(state: &minijinja::State, path: &str) -> Value {
     let lang = state.lookup("lang");
-    let url = with_language(path, lang.as_ref().and_then(Value::as_str).unwrap_or("fr"));
+    let prefix = state.lookup("prefix");
+    let prefix = prefix.as_ref().and_then(Value::as_str).unwrap_or_default();
+    let url = with_language(
+        &prefixed(prefix, path),
+        lang.as_ref().and_then(Value::as_str).unwrap_or("fr"),
+    );
     let mut escaped = String::with_capacity(url.len());
     for c in url.chars() {
         match c {
@@ -122,7 +133,7 @@ fn href(state: &minijinja::State, path: &str) -> Value {
 
 impl Pages {
     /// Compiles the embedded templates, with the words of `site`'s languages.
-    pub fn new(site: &super::extract::Site) -> anyhow::Result<Self> {
+    pub fn new(site: &'static super::extract::Site) -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         templates.add_function("href", href);
@@ -139,6 +150,7 @@ impl Pages {
             css_version: content_version(STYLESHEET),
             js_version: content_version(SCRIPT),
             words,
+            prefix: &site.prefix,
         })
     }
 
@@ -178,6 +190,7 @@ impl Pages {
             others => others,
             t => t,
             institution => institution,
+            prefix => self.prefix,
             css_version => &self.css_version,
             js_version => &self.js_version,
             ..Value::from(Serde(page))

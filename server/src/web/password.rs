@@ -7,7 +7,6 @@ use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
-use guichet_engine::Candidate;
 use jiff::Timestamp;
 
 use super::error::{blocking, PageError, PageResult};
@@ -79,7 +78,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PasswordLink {
         let matched = MatchedPath::from_request_parts(parts, state)
             .await
             .map_err(|_| PageError::NotFound)?;
-        Ok(if matched.as_str().starts_with("/activation/") {
+        // The route, under the procedure's prefix on a server of several.
+        Ok(if matched.as_str().ends_with("/activation/{token}") {
             PasswordLink::Activation
         } else {
             PasswordLink::Reset
@@ -248,17 +248,7 @@ fn store_password(
         .to_string();
     let first_activation = account.password.is_none();
     account.password = Some(hash);
-    if account.dossier.is_none() {
-        let candidate = Candidate {
-            last_name: account.last_name.clone(),
-            first_name: account.first_name.clone(),
-            email: account.email.clone(),
-        };
-        let dossier = state
-            .engine
-            .create_dossier(&account.id, candidate, lang.code(), now)?;
-        account.dossier = Some(dossier.id);
-    }
+    state.open_dossier(&mut account, lang)?;
     state.accounts.save(&account)?;
     // A new password ends what the old one opened: other sessions, and every
     // other link still out (an older reset link, a pending email change).

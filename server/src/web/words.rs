@@ -138,6 +138,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event_identity", "Adresse électronique changée", "Email address changed"),
     ("event_deadline", "Échéance :", "Deadline:"),
     ("event_note", "Note interne modifiée", "Internal note changed"),
+    ("procedures", "Candidatures en ligne", "Online applications"),
     ("event_asked", "Demande envoyée :", "Request sent:"),
     ("letter_received", "Reçue le {date}", "Received on {date}"),
     ("letter_asked", "Demandée le {date} ; le lien fonctionne jusqu'au {until}", "Asked on {date}; the link works until {until}"),

@@ -101,6 +101,10 @@ impl FromRequestParts<App> for Staff {
         let member = member
             .filter(|m| !m.rights.disabled)
             .ok_or(PageError::StaffSignInNeeded)?;
+        // Signed in for another procedure of this server: nothing of this one.
+        if !member.rights.works_in(state.procedure.as_deref()) {
+            return Err(PageError::Forbidden);
+        }
         let Ok(visit) = Visit::from_request_parts(parts, state).await;
         Ok(Staff { visit, member })
     }

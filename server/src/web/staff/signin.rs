@@ -76,7 +76,10 @@ pub async fn sign_in(visit: Visit, post: PublicForm) -> PageResult {
         // A disabled member's password is checked all the same: the answer
         // takes as long and says the same.
         let right = password_matches(&password, hash);
-        let member = member.filter(|m| right && !m.rights.disabled)?;
+        // A member of another procedure on this server is unknown here.
+        let procedure = worker.procedure.as_deref();
+        let member =
+            member.filter(|m| right && !m.rights.disabled && m.rights.works_in(procedure))?;
         let now = Timestamp::now();
         worker
             .staff

@@ -139,7 +139,16 @@ fn render(
 
 async fn members(staff: &Staff) -> Result<Vec<StaffMember>, PageError> {
     let state = Arc::clone(&staff.visit.state);
-    Ok(blocking(move || state.staff.members()).await??)
+    let members = blocking(move || {
+        let procedure = state.procedure.as_deref();
+        let all = state.staff.members()?;
+        Ok::<_, crate::account_store::AccountError>(
+            all.into_iter()
+                .filter(|m| m.rights.works_in(procedure))
+                .collect(),
+        )
+    });
+    Ok(members.await??)
 }
 
 /// `GET /staff/equipe`
@@ -173,6 +182,7 @@ pub async fn add(staff: Staff, form: CsrfForm) -> PageResult {
             .collect::<BTreeSet<_>>(),
         admin: form.get("admin").is_some(),
         disabled: false,
+        procedure: staff.visit.state.procedure.clone(),
     };
     let mut errors = Vec::new();
     if !valid_email(&email) {
@@ -219,7 +229,11 @@ pub async fn change(staff: Staff, Path(id): Path<String>, form: CsrfForm) -> Pag
     let state = Arc::clone(&staff.visit.state);
     if form.get("action") == Some("link") {
         let link = blocking(move || -> Result<String, PageError> {
-            state.staff.member(&id)?.ok_or(PageError::NotFound)?;
+            let procedure = state.procedure.as_deref();
+            let member = state.staff.member(&id)?;
+            member
+                .filter(|m| m.rights.works_in(procedure))
+                .ok_or(PageError::NotFound)?;
             let now = jiff::Timestamp::now();
             Ok(state.staff.password_link(&id, &state.base_url, now)?.0)
         })
@@ -229,7 +243,11 @@ pub async fn change(staff: Staff, Path(id): Path<String>, form: CsrfForm) -> Pag
     }
     let disable = form.get("action") == Some("disable");
     blocking(move || -> Result<(), PageError> {
-        let member = state.staff.member(&id)?.ok_or(PageError::NotFound)?;
+        let procedure = state.procedure.as_deref();
+        let member = state.staff.member(&id)?;
+        let member = member
+            .filter(|m| m.rights.works_in(procedure))
+            .ok_or(PageError::NotFound)?;
         let rights = Rights {
             disabled: disable,
             ..member.rights

@@ -1,0 +1,168 @@
+//! One server, several procedures: each under its own address with its own
+//! catalogue, dossiers, staff and mails; one candidate account for all.
+
+mod serving;
+
+use serving::*;
+
+const OSU: &str = "/osu-pytheas";
+const SCHOOL: &str = "/ecole-doctorale-exemple";
+
+/// The member whose password link is `link` signs in under `prefix`.
+fn staff_signed_in(server: &Guichet, prefix: &str, link: &str) -> Browser {
+    let token = &link[link.find("/staff/").unwrap()..];
+    let mut browser = Browser::new();
+    let done = browser.submit(
+        &server.url(&format!("{prefix}{token}")),
+        &[
+            ("password", "Vieux-Port-Marseille-13"),
+            ("password_confirm", "Vieux-Port-Marseille-13"),
+        ],
+    );
+    assert_eq!(done.status, 303, "{}", done.body);
+    browser
+}
+
+/// Applies to `formation` of the procedure under `prefix`.
+fn apply(browser: &mut Browser, server: &Guichet, prefix: &str, formation: &str) -> Page {
+    let url = server.url(&format!("{prefix}/formations/{formation}/candidater"));
+    let form = browser.get(&url);
+    assert_eq!(form.status, 200, "{}", form.body);
+    browser.post(&url, &[("csrf", &csrf_of(&form.body))])
+}
+
+#[test]
+fn one_account_applies_to_two_procedures_whose_staff_stay_apart() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let osu = osu_copy(&folder.path().join("osu"), open_campaign);
+    let school = doctoral_school_open(&folder.path().join("school"));
+    let osu_office = add_staff_on(
+        &osu,
+        &data,
+        "scolarite@osu.example",
+        "gestionnaire",
+        "*",
+        false,
+    );
+    let school_office = add_staff_on(
+        &school,
+        &data,
+        "office@school.example",
+        "school",
+        "*",
+        false,
+    );
+    let log_path = folder.path().join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Guichet::launch_all(&[&osu, &school], &data, None, &[], log);
+
+    // The server's home lists both procedures.
+    let (status, _, home) = server.get("/", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        home.contains("OSU Institut Pythéas") && home.contains("École doctorale"),
+        "{home}"
+    );
+
+    // One account, made on one procedure, applies to both.
+    let mut camille = activated_at(&server, OSU, &log_path, "camille@example.org");
+    let osu_applied = apply(&mut camille, &server, OSU, "m1-set");
+    assert_eq!(osu_applied.status, 303, "{}", osu_applied.body);
+    let school_applied = apply(&mut camille, &server, SCHOOL, "contrat-2027");
+    assert_eq!(school_applied.status, 303, "{}", school_applied.body);
+    let osu_dashboard = camille.get(&server.url(&format!("{OSU}/tableau-de-bord")));
+    let school_dashboard = camille.get(&server.url(&format!("{SCHOOL}/tableau-de-bord")));
+    assert!(
+        osu_dashboard.body.contains("Environnement Terrestre"),
+        "{}",
+        osu_dashboard.body
+    );
+    assert!(
+        !osu_dashboard.body.contains("Doctoral contract"),
+        "{}",
+        osu_dashboard.body
+    );
+    assert!(
+        school_dashboard.body.contains("Doctoral contract 2027"),
+        "{}",
+        school_dashboard.body
+    );
+    assert!(
+        !school_dashboard.body.contains("Environnement Terrestre"),
+        "{}",
+        school_dashboard.body
+    );
+    // Each procedure's links stay under its own address.
+    assert!(
+        school_dashboard
+            .body
+            .contains("href=\"/ecole-doctorale-exemple/candidatures/c1?"),
+        "{}",
+        school_dashboard.body
+    );
+
+    // The doctoral school's office sees Camille's candidature there.
+    let mut office = staff_signed_in(&server, SCHOOL, &school_office);
+    let list = office.get(&server.url(&format!("{SCHOOL}/staff")));
+    assert_eq!(list.status, 200, "{}", list.body);
+    let marker = "ecole-doctorale-exemple&#x2f;staff&#x2f;candidatures&#x2f;";
+    let at = list
+        .body
+        .find(marker)
+        .unwrap_or_else(|| panic!("{}", list.body))
+        + marker.len();
+    let dossier: String = list.body[at..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let page = format!("{SCHOOL}/staff/candidatures/{dossier}/c1");
+    assert_eq!(office.get(&server.url(&page)).status, 200);
+
+    // The OSU office, signed in on its own procedure, reaches nothing of the other.
+    let mut osu_member = staff_signed_in(&server, OSU, &osu_office);
+    assert_eq!(
+        osu_member.get(&server.url(&format!("{OSU}/staff"))).status,
+        200
+    );
+    for path in [
+        page.clone(),
+        format!("{page}/pieces/research_project/fichier"),
+        format!("{SCHOOL}/staff"),
+        format!("{SCHOOL}/staff/export.csv"),
+    ] {
+        let refused = osu_member.get(&server.url(&path));
+        assert_eq!(refused.status, 403, "{path}: {}", refused.body);
+    }
+    // Nor can they sign in there with their password.
+    let signin = format!("{SCHOOL}/staff/connexion");
+    let form = Browser::new().get(&server.url(&signin));
+    let mut stranger = Browser::new();
+    let refused = stranger.post(
+        &server.url(&signin),
+        &[
+            ("csrf", &csrf_of(&form.body)),
+            ("email", "scolarite@osu.example"),
+            ("password", "Vieux-Port-Marseille-13"),
+        ],
+    );
+    assert_ne!(refused.status, 303, "{}", refused.body);
+    assert!(!stranger.cookies.contains_key("guichet_staff"));
+    server.stop();
+
+    // Each procedure keeps its dossiers in its own store.
+    for (procedure, formation) in [
+        ("osu-pytheas", "m1-set"),
+        ("ecole-doctorale-exemple", "contrat-2027"),
+    ] {
+        let store =
+            guichet_engine::SledStore::open(data.join("procedures").join(procedure).join("store"))
+                .unwrap();
+        let dossiers = guichet_engine::Store::dossiers(&store).unwrap();
+        let formations: Vec<&str> = dossiers
+            .iter()
+            .flat_map(|d| d.candidatures.iter().map(|c| c.formation.as_str()))
+            .collect();
+        assert_eq!(formations, [formation], "{procedure}");
+    }
+}
