@@ -189,3 +189,52 @@ fn serve_refuses_an_invalid_definition_with_its_diagnostics() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown state `recieved`"));
 }
+
+#[test]
+fn a_variant_written_as_changes_checks_plays_the_base_scenarios_and_prints_merged() {
+    let variant = "examples/ecole-doctorale-sciences.yaml";
+    let output = guichet(&["test", variant]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("4 scenarios: 4 ok, 0 failed"), "{stdout}");
+
+    let output = guichet(&["check", "--merged", variant]);
+    let merged = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!merged.contains("extends"), "{merged}");
+    // The variant's changes and the base's untouched parts, side by side.
+    for expected in [
+        "id: ecole-doctorale-sciences",
+        "closes: 2027-05-31",
+        "opens: 2027-04-01",
+        "id: contrat-cifre-2027",
+        "Reserve list — doctoral school of sciences",
+        "id: referee",
+        "file: data/disciplines.csv",
+    ] {
+        assert!(merged.contains(expected), "no `{expected}` in\n{merged}");
+    }
+    let at = merged.find("id: contrat-2027").unwrap();
+    assert!(merged[..at].contains("capacity: 2"), "{merged}");
+    // What it prints is itself a valid definition.
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(
+        repository().join("examples/data/disciplines.csv"),
+        data.join("disciplines.csv"),
+    )
+    .unwrap();
+    let printed = folder.path().join("merged.yaml");
+    std::fs::write(&printed, merged.as_bytes()).unwrap();
+    let output = guichet(&["check", printed.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

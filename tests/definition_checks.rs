@@ -760,3 +760,120 @@ fn a_third_party_names_its_section_fields_piece_and_mail() {
     );
     assert!(hint.contains("kind: third_party"), "{hint}");
 }
+
+/// Loads `files` (name, text) written in a fresh folder: the first one.
+fn load_files(files: &[(&str, &str)]) -> Result<Definition, DefinitionError> {
+    let folder = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = folder.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    Definition::load(folder.path().join(files[0].0))
+}
+
+fn diagnostics_of(result: Result<Definition, DefinitionError>) -> Vec<(String, usize, String)> {
+    match result {
+        Ok(_) => Vec::new(),
+        Err(DefinitionError::Invalid(diagnostics)) => diagnostics
+            .items()
+            .iter()
+            .map(|d| {
+                (
+                    d.file.rsplit('/').next().unwrap().to_owned(),
+                    d.line,
+                    d.message.clone(),
+                )
+            })
+            .collect(),
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+#[test]
+fn an_overlay_changes_its_base_by_id_and_key() {
+    let overlay = "guichet: 1\nextends: base/minimal.yaml\nid: variant\ncampaign: { closes: 2027-07-01 }\nformations:\n  - { id: master, capacity: 12 }\n  - { id: doctorate, title: Doctorate, pieces: [cv] }\npieces:\n  - { id: cv, max_size: 5MB }\nmails:\n  - { id: received, remove: true }\nworkflow:\n  transitions:\n    - { id: transmit, mails: [] }\n";
+    let definition = load_files(&[("variant.yaml", overlay), ("base/minimal.yaml", MINIMAL)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let file = definition.file();
+    assert_eq!(file.id, "variant", "a scalar is replaced");
+    assert_eq!(
+        file.campaign.opens, "2027-03-01",
+        "a mapping merges key by key"
+    );
+    assert_eq!(file.campaign.closes, "2027-07-01");
+    let ids: Vec<&str> = file.formations.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["master", "doctorate"],
+        "new ids come after the base's"
+    );
+    let master = definition.formation("master").unwrap();
+    assert_eq!(
+        (master.title.get("fr"), master.capacity),
+        ("Master", Some(12))
+    );
+    assert_eq!(definition.max_size("cv"), Some(5_000_000));
+    assert!(
+        definition.mail("received").is_none(),
+        "`remove: true` takes it out"
+    );
+    assert_eq!(definition.transition("transmit").unwrap().to, "received");
+
+    // What `guichet check --merged` prints reads back as the same definition.
+    let merged = definition.merged_text();
+    assert!(
+        !merged.contains("extends") && !merged.contains("remove"),
+        "{merged}"
+    );
+    let again =
+        Definition::from_text("merged.yaml", &merged).unwrap_or_else(|e| panic!("{e}\n{merged}"));
+    assert_eq!(
+        serde_json::to_value(again.file()).unwrap(),
+        serde_json::to_value(definition.file()).unwrap()
+    );
+}
+
+#[test]
+fn problems_of_an_overlay_are_reported_in_the_file_that_wrote_them() {
+    // A mistake in the overlay: at its line in the overlay.
+    let overlay =
+        "guichet: 1\nextends: minimal.yaml\nformations:\n  - { id: master, pieces: [cvv] }\n";
+    let found = diagnostics_of(load_files(&[
+        ("variant.yaml", overlay),
+        ("minimal.yaml", MINIMAL),
+    ]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].0.as_str(), found[0].1),
+        ("variant.yaml", 4),
+        "{found:?}"
+    );
+    assert!(found[0].2.contains("unknown piece `cvv`"), "{found:?}");
+
+    // A mistake the base holds: at its line in the base.
+    let broken_base = MINIMAL.replace("to: closed, by: staff", "to: clossed, by: staff");
+    let overlay = "guichet: 1\nextends: minimal.yaml\nid: variant\n";
+    let found = diagnostics_of(load_files(&[
+        ("variant.yaml", overlay),
+        ("minimal.yaml", &broken_base),
+    ]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "minimal.yaml", "{found:?}");
+    assert_eq!(found[0].1, line_of(&broken_base, "clossed"), "{found:?}");
+
+    // A base that is not there, and bases that extend each other.
+    let found = diagnostics_of(load_files(&[(
+        "variant.yaml",
+        "guichet: 1\nextends: nowhere.yaml\n",
+    )]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, 2, "{found:?}");
+    assert!(found[0].2.contains("could not be read"), "{found:?}");
+    let circle = diagnostics_of(load_files(&[
+        ("a.yaml", "guichet: 1\nextends: b.yaml\n"),
+        ("b.yaml", "guichet: 1\nextends: a.yaml\n"),
+    ]));
+    assert_eq!(circle.len(), 1, "{circle:?}");
+    assert!(circle[0].2.contains("in a circle"), "{circle:?}");
+}

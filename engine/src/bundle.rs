@@ -34,6 +34,27 @@ pub struct Bundle {
     /// Folder the names in `files` are relative to, for diagnostics only.
     #[serde(default)]
     pub base: String,
+    /// The definitions this one extends (its `extends:`, then that one's…),
+    /// nearest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<BaseText>,
+}
+
+/// A definition another one extends.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BaseText {
+    /// Its path, relative to the extending file's folder.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// How many definitions deep `extends:` may go.
+pub const MAX_EXTENDS: usize = 8;
+
+/// The folder of `path` (a path as written, `/`-separated), `""` for none.
+pub fn folder_of(path: &str) -> &str {
+    path.rfind('/').map_or("", |cut| &path[..cut])
 }
 
 impl Bundle {
@@ -44,6 +65,7 @@ impl Bundle {
             text: text.to_owned(),
             files: BTreeMap::new(),
             base: String::new(),
+            bases: Vec::new(),
         }
     }
 
@@ -55,8 +77,31 @@ impl Bundle {
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
         let mut files = BTreeMap::new();
+        // The chain of bases: a missing one is reported by the checker, at
+        // the `extends:` naming it.
+        let mut bases: Vec<BaseText> = Vec::new();
+        let mut next = yaml::parse(&text)
+            .ok()
+            .and_then(|(value, _)| crate::overlay::extends(&value).map(str::to_owned));
+        while let Some(relative) = next.take() {
+            let seen = bases.iter().any(|b| b.path == relative);
+            if seen || bases.len() >= MAX_EXTENDS {
+                break;
+            }
+            let Ok(base_text) = std::fs::read_to_string(base.join(&relative)) else {
+                break;
+            };
+            next = yaml::parse(&base_text).ok().and_then(|(value, _)| {
+                let further = crate::overlay::extends(&value)?;
+                Some(join(folder_of(&relative), further))
+            });
+            bases.push(BaseText {
+                path: relative,
+                text: base_text,
+            });
+        }
         // Missing or unreadable list files are reported by the checker, at the line naming them.
-        if let Ok((value, _)) = yaml::parse(&text) {
+        if let Ok(value) = merged_value(&text, &bases) {
             if let Some(lists) = value.get("lists").and_then(Value::as_object) {
                 for list in lists.values() {
                     if let Some(name) = list.get("file").and_then(Value::as_str) {
@@ -72,6 +117,7 @@ impl Bundle {
             text,
             files,
             base: base.display().to_string(),
+            bases,
         })
     }
 
@@ -83,6 +129,10 @@ impl Bundle {
             hasher.update(part.as_bytes());
         };
         feed(&self.text);
+        for base in &self.bases {
+            feed(&base.path);
+            feed(&base.text);
+        }
         for (name, content) in &self.files {
             feed(name);
             feed(content);
@@ -90,4 +140,34 @@ impl Bundle {
         let digest = hasher.finalize();
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// `path` (relative to `folder`) as seen from the folder `folder` is
+/// relative to.
+pub fn join(folder: &str, path: &str) -> String {
+    if folder.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{folder}/{path}")
+    }
+}
+
+/// The document of `text` with its `bases` applied (no positions), for
+/// finding the list files of the merged definition.
+pub(crate) fn merged_value(text: &str, bases: &[BaseText]) -> Result<Value, ()> {
+    let (value, map) = yaml::parse(text).map_err(|_| ())?;
+    let mut layers = vec![crate::overlay::Layer { value, map }];
+    for base in bases {
+        let (mut value, map) = yaml::parse(&base.text).map_err(|_| ())?;
+        crate::overlay::relocate_lists(&mut value, folder_of(&base.path));
+        layers.push(crate::overlay::Layer { value, map });
+    }
+    let mut merged = layers.pop().ok_or(())?;
+    while let Some(overlay) = layers.pop() {
+        merged = crate::overlay::merge(
+            crate::overlay::without_extends(merged),
+            crate::overlay::without_extends(overlay),
+        );
+    }
+    Ok(crate::overlay::without_extends(merged).value)
 }

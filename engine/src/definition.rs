@@ -67,6 +67,10 @@ impl Definition {
                 return Err(DefinitionError::Invalid(diagnostics));
             }
         };
+        let (value, map) = match with_bases(&bundle, value, map, &mut diagnostics, main) {
+            Some(merged) => merged,
+            None => return Err(DefinitionError::Invalid(diagnostics)),
+        };
         if !crate::schema::check_structure(&value, &map, &mut diagnostics, main) {
             diagnostics.sort();
             return Err(DefinitionError::Invalid(diagnostics));
@@ -95,6 +99,12 @@ impl Definition {
             }),
             _ => Err(DefinitionError::Invalid(diagnostics)),
         }
+    }
+
+    /// The definition as loaded: its `extends:` applied, as the engine reads it.
+    pub fn merged_text(&self) -> String {
+        let merged = crate::bundle::merged_value(&self.bundle.text, &self.bundle.bases);
+        yaml::to_text(&merged.unwrap_or(Value::Null))
     }
 
     /// The definition as written.
@@ -354,4 +364,81 @@ impl Definition {
         let template = self.compiled.templates.get_template(&name)?;
         template.render(minijinja::value::Serde(context)).map(Some)
     }
+}
+
+/// `value` (of the bundle's own text) with the bases it extends applied,
+/// their positions read after the text's (see [`Diagnostics::continue_in`]);
+/// `None` once a base is missing or does not parse, with what is wrong.
+fn with_bases(
+    bundle: &Bundle,
+    value: Value,
+    map: yaml::SourceMap,
+    diagnostics: &mut Diagnostics,
+    main: usize,
+) -> Option<(Value, yaml::SourceMap)> {
+    use crate::overlay::{self, Layer};
+    let mut layers = vec![Layer { value, map }];
+    let mut offset = bundle.text.len() + 1;
+    let mut wanted = overlay::extends(&layers[0].value).map(str::to_owned);
+    let mut named_at = (main, "/extends".to_owned());
+    while let Some(path) = wanted.take() {
+        let Some(base) = bundle.bases.iter().find(|b| b.path == path) else {
+            let span = layers
+                .last()
+                .map_or(0..0, |l| l.map.value_span(&named_at.1));
+            let reason = if layers.len() > crate::bundle::MAX_EXTENDS {
+                "too many definitions extend one another (or they extend each other in a circle)"
+            } else {
+                "this base definition could not be read"
+            };
+            diagnostics.push(
+                named_at.0,
+                span,
+                format!("`extends: {path}`: {reason}"),
+                "name a definition file, relative to this one's folder",
+            );
+            return None;
+        };
+        if layers.len() > crate::bundle::MAX_EXTENDS || layers.len() > bundle.bases.len() {
+            diagnostics.push(
+                named_at.0,
+                layers
+                    .last()
+                    .map_or(0..0, |l| l.map.value_span(&named_at.1)),
+                "definitions extend one another in a circle",
+                "a base cannot extend the definition that extends it",
+            );
+            return None;
+        }
+        let shown = crate::bundle::join(&bundle.base, &base.path);
+        let file = diagnostics.add_file(&shown, &base.text);
+        diagnostics.continue_in(main, offset, file);
+        let (mut value, map) = match yaml::parse(&base.text) {
+            Ok(parsed) => parsed,
+            Err(problems) => {
+                for problem in problems {
+                    diagnostics.push(file, problem.span, problem.message, problem.hint);
+                }
+                return None;
+            }
+        };
+        overlay::relocate_lists(&mut value, crate::bundle::folder_of(&base.path));
+        wanted = overlay::extends(&value)
+            .map(|further| crate::bundle::join(crate::bundle::folder_of(&base.path), further));
+        named_at = (main, "/extends".to_owned());
+        layers.push(Layer {
+            value,
+            map: map.shifted(offset),
+        });
+        offset += base.text.len() + 1;
+    }
+    let mut merged = layers.pop()?;
+    while let Some(over) = layers.pop() {
+        merged = overlay::merge(
+            overlay::without_extends(merged),
+            overlay::without_extends(over),
+        );
+    }
+    let merged = overlay::without_extends(merged);
+    Some((merged.value, merged.map))
 }

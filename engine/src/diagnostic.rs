@@ -38,6 +38,10 @@ pub struct Diagnostic {
 pub struct Diagnostics {
     files: Vec<SourceFile>,
     items: Vec<Diagnostic>,
+    /// Byte offsets past a file's end that stand for another file: a base
+    /// definition's positions, read after the file extending it. `(file,
+    /// from, other)`: offset `from + n` of `file` is offset `n` of `other`.
+    continued: Vec<(usize, usize, usize)>,
 }
 
 impl Diagnostics {
@@ -54,14 +58,30 @@ impl Diagnostics {
         self.files.len() - 1
     }
 
+    /// Offsets of `file` from `from` on stand for file `other` (see
+    /// `continued`).
+    pub(crate) fn continue_in(&mut self, file: usize, from: usize, other: usize) {
+        self.continued.push((file, from, other));
+    }
+
     /// Records a problem at `span` (byte range) of file `file_index`.
     pub(crate) fn push(
         &mut self,
-        file_index: usize,
-        span: Range<usize>,
+        mut file_index: usize,
+        mut span: Range<usize>,
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
+        // The furthest continuation the span lies in names its real file.
+        let continuation = self
+            .continued
+            .iter()
+            .filter(|(file, from, _)| *file == file_index && span.start >= *from)
+            .max_by_key(|(_, from, _)| *from);
+        if let Some(&(_, from, other)) = continuation {
+            file_index = other;
+            span = span.start - from..span.end.saturating_sub(from);
+        }
         let Some(file) = self.files.get(file_index) else {
             return;
         };

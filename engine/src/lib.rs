@@ -119,6 +119,7 @@ mod dossier;
 mod engine;
 mod list;
 pub mod model;
+mod overlay;
 mod queries;
 mod scenario;
 mod schema;

@@ -18,6 +18,12 @@ use serde::{Deserialize, Serialize};
 pub struct DefinitionFile {
     /// Version of the definition format. Only `1` exists.
     pub guichet: u32,
+    /// A base definition this file changes (path relative to this file):
+    /// mappings merge key by key, lists of entries with an `id` merge by id
+    /// (`remove: true` takes one out), anything else is replaced. Resolved
+    /// when loading: `guichet check --merged` prints the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
     /// Identifier of the procedure (lowercase letters, digits, `-` and `_`).
     pub id: String,
     /// Title shown to candidates and staff.

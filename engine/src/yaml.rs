@@ -33,6 +33,44 @@ impl SourceMap {
         self.lookup(pointer, true)
     }
 
+    /// The same positions, `offset` bytes further: for a text read after
+    /// another (a base definition after the one extending it).
+    pub fn shifted(mut self, offset: usize) -> SourceMap {
+        for span in self.values.values_mut().chain(self.keys.values_mut()) {
+            *span = span.start + offset..span.end + offset;
+        }
+        self
+    }
+
+    /// Records for `to` (and below it) the positions `from` has for
+    /// `from_pointer` (and below it): a subtree moved by a merge.
+    pub fn copy_subtree(&mut self, from: &SourceMap, from_pointer: &str, to: &str) {
+        let moved = |pointer: &str| {
+            let rest = pointer.strip_prefix(from_pointer)?;
+            (rest.is_empty() || rest.starts_with('/')).then(|| format!("{to}{rest}"))
+        };
+        for (pointer, span) in &from.values {
+            if let Some(at) = moved(pointer) {
+                self.values.insert(at, span.clone());
+            }
+        }
+        for (pointer, span) in &from.keys {
+            if let Some(at) = moved(pointer) {
+                self.keys.insert(at, span.clone());
+            }
+        }
+    }
+
+    /// Records for `to` alone (not below) the positions `from` has for `from_pointer`.
+    pub fn copy_node(&mut self, from: &SourceMap, from_pointer: &str, to: &str) {
+        if let Some(span) = from.values.get(from_pointer) {
+            self.values.insert(to.to_owned(), span.clone());
+        }
+        if let Some(span) = from.keys.get(from_pointer) {
+            self.keys.insert(to.to_owned(), span.clone());
+        }
+    }
+
     fn lookup(&self, pointer: &str, prefer_key: bool) -> Range<usize> {
         let mut current = pointer;
         loop {
@@ -442,6 +480,103 @@ fn plain_scalar(text: &str) -> Value {
         }
     }
     Value::String(text.to_owned())
+}
+
+/// `value` as YAML text in block style: what `guichet check --merged`
+/// prints, read back as the same value. Texts are written as JSON strings
+/// (valid YAML double-quoted scalars) unless plain words read the same.
+pub fn to_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_node(value, 0, &mut out);
+    out
+}
+
+fn write_node(value: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                out.push_str(&format!(
+                    "{pad}{}:",
+                    scalar_text(&Value::String(key.clone()))
+                ));
+                write_child(child, indent, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                out.push_str(&format!("{pad}-"));
+                match item {
+                    Value::Object(map) if !map.is_empty() => {
+                        // The entry's first key on the dash's line.
+                        let mut first = true;
+                        for (key, child) in map {
+                            let lead = if first {
+                                " ".to_owned()
+                            } else {
+                                format!("{pad}  ")
+                            };
+                            first = false;
+                            out.push_str(&format!(
+                                "{lead}{}:",
+                                scalar_text(&Value::String(key.clone()))
+                            ));
+                            write_child(child, indent + 2, out);
+                        }
+                    }
+                    other => write_child(other, indent, out),
+                }
+            }
+        }
+        other => {
+            out.push_str(&pad);
+            out.push_str(&scalar_text(other));
+            out.push('\n');
+        }
+    }
+}
+
+/// A value after its key (or dash): on the same line if scalar or empty,
+/// indented below otherwise.
+fn write_child(child: &Value, indent: usize, out: &mut String) {
+    match child {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            write_node(child, indent + 2, out);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            write_node(child, indent + 2, out);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar_text(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::Object(_) => "{}".into(),
+        Value::Array(_) => "[]".into(),
+        Value::String(text) => {
+            let plain = !text.is_empty()
+                && text
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_-./@".contains(c))
+                && !text.starts_with(['-', '.', '@'])
+                && text.parse::<f64>().is_err()
+                && !["true", "false", "null", "yes", "no", "on", "off", "~"]
+                    .contains(&text.to_lowercase().as_str());
+            if plain {
+                text.clone()
+            } else {
+                Value::String(text.clone()).to_string()
+            }
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

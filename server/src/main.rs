@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! guichet check procedure.yaml
+//! guichet check --merged faculty.yaml
 //! guichet test procedure.yaml
 //! guichet serve procedure.yaml --data ./data
 //! guichet staff add claire.martin@example.org --role gestionnaire --scope '*' --admin
@@ -42,6 +43,10 @@ enum Commands {
         /// Definition files (YAML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print each valid definition as the engine reads it: its
+        /// `extends:` applied.
+        #[arg(long)]
+        merged: bool,
     },
     /// Play the test scenarios of definition files; exits 1 if one fails.
     Test {
@@ -60,7 +65,7 @@ enum Commands {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Check { files } => Ok(check(&files)),
+        Commands::Check { files, merged } => Ok(check(&files, merged)),
         Commands::Test { files } => Ok(test(&files)),
         Commands::Serve(options) => serve::run(*options),
         Commands::Staff(options) => staff_cli::run(*options),
@@ -75,7 +80,7 @@ fn main() -> ExitCode {
     })
 }
 
-fn check(files: &[PathBuf]) -> ExitCode {
+fn check(files: &[PathBuf], merged: bool) -> ExitCode {
     let mut all_valid = true;
     for file in files {
         match Definition::load(file) {
@@ -87,6 +92,10 @@ fn check(files: &[PathBuf]) -> ExitCode {
                     for problem in words {
                         eprintln!("error: {}: {problem}", file.display());
                     }
+                    continue;
+                }
+                if merged {
+                    print!("{}", definition.merged_text());
                     continue;
                 }
                 let spec = definition.file();
