@@ -102,6 +102,23 @@ fn one_account_applies_to_two_procedures_whose_staff_stay_apart() {
         school_dashboard.body
     );
 
+    // A new address, confirmed on one procedure, is the one of both dossiers.
+    let sent = camille.submit(
+        &server.url(&format!("{SCHOOL}/compte/email")),
+        &[
+            ("email", "camille.durand@example.net"),
+            ("password", "Calanques-de-Sormiou-7"),
+        ],
+    );
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let mut confirm = String::new();
+    wait_for("the confirmation link", || {
+        let prefix = server.url(&format!("{SCHOOL}/compte/email/"));
+        let links = links_in_log(&log_path, "camille.durand@example.net", &prefix);
+        links.first().map(|link| confirm.clone_from(link)).is_some()
+    });
+    assert_eq!(camille.get(&confirm).status, 200);
+
     // The doctoral school's office sees Camille's candidature there.
     let mut office = staff_signed_in(&server, SCHOOL, &school_office);
     let list = office.get(&server.url(&format!("{SCHOOL}/staff")));

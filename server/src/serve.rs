@@ -187,6 +187,7 @@ struct Shared<'a> {
     staff: &'a crate::staff_store::StaffStore,
     clock: crate::web::Clock,
     stopped: &'a watch::Receiver<bool>,
+    all: Arc<std::sync::OnceLock<Vec<std::sync::Weak<AppState>>>>,
 }
 
 /// Opens `definition`'s store (under `data`, or `data/procedures/<id>` for
@@ -248,6 +249,7 @@ async fn procedure(
     let state = Arc::new(AppState {
         engine,
         procedure: shared.several.then_some(id),
+        all: Arc::clone(&shared.all),
         pages: Pages::new(site)?,
         site,
         accounts: shared.accounts.clone(),
@@ -302,12 +304,14 @@ async fn serve(
             .now
             .map_or_else(Default::default, crate::web::Clock::starting_at),
         stopped: &stopped,
+        all: Arc::default(),
     };
     let mut served = Vec::new();
     for (file, definition) in definitions {
         served.push(procedure(&shared, &file, definition).await?);
     }
     let states: Vec<Arc<AppState>> = served.iter().map(|s| Arc::clone(&s.state)).collect();
+    let _ = shared.all.set(states.iter().map(Arc::downgrade).collect());
     let router = match states.as_slice() {
         [one] => web::router(Arc::clone(one)),
         several => web::procedures_router(several)?,

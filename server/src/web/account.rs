@@ -323,8 +323,24 @@ pub async fn revert_email(visit: Visit, Path(token): Path<String>) -> PageResult
     address_page(visit, token, done, "/mot-de-passe-oublie").await
 }
 
-/// Records the account's address in its dossier, retrying once on a concurrent change.
+/// Records the account's address in its dossier of every procedure of the server.
 fn update_dossier_email(state: &AppState, account: &Account) {
+    let all: Vec<Arc<AppState>> = state
+        .all
+        .get()
+        .map(|all| all.iter().filter_map(std::sync::Weak::upgrade).collect())
+        .unwrap_or_default();
+    if all.is_empty() {
+        update_dossier_email_in(state, account);
+    }
+    for procedure in all {
+        update_dossier_email_in(&procedure, account);
+    }
+}
+
+/// Records the account's address in its dossier of `state`'s procedure,
+/// retrying once on a concurrent change.
+fn update_dossier_email_in(state: &AppState, account: &Account) {
     let Some(dossier) = state.dossier_id(account) else {
         return;
     };

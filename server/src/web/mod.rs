@@ -77,6 +77,9 @@ pub struct AppState {
     /// On a server of several procedures, this one's id (dossiers of an
     /// account and staff rights are per procedure); `None` for a server of one.
     pub procedure: Option<String>,
+    /// Every procedure of the server (this one included), once all are
+    /// open: what concerns an account (its address) reaches each of its dossiers.
+    pub all: Arc<std::sync::OnceLock<Vec<std::sync::Weak<AppState>>>>,
     /// Page templates.
     pub pages: Pages,
     /// The pages' languages and the procedure's own words.
