@@ -16,8 +16,7 @@ use serde::Serialize;
 use super::candidature::{act, joined};
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, Lang, OwnDossier, Visit};
-use super::session::csrf_valid;
-use super::uploads::{accepted_file, read_upload, UploadFailure};
+use super::uploads::received_file;
 use super::words::{human_size, refusal};
 use crate::files::clean_file_name;
 
@@ -240,26 +239,11 @@ pub async fn send(visit: Visit, Path(token): Path<String>, mut multipart: Multip
         .and_then(|r| definition.piece(r.provides.as_deref()?))
         .ok_or(PageError::NotFound)?;
     let limit = definition.max_size(&piece.id).unwrap_or(0);
-    let too_large = format!("{} {}.", lang.t("file_too_large"), human_size(limit));
-    let upload = match read_upload(&mut multipart, limit).await {
-        Ok(upload) => upload,
-        Err(UploadFailure::TooLarge) => return letter_page(&visit, &token, Some(too_large)),
-        Err(UploadFailure::Broken) => {
-            return letter_page(&visit, &token, Some(lang.t("upload_broken")))
-        }
-    };
-    if !csrf_valid(
-        &state.csrf,
-        state.secure_cookies,
-        &visit.headers,
-        upload.csrf.as_deref(),
-    ) {
-        return Err(PageError::CsrfRefused);
-    }
-    let (name, bytes, format) = match accepted_file(lang, &piece.accept, upload.file) {
-        Ok(file) => file,
-        Err(words) => return letter_page(&visit, &token, Some(words)),
-    };
+    let (name, bytes, format) =
+        match received_file(&visit, &mut multipart, &piece.accept, limit).await? {
+            Ok(file) => file,
+            Err(words) => return letter_page(&visit, &token, Some(words)),
+        };
     let worker = Arc::clone(&state);
     let name = clean_file_name(&name);
     let sent = token.clone();

@@ -12,13 +12,13 @@ use guichet_engine::{Command, FileRef};
 
 use super::candidature::{answer, candidate_actions, render_candidature};
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{Lang, OwnDossier};
+use super::extract::{Lang, OwnDossier, Visit};
 use super::session::csrf_valid;
 use super::words::{file_problem, human_size};
 use crate::files::{clean_file_name, recognise};
 
 /// Why an upload could not be read.
-pub(super) enum UploadFailure {
+enum UploadFailure {
     /// Past the piece's limit: nothing kept past it.
     TooLarge,
     /// The stream broke (or the server's own body limit cut it).
@@ -27,18 +27,15 @@ pub(super) enum UploadFailure {
 
 /// What an upload form sent.
 #[derive(Default)]
-pub(super) struct Upload {
-    pub(super) csrf: Option<String>,
+struct Upload {
+    csrf: Option<String>,
     /// The file's name and bytes.
-    pub(super) file: Option<(String, Vec<u8>)>,
+    file: Option<(String, Vec<u8>)>,
 }
 
 /// Reads the file of an upload form as a stream, keeping nothing once it
 /// passes `limit` bytes.
-pub(super) async fn read_upload(
-    multipart: &mut Multipart,
-    limit: u64,
-) -> Result<Upload, UploadFailure> {
+async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, UploadFailure> {
     let mut upload = Upload::default();
     while let Some(mut field) = multipart
         .next_field()
@@ -74,7 +71,7 @@ pub(super) async fn read_upload(
 
 /// The file as a piece of `piece_id` would take it, or what the candidate
 /// is told about it.
-pub(super) fn accepted_file(
+fn accepted_file(
     lang: Lang,
     accept: &[FileFormat],
     file: Option<(String, Vec<u8>)>,
@@ -85,6 +82,42 @@ pub(super) fn accepted_file(
         return Err(lang.t("file_format"));
     }
     Ok((name, bytes, format))
+}
+
+/// The file an upload form sent, read up to `limit` bytes, its CSRF token
+/// checked, recognised by its content among `accept`; or what its sender is
+/// told about it.
+pub(super) async fn received_file(
+    visit: &Visit,
+    multipart: &mut Multipart,
+    accept: &[FileFormat],
+    limit: u64,
+) -> Result<Result<(String, Vec<u8>, FileFormat), String>, PageError> {
+    let lang = visit.lang;
+    let too_large = format!("{} {}.", lang.t("file_too_large"), human_size(limit));
+    // A body cut by the server's own limit reads as a broken stream: say why.
+    let declared = visit
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let upload = match read_upload(multipart, limit).await {
+        Ok(upload) => upload,
+        Err(UploadFailure::TooLarge) => return Ok(Err(too_large)),
+        Err(UploadFailure::Broken) if declared > limit => return Ok(Err(too_large)),
+        Err(UploadFailure::Broken) => return Ok(Err(lang.t("upload_broken"))),
+    };
+    let state = &visit.state;
+    if !csrf_valid(
+        &state.csrf,
+        state.secure_cookies,
+        &visit.headers,
+        upload.csrf.as_deref(),
+    ) {
+        return Err(PageError::CsrfRefused);
+    }
+    Ok(accepted_file(lang, accept, upload.file))
 }
 
 /// `POST /candidatures/{id}/pieces/{piece}`
@@ -100,34 +133,12 @@ pub async fn upload(
     }
     let piece = own.definition.piece(&piece_id).ok_or(PageError::NotFound)?;
     let limit = own.definition.max_size(&piece_id).unwrap_or(0);
-    let too_large = format!("{} {}.", lang.t("file_too_large"), human_size(limit));
-    // A body cut by the server's own limit reads as a broken stream: say why.
-    let declared = visit
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
     let refused = |words: String| render_candidature(&own, &id, Some(words));
-    let upload = match read_upload(&mut multipart, limit).await {
-        Ok(upload) => upload,
-        Err(UploadFailure::TooLarge) => return refused(too_large),
-        Err(UploadFailure::Broken) if declared > limit => return refused(too_large),
-        Err(UploadFailure::Broken) => return refused(lang.t("upload_broken")),
-    };
-    let state = &visit.state;
-    if !csrf_valid(
-        &state.csrf,
-        state.secure_cookies,
-        &visit.headers,
-        upload.csrf.as_deref(),
-    ) {
-        return Err(PageError::CsrfRefused);
-    }
-    let (name, bytes, format) = match accepted_file(lang, &piece.accept, upload.file) {
-        Ok(file) => file,
-        Err(words) => return refused(words),
-    };
+    let (name, bytes, format) =
+        match received_file(visit, &mut multipart, &piece.accept, limit).await? {
+            Ok(file) => file,
+            Err(words) => return refused(words),
+        };
     let actions = candidate_actions(&own, candidature)?;
     let attach = actions.piece(&piece_id).iter().find(|a| a.attaches_file);
     let transition = match attach {
