@@ -944,3 +944,55 @@ fn a_third_party_sends_their_piece_once_through_their_own_current_link() {
         "{closed:?}"
     );
 }
+
+#[test]
+fn a_link_takes_nothing_once_the_candidature_is_sent() {
+    // Letters asked but not required: the candidature can be sent without them.
+    let text = with_referee().replace(
+        "{ id: cv, label: CV, accept: [pdf], max_size: 2MB }",
+        "{ id: cv, label: CV, accept: [pdf], max_size: 2MB, required_when: \"false\" }",
+    );
+    let (_dir, engine) = engine_on(&text);
+    let dossier = engine
+        .create_dossier("me", candidate("Camille"), "en", now())
+        .unwrap();
+    let me = Actor::new("candidate", "me");
+    let referees = Command::SaveSection {
+        section: "referees".into(),
+        answers: json!([{"name": "Ada", "email": "ada@example.org"}]),
+    };
+    try_apply(&engine, &dossier.id, &me, referees).unwrap();
+    let apply = Command::Apply {
+        formation: "master".into(),
+    };
+    try_apply(&engine, &dossier.id, &me, apply).unwrap();
+    let ask = Command::Ask {
+        candidature: "c1".into(),
+        role: "referee".into(),
+    };
+    let version = engine.dossier(&dossier.id).unwrap().unwrap().version;
+    let token = engine
+        .apply(&dossier.id, version, &me, ask, now())
+        .unwrap()
+        .asked[0]
+        .1
+        .clone();
+    let transmit = Command::Transition {
+        candidature: "c1".into(),
+        transition: "transmit".into(),
+        input: Default::default(),
+    };
+    try_apply(&engine, &dossier.id, &me, transmit).unwrap();
+    let before = engine.dossier(&dossier.id).unwrap().unwrap();
+    let late = engine.deliver(&token, file("pdf", 1000), now());
+    assert!(
+        matches!(
+            late,
+            Err(EngineError::Workflow(WorkflowError::ThirdParty(
+                guichet_engine::ThirdPartyRefusal::Closed
+            )))
+        ),
+        "{late:?}"
+    );
+    assert_eq!(engine.dossier(&dossier.id).unwrap().unwrap(), before);
+}
