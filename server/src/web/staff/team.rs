@@ -182,7 +182,7 @@ pub async fn add(staff: Staff, form: CsrfForm) -> PageResult {
             .collect::<BTreeSet<_>>(),
         admin: form.get("admin").is_some(),
         disabled: false,
-        procedure: staff.visit.state.procedure.clone(),
+        procedure: Some(definition.file().id.clone()),
     };
     let mut errors = Vec::new();
     if !valid_email(&email) {
