@@ -23,6 +23,7 @@ fn every_test_file_has_its_test_entry() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut named = registered(&root.join("engine/Cargo.toml"));
     named.extend(registered(&root.join("server/Cargo.toml")));
+    named.extend(registered(&root.join("pdf/Cargo.toml")));
     let present: BTreeSet<String> = std::fs::read_dir(root.join("tests"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -32,7 +33,7 @@ fn every_test_file_has_its_test_entry() {
     assert!(
         forgotten.is_empty(),
         "{forgotten:?} would not run: add a [[test]] entry with its path to \
-         engine/Cargo.toml (engine tests) or server/Cargo.toml (server tests)"
+         engine/Cargo.toml (engine tests), pdf/Cargo.toml (the PDF's) or server/Cargo.toml (server tests)"
     );
     // The other way round, a stale entry would fail the build anyway; the
     // examples and benches entries name other folders.

@@ -1,0 +1,560 @@
+//! A candidature as one PDF: a cover, every section of the dossier laid out
+//! (long texts wrapped, repeatable sections as tables), the pieces with their
+//! statuses, then every uploaded piece appended — PDF pages as they are,
+//! JPEG and PNG scaled onto A4 pages — with one outline entry per section and
+//! per piece. What it prints is given as plain text ([`Printed`]): the pages
+//! that know the procedure decide what a reader may see; this crate only lays
+//! it out, the same bytes for the same input.
+//!
+//! ```
+//! use guichet_pdf::{render, Body, Printed, Section};
+//!
+//! let printed = Printed {
+//!     title: "Zoé Lefèvre — Master".into(),
+//!     subtitle: "Institut".into(),
+//!     cover: vec![("Dossier".into(), "d-42".into())],
+//!     sections: vec![Section {
+//!         title: "État civil".into(),
+//!         body: Body::Fields(vec![("Nom".into(), "Lefèvre".into())]),
+//!     }],
+//!     ..Printed::default()
+//! };
+//! let pdf = render(&printed).unwrap();
+//! assert!(pdf.bytes.starts_with(b"%PDF"));
+//! assert_eq!(pdf.pages, pdf.summary_pages);
+//! ```
+
+use std::sync::Arc;
+
+use hayro_syntax::{LoadPdfError, Pdf};
+use krilla::configure::{ConfigurationBuilder, PdfVersion};
+use krilla::destination::XyzDestination;
+use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
+use krilla::image::Image;
+use krilla::outline::{Outline, OutlineNode};
+use krilla::page::PageSettings;
+use krilla::pdf::PdfDocument;
+use krilla::text::{Font, TextDirection};
+use krilla::{Document, SerializeSettings};
+
+const REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+const BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
+
+/// A4, in points.
+const PAGE: (f32, f32) = (595.28, 841.89);
+const MARGIN: f32 = 56.0;
+const BODY: f32 = 10.0;
+const HEADING: f32 = 13.0;
+const TITLE: f32 = 18.0;
+const LEADING: f32 = 1.4;
+
+/// What a PDF holds, as text already in its reader's language.
+#[derive(Debug, Clone, Default)]
+pub struct Printed {
+    /// The first line of the cover (and the document's title).
+    pub title: String,
+    /// The line above it: the institution, the procedure.
+    pub subtitle: String,
+    /// The cover's facts: candidate, formation, state, date sent, dossier number.
+    pub cover: Vec<(String, String)>,
+    /// The dossier's sections, in order.
+    pub sections: Vec<Section>,
+    /// The heading of the list of pieces.
+    pub pieces_heading: String,
+    /// Each piece with its status and comment.
+    pub pieces: Vec<PieceLine>,
+    /// The files appended after the summary, in order.
+    pub attachments: Vec<Attachment>,
+    /// The sentence of a page standing for a piece that cannot be included:
+    /// `{piece}` and `{reason}` are replaced.
+    pub not_included: String,
+}
+
+/// A section of the dossier.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// Its title (an outline entry).
+    pub title: String,
+    /// Its answers.
+    pub body: Body,
+}
+
+/// The answers of a section.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Label and answer, one under the other.
+    Fields(Vec<(String, String)>),
+    /// A repeatable section: a column per field, a row per entry.
+    Table {
+        /// Column headings.
+        columns: Vec<String>,
+        /// One row per entry, a cell per column.
+        rows: Vec<Vec<String>>,
+    },
+}
+
+/// A piece in the summary.
+#[derive(Debug, Clone)]
+pub struct PieceLine {
+    /// Its label.
+    pub label: String,
+    /// Its status, in words.
+    pub status: String,
+    /// Why (a refusal), if said.
+    pub comment: Option<String>,
+}
+
+/// A file appended after the summary.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The piece it is (an outline entry).
+    pub label: String,
+    /// Its content, or why it could not be read.
+    pub content: Result<(Format, Arc<Vec<u8>>), String>,
+}
+
+/// Formats a piece can be appended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Its pages are appended as they are.
+    Pdf,
+    /// Scaled onto an A4 page.
+    Jpeg,
+    /// Scaled onto an A4 page.
+    Png,
+}
+
+/// Why the PDF could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// The embedded font could not be read (a build problem, not input).
+    #[error("the embedded font could not be read")]
+    Font,
+    /// The PDF writer refused the document.
+    #[error("the PDF could not be written: {0}")]
+    Write(String),
+}
+
+/// A written PDF.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Its pages.
+    pub pages: usize,
+    /// The pages of the summary (before the appended pieces).
+    pub summary_pages: usize,
+}
+
+/// The two weights of the text face, with their metrics for wrapping.
+struct Fonts {
+    regular: Font,
+    bold: Font,
+    regular_face: ttf_parser::Face<'static>,
+    bold_face: ttf_parser::Face<'static>,
+}
+
+impl Fonts {
+    fn load() -> Result<Fonts, PdfError> {
+        let font = |bytes: &'static [u8]| Font::new(bytes.into(), 0).ok_or(PdfError::Font);
+        let face =
+            |bytes: &'static [u8]| ttf_parser::Face::parse(bytes, 0).map_err(|_| PdfError::Font);
+        Ok(Fonts {
+            regular: font(REGULAR)?,
+            bold: font(BOLD)?,
+            regular_face: face(REGULAR)?,
+            bold_face: face(BOLD)?,
+        })
+    }
+
+    /// The width of `text` at `size`, in points.
+    fn width(&self, text: &str, size: f32, bold: bool) -> f32 {
+        let face = if bold {
+            &self.bold_face
+        } else {
+            &self.regular_face
+        };
+        let units = f32::from(face.units_per_em());
+        let advance: f32 = text
+            .chars()
+            .map(|c| {
+                face.glyph_index(c)
+                    .and_then(|g| face.glyph_hor_advance(g))
+                    .map_or(units / 2.0, f32::from)
+            })
+            .sum();
+        advance * size / units
+    }
+
+    /// `text` cut into lines no wider than `width`: at spaces, and inside a
+    /// word only when the word alone is wider; its own line breaks kept.
+    fn wrap(&self, text: &str, width: f32, size: f32, bold: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        for paragraph in text.lines() {
+            let mut line = String::new();
+            for word in paragraph.split_whitespace() {
+                let candidate = if line.is_empty() {
+                    word.to_owned()
+                } else {
+                    format!("{line} {word}")
+                };
+                if self.width(&candidate, size, bold) <= width {
+                    line = candidate;
+                    continue;
+                }
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                // A word wider than the line is cut where it must be.
+                for c in word.chars() {
+                    let longer = format!("{line}{c}");
+                    if !line.is_empty() && self.width(&longer, size, bold) > width {
+                        lines.push(std::mem::take(&mut line));
+                        line.push(c);
+                    } else {
+                        line = longer;
+                    }
+                }
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines
+    }
+}
+
+/// One thing drawn on a summary page.
+enum Op {
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        bold: bool,
+        text: String,
+    },
+    Rule {
+        y: f32,
+    },
+}
+
+/// The summary laid out: pages of drawing operations, and where each outline
+/// entry points.
+struct Layout<'f> {
+    fonts: &'f Fonts,
+    pages: Vec<Vec<Op>>,
+    y: f32,
+    outline: Vec<(String, usize, f32)>,
+}
+
+impl<'f> Layout<'f> {
+    fn new(fonts: &'f Fonts) -> Self {
+        Layout {
+            fonts,
+            pages: vec![Vec::new()],
+            y: MARGIN,
+            outline: Vec::new(),
+        }
+    }
+
+    fn new_page(&mut self) {
+        self.pages.push(Vec::new());
+        self.y = MARGIN;
+    }
+
+    /// Room for `height` more points on this page, or a new page.
+    fn room(&mut self, height: f32) {
+        if self.y + height > PAGE.1 - MARGIN {
+            self.new_page();
+        }
+    }
+
+    fn push(&mut self, op: Op) {
+        if let Some(page) = self.pages.last_mut() {
+            page.push(op);
+        }
+    }
+
+    /// `text` wrapped at `x` within `width`, line after line.
+    fn paragraph(&mut self, x: f32, width: f32, text: &str, size: f32, bold: bool) {
+        for line in self.fonts.wrap(text, width, size, bold) {
+            self.room(size * LEADING);
+            self.y += size * LEADING;
+            self.push(Op::Text {
+                x,
+                y: self.y,
+                size,
+                bold,
+                text: line,
+            });
+        }
+    }
+
+    /// A heading, kept with what follows it, and its outline entry.
+    fn heading(&mut self, text: &str) {
+        self.y += HEADING * 0.8;
+        self.room(HEADING * LEADING + BODY * LEADING * 3.0);
+        let entry = (text.to_owned(), self.pages.len() - 1, self.y);
+        self.outline.push(entry);
+        self.paragraph(MARGIN, PAGE.0 - 2.0 * MARGIN, text, HEADING, true);
+        self.y += 3.0;
+        let y = self.y;
+        self.push(Op::Rule { y });
+        self.y += 2.0;
+    }
+
+    fn fields(&mut self, fields: &[(String, String)]) {
+        let width = PAGE.0 - 2.0 * MARGIN;
+        for (label, value) in fields {
+            self.room(BODY * LEADING * 2.0);
+            self.paragraph(MARGIN, width, label, BODY, true);
+            let shown = if value.trim().is_empty() {
+                "—"
+            } else {
+                value
+            };
+            self.paragraph(MARGIN + 12.0, width - 12.0, shown, BODY, false);
+            self.y += BODY * 0.4;
+        }
+    }
+
+    fn table(&mut self, columns: &[String], rows: &[Vec<String>]) {
+        let count = columns.len().max(1);
+        let gap = 8.0;
+        let width = (PAGE.0 - 2.0 * MARGIN - gap * (count - 1) as f32) / count as f32;
+        let size = BODY - 1.0;
+        self.row(columns, width, gap, size, true);
+        for row in rows {
+            self.row(row, width, gap, size, false);
+        }
+    }
+
+    /// One row of a table: each cell wrapped in its column, the row as tall
+    /// as its tallest cell, on one page.
+    fn row(&mut self, cells: &[String], width: f32, gap: f32, size: f32, bold: bool) {
+        let wrapped: Vec<Vec<String>> = cells
+            .iter()
+            .map(|cell| self.fonts.wrap(cell, width, size, bold))
+            .collect();
+        let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+        self.room(lines as f32 * size * LEADING + 4.0);
+        let top = self.y;
+        for (column, cell) in wrapped.into_iter().enumerate() {
+            let x = MARGIN + column as f32 * (width + gap);
+            for (number, line) in cell.into_iter().enumerate() {
+                self.push(Op::Text {
+                    x,
+                    y: top + (number + 1) as f32 * size * LEADING,
+                    size,
+                    bold,
+                    text: line,
+                });
+            }
+        }
+        self.y = top + lines as f32 * size * LEADING + 4.0;
+        let y = self.y - 2.0;
+        self.push(Op::Rule { y });
+    }
+}
+
+/// An appended piece, read before the document is written (its PDF version
+/// decides the document's).
+enum Prepared {
+    /// Its pages, and whether it is PDF 2.0.
+    Pdf(PdfDocument, usize, bool),
+    Image(Image),
+    Failed(String),
+}
+
+fn prepare(attachment: &Attachment) -> Prepared {
+    match &attachment.content {
+        Err(reason) => Prepared::Failed(reason.clone()),
+        Ok((Format::Pdf, bytes)) => match Pdf::new(Arc::clone(bytes)) {
+            Ok(pdf) => {
+                let pages = pdf.pages().len();
+                if pages == 0 {
+                    return Prepared::Failed("no page".into());
+                }
+                let newest = pdf.version() == hayro_syntax::PdfVersion::Pdf20;
+                Prepared::Pdf(PdfDocument::new(Arc::new(pdf)), pages, newest)
+            }
+            Err(LoadPdfError::Decryption(_)) => Prepared::Failed("encrypted".into()),
+            Err(_) => Prepared::Failed("damaged".into()),
+        },
+        Ok((format, bytes)) => {
+            let data = krilla::Data::from(Arc::clone(bytes));
+            let image = match format {
+                Format::Png => Image::from_png(data, true),
+                _ => Image::from_jpeg(data, true),
+            };
+            image.map_or_else(|_| Prepared::Failed("damaged".into()), Prepared::Image)
+        }
+    }
+}
+
+/// Writes `printed` as one PDF.
+pub fn render(printed: &Printed) -> Result<Rendered, PdfError> {
+    let fonts = Fonts::load()?;
+    let mut layout = Layout::new(&fonts);
+    let width = PAGE.0 - 2.0 * MARGIN;
+    layout.paragraph(MARGIN, width, &printed.subtitle, BODY, false);
+    layout.y += 6.0;
+    layout.paragraph(MARGIN, width, &printed.title, TITLE, true);
+    layout.y += 10.0;
+    layout.fields(&printed.cover);
+    for section in &printed.sections {
+        layout.heading(&section.title);
+        match &section.body {
+            Body::Fields(fields) => layout.fields(fields),
+            Body::Table { columns, rows } => layout.table(columns, rows),
+        }
+    }
+    if !printed.pieces.is_empty() {
+        layout.heading(&printed.pieces_heading);
+        let lines: Vec<(String, String)> = printed
+            .pieces
+            .iter()
+            .map(|piece| {
+                let status = match &piece.comment {
+                    Some(comment) => format!("{} — {comment}", piece.status),
+                    None => piece.status.clone(),
+                };
+                (piece.label.clone(), status)
+            })
+            .collect();
+        layout.fields(&lines);
+    }
+    let Layout {
+        pages: summary,
+        outline: entries,
+        ..
+    } = layout;
+
+    let prepared: Vec<Prepared> = printed.attachments.iter().map(prepare).collect();
+    // The document's version is at least each embedded PDF's.
+    let newest = prepared
+        .iter()
+        .any(|p| matches!(p, Prepared::Pdf(_, _, true)));
+    let version = if newest {
+        PdfVersion::Pdf20
+    } else {
+        PdfVersion::Pdf17
+    };
+    let configuration = ConfigurationBuilder::new()
+        .with_version(version)
+        .finish()
+        .map_err(|e| PdfError::Write(format!("{e:?}")))?;
+    let settings = SerializeSettings {
+        configuration,
+        ..SerializeSettings::default()
+    };
+    let mut document = Document::new_with(settings);
+    let mut outline = Outline::new();
+    for (title, page, y) in entries {
+        let point = Point::from_xy(MARGIN, (y - HEADING).max(0.0));
+        outline.push_child(OutlineNode::new(title, XyzDestination::new(page, point)));
+    }
+    for ops in &summary {
+        draw_page(&mut document, &fonts, ops);
+    }
+    let summary_pages = summary.len();
+    let mut pages = summary_pages;
+    for (attachment, prepared) in printed.attachments.iter().zip(prepared) {
+        let destination = XyzDestination::new(pages, Point::from_xy(0.0, 0.0));
+        outline.push_child(OutlineNode::new(attachment.label.clone(), destination));
+        match prepared {
+            Prepared::Pdf(pdf, count, _) => {
+                let indices: Vec<usize> = (0..count).collect();
+                document.embed_pdf_pages(&pdf, &indices);
+                pages += count;
+            }
+            Prepared::Image(image) => {
+                draw_image(&mut document, image);
+                pages += 1;
+            }
+            Prepared::Failed(reason) => {
+                let sentence = printed
+                    .not_included
+                    .replace("{piece}", &attachment.label)
+                    .replace("{reason}", &reason);
+                let mut layout = Layout::new(&fonts);
+                layout.heading(&attachment.label);
+                layout.paragraph(MARGIN, width, &sentence, BODY, false);
+                draw_page(&mut document, &fonts, &layout.pages[0]);
+                pages += 1;
+            }
+        }
+    }
+    document.set_outline(outline);
+    let bytes = document
+        .finish()
+        .map_err(|e| PdfError::Write(format!("{e:?}")))?;
+    Ok(Rendered {
+        bytes,
+        pages,
+        summary_pages,
+    })
+}
+
+fn draw_page(document: &mut Document, fonts: &Fonts, ops: &[Op]) {
+    let Some(settings) = PageSettings::from_wh(PAGE.0, PAGE.1) else {
+        return;
+    };
+    let mut page = document.start_page_with(settings);
+    let mut surface = page.surface();
+    for op in ops {
+        match op {
+            Op::Text {
+                x,
+                y,
+                size,
+                bold,
+                text,
+            } => {
+                let font = if *bold { &fonts.bold } else { &fonts.regular };
+                surface.draw_text(
+                    Point::from_xy(*x, *y),
+                    font.clone(),
+                    *size,
+                    text,
+                    false,
+                    TextDirection::Auto,
+                );
+            }
+            Op::Rule { y } => {
+                let mut path = PathBuilder::new();
+                if let Some(rect) = Rect::from_xywh(MARGIN, *y, PAGE.0 - 2.0 * MARGIN, 0.5) {
+                    path.push_rect(rect);
+                }
+                if let Some(path) = path.finish() {
+                    surface.draw_path(&path);
+                }
+            }
+        }
+    }
+    surface.finish();
+    page.finish();
+}
+
+/// An image scaled to fit an A4 page within its margins, centred.
+fn draw_image(document: &mut Document, image: Image) {
+    let Some(settings) = PageSettings::from_wh(PAGE.0, PAGE.1) else {
+        return;
+    };
+    let (width, height) = image.size();
+    let (room_w, room_h) = (PAGE.0 - 2.0 * MARGIN, PAGE.1 - 2.0 * MARGIN);
+    let scale = (room_w / width as f32).min(room_h / height as f32);
+    let (w, h) = (width as f32 * scale, height as f32 * scale);
+    let mut page = document.start_page_with(settings);
+    let mut surface = page.surface();
+    if let Some(size) = Size::from_wh(w, h) {
+        let x = (PAGE.0 - w) / 2.0;
+        let y = (PAGE.1 - h) / 2.0;
+        surface.push_transform(&Transform::from_translate(x, y));
+        surface.draw_image(image, size);
+        surface.pop();
+    }
+    surface.finish();
+    page.finish();
+}
