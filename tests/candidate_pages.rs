@@ -557,3 +557,69 @@ fn before_the_campaign_pages_say_when_it_opens_and_a_demonstration_can_start_ins
     assert_eq!(applied.status, 303, "{}", applied.body);
     server.stop();
 }
+
+#[test]
+fn the_candidate_downloads_their_candidature_as_one_pdf() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    let civil = browser.submit(
+        &server.url("/dossier/etat_civil"),
+        &[
+            ("civilite", "mme"),
+            ("nom_naissance", "Durand-Lefèvre"),
+            ("prenoms", "Camille Zoé"),
+            ("date_naissance", "2003-05-14"),
+            ("commune_naissance", "Salon-de-Provence"),
+            ("pays_naissance", "FR"),
+            ("nationalite", "FR"),
+            ("ine", "123456789AB"),
+        ],
+    );
+    assert_eq!(civil.status, 303, "{}", civil.body);
+    browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(page.body.contains("c1&#x2f;dossier.pdf"), "{}", page.body);
+    let csrf = csrf_of(&page.body);
+    let sent = upload(
+        &mut browser,
+        &server.url("/candidatures/c1/pieces/cv"),
+        &csrf,
+        "cv.pdf",
+        &pdf(),
+    );
+    assert_eq!(sent.status, 303, "{}", sent.body);
+
+    let (status, kind, bytes) = browser.get_bytes(&server.url("/candidatures/c1/dossier.pdf"));
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    let read = read_pdf(&bytes);
+    for expected in [
+        "Durand-Lefèvre",
+        "Salon-de-Provence",
+        "Master Sciences de l'Environnement Terrestre — M1",
+        "Curriculum vitae",
+    ] {
+        assert!(
+            read.text.contains(expected),
+            "no `{expected}` in {}",
+            read.text
+        );
+    }
+    // The summary's pages, then the CV's one page.
+    let cv_page = read
+        .outline
+        .iter()
+        .find(|(_, title)| title == "Curriculum vitae")
+        .map(|(page, _)| *page)
+        .unwrap_or_else(|| panic!("{:?}", read.outline));
+    assert_eq!(read.pages, cv_page, "{:?}", read.outline);
+    assert!(
+        read.outline.iter().any(|(_, title)| title == "État civil"),
+        "{:?}",
+        read.outline
+    );
+
+    // Nobody else's: another account, or none, gets nothing.
+    let (status, _, _) = Browser::new().get_bytes(&server.url("/candidatures/c1/dossier.pdf"));
+    assert_ne!(status, 200);
+    server.stop();
+}

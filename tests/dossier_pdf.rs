@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use guichet_pdf::{render, Attachment, Body, Format, PieceLine, Printed, Section};
+use guichet_pdf::{render, Attachment, Body, Format, PieceLine, Printed, Reasons, Section};
 
 fn fixture(name: &str) -> Arc<Vec<u8>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -118,6 +118,11 @@ fn dossier() -> Printed {
             },
         ],
         not_included: "La pièce « {piece} » n'a pas pu être incluse : {reason}.".into(),
+        reasons: Reasons {
+            encrypted: "elle est protégée par un mot de passe".into(),
+            damaged: "elle est endommagée".into(),
+            no_page: "elle n'a aucune page".into(),
+        },
     }
 }
 
@@ -159,8 +164,8 @@ fn the_dossier_pdf_holds_the_summary_then_every_piece_with_an_outline() {
         "Refusée — floue, à refaire",
         "Lettre page une",
         "Lettre page deux",
-        "La pièce « Relevé chiffré » n'a pas pu être incluse : encrypted.",
-        "La pièce « Diplôme abîmé » n'a pas pu être incluse : damaged.",
+        "La pièce « Relevé chiffré » n'a pas pu être incluse : elle est protégée par un mot de passe.",
+        "La pièce « Diplôme abîmé » n'a pas pu être incluse : elle est endommagée.",
         "La pièce « Pièce perdue » n'a pas pu être incluse : the file is missing.",
     ] {
         assert!(text.contains(expected), "no `{expected}` in\n{text}");

@@ -827,6 +827,31 @@ fn staff_read_the_referees_letters_only_where_their_role_reads_the_piece() {
     assert!(letter.body.starts_with("%PDF"), "the letter itself");
     let nobody = office.get(&server.url(&format!("{page_path}/pieces/reference_letter/lettres/1")));
     assert_eq!(nobody.status, 404, "no second referee");
+    // The dossier as one PDF: the summary, then each piece and the letter.
+    let (status, _, bytes) = office.get_bytes(&server.url(&format!("{page_path}/dossier.pdf")));
+    assert_eq!(status, 200);
+    let office_pdf = read_pdf(&bytes);
+    let titles: Vec<&str> = office_pdf.outline.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(
+        titles.contains(&"Referees") && titles.contains(&"Reference letters — Charles Babbage"),
+        "{titles:?}"
+    );
+    let first_piece = office_pdf
+        .outline
+        .iter()
+        .find(|(_, t)| t == "Research project")
+        .unwrap()
+        .0;
+    assert_eq!(
+        office_pdf.pages,
+        first_piece - 1 + 3,
+        "three one-page pieces after the summary"
+    );
+    assert!(
+        office_pdf.text.contains("Ada Lovelace"),
+        "{}",
+        office_pdf.text
+    );
 
     let mut jury = signed_in_staff(&server, &jury);
     let page = jury.get(&server.url(&page_path));
@@ -834,5 +859,22 @@ fn staff_read_the_referees_letters_only_where_their_role_reads_the_piece() {
     assert!(!page.body.contains("babbage@example.org"), "{}", page.body);
     assert!(!page.body.contains("lettres&#x2f;0"), "{}", page.body);
     assert_eq!(jury.get(&server.url(&letter_path)).status, 404);
+    // The jury's PDF holds what the jury reads, and not the letter.
+    let (status, _, bytes) = jury.get_bytes(&server.url(&format!("{page_path}/dossier.pdf")));
+    assert_eq!(status, 200);
+    let jury_pdf = read_pdf(&bytes);
+    let titles: Vec<&str> = jury_pdf.outline.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(
+        titles.contains(&"Research project")
+            && !titles
+                .iter()
+                .any(|t| t.starts_with("Reference letters") || *t == "Referees"),
+        "{titles:?}"
+    );
+    assert!(
+        !jury_pdf.text.contains("babbage@example.org"),
+        "{}",
+        jury_pdf.text
+    );
     server.stop();
 }

@@ -53,6 +53,7 @@ fn printed(attachments: Vec<Attachment>) -> Printed {
             .collect(),
         attachments,
         not_included: "{piece}: {reason}".into(),
+        reasons: Default::default(),
     }
 }
 

@@ -68,6 +68,29 @@ pub struct Printed {
     /// The sentence of a page standing for a piece that cannot be included:
     /// `{piece}` and `{reason}` are replaced.
     pub not_included: String,
+    /// The reasons a piece's file cannot be included, in words.
+    pub reasons: Reasons,
+}
+
+/// Why a piece's file cannot be included, in the reader's words.
+#[derive(Debug, Clone)]
+pub struct Reasons {
+    /// A PDF that needs a password.
+    pub encrypted: String,
+    /// A file that cannot be read.
+    pub damaged: String,
+    /// A PDF without a page.
+    pub no_page: String,
+}
+
+impl Default for Reasons {
+    fn default() -> Self {
+        Reasons {
+            encrypted: "it is protected by a password".into(),
+            damaged: "it is damaged".into(),
+            no_page: "it has no page".into(),
+        }
+    }
 }
 
 /// A section of the dossier.
@@ -367,20 +390,20 @@ enum Prepared {
     Failed(String),
 }
 
-fn prepare(attachment: &Attachment) -> Prepared {
+fn prepare(attachment: &Attachment, reasons: &Reasons) -> Prepared {
     match &attachment.content {
         Err(reason) => Prepared::Failed(reason.clone()),
         Ok((Format::Pdf, bytes)) => match Pdf::new(Arc::clone(bytes)) {
             Ok(pdf) => {
                 let pages = pdf.pages().len();
                 if pages == 0 {
-                    return Prepared::Failed("no page".into());
+                    return Prepared::Failed(reasons.no_page.clone());
                 }
                 let newest = pdf.version() == hayro_syntax::PdfVersion::Pdf20;
                 Prepared::Pdf(PdfDocument::new(Arc::new(pdf)), pages, newest)
             }
-            Err(LoadPdfError::Decryption(_)) => Prepared::Failed("encrypted".into()),
-            Err(_) => Prepared::Failed("damaged".into()),
+            Err(LoadPdfError::Decryption(_)) => Prepared::Failed(reasons.encrypted.clone()),
+            Err(_) => Prepared::Failed(reasons.damaged.clone()),
         },
         Ok((format, bytes)) => {
             let data = krilla::Data::from(Arc::clone(bytes));
@@ -388,7 +411,10 @@ fn prepare(attachment: &Attachment) -> Prepared {
                 Format::Png => Image::from_png(data, true),
                 _ => Image::from_jpeg(data, true),
             };
-            image.map_or_else(|_| Prepared::Failed("damaged".into()), Prepared::Image)
+            image.map_or_else(
+                |_| Prepared::Failed(reasons.damaged.clone()),
+                Prepared::Image,
+            )
         }
     }
 }
@@ -431,7 +457,11 @@ pub fn render(printed: &Printed) -> Result<Rendered, PdfError> {
         ..
     } = layout;
 
-    let prepared: Vec<Prepared> = printed.attachments.iter().map(prepare).collect();
+    let prepared: Vec<Prepared> = printed
+        .attachments
+        .iter()
+        .map(|a| prepare(a, &printed.reasons))
+        .collect();
     // The document's version is at least each embedded PDF's.
     let newest = prepared
         .iter()

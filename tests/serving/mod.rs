@@ -704,3 +704,79 @@ pub fn doctoral_school_open(folder: &Path) -> PathBuf {
     std::fs::write(&path, open).unwrap();
     path
 }
+
+impl Browser {
+    /// The bytes at `url` (a PDF), with this browser's cookies, and the response's content type.
+    pub fn get_bytes(&mut self, url: &str) -> (u16, String, Vec<u8>) {
+        let mut response = self
+            .agent
+            .get(url)
+            .header("cookie", &self.cookie_header())
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(100_000_000)
+            .read_to_vec()
+            .unwrap();
+        (status, kind, bytes)
+    }
+}
+
+/// What poppler-utils (installed by `scripts/test.sh`) read in a PDF: its
+/// pages, its text (spaces collapsed) and its outline (page, title).
+pub struct PdfRead {
+    pub pages: usize,
+    pub text: String,
+    pub outline: Vec<(usize, String)>,
+}
+
+pub fn read_pdf(bytes: &[u8]) -> PdfRead {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("read.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let run = |tool: &str, before: &[&str], after: &[&str]| {
+        let output = Command::new(tool)
+            .args(before)
+            .arg(&path)
+            .args(after)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} (poppler-utils): {e}"));
+        assert!(
+            output.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let info = run("pdfinfo", &[], &[]);
+    let pages = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{info}"));
+    let text = run("pdftotext", &["-layout"], &["-"]);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let xml = run("pdftohtml", &["-xml", "-i", "-stdout", "-q"], &[]);
+    let outline = xml
+        .split("<item page=\"")
+        .skip(1)
+        .filter_map(|item| {
+            let (page, rest) = item.split_once("\">")?;
+            let title = rest.split("</item>").next()?;
+            Some((page.parse().ok()?, title.to_owned()))
+        })
+        .collect();
+    PdfRead {
+        pages,
+        text,
+        outline,
+    }
+}

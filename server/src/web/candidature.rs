@@ -13,6 +13,7 @@ use guichet_engine::model::FileFormat;
 use guichet_engine::{actions_for, Actions, Actor, Candidature, Command, EngineError, Outcome};
 use serde::Serialize;
 
+use super::dossier_pdf;
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, OwnDossier};
 use super::forms::Confirmation;
@@ -100,6 +101,8 @@ struct Summary {
 #[derive(Serialize)]
 struct CandidaturePage {
     candidature: Summary,
+    /// The candidature as one PDF.
+    pdf: String,
     pieces: Vec<PieceView>,
     transitions: Vec<ActionLink>,
     missing: bool,
@@ -208,6 +211,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
         StatusCode::OK
     };
     let page = CandidaturePage {
+        pdf: lang.href(&format!("/candidatures/{id}/dossier.pdf")),
         candidature: Summary {
             formation,
             state: context["candidature"]["state_label"].clone(),
@@ -294,4 +298,33 @@ pub fn answer(own: OwnDossier, id: &str, result: Result<Outcome, EngineError>) -
             Some(refusal(&own.definition, lang.code(), &error)),
         ),
     }
+}
+
+/// `GET /candidatures/{id}/dossier.pdf`: the candidature as one PDF, as it
+/// stands, with the candidate's own pieces (never a third party's letter).
+pub async fn pdf(own: OwnDossier, Path(id): Path<String>) -> PageResult {
+    let candidature = own.candidature(&id)?.clone();
+    let name = dossier_pdf::file_name(&own.dossier, &candidature);
+    let (state, dossier, definition) = (
+        Arc::clone(&own.visit.state),
+        own.dossier.clone(),
+        Arc::clone(&own.definition),
+    );
+    let lang = own.visit.lang;
+    dossier_pdf::respond(name, move || {
+        let everything = |_: &str| true;
+        let sections = dossier_pdf::sections(&definition, &dossier.profile, &everything, lang);
+        let source = dossier_pdf::Source {
+            definition: &definition,
+            dossier: &dossier,
+            candidature: &candidature,
+            pieces: &candidature.pieces,
+            reads_piece: &everything,
+            letters: false,
+            facts: Vec::new(),
+            lang,
+        };
+        dossier_pdf::printed(&state, &source, sections)
+    })
+    .await
 }

@@ -10,6 +10,7 @@ mod candidature;
 mod catalogue;
 mod dashboard;
 mod dossier;
+mod dossier_pdf;
 mod error;
 mod extract;
 mod forms;
@@ -487,6 +488,7 @@ fn candidature_routes(state: &AppState) -> Router<App> {
         .route("/formations/{id}", get(catalogue::formation))
         .route("/formations/{id}/candidater", get(apply_form).post(apply))
         .route("/candidatures/{id}", get(candidature::candidature))
+        .route("/candidatures/{id}/dossier.pdf", get(candidature::pdf))
         .route(
             "/candidatures/{id}/{transition}",
             get(transition_form).post(perform),

@@ -71,20 +71,22 @@ pub(super) fn role_for(
         .map(|(role, _)| role.clone())
 }
 
+/// An answer as read: its field's label and its text.
 #[derive(Serialize)]
-struct Answer {
-    label: String,
-    value: String,
+pub(in crate::web) struct Answer {
+    pub(in crate::web) label: String,
+    pub(in crate::web) value: String,
 }
 
+/// A profile section as read.
 #[derive(Serialize)]
-struct SectionView {
-    title: String,
+pub(in crate::web) struct SectionView {
+    pub(in crate::web) title: String,
     /// A single entry's answers…
-    answers: Vec<Answer>,
+    pub(in crate::web) answers: Vec<Answer>,
     /// …or a repeatable section's entries, as a table.
-    columns: Vec<String>,
-    entries: Vec<Vec<String>>,
+    pub(in crate::web) columns: Vec<String>,
+    pub(in crate::web) entries: Vec<Vec<String>>,
     repeated: bool,
 }
 
@@ -133,6 +135,8 @@ struct TransitionView {
 
 #[derive(Serialize)]
 struct StaffCandidaturePage {
+    /// The candidature as one PDF.
+    pdf: String,
     name: String,
     email: String,
     dossier: String,
@@ -171,7 +175,8 @@ pub(super) fn answer_text(
     }
 }
 
-fn section_view(
+/// `section` as read in `answers`.
+pub(in crate::web) fn section_view(
     definition: &guichet_engine::Definition,
     section: &SectionDef,
     answers: Option<&Value>,
@@ -317,6 +322,7 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
     let data = candidature_data(seen, candidature, lang);
     let history = seen.staff.visit.state.engine.history(&dossier.id)?;
     let page = StaffCandidaturePage {
+        pdf: lang.href(&format!("{base}/dossier.pdf")),
         name: format!(
             "{} {}",
             dossier.candidate.last_name.to_uppercase(),
@@ -669,4 +675,45 @@ pub async fn file(
         .ok_or(PageError::NotFound)?;
     let inline = query.inline.is_some();
     super::super::uploads::file_response(&seen.staff.visit.state, &seen.dossier.id, &file, inline)
+}
+
+/// `GET /staff/candidatures/{dossier}/{candidature}/dossier.pdf`: what was
+/// sent, as one PDF, as far as the member's roles read it (sections, pieces,
+/// third parties' letters), with the values transitions gave.
+pub async fn pdf(seen: SeenCandidature) -> PageResult {
+    let lang = seen.staff.visit.lang;
+    let candidature = seen.candidature()?.clone();
+    let facts: Vec<(String, String)> = candidature_data(&seen, &candidature, lang)
+        .into_iter()
+        .map(|a| (a.label, a.value))
+        .collect();
+    let name = crate::web::dossier_pdf::file_name(&seen.dossier, &candidature);
+    let rights = seen.staff.member.rights.clone();
+    let (state, dossier, definition) = (
+        Arc::clone(&seen.staff.visit.state),
+        seen.dossier.clone(),
+        Arc::clone(&seen.definition),
+    );
+    crate::web::dossier_pdf::respond(name, move || {
+        let profile = candidature
+            .sent
+            .as_ref()
+            .map_or(&dossier.profile, |sent| &sent.profile);
+        let sections_read = |id: &str| rights.reads_section(&definition, id);
+        let pieces_read = |id: &str| rights.reads_piece(&definition, id);
+        let sections =
+            crate::web::dossier_pdf::sections(&definition, profile, &sections_read, lang);
+        let source = crate::web::dossier_pdf::Source {
+            definition: &definition,
+            dossier: &dossier,
+            candidature: &candidature,
+            pieces: pieces_of(&candidature),
+            reads_piece: &pieces_read,
+            letters: true,
+            facts,
+            lang,
+        };
+        crate::web::dossier_pdf::printed(&state, &source, sections)
+    })
+    .await
 }

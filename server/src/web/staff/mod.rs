@@ -17,6 +17,8 @@ mod signin;
 mod team;
 pub mod words;
 
+pub(super) use candidature::section_view;
+
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
@@ -53,6 +55,10 @@ pub fn routes() -> Router<App> {
         .route(
             "/staff/candidatures/{dossier}/{candidature}/note",
             post(note),
+        )
+        .route(
+            "/staff/candidatures/{dossier}/{candidature}/dossier.pdf",
+            get(candidature::pdf),
         )
         .route(
             "/staff/candidatures/{dossier}/{candidature}/transitions/{transition}",

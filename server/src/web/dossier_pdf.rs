@@ -1,0 +1,225 @@
+//! A candidature as one PDF, for its candidate (their dossier as it is) and
+//! for staff (what was sent, as far as their role reads it): what it holds
+//! is decided here, in the reader's words; `guichet_pdf` lays it out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use guichet_engine::model::FileFormat;
+use guichet_engine::{Candidature, Definition, Dossier, FileRef, PieceState};
+use guichet_pdf::{Attachment, Body, Format, PieceLine, Printed, Reasons, Section};
+use serde_json::Value;
+
+use super::error::{blocking, PageError, PageResult};
+use super::extract::Lang;
+use super::AppState;
+
+/// What goes into a candidature's PDF besides the answers.
+pub struct Source<'a> {
+    /// The dossier's definition version.
+    pub definition: &'a Definition,
+    /// The dossier.
+    pub dossier: &'a Dossier,
+    /// The candidature.
+    pub candidature: &'a Candidature,
+    /// The pieces as the reader sees them (sent, or current).
+    pub pieces: &'a BTreeMap<String, PieceState>,
+    /// Which pieces the reader reads.
+    pub reads_piece: &'a dyn Fn(&str) -> bool,
+    /// Whether third parties' letters are appended (staff only).
+    pub letters: bool,
+    /// More facts for the cover (the values transitions gave, for staff).
+    pub facts: Vec<(String, String)>,
+    /// The reader's language.
+    pub lang: Lang,
+}
+
+/// A section as read: single answers, or a repeatable section's entries.
+pub struct SectionText {
+    /// The section's title.
+    pub title: String,
+    /// Label and answer of a single entry.
+    pub answers: Vec<(String, String)>,
+    /// A repeatable section's columns…
+    pub columns: Vec<String>,
+    /// …and its entries.
+    pub entries: Vec<Vec<String>>,
+}
+
+/// The PDF's content: cover, `sections`, pieces and their files.
+pub fn printed(state: &AppState, source: &Source<'_>, sections: Vec<SectionText>) -> Printed {
+    let (definition, dossier, candidature, lang) = (
+        source.definition,
+        source.dossier,
+        source.candidature,
+        source.lang,
+    );
+    let code = lang.code();
+    let t = |key: &str| lang.t(key);
+    let formation = definition
+        .formation(&candidature.formation)
+        .map_or(candidature.formation.clone(), |f| {
+            f.title.get(code).to_owned()
+        });
+    let name = format!(
+        "{} {}",
+        dossier.candidate.first_name, dossier.candidate.last_name
+    );
+    let state_label = definition
+        .state(&candidature.state)
+        .map_or(candidature.state.clone(), |s| s.label.get(code).to_owned());
+    let mut cover = vec![
+        (
+            t("pdf_candidate"),
+            format!("{name} ({})", dossier.candidate.email),
+        ),
+        (t("pdf_formation"), formation.clone()),
+        (t("status"), state_label),
+        (
+            t("pdf_dossier"),
+            format!("{} / {}", dossier.id, candidature.id),
+        ),
+    ];
+    if let Some(sent) = &candidature.sent {
+        cover.push((t("pdf_sent"), definition.day_of(sent.at)));
+    }
+    cover.extend(source.facts.iter().cloned());
+    let sections = sections
+        .into_iter()
+        .map(|section| Section {
+            title: section.title,
+            body: if section.columns.is_empty() {
+                Body::Fields(section.answers)
+            } else {
+                Body::Table {
+                    columns: section.columns,
+                    rows: section.entries,
+                }
+            },
+        })
+        .collect();
+    let piece_ids: Vec<&String> = definition
+        .formation(&candidature.formation)
+        .map(|f| f.pieces.iter().collect())
+        .unwrap_or_default();
+    let mut pieces = Vec::new();
+    let mut attachments = Vec::new();
+    for piece_id in piece_ids.into_iter().filter(|p| (source.reads_piece)(p)) {
+        let Some(piece) = definition.piece(piece_id) else {
+            continue;
+        };
+        let label = piece.label.get(code).to_owned();
+        let piece_state = source.pieces.get(piece_id);
+        let status = piece_state.map_or(String::new(), |s| {
+            definition
+                .piece_status(&s.status)
+                .map_or(s.status.clone(), |d| d.label.get(code).to_owned())
+        });
+        pieces.push(PieceLine {
+            label: label.clone(),
+            status,
+            comment: piece_state.and_then(|s| s.comment.clone()),
+        });
+        if let Some(file) = piece_state.and_then(|s| s.file.as_ref()) {
+            attachments.push(attachment(state, &dossier.id, label.clone(), file));
+        }
+        if source.letters && definition.provider_of(piece_id).is_some() {
+            for request in &candidature.requests {
+                if let Some(letter) = &request.letter {
+                    let titled = format!("{label} — {}", request.name);
+                    attachments.push(attachment(state, &dossier.id, titled, letter));
+                }
+            }
+        }
+    }
+    Printed {
+        title: format!("{name} — {formation}"),
+        subtitle: definition.file().title.get(code).to_owned(),
+        cover,
+        sections,
+        pieces_heading: t("pdf_pieces"),
+        pieces,
+        attachments,
+        not_included: t("pdf_not_included"),
+        reasons: Reasons {
+            encrypted: t("pdf_encrypted"),
+            damaged: t("pdf_damaged"),
+            no_page: t("pdf_no_page"),
+        },
+    }
+}
+
+/// A stored piece as an attachment, or why it cannot be read.
+fn attachment(state: &AppState, dossier: &str, label: String, file: &FileRef) -> Attachment {
+    let format = match FileFormat::from_name(&file.format) {
+        Some(FileFormat::Pdf) => Format::Pdf,
+        Some(FileFormat::Png) => Format::Png,
+        _ => Format::Jpeg,
+    };
+    let content = state
+        .files
+        .get(dossier, &file.sha256)
+        .map(|bytes| (format, Arc::new(bytes)))
+        .map_err(|_| "the file is missing".to_owned());
+    Attachment { label, content }
+}
+
+/// The sections `definition` lists, as read in `profile` (those `reads` keeps).
+pub fn sections(
+    definition: &Definition,
+    profile: &BTreeMap<String, Value>,
+    reads: &dyn Fn(&str) -> bool,
+    lang: Lang,
+) -> Vec<SectionText> {
+    definition
+        .file()
+        .profile
+        .iter()
+        .filter(|section| reads(&section.id))
+        .map(|section| {
+            let view =
+                super::staff::section_view(definition, section, profile.get(&section.id), lang);
+            SectionText {
+                title: view.title,
+                answers: view
+                    .answers
+                    .into_iter()
+                    .map(|a| (a.label, a.value))
+                    .collect(),
+                columns: view.columns,
+                entries: view.entries,
+            }
+        })
+        .collect()
+}
+
+/// What `build` prints, written as a PDF off the async threads (it reads
+/// the pieces' files), as a download called `name`.
+pub async fn respond(name: String, build: impl FnOnce() -> Printed + Send + 'static) -> PageResult {
+    let rendered = blocking(move || guichet_pdf::render(&build()))
+        .await?
+        .map_err(PageError::internal)?;
+    let mut response = rendered.bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    let disposition = format!("attachment; filename=\"{name}.pdf\"");
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The file name of a candidature's PDF.
+pub fn file_name(dossier: &Dossier, candidature: &Candidature) -> String {
+    let keep = |text: &str| -> String {
+        text.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect()
+    };
+    format!("dossier-{}-{}", keep(&dossier.id), keep(&candidature.id))
+}
