@@ -623,3 +623,48 @@ fn the_candidate_downloads_their_candidature_as_one_pdf() {
     assert_ne!(status, 200);
     server.stop();
 }
+
+#[test]
+fn a_pdf_the_dossier_could_not_include_is_refused_at_upload() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    let csrf = csrf_of(&page.body);
+    let cv = server.url("/candidatures/c1/pieces/cv");
+    let fixture =
+        |name: &str| std::fs::read(repository().join("tests/fixtures/pieces").join(name)).unwrap();
+
+    let encrypted = upload(
+        &mut browser,
+        &cv,
+        &csrf,
+        "cv.pdf",
+        &fixture("encrypted.pdf"),
+    );
+    assert_eq!(encrypted.status, 422);
+    assert!(
+        encrypted.body.contains("protégé par un mot de passe"),
+        "{}",
+        encrypted.body
+    );
+    let library = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf_of_pages(301));
+    assert_eq!(library.status, 422);
+    assert!(
+        library.body.contains("entre 1 et 300 pages"),
+        "{}",
+        library.body
+    );
+    let empty = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf_of_pages(0));
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(
+        !page.body.contains("cv.pdf"),
+        "nothing was kept: {}",
+        page.body
+    );
+    // The same at the limit is taken.
+    let longest = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf_of_pages(300));
+    assert_eq!(longest.status, 303, "{}", longest.body);
+    server.stop();
+}

@@ -147,6 +147,36 @@ pub enum Format {
     Png,
 }
 
+/// Most pages an uploaded PDF may have: a piece is a document, not a library.
+pub const MAX_PAGES: usize = 300;
+
+/// Why an uploaded PDF cannot be taken as a piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PdfProblem {
+    /// It needs a password to be read.
+    #[error("the PDF is protected by a password")]
+    Encrypted,
+    /// It cannot be read as a PDF.
+    #[error("the PDF cannot be read")]
+    Damaged,
+    /// It has no page, or more than [`MAX_PAGES`].
+    #[error("the PDF has {0} pages")]
+    Pages(usize),
+}
+
+/// Reads an uploaded PDF as the dossier's PDF will: its page count, or why
+/// it cannot be included.
+pub fn check_pdf(bytes: Vec<u8>) -> Result<usize, PdfProblem> {
+    match Pdf::new(bytes) {
+        Ok(pdf) => match pdf.pages().len() {
+            pages @ 1..=MAX_PAGES => Ok(pages),
+            pages => Err(PdfProblem::Pages(pages)),
+        },
+        Err(LoadPdfError::Decryption(_)) => Err(PdfProblem::Encrypted),
+        Err(_) => Err(PdfProblem::Damaged),
+    }
+}
+
 /// Why the PDF could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {

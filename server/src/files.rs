@@ -28,6 +28,10 @@ pub enum FileProblem {
     Damaged,
     /// An image larger than [`MAX_PIXELS`].
     TooManyPixels,
+    /// A PDF that needs a password.
+    Encrypted,
+    /// A PDF without a page, or with more than [`guichet_pdf::MAX_PAGES`].
+    Pages,
 }
 
 /// Recognises the format of `bytes` and checks its structure, from its first
@@ -54,10 +58,21 @@ pub fn recognise(bytes: &[u8]) -> Result<FileFormat, FileProblem> {
     }
     match size {
         Some((width, height)) if u64::from(width) * u64::from(height) > MAX_PIXELS => {
-            Err(FileProblem::TooManyPixels)
+            return Err(FileProblem::TooManyPixels)
         }
-        _ => Ok(format),
+        _ => {}
     }
+    // A PDF is read as the dossier's PDF will read it: one that cannot be
+    // included there is refused now, while the candidate can still fix it.
+    if format == FileFormat::Pdf {
+        match guichet_pdf::check_pdf(bytes.to_vec()) {
+            Ok(_) => {}
+            Err(guichet_pdf::PdfProblem::Encrypted) => return Err(FileProblem::Encrypted),
+            Err(guichet_pdf::PdfProblem::Damaged) => return Err(FileProblem::Damaged),
+            Err(guichet_pdf::PdfProblem::Pages(_)) => return Err(FileProblem::Pages),
+        }
+    }
+    Ok(format)
 }
 
 /// A PDF with its version, its cross-reference offset near the end, and
@@ -276,7 +291,8 @@ impl FileStore {
 mod tests {
     use super::*;
 
-    const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\nstartxref\n9\n%%EOF\n";
+    /// A real PDF, as the dossier's PDF reads them.
+    const PDF: &[u8] = include_bytes!("../../tests/fixtures/pieces/two-pages.pdf");
 
     fn png(width: u8) -> Vec<u8> {
         let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -294,7 +310,7 @@ mod tests {
     fn formats_are_recognised_by_content_and_whole() {
         assert_eq!(recognise(PDF), Ok(FileFormat::Pdf));
         assert_eq!(
-            recognise(&PDF[..30]),
+            recognise(&PDF[..300]),
             Err(FileProblem::Damaged),
             "a truncated PDF"
         );

@@ -586,8 +586,56 @@ pub fn upload(browser: &mut Browser, url: &str, csrf: &str, name: &str, bytes: &
     browser.keep(response)
 }
 
+/// A real one-page PDF (its cross-reference table right), as a scanner
+/// or a word processor writes one.
 pub fn pdf() -> Vec<u8> {
-    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\nxref\n0 3\n0000000000 65535 f \ntrailer << /Size 3 /Root 1 0 R >>\nstartxref\n110\n%%EOF\n".to_vec()
+    pdf_of_pages(1)
+}
+
+/// A real PDF of `pages` pages, each saying its number.
+pub fn pdf_of_pages(pages: usize) -> Vec<u8> {
+    let font = 3 + 2 * pages;
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            (0..pages)
+                .map(|n| format!("{} 0 R", 3 + 2 * n))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    ];
+    for n in 0..pages {
+        let content = format!("BT /F1 24 Tf 72 760 Td (Page {}) Tj ET", n + 1);
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>",
+            4 + 2 * n
+        ));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ));
+    }
+    objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned());
+    let mut out = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (number, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.push_str(&format!("{} 0 obj\n{body}\nendobj\n", number + 1));
+    }
+    let xref = out.len();
+    out.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
+    for offset in offsets {
+        out.push_str(&format!("{offset:010} 00000 n \n"));
+    }
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    out.into_bytes()
 }
 
 pub fn png() -> Vec<u8> {

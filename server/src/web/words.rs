@@ -126,6 +126,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("file_empty", "Le fichier est vide.", "The file is empty."),
     ("file_damaged", "Le fichier est incomplet ou endommagé : enregistrez-le de nouveau puis déposez-le.", "The file is incomplete or damaged: save it again, then upload it."),
     ("file_format", "Ce fichier n'est pas au format demandé (PDF, JPG ou PNG selon la pièce), quel que soit son nom.", "This file is not in the format asked for (PDF, JPG or PNG depending on the document), whatever its name."),
+    ("file_encrypted", "Le PDF est protégé par un mot de passe : enregistrez-en une copie sans protection, puis déposez-la.", "The PDF is protected by a password: save a copy without protection, then upload it."),
+    ("file_pages", "Le PDF doit avoir entre 1 et {max} pages.", "The PDF must have between 1 and {max} pages."),
     ("file_pixels", "L'image est trop grande : réduisez-la à {max} mégapixels au plus, puis déposez-la de nouveau.", "The image is too large: reduce it to {max} megapixels at most, then upload it again."),
     ("next_step", "À faire :", "To do:"),
     ("history", "Historique", "History"),
@@ -272,6 +274,11 @@ pub fn file_problem(lang: &str, problem: FileProblem) -> String {
         FileProblem::Empty => "file_empty",
         FileProblem::Damaged => "file_damaged",
         FileProblem::UnknownFormat => "file_format",
+        FileProblem::Encrypted => "file_encrypted",
+        FileProblem::Pages => {
+            let max = guichet_pdf::MAX_PAGES;
+            return t(lang, "file_pages").replace("{max}", &max.to_string());
+        }
         FileProblem::TooManyPixels => {
             let max = crate::files::MAX_PIXELS / 1_000_000;
             return t(lang, "file_pixels").replace("{max}", &max.to_string());
