@@ -130,7 +130,6 @@ fn the_manual_journey_from_account_to_confirmation() {
         "releves_notes",
         "diplomes",
         "piece_identite",
-        "formulaire_complementaire",
     ] {
         let upload = piece(
             "c1",
@@ -148,6 +147,13 @@ fn the_manual_journey_from_account_to_confirmation() {
         piece("c1", "non_francophone", "declarer_non_concerne", None, None),
         now,
     );
+    // The complementary form, answered online, stands for its piece.
+    let answers = json!({"projet": "Étudier la circulation côtière.", "embarquement": false});
+    let form = Command::SaveForm {
+        candidature: "c1".into(),
+        answers: answers.as_object().cloned().unwrap_or_default(),
+    };
+    assert!(run(&engine, &dossier, &me, form, now).is_empty());
 
     // IV. Transmission: received, and the commission is told.
     let mails = run(

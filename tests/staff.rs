@@ -53,8 +53,8 @@ fn seed(data: &Path) -> [String; 3] {
     let mut alice = Seeded::new(&engine, ("alice", "Alice", None), now);
     alice.send("m1-set", &PIECES);
     let mut bruno = Seeded::new(&engine, ("bruno", "Bruno", None), now);
-    let oceanography = [&PIECES[..], &["formulaire_complementaire"]].concat();
-    bruno.send("m1-oceanographie", &oceanography);
+    let answers = json!({"projet": "Étudier les courants côtiers.", "embarquement": true});
+    bruno.send_with_form("m1-oceanographie", &PIECES, Some(answers));
     let mut chloe = Seeded::new(&engine, ("chloe", "Chloé", None), now);
     chloe.send("m1-set", &PIECES);
     chloe.transition("gestionnaire", "declarer_complet", Value::Null);

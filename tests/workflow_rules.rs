@@ -285,10 +285,11 @@ fn pieces_follow_their_rules() {
             None,
         ),
     );
+    // The complementary form is answered online: its piece is never uploaded.
     assert!(
         matches!(
             png_form,
-            Err(EngineError::Workflow(WorkflowError::FileRefused(_)))
+            Err(EngineError::Workflow(WorkflowError::Forbidden { .. }))
         ),
         "{png_form:?}"
     );

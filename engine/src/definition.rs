@@ -13,8 +13,8 @@ use crate::compiled::{template_name, CompiledDefinition};
 use crate::diagnostic::Diagnostics;
 use crate::list::List;
 use crate::model::{
-    DefinitionFile, FormationDef, MailDef, PieceDef, PieceStatusDef, PieceTransitionDef, RoleDef,
-    RoleKind, StateDef, TransitionDef,
+    DefinitionFile, FormDef, FormMode, FormationDef, MailDef, PieceDef, PieceStatusDef,
+    PieceTransitionDef, RoleDef, RoleKind, StateDef, TransitionDef,
 };
 use crate::script::ScriptError;
 use crate::yaml;
@@ -241,6 +241,21 @@ impl Definition {
             .roles
             .iter()
             .find(|r| r.kind == RoleKind::ThirdParty && r.provides.as_deref() == Some(piece))
+    }
+
+    /// The complementary form filled online that stands for `piece` of
+    /// `formation`, if any (the candidate does not upload that piece).
+    pub fn online_form_for(&self, formation: &str, piece: &str) -> Option<&FormDef> {
+        let form = self.formation(formation)?.form.as_deref()?;
+        self.file.forms.iter().find(|f| {
+            f.id == form && f.mode == FormMode::Online && f.piece.as_deref() == Some(piece)
+        })
+    }
+
+    /// The complementary form of `formation`, if it has one.
+    pub fn form_of(&self, formation: &str) -> Option<&FormDef> {
+        let form = self.formation(formation)?.form.as_deref()?;
+        self.file.forms.iter().find(|f| f.id == form)
     }
 
     /// The role candidates act with (the checker ensures there is one).

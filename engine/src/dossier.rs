@@ -71,6 +71,9 @@ pub struct Candidature {
     /// What was asked of third parties (referees) and what they sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<Request>,
+    /// The answers to the formation's complementary form, filled online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<Map<String, Value>>,
 }
 
 /// A piece asked of a third party the candidate named, through a link mailed
@@ -216,6 +219,13 @@ pub enum Command {
         candidature: String,
         /// The note; empty removes it.
         text: String,
+    },
+    /// Replace the answers to the candidature's complementary form (as the candidate).
+    SaveForm {
+        /// Candidature id.
+        candidature: String,
+        /// Its answers, by field id.
+        answers: Map<String, Value>,
     },
     /// Mail each third party of `role` named in the candidate's answers a
     /// link to send their piece: those not asked yet, whose address changed,

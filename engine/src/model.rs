@@ -306,6 +306,17 @@ pub struct ImportDef {
     pub contact: Option<Text>,
 }
 
+/// Where a complementary form is filled.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FormMode {
+    /// On the candidature's pages, checked like a section.
+    #[default]
+    Online,
+    /// In an outside questionnaire; its answers are uploaded as the piece.
+    External,
+}
+
 /// A complementary form some formations require.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -319,6 +330,18 @@ pub struct FormDef {
     pub help: Option<Text>,
     /// The questions.
     pub fields: Vec<FieldDef>,
+    /// The piece the completed form counts as (no upload then).
+    #[serde(default)]
+    pub piece: Option<String>,
+    /// `online` (default): filled on the candidature's pages; `external`: an
+    /// outside questionnaire at `url`, whose answers the candidate uploads as
+    /// the piece.
+    #[serde(default)]
+    pub mode: FormMode,
+    /// For `mode: external`, the questionnaire's address; `{dossier}` is
+    /// replaced by the dossier's number.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A field of a section, form or transition input.
@@ -961,6 +984,9 @@ pub struct TestStep {
     /// Which person of `send:` (their entry in the naming section). Default 0.
     #[serde(default)]
     pub entry: Option<usize>,
+    /// Answers to the candidature's complementary form, saved as the candidate.
+    #[serde(default)]
+    pub form: Option<serde_json::Map<String, serde_json::Value>>,
     /// Values given with the action.
     #[serde(default)]
     pub input: BTreeMap<String, serde_json::Value>,

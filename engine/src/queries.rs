@@ -266,7 +266,7 @@ fn piece_actions(
                 tr.by.ids().contains(&role)
                     && tr.from.ids().contains(&state.status.as_str())
                     && (!tr.requires_not_concerned || piece.not_concerned)
-                    && !attached_by_third_party(definition, piece_id, tr.file)
+                    && !provided_otherwise(definition, &candidature.formation, piece_id, tr.file)
             })
         {
             let holds = match &transition.when {
@@ -371,12 +371,15 @@ pub fn letters<'a>(
     letters
 }
 
-/// Whether a piece transition would attach a file to a piece only a third
-/// party provides: nobody else uploads it.
-pub(crate) fn attached_by_third_party(
+/// Whether a piece transition would attach a file to a piece that comes
+/// otherwise: sent by a third party, or an online form's answers.
+pub(crate) fn provided_otherwise(
     definition: &Definition,
+    formation: &str,
     piece: &str,
     file: FileEffect,
 ) -> bool {
-    file == FileEffect::Attach && definition.provider_of(piece).is_some()
+    file == FileEffect::Attach
+        && (definition.provider_of(piece).is_some()
+            || definition.online_form_for(formation, piece).is_some())
 }

@@ -345,6 +345,17 @@ impl Player<'_> {
                 formation: formation.clone(),
             }));
         }
+        if let Some(answers) = &step.form {
+            let candidature = self
+                .who()
+                .candidature
+                .clone()
+                .ok_or("no candidature yet: add a step `apply: <formation>` before")?;
+            return Ok(Some(Command::SaveForm {
+                candidature,
+                answers: answers.clone(),
+            }));
+        }
         if let Some(role) = &step.ask {
             let candidature = self
                 .who()

@@ -279,12 +279,24 @@ impl<'e> Seeded<'e> {
 
     /// Applies to `formation`, uploads `pieces` and transmits, as the candidate.
     pub fn send(&mut self, formation: &str, pieces: &[&str]) {
+        self.send_with_form(formation, pieces, None);
+    }
+
+    /// [`Seeded::send`], answering the formation's complementary form online first.
+    pub fn send_with_form(&mut self, formation: &str, pieces: &[&str], form: Option<Value>) {
         self.act(
             "candidat",
             EngineCommand::Apply {
                 formation: formation.into(),
             },
         );
+        if let Some(Value::Object(answers)) = form {
+            let command = EngineCommand::SaveForm {
+                candidature: "c1".into(),
+                answers,
+            };
+            self.act("candidat", command);
+        }
         for piece in pieces {
             let file = FileRef {
                 name: format!("{piece}.pdf"),
@@ -319,7 +331,7 @@ pub fn queue_mails(data: &Path) -> Vec<String> {
         ("zoe", "Zoé", Some("zoe.lefevre@example.org")),
         now,
     );
-    zoe.send(
+    zoe.send_with_form(
         "m1-oceanographie",
         &[
             "cv",
@@ -327,8 +339,8 @@ pub fn queue_mails(data: &Path) -> Vec<String> {
             "releves_notes",
             "diplomes",
             "piece_identite",
-            "formulaire_complementaire",
         ],
+        Some(serde_json::json!({"projet": "Étudier les courants côtiers."})),
     );
     engine.outbox().unwrap().into_iter().map(|m| m.id).collect()
 }

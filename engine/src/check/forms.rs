@@ -7,6 +7,7 @@ use regex::Regex;
 
 use super::Checker;
 use crate::context::shape::{self, Shape};
+use crate::model::FormMode;
 use crate::model::{FieldDef, FieldType};
 use crate::units::parse_size;
 
@@ -129,6 +130,25 @@ impl Checker<'_> {
             self.slug(&format!("{at}/id"), &form.id);
             let shape = shape::section_shape(self.def, &form.fields);
             self.fields(&format!("{at}/fields"), &form.fields, &shape);
+            if let Some(piece) = &form.piece {
+                let pieces: Vec<&str> = self.def.pieces.iter().map(|p| p.id.as_str()).collect();
+                if !pieces.contains(&piece.as_str()) {
+                    self.unknown(&format!("{at}/piece"), "piece", piece, &pieces);
+                }
+            }
+            match (form.mode, &form.url) {
+                (FormMode::External, None) => self.error(
+                    &at,
+                    "an external form needs its `url`",
+                    "give the questionnaire's address, e.g. `url: https://survey.example.org/42?dossier={dossier}`",
+                ),
+                (FormMode::Online, Some(_)) => self.error(
+                    &format!("{at}/url"),
+                    "a form filled online has no `url`",
+                    "remove `url`, or say `mode: external`",
+                ),
+                _ => {}
+            }
         }
     }
 

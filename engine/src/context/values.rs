@@ -85,13 +85,23 @@ pub fn candidature_context(
         let state = candidature.pieces.get(piece_id);
         let status = state.map_or(definition.initial_piece_status(), |s| s.status.as_str());
         let status_def = definition.piece_status(status);
-        // A third party's piece is there when every person named has sent theirs.
-        let provided = match definition.provider_of(piece_id) {
-            Some(_) => {
+        // A third party's piece is there when every person named has sent
+        // theirs; an online form's, when its answers are complete.
+        let form = definition.online_form_for(&candidature.formation, piece_id);
+        let provided = match (definition.provider_of(piece_id), form) {
+            (Some(_), _) => {
                 let mut named = letters.iter().filter(|l| l.piece == piece_id).peekable();
                 named.peek().is_some() && named.all(|l| l.received())
             }
-            None => status_def.is_some_and(|s| s.provided),
+            (None, Some(form)) => match &candidature.form {
+                Some(answers) => {
+                    crate::answers::check_entry(definition, &base, &form.fields, answers)?
+                        .problems
+                        .is_empty()
+                }
+                None => false,
+            },
+            (None, None) => status_def.is_some_and(|s| s.provided),
         };
         if required && !provided {
             missing.push(Value::String(piece_id.clone()));

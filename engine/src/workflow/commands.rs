@@ -8,7 +8,7 @@ use crate::answers::{check_answer, check_entry, is_blank, Problem, DEFAULT_MAX_E
 use crate::context::base_context;
 use crate::definition::Definition;
 use crate::dossier::{Candidature, FileRef, PieceState, SentCopy};
-use crate::model::{CommentRule, DeadlineDef, FileEffect, PieceDef, RoleKind, Text};
+use crate::model::{CommentRule, DeadlineDef, FileEffect, FormMode, PieceDef, RoleKind, Text};
 
 impl Step<'_> {
     pub(super) fn save_section(
@@ -92,6 +92,58 @@ impl Step<'_> {
         Ok(())
     }
 
+    /// The candidature's complementary form, answered online: checked like a
+    /// section (an answer may still be missing; the piece it stands for
+    /// counts once it is complete), while the candidature is in its first status.
+    pub(super) fn save_form(
+        &mut self,
+        role: &str,
+        kind: RoleKind,
+        candidature_id: &str,
+        answers: &Map<String, Value>,
+    ) -> Result<(), WorkflowError> {
+        let definition = self.definition;
+        let index = self.candidature_index(candidature_id)?;
+        let candidature = &self.after.candidatures[index];
+        let form = definition
+            .form_of(&candidature.formation)
+            .filter(|f| f.mode == FormMode::Online)
+            .ok_or_else(|| not_found("complementary form", &candidature.formation))?;
+        if kind != RoleKind::Candidate {
+            return Err(WorkflowError::Forbidden {
+                role: role.to_owned(),
+                action: format!("answer `{}`", form.id),
+            });
+        }
+        if definition.initial_state() != candidature.state {
+            return Err(WorkflowError::Forbidden {
+                role: role.to_owned(),
+                action: format!("change `{}` once the candidature is sent", form.id),
+            });
+        }
+        if let Some(id) = answers
+            .keys()
+            .find(|id| !form.fields.iter().any(|f| &f.id == *id))
+        {
+            return Err(not_found("field", id));
+        }
+        let base = base_context(definition, &self.after, self.now);
+        let check = check_entry(definition, &base, &form.fields, answers)?;
+        if let Some((field, problem)) = check
+            .problems
+            .into_iter()
+            .find(|(_, p)| *p != Problem::Required)
+        {
+            return Err(WorkflowError::InvalidValue { field, problem });
+        }
+        let slot = &mut self.after.candidatures[index].form;
+        let before = slot.clone().map_or(Value::Null, Value::Object);
+        *slot = Some(answers.clone());
+        let after = Value::Object(answers.clone());
+        self.change_each(format!("candidatures/{candidature_id}/form"), before, after);
+        Ok(())
+    }
+
     pub(super) fn apply_to(
         &mut self,
         role: &str,
@@ -160,6 +212,7 @@ impl Step<'_> {
             sent: None,
             note: None,
             requests: Vec::new(),
+            form: None,
         };
         let summary = json!({"formation": formation_id, "state": candidature.state});
         self.after.candidatures.push(candidature);
@@ -312,10 +365,13 @@ impl Step<'_> {
             .piece_transition(transition_id)
             .ok_or_else(|| not_found("piece transition", transition_id))?;
         allowed(&transition.by, role, transition_id)?;
-        if crate::queries::attached_by_third_party(definition, piece_id, transition.file) {
+        let formation = self.after.candidatures[index].formation.clone();
+        if crate::queries::provided_otherwise(definition, &formation, piece_id, transition.file) {
             return Err(WorkflowError::Forbidden {
                 role: role.to_owned(),
-                action: format!("upload `{piece_id}`, which a third party sends"),
+                action: format!(
+                    "upload `{piece_id}`, which a third party or an online form provides"
+                ),
             });
         }
         let current = self.after.candidatures[index].pieces[piece_id].clone();

@@ -284,6 +284,10 @@ pub fn apply(
             let path = format!("candidatures/{candidature}/note");
             step.change(path, before.into(), after.into());
         }
+        Command::SaveForm {
+            candidature,
+            answers,
+        } => step.save_form(&actor.role, role.kind, candidature, answers)?,
         Command::Ask {
             candidature,
             role: third_party,

@@ -151,6 +151,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("pdf_damaged", "elle est endommagée", "it is damaged"),
     ("pdf_no_page", "elle n'a aucune page", "it has no page"),
     ("procedures", "Candidatures en ligne", "Online applications"),
+    ("event_form", "Formulaire complémentaire enregistré", "Complementary form saved"),
     ("event_asked", "Demande envoyée :", "Request sent:"),
     ("letter_received", "Reçue le {date}", "Received on {date}"),
     ("letter_asked", "Demandée le {date} ; le lien fonctionne jusqu'au {until}", "Asked on {date}; the link works until {until}"),
