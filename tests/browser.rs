@@ -879,3 +879,81 @@ fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
     );
     server.stop();
 }
+
+#[test]
+fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
+    let folder = tempfile::tempdir().unwrap();
+    let (pdf, _) = real_files(folder.path());
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let definition = osu_copy(&folder.path().join("definition"), open_campaign);
+    let data = folder.path().join("data");
+    let committee = add_staff(
+        &data,
+        "commission-oceano@osu.example",
+        "commission",
+        "m1-oceanographie",
+        false,
+    );
+    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Stdio::null());
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut j = Journey::start(&driver, &server, "formulaire-").await;
+        j.sign_up(&smtp, false).await;
+        j.goto("/formations/m1-oceanographie/candidater").await;
+        j.submit().await;
+        // The form's piece is answered, not uploaded.
+        assert!(j.client.find(Locator::Id("file-formulaire_complementaire")).await.is_err());
+        assert!(j.text().await.contains("Formulaire à compléter"));
+        j.click_and_wait("a.button[href*='formulaire']").await;
+        j.check("formulaire").await;
+        // A required answer left empty is said, at the field.
+        j.submit().await;
+        assert!(j.text().await.contains("Votre projet professionnel"));
+        j.check("formulaire-erreur").await;
+        j.fill("projet", "Étudier la dynamique des upwellings côtiers du golfe du Lion.").await;
+        j.click("#embarquement-1").await;
+        j.select("programmation", "python").await;
+        j.submit().await;
+        assert!(j.text().await.contains("Formulaire complet"), "{}", j.text().await);
+        for piece in ["cv", "lettre_motivation", "releves_notes", "diplomes", "piece_identite"] {
+            let input = j.client.find(Locator::Id(&format!("file-{piece}"))).await.unwrap();
+            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
+            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button")).await;
+        }
+        j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button").await;
+        j.click_and_wait("a.button[href*='transmettre']").await;
+        j.submit().await;
+        assert!(j.text().await.contains("Réceptionné"));
+
+        // Her dossier as one PDF, fetched as the browser would download it.
+        let fetched = j
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const link = Array.from(document.querySelectorAll('a')).find(a => a.href.includes('dossier.pdf'));
+                 fetch(link.href).then(r => r.arrayBuffer().then(b => done([r.headers.get('content-type'), Array.from(new Uint8Array(b))])));",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(fetched[0], "application/pdf");
+        let bytes: Vec<u8> = fetched[1].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+        let read = read_pdf(&bytes);
+        assert!(read.text.contains("upwellings côtiers du golfe du Lion"), "{}", read.text);
+        assert!(read.outline.iter().any(|(_, t)| t == "Formulaire complémentaire — Océanographie"), "{:?}", read.outline);
+
+        // The commission reads her answers on her candidature's page.
+        j.staff_sign_in(&committee, true).await;
+        j.open_candidature("Zoé").await;
+        let page = j.text().await;
+        assert!(page.contains("Formulaire complémentaire — Océanographie") && page.contains("upwellings côtiers du golfe du Lion") && page.contains("Python"), "{page}");
+        j.check("commission-formulaire").await;
+        j.client.close().await.unwrap();
+        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+    });
+    server.stop();
+}

@@ -90,6 +90,10 @@ struct PieceView {
     actions: Vec<ActionLink>,
     /// For a piece third parties send: who is named and where each stands.
     letters: Option<super::third_party::Letters>,
+    /// For a piece an online form stands for: the form's page, and whether it is complete.
+    form: Option<(String, bool)>,
+    /// For a piece answered in an outside questionnaire: its address.
+    external: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -189,6 +193,17 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                     piece_id,
                     now,
                 ),
+                form: definition
+                    .online_form_for(&candidature.formation, piece_id)
+                    .map(|_| {
+                        let href = lang.href(&format!("/candidatures/{id}/formulaire"));
+                        (href, view["provided"].as_bool().unwrap_or(false))
+                    }),
+                external: definition
+                    .form_of(&candidature.formation)
+                    .filter(|f| f.piece.as_deref() == Some(piece_id))
+                    .and_then(|f| f.url.as_deref())
+                    .map(|url| url.replace("{dossier}", &dossier.id)),
             })
         })
         .collect();
@@ -313,7 +328,13 @@ pub async fn pdf(own: OwnDossier, Path(id): Path<String>) -> PageResult {
     let lang = own.visit.lang;
     dossier_pdf::respond(name, move || {
         let everything = |_: &str| true;
-        let sections = dossier_pdf::sections(&definition, &dossier.profile, &everything, lang);
+        let mut sections = dossier_pdf::sections(&definition, &dossier.profile, &everything, lang);
+        sections.extend(dossier_pdf::form_section(
+            &definition,
+            &candidature,
+            &everything,
+            lang,
+        ));
         let source = dossier_pdf::Source {
             definition: &definition,
             dossier: &dossier,

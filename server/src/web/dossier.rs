@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use guichet_engine::model::{FieldDef, FieldType, SectionDef};
+use guichet_engine::model::{FieldDef, FieldType, SectionDef, Text};
 use guichet_engine::{
     base_context, check_entry, entry_context, options, Command, Definition, Dossier, EngineError,
     Problem, WorkflowError,
@@ -98,13 +98,18 @@ pub(super) fn display(value: &Value) -> String {
     }
 }
 
-/// A section's form as the page shows it: its answers and their problems.
-struct SectionForm<'a> {
-    section: &'a SectionDef,
+/// A form as the page shows it (a section's, or a candidature's
+/// complementary form): its answers and their problems.
+pub(super) struct SectionForm<'a> {
+    pub(super) title: &'a Text,
+    pub(super) help: Option<&'a Text>,
+    pub(super) fields: &'a [FieldDef],
     /// The path the form posts to (without the language).
-    action: String,
-    entry: Map<String, Value>,
-    problems: Vec<(String, Problem)>,
+    pub(super) action: String,
+    /// The path of its live preview.
+    pub(super) preview: String,
+    pub(super) entry: Map<String, Value>,
+    pub(super) problems: Vec<(String, Problem)>,
 }
 
 #[derive(Serialize)]
@@ -244,12 +249,12 @@ pub(super) fn field_view<'a>(
 }
 
 impl SectionForm<'_> {
-    fn render(&self, own: &OwnDossier) -> Response {
+    pub(super) fn render(&self, own: &OwnDossier) -> Response {
         let (visit, lang) = (&own.visit, own.visit.lang);
         let definition = own.definition.as_ref();
         let base = base_context(definition, &own.dossier, visit.state.clock.now());
-        let context = entry_context(&base, &self.section.fields, &self.entry);
-        let hidden = match check_entry(definition, &base, &self.section.fields, &self.entry) {
+        let context = entry_context(&base, self.fields, &self.entry);
+        let hidden = match check_entry(definition, &base, self.fields, &self.entry) {
             Ok(check) => check.hidden,
             Err(error) => {
                 tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
@@ -259,11 +264,10 @@ impl SectionForm<'_> {
         let code = lang.code();
         let page = SectionPage {
             section: SectionHeading {
-                title: self.section.title.get(code),
-                help: self.section.help.as_ref().map(|h| h.get(code)),
+                title: self.title.get(code),
+                help: self.help.map(|h| h.get(code)),
             },
             fields: self
-                .section
                 .fields
                 .iter()
                 .map(|field| {
@@ -273,7 +277,7 @@ impl SectionForm<'_> {
                 .collect(),
             problems: !self.problems.is_empty(),
             action: lang.href(&self.action),
-            preview: format!("/dossier/{}/apercu", self.section.id),
+            preview: lang.href(&self.preview),
         };
         let status = if self.problems.is_empty() {
             StatusCode::OK
@@ -374,7 +378,10 @@ pub async fn show_section(own: OwnDossier, Path(section_id): Path<String>) -> Pa
         return Ok(render_entries(&own, section));
     }
     let form = SectionForm {
-        section,
+        title: &section.title,
+        help: section.help.as_ref(),
+        fields: &section.fields,
+        preview: format!("/dossier/{}/apercu", section.id),
         action: format!("/dossier/{}", section.id),
         entry: entries_of(&own.dossier, section)
             .into_iter()
@@ -398,7 +405,10 @@ pub async fn show_entry(own: OwnDossier, Path(at): Path<EntryAt>) -> PageResult 
         None => Map::new(),
     };
     let form = SectionForm {
-        section,
+        title: &section.title,
+        help: section.help.as_ref(),
+        fields: &section.fields,
+        preview: format!("/dossier/{}/apercu", section.id),
         action: format!("/dossier/{}/{number}", section.id),
         entry,
         problems: Vec::new(),
@@ -490,7 +500,10 @@ async fn submit(
             None => format!("/dossier/{section_id}"),
         };
         let form = SectionForm {
-            section,
+            title: &section.title,
+            help: section.help.as_ref(),
+            fields: &section.fields,
+            preview: format!("/dossier/{}/apercu", section.id),
             action,
             entry,
             problems: check.problems,
@@ -537,14 +550,26 @@ pub async fn preview(
     let (Ok(own), Ok(CsrfForm(pairs))) = (own, form) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let definition = own.definition.as_ref();
-    let Ok(section) = section(definition, &section_id) else {
+    let definition = Arc::clone(&own.definition);
+    let Ok(section) = section(&definition, &section_id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let entry = answers_from(&section.fields, &pairs);
+    preview_of(&own, &section.fields, &pairs, lang)
+}
+
+/// Which of `fields` apply and which options their lists offer, with the
+/// answers given so far (`pairs`): the JSON the form's script reads.
+pub(super) fn preview_of(
+    own: &OwnDossier,
+    fields: &[FieldDef],
+    pairs: &Pairs,
+    lang: Lang,
+) -> Response {
+    let definition = own.definition.as_ref();
+    let entry = answers_from(fields, pairs);
     let base = base_context(definition, &own.dossier, own.visit.state.clock.now());
-    let context = entry_context(&base, &section.fields, &entry);
-    let check = match check_entry(definition, &base, &section.fields, &entry) {
+    let context = entry_context(&base, fields, &entry);
+    let check = match check_entry(definition, &base, fields, &entry) {
         Ok(check) => check,
         Err(error) => {
             tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
@@ -552,7 +577,7 @@ pub async fn preview(
         }
     };
     let mut lists = Map::new();
-    for field in section.fields.iter().filter(|f| f.options_from.is_some()) {
+    for field in fields.iter().filter(|f| f.options_from.is_some()) {
         let offered: Vec<Value> = options(definition, field, &context, lang.code())
             .unwrap_or_default()
             .into_iter()

@@ -195,6 +195,34 @@ pub fn sections(
         .collect()
 }
 
+/// The answers to `candidature`'s complementary form, as a section, if any
+/// were given and the reader reads the piece it stands for.
+pub fn form_section(
+    definition: &Definition,
+    candidature: &Candidature,
+    reads_piece: &dyn Fn(&str) -> bool,
+    lang: Lang,
+) -> Option<SectionText> {
+    let form = definition.form_of(&candidature.formation)?;
+    let answers = candidature.form.as_ref()?;
+    if !form.piece.as_deref().is_none_or(reads_piece) {
+        return None;
+    }
+    let section = super::complementary::as_section(form);
+    let answers = Value::Object(answers.clone());
+    let view = super::staff::section_view(definition, &section, Some(&answers), lang);
+    Some(SectionText {
+        title: view.title,
+        answers: view
+            .answers
+            .into_iter()
+            .map(|a| (a.label, a.value))
+            .collect(),
+        columns: Vec::new(),
+        entries: Vec::new(),
+    })
+}
+
 /// What `build` prints, written as a PDF off the async threads (it reads
 /// the pieces' files), as a download called `name`.
 pub async fn respond(name: String, build: impl FnOnce() -> Printed + Send + 'static) -> PageResult {

@@ -8,6 +8,7 @@
 mod account;
 mod candidature;
 mod catalogue;
+mod complementary;
 mod dashboard;
 mod dossier;
 mod dossier_pdf;
@@ -489,6 +490,14 @@ fn candidature_routes(state: &AppState) -> Router<App> {
         .route("/formations/{id}/candidater", get(apply_form).post(apply))
         .route("/candidatures/{id}", get(candidature::candidature))
         .route("/candidatures/{id}/dossier.pdf", get(candidature::pdf))
+        .route(
+            "/candidatures/{id}/formulaire",
+            get(complementary::show).post(complementary::save),
+        )
+        .route(
+            "/candidatures/{id}/formulaire/apercu",
+            post(complementary::preview),
+        )
         .route(
             "/candidatures/{id}/{transition}",
             get(transition_form).post(perform),

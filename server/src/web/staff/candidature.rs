@@ -244,13 +244,26 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
         .as_ref()
         .map_or(&dossier.profile, |sent| &sent.profile);
     let rights = &seen.staff.member.rights;
-    let sections = definition
+    let mut sections: Vec<SectionView> = definition
         .file()
         .profile
         .iter()
         .filter(|section| rights.reads_section(definition, &section.id))
         .map(|section| section_view(definition, section, profile.get(&section.id), lang))
         .collect();
+    // The complementary form's answers, where the role reads its piece.
+    let form = definition.form_of(&candidature.formation);
+    if let (Some(form), Some(answers)) = (form, &candidature.form) {
+        if form
+            .piece
+            .as_deref()
+            .is_none_or(|piece| rights.reads_piece(definition, piece))
+        {
+            let section = crate::web::complementary::as_section(form);
+            let answers = Value::Object(answers.clone());
+            sections.push(section_view(definition, &section, Some(&answers), lang));
+        }
+    }
     let pieces = definition
         .formation(&candidature.formation)
         .map(|f| f.pieces.as_slice())
@@ -701,8 +714,14 @@ pub async fn pdf(seen: SeenCandidature) -> PageResult {
             .map_or(&dossier.profile, |sent| &sent.profile);
         let sections_read = |id: &str| rights.reads_section(&definition, id);
         let pieces_read = |id: &str| rights.reads_piece(&definition, id);
-        let sections =
+        let mut sections =
             crate::web::dossier_pdf::sections(&definition, profile, &sections_read, lang);
+        sections.extend(crate::web::dossier_pdf::form_section(
+            &definition,
+            &candidature,
+            &pieces_read,
+            lang,
+        ));
         let source = crate::web::dossier_pdf::Source {
             definition: &definition,
             dossier: &dossier,
