@@ -178,21 +178,28 @@ pub fn sections(
         .profile
         .iter()
         .filter(|section| reads(&section.id))
-        .map(|section| {
-            let view =
-                super::staff::section_view(definition, section, profile.get(&section.id), lang);
-            SectionText {
-                title: view.title,
-                answers: view
-                    .answers
-                    .into_iter()
-                    .map(|a| (a.label, a.value))
-                    .collect(),
-                columns: view.columns,
-                entries: view.entries,
-            }
-        })
+        .map(|section| text_of(definition, section, profile.get(&section.id), lang))
         .collect()
+}
+
+/// `section` as read in `answers`, as the PDF prints it.
+fn text_of(
+    definition: &Definition,
+    section: &guichet_engine::model::SectionDef,
+    answers: Option<&Value>,
+    lang: Lang,
+) -> SectionText {
+    let view = super::staff::section_view(definition, section, answers, lang);
+    SectionText {
+        title: view.title,
+        answers: view
+            .answers
+            .into_iter()
+            .map(|a| (a.label, a.value))
+            .collect(),
+        columns: view.columns,
+        entries: view.entries,
+    }
 }
 
 /// The answers to `candidature`'s complementary form, as a section, if any
@@ -210,17 +217,7 @@ pub fn form_section(
     }
     let section = super::complementary::as_section(form);
     let answers = Value::Object(answers.clone());
-    let view = super::staff::section_view(definition, &section, Some(&answers), lang);
-    Some(SectionText {
-        title: view.title,
-        answers: view
-            .answers
-            .into_iter()
-            .map(|a| (a.label, a.value))
-            .collect(),
-        columns: Vec::new(),
-        entries: Vec::new(),
-    })
+    Some(text_of(definition, &section, Some(&answers), lang))
 }
 
 /// What `build` prints, written as a PDF off the async threads (it reads
