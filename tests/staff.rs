@@ -857,6 +857,11 @@ fn staff_read_the_referees_letters_only_where_their_role_reads_the_piece() {
     let page = jury.get(&server.url(&page_path));
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(!page.body.contains("babbage@example.org"), "{}", page.body);
+    assert!(
+        !page.body.contains("Babbage"),
+        "nor in the history: {}",
+        page.body
+    );
     assert!(!page.body.contains("lettres&#x2f;0"), "{}", page.body);
     assert_eq!(jury.get(&server.url(&letter_path)).status, 404);
     // The jury's PDF holds what the jury reads, and not the letter.

@@ -997,3 +997,43 @@ fn a_link_takes_nothing_once_the_candidature_is_sent() {
     );
     assert_eq!(engine.dossier(&dossier.id).unwrap().unwrap(), before);
 }
+
+#[test]
+fn a_candidature_mails_at_most_twenty_links() {
+    let (_dir, engine) = engine_on(&with_referee());
+    let dossier = engine
+        .create_dossier("me", candidate("Camille"), "en", now())
+        .unwrap();
+    let me = Actor::new("candidate", "me");
+    let apply = Command::Apply {
+        formation: "master".into(),
+    };
+    try_apply(&engine, &dossier.id, &me, apply).unwrap();
+    let ask = || Command::Ask {
+        candidature: "c1".into(),
+        role: "referee".into(),
+    };
+    // A new address each time: each ask mails a new link.
+    for n in 0..=20 {
+        let referee = Command::SaveSection {
+            section: "referees".into(),
+            answers: json!([{"name": "Ada", "email": format!("ada{n}@example.org")}]),
+        };
+        try_apply(&engine, &dossier.id, &me, referee).unwrap();
+        let asked = try_apply(&engine, &dossier.id, &me, ask());
+        if n < 20 {
+            asked.unwrap();
+        } else {
+            assert!(
+                matches!(
+                    asked,
+                    Err(EngineError::Workflow(WorkflowError::ThirdParty(
+                        guichet_engine::ThirdPartyRefusal::TooMany
+                    )))
+                ),
+                "{asked:?}"
+            );
+        }
+    }
+    assert_eq!(engine.outbox().unwrap().len(), 20);
+}

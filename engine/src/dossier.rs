@@ -71,6 +71,9 @@ pub struct Candidature {
     /// What was asked of third parties (referees) and what they sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<Request>,
+    /// How many links were mailed to third parties, replaced ones included.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mailed_requests: usize,
     /// The answers to the formation's complementary form, filled online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form: Option<Map<String, Value>>,
@@ -303,4 +306,8 @@ pub struct OutboxMail {
     pub html: Option<String>,
     /// When it was queued.
     pub queued_at: Timestamp,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }

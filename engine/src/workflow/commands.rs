@@ -212,6 +212,7 @@ impl Step<'_> {
             sent: None,
             note: None,
             requests: Vec::new(),
+            mailed_requests: 0,
             form: None,
         };
         let summary = json!({"formation": formation_id, "state": candidature.state});

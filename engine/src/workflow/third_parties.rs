@@ -31,7 +31,14 @@ pub enum ThirdPartyRefusal {
     /// The piece was already sent through this link.
     #[error("this link was already used")]
     Used,
+    /// The candidature has asked as many times as it may.
+    #[error("no more requests can be sent for this candidature")]
+    TooMany,
 }
+
+/// Most links one candidature may have mailed, all people and reminders
+/// together: a candidate cannot use the server to mail any address at will.
+pub const MAX_REQUESTS: usize = 20;
 
 /// SHA-256 (hex) of a link's secret, as requests keep it.
 pub fn secret_sha256(secret: &str) -> String {
@@ -90,6 +97,11 @@ impl Step<'_> {
         if to_ask.is_empty() {
             return Err(WorkflowError::ThirdParty(ThirdPartyRefusal::NobodyToAsk));
         }
+        let mailed = self.after.candidatures[index].mailed_requests;
+        if mailed + to_ask.len() > MAX_REQUESTS {
+            return Err(WorkflowError::ThirdParty(ThirdPartyRefusal::TooMany));
+        }
+        self.after.candidatures[index].mailed_requests = mailed + to_ask.len();
         let days = role.link_valid_days.unwrap_or(DEFAULT_LINK_VALID_DAYS);
         let expires_at = self.now + SignedDuration::from_hours(24 * i64::from(days));
         let context = self.context_of(index)?;

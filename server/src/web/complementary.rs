@@ -34,6 +34,7 @@ fn page<'a>(form: &'a FormDef, id: &str, entry: Map<String, Value>) -> SectionFo
         fields: &form.fields,
         action: format!("/candidatures/{id}/formulaire"),
         preview: format!("/candidatures/{id}/formulaire/apercu"),
+        back: (format!("/candidatures/{id}"), "back_to_candidature"),
         entry,
         problems: Vec::new(),
     }

@@ -108,6 +108,8 @@ pub(super) struct SectionForm<'a> {
     pub(super) action: String,
     /// The path of its live preview.
     pub(super) preview: String,
+    /// The path it leads back to, and the key of its words.
+    pub(super) back: (String, &'static str),
     pub(super) entry: Map<String, Value>,
     pub(super) problems: Vec<(String, Problem)>,
 }
@@ -200,6 +202,8 @@ struct SectionPage<'a> {
     problems: bool,
     action: String,
     preview: String,
+    /// Where the page leads back to, and its words.
+    back: (String, String),
 }
 
 /// How `field` is drawn with the answers of `entry` and their `problems`,
@@ -278,6 +282,7 @@ impl SectionForm<'_> {
             problems: !self.problems.is_empty(),
             action: lang.href(&self.action),
             preview: lang.href(&self.preview),
+            back: (lang.href(&self.back.0), lang.t(self.back.1)),
         };
         let status = if self.problems.is_empty() {
             StatusCode::OK
@@ -382,6 +387,7 @@ pub async fn show_section(own: OwnDossier, Path(section_id): Path<String>) -> Pa
         help: section.help.as_ref(),
         fields: &section.fields,
         preview: format!("/dossier/{}/apercu", section.id),
+        back: ("/tableau-de-bord".into(), "back_to_dashboard"),
         action: format!("/dossier/{}", section.id),
         entry: entries_of(&own.dossier, section)
             .into_iter()
@@ -409,6 +415,7 @@ pub async fn show_entry(own: OwnDossier, Path(at): Path<EntryAt>) -> PageResult 
         help: section.help.as_ref(),
         fields: &section.fields,
         preview: format!("/dossier/{}/apercu", section.id),
+        back: ("/tableau-de-bord".into(), "back_to_dashboard"),
         action: format!("/dossier/{}/{number}", section.id),
         entry,
         problems: Vec::new(),
@@ -504,6 +511,7 @@ async fn submit(
             help: section.help.as_ref(),
             fields: &section.fields,
             preview: format!("/dossier/{}/apercu", section.id),
+            back: ("/tableau-de-bord".into(), "back_to_dashboard"),
             action,
             entry,
             problems: check.problems,

@@ -138,9 +138,12 @@ pub fn describe(
                 let role = definition
                     .role(&event.actor.role)
                     .map_or(event.actor.role.as_str(), |r| r.label.get(lang));
+                // A third party is named on the piece, for those who read it;
+                // the history, which every staff role reads, says only the role.
+                let third_party = matches!(event.command, Some(Command::Deliver { .. }));
                 match &event.actor.name {
-                    Some(name) => format!("{name} ({role})"),
-                    None => role.to_owned(),
+                    Some(name) if !third_party => format!("{name} ({role})"),
+                    _ => role.to_owned(),
                 }
             });
             let day = event
