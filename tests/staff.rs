@@ -883,3 +883,69 @@ fn staff_read_the_referees_letters_only_where_their_role_reads_the_piece() {
     );
     server.stop();
 }
+
+#[test]
+fn the_pdfs_of_a_view_come_as_one_zip_built_in_the_background() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    seed(&data);
+    let office = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
+    let other = add_staff(&data, "autre@osu.example", "gestionnaire", "*", false);
+    let server = start(&data);
+    let mut staff = signed_in_staff(&server, &office);
+
+    // The view of M1 SET: Alice and Chloé.
+    let list = staff.get(&server.url("/staff?formation=m1-set"));
+    let csrf = csrf_of(&list.body);
+    let started = staff.post(
+        &server.url("/staff/archive?formation=m1-set"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(started.status, 303, "{}", started.body);
+    let progress = started.location.unwrap();
+    assert!(progress.starts_with("/staff/archive/"), "{progress}");
+    // The page says how far it is until the archive is ready.
+    let mut page = String::new();
+    wait_for("the archive", || {
+        page = staff.get(&server.url(&progress)).body;
+        page.contains("fichier")
+    });
+    assert!(
+        page.contains("2 dossiers sur 2 (100 %)") && page.contains("<progress"),
+        "{page}"
+    );
+    let download = format!("{}/fichier", progress.split('?').next().unwrap());
+    let (status, kind, bytes) = staff.get_bytes(&server.url(&download));
+    assert_eq!((status, kind.as_str()), (200, "application/zip"));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(archive.len(), 2);
+    let mut names = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        names.push(entry.name().unwrap().to_string());
+        let mut pdf = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut pdf).unwrap();
+        let read = read_pdf(&pdf);
+        assert!(
+            read.pages >= 1
+                && read
+                    .text
+                    .contains("Master Sciences de l'Environnement Terrestre"),
+            "{}",
+            read.text
+        );
+    }
+    assert!(
+        names.iter().any(|n| n.contains("Alice")) && names.iter().any(|n| n.contains("Chlo")),
+        "{names:?}"
+    );
+
+    // Another member cannot see it, nor anyone signed out.
+    let mut stranger = signed_in_staff(&server, &other);
+    assert_eq!(stranger.get(&server.url(&progress)).status, 404);
+    assert_eq!(stranger.get_bytes(&server.url(&download)).0, 404);
+    // A forged request without the form's token starts nothing.
+    let forged = staff.post(&server.url("/staff/archive"), &[]);
+    assert_ne!(forged.status, 303);
+    server.stop();
+}

@@ -270,6 +270,7 @@ async fn procedure(
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
         mail_wake: wake,
+        archives: Default::default(),
     });
     Ok(Served {
         state,

@@ -112,6 +112,8 @@ pub struct AppState {
     pub log_links: bool,
     /// Wakes the mail worker when mails are queued.
     pub mail_wake: Arc<tokio::sync::Notify>,
+    /// The staff's archives of PDFs, being built or built.
+    pub archives: staff::archive::Jobs,
 }
 
 impl AppState {

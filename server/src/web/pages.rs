@@ -73,6 +73,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/staff/bulk.html"),
     ),
     (
+        "staff/archive.html",
+        include_str!("../../templates/staff/archive.html"),
+    ),
+    (
         "staff/formations.html",
         include_str!("../../templates/staff/formations.html"),
     ),

@@ -373,7 +373,11 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
 /// The values transitions gave or set (a decision, a rank, a date), labelled
 /// by the inputs that ask for them.
 fn candidature_data(seen: &SeenCandidature, candidature: &Candidature, lang: Lang) -> Vec<Answer> {
-    let definition = seen.definition.as_ref();
+    values_given(seen.definition.as_ref(), candidature, lang)
+}
+
+/// The values transitions gave or set, labelled by the inputs asking them.
+fn values_given(definition: &Definition, candidature: &Candidature, lang: Lang) -> Vec<Answer> {
     let inputs: Vec<&FieldDef> = definition
         .file()
         .workflow
@@ -690,16 +694,50 @@ pub async fn file(
     super::super::uploads::file_response(&seen.staff.visit.state, &seen.dossier.id, &file, inline)
 }
 
-/// `GET /staff/candidatures/{dossier}/{candidature}/dossier.pdf`: what was
-/// sent, as one PDF, as far as the member's roles read it (sections, pieces,
-/// third parties' letters), with the values transitions gave.
-pub async fn pdf(seen: SeenCandidature) -> PageResult {
-    let lang = seen.staff.visit.lang;
-    let candidature = seen.candidature()?.clone();
-    let facts: Vec<(String, String)> = candidature_data(&seen, &candidature, lang)
+/// What a staff member with `rights` reads of `candidature` as one PDF:
+/// what was sent, as far as their roles read it (sections, pieces, third
+/// parties' letters), with the values transitions gave.
+pub(super) fn staff_printed(
+    state: &crate::web::AppState,
+    rights: &crate::staff_store::Rights,
+    (definition, dossier, candidature): (&Definition, &Dossier, &Candidature),
+    lang: Lang,
+) -> guichet_pdf::Printed {
+    let facts = values_given(definition, candidature, lang)
         .into_iter()
         .map(|a| (a.label, a.value))
         .collect();
+    let profile = candidature
+        .sent
+        .as_ref()
+        .map_or(&dossier.profile, |sent| &sent.profile);
+    let sections_read = |id: &str| rights.reads_section(definition, id);
+    let pieces_read = |id: &str| rights.reads_piece(definition, id);
+    let mut sections = crate::web::dossier_pdf::sections(definition, profile, &sections_read, lang);
+    sections.extend(crate::web::dossier_pdf::form_section(
+        definition,
+        candidature,
+        &pieces_read,
+        lang,
+    ));
+    let source = crate::web::dossier_pdf::Source {
+        definition,
+        dossier,
+        candidature,
+        pieces: pieces_of(candidature),
+        reads_piece: &pieces_read,
+        letters: true,
+        facts,
+        lang,
+    };
+    crate::web::dossier_pdf::printed(state, &source, sections)
+}
+
+/// `GET /staff/candidatures/{dossier}/{candidature}/dossier.pdf`: what was
+/// sent, as one PDF, as far as the member's roles read it.
+pub async fn pdf(seen: SeenCandidature) -> PageResult {
+    let lang = seen.staff.visit.lang;
+    let candidature = seen.candidature()?.clone();
     let name = crate::web::dossier_pdf::file_name(&seen.dossier, &candidature);
     let rights = seen.staff.member.rights.clone();
     let (state, dossier, definition) = (
@@ -708,31 +746,7 @@ pub async fn pdf(seen: SeenCandidature) -> PageResult {
         Arc::clone(&seen.definition),
     );
     crate::web::dossier_pdf::respond(name, move || {
-        let profile = candidature
-            .sent
-            .as_ref()
-            .map_or(&dossier.profile, |sent| &sent.profile);
-        let sections_read = |id: &str| rights.reads_section(&definition, id);
-        let pieces_read = |id: &str| rights.reads_piece(&definition, id);
-        let mut sections =
-            crate::web::dossier_pdf::sections(&definition, profile, &sections_read, lang);
-        sections.extend(crate::web::dossier_pdf::form_section(
-            &definition,
-            &candidature,
-            &pieces_read,
-            lang,
-        ));
-        let source = crate::web::dossier_pdf::Source {
-            definition: &definition,
-            dossier: &dossier,
-            candidature: &candidature,
-            pieces: pieces_of(&candidature),
-            reads_piece: &pieces_read,
-            letters: true,
-            facts,
-            lang,
-        };
-        crate::web::dossier_pdf::printed(&state, &source, sections)
+        staff_printed(&state, &rights, (&definition, &dossier, &candidature), lang)
     })
     .await
 }

@@ -407,6 +407,8 @@ struct ListPage {
     pages: usize,
     csv: String,
     xlsx: String,
+    /// Where the archive of the view's PDFs is asked for.
+    archive: String,
     reset: String,
 }
 
@@ -608,6 +610,7 @@ pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
             "/staff/export.xlsx?{}",
             view.query(&[("page", "")])
         )),
+        archive: lang.href(&format!("/staff/archive?{}", view.query(&[("page", "")]))),
         reset: lang.href("/staff"),
     };
     Ok(staff.render("staff/list.html", StatusCode::OK, &page_view))

@@ -8,6 +8,7 @@
 //! see, is a 404 (nothing tells it exists); an action their roles do not
 //! give is refused by the engine, with nothing written.
 
+pub mod archive;
 mod bulk;
 mod candidature;
 mod export;
@@ -47,6 +48,9 @@ pub fn routes() -> Router<App> {
         .route("/staff/export.csv", get(export::csv))
         .route("/staff/export.xlsx", get(export::xlsx))
         .route("/staff/lot", post(bulk::confirm))
+        .route("/staff/archive", post(archive::start))
+        .route("/staff/archive/{id}", get(archive::progress))
+        .route("/staff/archive/{id}/fichier", get(archive::download))
         .route("/staff/lot/appliquer", post(bulk::apply))
         .route("/staff/formations", get(formations::dashboard))
         .route("/staff/equipe", get(team::page).post(team::add))

@@ -1,0 +1,224 @@
+//! The PDFs of the candidatures a list view selects, as one ZIP: built in
+//! the background, its progress shown on a page that refreshes itself, kept
+//! an hour for the member who asked.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+
+use super::list::{select, View};
+use super::Staff;
+use crate::web::error::{blocking, PageError, PageResult};
+use crate::web::extract::CsrfForm;
+
+/// How long a finished archive is kept.
+pub const KEPT: Duration = Duration::from_secs(3600);
+
+/// One archive being built, or built.
+pub struct Job {
+    /// The staff member who asked (nobody else sees it).
+    owner: String,
+    /// Candidatures to put in.
+    total: usize,
+    /// Candidatures put in so far.
+    done: AtomicUsize,
+    /// The archive once written, or why it could not be.
+    result: Mutex<Option<Result<PathBuf, String>>>,
+    started: Instant,
+}
+
+/// The archives of the server's staff, by id.
+#[derive(Default)]
+pub struct Jobs(Mutex<HashMap<String, Arc<Job>>>);
+
+impl Jobs {
+    fn get(&self, id: &str, owner: &str) -> Option<Arc<Job>> {
+        let jobs = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jobs.get(id).filter(|job| job.owner == owner).cloned()
+    }
+
+    /// Keeps `job` under a new id, after forgetting (and deleting) the
+    /// archives older than [`KEPT`].
+    fn start(&self, job: Arc<Job>) -> Result<String, PageError> {
+        let id = crate::account_store::random_token().map_err(PageError::internal)?;
+        let mut jobs = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jobs.retain(|_, old| {
+            let keep = old.started.elapsed() < KEPT;
+            if !keep {
+                let result = old
+                    .result
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(Ok(path)) = result.as_ref() {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            keep
+        });
+        jobs.insert(id.clone(), job);
+        Ok(id)
+    }
+}
+
+/// `POST /staff/archive?<the list's view>`: starts the archive of the
+/// candidatures the view selects.
+pub async fn start(
+    staff: Staff,
+    Query(pairs): Query<Vec<(String, String)>>,
+    _: CsrfForm,
+) -> PageResult {
+    let state = Arc::clone(&staff.visit.state);
+    let view = View::from_pairs(state.engine.definition(), &pairs);
+    let rights = staff.member.rights.clone();
+    let rows = {
+        let (state, rights) = (Arc::clone(&state), rights.clone());
+        blocking(move || select(&state, &rights, &view).map(|s| s.rows)).await??
+    };
+    let job = Arc::new(Job {
+        owner: staff.member.account.id.clone(),
+        total: rows.len(),
+        done: AtomicUsize::new(0),
+        result: Mutex::new(None),
+        started: Instant::now(),
+    });
+    let id = state.archives.start(Arc::clone(&job))?;
+    let lang = staff.visit.lang;
+    let path = std::env::temp_dir().join(format!("guichet-archive-{id}.zip"));
+    tokio::task::spawn_blocking(move || {
+        let written = (|| -> Result<PathBuf, String> {
+            let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+            let mut zip = zip::ZipWriter::new(file);
+            // PDFs are compressed already: stored as they are.
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            for row in &rows {
+                let dossier = state
+                    .engine
+                    .dossier(&row.dossier)
+                    .map_err(|e| e.to_string())?;
+                let found = dossier.as_ref().and_then(|d| {
+                    let candidature = d.candidatures.iter().find(|c| c.id == row.candidature)?;
+                    Some((d, candidature))
+                });
+                if let Some((dossier, candidature)) = found {
+                    let definition = state.definition_of(dossier);
+                    let printed = super::candidature::staff_printed(
+                        &state,
+                        &rights,
+                        (&definition, dossier, candidature),
+                        lang,
+                    );
+                    let pdf = guichet_pdf::render(&printed).map_err(|e| e.to_string())?;
+                    let name = format!(
+                        "{}-{}.pdf",
+                        crate::web::dossier_pdf::file_name(dossier, candidature),
+                        ascii(&format!("{}-{}", row.last_name, row.first_name))
+                    );
+                    zip.start_file(name, options).map_err(|e| e.to_string())?;
+                    zip.write_all(&pdf.bytes).map_err(|e| e.to_string())?;
+                }
+                job.done.fetch_add(1, Ordering::Relaxed);
+            }
+            zip.finish().map_err(|e| e.to_string())?;
+            Ok(path)
+        })();
+        if let Err(error) = &written {
+            tracing::error!(%error, "an archive of PDFs could not be written");
+        }
+        *job.result
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(written);
+    });
+    Ok(Redirect::to(&staff.visit.href(&format!("/staff/archive/{id}"))).into_response())
+}
+
+/// A name's letters and digits, for a file name.
+fn ascii(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ArchivePage {
+    done: usize,
+    total: usize,
+    percent: usize,
+    finished: bool,
+    failed: bool,
+    download: String,
+}
+
+/// `GET /staff/archive/{id}`: how far the archive is, refreshing itself
+/// until it is ready to download.
+pub async fn progress(staff: Staff, Path(id): Path<String>) -> PageResult {
+    let job = staff
+        .visit
+        .state
+        .archives
+        .get(&id, &staff.member.account.id)
+        .ok_or(PageError::NotFound)?;
+    let done = job.done.load(Ordering::Relaxed);
+    let result = job
+        .result
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let page = ArchivePage {
+        done,
+        total: job.total,
+        percent: (done * 100).checked_div(job.total).unwrap_or(100),
+        finished: result.as_ref().is_some_and(Result::is_ok),
+        failed: result.as_ref().is_some_and(Result::is_err),
+        download: staff.visit.href(&format!("/staff/archive/{id}/fichier")),
+    };
+    drop(result);
+    Ok(staff.render("staff/archive.html", StatusCode::OK, &page))
+}
+
+/// `GET /staff/archive/{id}/fichier`: the ZIP, once written.
+pub async fn download(staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
+    let job = staff
+        .visit
+        .state
+        .archives
+        .get(&id, &staff.member.account.id)
+        .ok_or(PageError::NotFound)?;
+    let path = match job
+        .result
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+    {
+        Some(Ok(path)) => path.clone(),
+        _ => return Err(PageError::NotFound),
+    };
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| PageError::NotFound)?;
+    let mut response = Body::from(bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"dossiers.zip\""),
+    );
+    Ok(response)
+}
