@@ -590,6 +590,14 @@ fn the_staff_procedure_in_a_real_browser() {
             "{list}"
         );
         j.check("liste").await;
+        // The view's PDFs as one ZIP: the page follows its progress.
+        j.click_and_wait("form[action*='staff/archive'] button").await;
+        j.wait_until(
+            "the archive",
+            "return !!document.querySelector('a.button[href*=fichier]') && document.getElementById('archive-progress').value === document.getElementById('archive-progress').max;",
+        )
+        .await;
+        j.check("archive").await;
         j.open_candidature("Zoé").await;
         assert!(
             j.client.find(Locator::Css("iframe.viewer")).await.is_ok(),

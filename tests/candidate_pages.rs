@@ -621,6 +621,13 @@ fn the_candidate_downloads_their_candidature_as_one_pdf() {
     // Nobody else's: another account, or none, gets nothing.
     let (status, _, _) = Browser::new().get_bytes(&server.url("/candidatures/c1/dossier.pdf"));
     assert_ne!(status, 200);
+    let mut other = activated(
+        &server,
+        &folder.path().join("guichet.log"),
+        "mallory@example.org",
+    );
+    let (status, _, _) = other.get_bytes(&server.url("/candidatures/c1/dossier.pdf"));
+    assert_eq!(status, 404);
     server.stop();
 }
 

@@ -164,15 +164,18 @@ struct ArchivePage {
     download: String,
 }
 
+/// The archive `id` of the member signed in; another's is not there.
+fn own_job(staff: &Staff, id: &str) -> Result<Arc<Job>, PageError> {
+    let archives = &staff.visit.state.archives;
+    archives
+        .get(id, &staff.member.account.id)
+        .ok_or(PageError::NotFound)
+}
+
 /// `GET /staff/archive/{id}`: how far the archive is, refreshing itself
 /// until it is ready to download.
 pub async fn progress(staff: Staff, Path(id): Path<String>) -> PageResult {
-    let job = staff
-        .visit
-        .state
-        .archives
-        .get(&id, &staff.member.account.id)
-        .ok_or(PageError::NotFound)?;
+    let job = own_job(&staff, &id)?;
     let done = job.done.load(Ordering::Relaxed);
     let result = job
         .result
@@ -192,12 +195,7 @@ pub async fn progress(staff: Staff, Path(id): Path<String>) -> PageResult {
 
 /// `GET /staff/archive/{id}/fichier`: the ZIP, once written.
 pub async fn download(staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
-    let job = staff
-        .visit
-        .state
-        .archives
-        .get(&id, &staff.member.account.id)
-        .ok_or(PageError::NotFound)?;
+    let job = own_job(&staff, &id)?;
     let path = match job
         .result
         .lock()
