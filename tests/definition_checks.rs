@@ -877,3 +877,53 @@ fn problems_of_an_overlay_are_reported_in_the_file_that_wrote_them() {
     assert_eq!(circle.len(), 1, "{circle:?}");
     assert!(circle[0].2.contains("in a circle"), "{circle:?}");
 }
+
+#[test]
+fn letters_are_checked_like_mails_and_only_go_to_the_candidate() {
+    let letter = "\nletters:\n  - id: admission\n    title: \"Admission to {{ formation.title }}\"\n    text: \"Dear {{ candidate.first_name }}, {{ dossier.id }}\"\n";
+    let valid = edit(
+        "    text: \"Hello {{ candidate.first_name }}.\"",
+        &format!("    text: \"Hello {{{{ candidate.first_name }}}}.\"\n    letters: [admission]{letter}signature:\n  name: The dean\n"),
+    );
+    assert_eq!(problems(&valid), Vec::new());
+
+    // A letter the file does not have, named where the mail names it.
+    let text = valid.replace("letters: [admission]", "letters: [admision]");
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "[admision]"));
+    assert_eq!(message, "unknown letter `admision`");
+    assert!(hint.contains("admission"), "{hint}");
+
+    // Its templates read what a candidature's mail reads, nothing else.
+    let text = valid.replace(
+        "{{ candidate.first_name }}, ",
+        "{{ candidate.frist_name }}, ",
+    );
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "frist_name"));
+    assert_eq!(
+        message,
+        "`candidate.frist_name` is not a variable this letter can use"
+    );
+    assert!(hint.contains("first_name"), "{hint}");
+    let text = valid.replace(
+        "{{ formation.title }}\"\n    text: \"Dear",
+        "{{ formation.title }\"\n    text: \"Dear",
+    );
+    let (_, _, message, _) = single(&text);
+    assert!(message.contains("does not compile"), "{message}");
+
+    // A letter never goes in an account's mail, nor in a third party's.
+    let text = valid.replace(
+        "    letters: [admission]",
+        "    letters: [admission]\n    about: account",
+    );
+    let found = problems(&text);
+    assert!(
+        found.iter().any(
+            |(line, _, message, _)| *line == line_of(&text, "letters: [admission]")
+                && message.contains("is about an account")
+        ),
+        "{found:#?}"
+    );
+}

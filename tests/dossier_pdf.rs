@@ -195,3 +195,38 @@ fn the_dossier_pdf_holds_the_summary_then_every_piece_with_an_outline() {
     // The same dossier gives the same bytes.
     assert_eq!(render(&printed).unwrap().bytes, rendered.bytes);
 }
+
+#[test]
+fn a_long_letter_runs_over_pages_with_its_paragraphs_joined_and_its_signature_whole() {
+    let paragraph =
+        "La commission pédagogique a examiné votre dossier\navec attention. ".repeat(12);
+    let body = vec![paragraph; 8].join("\n\n");
+    let letter = guichet_pdf::Letter {
+        institution: "Institut Pythéas\nCampus de Luminy".into(),
+        recipient: vec!["Zoé Lefèvre".into(), "zoe@example.org".into()],
+        place_and_date: "Marseille, le 2 avril 2027".into(),
+        title: "Admission en Master Océanographie".into(),
+        body,
+        signature: vec!["La directrice".into(), "Par délégation".into()],
+    };
+    let rendered = guichet_pdf::render_letter(&letter).unwrap();
+    assert!(rendered.pages >= 2, "{} page(s)", rendered.pages);
+    let folder = tempfile::tempdir().unwrap();
+    let path = written(folder.path(), &rendered.bytes);
+    let info = poppler("pdfinfo", &[], &path);
+    assert!(
+        info.contains(&format!("Pages:           {}", rendered.pages)),
+        "{info}"
+    );
+    let text = poppler("pdftotext", &[], &path);
+    // A paragraph's own line breaks are not kept: the words run on.
+    assert!(!text.contains("dossier\navec"), "{text}");
+    let last_page = text.split('\u{c}').rfind(|p| !p.trim().is_empty()).unwrap();
+    assert!(last_page.contains("La directrice"), "{last_page}");
+    assert!(last_page.contains("Par délégation"), "{last_page}");
+    // The same letter, the same bytes.
+    assert_eq!(
+        guichet_pdf::render_letter(&letter).unwrap().bytes,
+        rendered.bytes
+    );
+}

@@ -952,3 +952,125 @@ fn the_pdfs_of_a_view_come_as_one_zip_built_in_the_background() {
     assert_ne!(forged.status, 303);
     server.stop();
 }
+
+/// The bytes of a mail's attachment, from [`decode`]'s hex.
+fn attachment_bytes(attachment: &Value) -> Vec<u8> {
+    let hex = attachment["hex"].as_str().unwrap();
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_same() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let log_path = folder.path().join("guichet.log");
+    let now = ["--now", "2027-04-02T10:00:00+02:00"];
+    let server = Guichet::launch(&data, None, &now, std::fs::File::create(&log_path).unwrap());
+    let mut candidate = activated(&server, &log_path, "camille@example.org");
+    let mut mallory = activated(&server, &log_path, "mallory@example.org");
+    server.stop();
+
+    // The commission's favourable decision, published: its mail is queued.
+    let engine = osu_engine(&data);
+    let dossier = engine
+        .dossiers()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.candidate.email == "camille@example.org")
+        .unwrap();
+    let mut camille = Seeded::existing(
+        &engine,
+        &dossier.id,
+        "2027-04-02T10:00:00Z".parse().unwrap(),
+    );
+    camille.send("m1-set", &PIECES);
+    camille.transition("gestionnaire", "declarer_complet", Value::Null);
+    camille.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
+    camille.transition("gestionnaire", "publier_avis", Value::Null);
+    drop(engine);
+
+    let link = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let server = Guichet::launch(&data, Some(smtp.port), &now, Stdio::null());
+    let mut decision = Value::Null;
+    wait_for("the decision's mail", || {
+        let received = smtp.received();
+        let found = received.into_iter().find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Avis favorable")
+        });
+        found.map(|m| decision = m).is_some()
+    });
+    let attachments = decision["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1, "{decision}");
+    assert_eq!(attachments[0]["content_type"], "application/pdf");
+    let name = attachments[0]["filename"].as_str().unwrap();
+    assert_eq!(name, format!("lettre-admission-{}-c1.pdf", dossier.id));
+    // The mail's own words are still there, beside the letter.
+    assert!(
+        decision["text"]
+            .as_str()
+            .unwrap()
+            .contains("lettre d'admission est jointe"),
+        "{decision}"
+    );
+    let mailed = attachment_bytes(&attachments[0]);
+    let letter = read_pdf(&mailed);
+    assert_eq!(letter.pages, 1);
+    for expected in [
+        "OSU Institut Pythéas — Observatoire des Sciences de l'Univers",
+        "Camille Durand",
+        "camille@example.org",
+        "Marseille, le 2 avril 2027",
+        "Admission en Master Sciences de l'Environnement Terrestre — M1",
+        &format!("(dossier {})", dossier.id),
+        "avant le 2027-04-10",
+        "Le directeur de l'OSU Institut Pythéas",
+        "Par délégation, le responsable de la scolarité",
+    ] {
+        assert!(
+            letter.text.contains(expected),
+            "no `{expected}` in {}",
+            letter.text
+        );
+    }
+
+    // The candidate finds it on the candidature's page: the same bytes.
+    let page = candidate.get(&server.url("/candidatures/c1"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Admission en Master"), "{}", page.body);
+    assert!(
+        page.body.contains("courrier&#x2f;lettre_admission"),
+        "{}",
+        page.body
+    );
+    let (status, kind, downloaded) =
+        candidate.get_bytes(&server.url("/candidatures/c1/courrier/lettre_admission"));
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    assert_eq!(downloaded, mailed, "the download is the letter mailed");
+    // No other letter, nobody else's.
+    let (status, _, _) = candidate.get_bytes(&server.url("/candidatures/c1/courrier/lettre_refus"));
+    assert_eq!(status, 404);
+    let (status, _, _) =
+        mallory.get_bytes(&server.url("/candidatures/c1/courrier/lettre_admission"));
+    assert_eq!(status, 404);
+    let (status, _, _) =
+        Browser::new().get_bytes(&server.url("/candidatures/c1/courrier/lettre_admission"));
+    assert_ne!(status, 200);
+
+    // The scolarité reads the letter as it was sent.
+    let mut office = signed_in_staff(&server, &link);
+    let staff_page = format!("/staff/candidatures/{}/c1", dossier.id);
+    let page = office.get(&server.url(&staff_page));
+    assert!(page.body.contains("Admission en Master"), "{}", page.body);
+    let (status, _, copy) =
+        office.get_bytes(&server.url(&format!("{staff_page}/courrier/lettre_admission")));
+    assert_eq!(status, 200);
+    assert_eq!(copy, mailed);
+    server.stop();
+}

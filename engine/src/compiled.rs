@@ -25,6 +25,12 @@ pub(crate) struct CompiledDefinition {
     pub patterns: HashMap<String, regex::Regex>,
 }
 
+/// The owner name under which a letter's parts are compiled: apart from
+/// the mails', whose ids have no `/`.
+pub(crate) fn letter_template(letter: &str) -> String {
+    format!("letters/{letter}")
+}
+
 /// Name under which a mail part is compiled; `.html` turns auto-escaping on.
 pub(crate) fn template_name(mail: &str, part: &str, language: &str) -> String {
     let language = if language.is_empty() { "all" } else { language };

@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use crate::bundle::{Bundle, ReadError};
 use crate::check;
-use crate::compiled::{template_name, CompiledDefinition};
+use crate::compiled::{letter_template, template_name, CompiledDefinition};
 use crate::diagnostic::Diagnostics;
 use crate::list::List;
 use crate::model::{
-    DefinitionFile, FormDef, FormMode, FormationDef, MailDef, PieceDef, PieceStatusDef,
-    PieceTransitionDef, RoleDef, RoleKind, StateDef, TransitionDef,
+    DefinitionFile, FormDef, FormMode, FormationDef, LetterDef, MailDef, PieceDef, PieceStatusDef,
+    PieceTransitionDef, RoleDef, RoleKind, StateDef, Text, TransitionDef,
 };
 use crate::script::ScriptError;
 use crate::yaml;
@@ -369,15 +369,50 @@ impl Definition {
             _ => def.html.as_ref(),
         };
         let Some(text) = text else { return Ok(None) };
+        self.render_template(mail, part, text, language, context)
+            .map(Some)
+    }
+
+    /// The letter `id`, if the definition has one.
+    pub fn letter(&self, id: &str) -> Option<&LetterDef> {
+        self.file.letters.iter().find(|l| l.id == id)
+    }
+
+    /// Renders one part (`title`, `text`) of a letter in `language`.
+    pub fn render_letter_part(
+        &self,
+        letter: &LetterDef,
+        part: &str,
+        language: &str,
+        context: &Value,
+    ) -> Result<String, minijinja::Error> {
+        let text = if part == "title" {
+            &letter.title
+        } else {
+            &letter.text
+        };
+        self.render_template(&letter_template(&letter.id), part, text, language, context)
+    }
+
+    /// Renders the compiled template of `text` (a part of the mail or letter
+    /// `owner`) in `language`, or in its first language when it has none in it.
+    fn render_template(
+        &self,
+        owner: &str,
+        part: &str,
+        text: &Text,
+        language: &str,
+        context: &Value,
+    ) -> Result<String, minijinja::Error> {
         let variants = text.variants();
         let language = variants
             .iter()
             .find(|(code, _)| *code == language)
             .or_else(|| variants.first())
             .map_or("", |(code, _)| *code);
-        let name = template_name(mail, part, language);
+        let name = template_name(owner, part, language);
         let template = self.compiled.templates.get_template(&name)?;
-        template.render(minijinja::value::Serde(context)).map(Some)
+        template.render(minijinja::value::Serde(context))
     }
 }
 

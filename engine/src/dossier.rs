@@ -77,6 +77,40 @@ pub struct Candidature {
     /// The answers to the formation's complementary form, filled online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form: Option<Map<String, Value>>,
+    /// The letters issued to the candidate (one per letter id, the latest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub letters: Vec<IssuedLetter>,
+}
+
+/// A letter as it was issued: everything it prints rendered once, in the
+/// candidate's language, so that every later copy says the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedLetter {
+    /// Id of the letter in the definition.
+    pub letter: String,
+    /// The candidature it is about.
+    pub candidature: String,
+    /// The mail that carried it.
+    pub mail: String,
+    /// Its language.
+    pub language: String,
+    /// The institution sending it.
+    pub institution: String,
+    /// Whom it is to: the candidate's name and address.
+    pub recipient: Vec<String>,
+    /// Its subject line.
+    pub title: String,
+    /// Its body.
+    pub text: String,
+    /// The town it is written from.
+    #[serde(default)]
+    pub place: Option<String>,
+    /// The day it is dated (`YYYY-MM-DD`, in the definition's time zone).
+    pub day: String,
+    /// The signature: name, then function lines.
+    pub signature: Vec<String>,
+    /// When it was issued.
+    pub issued_at: Timestamp,
 }
 
 /// A piece asked of a third party the candidate named, through a link mailed
@@ -304,6 +338,9 @@ pub struct OutboxMail {
     pub text: String,
     /// HTML body.
     pub html: Option<String>,
+    /// Letters attached, as PDF.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub letters: Vec<IssuedLetter>,
     /// When it was queued.
     pub queued_at: Timestamp,
 }

@@ -496,6 +496,7 @@ impl<S: Store> Engine<S> {
             subject: subject.trim().to_owned(),
             text: render("text")?.unwrap_or_default(),
             html: render("html")?,
+            letters: Vec::new(),
             queued_at: now,
         };
         self.store.enqueue(std::slice::from_ref(&outbox_mail))?;

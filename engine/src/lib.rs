@@ -141,8 +141,8 @@ pub use dates::{add_days, add_months, days_between};
 pub use definition::{Definition, DefinitionError, SUPPORTED_LANGUAGES};
 pub use diagnostic::{with_causes, Diagnostic, Diagnostics};
 pub use dossier::{
-    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, OutboxMail,
-    PieceState, Request, SentCopy,
+    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, IssuedLetter,
+    OutboxMail, PieceState, Request, SentCopy,
 };
 pub use engine::{promotion_rules, Engine, EngineError, Handled};
 pub use list::List;

@@ -72,6 +72,13 @@ pub struct DefinitionFile {
     /// Mail templates (minijinja), referred to by id.
     #[serde(default)]
     pub mails: Vec<MailDef>,
+    /// Letters (an admission, a refusal) printed as PDF: a mail that names
+    /// one in `letters:` issues it, attached; the candidate downloads it.
+    #[serde(default)]
+    pub letters: Vec<LetterDef>,
+    /// The institution's signature at the foot of every letter.
+    #[serde(default)]
+    pub signature: Option<SignatureDef>,
     /// Scenarios that `guichet test` plays against this definition.
     #[serde(default)]
     pub tests: Vec<TestScenario>,
@@ -893,6 +900,42 @@ pub struct MailDef {
     /// HTML body (minijinja template, values auto-escaped).
     #[serde(default)]
     pub html: Option<Text>,
+    /// Letters issued with this mail and attached to it as PDF (ids of
+    /// `letters:`); each is kept in the candidature for the candidate to download.
+    #[serde(default)]
+    pub letters: Vec<String>,
+}
+
+/// A letter template: what a decision letter says, printed as PDF under the
+/// institution's heading, above its signature.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterDef {
+    /// Stable id.
+    pub id: String,
+    /// Its subject line and the name of its file (minijinja template).
+    pub title: Text,
+    /// Its body (minijinja template, the variables of a candidature's
+    /// mail); a blank line separates paragraphs.
+    pub text: Text,
+}
+
+/// Who sends and signs the letters, and where.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureDef {
+    /// The institution's name and address at the top of every letter, one
+    /// line each. Default: the definition's title.
+    #[serde(default)]
+    pub institution: Option<Text>,
+    /// The town the letters are written from, before their date.
+    #[serde(default)]
+    pub place: Option<Text>,
+    /// The signatory's name.
+    pub name: Text,
+    /// Their function, one line each (`Directeur de …`).
+    #[serde(default)]
+    pub function: Option<Text>,
 }
 
 /// The section and field a mail recipient `profile.<section>.<field>` names
@@ -1017,6 +1060,9 @@ pub struct TestExpect {
     /// Words that the subject or text of a mail queued by the step must contain.
     #[serde(default)]
     pub mail_contains: Vec<String>,
+    /// Words that the title or text of a letter issued by the step must contain.
+    #[serde(default)]
+    pub letter_contains: Vec<String>,
     /// The action is refused (text the message must contain).
     #[serde(default)]
     pub refused: Option<String>,

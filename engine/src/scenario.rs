@@ -503,6 +503,15 @@ impl Player<'_> {
                 return Err(format!("no mail queued by this step contains “{words}”"));
             }
         }
+        for words in &expect.letter_contains {
+            let found = mails
+                .iter()
+                .flat_map(|m| &m.letters)
+                .any(|l| l.title.contains(words.as_str()) || l.text.contains(words.as_str()));
+            if !found {
+                return Err(format!("no letter issued by this step contains “{words}”"));
+            }
+        }
         Ok(())
     }
 }

@@ -501,15 +501,7 @@ pub fn render(printed: &Printed) -> Result<Rendered, PdfError> {
     } else {
         PdfVersion::Pdf17
     };
-    let configuration = ConfigurationBuilder::new()
-        .with_version(version)
-        .finish()
-        .map_err(|e| PdfError::Write(format!("{e:?}")))?;
-    let settings = SerializeSettings {
-        configuration,
-        ..SerializeSettings::default()
-    };
-    let mut document = Document::new_with(settings);
+    let mut document = new_document(version)?;
     let mut outline = Outline::new();
     for (title, page, y) in entries {
         let point = Point::from_xy(MARGIN, (y - HEADING).max(0.0));
@@ -555,6 +547,107 @@ pub fn render(printed: &Printed) -> Result<Rendered, PdfError> {
         pages,
         summary_pages,
     })
+}
+
+fn new_document(version: PdfVersion) -> Result<Document, PdfError> {
+    let configuration = ConfigurationBuilder::new()
+        .with_version(version)
+        .finish()
+        .map_err(|e| PdfError::Write(format!("{e:?}")))?;
+    let settings = SerializeSettings {
+        configuration,
+        ..SerializeSettings::default()
+    };
+    Ok(Document::new_with(settings))
+}
+
+/// A letter as it is printed, in its reader's language.
+#[derive(Debug, Clone, Default)]
+pub struct Letter {
+    /// The sender, at the top: the institution's name, then its address
+    /// (one line each).
+    pub institution: String,
+    /// Whom it is to, one line each (name, dossier number, formation).
+    pub recipient: Vec<String>,
+    /// The town and date it is written at.
+    pub place_and_date: String,
+    /// Its subject line.
+    pub title: String,
+    /// Its body: a blank line separates paragraphs; the lines of a
+    /// paragraph are joined and wrapped to the page.
+    pub body: String,
+    /// The signature: name, then function, one line each.
+    pub signature: Vec<String>,
+}
+
+/// Writes `letter` as a PDF of as many pages as its text takes.
+pub fn render_letter(letter: &Letter) -> Result<Rendered, PdfError> {
+    let fonts = Fonts::load()?;
+    let mut layout = Layout::new(&fonts);
+    let width = PAGE.0 - 2.0 * MARGIN;
+    // The recipient's block and the signature sit in the right half, as on
+    // a letter sent by post.
+    let right = PAGE.0 / 2.0 + 20.0;
+    let right_width = PAGE.0 - MARGIN - right;
+    let mut sender = letter.institution.lines();
+    layout.paragraph(MARGIN, width, sender.next().unwrap_or(""), HEADING, true);
+    for line in sender {
+        layout.paragraph(MARGIN, width, line, BODY, false);
+    }
+    layout.y += 24.0;
+    for line in &letter.recipient {
+        layout.paragraph(right, right_width, line, BODY, false);
+    }
+    layout.y += 18.0;
+    layout.paragraph(right, right_width, &letter.place_and_date, BODY, false);
+    layout.y += 24.0;
+    layout.paragraph(MARGIN, width, &letter.title, BODY + 1.0, true);
+    layout.y += 12.0;
+    for (number, paragraph) in paragraphs(&letter.body).iter().enumerate() {
+        if number > 0 {
+            layout.y += (BODY + 1.0) * 0.8;
+        }
+        layout.paragraph(MARGIN, width, paragraph, BODY + 1.0, false);
+    }
+    layout.y += 24.0;
+    // The signature is kept whole, on the body's last page or the next.
+    layout.room(letter.signature.len() as f32 * (BODY + 1.0) * LEADING);
+    for (number, line) in letter.signature.iter().enumerate() {
+        layout.paragraph(right, right_width, line, BODY + 1.0, number == 0);
+    }
+    let mut document = new_document(PdfVersion::Pdf17)?;
+    for ops in &layout.pages {
+        draw_page(&mut document, &fonts, ops);
+    }
+    let pages = layout.pages.len();
+    let bytes = document
+        .finish()
+        .map_err(|e| PdfError::Write(format!("{e:?}")))?;
+    Ok(Rendered {
+        bytes,
+        pages,
+        summary_pages: pages,
+    })
+}
+
+/// The paragraphs of `text` (separated by blank lines), each on one line.
+fn paragraphs(text: &str) -> Vec<String> {
+    let mut paragraphs = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(current.join(" "));
+                current.clear();
+            }
+        } else {
+            current.push(line);
+        }
+    }
+    if !current.is_empty() {
+        paragraphs.push(current.join(" "));
+    }
+    paragraphs
 }
 
 fn draw_page(document: &mut Document, fonts: &Fonts, ops: &[Op]) {

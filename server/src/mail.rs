@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use guichet_engine::{Engine, OutboxMail, SledStore};
-use lettre::message::{header, Mailbox, MultiPart, SinglePart};
+use lettre::message::{header, Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{watch, Notify};
 
@@ -56,7 +56,8 @@ pub struct Envelope {
 }
 
 /// Turns an outbox entry into a MIME message: UTF-8, a text part and, when the
-/// definition gives one, an HTML alternative.
+/// definition gives one, an HTML alternative; the letters it issued attached
+/// as PDF.
 pub fn build_message(mail: &OutboxMail, envelope: &Envelope) -> anyhow::Result<Message> {
     let mut builder = Message::builder()
         .from(envelope.from.clone())
@@ -68,17 +69,30 @@ pub fn build_message(mail: &OutboxMail, envelope: &Envelope) -> anyhow::Result<M
     let text = SinglePart::builder()
         .header(header::ContentType::TEXT_PLAIN)
         .body(mail.text.clone());
-    let message = match &mail.html {
-        Some(html) => builder.multipart(
-            MultiPart::alternative().singlepart(text).singlepart(
-                SinglePart::builder()
-                    .header(header::ContentType::TEXT_HTML)
-                    .body(html.clone()),
-            ),
-        )?,
-        None => builder.singlepart(text)?,
+    let body = match &mail.html {
+        Some(html) => MultiPart::alternative().singlepart(text).singlepart(
+            SinglePart::builder()
+                .header(header::ContentType::TEXT_HTML)
+                .body(html.clone()),
+        ),
+        None if mail.letters.is_empty() => return Ok(builder.singlepart(text)?),
+        None => MultiPart::mixed().singlepart(text),
     };
-    Ok(message)
+    if mail.letters.is_empty() {
+        return Ok(builder.multipart(body)?);
+    }
+    let mut mixed = match &mail.html {
+        Some(_) => MultiPart::mixed().multipart(body),
+        None => body,
+    };
+    let dossier = mail.dossier.as_deref().unwrap_or("");
+    for letter in &mail.letters {
+        let pdf = crate::letters::render(letter)?;
+        let name = crate::letters::file_name(dossier, letter);
+        let content_type = header::ContentType::parse("application/pdf")?;
+        mixed = mixed.singlepart(Attachment::new(name).body(pdf.bytes, content_type));
+    }
+    Ok(builder.multipart(mixed)?)
 }
 
 /// Delay before the `attempt`-th retry: 1 s, 2 s, 4 s… up to 5 minutes.
@@ -191,6 +205,7 @@ mod tests {
             subject: "Dossier réceptionné : Océanographie".into(),
             text: "Bonjour Zoé".into(),
             html: Some("<p>Bonjour Zoé</p>".into()),
+            letters: Vec::new(),
             queued_at: "2027-03-10T09:00:00Z".parse().expect("time"),
         };
         let envelope = Envelope {
@@ -214,6 +229,53 @@ mod tests {
         assert!(text.contains("text/html; charset=utf-8"), "{text}");
         // The subject is encoded for SMTP (RFC 2047), not sent as raw UTF-8.
         assert!(text.contains("Subject: Dossier =?utf-8?b?"), "{text}");
+    }
+
+    #[test]
+    fn issued_letters_travel_as_pdf_attachments_beside_both_parts() {
+        let letter = guichet_engine::IssuedLetter {
+            letter: "lettre_admission".into(),
+            candidature: "c1".into(),
+            mail: "avis".into(),
+            language: "fr".into(),
+            institution: "Institut".into(),
+            recipient: vec!["Zoé Lefèvre".into()],
+            title: "Admission".into(),
+            text: "Madame, Monsieur,".into(),
+            place: Some("Marseille".into()),
+            day: "2027-06-01".into(),
+            signature: vec!["La directrice".into()],
+            issued_at: "2027-06-01T09:00:00Z".parse().expect("time"),
+        };
+        let mail = OutboxMail {
+            id: "d1-00000009-00".into(),
+            dossier: Some("d1".into()),
+            mail: "avis".into(),
+            to: vec!["zoe@example.org".into()],
+            subject: "Avis".into(),
+            text: "Bonjour".into(),
+            html: Some("<p>Bonjour</p>".into()),
+            letters: vec![letter],
+            queued_at: "2027-06-01T09:00:00Z".parse().expect("time"),
+        };
+        let envelope = Envelope {
+            from: "scolarite@example.org".parse().expect("mailbox"),
+            domain: "example.org".into(),
+        };
+        let text = String::from_utf8(
+            build_message(&mail, &envelope)
+                .expect("message")
+                .formatted(),
+        )
+        .expect("utf-8");
+        let mixed = text.find("multipart/mixed").expect("a mixed message");
+        let alternative = text.find("multipart/alternative").expect("both parts");
+        assert!(mixed < alternative, "{text}");
+        assert!(text.contains("Content-Type: application/pdf"), "{text}");
+        assert!(
+            text.contains("filename=\"lettre-admission-d1-c1.pdf\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 mod account_store;
 mod files;
+mod letters;
 mod listen;
 mod mail;
 mod scheduler;

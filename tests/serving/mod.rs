@@ -99,6 +99,10 @@ print(json.dumps({
     'subject': str(message['subject']), 'to': str(message['to']), 'from': str(message['from']),
     'message_id': str(message['message-id']),
     'text': text.get_content() if text else None, 'html': html.get_content() if html else None,
+    'attachments': [
+        {'filename': part.get_filename(), 'content_type': part.get_content_type(), 'hex': part.get_content().hex()}
+        for part in message.iter_attachments()
+    ],
 }))
 "#;
     let output = Command::new("python3")
@@ -254,6 +258,19 @@ impl<'e> Seeded<'e> {
             dossier: dossier.id,
             owner: owner.to_owned(),
             version: 1,
+            now,
+        }
+    }
+
+    /// The dossier `id` as it stands in `engine` (one a candidate made
+    /// through the pages), to go on with.
+    pub fn existing(engine: &'e Engine<SledStore>, id: &str, now: jiff::Timestamp) -> Self {
+        let dossier = engine.dossier(id).unwrap().expect("the dossier exists");
+        Seeded {
+            engine,
+            dossier: dossier.id,
+            owner: dossier.owner,
+            version: dossier.version,
             now,
         }
     }

@@ -2,7 +2,7 @@
 //! account mails, and the definition's own test scenarios.
 
 use super::{Checker, TEMPLATE_GLOBALS};
-use crate::compiled::template_name;
+use crate::compiled::{letter_template, template_name};
 use crate::context::shape::{self, Shape};
 use crate::model::{answer_recipient, FieldType, MailSubject, OneOrMany, RoleKind};
 use crate::suggest::did_you_mean;
@@ -36,6 +36,19 @@ impl Checker<'_> {
                     self.template(&pointer, &mail.id, part, language, source, shape);
                 }
             }
+            let letters: Vec<&str> = def.letters.iter().map(|l| l.id.as_str()).collect();
+            for (i, letter) in mail.letters.iter().enumerate() {
+                let pointer = format!("{at}/letters/{i}");
+                if !letters.contains(&letter.as_str()) {
+                    self.unknown(&pointer, "letter", letter, &letters);
+                } else if mail.about == MailSubject::Account {
+                    self.error(
+                        &pointer,
+                        format!("mail `{}` is about an account: it has no candidature to issue a letter to", mail.id),
+                        "attach letters to a mail about a candidature (a decision's)",
+                    );
+                }
+            }
             if let Some(to) = &mail.to {
                 for (i, recipient) in to.ids().into_iter().enumerate() {
                     let pointer = match to {
@@ -64,6 +77,61 @@ impl Checker<'_> {
                         Some(_) => {}
                     }
                 }
+            }
+        }
+    }
+
+    /// Letter templates (compiled against what a candidature's mail reads),
+    /// the signature, and no letter in a mail sent to a third party.
+    pub(super) fn letters(&mut self) {
+        let def = self.def;
+        self.unique(
+            "/letters",
+            "letter",
+            def.letters.iter().map(|l| l.id.as_str()),
+        );
+        let shape = shape::candidature_mail_shape(def);
+        for (index, letter) in def.letters.iter().enumerate() {
+            let at = format!("/letters/{index}");
+            self.slug(&format!("{at}/id"), &letter.id);
+            let owner = letter_template(&letter.id);
+            for (part, text) in [("title", &letter.title), ("text", &letter.text)] {
+                self.text(&format!("{at}/{part}"), text);
+                for (language, source) in text.variants() {
+                    let pointer = match language {
+                        "" => format!("{at}/{part}"),
+                        code => format!("{at}/{part}/{code}"),
+                    };
+                    self.template(&pointer, &owner, part, language, source, &shape);
+                }
+            }
+        }
+        if let Some(signature) = &def.signature {
+            self.text("/signature/name", &signature.name);
+            if let Some(place) = &signature.place {
+                self.text("/signature/place", place);
+            }
+            if let Some(institution) = &signature.institution {
+                self.text("/signature/institution", institution);
+            }
+            if let Some(function) = &signature.function {
+                self.text("/signature/function", function);
+            }
+        }
+        for (index, role) in def.roles.iter().enumerate() {
+            let Some(mail) = role
+                .mail
+                .as_deref()
+                .and_then(|id| def.mails.iter().find(|m| m.id == id))
+            else {
+                continue;
+            };
+            if role.kind == RoleKind::ThirdParty && !mail.letters.is_empty() {
+                self.error(
+                    &format!("/roles/{index}/mail"),
+                    format!("mail `{}` attaches letters, and goes to a third party", mail.id),
+                    "a letter to the candidate goes in a mail to the candidate: give this role a mail without `letters:`",
+                );
             }
         }
     }
@@ -119,6 +187,11 @@ impl Checker<'_> {
         let Ok(template) = self.templates.get_template(&name) else {
             return;
         };
+        let what = if mail.starts_with(&letter_template("")) {
+            "letter"
+        } else {
+            "mail"
+        };
         let mut used: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         used.sort();
         for path in used {
@@ -145,7 +218,7 @@ impl Checker<'_> {
                 self.diagnostics.push(
                     self.main,
                     span,
-                    format!("`{path}` is not a variable this mail can use"),
+                    format!("`{path}` is not a variable this {what} can use"),
                     hint,
                 );
             }

@@ -145,6 +145,7 @@ pub(crate) fn check(
     checker.piece_workflow();
     checker.deadlines();
     checker.mails();
+    checker.letters();
     checker.accounts();
     checker.tests();
     Some(CompiledDefinition {

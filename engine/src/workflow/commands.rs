@@ -214,6 +214,7 @@ impl Step<'_> {
             requests: Vec::new(),
             mailed_requests: 0,
             form: None,
+            letters: Vec::new(),
         };
         let summary = json!({"formation": formation_id, "state": candidature.state});
         self.after.candidatures.push(candidature);

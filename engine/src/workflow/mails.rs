@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::deadlines::deadline_time;
 use super::{Step, WorkflowError};
-use crate::dossier::OutboxMail;
+use crate::dossier::{IssuedLetter, OutboxMail};
 use crate::model::{answer_recipient, DeadlineDef, FormationDef, MailDef, MailEffect, RoleKind};
 
 impl Step<'_> {
@@ -47,7 +47,7 @@ impl Step<'_> {
                 continue;
             };
             let to = self.recipients(mail, formation);
-            self.queue_mail(mail, &context, to)?;
+            self.queue_mail(index, mail, &context, to)?;
         }
         Ok(())
     }
@@ -95,9 +95,11 @@ impl Step<'_> {
     }
 
     /// Renders `mail` over `context` in the dossier's language and queues it
-    /// to `to` (nothing when `to` is empty).
+    /// to `to` (nothing when `to` is empty), with the letters it issues to
+    /// candidature `index`.
     pub(super) fn queue_mail(
         &mut self,
+        index: usize,
         mail: &MailDef,
         context: &Value,
         to: Vec<String>,
@@ -135,6 +137,7 @@ impl Step<'_> {
         let subject = render("subject", &language)?.unwrap_or_default();
         let text = render("text", &language)?.unwrap_or_default();
         let html = render("html", &language)?;
+        let letters = self.issue_letters(index, mail, &context)?;
         if to.is_empty() {
             return Ok(());
         }
@@ -152,9 +155,91 @@ impl Step<'_> {
             subject: subject.trim().to_owned(),
             text,
             html,
+            letters,
             queued_at: self.now,
         });
         Ok(())
+    }
+
+    /// Renders the letters `mail` issues, in the dossier's language, and
+    /// keeps each in candidature `index` in place of an earlier issue.
+    fn issue_letters(
+        &mut self,
+        index: usize,
+        mail: &MailDef,
+        context: &Value,
+    ) -> Result<Vec<IssuedLetter>, WorkflowError> {
+        let definition = self.definition;
+        let language = self.after.language.clone();
+        let mut issued = Vec::new();
+        for letter in mail.letters.iter().filter_map(|id| definition.letter(id)) {
+            let render = |part: &str, language: &str| {
+                definition
+                    .render_letter_part(letter, part, language, context)
+                    .map_err(|source| WorkflowError::Template {
+                        mail: format!("{} (letter `{}`)", mail.id, letter.id),
+                        source,
+                    })
+            };
+            for (other, _) in letter
+                .title
+                .variants()
+                .into_iter()
+                .chain(letter.text.variants())
+            {
+                for part in ["title", "text"] {
+                    render(part, other)?;
+                }
+            }
+            let candidate = &self.after.candidate;
+            let signature = definition.file().signature.as_ref();
+            let mut signed_by: Vec<String> = signature
+                .map(|s| s.name.get(&language).to_owned())
+                .into_iter()
+                .collect();
+            if let Some(function) = signature.and_then(|s| s.function.as_ref()) {
+                signed_by.extend(function.get(&language).lines().map(str::to_owned));
+            }
+            let candidature = &mut self.after.candidatures[index];
+            let candidature_id = candidature.id.clone();
+            let issued_letter = IssuedLetter {
+                letter: letter.id.clone(),
+                candidature: candidature_id.clone(),
+                mail: mail.id.clone(),
+                language: language.clone(),
+                institution: signature
+                    .and_then(|s| s.institution.as_ref())
+                    .unwrap_or(&definition.file().title)
+                    .get(&language)
+                    .trim()
+                    .to_owned(),
+                recipient: vec![
+                    format!("{} {}", candidate.first_name, candidate.last_name),
+                    candidate.email.clone(),
+                ],
+                title: render("title", &language)?.trim().to_owned(),
+                text: render("text", &language)?,
+                place: signature
+                    .and_then(|s| s.place.as_ref())
+                    .map(|p| p.get(&language).to_owned()),
+                day: definition.day_of(self.now),
+                signature: signed_by,
+                issued_at: self.now,
+            };
+            let earlier = candidature
+                .letters
+                .iter()
+                .position(|l| l.letter == letter.id)
+                .map(|at| candidature.letters.remove(at));
+            candidature.letters.push(issued_letter.clone());
+            self.change(
+                format!("candidatures/{candidature_id}/letters/{}", letter.id),
+                earlier.map_or(Value::Null, |l| json!(l.issued_at)),
+                json!(self.now),
+            );
+            issued.push(issued_letter);
+        }
+        Ok(issued)
     }
 }
 

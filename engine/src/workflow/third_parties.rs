@@ -146,7 +146,7 @@ impl Step<'_> {
                         }),
                     );
                 }
-                self.queue_mail(mail, &context, vec![email])?;
+                self.queue_mail(index, mail, &context, vec![email])?;
             }
             self.asked.push((entry, token));
         }

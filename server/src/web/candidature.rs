@@ -107,6 +107,8 @@ struct CandidaturePage {
     candidature: Summary,
     /// The candidature as one PDF.
     pdf: String,
+    /// The letters issued to it (a decision's).
+    letters: Vec<dossier_pdf::LetterLink>,
     pieces: Vec<PieceView>,
     transitions: Vec<ActionLink>,
     missing: bool,
@@ -227,6 +229,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     };
     let page = CandidaturePage {
         pdf: lang.href(&format!("/candidatures/{id}/dossier.pdf")),
+        letters: dossier_pdf::letter_links(candidature, &format!("/candidatures/{id}"), lang),
         candidature: Summary {
             formation,
             state: context["candidature"]["state_label"].clone(),
@@ -313,6 +316,13 @@ pub fn answer(own: OwnDossier, id: &str, result: Result<Outcome, EngineError>) -
             Some(refusal(&own.definition, lang.code(), &error)),
         ),
     }
+}
+
+/// `GET /candidatures/{id}/courrier/{letter}`: a letter issued to the
+/// candidature, as PDF.
+pub async fn letter(own: OwnDossier, Path((id, letter)): Path<(String, String)>) -> PageResult {
+    let candidature = own.candidature(&id)?;
+    dossier_pdf::letter(&own.dossier, candidature, &letter).await
 }
 
 /// `GET /candidatures/{id}/dossier.pdf`: the candidature as one PDF, as it

@@ -223,20 +223,62 @@ pub fn form_section(
 /// What `build` prints, written as a PDF off the async threads (it reads
 /// the pieces' files), as a download called `name`.
 pub async fn respond(name: String, build: impl FnOnce() -> Printed + Send + 'static) -> PageResult {
-    let rendered = blocking(move || guichet_pdf::render(&build()))
-        .await?
-        .map_err(PageError::internal)?;
+    send(format!("{name}.pdf"), move || guichet_pdf::render(&build())).await
+}
+
+/// A PDF rendered on a blocking thread, sent as a file named `name`.
+async fn send(
+    name: String,
+    render: impl FnOnce() -> Result<guichet_pdf::Rendered, guichet_pdf::PdfError> + Send + 'static,
+) -> PageResult {
+    let rendered = blocking(render).await?.map_err(PageError::internal)?;
     let mut response = rendered.bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/pdf"),
     );
-    let disposition = format!("attachment; filename=\"{name}.pdf\"");
+    let disposition = format!("attachment; filename=\"{name}\"");
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+/// A letter issued to a candidature, in the list of its page.
+#[derive(serde::Serialize)]
+pub struct LetterLink {
+    /// Its subject line.
+    pub title: String,
+    /// The day it was issued.
+    pub day: String,
+    /// Where its PDF is.
+    pub href: String,
+}
+
+/// The letters issued to `candidature`, each under `{base}/courrier/<letter>`.
+pub fn letter_links(candidature: &Candidature, base: &str, lang: Lang) -> Vec<LetterLink> {
+    candidature
+        .letters
+        .iter()
+        .map(|letter| LetterLink {
+            title: letter.title.clone(),
+            day: letter.day.clone(),
+            href: lang.href(&format!("{base}/courrier/{}", letter.letter)),
+        })
+        .collect()
+}
+
+/// The letter `letter` issued to `candidature` of `dossier`, as PDF.
+pub async fn letter(dossier: &Dossier, candidature: &Candidature, letter: &str) -> PageResult {
+    let issued = candidature
+        .letters
+        .iter()
+        .find(|l| l.letter == letter)
+        .ok_or(PageError::NotFound)?
+        .clone();
+    let name = crate::letters::file_name(&dossier.id, &issued);
+    send(name, move || crate::letters::render(&issued)).await
 }
 
 /// The file name of a candidature's PDF.

@@ -493,6 +493,10 @@ fn candidature_routes(state: &AppState) -> Router<App> {
         .route("/candidatures/{id}", get(candidature::candidature))
         .route("/candidatures/{id}/dossier.pdf", get(candidature::pdf))
         .route(
+            "/candidatures/{id}/courrier/{letter}",
+            get(candidature::letter),
+        )
+        .route(
             "/candidatures/{id}/formulaire",
             get(complementary::show).post(complementary::save),
         )

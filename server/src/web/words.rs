@@ -146,6 +146,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("pdf_sent", "Transmis le", "Sent on"),
     ("pdf_pieces", "Pièces", "Documents"),
     ("pdf_download", "Télécharger le dossier en PDF", "Download the dossier as PDF"),
+    ("letters_issued", "Courriers", "Letters"),
+    ("letter_of", "PDF du", "PDF of"),
     ("pdf_not_included", "La pièce « {piece} » n'a pas pu être incluse : {reason}. Elle reste consultable à part.", "The document « {piece} » could not be included: {reason}. It can still be opened on its own."),
     ("pdf_encrypted", "elle est protégée par un mot de passe", "it is protected by a password"),
     ("pdf_damaged", "elle est endommagée", "it is damaged"),

@@ -137,6 +137,8 @@ struct TransitionView {
 struct StaffCandidaturePage {
     /// The candidature as one PDF.
     pdf: String,
+    /// The letters issued to it.
+    letters: Vec<crate::web::dossier_pdf::LetterLink>,
     name: String,
     email: String,
     dossier: String,
@@ -336,6 +338,7 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
     let history = seen.staff.visit.state.engine.history(&dossier.id)?;
     let page = StaffCandidaturePage {
         pdf: lang.href(&format!("{base}/dossier.pdf")),
+        letters: crate::web::dossier_pdf::letter_links(candidature, &base, lang),
         name: format!(
             "{} {}",
             dossier.candidate.last_name.to_uppercase(),
@@ -731,6 +734,20 @@ pub(super) fn staff_printed(
         lang,
     };
     crate::web::dossier_pdf::printed(state, &source, sections)
+}
+
+/// `GET /staff/candidatures/{dossier}/{candidature}/courrier/{letter}`: a
+/// letter issued to the candidature, as the candidate received it.
+pub async fn issued_letter(
+    seen: SeenCandidature,
+    Path(at): Path<Vec<(String, String)>>,
+) -> PageResult {
+    let letter = at
+        .iter()
+        .find(|(k, _)| k == "letter")
+        .map(|(_, v)| v.as_str())
+        .ok_or(PageError::NotFound)?;
+    crate::web::dossier_pdf::letter(&seen.dossier, seen.candidature()?, letter).await
 }
 
 /// `GET /staff/candidatures/{dossier}/{candidature}/dossier.pdf`: what was

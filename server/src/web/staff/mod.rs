@@ -65,6 +65,10 @@ pub fn routes() -> Router<App> {
             get(candidature::pdf),
         )
         .route(
+            "/staff/candidatures/{dossier}/{candidature}/courrier/{letter}",
+            get(candidature::issued_letter),
+        )
+        .route(
             "/staff/candidatures/{dossier}/{candidature}/transitions/{transition}",
             get(transition_form).post(transition),
         )
