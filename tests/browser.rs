@@ -43,6 +43,29 @@ impl Drop for Chromedriver {
     }
 }
 
+/// A PNG of `width` × `height` pixels of noise (it does not compress: a
+/// scan's weight), made by Python.
+fn noisy_png(folder: &Path, width: usize, height: usize) -> Vec<u8> {
+    let script = r#"
+import os, struct, sys, zlib
+path, width, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+raw = b"".join(b"\x00" + os.urandom(3 * width) for _ in range(height))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open(path, "wb").write(png)
+"#;
+    let path = folder.join("scan.png");
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .args([width.to_string(), height.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(path).unwrap()
+}
+
 /// A real PDF (with its cross-reference table) and a real PNG, made by Python.
 fn real_files(folder: &Path) -> (PathBuf, PathBuf) {
     let script = r#"
@@ -960,6 +983,152 @@ fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
         let page = j.text().await;
         assert!(page.contains("Formulaire complémentaire — Océanographie") && page.contains("upwellings côtiers du golfe du Lion") && page.contains("Python"), "{page}");
         j.check("commission-formulaire").await;
+        j.client.close().await.unwrap();
+        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+    });
+    server.stop();
+}
+
+#[test]
+fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser() {
+    let folder = tempfile::tempdir().unwrap();
+    let definition = osu_copy(&folder.path().join("definition"), open_campaign);
+    let data = folder.path().join("data");
+    // Fifty candidatures sent to M1 SET, each with a scanned CV (a PNG of
+    // 1.9 MB, which the PDF re-encodes) and four PDFs of twenty pages.
+    let scan = noisy_png(folder.path(), 800, 800);
+    let piece = pdf_of_pages(20);
+    let (scan_digest, pdf_digest) = ("1".repeat(64), "2".repeat(64));
+    let mut names = Vec::new();
+    {
+        let loaded = guichet_engine::Definition::load(&definition).unwrap();
+        let store = guichet_engine::SledStore::open(data.join("store")).unwrap();
+        let engine = guichet_engine::Engine::open(loaded, store).unwrap();
+        for number in 1..=50 {
+            let owner = format!("candidat{number:02}");
+            let first_name = format!("Prénom{number:02}");
+            let mut seeded =
+                Seeded::new(&engine, (&owner, &first_name, None), jiff::Timestamp::now());
+            seeded.act(
+                "candidat",
+                guichet_engine::Command::Apply {
+                    formation: "m1-set".into(),
+                },
+            );
+            for piece in [
+                "cv",
+                "lettre_motivation",
+                "releves_notes",
+                "diplomes",
+                "piece_identite",
+            ] {
+                let (sha256, format) = if piece == "cv" {
+                    (&scan_digest, "png")
+                } else {
+                    (&pdf_digest, "pdf")
+                };
+                let file = guichet_engine::FileRef {
+                    name: format!("{piece}.{format}"),
+                    sha256: sha256.clone(),
+                    size: 1000,
+                    format: format.into(),
+                };
+                let upload = guichet_engine::Command::Piece {
+                    candidature: "c1".into(),
+                    piece: piece.into(),
+                    transition: "deposer".into(),
+                    file: Some(file),
+                    comment: None,
+                };
+                seeded.act("candidat", upload);
+            }
+            seeded.transition("candidat", "transmettre", Value::Null);
+            let files = data.join("files/dossiers").join(&seeded.dossier);
+            std::fs::create_dir_all(&files).unwrap();
+            std::fs::write(files.join(&scan_digest), &scan).unwrap();
+            std::fs::write(files.join(&pdf_digest), &piece).unwrap();
+            names.push(first_name);
+        }
+    }
+    let office = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
+    let server = Guichet::launch_on(&definition, &data, None, &[], Stdio::null());
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut j = Journey::start(&driver, &server, "archive-").await;
+        j.staff_sign_in(&office, true).await;
+        let list = j.text().await;
+        assert!(list.contains("50 candidature(s)"), "{list}");
+        j.click_and_wait("form[action*='staff/archive'] button").await;
+        // The page refreshes itself: its bar is read as it goes, until the
+        // download link shows.
+        let mut seen: Vec<u64> = Vec::new();
+        for _ in 0..1200 {
+            let read = j
+                .client
+                .execute(
+                    "const bar = document.getElementById('archive-progress');
+                     return bar ? [bar.value, !!document.querySelector('a.button[href*=fichier]')] : null;",
+                    Vec::new(),
+                )
+                .await;
+            // Between two refreshes there is no page to read.
+            if let Ok(Value::Array(state)) = read {
+                let value = state[0].as_f64().unwrap() as u64;
+                if seen.last() != Some(&value) {
+                    seen.push(value);
+                }
+                if state[1] == json!(true) {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!("progress seen: {seen:?}");
+        assert_eq!(seen.last(), Some(&50), "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "the bar only goes forward: {seen:?}");
+        assert!(
+            seen.iter().any(|v| (1..50).contains(v)),
+            "the bar was seen between the start and the end: {seen:?}"
+        );
+        assert!(j.text().await.contains("50 dossiers sur 50 (100 %)"));
+        j.check("archive-terminee").await;
+
+        // The archive, downloaded with the member's session.
+        let mut browser = Browser::new();
+        for cookie in j.client.get_all_cookies().await.unwrap() {
+            browser.cookies.insert(cookie.name().to_owned(), cookie.value().to_owned());
+        }
+        let link = j
+            .client
+            .find(Locator::Css("a.button[href*=fichier]"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        let (status, kind, bytes) = browser.get_bytes(&server.url(&link));
+        assert_eq!((status, kind.as_str()), (200, "application/zip"));
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(archive.len(), 50);
+        let mut found = Vec::new();
+        for index in 0..archive.len() {
+            let mut entry = archive.by_index(index).unwrap();
+            let mut pdf = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut pdf).unwrap();
+            let read = read_pdf(&pdf);
+            // The summary, the scan's page, then four pieces of twenty pages.
+            assert!(read.pages > 81, "{} pages", read.pages);
+            let name = names.iter().find(|n| read.text.contains(n.as_str())).unwrap_or_else(|| panic!("{}", read.text));
+            found.push(name.clone());
+        }
+        found.sort();
+        found.dedup();
+        assert_eq!(found.len(), 50, "each candidate's PDF once");
         j.client.close().await.unwrap();
         assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
     });

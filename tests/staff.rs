@@ -894,8 +894,24 @@ fn the_pdfs_of_a_view_come_as_one_zip_built_in_the_background() {
     seed(&data);
     let office = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
     let other = add_staff(&data, "autre@osu.example", "gestionnaire", "*", false);
-    let server = start(&data);
+    let options = ["--now", "2027-03-25T10:00:00+01:00", "--archive-max", "2"];
+    let server = Guichet::launch(&data, None, &options, Stdio::null());
     let mut staff = signed_in_staff(&server, &office);
+
+    // Every formation: three candidatures, more than an archive may hold here.
+    let list = staff.get(&server.url("/staff"));
+    let csrf = csrf_of(&list.body);
+    let refused = staff.post(&server.url("/staff/archive"), &[("csrf", &csrf)]);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("Cette vue compte 3 candidatures ; une archive en contient au plus 2."),
+        "{}",
+        refused.body
+    );
+    let archives = data.join("archives");
+    assert_eq!(std::fs::read_dir(&archives).unwrap().count(), 0);
 
     // The view of M1 SET: Alice and Chloé.
     let list = staff.get(&server.url("/staff?formation=m1-set"));
@@ -950,6 +966,13 @@ fn the_pdfs_of_a_view_come_as_one_zip_built_in_the_background() {
     // A forged request without the form's token starts nothing.
     let forged = staff.post(&server.url("/staff/archive"), &[]);
     assert_ne!(forged.status, 303);
+    // The archive is a file of the procedure's data, gone with a restart
+    // (the job that knew it is gone too).
+    assert_eq!(std::fs::read_dir(&archives).unwrap().count(), 1);
+    server.stop();
+    let server = start(&data);
+    assert_eq!(std::fs::read_dir(&archives).unwrap().count(), 0);
+    assert_eq!(staff.get(&server.url(&progress)).status, 404);
     server.stop();
 }
 

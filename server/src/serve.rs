@@ -54,6 +54,10 @@ pub struct ServeOptions {
     /// Connections open at once; further ones are closed at once.
     #[arg(long, env = "GUICHET_MAX_CONNECTIONS", default_value = "1000")]
     pub max_connections: usize,
+    /// Most candidatures in one ZIP of PDFs a staff member asks for; a
+    /// bigger list is filtered first.
+    #[arg(long, env = "GUICHET_ARCHIVE_MAX", default_value = "500")]
+    pub archive_max: usize,
     /// For a demonstration: the procedure's time starts at this moment (e.g.
     /// `2027-03-10T09:00:00+01:00`, inside the campaign) and goes on at the
     /// real pace. Sessions and mailed links keep the real time.
@@ -270,7 +274,8 @@ async fn procedure(
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
         mail_wake: wake,
-        archives: Default::default(),
+        archives: crate::web::ArchiveJobs::new(folder.join("archives"), options.archive_max)
+            .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
     });
     Ok(Served {
         state,

@@ -44,6 +44,7 @@ use extract::{Lang, Visit};
 pub use forms::valid_email;
 pub use pages::Pages;
 pub use session::{CsrfKey, LinkValidity, Throttle};
+pub use staff::archive::Jobs as ArchiveJobs;
 pub use words::unknown_overrides as unknown_words;
 
 /// The procedure's time: the real time, or, for a demonstration

@@ -1,6 +1,8 @@
 //! The PDFs of the candidatures a list view selects, as one ZIP: built in
 //! the background, its progress shown on a page that refreshes itself, kept
-//! an hour for the member who asked.
+//! an hour for the member who asked. Archives are files in the procedure's
+//! `archives/` folder, emptied when the server starts (the jobs that knew
+//! them are gone).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path, Query};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
@@ -36,25 +38,45 @@ pub struct Job {
     started: Instant,
 }
 
-/// The archives of the server's staff, by id.
-#[derive(Default)]
-pub struct Jobs(Mutex<HashMap<String, Arc<Job>>>);
+/// The archives of the server's staff, by id, and the folder they are written in.
+pub struct Jobs {
+    jobs: Mutex<HashMap<String, Arc<Job>>>,
+    folder: PathBuf,
+    /// Most candidatures one archive holds: a bigger view is filtered first
+    /// (a ZIP of thousands of PDFs is hours of work and gigabytes on disk).
+    max: usize,
+}
 
 impl Jobs {
+    /// The jobs of a procedure whose archives (of at most `max`
+    /// candidatures) go in `folder`: left-overs of an earlier run are deleted.
+    pub fn new(folder: PathBuf, max: usize) -> std::io::Result<Jobs> {
+        match std::fs::remove_dir_all(&folder) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+        std::fs::create_dir_all(&folder)?;
+        Ok(Jobs {
+            jobs: Mutex::default(),
+            folder,
+            max,
+        })
+    }
+
     fn get(&self, id: &str, owner: &str) -> Option<Arc<Job>> {
         let jobs = self
-            .0
+            .jobs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         jobs.get(id).filter(|job| job.owner == owner).cloned()
     }
 
     /// Keeps `job` under a new id, after forgetting (and deleting) the
-    /// archives older than [`KEPT`].
-    fn start(&self, job: Arc<Job>) -> Result<String, PageError> {
+    /// archives older than [`KEPT`]; the id and where its archive goes.
+    fn start(&self, job: Arc<Job>) -> Result<(String, PathBuf), PageError> {
         let id = crate::account_store::random_token().map_err(PageError::internal)?;
         let mut jobs = self
-            .0
+            .jobs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         jobs.retain(|_, old| {
@@ -71,7 +93,8 @@ impl Jobs {
             keep
         });
         jobs.insert(id.clone(), job);
-        Ok(id)
+        let path = self.folder.join(format!("{id}.zip"));
+        Ok((id, path))
     }
 }
 
@@ -89,6 +112,15 @@ pub async fn start(
         let (state, rights) = (Arc::clone(&state), rights.clone());
         blocking(move || select(&state, &rights, &view).map(|s| s.rows)).await??
     };
+    if rows.len() > state.archives.max {
+        let page = ArchivePage {
+            too_many: Some(rows.len()),
+            max: state.archives.max,
+            ..ArchivePage::default()
+        };
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(staff.render("staff/archive.html", status, &page));
+    }
     let job = Arc::new(Job {
         owner: staff.member.account.id.clone(),
         total: rows.len(),
@@ -96,9 +128,8 @@ pub async fn start(
         result: Mutex::new(None),
         started: Instant::now(),
     });
-    let id = state.archives.start(Arc::clone(&job))?;
+    let (id, path) = state.archives.start(Arc::clone(&job))?;
     let lang = staff.visit.lang;
-    let path = std::env::temp_dir().join(format!("guichet-archive-{id}.zip"));
     tokio::task::spawn_blocking(move || {
         let written = (|| -> Result<PathBuf, String> {
             let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
@@ -154,7 +185,7 @@ fn ascii(text: &str) -> String {
         .collect()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct ArchivePage {
     done: usize,
     total: usize,
@@ -162,6 +193,9 @@ struct ArchivePage {
     finished: bool,
     failed: bool,
     download: String,
+    /// The view holds this many candidatures, more than an archive may.
+    too_many: Option<usize>,
+    max: usize,
 }
 
 /// The archive `id` of the member signed in; another's is not there.
@@ -188,6 +222,7 @@ pub async fn progress(staff: Staff, Path(id): Path<String>) -> PageResult {
         finished: result.as_ref().is_some_and(Result::is_ok),
         failed: result.as_ref().is_some_and(Result::is_err),
         download: staff.visit.href(&format!("/staff/archive/{id}/fichier")),
+        ..ArchivePage::default()
     };
     drop(result);
     Ok(staff.render("staff/archive.html", StatusCode::OK, &page))
@@ -205,18 +240,31 @@ pub async fn download(staff: Staff, Path(id): Path<String>) -> Result<Response, 
         Some(Ok(path)) => path.clone(),
         _ => return Err(PageError::NotFound),
     };
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| PageError::NotFound)?;
-    let mut response = Body::from(bytes).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"dossiers.zip\""),
-    );
+    let file = std::fs::File::open(&path).map_err(|_| PageError::NotFound)?;
+    // Sent as it is read: an archive of hundreds of PDFs never sits in memory.
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        loop {
+            let mut chunk = vec![0; 256 * 1024];
+            match std::io::Read::read(&mut file, &mut chunk) {
+                Ok(0) => return,
+                Ok(read) => {
+                    chunk.truncate(read);
+                    let bytes = axum::body::Bytes::from(chunk);
+                    // The client gone: stop reading.
+                    if sender.blocking_send(Ok(bytes)).is_err() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    let _ = sender.blocking_send(Err(error));
+                    return;
+                }
+            }
+        }
+    });
+    let mut response = Body::from_stream(super::export::Chunks(receiver)).into_response();
+    super::export::attachment(&mut response, "application/zip", "dossiers.zip");
     Ok(response)
 }

@@ -122,7 +122,7 @@ async fn rows(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Row>, Pag
     blocking(move || select(&state, &rights, &view).map(|s| s.rows)).await?
 }
 
-fn attachment(response: &mut Response, content_type: &'static str, name: &str) {
+pub(super) fn attachment(response: &mut Response, content_type: &'static str, name: &str) {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
@@ -143,7 +143,7 @@ fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Chunks written by a blocking task, as a body stream.
-struct Chunks(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+pub(super) struct Chunks(pub tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
 
 impl futures_core::Stream for Chunks {
     type Item = Result<Bytes, std::io::Error>;
