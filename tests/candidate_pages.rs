@@ -675,3 +675,73 @@ fn a_pdf_the_dossier_could_not_include_is_refused_at_upload() {
     assert_eq!(longest.status, 303, "{}", longest.body);
     server.stop();
 }
+
+#[test]
+fn a_complementary_form_is_its_candidates_alone_and_checked_like_a_section() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    browser.submit(&server.url("/formations/m1-oceanographie/candidater"), &[]);
+    let form = browser.get(&server.url("/candidatures/c1/formulaire"));
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.body.contains("Votre projet professionnel"),
+        "{}",
+        form.body
+    );
+    let csrf = csrf_of(&form.body);
+
+    // A required answer left out, and a megabyte where a choice goes.
+    let huge = "x".repeat(1 << 20);
+    let refused = browser.post(
+        &server.url("/candidatures/c1/formulaire"),
+        &[("csrf", &csrf), ("projet", ""), ("programmation", &huge)],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(!refused.body.contains(&huge[..1000]));
+    let saved = browser.submit(
+        &server.url("/candidatures/c1/formulaire"),
+        &[
+            ("csrf", &csrf),
+            (
+                "projet",
+                "Modéliser les <b>upwellings</b> du golfe du Lion.",
+            ),
+            ("programmation", "python"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(page.body.contains("Formulaire complet"), "{}", page.body);
+
+    // Another account reaches no form of hers, and changes nothing.
+    let mut mallory = activated(
+        &server,
+        &folder.path().join("guichet.log"),
+        "mallory@example.org",
+    );
+    let theirs = mallory.get(&server.url("/dossier/etat_civil"));
+    let mallory_csrf = csrf_of(&theirs.body);
+    assert_eq!(
+        mallory
+            .get(&server.url("/candidatures/c1/formulaire"))
+            .status,
+        404
+    );
+    let forged = mallory.post(
+        &server.url("/candidatures/c1/formulaire"),
+        &[("csrf", &mallory_csrf), ("projet", "Rien.")],
+    );
+    assert_eq!(forged.status, 404, "{}", forged.body);
+    let form = browser.get(&server.url("/candidatures/c1/formulaire"));
+    // Her answer as she wrote it, escaped.
+    assert!(
+        form.body
+            .contains("Modéliser les &lt;b&gt;upwellings&lt;&#x2f;b&gt; du golfe du Lion."),
+        "{}",
+        form.body
+    );
+    // Signed out, nothing either.
+    let (status, _, _) = Browser::new().get_bytes(&server.url("/candidatures/c1/formulaire"));
+    assert_ne!(status, 200);
+    server.stop();
+}

@@ -1076,6 +1076,24 @@ fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_
         candidate.get_bytes(&server.url("/candidatures/c1/courrier/lettre_admission"));
     assert_eq!((status, kind.as_str()), (200, "application/pdf"));
     assert_eq!(downloaded, mailed, "the download is the letter mailed");
+    // The dossier's PDF names it on its cover and closes with it.
+    let (_, _, dossier_pdf) = candidate.get_bytes(&server.url("/candidatures/c1/dossier.pdf"));
+    let read = read_pdf(&dossier_pdf);
+    let title = "Admission en Master Sciences de l'Environnement Terrestre — M1";
+    assert!(
+        read.text.contains(&format!("{title} (2027-04-02)")),
+        "{}",
+        read.text
+    );
+    assert_eq!(
+        read.outline.last().map(|(page, t)| (*page, t.as_str())),
+        Some((read.pages, title)),
+        "{:?}",
+        read.outline
+    );
+    assert!(read
+        .text
+        .contains("Par délégation, le responsable de la scolarité"));
     // No other letter, nobody else's.
     let (status, _, _) = candidate.get_bytes(&server.url("/candidatures/c1/courrier/lettre_refus"));
     assert_eq!(status, 404);

@@ -109,6 +109,7 @@ pub async fn run_worker(
     mut stop: watch::Receiver<bool>,
 ) {
     tracing::info!(transport = %transport.describe(), "mail delivery started");
+    let envelope = Arc::new(envelope);
     let mut failures: HashMap<String, (u32, Instant)> = HashMap::new();
     loop {
         let pending = {
@@ -127,7 +128,14 @@ pub async fn run_worker(
                     {
                         continue;
                     }
-                    let delivered = match build_message(&mail, &envelope) {
+                    // A mail with letters prints them: off the async threads.
+                    let built = {
+                        let (mail, envelope) = (mail.clone(), Arc::clone(&envelope));
+                        tokio::task::spawn_blocking(move || build_message(&mail, &envelope))
+                            .await
+                            .unwrap_or_else(|error| Err(anyhow::anyhow!(error)))
+                    };
+                    let delivered = match built {
                         Ok(message) => deliver(&transport, &mail, message).await,
                         Err(error) => {
                             // An address that does not parse never will: the

@@ -86,6 +86,14 @@ pub fn printed(state: &AppState, source: &Source<'_>, sections: Vec<SectionText>
         cover.push((t("pdf_sent"), definition.day_of(sent.at)));
     }
     cover.extend(source.facts.iter().cloned());
+    if !candidature.letters.is_empty() {
+        let issued: Vec<String> = candidature
+            .letters
+            .iter()
+            .map(|letter| format!("{} ({})", letter.title, letter.day))
+            .collect();
+        cover.push((t("letters_issued"), issued.join("\n")));
+    }
     let sections = sections
         .into_iter()
         .map(|section| Section {
@@ -133,6 +141,16 @@ pub fn printed(state: &AppState, source: &Source<'_>, sections: Vec<SectionText>
                 }
             }
         }
+    }
+    // The letters issued (the decision, once published) close the dossier.
+    for letter in &candidature.letters {
+        let content = crate::letters::render(letter)
+            .map(|pdf| (Format::Pdf, Arc::new(pdf.bytes)))
+            .map_err(|_| t("pdf_damaged"));
+        attachments.push(Attachment {
+            label: letter.title.clone(),
+            content,
+        });
     }
     Printed {
         title: format!("{name} — {formation}"),
