@@ -238,3 +238,256 @@ fn a_variant_written_as_changes_checks_plays_the_base_scenarios_and_prints_merge
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The store under `data`, once the process that last had it lets it go
+/// (sled releases its lock when its flusher stops).
+fn open_store(data: &Path) -> guichet_engine::SledStore {
+    for _ in 0..100 {
+        if let Ok(store) = guichet_engine::SledStore::open(data.join("store")) {
+            return store;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the store stays locked");
+}
+
+/// Three dossiers under `tests/fixtures/versions/v1.yaml` in `data`: Ada's
+/// sent (status `received`), Bruno's sent then closed, Chloé's with a hobby
+/// (a field the next version drops). Returns their ids.
+fn dossiers_under_v1(data: &Path) -> [String; 3] {
+    use guichet_engine::{Actor, Candidate, Command, Definition, Engine, FileRef, SledStore};
+    let definition =
+        Definition::load(repository().join("tests/fixtures/versions/v1.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let now = "2027-03-10T10:00:00Z".parse().unwrap();
+    let act = |id: &str, owner: &str, role: &str, command: Command| {
+        let version = engine.dossier(id).unwrap().unwrap().version;
+        engine
+            .apply(id, version, &Actor::new(role, owner), command, now)
+            .unwrap();
+    };
+    let mut ids = Vec::new();
+    for (owner, hobby, sent, closed) in [
+        ("ada", None, true, false),
+        ("bruno", None, true, true),
+        ("chloe", Some("Escalade"), false, false),
+    ] {
+        let candidate = Candidate {
+            last_name: "Martin".into(),
+            first_name: owner.into(),
+            email: format!("{owner}@example.org"),
+        };
+        let id = engine
+            .create_dossier(owner, candidate, "en", now)
+            .unwrap()
+            .id;
+        let mut answers = serde_json::json!({"nationality": "FR"});
+        if let Some(hobby) = hobby {
+            answers["hobby"] = hobby.into();
+        }
+        let save = Command::SaveSection {
+            section: "identity".into(),
+            answers,
+        };
+        act(&id, owner, "candidate", save);
+        let apply = Command::Apply {
+            formation: "master".into(),
+        };
+        act(&id, owner, "candidate", apply);
+        if sent {
+            let upload = Command::Piece {
+                candidature: "c1".into(),
+                piece: "cv".into(),
+                transition: "upload".into(),
+                file: Some(FileRef {
+                    name: "cv.pdf".into(),
+                    sha256: "0".repeat(64),
+                    size: 1000,
+                    format: "pdf".into(),
+                }),
+                comment: None,
+            };
+            act(&id, owner, "candidate", upload);
+            let transmit = Command::Transition {
+                candidature: "c1".into(),
+                transition: "transmit".into(),
+                input: Default::default(),
+            };
+            act(&id, owner, "candidate", transmit);
+        }
+        if closed {
+            let close = Command::Transition {
+                candidature: "c1".into(),
+                transition: "close".into(),
+                input: Default::default(),
+            };
+            act(&id, "office", "staff", close);
+        }
+        ids.push(id);
+    }
+    [ids[0].clone(), ids[1].clone(), ids[2].clone()]
+}
+
+#[test]
+fn diff_names_each_change_and_what_it_does_to_the_dossiers_in_progress() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    dossiers_under_v1(&data);
+    let data_arg = data.to_str().unwrap();
+    let (v1, v2) = (
+        "tests/fixtures/versions/v1.yaml",
+        "tests/fixtures/versions/v2.yaml",
+    );
+    let output = guichet(&["diff", v1, v2, "--data", data_arg]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "~ date `campaign.closes`: 2027-06-15 → 2027-06-30",
+        "- field `identity.hobby`",
+        "+ field `identity.language`",
+        "+ piece `diploma`",
+        "~ formation `master`: pieces (+diploma)",
+        "- state `received`: becomes `arrived` (migrate)",
+        "- state `closed`",
+        "+ state `arrived`",
+        "- transition `close`",
+        "~ mail `received`: subject",
+        "3 dossier(s) started under tests/fixtures/versions/v1.yaml",
+        "! state `closed` is removed and holds candidatures (1)",
+        "! field `identity.hobby` is removed and has answers (1)",
+        "! piece `diploma` is newly required by formation `master`, of candidatures already sent (2)",
+    ] {
+        assert!(stdout.contains(expected), "no `{expected}` in\n{stdout}");
+    }
+    // A renamed status with its mapping, and a required field with its
+    // default, warn of nothing.
+    assert!(!stdout.contains("state `received` is removed"), "{stdout}");
+    assert!(
+        !stdout.contains("`identity.language` is newly required"),
+        "{stdout}"
+    );
+    // The same file twice: nothing.
+    let same = guichet(&["diff", v1, v1]);
+    assert_eq!(String::from_utf8_lossy(&same.stdout), "no change\n");
+}
+
+#[test]
+fn migrate_moves_the_dossiers_it_can_and_says_why_not_the_others() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let [ada, bruno, chloe] = dossiers_under_v1(&data);
+    let data_arg = data.to_str().unwrap();
+    let v2 = "tests/fixtures/versions/v2.yaml";
+    let versions = || {
+        let store = open_store(&data);
+        let mut found: Vec<(String, u64, String)> = guichet_engine::Store::dossiers(&store)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.id.clone(), d.version, d.candidatures[0].state.clone()))
+            .collect();
+        found.sort();
+        found
+    };
+    let before = versions();
+
+    // A dry run says what would happen and writes nothing.
+    let dry = guichet(&["migrate", v2, "--data", data_arg, "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("1 would move, 2 refused, 0 already on this version"),
+        "{stdout}"
+    );
+    assert_eq!(versions(), before);
+
+    let run = guichet(&["migrate", v2, "--data", data_arg]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("moved     {ada}")), "{stdout}");
+    assert!(stdout.contains(&format!("refused   {bruno}")), "{stdout}");
+    assert!(
+        stdout.contains("candidature c1 is in status `closed`, which this version does not have: map it under `migrate.states`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("refused   {chloe}")), "{stdout}");
+    assert!(
+        stdout.contains("field `identity.hobby` has an answer, and this version does not have it: map it under `migrate.fields`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 moved, 2 refused, 0 already on this version"),
+        "{stdout}"
+    );
+
+    // Ada's dossier follows v2: renamed status, the new piece asked, the
+    // default answer given, the move in its history. The others did not move.
+    let store = open_store(&data);
+    let moved = guichet_engine::Store::dossier(&store, &ada)
+        .unwrap()
+        .unwrap();
+    let v2_hash = guichet_engine::Definition::load(repository().join(v2))
+        .unwrap()
+        .hash()
+        .to_owned();
+    assert_eq!(moved.definition, v2_hash);
+    let candidature = &moved.candidatures[0];
+    assert_eq!(candidature.state, "arrived");
+    assert_eq!(candidature.pieces["diploma"].status, "pending");
+    assert_eq!(candidature.pieces["cv"].status, "sent");
+    assert_eq!(moved.profile["identity"]["language"], "fr");
+    let history = guichet_engine::Store::history(&store, &ada).unwrap();
+    let last = history.last().unwrap();
+    assert!(
+        matches!(&last.command, Some(guichet_engine::Command::Migrate { to, .. }) if to == &v2_hash),
+        "{last:?}"
+    );
+    assert_eq!(last.actor.id, "guichet migrate");
+    drop(store);
+    for (id, version, state) in versions() {
+        if id != ada {
+            let earlier = before.iter().find(|(other, ..)| other == &id).unwrap();
+            assert_eq!((version, state), (earlier.1, earlier.2.clone()));
+        }
+    }
+
+    // Run again: Ada is on v2 already, the others still refused.
+    let again = guichet(&["migrate", v2, "--data", data_arg]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("0 moved, 2 refused, 1 already on this version"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_speaks_json_to_editors_and_scripts() {
+    let folder = tempfile::tempdir().unwrap();
+    let bad = folder.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "guichet: 1\nid: x\nbroken: [unclosed, \"quote\ntitle: \"T\"\n",
+    )
+    .unwrap();
+    let output = guichet(&["check", "--format", "json", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let problems: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The quote left open is named where it opens, before where the
+    // parser gave up.
+    assert_eq!(problems[0]["message"], "this quoted text is not closed");
+    assert_eq!(
+        (problems[0]["line"].as_u64(), problems[0]["column"].as_u64()),
+        (Some(3), Some(20))
+    );
+    assert_eq!(problems[0]["end_column"], 21);
+    assert_eq!(problems[1]["line"], 4);
+    assert!(problems[1]["hint"].as_str().unwrap().contains("quotes"));
+
+    let good = guichet(&["check", "--format", "json", "definitions/osu-pytheas.yaml"]);
+    assert_eq!(good.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&good.stdout), "[]\n");
+}

@@ -927,3 +927,22 @@ fn letters_are_checked_like_mails_and_only_go_to_the_candidate() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn migrate_mappings_name_this_files_statuses_pieces_and_fields() {
+    let text = format!(
+        "{MINIMAL}migrate:\n  states: {{ sent: recieved }}\n  pieces: {{ resume: cv }}\n  fields: {{ identity.country: identity.nationalty }}\n  defaults: {{ identity.nationality: FR }}\n"
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].0, line_of(&text, "recieved"));
+    assert_eq!(found[0].2, "unknown state `recieved`");
+    assert!(found[0].3.contains("received"), "{:?}", found[0]);
+    assert_eq!(found[1].0, line_of(&text, "identity.nationalty"));
+    assert_eq!(found[1].2, "unknown field `identity.nationalty`");
+    assert!(
+        found[1].3.contains("identity.nationality"),
+        "{:?}",
+        found[1]
+    );
+}

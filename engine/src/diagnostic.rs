@@ -17,7 +17,7 @@ pub struct SourceFile {
 }
 
 /// One problem in a definition.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Diagnostic {
     /// Path of the file.
     pub file: String,
@@ -25,12 +25,26 @@ pub struct Diagnostic {
     pub line: usize,
     /// Column, 1-based, in characters.
     pub column: usize,
+    /// Line where the faulty text ends.
+    pub end_line: usize,
+    /// Column just past the faulty text (equal to `column` for a point).
+    pub end_column: usize,
     /// What is wrong.
     pub message: String,
     /// How to fix it.
     pub hint: String,
+    #[serde(skip)]
     span: Range<usize>,
+    #[serde(skip)]
     file_index: usize,
+}
+
+/// Line and column (1-based, in characters) of byte `at` of `text`, a char boundary.
+fn line_and_column(text: &str, at: usize) -> (usize, usize) {
+    let before = text.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Every problem found in a definition, reported at once.
@@ -93,14 +107,14 @@ impl Diagnostics {
         while !file.text.is_char_boundary(end) {
             end += 1;
         }
-        let before = file.text.get(..start).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let (line, column) = line_and_column(&file.text, start);
+        let (end_line, end_column) = line_and_column(&file.text, end);
         self.items.push(Diagnostic {
             file: file.name.clone(),
             line,
             column,
+            end_line,
+            end_column,
             message: message.into(),
             hint: hint.into(),
             span: start..end,

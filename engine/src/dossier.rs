@@ -291,6 +291,14 @@ pub enum Command {
         /// Deadline id.
         deadline: String,
     },
+    /// Move the dossier to another version of its definition (recorded by
+    /// [`crate::Engine::migrate`], never applied as a command).
+    Migrate {
+        /// Hash of the version it leaves.
+        from: String,
+        /// Hash of the version it moves to.
+        to: String,
+    },
 }
 
 /// One change of one value, for the audit trail.

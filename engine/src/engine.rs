@@ -110,6 +110,17 @@ fn into_backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreE
 /// A deadline handled by [`Engine::run_due`], with what came of it.
 pub type Handled = (Due, Result<Outcome, EngineError>);
 
+/// What [`Engine::migrate`] did with a dossier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Migrated {
+    /// It now follows the current definition.
+    Moved,
+    /// It already did.
+    AlreadyCurrent,
+    /// It stays where it was, for these reasons.
+    Refused(Vec<String>),
+}
+
 /// A workflow engine over one definition and one store.
 ///
 /// The engine is `Send + Sync`: share it behind an `Arc` between threads.
@@ -299,6 +310,49 @@ impl<S: Store> Engine<S> {
         }
         self.store.commit(&commits)?;
         Ok(outcome)
+    }
+
+    /// Moves dossier `id` to the current definition by the mappings its
+    /// `migrate:` declares, recorded in the dossier's history as done by
+    /// `actor`; or says why it cannot move (nothing is written then).
+    pub fn migrate(
+        &self,
+        id: &str,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Migrated, EngineError> {
+        let dossier = self
+            .store
+            .dossier(id)?
+            .ok_or_else(|| EngineError::UnknownDossier(id.to_owned()))?;
+        if dossier.definition == self.definition.hash() {
+            return Ok(Migrated::AlreadyCurrent);
+        }
+        let old = self.definition_of(&dossier)?;
+        let (after, changes) = match crate::migrate::migrated(&old, &self.definition, &dossier) {
+            Ok(moved) => moved,
+            Err(reasons) => return Ok(Migrated::Refused(reasons)),
+        };
+        let event = Event {
+            dossier: dossier.id.clone(),
+            version: after.version,
+            at: now,
+            actor: actor.clone(),
+            command: Some(Command::Migrate {
+                from: dossier.definition.clone(),
+                to: after.definition.clone(),
+            }),
+            changes,
+        };
+        let commit = Commit {
+            expected_version: dossier.version,
+            indexed: indexed(&self.definition, &after, now)?,
+            dossier: after,
+            event,
+            mails: Vec::new(),
+        };
+        self.store.commit(&[commit])?;
+        Ok(Migrated::Moved)
     }
 
     /// The request a third party's link `token` stands for, with its dossier

@@ -115,9 +115,11 @@ mod context;
 mod dates;
 mod definition;
 mod diagnostic;
+pub mod diff;
 mod dossier;
 mod engine;
 mod list;
+mod migrate;
 pub mod model;
 mod overlay;
 mod queries;
@@ -144,8 +146,9 @@ pub use dossier::{
     Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, IssuedLetter,
     OutboxMail, PieceState, Request, SentCopy,
 };
-pub use engine::{promotion_rules, Engine, EngineError, Handled};
+pub use engine::{promotion_rules, Engine, EngineError, Handled, Migrated};
 pub use list::List;
+pub use migrate::migrated;
 pub use queries::{
     actions_for, letters, profile_state, Action, Actions, Letter, PieceActions, SectionState,
 };

@@ -79,6 +79,11 @@ pub struct DefinitionFile {
     /// The institution's signature at the foot of every letter.
     #[serde(default)]
     pub signature: Option<SignatureDef>,
+    /// How dossiers started under an earlier version of this file move to
+    /// this one (`guichet migrate`): what was renamed, what a new required
+    /// answer is where a saved section lacks it.
+    #[serde(default, skip_serializing_if = "MigrateDef::is_empty")]
+    pub migrate: MigrateDef,
     /// Scenarios that `guichet test` plays against this definition.
     #[serde(default)]
     pub tests: Vec<TestScenario>,
@@ -918,6 +923,35 @@ pub struct LetterDef {
     /// Its body (minijinja template, the variables of a candidature's
     /// mail); a blank line separates paragraphs.
     pub text: Text,
+}
+
+/// Mappings from an earlier version of the file to this one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateDef {
+    /// Statuses renamed: the earlier id, then this file's.
+    #[serde(default)]
+    pub states: BTreeMap<String, String>,
+    /// Pieces renamed: the earlier id, then this file's.
+    #[serde(default)]
+    pub pieces: BTreeMap<String, String>,
+    /// Fields renamed or moved: `section.field` earlier, then in this file.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// The answer of a field newly required (`section.field`), where a
+    /// saved section lacks one.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, serde_json::Value>,
+}
+
+impl MigrateDef {
+    /// Whether it maps nothing.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+            && self.pieces.is_empty()
+            && self.fields.is_empty()
+            && self.defaults.is_empty()
+    }
 }
 
 /// Who sends and signs the letters, and where.

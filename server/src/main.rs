@@ -3,7 +3,10 @@
 //! ```text
 //! guichet check procedure.yaml
 //! guichet check --merged faculty.yaml
+//! guichet check --format json procedure.yaml
 //! guichet test procedure.yaml
+//! guichet diff running.yaml edited.yaml --data ./data
+//! guichet migrate edited.yaml --data ./data --dry-run
 //! guichet serve procedure.yaml --data ./data
 //! guichet staff add claire.martin@example.org --role gestionnaire --scope '*' --admin
 //! guichet schema > definitions/guichet.schema.json
@@ -21,6 +24,7 @@ mod scheduler;
 mod serve;
 mod staff_cli;
 mod staff_store;
+mod versions_cli;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -48,7 +52,17 @@ enum Commands {
         /// `extends:` applied.
         #[arg(long)]
         merged: bool,
+        /// `json`: every problem as a JSON array (file, line, column,
+        /// end_line, end_column, message, hint), for editors and scripts.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
     },
+    /// What changed between two versions of a definition, and, with
+    /// `--data`, what it would do to the dossiers in progress.
+    Diff(versions_cli::DiffOptions),
+    /// Move the dossiers of a data directory to a new version of the
+    /// definition, by the mappings its `migrate:` declares (server stopped).
+    Migrate(versions_cli::MigrateOptions),
     /// Play the test scenarios of definition files; exits 1 if one fails.
     Test {
         /// Definition files (YAML).
@@ -66,7 +80,10 @@ enum Commands {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Check { files, merged } => Ok(check(&files, merged)),
+        Commands::Check { files, format, .. } if format == "json" => Ok(check_json(&files)),
+        Commands::Check { files, merged, .. } => Ok(check(&files, merged)),
+        Commands::Diff(options) => versions_cli::diff(options),
+        Commands::Migrate(options) => versions_cli::migrate(options),
         Commands::Test { files } => Ok(test(&files)),
         Commands::Serve(options) => serve::run(*options),
         Commands::Staff(options) => staff_cli::run(*options),
@@ -122,6 +139,43 @@ fn check(files: &[PathBuf], merged: bool) -> ExitCode {
         }
     }
     if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Every problem of `files` as one JSON array on stdout; exits 1 if any.
+fn check_json(files: &[PathBuf]) -> ExitCode {
+    let mut problems: Vec<serde_json::Value> = Vec::new();
+    for file in files {
+        let name = file.display().to_string();
+        let at_start = |message: String, hint: &str| {
+            serde_json::json!({
+                "file": name, "line": 1, "column": 1, "end_line": 1, "end_column": 1,
+                "message": message, "hint": hint,
+            })
+        };
+        match Definition::load(file) {
+            Ok(definition) => problems.extend(
+                web::unknown_words(&definition)
+                    .into_iter()
+                    .map(|problem| at_start(problem, "see the keys of the built-in words")),
+            ),
+            Err(DefinitionError::Invalid(diagnostics)) => problems.extend(
+                diagnostics
+                    .items()
+                    .iter()
+                    .filter_map(|item| serde_json::to_value(item).ok()),
+            ),
+            Err(error) => problems.push(at_start(
+                guichet_engine::with_causes(&error),
+                "check the path and that the file is readable",
+            )),
+        }
+    }
+    println!("{}", serde_json::Value::Array(problems.clone()));
+    if problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -146,6 +146,7 @@ pub(crate) fn check(
     checker.deadlines();
     checker.mails();
     checker.letters();
+    checker.migrations();
     checker.accounts();
     checker.tests();
     Some(CompiledDefinition {

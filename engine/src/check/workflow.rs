@@ -427,6 +427,56 @@ impl Checker<'_> {
         }
     }
 
+    /// The `migrate:` mappings name this file's statuses, pieces and fields.
+    pub(super) fn migrations(&mut self) {
+        let def = self.def;
+        let mappings = &def.migrate;
+        let states: Vec<&str> = def.workflow.states.iter().map(|s| s.id.as_str()).collect();
+        for (from, to) in &mappings.states {
+            if !states.contains(&to.as_str()) {
+                let pointer = format!("/migrate/states/{}", escape_segment(from));
+                self.unknown(&pointer, "state", to, &states);
+            }
+        }
+        let pieces: Vec<&str> = def.pieces.iter().map(|p| p.id.as_str()).collect();
+        for (from, to) in &mappings.pieces {
+            if !pieces.contains(&to.as_str()) {
+                let pointer = format!("/migrate/pieces/{}", escape_segment(from));
+                self.unknown(&pointer, "piece", to, &pieces);
+            }
+        }
+        let fields: Vec<String> = def
+            .profile
+            .iter()
+            .flat_map(|s| s.fields.iter().map(move |f| format!("{}.{}", s.id, f.id)))
+            .collect();
+        let known: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let named = mappings
+            .fields
+            .iter()
+            .map(|(from, to)| (format!("/migrate/fields/{}", escape_segment(from)), to))
+            .chain(mappings.defaults.keys().map(|field| {
+                (
+                    format!("/migrate/defaults/{}", escape_segment(field)),
+                    field,
+                )
+            }));
+        for (pointer, field) in named.collect::<Vec<_>>() {
+            if !known.contains(&field.as_str()) {
+                self.unknown(&pointer, "field", field, &known);
+            }
+        }
+        for from in mappings.fields.keys() {
+            if from.split_once('.').is_none() {
+                self.error_at_key(
+                    &format!("/migrate/fields/{}", escape_segment(from)),
+                    format!("`{from}` does not name a field"),
+                    "write `section.field`, as the earlier version named it",
+                );
+            }
+        }
+    }
+
     pub(super) fn deadlines(&mut self) {
         let def = self.def;
         let deadlines = &def.workflow.deadlines;

@@ -310,6 +310,14 @@ pub fn apply(
             }
             step.deadline(&actor.role, candidature, deadline)?
         }
+        Command::Migrate { .. } => {
+            return Err(WorkflowError::Forbidden {
+                role: actor.role.clone(),
+                action:
+                    "move a dossier to another version (the administrator's `guichet migrate` does)"
+                        .into(),
+            })
+        }
     }
     let Step {
         mut after,

@@ -120,6 +120,7 @@ pub fn describe(
                 Some(Command::UpdateCandidate { .. }) => t("event_identity"),
                 Some(Command::Note { .. }) => t("event_note"),
                 Some(Command::SaveForm { .. }) => t("event_form"),
+                Some(Command::Migrate { .. }) => t("event_migrated"),
                 Some(Command::Ask { role, .. }) => {
                     let label = definition
                         .role(role)

@@ -159,6 +159,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("form_fill", "Répondre au formulaire", "Answer the form"),
     ("form_external", "Ouvrir le questionnaire (puis déposez vos réponses ici)", "Open the questionnaire (then upload your answers here)"),
     ("event_form", "Formulaire complémentaire enregistré", "Complementary form saved"),
+    ("event_migrated", "Dossier passé à une nouvelle version de la procédure", "Dossier moved to a new version of the procedure"),
     ("event_asked", "Demande envoyée :", "Request sent:"),
     ("letter_received", "Reçue le {date}", "Received on {date}"),
     ("letter_asked", "Demandée le {date} ; le lien fonctionne jusqu'au {until}", "Asked on {date}; the link works until {until}"),

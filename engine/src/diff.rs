@@ -1,0 +1,459 @@
+//! What changed between two versions of a definition, in the words of the
+//! format (sections, fields, pieces, states, transitions, mails, dates,
+//! formations…), and what the change would do to the dossiers started under
+//! the older one: a removed state that holds candidatures, a removed field
+//! that has answers, a piece newly required of candidatures already sent.
+//!
+//! ```
+//! use guichet_engine::{diff, Definition};
+//!
+//! let old = Definition::from_text("old.yaml", include_str!("../../tests/fixtures/minimal.yaml")).unwrap();
+//! let text = include_str!("../../tests/fixtures/minimal.yaml")
+//!     .replace("closes: 2027-06-15", "closes: 2027-06-30");
+//! let new = Definition::from_text("new.yaml", &text).unwrap();
+//! let changes = diff::changes(&old, &new);
+//! assert_eq!(changes[0].to_string(), "~ date `campaign.closes`: 2027-06-15 → 2027-06-30");
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::definition::Definition;
+use crate::dossier::Dossier;
+
+/// How one thing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// It is new.
+    Added,
+    /// It is gone.
+    Removed,
+    /// It is there in both, written differently.
+    Changed,
+}
+
+/// One thing of the definition that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// How.
+    pub kind: Kind,
+    /// What kind of thing, in the format's words (`piece`, `state`…).
+    pub what: &'static str,
+    /// Its id (`section.field` for a field).
+    pub id: String,
+    /// What changed in it: keys, or the old and new value.
+    pub detail: String,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = match self.kind {
+            Kind::Added => '+',
+            Kind::Removed => '-',
+            Kind::Changed => '~',
+        };
+        write!(f, "{sign} {} `{}`", self.what, self.id)?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a change would do to dossiers in progress, if they moved to the
+/// newer version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Impact {
+    /// What it would do, in words.
+    pub message: String,
+    /// How many dossiers (or candidatures) it touches.
+    pub count: usize,
+}
+
+impl fmt::Display for Impact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "! {} ({})", self.message, self.count)
+    }
+}
+
+/// The lists of entries with an id the format has, each with the name of
+/// its entries.
+const LISTS: [(&str, &str); 11] = [
+    ("/profile", "section"),
+    ("/forms", "form"),
+    ("/pieces", "piece"),
+    ("/formations", "formation"),
+    ("/roles", "role"),
+    ("/workflow/states", "state"),
+    ("/workflow/transitions", "transition"),
+    ("/workflow/piece_statuses", "piece status"),
+    ("/workflow/piece_transitions", "piece transition"),
+    ("/workflow/deadlines", "deadline"),
+    ("/mails", "mail"),
+];
+
+/// Everything that changed from `old` to `new`, in the order of the format.
+pub fn changes(old: &Definition, new: &Definition) -> Vec<Change> {
+    let (old_value, new_value) = (as_value(old), as_value(new));
+    let mut found = Vec::new();
+    if let (Some(before), Some(after)) = (old_value.get("campaign"), new_value.get("campaign")) {
+        keyed(before, after, "date", "campaign.", &mut found);
+    }
+    for key in [
+        "title",
+        "sender",
+        "timezone",
+        "languages",
+        "words",
+        "signature",
+        "composantes",
+    ] {
+        let (before, after) = (old_value.get(key), new_value.get(key));
+        if before != after {
+            found.push(Change {
+                kind: match (before, after) {
+                    (None, _) => Kind::Added,
+                    (_, None) => Kind::Removed,
+                    _ => Kind::Changed,
+                },
+                what: "setting",
+                id: key.to_owned(),
+                detail: String::new(),
+            });
+        }
+    }
+    if let (Some(before), Some(after)) = (old_value.get("lists"), new_value.get("lists")) {
+        keyed(before, after, "list", "", &mut found);
+    }
+    for (pointer, what) in LISTS {
+        let before = entries(&old_value, pointer);
+        let after = entries(&new_value, pointer);
+        by_id(&before, &after, what, "", &mut found);
+        if what == "section" || what == "form" {
+            // Fields are named one by one: they hold the answers.
+            for (id, old_entry) in &before {
+                let Some((_, new_entry)) = after.iter().find(|(other, _)| other == id) else {
+                    continue;
+                };
+                let fields = |entry: &Value| entries(entry, "/fields");
+                let field = if what == "section" {
+                    "field"
+                } else {
+                    "form field"
+                };
+                by_id(
+                    &fields(old_entry),
+                    &fields(new_entry),
+                    field,
+                    &format!("{id}."),
+                    &mut found,
+                );
+            }
+        }
+    }
+    let letters = |value: &Value| entries(value, "/letters");
+    by_id(
+        &letters(&old_value),
+        &letters(&new_value),
+        "letter",
+        "",
+        &mut found,
+    );
+    // What the newer file maps follows its new name: said beside its removal.
+    let mappings = &new.file().migrate;
+    for change in found.iter_mut().filter(|c| c.kind == Kind::Removed) {
+        let renamed = match change.what {
+            "state" => mappings.states.get(&change.id),
+            "piece" => mappings.pieces.get(&change.id),
+            "field" => mappings.fields.get(&change.id),
+            _ => None,
+        };
+        if let Some(to) = renamed {
+            change.detail = format!("becomes `{to}` (migrate)");
+        }
+    }
+    // A changed section or form whose only change is in its fields is told
+    // by the fields.
+    let field_owners: BTreeSet<String> = found
+        .iter()
+        .filter(|c| c.what == "field" || c.what == "form field")
+        .filter_map(|c| c.id.split_once('.').map(|(owner, _)| owner.to_owned()))
+        .collect();
+    found.retain(|c| {
+        !((c.what == "section" || c.what == "form")
+            && c.kind == Kind::Changed
+            && c.detail == "fields"
+            && field_owners.contains(&c.id))
+    });
+    found
+}
+
+/// What moving `dossiers` (started under `old`) to `new` would do.
+pub fn impacts(old: &Definition, new: &Definition, dossiers: &[Dossier]) -> Vec<Impact> {
+    let mut impacts = Vec::new();
+    let mut count = |message: String, count: usize| {
+        if count > 0 {
+            impacts.push(Impact { message, count });
+        }
+    };
+    let candidatures = || dossiers.iter().flat_map(|d| &d.candidatures);
+    let initial = old
+        .file()
+        .workflow
+        .states
+        .iter()
+        .find(|s| s.initial)
+        .map(|s| &s.id);
+    let mappings = &new.file().migrate;
+    for state in &old.file().workflow.states {
+        if new.state(&state.id).is_none() && !mappings.states.contains_key(&state.id) {
+            let holding = candidatures().filter(|c| c.state == state.id).count();
+            count(
+                format!("state `{}` is removed and holds candidatures", state.id),
+                holding,
+            );
+        }
+    }
+    for formation in &old.file().formations {
+        match new.formation(&formation.id) {
+            None => count(
+                format!(
+                    "formation `{}` is removed and has candidatures",
+                    formation.id
+                ),
+                candidatures()
+                    .filter(|c| c.formation == formation.id)
+                    .count(),
+            ),
+            Some(newer) => {
+                for piece in newer
+                    .pieces
+                    .iter()
+                    .filter(|p| !formation.pieces.contains(p))
+                {
+                    // Sent: past the status candidatures start in.
+                    let sent = candidatures()
+                        .filter(|c| c.formation == formation.id && Some(&c.state) != initial)
+                        .count();
+                    count(
+                        format!(
+                            "piece `{piece}` is newly required by formation `{}`, of candidatures already sent",
+                            formation.id
+                        ),
+                        sent,
+                    );
+                }
+            }
+        }
+    }
+    for piece in &old.file().pieces {
+        if new.piece(&piece.id).is_none() && !mappings.pieces.contains_key(&piece.id) {
+            let with_file = candidatures()
+                .filter(|c| c.pieces.get(&piece.id).is_some_and(|p| p.file.is_some()))
+                .count();
+            count(
+                format!("piece `{}` is removed and has files", piece.id),
+                with_file,
+            );
+        }
+    }
+    for section in &old.file().profile {
+        let newer = new.file().profile.iter().find(|s| s.id == section.id);
+        let answered = |field: &str| {
+            dossiers
+                .iter()
+                .filter(|d| has_answer(d.profile.get(&section.id), field))
+                .count()
+        };
+        for field in &section.fields {
+            let mapped = mappings
+                .fields
+                .contains_key(&format!("{}.{}", section.id, field.id));
+            let kept = mapped || newer.is_some_and(|s| s.fields.iter().any(|f| f.id == field.id));
+            if !kept {
+                count(
+                    format!(
+                        "field `{}.{}` is removed and has answers",
+                        section.id, field.id
+                    ),
+                    answered(&field.id),
+                );
+            }
+        }
+        for field in newer.iter().flat_map(|s| &s.fields).filter(|f| f.required) {
+            let was_required = section
+                .fields
+                .iter()
+                .any(|f| f.id == field.id && f.required);
+            let key = format!("{}.{}", section.id, field.id);
+            if !was_required && !mappings.defaults.contains_key(&key) {
+                let lacking = dossiers
+                    .iter()
+                    .filter(|d| {
+                        d.profile.contains_key(&section.id)
+                            && !has_answer(d.profile.get(&section.id), &field.id)
+                    })
+                    .count();
+                count(
+                    format!(
+                        "field `{}.{}` is newly required, and unanswered in saved sections",
+                        section.id, field.id
+                    ),
+                    lacking,
+                );
+            }
+        }
+    }
+    impacts
+}
+
+/// Whether a saved section (one entry, or a repeatable section's entries)
+/// holds an answer to `field`.
+fn has_answer(section: Option<&Value>, field: &str) -> bool {
+    let answered = |entry: &Value| {
+        entry
+            .get(field)
+            .is_some_and(|v| !v.is_null() && v != &Value::String(String::new()))
+    };
+    match section {
+        Some(Value::Array(entries)) => entries.iter().any(answered),
+        Some(entry) => answered(entry),
+        None => false,
+    }
+}
+
+fn as_value(definition: &Definition) -> Value {
+    let mut value = serde_json::to_value(definition.file()).unwrap_or(Value::Null);
+    // Scenarios are the authors' tests, not the procedure.
+    if let Value::Object(map) = &mut value {
+        map.remove("tests");
+    }
+    value
+}
+
+/// The entries (objects with an `id`) of the list at `pointer`, with their ids.
+fn entries(value: &Value, pointer: &str) -> Vec<(String, Value)> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some((entry.get("id")?.as_str()?.to_owned(), entry.clone())))
+        .collect()
+}
+
+/// Added, removed and changed entries of two lists, by id.
+fn by_id(
+    before: &[(String, Value)],
+    after: &[(String, Value)],
+    what: &'static str,
+    prefix: &str,
+    found: &mut Vec<Change>,
+) {
+    for (id, old_entry) in before {
+        match after.iter().find(|(other, _)| other == id) {
+            None => found.push(Change {
+                kind: Kind::Removed,
+                what,
+                id: format!("{prefix}{id}"),
+                detail: String::new(),
+            }),
+            Some((_, new_entry)) if new_entry != old_entry => found.push(Change {
+                kind: Kind::Changed,
+                what,
+                id: format!("{prefix}{id}"),
+                detail: changed_keys(old_entry, new_entry),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (id, _) in after {
+        if !before.iter().any(|(other, _)| other == id) {
+            found.push(Change {
+                kind: Kind::Added,
+                what,
+                id: format!("{prefix}{id}"),
+                detail: String::new(),
+            });
+        }
+    }
+}
+
+/// Added, removed and changed keys of two mappings (`campaign`, `lists`),
+/// with the old and new value when it is short.
+fn keyed(before: &Value, after: &Value, what: &'static str, prefix: &str, found: &mut Vec<Change>) {
+    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
+        return;
+    };
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        let (old, new) = (before.get(key), after.get(key));
+        let kind = match (old, new) {
+            (None, Some(_)) => Kind::Added,
+            (Some(_), None) => Kind::Removed,
+            (Some(old), Some(new)) if old != new => Kind::Changed,
+            _ => continue,
+        };
+        let detail = match (old, new) {
+            (Some(old), Some(new)) if is_short(old) && is_short(new) => {
+                format!("{} → {}", shown(old), shown(new))
+            }
+            _ => String::new(),
+        };
+        found.push(Change {
+            kind,
+            what,
+            id: format!("{prefix}{key}"),
+            detail,
+        });
+    }
+}
+
+/// The keys of an entry whose values differ, and for a list of ids (a
+/// formation's pieces) the ids added and removed.
+fn changed_keys(before: &Value, after: &Value) -> String {
+    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
+        return String::new();
+    };
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter(|key| before.get(*key) != after.get(*key))
+        .map(|key| match (before.get(key), after.get(key)) {
+            (Some(Value::Array(old)), Some(Value::Array(new)))
+                if old.iter().chain(new).all(Value::is_string) =>
+            {
+                let added = new.iter().filter(|v| !old.contains(v)).map(shown);
+                let removed = old.iter().filter(|v| !new.contains(v)).map(shown);
+                let moves: Vec<String> = added
+                    .map(|id| format!("+{id}"))
+                    .chain(removed.map(|id| format!("-{id}")))
+                    .collect();
+                if moves.is_empty() {
+                    format!("{key} (order)")
+                } else {
+                    format!("{key} ({})", moves.join(", "))
+                }
+            }
+            (Some(old), Some(new)) if is_short(old) && is_short(new) => {
+                format!("{key} {} → {}", shown(old), shown(new))
+            }
+            _ => key.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn is_short(value: &Value) -> bool {
+    !value.is_object() && !value.is_array() && shown(value).chars().count() <= 40
+}
+
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,145 @@
+//! `guichet diff` and `guichet migrate`: what a new version of a definition
+//! changes, what it would do to the dossiers in progress, and moving them to
+//! it (with the server stopped: the store is the server's while it runs).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use guichet_engine::{diff, Actor, Definition, Engine, Migrated, SledStore, Store};
+
+/// `guichet diff OLD NEW`.
+#[derive(clap::Args)]
+pub struct DiffOptions {
+    /// The version running now.
+    pub old: PathBuf,
+    /// The version to compare it with.
+    pub new: PathBuf,
+    /// A data directory: count the dossiers started under OLD that each
+    /// change touches.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// `guichet migrate NEW`.
+#[derive(clap::Args)]
+pub struct MigrateOptions {
+    /// The version to move the dossiers to (its `migrate:` gives the mappings).
+    pub file: PathBuf,
+    /// Data directory of the server.
+    #[arg(long, env = "GUICHET_DATA", default_value = "data")]
+    pub data: PathBuf,
+    /// Say what would move and what would not, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn load(file: &Path) -> anyhow::Result<Definition> {
+    Definition::load(file).map_err(|error| match error {
+        guichet_engine::DefinitionError::Invalid(diagnostics) => {
+            anyhow::anyhow!("{} does not check:\n{diagnostics}", file.display())
+        }
+        other => anyhow::anyhow!(guichet_engine::with_causes(&other)),
+    })
+}
+
+/// Where the store of `definition` lives under `data`: its own folder on a
+/// server of several procedures, else the data directory's.
+fn store_path(data: &Path, definition: &Definition) -> PathBuf {
+    let own = data.join("procedures").join(&definition.file().id);
+    if own.join("store").exists() {
+        own.join("store")
+    } else {
+        data.join("store")
+    }
+}
+
+pub fn diff(options: DiffOptions) -> anyhow::Result<ExitCode> {
+    let old = load(&options.old)?;
+    let new = load(&options.new)?;
+    let changes = diff::changes(&old, &new);
+    if changes.is_empty() {
+        println!("no change");
+    }
+    for change in &changes {
+        println!("{change}");
+    }
+    if let Some(data) = &options.data {
+        let path = store_path(data, &old);
+        let store = SledStore::open(&path)
+            .with_context(|| format!("opening the store in {}", path.display()))?;
+        let dossiers: Vec<_> = store
+            .dossiers()?
+            .into_iter()
+            .filter(|d| d.definition == old.hash())
+            .collect();
+        println!(
+            "{} dossier(s) started under {}",
+            dossiers.len(),
+            options.old.display()
+        );
+        for impact in diff::impacts(&old, &new, &dossiers) {
+            println!("{impact}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn migrate(options: MigrateOptions) -> anyhow::Result<ExitCode> {
+    let new = load(&options.file)?;
+    let path = store_path(&options.data, &new);
+    let store = SledStore::open(&path)
+        .with_context(|| format!("opening the store in {}", path.display()))?;
+    let engine = Engine::open(new, store)?;
+    let actor = Actor::new("administrator", "guichet migrate");
+    let now = jiff::Timestamp::now();
+    let (mut moved, mut current, mut refused) = (0, 0, 0);
+    for dossier in engine.dossiers()? {
+        let outcome = if options.dry_run {
+            dry_run(&engine, &dossier)?
+        } else {
+            engine.migrate(&dossier.id, &actor, now)?
+        };
+        match outcome {
+            Migrated::Moved => {
+                moved += 1;
+                println!("moved     {}", dossier.id);
+            }
+            Migrated::AlreadyCurrent => current += 1,
+            Migrated::Refused(reasons) => {
+                refused += 1;
+                println!("refused   {}", dossier.id);
+                for reason in reasons {
+                    println!("          {reason}");
+                }
+            }
+        }
+    }
+    let verb = if options.dry_run {
+        "would move"
+    } else {
+        "moved"
+    };
+    println!("{moved} {verb}, {refused} refused, {current} already on this version");
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What [`Engine::migrate`] would do, without writing.
+fn dry_run(
+    engine: &Engine<SledStore>,
+    dossier: &guichet_engine::Dossier,
+) -> anyhow::Result<Migrated> {
+    let new = engine.definition();
+    if dossier.definition == new.hash() {
+        return Ok(Migrated::AlreadyCurrent);
+    }
+    let old = engine.definition_of(dossier)?;
+    Ok(match guichet_engine::migrated(&old, new, dossier) {
+        Ok(_) => Migrated::Moved,
+        Err(reasons) => Migrated::Refused(reasons),
+    })
+}
