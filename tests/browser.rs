@@ -1134,3 +1134,237 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
     });
     server.stop();
 }
+
+#[test]
+fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in_a_real_browser() {
+    let folder = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    // The OSU file as it is (its scenarios pass), served inside its campaign.
+    let definition = osu_copy(&folder.path().join("definition"), |text| text);
+    let original = std::fs::read_to_string(&definition).unwrap();
+    let data = folder.path().join("data");
+    let now = ["--now", "2027-04-02T10:00:00+02:00"];
+    // Bruno sent his application to the M2 in ecology under this version.
+    let bruno_dossier = {
+        let loaded = guichet_engine::Definition::load(&definition).unwrap();
+        let store = guichet_engine::SledStore::open(data.join("store")).unwrap();
+        let engine = guichet_engine::Engine::open(loaded, store).unwrap();
+        let mut bruno = Seeded::new(
+            &engine,
+            ("bruno", "Bruno", Some("bruno.martin@example.org")),
+            "2027-04-01T10:00:00Z".parse().unwrap(),
+        );
+        let answers = json!({"parcours_souhaites": "Écologie des zones humides"});
+        bruno.send_with_form(
+            "m2-set-ecologie",
+            &[
+                "cv",
+                "lettre_motivation",
+                "releves_notes",
+                "diplomes",
+                "piece_identite",
+            ],
+            Some(answers),
+        );
+        bruno.dossier.clone()
+    };
+    let admin = add_staff_on(
+        &definition,
+        &data,
+        "admin@osu.example",
+        "gestionnaire",
+        "*",
+        true,
+    );
+    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &now, Stdio::null());
+    let health = |server: &Guichet| -> String {
+        let (_, _, body) = server.get("/health", &[]);
+        serde_json::from_str::<Value>(&body).unwrap()["definition"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = health(&server);
+    let line_of = |needle: &str| {
+        original[..original.find(needle).unwrap()]
+            .matches('\n')
+            .count()
+            + 1
+    };
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut j = Journey::start(&driver, &server, "editeur-").await;
+        j.staff_sign_in(&admin, true).await;
+        j.goto("/staff/editeur").await;
+        j.wait_until(
+            "the editor",
+            "return !!document.querySelector('#definition-editor .cm-content') && document.getElementById('editor-status').textContent !== '';",
+        )
+        .await;
+        assert!(j.text().await.contains("Aucun problème."), "{}", j.text().await);
+        j.check("editeur").await;
+
+        // A mistake: shown where it is, as the administrator types.
+        let replace = |from: &str, to: &str| {
+            format!(
+                "const view = window.guichetEditor; const text = view.state.doc.toString();
+                 const at = text.indexOf({from:?});
+                 if (at < 0) return false;
+                 view.dispatch({{ changes: {{ from: at, to: at + {len}, insert: {to:?} }} }});
+                 return true;",
+                len = from.chars().map(char::len_utf16).sum::<usize>(),
+            )
+        };
+        let done = j.client.execute(&replace("max_candidatures: 20", "max_candidatures: beaucoup"), Vec::new()).await.unwrap();
+        assert_eq!(done, json!(true));
+        j.wait_until(
+            "the diagnostic",
+            "return document.querySelectorAll('#editor-diagnostics li').length > 0;",
+        )
+        .await;
+        let marked = j
+            .client
+            .execute(
+                "const item = document.querySelector('#editor-diagnostics li');
+                 const gutter = document.querySelectorAll('.cm-lint-marker-error').length;
+                 return [Number(item.dataset.line), item.textContent, gutter];",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(marked[0], json!(line_of("max_candidatures: 20")), "{marked}");
+        assert!(marked[1].as_str().unwrap().contains("`campaign.max_candidatures` must be a whole number"), "{marked}");
+        assert!(marked[2].as_u64().unwrap() >= 1, "a mark in the gutter: {marked}");
+        j.check("editeur-erreur").await;
+        // Fixed: the marks go.
+        j.client.execute(&replace("max_candidatures: beaucoup", "max_candidatures: 20"), Vec::new()).await.unwrap();
+        j.wait_until(
+            "no diagnostic",
+            "return document.querySelectorAll('#editor-diagnostics li').length === 0 && document.getElementById('editor-status').textContent === 'Aucun problème.';",
+        )
+        .await;
+
+        // A new piece, asked by the M2 in ecology.
+        let added = j
+            .client
+            .execute(
+                "const view = window.guichetEditor; const text = view.state.doc.toString();
+                 const pieces = text.indexOf('pieces:\\n') + 'pieces:\\n'.length;
+                 const piece = '  - { id: attestation_stage, label: { fr: \"Attestation de stage\", en: \"Internship certificate\" }, accept: [pdf], max_size: 2MB }\\n';
+                 view.dispatch({ changes: { from: pieces, insert: piece } });
+                 const after = view.state.doc.toString();
+                 const formation = after.indexOf('id: m2-set-ecologie');
+                 const list = after.indexOf('formulaire_complementaire]', formation) + 'formulaire_complementaire'.length;
+                 view.dispatch({ changes: { from: list, insert: ', attestation_stage' } });
+                 return true;",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(added, json!(true));
+        j.wait_until(
+            "the new text checked",
+            "return document.getElementById('editor-status').textContent === 'Aucun problème.' && document.querySelectorAll('#editor-diagnostics li').length === 0;",
+        )
+        .await;
+        // Its scenarios, played on demand.
+        j.click("#editor-scenarios").await;
+        j.wait_until(
+            "the scenarios",
+            "return document.querySelectorAll('#editor-scenario-results li').length > 10
+                 || document.getElementById('editor-scenario-results').textContent === 'Les scénarios n\\'ont pas pu être joués.';",
+        )
+        .await;
+        let played = j.client.execute("return document.getElementById('editor-scenario-results').textContent;", Vec::new()).await.unwrap();
+        assert!(!played.as_str().unwrap().contains("pas pu"), "{played}");
+        let failed = j
+            .client
+            .execute("return document.querySelectorAll('#editor-scenario-results li.failed').length;", Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(failed, json!(0));
+
+        // What it changes, and does to Bruno's candidature already sent.
+        j.submit().await;
+        let review = j.text().await;
+        for expected in [
+            "+ piece `attestation_stage`",
+            "~ formation `m2-set-ecologie`: pieces (+attestation_stage)",
+            "! piece `attestation_stage` is newly required by formation `m2-set-ecologie`, of candidatures already sent (1)",
+            "1 dossier(s) ont commencé sous la version en service",
+        ] {
+            assert!(review.contains(expected), "no `{expected}` in {review}");
+        }
+        j.check("editeur-avant-publication").await;
+        j.click_and_wait("form[action*='editeur/publier'] button").await;
+        assert!(j.text().await.contains("admin@osu.example"), "{}", j.text().await);
+        j.check("versions").await;
+        j.client.close().await.unwrap();
+        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+    });
+    let second = health(&server);
+    assert_ne!(second, first);
+    // The file itself holds the published version.
+    let written = std::fs::read_to_string(&definition).unwrap();
+    assert!(written.contains("attestation_stage"));
+
+    // A new candidature asks for the new piece; Bruno's keeps its version.
+    let mut candidate = Browser::new();
+    let applied = {
+        let sign_up = candidate.submit(
+            &server.url("/inscription"),
+            &[
+                ("last_name", "Durand"),
+                ("first_name", "Camille"),
+                ("email", "camille@example.org"),
+            ],
+        );
+        assert!(sign_up.status < 400, "{}", sign_up.body);
+        let (_, link) = link_in_mail(&smtp, "camille@example.org", "Activation", 1);
+        let path = &link[link.find("/activation/").unwrap()..];
+        let done = candidate.submit(
+            &server.url(path),
+            &[
+                ("last_name", "Durand"),
+                ("first_name", "Camille"),
+                ("password", "Calanques-de-Sormiou-7"),
+                ("password_confirm", "Calanques-de-Sormiou-7"),
+            ],
+        );
+        assert_eq!(done.status, 303, "{}", done.body);
+        candidate.submit(&server.url("/formations/m2-set-ecologie/candidater"), &[])
+    };
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let page = candidate.get(&server.url("/candidatures/c1"));
+    assert!(page.body.contains("Attestation de stage"), "{}", page.body);
+    let mut office = Browser::new();
+    office.submit(
+        &server.url("/staff/connexion"),
+        &[
+            ("email", "admin@osu.example"),
+            ("password", "Vieux-Port-Marseille-13"),
+        ],
+    );
+    let bruno = office.get(&server.url(&format!("/staff/candidatures/{bruno_dossier}/c1")));
+    assert_eq!(bruno.status, 200, "{}", bruno.body);
+    assert!(
+        !bruno.body.contains("Attestation de stage"),
+        "{}",
+        bruno.body
+    );
+
+    // The administrator restores the previous version.
+    let versions = office.get(&server.url("/staff/versions"));
+    let csrf = csrf_of(&versions.body);
+    let restored = office.post(
+        &server.url(&format!("/staff/versions/{first}")),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(restored.status, 303, "{}", restored.body);
+    assert_eq!(health(&server), first);
+    server.stop();
+}

@@ -677,3 +677,65 @@ fn a_write_of_several_dossiers_is_all_or_nothing() {
     assert_eq!(engine.dossier(&first.id).unwrap().unwrap().version, 2);
     assert_eq!(engine.dossier(&second.id).unwrap().unwrap().language, "en");
 }
+
+#[test]
+fn a_published_version_serves_new_dossiers_while_those_in_progress_keep_theirs() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = SledStore::open(folder.path().join("store")).unwrap();
+    let engine = Engine::open(osu(), store).unwrap();
+    let now = at("2027-03-10T10:00:00Z");
+    let before = engine.create_dossier("ada", camille(), "fr", now).unwrap();
+    let first = engine.definition().hash().to_owned();
+    // The same procedure, its cap changed, written beside its lists.
+    let copy = folder.path().join("definition");
+    std::fs::create_dir_all(copy.join("data")).unwrap();
+    for list in std::fs::read_dir(support::osu_path().with_file_name("data")).unwrap() {
+        let list = list.unwrap();
+        std::fs::copy(list.path(), copy.join("data").join(list.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(support::osu_path())
+        .unwrap()
+        .replace("max_candidatures: 20", "max_candidatures: 3");
+    std::fs::write(copy.join("changed.yaml"), text).unwrap();
+    let changed = Definition::load(copy.join("changed.yaml")).unwrap();
+    let second = changed.hash().to_owned();
+    engine
+        .publish(Arc::new(changed), "admin@example.org", now)
+        .unwrap();
+
+    assert_eq!(engine.definition().hash(), second);
+    let after = engine
+        .create_dossier("bruno", camille(), "fr", now)
+        .unwrap();
+    assert_eq!(after.definition, second);
+    let kept = engine.dossier(&before.id).unwrap().unwrap();
+    assert_eq!(kept.definition, first);
+    assert_eq!(engine.definition_of(&kept).unwrap().hash(), first);
+    let publications = engine.publications().unwrap();
+    let who: Vec<(&str, &str)> = publications
+        .iter()
+        .map(|p| (p.hash.as_str(), p.by.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            (first.as_str(), "start-up"),
+            (second.as_str(), "admin@example.org")
+        ]
+    );
+    // Reopened on the first file: a publication again, the second kept.
+    drop(engine);
+    // sled lets its lock go once its flusher stops.
+    let store = (0..100)
+        .find_map(|_| {
+            let opened = SledStore::open(folder.path().join("store")).ok();
+            if opened.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            opened
+        })
+        .expect("the store reopens");
+    let engine = Engine::open(osu(), store).unwrap();
+    assert_eq!(engine.publications().unwrap().len(), 3);
+    assert!(engine.version(&second).unwrap().is_some());
+}

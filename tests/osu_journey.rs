@@ -95,7 +95,7 @@ fn the_manual_journey_from_account_to_confirmation() {
         now,
     );
     let sections = profile_state(
-        engine.definition(),
+        &engine.definition(),
         &engine.dossier(&dossier).unwrap().unwrap(),
         now,
     )

@@ -381,6 +381,24 @@ fn routes(
         ("POST", "/staff/equipe".into()),
         ("POST", format!("/staff/equipe/{member}")),
     ]
+    .into_iter()
+    .chain(administration())
+    .collect()
+}
+
+/// The administrators' pages of the procedure's versions and editor.
+fn administration() -> Vec<(&'static str, String)> {
+    vec![
+        ("GET", "/staff/versions".into()),
+        ("POST", format!("/staff/versions/{}", "0".repeat(64))),
+        ("GET", "/staff/editeur".into()),
+        ("GET", "/staff/editeur/schema.json".into()),
+        ("POST", "/staff/editeur/verifier".into()),
+        ("POST", "/staff/editeur/scenarios".into()),
+        ("POST", "/staff/editeur/apercu".into()),
+        ("POST", "/staff/editeur/publier".into()),
+        ("POST", "/staff/editeur/retour".into()),
+    ]
 }
 
 /// What `browser` gets for `route`, posting the form fields a page would
@@ -489,11 +507,12 @@ fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page()
         request(&server, &mut office, &on_chloe, &office_csrf, &chloe),
         403
     );
-    for route in [
+    let team_and_administration = [
         ("GET", "/staff/equipe".to_owned()),
         ("POST", "/staff/equipe".into()),
         ("POST", format!("/staff/equipe/{member}")),
-    ] {
+    ];
+    for route in team_and_administration.into_iter().chain(administration()) {
         assert_eq!(
             request(&server, &mut office, &route, &office_csrf, &alice),
             403,
@@ -1113,5 +1132,134 @@ fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_
         office.get_bytes(&server.url(&format!("{staff_page}/courrier/lettre_admission")));
     assert_eq!(status, 200);
     assert_eq!(copy, mailed);
+    server.stop();
+}
+
+/// The definition hash `/health` reports.
+fn serving_version(server: &Guichet) -> String {
+    let (_, _, body) = server.get("/health", &[]);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    health["definition"].as_str().unwrap().to_owned()
+}
+
+/// `guichet reload`, then waits until the log says `expected` one more time.
+fn reload_and_wait(data: &Path, log: &Path, expected: &str) {
+    let count = || {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .matches(expected)
+            .count()
+    };
+    let before = count();
+    let reload = guichet(&["reload", "--data", data.to_str().unwrap()]);
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    wait_for(expected, || count() > before);
+}
+
+#[test]
+fn a_changed_file_is_published_on_reload_and_a_bad_one_refused_while_the_running_version_serves() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    // The OSU file as it is (its scenarios pass), served inside its campaign.
+    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let original = std::fs::read_to_string(&file).unwrap();
+    let log = folder.path().join("guichet.log");
+    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
+    let now = ["--now", "2027-04-02T10:00:00+02:00"];
+    let server = Guichet::launch_on(
+        &file,
+        &data,
+        None,
+        &now,
+        std::fs::File::create(&log).unwrap(),
+    );
+    let first = serving_version(&server);
+
+    // A file that does not check: refused, with where; the first version serves.
+    std::fs::write(
+        &file,
+        original.replace("  closes: 2027-06-15", "  closes: 2027-13-45"),
+    )
+    .unwrap();
+    reload_and_wait(&data, &log, "new version refused");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("procedure.yaml:"), "{said}");
+    assert_eq!(serving_version(&server), first);
+    let (status, _, catalogue) = server.get("/formations", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        catalogue.contains("Master Sciences de l&#x27;Environnement Terrestre — M1"),
+        "{catalogue}"
+    );
+
+    // A file whose own scenarios fail: refused the same way.
+    let failing = original.replace(
+        "letter_contains: [\"avis défavorable\"",
+        "letter_contains: [\"avis introuvable\"",
+    );
+    assert_ne!(failing, original);
+    std::fs::write(&file, failing).unwrap();
+    reload_and_wait(&data, &log, "new version refused");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("avis introuvable"));
+    assert_eq!(serving_version(&server), first);
+
+    // A good change: published, served at once, without a restart.
+    let renamed = original.replace(
+        "Master SET — M2 parcours Écologie et biodiversité",
+        "Master SET — M2 parcours Écologie, biodiversité et conservation",
+    );
+    assert_ne!(renamed, original);
+    std::fs::write(&file, &renamed).unwrap();
+    reload_and_wait(&data, &log, "new version published");
+    let second = serving_version(&server);
+    assert_ne!(second, first);
+    let (_, _, catalogue) = server.get("/formations", &[]);
+    assert!(
+        catalogue.contains("Master SET — M2 parcours Écologie, biodiversité et conservation"),
+        "{catalogue}"
+    );
+
+    // The administrator sees both versions and restores the first.
+    let mut office = signed_in_staff(&server, &admin);
+    let versions = office.get(&server.url("/staff/versions"));
+    assert_eq!(versions.status, 200, "{}", versions.body);
+    assert!(
+        versions.body.contains("start-up") && versions.body.contains("SIGHUP"),
+        "{}",
+        versions.body
+    );
+    assert!(
+        versions
+            .body
+            .contains("~ formation `m2-set-ecologie`: title"),
+        "{}",
+        versions.body
+    );
+    let csrf = csrf_of(&versions.body);
+    let restore = format!("/staff/versions/{first}");
+    let restored = office.post(&server.url(&restore), &[("csrf", &csrf)]);
+    assert_eq!(restored.status, 303, "{}", restored.body);
+    assert_eq!(serving_version(&server), first);
+    let versions = office.get(&server.url("/staff/versions"));
+    assert!(
+        versions.body.contains("admin@osu.example"),
+        "{}",
+        versions.body
+    );
+    // Without the form's token, nothing; a version the store does not have, 404.
+    let forged = office.post(&server.url(&format!("/staff/versions/{second}")), &[]);
+    assert_ne!(forged.status, 303);
+    assert_eq!(serving_version(&server), first);
+    let unknown = office.post(
+        &server.url(&format!("/staff/versions/{}", "0".repeat(64))),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(unknown.status, 404);
     server.stop();
 }

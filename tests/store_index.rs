@@ -264,7 +264,7 @@ fn the_waiting_list_is_kept_in_rank_order_and_left_when_promoted() {
         }
         decided.push(sent);
     }
-    let definition = engine.current_definition();
+    let definition = engine.definition();
     let rule = guichet_engine::promotion_rules(&definition)[0];
     let names = |engine: &guichet_engine::Engine<SledStore>| -> Vec<String> {
         let list = engine

@@ -499,14 +499,14 @@ fn an_entry_is_checked_field_by_field_with_its_dependent_lists() {
     let dossier = engine
         .create_dossier("camille", candidate("Camille"), "fr", now())
         .unwrap();
-    let base = base_context(definition, &dossier, now());
+    let base = base_context(&definition, &dossier, now());
     let section = &definition.file().profile[2];
     assert_eq!(section.id, "baccalaureat");
     let entry = |value: serde_json::Value| value.as_object().unwrap().clone();
 
     // Series follow the year; schools follow the commune.
     let check = check_entry(
-        definition,
+        &definition,
         &base,
         &section.fields,
         &entry(json!({"situation": "bac_francais", "annee": 2021, "serie": "S", "commune": "13001", "etablissement": "marseille-thiers"})),
@@ -526,7 +526,7 @@ fn an_entry_is_checked_field_by_field_with_its_dependent_lists() {
     let context =
         guichet_engine::entry_context(&base, &section.fields, &entry(json!({"annee": 2021})));
     let serie = section.fields.iter().find(|f| f.id == "serie").unwrap();
-    let offered: Vec<String> = options(definition, serie, &context, "fr")
+    let offered: Vec<String> = options(&definition, serie, &context, "fr")
         .unwrap()
         .into_iter()
         .map(|c| c.id)
@@ -536,7 +536,7 @@ fn an_entry_is_checked_field_by_field_with_its_dependent_lists() {
 
     // Without the bac, the other fields are hidden, not required, and dropped.
     let check = check_entry(
-        definition,
+        &definition,
         &base,
         &section.fields,
         &entry(json!({"situation": "sans_bac", "annee": 2019})),
@@ -559,7 +559,7 @@ fn an_entry_is_checked_field_by_field_with_its_dependent_lists() {
     // A required field left empty, and a wrong INE.
     let identity = &definition.file().profile[0];
     let check = check_entry(
-        definition,
+        &definition,
         &base,
         &identity.fields,
         &entry(json!({"ine": "12345"})),
@@ -593,7 +593,7 @@ fn actions_for_says_what_an_actor_may_do_now_and_why_not() {
     let actions_of = |actor: &Actor| {
         let dossier = engine.dossier(&dossier.id).unwrap().unwrap();
         let candidature = &dossier.candidatures[0];
-        actions_for(engine.definition(), &dossier, candidature, actor, now()).unwrap()
+        actions_for(&engine.definition(), &dossier, candidature, actor, now()).unwrap()
     };
 
     // Nothing uploaded: transmitting is offered, but its guard refuses, in

@@ -69,11 +69,11 @@ fn guard(c: &mut Criterion) {
     let definition = engine.definition();
     let candidature = &applied.dossier.candidatures[0];
     let context =
-        candidature_context(definition, &applied.dossier, candidature, now()).expect("context");
+        candidature_context(&definition, &applied.dossier, candidature, now()).expect("context");
     let guard = "campaign.is_open && candidature.missing_pieces.is_empty()";
     c.bench_function("build a candidature's context", |b| {
         b.iter(|| {
-            candidature_context(definition, &applied.dossier, candidature, now()).expect("context")
+            candidature_context(&definition, &applied.dossier, candidature, now()).expect("context")
         })
     });
     c.bench_function("evaluate the transmission guard", |b| {

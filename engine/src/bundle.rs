@@ -75,6 +75,12 @@ impl Bundle {
             path: path.to_owned(),
             source,
         })?;
+        Ok(Self::with_text(path, text))
+    }
+
+    /// `text` as the definition file at `path` would be: the bases and list
+    /// files it names read beside `path` (an edit checked before it is saved).
+    pub fn with_text(path: &Path, text: String) -> Self {
         let base = path.parent().unwrap_or(Path::new(""));
         let mut files = BTreeMap::new();
         // The chain of bases: a missing one is reported by the checker, at
@@ -112,13 +118,13 @@ impl Bundle {
                 }
             }
         }
-        Ok(Self {
+        Self {
             name: path.display().to_string(),
             text,
             files,
             base: base.display().to_string(),
             bases,
-        })
+        }
     }
 
     /// Content hash: the same texts give the same hash wherever they are stored.

@@ -1,7 +1,7 @@
 //! The engine: a definition, a store, and the commands between them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use jiff::Timestamp;
 
@@ -125,7 +125,8 @@ pub enum Migrated {
 ///
 /// The engine is `Send + Sync`: share it behind an `Arc` between threads.
 pub struct Engine<S: Store> {
-    definition: Arc<Definition>,
+    /// The version new dossiers start under; replaced by [`Engine::publish`].
+    definition: RwLock<Arc<Definition>>,
     store: S,
     /// Earlier definition versions that dossiers are pinned to, compiled on first use.
     pinned: Mutex<HashMap<String, Arc<Definition>>>,
@@ -142,8 +143,18 @@ impl<S: Store> Engine<S> {
     /// Like [`Engine::open`], for a definition shared with other engines.
     pub fn open_shared(definition: Arc<Definition>, store: S) -> Result<Self, EngineError> {
         store.save_definition(definition.hash(), definition.bundle())?;
+        // A changed file at start-up is a publication too: the list of
+        // versions says when each began.
+        let latest = store.publications()?.pop().map(|p| p.hash);
+        if latest.as_deref() != Some(definition.hash()) {
+            store.record_publication(&crate::store::Publication {
+                hash: definition.hash().to_owned(),
+                at: Timestamp::now(),
+                by: "start-up".into(),
+            })?;
+        }
         let engine = Self {
-            definition,
+            definition: RwLock::new(definition),
             store,
             pinned: Mutex::new(HashMap::new()),
             link_prefix: String::new(),
@@ -190,14 +201,43 @@ impl<S: Store> Engine<S> {
         Ok(indexed(&definition, dossier, now)?)
     }
 
-    /// The current definition.
-    pub fn definition(&self) -> &Definition {
-        &self.definition
+    /// The current definition: the version new dossiers start under.
+    pub fn definition(&self) -> Arc<Definition> {
+        let current = self
+            .definition
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(&current)
     }
 
-    /// The current definition, shared.
-    pub fn current_definition(&self) -> Arc<Definition> {
-        Arc::clone(&self.definition)
+    /// Makes `definition` the current one, published by `by`: new dossiers
+    /// start under it, the dossiers in progress stay on theirs. The store
+    /// keeps it first, so a version in use is never missing.
+    pub fn publish(
+        &self,
+        definition: Arc<Definition>,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        self.store
+            .save_definition(definition.hash(), definition.bundle())?;
+        self.store.record_publication(&crate::store::Publication {
+            hash: definition.hash().to_owned(),
+            at: now,
+            by: by.to_owned(),
+        })?;
+        let previous = {
+            let mut current = self
+                .definition
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::mem::replace(&mut *current, definition)
+        };
+        self.pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(previous.hash().to_owned(), previous);
+        Ok(())
     }
 
     /// The store.
@@ -205,38 +245,62 @@ impl<S: Store> Engine<S> {
         &self.store
     }
 
-    /// The definition version `dossier` is pinned to.
-    pub fn definition_of(&self, dossier: &Dossier) -> Result<Arc<Definition>, EngineError> {
-        if dossier.definition == self.definition.hash() {
-            return Ok(Arc::clone(&self.definition));
+    /// The versions made current, oldest first.
+    pub fn publications(&self) -> Result<Vec<crate::store::Publication>, EngineError> {
+        Ok(self.store.publications()?)
+    }
+
+    /// The version of hash `hash`, if the store keeps it: compiled on first
+    /// use, then kept.
+    pub fn version(&self, hash: &str) -> Result<Option<Arc<Definition>>, EngineError> {
+        let current = self.definition();
+        if current.hash() == hash {
+            return Ok(Some(current));
         }
-        let missing = |reason: String| EngineError::MissingDefinition {
-            dossier: dossier.id.clone(),
-            hash: dossier.definition.clone(),
-            reason,
-        };
-        if let Some(found) = self
+        let pinned = |found: Option<&Arc<Definition>>| found.map(Arc::clone);
+        let mut kept = self
             .pinned
             .lock()
-            .map_err(|e| missing(e.to_string()))?
-            .get(&dossier.definition)
-        {
-            return Ok(Arc::clone(found));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) = pinned(kept.get(hash)) {
+            return Ok(Some(found));
         }
-        let bundle = self
-            .store
-            .definition(&dossier.definition)?
-            .ok_or_else(|| missing("not in the store".into()))?;
-        let compiled = Definition::from_bundle(bundle).map_err(|error| match error {
-            DefinitionError::Invalid(d) => missing(d.render()),
-            other => missing(crate::diagnostic::with_causes(&other)),
+        let Some(bundle) = self.store.definition(hash)? else {
+            return Ok(None);
+        };
+        let compiled = Definition::from_bundle(bundle).map_err(|error| {
+            let reason = match error {
+                DefinitionError::Invalid(d) => d.render(),
+                other => crate::diagnostic::with_causes(&other),
+            };
+            EngineError::MissingDefinition {
+                dossier: String::new(),
+                hash: hash.to_owned(),
+                reason,
+            }
         })?;
         let compiled = Arc::new(compiled);
-        self.pinned
-            .lock()
-            .map_err(|e| missing(e.to_string()))?
-            .insert(dossier.definition.clone(), Arc::clone(&compiled));
-        Ok(compiled)
+        kept.insert(hash.to_owned(), Arc::clone(&compiled));
+        Ok(Some(compiled))
+    }
+
+    /// The definition version `dossier` is pinned to.
+    pub fn definition_of(&self, dossier: &Dossier) -> Result<Arc<Definition>, EngineError> {
+        let named = |error: EngineError| match error {
+            EngineError::MissingDefinition { hash, reason, .. } => EngineError::MissingDefinition {
+                dossier: dossier.id.clone(),
+                hash,
+                reason,
+            },
+            other => other,
+        };
+        self.version(&dossier.definition)
+            .map_err(named)?
+            .ok_or_else(|| EngineError::MissingDefinition {
+                dossier: dossier.id.clone(),
+                hash: dossier.definition.clone(),
+                reason: "not in the store".into(),
+            })
     }
 
     /// Creates a dossier owned by account `owner`.
@@ -249,7 +313,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<Dossier, EngineError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (dossier, event) =
-            workflow::new_dossier(&self.definition, id, owner, candidate, language, now);
+            workflow::new_dossier(&self.definition(), id, owner, candidate, language, now);
         // A new dossier has no candidature yet: no list row.
         self.store.commit(&[Commit {
             expected_version: 0,
@@ -325,11 +389,12 @@ impl<S: Store> Engine<S> {
             .store
             .dossier(id)?
             .ok_or_else(|| EngineError::UnknownDossier(id.to_owned()))?;
-        if dossier.definition == self.definition.hash() {
+        let current = self.definition();
+        if dossier.definition == current.hash() {
             return Ok(Migrated::AlreadyCurrent);
         }
         let old = self.definition_of(&dossier)?;
-        let (after, changes) = match crate::migrate::migrated(&old, &self.definition, &dossier) {
+        let (after, changes) = match crate::migrate::migrated(&old, &current, &dossier) {
             Ok(moved) => moved,
             Err(reasons) => return Ok(Migrated::Refused(reasons)),
         };
@@ -346,7 +411,7 @@ impl<S: Store> Engine<S> {
         };
         let commit = Commit {
             expected_version: dossier.version,
-            indexed: indexed(&self.definition, &after, now)?,
+            indexed: indexed(&current, &after, now)?,
             dossier: after,
             event,
             mails: Vec::new(),
@@ -521,7 +586,7 @@ impl<S: Store> Engine<S> {
         context: &serde_json::Value,
         now: Timestamp,
     ) -> Result<OutboxMail, EngineError> {
-        let definition = &self.definition;
+        let definition = &self.definition();
         let mut context = context.clone();
         if let serde_json::Value::Object(map) = &mut context {
             let file = definition.file();
@@ -605,7 +670,8 @@ impl<S: Store> Engine<S> {
     /// Whether deadline `id` of the current definition performs a transition
     /// (rather than only sending a mail).
     fn deadline_acts(&self, id: &str) -> bool {
-        let deadlines = &self.definition.file().workflow.deadlines;
+        let current = self.definition();
+        let deadlines = &current.file().workflow.deadlines;
         deadlines.iter().any(|d| d.id == id && d.action.is_some())
     }
 
@@ -613,7 +679,7 @@ impl<S: Store> Engine<S> {
     ///
     /// Each deadline is one command; the result of each is returned.
     pub fn run_due(&self, now: Timestamp) -> Result<Vec<Handled>, EngineError> {
-        let Some(system) = self.definition.system_role().map(|r| r.id.clone()) else {
+        let Some(system) = self.definition().system_role().map(|r| r.id.clone()) else {
             return Ok(Vec::new());
         };
         let actor = Actor::new(system, "system");

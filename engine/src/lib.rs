@@ -75,7 +75,7 @@
 //! // Pages ask the engine what the candidate may do now: transmitting is
 //! // offered, but its guard does not hold while the résumé is missing.
 //! let actions = guichet_engine::actions_for(
-//!     engine.definition(), &applied.dossier, &applied.dossier.candidatures[0], &me, now,
+//!     &engine.definition(), &applied.dossier, &applied.dossier.candidatures[0], &me, now,
 //! )?;
 //! assert!(!actions.transition("transmit").ok_or("offered")?.allowed);
 //! assert_eq!(actions.upload("resume").ok_or("offered")?.id, "upload");
@@ -155,7 +155,7 @@ pub use queries::{
 pub use scenario::{run_scenarios, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
-pub use store::{Commit, Indexed, MemoryStore, SledStore, Store, StoreError, Waiting};
+pub use store::{Commit, Indexed, MemoryStore, Publication, SledStore, Store, StoreError, Waiting};
 pub use suggest::did_you_mean;
 pub use units::{parse_date, parse_duration, parse_size};
 pub use workflow::{Due, FileRefusal, FreedPlace, Outcome, ThirdPartyRefusal, WorkflowError};

@@ -20,6 +20,7 @@ mod files;
 mod letters;
 mod listen;
 mod mail;
+mod publish;
 mod scheduler;
 mod serve;
 mod staff_cli;
@@ -63,6 +64,14 @@ enum Commands {
     /// Move the dossiers of a data directory to a new version of the
     /// definition, by the mappings its `migrate:` declares (server stopped).
     Migrate(versions_cli::MigrateOptions),
+    /// Ask the running server to read its definition files again (SIGHUP):
+    /// each that checks and passes its scenarios is published; its log says
+    /// what came of it.
+    Reload {
+        /// Data directory of the running server.
+        #[arg(long, env = "GUICHET_DATA", default_value = "data")]
+        data: PathBuf,
+    },
     /// Play the test scenarios of definition files; exits 1 if one fails.
     Test {
         /// Definition files (YAML).
@@ -84,6 +93,7 @@ fn main() -> ExitCode {
         Commands::Check { files, merged, .. } => Ok(check(&files, merged)),
         Commands::Diff(options) => versions_cli::diff(options),
         Commands::Migrate(options) => versions_cli::migrate(options),
+        Commands::Reload { data } => versions_cli::reload(&data),
         Commands::Test { files } => Ok(test(&files)),
         Commands::Serve(options) => serve::run(*options),
         Commands::Staff(options) => staff_cli::run(*options),

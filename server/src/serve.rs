@@ -10,7 +10,7 @@ use guichet_engine::{Definition, DefinitionError, Engine, SledStore};
 use tokio::sync::{watch, Notify};
 
 use crate::mail::{self, Envelope, Transport};
-use crate::web::{self, AppState, Pages};
+use crate::web::{self, AppState};
 
 /// Settings of `guichet serve` (each also read from a `GUICHET_…` variable).
 #[derive(clap::Args, Debug)]
@@ -249,13 +249,12 @@ async fn procedure(
         Arc::clone(&wake),
         shared.stopped.clone(),
     ));
-    let site = crate::web::Site::of(engine.definition(), prefix);
+    let face = crate::web::Face::of(&engine.definition(), prefix)?;
     let state = Arc::new(AppState {
         engine,
         procedure: shared.several.then_some(id),
         all: Arc::clone(&shared.all),
-        pages: Pages::new(site)?,
-        site,
+        face: std::sync::RwLock::new(face),
         accounts: shared.accounts.clone(),
         staff: shared.staff.clone(),
         files: crate::files::FileStore::open(&folder.join("files"))
@@ -274,6 +273,7 @@ async fn procedure(
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
         mail_wake: wake,
+        definition_file: file.to_owned(),
         archives: crate::web::ArchiveJobs::new(folder.join("archives"), options.archive_max)
             .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
     });
@@ -313,10 +313,14 @@ async fn serve(
         all: Arc::default(),
     };
     let mut served = Vec::new();
+    let mut files = Vec::new();
     for (file, definition) in definitions {
         served.push(procedure(&shared, &file, definition).await?);
+        files.push(file);
     }
     let states: Vec<Arc<AppState>> = served.iter().map(|s| Arc::clone(&s.state)).collect();
+    let reloads: Vec<(PathBuf, Arc<AppState>)> = files.into_iter().zip(states.clone()).collect();
+    tokio::spawn(reload_on_hangup(reloads));
     let _ = shared.all.set(states.iter().map(Arc::downgrade).collect());
     let router = match states.as_slice() {
         [one] => web::router(Arc::clone(one)),
@@ -326,6 +330,10 @@ async fn serve(
         .await
         .with_context(|| format!("listening on {}", options.addr))?;
     tracing::info!(address = %listener.local_addr()?, %base_url, "serving");
+    // `guichet reload` finds the server by this file.
+    let pid_file = options.data.join(PID_FILE);
+    std::fs::write(&pid_file, std::process::id().to_string())
+        .with_context(|| format!("writing {}", pid_file.display()))?;
     let limits = crate::listen::Limits {
         header_timeout: options.header_timeout,
         request_timeout: options.request_timeout,
@@ -343,6 +351,7 @@ async fn serve(
     }
     accounts.flush()?;
     staff.accounts.flush()?;
+    let _ = std::fs::remove_file(&pid_file);
     tracing::info!("stopped");
     Ok(())
 }
@@ -356,6 +365,48 @@ fn host_of(url: &str) -> String {
     } else {
         host.into()
     }
+}
+
+/// The file, in the data directory, holding the running server's process id.
+pub const PID_FILE: &str = "guichet.pid";
+
+/// On each SIGHUP, reads each procedure's file again and publishes it if it
+/// checks and its scenarios pass; otherwise logs why and keeps serving the
+/// running version.
+async fn reload_on_hangup(procedures: Vec<(PathBuf, Arc<AppState>)>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("SIGHUP cannot be listened to: reload by restarting");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            for (file, state) in &procedures {
+                let (file, state) = (file.clone(), Arc::clone(state));
+                let published = tokio::task::spawn_blocking(move || {
+                    let outcome = crate::publish::publish_file(&state, &file, "SIGHUP");
+                    (file, outcome)
+                })
+                .await;
+                match published {
+                    Ok((file, Ok(crate::publish::Published::Now(hash)))) => {
+                        tracing::info!(file = %file.display(), %hash, "new version published")
+                    }
+                    Ok((file, Ok(crate::publish::Published::Already(_)))) => {
+                        tracing::info!(file = %file.display(), "the file is the version running")
+                    }
+                    Ok((file, Err(refusal))) => {
+                        tracing::error!(file = %file.display(), %refusal, "new version refused: the running one keeps serving")
+                    }
+                    Err(error) => tracing::error!(%error, "reload task failed"),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = procedures;
 }
 
 async fn shutdown_signal() {

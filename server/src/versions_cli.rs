@@ -138,8 +138,30 @@ fn dry_run(
         return Ok(Migrated::AlreadyCurrent);
     }
     let old = engine.definition_of(dossier)?;
-    Ok(match guichet_engine::migrated(&old, new, dossier) {
+    Ok(match guichet_engine::migrated(&old, &new, dossier) {
         Ok(_) => Migrated::Moved,
         Err(reasons) => Migrated::Refused(reasons),
     })
+}
+
+/// Sends SIGHUP to the server whose process id is in `data`.
+pub fn reload(data: &Path) -> anyhow::Result<ExitCode> {
+    let pid_file = data.join(crate::serve::PID_FILE);
+    let text = std::fs::read_to_string(&pid_file).with_context(|| {
+        format!(
+            "no running server found ({} cannot be read)",
+            pid_file.display()
+        )
+    })?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{} does not hold a process id", pid_file.display()))?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .with_context(|| format!("the server (process {pid}) cannot be signalled"))?;
+    println!("asked the server (process {pid}) to read its definitions again: its log says what came of it");
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Commit, Store, StoreError};
+use super::{Commit, Publication, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
@@ -18,6 +18,7 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct State {
     definitions: BTreeMap<String, Bundle>,
+    publications: Vec<Publication>,
     dossiers: BTreeMap<String, Dossier>,
     events: BTreeMap<(String, u64), Event>,
     outbox: BTreeMap<String, OutboxMail>,
@@ -51,6 +52,15 @@ impl Store for MemoryStore {
 
     fn definition(&self, hash: &str) -> Result<Option<Bundle>, StoreError> {
         Ok(self.state()?.definitions.get(hash).cloned())
+    }
+
+    fn record_publication(&self, publication: &Publication) -> Result<(), StoreError> {
+        self.state()?.publications.push(publication.clone());
+        Ok(())
+    }
+
+    fn publications(&self) -> Result<Vec<Publication>, StoreError> {
+        Ok(self.state()?.publications.clone())
     }
 
     fn commit(&self, commits: &[Commit]) -> Result<(), StoreError> {

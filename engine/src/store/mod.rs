@@ -229,6 +229,17 @@ impl Indexed {
     }
 }
 
+/// A version of the definition made the current one: who did, and when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Publication {
+    /// The version's content hash.
+    pub hash: String,
+    /// When it became current.
+    pub at: jiff::Timestamp,
+    /// Who made it current: an administrator's address, `start-up`, `SIGHUP`.
+    pub by: String,
+}
+
 /// Storage of dossiers, their history, the mail outbox and definition versions.
 ///
 /// `commit` must be atomic (every dossier of it or nothing), must reject a
@@ -239,6 +250,10 @@ pub trait Store: Send + Sync {
     fn save_definition(&self, hash: &str, bundle: &Bundle) -> Result<(), StoreError>;
     /// A definition version by content hash.
     fn definition(&self, hash: &str) -> Result<Option<Bundle>, StoreError>;
+    /// Records, durably, that a version became the current one.
+    fn record_publication(&self, publication: &Publication) -> Result<(), StoreError>;
+    /// Every version made current, oldest first.
+    fn publications(&self) -> Result<Vec<Publication>, StoreError>;
     /// Writes one command's result: usually one dossier, two when a freed
     /// place goes to another candidate in the same command.
     fn commit(&self, commits: &[Commit]) -> Result<(), StoreError>;

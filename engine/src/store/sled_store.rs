@@ -8,7 +8,7 @@ use serde::Serialize;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::{Commit, Store, StoreError};
+use super::{Commit, Publication, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
@@ -28,6 +28,8 @@ pub struct SledStore {
     events: sled::Tree,
     outbox: sled::Tree,
     definitions: sled::Tree,
+    /// The versions made current, by a sequence number (big-endian).
+    publications: sled::Tree,
     /// Candidatures by formation and state (see [`super::index_keys`]), with
     /// their list rows.
     by_formation: sled::Tree,
@@ -93,6 +95,7 @@ impl SledStore {
             events: tree("events")?,
             outbox: tree("outbox")?,
             definitions: tree("definitions")?,
+            publications: tree("publications")?,
             by_formation: tree("candidatures_by_formation_and_state")?,
             ordered: tree("deadlines_by_time_and_waiting_lists_by_rank")?,
             ordered_keys: tree("ordered_keys_by_dossier")?,
@@ -161,6 +164,18 @@ impl Store for SledStore {
             Some(bytes) => decode(&bytes).map(Some),
             None => Ok(None),
         }
+    }
+
+    fn record_publication(&self, publication: &Publication) -> Result<(), StoreError> {
+        let sequence = self.db.generate_id().map_err(backend)?;
+        self.publications
+            .insert(sequence.to_be_bytes(), encode(publication)?)
+            .map_err(backend)?;
+        self.make_durable()
+    }
+
+    fn publications(&self) -> Result<Vec<Publication>, StoreError> {
+        Self::scan(&self.publications, b"")
     }
 
     fn commit(&self, commits: &[Commit]) -> Result<(), StoreError> {

@@ -57,7 +57,7 @@ fn email_page() -> AccountForm {
 pub async fn public_form(visit: Visit, path: MatchedPath) -> Result<Response, PageError> {
     let own = path.as_str();
     let form = match own
-        .strip_prefix(visit.state.site.prefix.as_str())
+        .strip_prefix(visit.state.site().prefix.as_str())
         .unwrap_or(own)
     {
         "/inscription" => signup_page(),

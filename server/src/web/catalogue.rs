@@ -156,11 +156,11 @@ pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Res
         .formations
         .iter()
         .filter(|f| composante.is_none() || f.composante.as_deref() == composante)
-        .filter(|f| matches_words(definition, f, &words, lang))
+        .filter(|f| matches_words(&definition, f, &words, lang))
         .map(|f| FormationLine {
             id: &f.id,
             title: f.title.get(lang.code()),
-            composante: composante_label(definition, f.composante.as_deref(), lang.code()),
+            composante: composante_label(&definition, f.composante.as_deref(), lang.code()),
         })
         .collect();
     let page = CataloguePage {
@@ -168,7 +168,7 @@ pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Res
         q: query.q.clone().unwrap_or_default(),
         count: formations.len(),
         formations,
-        composantes: composantes(definition, composante, lang),
+        composantes: composantes(&definition, composante, lang),
     };
     visit.render("catalogue.html", StatusCode::OK, &page)
 }
@@ -209,7 +209,7 @@ pub async fn formation(visit: Visit, Path(id): Path<String>) -> Result<Response,
             .as_deref()
             .and_then(|f| definition.file().forms.iter().find(|x| x.id == f))
             .map(|f| f.title.get(code)),
-        composante: composante_label(definition, formation.composante.as_deref(), code),
+        composante: composante_label(&definition, formation.composante.as_deref(), code),
         description: formation.description.as_ref().map(|d| d.get(code)),
     };
     let page = FormationPage {

@@ -99,10 +99,9 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
         None => None,
     };
     // The dossier's own definition version decides its sections.
-    let definition = dossier.as_ref().map_or_else(
-        || state.engine.current_definition(),
-        |d| state.definition_of(d),
-    );
+    let definition = dossier
+        .as_ref()
+        .map_or_else(|| state.engine.definition(), |d| state.definition_of(d));
     let history = match &dossier {
         Some(d) => describe(
             &definition,

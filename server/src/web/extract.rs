@@ -171,7 +171,7 @@ impl FromRequestParts<App> for Lang {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Self::Rejection> {
-        Ok(Lang::of(&parts.uri, &parts.headers, state.site))
+        Ok(Lang::of(&parts.uri, &parts.headers, state.site()))
     }
 }
 
@@ -193,7 +193,7 @@ impl FromRequestParts<App> for Visit {
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Self::Rejection> {
         Ok(Visit {
             state: Arc::clone(state),
-            lang: Lang::of(&parts.uri, &parts.headers, state.site),
+            lang: Lang::of(&parts.uri, &parts.headers, state.site()),
             headers: parts.headers.clone(),
         })
     }
@@ -252,7 +252,7 @@ impl FromRequestParts<App> for OwnDossier {
             Some(id) => id,
             // A procedure among several, entered for the first time.
             None if state.procedure.is_some() => {
-                let lang = Lang::of(&parts.uri, &parts.headers, state.site);
+                let lang = Lang::of(&parts.uri, &parts.headers, state.site());
                 let (worker, mut entering) = (Arc::clone(state), account.clone());
                 let id = super::error::blocking(move || {
                     worker

@@ -110,7 +110,8 @@ pub struct AccountMail<'a> {
 
 /// Queues an account mail, if the definition has one of its kind.
 pub fn send_account_mail(state: &AppState, mail: &AccountMail<'_>, lang: Lang) {
-    let mails = &state.engine.definition().file().accounts.mails;
+    let definition = state.engine.definition();
+    let mails = &definition.file().accounts.mails;
     let template = match mail.kind {
         "activation" => &mails.activation,
         "activated" => &mails.activated,

@@ -39,7 +39,6 @@ use crate::account_store::Account;
 use serde::Serialize;
 
 pub use error::PageError;
-pub use extract::Site;
 use extract::{Lang, Visit};
 pub use forms::valid_email;
 pub use pages::Pages;
@@ -83,10 +82,9 @@ pub struct AppState {
     /// Every procedure of the server (this one included), once all are
     /// open: what concerns an account (its address) reaches each of its dossiers.
     pub all: Arc<std::sync::OnceLock<Vec<std::sync::Weak<AppState>>>>,
-    /// Page templates.
-    pub pages: Pages,
-    /// The pages' languages and the procedure's own words.
-    pub site: &'static extract::Site,
+    /// The pages' languages and words, and the templates speaking them:
+    /// replaced when a new version of the definition is published.
+    pub face: std::sync::RwLock<Face>,
     /// Candidate accounts, tokens and sessions.
     pub accounts: crate::account_store::AccountStore,
     /// Staff accounts, their rights, links and sessions.
@@ -115,9 +113,43 @@ pub struct AppState {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// The staff's archives of PDFs, being built or built.
     pub archives: staff::archive::Jobs,
+    /// The definition file served, which the editor's publications rewrite.
+    pub definition_file: std::path::PathBuf,
+}
+
+/// What the pages speak, from one version of the definition.
+#[derive(Clone)]
+pub struct Face {
+    /// The pages' languages, the procedure's own words, its prefix.
+    pub site: &'static extract::Site,
+    /// The templates, with the site's words.
+    pub pages: Arc<Pages>,
+}
+
+impl Face {
+    /// The face of `definition`, its pages under `prefix`.
+    pub fn of(definition: &guichet_engine::Definition, prefix: String) -> anyhow::Result<Face> {
+        let site = extract::Site::of(definition, prefix);
+        Ok(Face {
+            site,
+            pages: Arc::new(Pages::new(site)?),
+        })
+    }
 }
 
 impl AppState {
+    /// The pages' languages, the procedure's own words and its prefix.
+    pub fn site(&self) -> &'static extract::Site {
+        self.face().site
+    }
+
+    fn face(&self) -> Face {
+        self.face
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// The candidate's dossier in this procedure, if they have one yet.
     pub fn dossier_id(&self, account: &Account) -> Option<String> {
         match &self.procedure {
@@ -164,7 +196,7 @@ impl AppState {
     pub fn definition_of(&self, dossier: &Dossier) -> Arc<guichet_engine::Definition> {
         self.engine.definition_of(dossier).unwrap_or_else(|error| {
             tracing::error!(error = %error::chain(&error), "pinned definition unavailable");
-            self.engine.current_definition()
+            self.engine.definition()
         })
     }
 
@@ -176,8 +208,11 @@ impl AppState {
         status: StatusCode,
         page: &impl Serialize,
     ) -> Response {
-        let institution = self.engine.definition().file().title.get(lang.code());
-        self.pages.render(template, status, lang, institution, page)
+        let definition = self.engine.definition();
+        let institution = definition.file().title.get(lang.code());
+        self.face()
+            .pages
+            .render(template, status, lang, institution, page)
     }
 
     /// Performs `command` as the candidate `account` on `dossier` (at the
@@ -397,15 +432,18 @@ pub fn procedures_router(states: &[Arc<AppState>]) -> anyhow::Result<Router> {
         .ok_or_else(|| anyhow::anyhow!("no procedure to serve"))?;
     // The list speaks the first procedure's languages, from the root.
     let site: &'static extract::Site = Box::leak(Box::new(extract::Site {
-        languages: first.site.languages.clone(),
+        languages: first.site().languages.clone(),
         ..Default::default()
     }));
     let pages = Arc::new(Pages::new(site)?);
     let procedures: Vec<(String, guichet_engine::model::Text)> = states
         .iter()
         .map(|state| {
-            let file = state.engine.definition().file();
-            (file.id.clone(), file.title.clone())
+            let definition = state.engine.definition();
+            (
+                definition.file().id.clone(),
+                definition.file().title.clone(),
+            )
         })
         .collect();
     let index = move |uri: axum::http::Uri, headers: HeaderMap| {
@@ -433,7 +471,7 @@ pub fn procedures_router(states: &[Arc<AppState>]) -> anyhow::Result<Router> {
         .route("/static/guichet.css", get(stylesheet))
         .route("/static/guichet.js", get(script));
     for state in states {
-        let home = state.site.prefix.clone();
+        let home = state.site().prefix.clone();
         // `/<id>/` as typed by people: the procedure's home.
         let typed = format!("{home}/");
         all = all
@@ -441,7 +479,7 @@ pub fn procedures_router(states: &[Arc<AppState>]) -> anyhow::Result<Router> {
                 &typed,
                 get(move || async move { axum::response::Redirect::permanent(&home) }),
             )
-            .nest(&state.site.prefix, router(Arc::clone(state)));
+            .nest(&state.site().prefix, router(Arc::clone(state)));
     }
     Ok(all.layer(middleware::from_fn(security_headers)))
 }
@@ -639,7 +677,7 @@ async fn remember_language(
 ) -> Response {
     let kept = session::cookie(request.headers(), session::LANGUAGE_COOKIE);
     let chosen =
-        Lang::chosen(request.uri(), state.site).filter(|l| kept.as_deref() != Some(l.code()));
+        Lang::chosen(request.uri(), state.site()).filter(|l| kept.as_deref() != Some(l.code()));
     let response = next.run(request).await;
     let cookie = chosen.map(|lang| {
         let year = Some(365 * 24 * 3600);
@@ -678,7 +716,7 @@ async fn home(visit: Visit) -> Response {
             .map(|f| Listed {
                 title: f.title.get(lang.code()),
                 composante: catalogue::composante_label(
-                    definition,
+                    &definition,
                     f.composante.as_deref(),
                     lang.code(),
                 ),
@@ -712,7 +750,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 
 /// An embedded asset; its URL carries the content's hash, so it can be kept
 /// for a year.
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

@@ -84,6 +84,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "staff/team.html",
         include_str!("../../templates/staff/team.html"),
     ),
+    (
+        "staff/versions.html",
+        include_str!("../../templates/staff/versions.html"),
+    ),
+    (
+        "staff/editor.html",
+        include_str!("../../templates/staff/editor.html"),
+    ),
+    (
+        "staff/editor-preview.html",
+        include_str!("../../templates/staff/editor-preview.html"),
+    ),
 ];
 
 /// The page templates, and what every page shares.

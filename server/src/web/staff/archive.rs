@@ -106,7 +106,7 @@ pub async fn start(
     _: CsrfForm,
 ) -> PageResult {
     let state = Arc::clone(&staff.visit.state);
-    let view = View::from_pairs(state.engine.definition(), &pairs);
+    let view = View::from_pairs(&state.engine.definition(), &pairs);
     let rights = staff.member.rights.clone();
     let rows = {
         let (state, rights) = (Arc::clone(&state), rights.clone());

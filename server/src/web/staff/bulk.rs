@@ -144,7 +144,7 @@ fn decide(
 fn chosen(staff: &Staff, form: &CsrfForm) -> Result<(String, String), PageError> {
     let definition = staff.visit.state.engine.definition();
     let id = form.trimmed("transition");
-    let transition = bulk_transitions(staff, definition)
+    let transition = bulk_transitions(staff, &definition)
         .into_iter()
         .find(|t| t.id == id)
         .ok_or(PageError::Forbidden)?;

@@ -72,7 +72,7 @@ fn cells(
     lang: Lang,
 ) -> Result<Vec<String>, PageError> {
     let definition = state.engine.definition();
-    let view = row_view(definition, row, lang);
+    let view = row_view(&definition, row, lang);
     let mut cells = vec![
         row.dossier.clone(),
         row.last_name.clone(),
@@ -93,13 +93,13 @@ fn cells(
         (Some(d), _) => Some(&d.profile),
         _ => None,
     };
-    for section in sections(definition, rights) {
+    for section in sections(&definition, rights) {
         let answers = profile.and_then(|p| p.get(&section.id));
         for field in &section.fields {
             let text = |entry: &Value| {
                 entry
                     .get(&field.id)
-                    .map(|v| answer_text(definition, field, v, lang))
+                    .map(|v| answer_text(&definition, field, v, lang))
                     .unwrap_or_default()
             };
             cells.push(match answers {
@@ -117,7 +117,7 @@ fn cells(
 /// The rows a query's view selects for the member (all pages).
 async fn rows(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Row>, PageError> {
     let state = Arc::clone(&staff.visit.state);
-    let view = View::from_pairs(state.engine.definition(), pairs);
+    let view = View::from_pairs(&state.engine.definition(), pairs);
     let rights = staff.member.rights.clone();
     blocking(move || select(&state, &rights, &view).map(|s| s.rows)).await?
 }
@@ -175,7 +175,7 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
         // The BOM tells spreadsheets the file is UTF-8.
         let mut head = "\u{feff}".as_bytes().to_vec();
         let heading = write(&mut std::iter::once(Ok(headings(
-            state.engine.definition(),
+            &state.engine.definition(),
             &rights,
             lang,
         ))));
@@ -210,7 +210,7 @@ pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
         let sheet = workbook.add_worksheet();
         let bold = rust_xlsxwriter::Format::new().set_bold();
         let failed = |error: rust_xlsxwriter::XlsxError| PageError::internal(error);
-        for (column, heading) in headings(state.engine.definition(), &rights, lang)
+        for (column, heading) in headings(&state.engine.definition(), &rights, lang)
             .iter()
             .enumerate()
         {

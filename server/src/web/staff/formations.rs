@@ -51,10 +51,10 @@ pub async fn dashboard(staff: Staff) -> PageResult {
         let definition = state.engine.definition();
         let store = state.engine.store();
         let code = lang.code();
-        let states = visible_states(&rights, definition);
+        let states = visible_states(&rights, &definition);
         let now = state.clock.now();
         let mut views = Vec::new();
-        for formation in rights.formations(definition) {
+        for formation in rights.formations(&definition) {
             let Some(def) = definition.formation(formation) else {
                 continue;
             };
@@ -75,12 +75,12 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                 rows.extend(found);
             }
             let mut decisions = Vec::new();
-            for field in list_columns(definition) {
+            for field in list_columns(&definition) {
                 if field.kind != FieldType::Choice {
                     continue;
                 }
                 let options =
-                    guichet_engine::options(definition, field, &serde_json::Value::Null, code);
+                    guichet_engine::options(&definition, field, &serde_json::Value::Null, code);
                 let counted = options
                     .unwrap_or_default()
                     .into_iter()
@@ -99,16 +99,17 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                 decisions.push((field.label.get(code).to_owned(), counted));
             }
             let mut waiting = Vec::new();
-            for rule in guichet_engine::promotion_rules(definition) {
-                for (dossier, candidature, rank) in state
-                    .engine
-                    .waiting_list(definition, formation, rule, now, None)?
+            for rule in guichet_engine::promotion_rules(&definition) {
+                for (dossier, candidature, rank) in
+                    state
+                        .engine
+                        .waiting_list(&definition, formation, rule, now, None)?
                 {
                     let seen = dossier
                         .candidatures
                         .iter()
                         .find(|c| c.id == candidature)
-                        .is_some_and(|c| rights.sees_state(definition, &c.state));
+                        .is_some_and(|c| rights.sees_state(&definition, &c.state));
                     if !seen {
                         continue;
                     }

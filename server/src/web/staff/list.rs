@@ -151,11 +151,11 @@ pub fn select(state: &AppState, rights: &Rights, view: &View) -> Result<Selectio
     let definition = state.engine.definition();
     let store = state.engine.store();
     let formations: Vec<&str> = rights
-        .formations(definition)
+        .formations(&definition)
         .into_iter()
         .filter(|f| view.formation.as_deref().is_none_or(|wanted| wanted == *f))
         .collect();
-    let states = visible_states(rights, definition);
+    let states = visible_states(rights, &definition);
     let mut counts = Vec::new();
     for state_id in &states {
         let mut count = 0;
@@ -180,7 +180,7 @@ pub fn select(state: &AppState, rights: &Rights, view: &View) -> Result<Selectio
             rows.extend(found.into_iter().filter(|row| passes(row, view, &text)));
         }
     }
-    let rows = sort(rows, definition, &view.sort);
+    let rows = sort(rows, &definition, &view.sort);
     Ok(Selection { rows, counts })
 }
 
@@ -547,7 +547,7 @@ pub fn bulk_transitions<'d>(
 /// `GET /staff`
 pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
     let state = Arc::clone(&staff.visit.state);
-    let view = View::from_pairs(state.engine.definition(), &pairs);
+    let view = View::from_pairs(&state.engine.definition(), &pairs);
     let (rights, wanted) = (staff.member.rights.clone(), view.clone());
     let selection = blocking(move || select(&state, &rights, &wanted)).await??;
     let (visit, lang) = (&staff.visit, staff.visit.lang);
@@ -561,7 +561,7 @@ pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
         .iter()
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(|row| row_view(definition, row, lang))
+        .map(|row| row_view(&definition, row, lang))
         .collect();
     let at_page = |n: usize| {
         lang.href(&format!(
@@ -587,11 +587,11 @@ pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
     let page_view = ListPage {
         counts,
         total,
-        filters: filters(&staff, definition, &view, lang),
+        filters: filters(&staff, &definition, &view, lang),
         text: view.text.clone(),
-        headings: headings(definition, &view, lang),
+        headings: headings(&definition, &view, lang),
         rows,
-        bulk: bulk_transitions(&staff, definition)
+        bulk: bulk_transitions(&staff, &definition)
             .iter()
             .map(|t| BulkChoice {
                 id: t.id.clone(),

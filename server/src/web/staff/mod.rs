@@ -11,11 +11,13 @@
 pub mod archive;
 mod bulk;
 mod candidature;
+mod editor;
 mod export;
 mod formations;
 mod list;
 mod signin;
 mod team;
+mod versions;
 pub mod words;
 
 pub(super) use candidature::section_view;
@@ -55,6 +57,16 @@ pub fn routes() -> Router<App> {
         .route("/staff/formations", get(formations::dashboard))
         .route("/staff/equipe", get(team::page).post(team::add))
         .route("/staff/equipe/{id}", post(team::change))
+        .route("/staff/versions", get(versions::page))
+        .route("/staff/editeur", get(editor::page))
+        .route("/staff/editeur/schema.json", get(editor::schema))
+        .route("/staff/editeur/verifier", post(editor::check))
+        .route("/staff/editeur/scenarios", post(editor::play))
+        .route("/staff/editeur/apercu", post(editor::preview))
+        .route("/staff/editeur/publier", post(editor::publish))
+        .route("/staff/editeur/retour", post(editor::back))
+        .route("/static/editor.js", get(editor::script))
+        .route("/staff/versions/{hash}", post(versions::restore))
         .route("/staff/candidatures/{dossier}/{candidature}", get(show))
         .route(
             "/staff/candidatures/{dossier}/{candidature}/note",

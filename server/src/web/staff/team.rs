@@ -194,7 +194,7 @@ pub async fn add(staff: Staff, form: CsrfForm) -> PageResult {
     if rights.scope.is_empty() {
         errors.push(lang.t("staff_scope_needed"));
     }
-    errors.extend(rights.unknown_to(definition));
+    errors.extend(rights.unknown_to(&definition));
     if !errors.is_empty() {
         let members = members(&staff).await?;
         return render(&staff, members, (form.0.clone(), errors, None));

@@ -1,0 +1,112 @@
+//! Publishing a new version of a procedure's definition while the server
+//! runs: checked whole, its scenarios played, its pages built, and only then
+//! swapped in. Until then the running version keeps serving; a version that
+//! does not check, whose scenarios fail, or that names another procedure is
+//! refused with its reasons and changes nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use guichet_engine::{Definition, DefinitionError};
+
+use crate::web::{AppState, Face};
+
+/// Why a version was not published.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The file could not be read or does not check.
+    #[error("the definition does not check:\n{0}")]
+    Invalid(String),
+    /// It is another procedure (its id names the store and the addresses).
+    #[error("this server serves procedure `{running}`, the file is procedure `{given}`")]
+    OtherProcedure {
+        /// The id served.
+        running: String,
+        /// The id of the file.
+        given: String,
+    },
+    /// Its own scenarios fail.
+    #[error("{} of its scenarios fail:\n{}", .0.len(), .0.join("\n"))]
+    Scenarios(Vec<String>),
+    /// The version asked for is not in the store.
+    #[error("no version `{0}` in the store")]
+    UnknownVersion(String),
+    /// Its pages could not be built, or the store could not keep it.
+    #[error("it could not be put in place: {0}")]
+    Failed(String),
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// The version is now current.
+    Now(String),
+    /// It was current already.
+    Already(String),
+}
+
+/// Reads `file` and publishes it as `by`.
+pub fn publish_file(state: &AppState, file: &Path, by: &str) -> Result<Published, Refusal> {
+    let definition = Definition::load(file).map_err(|error| match error {
+        DefinitionError::Invalid(diagnostics) => Refusal::Invalid(diagnostics.render()),
+        other => Refusal::Invalid(guichet_engine::with_causes(&other)),
+    })?;
+    publish(state, Arc::new(definition), by)
+}
+
+/// Makes the version of hash `hash`, kept in the store, current again.
+pub fn restore(state: &AppState, hash: &str, by: &str) -> Result<Published, Refusal> {
+    let version = state
+        .engine
+        .version(hash)
+        .map_err(|error| Refusal::Failed(guichet_engine::with_causes(&error)))?
+        .ok_or_else(|| Refusal::UnknownVersion(hash.to_owned()))?;
+    publish(state, version, by)
+}
+
+/// Publishes `definition` as `by`, once everything about it holds.
+pub fn publish(
+    state: &AppState,
+    definition: Arc<Definition>,
+    by: &str,
+) -> Result<Published, Refusal> {
+    let running = state.engine.definition();
+    if running.hash() == definition.hash() {
+        return Ok(Published::Already(definition.hash().to_owned()));
+    }
+    if running.file().id != definition.file().id {
+        return Err(Refusal::OtherProcedure {
+            running: running.file().id.clone(),
+            given: definition.file().id.clone(),
+        });
+    }
+    let words = crate::web::unknown_words(&definition);
+    if !words.is_empty() {
+        return Err(Refusal::Invalid(words.join("\n")));
+    }
+    let failures: Vec<String> = guichet_engine::run_scenarios(&definition)
+        .into_iter()
+        .filter_map(|report| {
+            let failure = report.failure?;
+            Some(format!(
+                "{} (line {}): {}",
+                report.name, failure.line, failure.reason
+            ))
+        })
+        .collect();
+    if !failures.is_empty() {
+        return Err(Refusal::Scenarios(failures));
+    }
+    let face = Face::of(&definition, state.site().prefix.clone())
+        .map_err(|error| Refusal::Failed(format!("{error:#}")))?;
+    let hash = definition.hash().to_owned();
+    state
+        .engine
+        .publish(definition, by, jiff::Timestamp::now())
+        .map_err(|error| Refusal::Failed(guichet_engine::with_causes(&error)))?;
+    *state
+        .face
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = face;
+    Ok(Published::Now(hash))
+}

@@ -1,0 +1,338 @@
+//! The definition editor, for administrators: the version in service as
+//! text, checked as they type (the same diagnostics as `guichet check`), its
+//! scenarios played on demand, then what publishing it would change and do
+//! to the dossiers in progress, and publishing it. Nothing is applied until
+//! they publish; a published text is written back to the definition file, so
+//! that a restart serves it too.
+//!
+//! The page is a form with a textarea: it works without script, CodeMirror
+//! (`assets/editor.js`) makes it an editor.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use guichet_engine::{diff, Bundle, Definition, DefinitionError};
+use serde::{Deserialize, Serialize};
+
+use super::super::error::{blocking, PageError, PageResult};
+use super::super::extract::CsrfForm;
+use super::Staff;
+use crate::publish::{self, Refusal};
+use crate::web::App;
+
+/// The editor's script, bundled by `scripts/build-editor.sh`.
+pub const SCRIPT: &str = include_str!("../../../assets/editor.js");
+
+/// A JSON request of the editor's script: its CSRF token in `X-CSRF-Token`.
+pub struct EditorRequest(Edited);
+
+#[derive(Deserialize)]
+pub struct Edited {
+    source: String,
+}
+
+impl FromRequest<App> for EditorRequest {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &App) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let token = headers
+            .get("x-csrf-token")
+            .and_then(|value| value.to_str().ok());
+        if !super::super::session::csrf_valid(&state.csrf, state.secure_cookies, &headers, token) {
+            return Err(PageError::CsrfRefused.into_response());
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&body)
+            .map(EditorRequest)
+            .map_err(|_| StatusCode::BAD_REQUEST.into_response())
+    }
+}
+
+fn admin(staff: &Staff) -> Result<(), PageError> {
+    if staff.member.rights.admin {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden)
+    }
+}
+
+/// `text` checked as the definition file it would replace.
+fn checked(file: &Path, text: &str) -> Result<Definition, DefinitionError> {
+    Definition::from_bundle(Bundle::with_text(file, text.to_owned()))
+}
+
+/// Every problem of `text`, as `guichet check --format json` gives them.
+fn problems(state: &crate::web::AppState, text: &str) -> Vec<serde_json::Value> {
+    let file = &state.definition_file;
+    match checked(file, text) {
+        Ok(definition) => crate::web::unknown_words(&definition)
+            .into_iter()
+            .map(|problem| {
+                serde_json::json!({
+                    "file": file.display().to_string(), "line": 1, "column": 1,
+                    "end_line": 1, "end_column": 1, "message": problem,
+                    "hint": "see the keys of the built-in words",
+                })
+            })
+            .collect(),
+        Err(DefinitionError::Invalid(diagnostics)) => diagnostics
+            .items()
+            .iter()
+            .filter_map(|item| serde_json::to_value(item).ok())
+            .collect(),
+        Err(error) => vec![serde_json::json!({
+            "file": file.display().to_string(), "line": 1, "column": 1,
+            "end_line": 1, "end_column": 1,
+            "message": guichet_engine::with_causes(&error), "hint": "",
+        })],
+    }
+}
+
+#[derive(Serialize)]
+struct ScenarioLine {
+    name: String,
+    ok: bool,
+    line: usize,
+    reason: String,
+}
+
+fn scenarios(definition: &Arc<Definition>) -> Vec<ScenarioLine> {
+    guichet_engine::run_scenarios(definition)
+        .into_iter()
+        .map(|report| ScenarioLine {
+            ok: report.failure.is_none(),
+            line: report.failure.as_ref().map_or(report.line, |f| f.line),
+            reason: report.failure.map(|f| f.reason).unwrap_or_default(),
+            name: report.name,
+        })
+        .collect()
+}
+
+#[derive(Serialize, Default)]
+struct EditorPage {
+    source: String,
+    file: String,
+    /// Lets the editor's own styles in (CodeMirror writes them in the page).
+    nonce: String,
+    /// Problems of a text posted without the script, or why publishing failed.
+    problems: Vec<String>,
+    refusal: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PreviewPage {
+    source: String,
+    changes: Vec<String>,
+    impacts: Vec<String>,
+    dossiers: usize,
+    scenarios: Vec<ScenarioLine>,
+    failed: usize,
+}
+
+/// The editor page, with a policy that lets in the styles CodeMirror writes
+/// into it by a nonce of this response only (the other pages let in none).
+fn editor_page(staff: &Staff, page: EditorPage, status: StatusCode) -> PageResult {
+    let nonce = crate::account_store::random_token().map_err(PageError::internal)?;
+    let page = EditorPage {
+        nonce: nonce.clone(),
+        ..page
+    };
+    let mut response = staff.render("staff/editor.html", status, &page);
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert("content-security-policy", value);
+    }
+    Ok(response)
+}
+
+/// `GET /staff/editeur`: the version in service, in the editor.
+pub async fn page(staff: Staff) -> PageResult {
+    admin(&staff)?;
+    let state = &staff.visit.state;
+    let page = EditorPage {
+        source: state.engine.definition().bundle().text.clone(),
+        file: state.definition_file.display().to_string(),
+        ..EditorPage::default()
+    };
+    editor_page(&staff, page, StatusCode::OK)
+}
+
+/// `GET /staff/editeur/schema.json`: what the editor completes from.
+pub async fn schema(staff: Staff) -> PageResult {
+    admin(&staff)?;
+    let mut response = guichet_engine::json_schema_text().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// `POST /staff/editeur/verifier`: the problems of the text as it stands.
+pub async fn check(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
+    admin(&staff)?;
+    let state = Arc::clone(&staff.visit.state);
+    let found = blocking(move || problems(&state, &edited.source)).await?;
+    Ok(json(&found))
+}
+
+/// `POST /staff/editeur/scenarios`: the text's own scenarios, played.
+pub async fn play(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
+    admin(&staff)?;
+    let file = staff.visit.state.definition_file.clone();
+    let reports = blocking(move || match checked(&file, &edited.source) {
+        Ok(definition) => scenarios(&Arc::new(definition)),
+        Err(_) => Vec::new(),
+    })
+    .await?;
+    Ok(json(&reports))
+}
+
+fn json(value: &impl Serialize) -> Response {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "[]".into());
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `POST /staff/editeur/apercu`: what publishing the text would change, and
+/// do to the dossiers in progress; or its problems.
+pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
+    admin(&staff)?;
+    let source = form.get("source").unwrap_or("").replace("\r\n", "\n");
+    let state = Arc::clone(&staff.visit.state);
+    let text = source.clone();
+    let outcome = blocking(
+        move || -> Result<Result<PreviewPage, Vec<String>>, PageError> {
+            let definition = match checked(&state.definition_file, &text) {
+                Ok(definition) => Arc::new(definition),
+                Err(DefinitionError::Invalid(diagnostics)) => {
+                    return Ok(Err(diagnostics
+                        .items()
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{}:{}:{}: {} ({})",
+                                d.file, d.line, d.column, d.message, d.hint
+                            )
+                        })
+                        .collect()))
+                }
+                Err(error) => return Ok(Err(vec![guichet_engine::with_causes(&error)])),
+            };
+            let running = state.engine.definition();
+            let dossiers: Vec<_> = state
+                .engine
+                .dossiers()?
+                .into_iter()
+                .filter(|d| d.definition == running.hash())
+                .collect();
+            let reports = scenarios(&definition);
+            Ok(Ok(PreviewPage {
+                source: text.clone(),
+                changes: diff::changes(&running, &definition)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                impacts: diff::impacts(&running, &definition, &dossiers)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                dossiers: dossiers.len(),
+                failed: reports.iter().filter(|r| !r.ok).count(),
+                scenarios: reports,
+            }))
+        },
+    )
+    .await??;
+    match outcome {
+        Ok(page) => Ok(staff.render("staff/editor-preview.html", StatusCode::OK, &page)),
+        Err(problems) => {
+            let page = EditorPage {
+                source,
+                file: staff.visit.state.definition_file.display().to_string(),
+                problems,
+                ..EditorPage::default()
+            };
+            editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+/// `POST /staff/editeur/retour`: the text posted back into the editor.
+pub async fn back(staff: Staff, form: CsrfForm) -> PageResult {
+    admin(&staff)?;
+    let page = EditorPage {
+        source: form.get("source").unwrap_or("").replace("\r\n", "\n"),
+        file: staff.visit.state.definition_file.display().to_string(),
+        ..EditorPage::default()
+    };
+    editor_page(&staff, page, StatusCode::OK)
+}
+
+/// `POST /staff/editeur/publier`: the text put in service (checked, its
+/// scenarios played) and written to the definition file; or why not.
+pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
+    admin(&staff)?;
+    let source = form.get("source").unwrap_or("").replace("\r\n", "\n");
+    let state = Arc::clone(&staff.visit.state);
+    let by = staff.member.account.email.clone();
+    let text = source.clone();
+    let published = blocking(move || -> Result<(), Refusal> {
+        let definition = checked(&state.definition_file, &text).map_err(|error| match error {
+            DefinitionError::Invalid(diagnostics) => Refusal::Invalid(diagnostics.render()),
+            other => Refusal::Invalid(guichet_engine::with_causes(&other)),
+        })?;
+        publish::publish(&state, Arc::new(definition), &by)?;
+        write_file(&state.definition_file, &text)
+            .map_err(|error| {
+                Refusal::Failed(format!(
+                    "the version is in service, but {} could not be written (a restart would serve the file as it is): {error}",
+                    state.definition_file.display()
+                ))
+            })
+    })
+    .await?;
+    match published {
+        Ok(()) => {
+            tracing::info!(by = %staff.member.account.email, "a new version published from the editor");
+            Ok(Redirect::to(&staff.visit.href("/staff/versions")).into_response())
+        }
+        Err(refusal) => {
+            let page = EditorPage {
+                source,
+                file: staff.visit.state.definition_file.display().to_string(),
+                refusal: Some(refusal.to_string()),
+                ..EditorPage::default()
+            };
+            editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+/// Replaces `file` whole: written beside it, then renamed over it.
+fn write_file(file: &Path, text: &str) -> std::io::Result<()> {
+    let fresh = file.with_extension("yaml.publishing");
+    std::fs::write(&fresh, text)?;
+    std::fs::rename(&fresh, file)
+}
+
+/// `GET /static/editor.js`.
+pub async fn script() -> Response {
+    crate::web::asset("text/javascript; charset=utf-8", SCRIPT)
+}
