@@ -391,6 +391,7 @@ fn administration() -> Vec<(&'static str, String)> {
     vec![
         ("GET", "/staff/versions".into()),
         ("POST", format!("/staff/versions/{}", "0".repeat(64))),
+        ("POST", "/staff/versions/migrer".into()),
         ("GET", "/staff/editeur".into()),
         ("GET", "/staff/editeur/schema.json".into()),
         ("POST", "/staff/editeur/verifier".into()),
@@ -1261,5 +1262,69 @@ fn a_changed_file_is_published_on_reload_and_a_bad_one_refused_while_the_running
         &[("csrf", &csrf)],
     );
     assert_eq!(unknown.status, 404);
+    server.stop();
+}
+
+#[test]
+fn an_administrator_moves_the_dossiers_to_the_version_in_service_and_sees_why_some_stay() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let file = folder.path().join("procedure.yaml");
+    let fixtures = repository().join("tests/fixtures/versions");
+    std::fs::copy(fixtures.join("v1.yaml"), &file).unwrap();
+    let [ada, _bruno, _chloe] = dossiers_under_v1(&data);
+    let admin = add_staff_on(&file, &data, "admin@school.example", "staff", "*", true);
+    let log = folder.path().join("guichet.log");
+    let server = Guichet::launch_on(
+        &file,
+        &data,
+        None,
+        &[],
+        std::fs::File::create(&log).unwrap(),
+    );
+    std::fs::copy(fixtures.join("v2.yaml"), &file).unwrap();
+    reload_and_wait(&data, &log, "new version published");
+
+    let mut office = signed_in_staff(&server, &admin);
+    let versions = office.get(&server.url("/staff/versions"));
+    assert!(
+        versions
+            .body
+            .contains("3 dossier(s) suivent une version antérieure"),
+        "{}",
+        versions.body
+    );
+    let csrf = csrf_of(&versions.body);
+    let moved = office.post(&server.url("/staff/versions/migrer"), &[("csrf", &csrf)]);
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let said = moved.body.replace("&#x60;", "`");
+    assert!(
+        said.contains(
+            "1 dossier(s) passé(s) à la version en service, 2 resté(s) sur leur version."
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("status `closed`, which this version does not have"),
+        "{said}"
+    );
+    assert!(
+        said.contains("field `identity.hobby` has an answer"),
+        "{said}"
+    );
+    assert!(
+        said.contains("2 dossier(s) suivent une version antérieure"),
+        "{said}"
+    );
+    // Ada's candidature follows the new version: its renamed status, its new piece.
+    let page = office.get(&server.url(&format!("/staff/candidatures/{ada}/c1")));
+    assert!(
+        page.body.contains("Arrived") && page.body.contains("Diploma"),
+        "{}",
+        page.body
+    );
+    // Without the form's token, nothing moves.
+    let forged = office.post(&server.url("/staff/versions/migrer"), &[]);
+    assert_ne!(forged.status, 200);
     server.stop();
 }

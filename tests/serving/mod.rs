@@ -857,3 +857,92 @@ pub fn read_pdf(bytes: &[u8]) -> PdfRead {
         outline,
     }
 }
+
+/// The store under `data`, once the process that last had it lets it go
+/// (sled releases its lock when its flusher stops).
+pub fn open_store(data: &Path) -> guichet_engine::SledStore {
+    for _ in 0..100 {
+        if let Ok(store) = guichet_engine::SledStore::open(data.join("store")) {
+            return store;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the store stays locked");
+}
+
+/// Three dossiers under `tests/fixtures/versions/v1.yaml` in `data`: Ada's
+/// sent (status `received`), Bruno's sent then closed, Chloé's with a hobby
+/// (a field the next version drops). Returns their ids.
+pub fn dossiers_under_v1(data: &Path) -> [String; 3] {
+    use guichet_engine::{Actor, Candidate, Command, Definition, Engine, FileRef, SledStore};
+    let definition =
+        Definition::load(repository().join("tests/fixtures/versions/v1.yaml")).unwrap();
+    let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+    let now = "2027-03-10T10:00:00Z".parse().unwrap();
+    let act = |id: &str, owner: &str, role: &str, command: Command| {
+        let version = engine.dossier(id).unwrap().unwrap().version;
+        engine
+            .apply(id, version, &Actor::new(role, owner), command, now)
+            .unwrap();
+    };
+    let mut ids = Vec::new();
+    for (owner, hobby, sent, closed) in [
+        ("ada", None, true, false),
+        ("bruno", None, true, true),
+        ("chloe", Some("Escalade"), false, false),
+    ] {
+        let candidate = Candidate {
+            last_name: "Martin".into(),
+            first_name: owner.into(),
+            email: format!("{owner}@example.org"),
+        };
+        let id = engine
+            .create_dossier(owner, candidate, "en", now)
+            .unwrap()
+            .id;
+        let mut answers = serde_json::json!({"nationality": "FR"});
+        if let Some(hobby) = hobby {
+            answers["hobby"] = hobby.into();
+        }
+        let save = Command::SaveSection {
+            section: "identity".into(),
+            answers,
+        };
+        act(&id, owner, "candidate", save);
+        let apply = Command::Apply {
+            formation: "master".into(),
+        };
+        act(&id, owner, "candidate", apply);
+        if sent {
+            let upload = Command::Piece {
+                candidature: "c1".into(),
+                piece: "cv".into(),
+                transition: "upload".into(),
+                file: Some(FileRef {
+                    name: "cv.pdf".into(),
+                    sha256: "0".repeat(64),
+                    size: 1000,
+                    format: "pdf".into(),
+                }),
+                comment: None,
+            };
+            act(&id, owner, "candidate", upload);
+            let transmit = Command::Transition {
+                candidature: "c1".into(),
+                transition: "transmit".into(),
+                input: Default::default(),
+            };
+            act(&id, owner, "candidate", transmit);
+        }
+        if closed {
+            let close = Command::Transition {
+                candidature: "c1".into(),
+                transition: "close".into(),
+                input: Default::default(),
+            };
+            act(&id, "office", "staff", close);
+        }
+        ids.push(id);
+    }
+    [ids[0].clone(), ids[1].clone(), ids[2].clone()]
+}

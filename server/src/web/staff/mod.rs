@@ -66,6 +66,7 @@ pub fn routes() -> Router<App> {
         .route("/staff/editeur/publier", post(editor::publish))
         .route("/staff/editeur/retour", post(editor::back))
         .route("/static/editor.js", get(editor::script))
+        .route("/staff/versions/migrer", post(versions::migrate))
         .route("/staff/versions/{hash}", post(versions::restore))
         .route("/staff/candidatures/{dossier}/{candidature}", get(show))
         .route(

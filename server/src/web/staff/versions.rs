@@ -32,6 +32,18 @@ struct VersionLine {
 struct VersionsPage {
     versions: Vec<VersionLine>,
     error: Option<String>,
+    /// Dossiers following an earlier version than the one in service.
+    behind: usize,
+    /// What the last migration did, when the page answers one.
+    migrated: Option<Migration>,
+}
+
+/// What moving the dossiers to the version in service did.
+#[derive(Serialize, Default)]
+struct Migration {
+    moved: usize,
+    /// Each dossier left where it was, with why.
+    refused: Vec<(String, Vec<String>)>,
 }
 
 fn admin(staff: &Staff) -> Result<(), PageError> {
@@ -42,10 +54,10 @@ fn admin(staff: &Staff) -> Result<(), PageError> {
     }
 }
 
-async fn render(staff: &Staff, error: Option<String>) -> PageResult {
+async fn render(staff: &Staff, error: Option<String>, migrated: Option<Migration>) -> PageResult {
     let state = Arc::clone(&staff.visit.state);
     let lang = staff.visit.lang;
-    let versions = blocking(move || -> Result<Vec<VersionLine>, PageError> {
+    let (versions, behind) = blocking(move || -> Result<(Vec<VersionLine>, usize), PageError> {
         let current = state.engine.definition();
         let publications = state.engine.publications()?;
         let mut offered = std::collections::BTreeSet::new();
@@ -77,7 +89,13 @@ async fn render(staff: &Staff, error: Option<String>) -> PageResult {
                     .then(|| lang.href(&format!("/staff/versions/{}", publication.hash))),
             });
         }
-        Ok(lines)
+        let behind = state
+            .engine
+            .dossiers()?
+            .iter()
+            .filter(|d| d.definition != current.hash())
+            .count();
+        Ok((lines, behind))
     })
     .await??;
     let status = if error.is_some() {
@@ -85,14 +103,54 @@ async fn render(staff: &Staff, error: Option<String>) -> PageResult {
     } else {
         StatusCode::OK
     };
-    let page = VersionsPage { versions, error };
+    let page = VersionsPage {
+        versions,
+        error,
+        behind,
+        migrated,
+    };
     Ok(staff.render("staff/versions.html", status, &page))
 }
 
 /// `GET /staff/versions`.
 pub async fn page(staff: Staff) -> PageResult {
     admin(&staff)?;
-    render(&staff, None).await
+    render(&staff, None, None).await
+}
+
+/// `POST /staff/versions/migrer`: moves every dossier it can to the version
+/// in service, by its `migrate:` mappings, and says why not the others.
+pub async fn migrate(staff: Staff, _: CsrfForm) -> PageResult {
+    admin(&staff)?;
+    let state = Arc::clone(&staff.visit.state);
+    let actor = guichet_engine::Actor::new("administrator", &staff.member.account.email)
+        .named(staff.member.name());
+    let now = state.clock.now();
+    let migration = blocking(move || -> Result<Migration, PageError> {
+        let mut migration = Migration::default();
+        let current = state.engine.definition();
+        for dossier in state.engine.dossiers()? {
+            if dossier.definition == current.hash() {
+                continue;
+            }
+            match state.engine.migrate(&dossier.id, &actor, now)? {
+                guichet_engine::Migrated::Moved => migration.moved += 1,
+                guichet_engine::Migrated::AlreadyCurrent => {}
+                guichet_engine::Migrated::Refused(reasons) => {
+                    migration.refused.push((dossier.id, reasons));
+                }
+            }
+        }
+        Ok(migration)
+    })
+    .await??;
+    tracing::info!(
+        by = %staff.member.account.email,
+        moved = migration.moved,
+        refused = migration.refused.len(),
+        "dossiers moved to the version in service"
+    );
+    render(&staff, None, Some(migration)).await
 }
 
 /// `POST /staff/versions/{hash}`: makes that version current again.
@@ -107,6 +165,6 @@ pub async fn restore(staff: Staff, Path(hash): Path<String>, _: CsrfForm) -> Pag
             Ok(Redirect::to(&staff.visit.href("/staff/versions")).into_response())
         }
         Err(Refusal::UnknownVersion(_)) => Err(PageError::NotFound),
-        Err(refusal) => render(&staff, Some(refusal.to_string())).await,
+        Err(refusal) => render(&staff, Some(refusal.to_string()), None).await,
     }
 }
