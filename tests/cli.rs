@@ -405,3 +405,64 @@ fn check_speaks_json_to_editors_and_scripts() {
     assert_eq!(good.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&good.stdout), "[]\n");
 }
+
+#[test]
+fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_visit() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("procedure.yaml");
+    let minimal =
+        std::fs::read_to_string(repository().join("tests/fixtures/minimal.yaml")).unwrap();
+    let with_scenario = format!(
+        "{minimal}tests:\n  - name: sent\n    steps:\n      - apply: master\n      - {{ do: upload, piece: cv }}\n      - {{ do: transmit, expect: {{ mails: [received] }} }}\n"
+    );
+    std::fs::write(&file, &with_scenario).unwrap();
+    let port = serving::free_port();
+    let mut preview = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args([
+            "preview",
+            file.to_str().unwrap(),
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = || -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        match agent.get(&format!("http://127.0.0.1:{port}/")).call() {
+            Ok(mut response) => (
+                response.status().as_u16(),
+                response.body_mut().read_to_string().unwrap_or_default(),
+            ),
+            Err(_) => (0, String::new()),
+        }
+    };
+    serving::wait_for("the preview", || get().0 != 0);
+    let (status, page) = get();
+    assert_eq!(status, 200, "{page}");
+    // The scenario passed, and its mail is there as it renders.
+    assert!(page.contains("✓ sent"), "{page}");
+    assert!(page.contains("Master: received"), "{page}");
+    assert!(page.contains("Hello Camille."), "{page}");
+
+    // The file changed on disk: the next visit reads it again.
+    std::fs::write(
+        &file,
+        with_scenario.replace(
+            "Hello {{ candidate.first_name }}.",
+            "Dear {{ candidate.frist_name }}.",
+        ),
+    )
+    .unwrap();
+    let (status, page) = get();
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("`candidate.frist_name` is not a variable this mail can use"),
+        "{page}"
+    );
+    let _ = preview.kill();
+    let _ = preview.wait();
+}

@@ -34,17 +34,47 @@ pub struct ScenarioFailure {
 
 /// Plays every scenario of `definition`, each on a fresh in-memory store.
 pub fn run_scenarios(definition: &Arc<Definition>) -> Vec<ScenarioReport> {
-    definition
-        .file()
-        .tests
-        .iter()
-        .enumerate()
-        .map(|(index, scenario)| ScenarioReport {
+    play_scenarios(definition).0
+}
+
+/// Every mail of a definition as its scenarios render it: what an author
+/// reads before publishing.
+#[derive(Debug, Clone, Default)]
+pub struct SampleMails {
+    /// The first time each mail is queued in a scenario that passes, in the
+    /// order of the scenarios: the scenario's name, then the mail.
+    pub rendered: Vec<(String, OutboxMail)>,
+    /// The mails about candidatures that no passing scenario queues.
+    pub never: Vec<String>,
+}
+
+/// Plays every scenario of `definition` (each on a fresh in-memory store):
+/// how each went, and the mails they queued, each mail once.
+pub fn play_scenarios(definition: &Arc<Definition>) -> (Vec<ScenarioReport>, SampleMails) {
+    let mut samples = SampleMails::default();
+    let mut reports = Vec::new();
+    for (index, scenario) in definition.file().tests.iter().enumerate() {
+        let played = Player::play(definition, index, scenario);
+        reports.push(ScenarioReport {
             name: scenario.name.clone(),
             line: definition.line_of(&format!("/tests/{index}")),
-            failure: Player::play(definition, index, scenario).err(),
-        })
-        .collect()
+            failure: played.as_ref().err().cloned(),
+        });
+        for mail in played.unwrap_or_default() {
+            if !samples.rendered.iter().any(|(_, m)| m.mail == mail.mail) {
+                samples.rendered.push((scenario.name.clone(), mail));
+            }
+        }
+    }
+    samples.never = definition
+        .file()
+        .mails
+        .iter()
+        .filter(|m| m.about == crate::model::MailSubject::Candidature)
+        .filter(|m| !samples.rendered.iter().any(|(_, r)| r.mail == m.id))
+        .map(|m| m.id.clone())
+        .collect();
+    (reports, samples)
 }
 
 /// The name steps give the first candidate in `candidate:`.
@@ -69,6 +99,8 @@ struct Player<'a> {
     /// The candidate the current step is about.
     current: usize,
     now: Timestamp,
+    /// The mails the steps queued, in order.
+    queued: Vec<OutboxMail>,
 }
 
 impl Player<'_> {
@@ -76,7 +108,7 @@ impl Player<'_> {
         definition: &Arc<Definition>,
         index: usize,
         scenario: &TestScenario,
-    ) -> Result<(), ScenarioFailure> {
+    ) -> Result<Vec<OutboxMail>, ScenarioFailure> {
         let at = |pointer: String, reason: String| ScenarioFailure {
             line: definition.line_of(&pointer),
             reason,
@@ -96,6 +128,7 @@ impl Player<'_> {
             candidates: Vec::new(),
             current: 0,
             now: noon(definition, start),
+            queued: Vec::new(),
         };
         let first = TestCandidate {
             first_name: Some("Camille".into()),
@@ -132,7 +165,7 @@ impl Player<'_> {
                 .step(step)
                 .map_err(|reason| at(format!("/tests/{index}/steps/{number}"), reason))?;
         }
-        Ok(())
+        Ok(player.queued)
     }
 
     /// A new candidate with a dossier, who the next steps are about.
@@ -336,6 +369,7 @@ impl Player<'_> {
             }
             _ => {}
         }
+        self.queued.extend(mails.iter().cloned());
         self.check(&expect, &mails)
     }
 

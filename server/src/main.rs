@@ -7,6 +7,7 @@
 //! guichet test procedure.yaml
 //! guichet diff running.yaml edited.yaml --data ./data
 //! guichet migrate edited.yaml --data ./data --dry-run
+//! guichet preview procedure.yaml
 //! guichet serve procedure.yaml --data ./data
 //! guichet staff add claire.martin@example.org --role gestionnaire --scope '*' --admin
 //! guichet schema > definitions/guichet.schema.json
@@ -64,6 +65,15 @@ enum Commands {
     /// Move the dossiers of a data directory to a new version of the
     /// definition, by the mappings its `migrate:` declares (server stopped).
     Migrate(versions_cli::MigrateOptions),
+    /// Serve a preview of a definition file for its author: its scenarios
+    /// played and every mail they send rendered, read again at each visit.
+    Preview {
+        /// Definition file (YAML).
+        file: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: std::net::SocketAddr,
+    },
     /// Ask the running server to read its definition files again (SIGHUP):
     /// each that checks and passes its scenarios is published; its log says
     /// what came of it.
@@ -94,6 +104,12 @@ fn main() -> ExitCode {
         Commands::Diff(options) => versions_cli::diff(options),
         Commands::Migrate(options) => versions_cli::migrate(options),
         Commands::Reload { data } => versions_cli::reload(&data),
+        Commands::Preview { file, addr } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(web::preview::serve(file, addr)))
+            .map(|()| ExitCode::SUCCESS),
         Commands::Test { files } => Ok(test(&files)),
         Commands::Serve(options) => serve::run(*options),
         Commands::Staff(options) => staff_cli::run(*options),

@@ -19,6 +19,7 @@ mod history;
 mod links;
 mod pages;
 mod password;
+pub mod preview;
 mod session;
 mod staff;
 mod third_party;

@@ -92,6 +92,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "staff/editor.html",
         include_str!("../../templates/staff/editor.html"),
     ),
+    ("preview.html", include_str!("../../templates/preview.html")),
+    (
+        "mails-preview.html",
+        include_str!("../../templates/mails-preview.html"),
+    ),
     (
         "staff/editor-preview.html",
         include_str!("../../templates/staff/editor-preview.html"),

@@ -22,6 +22,7 @@ use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::CsrfForm;
 use super::Staff;
 use crate::publish::{self, Refusal};
+use crate::web::preview::{mails_preview, scenario_lines, MailsPreview, ScenarioLine};
 use crate::web::App;
 
 /// The editor's script, bundled by `scripts/build-editor.sh`.
@@ -95,26 +96,6 @@ fn problems(state: &crate::web::AppState, text: &str) -> Vec<serde_json::Value> 
     }
 }
 
-#[derive(Serialize)]
-struct ScenarioLine {
-    name: String,
-    ok: bool,
-    line: usize,
-    reason: String,
-}
-
-fn scenarios(definition: &Arc<Definition>) -> Vec<ScenarioLine> {
-    guichet_engine::run_scenarios(definition)
-        .into_iter()
-        .map(|report| ScenarioLine {
-            ok: report.failure.is_none(),
-            line: report.failure.as_ref().map_or(report.line, |f| f.line),
-            reason: report.failure.map(|f| f.reason).unwrap_or_default(),
-            name: report.name,
-        })
-        .collect()
-}
-
 #[derive(Serialize, Default)]
 struct EditorPage {
     source: String,
@@ -134,6 +115,7 @@ struct PreviewPage {
     dossiers: usize,
     scenarios: Vec<ScenarioLine>,
     failed: usize,
+    mails: MailsPreview,
 }
 
 /// The editor page, with a policy that lets in the styles CodeMirror writes
@@ -193,7 +175,7 @@ pub async fn play(staff: Staff, EditorRequest(edited): EditorRequest) -> PageRes
     admin(&staff)?;
     let file = staff.visit.state.definition_file.clone();
     let reports = blocking(move || match checked(&file, &edited.source) {
-        Ok(definition) => scenarios(&Arc::new(definition)),
+        Ok(definition) => scenario_lines(guichet_engine::run_scenarios(&Arc::new(definition))),
         Err(_) => Vec::new(),
     })
     .await?;
@@ -242,7 +224,8 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 .into_iter()
                 .filter(|d| d.definition == running.hash())
                 .collect();
-            let reports = scenarios(&definition);
+            let (reports, samples) = guichet_engine::play_scenarios(&definition);
+            let reports = scenario_lines(reports);
             Ok(Ok(PreviewPage {
                 source: text.clone(),
                 changes: diff::changes(&running, &definition)
@@ -256,6 +239,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 dossiers: dossiers.len(),
                 failed: reports.iter().filter(|r| !r.ok).count(),
                 scenarios: reports,
+                mails: mails_preview(samples),
             }))
         },
     )
