@@ -103,6 +103,15 @@ open(folder + "/passeport.png", "wb").write(png)
     (folder.join("cv.pdf"), folder.join("passeport.png"))
 }
 
+/// Runs a browser journey to its end.
+fn in_browser(journey: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(journey);
+}
+
 struct Journey {
     client: Client,
     base: String,
@@ -173,6 +182,17 @@ impl Journey {
             screenshots,
             prefix: prefix.to_owned(),
         }
+    }
+
+    /// Ends the session; fails if axe-core found a serious or critical
+    /// violation on a page checked.
+    async fn finish(self) {
+        self.client.close().await.unwrap();
+        assert!(
+            self.violations.is_empty(),
+            "axe-core: {:#?}",
+            self.violations
+        );
     }
 
     async fn goto(&self, path: &str) {
@@ -313,11 +333,7 @@ fn the_manual_journey_in_a_real_browser() {
         Stdio::null(),
     );
     let driver = Chromedriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    in_browser(async {
         let mut j = Journey::start(&driver, &server, "").await;
 
         // I. The account.
@@ -359,7 +375,11 @@ fn the_manual_journey_in_a_real_browser() {
         // same without JavaScript).
         j.goto("/dossier/baccalaureat").await;
         j.click("#situation-1").await;
-        j.wait_until("the year to show", "return !document.getElementById('annee').closest('[data-field]').hidden;").await;
+        j.wait_until(
+            "the year to show",
+            "return !document.getElementById('annee').closest('[data-field]').hidden;",
+        )
+        .await;
         j.fill("annee", "2021").await;
         j.select("commune", "13001").await;
         j.wait_until("the lists to follow", "return !!document.querySelector('#serie option[value=GEN]') && !document.querySelector('#serie option[value=S]') && !!document.querySelector('#etablissement option[value=aix-cezanne]');").await;
@@ -370,7 +390,10 @@ fn the_manual_journey_in_a_real_browser() {
 
         j.goto("/dossier/cursus_interne").await;
         j.check("cursus-interne").await;
-        for (year, level, title) in [("2021", "l1", "L1, Sciences de la Terre"), ("2022", "l2", "L2, Sciences de la Terre")] {
+        for (year, level, title) in [
+            ("2021", "l1", "L1, Sciences de la Terre"),
+            ("2022", "l2", "L2, Sciences de la Terre"),
+        ] {
             j.goto("/dossier/cursus_externe/nouveau").await;
             j.fill("annee", year).await;
             j.select("niveau", level).await;
@@ -384,13 +407,18 @@ fn the_manual_journey_in_a_real_browser() {
         j.check("cursus-externe").await;
         j.goto("/dossier/stages/nouveau").await;
         j.date("debut", "2022-06-01").await;
-        j.fill("employeur", "Institut méditerranéen d'océanologie").await;
+        j.fill("employeur", "Institut méditerranéen d'océanologie")
+            .await;
         j.fill("fonction", "Stagiaire").await;
         j.check("stage").await;
         j.submit().await;
         j.goto("/tableau-de-bord").await;
         let dashboard = j.text().await;
-        assert_eq!(dashboard.matches("rubrique complète").count(), 6, "{dashboard}");
+        assert_eq!(
+            dashboard.matches("rubrique complète").count(),
+            6,
+            "{dashboard}"
+        );
 
         // II. The catalogue, and applying.
         j.goto("/formations").await;
@@ -406,16 +434,30 @@ fn the_manual_journey_in_a_real_browser() {
 
         // III. Pieces: a real PDF, a real PNG, one declared not concerned.
         for piece in ["cv", "lettre_motivation", "releves_notes", "diplomes"] {
-            let input = j.client.find(Locator::Id(&format!("file-{piece}"))).await.unwrap();
+            let input = j
+                .client
+                .find(Locator::Id(&format!("file-{piece}")))
+                .await
+                .unwrap();
             input.send_keys(pdf.to_str().unwrap()).await.unwrap();
-            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button")).await;
+            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
+                .await;
         }
-        let input = j.client.find(Locator::Id("file-piece_identite")).await.unwrap();
+        let input = j
+            .client
+            .find(Locator::Id("file-piece_identite"))
+            .await
+            .unwrap();
         input.send_keys(png.to_str().unwrap()).await.unwrap();
-        j.click_and_wait("form[action*='pieces/piece_identite'] button").await;
-        j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button").await;
+        j.click_and_wait("form[action*='pieces/piece_identite'] button")
+            .await;
+        j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button")
+            .await;
         let page = j.text().await;
-        assert!(page.contains("Non concerné") && page.contains("Toutes les pièces sont déposées"), "{page}");
+        assert!(
+            page.contains("Non concerné") && page.contains("Toutes les pièces sont déposées"),
+            "{page}"
+        );
         j.check("candidature").await;
 
         // IV. Transmission.
@@ -428,15 +470,30 @@ fn the_manual_journey_in_a_real_browser() {
 
         // On a 320-px-wide phone: nothing wider than the screen.
         j.client.set_window_size(320, 900).await.unwrap();
-        for (path, name) in [("/tableau-de-bord", "telephone-tableau-de-bord"), ("/candidatures/c1", "telephone-candidature"), ("/dossier/baccalaureat", "telephone-baccalaureat"), ("/formations/m1-oceanographie/candidater", "telephone-confirmation")] {
+        for (path, name) in [
+            ("/tableau-de-bord", "telephone-tableau-de-bord"),
+            ("/candidatures/c1", "telephone-candidature"),
+            ("/dossier/baccalaureat", "telephone-baccalaureat"),
+            (
+                "/formations/m1-oceanographie/candidater",
+                "telephone-confirmation",
+            ),
+        ] {
             j.goto(path).await;
-            let width = j.client.execute("return document.documentElement.scrollWidth;", Vec::new()).await.unwrap();
+            let width = j
+                .client
+                .execute("return document.documentElement.scrollWidth;", Vec::new())
+                .await
+                .unwrap();
             let viewport = j
                 .client
                 .execute("return document.documentElement.clientWidth;", Vec::new())
                 .await
                 .unwrap();
-            assert!(width.as_i64() <= viewport.as_i64(), "{path}: {width} px wide in a {viewport} px window");
+            assert!(
+                width.as_i64() <= viewport.as_i64(),
+                "{path}: {width} px wide in a {viewport} px window"
+            );
             j.check(name).await;
         }
         // A candidature still to fill in, with its upload forms, on the phone.
@@ -445,8 +502,7 @@ fn the_manual_journey_in_a_real_browser() {
         assert_eq!(width, json!(true), "the upload forms fit a phone");
         assert!(j.text().await.contains("Formulaire complémentaire"));
         j.check("telephone-pieces").await;
-        j.client.close().await.unwrap();
-        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        j.finish().await;
     });
 
     wait_for("the receipt", || {
@@ -574,11 +630,7 @@ fn the_staff_procedure_in_a_real_browser() {
     );
     let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Stdio::null());
     let driver = Chromedriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    in_browser(async {
         let mut j = Journey::start(&driver, &server, "staff-").await;
 
         // Zoé signs up, applies, uploads her five pieces and sends.
@@ -614,7 +666,8 @@ fn the_staff_procedure_in_a_real_browser() {
         );
         j.check("liste").await;
         // The view's PDFs as one ZIP: the page follows its progress.
-        j.click_and_wait("form[action*='staff/archive'] button").await;
+        j.click_and_wait("form[action*='staff/archive'] button")
+            .await;
         j.wait_until(
             "the archive",
             "return !!document.querySelector('a.button[href*=fichier]') && document.getElementById('archive-progress').value === document.getElementById('archive-progress').max;",
@@ -723,8 +776,7 @@ fn the_staff_procedure_in_a_real_browser() {
             .await
             .contains("Admission depuis la liste complémentaire"));
         j.check("promotion").await;
-        j.client.close().await.unwrap();
-        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        j.finish().await;
     });
     server.stop();
 }
@@ -847,8 +899,7 @@ fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
         let forged = format!("{}{}", &links[0][..links[0].len() - 4], "0000");
         j.client.goto(&forged).await.unwrap();
         assert!(j.text().await.contains("Page introuvable"));
-        j.client.close().await.unwrap();
-        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        j.finish().await;
         (candidature, links)
     });
     let (candidature, links) = links;
@@ -867,11 +918,7 @@ fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
     assert_eq!(sent.status, 303, "{}", sent.body);
 
     // The candidate sees both letters received, and sends the application.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    in_browser(async {
         let mut j = Journey::start(&driver, &server, "referee-candidate-").await;
         j.goto("/connexion").await;
         j.fill("email", "zoe.lefevre@example.org").await;
@@ -888,8 +935,7 @@ fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
         j.click_and_wait("a.button[href*='submit']").await;
         j.submit().await;
         assert!(j.text().await.contains("Déposé"));
-        j.client.close().await.unwrap();
-        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        j.finish().await;
     });
 
     // Once the application is sent, the links take nothing more.
@@ -927,17 +973,17 @@ fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
     );
     let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Stdio::null());
     let driver = Chromedriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    in_browser(async {
         let mut j = Journey::start(&driver, &server, "formulaire-").await;
         j.sign_up(&smtp, false).await;
         j.goto("/formations/m1-oceanographie/candidater").await;
         j.submit().await;
         // The form's piece is answered, not uploaded.
-        assert!(j.client.find(Locator::Id("file-formulaire_complementaire")).await.is_err());
+        assert!(j
+            .client
+            .find(Locator::Id("file-formulaire_complementaire"))
+            .await
+            .is_err());
         assert!(j.text().await.contains("Formulaire à compléter"));
         j.click_and_wait("a.button[href*='formulaire']").await;
         j.check("formulaire").await;
@@ -945,17 +991,37 @@ fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
         j.submit().await;
         assert!(j.text().await.contains("Votre projet professionnel"));
         j.check("formulaire-erreur").await;
-        j.fill("projet", "Étudier la dynamique des upwellings côtiers du golfe du Lion.").await;
+        j.fill(
+            "projet",
+            "Étudier la dynamique des upwellings côtiers du golfe du Lion.",
+        )
+        .await;
         j.click("#embarquement-1").await;
         j.select("programmation", "python").await;
         j.submit().await;
-        assert!(j.text().await.contains("Formulaire complet"), "{}", j.text().await);
-        for piece in ["cv", "lettre_motivation", "releves_notes", "diplomes", "piece_identite"] {
-            let input = j.client.find(Locator::Id(&format!("file-{piece}"))).await.unwrap();
+        assert!(
+            j.text().await.contains("Formulaire complet"),
+            "{}",
+            j.text().await
+        );
+        for piece in [
+            "cv",
+            "lettre_motivation",
+            "releves_notes",
+            "diplomes",
+            "piece_identite",
+        ] {
+            let input = j
+                .client
+                .find(Locator::Id(&format!("file-{piece}")))
+                .await
+                .unwrap();
             input.send_keys(pdf.to_str().unwrap()).await.unwrap();
-            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button")).await;
+            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
+                .await;
         }
-        j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button").await;
+        j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button")
+            .await;
         j.click_and_wait("a.button[href*='transmettre']").await;
         j.submit().await;
         assert!(j.text().await.contains("Réceptionné"));
@@ -972,19 +1038,38 @@ fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
             .await
             .unwrap();
         assert_eq!(fetched[0], "application/pdf");
-        let bytes: Vec<u8> = fetched[1].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+        let bytes: Vec<u8> = fetched[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap() as u8)
+            .collect();
         let read = read_pdf(&bytes);
-        assert!(read.text.contains("upwellings côtiers du golfe du Lion"), "{}", read.text);
-        assert!(read.outline.iter().any(|(_, t)| t == "Formulaire complémentaire — Océanographie"), "{:?}", read.outline);
+        assert!(
+            read.text.contains("upwellings côtiers du golfe du Lion"),
+            "{}",
+            read.text
+        );
+        assert!(
+            read.outline
+                .iter()
+                .any(|(_, t)| t == "Formulaire complémentaire — Océanographie"),
+            "{:?}",
+            read.outline
+        );
 
         // The commission reads her answers on her candidature's page.
         j.staff_sign_in(&committee, true).await;
         j.open_candidature("Zoé").await;
         let page = j.text().await;
-        assert!(page.contains("Formulaire complémentaire — Océanographie") && page.contains("upwellings côtiers du golfe du Lion") && page.contains("Python"), "{page}");
+        assert!(
+            page.contains("Formulaire complémentaire — Océanographie")
+                && page.contains("upwellings côtiers du golfe du Lion")
+                && page.contains("Python"),
+            "{page}"
+        );
         j.check("commission-formulaire").await;
-        j.client.close().await.unwrap();
-        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        j.finish().await;
     });
     server.stop();
 }
@@ -1053,16 +1138,13 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
     let office = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
     let server = Guichet::launch_on(&definition, &data, None, &[], Stdio::null());
     let driver = Chromedriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    in_browser(async {
         let mut j = Journey::start(&driver, &server, "archive-").await;
         j.staff_sign_in(&office, true).await;
         let list = j.text().await;
         assert!(list.contains("50 candidature(s)"), "{list}");
-        j.click_and_wait("form[action*='staff/archive'] button").await;
+        j.click_and_wait("form[action*='staff/archive'] button")
+            .await;
         // The page refreshes itself: its bar is read as it goes, until the
         // download link shows.
         let mut seen: Vec<u64> = Vec::new();
@@ -1089,7 +1171,10 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
         }
         eprintln!("progress seen: {seen:?}");
         assert_eq!(seen.last(), Some(&50), "{seen:?}");
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "the bar only goes forward: {seen:?}");
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "the bar only goes forward: {seen:?}"
+        );
         assert!(
             seen.iter().any(|v| (1..50).contains(v)),
             "the bar was seen between the start and the end: {seen:?}"
@@ -1100,7 +1185,9 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
         // The archive, downloaded with the member's session.
         let mut browser = Browser::new();
         for cookie in j.client.get_all_cookies().await.unwrap() {
-            browser.cookies.insert(cookie.name().to_owned(), cookie.value().to_owned());
+            browser
+                .cookies
+                .insert(cookie.name().to_owned(), cookie.value().to_owned());
         }
         let link = j
             .client
@@ -1123,14 +1210,16 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
             let read = read_pdf(&pdf);
             // The summary, the scan's page, then four pieces of twenty pages.
             assert!(read.pages > 81, "{} pages", read.pages);
-            let name = names.iter().find(|n| read.text.contains(n.as_str())).unwrap_or_else(|| panic!("{}", read.text));
+            let name = names
+                .iter()
+                .find(|n| read.text.contains(n.as_str()))
+                .unwrap_or_else(|| panic!("{}", read.text));
             found.push(name.clone());
         }
         found.sort();
         found.dedup();
         assert_eq!(found.len(), 50, "each candidate's PDF once");
-        j.client.close().await.unwrap();
-        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        j.finish().await;
     });
     server.stop();
 }
@@ -1192,11 +1281,7 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             + 1
     };
     let driver = Chromedriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    in_browser(async {
         let mut j = Journey::start(&driver, &server, "editeur-").await;
         j.staff_sign_in(&admin, true).await;
         j.goto("/staff/editeur").await;
@@ -1205,7 +1290,11 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             "return !!document.querySelector('#definition-editor .cm-content') && document.getElementById('editor-status').textContent !== '';",
         )
         .await;
-        assert!(j.text().await.contains("Aucun problème."), "{}", j.text().await);
+        assert!(
+            j.text().await.contains("Aucun problème."),
+            "{}",
+            j.text().await
+        );
         j.check("editeur").await;
 
         // A mistake: shown where it is, as the administrator types.
@@ -1219,7 +1308,14 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
                 len = from.chars().map(char::len_utf16).sum::<usize>(),
             )
         };
-        let done = j.client.execute(&replace("max_candidatures: 20", "max_candidatures: beaucoup"), Vec::new()).await.unwrap();
+        let done = j
+            .client
+            .execute(
+                &replace("max_candidatures: 20", "max_candidatures: beaucoup"),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
         assert_eq!(done, json!(true));
         j.wait_until(
             "the diagnostic",
@@ -1236,12 +1332,31 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             )
             .await
             .unwrap();
-        assert_eq!(marked[0], json!(line_of("max_candidatures: 20")), "{marked}");
-        assert!(marked[1].as_str().unwrap().contains("`campaign.max_candidatures` must be a whole number"), "{marked}");
-        assert!(marked[2].as_u64().unwrap() >= 1, "a mark in the gutter: {marked}");
+        assert_eq!(
+            marked[0],
+            json!(line_of("max_candidatures: 20")),
+            "{marked}"
+        );
+        assert!(
+            marked[1]
+                .as_str()
+                .unwrap()
+                .contains("`campaign.max_candidatures` must be a whole number"),
+            "{marked}"
+        );
+        assert!(
+            marked[2].as_u64().unwrap() >= 1,
+            "a mark in the gutter: {marked}"
+        );
         j.check("editeur-erreur").await;
         // Fixed: the marks go.
-        j.client.execute(&replace("max_candidatures: beaucoup", "max_candidatures: 20"), Vec::new()).await.unwrap();
+        j.client
+            .execute(
+                &replace("max_candidatures: beaucoup", "max_candidatures: 20"),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
         j.wait_until(
             "no diagnostic",
             "return document.querySelectorAll('#editor-diagnostics li').length === 0 && document.getElementById('editor-status').textContent === 'Aucun problème.';",
@@ -1279,11 +1394,21 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
                  || document.getElementById('editor-scenario-results').textContent === 'Les scénarios n\\'ont pas pu être joués.';",
         )
         .await;
-        let played = j.client.execute("return document.getElementById('editor-scenario-results').textContent;", Vec::new()).await.unwrap();
+        let played = j
+            .client
+            .execute(
+                "return document.getElementById('editor-scenario-results').textContent;",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
         assert!(!played.as_str().unwrap().contains("pas pu"), "{played}");
         let failed = j
             .client
-            .execute("return document.querySelectorAll('#editor-scenario-results li.failed').length;", Vec::new())
+            .execute(
+                "return document.querySelectorAll('#editor-scenario-results li.failed').length;",
+                Vec::new(),
+            )
             .await
             .unwrap();
         assert_eq!(failed, json!(0));
@@ -1303,11 +1428,15 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             assert!(review.contains(expected), "no `{expected}` in {review}");
         }
         j.check("editeur-avant-publication").await;
-        j.click_and_wait("form[action*='editeur/publier'] button").await;
-        assert!(j.text().await.contains("admin@osu.example"), "{}", j.text().await);
+        j.click_and_wait("form[action*='editeur/publier'] button")
+            .await;
+        assert!(
+            j.text().await.contains("admin@osu.example"),
+            "{}",
+            j.text().await
+        );
         j.check("versions").await;
-        j.client.close().await.unwrap();
-        assert!(j.violations.is_empty(), "axe-core: {:#?}", j.violations);
+        j.finish().await;
     });
     let second = health(&server);
     assert_ne!(second, first);
