@@ -1328,3 +1328,112 @@ fn an_administrator_moves_the_dossiers_to_the_version_in_service_and_sees_why_so
     assert_ne!(forged.status, 200);
     server.stop();
 }
+
+/// A JSON request of the editor's script, with `token` in `X-CSRF-Token`.
+fn editor_json(browser: &mut Browser, url: &str, token: &str, source: &str) -> (u16, String) {
+    let response = browser
+        .agent
+        .post(url)
+        .header("cookie", &browser.cookie_header())
+        .header("x-csrf-token", token)
+        .header("content-type", "application/json")
+        .send(json!({ "source": source }).to_string())
+        .unwrap();
+    let page = browser.keep(response);
+    (page.status, page.body)
+}
+
+#[test]
+fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fail() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let original = std::fs::read_to_string(&file).unwrap();
+    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
+    let now = ["--now", "2027-04-02T10:00:00+02:00"];
+    let server = Guichet::launch_on(&file, &data, None, &now, Stdio::null());
+    let first = serving_version(&server);
+    let mut office = signed_in_staff(&server, &admin);
+    let editor = office.get(&server.url("/staff/editeur"));
+    assert_eq!(editor.status, 200);
+    // The page holds the version in service, escaped, and its own policy.
+    assert!(editor.body.contains("id: osu-pytheas"), "{}", editor.body);
+    let csrf = csrf_of(&editor.body);
+
+    // The script's check: JSON diagnostics with where; its token required.
+    let broken = original.replace("max_candidatures: 20", "max_candidatures: beaucoup");
+    let check = server.url("/staff/editeur/verifier");
+    let (status, body) = editor_json(&mut office, &check, &csrf, &broken);
+    assert_eq!(status, 200, "{body}");
+    let problems: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problems[0]["line"], 17, "{problems}");
+    assert!(problems[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_candidatures"));
+    let (status, _) = editor_json(&mut office, &check, &"0".repeat(64), &broken);
+    assert_eq!(status, 403);
+    let (status, body) = editor_json(&mut office, &check, &csrf, &original);
+    assert_eq!((status, body.as_str()), (200, "[]"));
+
+    // A text whose scenarios fail: the review says so, publishing is refused,
+    // the version in service and the file stay as they were.
+    let failing = original.replace(
+        "letter_contains: [\"avis défavorable\"",
+        "letter_contains: [\"avis introuvable\"",
+    );
+    let (status, body) = editor_json(
+        &mut office,
+        &server.url("/staff/editeur/scenarios"),
+        &csrf,
+        &failing,
+    );
+    assert_eq!(status, 200);
+    let reports: Value = serde_json::from_str(&body).unwrap();
+    let failed: Vec<&Value> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{reports}");
+    assert!(failed[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("avis introuvable"));
+    let review = office.post(
+        &server.url("/staff/editeur/apercu"),
+        &[("csrf", &csrf), ("source", &failing)],
+    );
+    assert_eq!(review.status, 200);
+    assert!(
+        review.body.contains("1 scénario(s) échouent"),
+        "{}",
+        review.body
+    );
+    let refused = office.post(
+        &server.url("/staff/editeur/publier"),
+        &[("csrf", &csrf), ("source", &failing)],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("avis introuvable"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(serving_version(&server), first);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+
+    // A text that does not check: its problems on the page, without the script.
+    let review = office.post(
+        &server.url("/staff/editeur/apercu"),
+        &[("csrf", &csrf), ("source", &broken)],
+    );
+    assert_eq!(review.status, 422);
+    assert!(
+        review.body.contains("procedure.yaml:17:"),
+        "{}",
+        review.body
+    );
+    server.stop();
+}
