@@ -1421,6 +1421,8 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             "~ formation `m2-set-ecologie`: pieces (+attestation_stage)",
             "! piece `attestation_stage` is newly required by formation `m2-set-ecologie`, of candidatures already sent (1)",
             "1 dossier(s) ont commencé sous la version en service",
+            // What candidates to the M2 will upload, the new piece among them.
+            "Attestation de stage (PDF, 2 Mo)",
             // Every mail, as the scenarios render it, with the letters.
             "avis_favorable — Avis favorable : Master",
             "Lettre jointe : Admission en Master",

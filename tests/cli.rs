@@ -447,6 +447,9 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
     assert!(page.contains("✓ sent"), "{page}");
     assert!(page.contains("Master: received"), "{page}");
     assert!(page.contains("Hello Camille."), "{page}");
+    // What a candidate to the master fills and uploads.
+    assert!(page.contains("CV (PDF, 2 Mo)"), "{page}");
+    assert!(page.contains("Nationality"), "{page}");
 
     // The file changed on disk: the next visit reads it again.
     std::fs::write(

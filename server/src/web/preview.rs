@@ -83,12 +83,102 @@ pub fn mails_preview(samples: guichet_engine::SampleMails) -> MailsPreview {
     }
 }
 
+/// What a candidature to one formation asks: its pieces, and its form.
+#[derive(Serialize)]
+pub struct FormationPreview {
+    title: String,
+    /// Each piece: label, formats and size, when it is asked.
+    pieces: Vec<(String, String)>,
+    form: Option<String>,
+}
+
+/// What candidates fill and upload under a definition, in its default
+/// language: the sections of the dossier with their fields, then each
+/// formation's pieces.
+#[derive(Serialize)]
+pub struct AskedPreview {
+    sections: Vec<(String, Vec<String>)>,
+    formations: Vec<FormationPreview>,
+}
+
+/// What `definition` asks of candidates, in `lang`.
+pub fn asked_preview(definition: &Definition, lang: Lang) -> AskedPreview {
+    let code = lang.code();
+    let file = definition.file();
+    let sections = file
+        .profile
+        .iter()
+        .map(|section| {
+            let fields = section
+                .fields
+                .iter()
+                .map(|field| {
+                    let mut label = field.label.get(code).to_owned();
+                    if field.required {
+                        label.push_str(" *");
+                    }
+                    if field.when.is_some() {
+                        label.push_str(&format!(" ({})", lang.t("preview_conditional")));
+                    }
+                    label
+                })
+                .collect();
+            (section.title.get(code).to_owned(), fields)
+        })
+        .collect();
+    let formations = file
+        .formations
+        .iter()
+        .map(|formation| FormationPreview {
+            title: formation.title.get(code).to_owned(),
+            pieces: formation
+                .pieces
+                .iter()
+                .filter_map(|id| definition.piece(id))
+                .map(|piece| {
+                    if definition
+                        .online_form_for(&formation.id, &piece.id)
+                        .is_some()
+                    {
+                        let online = lang.t("preview_online");
+                        return (piece.label.get(code).to_owned(), online);
+                    }
+                    let mut detail = format!(
+                        "{}, {}",
+                        super::candidature::joined(
+                            &piece.accept,
+                            guichet_engine::model::FileFormat::label,
+                            ", "
+                        ),
+                        super::words::human_size(definition.max_size(&piece.id).unwrap_or(0))
+                    );
+                    if piece.required_when.is_some() {
+                        detail.push_str(&format!(", {}", lang.t("preview_conditional")));
+                    }
+                    if piece.not_concerned {
+                        detail.push_str(&format!(", {}", lang.t("preview_may_decline")));
+                    }
+                    (piece.label.get(code).to_owned(), detail)
+                })
+                .collect(),
+            form: definition
+                .form_of(&formation.id)
+                .map(|form| form.title.get(code).to_owned()),
+        })
+        .collect();
+    AskedPreview {
+        sections,
+        formations,
+    }
+}
+
 #[derive(Serialize)]
 struct PreviewPage {
     file: String,
     scenarios: Vec<ScenarioLine>,
     failed: usize,
     mails: MailsPreview,
+    asked: AskedPreview,
 }
 
 /// The file previewed, and the pages of its last version read (rebuilt when
@@ -125,13 +215,14 @@ fn page(previewed: &Previewed) -> Response {
     };
     let (reports, samples) = guichet_engine::play_scenarios(&definition);
     let scenarios = scenario_lines(reports);
+    let lang = Lang::default_of(face.site);
     let page = PreviewPage {
         file: previewed.file.display().to_string(),
         failed: scenarios.iter().filter(|s| !s.ok).count(),
         scenarios,
         mails: mails_preview(samples),
+        asked: asked_preview(&definition, lang),
     };
-    let lang = Lang::default_of(face.site);
     let title = definition.file().title.get(lang.code());
     face.pages
         .render("preview.html", StatusCode::OK, lang, title, &page)

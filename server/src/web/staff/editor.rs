@@ -22,7 +22,9 @@ use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::CsrfForm;
 use super::Staff;
 use crate::publish::{self, Refusal};
-use crate::web::preview::{mails_preview, scenario_lines, MailsPreview, ScenarioLine};
+use crate::web::preview::{
+    asked_preview, mails_preview, scenario_lines, AskedPreview, MailsPreview, ScenarioLine,
+};
 use crate::web::App;
 
 /// The editor's script, bundled by `scripts/build-editor.sh`.
@@ -116,6 +118,7 @@ struct PreviewPage {
     scenarios: Vec<ScenarioLine>,
     failed: usize,
     mails: MailsPreview,
+    asked: AskedPreview,
 }
 
 /// The editor page, with a policy that lets in the styles CodeMirror writes
@@ -198,6 +201,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
     admin(&staff)?;
     let source = form.get("source").unwrap_or("").replace("\r\n", "\n");
     let state = Arc::clone(&staff.visit.state);
+    let lang = staff.visit.lang;
     let text = source.clone();
     let outcome = blocking(
         move || -> Result<Result<PreviewPage, Vec<String>>, PageError> {
@@ -240,6 +244,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 failed: reports.iter().filter(|r| !r.ok).count(),
                 scenarios: reports,
                 mails: mails_preview(samples),
+                asked: asked_preview(&definition, lang),
             }))
         },
     )
