@@ -1297,6 +1297,39 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
         );
         j.check("editeur").await;
 
+        // Completion from the schema: a key of `campaign:`, half typed.
+        j.client
+            .execute(
+                "const view = window.guichetEditor; const text = view.state.doc.toString();
+                 const line = '  closes: 2027-06-15';
+                 const at = text.indexOf(line) + line.length;
+                 view.dispatch({ changes: { from: at, insert: '\\n  ' }, selection: { anchor: at + 3 } });
+                 view.focus();",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        j.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys("max")
+            .await
+            .unwrap();
+        j.wait_until(
+            "the completion",
+            "const list = document.querySelector('.cm-tooltip-autocomplete');
+             return !!list && list.textContent.includes('max_candidatures');",
+        )
+        .await;
+        // Back to the text in service.
+        j.goto("/staff/editeur").await;
+        j.wait_until(
+            "the editor again",
+            "return !!document.querySelector('#definition-editor .cm-content') && document.getElementById('editor-status').textContent === 'Aucun problème.';",
+        )
+        .await;
+
         // A mistake: shown where it is, as the administrator types.
         let replace = |from: &str, to: &str| {
             format!(

@@ -8,7 +8,6 @@ import { basicSetup } from "codemirror";
 import { EditorView } from "@codemirror/view";
 import { EditorState } from "@codemirror/state";
 import { yaml } from "@codemirror/lang-yaml";
-import { syntaxTree } from "@codemirror/language";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { autocompletion } from "@codemirror/autocomplete";
 
@@ -78,17 +77,32 @@ if (form && source) {
     { delay: 400 },
   );
 
-  // The path of keys from the top of the document to the cursor: what the
-  // schema says may be written there.
-  const pathAt = (state, pos) => {
+  // The path of keys from the top of the document to the cursor, read from
+  // the indentation (it holds while a line is half typed, when the syntax
+  // tree does not): what the schema says may be written there.
+  const pathAt = (doc, pos) => {
+    const line = doc.lineAt(pos);
+    const typed = line.text.slice(0, pos - line.from);
     const path = [];
-    for (let node = syntaxTree(state).resolveInner(pos, -1); node; node = node.parent) {
-      if (node.name === "Pair") {
-        const key = node.getChild("Key");
-        if (key && key.to < pos) path.unshift(state.sliceDoc(key.from, key.to).replace(/^["']|["']$/g, ""));
-      } else if (node.name === "Item") {
+    let indent = typed.search(/\S|$/);
+    const item = typed.match(/^(\s*)-\s+/);
+    if (item) {
+      path.unshift("*");
+      indent = item[1].length;
+    }
+    for (let n = line.number - 1; n >= 1 && indent > 0; n--) {
+      const text = doc.line(n).text;
+      const lead = text.search(/\S/);
+      if (lead < 0 || lead >= indent || text.trim().startsWith("#")) continue;
+      const entry = text.slice(lead).match(/^(-\s+)?(?:([\w-]+)|"([^"]*)"|'([^']*)'):/);
+      const dash = text.slice(lead).match(/^-(\s+|$)/);
+      if (dash) {
+        // An item of a list: the cursor is inside it, under the list's key.
         path.unshift("*");
+      } else if (entry) {
+        path.unshift(entry[2] || entry[3] || entry[4]);
       }
+      indent = lead;
     }
     return path;
   };
@@ -124,13 +138,14 @@ if (form && source) {
     const word = context.matchBefore(/[\w-]*/);
     const line = context.state.doc.lineAt(context.pos);
     const before = line.text.slice(0, context.pos - line.from);
-    const path = pathAt(context.state, context.pos);
+    const path = pathAt(context.state.doc, context.pos);
     const inValue = /:\s+[\w-]*$/.test(before);
     const nodes = schemaAt(path);
     let options = [];
     if (inValue) {
-      const key = before.match(/([\w-]+):\s+[\w-]*$/)[1];
-      const values = schemaAt([...path, key]);
+      const named = before.match(/([\w-]+):\s+[\w-]*$/);
+      if (!named) return null;
+      const values = schemaAt([...path, named[1]]);
       options = values
         .flatMap((n) => n.enum || (n.const !== undefined ? [n.const] : []))
         .map((v) => ({ label: String(v), type: "enum" }));
