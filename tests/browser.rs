@@ -1463,6 +1463,38 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             assert!(review.contains(expected), "no `{expected}` in {review}");
         }
         j.check("editeur-avant-publication").await;
+        // The candidature page a candidate to the M2 would see, in a new tab.
+        j.select("preview-formation", "m2-set-ecologie").await;
+        let review_window = j.client.window().await.unwrap();
+        j.click("form[action*='apercu/candidature'] button").await;
+        j.wait_until("the page's tab", "return true;").await;
+        let mut tab = None;
+        for _ in 0..100 {
+            let windows = j.client.windows().await.unwrap();
+            tab = windows.into_iter().find(|w| *w != review_window);
+            if tab.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        j.client
+            .switch_to_window(tab.expect("a new tab"))
+            .await
+            .unwrap();
+        j.client
+            .wait()
+            .for_element(Locator::Css("footer"))
+            .await
+            .unwrap();
+        let page = j.text().await;
+        assert!(
+            page.contains("Master SET — M2 parcours Écologie et biodiversité")
+                && page.contains("Attestation de stage"),
+            "{page}"
+        );
+        j.check("editeur-page-candidature").await;
+        j.client.close_window().await.unwrap();
+        j.client.switch_to_window(review_window).await.unwrap();
         j.click_and_wait("form[action*='editeur/publier'] button")
             .await;
         assert!(

@@ -397,6 +397,7 @@ fn administration() -> Vec<(&'static str, String)> {
         ("POST", "/staff/editeur/verifier".into()),
         ("POST", "/staff/editeur/scenarios".into()),
         ("POST", "/staff/editeur/apercu".into()),
+        ("POST", "/staff/editeur/apercu/candidature".into()),
         ("POST", "/staff/editeur/publier".into()),
         ("POST", "/staff/editeur/retour".into()),
     ]

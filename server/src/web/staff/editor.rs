@@ -15,11 +15,13 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use guichet_engine::{diff, Bundle, Definition, DefinitionError};
+use guichet_engine::{
+    diff, Actor, Bundle, Command, Definition, DefinitionError, Engine, MemoryStore,
+};
 use serde::{Deserialize, Serialize};
 
 use super::super::error::{blocking, PageError, PageResult};
-use super::super::extract::CsrfForm;
+use super::super::extract::{CsrfForm, OwnDossier};
 use super::Staff;
 use crate::publish::{self, Refusal};
 use crate::web::preview::{
@@ -119,6 +121,8 @@ struct PreviewPage {
     failed: usize,
     mails: MailsPreview,
     asked: AskedPreview,
+    /// The formations, to preview a candidature page of: id and title.
+    formations: Vec<(String, String)>,
 }
 
 /// The editor page, with a policy that lets in the styles CodeMirror writes
@@ -245,6 +249,12 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 scenarios: reports,
                 mails: mails_preview(samples),
                 asked: asked_preview(&definition, lang),
+                formations: definition
+                    .file()
+                    .formations
+                    .iter()
+                    .map(|f| (f.id.clone(), f.title.get(lang.code()).to_owned()))
+                    .collect(),
             }))
         },
     )
@@ -261,6 +271,91 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
             editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
+}
+
+/// `POST /staff/editeur/apercu/candidature`: the candidature page a sample
+/// candidate to `formation` would see under the edited text, rendered by the
+/// candidates' own page; played on an in-memory store, nothing kept.
+pub async fn candidature_preview(staff: Staff, form: CsrfForm) -> PageResult {
+    admin(&staff)?;
+    let source = form.get("source").unwrap_or("").replace("\r\n", "\n");
+    let formation = form.trimmed("formation").to_owned();
+    let file = staff.visit.state.definition_file.clone();
+    let text = source.clone();
+    let sample = blocking(move || sample_candidature(&file, &text, &formation)).await?;
+    match sample {
+        Ok((definition, dossier)) => {
+            let account = crate::account_store::Account {
+                id: dossier.owner.clone(),
+                email: dossier.candidate.email.clone(),
+                first_name: dossier.candidate.first_name.clone(),
+                last_name: dossier.candidate.last_name.clone(),
+                password: None,
+                dossier: Some(dossier.id.clone()),
+                dossiers: Default::default(),
+                created_at: dossier.created_at,
+            };
+            let own = OwnDossier {
+                visit: staff.visit,
+                account,
+                dossier,
+                definition,
+            };
+            super::super::candidature::render_candidature(&own, "c1", None)
+        }
+        Err(problem) => {
+            let page = EditorPage {
+                source,
+                file: staff.visit.state.definition_file.display().to_string(),
+                refusal: Some(problem),
+                ..EditorPage::default()
+            };
+            editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+/// A sample candidate's dossier under `text`, applied to `formation` at noon
+/// of the campaign's first day, with the answers of the first scenario.
+fn sample_candidature(
+    file: &Path,
+    text: &str,
+    formation: &str,
+) -> Result<(Arc<Definition>, guichet_engine::Dossier), String> {
+    let definition = Arc::new(checked(file, text).map_err(|error| match error {
+        DefinitionError::Invalid(diagnostics) => diagnostics.render(),
+        other => guichet_engine::with_causes(&other),
+    })?);
+    let failed = |error: guichet_engine::EngineError| guichet_engine::with_causes(&error);
+    let engine =
+        Engine::open_shared(Arc::clone(&definition), MemoryStore::new()).map_err(failed)?;
+    let opens = guichet_engine::parse_date(&definition.file().campaign.opens)?;
+    let at = definition.start_of_day(opens) + jiff::SignedDuration::from_hours(12);
+    let candidate = guichet_engine::Candidate {
+        last_name: "Exemple".into(),
+        first_name: "Camille".into(),
+        email: "camille.exemple@example.org".into(),
+    };
+    let language = definition.default_language().to_owned();
+    let mut dossier = engine
+        .create_dossier("apercu", candidate, &language, at)
+        .map_err(failed)?;
+    let me = Actor::new(definition.candidate_role(), "apercu");
+    let answers = definition.file().tests.first().map(|t| t.profile.clone());
+    for (section, answers) in answers.into_iter().flatten() {
+        let save = Command::SaveSection { section, answers };
+        // An answer the edited text refuses leaves that section empty.
+        if let Ok(outcome) = engine.apply(&dossier.id, dossier.version, &me, save, at) {
+            dossier = outcome.dossier;
+        }
+    }
+    let apply = Command::Apply {
+        formation: formation.to_owned(),
+    };
+    let applied = engine
+        .apply(&dossier.id, dossier.version, &me, apply, at)
+        .map_err(failed)?;
+    Ok((definition, applied.dossier))
 }
 
 /// `POST /staff/editeur/retour`: the text posted back into the editor.

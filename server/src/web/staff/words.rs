@@ -29,6 +29,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_editor_impacts", "Dossiers en cours", "Dossiers in progress"),
     ("staff_editor_dossiers", "{count} dossier(s) ont commencé sous la version en service ; ils y restent. S'ils étaient migrés vers celle-ci :", "{count} dossier(s) started under the version in service; they stay on it. If they were migrated to this one:"),
     ("staff_editor_failed", "{count} scénario(s) échouent : cette version ne peut pas être publiée.", "{count} scenario(s) fail: this version cannot be published."),
+    ("staff_editor_candidature_page", "La page de candidature d'un candidat d'exemple à", "The application page of a sample candidate to"),
+    ("staff_editor_see_page", "Voir la page", "See the page"),
     ("staff_editor_publish", "Publier cette version", "Publish this version"),
     ("staff_editor_back", "Revenir à l'éditeur", "Back to the editor"),
     ("staff_versions_help", "Chaque version mise en service, la plus récente d'abord. Les dossiers en cours restent sur la version où ils ont commencé ; les nouveaux suivent la version en service. Une version rétablie est vérifiée et ses scénarios rejoués avant d'être mise en service.", "Each version put in service, newest first. Dossiers in progress stay on the version they started under; new ones follow the version in service. A restored version is checked and its scenarios played before it is put in service."),
