@@ -1438,3 +1438,53 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     );
     server.stop();
 }
+
+#[test]
+fn the_editor_publishes_a_changed_list_file_and_writes_nothing_the_definition_does_not_name() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
+    let now = ["--now", "2027-04-02T10:00:00+02:00"];
+    let server = Guichet::launch_on(&file, &data, None, &now, Stdio::null());
+    let first = serving_version(&server);
+    let mut office = signed_in_staff(&server, &admin);
+    let editor = office.get(&server.url("/staff/editeur"));
+    // Each list file of the definition is there to edit.
+    assert!(
+        editor
+            .body
+            .contains("name=\"list:data&#x2f;composantes.csv\""),
+        "{}",
+        editor.body
+    );
+    let csrf = csrf_of(&editor.body);
+    let source = std::fs::read_to_string(&file).unwrap();
+    let lists = folder.path().join("definition/data");
+    let composantes = std::fs::read_to_string(lists.join("composantes.csv")).unwrap();
+    let renamed = composantes.replace("OSU Institut Pythéas", "OSU Institut Pythéas (Luminy)");
+    let published = office.post(
+        &server.url("/staff/editeur/publier"),
+        &[
+            ("csrf", &csrf),
+            ("source", &source),
+            ("list:data/composantes.csv", &renamed),
+            ("list:../evil.csv", "id,label\nx,y\n"),
+            ("list:data/extra.csv", "id,label\nx,y\n"),
+        ],
+    );
+    assert_eq!(published.status, 303, "{}", published.body);
+    assert_ne!(serving_version(&server), first);
+    let (_, _, catalogue) = server.get("/formations", &[]);
+    assert!(
+        catalogue.contains("OSU Institut Pythéas (Luminy)"),
+        "{catalogue}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lists.join("composantes.csv")).unwrap(),
+        renamed
+    );
+    assert!(!folder.path().join("evil.csv").exists());
+    assert!(!lists.join("extra.csv").exists());
+    server.stop();
+}

@@ -173,33 +173,10 @@ fn check(files: &[PathBuf], merged: bool) -> ExitCode {
 
 /// Every problem of `files` as one JSON array on stdout; exits 1 if any.
 fn check_json(files: &[PathBuf]) -> ExitCode {
-    let mut problems: Vec<serde_json::Value> = Vec::new();
-    for file in files {
-        let name = file.display().to_string();
-        let at_start = |message: String, hint: &str| {
-            serde_json::json!({
-                "file": name, "line": 1, "column": 1, "end_line": 1, "end_column": 1,
-                "message": message, "hint": hint,
-            })
-        };
-        match Definition::load(file) {
-            Ok(definition) => problems.extend(
-                web::unknown_words(&definition)
-                    .into_iter()
-                    .map(|problem| at_start(problem, "see the keys of the built-in words")),
-            ),
-            Err(DefinitionError::Invalid(diagnostics)) => problems.extend(
-                diagnostics
-                    .items()
-                    .iter()
-                    .filter_map(|item| serde_json::to_value(item).ok()),
-            ),
-            Err(error) => problems.push(at_start(
-                guichet_engine::with_causes(&error),
-                "check the path and that the file is readable",
-            )),
-        }
-    }
+    let problems: Vec<serde_json::Value> = files
+        .iter()
+        .flat_map(|file| publish::problems(file, Definition::load(file)))
+        .collect();
     println!("{}", serde_json::Value::Array(problems.clone()));
     if problems.is_empty() {
         ExitCode::SUCCESS

@@ -110,3 +110,33 @@ pub fn publish(
         .unwrap_or_else(std::sync::PoisonError::into_inner) = face;
     Ok(Published::Now(hash))
 }
+
+/// Every problem of a definition loaded from `file`, as `guichet check
+/// --format json` gives them (also the editor's): diagnostics with where,
+/// and the overridden words the pages do not have.
+pub fn problems(
+    file: &Path,
+    loaded: Result<Definition, DefinitionError>,
+) -> Vec<serde_json::Value> {
+    let at_start = |message: String, hint: &str| {
+        serde_json::json!({
+            "file": file.display().to_string(), "line": 1, "column": 1,
+            "end_line": 1, "end_column": 1, "message": message, "hint": hint,
+        })
+    };
+    match loaded {
+        Ok(definition) => crate::web::unknown_words(&definition)
+            .into_iter()
+            .map(|problem| at_start(problem, "see the keys of the built-in words"))
+            .collect(),
+        Err(DefinitionError::Invalid(diagnostics)) => diagnostics
+            .items()
+            .iter()
+            .filter_map(|item| serde_json::to_value(item).ok())
+            .collect(),
+        Err(error) => vec![at_start(
+            guichet_engine::with_causes(&error),
+            "check the path and that the file is readable",
+        )],
+    }
+}

@@ -51,10 +51,16 @@ if (form && source) {
       : form.dataset.wordsValid;
   };
 
+  // The list files (CSV) are plain text areas beside the editor.
+  const lists = () =>
+    Object.fromEntries(
+      [...form.querySelectorAll("textarea[name^='list:']")].map((area) => [area.name.slice(5), area.value]),
+    );
+
   const diagnostics = linter(
     (view) => {
       const text = view.state.doc.toString();
-      return post(form.dataset.check, { source: text })
+      return post(form.dataset.check, { source: text, lists: lists() })
         .then((problems) => {
           const main = form.dataset.file;
           show(problems.map((p) => ({ ...p, file_label: p.file === main ? "" : p.file })));
@@ -190,6 +196,13 @@ if (form && source) {
   view.scrollDOM.setAttribute("aria-label", source.dataset.label);
   window.guichetEditor = view;
   forceLinting(view);
+  let pending = null;
+  form.querySelectorAll("textarea[name^='list:']").forEach((area) =>
+    area.addEventListener("input", () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => forceLinting(view), 400);
+    }),
+  );
 
   // The file's own scenarios, played on the text as it stands.
   const play = document.getElementById("editor-scenarios");
@@ -198,7 +211,7 @@ if (form && source) {
     play.hidden = false;
     play.addEventListener("click", () => {
       results.textContent = form.dataset.wordsPlaying;
-      post(form.dataset.scenarios, { source: view.state.doc.toString() })
+      post(form.dataset.scenarios, { source: view.state.doc.toString(), lists: lists() })
         .then((reports) => {
           results.replaceChildren(
             ...reports.map((r) => {

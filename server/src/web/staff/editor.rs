@@ -2,8 +2,8 @@
 //! text, checked as they type (the same diagnostics as `guichet check`), its
 //! scenarios played on demand, then what publishing it would change and do
 //! to the dossiers in progress, and publishing it. Nothing is applied until
-//! they publish; a published text is written back to the definition file, so
-//! that a restart serves it too.
+//! they publish; a published text is written back to the definition file
+//! (and its list files), so that a restart serves it too.
 //!
 //! The page is a form with a textarea: it works without script, CodeMirror
 //! (`assets/editor.js`) makes it an editor.
@@ -33,11 +33,84 @@ use crate::web::App;
 pub const SCRIPT: &str = include_str!("../../../assets/editor.js");
 
 /// A JSON request of the editor's script: its CSRF token in `X-CSRF-Token`.
-pub struct EditorRequest(Edited);
+pub struct EditorRequest(Edit);
 
-#[derive(Deserialize)]
-pub struct Edited {
+/// The text an administrator edits: the definition file and its list files
+/// (CSV), by the name the definition gives them.
+#[derive(Deserialize, Serialize, Default, Clone)]
+pub struct Edit {
     source: String,
+    #[serde(default)]
+    lists: std::collections::BTreeMap<String, String>,
+}
+
+impl Edit {
+    /// The version in service.
+    fn running(state: &crate::web::AppState) -> Edit {
+        let definition = state.engine.definition();
+        let bundle = definition.bundle();
+        Edit {
+            source: bundle.text.clone(),
+            lists: bundle.files.clone(),
+        }
+    }
+
+    /// What a form of the editor posts: `source`, and `list:<name>` per list.
+    fn posted(form: &CsrfForm) -> Edit {
+        let text = |value: &str| value.replace("\r\n", "\n");
+        Edit {
+            source: text(form.get("source").unwrap_or("")),
+            lists: form
+                .0
+                .iter()
+                .filter_map(|(key, value)| {
+                    Some((key.strip_prefix("list:")?.to_owned(), text(value)))
+                })
+                .collect(),
+        }
+    }
+
+    /// The edit checked as the definition file it would replace, its lists
+    /// as edited (the others read beside the file).
+    fn checked(&self, file: &Path) -> Result<Definition, DefinitionError> {
+        let mut bundle = Bundle::with_text(file, self.source.clone());
+        for (name, content) in &self.lists {
+            if let Some(kept) = bundle.files.get_mut(name) {
+                kept.clone_from(content);
+            }
+        }
+        Definition::from_bundle(bundle)
+    }
+
+    /// The edit written over the definition file and the list files of
+    /// `published` beside it (each written whole, then renamed over the old
+    /// one); a posted list the definition does not name is not written.
+    fn write(&self, file: &Path, published: &Definition) -> std::io::Result<()> {
+        let folder = file.parent().unwrap_or(Path::new(""));
+        let named = &published.bundle().files;
+        for (name, content) in self
+            .lists
+            .iter()
+            .filter(|(name, _)| named.contains_key(*name))
+        {
+            let relative = Path::new(name);
+            // A list is written in the definition's folder or below, never
+            // elsewhere, whatever its `file:` says.
+            let inside = relative
+                .components()
+                .all(|part| matches!(part, std::path::Component::Normal(_)));
+            if !inside {
+                return Err(std::io::Error::other(format!(
+                    "the list file `{name}` is not below the definition's folder"
+                )));
+            }
+            let path = folder.join(relative);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+                replace_file(&path, content)?;
+            }
+        }
+        replace_file(file, &self.source)
+    }
 }
 
 impl FromRequest<App> for EditorRequest {
@@ -68,41 +141,10 @@ fn admin(staff: &Staff) -> Result<(), PageError> {
     }
 }
 
-/// `text` checked as the definition file it would replace.
-fn checked(file: &Path, text: &str) -> Result<Definition, DefinitionError> {
-    Definition::from_bundle(Bundle::with_text(file, text.to_owned()))
-}
-
-/// Every problem of `text`, as `guichet check --format json` gives them.
-fn problems(state: &crate::web::AppState, text: &str) -> Vec<serde_json::Value> {
-    let file = &state.definition_file;
-    match checked(file, text) {
-        Ok(definition) => crate::web::unknown_words(&definition)
-            .into_iter()
-            .map(|problem| {
-                serde_json::json!({
-                    "file": file.display().to_string(), "line": 1, "column": 1,
-                    "end_line": 1, "end_column": 1, "message": problem,
-                    "hint": "see the keys of the built-in words",
-                })
-            })
-            .collect(),
-        Err(DefinitionError::Invalid(diagnostics)) => diagnostics
-            .items()
-            .iter()
-            .filter_map(|item| serde_json::to_value(item).ok())
-            .collect(),
-        Err(error) => vec![serde_json::json!({
-            "file": file.display().to_string(), "line": 1, "column": 1,
-            "end_line": 1, "end_column": 1,
-            "message": guichet_engine::with_causes(&error), "hint": "",
-        })],
-    }
-}
-
 #[derive(Serialize, Default)]
 struct EditorPage {
-    source: String,
+    #[serde(flatten)]
+    edit: Edit,
     file: String,
     /// Lets the editor's own styles in (CodeMirror writes them in the page).
     nonce: String,
@@ -113,7 +155,8 @@ struct EditorPage {
 
 #[derive(Serialize)]
 struct PreviewPage {
-    source: String,
+    #[serde(flatten)]
+    edit: Edit,
     changes: Vec<String>,
     impacts: Vec<String>,
     dossiers: usize,
@@ -151,7 +194,7 @@ pub async fn page(staff: Staff) -> PageResult {
     admin(&staff)?;
     let state = &staff.visit.state;
     let page = EditorPage {
-        source: state.engine.definition().bundle().text.clone(),
+        edit: Edit::running(state),
         file: state.definition_file.display().to_string(),
         ..EditorPage::default()
     };
@@ -172,8 +215,8 @@ pub async fn schema(staff: Staff) -> PageResult {
 /// `POST /staff/editeur/verifier`: the problems of the text as it stands.
 pub async fn check(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
     admin(&staff)?;
-    let state = Arc::clone(&staff.visit.state);
-    let found = blocking(move || problems(&state, &edited.source)).await?;
+    let file = staff.visit.state.definition_file.clone();
+    let found = blocking(move || crate::publish::problems(&file, edited.checked(&file))).await?;
     Ok(json(&found))
 }
 
@@ -181,7 +224,7 @@ pub async fn check(staff: Staff, EditorRequest(edited): EditorRequest) -> PageRe
 pub async fn play(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
     admin(&staff)?;
     let file = staff.visit.state.definition_file.clone();
-    let reports = blocking(move || match checked(&file, &edited.source) {
+    let reports = blocking(move || match edited.checked(&file) {
         Ok(definition) => scenario_lines(guichet_engine::run_scenarios(&Arc::new(definition))),
         Err(_) => Vec::new(),
     })
@@ -203,13 +246,13 @@ fn json(value: &impl Serialize) -> Response {
 /// do to the dossiers in progress; or its problems.
 pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
     admin(&staff)?;
-    let source = form.get("source").unwrap_or("").replace("\r\n", "\n");
+    let edit = Edit::posted(&form);
     let state = Arc::clone(&staff.visit.state);
     let lang = staff.visit.lang;
-    let text = source.clone();
+    let edited = edit.clone();
     let outcome = blocking(
         move || -> Result<Result<PreviewPage, Vec<String>>, PageError> {
-            let definition = match checked(&state.definition_file, &text) {
+            let definition = match edited.checked(&state.definition_file) {
                 Ok(definition) => Arc::new(definition),
                 Err(DefinitionError::Invalid(diagnostics)) => {
                     return Ok(Err(diagnostics
@@ -235,7 +278,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
             let (reports, samples) = guichet_engine::play_scenarios(&definition);
             let reports = scenario_lines(reports);
             Ok(Ok(PreviewPage {
-                source: text.clone(),
+                edit: edited.clone(),
                 changes: diff::changes(&running, &definition)
                     .iter()
                     .map(ToString::to_string)
@@ -263,7 +306,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
         Ok(page) => Ok(staff.render("staff/editor-preview.html", StatusCode::OK, &page)),
         Err(problems) => {
             let page = EditorPage {
-                source,
+                edit,
                 file: staff.visit.state.definition_file.display().to_string(),
                 problems,
                 ..EditorPage::default()
@@ -278,11 +321,11 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
 /// candidates' own page; played on an in-memory store, nothing kept.
 pub async fn candidature_preview(staff: Staff, form: CsrfForm) -> PageResult {
     admin(&staff)?;
-    let source = form.get("source").unwrap_or("").replace("\r\n", "\n");
+    let edit = Edit::posted(&form);
     let formation = form.trimmed("formation").to_owned();
     let file = staff.visit.state.definition_file.clone();
-    let text = source.clone();
-    let sample = blocking(move || sample_candidature(&file, &text, &formation)).await?;
+    let edited = edit.clone();
+    let sample = blocking(move || sample_candidature(&file, &edited, &formation)).await?;
     match sample {
         Ok((definition, dossier)) => {
             let account = crate::account_store::Account {
@@ -305,7 +348,7 @@ pub async fn candidature_preview(staff: Staff, form: CsrfForm) -> PageResult {
         }
         Err(problem) => {
             let page = EditorPage {
-                source,
+                edit,
                 file: staff.visit.state.definition_file.display().to_string(),
                 refusal: Some(problem),
                 ..EditorPage::default()
@@ -315,14 +358,14 @@ pub async fn candidature_preview(staff: Staff, form: CsrfForm) -> PageResult {
     }
 }
 
-/// A sample candidate's dossier under `text`, applied to `formation` at noon
+/// A sample candidate's dossier under `edit`, applied to `formation` at noon
 /// of the campaign's first day, with the answers of the first scenario.
 fn sample_candidature(
     file: &Path,
-    text: &str,
+    edit: &Edit,
     formation: &str,
 ) -> Result<(Arc<Definition>, guichet_engine::Dossier), String> {
-    let definition = Arc::new(checked(file, text).map_err(|error| match error {
+    let definition = Arc::new(edit.checked(file).map_err(|error| match error {
         DefinitionError::Invalid(diagnostics) => diagnostics.render(),
         other => guichet_engine::with_causes(&other),
     })?);
@@ -362,7 +405,7 @@ fn sample_candidature(
 pub async fn back(staff: Staff, form: CsrfForm) -> PageResult {
     admin(&staff)?;
     let page = EditorPage {
-        source: form.get("source").unwrap_or("").replace("\r\n", "\n"),
+        edit: Edit::posted(&form),
         file: staff.visit.state.definition_file.display().to_string(),
         ..EditorPage::default()
     };
@@ -373,17 +416,19 @@ pub async fn back(staff: Staff, form: CsrfForm) -> PageResult {
 /// scenarios played) and written to the definition file; or why not.
 pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
     admin(&staff)?;
-    let source = form.get("source").unwrap_or("").replace("\r\n", "\n");
+    let edit = Edit::posted(&form);
     let state = Arc::clone(&staff.visit.state);
     let by = staff.member.account.email.clone();
-    let text = source.clone();
+    let edited = edit.clone();
     let published = blocking(move || -> Result<(), Refusal> {
-        let definition = checked(&state.definition_file, &text).map_err(|error| match error {
+        let definition = edited.checked(&state.definition_file).map_err(|error| match error {
             DefinitionError::Invalid(diagnostics) => Refusal::Invalid(diagnostics.render()),
             other => Refusal::Invalid(guichet_engine::with_causes(&other)),
         })?;
-        publish::publish(&state, Arc::new(definition), &by)?;
-        write_file(&state.definition_file, &text)
+        let definition = Arc::new(definition);
+        publish::publish(&state, Arc::clone(&definition), &by)?;
+        edited
+            .write(&state.definition_file, &definition)
             .map_err(|error| {
                 Refusal::Failed(format!(
                     "the version is in service, but {} could not be written (a restart would serve the file as it is): {error}",
@@ -399,7 +444,7 @@ pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
         }
         Err(refusal) => {
             let page = EditorPage {
-                source,
+                edit,
                 file: staff.visit.state.definition_file.display().to_string(),
                 refusal: Some(refusal.to_string()),
                 ..EditorPage::default()
@@ -410,8 +455,9 @@ pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
 }
 
 /// Replaces `file` whole: written beside it, then renamed over it.
-fn write_file(file: &Path, text: &str) -> std::io::Result<()> {
-    let fresh = file.with_extension("yaml.publishing");
+fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
+    let mut fresh = file.as_os_str().to_owned();
+    fresh.push(".publishing");
     std::fs::write(&fresh, text)?;
     std::fs::rename(&fresh, file)
 }

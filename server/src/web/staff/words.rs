@@ -16,6 +16,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_editor", "Modifier la procédure", "Edit the procedure"),
     ("staff_editor_help", "Le fichier de la procédure en service. Rien n'est appliqué avant la publication : vérifiez, voyez ce qui change et ce que cela fait aux dossiers en cours, puis publiez.", "The file of the procedure in service. Nothing is applied before you publish: check it, see what changes and what it does to dossiers in progress, then publish."),
     ("staff_editor_source", "Définition (YAML)", "Definition (YAML)"),
+    ("staff_editor_list", "Liste (CSV)", "List (CSV)"),
     ("staff_editor_valid", "Aucun problème.", "No problem."),
     ("staff_editor_problems", "{count} problème(s) à corriger", "{count} problem(s) to fix"),
     ("staff_editor_playing", "Scénarios en cours…", "Playing the scenarios…"),
