@@ -159,7 +159,12 @@ fn moved_profile(
             continue;
         }
         // Between sections, single entries only: a repeatable section's
-        // entries have no one place to go.
+        // entries have no one place to go (such an answer stays, and is
+        // reported below if the newer version has no place for it).
+        let target_single = moved.get(to_section).is_none_or(Value::is_object);
+        if !target_single {
+            continue;
+        }
         let taken = moved
             .get_mut(from_section)
             .and_then(Value::as_object_mut)
@@ -240,5 +245,64 @@ fn has_any_answer(section: &Value) -> bool {
         Value::Array(entries) => entries.iter().any(has_any_answer),
         Value::Object(entry) => entry.values().any(is_answer),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::migrated;
+    use crate::{Actor, Candidate, Command, Definition, Engine, MemoryStore};
+    use serde_json::json;
+
+    const MINIMAL: &str = include_str!("../../tests/fixtures/minimal.yaml");
+
+    #[test]
+    fn an_answer_moves_to_its_new_field_and_never_gets_lost() {
+        let old = Definition::from_text("v1.yaml", MINIMAL).unwrap();
+        let sections = |second: &str| {
+            MINIMAL.replace(
+                "pieces:\n",
+                &format!("  - id: contact\n    title: Contact\n{second}    fields:\n      - {{ id: country, type: text, label: Country }}\npieces:\n"),
+            )
+        };
+        let moved = format!(
+            "{}migrate:\n  fields: {{ identity.nationality: contact.country }}\n",
+            sections("")
+        );
+        let new = Definition::from_text("v2.yaml", &moved).unwrap();
+        let engine = Engine::open(old, MemoryStore::new()).unwrap();
+        let now = "2027-03-10T10:00:00Z".parse().unwrap();
+        let candidate = Candidate {
+            last_name: "Martin".into(),
+            first_name: "Ada".into(),
+            email: "ada@example.org".into(),
+        };
+        let dossier = engine.create_dossier("ada", candidate, "en", now).unwrap();
+        let save = Command::SaveSection {
+            section: "identity".into(),
+            answers: json!({"nationality": "FR"}),
+        };
+        let me = Actor::new("candidate", "ada");
+        let dossier = engine
+            .apply(&dossier.id, 1, &me, save, now)
+            .unwrap()
+            .dossier;
+
+        let (after, _) = migrated(&engine.definition(), &new, &dossier).unwrap();
+        assert_eq!(after.profile["contact"]["country"], "FR");
+        assert!(after.profile["identity"].get("nationality").is_none());
+
+        // Into a repeatable section there is no one place: the answer stays
+        // where it was (this version still has that field), nothing dropped.
+        let repeated = format!(
+            "{}migrate:\n  fields: {{ identity.nationality: contact.country }}\n",
+            sections("    repeat: { add_label: Add }\n")
+        );
+        let new = Definition::from_text("v3.yaml", &repeated).unwrap();
+        let mut with_entries = dossier.clone();
+        with_entries.profile.insert("contact".into(), json!([]));
+        let (after, _) = migrated(&engine.definition(), &new, &with_entries).unwrap();
+        assert_eq!(after.profile["identity"]["nationality"], "FR");
+        assert_eq!(after.profile["contact"], json!([]));
     }
 }
