@@ -103,6 +103,15 @@ open(folder + "/passeport.png", "wb").write(png)
     (folder.join("cv.pdf"), folder.join("passeport.png"))
 }
 
+/// The pieces every OSU master asks.
+const FIVE_PIECES: [&str; 5] = [
+    "cv",
+    "lettre_motivation",
+    "releves_notes",
+    "diplomes",
+    "piece_identite",
+];
+
 /// Runs a browser journey to its end.
 fn in_browser(journey: impl std::future::Future<Output = ()>) {
     tokio::runtime::Builder::new_current_thread()
@@ -181,6 +190,20 @@ impl Journey {
             axe,
             screenshots,
             prefix: prefix.to_owned(),
+        }
+    }
+
+    /// Uploads `file` as each of `pieces`, from the candidature's page.
+    async fn upload_pieces(&self, file: &Path, pieces: &[&str]) {
+        for piece in pieces {
+            let input = self
+                .client
+                .find(Locator::Id(&format!("file-{piece}")))
+                .await
+                .unwrap();
+            input.send_keys(file.to_str().unwrap()).await.unwrap();
+            self.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
+                .await;
         }
     }
 
@@ -433,16 +456,7 @@ fn the_manual_journey_in_a_real_browser() {
         assert!(j.text().await.contains("En attente"));
 
         // III. Pieces: a real PDF, a real PNG, one declared not concerned.
-        for piece in ["cv", "lettre_motivation", "releves_notes", "diplomes"] {
-            let input = j
-                .client
-                .find(Locator::Id(&format!("file-{piece}")))
-                .await
-                .unwrap();
-            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
-            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
-                .await;
-        }
+        j.upload_pieces(&pdf, &FIVE_PIECES[..4]).await;
         let input = j
             .client
             .find(Locator::Id("file-piece_identite"))
@@ -599,16 +613,7 @@ fn the_staff_procedure_in_a_real_browser() {
             ("bruno", "Bruno", Some("bruno.martin@example.org")),
             jiff::Timestamp::now(),
         );
-        bruno.send(
-            "m1-set",
-            &[
-                "cv",
-                "lettre_motivation",
-                "releves_notes",
-                "diplomes",
-                "piece_identite",
-            ],
-        );
+        bruno.send("m1-set", &FIVE_PIECES);
         // Its pieces name a file by a digest of zeros: put a real PDF there.
         let files = data.join("files/dossiers").join(&bruno.dossier);
         std::fs::create_dir_all(&files).unwrap();
@@ -637,22 +642,7 @@ fn the_staff_procedure_in_a_real_browser() {
         j.sign_up(&smtp, false).await;
         j.goto("/formations/m1-set/candidater").await;
         j.submit().await;
-        for piece in [
-            "cv",
-            "lettre_motivation",
-            "releves_notes",
-            "diplomes",
-            "piece_identite",
-        ] {
-            let input = j
-                .client
-                .find(Locator::Id(&format!("file-{piece}")))
-                .await
-                .unwrap();
-            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
-            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
-                .await;
-        }
+        j.upload_pieces(&pdf, &FIVE_PIECES).await;
         j.click_and_wait("a.button[href*='transmettre']").await;
         j.submit().await;
         assert!(j.text().await.contains("Réceptionné"));
@@ -818,16 +808,8 @@ fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
         }
         j.goto("/formations/contrat-2027/candidater").await;
         j.submit().await;
-        for piece in ["research_project", "supervisor_letter"] {
-            let input = j
-                .client
-                .find(Locator::Id(&format!("file-{piece}")))
-                .await
-                .unwrap();
-            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
-            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
-                .await;
-        }
+        j.upload_pieces(&pdf, &["research_project", "supervisor_letter"])
+            .await;
         // No upload form for the letters: the referees send them.
         assert!(j
             .client
@@ -1004,22 +986,7 @@ fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
             "{}",
             j.text().await
         );
-        for piece in [
-            "cv",
-            "lettre_motivation",
-            "releves_notes",
-            "diplomes",
-            "piece_identite",
-        ] {
-            let input = j
-                .client
-                .find(Locator::Id(&format!("file-{piece}")))
-                .await
-                .unwrap();
-            input.send_keys(pdf.to_str().unwrap()).await.unwrap();
-            j.click_and_wait(&format!("form[action*='pieces/{piece}'] button"))
-                .await;
-        }
+        j.upload_pieces(&pdf, &FIVE_PIECES).await;
         j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button")
             .await;
         j.click_and_wait("a.button[href*='transmettre']").await;
@@ -1100,13 +1067,7 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
                     formation: "m1-set".into(),
                 },
             );
-            for piece in [
-                "cv",
-                "lettre_motivation",
-                "releves_notes",
-                "diplomes",
-                "piece_identite",
-            ] {
+            for piece in FIVE_PIECES {
                 let (sha256, format) = if piece == "cv" {
                     (&scan_digest, "png")
                 } else {
@@ -1244,17 +1205,7 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             "2027-04-01T10:00:00Z".parse().unwrap(),
         );
         let answers = json!({"parcours_souhaites": "Écologie des zones humides"});
-        bruno.send_with_form(
-            "m2-set-ecologie",
-            &[
-                "cv",
-                "lettre_motivation",
-                "releves_notes",
-                "diplomes",
-                "piece_identite",
-            ],
-            Some(answers),
-        );
+        bruno.send_with_form("m2-set-ecologie", &FIVE_PIECES, Some(answers));
         bruno.dossier.clone()
     };
     let admin = add_staff_on(

@@ -539,6 +539,11 @@ pub fn render(printed: &Printed) -> Result<Rendered, PdfError> {
         }
     }
     document.set_outline(outline);
+    finish(document, pages, summary_pages)
+}
+
+/// The document written out.
+fn finish(document: Document, pages: usize, summary_pages: usize) -> Result<Rendered, PdfError> {
     let bytes = document
         .finish()
         .map_err(|e| PdfError::Write(format!("{e:?}")))?;
@@ -620,14 +625,7 @@ pub fn render_letter(letter: &Letter) -> Result<Rendered, PdfError> {
         draw_page(&mut document, &fonts, ops);
     }
     let pages = layout.pages.len();
-    let bytes = document
-        .finish()
-        .map_err(|e| PdfError::Write(format!("{e:?}")))?;
-    Ok(Rendered {
-        bytes,
-        pages,
-        summary_pages: pages,
-    })
+    finish(document, pages, pages)
 }
 
 /// The paragraphs of `text` (separated by blank lines), each on one line.

@@ -203,31 +203,40 @@ async fn deliver(transport: &Transport, mail: &OutboxMail, message: Message) -> 
 mod tests {
     use super::*;
 
-    #[test]
-    fn messages_are_utf8_with_a_stable_id_and_both_parts() {
-        let mail = OutboxMail {
-            id: "d1-00000002-00".into(),
+    /// Zoé's mail `id` of dossier `d1`, with both parts and `letters`.
+    fn mail(id: &str, subject: &str, letters: Vec<guichet_engine::IssuedLetter>) -> OutboxMail {
+        OutboxMail {
+            id: id.into(),
             dossier: Some("d1".into()),
             mail: "received".into(),
             to: vec!["zoe@example.org".into()],
-            subject: "Dossier réceptionné : Océanographie".into(),
+            subject: subject.into(),
             text: "Bonjour Zoé".into(),
             html: Some("<p>Bonjour Zoé</p>".into()),
-            letters: Vec::new(),
+            letters,
             queued_at: "2027-03-10T09:00:00Z".parse().expect("time"),
-        };
+        }
+    }
+
+    /// The message `mail` becomes, as sent.
+    fn sent(mail: &OutboxMail) -> String {
         let envelope = Envelope {
             from: "Scolarité <scolarite@example.org>"
                 .parse()
                 .expect("mailbox"),
             domain: "example.org".into(),
         };
-        let text = String::from_utf8(
-            build_message(&mail, &envelope)
-                .expect("message")
-                .formatted(),
-        )
-        .expect("utf-8");
+        String::from_utf8(build_message(mail, &envelope).expect("message").formatted())
+            .expect("utf-8")
+    }
+
+    #[test]
+    fn messages_are_utf8_with_a_stable_id_and_both_parts() {
+        let text = sent(&mail(
+            "d1-00000002-00",
+            "Dossier réceptionné : Océanographie",
+            Vec::new(),
+        ));
         assert!(
             text.contains("Message-ID: <d1-00000002-00@example.org>"),
             "{text}"
@@ -255,27 +264,7 @@ mod tests {
             signature: vec!["La directrice".into()],
             issued_at: "2027-06-01T09:00:00Z".parse().expect("time"),
         };
-        let mail = OutboxMail {
-            id: "d1-00000009-00".into(),
-            dossier: Some("d1".into()),
-            mail: "avis".into(),
-            to: vec!["zoe@example.org".into()],
-            subject: "Avis".into(),
-            text: "Bonjour".into(),
-            html: Some("<p>Bonjour</p>".into()),
-            letters: vec![letter],
-            queued_at: "2027-06-01T09:00:00Z".parse().expect("time"),
-        };
-        let envelope = Envelope {
-            from: "scolarite@example.org".parse().expect("mailbox"),
-            domain: "example.org".into(),
-        };
-        let text = String::from_utf8(
-            build_message(&mail, &envelope)
-                .expect("message")
-                .formatted(),
-        )
-        .expect("utf-8");
+        let text = sent(&mail("d1-00000009-00", "Avis", vec![letter]));
         let mixed = text.find("multipart/mixed").expect("a mixed message");
         let alternative = text.find("multipart/alternative").expect("both parts");
         assert!(mixed < alternative, "{text}");
