@@ -1415,9 +1415,10 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
         }
         j.check("editeur-avant-publication").await;
         // The candidature page a candidate to the M2 would see, in a new tab.
-        j.select("preview-formation", "m2-set-ecologie").await;
+        j.select("preview-page", "candidature:m2-set-ecologie")
+            .await;
         let review_window = j.client.window().await.unwrap();
-        j.click("form[action*='apercu/candidature'] button").await;
+        j.click("form[action*='apercu/page'] button").await;
         j.wait_until("the page's tab", "return true;").await;
         let mut tab = None;
         for _ in 0..100 {

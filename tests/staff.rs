@@ -397,7 +397,7 @@ fn administration() -> Vec<(&'static str, String)> {
         ("POST", "/staff/editeur/verifier".into()),
         ("POST", "/staff/editeur/scenarios".into()),
         ("POST", "/staff/editeur/apercu".into()),
-        ("POST", "/staff/editeur/apercu/candidature".into()),
+        ("POST", "/staff/editeur/apercu/page".into()),
         ("POST", "/staff/editeur/publier".into()),
         ("POST", "/staff/editeur/retour".into()),
     ]
@@ -1424,6 +1424,56 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     );
     assert_eq!(serving_version(&server), first);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+
+    // The candidate pages under an edited text: a new formation in the
+    // catalogue and on its own page, a section's form; nothing stored.
+    let edited = original.replace(
+        "  - id: m1-oceanographie\n",
+        "  - id: m1-glaciologie\n    title: { fr: \"Master Glaciologie — M1\", en: \"Master in Glaciology — M1\" }\n    composante: osu-pytheas\n    pieces: [cv, lettre_motivation]\n  - id: m1-oceanographie\n",
+    );
+    assert_ne!(edited, original);
+    let mut page = |which: &str| {
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("source", edited.as_str()),
+            ("page", which),
+        ];
+        office.post(&server.url("/staff/editeur/apercu/page"), &fields)
+    };
+    let catalogue = page("catalogue");
+    assert_eq!(catalogue.status, 200);
+    assert!(
+        catalogue.body.contains("Master Glaciologie — M1"),
+        "{}",
+        catalogue.body
+    );
+    let formation = page("formation:m1-glaciologie");
+    assert!(
+        formation.body.contains("Master Glaciologie — M1")
+            && formation.body.contains("Lettre de motivation"),
+        "{}",
+        formation.body
+    );
+    let candidature = page("candidature:m1-glaciologie");
+    assert!(
+        candidature.body.contains("Master Glaciologie — M1")
+            && candidature.body.contains("Curriculum vitae"),
+        "{}",
+        candidature.body
+    );
+    let section = page("section:etat_civil");
+    assert!(
+        section.body.contains("Nom de naissance"),
+        "{}",
+        section.body
+    );
+    assert_eq!(page("section:nulle-part").status, 404);
+    assert_eq!(page("ailleurs").status, 404);
+    let (_, _, served) = server.get("/formations", &[]);
+    assert!(
+        !served.contains("Glaciologie"),
+        "the preview changed nothing"
+    );
 
     // A text that does not check: its problems on the page, without the script.
     let review = office.post(

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
 use super::extract::{Lang, Visit};
-use super::AppState;
 
 /// Lowercase, without accents: "Géologie" and "geologie" compare equal.
 ///
@@ -42,7 +41,7 @@ pub fn composante_label(
     Some(list.label_in(list.row(key?)?, language)?.clone())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct CatalogueQuery {
     q: Option<String>,
     composante: Option<String>,
@@ -64,9 +63,7 @@ struct ComposanteOption {
 
 /// Why applications cannot be made now, if they cannot: before the campaign
 /// opens, or after it closes.
-pub fn campaign_note(state: &AppState, lang: Lang) -> Option<String> {
-    let definition = state.engine.definition();
-    let now = state.clock.now();
+pub fn campaign_note(definition: &Definition, now: jiff::Timestamp, lang: Lang) -> Option<String> {
     let campaign = &definition.file().campaign;
     if now < definition.campaign_opens_at() {
         Some(
@@ -142,7 +139,17 @@ fn matches_words(
 
 /// `GET /formations`
 pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Response {
-    let (definition, lang) = (visit.state.engine.definition(), visit.lang);
+    let definition = visit.state.engine.definition();
+    render_catalogue(&visit, &definition, &query)
+}
+
+/// The catalogue of `definition`, searched by `query`.
+pub fn render_catalogue(
+    visit: &Visit,
+    definition: &Definition,
+    query: &CatalogueQuery,
+) -> Response {
+    let lang = visit.lang;
     let words: Vec<String> = query
         .q
         .as_deref()
@@ -156,19 +163,19 @@ pub async fn catalogue(visit: Visit, Query(query): Query<CatalogueQuery>) -> Res
         .formations
         .iter()
         .filter(|f| composante.is_none() || f.composante.as_deref() == composante)
-        .filter(|f| matches_words(&definition, f, &words, lang))
+        .filter(|f| matches_words(definition, f, &words, lang))
         .map(|f| FormationLine {
             id: &f.id,
             title: f.title.get(lang.code()),
-            composante: composante_label(&definition, f.composante.as_deref(), lang.code()),
+            composante: composante_label(definition, f.composante.as_deref(), lang.code()),
         })
         .collect();
     let page = CataloguePage {
-        campaign: campaign_note(&visit.state, lang),
+        campaign: campaign_note(definition, visit.state.clock.now(), lang),
         q: query.q.clone().unwrap_or_default(),
         count: formations.len(),
         formations,
-        composantes: composantes(&definition, composante, lang),
+        composantes: composantes(definition, composante, lang),
     };
     visit.render("catalogue.html", StatusCode::OK, &page)
 }
@@ -193,7 +200,16 @@ struct FormationPage<'a> {
 /// `GET /formations/{id}`
 pub async fn formation(visit: Visit, Path(id): Path<String>) -> Result<Response, PageError> {
     let definition = visit.state.engine.definition();
-    let formation = definition.formation(&id).ok_or(PageError::NotFound)?;
+    render_formation(&visit, &definition, &id)
+}
+
+/// The page of formation `id` of `definition`.
+pub fn render_formation(
+    visit: &Visit,
+    definition: &Definition,
+    id: &str,
+) -> Result<Response, PageError> {
+    let formation = definition.formation(id).ok_or(PageError::NotFound)?;
     let code = visit.lang.code();
     let view = FormationView {
         id: &formation.id,
@@ -209,12 +225,12 @@ pub async fn formation(visit: Visit, Path(id): Path<String>) -> Result<Response,
             .as_deref()
             .and_then(|f| definition.file().forms.iter().find(|x| x.id == f))
             .map(|f| f.title.get(code)),
-        composante: composante_label(&definition, formation.composante.as_deref(), code),
+        composante: composante_label(definition, formation.composante.as_deref(), code),
         description: formation.description.as_ref().map(|d| d.get(code)),
     };
     let page = FormationPage {
         formation: view,
-        campaign: campaign_note(&visit.state, visit.lang),
+        campaign: campaign_note(definition, visit.state.clock.now(), visit.lang),
     };
     Ok(visit.render("formation.html", StatusCode::OK, &page))
 }

@@ -378,9 +378,14 @@ fn render_entries(own: &OwnDossier, section: &SectionDef) -> Response {
 
 /// `GET /dossier/{section}`: the form, or the list of entries of a repeatable or imported section.
 pub async fn show_section(own: OwnDossier, Path(section_id): Path<String>) -> PageResult {
-    let section = section(&own.definition, &section_id)?;
+    render_section(&own, &section_id)
+}
+
+/// The page of section `section_id` of the dossier: its form, or its entries.
+pub fn render_section(own: &OwnDossier, section_id: &str) -> PageResult {
+    let section = section(&own.definition, section_id)?;
     if section.repeat.is_some() || section.import.is_some() {
-        return Ok(render_entries(&own, section));
+        return Ok(render_entries(own, section));
     }
     let form = SectionForm {
         title: &section.title,
@@ -395,7 +400,7 @@ pub async fn show_section(own: OwnDossier, Path(section_id): Path<String>) -> Pa
             .unwrap_or_default(),
         problems: Vec::new(),
     };
-    Ok(form.render(&own))
+    Ok(form.render(own))
 }
 
 /// `GET /dossier/{section}/{entry}`: one entry of a repeatable section (`nouveau` for a new one).

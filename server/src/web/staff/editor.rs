@@ -164,8 +164,8 @@ struct PreviewPage {
     failed: usize,
     mails: MailsPreview,
     asked: AskedPreview,
-    /// The formations, to preview a candidature page of: id and title.
-    formations: Vec<(String, String)>,
+    /// The candidate pages one can preview: what to ask for, and its name.
+    pages: Vec<(String, String)>,
 }
 
 /// The editor page, with a policy that lets in the styles CodeMirror writes
@@ -292,12 +292,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 scenarios: reports,
                 mails: mails_preview(samples),
                 asked: asked_preview(&definition, lang),
-                formations: definition
-                    .file()
-                    .formations
-                    .iter()
-                    .map(|f| (f.id.clone(), f.title.get(lang.code()).to_owned()))
-                    .collect(),
+                pages: preview_pages(&definition, lang),
             }))
         },
     )
@@ -316,36 +311,53 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
     }
 }
 
-/// `POST /staff/editeur/apercu/candidature`: the candidature page a sample
-/// candidate to `formation` would see under the edited text, rendered by the
-/// candidates' own page; played on an in-memory store, nothing kept.
-pub async fn candidature_preview(staff: Staff, form: CsrfForm) -> PageResult {
+/// The candidate pages of `definition` the review can show, named in `lang`.
+fn preview_pages(
+    definition: &Definition,
+    lang: crate::web::extract::Lang,
+) -> Vec<(String, String)> {
+    let code = lang.code();
+    let file = definition.file();
+    let mut pages = vec![("catalogue".to_owned(), lang.t("catalogue"))];
+    for formation in &file.formations {
+        let title = formation.title.get(code);
+        pages.push((
+            format!("candidature:{}", formation.id),
+            format!("{} — {title}", lang.t("staff_editor_page_candidature")),
+        ));
+        pages.push((
+            format!("formation:{}", formation.id),
+            format!("{} — {title}", lang.t("staff_editor_page_formation")),
+        ));
+    }
+    for section in &file.profile {
+        pages.push((
+            format!("section:{}", section.id),
+            format!(
+                "{} — {}",
+                lang.t("staff_editor_page_section"),
+                section.title.get(code)
+            ),
+        ));
+    }
+    pages
+}
+
+/// `POST /staff/editeur/apercu/page`: one candidate page under the edited
+/// text, rendered by the candidates' own page code for a sample candidate
+/// (the first scenario's answers; for a candidature page, applied to its
+/// formation), played on an in-memory store: nothing kept. `page` is
+/// `catalogue`, `formation:<id>`, `section:<id>` or `candidature:<formation>`.
+pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
     admin(&staff)?;
     let edit = Edit::posted(&form);
-    let formation = form.trimmed("formation").to_owned();
+    let asked = form.trimmed("page").to_owned();
     let file = staff.visit.state.definition_file.clone();
     let edited = edit.clone();
-    let sample = blocking(move || sample_candidature(&file, &edited, &formation)).await?;
-    match sample {
-        Ok((definition, dossier)) => {
-            let account = crate::account_store::Account {
-                id: dossier.owner.clone(),
-                email: dossier.candidate.email.clone(),
-                first_name: dossier.candidate.first_name.clone(),
-                last_name: dossier.candidate.last_name.clone(),
-                password: None,
-                dossier: Some(dossier.id.clone()),
-                dossiers: Default::default(),
-                created_at: dossier.created_at,
-            };
-            let own = OwnDossier {
-                visit: staff.visit,
-                account,
-                dossier,
-                definition,
-            };
-            super::super::candidature::render_candidature(&own, "c1", None)
-        }
+    let applied = asked.strip_prefix("candidature:").map(str::to_owned);
+    let sample = blocking(move || sample_dossier(&file, &edited, applied.as_deref())).await?;
+    let (definition, dossier) = match sample {
+        Ok(sample) => sample,
         Err(problem) => {
             let page = EditorPage {
                 edit,
@@ -353,17 +365,52 @@ pub async fn candidature_preview(staff: Staff, form: CsrfForm) -> PageResult {
                 refusal: Some(problem),
                 ..EditorPage::default()
             };
-            editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY)
+            return editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY);
         }
+    };
+    if asked == "catalogue" {
+        let query = super::super::catalogue::CatalogueQuery::default();
+        return Ok(super::super::catalogue::render_catalogue(
+            &staff.visit,
+            &definition,
+            &query,
+        ));
     }
+    if let Some(id) = asked.strip_prefix("formation:") {
+        return super::super::catalogue::render_formation(&staff.visit, &definition, id);
+    }
+    let account = crate::account_store::Account {
+        id: dossier.owner.clone(),
+        email: dossier.candidate.email.clone(),
+        first_name: dossier.candidate.first_name.clone(),
+        last_name: dossier.candidate.last_name.clone(),
+        password: None,
+        dossier: Some(dossier.id.clone()),
+        dossiers: Default::default(),
+        created_at: dossier.created_at,
+    };
+    let own = OwnDossier {
+        visit: staff.visit,
+        account,
+        dossier,
+        definition,
+    };
+    if let Some(id) = asked.strip_prefix("section:") {
+        return super::super::dossier::render_section(&own, id);
+    }
+    if asked.starts_with("candidature:") {
+        return super::super::candidature::render_candidature(&own, "c1", None);
+    }
+    Err(PageError::NotFound)
 }
 
-/// A sample candidate's dossier under `edit`, applied to `formation` at noon
-/// of the campaign's first day, with the answers of the first scenario.
-fn sample_candidature(
+/// A sample candidate's dossier under `edit`, made at noon of the campaign's
+/// first day with the answers of the first scenario, and applied to
+/// `formation` if one is given.
+fn sample_dossier(
     file: &Path,
     edit: &Edit,
-    formation: &str,
+    formation: Option<&str>,
 ) -> Result<(Arc<Definition>, guichet_engine::Dossier), String> {
     let definition = Arc::new(edit.checked(file).map_err(|error| match error {
         DefinitionError::Invalid(diagnostics) => diagnostics.render(),
@@ -392,13 +439,16 @@ fn sample_candidature(
             dossier = outcome.dossier;
         }
     }
-    let apply = Command::Apply {
-        formation: formation.to_owned(),
-    };
-    let applied = engine
-        .apply(&dossier.id, dossier.version, &me, apply, at)
-        .map_err(failed)?;
-    Ok((definition, applied.dossier))
+    if let Some(formation) = formation {
+        let apply = Command::Apply {
+            formation: formation.to_owned(),
+        };
+        dossier = engine
+            .apply(&dossier.id, dossier.version, &me, apply, at)
+            .map_err(failed)?
+            .dossier;
+    }
+    Ok((definition, dossier))
 }
 
 /// `POST /staff/editeur/retour`: the text posted back into the editor.

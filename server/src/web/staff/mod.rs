@@ -63,10 +63,7 @@ pub fn routes() -> Router<App> {
         .route("/staff/editeur/verifier", post(editor::check))
         .route("/staff/editeur/scenarios", post(editor::play))
         .route("/staff/editeur/apercu", post(editor::preview))
-        .route(
-            "/staff/editeur/apercu/candidature",
-            post(editor::candidature_preview),
-        )
+        .route("/staff/editeur/apercu/page", post(editor::page_preview))
         .route("/staff/editeur/publier", post(editor::publish))
         .route("/staff/editeur/retour", post(editor::back))
         .route("/static/editor.js", get(editor::script))
