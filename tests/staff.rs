@@ -1467,6 +1467,15 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
         "{}",
         section.body
     );
+    let dashboard = page("dashboard");
+    assert!(
+        dashboard.body.contains("Camille")
+            && dashboard
+                .body
+                .contains("Master Sciences de l&#x27;Environnement Terrestre — M1"),
+        "{}",
+        dashboard.body
+    );
     assert_eq!(page("section:nulle-part").status, 404);
     assert_eq!(page("ailleurs").status, 404);
     let (_, _, served) = server.get("/formations", &[]);

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use guichet_engine::{profile_state, Definition, Dossier};
+use guichet_engine::{profile_state, Definition, Dossier, Event};
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::error::PageError;
 use super::extract::{Lang, SignedIn, Visit};
 use super::history::{describe, next_step, HistoryLine, Reader};
+use crate::account_store::Account;
 
 #[derive(Serialize)]
 struct Who<'a> {
@@ -92,8 +93,7 @@ fn candidatures<'a>(
 
 /// `GET /tableau-de-bord`
 pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Response, PageError> {
-    let (state, lang) = (&visit.state, visit.lang);
-    let now = state.clock.now();
+    let state = &visit.state;
     let dossier = match state.dossier_id(&account) {
         Some(id) => state.engine.dossier(&id)?,
         None => None,
@@ -103,12 +103,29 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
         .as_ref()
         .map_or_else(|| state.engine.definition(), |d| state.definition_of(d));
     let history = match &dossier {
-        Some(d) => describe(
-            &definition,
-            &state.engine.history(&d.id)?,
-            lang,
-            Reader::Candidate,
-        ),
+        Some(d) => state.engine.history(&d.id)?,
+        None => Vec::new(),
+    };
+    Ok(render_dashboard(
+        &visit,
+        &account,
+        (&definition, dossier.as_ref()),
+        &history,
+    ))
+}
+
+/// The dashboard of `account`, whose dossier (if any) follows `definition`,
+/// with what happened to it.
+pub fn render_dashboard(
+    visit: &Visit,
+    account: &Account,
+    (definition, dossier): (&Definition, Option<&Dossier>),
+    history: &[Event],
+) -> Response {
+    let lang = visit.lang;
+    let now = visit.state.clock.now();
+    let history = match dossier {
+        Some(_) => describe(definition, history, lang, Reader::Candidate),
         None => Vec::new(),
     };
     let page = DashboardPage {
@@ -117,12 +134,11 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
             last_name: &account.last_name,
             email: &account.email,
         },
-        sections: sections(&definition, dossier.as_ref(), (lang, now)),
+        sections: sections(definition, dossier, (lang, now)),
         candidatures: dossier
-            .as_ref()
-            .map(|d| candidatures(&definition, d, (lang, now)))
+            .map(|d| candidatures(definition, d, (lang, now)))
             .unwrap_or_default(),
         history,
     };
-    Ok(visit.render_form("dashboard.html", StatusCode::OK, &page))
+    visit.render_form("dashboard.html", StatusCode::OK, &page)
 }

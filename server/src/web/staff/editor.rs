@@ -318,7 +318,13 @@ fn preview_pages(
 ) -> Vec<(String, String)> {
     let code = lang.code();
     let file = definition.file();
-    let mut pages = vec![("catalogue".to_owned(), lang.t("catalogue"))];
+    let mut pages = vec![
+        ("catalogue".to_owned(), lang.t("catalogue")),
+        (
+            "dashboard".to_owned(),
+            lang.t("staff_editor_page_dashboard"),
+        ),
+    ];
     for formation in &file.formations {
         let title = formation.title.get(code);
         pages.push((
@@ -347,16 +353,22 @@ fn preview_pages(
 /// text, rendered by the candidates' own page code for a sample candidate
 /// (the first scenario's answers; for a candidature page, applied to its
 /// formation), played on an in-memory store: nothing kept. `page` is
-/// `catalogue`, `formation:<id>`, `section:<id>` or `candidature:<formation>`.
+/// `catalogue`, `dashboard`, `formation:<id>`, `section:<id>` or
+/// `candidature:<formation>`.
 pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
     admin(&staff)?;
     let edit = Edit::posted(&form);
     let asked = form.trimmed("page").to_owned();
     let file = staff.visit.state.definition_file.clone();
     let edited = edit.clone();
-    let applied = asked.strip_prefix("candidature:").map(str::to_owned);
-    let sample = blocking(move || sample_dossier(&file, &edited, applied.as_deref())).await?;
-    let (definition, dossier) = match sample {
+    // The dashboard shows a candidature too: to the first formation.
+    let applied = match asked.strip_prefix("candidature:") {
+        Some(formation) => Applied::To(formation.to_owned()),
+        None if asked == "dashboard" => Applied::First,
+        None => Applied::Nothing,
+    };
+    let sample = blocking(move || sample_dossier(&file, &edited, &applied)).await?;
+    let (definition, dossier, history) = match sample {
         Ok(sample) => sample,
         Err(problem) => {
             let page = EditorPage {
@@ -389,6 +401,14 @@ pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
         dossiers: Default::default(),
         created_at: dossier.created_at,
     };
+    if asked == "dashboard" {
+        return Ok(super::super::dashboard::render_dashboard(
+            &staff.visit,
+            &account,
+            (&definition, Some(&dossier)),
+            &history,
+        ));
+    }
     let own = OwnDossier {
         visit: staff.visit,
         account,
@@ -404,14 +424,29 @@ pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
     Err(PageError::NotFound)
 }
 
+/// Which formation a sample candidate applies to.
+enum Applied {
+    Nothing,
+    To(String),
+    /// The first of the catalogue.
+    First,
+}
+
 /// A sample candidate's dossier under `edit`, made at noon of the campaign's
 /// first day with the answers of the first scenario, and applied to
-/// `formation` if one is given.
+/// the formation `applied` names; with its history.
 fn sample_dossier(
     file: &Path,
     edit: &Edit,
-    formation: Option<&str>,
-) -> Result<(Arc<Definition>, guichet_engine::Dossier), String> {
+    applied: &Applied,
+) -> Result<
+    (
+        Arc<Definition>,
+        guichet_engine::Dossier,
+        Vec<guichet_engine::Event>,
+    ),
+    String,
+> {
     let definition = Arc::new(edit.checked(file).map_err(|error| match error {
         DefinitionError::Invalid(diagnostics) => diagnostics.render(),
         other => guichet_engine::with_causes(&other),
@@ -439,16 +474,20 @@ fn sample_dossier(
             dossier = outcome.dossier;
         }
     }
+    let formation = match applied {
+        Applied::Nothing => None,
+        Applied::To(formation) => Some(formation.clone()),
+        Applied::First => definition.file().formations.first().map(|f| f.id.clone()),
+    };
     if let Some(formation) = formation {
-        let apply = Command::Apply {
-            formation: formation.to_owned(),
-        };
+        let apply = Command::Apply { formation };
         dossier = engine
             .apply(&dossier.id, dossier.version, &me, apply, at)
             .map_err(failed)?
             .dossier;
     }
-    Ok((definition, dossier))
+    let history = engine.history(&dossier.id).map_err(failed)?;
+    Ok((definition, dossier, history))
 }
 
 /// `POST /staff/editeur/retour`: the text posted back into the editor.

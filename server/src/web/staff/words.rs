@@ -32,6 +32,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_editor_failed", "{count} scénario(s) échouent : cette version ne peut pas être publiée.", "{count} scenario(s) fail: this version cannot be published."),
     ("staff_editor_candidate_pages", "Les pages d'un candidat d'exemple (ouvertes dans un nouvel onglet)", "The pages of a sample candidate (opened in a new tab)"),
     ("staff_editor_page_candidature", "Candidature", "Application"),
+    ("staff_editor_page_dashboard", "Tableau de bord, une candidature faite", "Dashboard, with an application made"),
     ("staff_editor_page_formation", "Formation", "Programme"),
     ("staff_editor_page_section", "Rubrique", "Section"),
     ("staff_editor_see_page", "Voir la page", "See the page"),
