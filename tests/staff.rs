@@ -372,6 +372,7 @@ fn routes(
         ("GET", format!("{page}/pieces/cv/fichier")),
         ("GET", format!("{page}/pieces/cv/lettres/0")),
         ("GET", format!("{page}/dossier.pdf")),
+        ("GET", format!("{page}/courrier/lettre_admission")),
         ("POST", format!("{page}/transitions/{transition}")),
         ("POST", format!("{page}/pieces/cv/{piece_transition}")),
         ("POST", format!("{page}/note")),

@@ -192,6 +192,14 @@ pub struct FileStore {
     writers: std::sync::Mutex<HashMap<String, Arc<std::sync::Mutex<()>>>>,
 }
 
+/// The ASCII letters, digits and dashes of `text`: a part of a download's
+/// file name that every browser and mail client keeps as it is.
+pub fn name_part(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
+}
+
 fn valid_digest(sha256: &str) -> bool {
     sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())
 }

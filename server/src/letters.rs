@@ -14,11 +14,7 @@ pub fn render(letter: &IssuedLetter) -> Result<Rendered, PdfError> {
 /// The name of its file: the letter, the dossier and the candidature, in
 /// letters any mail client and browser keep.
 pub fn file_name(dossier: &str, letter: &IssuedLetter) -> String {
-    let keep = |text: &str| -> String {
-        text.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect()
-    };
+    let keep = crate::files::name_part;
     format!(
         "{}-{}-{}.pdf",
         keep(&letter.letter.replace('_', "-")),

@@ -301,10 +301,6 @@ pub async fn letter(dossier: &Dossier, candidature: &Candidature, letter: &str) 
 
 /// The file name of a candidature's PDF.
 pub fn file_name(dossier: &Dossier, candidature: &Candidature) -> String {
-    let keep = |text: &str| -> String {
-        text.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect()
-    };
+    let keep = crate::files::name_part;
     format!("dossier-{}-{}", keep(&dossier.id), keep(&candidature.id))
 }

@@ -605,6 +605,17 @@ async fn error_pages(
     state.render(lang, words.template, response.status(), &page)
 }
 
+/// The pages' policy: nothing but this server's own files, no framing; the
+/// styles of `style_nonce` also, for a page whose script writes its own
+/// (the definition editor).
+pub fn content_security_policy(style_nonce: Option<&str>) -> String {
+    let styles = style_nonce.map_or_else(String::new, |nonce| format!(" 'nonce-{nonce}'"));
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'{styles}; img-src 'self' data:; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
 /// Headers every response carries: no inline script, no framing, no sniffing.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -615,12 +626,11 @@ async fn security_headers(request: Request, next: Next) -> Response {
             headers.insert(name, HeaderValue::from_static(value));
         }
     };
-    set(
-        headers,
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    );
+    if !headers.contains_key("content-security-policy") {
+        if let Ok(policy) = HeaderValue::from_str(&content_security_policy(None)) {
+            headers.insert("content-security-policy", policy);
+        }
+    }
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "same-origin");

@@ -133,14 +133,6 @@ impl FromRequest<App> for EditorRequest {
     }
 }
 
-fn admin(staff: &Staff) -> Result<(), PageError> {
-    if staff.member.rights.admin {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
-}
-
 #[derive(Serialize, Default)]
 struct EditorPage {
     #[serde(flatten)]
@@ -177,10 +169,7 @@ fn editor_page(staff: &Staff, page: EditorPage, status: StatusCode) -> PageResul
         ..page
     };
     let mut response = staff.render("staff/editor.html", status, &page);
-    let policy = format!(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; \
-         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    );
+    let policy = crate::web::content_security_policy(Some(&nonce));
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response
             .headers_mut()
@@ -191,7 +180,7 @@ fn editor_page(staff: &Staff, page: EditorPage, status: StatusCode) -> PageResul
 
 /// `GET /staff/editeur`: the version in service, in the editor.
 pub async fn page(staff: Staff) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let state = &staff.visit.state;
     let page = EditorPage {
         edit: Edit::running(state),
@@ -203,7 +192,7 @@ pub async fn page(staff: Staff) -> PageResult {
 
 /// `GET /staff/editeur/schema.json`: what the editor completes from.
 pub async fn schema(staff: Staff) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let mut response = guichet_engine::json_schema_text().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -214,7 +203,7 @@ pub async fn schema(staff: Staff) -> PageResult {
 
 /// `POST /staff/editeur/verifier`: the problems of the text as it stands.
 pub async fn check(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let file = staff.visit.state.definition_file.clone();
     let found = blocking(move || crate::publish::problems(&file, edited.checked(&file))).await?;
     Ok(json(&found))
@@ -222,7 +211,7 @@ pub async fn check(staff: Staff, EditorRequest(edited): EditorRequest) -> PageRe
 
 /// `POST /staff/editeur/scenarios`: the text's own scenarios, played.
 pub async fn play(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let file = staff.visit.state.definition_file.clone();
     let reports = blocking(move || match edited.checked(&file) {
         Ok(definition) => scenario_lines(guichet_engine::run_scenarios(&Arc::new(definition))),
@@ -245,7 +234,7 @@ fn json(value: &impl Serialize) -> Response {
 /// `POST /staff/editeur/apercu`: what publishing the text would change, and
 /// do to the dossiers in progress; or its problems.
 pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let edit = Edit::posted(&form);
     let state = Arc::clone(&staff.visit.state);
     let lang = staff.visit.lang;
@@ -356,7 +345,7 @@ fn preview_pages(
 /// `catalogue`, `dashboard`, `formation:<id>`, `section:<id>` or
 /// `candidature:<formation>`.
 pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let edit = Edit::posted(&form);
     let asked = form.trimmed("page").to_owned();
     let file = staff.visit.state.definition_file.clone();
@@ -492,7 +481,7 @@ fn sample_dossier(
 
 /// `POST /staff/editeur/retour`: the text posted back into the editor.
 pub async fn back(staff: Staff, form: CsrfForm) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let page = EditorPage {
         edit: Edit::posted(&form),
         file: staff.visit.state.definition_file.display().to_string(),
@@ -504,7 +493,7 @@ pub async fn back(staff: Staff, form: CsrfForm) -> PageResult {
 /// `POST /staff/editeur/publier`: the text put in service (checked, its
 /// scenarios played) and written to the definition file; or why not.
 pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let edit = Edit::posted(&form);
     let state = Arc::clone(&staff.visit.state);
     let by = staff.member.account.email.clone();

@@ -152,6 +152,15 @@ struct MemberView {
 }
 
 impl Staff {
+    /// Nothing, for an administrator; forbidden to anyone else.
+    pub fn admin(&self) -> Result<(), PageError> {
+        if self.member.rights.admin {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden)
+        }
+    }
+
     /// Renders a staff page: the menu (with the member's name, and the team
     /// page for administrators) and the forms' CSRF token come with it.
     pub fn render<T: serde::Serialize>(

@@ -47,14 +47,6 @@ struct TeamPage {
     action: String,
 }
 
-fn is_admin(staff: &Staff) -> Result<(), PageError> {
-    if staff.member.rights.admin {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
-}
-
 fn render(
     staff: &Staff,
     members: Vec<StaffMember>,
@@ -153,7 +145,7 @@ async fn members(staff: &Staff) -> Result<Vec<StaffMember>, PageError> {
 
 /// `GET /staff/equipe`
 pub async fn page(staff: Staff) -> PageResult {
-    is_admin(&staff)?;
+    staff.admin()?;
     let members = members(&staff).await?;
     render(&staff, members, (Vec::new(), Vec::new(), None))
 }
@@ -161,7 +153,7 @@ pub async fn page(staff: Staff) -> PageResult {
 /// `POST /staff/equipe`: adds a member; the page shows the link they choose
 /// their password with (valid a week), for the administrator to pass on.
 pub async fn add(staff: Staff, form: CsrfForm) -> PageResult {
-    is_admin(&staff)?;
+    staff.admin()?;
     let lang = staff.visit.lang;
     let definition = staff.visit.state.engine.definition();
     let email = form.trimmed("email").to_lowercase();
@@ -222,7 +214,7 @@ pub async fn add(staff: Staff, form: CsrfForm) -> PageResult {
 /// member, or gives a new link to choose a password (`action=link`, for a
 /// forgotten one).
 pub async fn change(staff: Staff, Path(id): Path<String>, form: CsrfForm) -> PageResult {
-    is_admin(&staff)?;
+    staff.admin()?;
     if id == staff.member.account.id {
         return Err(PageError::Forbidden);
     }

@@ -46,14 +46,6 @@ struct Migration {
     refused: Vec<(String, Vec<String>)>,
 }
 
-fn admin(staff: &Staff) -> Result<(), PageError> {
-    if staff.member.rights.admin {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
-}
-
 async fn render(staff: &Staff, error: Option<String>, migrated: Option<Migration>) -> PageResult {
     let state = Arc::clone(&staff.visit.state);
     let lang = staff.visit.lang;
@@ -114,14 +106,14 @@ async fn render(staff: &Staff, error: Option<String>, migrated: Option<Migration
 
 /// `GET /staff/versions`.
 pub async fn page(staff: Staff) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     render(&staff, None, None).await
 }
 
 /// `POST /staff/versions/migrer`: moves every dossier it can to the version
 /// in service, by its `migrate:` mappings, and says why not the others.
 pub async fn migrate(staff: Staff, _: CsrfForm) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let state = Arc::clone(&staff.visit.state);
     let actor = guichet_engine::Actor::new("administrator", &staff.member.account.email)
         .named(staff.member.name());
@@ -155,7 +147,7 @@ pub async fn migrate(staff: Staff, _: CsrfForm) -> PageResult {
 
 /// `POST /staff/versions/{hash}`: makes that version current again.
 pub async fn restore(staff: Staff, Path(hash): Path<String>, _: CsrfForm) -> PageResult {
-    admin(&staff)?;
+    staff.admin()?;
     let state = Arc::clone(&staff.visit.state);
     let by = staff.member.account.email.clone();
     let restored = blocking(move || publish::restore(&state, &hash, &by)).await?;
