@@ -161,6 +161,11 @@ impl Journey {
 
     /// A Chromium session on `server`; screenshots named `{prefix}NN-name.png`.
     async fn start(driver: &Chromedriver, server: &Guichet, prefix: &str) -> Journey {
+        Journey::start_at(driver, server.url(""), prefix).await
+    }
+
+    /// A Chromium session on the server at `base`.
+    async fn start_at(driver: &Chromedriver, base: String, prefix: &str) -> Journey {
         let axe_path = repository().join("tests/browser/node_modules/axe-core/axe.min.js");
         let axe =
             std::fs::read_to_string(&axe_path).expect("axe-core, installed by scripts/test.sh");
@@ -184,7 +189,7 @@ impl Journey {
             .expect("a Chromium session");
         Journey {
             client,
-            base: server.url(""),
+            base,
             step: 0,
             violations: Vec::new(),
             axe,
@@ -1518,4 +1523,48 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
     assert_eq!(restored.status, 303, "{}", restored.body);
     assert_eq!(health(&server), first);
     server.stop();
+}
+
+#[test]
+fn the_preview_of_a_file_and_its_candidate_pages_pass_axe_core() {
+    let port = free_port();
+    let mut preview = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(repository())
+        .args([
+            "preview",
+            "definitions/osu-pytheas.yaml",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for("the preview", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let driver = Chromedriver::start();
+    in_browser(async {
+        let mut journey = Journey::start_at(&driver, base, "preview-").await;
+        journey.goto("/").await;
+        let text = journey.text().await;
+        assert!(text.contains("un parcours complet"), "{text}");
+        journey.check("apercu").await;
+        for (page, shows) in [
+            ("candidature:m1-set", "Curriculum vitae"),
+            ("dashboard", "Camille"),
+            ("entry:cursus_externe", "Cursus externe"),
+        ] {
+            journey.goto(&format!("/apercu/{page}")).await;
+            let text = journey.text().await;
+            assert!(
+                text.contains("Aperçu :") && text.contains(shows),
+                "{page}: {text}"
+            );
+            journey.check(&page.replace(':', "-")).await;
+        }
+        journey.finish().await;
+    });
+    let _ = preview.kill();
+    let _ = preview.wait();
 }

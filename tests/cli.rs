@@ -427,12 +427,12 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let get = || -> (u16, String) {
+    let get_at = |path: &str| -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        match agent.get(&format!("http://127.0.0.1:{port}/")).call() {
+        match agent.get(&format!("http://127.0.0.1:{port}{path}")).call() {
             Ok(mut response) => (
                 response.status().as_u16(),
                 response.body_mut().read_to_string().unwrap_or_default(),
@@ -440,6 +440,7 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
             Err(_) => (0, String::new()),
         }
     };
+    let get = || get_at("/");
     serving::wait_for("the preview", || get().0 != 0);
     let (status, page) = get();
     assert_eq!(status, 200, "{page}");
@@ -451,7 +452,37 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
     assert!(page.contains("CV (PDF, 2 Mo)"), "{page}");
     assert!(page.contains("Nationality"), "{page}");
 
+    // Each candidate page, rendered by the candidates' own page code for a
+    // sample candidate, says it is a preview.
+    for (path, shows) in [
+        ("/apercu/catalogue", "Master"),
+        ("/apercu/formation:master", "CV"),
+        ("/apercu/section:identity", "name=\"nationality\""),
+        ("/apercu/candidature:master", "CV"),
+        ("/apercu/dashboard", "Master"),
+    ] {
+        assert!(page.contains(&format!("href=\"{path}?lang=")), "{page}");
+        let (status, shown) = get_at(path);
+        assert_eq!(status, 200, "{path}: {shown}");
+        assert!(shown.contains(shows), "{path}: {shown}");
+        assert!(shown.contains("class=\"preview-note\""), "{path}: {shown}");
+    }
+    let (status, shown) = get_at("/apercu/section:nowhere");
+    assert_eq!(status, 404, "{shown}");
+    // Where the pages' forms and links lead: nowhere, and said so.
+    let (status, shown) = get_at("/dossier/identity");
+    assert_eq!(status, 404, "{shown}");
+    assert!(shown.contains("les formulaires et les liens"), "{shown}");
+
     // The file changed on disk: the next visit reads it again.
+    std::fs::write(&file, with_scenario.replace("label: CV", "label: Résumé")).unwrap();
+    let (status, shown) = get_at("/apercu/candidature:master");
+    assert_eq!(status, 200, "{shown}");
+    assert!(
+        shown.contains("Résumé") && !shown.contains(">CV<"),
+        "{shown}"
+    );
+
     std::fs::write(
         &file,
         with_scenario.replace(

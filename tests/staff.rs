@@ -1477,7 +1477,18 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
         "{}",
         dashboard.body
     );
+    // A repeatable section's entry: the first scenario's first entry.
+    let entry = page("entry:cursus_externe");
+    assert_eq!(entry.status, 200, "{}", entry.body);
+    assert!(
+        entry
+            .body
+            .contains("action=\"&#x2f;dossier&#x2f;cursus_externe&#x2f;1"),
+        "{}",
+        entry.body
+    );
     assert_eq!(page("section:nulle-part").status, 404);
+    assert_eq!(page("entry:etat_civil").status, 404);
     assert_eq!(page("ailleurs").status, 404);
     let (_, _, served) = server.get("/formations", &[]);
     assert!(

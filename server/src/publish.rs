@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use guichet_engine::{Definition, DefinitionError};
 
-use crate::web::{AppState, Face};
+use crate::web::AppState;
 
 /// Why a version was not published.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,20 @@ pub fn publish(
     if !failures.is_empty() {
         return Err(Refusal::Scenarios(failures));
     }
-    let face = Face::of(&definition, state.site().prefix.clone())
+    put_in_place(state, definition, by)
+}
+
+/// Makes `definition` current as `by` without judging it: its pages built,
+/// then the engine's version and the pages swapped. What [`publish`] ends
+/// with, and what a preview serves whatever its scenarios say.
+pub fn put_in_place(
+    state: &AppState,
+    definition: Arc<Definition>,
+    by: &str,
+) -> Result<Published, Refusal> {
+    let face = state
+        .face()
+        .next(&definition)
         .map_err(|error| Refusal::Failed(format!("{error:#}")))?;
     let hash = definition.hash().to_owned();
     state

@@ -202,29 +202,69 @@ async fn procedure(
     definition: Definition,
 ) -> anyhow::Result<Served> {
     let options = shared.options;
-    let id = definition.file().id.clone();
-    let (folder, prefix) = if shared.several {
-        let folder = options.data.join("procedures").join(&id);
-        (folder, format!("/{id}"))
+    let state = procedure_state(shared, file, definition)?;
+    let sender = options
+        .mail_from
+        .clone()
+        .or_else(|| state.engine.definition().file().sender.clone())
+        .unwrap_or_else(|| "Guichet <noreply@localhost>".into());
+    let envelope = Envelope {
+        from: sender
+            .parse()
+            .with_context(|| format!("the mail sender `{sender}` is not an address"))?,
+        domain: host_of(&state.base_url),
+    };
+    let folder = procedure_folder(shared, &state.engine.definition().file().id);
+    let transport = Transport::new(options.smtp.as_deref(), folder.join("mail"))?;
+    let worker = tokio::spawn(mail::run_worker(
+        Arc::clone(&state.engine),
+        transport,
+        envelope,
+        Arc::clone(&state.mail_wake),
+        shared.stopped.clone(),
+    ));
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        Arc::clone(&state.engine),
+        shared.clock,
+        options.scheduler_interval,
+        Arc::clone(&state.mail_wake),
+        shared.stopped.clone(),
+    ));
+    Ok(Served {
+        state,
+        worker,
+        scheduler,
+    })
+}
+
+/// Where procedure `id` keeps its store, files and mails.
+fn procedure_folder(shared: &Shared<'_>, id: &str) -> PathBuf {
+    if shared.several {
+        shared.options.data.join("procedures").join(id)
     } else {
-        (options.data.clone(), String::new())
+        shared.options.data.clone()
+    }
+}
+
+/// The state of procedure `definition`: its store opened, its pages built.
+fn procedure_state(
+    shared: &Shared<'_>,
+    file: &std::path::Path,
+    definition: Definition,
+) -> anyhow::Result<Arc<AppState>> {
+    let options = shared.options;
+    let id = definition.file().id.clone();
+    let folder = procedure_folder(shared, &id);
+    let prefix = if shared.several {
+        format!("/{id}")
+    } else {
+        String::new()
     };
     private_directory(&folder)?;
     let store_path = folder.join("store");
     let store = SledStore::open(&store_path)
         .with_context(|| format!("opening the store in {}", store_path.display()))?;
     let base_url = format!("{}{prefix}", shared.base_url.trim_end_matches('/'));
-    let sender = options
-        .mail_from
-        .clone()
-        .or_else(|| definition.file().sender.clone())
-        .unwrap_or_else(|| "Guichet <noreply@localhost>".into());
-    let envelope = Envelope {
-        from: sender
-            .parse()
-            .with_context(|| format!("the mail sender `{sender}` is not an address"))?,
-        domain: host_of(&base_url),
-    };
     let engine =
         Arc::new(Engine::open(definition, store)?.with_link_prefix(format!("{base_url}/tiers/")));
     tracing::info!(
@@ -233,24 +273,8 @@ async fn procedure(
         data = %folder.display(),
         "definition loaded"
     );
-    let transport = Transport::new(options.smtp.as_deref(), folder.join("mail"))?;
-    let wake = Arc::new(Notify::new());
-    let worker = tokio::spawn(mail::run_worker(
-        Arc::clone(&engine),
-        transport,
-        envelope,
-        Arc::clone(&wake),
-        shared.stopped.clone(),
-    ));
-    let scheduler = tokio::spawn(crate::scheduler::run(
-        Arc::clone(&engine),
-        shared.clock,
-        options.scheduler_interval,
-        Arc::clone(&wake),
-        shared.stopped.clone(),
-    ));
     let face = crate::web::Face::of(&engine.definition(), prefix)?;
-    let state = Arc::new(AppState {
+    Ok(Arc::new(AppState {
         engine,
         procedure: shared.several.then_some(id),
         all: Arc::clone(&shared.all),
@@ -272,16 +296,53 @@ async fn procedure(
         clock: shared.clock,
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
-        mail_wake: wake,
+        mail_wake: Arc::new(Notify::new()),
         definition_file: file.to_owned(),
         archives: crate::web::ArchiveJobs::new(folder.join("archives"), options.archive_max)
             .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
-    });
-    Ok(Served {
-        state,
-        worker,
-        scheduler,
-    })
+    }))
+}
+
+/// The state of procedure `definition` alone on the throwaway data
+/// directory `data`, with no mail worker, scheduler nor listener, every page
+/// saying it is a preview: what `guichet preview` renders candidate pages in.
+pub fn preview_state(
+    file: &std::path::Path,
+    definition: Definition,
+    data: &std::path::Path,
+) -> anyhow::Result<Arc<AppState>> {
+    /// The server's settings at their defaults.
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        options: ServeOptions,
+    }
+    let named = [file.as_os_str(), "--data".as_ref(), data.as_os_str()];
+    let defaults = <Defaults as clap::Parser>::try_parse_from(
+        std::iter::once("guichet".as_ref()).chain(named),
+    )?;
+    let options = defaults.options;
+    let accounts = crate::account_store::AccountStore::open(&data.join("accounts"))?;
+    let staff = crate::staff_store::StaffStore::open(&data.join("staff"))?;
+    let (_stop, stopped) = watch::channel(false);
+    let base_url = format!("http://{}", options.addr);
+    let shared = Shared {
+        options: &options,
+        base_url: &base_url,
+        several: false,
+        accounts: &accounts,
+        staff: &staff,
+        clock: Default::default(),
+        stopped: &stopped,
+        all: Arc::default(),
+    };
+    let state = procedure_state(&shared, file, definition)?;
+    let face = crate::web::Face::preview_of(&state.engine.definition())?;
+    *state
+        .face
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = face;
+    Ok(state)
 }
 
 async fn serve(

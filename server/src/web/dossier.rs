@@ -405,13 +405,18 @@ pub fn render_section(own: &OwnDossier, section_id: &str) -> PageResult {
 
 /// `GET /dossier/{section}/{entry}`: one entry of a repeatable section (`nouveau` for a new one).
 pub async fn show_entry(own: OwnDossier, Path(at): Path<EntryAt>) -> PageResult {
-    let (section_id, number) = (at.section, at.entry);
-    let section = section(&own.definition, &section_id)?;
+    render_entry(&own, &at.section, &at.entry)
+}
+
+/// The form of entry `number` (from 1, or `nouveau`) of the repeatable
+/// section `section_id`.
+pub fn render_entry(own: &OwnDossier, section_id: &str, number: &str) -> PageResult {
+    let section = section(&own.definition, section_id)?;
     if section.repeat.is_none() {
         return Err(PageError::NotFound);
     }
     let entries = entries_of(&own.dossier, section);
-    let entry = match entry_index(&number, entries.len()).ok_or(PageError::NotFound)? {
+    let entry = match entry_index(number, entries.len()).ok_or(PageError::NotFound)? {
         Some(index) => entries[index].clone(),
         None => Map::new(),
     };
@@ -425,7 +430,7 @@ pub async fn show_entry(own: OwnDossier, Path(at): Path<EntryAt>) -> PageResult 
         entry,
         problems: Vec::new(),
     };
-    Ok(form.render(&own))
+    Ok(form.render(own))
 }
 
 /// `nouveau` → `Some(None)`; `1`…`count` → `Some(Some(index))`; anything else → `None`.

@@ -136,6 +136,25 @@ impl Face {
             pages: Arc::new(Pages::new(site)?),
         })
     }
+
+    /// The face of a preview of `definition`: every page says so.
+    pub fn preview_of(definition: &guichet_engine::Definition) -> anyhow::Result<Face> {
+        let site = extract::Site::of(definition, String::new());
+        Ok(Face {
+            site,
+            pages: Arc::new(Pages::new(site)?.previewing()),
+        })
+    }
+
+    /// The face of another version of the same procedure, like this one:
+    /// under the same prefix, a preview if this is one.
+    pub fn next(&self, definition: &guichet_engine::Definition) -> anyhow::Result<Face> {
+        if self.pages.is_preview() {
+            Face::preview_of(definition)
+        } else {
+            Face::of(definition, self.site.prefix.clone())
+        }
+    }
 }
 
 impl AppState {
@@ -144,7 +163,8 @@ impl AppState {
         self.face().site
     }
 
-    fn face(&self) -> Face {
+    /// The pages' languages and words, and the templates speaking them.
+    pub fn face(&self) -> Face {
         self.face
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -112,6 +112,8 @@ pub struct Pages {
     words: Vec<(&'static str, Value)>,
     /// Where the procedure's pages live (see [`super::extract::Site::prefix`]).
     prefix: &'static str,
+    /// Each page says it is a preview, its forms and links leading nowhere.
+    previewing: bool,
 }
 
 /// A short version tag for a static asset, changing with its content.
@@ -172,7 +174,21 @@ impl Pages {
             js_version: content_version(SCRIPT),
             words,
             prefix: &site.prefix,
+            previewing: false,
         })
+    }
+
+    /// Whether each page says it is a preview.
+    pub fn is_preview(&self) -> bool {
+        self.previewing
+    }
+
+    /// The same pages, each saying it is a preview.
+    pub fn previewing(self) -> Self {
+        Self {
+            previewing: true,
+            ..self
+        }
     }
 
     /// Renders template `name` with `page`'s values and the common ones.
@@ -212,6 +228,7 @@ impl Pages {
             t => t,
             institution => institution,
             prefix => self.prefix,
+            previewing => self.previewing,
             css_version => &self.css_version,
             js_version => &self.js_version,
             ..Value::from(Serde(page))

@@ -1,21 +1,24 @@
 //! What a definition's author reads before publishing: its scenarios
-//! played, and every mail (with the letters it issues) as they render it.
-//! Shown on the staff editor's review page, and served alone by
-//! `guichet preview FILE` to authors who work in files.
+//! played, every mail (with the letters it issues) as they render it, and
+//! each candidate page as a sample candidate would see it. Shown on the
+//! staff editor's review page, and served alone by `guichet preview FILE`
+//! to authors who work in files.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use guichet_engine::{Definition, DefinitionError};
+use guichet_engine::{Actor, Command, Definition, DefinitionError, Engine, MemoryStore};
 use serde::Serialize;
 
-use super::extract::Lang;
-use super::Face;
+use super::error::{blocking, PageError, PageResult};
+use super::extract::{Lang, OwnDossier, Visit};
+use super::AppState;
 
 /// A scenario as the pages list it.
 #[derive(Serialize)]
@@ -179,53 +182,144 @@ struct PreviewPage {
     failed: usize,
     mails: MailsPreview,
     asked: AskedPreview,
+    pages: Vec<(String, String)>,
 }
 
-/// The file previewed, and the pages of its last version read (rebuilt when
-/// the file changes, not at each visit).
+/// The file previewed, and the throwaway procedure its candidate pages are
+/// rendered in (made at the first visit the file checks, then given each
+/// new version of the file).
 struct Previewed {
     file: PathBuf,
-    face: Mutex<Option<(String, Face)>>,
+    data: tempfile::TempDir,
+    state: Mutex<Option<Arc<AppState>>>,
 }
 
-/// `GET /`: the file as it is now on disk, read again at each visit.
-fn page(previewed: &Previewed) -> Response {
-    let definition = match Definition::load(&previewed.file) {
-        Ok(definition) => Arc::new(definition),
-        Err(DefinitionError::Invalid(diagnostics)) => {
-            return text(StatusCode::UNPROCESSABLE_ENTITY, diagnostics.render())
+impl Previewed {
+    /// The procedure with the file as it is now on disk; or the page saying
+    /// why the file cannot be shown. Blocking.
+    fn current(&self) -> Result<Arc<AppState>, (StatusCode, String)> {
+        let definition = match Definition::load(&self.file) {
+            Ok(definition) => definition,
+            Err(DefinitionError::Invalid(diagnostics)) => {
+                return Err((StatusCode::UNPROCESSABLE_ENTITY, diagnostics.render()))
+            }
+            Err(error) => return Err((StatusCode::NOT_FOUND, guichet_engine::with_causes(&error))),
+        };
+        let words = super::unknown_words(&definition);
+        if !words.is_empty() {
+            return Err((StatusCode::UNPROCESSABLE_ENTITY, words.join("\n")));
         }
-        Err(error) => return text(StatusCode::NOT_FOUND, guichet_engine::with_causes(&error)),
-    };
-    let face = {
-        let mut kept = previewed
-            .face
+        let mut kept = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let failed = |error: String| (StatusCode::INTERNAL_SERVER_ERROR, error);
         match kept.as_ref() {
-            Some((hash, face)) if hash == definition.hash() => face.clone(),
-            _ => match Face::of(&definition, String::new()) {
-                Ok(face) => {
-                    *kept = Some((definition.hash().to_owned(), face.clone()));
-                    face
-                }
-                Err(error) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("{error:#}")),
-            },
+            Some(state) if state.engine.definition().hash() == definition.hash() => {}
+            Some(state) => {
+                crate::publish::put_in_place(state, Arc::new(definition), "preview")
+                    .map_err(|refusal| failed(refusal.to_string()))?;
+            }
+            None => {
+                let state = crate::serve::preview_state(&self.file, definition, self.data.path())
+                    .map_err(|error| failed(format!("{error:#}")))?;
+                *kept = Some(state);
+            }
         }
+        kept.clone()
+            .ok_or_else(|| failed("no procedure".to_owned()))
+    }
+
+    /// The visit of a browser (asking `uri` with `headers`) to the
+    /// procedure previewed.
+    async fn visit(self: Arc<Self>, uri: Uri, headers: HeaderMap) -> Result<Visit, Response> {
+        let state = tokio::task::spawn_blocking(move || self.current())
+            .await
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
+            .map_err(|(status, why)| text(status, why))?;
+        Ok(Visit {
+            lang: Lang::of(&uri, &headers, state.site()),
+            headers,
+            state,
+        })
+    }
+}
+
+/// `GET /`: what the file on disk asks, its scenarios and mails, and the
+/// candidate pages it makes.
+async fn overview(previewed: Arc<Previewed>, uri: Uri, headers: HeaderMap) -> Response {
+    let file = previewed.file.display().to_string();
+    let visit = match previewed.visit(uri, headers).await {
+        Ok(visit) => visit,
+        Err(response) => return response,
     };
-    let (reports, samples) = guichet_engine::play_scenarios(&definition);
-    let scenarios = scenario_lines(reports);
-    let lang = Lang::default_of(face.site);
-    let page = PreviewPage {
-        file: previewed.file.display().to_string(),
-        failed: scenarios.iter().filter(|s| !s.ok).count(),
-        scenarios,
-        mails: mails_preview(samples),
-        asked: asked_preview(&definition, lang),
+    let definition = visit.state.engine.definition();
+    let lang = visit.lang;
+    let played = tokio::task::spawn_blocking(move || {
+        let (reports, samples) = guichet_engine::play_scenarios(&definition);
+        let scenarios = scenario_lines(reports);
+        PreviewPage {
+            file,
+            failed: scenarios.iter().filter(|s| !s.ok).count(),
+            scenarios,
+            mails: mails_preview(samples),
+            asked: asked_preview(&definition, lang),
+            pages: sample_pages(&definition, lang),
+        }
+    })
+    .await;
+    match played {
+        Ok(page) => visit.render("preview.html", StatusCode::OK, &page),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `GET /apercu/{page}`: one candidate page of the file on disk.
+async fn candidate_page(
+    previewed: Arc<Previewed>,
+    asked: String,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let visit = match previewed.visit(uri, headers).await {
+        Ok(visit) => visit,
+        Err(response) => return response,
     };
-    let title = definition.file().title.get(lang.code());
-    face.pages
-        .render("preview.html", StatusCode::OK, lang, title, &page)
+    let definition = visit.state.engine.definition();
+    let lang = visit.lang;
+    let state = Arc::clone(&visit.state);
+    match sample_page(visit, definition, &asked).await {
+        Ok(response) => response,
+        Err(error) => {
+            let response = error.into_response();
+            let Some(words) = super::error::ErrorWords::of(&response) else {
+                return response;
+            };
+            let page = super::error::MessagePage {
+                heading: lang.t(words.heading),
+                message: lang.t(words.text),
+                link: None,
+            };
+            state.render(lang, words.template, response.status(), &page)
+        }
+    }
+}
+
+/// Any other address: the forms and links of the pages shown lead here.
+async fn elsewhere(previewed: Arc<Previewed>, uri: Uri, headers: HeaderMap) -> Response {
+    let visit = match previewed.visit(uri, headers).await {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let page = super::error::MessagePage {
+        heading: visit.t("preview_title"),
+        message: visit.t("preview_elsewhere"),
+        link: Some(super::error::Link {
+            label: visit.t("preview_title"),
+            href: visit.href("/"),
+        }),
+    };
+    visit.render("message.html", StatusCode::NOT_FOUND, &page)
 }
 
 fn text(status: StatusCode, body: String) -> Response {
@@ -237,26 +331,40 @@ fn text(status: StatusCode, body: String) -> Response {
     response
 }
 
-/// Serves the preview of `file` on `addr` until Ctrl-C.
+/// Serves the preview of `file` on `addr` until Ctrl-C: the overview at `/`,
+/// each candidate page at `/apercu/<page>`, read again at each visit. The
+/// candidate pages are rendered in a procedure of its own on a throwaway
+/// data directory, removed when the preview stops.
 pub async fn serve(file: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
     let previewed = Arc::new(Previewed {
         file,
-        face: Mutex::new(None),
+        data: tempfile::Builder::new()
+            .prefix("guichet-preview")
+            .tempdir()?,
+        state: Mutex::new(None),
     });
+    let (home, page, other) = (
+        Arc::clone(&previewed),
+        Arc::clone(&previewed),
+        Arc::clone(&previewed),
+    );
     let app = Router::new()
         .route(
             "/",
-            get(move || {
-                let previewed = Arc::clone(&previewed);
-                async move {
-                    tokio::task::spawn_blocking(move || page(&previewed))
-                        .await
-                        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-                }
-            }),
+            get(move |uri: Uri, headers: HeaderMap| overview(Arc::clone(&home), uri, headers)),
+        )
+        .route(
+            "/apercu/{page}",
+            get(
+                move |Path(asked): Path<String>, uri: Uri, headers: HeaderMap| {
+                    candidate_page(Arc::clone(&page), asked, uri, headers)
+                },
+            ),
         )
         .route("/static/guichet.css", get(super::stylesheet))
-        .route("/static/guichet.js", get(super::script));
+        .route("/static/guichet.js", get(super::script))
+        .fallback(move |uri: Uri, headers: HeaderMap| elsewhere(Arc::clone(&other), uri, headers))
+        .layer(axum::middleware::from_fn(super::security_headers));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!(
         "preview on http://{}/ (read again at each visit; Ctrl-C stops)",
@@ -268,4 +376,172 @@ pub async fn serve(file: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// The candidate pages a preview of `definition` offers, each as
+/// `(page, its name in lang)`; `page` is what [`sample_page`] renders.
+pub fn sample_pages(definition: &Definition, lang: Lang) -> Vec<(String, String)> {
+    let code = lang.code();
+    let file = definition.file();
+    let mut pages = vec![
+        ("catalogue".to_owned(), lang.t("catalogue")),
+        ("dashboard".to_owned(), lang.t("preview_page_dashboard")),
+    ];
+    for formation in &file.formations {
+        let title = formation.title.get(code);
+        pages.push((
+            format!("candidature:{}", formation.id),
+            format!("{} — {title}", lang.t("preview_page_candidature")),
+        ));
+        pages.push((
+            format!("formation:{}", formation.id),
+            format!("{} — {title}", lang.t("preview_page_formation")),
+        ));
+    }
+    for section in &file.profile {
+        let title = section.title.get(code);
+        pages.push((
+            format!("section:{}", section.id),
+            format!("{} — {title}", lang.t("preview_page_section")),
+        ));
+        if section.repeat.is_some() {
+            pages.push((
+                format!("entry:{}", section.id),
+                format!("{} — {title}", lang.t("preview_page_entry")),
+            ));
+        }
+    }
+    pages
+}
+
+/// Candidate page `asked` of `definition`, rendered by the candidates' own
+/// page code for a sample candidate: the first scenario's answers, applied
+/// to the formation of a candidature page (to the first of the catalogue for
+/// the dashboard), played on an in-memory store: nothing kept. `asked` is
+/// `catalogue`, `dashboard`, `formation:<id>`, `section:<id>`,
+/// `entry:<repeatable section>` (its first entry, or a new one) or
+/// `candidature:<formation>`.
+pub async fn sample_page(visit: Visit, definition: Arc<Definition>, asked: &str) -> PageResult {
+    if asked == "catalogue" {
+        let query = super::catalogue::CatalogueQuery::default();
+        return Ok(super::catalogue::render_catalogue(
+            &visit,
+            &definition,
+            &query,
+        ));
+    }
+    if let Some(id) = asked.strip_prefix("formation:") {
+        return super::catalogue::render_formation(&visit, &definition, id);
+    }
+    let applied = match asked.strip_prefix("candidature:") {
+        Some(formation) => Applied::To(formation.to_owned()),
+        None if asked == "dashboard" => Applied::First,
+        None => Applied::Nothing,
+    };
+    let sampled = Arc::clone(&definition);
+    let (dossier, history) = match blocking(move || sample_dossier(&sampled, &applied)).await? {
+        Ok(sample) => sample,
+        Err(problem) => {
+            let page = super::error::MessagePage {
+                heading: visit.t("refused_title"),
+                message: problem,
+                link: None,
+            };
+            return Ok(visit.render("message.html", StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    let account = crate::account_store::Account {
+        id: dossier.owner.clone(),
+        email: dossier.candidate.email.clone(),
+        first_name: dossier.candidate.first_name.clone(),
+        last_name: dossier.candidate.last_name.clone(),
+        password: None,
+        dossier: Some(dossier.id.clone()),
+        dossiers: Default::default(),
+        created_at: dossier.created_at,
+    };
+    if asked == "dashboard" {
+        return Ok(super::dashboard::render_dashboard(
+            &visit,
+            &account,
+            (&definition, Some(&dossier)),
+            &history,
+        ));
+    }
+    let first_entry = |section: &str| match dossier.profile.get(section) {
+        Some(serde_json::Value::Array(entries)) if !entries.is_empty() => "1",
+        _ => "nouveau",
+    };
+    let entry = asked
+        .strip_prefix("entry:")
+        .map(|section| (section.to_owned(), first_entry(section)));
+    let own = OwnDossier {
+        visit,
+        account,
+        dossier,
+        definition,
+    };
+    if let Some(id) = asked.strip_prefix("section:") {
+        return super::dossier::render_section(&own, id);
+    }
+    if let Some((section, number)) = entry {
+        return super::dossier::render_entry(&own, &section, number);
+    }
+    if asked.starts_with("candidature:") {
+        return super::candidature::render_candidature(&own, "c1", None);
+    }
+    Err(PageError::NotFound)
+}
+
+/// Which formation a sample candidate applies to.
+enum Applied {
+    Nothing,
+    To(String),
+    /// The first of the catalogue.
+    First,
+}
+
+/// A sample candidate's dossier under `definition`, made at noon of the
+/// campaign's first day with the answers of the first scenario, and applied
+/// to the formation `applied` names; with its history. Why not, in words.
+fn sample_dossier(
+    definition: &Arc<Definition>,
+    applied: &Applied,
+) -> Result<(guichet_engine::Dossier, Vec<guichet_engine::Event>), String> {
+    let failed = |error: guichet_engine::EngineError| guichet_engine::with_causes(&error);
+    let engine = Engine::open_shared(Arc::clone(definition), MemoryStore::new()).map_err(failed)?;
+    let opens = guichet_engine::parse_date(&definition.file().campaign.opens)?;
+    let at = definition.start_of_day(opens) + jiff::SignedDuration::from_hours(12);
+    let candidate = guichet_engine::Candidate {
+        last_name: "Exemple".into(),
+        first_name: "Camille".into(),
+        email: "camille.exemple@example.org".into(),
+    };
+    let language = definition.default_language().to_owned();
+    let mut dossier = engine
+        .create_dossier("apercu", candidate, &language, at)
+        .map_err(failed)?;
+    let me = Actor::new(definition.candidate_role(), "apercu");
+    let answers = definition.file().tests.first().map(|t| t.profile.clone());
+    for (section, answers) in answers.into_iter().flatten() {
+        let save = Command::SaveSection { section, answers };
+        // An answer the edited text refuses leaves that section empty.
+        if let Ok(outcome) = engine.apply(&dossier.id, dossier.version, &me, save, at) {
+            dossier = outcome.dossier;
+        }
+    }
+    let formation = match applied {
+        Applied::Nothing => None,
+        Applied::To(formation) => Some(formation.clone()),
+        Applied::First => definition.file().formations.first().map(|f| f.id.clone()),
+    };
+    if let Some(formation) = formation {
+        let apply = Command::Apply { formation };
+        dossier = engine
+            .apply(&dossier.id, dossier.version, &me, apply, at)
+            .map_err(failed)?
+            .dossier;
+    }
+    let history = engine.history(&dossier.id).map_err(failed)?;
+    Ok((dossier, history))
 }

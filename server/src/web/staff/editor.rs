@@ -15,17 +15,16 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use guichet_engine::{
-    diff, Actor, Bundle, Command, Definition, DefinitionError, Engine, MemoryStore,
-};
+use guichet_engine::{diff, Bundle, Definition, DefinitionError};
 use serde::{Deserialize, Serialize};
 
 use super::super::error::{blocking, PageError, PageResult};
-use super::super::extract::{CsrfForm, OwnDossier};
+use super::super::extract::CsrfForm;
 use super::Staff;
 use crate::publish::{self, Refusal};
 use crate::web::preview::{
-    asked_preview, mails_preview, scenario_lines, AskedPreview, MailsPreview, ScenarioLine,
+    asked_preview, mails_preview, sample_page, sample_pages, scenario_lines, AskedPreview,
+    MailsPreview, ScenarioLine,
 };
 use crate::web::App;
 
@@ -281,7 +280,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 scenarios: reports,
                 mails: mails_preview(samples),
                 asked: asked_preview(&definition, lang),
-                pages: preview_pages(&definition, lang),
+                pages: sample_pages(&definition, lang),
             }))
         },
     )
@@ -300,183 +299,31 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
     }
 }
 
-/// The candidate pages of `definition` the review can show, named in `lang`.
-fn preview_pages(
-    definition: &Definition,
-    lang: crate::web::extract::Lang,
-) -> Vec<(String, String)> {
-    let code = lang.code();
-    let file = definition.file();
-    let mut pages = vec![
-        ("catalogue".to_owned(), lang.t("catalogue")),
-        (
-            "dashboard".to_owned(),
-            lang.t("staff_editor_page_dashboard"),
-        ),
-    ];
-    for formation in &file.formations {
-        let title = formation.title.get(code);
-        pages.push((
-            format!("candidature:{}", formation.id),
-            format!("{} — {title}", lang.t("staff_editor_page_candidature")),
-        ));
-        pages.push((
-            format!("formation:{}", formation.id),
-            format!("{} — {title}", lang.t("staff_editor_page_formation")),
-        ));
-    }
-    for section in &file.profile {
-        pages.push((
-            format!("section:{}", section.id),
-            format!(
-                "{} — {}",
-                lang.t("staff_editor_page_section"),
-                section.title.get(code)
-            ),
-        ));
-    }
-    pages
-}
-
 /// `POST /staff/editeur/apercu/page`: one candidate page under the edited
-/// text, rendered by the candidates' own page code for a sample candidate
-/// (the first scenario's answers; for a candidature page, applied to its
-/// formation), played on an in-memory store: nothing kept. `page` is
-/// `catalogue`, `dashboard`, `formation:<id>`, `section:<id>` or
-/// `candidature:<formation>`.
+/// text (see [`sample_page`]): nothing kept.
 pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
     staff.admin()?;
     let edit = Edit::posted(&form);
     let asked = form.trimmed("page").to_owned();
     let file = staff.visit.state.definition_file.clone();
     let edited = edit.clone();
-    // The dashboard shows a candidature too: to the first formation.
-    let applied = match asked.strip_prefix("candidature:") {
-        Some(formation) => Applied::To(formation.to_owned()),
-        None if asked == "dashboard" => Applied::First,
-        None => Applied::Nothing,
-    };
-    let sample = blocking(move || sample_dossier(&file, &edited, &applied)).await?;
-    let (definition, dossier, history) = match sample {
-        Ok(sample) => sample,
-        Err(problem) => {
+    let checked = blocking(move || edited.checked(&file)).await?;
+    let definition = match checked {
+        Ok(definition) => Arc::new(definition),
+        Err(error) => {
             let page = EditorPage {
                 edit,
                 file: staff.visit.state.definition_file.display().to_string(),
-                refusal: Some(problem),
+                refusal: Some(match error {
+                    DefinitionError::Invalid(diagnostics) => diagnostics.render(),
+                    other => guichet_engine::with_causes(&other),
+                }),
                 ..EditorPage::default()
             };
             return editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    if asked == "catalogue" {
-        let query = super::super::catalogue::CatalogueQuery::default();
-        return Ok(super::super::catalogue::render_catalogue(
-            &staff.visit,
-            &definition,
-            &query,
-        ));
-    }
-    if let Some(id) = asked.strip_prefix("formation:") {
-        return super::super::catalogue::render_formation(&staff.visit, &definition, id);
-    }
-    let account = crate::account_store::Account {
-        id: dossier.owner.clone(),
-        email: dossier.candidate.email.clone(),
-        first_name: dossier.candidate.first_name.clone(),
-        last_name: dossier.candidate.last_name.clone(),
-        password: None,
-        dossier: Some(dossier.id.clone()),
-        dossiers: Default::default(),
-        created_at: dossier.created_at,
-    };
-    if asked == "dashboard" {
-        return Ok(super::super::dashboard::render_dashboard(
-            &staff.visit,
-            &account,
-            (&definition, Some(&dossier)),
-            &history,
-        ));
-    }
-    let own = OwnDossier {
-        visit: staff.visit,
-        account,
-        dossier,
-        definition,
-    };
-    if let Some(id) = asked.strip_prefix("section:") {
-        return super::super::dossier::render_section(&own, id);
-    }
-    if asked.starts_with("candidature:") {
-        return super::super::candidature::render_candidature(&own, "c1", None);
-    }
-    Err(PageError::NotFound)
-}
-
-/// Which formation a sample candidate applies to.
-enum Applied {
-    Nothing,
-    To(String),
-    /// The first of the catalogue.
-    First,
-}
-
-/// A sample candidate's dossier under `edit`, made at noon of the campaign's
-/// first day with the answers of the first scenario, and applied to
-/// the formation `applied` names; with its history.
-fn sample_dossier(
-    file: &Path,
-    edit: &Edit,
-    applied: &Applied,
-) -> Result<
-    (
-        Arc<Definition>,
-        guichet_engine::Dossier,
-        Vec<guichet_engine::Event>,
-    ),
-    String,
-> {
-    let definition = Arc::new(edit.checked(file).map_err(|error| match error {
-        DefinitionError::Invalid(diagnostics) => diagnostics.render(),
-        other => guichet_engine::with_causes(&other),
-    })?);
-    let failed = |error: guichet_engine::EngineError| guichet_engine::with_causes(&error);
-    let engine =
-        Engine::open_shared(Arc::clone(&definition), MemoryStore::new()).map_err(failed)?;
-    let opens = guichet_engine::parse_date(&definition.file().campaign.opens)?;
-    let at = definition.start_of_day(opens) + jiff::SignedDuration::from_hours(12);
-    let candidate = guichet_engine::Candidate {
-        last_name: "Exemple".into(),
-        first_name: "Camille".into(),
-        email: "camille.exemple@example.org".into(),
-    };
-    let language = definition.default_language().to_owned();
-    let mut dossier = engine
-        .create_dossier("apercu", candidate, &language, at)
-        .map_err(failed)?;
-    let me = Actor::new(definition.candidate_role(), "apercu");
-    let answers = definition.file().tests.first().map(|t| t.profile.clone());
-    for (section, answers) in answers.into_iter().flatten() {
-        let save = Command::SaveSection { section, answers };
-        // An answer the edited text refuses leaves that section empty.
-        if let Ok(outcome) = engine.apply(&dossier.id, dossier.version, &me, save, at) {
-            dossier = outcome.dossier;
-        }
-    }
-    let formation = match applied {
-        Applied::Nothing => None,
-        Applied::To(formation) => Some(formation.clone()),
-        Applied::First => definition.file().formations.first().map(|f| f.id.clone()),
-    };
-    if let Some(formation) = formation {
-        let apply = Command::Apply { formation };
-        dossier = engine
-            .apply(&dossier.id, dossier.version, &me, apply, at)
-            .map_err(failed)?
-            .dossier;
-    }
-    let history = engine.history(&dossier.id).map_err(failed)?;
-    Ok((definition, dossier, history))
+    sample_page(staff.visit, definition, &asked).await
 }
 
 /// `POST /staff/editeur/retour`: the text posted back into the editor.
