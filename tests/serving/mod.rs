@@ -623,6 +623,15 @@ pub fn pdf() -> Vec<u8> {
 
 /// A real PDF of `pages` pages, each saying its number.
 pub fn pdf_of_pages(pages: usize) -> Vec<u8> {
+    let contents: Vec<String> = (1..=pages)
+        .map(|n| format!("BT /F1 24 Tf 72 760 Td (Page {n}) Tj ET"))
+        .collect();
+    pdf_of_contents(&contents)
+}
+
+/// A real PDF whose pages draw `contents` (one content stream each).
+pub fn pdf_of_contents(contents: &[String]) -> Vec<u8> {
+    let pages = contents.len();
     let font = 3 + 2 * pages;
     let mut objects = vec![
         "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
@@ -634,8 +643,7 @@ pub fn pdf_of_pages(pages: usize) -> Vec<u8> {
                 .join(" ")
         ),
     ];
-    for n in 0..pages {
-        let content = format!("BT /F1 24 Tf 72 760 Td (Page {}) Tj ET", n + 1);
+    for (n, content) in contents.iter().enumerate() {
         objects.push(format!(
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>",
             4 + 2 * n

@@ -1,0 +1,739 @@
+//! The load tool: the real `guichet` binary on a temporary data directory,
+//! played like a campaign's last hour, with a bare axum "hello world" run in
+//! the same invocation as the baseline.
+//!
+//! - `cargo test --test load` (part of every test run): a short run, a few
+//!   candidates and a second per page; it fails if any request fails, never
+//!   on timings.
+//! - `cargo test --release --test load -- --full`: the measurement reported
+//!   in `docs/performance.md` (the release server; 500 candidates, 50
+//!   connections, ten seconds per page). `--candidates N`, `--connections N`
+//!   and `--seconds S` change it.
+//!
+//! It prints, per kind of request: how many, the rate (for the pages read at
+//! full speed), p50 and p99, the errors; and the server's peak memory.
+//!
+//! Candidates sign up and activate their accounts over HTTP before anything
+//! is measured (their sessions are the server's own); each comes from its own
+//! address (`X-Forwarded-For`, the server trusting the loopback as its proxy),
+//! as behind a real reverse proxy.
+
+mod serving;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, Method, Request};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use serving::*;
+
+type Http = Client<HttpConnector, Body>;
+
+/// How big a run is.
+struct Plan {
+    candidates: usize,
+    connections: usize,
+    seconds: f64,
+    full: bool,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let args: Vec<String> = std::env::args().collect();
+        let full = args.iter().any(|a| a == "--full");
+        let number = |name: &str, short: f64, full_value: f64| -> f64 {
+            args.iter()
+                .position(|a| a == name)
+                .and_then(|at| args.get(at + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(if full { full_value } else { short })
+        };
+        Plan {
+            candidates: number("--candidates", 4.0, 500.0) as usize,
+            connections: number("--connections", 4.0, 50.0) as usize,
+            seconds: number("--seconds", 0.5, 10.0),
+            full,
+        }
+    }
+}
+
+/// What each kind of request measured.
+#[derive(Default)]
+struct Measured {
+    took: Vec<Duration>,
+    errors: Vec<String>,
+    /// For the pages read at full speed: the phase's length.
+    phase: Option<Duration>,
+}
+
+#[derive(Clone, Default)]
+struct Record(Arc<Mutex<BTreeMap<String, Measured>>>);
+
+impl Record {
+    fn add(&self, kind: &str, took: Duration, error: Option<String>) {
+        let mut all = self.0.lock().unwrap();
+        let measured = all.entry(kind.to_owned()).or_default();
+        measured.took.push(took);
+        measured.errors.extend(error);
+    }
+
+    fn phase(&self, kind: &str, length: Duration) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(kind.to_owned())
+            .or_default()
+            .phase = Some(length);
+    }
+
+    fn errors(&self) -> Vec<String> {
+        let all = self.0.lock().unwrap();
+        all.iter()
+            .flat_map(|(kind, m)| m.errors.iter().map(move |e| format!("{kind}: {e}")))
+            .collect()
+    }
+
+    /// The table of figures; page rates also as a share of the bare server's.
+    fn print(&self) {
+        let all = self.0.lock().unwrap();
+        let rate = |m: &Measured| m.phase.map(|p| m.took.len() as f64 / p.as_secs_f64());
+        let bare = all.get("bare hello world").and_then(rate);
+        println!("| request | count | req/s | share of bare | p50 | p99 | errors |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for (kind, measured) in all.iter() {
+            let mut took = measured.took.clone();
+            took.sort();
+            let at = |q: f64| {
+                took.get(((took.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+            };
+            let (per_second, share) = match (rate(measured), bare) {
+                (Some(r), Some(b)) => (format!("{r:.0}"), format!("{:.2}", r / b)),
+                (Some(r), None) => (format!("{r:.0}"), String::new()),
+                _ => (String::new(), String::new()),
+            };
+            println!(
+                "| {kind} | {} | {per_second} | {share} | {:.1} ms | {:.1} ms | {} |",
+                took.len(),
+                at(0.5),
+                at(0.99),
+                measured.errors.len()
+            );
+        }
+    }
+}
+
+/// A browser: its cookies, its address.
+struct Visitor {
+    http: Http,
+    base: String,
+    cookies: BTreeMap<String, String>,
+    address: String,
+}
+
+/// A response as the tool reads it.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Visitor {
+    fn new(http: &Http, base: &str, number: usize) -> Visitor {
+        Visitor {
+            http: http.clone(),
+            base: base.to_owned(),
+            cookies: BTreeMap::new(),
+            address: format!(
+                "10.{}.{}.{}",
+                number / 62500,
+                number / 250 % 250,
+                number % 250 + 1
+            ),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<Answer, String> {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let cookies: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header("x-forwarded-for", &self.address)
+            .header(header::COOKIE, cookies.join("; "));
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(Body::from(body)).map_err(|e| e.to_string())?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        for cookie in response.headers().get_all(header::SET_COOKIE) {
+            let text = cookie.to_str().unwrap_or_default();
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || text.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Answer {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    /// `GET path`, timed as `kind`, expecting `expected`.
+    async fn get(
+        &mut self,
+        record: &Record,
+        kind: &str,
+        path: &str,
+        expected: u16,
+    ) -> Option<Answer> {
+        let start = Instant::now();
+        let answer = self.send(Method::GET, path, None, Vec::new()).await;
+        checked(record, kind, start, answer, expected, path)
+    }
+
+    /// Posts `fields` (the CSRF token first), timed as `kind`, expecting a redirection.
+    async fn post(
+        &mut self,
+        record: &Record,
+        kind: &str,
+        path: &str,
+        csrf: &str,
+        fields: &[(&str, &str)],
+    ) -> Option<Answer> {
+        self.post_expecting(record, kind, path, csrf, fields, 303)
+            .await
+    }
+
+    /// [`Visitor::post`], expecting `expected`.
+    async fn post_expecting(
+        &mut self,
+        record: &Record,
+        kind: &str,
+        path: &str,
+        csrf: &str,
+        fields: &[(&str, &str)],
+        expected: u16,
+    ) -> Option<Answer> {
+        let mut all = vec![("csrf", csrf)];
+        all.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&all).unwrap_or_default();
+        let start = Instant::now();
+        let form = Some("application/x-www-form-urlencoded".to_owned());
+        let answer = self.send(Method::POST, path, form, body.into_bytes()).await;
+        checked(record, kind, start, answer, expected, path)
+    }
+
+    /// Uploads `bytes` as a browser's form does, timed as `upload`.
+    async fn upload(
+        &mut self,
+        record: &Record,
+        path: &str,
+        csrf: &str,
+        bytes: &[u8],
+    ) -> Option<Answer> {
+        let mut body = Vec::with_capacity(bytes.len() + 512);
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"piece.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let start = Instant::now();
+        let multipart = Some(format!("multipart/form-data; boundary={BOUNDARY}"));
+        let answer = self.send(Method::POST, path, multipart, body).await;
+        checked(record, "upload 1 MB piece", start, answer, 303, path)
+    }
+}
+
+/// Records the answer as `kind`; the answer if it is the one expected.
+fn checked(
+    record: &Record,
+    kind: &str,
+    start: Instant,
+    answer: Result<Answer, String>,
+    expected: u16,
+    path: &str,
+) -> Option<Answer> {
+    let took = start.elapsed();
+    match answer {
+        Ok(answer) if answer.status == expected => {
+            record.add(kind, took, None);
+            Some(answer)
+        }
+        Ok(answer) => {
+            let start_of_body: String = answer.body.chars().take(300).collect();
+            record.add(
+                kind,
+                took,
+                Some(format!("{path}: {} {start_of_body}", answer.status)),
+            );
+            None
+        }
+        Err(error) => {
+            record.add(kind, took, Some(format!("{path}: {error}")));
+            None
+        }
+    }
+}
+
+/// The CSRF token of a page.
+fn csrf(answer: &Answer) -> String {
+    csrf_of(&answer.body)
+}
+
+/// A real PDF of about `size` bytes, different for each `seed`.
+fn piece(size: usize, seed: usize) -> Vec<u8> {
+    let mut content = format!("BT /F1 24 Tf 72 760 Td (Piece {seed}) Tj ET\n");
+    let mut line = 0usize;
+    while content.len() < size {
+        content.push_str(&format!(
+            "% {seed:08} {line:08} {}\n",
+            "0123456789abcdef".repeat(4)
+        ));
+        line += 1;
+    }
+    pdf_of_contents(&[content])
+}
+
+/// Requests `path` from `connections` tasks for `seconds`, as `kind`.
+async fn pages_at_full_speed(
+    record: &Record,
+    visitor: &Visitor,
+    kind: &str,
+    path: &str,
+    plan: &Plan,
+) {
+    let until = Instant::now() + Duration::from_secs_f64(plan.seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..plan.connections)
+        .map(|_| {
+            let (record, kind, path) = (record.clone(), kind.to_owned(), path.to_owned());
+            let mut visitor = Visitor {
+                http: visitor.http.clone(),
+                base: visitor.base.clone(),
+                cookies: visitor.cookies.clone(),
+                address: visitor.address.clone(),
+            };
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    visitor.get(&record, &kind, &path, 200).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    record.phase(kind, started.elapsed());
+}
+
+/// A candidate's last hour: their dashboard, a section saved, applying,
+/// five 1 MB pieces, transmitting.
+async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
+    let page = "page (signed in)";
+    if me
+        .get(&record, page, "/tableau-de-bord", 200)
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let Some(form) = me.get(&record, page, "/dossier/coordonnees", 200).await else {
+        return;
+    };
+    let email = email_of(number);
+    let address = format!("{number} rue Sainte");
+    let fields = [
+        ("adresse", address.as_str()),
+        ("code_postal", "13001"),
+        ("commune", "Marseille"),
+        ("pays", "FR"),
+        ("telephone", "+33 6 12 34 56 78"),
+        ("email", email.as_str()),
+    ];
+    let token = csrf(&form);
+    me.post(
+        &record,
+        "save a section",
+        "/dossier/coordonnees",
+        &token,
+        &fields,
+    )
+    .await;
+    let Some(confirm) = me
+        .get(&record, page, "/formations/m1-set/candidater", 200)
+        .await
+    else {
+        return;
+    };
+    let token = csrf(&confirm);
+    if me
+        .post(
+            &record,
+            "apply",
+            "/formations/m1-set/candidater",
+            &token,
+            &[],
+        )
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let Some(candidature) = me.get(&record, page, "/candidatures/c1", 200).await else {
+        return;
+    };
+    let token = csrf(&candidature);
+    for (n, name) in [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let bytes = piece(1_000_000, number * 10 + n);
+        me.upload(
+            &record,
+            &format!("/candidatures/c1/pieces/{name}"),
+            &token,
+            &bytes,
+        )
+        .await;
+    }
+    let declare = "/candidatures/c1/pieces/non_francophone/declarer_non_concerne";
+    if candidature.body.contains(declare) {
+        me.post(&record, "save a section", declare, &token, &[])
+            .await;
+    }
+    let Some(confirm) = me
+        .get(&record, page, "/candidatures/c1/transmettre", 200)
+        .await
+    else {
+        return;
+    };
+    let token = csrf(&confirm);
+    me.post(
+        &record,
+        "transmit",
+        "/candidatures/c1/transmettre",
+        &token,
+        &[],
+    )
+    .await;
+}
+
+/// A gestionnaire lists the received candidatures of a formation and opens
+/// the first, `rounds` times.
+async fn staff_rounds(record: Record, mut staff: Visitor, rounds: usize) {
+    for _ in 0..rounds {
+        let list = staff
+            .get(
+                &record,
+                "staff list (filtered)",
+                "/staff?formation=m1-set&state=receptionne",
+                200,
+            )
+            .await;
+        // The rows' links, as the page escapes them.
+        let first = list.and_then(|list| {
+            let start = "href=\"&#x2f;staff&#x2f;candidatures&#x2f;";
+            let at = list.body.find(start)? + "href=\"".len();
+            let escaped = list.body[at..].split('"').next()?;
+            Some(escaped.replace("&#x2f;", "/").replace("&amp;", "&"))
+        });
+        if let Some(path) = first {
+            staff
+                .get(&record, "staff opens a candidature", &path, 200)
+                .await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The server's peak resident memory (kB), from `/proc`.
+fn peak_memory(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Signs up `count` candidates and activates them (links from the log),
+/// eight at a time.
+async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visitor> {
+    let setup = Record::default();
+    let mut signed_up = Vec::new();
+    for group in (0..count).collect::<Vec<_>>().chunks(8) {
+        let tasks: Vec<_> = group
+            .iter()
+            .map(|&number| {
+                let (setup, mut visitor) = (setup.clone(), Visitor::new(http, base, number));
+                tokio::spawn(async move {
+                    if let Some(form) = visitor.get(&setup, "setup", "/inscription", 200).await {
+                        let email = email_of(number);
+                        let fields = [
+                            ("last_name", "Durand"),
+                            ("first_name", "Camille"),
+                            ("email", email.as_str()),
+                        ];
+                        let token = csrf(&form);
+                        visitor
+                            .post_expecting(&setup, "setup", "/inscription", &token, &fields, 200)
+                            .await;
+                    }
+                    (number, visitor)
+                })
+            })
+            .collect();
+        for task in tasks {
+            signed_up.push(task.await.unwrap());
+        }
+    }
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut activated = Vec::new();
+    for group in signed_up.chunks_mut(8) {
+        let tasks: Vec<_> = group
+            .iter_mut()
+            .map(|(number, visitor)| {
+                let email = email_of(*number);
+                let link = text
+                    .lines()
+                    .filter(|line| line.contains(&email))
+                    .find_map(|line| {
+                        let at = line.find("/activation/")?;
+                        let path = line[at..]
+                            .split(|c: char| !c.is_ascii_alphanumeric() && !"/-".contains(c))
+                            .next()?;
+                        Some(path.to_owned())
+                    });
+                let setup = setup.clone();
+                let mut visitor = std::mem::replace(visitor, Visitor::new(http, base, 0));
+                tokio::spawn(async move {
+                    let Some(link) = link else {
+                        setup.add(
+                            "setup",
+                            Duration::ZERO,
+                            Some(format!("no link for {email}")),
+                        );
+                        return visitor;
+                    };
+                    if let Some(form) = visitor.get(&setup, "setup", &link, 200).await {
+                        let password = [
+                            ("password", "Calanques-de-Sormiou-7"),
+                            ("password_confirm", "Calanques-de-Sormiou-7"),
+                        ];
+                        let token = csrf(&form);
+                        visitor
+                            .post(&setup, "setup", &link, &token, &password)
+                            .await;
+                    }
+                    visitor
+                })
+            })
+            .collect();
+        for task in tasks {
+            activated.push(task.await.unwrap());
+        }
+    }
+    let errors = setup.errors();
+    assert!(errors.is_empty(), "signing up: {errors:#?}");
+    activated
+}
+
+/// The address of candidate `number`.
+fn email_of(number: usize) -> String {
+    format!("candidat{number}@example.org")
+}
+
+/// The bare server's process, stopped when the run ends, or fails.
+struct Bare(std::process::Child);
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The bare server: "hello world" on `port`, axum on tokio's default runtime.
+fn bare_server(port: u16) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--bare-server") {
+        bare_server(args[at + 1].parse().unwrap());
+        return;
+    }
+    let plan = Plan::from_args();
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let definition = osu_copy(&folder.path().join("definition"), open_campaign);
+    let staff_link = add_staff_on(
+        &definition,
+        &data,
+        "gestion@osu.example",
+        "gestionnaire",
+        "*",
+        false,
+    );
+    let log_path = folder.path().join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Guichet::launch_on(
+        &definition,
+        &data,
+        None,
+        &["--trusted-proxy", "127.0.0.1"],
+        log,
+    );
+    let bare_port = free_port();
+    let bare = Bare(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--bare-server", &bare_port.to_string()])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the bare server", || {
+        std::net::TcpStream::connect(("127.0.0.1", bare_port)).is_ok()
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let record = Record::default();
+    let base = server.url("");
+    runtime.block_on(async {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http: Http = Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(plan.candidates.max(plan.connections))
+            .build(connector);
+        let visitors = sign_up(&http, &base, &log_path, plan.candidates.max(1)).await;
+
+        // Pages read at full speed, the bare server first.
+        let bare_visitor = Visitor::new(&http, &format!("http://127.0.0.1:{bare_port}"), 0);
+        pages_at_full_speed(&record, &bare_visitor, "bare hello world", "/", &plan).await;
+        let anonymous = Visitor::new(&http, &base, 0);
+        for (kind, path) in [
+            ("page: /health", "/health"),
+            ("page: home", "/"),
+            ("page: catalogue", "/formations"),
+            ("page: a formation", "/formations/m1-set"),
+        ] {
+            pages_at_full_speed(&record, &anonymous, kind, path, &plan).await;
+        }
+        let signed_in = &visitors[0];
+        pages_at_full_speed(
+            &record,
+            signed_in,
+            "page: a section, signed in",
+            "/dossier/etat_civil",
+            &plan,
+        )
+        .await;
+
+        // The last hour: every candidate at once, and two gestionnaires.
+        let mut staff = Visitor::new(&http, &base, 60000);
+        let path = &staff_link[staff_link.find("/staff/").unwrap()..];
+        let form = staff
+            .get(&record, "setup", path, 200)
+            .await
+            .expect("the staff's password page");
+        let password = [
+            ("password", "Vieux-Port-Marseille-13"),
+            ("password_confirm", "Vieux-Port-Marseille-13"),
+        ];
+        staff
+            .post(&record, "setup", path, &csrf(&form), &password)
+            .await;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (number, visitor) in visitors.into_iter().enumerate() {
+            tasks.push(tokio::spawn(deadline_hour(record.clone(), visitor, number)));
+        }
+        let rounds = if plan.full { 40 } else { 3 };
+        for n in 0..2 {
+            let colleague = Visitor {
+                http: http.clone(),
+                base: base.clone(),
+                cookies: staff.cookies.clone(),
+                address: format!("192.168.0.{}", n + 1),
+            };
+            tasks.push(tokio::spawn(staff_rounds(
+                record.clone(),
+                colleague,
+                rounds,
+            )));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        println!(
+            "deadline hour: {} candidates in {:.1} s",
+            plan.candidates,
+            started.elapsed().as_secs_f64()
+        );
+    });
+    let peak = peak_memory(server.process.id());
+    let bare_peak = peak_memory(bare.0.id());
+    drop(bare);
+    println!();
+    record.print();
+    println!();
+    println!(
+        "server peak memory (VmHWM): {} MB; bare server: {} MB",
+        peak.map_or("?".into(), |kb| format!("{:.0}", kb as f64 / 1024.0)),
+        bare_peak.map_or("?".into(), |kb| format!("{:.0}", kb as f64 / 1024.0)),
+    );
+    let errors = record.errors();
+    server.stop();
+    assert!(
+        errors.is_empty(),
+        "{} requests failed: {:#?}",
+        errors.len(),
+        &errors[..errors.len().min(20)]
+    );
+}
