@@ -72,6 +72,16 @@ fn dossier_sections_are_forms_checked_on_the_server() {
         ],
     );
     assert_eq!(saved.status, 303, "{}", saved.body);
+    // The answer chosen from a long list is the one selected, once.
+    let page = browser.get(&server.url("/dossier/etat_civil"));
+    let nationality = &page.body[page.body.find(r#"<select id="nationalite""#).unwrap()..];
+    let nationality = &nationality[..nationality.find("</select>").unwrap()];
+    assert!(
+        nationality.contains(r#"<option value="FR" selected>Française</option>"#),
+        "{nationality}"
+    );
+    assert_eq!(nationality.matches(" selected>").count(), 1);
+    assert!(nationality.matches("<option ").count() > 40);
 
     // The bac: without JavaScript, sending the form re-evaluates the conditions and lists.
     let bac = browser.submit(

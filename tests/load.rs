@@ -493,82 +493,90 @@ fn peak_memory(pid: u32) -> Option<u64> {
 /// eight at a time.
 async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visitor> {
     let setup = Record::default();
-    let mut signed_up = Vec::new();
-    for group in (0..count).collect::<Vec<_>>().chunks(8) {
-        let tasks: Vec<_> = group
-            .iter()
-            .map(|&number| {
-                let (setup, mut visitor) = (setup.clone(), Visitor::new(http, base, number));
-                tokio::spawn(async move {
-                    if let Some(form) = visitor.get(&setup, "setup", "/inscription", 200).await {
-                        let email = email_of(number);
-                        let fields = [
-                            ("last_name", "Durand"),
-                            ("first_name", "Camille"),
-                            ("email", email.as_str()),
-                        ];
-                        let token = csrf(&form);
-                        visitor
-                            .post_expecting(&setup, "setup", "/inscription", &token, &fields, 200)
-                            .await;
-                    }
-                    (number, visitor)
-                })
-            })
-            .collect();
-        for task in tasks {
-            signed_up.push(task.await.unwrap());
+    let (from, at) = (http.clone(), base.to_owned());
+    let signing_up = setup.clone();
+    let signed_up = eight_at_a_time((0..count).collect(), move |number| {
+        let (setup, mut visitor) = (signing_up.clone(), Visitor::new(&from, &at, number));
+        async move {
+            if let Some(form) = visitor.get(&setup, "setup", "/inscription", 200).await {
+                let email = email_of(number);
+                let fields = [
+                    ("last_name", "Durand"),
+                    ("first_name", "Camille"),
+                    ("email", email.as_str()),
+                ];
+                let token = csrf(&form);
+                visitor
+                    .post_expecting(&setup, "setup", "/inscription", &token, &fields, 200)
+                    .await;
+            }
+            (number, visitor)
         }
-    }
+    })
+    .await;
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut activated = Vec::new();
-    for group in signed_up.chunks_mut(8) {
-        let tasks: Vec<_> = group
-            .iter_mut()
-            .map(|(number, visitor)| {
-                let email = email_of(*number);
-                let link = text
-                    .lines()
-                    .filter(|line| line.contains(&email))
-                    .find_map(|line| {
-                        let at = line.find("/activation/")?;
-                        let path = line[at..]
-                            .split(|c: char| !c.is_ascii_alphanumeric() && !"/-".contains(c))
-                            .next()?;
-                        Some(path.to_owned())
-                    });
-                let setup = setup.clone();
-                let mut visitor = std::mem::replace(visitor, Visitor::new(http, base, 0));
-                tokio::spawn(async move {
-                    let Some(link) = link else {
-                        setup.add(
-                            "setup",
-                            Duration::ZERO,
-                            Some(format!("no link for {email}")),
-                        );
-                        return visitor;
-                    };
-                    if let Some(form) = visitor.get(&setup, "setup", &link, 200).await {
-                        let password = [
-                            ("password", "Calanques-de-Sormiou-7"),
-                            ("password_confirm", "Calanques-de-Sormiou-7"),
-                        ];
-                        let token = csrf(&form);
-                        visitor
-                            .post(&setup, "setup", &link, &token, &password)
-                            .await;
-                    }
-                    visitor
-                })
-            })
-            .collect();
-        for task in tasks {
-            activated.push(task.await.unwrap());
+    let activating = setup.clone();
+    let activated = eight_at_a_time(signed_up, move |(number, mut visitor)| {
+        let email = email_of(number);
+        let link = text
+            .lines()
+            .filter(|line| line.contains(&email))
+            .find_map(|line| {
+                let at = line.find("/activation/")?;
+                let path = line[at..]
+                    .split(|c: char| !c.is_ascii_alphanumeric() && !"/-".contains(c))
+                    .next()?;
+                Some(path.to_owned())
+            });
+        let setup = activating.clone();
+        async move {
+            let Some(link) = link else {
+                setup.add(
+                    "setup",
+                    Duration::ZERO,
+                    Some(format!("no link for {email}")),
+                );
+                return visitor;
+            };
+            if let Some(form) = visitor.get(&setup, "setup", &link, 200).await {
+                let password = [
+                    ("password", "Calanques-de-Sormiou-7"),
+                    ("password_confirm", "Calanques-de-Sormiou-7"),
+                ];
+                let token = csrf(&form);
+                visitor
+                    .post(&setup, "setup", &link, &token, &password)
+                    .await;
+            }
+            visitor
         }
-    }
+    })
+    .await;
     let errors = setup.errors();
     assert!(errors.is_empty(), "signing up: {errors:#?}");
     activated
+}
+
+/// Runs `work` on each of `items`, eight at a time; the results in order.
+async fn eight_at_a_time<I, T, Work, Done>(items: Vec<I>, work: Work) -> Vec<T>
+where
+    Work: Fn(I) -> Done,
+    Done: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut results = Vec::with_capacity(items.len());
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let group: Vec<_> = items
+            .by_ref()
+            .take(8)
+            .map(|item| tokio::spawn(work(item)))
+            .collect();
+        for task in group {
+            results.push(task.await.expect("a setup task"));
+        }
+    }
+    results
 }
 
 /// The address of candidate `number`.

@@ -16,6 +16,7 @@ use guichet_engine::{
     base_context, check_entry, entry_context, options, Command, Definition, Dossier, EngineError,
     Problem, WorkflowError,
 };
+use minijinja::HtmlEscape;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -134,6 +135,8 @@ pub(super) struct FieldView<'a> {
     placeholder: Option<&'a str>,
     value: String,
     options: Vec<OptionView>,
+    /// A drop-down list's options, written already (see [`options_html`]).
+    options_html: String,
     error: Option<String>,
     hidden: bool,
     describedby: String,
@@ -166,6 +169,21 @@ fn offered(
             label,
         })
         .collect()
+}
+
+/// The `<option>`s of a drop-down list, escaped as the templates escape.
+/// Written here rather than by a template loop: lists from data run to
+/// hundreds of entries (countries, institutions), and the template engine's
+/// loop over them was most of a section page's time.
+fn options_html(options: &[OptionView]) -> String {
+    use std::fmt::Write;
+    let mut html = String::with_capacity(options.len() * 48);
+    for option in options {
+        let selected = if option.selected { " selected" } else { "" };
+        let (id, label) = (HtmlEscape(&option.id), HtmlEscape(&option.label));
+        let _ = write!(html, "<option value=\"{id}\"{selected}>{label}</option>");
+    }
+    html
 }
 
 /// How a field is drawn: the template's kind, and the input type and mode.
@@ -226,8 +244,13 @@ pub(super) fn field_view<'a>(
         Value::Null => Vec::new(),
         other => vec![display(other)],
     };
-    let options = offered(definition, field, context, &selected, lang);
+    let mut options = offered(definition, field, context, &selected, lang);
     let (kind, input, inputmode) = widget(field, options.len());
+    let options_html = if kind == "choice" {
+        options_html(&std::mem::take(&mut options))
+    } else {
+        String::new()
+    };
     let mut describedby = Vec::new();
     if field.help.is_some() {
         describedby.push(format!("{}-help", field.id));
@@ -246,6 +269,7 @@ pub(super) fn field_view<'a>(
         placeholder: field.placeholder.as_ref().map(|p| p.get(code)),
         value: display(&value),
         options,
+        options_html,
         error,
         hidden: hidden.contains(&field.id),
         describedby: describedby.join(" "),

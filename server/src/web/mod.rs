@@ -545,7 +545,10 @@ fn candidature_routes(state: &AppState) -> Router<App> {
     let pieces = definition.file().pieces.iter();
     let largest = pieces.filter_map(|p| definition.max_size(&p.id)).max();
     let limit = usize::try_from(largest.unwrap_or(0)).unwrap_or(usize::MAX);
-    let upload = post(uploads::upload).layer(DefaultBodyLimit::max(limit.saturating_add(1 << 20)));
+    let body_limit = DefaultBodyLimit::max(limit.saturating_add(1 << 20));
+    let turns = Arc::new(tokio::sync::Semaphore::new(UPLOADS_AT_ONCE));
+    let turn = middleware::from_fn_with_state(turns, upload_turn);
+    let upload = post(uploads::upload).layer(body_limit).layer(turn.clone());
     Router::new()
         .route("/formations", get(catalogue::catalogue))
         .route("/formations/{id}", get(catalogue::formation))
@@ -582,8 +585,26 @@ fn candidature_routes(state: &AppState) -> Router<App> {
             "/tiers/{token}",
             get(third_party::show)
                 .post(third_party::send)
-                .layer(DefaultBodyLimit::max(limit.saturating_add(1 << 20))),
+                .layer(body_limit)
+                .layer(turn),
         )
+}
+
+/// Uploads handled at once by a procedure; the others wait their turn
+/// before their body is read (their bytes wait in the connection). Each
+/// upload is held whole in memory while it is checked and stored: this
+/// bounds that memory when hundreds arrive together on the last day.
+const UPLOADS_AT_ONCE: usize = 16;
+
+/// Runs an upload in its turn (see [`UPLOADS_AT_ONCE`]).
+async fn upload_turn(
+    State(turns): State<Arc<tokio::sync::Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // Held until the answer is made; the semaphore is never closed.
+    let _turn = turns.acquire().await;
+    next.run(request).await
 }
 
 /// The dossier's sections, their entries, and the live preview of a form.
