@@ -252,6 +252,13 @@ impl Visitor {
         checked(record, kind, start, answer, expected, path)
     }
 
+    /// Reads the confirmation page at `path` (a signed-in page), then
+    /// confirms with its token, timed as `kind`.
+    async fn confirm(&mut self, record: &Record, kind: &str, path: &str) -> Option<Answer> {
+        let page = self.get(record, "page (signed in)", path, 200).await?;
+        self.post(record, kind, path, &csrf(&page), &[]).await
+    }
+
     /// Uploads `bytes` as a browser's form does, timed as `upload`.
     async fn upload(
         &mut self,
@@ -388,24 +395,8 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
         &fields,
     )
     .await;
-    let Some(confirm) = me
-        .get(&record, page, "/formations/m1-set/candidater", 200)
-        .await
-    else {
-        return;
-    };
-    let token = csrf(&confirm);
-    if me
-        .post(
-            &record,
-            "apply",
-            "/formations/m1-set/candidater",
-            &token,
-            &[],
-        )
-        .await
-        .is_none()
-    {
+    let applying = "/formations/m1-set/candidater";
+    if me.confirm(&record, "apply", applying).await.is_none() {
         return;
     }
     let Some(candidature) = me.get(&record, page, "/candidatures/c1", 200).await else {
@@ -436,21 +427,8 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
         me.post(&record, "save a section", declare, &token, &[])
             .await;
     }
-    let Some(confirm) = me
-        .get(&record, page, "/candidatures/c1/transmettre", 200)
-        .await
-    else {
-        return;
-    };
-    let token = csrf(&confirm);
-    me.post(
-        &record,
-        "transmit",
-        "/candidatures/c1/transmettre",
-        &token,
-        &[],
-    )
-    .await;
+    me.confirm(&record, "transmit", "/candidatures/c1/transmettre")
+        .await;
 }
 
 /// A gestionnaire lists the received candidatures of a formation and opens
