@@ -127,8 +127,8 @@ pub fn run(options: ServeOptions) -> anyhow::Result<ExitCode> {
 /// raises that threshold up to 32 MiB and keeps such blocks in its
 /// per-thread arenas. Every password hashed takes a 19 MiB block (argon2's
 /// working memory); after a wave of sign-ins the server kept about 650 MB
-/// (docs/performance.md: 1 GB peak for the deadline-day run, 187 MB with
-/// this).
+/// (docs/performance.md: the deadline-day run's peak went from 962 MB to
+/// 312 MB with this).
 fn return_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only sets one of the allocator's parameters; called
