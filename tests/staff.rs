@@ -1441,52 +1441,42 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
         ];
         office.post(&server.url("/staff/editeur/apercu/page"), &fields)
     };
-    let catalogue = page("catalogue");
-    assert_eq!(catalogue.status, 200);
-    assert!(
-        catalogue.body.contains("Master Glaciologie — M1"),
-        "{}",
-        catalogue.body
-    );
-    let formation = page("formation:m1-glaciologie");
-    assert!(
-        formation.body.contains("Master Glaciologie — M1")
-            && formation.body.contains("Lettre de motivation"),
-        "{}",
-        formation.body
-    );
-    let candidature = page("candidature:m1-glaciologie");
-    assert!(
-        candidature.body.contains("Master Glaciologie — M1")
-            && candidature.body.contains("Curriculum vitae"),
-        "{}",
-        candidature.body
-    );
-    let section = page("section:etat_civil");
-    assert!(
-        section.body.contains("Nom de naissance"),
-        "{}",
-        section.body
-    );
-    let dashboard = page("dashboard");
-    assert!(
-        dashboard.body.contains("Camille")
-            && dashboard
-                .body
-                .contains("Master Sciences de l&#x27;Environnement Terrestre — M1"),
-        "{}",
-        dashboard.body
-    );
-    // A repeatable section's entry: the first scenario's first entry.
-    let entry = page("entry:cursus_externe");
-    assert_eq!(entry.status, 200, "{}", entry.body);
-    assert!(
-        entry
-            .body
-            .contains("action=\"&#x2f;dossier&#x2f;cursus_externe&#x2f;1"),
-        "{}",
-        entry.body
-    );
+    // Each page, with what it must show: the edited text's new formation,
+    // the sample candidate's answers (the first scenario's; a repeatable
+    // section's entry is its first one).
+    for (which, shows) in [
+        ("catalogue", &["Master Glaciologie — M1"][..]),
+        (
+            "formation:m1-glaciologie",
+            &["Master Glaciologie — M1", "Lettre de motivation"],
+        ),
+        (
+            "candidature:m1-glaciologie",
+            &["Master Glaciologie — M1", "Curriculum vitae"],
+        ),
+        ("section:etat_civil", &["Nom de naissance"]),
+        (
+            "dashboard",
+            &[
+                "Camille",
+                "Master Sciences de l&#x27;Environnement Terrestre — M1",
+            ],
+        ),
+        (
+            "entry:cursus_externe",
+            &["action=\"&#x2f;dossier&#x2f;cursus_externe&#x2f;1"],
+        ),
+    ] {
+        let shown = page(which);
+        assert_eq!(shown.status, 200, "{which}: {}", shown.body);
+        for words in shows {
+            assert!(
+                shown.body.contains(words),
+                "{which}: {words}\n{}",
+                shown.body
+            );
+        }
+    }
     assert_eq!(page("section:nulle-part").status, 404);
     assert_eq!(page("entry:etat_civil").status, 404);
     assert_eq!(page("ailleurs").status, 404);

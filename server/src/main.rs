@@ -66,7 +66,8 @@ enum Commands {
     /// definition, by the mappings its `migrate:` declares (server stopped).
     Migrate(versions_cli::MigrateOptions),
     /// Serve a preview of a definition file for its author: its scenarios
-    /// played and every mail they send rendered, read again at each visit.
+    /// played, every mail they send rendered, and each candidate page of a
+    /// sample candidate; the file read again at each visit.
     Preview {
         /// Definition file (YAML).
         file: PathBuf,

@@ -36,6 +36,21 @@ pub enum Refusal {
     Failed(String),
 }
 
+impl From<DefinitionError> for Refusal {
+    fn from(error: DefinitionError) -> Refusal {
+        Refusal::Invalid(described(&error))
+    }
+}
+
+/// Why a definition could not be read: its diagnostics, or the failure
+/// with its causes.
+pub fn described(error: &DefinitionError) -> String {
+    match error {
+        DefinitionError::Invalid(diagnostics) => diagnostics.render(),
+        other => guichet_engine::with_causes(other),
+    }
+}
+
 /// What publishing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
@@ -47,10 +62,7 @@ pub enum Published {
 
 /// Reads `file` and publishes it as `by`.
 pub fn publish_file(state: &AppState, file: &Path, by: &str) -> Result<Published, Refusal> {
-    let definition = Definition::load(file).map_err(|error| match error {
-        DefinitionError::Invalid(diagnostics) => Refusal::Invalid(diagnostics.render()),
-        other => Refusal::Invalid(guichet_engine::with_causes(&other)),
-    })?;
+    let definition = Definition::load(file)?;
     publish(state, Arc::new(definition), by)
 }
 

@@ -628,6 +628,12 @@ async fn error_pages(
     next: Next,
 ) -> Response {
     let response = next.run(request).await;
+    error_page(&state, lang, response)
+}
+
+/// The page of `response` if it is a [`PageError`]'s, in `lang`; otherwise
+/// `response` itself.
+fn error_page(state: &AppState, lang: Lang, response: Response) -> Response {
     let Some(words) = error::ErrorWords::of(&response) else {
         return response;
     };

@@ -198,13 +198,13 @@ impl Previewed {
     /// The procedure with the file as it is now on disk; or the page saying
     /// why the file cannot be shown. Blocking.
     fn current(&self) -> Result<Arc<AppState>, (StatusCode, String)> {
-        let definition = match Definition::load(&self.file) {
-            Ok(definition) => definition,
-            Err(DefinitionError::Invalid(diagnostics)) => {
-                return Err((StatusCode::UNPROCESSABLE_ENTITY, diagnostics.render()))
-            }
-            Err(error) => return Err((StatusCode::NOT_FOUND, guichet_engine::with_causes(&error))),
-        };
+        let definition = Definition::load(&self.file).map_err(|error| {
+            let status = match error {
+                DefinitionError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::NOT_FOUND,
+            };
+            (status, crate::publish::described(&error))
+        })?;
         let words = super::unknown_words(&definition);
         if !words.is_empty() {
             return Err((StatusCode::UNPROCESSABLE_ENTITY, words.join("\n")));
@@ -286,23 +286,10 @@ async fn candidate_page(
         Err(response) => return response,
     };
     let definition = visit.state.engine.definition();
-    let lang = visit.lang;
-    let state = Arc::clone(&visit.state);
-    match sample_page(visit, definition, &asked).await {
-        Ok(response) => response,
-        Err(error) => {
-            let response = error.into_response();
-            let Some(words) = super::error::ErrorWords::of(&response) else {
-                return response;
-            };
-            let page = super::error::MessagePage {
-                heading: lang.t(words.heading),
-                message: lang.t(words.text),
-                link: None,
-            };
-            state.render(lang, words.template, response.status(), &page)
-        }
-    }
+    let (lang, state) = (visit.lang, Arc::clone(&visit.state));
+    // The preview's router has no state for the server's error pages layer.
+    let response = sample_page(visit, definition, &asked).await.into_response();
+    super::error_page(&state, lang, response)
 }
 
 /// Any other address: the forms and links of the pages shown lead here.

@@ -314,10 +314,7 @@ pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
             let page = EditorPage {
                 edit,
                 file: staff.visit.state.definition_file.display().to_string(),
-                refusal: Some(match error {
-                    DefinitionError::Invalid(diagnostics) => diagnostics.render(),
-                    other => guichet_engine::with_causes(&other),
-                }),
+                refusal: Some(publish::described(&error)),
                 ..EditorPage::default()
             };
             return editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY);
@@ -346,11 +343,7 @@ pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
     let by = staff.member.account.email.clone();
     let edited = edit.clone();
     let published = blocking(move || -> Result<(), Refusal> {
-        let definition = edited.checked(&state.definition_file).map_err(|error| match error {
-            DefinitionError::Invalid(diagnostics) => Refusal::Invalid(diagnostics.render()),
-            other => Refusal::Invalid(guichet_engine::with_causes(&other)),
-        })?;
-        let definition = Arc::new(definition);
+        let definition = Arc::new(edited.checked(&state.definition_file)?);
         publish::publish(&state, Arc::clone(&definition), &by)?;
         edited
             .write(&state.definition_file, &definition)
