@@ -8,7 +8,9 @@
 //! - `cargo test --release --test load -- --full`: the measurement reported
 //!   in `docs/performance.md` (the release server; 500 candidates, 50
 //!   connections, ten seconds per page). `--candidates N`, `--connections N`
-//!   and `--seconds S` change it.
+//!   and `--seconds S` change it; `--pages TEXT` reads only the pages whose
+//!   kind holds TEXT (e.g. `--pages section`, to profile one page: the
+//!   server's process id is printed first, for `perf record -p`).
 //!
 //! It prints, per kind of request: how many, the rate (for the pages read at
 //! full speed), p50 and p99, the errors; and the server's peak memory.
@@ -38,6 +40,8 @@ struct Plan {
     connections: usize,
     seconds: f64,
     full: bool,
+    /// Only the pages whose kind holds this text.
+    pages: Option<String>,
 }
 
 impl Plan {
@@ -56,6 +60,10 @@ impl Plan {
             connections: number("--connections", 4.0, 50.0) as usize,
             seconds: number("--seconds", 0.5, 10.0),
             full,
+            pages: args
+                .iter()
+                .position(|a| a == "--pages")
+                .and_then(|at| args.get(at + 1).cloned()),
         }
     }
 }
@@ -338,6 +346,15 @@ async fn pages_at_full_speed(
     path: &str,
     plan: &Plan,
 ) {
+    let bare = kind.starts_with("bare");
+    if !bare
+        && plan
+            .pages
+            .as_ref()
+            .is_some_and(|only| !kind.contains(only.as_str()))
+    {
+        return;
+    }
     let until = Instant::now() + Duration::from_secs_f64(plan.seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..plan.connections)
@@ -614,6 +631,7 @@ fn main() {
         &["--trusted-proxy", "127.0.0.1"],
         log,
     );
+    println!("server process: {}", server.process.id());
     let bare_port = free_port();
     let bare = Bare(
         std::process::Command::new(std::env::current_exe().unwrap())

@@ -528,8 +528,8 @@ fn an_entry_is_checked_field_by_field_with_its_dependent_lists() {
     let serie = section.fields.iter().find(|f| f.id == "serie").unwrap();
     let offered: Vec<String> = options(&definition, serie, &context, "fr")
         .unwrap()
-        .into_iter()
-        .map(|c| c.id)
+        .iter()
+        .map(|c| c.id.clone())
         .collect();
     assert!(offered.contains(&"GEN".to_owned()) && offered.contains(&"STMG".to_owned()));
     assert!(!offered.contains(&"S".to_owned()) && !offered.contains(&"A1".to_owned()));

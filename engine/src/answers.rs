@@ -3,9 +3,12 @@
 //! The same rules serve the engine (a saved answer is never of the wrong kind)
 //! and the forms (every problem of an entry, with a message a candidate reads).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::definition::Definition;
+pub use crate::list::Choice;
 use crate::model::{FieldDef, FieldType, Text};
 use crate::script::ScriptError;
 
@@ -237,23 +240,14 @@ fn looks_like_email(text: &str) -> bool {
     }) && !text.contains(char::is_whitespace)
 }
 
-/// One option offered to the candidate: its stable key and its label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    /// Key stored in the answer.
-    pub id: String,
-    /// Label shown.
-    pub label: String,
-}
-
 /// The options of a choice field given the entry's other answers (`context`
 /// holds the base names and the entry's fields): a list's `filter` applies.
-pub fn options(
-    definition: &Definition,
+pub fn options<'d>(
+    definition: &'d Definition,
     field: &FieldDef,
     context: &Value,
     language: &str,
-) -> Result<Vec<Choice>, ScriptError> {
+) -> Result<Cow<'d, [Choice]>, ScriptError> {
     if let Some(options) = &field.options {
         return Ok(options
             .iter()
@@ -264,33 +258,28 @@ pub fn options(
             .collect());
     }
     let Some(from) = &field.options_from else {
-        return Ok(Vec::new());
+        return Ok(Cow::Borrowed(&[]));
     };
     let Some(list) = definition.list(&from.list) else {
-        return Ok(Vec::new());
+        return Ok(Cow::Borrowed(&[]));
+    };
+    let Some(filter) = &from.filter else {
+        return Ok(list.choices_in(language));
     };
     let mut choices = Vec::new();
     for row in &list.rows {
-        if let Some(filter) = &from.filter {
-            let mut scope = context.clone();
-            if let Value::Object(map) = &mut scope {
-                map.insert(
-                    "row".into(),
-                    serde_json::to_value(row).unwrap_or(Value::Null),
-                );
-            }
-            if !definition.eval_bool(filter, &scope)? {
-                continue;
-            }
+        let mut scope = context.clone();
+        if let Value::Object(map) = &mut scope {
+            map.insert(
+                "row".into(),
+                serde_json::to_value(row).unwrap_or(Value::Null),
+            );
         }
-        let id = row.get(&list.key).cloned().unwrap_or_default();
-        let label = list
-            .label_in(row, language)
-            .cloned()
-            .unwrap_or_else(|| id.clone());
-        choices.push(Choice { id, label });
+        if definition.eval_bool(filter, &scope)? {
+            choices.push(list.choice(row, language));
+        }
     }
-    Ok(choices)
+    Ok(Cow::Owned(choices))
 }
 
 /// The outcome of checking one entry of a section.
@@ -302,6 +291,19 @@ pub struct EntryCheck {
     pub hidden: Vec<String>,
     /// The answers to keep: those of fields that apply.
     pub answers: Map<String, Value>,
+}
+
+/// Whether drawing or checking `fields` reads their context (see
+/// [`entry_context`]): a field's `when`, or a list filtered by the answers.
+/// Most forms do not, and need not build it.
+pub fn reads_context(fields: &[FieldDef]) -> bool {
+    fields.iter().any(|field| {
+        field.when.is_some()
+            || field
+                .options_from
+                .as_ref()
+                .is_some_and(|from| from.filter.is_some())
+    })
 }
 
 /// The names a field's `when` sees: `base` (see [`crate::base_context`]) plus

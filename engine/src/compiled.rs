@@ -8,6 +8,7 @@ use jiff::tz::TimeZone;
 use jiff::Span;
 use minijinja::Environment;
 
+use crate::context::shape::Shape;
 use crate::list::Lists;
 use crate::script::Scripts;
 
@@ -23,6 +24,9 @@ pub(crate) struct CompiledDefinition {
     pub max_sizes: HashMap<String, u64>,
     pub durations: HashMap<String, Span>,
     pub patterns: HashMap<String, regex::Regex>,
+    /// What every expression about a dossier sees (see
+    /// [`crate::context::shape::base_shape`]): filled into each context.
+    pub base_shape: Shape,
 }
 
 /// The owner name under which a letter's parts are compiled: apart from

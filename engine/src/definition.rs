@@ -140,6 +140,11 @@ impl Definition {
         self.compiled.lists.get(id)
     }
 
+    /// The names every expression about a dossier sees, made once.
+    pub(crate) fn base_shape(&self) -> &crate::context::shape::Shape {
+        &self.compiled.base_shape
+    }
+
     /// A candidature status by id.
     pub fn state(&self, id: &str) -> Option<&StateDef> {
         self.file.workflow.states.iter().find(|s| s.id == id)

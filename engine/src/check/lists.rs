@@ -150,15 +150,8 @@ impl Checker<'_> {
                     }
                 }
             }
-            self.lists.insert(
-                id.clone(),
-                List {
-                    columns,
-                    rows,
-                    key,
-                    label,
-                },
-            );
+            self.lists
+                .insert(id.clone(), List::new(columns, rows, key, label));
         }
         if let Some(composantes) = &self.def.composantes {
             if !self.def.lists.contains_key(composantes) {

@@ -159,6 +159,7 @@ pub(crate) fn check(
         max_sizes: checker.max_sizes,
         durations: checker.durations,
         patterns: checker.patterns,
+        base_shape: crate::context::shape::base_shape(checker.def),
     })
 }
 

@@ -31,7 +31,7 @@ pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) 
         "profile": dossier.profile,
         "dossier": {"id": dossier.id, "active_candidatures": active},
     });
-    shape::base_shape(file).fill(&mut value);
+    definition.base_shape().fill(&mut value);
     value
 }
 

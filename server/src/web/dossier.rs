@@ -13,15 +13,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use guichet_engine::model::{FieldDef, FieldType, SectionDef, Text};
 use guichet_engine::{
-    base_context, check_entry, entry_context, options, Command, Definition, Dossier, EngineError,
-    Problem, WorkflowError,
+    base_context, check_entry, entry_context, options, reads_context, Command, Definition, Dossier,
+    EngineError, Problem, WorkflowError,
 };
-use minijinja::HtmlEscape;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, Lang, OwnDossier};
+use super::fields::{field_view, fields_html, problem_links, FieldView, ProblemLink};
 
 type Pairs = Vec<(String, String)>;
 
@@ -116,98 +116,6 @@ pub(super) struct SectionForm<'a> {
 }
 
 #[derive(Serialize)]
-struct OptionView {
-    id: String,
-    label: String,
-    selected: bool,
-}
-
-/// One input of a generated form, as its template draws it.
-#[derive(Serialize)]
-pub(super) struct FieldView<'a> {
-    id: &'a str,
-    label: &'a str,
-    kind: &'static str,
-    input: &'static str,
-    inputmode: Option<&'static str>,
-    required: bool,
-    help: Option<&'a str>,
-    placeholder: Option<&'a str>,
-    value: String,
-    options: Vec<OptionView>,
-    /// A drop-down list's options, written already (see [`options_html`]).
-    options_html: String,
-    error: Option<String>,
-    hidden: bool,
-    describedby: String,
-}
-
-/// The options a choice offers, each marked when selected.
-fn offered(
-    definition: &Definition,
-    field: &FieldDef,
-    context: &Value,
-    selected: &[String],
-    lang: Lang,
-) -> Vec<OptionView> {
-    let choices: Vec<(String, String)> = match field.kind {
-        FieldType::Boolean => vec![("oui".into(), lang.t("yes")), ("non".into(), lang.t("no"))],
-        FieldType::Choice | FieldType::MultiChoice => {
-            options(definition, field, context, lang.code())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| (c.id, c.label))
-                .collect()
-        }
-        _ => Vec::new(),
-    };
-    choices
-        .into_iter()
-        .map(|(id, label)| OptionView {
-            selected: selected.contains(&id),
-            id,
-            label,
-        })
-        .collect()
-}
-
-/// The `<option>`s of a drop-down list, escaped as the templates escape.
-/// Written here rather than by a template loop: lists from data run to
-/// hundreds of entries (countries, institutions), and the template engine's
-/// loop over them was most of a section page's time.
-fn options_html(options: &[OptionView]) -> String {
-    use std::fmt::Write;
-    let mut html = String::with_capacity(options.len() * 48);
-    for option in options {
-        let selected = if option.selected { " selected" } else { "" };
-        let (id, label) = (HtmlEscape(&option.id), HtmlEscape(&option.label));
-        let _ = write!(html, "<option value=\"{id}\"{selected}>{label}</option>");
-    }
-    html
-}
-
-/// How a field is drawn: the template's kind, and the input type and mode.
-fn widget(field: &FieldDef, options: usize) -> (&'static str, &'static str, Option<&'static str>) {
-    let kind = match field.kind {
-        // Short fixed lists read best as radios; lists from data stay lists.
-        FieldType::Choice if field.options.is_some() && options <= 4 => "choice_radios",
-        FieldType::Choice => "choice",
-        FieldType::MultiChoice => "multi_choice",
-        FieldType::Boolean => "boolean",
-        FieldType::Textarea => "textarea",
-        _ => "input",
-    };
-    let (input, inputmode) = match field.kind {
-        FieldType::Email => ("email", None),
-        FieldType::Phone => ("tel", None),
-        FieldType::Date => ("date", None),
-        FieldType::Year | FieldType::Number => ("text", Some("numeric")),
-        _ => ("text", None),
-    };
-    (kind, input, inputmode)
-}
-
-#[derive(Serialize)]
 struct SectionHeading<'a> {
     title: &'a str,
     help: Option<&'a str>,
@@ -216,94 +124,47 @@ struct SectionHeading<'a> {
 #[derive(Serialize)]
 struct SectionPage<'a> {
     section: SectionHeading<'a>,
-    fields: Vec<FieldView<'a>>,
-    problems: bool,
+    fields_html: String,
+    summary: Vec<ProblemLink<'a>>,
     action: String,
     preview: String,
     /// Where the page leads back to, and its words.
     back: (String, String),
 }
 
-/// How `field` is drawn with the answers of `entry` and their `problems`,
-/// in a form whose conditions are evaluated in `context` (`hidden`: the
-/// fields that do not apply).
-pub(super) fn field_view<'a>(
-    field: &'a FieldDef,
-    (entry, problems): (&Map<String, Value>, &[(String, Problem)]),
-    (definition, context, hidden): (&Definition, &Value, &[String]),
-    lang: Lang,
-) -> FieldView<'a> {
-    let code = lang.code();
-    let value = entry.get(&field.id).cloned().unwrap_or(Value::Null);
-    let error = problems
-        .iter()
-        .find(|(id, _)| id == &field.id)
-        .map(|(_, p)| p.message(code));
-    let selected: Vec<String> = match &value {
-        Value::Array(items) => items.iter().map(display).collect(),
-        Value::Null => Vec::new(),
-        other => vec![display(other)],
-    };
-    let mut options = offered(definition, field, context, &selected, lang);
-    let (kind, input, inputmode) = widget(field, options.len());
-    let options_html = if kind == "choice" {
-        options_html(&std::mem::take(&mut options))
-    } else {
-        String::new()
-    };
-    let mut describedby = Vec::new();
-    if field.help.is_some() {
-        describedby.push(format!("{}-help", field.id));
-    }
-    if error.is_some() {
-        describedby.push(format!("{}-error", field.id));
-    }
-    FieldView {
-        id: &field.id,
-        label: field.label.get(code),
-        kind,
-        input,
-        inputmode,
-        required: field.required,
-        help: field.help.as_ref().map(|h| h.get(code)),
-        placeholder: field.placeholder.as_ref().map(|p| p.get(code)),
-        value: display(&value),
-        options,
-        options_html,
-        error,
-        hidden: hidden.contains(&field.id),
-        describedby: describedby.join(" "),
-    }
-}
-
 impl SectionForm<'_> {
     pub(super) fn render(&self, own: &OwnDossier) -> Response {
         let (visit, lang) = (&own.visit, own.visit.lang);
         let definition = own.definition.as_ref();
-        let base = base_context(definition, &own.dossier, visit.state.clock.now());
-        let context = entry_context(&base, self.fields, &self.entry);
-        let hidden = match check_entry(definition, &base, self.fields, &self.entry) {
-            Ok(check) => check.hidden,
-            Err(error) => {
-                tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
-                Vec::new()
-            }
+        let (context, hidden) = if reads_context(self.fields) {
+            let base = base_context(definition, &own.dossier, visit.state.clock.now());
+            let hidden = match check_entry(definition, &base, self.fields, &self.entry) {
+                Ok(check) => check.hidden,
+                Err(error) => {
+                    tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
+                    Vec::new()
+                }
+            };
+            (entry_context(&base, self.fields, &self.entry), hidden)
+        } else {
+            (Value::Null, Vec::new())
         };
         let code = lang.code();
+        let fields: Vec<FieldView> = self
+            .fields
+            .iter()
+            .map(|field| {
+                let answers = (&self.entry, self.problems.as_slice());
+                field_view(field, answers, (definition, &context, &hidden), lang)
+            })
+            .collect();
         let page = SectionPage {
             section: SectionHeading {
                 title: self.title.get(code),
                 help: self.help.map(|h| h.get(code)),
             },
-            fields: self
-                .fields
-                .iter()
-                .map(|field| {
-                    let answers = (&self.entry, self.problems.as_slice());
-                    field_view(field, answers, (definition, &context, &hidden), lang)
-                })
-                .collect(),
-            problems: !self.problems.is_empty(),
+            fields_html: fields_html(&fields, &lang.t("choose")),
+            summary: problem_links(&fields),
             action: lang.href(&self.action),
             preview: lang.href(&self.preview),
             back: (lang.href(&self.back.0), lang.t(self.back.1)),
@@ -622,7 +483,7 @@ pub(super) fn preview_of(
     for field in fields.iter().filter(|f| f.options_from.is_some()) {
         let offered: Vec<Value> = options(definition, field, &context, lang.code())
             .unwrap_or_default()
-            .into_iter()
+            .iter()
             .map(|c| json!({"id": c.id, "label": c.label}))
             .collect();
         lists.insert(field.id.clone(), json!(offered));

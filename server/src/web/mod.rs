@@ -14,6 +14,7 @@ mod dossier;
 mod dossier_pdf;
 mod error;
 mod extract;
+mod fields;
 mod forms;
 mod history;
 mod links;

@@ -17,9 +17,10 @@ use guichet_engine::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::super::dossier::{answers_from, display, field_view, FieldView};
+use super::super::dossier::{answers_from, display};
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::{CsrfForm, Lang};
+use super::super::fields::{field_view, fields_html, problem_links, FieldView, ProblemLink};
 use super::super::history::{describe, HistoryLine, Reader};
 use super::super::words::refusal;
 use super::list::column_text;
@@ -482,8 +483,8 @@ struct TransitionPage<'a> {
     heading: String,
     formation: String,
     name: String,
-    fields: Vec<FieldView<'a>>,
-    problems: bool,
+    fields_html: String,
+    summary: Vec<ProblemLink<'a>>,
     error: Option<String>,
     action: String,
     button: String,
@@ -505,7 +506,7 @@ fn transition_page(
     let now = seen.staff.visit.state.clock.now();
     let context = guichet_engine::candidature_context(definition, &seen.dossier, candidature, now)
         .map_err(PageError::internal)?;
-    let fields = transition
+    let fields: Vec<FieldView> = transition
         .input
         .iter()
         .map(|field| field_view(field, (entry, problems), (definition, &context, &[]), lang))
@@ -523,8 +524,8 @@ fn transition_page(
             seen.dossier.candidate.last_name.to_uppercase(),
             seen.dossier.candidate.first_name
         ),
-        fields,
-        problems: !problems.is_empty(),
+        fields_html: fields_html(&fields, &lang.t("choose")),
+        summary: problem_links(&fields),
         error,
         action: lang.href(&format!("{}/transitions/{}", seen.path(), transition.id)),
         button: transition.label.get(code).to_owned(),

@@ -83,7 +83,7 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                     guichet_engine::options(&definition, field, &serde_json::Value::Null, code);
                 let counted = options
                     .unwrap_or_default()
-                    .into_iter()
+                    .iter()
                     .map(|option| Count {
                         count: rows
                             .iter()
@@ -93,7 +93,7 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                             })
                             .count(),
                         href: link(format!("{}={}", field.id, option.id)),
-                        label: option.label,
+                        label: option.label.clone(),
                     })
                     .collect();
                 decisions.push((field.label.get(code).to_owned(), counted));

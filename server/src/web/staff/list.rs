@@ -349,11 +349,11 @@ pub fn column_text(
         return text;
     }
     let options = guichet_engine::options(definition, field, &Value::Null, lang.code());
+    let options = options.unwrap_or_default();
     options
-        .unwrap_or_default()
-        .into_iter()
+        .iter()
         .find(|o| o.id == text)
-        .map_or(text, |o| o.label)
+        .map_or(text, |o| o.label.clone())
 }
 
 #[derive(Serialize)]
@@ -485,8 +485,8 @@ fn filters(staff: &Staff, definition: &Definition, view: &View, lang: Lang) -> V
             field.label.get(code).to_owned(),
             options
                 .unwrap_or_default()
-                .into_iter()
-                .map(|o| (o.id, o.label))
+                .iter()
+                .map(|o| (o.id.clone(), o.label.clone()))
                 .collect(),
             chosen,
         ));

@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use guichet_engine::{Actor, Candidature, Definition, Dossier};
 
-use super::error::{blocking, PageError};
+use super::error::PageError;
 use super::extract::Visit;
 use super::session::{cookie, STAFF_SESSION_COOKIE};
 use super::App;
@@ -117,15 +117,13 @@ impl FromRequestParts<App> for Staff {
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, PageError> {
         let id =
             cookie(&parts.headers, STAFF_SESSION_COOKIE).ok_or(PageError::StaffSignInNeeded)?;
-        let worker = Arc::clone(state);
-        let member = blocking(move || {
-            let session = worker.staff.accounts.session(&id, jiff::Timestamp::now())?;
-            match session {
-                Some(session) => worker.staff.member(&session.account),
-                None => Ok(None),
-            }
-        })
-        .await??;
+        // On the request's own thread, as a candidate's session (see
+        // `SignedIn`): reads from sled's cache.
+        let session = state.staff.accounts.session(&id, jiff::Timestamp::now())?;
+        let member = match session {
+            Some(session) => state.staff.member(&session.account)?,
+            None => None,
+        };
         let member = member
             .filter(|m| !m.rights.disabled)
             .ok_or(PageError::StaffSignInNeeded)?;
@@ -243,9 +241,9 @@ impl FromRequestParts<App> for SeenCandidature {
         let (Some(dossier_id), Some(id)) = (named("dossier"), named("candidature")) else {
             return Err(PageError::NotFound);
         };
-        let worker = Arc::clone(state);
-        let dossier = blocking(move || worker.engine.dossier(&dossier_id))
-            .await??
+        let dossier = state
+            .engine
+            .dossier(&dossier_id)?
             .ok_or(PageError::NotFound)?;
         let definition = state.definition_of(&dossier);
         let seen = SeenCandidature {

@@ -1,0 +1,324 @@
+//! One generated input of a form (a dossier section's field, a repeatable
+//! section's entry, a staff transition's input) with its label, help, error
+//! and options, written as HTML.
+//!
+//! Written here rather than by a template macro: a section holds a dozen
+//! fields and lists from data run to hundreds of options, and evaluating the
+//! macro per field was most of a section page's time. Every value goes
+//! through minijinja's own `HtmlEscape`, as the templates escape.
+
+use std::fmt::{self, Write};
+
+use guichet_engine::model::{FieldDef, FieldType};
+use guichet_engine::{options, Choice, Definition, Problem};
+use minijinja::HtmlEscape;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::dossier::display;
+use super::extract::Lang;
+
+/// One input of a generated form, as the page draws it.
+pub(super) struct FieldView<'a> {
+    id: &'a str,
+    label: &'a str,
+    kind: Widget,
+    input: &'static str,
+    inputmode: Option<&'static str>,
+    required: bool,
+    help: Option<&'a str>,
+    placeholder: Option<&'a str>,
+    value: String,
+    /// The options of radios and checkboxes, each marked when chosen.
+    options: Vec<(Choice, bool)>,
+    /// A drop-down list's options, written already.
+    options_html: String,
+    error: Option<String>,
+    hidden: bool,
+}
+
+/// How a field is drawn.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Widget {
+    /// A drop-down list.
+    Select,
+    /// Radios: a short fixed list, or yes and no.
+    Radios,
+    /// Checkboxes.
+    Checkboxes,
+    /// A text area.
+    Textarea,
+    /// A one-line input.
+    Input,
+}
+
+/// How `field` is drawn: the widget, and the input's type and mode.
+fn widget(field: &FieldDef, options: usize) -> (Widget, &'static str, Option<&'static str>) {
+    let kind = match field.kind {
+        // Short fixed lists read best as radios; lists from data stay lists.
+        FieldType::Choice if field.options.is_some() && options <= 4 => Widget::Radios,
+        FieldType::Choice => Widget::Select,
+        FieldType::MultiChoice => Widget::Checkboxes,
+        FieldType::Boolean => Widget::Radios,
+        FieldType::Textarea => Widget::Textarea,
+        _ => Widget::Input,
+    };
+    let (input, inputmode) = match field.kind {
+        FieldType::Email => ("email", None),
+        FieldType::Phone => ("tel", None),
+        FieldType::Date => ("date", None),
+        FieldType::Year | FieldType::Number => ("text", Some("numeric")),
+        _ => ("text", None),
+    };
+    (kind, input, inputmode)
+}
+
+/// The `<option>`s of a drop-down list, the chosen ones marked.
+fn options_html(choices: &[Choice], selected: &[String]) -> String {
+    let mut html = String::with_capacity(choices.len() * 48);
+    for choice in choices {
+        let mark = if selected.contains(&choice.id) {
+            " selected"
+        } else {
+            ""
+        };
+        let (id, label) = (HtmlEscape(&choice.id), HtmlEscape(&choice.label));
+        let _ = write!(html, "<option value=\"{id}\"{mark}>{label}</option>");
+    }
+    html
+}
+
+/// How `field` is drawn with the answers of `entry` and their `problems`,
+/// in a form whose conditions are evaluated in `context` (`hidden`: the
+/// fields that do not apply).
+pub(super) fn field_view<'a>(
+    field: &'a FieldDef,
+    (entry, problems): (&Map<String, Value>, &[(String, Problem)]),
+    (definition, context, hidden): (&Definition, &Value, &[String]),
+    lang: Lang,
+) -> FieldView<'a> {
+    let code = lang.code();
+    let value = entry.get(&field.id).unwrap_or(&Value::Null);
+    let error = problems
+        .iter()
+        .find(|(id, _)| id == &field.id)
+        .map(|(_, p)| p.message(code));
+    let selected: Vec<String> = match value {
+        Value::Array(items) => items.iter().map(display).collect(),
+        Value::Null => Vec::new(),
+        other => vec![display(other)],
+    };
+    let choices = match field.kind {
+        FieldType::Boolean => vec![
+            Choice {
+                id: "oui".into(),
+                label: lang.t("yes"),
+            },
+            Choice {
+                id: "non".into(),
+                label: lang.t("no"),
+            },
+        ]
+        .into(),
+        FieldType::Choice | FieldType::MultiChoice => {
+            options(definition, field, context, code).unwrap_or_default()
+        }
+        _ => Default::default(),
+    };
+    let (kind, input, inputmode) = widget(field, choices.len());
+    let (options, options_html) = if kind == Widget::Select {
+        (Vec::new(), options_html(&choices, &selected))
+    } else {
+        let marked = choices.iter().map(|choice| {
+            let chosen = selected.contains(&choice.id);
+            (choice.clone(), chosen)
+        });
+        (marked.collect(), String::new())
+    };
+    FieldView {
+        id: &field.id,
+        label: field.label.get(code),
+        kind,
+        input,
+        inputmode,
+        required: field.required,
+        help: field.help.as_ref().map(|h| h.get(code)),
+        placeholder: field.placeholder.as_ref().map(|p| p.get(code)),
+        value: display(value),
+        options,
+        options_html,
+        error,
+        hidden: hidden.contains(&field.id),
+    }
+}
+
+/// A field with a problem, as the error summary at the top of a form links
+/// to it.
+#[derive(Serialize)]
+pub(super) struct ProblemLink<'a> {
+    id: &'a str,
+    label: &'a str,
+    error: &'a str,
+}
+
+/// The problems of `fields`, in their order.
+pub(super) fn problem_links<'a>(fields: &'a [FieldView<'a>]) -> Vec<ProblemLink<'a>> {
+    fields
+        .iter()
+        .filter_map(|field| {
+            Some(ProblemLink {
+                id: field.id,
+                label: field.label,
+                error: field.error.as_deref()?,
+            })
+        })
+        .collect()
+}
+
+/// The HTML of `fields`, in order (`choose`: the words of a drop-down
+/// list's empty first option).
+pub(super) fn fields_html(fields: &[FieldView], choose: &str) -> String {
+    let mut html = String::with_capacity(fields.iter().map(|f| 400 + f.options_html.len()).sum());
+    for field in fields {
+        // Writing to a `String` cannot fail.
+        let _ = field.write(&mut html, choose);
+    }
+    html
+}
+
+impl FieldView<'_> {
+    /// Appends the field: its wrapper, label (a legend for a group of
+    /// options), the required marker, help, error, and input. The help and
+    /// error ids are what the input's `aria-describedby` names.
+    fn write(&self, html: &mut String, choose: &str) -> fmt::Result {
+        let id = HtmlEscape(self.id);
+        let error_class = if self.error.is_some() {
+            " has-error"
+        } else {
+            ""
+        };
+        let hidden = if self.hidden { " hidden" } else { "" };
+        writeln!(
+            html,
+            "<div class=\"field{error_class}\" data-field=\"{id}\"{hidden}>"
+        )?;
+        let described = self.described_by();
+        match self.kind {
+            Widget::Radios | Widget::Checkboxes => {
+                html.push_str("<fieldset");
+                self.write_described_by(html, &described)?;
+                html.push_str(">\n<legend>");
+                self.write_label_text(html)?;
+                html.push_str("</legend>\n");
+                self.write_help_and_error(html)?;
+                let kind = if self.kind == Widget::Checkboxes {
+                    "checkbox"
+                } else {
+                    "radio"
+                };
+                for (number, (choice, chosen)) in self.options.iter().enumerate() {
+                    let number = number + 1;
+                    let checked = if *chosen { " checked" } else { "" };
+                    let (value, label) = (HtmlEscape(&choice.id), HtmlEscape(&choice.label));
+                    write!(
+                        html,
+                        "<div class=\"option\">\n<input type=\"{kind}\" id=\"{id}-{number}\" name=\"{id}\" value=\"{value}\"{checked}>\n<label for=\"{id}-{number}\">{label}</label>\n</div>\n"
+                    )?;
+                }
+                html.push_str("</fieldset>\n");
+            }
+            Widget::Select | Widget::Textarea | Widget::Input => {
+                write!(html, "<label for=\"{id}\">")?;
+                self.write_label_text(html)?;
+                html.push_str("</label>\n");
+                self.write_help_and_error(html)?;
+                let invalid = if self.error.is_some() {
+                    " aria-invalid=\"true\""
+                } else {
+                    ""
+                };
+                match self.kind {
+                    Widget::Select => {
+                        write!(html, "<select id=\"{id}\" name=\"{id}\"")?;
+                        self.write_described_by(html, &described)?;
+                        write!(
+                            html,
+                            "{invalid}>\n<option value=\"\">{}</option>\n",
+                            HtmlEscape(choose)
+                        )?;
+                        html.push_str(&self.options_html);
+                        html.push_str("\n</select>\n");
+                    }
+                    Widget::Textarea => {
+                        write!(html, "<textarea id=\"{id}\" name=\"{id}\" rows=\"4\"")?;
+                        self.write_described_by(html, &described)?;
+                        writeln!(html, "{invalid}>{}</textarea>", HtmlEscape(&self.value))?;
+                    }
+                    _ => {
+                        let (kind, value) = (self.input, HtmlEscape(&self.value));
+                        write!(
+                            html,
+                            "<input id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{value}\""
+                        )?;
+                        if let Some(placeholder) = self.placeholder {
+                            write!(html, " placeholder=\"{}\"", HtmlEscape(placeholder))?;
+                        }
+                        if let Some(mode) = self.inputmode {
+                            write!(html, " inputmode=\"{mode}\"")?;
+                        }
+                        self.write_described_by(html, &described)?;
+                        writeln!(html, "{invalid}>")?;
+                    }
+                }
+            }
+        }
+        html.push_str("</div>\n");
+        Ok(())
+    }
+
+    /// The ids of the help and error texts the input is described by.
+    fn described_by(&self) -> String {
+        let mut ids = Vec::new();
+        if self.help.is_some() {
+            ids.push(format!("{}-help", self.id));
+        }
+        if self.error.is_some() {
+            ids.push(format!("{}-error", self.id));
+        }
+        ids.join(" ")
+    }
+
+    fn write_described_by(&self, html: &mut String, described: &str) -> fmt::Result {
+        if described.is_empty() {
+            return Ok(());
+        }
+        write!(html, " aria-describedby=\"{}\"", HtmlEscape(described))
+    }
+
+    fn write_label_text(&self, html: &mut String) -> fmt::Result {
+        write!(html, "{}", HtmlEscape(self.label))?;
+        if self.required {
+            html.push_str(" <span class=\"required\">*</span>");
+        }
+        Ok(())
+    }
+
+    fn write_help_and_error(&self, html: &mut String) -> fmt::Result {
+        let id = HtmlEscape(self.id);
+        if let Some(help) = self.help {
+            writeln!(
+                html,
+                "<p class=\"help\" id=\"{id}-help\">{}</p>",
+                HtmlEscape(help)
+            )?;
+        }
+        if let Some(error) = &self.error {
+            writeln!(
+                html,
+                "<p class=\"error\" id=\"{id}-error\">{}</p>",
+                HtmlEscape(error)
+            )?;
+        }
+        Ok(())
+    }
+}
