@@ -232,8 +232,9 @@ fn a_dossier_goes_through_the_procedure_and_survives_a_reopen() {
         ]
     );
     // Delivered mails leave the outbox for good.
-    let first = engine.outbox().unwrap()[0].id.clone();
+    let first = engine.outbox().unwrap()[0].clone();
     engine.mark_sent(&first).unwrap();
+    let first = first.id;
     drop(engine);
     let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
     assert_eq!(engine.outbox().unwrap().len(), 7);
@@ -738,4 +739,83 @@ fn a_published_version_serves_new_dossiers_while_those_in_progress_keep_theirs()
     let engine = Engine::open(osu(), store).unwrap();
     assert_eq!(engine.publications().unwrap().len(), 3);
     assert!(engine.version(&second).unwrap().is_some());
+}
+
+/// An account mail to `to`, queued at `now`.
+fn queue_activation(engine: &Engine<SledStore>, to: &str, now: Timestamp) -> String {
+    let context = json!({"account": {"first_name": "Camille", "last_name": "Durand",
+                         "email": to, "identifier": to},
+                         "link": "http://127.0.0.1/activer/x", "expires_at": "2027-03-11 09:00"});
+    let mail = engine
+        .queue_account_mail("compte_activation", to, "fr", &context, now)
+        .unwrap();
+    mail.id
+}
+
+#[test]
+fn the_outbox_reads_a_page_at_a_time_in_the_order_mails_were_queued() {
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let start = at("2027-03-10T09:00:00Z");
+    // Queued out of the order of their ids (random), and two in one instant.
+    let mut queued = Vec::new();
+    for (n, seconds) in [30, 10, 20, 20, 0].into_iter().enumerate() {
+        let when = start + jiff::SignedDuration::from_secs(seconds);
+        queued.push((
+            when,
+            queue_activation(&engine, &format!("c{n}@example.org"), when),
+        ));
+    }
+    queued.sort();
+    let mut read = Vec::new();
+    let mut after = None;
+    loop {
+        let page = engine.outbox_page(after.as_ref(), 2).unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        read.extend(page.into_iter().map(|m| (m.queued_at, m.id)));
+        after = Some(last);
+    }
+    assert_eq!(read, queued);
+
+    // A sent mail leaves; the others keep their order.
+    let third = engine.outbox_page(None, 3).unwrap().pop().unwrap();
+    engine.mark_sent(&third).unwrap();
+    let left: Vec<String> = engine.outbox().unwrap().into_iter().map(|m| m.id).collect();
+    let mut expected: Vec<String> = queued.into_iter().map(|(_, id)| id).collect();
+    expected.retain(|id| *id != third.id);
+    assert_eq!(left, expected);
+}
+
+#[test]
+fn mails_queued_by_an_earlier_version_keep_their_place_in_the_outbox() {
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let start = at("2027-03-10T09:00:00Z");
+    let first = queue_activation(&engine, "a@example.org", start);
+    let later = start + jiff::SignedDuration::from_secs(60);
+    let second = queue_activation(&engine, "b@example.org", later);
+    let mails = engine.outbox().unwrap();
+    drop(engine);
+    // An earlier version keyed each mail by its id alone.
+    {
+        let db = sled::open(folder.path()).unwrap();
+        let outbox = db.open_tree("outbox").unwrap();
+        outbox.clear().unwrap();
+        for mail in mails.iter().rev() {
+            outbox
+                .insert(mail.id.as_bytes(), serde_json::to_vec(mail).unwrap())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let ids: Vec<String> = engine.outbox().unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, [first.clone(), second.clone()]);
+    let oldest = engine.outbox_page(None, 1).unwrap().remove(0);
+    engine.mark_sent(&oldest).unwrap();
+    let ids: Vec<String> = engine.outbox().unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, [second]);
 }

@@ -569,9 +569,28 @@ impl<S: Store> Engine<S> {
         Ok(self.store.history(id)?)
     }
 
-    /// Mails waiting to be delivered.
+    /// Every mail waiting to be delivered, in the order they were queued
+    /// (for a look at the whole outbox; the mail worker reads it a page at
+    /// a time, [`Engine::outbox_page`]).
     pub fn outbox(&self) -> Result<Vec<OutboxMail>, EngineError> {
-        Ok(self.store.outbox()?)
+        let mut mails: Vec<OutboxMail> = Vec::new();
+        loop {
+            let page = self.store.outbox_page(mails.last(), 256)?;
+            if page.is_empty() {
+                return Ok(mails);
+            }
+            mails.extend(page);
+        }
+    }
+
+    /// At most `limit` mails waiting to be delivered, queued after `after`
+    /// (from the first when none), in the order they were queued.
+    pub fn outbox_page(
+        &self,
+        after: Option<&OutboxMail>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMail>, EngineError> {
+        Ok(self.store.outbox_page(after, limit)?)
     }
 
     /// Renders the account mail `mail` (one with `about: account`) for `to` in
@@ -623,8 +642,8 @@ impl<S: Store> Engine<S> {
     }
 
     /// Removes a delivered mail from the outbox.
-    pub fn mark_sent(&self, mail_id: &str) -> Result<(), EngineError> {
-        Ok(self.store.remove_from_outbox(mail_id)?)
+    pub fn mark_sent(&self, mail: &OutboxMail) -> Result<(), EngineError> {
+        Ok(self.store.remove_from_outbox(mail)?)
     }
 
     /// Every pending deadline of one dossier, with when it falls due.

@@ -100,6 +100,9 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.min(8)).min(Duration::from_secs(300))
 }
 
+/// How many mails the worker reads from the outbox at a time.
+const OUTBOX_PAGE: usize = 64;
+
 /// Drains the outbox until `stop` says so.
 pub async fn run_worker(
     engine: Arc<Engine<SledStore>>,
@@ -111,13 +114,20 @@ pub async fn run_worker(
     tracing::info!(transport = %transport.describe(), "mail delivery started");
     let envelope = Arc::new(envelope);
     let mut failures: HashMap<String, (u32, Instant)> = HashMap::new();
+    // The last mail of the page read: the outbox is read a page at a time,
+    // in the order mails were queued, however many wait.
+    let mut after: Option<OutboxMail> = None;
     loop {
         let pending = {
-            let engine = Arc::clone(&engine);
-            tokio::task::spawn_blocking(move || engine.outbox()).await
+            let (engine, after) = (Arc::clone(&engine), after.take());
+            tokio::task::spawn_blocking(move || engine.outbox_page(after.as_ref(), OUTBOX_PAGE))
+                .await
         };
         match pending {
             Ok(Ok(mails)) => {
+                if mails.len() == OUTBOX_PAGE {
+                    after = mails.last().cloned();
+                }
                 for mail in mails {
                     if *stop.borrow() {
                         return;
@@ -147,9 +157,9 @@ pub async fn run_worker(
                     match delivered {
                         Ok(()) => {
                             failures.remove(&mail.id);
-                            let engine = Arc::clone(&engine);
-                            let id = mail.id.clone();
-                            match tokio::task::spawn_blocking(move || engine.mark_sent(&id)).await {
+                            let (engine, sent) = (Arc::clone(&engine), mail.clone());
+                            match tokio::task::spawn_blocking(move || engine.mark_sent(&sent)).await
+                            {
                                 Ok(Ok(())) => {
                                     tracing::info!(mail = %mail.mail, id = %mail.id, to = ?mail.to, "mail sent")
                                 }
@@ -174,6 +184,10 @@ pub async fn run_worker(
                 tracing::error!(%error, "cannot read the outbox")
             }
             Err(error) => tracing::error!(%error, "mail worker task failed"),
+        }
+        if after.is_some() {
+            // More mails wait beyond the page just read.
+            continue;
         }
         tokio::select! {
             _ = wake.notified() => {}

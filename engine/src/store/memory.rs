@@ -21,7 +21,8 @@ struct State {
     publications: Vec<Publication>,
     dossiers: BTreeMap<String, Dossier>,
     events: BTreeMap<(String, u64), Event>,
-    outbox: BTreeMap<String, OutboxMail>,
+    /// Mails by [`super::outbox_key`].
+    outbox: BTreeMap<Vec<u8>, OutboxMail>,
     /// The index: rows by their index key.
     rows: BTreeMap<Vec<u8>, Row>,
     /// Deadlines by due time and waiting lists by rank, and each dossier's keys there.
@@ -99,7 +100,7 @@ impl Store for MemoryStore {
                 .events
                 .insert((id.clone(), commit.event.version), commit.event.clone());
             for mail in &commit.mails {
-                state.outbox.insert(mail.id.clone(), mail.clone());
+                state.outbox.insert(super::outbox_key(mail), mail.clone());
             }
         }
         Ok(())
@@ -188,19 +189,27 @@ impl Store for MemoryStore {
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
         let mut state = self.state()?;
         for mail in mails {
-            state.outbox.insert(mail.id.clone(), mail.clone());
+            state.outbox.insert(super::outbox_key(mail), mail.clone());
         }
         Ok(())
     }
 
-    fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
-        let mut mails: Vec<OutboxMail> = self.state()?.outbox.values().cloned().collect();
-        mails.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
-        Ok(mails)
+    fn outbox_page(
+        &self,
+        after: Option<&OutboxMail>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        let state = self.state()?;
+        let from = match after {
+            Some(mail) => std::ops::Bound::Excluded(super::outbox_key(mail)),
+            None => std::ops::Bound::Unbounded,
+        };
+        let page = state.outbox.range((from, std::ops::Bound::Unbounded));
+        Ok(page.take(limit).map(|(_, mail)| mail.clone()).collect())
     }
 
-    fn remove_from_outbox(&self, mail_id: &str) -> Result<(), StoreError> {
-        self.state()?.outbox.remove(mail_id);
+    fn remove_from_outbox(&self, mail: &OutboxMail) -> Result<(), StoreError> {
+        self.state()?.outbox.remove(&super::outbox_key(mail));
         Ok(())
     }
 }

@@ -295,8 +295,27 @@ pub trait Store: Send + Sync {
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError>;
     /// Queues mails that belong to no dossier (an account's mails), durably.
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError>;
-    /// Mails waiting to be delivered, oldest first.
-    fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError>;
+    /// Mails waiting to be delivered, in the order they were queued: at
+    /// most `limit` of those queued after `after` (from the first when
+    /// none), read in that order from the store without sorting.
+    fn outbox_page(
+        &self,
+        after: Option<&OutboxMail>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMail>, StoreError>;
     /// Removes a delivered mail from the outbox.
-    fn remove_from_outbox(&self, mail_id: &str) -> Result<(), StoreError>;
+    fn remove_from_outbox(&self, mail: &OutboxMail) -> Result<(), StoreError>;
+}
+
+/// The key of a mail in the outbox: a NUL byte (keys of an earlier form, a
+/// mail's id alone, never start with one), the time it was queued in
+/// nanoseconds (big-endian, its sign bit flipped so that times sort as
+/// bytes), then its id. The outbox reads in the order mails were queued.
+pub(crate) fn outbox_key(mail: &OutboxMail) -> Vec<u8> {
+    let nanoseconds = (mail.queued_at.as_nanosecond() as u128) ^ (1 << 127);
+    let mut key = Vec::with_capacity(17 + mail.id.len());
+    key.push(0);
+    key.extend_from_slice(&nanoseconds.to_be_bytes());
+    key.extend_from_slice(mail.id.as_bytes());
+    key
 }

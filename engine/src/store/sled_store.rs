@@ -103,7 +103,30 @@ impl SledStore {
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
         };
+        store.order_outbox()?;
         Ok(store)
+    }
+
+    /// Gives the mails of a store written by an earlier version, keyed by
+    /// their id alone, their key in queue order ([`super::outbox_key`]).
+    fn order_outbox(&self) -> Result<(), StoreError> {
+        // In batches: an outbox can hold many thousands of mails.
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut moved = 0;
+            for entry in self.outbox.range(&[1u8][..]..).take(1000) {
+                let (key, bytes) = entry.map_err(backend)?;
+                let mail: OutboxMail = decode(&bytes)?;
+                batch.remove(key);
+                batch.insert(super::outbox_key(&mail), bytes);
+                moved += 1;
+            }
+            if moved == 0 {
+                return Ok(());
+            }
+            self.outbox.apply_batch(batch).map_err(backend)?;
+            self.make_durable()?;
+        }
     }
 
     /// Writes everything to disk (commits already are; this is for shutdown).
@@ -183,7 +206,7 @@ impl Store for SledStore {
             commit: &'a Commit,
             dossier: Vec<u8>,
             event: Vec<u8>,
-            mails: Vec<(String, Vec<u8>)>,
+            mails: Vec<(Vec<u8>, Vec<u8>)>,
             rows: Vec<(Vec<u8>, Vec<u8>)>,
             ordered: Vec<Vec<u8>>,
             ordered_list: Vec<u8>,
@@ -198,7 +221,7 @@ impl Store for SledStore {
                     mails: commit
                         .mails
                         .iter()
-                        .map(|mail| Ok((mail.id.clone(), encode(mail)?)))
+                        .map(|mail| Ok((super::outbox_key(mail), encode(mail)?)))
                         .collect::<Result<Vec<_>, StoreError>>()?,
                     rows: commit
                         .indexed
@@ -266,7 +289,7 @@ impl Store for SledStore {
                     let key = event_key(id, item.commit.event.version);
                     events.insert(key, item.event.as_slice())?;
                     for (key, mail) in &item.mails {
-                        outbox.insert(key.as_bytes(), mail.as_slice())?;
+                        outbox.insert(key.as_slice(), mail.as_slice())?;
                     }
                 }
                 Ok(())
@@ -390,20 +413,32 @@ impl Store for SledStore {
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for mail in mails {
-            batch.insert(mail.id.as_bytes(), encode(mail)?);
+            batch.insert(super::outbox_key(mail), encode(mail)?);
         }
         self.outbox.apply_batch(batch).map_err(backend)?;
         self.make_durable()
     }
 
-    fn outbox(&self) -> Result<Vec<OutboxMail>, StoreError> {
-        let mut mails: Vec<OutboxMail> = Self::scan(&self.outbox, b"")?;
-        mails.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
-        Ok(mails)
+    fn outbox_page(
+        &self,
+        after: Option<&OutboxMail>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        let from = match after {
+            Some(mail) => std::ops::Bound::Excluded(super::outbox_key(mail)),
+            None => std::ops::Bound::Unbounded,
+        };
+        self.outbox
+            .range::<Vec<u8>, _>((from, std::ops::Bound::Unbounded))
+            .take(limit)
+            .map(|entry| decode(&entry.map_err(backend)?.1))
+            .collect()
     }
 
-    fn remove_from_outbox(&self, mail_id: &str) -> Result<(), StoreError> {
-        self.outbox.remove(mail_id).map_err(backend)?;
+    fn remove_from_outbox(&self, mail: &OutboxMail) -> Result<(), StoreError> {
+        self.outbox
+            .remove(super::outbox_key(mail))
+            .map_err(backend)?;
         self.make_durable()
     }
 }
