@@ -8,9 +8,15 @@
 //! - `cargo test --release --test load -- --full`: the measurement reported
 //!   in `docs/performance.md` (the release server; 500 candidates, 50
 //!   connections, ten seconds per page). `--candidates N`, `--connections N`
-//!   and `--seconds S` change it; `--pages TEXT` reads only the pages whose
-//!   kind holds TEXT (e.g. `--pages section`, to profile one page: the
-//!   server's process id is printed first, for `perf record -p`).
+//!   and `--seconds S` change it, `--arrivals S` and `--think S` the paced
+//!   hour; `--pages TEXT` reads only the pages whose kind holds TEXT (e.g.
+//!   `--pages section`, to profile one page: the server's process id is
+//!   printed first, for `perf record -p`).
+//!
+//! The last hour is played twice, each time by candidates of their own: paced
+//! (every candidate arrives within the first seconds and takes a person's
+//! time between steps, all of them at it together), then all at once (every
+//! step as soon as the last one is answered: the worst case).
 //!
 //! It prints, per kind of request: how many, the rate (for the pages read at
 //! full speed), p50 and p99, the errors; and the server's peak memory.
@@ -42,6 +48,10 @@ struct Plan {
     full: bool,
     /// Only the pages whose kind holds this text.
     pages: Option<String>,
+    /// The paced hour: candidates arrive over this many seconds…
+    arrivals: f64,
+    /// …and take about this long between two steps.
+    think: f64,
 }
 
 impl Plan {
@@ -60,6 +70,8 @@ impl Plan {
             connections: number("--connections", 4.0, 50.0) as usize,
             seconds: number("--seconds", 0.5, 10.0),
             full,
+            arrivals: number("--arrivals", 0.2, 10.0),
+            think: number("--think", 0.02, 2.0),
             pages: args
                 .iter()
                 .position(|a| a == "--pages")
@@ -140,6 +152,8 @@ struct Visitor {
     base: String,
     cookies: BTreeMap<String, String>,
     address: String,
+    /// Put before the kind of each request it records (the paced hour's).
+    kinds: &'static str,
 }
 
 /// A response as the tool reads it.
@@ -160,6 +174,7 @@ impl Visitor {
                 number / 250 % 250,
                 number % 250 + 1
             ),
+            kinds: "",
         }
     }
 
@@ -225,7 +240,8 @@ impl Visitor {
     ) -> Option<Answer> {
         let start = Instant::now();
         let answer = self.send(Method::GET, path, None, Vec::new()).await;
-        checked(record, kind, start, answer, expected, path)
+        let kind = format!("{}{kind}", self.kinds);
+        checked(record, &kind, start, answer, expected, path)
     }
 
     /// Posts `fields` (the CSRF token first), timed as `kind`, expecting a redirection.
@@ -257,7 +273,8 @@ impl Visitor {
         let start = Instant::now();
         let form = Some("application/x-www-form-urlencoded".to_owned());
         let answer = self.send(Method::POST, path, form, body.into_bytes()).await;
-        checked(record, kind, start, answer, expected, path)
+        let kind = format!("{}{kind}", self.kinds);
+        checked(record, &kind, start, answer, expected, path)
     }
 
     /// Reads the confirmation page at `path` (a signed-in page), then
@@ -284,7 +301,8 @@ impl Visitor {
         let start = Instant::now();
         let multipart = Some(format!("multipart/form-data; boundary={BOUNDARY}"));
         let answer = self.send(Method::POST, path, multipart, body).await;
-        checked(record, "upload 1 MB piece", start, answer, 303, path)
+        let kind = format!("{}upload 1 MB piece", self.kinds);
+        checked(record, &kind, start, answer, 303, path)
     }
 }
 
@@ -365,6 +383,7 @@ async fn pages_at_full_speed(
                 base: visitor.base.clone(),
                 cookies: visitor.cookies.clone(),
                 address: visitor.address.clone(),
+                kinds: visitor.kinds,
             };
             tokio::spawn(async move {
                 while Instant::now() < until {
@@ -379,10 +398,25 @@ async fn pages_at_full_speed(
     record.phase(kind, started.elapsed());
 }
 
+/// How long a person takes between two steps: `think` give or take a half,
+/// the same for the same candidate and step in every run.
+async fn think(think: Option<Duration>, number: usize, step: usize) {
+    if let Some(think) = think {
+        let share = 0.5 + ((number * 7 + step * 3) % 10) as f64 / 10.0;
+        tokio::time::sleep(think.mul_f64(share)).await;
+    }
+}
+
 /// A candidate's last hour: their dashboard, a section saved, applying,
-/// five 1 MB pieces, transmitting.
-async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
+/// five 1 MB pieces, transmitting; `pace`, a person's time between steps
+/// (none: as fast as the server answers).
+async fn deadline_hour(record: Record, mut me: Visitor, number: usize, pace: Option<Duration>) {
     let page = "page (signed in)";
+    let mut step = 0;
+    let mut pause = || {
+        step += 1;
+        think(pace, number, step)
+    };
     if me
         .get(&record, page, "/tableau-de-bord", 200)
         .await
@@ -390,6 +424,7 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
     {
         return;
     }
+    pause().await;
     let Some(form) = me.get(&record, page, "/dossier/coordonnees", 200).await else {
         return;
     };
@@ -404,6 +439,7 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
         ("email", email.as_str()),
     ];
     let token = csrf(&form);
+    pause().await;
     me.post(
         &record,
         "save a section",
@@ -413,9 +449,11 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
     )
     .await;
     let applying = "/formations/m1-set/candidater";
+    pause().await;
     if me.confirm(&record, "apply", applying).await.is_none() {
         return;
     }
+    pause().await;
     let Some(candidature) = me.get(&record, page, "/candidatures/c1", 200).await else {
         return;
     };
@@ -431,6 +469,7 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
     .enumerate()
     {
         let bytes = piece(1_000_000, number * 10 + n);
+        pause().await;
         me.upload(
             &record,
             &format!("/candidatures/c1/pieces/{name}"),
@@ -440,10 +479,12 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize) {
         .await;
     }
     let declare = "/candidatures/c1/pieces/non_francophone/declarer_non_concerne";
+    pause().await;
     if candidature.body.contains(declare) {
         me.post(&record, "save a section", declare, &token, &[])
             .await;
     }
+    pause().await;
     me.confirm(&record, "transmit", "/candidatures/c1/transmettre")
         .await;
 }
@@ -655,7 +696,9 @@ fn main() {
         let http: Http = Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_max_idle_per_host(plan.candidates.max(plan.connections))
             .build(connector);
-        let visitors = sign_up(&http, &base, &log_path, plan.candidates.max(1)).await;
+        // Half the accounts for the paced hour, half for the burst.
+        let mut visitors = sign_up(&http, &base, &log_path, 2 * plan.candidates.max(1)).await;
+        let paced: Vec<Visitor> = visitors.split_off(plan.candidates.max(1));
 
         // Pages read at full speed, the bare server first.
         let bare_visitor = Visitor::new(&http, &format!("http://127.0.0.1:{bare_port}"), 0);
@@ -693,10 +736,44 @@ fn main() {
         staff
             .post(&record, "setup", path, &csrf(&form), &password)
             .await;
+        // The last hour as people live it: every candidate has a session
+        // and arrives within the first seconds, then takes a person's time
+        // between steps; all of them are at it together.
+        let started = Instant::now();
+        let think = Some(Duration::from_secs_f64(plan.think));
+        let arrival = Duration::from_secs_f64(plan.arrivals / paced.len() as f64);
+        let mut tasks = Vec::new();
+        for (number, mut visitor) in paced.into_iter().enumerate() {
+            visitor.kinds = "paced hour: ";
+            let record = record.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(arrival * number as u32).await;
+                deadline_hour(record, visitor, number, think).await
+            }));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        println!(
+            "paced hour: {} candidates arriving over {:.1} s, about {:.1} s between steps, in {:.1} s",
+            plan.candidates,
+            plan.arrivals,
+            plan.think,
+            started.elapsed().as_secs_f64()
+        );
+
+        // The same hour with every candidate at once, as fast as the server
+        // answers: the worst case.
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for (number, visitor) in visitors.into_iter().enumerate() {
-            tasks.push(tokio::spawn(deadline_hour(record.clone(), visitor, number)));
+        for (number, mut visitor) in visitors.into_iter().enumerate() {
+            visitor.kinds = "all at once: ";
+            tasks.push(tokio::spawn(deadline_hour(
+                record.clone(),
+                visitor,
+                number,
+                None,
+            )));
         }
         let rounds = if plan.full { 40 } else { 3 };
         for n in 0..2 {
@@ -705,6 +782,7 @@ fn main() {
                 base: base.clone(),
                 cookies: staff.cookies.clone(),
                 address: format!("192.168.0.{}", n + 1),
+                kinds: "",
             };
             tasks.push(tokio::spawn(staff_rounds(
                 record.clone(),
@@ -716,7 +794,7 @@ fn main() {
             let _ = task.await;
         }
         println!(
-            "deadline hour: {} candidates in {:.1} s",
+            "the hour all at once: {} candidates in {:.1} s",
             plan.candidates,
             started.elapsed().as_secs_f64()
         );

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use guichet_engine::{
-    candidature_context, Actor, Candidate, Command, Definition, Engine, SledStore,
+    candidature_context, Actor, Candidate, Command, Definition, Engine, MemoryStore, SledStore,
 };
 use jiff::Timestamp;
 use serde_json::json;
@@ -128,5 +128,103 @@ fn commands(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, loading, guard, commands);
+/// The floor under a durable command: sled alone writing the bytes a
+/// command writes (the dossier and its event, as the store encodes them)
+/// and flushing, on the same disk, measured the same way as the engine's
+/// durable command beside it (wall time over a run, on a fresh store); and
+/// a command with nothing to flush, in memory.
+fn physical_limit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("the physical limit");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    let (dossier_bytes, event_bytes) = {
+        let engine = Engine::open(
+            Definition::load(osu_path()).expect("valid"),
+            MemoryStore::new(),
+        )
+        .expect("engine");
+        let dossier = engine
+            .create_dossier("camille", candidate(), "fr", now())
+            .expect("dossier");
+        let me = Actor::new("candidat", "camille");
+        let saved = engine
+            .apply(&dossier.id, 1, &me, save(1), now())
+            .expect("command");
+        (
+            serde_json::to_vec(&saved.dossier).expect("json"),
+            serde_json::to_vec(&saved.event).expect("json"),
+        )
+    };
+    group.bench_function(
+        "1 writer, bare sled: the same bytes inserted, then a flush",
+        |b| {
+            b.iter_custom(|iterations| {
+                let folder = tempfile::tempdir().expect("tempdir");
+                let db = sled::Config::new()
+                    .path(folder.path())
+                    .cache_capacity(128 * 1024 * 1024)
+                    .open()
+                    .expect("sled");
+                let dossiers = db.open_tree("dossiers").expect("tree");
+                let events = db.open_tree("events").expect("tree");
+                let started = Instant::now();
+                for n in 0..iterations {
+                    dossiers
+                        .insert(b"dossier", dossier_bytes.as_slice())
+                        .expect("insert");
+                    let mut key = b"dossier".to_vec();
+                    key.extend_from_slice(&n.to_be_bytes());
+                    events.insert(key, event_bytes.as_slice()).expect("insert");
+                    db.flush().expect("flush");
+                }
+                started.elapsed()
+            })
+        },
+    );
+    group.bench_function("1 writer, the engine on sled: a durable command", |b| {
+        b.iter_custom(|iterations| {
+            let folder = tempfile::tempdir().expect("tempdir");
+            let engine = Engine::open(
+                Definition::load(osu_path()).expect("valid"),
+                SledStore::open(folder.path()).expect("store"),
+            )
+            .expect("engine");
+            let dossier = engine
+                .create_dossier("camille", candidate(), "fr", now())
+                .expect("dossier");
+            let me = Actor::new("candidat", "camille");
+            let started = Instant::now();
+            for n in 0..iterations {
+                engine
+                    .apply(&dossier.id, n + 1, &me, save(n), now())
+                    .expect("durable command");
+            }
+            started.elapsed()
+        })
+    });
+    group.bench_function("the engine in memory: a command", |b| {
+        b.iter_custom(|iterations| {
+            let engine = Engine::open(
+                Definition::load(osu_path()).expect("valid"),
+                MemoryStore::new(),
+            )
+            .expect("engine");
+            let dossier = engine
+                .create_dossier("camille", candidate(), "fr", now())
+                .expect("dossier");
+            let me = Actor::new("candidat", "camille");
+            let started = Instant::now();
+            for n in 0..iterations {
+                engine
+                    .apply(&dossier.id, n + 1, &me, save(n), now())
+                    .expect("command");
+            }
+            started.elapsed()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, loading, guard, commands, physical_limit);
 criterion_main!(benches);

@@ -337,6 +337,21 @@ impl<S: Store> Engine<S> {
         command: Command,
         now: Timestamp,
     ) -> Result<Outcome, EngineError> {
+        let outcome = self.apply_written(dossier_id, expected_version, actor, command, now)?;
+        self.store.make_durable()?;
+        Ok(outcome)
+    }
+
+    /// [`Engine::apply`], written but durable only at the store's next
+    /// flush: what a run of commands does before one flush for all.
+    fn apply_written(
+        &self,
+        dossier_id: &str,
+        expected_version: u64,
+        actor: &Actor,
+        command: Command,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
         let dossier = self
             .store
             .dossier(dossier_id)?
@@ -372,7 +387,7 @@ impl<S: Store> Engine<S> {
                 Err(error) => outcome.follow_ups.push(Err(Arc::new(error))),
             }
         }
-        self.store.commit(&commits)?;
+        self.store.write(&commits)?;
         Ok(outcome)
     }
 
@@ -696,7 +711,11 @@ impl<S: Store> Engine<S> {
 
     /// Handles every deadline due at `now`, as the definition's system role.
     ///
-    /// Each deadline is one command; the result of each is returned.
+    /// Each deadline is one command, written atomically as any other; the
+    /// result of each is returned once all are on disk, after one flush for
+    /// the pass (a pass of a thousand deadlines waits for one flush, not a
+    /// thousand). If that flush fails, the pass is an error: run again, it
+    /// does what did not last, and nothing twice.
     pub fn run_due(&self, now: Timestamp) -> Result<Vec<Handled>, EngineError> {
         let Some(system) = self.definition().system_role().map(|r| r.id.clone()) else {
             return Ok(Vec::new());
@@ -707,7 +726,7 @@ impl<S: Store> Engine<S> {
             let result = self.dossier(&due.dossier).and_then(|found| {
                 let dossier =
                     found.ok_or_else(|| EngineError::UnknownDossier(due.dossier.clone()))?;
-                self.apply(
+                self.apply_written(
                     &due.dossier,
                     dossier.version,
                     &actor,
@@ -720,6 +739,8 @@ impl<S: Store> Engine<S> {
             });
             results.push((due, result));
         }
+        // One flush for the whole pass: nothing it did is reported before.
+        self.store.make_durable()?;
         Ok(results)
     }
 }

@@ -114,8 +114,32 @@ fn template(engine: &Engine<SledStore>, formation: &str, stage: Stage, now: Time
         return engine.dossier(&dossier.id).expect("read").expect("dossier");
     }
     let definition = engine.definition();
-    for piece in &definition.formation(formation).expect("formation").pieces {
-        if piece == "non_francophone" {
+    let formation_def = definition.formation(formation).expect("formation");
+    // A formation's complementary form is answered online: the piece it
+    // provides is not uploaded.
+    let form = formation_def
+        .form
+        .as_ref()
+        .and_then(|id| definition.file().forms.iter().find(|f| &f.id == id));
+    if let Some(form) = form {
+        let answers = match form.id.as_str() {
+            "questions-set" => json!({"parcours_souhaites": "Géosciences, puis écologie."}),
+            _ => json!({"projet": "Étudier la circulation côtière.", "embarquement": true,
+                        "programmation": "python"}),
+        };
+        let Value::Object(answers) = answers else {
+            unreachable!("an object")
+        };
+        run(
+            "candidat",
+            EngineCommand::SaveForm {
+                candidature: "c1".into(),
+                answers,
+            },
+        );
+    }
+    for piece in &formation_def.pieces {
+        if piece == "non_francophone" || form.is_some_and(|f| f.piece.as_ref() == Some(piece)) {
             continue;
         }
         let file = FileRef {

@@ -64,7 +64,11 @@ impl Store for MemoryStore {
         Ok(self.state()?.publications.clone())
     }
 
-    fn commit(&self, commits: &[Commit]) -> Result<(), StoreError> {
+    fn make_durable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn write(&self, commits: &[Commit]) -> Result<(), StoreError> {
         let mut state = self.state()?;
         for commit in commits {
             let id = &commit.dossier.id;

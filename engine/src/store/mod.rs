@@ -254,9 +254,18 @@ pub trait Store: Send + Sync {
     fn record_publication(&self, publication: &Publication) -> Result<(), StoreError>;
     /// Every version made current, oldest first.
     fn publications(&self) -> Result<Vec<Publication>, StoreError>;
-    /// Writes one command's result: usually one dossier, two when a freed
-    /// place goes to another candidate in the same command.
-    fn commit(&self, commits: &[Commit]) -> Result<(), StoreError>;
+    /// Writes one command's result durably: usually one dossier, two when a
+    /// freed place goes to another candidate in the same command.
+    fn commit(&self, commits: &[Commit]) -> Result<(), StoreError> {
+        self.write(commits)?;
+        self.make_durable()
+    }
+    /// Writes one command's result atomically, as [`Store::commit`] does,
+    /// but durable only at the next [`Store::make_durable`]: for a run of
+    /// commands that answers once, after one flush for all.
+    fn write(&self, commits: &[Commit]) -> Result<(), StoreError>;
+    /// Returns once every write finished before this call is on disk.
+    fn make_durable(&self) -> Result<(), StoreError>;
     /// A dossier by id.
     fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError>;
     /// Every dossier.

@@ -134,7 +134,17 @@ impl SledStore {
         self.db.flush().map(|_| ()).map_err(backend)
     }
 
-    /// Returns once every write finished before this call is on disk.
+    fn scan<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+        tree.scan_prefix(prefix)
+            .map(|entry| {
+                let (_, value) = entry.map_err(backend)?;
+                decode(&value)
+            })
+            .collect()
+    }
+}
+
+impl Store for SledStore {
     fn make_durable(&self) -> Result<(), StoreError> {
         let mut state = self.flush.lock().map_err(poisoned)?;
         state.written += 1;
@@ -161,17 +171,6 @@ impl SledStore {
         }
     }
 
-    fn scan<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
-        tree.scan_prefix(prefix)
-            .map(|entry| {
-                let (_, value) = entry.map_err(backend)?;
-                decode(&value)
-            })
-            .collect()
-    }
-}
-
-impl Store for SledStore {
     fn save_definition(&self, hash: &str, bundle: &Bundle) -> Result<(), StoreError> {
         if self.definitions.contains_key(hash).map_err(backend)? {
             return Ok(());
@@ -201,7 +200,7 @@ impl Store for SledStore {
         Self::scan(&self.publications, b"")
     }
 
-    fn commit(&self, commits: &[Commit]) -> Result<(), StoreError> {
+    fn write(&self, commits: &[Commit]) -> Result<(), StoreError> {
         struct Encoded<'a> {
             commit: &'a Commit,
             dossier: Vec<u8>,
@@ -296,7 +295,7 @@ impl Store for SledStore {
             },
         );
         match result {
-            Ok(()) => self.make_durable(),
+            Ok(()) => Ok(()),
             Err(TransactionError::Abort(error)) => Err(error),
             Err(TransactionError::Storage(error)) => Err(backend(error)),
         }
