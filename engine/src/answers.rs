@@ -330,7 +330,11 @@ pub fn check_entry(
     fields: &[FieldDef],
     entry: &Map<String, Value>,
 ) -> Result<EntryCheck, ScriptError> {
-    let context = entry_context(base, fields, entry);
+    let context = if reads_context(fields) {
+        entry_context(base, fields, entry)
+    } else {
+        Value::Null
+    };
     let mut check = EntryCheck {
         problems: Vec::new(),
         hidden: Vec::new(),

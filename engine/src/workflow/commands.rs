@@ -4,11 +4,16 @@
 use serde_json::{json, Map, Value};
 
 use super::{allowed, not_found, FileRefusal, FreedPlace, Step, WorkflowError};
-use crate::answers::{check_answer, check_entry, is_blank, Problem, DEFAULT_MAX_ENTRIES};
+use crate::answers::{
+    check_answer, check_entry, is_blank, reads_context, Problem, DEFAULT_MAX_ENTRIES,
+};
 use crate::context::base_context;
 use crate::definition::Definition;
-use crate::dossier::{Candidature, FileRef, PieceState, SentCopy};
-use crate::model::{CommentRule, DeadlineDef, FileEffect, FormMode, PieceDef, RoleKind, Text};
+use crate::dossier::{Candidature, Dossier, FileRef, PieceState, SentCopy};
+use crate::model::{
+    CommentRule, DeadlineDef, FieldDef, FileEffect, FormMode, PieceDef, RoleKind, Text,
+};
+use jiff::Timestamp;
 
 impl Step<'_> {
     pub(super) fn save_section(
@@ -69,7 +74,7 @@ impl Step<'_> {
             }
             // The same rules as the forms, but an answer may still be missing:
             // completeness is `profile_state`'s business, not a save's.
-            let base = base_context(self.definition, &self.after, self.now);
+            let base = base_or_nothing(self.definition, &self.after, self.now, &section.fields);
             let check = check_entry(self.definition, &base, &section.fields, fields)?;
             if let Some((field, problem)) = check
                 .problems
@@ -127,7 +132,7 @@ impl Step<'_> {
         {
             return Err(not_found("field", id));
         }
-        let base = base_context(definition, &self.after, self.now);
+        let base = base_or_nothing(definition, &self.after, self.now, &form.fields);
         let check = check_entry(definition, &base, &form.fields, answers)?;
         if let Some((field, problem)) = check
             .problems
@@ -470,4 +475,19 @@ pub(super) fn fitting<'f>(
         }));
     }
     Ok(file)
+}
+
+/// What checking `fields` reads of the dossier: its base context, or nothing
+/// for fields without conditions (most sections), which need none.
+fn base_or_nothing(
+    definition: &Definition,
+    dossier: &Dossier,
+    now: Timestamp,
+    fields: &[FieldDef],
+) -> Value {
+    if reads_context(fields) {
+        base_context(definition, dossier, now)
+    } else {
+        Value::Null
+    }
 }
