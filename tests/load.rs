@@ -694,7 +694,12 @@ fn main() {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http: Http = Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_max_idle_per_host(plan.candidates.max(plan.connections))
+            .pool_max_idle_per_host(2 * plan.candidates.max(plan.connections))
+            // The server closes a connection idle for 10 s (its header
+            // timeout): a connection is not reused that close to it, or the
+            // request may cross the server's close (a browser would retry).
+            .pool_idle_timeout(Duration::from_secs(5))
+            .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(connector);
         // Half the accounts for the paced hour, half for the burst.
         let mut visitors = sign_up(&http, &base, &log_path, 2 * plan.candidates.max(1)).await;

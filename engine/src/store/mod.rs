@@ -281,6 +281,17 @@ pub trait Store: Send + Sync {
     /// The list rows of the candidatures to `formation` (in `state` only, if
     /// given), from the same index, in index order.
     fn rows_of(&self, formation: &str, state: Option<&str>) -> Result<Vec<Row>, StoreError>;
+    /// The same rows handed to `each` one at a time, as they are read: a
+    /// view over many rows keeps only those it needs.
+    fn each_row_of(
+        &self,
+        formation: &str,
+        state: Option<&str>,
+        each: &mut dyn FnMut(Row),
+    ) -> Result<(), StoreError> {
+        self.rows_of(formation, state)?.into_iter().for_each(each);
+        Ok(())
+    }
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;
     /// The deadlines falling due at or before `until` (each at most a second

@@ -333,6 +333,19 @@ impl Store for SledStore {
         Self::scan(&self.by_formation, &super::index_prefix(formation, state))
     }
 
+    fn each_row_of(
+        &self,
+        formation: &str,
+        state: Option<&str>,
+        each: &mut dyn FnMut(Row),
+    ) -> Result<(), StoreError> {
+        let prefix = super::index_prefix(formation, state);
+        for entry in self.by_formation.scan_prefix(prefix) {
+            each(decode(&entry.map_err(backend)?.1)?);
+        }
+        Ok(())
+    }
+
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError> {
         let key = super::count_key(formation, state);
         let count = self.ordered.get(key).map_err(backend)?;

@@ -110,7 +110,7 @@ pub async fn start(
     let rights = staff.member.rights.clone();
     let rows = {
         let (state, rights) = (Arc::clone(&state), rights.clone());
-        blocking(move || select(&state, &rights, &view).map(|s| s.rows)).await??
+        blocking(move || select(&state, &rights, &view, None).map(|s| s.rows)).await??
     };
     if rows.len() > state.archives.max {
         let page = ArchivePage {

@@ -119,7 +119,7 @@ async fn rows(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Row>, Pag
     let state = Arc::clone(&staff.visit.state);
     let view = View::from_pairs(&state.engine.definition(), pairs);
     let rights = staff.member.rights.clone();
-    blocking(move || select(&state, &rights, &view).map(|s| s.rows)).await?
+    blocking(move || select(&state, &rights, &view, None).map(|s| s.rows)).await?
 }
 
 pub(super) fn attachment(response: &mut Response, content_type: &'static str, name: &str) {

@@ -127,8 +127,11 @@ fn encode(text: &str) -> String {
 /// The candidatures a view selects, sorted, and the counts per state of the
 /// formations it covers.
 pub struct Selection {
-    /// Every row that passes the filters, sorted (all pages).
+    /// The rows that pass the filters, sorted: all of them, or the first
+    /// ones only when fewer were asked for (see [`select`]).
     pub rows: Vec<Row>,
+    /// How many rows pass the filters.
+    pub total: usize,
     /// Candidatures per visible state (before the state and other filters).
     pub counts: Vec<(String, usize)>,
 }
@@ -147,7 +150,17 @@ pub fn visible_states<'d>(rights: &Rights, definition: &'d Definition) -> Vec<&'
 
 /// Reads the rows `view` selects for a member with `rights` (blocking:
 /// reads the store).
-pub fn select(state: &AppState, rights: &Rights, view: &View) -> Result<Selection, PageError> {
+///
+/// With `first`, only the first `first` rows in the view's order are kept:
+/// the rows are read one at a time and the others dropped as the reading
+/// goes, so that a page of a view over a hundred thousand candidatures holds
+/// a page's worth of rows, not all of them.
+pub fn select(
+    state: &AppState,
+    rights: &Rights,
+    view: &View,
+    first: Option<usize>,
+) -> Result<Selection, PageError> {
     let definition = state.engine.definition();
     let store = state.engine.store();
     let formations: Vec<&str> = rights
@@ -171,17 +184,31 @@ pub fn select(state: &AppState, rights: &Rights, view: &View) -> Result<Selectio
         None => states.clone(),
     };
     let text = fold(&view.text);
-    let mut rows = Vec::new();
+    let mut kept = FirstRows::new(
+        Order {
+            definition: &definition,
+            sort: &view.sort,
+        },
+        first,
+    );
     for formation in &formations {
         for state_id in &wanted_states {
-            let found = store
-                .rows_of(formation, Some(state_id))
+            let mut each = |row: Row| {
+                if passes(&row, view, &text) {
+                    kept.push(row);
+                }
+            };
+            store
+                .each_row_of(formation, Some(state_id), &mut each)
                 .map_err(PageError::internal)?;
-            rows.extend(found.into_iter().filter(|row| passes(row, view, &text)));
         }
     }
-    let rows = sort(rows, &definition, &view.sort);
-    Ok(Selection { rows, counts })
+    let (rows, total) = kept.finish();
+    Ok(Selection {
+        rows,
+        total,
+        counts,
+    })
 }
 
 /// Whether `row` passes the view's filters but formation and state (`text`:
@@ -217,48 +244,91 @@ fn cell_text(value: &Value) -> String {
     }
 }
 
-/// Sorts `rows` on `column` (then by name, then by id, for a stable page
-/// order); names are folded once per row, not once per comparison.
-fn sort(
-    rows: Vec<Row>,
-    definition: &Definition,
-    (column, descending): &(String, bool),
-) -> Vec<Row> {
-    let state_rank = |id: &str| {
-        let states = &definition.file().workflow.states;
-        states.iter().position(|s| s.id == id).unwrap_or(usize::MAX)
-    };
-    let mut keyed: Vec<(String, Row)> = rows
-        .into_iter()
-        .map(|row| {
-            (
-                fold(&format!("{}\u{0} {}", row.last_name, row.first_name)),
-                row,
-            )
-        })
-        .collect();
-    let compare = |(a_name, a): &(String, Row), (b_name, b): &(String, Row)| -> Ordering {
-        let first = match column.as_str() {
-            "name" => Ordering::Equal,
-            "formation" => a.formation.cmp(&b.formation),
-            "state" => state_rank(&a.state).cmp(&state_rank(&b.state)),
-            "pieces" => (a.provided, a.required).cmp(&(b.provided, b.required)),
-            "sent" => a.sent_at.cmp(&b.sent_at),
-            other => compare_values(a.columns.get(other), b.columns.get(other)),
-        };
-        first
-            .then_with(|| a_name.cmp(b_name))
-            .then_with(|| (&a.dossier, &a.candidature).cmp(&(&b.dossier, &b.candidature)))
-    };
-    keyed.sort_by(|a, b| {
-        let order = compare(a, b);
-        if *descending {
-            order.reverse()
-        } else {
-            order
+/// The first rows in a view's order among those pushed, or all of them: at
+/// most twice as many held at any time, sorted and cut from time to time.
+struct FirstRows<'a> {
+    order: Order<'a>,
+    first: Option<usize>,
+    kept: Vec<(String, Row)>,
+    total: usize,
+}
+
+impl<'a> FirstRows<'a> {
+    fn new(order: Order<'a>, first: Option<usize>) -> Self {
+        FirstRows {
+            order,
+            first,
+            kept: Vec::new(),
+            total: 0,
         }
-    });
-    keyed.into_iter().map(|(_, row)| row).collect()
+    }
+
+    fn push(&mut self, row: Row) {
+        self.total += 1;
+        self.kept.push(self.order.keyed(row));
+        if let Some(first) = self.first {
+            if self.kept.len() >= first.max(1).saturating_mul(2) {
+                self.order.sort(&mut self.kept);
+                self.kept.truncate(first);
+            }
+        }
+    }
+
+    /// The rows kept, in order, and how many were pushed.
+    fn finish(mut self) -> (Vec<Row>, usize) {
+        self.order.sort(&mut self.kept);
+        if let Some(first) = self.first {
+            self.kept.truncate(first);
+        }
+        let rows = self.kept.into_iter().map(|(_, row)| row).collect();
+        (rows, self.total)
+    }
+}
+
+/// A view's order: on its column (then by name, then by id, for a stable
+/// page order), ascending or descending.
+struct Order<'a> {
+    definition: &'a Definition,
+    sort: &'a (String, bool),
+}
+
+impl Order<'_> {
+    /// `row` with its folded name, folded once per row, not once per comparison.
+    fn keyed(&self, row: Row) -> (String, Row) {
+        (
+            fold(&format!("{}\u{0} {}", row.last_name, row.first_name)),
+            row,
+        )
+    }
+
+    fn sort(&self, rows: &mut [(String, Row)]) {
+        let (column, descending) = self.sort;
+        let state_rank = |id: &str| {
+            let states = &self.definition.file().workflow.states;
+            states.iter().position(|s| s.id == id).unwrap_or(usize::MAX)
+        };
+        let compare = |(a_name, a): &(String, Row), (b_name, b): &(String, Row)| -> Ordering {
+            let first = match column.as_str() {
+                "name" => Ordering::Equal,
+                "formation" => a.formation.cmp(&b.formation),
+                "state" => state_rank(&a.state).cmp(&state_rank(&b.state)),
+                "pieces" => (a.provided, a.required).cmp(&(b.provided, b.required)),
+                "sent" => a.sent_at.cmp(&b.sent_at),
+                other => compare_values(a.columns.get(other), b.columns.get(other)),
+            };
+            first
+                .then_with(|| a_name.cmp(b_name))
+                .then_with(|| (&a.dossier, &a.candidature).cmp(&(&b.dossier, &b.candidature)))
+        };
+        rows.sort_by(|a, b| {
+            let order = compare(a, b);
+            if *descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+    }
 }
 
 /// Numbers as numbers, text as text; no value last.
@@ -549,11 +619,14 @@ pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
     let state = Arc::clone(&staff.visit.state);
     let view = View::from_pairs(&state.engine.definition(), &pairs);
     let (rights, wanted) = (staff.member.rights.clone(), view.clone());
-    let selection = blocking(move || select(&state, &rights, &wanted)).await??;
+    // The rows up to the page asked for: a page past the end shows the
+    // last one, which is among them.
+    let first = view.page.max(1).saturating_mul(PAGE_SIZE);
+    let selection = blocking(move || select(&state, &rights, &wanted, Some(first))).await??;
     let (visit, lang) = (&staff.visit, staff.visit.lang);
     let definition = visit.state.engine.definition();
     let code = lang.code();
-    let total = selection.rows.len();
+    let total = selection.total;
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = view.page.min(pages);
     let rows = selection
@@ -614,4 +687,70 @@ pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
         reset: lang.href("/staff"),
     };
     Ok(staff.render("staff/list.html", StatusCode::OK, &page_view))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn row(n: usize) -> Row {
+        // Names, states and ranks in an order unlike the rows' own.
+        let names = [
+            "Nguyen", "Martin", "Élie", "durand", "Bernard", "Petit", "Roux",
+        ];
+        let states = ["received", "draft", "closed"];
+        let mut columns = BTreeMap::new();
+        if n % 5 != 0 {
+            columns.insert("rang".to_owned(), serde_json::json!((n * 37) % 11));
+        }
+        Row {
+            dossier: format!("d{:03}", (n * 7919) % 1000),
+            candidature: format!("c{}", n % 2 + 1),
+            formation: "master".into(),
+            state: states[n % states.len()].into(),
+            last_name: names[(n * 3) % names.len()].into(),
+            first_name: format!("Camille {}", n % 13),
+            email: format!("c{n}@example.org"),
+            sent_at: None,
+            entered_state_at: jiff::Timestamp::UNIX_EPOCH,
+            provided: (n % 4) as u32,
+            required: 4,
+            pieces: BTreeMap::new(),
+            columns,
+            search: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_first_rows_kept_are_the_first_of_the_whole_sort() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/minimal.yaml"
+        );
+        let definition = Definition::load(path).expect("the minimal definition");
+        for sort in [
+            ("name".to_owned(), false),
+            ("state".to_owned(), true),
+            ("rang".to_owned(), false),
+            ("pieces".to_owned(), true),
+        ] {
+            let order = || Order {
+                definition: &definition,
+                sort: &sort,
+            };
+            let mut all = FirstRows::new(order(), None);
+            (0..237).map(row).for_each(|r| all.push(r));
+            let (sorted, total) = all.finish();
+            assert_eq!((sorted.len(), total), (237, 237));
+            for first in [1, 50, 100, 236, 237, 500, usize::MAX] {
+                let mut kept = FirstRows::new(order(), Some(first));
+                (0..237).map(row).for_each(|r| kept.push(r));
+                let (rows, total) = kept.finish();
+                assert_eq!(total, 237, "{sort:?}");
+                assert_eq!(rows, sorted[..first.min(237)], "{sort:?}, first {first}");
+            }
+        }
+    }
 }
