@@ -21,6 +21,7 @@ mod files;
 mod letters;
 mod listen;
 mod mail;
+mod passwords;
 mod publish;
 mod scheduler;
 mod serve;

@@ -116,7 +116,7 @@ pub async fn signin(visit: Visit, post: PublicForm) -> PageResult {
         let hash = account.as_ref().and_then(|a| a.password.as_deref());
         // Without an account (or a password yet), a hash is checked all the
         // same: the answer takes as long, and tells nothing.
-        if !password_matches(&password, hash) {
+        if !crate::passwords::matches(&password, hash) {
             return None;
         }
         let now = Timestamp::now();
@@ -167,25 +167,6 @@ pub(super) fn sign_out_answer(
     with_cookie(response, Some(expired))
 }
 
-/// Whether `password` is the one `hash` was made from; `None` (no account)
-/// is checked against a hash of a random password, which takes as long.
-pub(super) fn password_matches(password: &str, hash: Option<&str>) -> bool {
-    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-    static NOBODY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let nobody = NOBODY.get_or_init(|| {
-        let random = crate::account_store::random_token().ok()?;
-        let hash = argon2::Argon2::default()
-            .hash_password(random.as_bytes())
-            .ok()?;
-        Some(hash.to_string())
-    });
-    let (Some(stored), known) = (hash.or(nobody.as_deref()), hash.is_some()) else {
-        return false;
-    };
-    let verified = argon2::Argon2::default().verify_password(password.as_bytes(), stored);
-    known && verified.is_ok()
-}
-
 /// `POST /deconnexion`
 pub async fn signout(visit: Visit, _: CsrfForm) -> Response {
     sign_out_answer(&visit, &visit.state.accounts, SESSION_COOKIE, "/connexion")
@@ -219,7 +200,7 @@ pub async fn change_email(
         .map_err(|_| PageError::Throttled)?;
     let password = form.get("password").unwrap_or_default().to_owned();
     let hash = account.password.clone();
-    let right = blocking(move || password_matches(&password, hash.as_deref())).await?;
+    let right = blocking(move || crate::passwords::matches(&password, hash.as_deref())).await?;
     if !right {
         throttle.failed(&attempt);
         let errors = Errors::from([("password", lang.t("wrong_password"))]);
@@ -359,23 +340,5 @@ fn update_dossier_email_in(state: &AppState, account: &Account) {
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::password_matches;
-    use argon2::password_hash::PasswordHasher;
-
-    #[test]
-    fn a_password_matches_its_hash_only_and_no_account_matches_nothing() {
-        let hash = argon2::Argon2::default()
-            .hash_password(b"Calanques-de-Sormiou-7")
-            .expect("hash")
-            .to_string();
-        assert!(password_matches("Calanques-de-Sormiou-7", Some(&hash)));
-        assert!(!password_matches("calanques-de-sormiou-7", Some(&hash)));
-        assert!(!password_matches("Calanques-de-Sormiou-7", None));
-        assert!(!password_matches("", None));
     }
 }

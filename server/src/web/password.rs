@@ -235,17 +235,14 @@ fn store_password(
     password: &str,
     lang: Lang,
 ) -> Result<Option<String>, PageError> {
-    use argon2::password_hash::PasswordHasher;
     let now = Timestamp::now();
     // Used only now, once everything else is right: a mistyped password does
     // not burn the link.
     if state.accounts.use_token(token, now)?.is_err() {
         return Ok(None);
     }
-    let hash = argon2::Argon2::default()
-        .hash_password(password.as_bytes())
-        .map_err(|error| PageError::Internal(error.to_string().into()))?
-        .to_string();
+    let hash = crate::passwords::hash(password)
+        .map_err(|error| PageError::Internal(error.to_string().into()))?;
     let first_activation = account.password.is_none();
     account.password = Some(hash);
     state.open_dossier(&mut account, lang)?;

@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 
-use super::super::account::{password_matches, sign_in_answer, sign_out_answer};
+use super::super::account::{sign_in_answer, sign_out_answer};
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::{CsrfForm, PublicForm, Visit};
 use super::super::forms::{AccountForm, Input};
@@ -75,7 +75,7 @@ pub async fn sign_in(visit: Visit, post: PublicForm) -> PageResult {
         let hash = member.as_ref().and_then(|m| m.account.password.as_deref());
         // A disabled member's password is checked all the same: the answer
         // takes as long and says the same.
-        let right = password_matches(&password, hash);
+        let right = crate::passwords::matches(&password, hash);
         // A member of another procedure on this server is unknown here.
         let procedure = worker.procedure.as_deref();
         let member =
@@ -130,16 +130,14 @@ pub async fn set_password(visit: Visit, Path(token): Path<String>, form: CsrfFor
     }
     let password = form.get("password").unwrap_or_default().to_owned();
     let session = blocking(move || -> Result<Option<String>, PageError> {
-        use argon2::password_hash::PasswordHasher;
         let now = Timestamp::now();
         let accounts = &state.staff.accounts;
         if accounts.use_token(&token, now)?.is_err() {
             return Ok(None);
         }
-        let hash = argon2::Argon2::default()
-            .hash_password(password.as_bytes())
+        let hash = crate::passwords::hash(&password)
             .map_err(|error| PageError::Internal(error.to_string().into()))?;
-        member.account.password = Some(hash.to_string());
+        member.account.password = Some(hash);
         accounts.save(&member.account)?;
         accounts.revoke_links(&member.account.id)?;
         accounts.close_sessions_of(&member.account.id)?;
