@@ -120,6 +120,10 @@ fn matches_words(
     words: &[String],
     lang: Lang,
 ) -> bool {
+    // No search (the catalogue as most see it): nothing to fold.
+    if words.is_empty() {
+        return true;
+    }
     let mut haystack = format!(
         "{} {} {}",
         formation.title.get("fr"),
