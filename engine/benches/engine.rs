@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use guichet_engine::{
     candidature_context, Actor, Candidate, Command, Definition, Engine, MemoryStore, SledStore,
+    Store,
 };
 use jiff::Timestamp;
 use serde_json::json;
@@ -185,45 +186,30 @@ fn physical_limit(c: &mut Criterion) {
     group.bench_function("1 writer, the engine on sled: a durable command", |b| {
         b.iter_custom(|iterations| {
             let folder = tempfile::tempdir().expect("tempdir");
-            let engine = Engine::open(
-                Definition::load(osu_path()).expect("valid"),
-                SledStore::open(folder.path()).expect("store"),
-            )
-            .expect("engine");
-            let dossier = engine
-                .create_dossier("camille", candidate(), "fr", now())
-                .expect("dossier");
-            let me = Actor::new("candidat", "camille");
-            let started = Instant::now();
-            for n in 0..iterations {
-                engine
-                    .apply(&dossier.id, n + 1, &me, save(n), now())
-                    .expect("durable command");
-            }
-            started.elapsed()
+            saves_on(SledStore::open(folder.path()).expect("store"), iterations)
         })
     });
     group.bench_function("the engine in memory: a command", |b| {
-        b.iter_custom(|iterations| {
-            let engine = Engine::open(
-                Definition::load(osu_path()).expect("valid"),
-                MemoryStore::new(),
-            )
-            .expect("engine");
-            let dossier = engine
-                .create_dossier("camille", candidate(), "fr", now())
-                .expect("dossier");
-            let me = Actor::new("candidat", "camille");
-            let started = Instant::now();
-            for n in 0..iterations {
-                engine
-                    .apply(&dossier.id, n + 1, &me, save(n), now())
-                    .expect("command");
-            }
-            started.elapsed()
-        })
+        b.iter_custom(|iterations| saves_on(MemoryStore::new(), iterations))
     });
     group.finish();
+}
+
+/// The time `iterations` sections saved one after the other take, by one
+/// candidate on a new dossier in `store`.
+fn saves_on<S: Store>(store: S, iterations: u64) -> Duration {
+    let engine = Engine::open(Definition::load(osu_path()).expect("valid"), store).expect("engine");
+    let dossier = engine
+        .create_dossier("camille", candidate(), "fr", now())
+        .expect("dossier");
+    let me = Actor::new("candidat", "camille");
+    let started = Instant::now();
+    for n in 0..iterations {
+        engine
+            .apply(&dossier.id, n + 1, &me, save(n), now())
+            .expect("command");
+    }
+    started.elapsed()
 }
 
 criterion_group!(benches, loading, guard, commands, physical_limit);
