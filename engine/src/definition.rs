@@ -30,8 +30,7 @@ pub enum DefinitionError {
     Invalid(Diagnostics),
 }
 
-/// The languages the pages' own words are written in.
-pub const SUPPORTED_LANGUAGES: [&str; 2] = ["fr", "en"];
+pub use crate::model::SUPPORTED_LANGUAGES;
 
 /// A checked, compiled definition: immutable, identified by its content hash.
 #[derive(Debug)]

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::definition::SUPPORTED_LANGUAGES;
+use crate::model::SUPPORTED_LANGUAGES;
 
 /// The reference lists of a definition, by id.
 pub type Lists = Arc<BTreeMap<String, List>>;

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The languages the pages' own words are written in.
+pub const SUPPORTED_LANGUAGES: [&str; 2] = ["fr", "en"];
+
 /// A whole definition file: one institution's procedure.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

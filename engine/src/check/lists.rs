@@ -41,7 +41,7 @@ impl Checker<'_> {
     }
 
     pub(super) fn languages(&mut self) {
-        let supported = crate::definition::SUPPORTED_LANGUAGES;
+        let supported = crate::model::SUPPORTED_LANGUAGES;
         let languages = &self.def.languages;
         for (index, code) in languages.iter().enumerate() {
             if !supported.contains(&code.as_str()) {

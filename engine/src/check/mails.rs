@@ -311,7 +311,7 @@ impl Checker<'_> {
                 let other_at = format!("{at}/candidates/{}", escape_segment(name));
                 profiles.push((format!("{other_at}/profile"), &other.profile));
             }
-            let supported = crate::definition::SUPPORTED_LANGUAGES;
+            let supported = crate::model::SUPPORTED_LANGUAGES;
             let languages: Vec<&str> = if def.languages.is_empty() {
                 supported.to_vec()
             } else {

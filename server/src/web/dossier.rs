@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, Lang, OwnDossier};
-use super::fields::{field_view, fields_html, problem_links, FieldView, ProblemLink};
+use super::fields::{display, field_view, fields_html, problem_links, FieldView, ProblemLink};
 
 type Pairs = Vec<(String, String)>;
 
@@ -86,17 +86,6 @@ pub(super) fn answers_from(fields: &[FieldDef], pairs: &Pairs) -> Map<String, Va
         answers.insert(field.id.clone(), value);
     }
     answers
-}
-
-/// An answer as a form shows it.
-pub(super) fn display(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        Value::Bool(true) => "oui".into(),
-        Value::Bool(false) => "non".into(),
-        other => other.to_string(),
-    }
 }
 
 /// A form as the page shows it (a section's, or a candidature's

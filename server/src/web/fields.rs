@@ -15,7 +15,6 @@ use minijinja::HtmlEscape;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::dossier::display;
 use super::extract::Lang;
 
 /// One input of a generated form, as the page draws it.
@@ -86,6 +85,17 @@ fn options_html(choices: &[Choice], selected: &[String]) -> String {
         let _ = write!(html, "<option value=\"{id}\"{mark}>{label}</option>");
     }
     html
+}
+
+/// An answer as a form shows it.
+pub(super) fn display(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Bool(true) => "oui".into(),
+        Value::Bool(false) => "non".into(),
+        other => other.to_string(),
+    }
 }
 
 /// How `field` is drawn with the answers of `entry` and their `problems`,

@@ -17,10 +17,12 @@ use guichet_engine::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::super::dossier::{answers_from, display};
+use super::super::dossier::answers_from;
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::{CsrfForm, Lang};
-use super::super::fields::{field_view, fields_html, problem_links, FieldView, ProblemLink};
+use super::super::fields::{
+    display, field_view, fields_html, problem_links, FieldView, ProblemLink,
+};
 use super::super::history::{describe, HistoryLine, Reader};
 use super::super::words::refusal;
 use super::list::column_text;
