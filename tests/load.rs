@@ -240,8 +240,7 @@ impl Visitor {
     ) -> Option<Answer> {
         let start = Instant::now();
         let answer = self.send(Method::GET, path, None, Vec::new()).await;
-        let kind = format!("{}{kind}", self.kinds);
-        checked(record, &kind, start, answer, expected, path)
+        self.checked(record, kind, start, answer, expected, path)
     }
 
     /// Posts `fields` (the CSRF token first), timed as `kind`, expecting a redirection.
@@ -273,8 +272,7 @@ impl Visitor {
         let start = Instant::now();
         let form = Some("application/x-www-form-urlencoded".to_owned());
         let answer = self.send(Method::POST, path, form, body.into_bytes()).await;
-        let kind = format!("{}{kind}", self.kinds);
-        checked(record, &kind, start, answer, expected, path)
+        self.checked(record, kind, start, answer, expected, path)
     }
 
     /// Reads the confirmation page at `path` (a signed-in page), then
@@ -301,8 +299,21 @@ impl Visitor {
         let start = Instant::now();
         let multipart = Some(format!("multipart/form-data; boundary={BOUNDARY}"));
         let answer = self.send(Method::POST, path, multipart, body).await;
-        let kind = format!("{}upload 1 MB piece", self.kinds);
-        checked(record, &kind, start, answer, 303, path)
+        self.checked(record, "upload 1 MB piece", start, answer, 303, path)
+    }
+
+    /// [`checked`], the kind recorded under this visitor's prefix.
+    fn checked(
+        &self,
+        record: &Record,
+        kind: &str,
+        start: Instant,
+        answer: Result<Answer, String>,
+        expected: u16,
+        path: &str,
+    ) -> Option<Answer> {
+        let kind = format!("{}{kind}", self.kinds);
+        checked(record, &kind, start, answer, expected, path)
     }
 }
 

@@ -157,13 +157,19 @@ pub async fn run_worker(
                     match delivered {
                         Ok(()) => {
                             failures.remove(&mail.id);
-                            let (engine, sent) = (Arc::clone(&engine), mail.clone());
-                            match tokio::task::spawn_blocking(move || engine.mark_sent(&sent)).await
-                            {
-                                Ok(Ok(())) => {
+                            // The mail goes to the blocking task and comes back: its
+                            // letters (PDFs) are not copied to remove it.
+                            let engine = Arc::clone(&engine);
+                            let removed = tokio::task::spawn_blocking(move || {
+                                let removed = engine.mark_sent(&mail);
+                                (removed, mail)
+                            })
+                            .await;
+                            match removed {
+                                Ok((Ok(()), mail)) => {
                                     tracing::info!(mail = %mail.mail, id = %mail.id, to = ?mail.to, "mail sent")
                                 }
-                                Ok(Err(error)) => {
+                                Ok((Err(error), mail)) => {
                                     let error = guichet_engine::with_causes(&error);
                                     tracing::error!(%error, id = %mail.id, "mail sent but still in the outbox")
                                 }
