@@ -209,14 +209,22 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     // As an earlier version left it: no marker, no index.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, counts, due times, waiting lists (version 4)")
+        db.remove("indexes: rows, counts, due times, waiting lists (version 5)")
             .unwrap();
         for tree in [
             "candidatures_by_formation_and_state",
             "deadlines_by_time_and_waiting_lists_by_rank",
+            "index_keys_by_dossier",
+            // An earlier version kept no record of its last command.
+            "command_being_written",
         ] {
             db.open_tree(tree).unwrap().clear().unwrap();
         }
+        // Versions before 5 kept each dossier's ordered keys here.
+        db.open_tree("ordered_keys_by_dossier")
+            .unwrap()
+            .insert("a dossier", "[]")
+            .unwrap();
         db.flush().unwrap();
     }
     let store = reopened(|| SledStore::open(folder.path()));

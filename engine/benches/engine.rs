@@ -162,24 +162,9 @@ fn physical_limit(c: &mut Criterion) {
         |b| {
             b.iter_custom(|iterations| {
                 let folder = tempfile::tempdir().expect("tempdir");
-                let db = sled::Config::new()
-                    .path(folder.path())
-                    .cache_capacity(128 * 1024 * 1024)
-                    .open()
-                    .expect("sled");
-                let dossiers = db.open_tree("dossiers").expect("tree");
-                let events = db.open_tree("events").expect("tree");
-                let started = Instant::now();
-                for n in 0..iterations {
-                    dossiers
-                        .insert(b"dossier", dossier_bytes.as_slice())
-                        .expect("insert");
-                    let mut key = b"dossier".to_vec();
-                    key.extend_from_slice(&n.to_be_bytes());
-                    events.insert(key, event_bytes.as_slice()).expect("insert");
-                    db.flush().expect("flush");
-                }
-                started.elapsed()
+                let bare =
+                    BareSled::open(folder.path(), dossier_bytes.clone(), event_bytes.clone());
+                bare.run(iterations)
             })
         },
     );
@@ -193,23 +178,141 @@ fn physical_limit(c: &mut Criterion) {
         b.iter_custom(|iterations| saves_on(MemoryStore::new(), iterations))
     });
     group.finish();
+    if filtered_out("the physical limit, alternated") {
+        return;
+    }
+    // Measured one after the other, the two above drift apart with the
+    // disk's latency over minutes (their ratio moved between 1.2 and 1.5
+    // from one run to the next); in rounds taking turns, each round's
+    // ratio compares the two under the same conditions.
+    let bare_folder = tempfile::tempdir().expect("tempdir");
+    let bare = BareSled::open(bare_folder.path(), dossier_bytes, event_bytes);
+    let engine_folder = tempfile::tempdir().expect("tempdir");
+    let mut saves = Saves::on(SledStore::open(engine_folder.path()).expect("store"));
+    const ROUNDS: usize = 15;
+    const PER_ROUND: u32 = 1_000;
+    let (mut bare_times, mut command_times, mut ratios) = (vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let bare_time = bare.run(u64::from(PER_ROUND)) / PER_ROUND;
+        let command_time = saves.run(u64::from(PER_ROUND)) / PER_ROUND;
+        ratios.push(command_time.as_secs_f64() / bare_time.as_secs_f64());
+        bare_times.push(bare_time);
+        command_times.push(command_time);
+    }
+    println!(
+        "the physical limit, alternated ({ROUNDS} rounds of {PER_ROUND} each, medians): \
+         bare sled {:?}, durable command {:?}, ratio {:.2} (rounds from {:.2} to {:.2})",
+        median(&mut bare_times),
+        median(&mut command_times),
+        median(&mut ratios),
+        ratios.first().copied().unwrap_or_default(),
+        ratios.last().copied().unwrap_or_default(),
+    );
+}
+
+/// Whether the filter given to the bench (`cargo bench -- FILTER`) leaves out
+/// the measurement named `name`, which criterion does not run itself.
+fn filtered_out(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|argument| !argument.starts_with('-'))
+        .collect();
+    !filters.is_empty() && !filters.iter().any(|filter| name.contains(filter.as_str()))
+}
+
+/// The middle value (sorts `values`).
+fn median<T: PartialOrd + Copy + Default>(values: &mut [T]) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// Sled alone, writing a command's bytes (its dossier and its event) and
+/// flushing, as a durable command does.
+struct BareSled {
+    db: sled::Db,
+    dossiers: sled::Tree,
+    events: sled::Tree,
+    dossier_bytes: Vec<u8>,
+    event_bytes: Vec<u8>,
+    written: std::cell::Cell<u64>,
+}
+
+impl BareSled {
+    fn open(path: &Path, dossier_bytes: Vec<u8>, event_bytes: Vec<u8>) -> Self {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(128 * 1024 * 1024)
+            .open()
+            .expect("sled");
+        Self {
+            dossiers: db.open_tree("dossiers").expect("tree"),
+            events: db.open_tree("events").expect("tree"),
+            db,
+            dossier_bytes,
+            event_bytes,
+            written: Default::default(),
+        }
+    }
+
+    /// The time `count` writes take, each flushed.
+    fn run(&self, count: u64) -> Duration {
+        let started = Instant::now();
+        for _ in 0..count {
+            let n = self.written.get();
+            self.written.set(n + 1);
+            self.dossiers
+                .insert(b"dossier", self.dossier_bytes.as_slice())
+                .expect("insert");
+            let mut key = b"dossier".to_vec();
+            key.extend_from_slice(&n.to_be_bytes());
+            self.events
+                .insert(key, self.event_bytes.as_slice())
+                .expect("insert");
+            self.db.flush().expect("flush");
+        }
+        started.elapsed()
+    }
 }
 
 /// The time `iterations` sections saved one after the other take, by one
 /// candidate on a new dossier in `store`.
 fn saves_on<S: Store>(store: S, iterations: u64) -> Duration {
-    let engine = Engine::open(Definition::load(osu_path()).expect("valid"), store).expect("engine");
-    let dossier = engine
-        .create_dossier("camille", candidate(), "fr", now())
-        .expect("dossier");
-    let me = Actor::new("candidat", "camille");
-    let started = Instant::now();
-    for n in 0..iterations {
-        engine
-            .apply(&dossier.id, n + 1, &me, save(n), now())
-            .expect("command");
+    Saves::on(store).run(iterations)
+}
+
+/// One candidate saving a section again and again.
+struct Saves<S: Store> {
+    engine: Engine<S>,
+    dossier: String,
+    version: u64,
+}
+
+impl<S: Store> Saves<S> {
+    fn on(store: S) -> Self {
+        let engine =
+            Engine::open(Definition::load(osu_path()).expect("valid"), store).expect("engine");
+        let dossier = engine
+            .create_dossier("camille", candidate(), "fr", now())
+            .expect("dossier");
+        Self {
+            engine,
+            dossier: dossier.id,
+            version: dossier.version,
+        }
     }
-    started.elapsed()
+
+    /// The time `count` more saves take.
+    fn run(&mut self, count: u64) -> Duration {
+        let me = Actor::new("candidat", "camille");
+        let started = Instant::now();
+        for _ in 0..count {
+            self.engine
+                .apply(&self.dossier, self.version, &me, save(self.version), now())
+                .expect("command");
+            self.version += 1;
+        }
+        started.elapsed()
+    }
 }
 
 criterion_group!(benches, loading, guard, commands, physical_limit);

@@ -27,6 +27,33 @@ pub(crate) struct CompiledDefinition {
     /// What every expression about a dossier sees (see
     /// [`crate::context::shape::base_shape`]): filled into each context.
     pub base_shape: Shape,
+    /// The distinct promotion rules, as (index of a transition declaring
+    /// it, its key in the index): computed once, read by every command.
+    pub promotion_rules: Vec<(usize, String)>,
+}
+
+/// The distinct promotion rules of `file` (two transitions sharing one
+/// rule, as two ways of withdrawing may, share its waiting list), each with
+/// the index of the first transition declaring it and its key.
+pub(crate) fn promotion_rules(file: &crate::model::DefinitionFile) -> Vec<(usize, String)> {
+    let mut rules: Vec<(usize, String)> = Vec::new();
+    for (index, transition) in file.workflow.transitions.iter().enumerate() {
+        if let Some(rule) = &transition.promote {
+            let key = rule_key(rule);
+            if !rules.iter().any(|(_, known)| *known == key) {
+                rules.push((index, key));
+            }
+        }
+    }
+    rules
+}
+
+/// A promotion rule's name in the index: a digest of what it is.
+pub(crate) fn rule_key(rule: &crate::model::PromoteDef) -> String {
+    use sha2::Digest;
+    let text = format!("{}\0{}\0{}", rule.among, rule.rank, rule.action);
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The owner name under which a letter's parts are compiled: apart from

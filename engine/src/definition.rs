@@ -14,7 +14,7 @@ use crate::diagnostic::Diagnostics;
 use crate::list::List;
 use crate::model::{
     DefinitionFile, FormDef, FormMode, FormationDef, LetterDef, MailDef, PieceDef, PieceStatusDef,
-    PieceTransitionDef, RoleDef, RoleKind, StateDef, Text, TransitionDef,
+    PieceTransitionDef, PromoteDef, RoleDef, RoleKind, StateDef, Text, TransitionDef,
 };
 use crate::script::ScriptError;
 use crate::yaml;
@@ -142,6 +142,19 @@ impl Definition {
     /// The names every expression about a dossier sees, made once.
     pub(crate) fn base_shape(&self) -> &crate::context::shape::Shape {
         &self.compiled.base_shape
+    }
+
+    /// The distinct promotion rules, each with its key in the index of
+    /// waiting lists (two transitions may share one rule, and its list).
+    pub(crate) fn promotion_rules(&self) -> impl Iterator<Item = (&PromoteDef, &str)> {
+        let transitions = &self.file.workflow.transitions;
+        self.compiled
+            .promotion_rules
+            .iter()
+            .filter_map(|(index, key)| {
+                let rule = transitions.get(*index)?.promote.as_ref()?;
+                Some((rule, key.as_str()))
+            })
     }
 
     /// A candidature status by id.

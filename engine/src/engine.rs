@@ -50,7 +50,7 @@ fn indexed(
     now: Timestamp,
 ) -> Result<Indexed, WorkflowError> {
     let mut waiting = Vec::new();
-    for rule in promotion_rules(definition) {
+    for (rule, key) in definition.promotion_rules() {
         let from = definition
             .transition(&rule.action)
             .map(|t| t.from.ids())
@@ -67,7 +67,7 @@ fn indexed(
             }
             let rank = definition.eval_value(&rule.rank, &context)?;
             waiting.push(Waiting {
-                rule: rule_key(rule),
+                rule: key.to_owned(),
                 formation: candidature.formation.clone(),
                 rank: rank.as_f64().unwrap_or(f64::INFINITY),
                 dossier: dossier.id.clone(),
@@ -85,26 +85,32 @@ fn indexed(
 /// The distinct promotion rules of `definition` (two transitions sharing
 /// one rule, as two ways of withdrawing may, share its waiting list).
 pub fn promotion_rules(definition: &Definition) -> Vec<&PromoteDef> {
-    let mut rules: Vec<&PromoteDef> = Vec::new();
-    let transitions = definition.file().workflow.transitions.iter();
-    for rule in transitions.filter_map(|t| t.promote.as_ref()) {
-        if !rules.iter().any(|r| rule_key(r) == rule_key(rule)) {
-            rules.push(rule);
-        }
-    }
-    rules
-}
-
-/// A promotion rule's name in the index: a digest of what it is.
-fn rule_key(rule: &PromoteDef) -> String {
-    use sha2::Digest;
-    let text = format!("{}\0{}\0{}", rule.among, rule.rank, rule.action);
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    definition.promotion_rules().map(|(rule, _)| rule).collect()
 }
 
 fn into_backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(error))
+}
+
+/// What an [`Outcome`] holds besides what its [`Commit`] writes.
+struct Unwritten {
+    freed: Option<workflow::FreedPlace>,
+    follow_ups: Vec<Result<Outcome, Arc<EngineError>>>,
+    asked: Vec<(usize, String)>,
+}
+
+impl Unwritten {
+    /// The outcome again, once its commit is written.
+    fn joined(self, commit: Commit) -> Outcome {
+        Outcome {
+            dossier: commit.dossier,
+            event: commit.event,
+            mails: commit.mails,
+            freed: self.freed,
+            follow_ups: self.follow_ups,
+            asked: self.asked,
+        }
+    }
 }
 
 /// A deadline handled by [`Engine::run_due`], with what came of it.
@@ -180,16 +186,31 @@ impl<S: Store> Engine<S> {
     fn commit(
         definition: &Definition,
         expected_version: u64,
-        outcome: &Outcome,
+        outcome: Outcome,
         now: Timestamp,
-    ) -> Result<Commit, EngineError> {
-        Ok(Commit {
+    ) -> Result<(Commit, Unwritten), EngineError> {
+        let Outcome {
+            dossier,
+            event,
+            mails,
+            freed,
+            follow_ups,
+            asked,
+        } = outcome;
+        let indexed = indexed(definition, &dossier, now)?;
+        let commit = Commit {
             expected_version,
-            dossier: outcome.dossier.clone(),
-            event: outcome.event.clone(),
-            mails: outcome.mails.clone(),
-            indexed: indexed(definition, &outcome.dossier, now)?,
-        })
+            dossier,
+            event,
+            mails,
+            indexed,
+        };
+        let unwritten = Unwritten {
+            freed,
+            follow_ups,
+            asked,
+        };
+        Ok((commit, unwritten))
     }
 
     /// What the store's indexes hold of `dossier` (list rows, deadlines by
@@ -365,7 +386,7 @@ impl<S: Store> Engine<S> {
             .into());
         }
         let definition = self.definition_of(&dossier)?;
-        let mut outcome = workflow::apply(
+        let outcome = workflow::apply(
             &definition,
             &dossier,
             actor,
@@ -373,22 +394,39 @@ impl<S: Store> Engine<S> {
             now,
             &self.link_prefix,
         )?;
-        let mut commits = vec![Self::commit(&definition, expected_version, &outcome, now)?];
-        if let Some(freed) = &outcome.freed {
-            // The freed place goes to the waiting list in the same atomic write.
-            // If no one can be promoted, the command itself still goes through:
-            // what happened to the list is reported beside it.
-            match self.offer_place(&definition, freed, now) {
-                Ok(Some((version, promoted))) => {
-                    commits.push(Self::commit(&definition, version, &promoted, now)?);
-                    outcome.follow_ups.push(Ok(promoted));
+        // The freed place goes to the waiting list in the same atomic write.
+        // If no one can be promoted, the command itself still goes through:
+        // what happened to the list is reported beside it.
+        let offered = match &outcome.freed {
+            Some(freed) => self.offer_place(&definition, freed, now),
+            None => Ok(None),
+        };
+        // The outcomes are moved into the commits and back, not copied.
+        let (commit, unwritten) = Self::commit(&definition, expected_version, outcome, now)?;
+        match offered {
+            Ok(Some((version, promoted))) => {
+                let (promotion, promotion_unwritten) =
+                    Self::commit(&definition, version, promoted, now)?;
+                let commits = [commit, promotion];
+                self.store.write(&commits)?;
+                let [commit, promotion] = commits;
+                let mut outcome = unwritten.joined(commit);
+                outcome
+                    .follow_ups
+                    .push(Ok(promotion_unwritten.joined(promotion)));
+                Ok(outcome)
+            }
+            offered => {
+                let commits = [commit];
+                self.store.write(&commits)?;
+                let [commit] = commits;
+                let mut outcome = unwritten.joined(commit);
+                if let Err(error) = offered {
+                    outcome.follow_ups.push(Err(Arc::new(error)));
                 }
-                Ok(None) => {}
-                Err(error) => outcome.follow_ups.push(Err(Arc::new(error))),
+                Ok(outcome)
             }
         }
-        self.store.write(&commits)?;
-        Ok(outcome)
     }
 
     /// Moves dossier `id` to the current definition by the mappings its
@@ -499,7 +537,10 @@ impl<S: Store> Engine<S> {
         limit: Option<usize>,
     ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
         let mut list = Vec::new();
-        for (id, candidature_id, _) in self.store.waiting_of(&rule_key(rule), formation)? {
+        for (id, candidature_id, _) in self
+            .store
+            .waiting_of(&crate::compiled::rule_key(rule), formation)?
+        {
             if limit.is_some_and(|limit| list.len() >= limit) {
                 break;
             }

@@ -2,6 +2,7 @@
 
 mod memory;
 mod sled_store;
+mod write_set;
 
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
@@ -115,14 +116,20 @@ pub(crate) fn count_key(formation: &str, state: &str) -> Vec<u8> {
     key
 }
 
-/// How each command changes the counts: -1 for each candidature of the
-/// dossier before, +1 for each after.
-pub(crate) fn count_changes(before: Option<&Dossier>, rows: &[Row]) -> Vec<(Vec<u8>, i64)> {
+/// How each command changes the counts: -1 for each candidature the
+/// index held of the dossier before (by its row key), +1 for each after.
+pub(crate) fn count_changes(before: &[Vec<u8>], rows: &[Row]) -> Vec<(Vec<u8>, i64)> {
     let mut changes: std::collections::BTreeMap<Vec<u8>, i64> = Default::default();
-    for candidature in before.iter().flat_map(|d| &d.candidatures) {
-        *changes
-            .entry(count_key(&candidature.formation, &candidature.state))
-            .or_default() -= 1;
+    for key in before {
+        // A row key begins with the formation and the state: a count's key.
+        let mut parts = key.splitn(3, |byte| *byte == 0);
+        if let (Some(formation), Some(state)) = (parts.next(), parts.next()) {
+            let mut count = vec![b'c'];
+            count.extend_from_slice(formation);
+            count.push(0);
+            count.extend_from_slice(state);
+            *changes.entry(count).or_default() -= 1;
+        }
     }
     for row in rows {
         *changes

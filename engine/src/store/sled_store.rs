@@ -1,13 +1,13 @@
 //! The embedded default store, on sled.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 
+use super::write_set::{IndexKeys, Target, WriteSet};
 use super::{Commit, Publication, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
@@ -16,12 +16,17 @@ use crate::workflow::Due;
 
 /// Dossiers, events, outbox and definitions in one sled database.
 ///
-/// A commit writes its four trees (dossiers, events, outbox, and the index of
-/// candidatures by formation and state) in one sled transaction, then waits for a
-/// flush to disk: sled would otherwise keep the write in memory for up to half a
-/// second. Concurrent commits share flushes (group commit): whoever finds no
-/// flush running starts one covering every write finished so far; the others
-/// wait for it, or for the next one.
+/// A commit writes the dossier, its event, its mails and its index entries
+/// as one record first, then each of them (see [`super::write_set`]):
+/// all-or-nothing across a crash, at the cost of one write to disk where a
+/// sled transaction costs two. Writers take turns for
+/// this (microseconds: nothing waits for the disk meanwhile); a reader may
+/// see a command's index entries before its dossier, never the dossier
+/// before the rest. Then the commit waits for a flush to disk: sled would
+/// otherwise keep the write in memory for up to half a second. Concurrent
+/// commits share flushes (group commit): whoever finds no flush running
+/// starts one covering every write finished so far; the others wait for it,
+/// or for the next one.
 pub struct SledStore {
     db: sled::Db,
     dossiers: sled::Tree,
@@ -36,11 +41,33 @@ pub struct SledStore {
     /// Deadlines by the time they fall due, and waiting lists by rank (see
     /// [`super::due_key`], [`super::waiting_key`]).
     ordered: sled::Tree,
-    /// Each dossier's keys in `ordered`, to remove them when it changes.
-    ordered_keys: sled::Tree,
+    /// The keys each dossier has in `by_formation` and `ordered`, to
+    /// change them when it changes (see [`IndexKeys`]).
+    index_keys: sled::Tree,
+    /// The record of the command being written, while it is (see
+    /// [`super::write_set`]).
+    records: sled::Tree,
+    writer: Mutex<Writer>,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
+
+/// The turn of the one writer at a time.
+#[derive(Default)]
+struct Writer {
+    /// A write stopped between its record and its last operation (the
+    /// disk failed, or the writer panicked): its record is played again
+    /// before the next write.
+    half_written: bool,
+    /// The last write's record is still stored. Played again, it would
+    /// change nothing, so it is left for the next write to replace
+    /// (sparing a removal per command); only a mail's removal would make it
+    /// untrue (it would queue the mail again), so that removes it first.
+    record_kept: bool,
+}
+
+/// The key of the record of the command being written.
+const RECORD: &[u8] = b"being written";
 
 #[derive(Default)]
 struct FlushState {
@@ -98,13 +125,175 @@ impl SledStore {
             publications: tree("publications")?,
             by_formation: tree("candidatures_by_formation_and_state")?,
             ordered: tree("deadlines_by_time_and_waiting_lists_by_rank")?,
-            ordered_keys: tree("ordered_keys_by_dossier")?,
+            index_keys: tree("index_keys_by_dossier")?,
+            records: tree("command_being_written")?,
             db,
+            writer: Mutex::new(Writer::default()),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
         };
+        if store.replay()? {
+            store.make_durable()?;
+        }
         store.order_outbox()?;
         Ok(store)
+    }
+
+    /// The turn to write. A write that stopped half-way is finished first.
+    fn writer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if writer.half_written {
+            self.replay()?;
+            writer.half_written = false;
+            writer.record_kept = false;
+        }
+        Ok(writer)
+    }
+
+    /// Plays again the last write's record, if one is stored (a crash may
+    /// have cut that write short), then removes it: whether there was one.
+    fn replay(&self) -> Result<bool, StoreError> {
+        let Some(record) = self.records.get(RECORD).map_err(backend)? else {
+            return Ok(false);
+        };
+        let set = WriteSet::from_record(&record).ok_or_else(|| {
+            StoreError::Backend("the record of a command being written is unreadable".into())
+        })?;
+        self.apply(&set)?;
+        self.records.remove(RECORD).map_err(backend)?;
+        Ok(true)
+    }
+
+    /// Writes `set`'s record (replacing the last one), then its operations.
+    fn write_through(&self, writer: &mut Writer, set: &WriteSet) -> Result<(), StoreError> {
+        writer.half_written = true;
+        self.records.insert(RECORD, set.record()).map_err(backend)?;
+        writer.record_kept = true;
+        self.apply(set)?;
+        writer.half_written = false;
+        Ok(())
+    }
+
+    /// The version of dossier `id` as stored (0: none), without decoding
+    /// the rest of it.
+    fn version_of(&self, id: &str) -> Result<u64, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Versioned {
+            version: u64,
+        }
+        match self.dossiers.get(id).map_err(backend)? {
+            Some(bytes) => Ok(decode::<Versioned>(&bytes)?.version),
+            None => Ok(0),
+        }
+    }
+
+    /// The keys the indexes hold of dossier `id`.
+    fn index_keys_of(&self, id: &str) -> Result<IndexKeys, StoreError> {
+        match self.index_keys.get(id).map_err(backend)? {
+            Some(bytes) => IndexKeys::from_bytes(&bytes).ok_or_else(|| {
+                StoreError::Backend(
+                    format!("the index keys of dossier `{id}` are unreadable").into(),
+                )
+            }),
+            None => Ok(IndexKeys::default()),
+        }
+    }
+
+    fn apply(&self, set: &WriteSet) -> Result<(), StoreError> {
+        for operation in &set.operations {
+            let tree = match operation.target {
+                Target::Dossiers => &self.dossiers,
+                Target::Events => &self.events,
+                Target::Outbox => &self.outbox,
+                Target::ByFormation => &self.by_formation,
+                Target::Ordered => &self.ordered,
+                Target::IndexKeys => &self.index_keys,
+            };
+            let key = operation.key.as_slice();
+            match &operation.value {
+                Some(value) => tree.insert(key, value.as_slice()).map(drop),
+                None => tree.remove(key).map(drop),
+            }
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// What `commits` write, as operations, after every dossier's version
+    /// is checked: nothing is written when one is stale. Called in the
+    /// writer's turn, so that what it reads stays true until written.
+    fn write_set(&self, commits: &[Commit]) -> Result<WriteSet, StoreError> {
+        // The same dossier twice: the first write is what the second changes.
+        let earlier = |n: usize| {
+            let id = &commits[n].dossier.id;
+            commits[..n].iter().rev().find(|c| &c.dossier.id == id)
+        };
+        for (n, commit) in commits.iter().enumerate() {
+            let found = match earlier(n) {
+                Some(written) => written.dossier.version,
+                None => self.version_of(&commit.dossier.id)?,
+            };
+            if found != commit.expected_version {
+                return Err(StoreError::Conflict {
+                    dossier: commit.dossier.id.clone(),
+                    expected: commit.expected_version,
+                    found,
+                });
+            }
+        }
+        let mut set = WriteSet::default();
+        let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for (n, commit) in commits.iter().enumerate() {
+            let id = commit.dossier.id.as_str();
+            set.insert(
+                Target::Events,
+                event_key(id, commit.event.version),
+                encode(&commit.event)?,
+            );
+            for mail in &commit.mails {
+                set.insert(Target::Outbox, super::outbox_key(mail), encode(mail)?);
+            }
+            let before = match earlier(n) {
+                Some(written) => IndexKeys::of(&written.indexed),
+                None => self.index_keys_of(id)?,
+            };
+            let after = IndexKeys::of(&commit.indexed);
+            for key in before.rows.iter().filter(|key| !after.rows.contains(key)) {
+                set.remove(Target::ByFormation, key.as_slice());
+            }
+            for (key, row) in after.rows.iter().zip(&commit.indexed.rows) {
+                set.insert(Target::ByFormation, key.as_slice(), encode(row)?);
+            }
+            for (key, change) in super::count_changes(&before.rows, &commit.indexed.rows) {
+                let count = match counts.get(&key) {
+                    Some(count) => *count,
+                    None => super::count_value(self.ordered.get(&key).map_err(backend)?.as_deref()),
+                };
+                counts.insert(key, count.saturating_add_signed(change));
+            }
+            for key in before.ordered.iter().filter(|k| !after.ordered.contains(k)) {
+                set.remove(Target::Ordered, key.as_slice());
+            }
+            for key in after.ordered.iter().filter(|k| !before.ordered.contains(k)) {
+                set.insert(Target::Ordered, key.as_slice(), Vec::new());
+            }
+            if after != before {
+                set.insert(Target::IndexKeys, id, after.bytes());
+            }
+        }
+        for (key, count) in counts {
+            set.insert(Target::Ordered, key, count.to_be_bytes());
+        }
+        // The dossiers last: whoever reads a dossier's new version finds
+        // its event and index entries written.
+        for commit in commits {
+            set.insert(
+                Target::Dossiers,
+                commit.dossier.id.as_str(),
+                encode(&commit.dossier)?,
+            );
+        }
+        Ok(set)
     }
 
     /// Gives the mails of a store written by an earlier version, keyed by
@@ -201,104 +390,9 @@ impl Store for SledStore {
     }
 
     fn write(&self, commits: &[Commit]) -> Result<(), StoreError> {
-        struct Encoded<'a> {
-            commit: &'a Commit,
-            dossier: Vec<u8>,
-            event: Vec<u8>,
-            mails: Vec<(Vec<u8>, Vec<u8>)>,
-            rows: Vec<(Vec<u8>, Vec<u8>)>,
-            ordered: Vec<Vec<u8>>,
-            ordered_list: Vec<u8>,
-        }
-        let encoded = commits
-            .iter()
-            .map(|commit| {
-                Ok(Encoded {
-                    commit,
-                    dossier: encode(&commit.dossier)?,
-                    event: encode(&commit.event)?,
-                    mails: commit
-                        .mails
-                        .iter()
-                        .map(|mail| Ok((super::outbox_key(mail), encode(mail)?)))
-                        .collect::<Result<Vec<_>, StoreError>>()?,
-                    rows: commit
-                        .indexed
-                        .rows
-                        .iter()
-                        .map(|row| Ok((super::row_key(row), encode(row)?)))
-                        .collect::<Result<Vec<_>, StoreError>>()?,
-                    ordered: commit.indexed.ordered_keys(),
-                    ordered_list: encode(&commit.indexed.ordered_keys())?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let trees = (
-            &self.dossiers,
-            &self.events,
-            &self.outbox,
-            &self.by_formation,
-            &self.ordered,
-            &self.ordered_keys,
-        );
-        let result = trees.transaction(
-            |(dossiers, events, outbox, by_formation, ordered, ordered_keys)| {
-                for item in &encoded {
-                    let id = item.commit.dossier.id.as_str();
-                    let before = match dossiers.get(id)? {
-                        Some(bytes) => Some(
-                            decode::<Dossier>(&bytes)
-                                .map_err(ConflictableTransactionError::Abort)?,
-                        ),
-                        None => None,
-                    };
-                    let found = before.as_ref().map_or(0, |d| d.version);
-                    if found != item.commit.expected_version {
-                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
-                            dossier: id.to_owned(),
-                            expected: item.commit.expected_version,
-                            found,
-                        }));
-                    }
-                    dossiers.insert(id, item.dossier.as_slice())?;
-                    for key in before.iter().flat_map(super::index_keys) {
-                        by_formation.remove(key)?;
-                    }
-                    for (key, row) in &item.rows {
-                        by_formation.insert(key.as_slice(), row.as_slice())?;
-                    }
-                    for (key, change) in
-                        super::count_changes(before.as_ref(), &item.commit.indexed.rows)
-                    {
-                        let count = super::count_value(ordered.get(&key)?.as_deref());
-                        let count = count.saturating_add_signed(change);
-                        ordered.insert(key, count.to_be_bytes().as_slice())?;
-                    }
-                    if let Some(old) = ordered_keys.get(id)? {
-                        let old: Vec<Vec<u8>> =
-                            decode(&old).map_err(ConflictableTransactionError::Abort)?;
-                        for key in old {
-                            ordered.remove(key)?;
-                        }
-                    }
-                    for key in &item.ordered {
-                        ordered.insert(key.as_slice(), &[])?;
-                    }
-                    ordered_keys.insert(id, item.ordered_list.as_slice())?;
-                    let key = event_key(id, item.commit.event.version);
-                    events.insert(key, item.event.as_slice())?;
-                    for (key, mail) in &item.mails {
-                        outbox.insert(key.as_slice(), mail.as_slice())?;
-                    }
-                }
-                Ok(())
-            },
-        );
-        match result {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Abort(error)) => Err(error),
-            Err(TransactionError::Storage(error)) => Err(backend(error)),
-        }
+        let mut writer = self.writer()?;
+        let set = self.write_set(commits)?;
+        self.write_through(&mut writer, &set)
     }
 
     fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
@@ -382,35 +476,37 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
-        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 4)";
+        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 5)";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
-        for tree in [&self.by_formation, &self.ordered, &self.ordered_keys] {
+        // Before version 5, each dossier's keys in `ordered` alone, as JSON.
+        self.db
+            .drop_tree("ordered_keys_by_dossier")
+            .map_err(backend)?;
+        for tree in [&self.by_formation, &self.ordered, &self.index_keys] {
             tree.clear().map_err(backend)?;
         }
         for entry in self.dossiers.iter() {
             let (id, bytes) = entry.map_err(backend)?;
             let indexed = indexed(&decode::<Dossier>(&bytes)?)?;
-            for row in &indexed.rows {
+            let keys = IndexKeys::of(&indexed);
+            for (key, row) in keys.rows.iter().zip(&indexed.rows) {
                 self.by_formation
-                    .insert(super::row_key(row), encode(row)?)
+                    .insert(key.as_slice(), encode(row)?)
                     .map_err(backend)?;
             }
-            for (key, change) in super::count_changes(None, &indexed.rows) {
+            for (key, change) in super::count_changes(&[], &indexed.rows) {
                 let count = super::count_value(self.ordered.get(&key).map_err(backend)?.as_deref());
                 let count = count.saturating_add_signed(change);
                 self.ordered
                     .insert(key, count.to_be_bytes().as_slice())
                     .map_err(backend)?;
             }
-            let keys = indexed.ordered_keys();
-            for key in &keys {
+            for key in &keys.ordered {
                 self.ordered.insert(key.as_slice(), &[]).map_err(backend)?;
             }
-            self.ordered_keys
-                .insert(id, encode(&keys)?)
-                .map_err(backend)?;
+            self.index_keys.insert(id, keys.bytes()).map_err(backend)?;
         }
         self.db.insert(BUILT, &[]).map_err(backend)?;
         self.make_durable()
@@ -423,11 +519,11 @@ impl Store for SledStore {
     }
 
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut set = WriteSet::default();
         for mail in mails {
-            batch.insert(super::outbox_key(mail), encode(mail)?);
+            set.insert(Target::Outbox, super::outbox_key(mail), encode(mail)?);
         }
-        self.outbox.apply_batch(batch).map_err(backend)?;
+        self.write_through(&mut *self.writer()?, &set)?;
         self.make_durable()
     }
 
@@ -448,9 +544,188 @@ impl Store for SledStore {
     }
 
     fn remove_from_outbox(&self, mail: &OutboxMail) -> Result<(), StoreError> {
+        // In a writer's turn, the last record removed first: played again
+        // when the store opens, it would queue this mail again.
+        let mut writer = self.writer()?;
+        if writer.record_kept {
+            self.records.remove(RECORD).map_err(backend)?;
+            writer.record_kept = false;
+        }
         self.outbox
             .remove(super::outbox_key(mail))
             .map_err(backend)?;
+        drop(writer);
         self.make_durable()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Indexed;
+    use serde_json::json;
+
+    fn at(text: &str) -> jiff::Timestamp {
+        text.parse().expect("a timestamp")
+    }
+
+    /// Version `version` of one dossier, with one candidature in `state`
+    /// (its list row, its count) and one deadline falling due at `due`.
+    fn commit(version: u64, state: &str, due: &str) -> Commit {
+        let dossier: Dossier = serde_json::from_value(json!({
+            "id": "d1", "version": version, "definition": "hash", "owner": "owner",
+            "candidate": {"last_name": "Martin", "first_name": "Alex", "email": "c@example.org"},
+            "language": "fr", "created_at": "2027-03-10T09:00:00Z", "profile": {},
+            "candidatures": [{
+                "id": "c1", "formation": "m1", "state": state,
+                "created_at": "2027-03-10T09:00:00Z", "entered_state_at": "2027-03-10T09:00:00Z",
+                "data": {}, "pieces": {}, "deadlines_done": []
+            }]
+        }))
+        .expect("a dossier");
+        let event: Event = serde_json::from_value(json!({
+            "dossier": "d1", "version": version, "at": "2027-03-10T09:00:00Z",
+            "actor": {"role": "applicant", "id": "owner"}, "command": null, "changes": []
+        }))
+        .expect("an event");
+        let row: Row = serde_json::from_value(json!({
+            "dossier": "d1", "candidature": "c1", "formation": "m1", "state": state,
+            "last_name": "Martin", "first_name": "Alex", "email": "c@example.org",
+            "sent_at": null, "entered_state_at": "2027-03-10T09:00:00Z",
+            "provided": 0, "required": 0, "pieces": {}, "columns": {}, "search": ""
+        }))
+        .expect("a row");
+        let mail = OutboxMail {
+            id: format!("mail-{version}"),
+            dossier: Some("d1".into()),
+            mail: "status".into(),
+            to: vec!["c@example.org".into()],
+            subject: format!("version {version}"),
+            text: String::new(),
+            html: None,
+            letters: Vec::new(),
+            queued_at: at("2027-03-10T09:00:00Z"),
+        };
+        Commit {
+            expected_version: version - 1,
+            dossier,
+            event,
+            mails: vec![mail],
+            indexed: Indexed {
+                rows: vec![row],
+                deadlines: vec![Due {
+                    dossier: "d1".into(),
+                    candidature: "c1".into(),
+                    deadline: "reminder".into(),
+                    at: at(due),
+                }],
+                waiting: Vec::new(),
+            },
+        }
+    }
+
+    /// A crash may stop a write after its record and any number of its
+    /// operations: opening the store again finishes it, whatever the cut.
+    #[test]
+    fn a_write_cut_short_by_a_crash_is_finished_when_the_store_opens() {
+        let second = commit(2, "complete", "2027-05-01T00:00:00Z");
+        let operations = {
+            let folder = tempfile::tempdir().expect("a folder");
+            let store = SledStore::open(folder.path()).expect("a store");
+            store
+                .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
+                .expect("written");
+            store
+                .write_set(std::slice::from_ref(&second))
+                .expect("a write set")
+                .operations
+                .len()
+        };
+        assert!(operations >= 6, "{operations} operations");
+        for cut in 0..=operations {
+            let folder = tempfile::tempdir().expect("a folder");
+            {
+                let store = SledStore::open(folder.path()).expect("a store");
+                store
+                    .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
+                    .expect("written");
+                let mut set = store
+                    .write_set(std::slice::from_ref(&second))
+                    .expect("a write set");
+                store
+                    .records
+                    .insert(RECORD, set.record())
+                    .expect("recorded");
+                set.operations.truncate(cut);
+                store.apply(&set).expect("applied");
+                store.flush().expect("flushed");
+            }
+            let store = SledStore::open(folder.path()).expect("opened again");
+            let dossier = store.dossier("d1").expect("read").expect("the dossier");
+            assert_eq!(dossier.version, 2, "cut after {cut} operations");
+            assert_eq!(store.history("d1").expect("history").len(), 2);
+            assert_eq!(store.count_of("m1", "received").expect("count"), 0);
+            assert_eq!(store.count_of("m1", "complete").expect("count"), 1);
+            let rows = store.rows_of("m1", None).expect("rows");
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].state, "complete");
+            let due = store.due_entries(at("2027-12-31T00:00:00Z")).expect("due");
+            assert_eq!(due.len(), 1);
+            assert_eq!(due[0].at, at("2027-05-01T00:00:00Z"));
+            let outbox = store.outbox_page(None, 10).expect("outbox");
+            assert_eq!(outbox.len(), 2);
+            assert!(store.records.is_empty(), "the record is removed");
+            // And the next command goes on from there.
+            store
+                .commit(&[commit(3, "admitted", "2027-06-01T00:00:00Z")])
+                .expect("written");
+            assert_eq!(store.count_of("m1", "complete").expect("count"), 0);
+        }
+    }
+
+    #[test]
+    fn a_stale_version_writes_nothing() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        store
+            .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
+            .expect("written");
+        let record = store.records.get(RECORD).expect("read");
+        let mut stale = commit(2, "complete", "2027-05-01T00:00:00Z");
+        stale.expected_version = 0;
+        let refused = store.commit(&[stale]);
+        assert!(matches!(
+            refused,
+            Err(StoreError::Conflict {
+                found: 1,
+                expected: 0,
+                ..
+            })
+        ));
+        assert_eq!(store.count_of("m1", "received").expect("count"), 1);
+        assert_eq!(store.history("d1").expect("history").len(), 1);
+        assert_eq!(store.records.get(RECORD).expect("read"), record);
+    }
+
+    /// The last command's record is kept until the next write: a mail
+    /// delivered meanwhile must not come back when the store opens again.
+    #[test]
+    fn a_delivered_mail_stays_delivered_across_a_reopening() {
+        let folder = tempfile::tempdir().expect("a folder");
+        {
+            let store = SledStore::open(folder.path()).expect("a store");
+            store
+                .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
+                .expect("written");
+            let queued = store.outbox_page(None, 10).expect("outbox");
+            assert_eq!(queued.len(), 1);
+            store.remove_from_outbox(&queued[0]).expect("removed");
+        }
+        let store = SledStore::open(folder.path()).expect("opened again");
+        assert_eq!(store.outbox_page(None, 10).expect("outbox"), Vec::new());
+        assert_eq!(
+            store.dossier("d1").expect("read").expect("dossier").version,
+            1
+        );
     }
 }

@@ -1,0 +1,277 @@
+//! A command's writes as plain operations on the store's trees, and their
+//! record: the bytes that make them all-or-nothing across a crash.
+//!
+//! sled makes a batch or a transaction atomic by writing it between two
+//! rolls of its log buffer, so each one costs two writes to disk instead of
+//! one. The sled store writes a command's operations as one value instead
+//! (the record: a single insert, atomic by itself, replacing the last
+//! command's), then the operations one by one. sled recovers its log as a
+//! prefix, so after a crash the last record found is that of the last
+//! command begun, with any part of its operations: the store plays it
+//! again when it opens. Playing it again is harmless: each operation sets
+//! a key to a value, or removes it, and only commands write those keys
+//! (but for the removal of a delivered mail, which removes the record
+//! first).
+
+/// The trees a command writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Dossiers,
+    Events,
+    Outbox,
+    ByFormation,
+    Ordered,
+    IndexKeys,
+}
+
+impl Target {
+    const ALL: [Target; 6] = [
+        Target::Dossiers,
+        Target::Events,
+        Target::Outbox,
+        Target::ByFormation,
+        Target::Ordered,
+        Target::IndexKeys,
+    ];
+
+    fn byte(self) -> u8 {
+        self as u8
+    }
+
+    fn from_byte(byte: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(byte)).copied()
+    }
+}
+
+/// One operation: set `key` of `target` to `value`, or remove it (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Operation {
+    pub target: Target,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Operations in the order they are to be done.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct WriteSet {
+    pub operations: Vec<Operation>,
+}
+
+/// The first byte of a record, raised if its form ever changes.
+const FORM: u8 = 1;
+
+impl WriteSet {
+    pub fn insert(&mut self, target: Target, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.operations.push(Operation {
+            target,
+            key: key.into(),
+            value: Some(value.into()),
+        });
+    }
+
+    pub fn remove(&mut self, target: Target, key: impl Into<Vec<u8>>) {
+        self.operations.push(Operation {
+            target,
+            key: key.into(),
+            value: None,
+        });
+    }
+
+    /// The record: the form's byte, the number of operations, then each
+    /// operation as its target's byte, its key and its value (a removal: no
+    /// value), each length first; numbers on 4 bytes, big-endian.
+    pub fn record(&self) -> Vec<u8> {
+        let size: usize = self
+            .operations
+            .iter()
+            .map(|op| 10 + op.key.len() + op.value.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut bytes = Vec::with_capacity(5 + size);
+        bytes.push(FORM);
+        bytes.extend_from_slice(&length_bytes(self.operations.len()));
+        for op in &self.operations {
+            bytes.push(op.target.byte());
+            push_bytes(&mut bytes, &op.key);
+            match &op.value {
+                Some(value) => {
+                    bytes.push(1);
+                    push_bytes(&mut bytes, value);
+                }
+                None => bytes.push(0),
+            }
+        }
+        bytes
+    }
+
+    /// The write set a record holds; `None` if the bytes are not one.
+    pub fn from_record(bytes: &[u8]) -> Option<Self> {
+        let (&form, rest) = bytes.split_first()?;
+        if form != FORM {
+            return None;
+        }
+        let (count, mut rest) = take_length(rest)?;
+        let mut operations = Vec::with_capacity(count.min(rest.len() / 10));
+        for _ in 0..count {
+            let (&target, after) = rest.split_first()?;
+            let target = Target::from_byte(target)?;
+            let (key, after) = take_bytes(after)?;
+            let (&present, after) = after.split_first()?;
+            let (value, after) = match present {
+                0 => (None, after),
+                1 => {
+                    let (value, after) = take_bytes(after)?;
+                    (Some(value.to_vec()), after)
+                }
+                _ => return None,
+            };
+            operations.push(Operation {
+                target,
+                key: key.to_vec(),
+                value,
+            });
+            rest = after;
+        }
+        rest.is_empty().then_some(Self { operations })
+    }
+}
+
+/// The keys the indexes hold of one dossier (its rows' keys, its keys in
+/// the ordered index), kept beside it so that a command removes what is no
+/// longer true and writes what changed, without reading the dossier.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct IndexKeys {
+    pub rows: Vec<Vec<u8>>,
+    pub ordered: Vec<Vec<u8>>,
+}
+
+impl IndexKeys {
+    pub fn of(indexed: &super::Indexed) -> Self {
+        Self {
+            rows: indexed.rows.iter().map(super::row_key).collect(),
+            ordered: indexed.ordered_keys(),
+        }
+    }
+
+    /// As stored: the form's byte, then each list as its length and its keys.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut bytes = vec![FORM];
+        for list in [&self.rows, &self.ordered] {
+            bytes.extend_from_slice(&length_bytes(list.len()));
+            for key in list {
+                push_bytes(&mut bytes, key);
+            }
+        }
+        bytes
+    }
+
+    /// The keys as stored; `None` if the bytes are not of this form.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (&form, mut rest) = bytes.split_first()?;
+        if form != FORM {
+            return None;
+        }
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            let (count, after) = take_length(rest)?;
+            rest = after;
+            for _ in 0..count {
+                let (key, after) = take_bytes(rest)?;
+                list.push(key.to_vec());
+                rest = after;
+            }
+        }
+        let [rows, ordered] = lists;
+        rest.is_empty().then_some(Self { rows, ordered })
+    }
+}
+
+fn length_bytes(length: usize) -> [u8; 4] {
+    // Nothing of 4 GiB or more reaches here: sled refuses such values.
+    u32::try_from(length).unwrap_or(u32::MAX).to_be_bytes()
+}
+
+fn push_bytes(into: &mut Vec<u8>, bytes: &[u8]) {
+    into.extend_from_slice(&length_bytes(bytes.len()));
+    into.extend_from_slice(bytes);
+}
+
+fn take_length(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let length = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?);
+    Some((usize::try_from(length).ok()?, bytes.get(4..)?))
+}
+
+fn take_bytes(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (length, rest) = take_length(bytes)?;
+    Some((rest.get(..length)?, rest.get(length..)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> WriteSet {
+        let mut set = WriteSet::default();
+        set.insert(
+            Target::Events,
+            b"d1\0\0".to_vec(),
+            b"{\"event\":1}".to_vec(),
+        );
+        set.remove(Target::ByFormation, b"m1\0recu\0d1\0c1".to_vec());
+        set.insert(Target::Ordered, b"c-count".to_vec(), Vec::new());
+        set.insert(Target::Dossiers, b"d1".to_vec(), vec![0xff; 300]);
+        set
+    }
+
+    #[test]
+    fn a_record_gives_back_its_operations_in_order() {
+        let set = example();
+        assert_eq!(WriteSet::from_record(&set.record()), Some(set));
+        let empty = WriteSet::default();
+        assert_eq!(WriteSet::from_record(&empty.record()), Some(empty));
+    }
+
+    #[test]
+    fn a_cut_or_altered_record_is_refused() {
+        let record = example().record();
+        for length in 0..record.len() {
+            assert_eq!(
+                WriteSet::from_record(&record[..length]),
+                None,
+                "cut at {length}"
+            );
+        }
+        let mut longer = record.clone();
+        longer.push(0);
+        assert_eq!(WriteSet::from_record(&longer), None);
+        let mut other_form = record.clone();
+        other_form[0] = 9;
+        assert_eq!(WriteSet::from_record(&other_form), None);
+        let mut unknown_tree = record.clone();
+        unknown_tree[5] = 200;
+        assert_eq!(WriteSet::from_record(&unknown_tree), None);
+        let mut huge_count = record;
+        huge_count[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(WriteSet::from_record(&huge_count), None);
+    }
+
+    #[test]
+    fn index_keys_read_back_as_written_and_refuse_a_cut() {
+        let keys = IndexKeys {
+            rows: vec![b"m1\0recu\0d1\0c1".to_vec(), b"m2\0recu\0d1\0c2".to_vec()],
+            ordered: vec![vec![b'd'; 20]],
+        };
+        let bytes = keys.bytes();
+        assert_eq!(IndexKeys::from_bytes(&bytes), Some(keys));
+        assert_eq!(
+            IndexKeys::from_bytes(&IndexKeys::default().bytes()),
+            Some(IndexKeys::default())
+        );
+        for length in 0..bytes.len() {
+            assert_eq!(
+                IndexKeys::from_bytes(&bytes[..length]),
+                None,
+                "cut at {length}"
+            );
+        }
+    }
+}
