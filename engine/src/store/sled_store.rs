@@ -48,6 +48,7 @@ pub struct SledStore {
     /// [`super::write_set`]).
     records: sled::Tree,
     writer: Mutex<Writer>,
+    recent: Mutex<Recent>,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -64,6 +65,28 @@ struct Writer {
     /// (sparing a removal per command); only a mail's removal would make it
     /// untrue (it would queue the mail again), so that removes it first.
     record_kept: bool,
+}
+
+/// The dossiers written last, as written, with their index keys: a
+/// command nearly always changes a dossier its last command wrote, and
+/// finds it here without decoding it. Only writers fill it, in their turn,
+/// after the trees: it never holds a version older than the tree's.
+#[derive(Default)]
+struct Recent {
+    dossiers: std::collections::HashMap<String, (Dossier, IndexKeys)>,
+}
+
+impl Recent {
+    /// How many dossiers it holds at most (then it starts again, empty).
+    const CAPACITY: usize = 1024;
+
+    fn keep(&mut self, dossier: &Dossier, keys: IndexKeys) {
+        if self.dossiers.len() >= Self::CAPACITY && !self.dossiers.contains_key(&dossier.id) {
+            self.dossiers.clear();
+        }
+        self.dossiers
+            .insert(dossier.id.clone(), (dossier.clone(), keys));
+    }
 }
 
 /// The key of the record of the command being written.
@@ -129,6 +152,7 @@ impl SledStore {
             records: tree("command_being_written")?,
             db,
             writer: Mutex::new(Writer::default()),
+            recent: Mutex::new(Recent::default()),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
         };
@@ -143,11 +167,17 @@ impl SledStore {
     fn writer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         if writer.half_written {
+            self.recent().dossiers.clear();
             self.replay()?;
             writer.half_written = false;
             writer.record_kept = false;
         }
         Ok(writer)
+    }
+
+    fn recent(&self) -> MutexGuard<'_, Recent> {
+        // What it holds is whole at every step: a panic cannot leave it half-changed.
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Plays again the last write's record, if one is stored (a crash may
@@ -231,7 +261,10 @@ impl SledStore {
         for (n, commit) in commits.iter().enumerate() {
             let found = match earlier(n) {
                 Some(written) => written.dossier.version,
-                None => self.version_of(&commit.dossier.id)?,
+                None => match self.recent().dossiers.get(&commit.dossier.id) {
+                    Some((dossier, _)) => dossier.version,
+                    None => self.version_of(&commit.dossier.id)?,
+                },
             };
             if found != commit.expected_version {
                 return Err(StoreError::Conflict {
@@ -253,9 +286,11 @@ impl SledStore {
             for mail in &commit.mails {
                 set.insert(Target::Outbox, super::outbox_key(mail), encode(mail)?);
             }
-            let before = match earlier(n) {
-                Some(written) => IndexKeys::of(&written.indexed),
-                None => self.index_keys_of(id)?,
+            let recent = self.recent().dossiers.get(id).map(|(_, keys)| keys.clone());
+            let before = match (earlier(n), recent) {
+                (Some(written), _) => IndexKeys::of(&written.indexed),
+                (None, Some(keys)) => keys,
+                (None, None) => self.index_keys_of(id)?,
             };
             let after = IndexKeys::of(&commit.indexed);
             for key in before.rows.iter().filter(|key| !after.rows.contains(key)) {
@@ -392,10 +427,18 @@ impl Store for SledStore {
     fn write(&self, commits: &[Commit]) -> Result<(), StoreError> {
         let mut writer = self.writer()?;
         let set = self.write_set(commits)?;
-        self.write_through(&mut writer, &set)
+        self.write_through(&mut writer, &set)?;
+        let mut recent = self.recent();
+        for commit in commits {
+            recent.keep(&commit.dossier, IndexKeys::of(&commit.indexed));
+        }
+        Ok(())
     }
 
     fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
+        if let Some((dossier, _)) = self.recent().dossiers.get(id) {
+            return Ok(Some(dossier.clone()));
+        }
         match self.dossiers.get(id).map_err(backend)? {
             Some(bytes) => decode(&bytes).map(Some),
             None => Ok(None),
