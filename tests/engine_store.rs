@@ -819,3 +819,54 @@ fn mails_queued_by_an_earlier_version_keep_their_place_in_the_outbox() {
     let ids: Vec<String> = engine.outbox().unwrap().into_iter().map(|m| m.id).collect();
     assert_eq!(ids, [second]);
 }
+
+#[test]
+fn an_event_keeps_what_a_save_changed_not_the_whole_section() {
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let now = at("2027-03-10T09:00:00Z");
+    let id = engine
+        .create_dossier("camille", camille(), "fr", now)
+        .unwrap()
+        .id;
+    let me = Actor::new("candidat", "camille");
+    for street in ["1 rue Sainte", "2 rue Sainte"] {
+        let answers = json!({"adresse": street, "code_postal": "13001"});
+        let section = "coordonnees".to_owned();
+        act(
+            &engine,
+            &id,
+            &me,
+            Command::SaveSection { section, answers },
+            now,
+        )
+        .unwrap();
+    }
+    // Read back from a store opened again: what was kept on disk.
+    drop(engine);
+    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let history = engine.history(&id).unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((last.dossier.as_str(), last.version), (id.as_str(), 3));
+    assert_eq!(
+        last.command,
+        Some(Command::SaveSection {
+            section: "coordonnees".into(),
+            answers: serde_json::Value::Null,
+        })
+    );
+    // Only the street changed: the postcode, sent again, is not repeated.
+    let changed: Vec<_> = last
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.before.clone(), c.after.clone()))
+        .collect();
+    assert_eq!(
+        changed,
+        [(
+            "profile/coordonnees/adresse",
+            json!("1 rue Sainte"),
+            json!("2 rue Sainte")
+        )]
+    );
+}

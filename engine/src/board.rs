@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::context::CandidatureContexts;
 use crate::definition::Definition;
 use crate::dossier::{Candidature, Dossier};
 use crate::model::{FieldDef, FieldType};
@@ -68,10 +69,22 @@ pub fn rows(
     dossier: &Dossier,
     now: Timestamp,
 ) -> Result<Vec<Row>, ScriptError> {
-    dossier
-        .candidatures
-        .iter()
-        .map(|candidature| row(definition, dossier, candidature, now))
+    let mut contexts = CandidatureContexts::new(definition, dossier, now);
+    rows_with(definition, dossier, &mut contexts)
+}
+
+/// [`rows`], reading the candidatures' contexts from `contexts`.
+pub(crate) fn rows_with(
+    definition: &Definition,
+    dossier: &Dossier,
+    contexts: &mut CandidatureContexts,
+) -> Result<Vec<Row>, ScriptError> {
+    let candidatures = dossier.candidatures.iter().enumerate();
+    candidatures
+        .map(|(index, candidature)| {
+            let context = contexts.of(index, candidature)?;
+            Ok(row(definition, dossier, candidature, context))
+        })
         .collect()
 }
 
@@ -79,9 +92,8 @@ fn row(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
-    now: Timestamp,
-) -> Result<Row, ScriptError> {
-    let context = crate::context::candidature_context(definition, dossier, candidature, now)?;
+    context: &Value,
+) -> Row {
     let pieces = context["candidature"]["piece_list"]
         .as_array()
         .map(Vec::as_slice)
@@ -103,7 +115,7 @@ fn row(
         .sent
         .as_ref()
         .map_or(&dossier.profile, |sent| &sent.profile);
-    Ok(Row {
+    Row {
         dossier: dossier.id.clone(),
         candidature: candidature.id.clone(),
         formation: candidature.formation.clone(),
@@ -126,7 +138,7 @@ fn row(
             .collect(),
         columns,
         search: searched_answers(definition, profile),
-    })
+    }
 }
 
 /// The answers of the searchable fields of `profile`, space-separated.

@@ -211,7 +211,9 @@ pub enum Command {
     SaveSection {
         /// Section id.
         section: String,
-        /// An object of field answers, or a list of them for a repeatable section.
+        /// An object of field answers, or a list of them for a repeatable
+        /// section (null in an event: see [`Command::recorded`]).
+        #[serde(default, skip_serializing_if = "Value::is_null")]
         answers: Value,
     },
     /// Apply to a formation: creates a candidature in the initial status.
@@ -261,7 +263,8 @@ pub enum Command {
     SaveForm {
         /// Candidature id.
         candidature: String,
-        /// Its answers, by field id.
+        /// Its answers, by field id (none in an event: see [`Command::recorded`]).
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
         answers: Map<String, Value>,
     },
     /// Mail each third party of `role` named in the candidate's answers a
@@ -301,6 +304,26 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command as its event records it: a section's or a form's
+    /// answers are left out. They repeat every field, changed or not, at
+    /// each save; the event's changes hold what they changed, with the
+    /// value before.
+    pub fn recorded(&self) -> Command {
+        match self {
+            Command::SaveSection { section, .. } => Command::SaveSection {
+                section: section.clone(),
+                answers: Value::Null,
+            },
+            Command::SaveForm { candidature, .. } => Command::SaveForm {
+                candidature: candidature.clone(),
+                answers: Map::new(),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
 /// One change of one value, for the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -323,7 +346,8 @@ pub struct Event {
     pub at: Timestamp,
     /// Who.
     pub actor: Actor,
-    /// What was asked (`None` for the creation of the dossier).
+    /// What was asked (`None` for the creation of the dossier), as
+    /// [`Command::recorded`] keeps it.
     pub command: Option<Command>,
     /// What changed.
     pub changes: Vec<Change>,

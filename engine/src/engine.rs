@@ -49,23 +49,23 @@ fn indexed(
     dossier: &Dossier,
     now: Timestamp,
 ) -> Result<Indexed, WorkflowError> {
+    let mut contexts = crate::context::CandidatureContexts::new(definition, dossier, now);
     let mut waiting = Vec::new();
     for (rule, key) in definition.promotion_rules() {
         let from = definition
             .transition(&rule.action)
             .map(|t| t.from.ids())
             .unwrap_or_default();
-        for candidature in &dossier.candidatures {
+        for (index, candidature) in dossier.candidatures.iter().enumerate() {
             // Only a candidature the rule's transition can start from.
             if !from.contains(&candidature.state.as_str()) {
                 continue;
             }
-            let context =
-                crate::context::candidature_context(definition, dossier, candidature, now)?;
-            if !definition.eval_bool(&rule.among, &context)? {
+            let context = contexts.of(index, candidature)?;
+            if !definition.eval_bool(&rule.among, context)? {
                 continue;
             }
-            let rank = definition.eval_value(&rule.rank, &context)?;
+            let rank = definition.eval_value(&rule.rank, context)?;
             waiting.push(Waiting {
                 rule: key.to_owned(),
                 formation: candidature.formation.clone(),
@@ -76,8 +76,8 @@ fn indexed(
         }
     }
     Ok(Indexed {
-        rows: crate::board::rows(definition, dossier, now)?,
-        deadlines: workflow::deadlines(definition, dossier, now),
+        rows: crate::board::rows_with(definition, dossier, &mut contexts)?,
+        deadlines: workflow::deadlines_with(definition, dossier, &mut contexts),
         waiting,
     })
 }
@@ -537,40 +537,63 @@ impl<S: Store> Engine<S> {
         limit: Option<usize>,
     ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
         let mut list = Vec::new();
-        for (id, candidature_id, _) in self
-            .store
-            .waiting_of(&crate::compiled::rule_key(rule), formation)?
-        {
-            if limit.is_some_and(|limit| list.len() >= limit) {
-                break;
-            }
-            let Some(dossier) = self.store.dossier(&id)? else {
-                continue;
-            };
-            if dossier.definition != definition.hash() {
-                continue;
-            }
-            let Some(candidature) = dossier.candidatures.iter().find(|c| c.id == candidature_id)
-            else {
-                continue;
-            };
-            let context =
-                crate::context::candidature_context(definition, &dossier, candidature, now)
-                    .map_err(WorkflowError::from)?;
-            if !definition
-                .eval_bool(&rule.among, &context)
-                .map_err(WorkflowError::from)?
-            {
-                continue;
-            }
-            let rank = definition
-                .eval_value(&rule.rank, &context)
-                .map_err(WorkflowError::from)?
-                .as_f64()
-                .unwrap_or(f64::INFINITY);
-            list.push((dossier, candidature_id, rank));
+        if limit == Some(0) {
+            return Ok(list);
         }
-        Ok(list)
+        let mut failed = None;
+        let key = crate::compiled::rule_key(rule);
+        self.store
+            .each_waiting(&key, formation, &mut |id, candidature_id, _| {
+                match self.waiting_entry(definition, rule, &id, candidature_id, now) {
+                    Ok(Some(entry)) => list.push(entry),
+                    Ok(None) => {}
+                    Err(error) => {
+                        failed = Some(error);
+                        return false;
+                    }
+                }
+                limit.is_none_or(|limit| list.len() < limit)
+            })?;
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(list),
+        }
+    }
+
+    /// A waiting list's entry as its dossier is now: `None` when it no
+    /// longer meets the rule's condition, or its dossier is gone or under
+    /// another version than `definition`.
+    fn waiting_entry(
+        &self,
+        definition: &Definition,
+        rule: &PromoteDef,
+        id: &str,
+        candidature_id: String,
+        now: Timestamp,
+    ) -> Result<Option<(Dossier, String, f64)>, EngineError> {
+        let Some(dossier) = self.store.dossier(id)? else {
+            return Ok(None);
+        };
+        if dossier.definition != definition.hash() {
+            return Ok(None);
+        }
+        let Some(candidature) = dossier.candidatures.iter().find(|c| c.id == candidature_id) else {
+            return Ok(None);
+        };
+        let context = crate::context::candidature_context(definition, &dossier, candidature, now)
+            .map_err(WorkflowError::from)?;
+        if !definition
+            .eval_bool(&rule.among, &context)
+            .map_err(WorkflowError::from)?
+        {
+            return Ok(None);
+        }
+        let rank = definition
+            .eval_value(&rule.rank, &context)
+            .map_err(WorkflowError::from)?
+            .as_f64()
+            .unwrap_or(f64::INFINITY);
+        Ok(Some((dossier, candidature_id, rank)))
     }
 
     /// Decides who gets a freed place: the best-ranked candidature of the

@@ -5,4 +5,5 @@ pub(crate) mod shape;
 mod values;
 
 pub use shape::Shape;
+pub(crate) use values::CandidatureContexts;
 pub use values::{base_context, candidature_context};

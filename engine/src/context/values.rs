@@ -55,6 +55,39 @@ fn with_formation(
     value
 }
 
+/// The contexts of a dossier's candidatures, each built the first time an
+/// expression asks for it: a command's index (deadline conditions, waiting
+/// lists' conditions and ranks) reads the same candidature several times.
+pub(crate) struct CandidatureContexts<'a> {
+    definition: &'a Definition,
+    dossier: &'a Dossier,
+    now: Timestamp,
+    built: Vec<Option<Result<Value, ScriptError>>>,
+}
+
+impl<'a> CandidatureContexts<'a> {
+    pub fn new(definition: &'a Definition, dossier: &'a Dossier, now: Timestamp) -> Self {
+        Self {
+            definition,
+            dossier,
+            now,
+            built: Vec::new(),
+        }
+    }
+
+    /// The context of `candidature`, the dossier's candidature at `index`.
+    pub fn of(&mut self, index: usize, candidature: &Candidature) -> Result<&Value, ScriptError> {
+        if self.built.len() <= index {
+            self.built.resize_with(index + 1, || None);
+        }
+        let (definition, dossier, now) = (self.definition, self.dossier, self.now);
+        self.built[index]
+            .get_or_insert_with(|| candidature_context(definition, dossier, candidature, now))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
 /// What guards, deadline conditions and mails about a candidature see.
 pub fn candidature_context(
     definition: &Definition,

@@ -312,6 +312,21 @@ pub trait Store: Send + Sync {
         rule: &str,
         formation: &str,
     ) -> Result<Vec<(String, String, f64)>, StoreError>;
+    /// The same list handed to `each` one entry at a time, as read, until
+    /// `each` returns `false`: a promotion reads the list's head only.
+    fn each_waiting(
+        &self,
+        rule: &str,
+        formation: &str,
+        each: &mut dyn FnMut(String, String, f64) -> bool,
+    ) -> Result<(), StoreError> {
+        for (dossier, candidature, rank) in self.waiting_of(rule, formation)? {
+            if !each(dossier, candidature, rank) {
+                break;
+            }
+        }
+        Ok(())
+    }
     /// Writes the indexes again from every dossier, once (a store written by
     /// an earlier version); `indexed` gives what they hold of a dossier.
     fn build_index(

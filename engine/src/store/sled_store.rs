@@ -126,6 +126,53 @@ fn event_key(dossier: &str, version: u64) -> Vec<u8> {
     key
 }
 
+/// An event as the store keeps it: its dossier and its version are its
+/// key, not repeated in its value.
+#[derive(Serialize)]
+struct StoredEvent<'a> {
+    at: &'a jiff::Timestamp,
+    actor: &'a crate::dossier::Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a crate::dossier::Command>,
+    changes: &'a [crate::dossier::Change],
+}
+
+impl<'a> StoredEvent<'a> {
+    fn of(event: &'a Event) -> Self {
+        Self {
+            at: &event.at,
+            actor: &event.actor,
+            command: event.command.as_ref(),
+            changes: &event.changes,
+        }
+    }
+}
+
+/// An event as read back (earlier stores kept its dossier and version in
+/// its value too: they are left unread).
+#[derive(serde::Deserialize)]
+struct ReadEvent {
+    at: jiff::Timestamp,
+    actor: crate::dossier::Actor,
+    #[serde(default)]
+    command: Option<crate::dossier::Command>,
+    changes: Vec<crate::dossier::Change>,
+}
+
+impl ReadEvent {
+    /// The event, with the dossier and the version of its key.
+    fn event(self, dossier: &str, version: u64) -> Event {
+        Event {
+            dossier: dossier.to_owned(),
+            version,
+            at: self.at,
+            actor: self.actor,
+            command: self.command,
+            changes: self.changes,
+        }
+    }
+}
+
 /// sled's page cache, in bytes.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
@@ -281,7 +328,7 @@ impl SledStore {
             set.insert(
                 Target::Events,
                 event_key(id, commit.event.version),
-                encode(&commit.event)?,
+                encode(&StoredEvent::of(&commit.event))?,
             );
             for mail in &commit.mails {
                 set.insert(Target::Outbox, super::outbox_key(mail), encode(mail)?);
@@ -513,6 +560,25 @@ impl Store for SledStore {
         Ok(list)
     }
 
+    fn each_waiting(
+        &self,
+        rule: &str,
+        formation: &str,
+        each: &mut dyn FnMut(String, String, f64) -> bool,
+    ) -> Result<(), StoreError> {
+        let prefix = super::waiting_prefix(rule, formation);
+        for key in self.ordered.scan_prefix(&prefix).keys() {
+            if let Some((dossier, candidature, rank)) =
+                super::waiting_entry(&key.map_err(backend)?, prefix.len())
+            {
+                if !each(dossier, candidature, rank) {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn build_index(
         &self,
         indexed: &dyn Fn(&Dossier) -> Result<super::Indexed, StoreError>,
@@ -558,7 +624,20 @@ impl Store for SledStore {
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
-        Self::scan(&self.events, &prefix)
+        self.events
+            .scan_prefix(&prefix)
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend)?;
+                let version = key
+                    .get(prefix.len()..)
+                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| {
+                        StoreError::Backend("an event key of an unexpected form".into())
+                    })?;
+                Ok(decode::<ReadEvent>(&value)?.event(id, version))
+            })
+            .collect()
     }
 
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
@@ -748,6 +827,36 @@ mod tests {
         assert_eq!(store.count_of("m1", "received").expect("count"), 1);
         assert_eq!(store.history("d1").expect("history").len(), 1);
         assert_eq!(store.records.get(RECORD).expect("read"), record);
+    }
+
+    #[test]
+    fn an_event_is_kept_without_its_key_and_read_back_whole() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let first = commit(1, "received", "2027-04-01T00:00:00Z");
+        store.commit(std::slice::from_ref(&first)).expect("written");
+        let kept = store.events.get(event_key("d1", 1)).expect("read");
+        let kept = String::from_utf8(kept.expect("the event").to_vec()).expect("text");
+        assert!(
+            !kept.contains("\"dossier\"") && !kept.contains("\"version\""),
+            "{kept}"
+        );
+        // An event as earlier versions kept it, its key repeated in it.
+        let mut earlier = commit(2, "complete", "2027-05-01T00:00:00Z").event;
+        earlier.changes.push(crate::dossier::Change {
+            path: "profile/a".into(),
+            before: json!(null),
+            after: json!("b"),
+        });
+        let bytes = serde_json::to_vec(&earlier).expect("json");
+        store
+            .events
+            .insert(event_key("d1", 2), bytes)
+            .expect("inserted");
+        assert_eq!(
+            store.history("d1").expect("history"),
+            [first.event, earlier]
+        );
     }
 
     /// The last command's record is kept until the next write: a mail

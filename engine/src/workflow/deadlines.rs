@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use super::{not_found, Step, WorkflowError};
-use crate::context::candidature_context;
+use crate::context::CandidatureContexts;
 use crate::definition::Definition;
 use crate::dossier::{Candidature, Dossier};
 use crate::model::{DeadlineDef, MailEffect};
@@ -24,32 +24,59 @@ pub struct Due {
 
 /// Every deadline of `dossier` with the time it falls due, whether past or not.
 pub fn deadlines(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Vec<Due> {
+    deadlines_with(
+        definition,
+        dossier,
+        &mut CandidatureContexts::new(definition, dossier, now),
+    )
+}
+
+/// [`deadlines`], reading the candidatures' contexts from `contexts`.
+pub(crate) fn deadlines_with(
+    definition: &Definition,
+    dossier: &Dossier,
+    contexts: &mut CandidatureContexts,
+) -> Vec<Due> {
     let mut out = Vec::new();
-    for candidature in &dossier.candidatures {
+    for (index, candidature) in dossier.candidatures.iter().enumerate() {
         for deadline in &definition.file().workflow.deadlines {
-            if !deadline.states.ids().contains(&candidature.state.as_str())
-                || candidature.deadlines_done.contains(&deadline.id)
-            {
-                continue;
-            }
-            if let Some(when) = &deadline.when {
-                let holds = candidature_context(definition, dossier, candidature, now)
-                    .and_then(|ctx| definition.eval_bool(when, &ctx));
-                if !matches!(holds, Ok(true)) {
-                    continue;
-                }
-            }
-            if let Some(at) = due_time(definition, deadline, candidature) {
-                out.push(Due {
-                    dossier: dossier.id.clone(),
-                    candidature: candidature.id.clone(),
-                    deadline: deadline.id.clone(),
-                    at,
-                });
-            }
+            let due = pending(definition, dossier, index, candidature, deadline, contexts);
+            out.extend(due);
         }
     }
     out
+}
+
+/// `deadline` of the candidature at `index` with the time it falls due,
+/// if it is pending: the candidature is in one of its states, has not
+/// handled it since, and meets its condition.
+fn pending(
+    definition: &Definition,
+    dossier: &Dossier,
+    index: usize,
+    candidature: &Candidature,
+    deadline: &DeadlineDef,
+    contexts: &mut CandidatureContexts,
+) -> Option<Due> {
+    if !deadline.states.ids().contains(&candidature.state.as_str())
+        || candidature.deadlines_done.contains(&deadline.id)
+    {
+        return None;
+    }
+    if let Some(when) = &deadline.when {
+        let holds = contexts
+            .of(index, candidature)
+            .and_then(|context| definition.eval_bool(when, context));
+        if !matches!(holds, Ok(true)) {
+            return None;
+        }
+    }
+    Some(Due {
+        dossier: dossier.id.clone(),
+        candidature: candidature.id.clone(),
+        deadline: deadline.id.clone(),
+        at: due_time(definition, deadline, candidature)?,
+    })
 }
 
 /// When the deadline itself passes (before any `before:` offset).
@@ -103,13 +130,20 @@ impl Step<'_> {
             .find(|d| d.id == deadline_id)
             .ok_or_else(|| not_found("deadline", deadline_id))?;
         let index = self.candidature_index(candidature_id)?;
-        let is_due = deadlines(definition, self.before, self.now)
-            .iter()
-            .any(|due| {
-                due.candidature == candidature_id
-                    && due.deadline == deadline_id
-                    && due.at <= self.now
-            });
+        let before = &self.before.candidatures;
+        let is_due = before.iter().enumerate().any(|(at, candidature)| {
+            let mut contexts = CandidatureContexts::new(definition, self.before, self.now);
+            candidature.id == candidature_id
+                && pending(
+                    definition,
+                    self.before,
+                    at,
+                    candidature,
+                    deadline,
+                    &mut contexts,
+                )
+                .is_some_and(|due| due.at <= self.now)
+        });
         if !is_due {
             return Err(WorkflowError::NotDue(deadline_id.to_owned()));
         }

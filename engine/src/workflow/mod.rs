@@ -21,6 +21,7 @@ mod deadlines;
 mod mails;
 mod third_parties;
 
+pub(crate) use deadlines::deadlines_with;
 pub use deadlines::{deadlines, Due};
 pub use third_parties::{secret_sha256, ThirdPartyRefusal};
 
@@ -333,7 +334,7 @@ pub fn apply(
         version: after.version,
         at: now,
         actor: actor.clone(),
-        command: Some(command.clone()),
+        command: Some(command.recorded()),
         changes,
     };
     Ok(Outcome {
