@@ -13,7 +13,7 @@ use guichet_engine::{
 };
 use jiff::Timestamp;
 use serde_json::json;
-use support::{act, at, osu, piece, transition, Journey};
+use support::{act, at, osu, piece, reopened, transition, Journey};
 
 fn camille() -> guichet_engine::Candidate {
     support::candidate("Camille")
@@ -844,7 +844,8 @@ fn an_event_keeps_what_a_save_changed_not_the_whole_section() {
     }
     // Read back from a store opened again: what was kept on disk.
     drop(engine);
-    let engine = Engine::open(osu(), SledStore::open(folder.path()).unwrap()).unwrap();
+    let store = reopened(|| SledStore::open(folder.path()));
+    let engine = Engine::open(osu(), store).unwrap();
     let history = engine.history(&id).unwrap();
     let last = history.last().unwrap();
     assert_eq!((last.dossier.as_str(), last.version), (id.as_str(), 3));

@@ -656,6 +656,33 @@ fn bare_server(port: u16) {
     });
 }
 
+/// What the run left in the store: each tree's entries and bytes (events
+/// per event), and the files' size on disk.
+fn print_store_sizes(path: &std::path::Path) {
+    let store = guichet_engine::SledStore::open(path).unwrap();
+    let mut kept = 0;
+    for tree in store.sizes().unwrap() {
+        if tree.entries == 0 {
+            continue;
+        }
+        kept += tree.bytes;
+        println!(
+            "store tree {}: {} entries, {:.1} MB ({} bytes each)",
+            tree.name,
+            tree.entries,
+            tree.bytes as f64 / 1e6,
+            tree.bytes / tree.entries
+        );
+    }
+    let disk = store.size_on_disk().unwrap();
+    println!(
+        "store on disk: {:.1} MB for {:.1} MB kept ({:.1} x)",
+        disk as f64 / 1e6,
+        kept as f64 / 1e6,
+        disk as f64 / kept.max(1) as f64
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--bare-server") {
@@ -828,6 +855,7 @@ fn main() {
     );
     let errors = record.errors();
     server.stop();
+    print_store_sizes(&data.join("store"));
     assert!(
         errors.is_empty(),
         "{} requests failed: {:#?}",

@@ -1,12 +1,12 @@
 //! The store's index of candidatures by formation and state: kept in the same
-//! transaction as the dossiers, so the scheduler and the waiting list read
+//! write as the dossiers, so the scheduler and the waiting list read
 //! only what they need.
 
 mod support;
 
 use guichet_engine::{Actor, Command, SledStore, Store};
 use serde_json::json;
-use support::{act, at, candidate, osu, transition, Journey};
+use support::{act, at, candidate, osu, reopened, transition, Journey};
 
 #[test]
 fn the_index_follows_every_command_and_survives_a_reopen() {
@@ -286,16 +286,4 @@ fn the_waiting_list_is_kept_in_rank_order_and_left_when_promoted() {
     let withdraw = transition("c1", "se_desister", json!({}));
     act(&engine, &alice.dossier, &alice.me, withdraw, now).unwrap();
     assert_eq!(names(&engine), ["bruno"]);
-}
-
-/// A database opened again in this process: sled's flusher thread lets go of
-/// it shortly after the last handle is dropped.
-fn reopened<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> T {
-    for _ in 0..100 {
-        if let Ok(opened) = open() {
-            return opened;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    open().unwrap_or_else(|error| panic!("{error}"))
 }

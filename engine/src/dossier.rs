@@ -239,11 +239,12 @@ pub enum Command {
         piece: String,
         /// Piece transition id.
         transition: String,
-        /// The file, for a transition that attaches one.
-        #[serde(default)]
+        /// The file, for a transition that attaches one (none in an event:
+        /// see [`Command::recorded`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<FileRef>,
         /// Comment, for a transition that takes one.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
     /// Record the candidate's new identity (e.g. a verified new email address):
@@ -306,11 +307,25 @@ pub enum Command {
 
 impl Command {
     /// The command as its event records it: a section's or a form's
-    /// answers are left out. They repeat every field, changed or not, at
+    /// answers are left out (they repeat every field, changed or not, at
     /// each save; the event's changes hold what they changed, with the
-    /// value before.
+    /// value before), and so is a piece's file (the change of the piece
+    /// holds it).
     pub fn recorded(&self) -> Command {
         match self {
+            Command::Piece {
+                candidature,
+                piece,
+                transition,
+                comment,
+                ..
+            } => Command::Piece {
+                candidature: candidature.clone(),
+                piece: piece.clone(),
+                transition: transition.clone(),
+                file: None,
+                comment: comment.clone(),
+            },
             Command::SaveSection { section, .. } => Command::SaveSection {
                 section: section.clone(),
                 answers: Value::Null,

@@ -155,7 +155,9 @@ pub use queries::{
 pub use scenario::{play_scenarios, run_scenarios, SampleMails, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
-pub use store::{Commit, Indexed, MemoryStore, Publication, SledStore, Store, StoreError, Waiting};
+pub use store::{
+    Commit, Indexed, MemoryStore, Publication, SledStore, Store, StoreError, TreeSize, Waiting,
+};
 pub use suggest::did_you_mean;
 pub use units::{parse_date, parse_duration, parse_size};
 pub use workflow::{Due, FileRefusal, FreedPlace, Outcome, ThirdPartyRefusal, WorkflowError};

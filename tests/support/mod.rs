@@ -156,3 +156,15 @@ impl Journey {
         act(engine, &self.dossier, &self.me, command, now)
     }
 }
+
+/// A database opened again in this process: sled's flusher thread lets go of
+/// it shortly after the last handle is dropped.
+pub fn reopened<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> T {
+    for _ in 0..100 {
+        if let Ok(opened) = open() {
+            return opened;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    open().unwrap_or_else(|error| panic!("{error}"))
+}

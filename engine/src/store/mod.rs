@@ -5,7 +5,7 @@ mod sled_store;
 mod write_set;
 
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, TreeSize};
 
 use crate::board::Row;
 use crate::bundle::Bundle;
@@ -201,7 +201,7 @@ pub struct Commit {
 }
 
 /// What the indexes hold of one dossier, as the engine computes it (each
-/// needs the dossier's definition); written in the dossier's transaction.
+/// needs the dossier's definition); written in the dossier's write.
 #[derive(Debug, Clone, Default)]
 pub struct Indexed {
     /// What staff lists show of each candidature (see [`crate::board`]).
@@ -279,7 +279,7 @@ pub trait Store: Send + Sync {
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError>;
     /// The candidatures to `formation` (in `state` only, if given), as
     /// (dossier id, candidature id), from an index kept in the same
-    /// transaction as the dossiers: no scan of every dossier.
+    /// write as the dossiers: no scan of every dossier.
     fn candidatures_of(
         &self,
         formation: &str,

@@ -173,6 +173,17 @@ impl ReadEvent {
     }
 }
 
+/// How much one tree of the store holds (see [`SledStore::sizes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeSize {
+    /// The tree's name.
+    pub name: String,
+    /// How many entries it holds.
+    pub entries: u64,
+    /// Their keys' and values' bytes.
+    pub bytes: u64,
+}
+
 /// sled's page cache, in bytes.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
@@ -398,6 +409,32 @@ impl SledStore {
             self.outbox.apply_batch(batch).map_err(backend)?;
             self.make_durable()?;
         }
+    }
+
+    /// What each tree holds, by name: its entries and their bytes (keys and
+    /// values, before sled's own overhead); see [`SledStore::size_on_disk`].
+    pub fn sizes(&self) -> Result<Vec<TreeSize>, StoreError> {
+        let mut sizes = Vec::new();
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name).map_err(backend)?;
+            let mut size = TreeSize {
+                name: String::from_utf8_lossy(&name).into_owned(),
+                entries: 0,
+                bytes: 0,
+            };
+            for entry in tree.iter() {
+                let (key, value) = entry.map_err(backend)?;
+                size.entries += 1;
+                size.bytes += (key.len() + value.len()) as u64;
+            }
+            sizes.push(size);
+        }
+        Ok(sizes)
+    }
+
+    /// The store's files' size on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(backend)
     }
 
     /// Writes everything to disk (commits already are; this is for shutdown).
@@ -687,6 +724,18 @@ mod tests {
     use crate::store::Indexed;
     use serde_json::json;
 
+    /// The store in `path` opened again: sled's threads may hold its lock
+    /// for a moment after the last one is dropped.
+    fn reopened(path: &Path) -> SledStore {
+        for _ in 0..100 {
+            if let Ok(store) = SledStore::open(path) {
+                return store;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        SledStore::open(path).expect("opened again")
+    }
+
     fn at(text: &str) -> jiff::Timestamp {
         text.parse().expect("a timestamp")
     }
@@ -782,7 +831,7 @@ mod tests {
                 store.apply(&set).expect("applied");
                 store.flush().expect("flushed");
             }
-            let store = SledStore::open(folder.path()).expect("opened again");
+            let store = reopened(folder.path());
             let dossier = store.dossier("d1").expect("read").expect("the dossier");
             assert_eq!(dossier.version, 2, "cut after {cut} operations");
             assert_eq!(store.history("d1").expect("history").len(), 2);
@@ -873,7 +922,7 @@ mod tests {
             assert_eq!(queued.len(), 1);
             store.remove_from_outbox(&queued[0]).expect("removed");
         }
-        let store = SledStore::open(folder.path()).expect("opened again");
+        let store = reopened(folder.path());
         assert_eq!(store.outbox_page(None, 10).expect("outbox"), Vec::new());
         assert_eq!(
             store.dossier("d1").expect("read").expect("dossier").version,
