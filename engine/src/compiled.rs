@@ -27,6 +27,10 @@ pub(crate) struct CompiledDefinition {
     /// What every expression about a dossier sees (see
     /// [`crate::context::shape::base_shape`]): filled into each context.
     pub base_shape: Shape,
+    /// What expressions about a candidature see (see
+    /// [`crate::context::shape::candidature_shape`]): filled into each
+    /// candidature's context.
+    pub candidature_shape: Shape,
     /// The distinct promotion rules, as (index of a transition declaring
     /// it, its key in the index): computed once, read by every command.
     pub promotion_rules: Vec<(usize, String)>,

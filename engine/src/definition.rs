@@ -144,6 +144,11 @@ impl Definition {
         &self.compiled.base_shape
     }
 
+    /// The names every expression about a candidature sees, made once.
+    pub(crate) fn candidature_shape(&self) -> &crate::context::shape::Shape {
+        &self.compiled.candidature_shape
+    }
+
     /// The distinct promotion rules, each with its key in the index of
     /// waiting lists (two transitions may share one rule, and its list).
     pub(crate) fn promotion_rules(&self) -> impl Iterator<Item = (&PromoteDef, &str)> {

@@ -160,6 +160,7 @@ pub(crate) fn check(
         durations: checker.durations,
         patterns: checker.patterns,
         base_shape: crate::context::shape::base_shape(checker.def),
+        candidature_shape: crate::context::shape::candidature_shape(checker.def),
         promotion_rules: crate::compiled::promotion_rules(checker.def),
     })
 }

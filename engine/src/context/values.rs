@@ -4,7 +4,6 @@
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
-use super::shape;
 use crate::definition::Definition;
 use crate::dossier::{Candidature, Dossier};
 use crate::script::ScriptError;
@@ -170,6 +169,6 @@ pub fn candidature_context(
             }),
         );
     }
-    shape::candidature_shape(definition.file()).fill(&mut value);
+    definition.candidature_shape().fill(&mut value);
     Ok(value)
 }
