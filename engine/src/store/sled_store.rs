@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{
+    Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -48,7 +50,7 @@ pub struct SledStore {
     /// [`super::write_set`]).
     records: sled::Tree,
     writer: Mutex<Writer>,
-    recent: Mutex<Recent>,
+    recent: RwLock<Recent>,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -210,7 +212,7 @@ impl SledStore {
             records: tree("command_being_written")?,
             db,
             writer: Mutex::new(Writer::default()),
-            recent: Mutex::new(Recent::default()),
+            recent: RwLock::new(Recent::default()),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
         };
@@ -225,7 +227,7 @@ impl SledStore {
     fn writer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         if writer.half_written {
-            self.recent().dossiers.clear();
+            self.recent_mut().dossiers.clear();
             self.replay()?;
             writer.half_written = false;
             writer.record_kept = false;
@@ -233,9 +235,14 @@ impl SledStore {
         Ok(writer)
     }
 
-    fn recent(&self) -> MutexGuard<'_, Recent> {
-        // What it holds is whole at every step: a panic cannot leave it half-changed.
-        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    // What `recent` holds is whole at every step: a panic cannot leave it
+    // half-changed. Pages read it in parallel; writers change it briefly.
+    fn recent(&self) -> RwLockReadGuard<'_, Recent> {
+        self.recent.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn recent_mut(&self) -> RwLockWriteGuard<'_, Recent> {
+        self.recent.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Plays again the last write's record, if one is stored (a crash may
@@ -512,7 +519,7 @@ impl Store for SledStore {
         let mut writer = self.writer()?;
         let set = self.write_set(commits)?;
         self.write_through(&mut writer, &set)?;
-        let mut recent = self.recent();
+        let mut recent = self.recent_mut();
         for commit in commits {
             recent.keep(&commit.dossier, IndexKeys::of(&commit.indexed));
         }
@@ -589,11 +596,11 @@ impl Store for SledStore {
         rule: &str,
         formation: &str,
     ) -> Result<Vec<(String, String, f64)>, StoreError> {
-        let prefix = super::waiting_prefix(rule, formation);
         let mut list = Vec::new();
-        for key in self.ordered.scan_prefix(&prefix).keys() {
-            list.extend(super::waiting_entry(&key.map_err(backend)?, prefix.len()));
-        }
+        self.each_waiting(rule, formation, &mut |dossier, candidature, rank| {
+            list.push((dossier, candidature, rank));
+            true
+        })?;
         Ok(list)
     }
 
