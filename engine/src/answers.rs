@@ -335,6 +335,18 @@ pub fn check_entry(
     } else {
         Value::Null
     };
+    check_entry_in(definition, &context, fields, entry)
+}
+
+/// [`check_entry`] with the entry's context made already (see
+/// [`entry_context`]; any value when [`reads_context`] is false): for a
+/// caller that reads the context itself too, as a form's page does.
+pub fn check_entry_in(
+    definition: &Definition,
+    context: &Value,
+    fields: &[FieldDef],
+    entry: &Map<String, Value>,
+) -> Result<EntryCheck, ScriptError> {
     let mut check = EntryCheck {
         problems: Vec::new(),
         hidden: Vec::new(),
@@ -342,7 +354,7 @@ pub fn check_entry(
     };
     for field in fields {
         let applies = match &field.when {
-            Some(when) => definition.eval_bool(when, &context)?,
+            Some(when) => definition.eval_bool(when, context)?,
             None => true,
         };
         if !applies {
@@ -363,7 +375,7 @@ pub fn check_entry(
                 .as_ref()
                 .is_some_and(|f| f.filter.is_some())
         {
-            let offered = options(definition, field, &context, "fr")?;
+            let offered = options(definition, field, context, "fr")?;
             let chosen: Vec<&str> = match &value {
                 Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
                 other => other.as_str().into_iter().collect(),

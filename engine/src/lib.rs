@@ -133,8 +133,8 @@ mod workflow;
 mod yaml;
 
 pub use answers::{
-    check_answer, check_entry, default_max_length, entry_context, options, reads_context, Choice,
-    EntryCheck, Problem, DEFAULT_MAX_ENTRIES,
+    check_answer, check_entry, check_entry_in, default_max_length, entry_context, options,
+    reads_context, Choice, EntryCheck, Problem, DEFAULT_MAX_ENTRIES,
 };
 pub use board::{list_columns, rows, Row};
 pub use bundle::{Bundle, ReadError};

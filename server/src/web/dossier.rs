@@ -13,8 +13,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use guichet_engine::model::{FieldDef, FieldType, SectionDef, Text};
 use guichet_engine::{
-    base_context, check_entry, entry_context, options, reads_context, Command, Definition, Dossier,
-    EngineError, Problem, WorkflowError,
+    base_context, check_entry, check_entry_in, entry_context, options, reads_context, Command,
+    Definition, Dossier, EngineError, Problem, WorkflowError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -127,14 +127,15 @@ impl SectionForm<'_> {
         let definition = own.definition.as_ref();
         let (context, hidden) = if reads_context(self.fields) {
             let base = base_context(definition, &own.dossier, visit.state.clock.now());
-            let hidden = match check_entry(definition, &base, self.fields, &self.entry) {
+            let context = entry_context(&base, self.fields, &self.entry);
+            let hidden = match check_entry_in(definition, &context, self.fields, &self.entry) {
                 Ok(check) => check.hidden,
                 Err(error) => {
                     tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
                     Vec::new()
                 }
             };
-            (entry_context(&base, self.fields, &self.entry), hidden)
+            (context, hidden)
         } else {
             (Value::Null, Vec::new())
         };
@@ -461,7 +462,7 @@ pub(super) fn preview_of(
     let entry = answers_from(fields, pairs);
     let base = base_context(definition, &own.dossier, own.visit.state.clock.now());
     let context = entry_context(&base, fields, &entry);
-    let check = match check_entry(definition, &base, fields, &entry) {
+    let check = match check_entry_in(definition, &context, fields, &entry) {
         Ok(check) => check,
         Err(error) => {
             tracing::error!(error = %super::error::chain(&error), "a condition of the definition failed");
