@@ -33,7 +33,6 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
-/// Answers with 408 a request that takes longer than `limit`.
 /// The most a connection's read buffer grows to (hyper's default is about
 /// 400 KiB). A connection that once carried an upload kept a buffer that
 /// large and filled it with the next upload's body while that upload waited
@@ -41,6 +40,7 @@ pub struct Limits {
 /// MB there. 64 KiB reads still fill a fast link, and bound a request's head.
 const READ_BUFFER_MAX: usize = 64 * 1024;
 
+/// Answers with 408 a request that takes longer than `limit`.
 async fn request_timeout(limit: Duration, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,

@@ -315,9 +315,10 @@ impl SledStore {
     }
 
     /// What `commits` write, as operations, after every dossier's version
-    /// is checked: nothing is written when one is stale. Called in the
-    /// writer's turn, so that what it reads stays true until written.
-    fn write_set(&self, commits: &[Commit]) -> Result<WriteSet, StoreError> {
+    /// is checked: nothing is written when one is stale; with each commit's
+    /// index keys. Called in the writer's turn, so that what it reads stays
+    /// true until written.
+    fn write_set(&self, commits: &[Commit]) -> Result<(WriteSet, Vec<IndexKeys>), StoreError> {
         // The same dossier twice: the first write is what the second changes.
         let earlier = |n: usize| {
             let id = &commits[n].dossier.id;
@@ -341,6 +342,7 @@ impl SledStore {
         }
         let mut set = WriteSet::default();
         let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut all_keys = Vec::with_capacity(commits.len());
         for (n, commit) in commits.iter().enumerate() {
             let id = commit.dossier.id.as_str();
             set.insert(
@@ -380,6 +382,7 @@ impl SledStore {
             if after != before {
                 set.insert(Target::IndexKeys, id, after.bytes());
             }
+            all_keys.push(after);
         }
         for (key, count) in counts {
             set.insert(Target::Ordered, key, count.to_be_bytes());
@@ -393,7 +396,7 @@ impl SledStore {
                 encode(&commit.dossier)?,
             );
         }
-        Ok(set)
+        Ok((set, all_keys))
     }
 
     /// Gives the mails of a store written by an earlier version, keyed by
@@ -517,11 +520,11 @@ impl Store for SledStore {
 
     fn write(&self, commits: &[Commit]) -> Result<(), StoreError> {
         let mut writer = self.writer()?;
-        let set = self.write_set(commits)?;
+        let (set, keys) = self.write_set(commits)?;
         self.write_through(&mut writer, &set)?;
         let mut recent = self.recent_mut();
-        for commit in commits {
-            recent.keep(&commit.dossier, IndexKeys::of(&commit.indexed));
+        for (commit, keys) in commits.iter().zip(keys) {
+            recent.keep(&commit.dossier, keys);
         }
         Ok(())
     }
@@ -558,7 +561,9 @@ impl Store for SledStore {
     }
 
     fn rows_of(&self, formation: &str, state: Option<&str>) -> Result<Vec<Row>, StoreError> {
-        Self::scan(&self.by_formation, &super::index_prefix(formation, state))
+        let mut rows = Vec::new();
+        self.each_row_of(formation, state, &mut |row| rows.push(row))?;
+        Ok(rows)
     }
 
     fn each_row_of(
@@ -816,6 +821,7 @@ mod tests {
             store
                 .write_set(std::slice::from_ref(&second))
                 .expect("a write set")
+                .0
                 .operations
                 .len()
         };
@@ -827,7 +833,7 @@ mod tests {
                 store
                     .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
                     .expect("written");
-                let mut set = store
+                let (mut set, _) = store
                     .write_set(std::slice::from_ref(&second))
                     .expect("a write set");
                 store
