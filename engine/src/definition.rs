@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::bundle::{Bundle, ReadError};
 use crate::check;
 use crate::compiled::{letter_template, template_name, CompiledDefinition};
+use crate::context::TemplateContext;
 use crate::diagnostic::Diagnostics;
 use crate::list::List;
 use crate::model::{
@@ -380,7 +381,7 @@ impl Definition {
         mail: &str,
         part: &str,
         language: &str,
-        context: &Value,
+        context: &TemplateContext,
     ) -> Result<Option<String>, minijinja::Error> {
         let Some(def) = self.mail(mail) else {
             return Ok(None);
@@ -406,7 +407,7 @@ impl Definition {
         letter: &LetterDef,
         part: &str,
         language: &str,
-        context: &Value,
+        context: &TemplateContext,
     ) -> Result<String, minijinja::Error> {
         let text = if part == "title" {
             &letter.title
@@ -424,7 +425,7 @@ impl Definition {
         part: &str,
         text: &Text,
         language: &str,
-        context: &Value,
+        context: &TemplateContext,
     ) -> Result<String, minijinja::Error> {
         let variants = text.variants();
         let language = variants
@@ -434,7 +435,7 @@ impl Definition {
             .map_or("", |(code, _)| *code);
         let name = template_name(owner, part, language);
         let template = self.compiled.templates.get_template(&name)?;
-        template.render(minijinja::value::Serde(context))
+        template.render(context.value())
     }
 }
 

@@ -693,6 +693,7 @@ impl<S: Store> Engine<S> {
                 serde_json::json!({"id": file.id, "title": file.title.get(language)}),
             );
         }
+        let context = crate::context::TemplateContext::new(context);
         let render = |part: &str| {
             definition
                 .render_mail_part(mail, part, language, &context)

@@ -138,7 +138,7 @@ pub use answers::{
 };
 pub use board::{list_columns, rows, Row};
 pub use bundle::{Bundle, ReadError};
-pub use context::{base_context, candidature_context, Shape};
+pub use context::{base_context, candidature_context, Shape, TemplateContext};
 pub use dates::{add_days, add_months, days_between};
 pub use definition::{Definition, DefinitionError, SUPPORTED_LANGUAGES};
 pub use diagnostic::{with_causes, Diagnostic, Diagnostics};

@@ -2,8 +2,10 @@
 //! ([`Shape`], checked at load) and the values built from a dossier at run time.
 
 pub(crate) mod shape;
+mod template;
 mod values;
 
 pub use shape::Shape;
+pub use template::TemplateContext;
 pub(crate) use values::CandidatureContexts;
 pub use values::{base_context, candidature_context};

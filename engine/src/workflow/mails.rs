@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::deadlines::deadline_time;
 use super::{Step, WorkflowError};
+use crate::context::TemplateContext;
 use crate::dossier::{IssuedLetter, OutboxMail};
 use crate::model::{answer_recipient, DeadlineDef, FormationDef, MailDef, MailEffect, RoleKind};
 
@@ -110,6 +111,7 @@ impl Step<'_> {
         // none (a transition's mail has no third party).
         let mut context = context.clone();
         crate::context::shape::candidature_mail_shape(definition.file()).fill(&mut context);
+        let context = TemplateContext::new(context);
         let render = |part: &str, language: &str| {
             definition
                 .render_mail_part(&mail.id, part, language, &context)
@@ -167,7 +169,7 @@ impl Step<'_> {
         &mut self,
         index: usize,
         mail: &MailDef,
-        context: &Value,
+        context: &TemplateContext,
     ) -> Result<Vec<IssuedLetter>, WorkflowError> {
         let definition = self.definition;
         let language = self.after.language.clone();
