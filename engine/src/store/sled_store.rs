@@ -121,6 +121,15 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
 }
 
+/// The version of a stored dossier, without decoding the rest of it.
+fn version_in(bytes: &[u8]) -> Result<u64, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        version: u64,
+    }
+    Ok(decode::<Versioned>(bytes)?.version)
+}
+
 fn event_key(dossier: &str, version: u64) -> Vec<u8> {
     let mut key = dossier.as_bytes().to_vec();
     key.push(0);
@@ -245,8 +254,8 @@ impl SledStore {
         self.recent.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Plays again the last write's record, if one is stored (a crash may
-    /// have cut that write short), then removes it: whether there was one.
+    /// Plays again the last write's record, if one is stored and a crash
+    /// may have cut its write short, then removes it: whether it was played.
     fn replay(&self) -> Result<bool, StoreError> {
         let Some(record) = self.records.get(RECORD).map_err(backend)? else {
             return Ok(false);
@@ -254,13 +263,29 @@ impl SledStore {
         let set = WriteSet::from_record(&record).ok_or_else(|| {
             StoreError::Backend("the record of a command being written is unreadable".into())
         })?;
-        self.apply(&set)?;
+        // Its last dossier stored at its version or a later one: the write
+        // was whole, and later writes without a record may have changed
+        // what it would set back.
+        let landed = match set.last_dossier() {
+            Some((id, bytes)) => {
+                let id = std::str::from_utf8(id).map_err(backend)?;
+                self.version_of(id)? >= version_in(bytes)?
+            }
+            None => false,
+        };
+        if !landed {
+            self.apply(&set)?;
+        }
         self.records.remove(RECORD).map_err(backend)?;
-        Ok(true)
+        Ok(!landed)
     }
 
-    /// Writes `set`'s record (replacing the last one), then its operations.
+    /// Writes `set`'s record (replacing the last one), then its operations;
+    /// or its operations alone when no crash can cut them wrong.
     fn write_through(&self, writer: &mut Writer, set: &WriteSet) -> Result<(), StoreError> {
+        if set.whole_at_any_cut() {
+            return self.apply(set);
+        }
         writer.half_written = true;
         self.records.insert(RECORD, set.record()).map_err(backend)?;
         writer.record_kept = true;
@@ -272,13 +297,18 @@ impl SledStore {
     /// The version of dossier `id` as stored (0: none), without decoding
     /// the rest of it.
     fn version_of(&self, id: &str) -> Result<u64, StoreError> {
-        #[derive(serde::Deserialize)]
-        struct Versioned {
-            version: u64,
-        }
         match self.dossiers.get(id).map_err(backend)? {
-            Some(bytes) => Ok(decode::<Versioned>(&bytes)?.version),
+            Some(bytes) => version_in(&bytes),
             None => Ok(0),
+        }
+    }
+
+    /// The version of dossier `id` as the last write left it: from the
+    /// dossiers written last if it is one, else from its tree.
+    fn stored_version(&self, id: &str) -> Result<u64, StoreError> {
+        match self.recent().dossiers.get(id) {
+            Some((dossier, _)) => Ok(dossier.version),
+            None => self.version_of(id),
         }
     }
 
@@ -327,10 +357,7 @@ impl SledStore {
         for (n, commit) in commits.iter().enumerate() {
             let found = match earlier(n) {
                 Some(written) => written.dossier.version,
-                None => match self.recent().dossiers.get(&commit.dossier.id) {
-                    Some((dossier, _)) => dossier.version,
-                    None => self.version_of(&commit.dossier.id)?,
-                },
+                None => self.stored_version(&commit.dossier.id)?,
             };
             if found != commit.expected_version {
                 return Err(StoreError::Conflict {
@@ -364,7 +391,15 @@ impl SledStore {
                 set.remove(Target::ByFormation, key.as_slice());
             }
             for (key, row) in after.rows.iter().zip(&commit.indexed.rows) {
-                set.insert(Target::ByFormation, key.as_slice(), encode(row)?);
+                let bytes = encode(row)?;
+                // A row as stored is left alone: a command that changes no
+                // index then needs no record (`WriteSet::whole_at_any_cut`).
+                let stored = earlier(n).is_none()
+                    && before.rows.contains(key)
+                    && self.by_formation.get(key).map_err(backend)?.as_deref() == Some(&bytes[..]);
+                if !stored {
+                    set.insert(Target::ByFormation, key.as_slice(), bytes);
+                }
             }
             for (key, change) in super::count_changes(&before.rows, &commit.indexed.rows) {
                 let count = match counts.get(&key) {
@@ -673,20 +708,23 @@ impl Store for SledStore {
     fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
-        self.events
-            .scan_prefix(&prefix)
-            .map(|entry| {
-                let (key, value) = entry.map_err(backend)?;
-                let version = key
-                    .get(prefix.len()..)
-                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| {
-                        StoreError::Backend("an event key of an unexpected form".into())
-                    })?;
-                Ok(decode::<ReadEvent>(&value)?.event(id, version))
-            })
-            .collect()
+        // An event past the dossier's version is that of a write a crash
+        // cut before its dossier (see `WriteSet::whole_at_any_cut`).
+        let stored = self.stored_version(id)?;
+        let mut events = Vec::new();
+        for entry in self.events.scan_prefix(&prefix) {
+            let (key, value) = entry.map_err(backend)?;
+            let version = key
+                .get(prefix.len()..)
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| StoreError::Backend("an event key of an unexpected form".into()))?;
+            if version > stored {
+                break;
+            }
+            events.push(decode::<ReadEvent>(&value)?.event(id, version));
+        }
+        Ok(events)
     }
 
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
@@ -904,7 +942,11 @@ mod tests {
             "{kept}"
         );
         // An event as earlier versions kept it, its key repeated in it.
-        let mut earlier = commit(2, "complete", "2027-05-01T00:00:00Z").event;
+        let second = commit(2, "complete", "2027-05-01T00:00:00Z");
+        store
+            .commit(std::slice::from_ref(&second))
+            .expect("written");
+        let mut earlier = second.event;
         earlier.changes.push(crate::dossier::Change {
             path: "profile/a".into(),
             before: json!(null),
@@ -919,6 +961,102 @@ mod tests {
             store.history("d1").expect("history"),
             [first.event, earlier]
         );
+    }
+
+    /// Version `version` of a dossier with no candidature (no index entry),
+    /// queuing a mail or not.
+    fn saved(version: u64, mailed: bool) -> Commit {
+        let mut saved = commit(version, "received", "2027-04-01T00:00:00Z");
+        saved.dossier.candidatures.clear();
+        saved.indexed = Indexed::default();
+        if !mailed {
+            saved.mails.clear();
+        }
+        saved
+    }
+
+    /// A save without index change is its event then its dossier, with no
+    /// record: cut between the two, the dossier and its history stay as
+    /// they were, and the next command writes over the lone event.
+    #[test]
+    fn an_event_written_without_its_dossier_is_not_read() {
+        let folder = tempfile::tempdir().expect("a folder");
+        {
+            let store = SledStore::open(folder.path()).expect("a store");
+            store.commit(&[saved(1, false)]).expect("written");
+            let (mut set, _) = store.write_set(&[saved(2, false)]).expect("a set");
+            assert!(set.whole_at_any_cut());
+            assert_eq!(set.operations.len(), 2);
+            set.operations.truncate(1);
+            store.apply(&set).expect("applied");
+            store.flush().expect("flushed");
+            assert_eq!(store.history("d1").expect("history").len(), 1);
+        }
+        let store = reopened(folder.path());
+        assert_eq!(
+            store.dossier("d1").expect("read").expect("dossier").version,
+            1
+        );
+        assert_eq!(store.history("d1").expect("history").len(), 1);
+        let mut second = saved(2, false);
+        second.event.changes.push(crate::dossier::Change {
+            path: "profile/a".into(),
+            before: json!(null),
+            after: json!("b"),
+        });
+        store
+            .commit(std::slice::from_ref(&second))
+            .expect("written");
+        let history = store.history("d1").expect("history");
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1], second.event);
+        assert!(store.records.is_empty(), "no record was needed");
+    }
+
+    /// A record kept from an earlier command must not set back what later
+    /// writes without a record changed.
+    #[test]
+    fn a_kept_record_is_not_played_over_later_writes() {
+        let folder = tempfile::tempdir().expect("a folder");
+        {
+            let store = SledStore::open(folder.path()).expect("a store");
+            store.commit(&[saved(1, true)]).expect("written");
+            assert!(!store.records.is_empty(), "a mail needs a record");
+            store.commit(&[saved(2, false)]).expect("written");
+            store.commit(&[saved(3, false)]).expect("written");
+            assert!(!store.records.is_empty(), "the record is kept");
+        }
+        let store = reopened(folder.path());
+        assert_eq!(
+            store.dossier("d1").expect("read").expect("dossier").version,
+            3
+        );
+        assert_eq!(store.history("d1").expect("history").len(), 3);
+        assert!(store.records.is_empty());
+    }
+
+    /// A row as stored is not written again: a command that changes no
+    /// list row, count or deadline goes without a record.
+    #[test]
+    fn an_unchanged_row_is_not_written_again() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        store
+            .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
+            .expect("written");
+        let mut again = commit(2, "received", "2027-04-01T00:00:00Z");
+        again.mails.clear();
+        let (set, _) = store
+            .write_set(std::slice::from_ref(&again))
+            .expect("a set");
+        assert_eq!(set.operations.len(), 2, "{set:?}");
+        assert!(set.whole_at_any_cut());
+        let mut moved = commit(2, "complete", "2027-04-01T00:00:00Z");
+        moved.mails.clear();
+        let (set, _) = store
+            .write_set(std::slice::from_ref(&moved))
+            .expect("a set");
+        assert!(!set.whole_at_any_cut());
     }
 
     /// The last command's record is kept until the next write: a mail

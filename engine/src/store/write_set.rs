@@ -8,10 +8,15 @@
 //! command's), then the operations one by one. sled recovers its log as a
 //! prefix, so after a crash the last record found is that of the last
 //! command begun, with any part of its operations: the store plays it
-//! again when it opens. Playing it again is harmless: each operation sets
-//! a key to a value, or removes it, and only commands write those keys
-//! (but for the removal of a delivered mail, which removes the record
-//! first).
+//! again when it opens, unless its last dossier is stored at its version
+//! or a later one (every operation before it is then stored too). Playing
+//! it again is harmless: each operation sets a key to a value, or removes
+//! it, and only commands write those keys (but for the removal of a
+//! delivered mail, which removes the record first).
+//!
+//! Operations that no cut can leave wrong (a dossier's event then the
+//! dossier, see [`WriteSet::whole_at_any_cut`]) are written without a
+//! record: a section saved is then the same inserts as sled alone would do.
 
 /// The trees a command writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +80,40 @@ impl WriteSet {
             key: key.into(),
             value: None,
         });
+    }
+
+    /// Whether a crash, cutting these operations anywhere, leaves nothing
+    /// wrong without a record written first: one operation (sled writes
+    /// each whole), or a dossier's events then the dossier itself (most of
+    /// a candidate's commands: a section saved changes no index). An event
+    /// written past its dossier's stored version is never read, and the
+    /// next command's event takes its key.
+    pub fn whole_at_any_cut(&self) -> bool {
+        let Some((last, before)) = self.operations.split_last() else {
+            return true;
+        };
+        if before.is_empty() {
+            return true;
+        }
+        let mut event_prefix = last.key.clone();
+        event_prefix.push(0);
+        last.target == Target::Dossiers
+            && last.value.is_some()
+            && before.iter().all(|op| {
+                op.target == Target::Events
+                    && op.value.is_some()
+                    && op.key.starts_with(&event_prefix)
+            })
+    }
+
+    /// The last dossier these operations write, with its bytes: once it
+    /// is stored, so is every operation before it.
+    pub fn last_dossier(&self) -> Option<(&[u8], &[u8])> {
+        self.operations
+            .iter()
+            .rev()
+            .find(|op| op.target == Target::Dossiers)
+            .and_then(|op| Some((op.key.as_slice(), op.value.as_deref()?)))
     }
 
     /// The record: the form's byte, the number of operations, then each
@@ -252,6 +291,45 @@ mod tests {
         let mut huge_count = record;
         huge_count[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(WriteSet::from_record(&huge_count), None);
+    }
+
+    #[test]
+    fn only_a_dossier_after_its_own_events_goes_without_a_record() {
+        let event = |key: &[u8]| {
+            let mut set = WriteSet::default();
+            set.insert(Target::Events, key.to_vec(), b"{}".to_vec());
+            set
+        };
+        let mut saved = event(b"d1\0\0\0\0\0\0\0\0\x02");
+        saved.insert(Target::Dossiers, b"d1".to_vec(), b"{}".to_vec());
+        assert!(saved.whole_at_any_cut());
+        assert!(WriteSet::default().whole_at_any_cut());
+        assert!(event(b"d1\0").whole_at_any_cut(), "one operation");
+        assert!(!example().whole_at_any_cut(), "an index changes");
+        let mut other = event(b"d12\0\x02");
+        other.insert(Target::Dossiers, b"d1".to_vec(), b"{}".to_vec());
+        assert!(!other.whole_at_any_cut(), "another dossier's event");
+        let mut mailed = saved.clone();
+        mailed.operations.insert(
+            1,
+            Operation {
+                target: Target::Outbox,
+                key: b"mail".to_vec(),
+                value: Some(Vec::new()),
+            },
+        );
+        assert!(!mailed.whole_at_any_cut(), "a mail queued");
+        let mut dossier_first = WriteSet::default();
+        dossier_first.insert(Target::Dossiers, b"d1".to_vec(), b"{}".to_vec());
+        dossier_first
+            .operations
+            .push(event(b"d1\0\x02").operations.remove(0));
+        assert!(!dossier_first.whole_at_any_cut(), "the dossier first");
+        assert_eq!(
+            example().last_dossier(),
+            Some((&b"d1"[..], &[0xff; 300][..]))
+        );
+        assert_eq!(event(b"d1\0").last_dossier(), None);
     }
 
     #[test]
