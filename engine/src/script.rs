@@ -107,8 +107,16 @@ pub enum ScriptError {
 struct CompiledScript {
     ast: Arc<AST>,
     /// Converting the whole dossier for every evaluation would dominate its cost:
-    /// only these variables are handed to rhai.
-    reads: Vec<String>,
+    /// only these variables are handed to rhai, and of each only what the
+    /// expression's dotted names go down to.
+    reads: Vec<Read>,
+}
+
+/// A variable an expression reads, with the paths its dotted names take
+/// below it (an empty path: the whole value).
+struct Read {
+    root: String,
+    paths: Vec<Vec<String>>,
 }
 
 /// Compiled expressions of one definition, by source text.
@@ -178,13 +186,24 @@ impl Scripts {
             .compile_with_scope(&scope, normalize_quotes(source))
             .map_err(|error| ScriptError::Compile(error.to_string()))?;
         check_paths(source, shape)?;
-        let mut reads: Vec<String> = dotted_chains(source)
-            .into_iter()
-            .filter_map(|(chain, _)| chain.split('.').next().map(str::to_owned))
-            .filter(|root| shape.get(root).is_some())
-            .collect();
-        reads.sort();
-        reads.dedup();
+        let mut reads: Vec<Read> = Vec::new();
+        for (chain, is_call) in dotted_chains(source) {
+            let mut names: Vec<String> = chain.split('.').map(str::to_owned).collect();
+            if is_call && names.len() > 1 {
+                names.pop();
+            }
+            let root = names.remove(0);
+            if shape.get(&root).is_none() {
+                continue;
+            }
+            match reads.iter_mut().find(|read| read.root == root) {
+                Some(read) => read.paths.push(names),
+                None => reads.push(Read {
+                    root,
+                    paths: vec![names],
+                }),
+            }
+        }
         self.compiled.insert(
             source.to_owned(),
             CompiledScript {
@@ -225,15 +244,46 @@ impl Scripts {
                 expression: source.to_owned(),
             })?;
         let mut scope = Scope::new();
-        for name in &compiled.reads {
-            let value = context.get(name).unwrap_or(&Value::Null);
-            let value = rhai::serde::to_dynamic(value).map_err(failed)?;
-            scope.push_constant(name.as_str(), value);
+        for read in &compiled.reads {
+            let value = context.get(&read.root).unwrap_or(&Value::Null);
+            let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
+            let value = match pruned(value, &paths) {
+                Some(part) => rhai::serde::to_dynamic(&part),
+                None => rhai::serde::to_dynamic(value),
+            }
+            .map_err(failed)?;
+            scope.push_constant(read.root.as_str(), value);
         }
         self.engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &compiled.ast)
             .map_err(failed)
     }
+}
+
+/// The part of `value` that `paths` go down to, each path's value whole
+/// where the path ends or stops going down a map's keys (a method or a
+/// property of a text, an index): `None` when that is all of `value`.
+fn pruned(value: &Value, paths: &[&[String]]) -> Option<Value> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let mut part = serde_json::Map::new();
+    for path in paths {
+        let (first, _) = path.split_first()?;
+        if part.contains_key(first) {
+            continue;
+        }
+        // A key the map lacks: rhai reports it as it would on the whole.
+        let child = map.get(first)?;
+        let below: Vec<&[String]> = paths
+            .iter()
+            .filter(|other| other.first() == Some(first))
+            .map(|other| &other[1..])
+            .collect();
+        let child = pruned(child, &below).unwrap_or_else(|| child.clone());
+        part.insert(first.clone(), child);
+    }
+    Some(Value::Object(part))
 }
 
 /// Turns `'text'` literals into `"text"`: authors write conditions inside YAML
@@ -472,6 +522,63 @@ mod tests {
             )
         });
         assert!(outcome.is_err(), "{outcome:?}");
+    }
+
+    /// Only the parts of a variable an expression names are converted for
+    /// it; what it names reads as on the whole value.
+    #[test]
+    fn an_expression_sees_every_part_it_names() {
+        let context = json!({
+            "profile": {
+                "identity": {"nationality": "FR", "city": "Marseille"},
+                "notes": {"a": 1, "b": 2},
+            },
+            "items": ["x", "y"],
+        });
+        let mut notes = BTreeMap::new();
+        notes.insert("a".to_owned(), Shape::Leaf);
+        notes.insert("b".to_owned(), Shape::Leaf);
+        let Shape::Object(mut roots) = shape() else {
+            unreachable!("the test shape is an object")
+        };
+        if let Some(Shape::Object(profile)) = roots.get_mut("profile") {
+            profile.insert("notes".to_owned(), Shape::Object(notes));
+            if let Some(Shape::Object(identity)) = profile.get_mut("identity") {
+                identity.insert("city".to_owned(), Shape::Leaf);
+            }
+        }
+        let shape = Shape::Object(roots);
+        let mut scripts = Scripts::default();
+        for (source, expected) in [
+            ("profile.identity.city.len() == 9", json!(true)),
+            (
+                "profile.identity.nationality + profile.identity.city",
+                json!("FRMarseille"),
+            ),
+            ("profile.notes.keys().len()", json!(2)),
+            ("profile.notes[\"b\"]", json!(2)),
+            ("profile.notes.a + profile.notes.b", json!(3)),
+            ("items.len() == 2 && \"y\" in items", json!(true)),
+            (
+                "if profile.identity.nationality == \"FR\" { profile.len() } else { 0 }",
+                json!(2),
+            ),
+            ("type_of(profile.identity)", json!("map")),
+        ] {
+            scripts.compile(source, &shape).expect(source);
+            assert_eq!(
+                scripts.eval_value(source, &context).expect(source),
+                expected,
+                "{source}"
+            );
+        }
+        let path = ["identity".to_owned(), "city".to_owned()];
+        assert_eq!(
+            pruned(&context["profile"], &[&path[..]]),
+            Some(json!({"identity": {"city": "Marseille"}}))
+        );
+        assert_eq!(pruned(&context["profile"], &[&[][..]]), None, "whole");
+        assert_eq!(pruned(&context["items"], &[&path[..1]]), None, "a list");
     }
 
     #[test]
