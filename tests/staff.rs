@@ -187,6 +187,11 @@ fn a_gestionnaire_lists_filters_acts_and_exports_within_their_scope() {
         by_name.body.contains("Chloé") && !by_name.body.contains("Alice"),
         "accents folded"
     );
+    let two_words = staff.get(&server.url("/staff?q=LEF%C3%88VRE+chlo"));
+    assert!(
+        two_words.body.contains("Chloé") && !two_words.body.contains("Alice"),
+        "every word, the query folded too"
+    );
     let descending = staff.get(&server.url("/staff?sort=name&order=desc"));
     let (a, c) = (
         descending.body.find("Alice").unwrap(),

@@ -100,7 +100,14 @@ fn list_rows_hold_what_staff_lists_show_and_follow_each_command() {
     // candidate; every one uploaded but that one.
     assert_eq!((drafted[0].provided, drafted[0].required), (5, 6));
     assert_eq!(drafted[0].sent_at, None);
-    assert_eq!(drafted[0].search, "123456789AB");
+    // What staff search reads, folded: names, email, number, the INE.
+    assert_eq!(
+        drafted[0].search,
+        format!(
+            "durand camille camille.durand@example.org {} 123456789ab",
+            guichet_engine::fold(&drafted[0].dossier)
+        )
+    );
     let declare = support::piece(
         &sent.candidature,
         "non_francophone",
@@ -209,7 +216,7 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     // As an earlier version left it: no marker, no index.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, counts, due times, waiting lists (version 5)")
+        db.remove("indexes: rows, counts, due times, waiting lists (version 6)")
             .unwrap();
         for tree in [
             "candidatures_by_formation_and_state",

@@ -44,7 +44,9 @@ pub struct Row {
     pub pieces: BTreeMap<String, String>,
     /// The values of the [`list_columns`] the candidature holds.
     pub columns: BTreeMap<String, Value>,
-    /// The answers of the fields marked `search: true`, space-separated.
+    /// What staff search reads, folded ([`crate::fold`]): the names, the
+    /// email, the dossier number and the answers of the fields marked
+    /// `search: true`, space-separated.
     pub search: String,
 }
 
@@ -137,7 +139,14 @@ fn row(
             })
             .collect(),
         columns,
-        search: searched_answers(definition, profile),
+        search: crate::fold(&format!(
+            "{} {} {} {} {}",
+            dossier.candidate.last_name,
+            dossier.candidate.first_name,
+            dossier.candidate.email,
+            dossier.id,
+            searched_answers(definition, profile)
+        )),
     }
 }
 

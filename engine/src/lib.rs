@@ -118,6 +118,7 @@ mod diagnostic;
 pub mod diff;
 mod dossier;
 mod engine;
+mod fold;
 mod list;
 mod migrate;
 pub mod model;
@@ -147,6 +148,7 @@ pub use dossier::{
     OutboxMail, PieceState, Request, SentCopy,
 };
 pub use engine::{promotion_rules, Engine, EngineError, Handled, Migrated};
+pub use fold::fold;
 pub use list::List;
 pub use migrate::migrated;
 pub use queries::{

@@ -299,6 +299,21 @@ pub trait Store: Send + Sync {
         self.rows_of(formation, state)?.into_iter().for_each(each);
         Ok(())
     }
+    /// The rows of [`Store::each_row_of`] that hold each of `texts` as part
+    /// of one of their values (a word of their search text, a column's
+    /// value, a piece's status), for a view that filters on them: a store
+    /// may hand more rows than those, never fewer, and spares decoding the
+    /// others. The caller checks each row it is handed.
+    fn each_row_containing(
+        &self,
+        formation: &str,
+        state: Option<&str>,
+        texts: &[&str],
+        each: &mut dyn FnMut(Row),
+    ) -> Result<(), StoreError> {
+        let _ = texts;
+        self.each_row_of(formation, state, each)
+    }
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;
     /// The deadlines falling due at or before `until` (each at most a second

@@ -130,6 +130,16 @@ fn version_in(bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(decode::<Versioned>(bytes)?.version)
 }
 
+/// `text` as it appears inside a JSON string (or number) holding it.
+fn json_inside(text: &str) -> String {
+    let quoted = serde_json::Value::from(text).to_string();
+    quoted
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn event_key(dossier: &str, version: u64) -> Vec<u8> {
     let mut key = dossier.as_bytes().to_vec();
     key.push(0);
@@ -607,9 +617,30 @@ impl Store for SledStore {
         state: Option<&str>,
         each: &mut dyn FnMut(Row),
     ) -> Result<(), StoreError> {
+        self.each_row_containing(formation, state, &[], each)
+    }
+
+    fn each_row_containing(
+        &self,
+        formation: &str,
+        state: Option<&str>,
+        texts: &[&str],
+        each: &mut dyn FnMut(Row),
+    ) -> Result<(), StoreError> {
+        // A text inside a value is inside the value's JSON, escaped the
+        // same way: rows whose bytes lack it are not decoded (most of a
+        // formation's rows, for a name searched or a decision filtered).
+        let needles: Vec<String> = texts.iter().map(|text| json_inside(text)).collect();
+        let finders: Vec<memchr::memmem::Finder> = needles
+            .iter()
+            .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()))
+            .collect();
         let prefix = super::index_prefix(formation, state);
         for entry in self.by_formation.scan_prefix(prefix) {
-            each(decode(&entry.map_err(backend)?.1)?);
+            let bytes = entry.map_err(backend)?.1;
+            if finders.iter().all(|finder| finder.find(&bytes).is_some()) {
+                each(decode(&bytes)?);
+            }
         }
         Ok(())
     }
@@ -669,11 +700,12 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
-        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 5)";
+        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 6)";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
-        // Before version 5, each dossier's keys in `ordered` alone, as JSON.
+        // Version 6: a row's search text holds its names, folded. Before
+        // version 5, each dossier's keys in `ordered` alone, as JSON.
         self.db
             .drop_tree("ordered_keys_by_dossier")
             .map_err(backend)?;
@@ -1057,6 +1089,31 @@ mod tests {
             .write_set(std::slice::from_ref(&moved))
             .expect("a set");
         assert!(!set.whole_at_any_cut());
+    }
+
+    /// A row is handed only if it holds every text asked for (as a part of
+    /// one of its values, however JSON escapes it); the others are not
+    /// decoded.
+    #[test]
+    fn rows_lacking_a_text_are_not_handed() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let mut first = commit(1, "received", "2027-04-01T00:00:00Z");
+        first.indexed.rows[0].search = "martin alex \"le grand\" c@example.org".into();
+        store.commit(&[first]).expect("written");
+        let handed = |texts: &[&str]| {
+            let mut count = 0;
+            store
+                .each_row_containing("m1", None, texts, &mut |_| count += 1)
+                .expect("read");
+            count
+        };
+        assert_eq!(handed(&[]), 1);
+        assert_eq!(handed(&["mart", "alex"]), 1);
+        assert_eq!(handed(&["\"le"]), 1, "a quote, escaped in the row's JSON");
+        assert_eq!(handed(&["received"]), 1, "the state");
+        assert_eq!(handed(&["martin", "durand"]), 0);
+        assert_eq!(handed(&["martin alex\""]), 0);
     }
 
     /// The last command's record is kept until the next write: a mail

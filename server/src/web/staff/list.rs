@@ -184,6 +184,11 @@ pub fn select(
         None => states.clone(),
     };
     let text = fold(&view.text);
+    // What every row kept holds somewhere: the store skips the others
+    // without decoding them.
+    let mut held: Vec<&str> = text.split_whitespace().collect();
+    held.extend(view.columns.iter().map(|(_, wanted)| wanted.as_str()));
+    held.extend(view.piece_status.as_deref());
     let mut kept = FirstRows::new(
         Order {
             definition: &definition,
@@ -199,7 +204,7 @@ pub fn select(
                 }
             };
             store
-                .each_row_of(formation, Some(state_id), &mut each)
+                .each_row_containing(formation, Some(state_id), &held, &mut each)
                 .map_err(PageError::internal)?;
         }
     }
@@ -228,11 +233,9 @@ fn passes(row: &Row, view: &View, text: &str) -> bool {
     if text.is_empty() {
         return true;
     }
-    let haystack = fold(&format!(
-        "{} {} {} {} {}",
-        row.last_name, row.first_name, row.email, row.dossier, row.search
-    ));
-    text.split_whitespace().all(|word| haystack.contains(word))
+    // The row's search text is folded already (names, email, number).
+    text.split_whitespace()
+        .all(|word| row.search.contains(word))
 }
 
 /// A column's value as text (an option id, a number).
