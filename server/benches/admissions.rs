@@ -10,6 +10,8 @@
 //! - the release server is started on it (time to a healthy `/health`, and
 //!   its peak memory), and a staff list is fetched over HTTP: one formation
 //!   and state, a text search, everything;
+//! - the engine opened on the store as an earlier version of Guichet would
+//!   have left it (its indexes rebuilt from the dossiers), then as it is;
 //! - withdrawals of admitted candidates, each promoting the best of the
 //!   waiting list;
 //! - `Engine::due` on the first of five days, each with 1,000 confirmation
@@ -458,6 +460,18 @@ fn serve_and_list(data: &Path) {
     let _ = server.wait();
 }
 
+/// The store under `data`, opened once sled's threads of the last opening
+/// have let it go.
+fn store_at(data: &Path) -> SledStore {
+    for _ in 0..100 {
+        if let Ok(store) = SledStore::open(data.join("store")) {
+            return store;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    SledStore::open(data.join("store")).expect("store")
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -467,14 +481,25 @@ fn main() {
     let admitted = seed(&data);
     serve_and_list(&data);
 
-    let definition =
-        Definition::load(repository().join("definitions/osu-pytheas.yaml")).expect("definition");
+    let load =
+        || Definition::load(repository().join("definitions/osu-pytheas.yaml")).expect("definition");
+    // A store left by an earlier version: its first opening rebuilds the
+    // indexes from the dossiers (the marker as `SledStore` names it).
+    {
+        let db = sled::open(data.join("store")).expect("sled");
+        db.remove("indexes: rows, counts, due times, waiting lists (version 6)")
+            .expect("marker removed")
+            .expect("the marker of built indexes");
+        db.flush().expect("flushed");
+    }
     let started = Instant::now();
-    let engine = Engine::open(
-        definition,
-        SledStore::open(data.join("store")).expect("store"),
-    )
-    .expect("engine");
+    drop(Engine::open(load(), store_at(&data)).expect("engine"));
+    println!(
+        "engine open on {CANDIDATURES} candidatures left by an earlier version (indexes rebuilt): {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let engine = Engine::open(load(), store_at(&data)).expect("engine");
     println!(
         "engine open on {CANDIDATURES} candidatures: {:.3} s",
         started.elapsed().as_secs_f64()

@@ -155,6 +155,7 @@ mod tests {
             "{{ person['nom'] }} {{ drapeaux.salarie }} {{ pieces|map(attribute='id')|join(',') }}",
             "{{ texte }} {{ drapeaux }} {{ pieces[0] }} {{ vide }}",
             "{{ pieces|selectattr('etat')|list|length }} {{ person is mapping }} {{ pieces is sequence }}",
+            "{% for k, v in drapeaux|items %}{{ k }}:{{ v }};{% endfor %} {{ pieces|map(attribute='etat')|select|list }}",
         ];
         let mut environment = minijinja::Environment::new();
         environment.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
