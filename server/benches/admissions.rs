@@ -454,6 +454,31 @@ fn serve_and_list(data: &Path) {
         report(&format!("staff list, {what}, over HTTP"), samples);
     }
     println!("server peak memory: {}", peak_memory(&server));
+    // Exports: every row a view selects, each with its dossier's answers.
+    for (what, path) in [
+        ("one formation, CSV", "/staff/export.csv?formation=m1-set"),
+        ("everything, CSV", "/staff/export.csv"),
+        ("one formation, XLSX", "/staff/export.xlsx?formation=m1-set"),
+    ] {
+        let begun = Instant::now();
+        let mut response = agent
+            .get(&format!("{base}{path}"))
+            .header("cookie", &session)
+            .call()
+            .expect("export");
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .expect("body");
+        println!(
+            "staff export, {what}: {:.1} MB in {:.2} s, server peak memory since start {}",
+            bytes.len() as f64 / 1e6,
+            begun.elapsed().as_secs_f64(),
+            peak_memory(&server)
+        );
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();

@@ -164,7 +164,7 @@ pub(crate) fn index_keys(dossier: &Dossier) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn index_key(parts: &[&str]) -> Vec<u8> {
+pub(crate) fn index_key(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
 }
 
@@ -313,6 +313,24 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError> {
         let _ = texts;
         self.each_row_of(formation, state, each)
+    }
+    /// The list row of candidature `candidature` of dossier `dossier`, to
+    /// `formation` in `state`, if the index holds it: a long export keeps
+    /// what orders its rows and reads each again as it writes it.
+    fn row(
+        &self,
+        formation: &str,
+        state: &str,
+        dossier: &str,
+        candidature: &str,
+    ) -> Result<Option<Row>, StoreError> {
+        let mut found = None;
+        self.each_row_of(formation, Some(state), &mut |row| {
+            if found.is_none() && row.dossier == dossier && row.candidature == candidature {
+                found = Some(row);
+            }
+        })?;
+        Ok(found)
     }
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;

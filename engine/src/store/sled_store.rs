@@ -620,6 +620,20 @@ impl Store for SledStore {
         self.each_row_containing(formation, state, &[], each)
     }
 
+    fn row(
+        &self,
+        formation: &str,
+        state: &str,
+        dossier: &str,
+        candidature: &str,
+    ) -> Result<Option<Row>, StoreError> {
+        let key = super::index_key(&[formation, state, dossier, candidature]);
+        match self.by_formation.get(key).map_err(backend)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn each_row_containing(
         &self,
         formation: &str,

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::Lang;
 use super::candidature::answer_text;
-use super::list::{row_view, select, View};
+use super::list::{read_again, row_view, select_in_order, View};
 use super::Staff;
 use crate::staff_store::Rights;
 use crate::web::AppState;
@@ -114,12 +114,28 @@ fn cells(
     Ok(cells)
 }
 
-/// The rows a query's view selects for the member (all pages).
+/// The rows a query's view selects for the member (all pages), in order,
+/// each holding what orders it and names it (see [`select_in_order`]).
 async fn rows(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Row>, PageError> {
     let state = Arc::clone(&staff.visit.state);
     let view = View::from_pairs(&state.engine.definition(), pairs);
     let rights = staff.member.rights.clone();
-    blocking(move || select(&state, &rights, &view, None).map(|s| s.rows)).await?
+    blocking(move || select_in_order(&state, &rights, &view)).await?
+}
+
+/// The cells of each of `rows` (from [`rows`]), read again one at a time.
+fn records<'r>(
+    state: &'r AppState,
+    rights: &'r Rights,
+    rows: &'r [Row],
+    lang: Lang,
+) -> impl Iterator<Item = Result<Vec<String>, PageError>> + 'r {
+    rows.iter()
+        .filter_map(move |slim| match read_again(state, rights, slim) {
+            Ok(Some(row)) => Some(cells(state, rights, &row, lang)),
+            Ok(None) => None,
+            Err(error) => Some(Err(error)),
+        })
 }
 
 pub(super) fn attachment(response: &mut Response, content_type: &'static str, name: &str) {
@@ -187,7 +203,7 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
             return;
         }
         for chunk in rows.chunks(CHUNK) {
-            let bytes = write(&mut chunk.iter().map(|row| cells(&state, &rights, row, lang)));
+            let bytes = write(&mut records(&state, &rights, chunk, lang));
             let failed = bytes.is_err();
             // A client gone, or a failure (sent as the stream's error): stop.
             if sender.blocking_send(bytes.map(Bytes::from)).is_err() || failed {
@@ -219,9 +235,9 @@ pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
                 .write_string_with_format(0, column, heading, &bold)
                 .map_err(failed)?;
         }
-        for (index, row) in rows.iter().enumerate() {
+        for (index, record) in records(&state, &rights, &rows, lang).enumerate() {
             let line = u32::try_from(index + 1).map_err(PageError::internal)?;
-            for (column, cell) in cells(&state, &rights, row, lang)?.iter().enumerate() {
+            for (column, cell) in record?.iter().enumerate() {
                 let column = u16::try_from(column).map_err(PageError::internal)?;
                 sheet.write_string(line, column, cell).map_err(failed)?;
             }

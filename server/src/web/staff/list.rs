@@ -161,6 +161,65 @@ pub fn select(
     view: &View,
     first: Option<usize>,
 ) -> Result<Selection, PageError> {
+    select_holding(state, rights, view, first, Holding::Whole)
+}
+
+/// Every row `view` selects for a member with `rights`, in the view's
+/// order, each holding only what orders it and what names it (formation,
+/// state, dossier, candidature): an export reads each again as it writes it
+/// ([`guichet_engine::Store::row`]), where a hundred thousand whole rows
+/// held at once took hundreds of megabytes.
+pub fn select_in_order(
+    state: &AppState,
+    rights: &Rights,
+    view: &View,
+) -> Result<Vec<Row>, PageError> {
+    select_holding(state, rights, view, None, Holding::Order).map(|s| s.rows)
+}
+
+/// The whole row a row of [`select_in_order`] stands for, read again: as
+/// the index holds it, or, if its candidature moved since, as its dossier
+/// gives it now when the member may still see it; `None` otherwise.
+pub fn read_again(state: &AppState, rights: &Rights, slim: &Row) -> Result<Option<Row>, PageError> {
+    let store = state.engine.store();
+    let held = store
+        .row(
+            &slim.formation,
+            &slim.state,
+            &slim.dossier,
+            &slim.candidature,
+        )
+        .map_err(PageError::internal)?;
+    if held.is_some() {
+        return Ok(held);
+    }
+    let Some(dossier) = state.engine.dossier(&slim.dossier)? else {
+        return Ok(None);
+    };
+    let definition = state.engine.definition();
+    let visible = visible_states(rights, &definition);
+    let now = state.engine.indexed(&dossier, state.clock.now())?;
+    Ok(now
+        .rows
+        .into_iter()
+        .find(|row| row.candidature == slim.candidature && visible.contains(&row.state.as_str())))
+}
+
+/// What a selection keeps of each row.
+#[derive(Clone, Copy, PartialEq)]
+enum Holding {
+    Whole,
+    /// What orders it and names it.
+    Order,
+}
+
+fn select_holding(
+    state: &AppState,
+    rights: &Rights,
+    view: &View,
+    first: Option<usize>,
+    holding: Holding,
+) -> Result<Selection, PageError> {
     let definition = state.engine.definition();
     let store = state.engine.store();
     let formations: Vec<&str> = rights
@@ -195,6 +254,7 @@ pub fn select(
             sort: &view.sort,
         },
         first,
+        holding,
     );
     for formation in &formations {
         for state_id in &wanted_states {
@@ -252,15 +312,17 @@ fn cell_text(value: &Value) -> String {
 struct FirstRows<'a> {
     order: Order<'a>,
     first: Option<usize>,
+    holding: Holding,
     kept: Vec<(String, Row)>,
     total: usize,
 }
 
 impl<'a> FirstRows<'a> {
-    fn new(order: Order<'a>, first: Option<usize>) -> Self {
+    fn new(order: Order<'a>, first: Option<usize>, holding: Holding) -> Self {
         FirstRows {
             order,
             first,
+            holding,
             kept: Vec::new(),
             total: 0,
         }
@@ -268,7 +330,12 @@ impl<'a> FirstRows<'a> {
 
     fn push(&mut self, row: Row) {
         self.total += 1;
-        self.kept.push(self.order.keyed(row));
+        let (name, row) = self.order.keyed(row);
+        let row = match self.holding {
+            Holding::Whole => row,
+            Holding::Order => self.order.slimmed(row),
+        };
+        self.kept.push((name, row));
         if let Some(first) = self.first {
             if self.kept.len() >= first.max(1).saturating_mul(2) {
                 self.order.sort(&mut self.kept);
@@ -302,6 +369,24 @@ impl Order<'_> {
             fold(&format!("{}\u{0} {}", row.last_name, row.first_name)),
             row,
         )
+    }
+
+    /// `row` with only what this order compares and what names it.
+    fn slimmed(&self, row: Row) -> Row {
+        let (column, _) = self.sort;
+        Row {
+            last_name: String::new(),
+            first_name: String::new(),
+            email: String::new(),
+            pieces: Default::default(),
+            search: String::new(),
+            columns: row
+                .columns
+                .into_iter()
+                .filter(|(id, _)| id == column)
+                .collect(),
+            ..row
+        }
     }
 
     fn sort(&self, rows: &mut [(String, Row)]) {
@@ -743,12 +828,23 @@ mod tests {
                 definition: &definition,
                 sort: &sort,
             };
-            let mut all = FirstRows::new(order(), None);
+            let mut all = FirstRows::new(order(), None, Holding::Whole);
             (0..237).map(row).for_each(|r| all.push(r));
             let (sorted, total) = all.finish();
             assert_eq!((sorted.len(), total), (237, 237));
+            // Rows holding only what orders them come in the same order.
+            let mut slim = FirstRows::new(order(), None, Holding::Order);
+            (0..237).map(row).for_each(|r| slim.push(r));
+            let (slim, _) = slim.finish();
+            let ids = |rows: &[Row]| -> Vec<(String, String)> {
+                rows.iter()
+                    .map(|r| (r.dossier.clone(), r.candidature.clone()))
+                    .collect()
+            };
+            assert_eq!(ids(&slim), ids(&sorted), "{sort:?}, order only");
+            assert!(slim.iter().all(|r| r.last_name.is_empty()));
             for first in [1, 50, 100, 236, 237, 500, usize::MAX] {
-                let mut kept = FirstRows::new(order(), Some(first));
+                let mut kept = FirstRows::new(order(), Some(first), Holding::Whole);
                 (0..237).map(row).for_each(|r| kept.push(r));
                 let (rows, total) = kept.finish();
                 assert_eq!(total, 237, "{sort:?}");
