@@ -223,7 +223,12 @@ pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
     let rights = staff.member.rights.clone();
     let bytes = blocking(move || -> Result<Vec<u8>, PageError> {
         let mut workbook = rust_xlsxwriter::Workbook::new();
-        let sheet = workbook.add_worksheet();
+        // Rows go to a temporary file as they are written (in order, as
+        // here), not into memory: a formation's thousands of rows took
+        // a hundred megabytes.
+        let sheet = workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(PageError::internal)?;
         let bold = rust_xlsxwriter::Format::new().set_bold();
         let failed = |error: rust_xlsxwriter::XlsxError| PageError::internal(error);
         for (column, heading) in headings(&state.engine.definition(), &rights, lang)
