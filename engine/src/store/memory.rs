@@ -141,6 +141,17 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn row(
+        &self,
+        formation: &str,
+        state: &str,
+        dossier: &str,
+        candidature: &str,
+    ) -> Result<Option<Row>, StoreError> {
+        let key = super::index_key(&[formation, state, dossier, candidature]);
+        Ok(self.state()?.rows.get(&key).cloned())
+    }
+
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError> {
         Ok(self.rows_of(formation, Some(state))?.len())
     }

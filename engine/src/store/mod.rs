@@ -323,15 +323,7 @@ pub trait Store: Send + Sync {
         state: &str,
         dossier: &str,
         candidature: &str,
-    ) -> Result<Option<Row>, StoreError> {
-        let mut found = None;
-        self.each_row_of(formation, Some(state), &mut |row| {
-            if found.is_none() && row.dossier == dossier && row.candidature == candidature {
-                found = Some(row);
-            }
-        })?;
-        Ok(found)
-    }
+    ) -> Result<Option<Row>, StoreError>;
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;
     /// The deadlines falling due at or before `until` (each at most a second

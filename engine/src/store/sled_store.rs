@@ -644,10 +644,9 @@ impl Store for SledStore {
         // A text inside a value is inside the value's JSON, escaped the
         // same way: rows whose bytes lack it are not decoded (most of a
         // formation's rows, for a name searched or a decision filtered).
-        let needles: Vec<String> = texts.iter().map(|text| json_inside(text)).collect();
-        let finders: Vec<memchr::memmem::Finder> = needles
+        let finders: Vec<memchr::memmem::Finder<'static>> = texts
             .iter()
-            .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()))
+            .map(|text| memchr::memmem::Finder::new(json_inside(text).as_bytes()).into_owned())
             .collect();
         let prefix = super::index_prefix(formation, state);
         for entry in self.by_formation.scan_prefix(prefix) {
@@ -1128,6 +1127,23 @@ mod tests {
         assert_eq!(handed(&["received"]), 1, "the state");
         assert_eq!(handed(&["martin", "durand"]), 0);
         assert_eq!(handed(&["martin alex\""]), 0);
+    }
+
+    /// One row read by its key, from either store, as the list holds it.
+    #[test]
+    fn a_row_is_read_by_its_key() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let sled = SledStore::open(folder.path()).expect("a store");
+        let memory = crate::store::MemoryStore::new();
+        let first = commit(1, "received", "2027-04-01T00:00:00Z");
+        let stores: [&dyn Store; 2] = [&sled, &memory];
+        for store in stores {
+            store.commit(std::slice::from_ref(&first)).expect("written");
+            let row = store.row("m1", "received", "d1", "c1").expect("read");
+            assert_eq!(row.as_ref(), first.indexed.rows.first());
+            assert_eq!(store.row("m1", "complete", "d1", "c1").expect("read"), None);
+            assert_eq!(store.row("m1", "received", "d1", "c2").expect("read"), None);
+        }
     }
 
     /// The last command's record is kept until the next write: a mail
