@@ -18,6 +18,11 @@
 //!   deadlines expiring;
 //! - the scheduler's pass of each of these days (1,000 automatic withdrawals,
 //!   each with its promotion, and the reminders falling due).
+//!
+//! To look into the server's part alone: `ADMISSIONS_KEEP=/tmp/seeded`
+//! keeps a copy of the seeded store (before the server's first start), and
+//! `ADMISSIONS_SEEDED=/tmp/seeded` then starts from a copy of it and stops
+//! after the lists and exports.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -503,7 +508,19 @@ fn main() {
     }
     let folder = tempfile::tempdir().expect("tempdir");
     let data = folder.path().join("data");
+    let copy = |from: &Path, to: &Path| {
+        let copied = Command::new("cp").arg("-r").arg(from).arg(to).status();
+        assert!(copied.is_ok_and(|s| s.success()), "copying {from:?}");
+    };
+    if let Ok(seeded) = std::env::var("ADMISSIONS_SEEDED") {
+        copy(Path::new(&seeded), &data);
+        serve_and_list(&data);
+        return;
+    }
     let admitted = seed(&data);
+    if let Ok(keep) = std::env::var("ADMISSIONS_KEEP") {
+        copy(&data, Path::new(&keep));
+    }
     serve_and_list(&data);
 
     let load =

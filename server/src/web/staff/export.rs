@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::Lang;
 use super::candidature::answer_text;
-use super::list::{read_again, row_view, select_in_order, View};
+use super::list::{read_again, row_view, select_in_order, Place, View};
 use super::Staff;
 use crate::staff_store::Rights;
 use crate::web::AppState;
@@ -114,24 +114,26 @@ fn cells(
     Ok(cells)
 }
 
-/// The rows a query's view selects for the member (all pages), in order,
-/// each holding what orders it and names it (see [`select_in_order`]).
-async fn rows(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Row>, PageError> {
+/// Where the rows a query's view selects for the member (all pages) stand,
+/// in order (see [`select_in_order`]).
+async fn places(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Place>, PageError> {
     let state = Arc::clone(&staff.visit.state);
     let view = View::from_pairs(&state.engine.definition(), pairs);
     let rights = staff.member.rights.clone();
     blocking(move || select_in_order(&state, &rights, &view)).await?
 }
 
-/// The cells of each of `rows` (from [`rows`]), read again one at a time.
+/// The cells of the row at each of `places` (from [`places`]), read again
+/// one at a time.
 fn records<'r>(
     state: &'r AppState,
     rights: &'r Rights,
-    rows: &'r [Row],
+    places: &'r [Place],
     lang: Lang,
 ) -> impl Iterator<Item = Result<Vec<String>, PageError>> + 'r {
-    rows.iter()
-        .filter_map(move |slim| match read_again(state, rights, slim) {
+    places
+        .iter()
+        .filter_map(move |place| match read_again(state, rights, place) {
             Ok(Some(row)) => Some(cells(state, rights, &row, lang)),
             Ok(None) => None,
             Err(error) => Some(Err(error)),
@@ -171,7 +173,7 @@ impl futures_core::Stream for Chunks {
 
 /// `GET /staff/export.csv?…`: the view's candidatures, streamed.
 pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
-    let rows = rows(&staff, &pairs).await?;
+    let places = places(&staff, &pairs).await?;
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
     let rights = staff.member.rights.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
@@ -202,7 +204,7 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
         if sender.blocking_send(first).is_err() {
             return;
         }
-        for chunk in rows.chunks(CHUNK) {
+        for chunk in places.chunks(CHUNK) {
             let bytes = write(&mut records(&state, &rights, chunk, lang));
             let failed = bytes.is_err();
             // A client gone, or a failure (sent as the stream's error): stop.
@@ -218,7 +220,7 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
 
 /// `GET /staff/export.xlsx?…`: the same as a workbook.
 pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
-    let rows = rows(&staff, &pairs).await?;
+    let places = places(&staff, &pairs).await?;
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
     let rights = staff.member.rights.clone();
     let bytes = blocking(move || -> Result<Vec<u8>, PageError> {
@@ -240,7 +242,7 @@ pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
                 .write_string_with_format(0, column, heading, &bold)
                 .map_err(failed)?;
         }
-        for (index, record) in records(&state, &rights, &rows, lang).enumerate() {
+        for (index, record) in records(&state, &rights, &places, lang).enumerate() {
             let line = u32::try_from(index + 1).map_err(PageError::internal)?;
             for (column, cell) in record?.iter().enumerate() {
                 let column = u16::try_from(column).map_err(PageError::internal)?;

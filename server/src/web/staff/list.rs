@@ -161,65 +161,86 @@ pub fn select(
     view: &View,
     first: Option<usize>,
 ) -> Result<Selection, PageError> {
-    select_holding(state, rights, view, first, Holding::Whole)
+    let (rows, total, counts) = select_kept(state, rights, view, first)?;
+    Ok(Selection {
+        rows,
+        total,
+        counts,
+    })
 }
 
-/// Every row `view` selects for a member with `rights`, in the view's
-/// order, each holding only what orders it and what names it (formation,
-/// state, dossier, candidature): an export reads each again as it writes it
-/// ([`guichet_engine::Store::row`]), where a hundred thousand whole rows
-/// held at once took hundreds of megabytes.
+/// Where each row `view` selects for a member with `rights` stands, in the
+/// view's order: an export reads each row again as it writes it
+/// ([`read_again`]), where a hundred thousand whole rows held at once took
+/// hundreds of megabytes.
 pub fn select_in_order(
     state: &AppState,
     rights: &Rights,
     view: &View,
-) -> Result<Vec<Row>, PageError> {
-    select_holding(state, rights, view, None, Holding::Order).map(|s| s.rows)
+) -> Result<Vec<Place>, PageError> {
+    select_kept(state, rights, view, None).map(|(places, _, _)| places)
 }
 
-/// The whole row a row of [`select_in_order`] stands for, read again: as
-/// the index holds it, or, if its candidature moved since, as its dossier
-/// gives it now when the member may still see it; `None` otherwise.
-pub fn read_again(state: &AppState, rights: &Rights, slim: &Row) -> Result<Option<Row>, PageError> {
-    let store = state.engine.store();
-    let held = store
-        .row(
-            &slim.formation,
-            &slim.state,
-            &slim.dossier,
-            &slim.candidature,
-        )
-        .map_err(PageError::internal)?;
-    if held.is_some() {
-        return Ok(held);
+/// Where a row stands in the index: its formation, state, dossier and
+/// candidature, in one allocation (a selection may hold 100,000 of them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// The four ids, each followed by a NUL (ids never hold one).
+    ids: Box<str>,
+}
+
+impl Place {
+    /// The formation's, state's, dossier's and candidature's ids.
+    pub fn ids(&self) -> [&str; 4] {
+        let mut parts = self.ids.split('\0');
+        [(); 4].map(|()| parts.next().unwrap_or_default())
     }
-    let Some(dossier) = state.engine.dossier(&slim.dossier)? else {
-        return Ok(None);
-    };
-    let definition = state.engine.definition();
-    let visible = visible_states(rights, &definition);
-    let now = state.engine.indexed(&dossier, state.clock.now())?;
-    Ok(now
-        .rows
-        .into_iter()
-        .find(|row| row.candidature == slim.candidature && visible.contains(&row.state.as_str())))
 }
 
-/// What a selection keeps of each row.
-#[derive(Clone, Copy, PartialEq)]
-enum Holding {
-    Whole,
-    /// What orders it and names it.
-    Order,
+/// What a selection keeps of each row: the row, or its place.
+trait Kept {
+    fn kept(row: Row) -> Self;
+    /// The dossier's and candidature's ids, which order rows that tie.
+    fn dossier_and_candidature(&self) -> (&str, &str);
 }
 
-fn select_holding(
+impl Kept for Row {
+    fn kept(row: Row) -> Self {
+        row
+    }
+
+    fn dossier_and_candidature(&self) -> (&str, &str) {
+        (&self.dossier, &self.candidature)
+    }
+}
+
+impl Kept for Place {
+    fn kept(row: Row) -> Self {
+        let mut ids = String::with_capacity(
+            row.formation.len() + row.state.len() + row.dossier.len() + row.candidature.len() + 4,
+        );
+        for id in [&row.formation, &row.state, &row.dossier, &row.candidature] {
+            ids.push_str(id);
+            ids.push('\0');
+        }
+        Place { ids: ids.into() }
+    }
+
+    fn dossier_and_candidature(&self) -> (&str, &str) {
+        let [_, _, dossier, candidature] = self.ids();
+        (dossier, candidature)
+    }
+}
+
+/// The rows `view` selects (the first `first`, or all), as `K`, sorted;
+/// how many there are; the counts per visible state.
+#[allow(clippy::type_complexity)]
+fn select_kept<K: Kept>(
     state: &AppState,
     rights: &Rights,
     view: &View,
     first: Option<usize>,
-    holding: Holding,
-) -> Result<Selection, PageError> {
+) -> Result<(Vec<K>, usize, Vec<(String, usize)>), PageError> {
     let definition = state.engine.definition();
     let store = state.engine.store();
     let formations: Vec<&str> = rights
@@ -254,7 +275,6 @@ fn select_holding(
             sort: &view.sort,
         },
         first,
-        holding,
     );
     for formation in &formations {
         for state_id in &wanted_states {
@@ -269,11 +289,35 @@ fn select_holding(
         }
     }
     let (rows, total) = kept.finish();
-    Ok(Selection {
-        rows,
-        total,
-        counts,
-    })
+    Ok((rows, total, counts))
+}
+
+/// The whole row a place of [`select_in_order`] stands for, read again: as
+/// the index holds it, or, if its candidature moved since, as its dossier
+/// gives it now when the member may still see it; `None` otherwise.
+pub fn read_again(
+    state: &AppState,
+    rights: &Rights,
+    place: &Place,
+) -> Result<Option<Row>, PageError> {
+    let [formation, state_id, dossier_id, candidature] = place.ids();
+    let store = state.engine.store();
+    let held = store
+        .row(formation, state_id, dossier_id, candidature)
+        .map_err(PageError::internal)?;
+    if held.is_some() {
+        return Ok(held);
+    }
+    let Some(dossier) = state.engine.dossier(dossier_id)? else {
+        return Ok(None);
+    };
+    let definition = state.engine.definition();
+    let visible = visible_states(rights, &definition);
+    let now = state.engine.indexed(&dossier, state.clock.now())?;
+    Ok(now
+        .rows
+        .into_iter()
+        .find(|row| row.candidature == candidature && visible.contains(&row.state.as_str())))
 }
 
 /// Whether `row` passes the view's filters but formation and state (`text`:
@@ -307,22 +351,57 @@ fn cell_text(value: &Value) -> String {
     }
 }
 
+/// What a view's order compares of a row, taken once per row: the sorted
+/// column's value, then the folded name.
+struct Ranked<K> {
+    value: Rank,
+    name: Box<str>,
+    kept: K,
+}
+
+/// The sorted column's value of a row.
+enum Rank {
+    /// Sorted by name alone.
+    Nothing,
+    /// A formation's id.
+    Id(Box<str>),
+    /// A state's position in the workflow.
+    Position(usize),
+    /// Pieces provided, then required.
+    Pieces(u32, u32),
+    Sent(Option<jiff::Timestamp>),
+    /// A list column's value.
+    Column(Option<Value>),
+}
+
+impl Rank {
+    fn compare(&self, other: &Rank) -> Ordering {
+        match (self, other) {
+            (Rank::Id(a), Rank::Id(b)) => a.cmp(b),
+            (Rank::Position(a), Rank::Position(b)) => a.cmp(b),
+            (Rank::Pieces(a, b), Rank::Pieces(c, d)) => (a, b).cmp(&(c, d)),
+            (Rank::Sent(a), Rank::Sent(b)) => a.cmp(b),
+            (Rank::Column(a), Rank::Column(b)) => compare_values(a.as_ref(), b.as_ref()),
+            // One order ranks every row alike.
+            _ => Ordering::Equal,
+        }
+    }
+}
+
 /// The first rows in a view's order among those pushed, or all of them: at
 /// most twice as many held at any time, sorted and cut from time to time.
-struct FirstRows<'a> {
+struct FirstRows<'a, K> {
     order: Order<'a>,
     first: Option<usize>,
-    holding: Holding,
-    kept: Vec<(String, Row)>,
+    kept: Vec<Ranked<K>>,
     total: usize,
 }
 
-impl<'a> FirstRows<'a> {
-    fn new(order: Order<'a>, first: Option<usize>, holding: Holding) -> Self {
+impl<'a, K: Kept> FirstRows<'a, K> {
+    fn new(order: Order<'a>, first: Option<usize>) -> Self {
         FirstRows {
             order,
             first,
-            holding,
             kept: Vec::new(),
             total: 0,
         }
@@ -330,12 +409,8 @@ impl<'a> FirstRows<'a> {
 
     fn push(&mut self, row: Row) {
         self.total += 1;
-        let (name, row) = self.order.keyed(row);
-        let row = match self.holding {
-            Holding::Whole => row,
-            Holding::Order => self.order.slimmed(row),
-        };
-        self.kept.push((name, row));
+        let ranked = self.order.ranked(row);
+        self.kept.push(ranked);
         if let Some(first) = self.first {
             if self.kept.len() >= first.max(1).saturating_mul(2) {
                 self.order.sort(&mut self.kept);
@@ -345,12 +420,12 @@ impl<'a> FirstRows<'a> {
     }
 
     /// The rows kept, in order, and how many were pushed.
-    fn finish(mut self) -> (Vec<Row>, usize) {
+    fn finish(mut self) -> (Vec<K>, usize) {
         self.order.sort(&mut self.kept);
         if let Some(first) = self.first {
             self.kept.truncate(first);
         }
-        let rows = self.kept.into_iter().map(|(_, row)| row).collect();
+        let rows = self.kept.into_iter().map(|ranked| ranked.kept).collect();
         (rows, self.total)
     }
 }
@@ -363,53 +438,46 @@ struct Order<'a> {
 }
 
 impl Order<'_> {
-    /// `row` with its folded name, folded once per row, not once per comparison.
-    fn keyed(&self, row: Row) -> (String, Row) {
-        (
-            fold(&format!("{}\u{0} {}", row.last_name, row.first_name)),
-            row,
-        )
-    }
-
-    /// `row` with only what this order compares and what names it.
-    fn slimmed(&self, row: Row) -> Row {
+    /// What `row` is kept as, with what this order compares of it (its name
+    /// folded once per row, not once per comparison).
+    fn ranked<K: Kept>(&self, row: Row) -> Ranked<K> {
         let (column, _) = self.sort;
-        Row {
-            last_name: String::new(),
-            first_name: String::new(),
-            email: String::new(),
-            pieces: Default::default(),
-            search: String::new(),
-            columns: row
-                .columns
-                .into_iter()
-                .filter(|(id, _)| id == column)
-                .collect(),
-            ..row
+        let value = match column.as_str() {
+            "name" => Rank::Nothing,
+            "formation" => Rank::Id(row.formation.as_str().into()),
+            "state" => {
+                let states = &self.definition.file().workflow.states;
+                Rank::Position(
+                    states
+                        .iter()
+                        .position(|s| s.id == row.state)
+                        .unwrap_or(usize::MAX),
+                )
+            }
+            "pieces" => Rank::Pieces(row.provided, row.required),
+            "sent" => Rank::Sent(row.sent_at),
+            other => Rank::Column(row.columns.get(other).cloned()),
+        };
+        let name = fold(&format!("{}\u{0} {}", row.last_name, row.first_name)).into();
+        Ranked {
+            value,
+            name,
+            kept: K::kept(row),
         }
     }
 
-    fn sort(&self, rows: &mut [(String, Row)]) {
-        let (column, descending) = self.sort;
-        let state_rank = |id: &str| {
-            let states = &self.definition.file().workflow.states;
-            states.iter().position(|s| s.id == id).unwrap_or(usize::MAX)
-        };
-        let compare = |(a_name, a): &(String, Row), (b_name, b): &(String, Row)| -> Ordering {
-            let first = match column.as_str() {
-                "name" => Ordering::Equal,
-                "formation" => a.formation.cmp(&b.formation),
-                "state" => state_rank(&a.state).cmp(&state_rank(&b.state)),
-                "pieces" => (a.provided, a.required).cmp(&(b.provided, b.required)),
-                "sent" => a.sent_at.cmp(&b.sent_at),
-                other => compare_values(a.columns.get(other), b.columns.get(other)),
-            };
-            first
-                .then_with(|| a_name.cmp(b_name))
-                .then_with(|| (&a.dossier, &a.candidature).cmp(&(&b.dossier, &b.candidature)))
-        };
+    fn sort<K: Kept>(&self, rows: &mut [Ranked<K>]) {
+        let (_, descending) = self.sort;
         rows.sort_by(|a, b| {
-            let order = compare(a, b);
+            let order = a
+                .value
+                .compare(&b.value)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| {
+                    a.kept
+                        .dossier_and_candidature()
+                        .cmp(&b.kept.dossier_and_candidature())
+                });
             if *descending {
                 order.reverse()
             } else {
@@ -828,23 +896,26 @@ mod tests {
                 definition: &definition,
                 sort: &sort,
             };
-            let mut all = FirstRows::new(order(), None, Holding::Whole);
+            let mut all = FirstRows::<Row>::new(order(), None);
             (0..237).map(row).for_each(|r| all.push(r));
             let (sorted, total) = all.finish();
             assert_eq!((sorted.len(), total), (237, 237));
-            // Rows holding only what orders them come in the same order.
-            let mut slim = FirstRows::new(order(), None, Holding::Order);
-            (0..237).map(row).for_each(|r| slim.push(r));
-            let (slim, _) = slim.finish();
-            let ids = |rows: &[Row]| -> Vec<(String, String)> {
+            // Places come in the same order, and name the same rows.
+            let mut places = FirstRows::<Place>::new(order(), None);
+            (0..237).map(row).for_each(|r| places.push(r));
+            let (places, _) = places.finish();
+            let ids = |rows: &[Row]| -> Vec<[String; 4]> {
                 rows.iter()
-                    .map(|r| (r.dossier.clone(), r.candidature.clone()))
+                    .map(|r| {
+                        [&r.formation, &r.state, &r.dossier, &r.candidature].map(|id| id.clone())
+                    })
                     .collect()
             };
-            assert_eq!(ids(&slim), ids(&sorted), "{sort:?}, order only");
-            assert!(slim.iter().all(|r| r.last_name.is_empty()));
+            let places: Vec<[String; 4]> =
+                places.iter().map(|p| p.ids().map(str::to_owned)).collect();
+            assert_eq!(places, ids(&sorted), "{sort:?}, places");
             for first in [1, 50, 100, 236, 237, 500, usize::MAX] {
-                let mut kept = FirstRows::new(order(), Some(first), Holding::Whole);
+                let mut kept = FirstRows::<Row>::new(order(), Some(first));
                 (0..237).map(row).for_each(|r| kept.push(r));
                 let (rows, total) = kept.finish();
                 assert_eq!(total, 237, "{sort:?}");
