@@ -189,7 +189,7 @@ fn physical_limit(c: &mut Criterion) {
     let bare = BareSled::open(bare_folder.path(), dossier_bytes, event_bytes);
     let engine_folder = tempfile::tempdir().expect("tempdir");
     let mut saves = Saves::on(SledStore::open(engine_folder.path()).expect("store"));
-    const ROUNDS: usize = 15;
+    const ROUNDS: usize = 31;
     const PER_ROUND: u32 = 1_000;
     let (mut bare_times, mut command_times, mut ratios) = (vec![], vec![], vec![]);
     for _ in 0..ROUNDS {

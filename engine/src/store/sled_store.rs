@@ -102,6 +102,8 @@ struct FlushState {
     durable: u64,
     /// A flush is running.
     flushing: bool,
+    /// Writers waiting for the running flush to end.
+    waiting: usize,
 }
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -526,10 +528,16 @@ impl Store for SledStore {
                 if result.is_ok() {
                     state.durable = state.durable.max(covered);
                 }
-                self.flushed.notify_all();
+                // A wake-up is a system call even when nobody waits: a
+                // writer alone would make one per command.
+                if state.waiting > 0 {
+                    self.flushed.notify_all();
+                }
                 result.map_err(backend)?;
             } else {
+                state.waiting += 1;
                 state = self.flushed.wait(state).map_err(poisoned)?;
+                state.waiting -= 1;
             }
         }
     }
