@@ -216,7 +216,7 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     // As an earlier version left it: no marker, no index.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, counts, due times, waiting lists (version 6)")
+        db.remove("indexes: rows, counts, due times, waiting lists (version 7)")
             .unwrap();
         for tree in [
             "candidatures_by_formation_and_state",
@@ -249,6 +249,40 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
             .len(),
         1
     );
+}
+
+#[test]
+fn rows_stored_as_objects_by_version_6_are_written_again_at_opening() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-15T10:00:00Z");
+    let row = {
+        let store = SledStore::open(folder.path()).unwrap();
+        let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+        Journey::ready_to_transmit(&engine, ("alice", "Alice"), &[], "m1-set", now);
+        let rows = engine.store().rows_of("m1-set", None).unwrap();
+        assert_eq!(rows.len(), 1);
+        rows[0].clone()
+    };
+    // As version 6 left it: each row a whole object, under the same key.
+    {
+        let db = reopened(|| sled::open(folder.path()));
+        db.remove("indexes: rows, counts, due times, waiting lists (version 7)")
+            .unwrap()
+            .expect("the marker of this version");
+        db.insert(
+            "indexes: rows, counts, due times, waiting lists (version 6)",
+            "",
+        )
+        .unwrap();
+        let rows = db.open_tree("candidatures_by_formation_and_state").unwrap();
+        let (key, value) = rows.iter().next().unwrap().unwrap();
+        assert!(value.starts_with(b"["), "a row is stored as an array");
+        rows.insert(key, serde_json::to_vec(&row).unwrap()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = reopened(|| SledStore::open(folder.path()));
+    let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+    assert_eq!(engine.store().rows_of("m1-set", None).unwrap(), vec![row]);
 }
 
 #[test]

@@ -529,7 +529,7 @@ fn main() {
     // indexes from the dossiers (the marker as `SledStore` names it).
     {
         let db = sled::open(data.join("store")).expect("sled");
-        db.remove("indexes: rows, counts, due times, waiting lists (version 6)")
+        db.remove("indexes: rows, counts, due times, waiting lists (version 7)")
             .expect("marker removed")
             .expect("the marker of built indexes");
         db.flush().expect("flushed");

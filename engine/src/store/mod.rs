@@ -300,10 +300,11 @@ pub trait Store: Send + Sync {
         Ok(())
     }
     /// The rows of [`Store::each_row_of`] that hold each of `texts` as part
-    /// of one of their values (a word of their search text, a column's
-    /// value, a piece's status), for a view that filters on them: a store
-    /// may hand more rows than those, never fewer, and spares decoding the
-    /// others. The caller checks each row it is handed.
+    /// of their search text, of a column's value or of a piece's status
+    /// (not of their ids, which their place in the index gives), for a view
+    /// that filters on them: a store may hand more rows than those, never
+    /// fewer, and spares decoding the others. The caller checks each row it
+    /// is handed.
     fn each_row_containing(
         &self,
         formation: &str,

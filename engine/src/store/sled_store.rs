@@ -132,6 +132,75 @@ fn version_in(bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(decode::<Versioned>(bytes)?.version)
 }
 
+/// A list row as the index stores it, under its key (formation, state,
+/// dossier, candidature): the rest of it, as a JSON array. The ids are in
+/// the key and the field names in this order, so a row takes a third less
+/// than as an object (646 → 420 bytes on the admissions bench's rows), and
+/// a list reads and decodes a third less.
+type StoredRow = (
+    String,
+    String,
+    String,
+    Option<jiff::Timestamp>,
+    jiff::Timestamp,
+    u32,
+    u32,
+    std::collections::BTreeMap<String, String>,
+    std::collections::BTreeMap<String, serde_json::Value>,
+    String,
+);
+
+fn encode_row(row: &Row) -> Result<Vec<u8>, StoreError> {
+    encode(&(
+        &row.last_name,
+        &row.first_name,
+        &row.email,
+        &row.sent_at,
+        &row.entered_state_at,
+        row.provided,
+        row.required,
+        &row.pieces,
+        &row.columns,
+        &row.search,
+    ))
+}
+
+fn decode_row(key: &[u8], bytes: &[u8]) -> Result<Row, StoreError> {
+    let unexpected = || StoreError::Backend("an index key of an unexpected form".into());
+    let key = std::str::from_utf8(key).map_err(|_| unexpected())?;
+    let mut ids = key.split('\0').map(str::to_owned);
+    let mut id = || ids.next().ok_or_else(unexpected);
+    let (formation, state, dossier, candidature) = (id()?, id()?, id()?, id()?);
+    let (
+        last_name,
+        first_name,
+        email,
+        sent_at,
+        entered_state_at,
+        provided,
+        required,
+        pieces,
+        columns,
+        search,
+    ): StoredRow = decode(bytes)?;
+    Ok(Row {
+        dossier,
+        candidature,
+        formation,
+        state,
+        last_name,
+        first_name,
+        email,
+        sent_at,
+        entered_state_at,
+        provided,
+        required,
+        pieces,
+        columns,
+        search,
+    })
+}
+
 /// `text` as it appears inside a JSON string (or number) holding it.
 fn json_inside(text: &str) -> String {
     let quoted = serde_json::Value::from(text).to_string();
@@ -403,7 +472,7 @@ impl SledStore {
                 set.remove(Target::ByFormation, key.as_slice());
             }
             for (key, row) in after.rows.iter().zip(&commit.indexed.rows) {
-                let bytes = encode(row)?;
+                let bytes = encode_row(row)?;
                 // A row as stored is left alone: a command that changes no
                 // index then needs no record (`WriteSet::whole_at_any_cut`).
                 let stored = earlier(n).is_none()
@@ -636,8 +705,8 @@ impl Store for SledStore {
         candidature: &str,
     ) -> Result<Option<Row>, StoreError> {
         let key = super::index_key(&[formation, state, dossier, candidature]);
-        match self.by_formation.get(key).map_err(backend)? {
-            Some(bytes) => decode(&bytes).map(Some),
+        match self.by_formation.get(&key).map_err(backend)? {
+            Some(bytes) => decode_row(&key, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -658,9 +727,9 @@ impl Store for SledStore {
             .collect();
         let prefix = super::index_prefix(formation, state);
         for entry in self.by_formation.scan_prefix(prefix) {
-            let bytes = entry.map_err(backend)?.1;
+            let (key, bytes) = entry.map_err(backend)?;
             if finders.iter().all(|finder| finder.find(&bytes).is_some()) {
-                each(decode(&bytes)?);
+                each(decode_row(&key, &bytes)?);
             }
         }
         Ok(())
@@ -721,10 +790,11 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
-        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 6)";
+        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 7)";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
+        // Version 7: a row without its ids, as an array (`encode_row`).
         // Version 6: a row's search text holds its names, folded. Before
         // version 5, each dossier's keys in `ordered` alone, as JSON.
         self.db
@@ -739,7 +809,7 @@ impl Store for SledStore {
             let keys = IndexKeys::of(&indexed);
             for (key, row) in keys.rows.iter().zip(&indexed.rows) {
                 self.by_formation
-                    .insert(key.as_slice(), encode(row)?)
+                    .insert(key.as_slice(), encode_row(row)?)
                     .map_err(backend)?;
             }
             for (key, change) in super::count_changes(&[], &indexed.rows) {
@@ -1121,6 +1191,12 @@ mod tests {
         let store = SledStore::open(folder.path()).expect("a store");
         let mut first = commit(1, "received", "2027-04-01T00:00:00Z");
         first.indexed.rows[0].search = "martin alex \"le grand\" c@example.org".into();
+        first.indexed.rows[0]
+            .columns
+            .insert("decision".into(), json!("waiting_list"));
+        first.indexed.rows[0]
+            .pieces
+            .insert("passport".into(), "to_complete".into());
         store.commit(&[first]).expect("written");
         let handed = |texts: &[&str]| {
             let mut count = 0;
@@ -1132,7 +1208,9 @@ mod tests {
         assert_eq!(handed(&[]), 1);
         assert_eq!(handed(&["mart", "alex"]), 1);
         assert_eq!(handed(&["\"le"]), 1, "a quote, escaped in the row's JSON");
-        assert_eq!(handed(&["received"]), 1, "the state");
+        assert_eq!(handed(&["waiting_list", "to_complete"]), 1);
+        // The ids are the key's: a text only they hold is not looked for.
+        assert_eq!(handed(&["received"]), 0, "the state");
         assert_eq!(handed(&["martin", "durand"]), 0);
         assert_eq!(handed(&["martin alex\""]), 0);
     }
