@@ -31,6 +31,10 @@ pub(crate) struct CompiledDefinition {
     /// [`crate::context::shape::candidature_shape`]): filled into each
     /// candidature's context.
     pub candidature_shape: Shape,
+    /// What a candidature's mails see (see
+    /// [`crate::context::shape::candidature_mail_shape`]): filled into each
+    /// mail's context.
+    pub candidature_mail_shape: Shape,
     /// The distinct promotion rules, as (index of a transition declaring
     /// it, its key in the index): computed once, read by every command.
     pub promotion_rules: Vec<(usize, String)>,

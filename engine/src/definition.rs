@@ -150,6 +150,11 @@ impl Definition {
         &self.compiled.candidature_shape
     }
 
+    /// The names a candidature's mails see, made once.
+    pub(crate) fn candidature_mail_shape(&self) -> &crate::context::shape::Shape {
+        &self.compiled.candidature_mail_shape
+    }
+
     /// The distinct promotion rules, each with its key in the index of
     /// waiting lists (two transitions may share one rule, and its list).
     pub(crate) fn promotion_rules(&self) -> impl Iterator<Item = (&PromoteDef, &str)> {

@@ -92,8 +92,13 @@ impl Shape {
         match (self, value) {
             (Shape::Object(fields), Value::Object(map)) => {
                 for (name, shape) in fields {
-                    let entry = map.entry(name.clone()).or_insert_with(|| shape.empty());
-                    shape.fill(entry);
+                    // Most names are there already: no key is copied for them.
+                    match map.get_mut(name) {
+                        Some(entry) => shape.fill(entry),
+                        None => {
+                            map.insert(name.clone(), shape.empty());
+                        }
+                    }
                 }
             }
             (Shape::List(item), Value::Array(items)) => {

@@ -27,9 +27,13 @@ pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) 
             "is_open": definition.campaign_is_open(now),
         },
         "candidate": dossier.candidate,
-        "profile": dossier.profile,
         "dossier": {"id": dossier.id, "active_candidatures": active},
     });
+    if let Value::Object(map) = &mut value {
+        // Copied as values, not serialized again as `json!` would.
+        let profile = dossier.profile.iter().map(|(k, v)| (k.clone(), v.clone()));
+        map.insert("profile".into(), Value::Object(profile.collect()));
+    }
     definition.base_shape().fill(&mut value);
     value
 }
@@ -154,20 +158,21 @@ pub fn candidature_context(
     }
     let mut value = base;
     if let Value::Object(map) = &mut value {
-        map.insert(
-            "candidature".into(),
-            json!({
-                "id": candidature.id,
-                "state": candidature.state,
-                "state_label": definition.state(&candidature.state).map_or("", |s| s.label.get(language)),
-                "created_at": candidature.created_at.to_string(),
-                "entered_state_at": candidature.entered_state_at.to_string(),
-                "data": candidature.data,
-                "pieces": pieces,
-                "missing_pieces": missing,
-                "piece_list": list,
-            }),
-        );
+        let mut fields = json!({
+            "id": candidature.id,
+            "state": candidature.state,
+            "state_label": definition.state(&candidature.state).map_or("", |s| s.label.get(language)),
+            "created_at": candidature.created_at.to_string(),
+            "entered_state_at": candidature.entered_state_at.to_string(),
+        });
+        if let Value::Object(fields) = &mut fields {
+            // Moved or copied as values: `json!` would serialize each again.
+            fields.insert("data".into(), Value::Object(candidature.data.clone()));
+            fields.insert("pieces".into(), Value::Object(pieces));
+            fields.insert("missing_pieces".into(), Value::Array(missing));
+            fields.insert("piece_list".into(), Value::Array(list));
+        }
+        map.insert("candidature".into(), fields);
     }
     definition.candidature_shape().fill(&mut value);
     Ok(value)

@@ -110,7 +110,7 @@ impl Step<'_> {
         // Every name a mail may use is there, empty where this command has
         // none (a transition's mail has no third party).
         let mut context = context.clone();
-        crate::context::shape::candidature_mail_shape(definition.file()).fill(&mut context);
+        definition.candidature_mail_shape().fill(&mut context);
         let context = TemplateContext::new(context);
         let render = |part: &str, language: &str| {
             definition
