@@ -91,14 +91,22 @@ impl Shape {
     pub fn fill(&self, value: &mut Value) {
         match (self, value) {
             (Shape::Object(fields), Value::Object(map)) => {
+                // Both in name order: one walk through the two, not a
+                // lookup (and a copy of the name) per name of the shape.
+                let mut missing = Vec::new();
+                let mut values = map.iter_mut().peekable();
                 for (name, shape) in fields {
-                    // Most names are there already: no key is copied for them.
-                    match map.get_mut(name) {
-                        Some(entry) => shape.fill(entry),
-                        None => {
-                            map.insert(name.clone(), shape.empty());
-                        }
+                    while values.next_if(|(key, _)| *key < name).is_some() {}
+                    match values.next_if(|(key, _)| *key == name) {
+                        Some((_, value)) => shape.fill(value),
+                        None => missing.push((name, shape)),
                     }
+                }
+                // Looked up again rather than inserted: right even if the
+                // map were in another order.
+                for (name, shape) in missing {
+                    let entry = map.entry(name.clone()).or_insert_with(|| shape.empty());
+                    shape.fill(entry);
                 }
             }
             (Shape::List(item), Value::Array(items)) => {
@@ -310,4 +318,41 @@ pub fn account_mail_shape() -> Shape {
         ("expires_at", Shape::Leaf),
         ("institution", Shape::leaves(&["id", "title"])),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every name of the shape ends up there, null where it was missing;
+    /// what was there (the shape's names or not) is kept as it was.
+    #[test]
+    fn fill_adds_the_missing_names_and_keeps_the_others() {
+        let shape = Shape::object([
+            ("b", Shape::Leaf),
+            ("d", Shape::leaves(&["x", "y"])),
+            ("f", Shape::List(Box::new(Shape::leaves(&["z"])))),
+            ("h", Shape::leaves(&["w"])),
+        ]);
+        let mut value = json!({
+            "a": 1,
+            "b": "kept",
+            "c": [1, 2],
+            "d": {"y": true, "extra": 3},
+            "f": [{}, {"z": 5}],
+        });
+        shape.fill(&mut value);
+        assert_eq!(
+            value,
+            json!({
+                "a": 1,
+                "b": "kept",
+                "c": [1, 2],
+                "d": {"x": null, "y": true, "extra": 3},
+                "f": [{"z": null}, {"z": 5}],
+                "h": {"w": null},
+            })
+        );
+    }
 }

@@ -38,15 +38,23 @@ impl Step<'_> {
             map.insert("input".into(), Value::Object(input));
         }
         let formation = definition.formation(&self.after.candidatures[index].formation);
+        let mut mails = Vec::new();
         for effect in effects {
             if let Some(when) = &effect.when {
                 if !definition.eval_bool(when, &context)? {
                     continue;
                 }
             }
-            let Some(mail) = definition.mail(&effect.mail) else {
-                continue;
-            };
+            mails.extend(definition.mail(&effect.mail));
+        }
+        if mails.is_empty() {
+            return Ok(());
+        }
+        // Every name a mail may use is there, empty where this command has
+        // none (a transition's mail has no third party).
+        definition.candidature_mail_shape().fill(&mut context);
+        let context = TemplateContext::new(context);
+        for mail in mails {
             let to = self.recipients(mail, formation);
             self.queue_mail(index, mail, &context, to)?;
         }
@@ -95,26 +103,22 @@ impl Step<'_> {
         to
     }
 
-    /// Renders `mail` over `context` in the dossier's language and queues it
-    /// to `to` (nothing when `to` is empty), with the letters it issues to
-    /// candidature `index`.
+    /// Renders `mail` over `context` (filled with every name of
+    /// [`crate::Definition::candidature_mail_shape`]) in the dossier's language and
+    /// queues it to `to` (nothing when `to` is empty), with the letters it
+    /// issues to candidature `index`.
     pub(super) fn queue_mail(
         &mut self,
         index: usize,
         mail: &MailDef,
-        context: &Value,
+        context: &TemplateContext,
         to: Vec<String>,
     ) -> Result<(), WorkflowError> {
         let definition = self.definition;
         let language = self.after.language.clone();
-        // Every name a mail may use is there, empty where this command has
-        // none (a transition's mail has no third party).
-        let mut context = context.clone();
-        definition.candidature_mail_shape().fill(&mut context);
-        let context = TemplateContext::new(context);
         let render = |part: &str, language: &str| {
             definition
-                .render_mail_part(&mail.id, part, language, &context)
+                .render_mail_part(&mail.id, part, language, context)
                 .map_err(|source| WorkflowError::Template {
                     mail: mail.id.clone(),
                     source,
@@ -139,7 +143,7 @@ impl Step<'_> {
         let subject = render("subject", &language)?.unwrap_or_default();
         let text = render("text", &language)?.unwrap_or_default();
         let html = render("html", &language)?;
-        let letters = self.issue_letters(index, mail, &context)?;
+        let letters = self.issue_letters(index, mail, context)?;
         if to.is_empty() {
             return Ok(());
         }

@@ -146,6 +146,8 @@ impl Step<'_> {
                         }),
                     );
                 }
+                definition.candidature_mail_shape().fill(&mut context);
+                let context = crate::context::TemplateContext::new(context);
                 self.queue_mail(index, mail, &context, vec![email])?;
             }
             self.asked.push((entry, token));

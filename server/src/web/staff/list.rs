@@ -126,10 +126,11 @@ fn encode(text: &str) -> String {
 
 /// The candidatures a view selects, sorted, and the counts per state of the
 /// formations it covers.
-pub struct Selection {
+pub struct Selection<K = Row> {
     /// The rows that pass the filters, sorted: all of them, or the first
-    /// ones only when fewer were asked for (see [`select`]).
-    pub rows: Vec<Row>,
+    /// ones only when fewer were asked for (see [`select`]), whole or as
+    /// their [`Place`].
+    pub rows: Vec<K>,
     /// How many rows pass the filters.
     pub total: usize,
     /// Candidatures per visible state (before the state and other filters).
@@ -161,12 +162,7 @@ pub fn select(
     view: &View,
     first: Option<usize>,
 ) -> Result<Selection, PageError> {
-    let (rows, total, counts) = select_kept(state, rights, view, first)?;
-    Ok(Selection {
-        rows,
-        total,
-        counts,
-    })
+    select_kept(state, rights, view, first)
 }
 
 /// Where each row `view` selects for a member with `rights` stands, in the
@@ -178,7 +174,7 @@ pub fn select_in_order(
     rights: &Rights,
     view: &View,
 ) -> Result<Vec<Place>, PageError> {
-    select_kept(state, rights, view, None).map(|(places, _, _)| places)
+    select_kept(state, rights, view, None).map(|selection| selection.rows)
 }
 
 /// Where a row stands in the index: its formation, state, dossier and
@@ -232,15 +228,13 @@ impl Kept for Place {
     }
 }
 
-/// The rows `view` selects (the first `first`, or all), as `K`, sorted;
-/// how many there are; the counts per visible state.
-#[allow(clippy::type_complexity)]
+/// The rows `view` selects (the first `first`, or all), each kept as `K`.
 fn select_kept<K: Kept>(
     state: &AppState,
     rights: &Rights,
     view: &View,
     first: Option<usize>,
-) -> Result<(Vec<K>, usize, Vec<(String, usize)>), PageError> {
+) -> Result<Selection<K>, PageError> {
     let definition = state.engine.definition();
     let store = state.engine.store();
     let formations: Vec<&str> = rights
@@ -289,7 +283,11 @@ fn select_kept<K: Kept>(
         }
     }
     let (rows, total) = kept.finish();
-    Ok((rows, total, counts))
+    Ok(Selection {
+        rows,
+        total,
+        counts,
+    })
 }
 
 /// The whole row a place of [`select_in_order`] stands for, read again: as
