@@ -536,6 +536,20 @@ impl<S: Store> Engine<S> {
         now: Timestamp,
         limit: Option<usize>,
     ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
+        self.waiting_entries(definition, formation, rule, now, limit, None)
+    }
+
+    /// [`Engine::waiting_list`], without the entries of dossier `skipped`
+    /// (neither read nor counted).
+    fn waiting_entries(
+        &self,
+        definition: &Definition,
+        formation: &str,
+        rule: &PromoteDef,
+        now: Timestamp,
+        limit: Option<usize>,
+        skipped: Option<&str>,
+    ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
         let mut list = Vec::new();
         if limit == Some(0) {
             return Ok(list);
@@ -544,6 +558,9 @@ impl<S: Store> Engine<S> {
         let key = crate::compiled::rule_key(rule);
         self.store
             .each_waiting(&key, formation, &mut |id, candidature_id, _| {
+                if skipped == Some(id.as_str()) {
+                    return true;
+                }
                 match self.waiting_entry(definition, rule, &id, candidature_id, now) {
                     Ok(Some(entry)) => list.push(entry),
                     Ok(None) => {}
@@ -609,11 +626,17 @@ impl<S: Store> Engine<S> {
             return Ok(None);
         };
         // The dossier that freed the place is written in the same commit:
-        // its entry (if any) is skipped, so two entries are enough.
-        let list = self.waiting_list(definition, &freed.formation, &freed.rule, now, Some(2))?;
-        let Some((dossier, candidature, _)) =
-            list.into_iter().find(|(d, ..)| d.id != freed.dossier)
-        else {
+        // its entry (if any) is skipped, unread.
+        let (formation, rule) = (&freed.formation, &freed.rule);
+        let head = self.waiting_entries(
+            definition,
+            formation,
+            rule,
+            now,
+            Some(1),
+            Some(&freed.dossier),
+        )?;
+        let Some((dossier, candidature, _)) = head.into_iter().next() else {
             return Ok(None);
         };
         let command = Command::Transition {
