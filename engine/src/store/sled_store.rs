@@ -135,7 +135,7 @@ fn version_in(bytes: &[u8]) -> Result<u64, StoreError> {
 /// A list row as the index stores it, under its key (formation, state,
 /// dossier, candidature): the rest of it, as a JSON array. The ids are in
 /// the key and the field names in this order, so a row takes a third less
-/// than as an object (646 → 420 bytes on the admissions bench's rows), and
+/// than as an object (646 → 417 bytes on the admissions bench's rows), and
 /// a list reads and decodes a third less.
 type StoredRow = (
     String,
