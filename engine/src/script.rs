@@ -346,7 +346,42 @@ fn check_paths(source: &str, shape: &Shape) -> Result<(), ScriptError> {
     Ok(())
 }
 
-/// Dotted identifier chains outside strings and comments, with whether a call follows.
+/// Where the `}` closing a block that starts at `bytes` is (its length if
+/// none): braces inside strings, nested backtick strings included, do not
+/// count.
+fn closing_brace(bytes: &[u8]) -> usize {
+    let mut depth = 0usize;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'{' => depth += 1,
+            b'}' if depth == 0 => return at,
+            b'}' => depth -= 1,
+            quote @ (b'"' | b'\'') => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != quote {
+                    at += usize::from(bytes[at] == b'\\') + 1;
+                }
+            }
+            b'`' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'`' {
+                    if bytes[at] == b'$' && bytes.get(at + 1) == Some(&b'{') {
+                        at += 2;
+                        at += closing_brace(&bytes[at..]);
+                    }
+                    at += 1;
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    bytes.len()
+}
+
+/// Dotted identifier chains outside strings and comments (but inside a
+/// backtick string's `${…}`), with whether a call follows.
 fn dotted_chains(source: &str) -> Vec<(String, bool)> {
     let bytes = source.as_bytes();
     let mut chains = Vec::new();
@@ -356,7 +391,21 @@ fn dotted_chains(source: &str) -> Vec<(String, bool)> {
     while at < bytes.len() {
         let b = bytes[at];
         match b {
-            b'"' | b'\'' | b'`' => {
+            // A backtick string: its `${…}` parts are code (rhai reads no
+            // escapes in it).
+            b'`' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'`' {
+                    if bytes[at] == b'$' && bytes.get(at + 1) == Some(&b'{') {
+                        let inside = at + 2;
+                        at = inside + closing_brace(&bytes[inside..]);
+                        chains.extend(dotted_chains(&source[inside..at]));
+                    }
+                    at += 1;
+                }
+                at += 1;
+            }
+            b'"' | b'\'' => {
                 at += 1;
                 while at < bytes.len() && bytes[at] != b {
                     if bytes[at] == b'\\' {
@@ -524,6 +573,29 @@ mod tests {
         assert!(outcome.is_err(), "{outcome:?}");
     }
 
+    #[test]
+    fn names_inside_backtick_strings_are_found_and_odd_ones_do_not_panic() {
+        let names = |source: &str| -> Vec<String> {
+            dotted_chains(source)
+                .into_iter()
+                .map(|(chain, _)| chain)
+                .collect()
+        };
+        assert_eq!(names("`${a.b} and ${c}`"), ["a.b", "c"]);
+        assert_eq!(
+            names("`${ if x.y { \"}\" } else { `${z}` } }` + w"),
+            ["if", "x.y", "else", "z", "w"]
+        );
+        assert_eq!(names("`text ${a.b`"), ["a.b"]);
+        assert_eq!(
+            names("\"${not.code}\" + `$ {nor.this}`"),
+            Vec::<String>::new()
+        );
+        for odd in ["`", "`${", "`${}", "`${`", "`${\"", "${`é", "`é${é.è}`"] {
+            let _ = names(odd);
+        }
+    }
+
     /// Only the parts of a variable an expression names are converted for
     /// it; what it names reads as on the whole value.
     #[test]
@@ -564,6 +636,9 @@ mod tests {
                 json!(2),
             ),
             ("type_of(profile.identity)", json!("map")),
+            // Names inside a backtick string's `${…}` are read too.
+            ("`${profile.identity.city}!`", json!("Marseille!")),
+            ("`${items.len()} ${`${profile.notes.a}`}`", json!("2 1")),
         ] {
             scripts.compile(source, &shape).expect(source);
             assert_eq!(
