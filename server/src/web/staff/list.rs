@@ -862,12 +862,15 @@ mod tests {
         Row {
             dossier: format!("d{:03}", (n * 7919) % 1000),
             candidature: format!("c{}", n % 2 + 1),
-            formation: "master".into(),
+            formation: ["master", "licence"][n % 2].into(),
             state: states[n % states.len()].into(),
             last_name: names[(n * 3) % names.len()].into(),
             first_name: format!("Camille {}", n % 13),
             email: format!("c{n}@example.org"),
-            sent_at: None,
+            // Some not sent yet; the others on one of five days.
+            sent_at: (n % 3 != 0).then(|| {
+                jiff::Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(24 * (n % 5) as i64)
+            }),
             entered_state_at: jiff::Timestamp::UNIX_EPOCH,
             provided: (n % 4) as u32,
             required: 4,
@@ -889,6 +892,8 @@ mod tests {
             ("state".to_owned(), true),
             ("rang".to_owned(), false),
             ("pieces".to_owned(), true),
+            ("sent".to_owned(), false),
+            ("formation".to_owned(), true),
         ] {
             let order = || Order {
                 definition: &definition,
@@ -898,6 +903,13 @@ mod tests {
             (0..237).map(row).for_each(|r| all.push(r));
             let (sorted, total) = all.finish();
             assert_eq!((sorted.len(), total), (237, 237));
+            // The sorted column comes in order (not yet sent first).
+            let in_order = sorted.windows(2).all(|pair| match sort.0.as_str() {
+                "sent" => pair[0].sent_at <= pair[1].sent_at,
+                "formation" => pair[0].formation >= pair[1].formation,
+                _ => true,
+            });
+            assert!(in_order, "{sort:?}");
             // Places come in the same order, and name the same rows.
             let mut places = FirstRows::<Place>::new(order(), None);
             (0..237).map(row).for_each(|r| places.push(r));
