@@ -358,21 +358,6 @@ impl<S: Store> Engine<S> {
         command: Command,
         now: Timestamp,
     ) -> Result<Outcome, EngineError> {
-        let outcome = self.apply_written(dossier_id, expected_version, actor, command, now)?;
-        self.store.make_durable()?;
-        Ok(outcome)
-    }
-
-    /// [`Engine::apply`], written but durable only at the store's next
-    /// flush: what a run of commands does before one flush for all.
-    fn apply_written(
-        &self,
-        dossier_id: &str,
-        expected_version: u64,
-        actor: &Actor,
-        command: Command,
-        now: Timestamp,
-    ) -> Result<Outcome, EngineError> {
         let dossier = self
             .store
             .dossier(dossier_id)?
@@ -385,10 +370,27 @@ impl<S: Store> Engine<S> {
             }
             .into());
         }
-        let definition = self.definition_of(&dossier)?;
+        let outcome = self.apply_written(&dossier, actor, command, now)?;
+        self.store.make_durable()?;
+        Ok(outcome)
+    }
+
+    /// [`Engine::apply`] to `dossier` as read, written but durable only at
+    /// the store's next flush: what a run of commands does before one flush
+    /// for all. The store refuses the write if `dossier` is no longer its
+    /// last version.
+    fn apply_written(
+        &self,
+        dossier: &Dossier,
+        actor: &Actor,
+        command: Command,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
+        let expected_version = dossier.version;
+        let definition = self.definition_of(dossier)?;
         let outcome = workflow::apply(
             &definition,
-            &dossier,
+            dossier,
             actor,
             &command,
             now,
@@ -815,8 +817,7 @@ impl<S: Store> Engine<S> {
                 let dossier =
                     found.ok_or_else(|| EngineError::UnknownDossier(due.dossier.clone()))?;
                 self.apply_written(
-                    &due.dossier,
-                    dossier.version,
+                    &dossier,
                     &actor,
                     Command::Deadline {
                         candidature: due.candidature.clone(),

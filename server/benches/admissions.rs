@@ -19,10 +19,11 @@
 //! - the scheduler's pass of each of these days (1,000 automatic withdrawals,
 //!   each with its promotion, and the reminders falling due).
 //!
-//! To look into the server's part alone: `ADMISSIONS_KEEP=/tmp/seeded`
-//! keeps a copy of the seeded store (before the server's first start), and
-//! `ADMISSIONS_SEEDED=/tmp/seeded` then starts from a copy of it and stops
-//! after the lists and exports.
+//! To look into one part again without seeding: `ADMISSIONS_KEEP=/tmp/seeded`
+//! keeps a copy of the seeded store (before the server's first start),
+//! `ADMISSIONS_SEEDED=/tmp/seeded` then starts from a copy of it, and
+//! `ADMISSIONS_ONLY=server` (the server, its lists and exports) or
+//! `ADMISSIONS_ONLY=engine` (what follows them) runs one part.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -210,7 +211,7 @@ fn transition(id: &str, input: Value) -> EngineCommand {
 /// Candidature `i`: its template with its own id, name, number and dates.
 fn copy(template: &Dossier, i: usize) -> Dossier {
     let mut dossier = template.clone();
-    dossier.id = format!("{i:08x}{:024x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    dossier.id = dossier_id(i);
     dossier.owner = format!("candidate-{i}");
     dossier.candidate = Candidate {
         last_name: format!("{}-{i}", LAST_NAMES[i % LAST_NAMES.len()]),
@@ -244,9 +245,21 @@ fn copy(template: &Dossier, i: usize) -> Dossier {
     dossier
 }
 
-/// Seeds `folder` with [`CANDIDATURES`] candidatures; returns the admitted
-/// ones of the last wave (for withdrawals).
-fn seed(folder: &Path) -> Vec<String> {
+/// The id of the `i`th seeded dossier.
+fn dossier_id(i: usize) -> String {
+    format!("{i:08x}{:024x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// The seeded dossiers admitted in the last wave (for withdrawals).
+fn last_wave() -> Vec<String> {
+    (0..CANDIDATURES)
+        .filter(|&i| stage(i) == Stage::Favourable && (i / 20) % WAVES == WAVES - 1)
+        .map(dossier_id)
+        .collect()
+}
+
+/// Seeds `folder` with [`CANDIDATURES`] candidatures.
+fn seed(folder: &Path) {
     let definition =
         Definition::load(repository().join("definitions/osu-pytheas.yaml")).expect("definition");
     let formations: Vec<String> = definition
@@ -281,7 +294,6 @@ fn seed(folder: &Path) -> Vec<String> {
         }
     }
     let started = Instant::now();
-    let mut last_wave = Vec::new();
     let mut batch = Vec::new();
     for i in 0..CANDIDATURES {
         let formation = &formations[(i / 20) % formations.len()];
@@ -292,9 +304,6 @@ fn seed(folder: &Path) -> Vec<String> {
             .expect("template")
             .1;
         let dossier = copy(template, i);
-        if stage(i) == Stage::Favourable && (i / 20) % WAVES == WAVES - 1 {
-            last_wave.push(dossier.id.clone());
-        }
         let mut event = engine.history(&template.id).expect("history").remove(0);
         event.dossier = dossier.id.clone();
         event.version = dossier.version;
@@ -317,7 +326,6 @@ fn seed(folder: &Path) -> Vec<String> {
         "seeded {CANDIDATURES} candidatures in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    last_wave
 }
 
 /// Median, 95th percentile and maximum of `samples`, in milliseconds.
@@ -512,17 +520,27 @@ fn main() {
         let copied = Command::new("cp").arg("-r").arg(from).arg(to).status();
         assert!(copied.is_ok_and(|s| s.success()), "copying {from:?}");
     };
-    if let Ok(seeded) = std::env::var("ADMISSIONS_SEEDED") {
-        copy(Path::new(&seeded), &data);
+    match std::env::var("ADMISSIONS_SEEDED") {
+        Ok(seeded) => copy(Path::new(&seeded), &data),
+        Err(_) => {
+            seed(&data);
+            if let Ok(keep) = std::env::var("ADMISSIONS_KEEP") {
+                copy(&data, Path::new(&keep));
+            }
+        }
+    }
+    let only = std::env::var("ADMISSIONS_ONLY").unwrap_or_default();
+    if only != "engine" {
         serve_and_list(&data);
-        return;
     }
-    let admitted = seed(&data);
-    if let Ok(keep) = std::env::var("ADMISSIONS_KEEP") {
-        copy(&data, Path::new(&keep));
+    if only != "server" {
+        engine_part(&data);
     }
-    serve_and_list(&data);
+}
 
+/// The engine opened on the store under `data` (as an earlier version
+/// left it, then as it is), withdrawals, then the scheduler's passes.
+fn engine_part(data: &Path) {
     let load =
         || Definition::load(repository().join("definitions/osu-pytheas.yaml")).expect("definition");
     // A store left by an earlier version: its first opening rebuilds the
@@ -535,13 +553,13 @@ fn main() {
         db.flush().expect("flushed");
     }
     let started = Instant::now();
-    drop(Engine::open(load(), store_at(&data)).expect("engine"));
+    drop(Engine::open(load(), store_at(data)).expect("engine"));
     println!(
         "engine open on {CANDIDATURES} candidatures left by an earlier version (indexes rebuilt): {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let engine = Engine::open(load(), store_at(&data)).expect("engine");
+    let engine = Engine::open(load(), store_at(data)).expect("engine");
     println!(
         "engine open on {CANDIDATURES} candidatures: {:.3} s",
         started.elapsed().as_secs_f64()
@@ -550,7 +568,7 @@ fn main() {
     // Withdrawals before any deadline: each promotes the best of its list.
     let before = at("2027-05-20T10:00:00Z");
     let mut samples = Vec::new();
-    for id in admitted.iter().take(100) {
+    for id in last_wave().iter().take(100) {
         let dossier = engine.dossier(id).expect("read").expect("dossier");
         let me = Actor::new("candidat", &dossier.owner);
         let begun = Instant::now();

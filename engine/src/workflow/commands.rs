@@ -255,7 +255,6 @@ impl Step<'_> {
                 return Err(not_found("input", key));
             }
         }
-        let mut context = self.context_of(index)?;
         let mut given = Map::new();
         for field in &transition.input {
             let value = input.get(&field.id).cloned().unwrap_or(Value::Null);
@@ -273,20 +272,25 @@ impl Step<'_> {
             })?;
             given.insert(field.id.clone(), value);
         }
-        if let Value::Object(map) = &mut context {
-            map.insert("input".into(), Value::Object(given.clone()));
-        }
-        if let Some(guard) = &transition.when {
-            if !definition.eval_bool(guard, &context)? {
-                return Err(WorkflowError::GuardFailed {
-                    transition: transition_id.to_owned(),
-                    message: transition.refusal.clone(),
-                });
-            }
-        }
         let mut data = given;
-        for (key, expression) in &transition.set {
-            data.insert(key.clone(), definition.eval_value(expression, &context)?);
+        // A transition with no guard and nothing to set (a withdrawal,
+        // most of a deadline's actions) reads no context: none is built.
+        if transition.when.is_some() || !transition.set.is_empty() {
+            let mut context = self.context_of(index)?;
+            if let Value::Object(map) = &mut context {
+                map.insert("input".into(), Value::Object(data.clone()));
+            }
+            if let Some(guard) = &transition.when {
+                if !definition.eval_bool(guard, &context)? {
+                    return Err(WorkflowError::GuardFailed {
+                        transition: transition_id.to_owned(),
+                        message: transition.refusal.clone(),
+                    });
+                }
+            }
+            for (key, expression) in &transition.set {
+                data.insert(key.clone(), definition.eval_value(expression, &context)?);
+            }
         }
         let now = self.now;
         let candidature = &mut self.after.candidatures[index];

@@ -933,4 +933,112 @@ mod tests {
             }
         }
     }
+
+    /// A procedure whose staff reviews then closes a candidature; closed
+    /// candidatures are for the head of studies alone.
+    const REVIEWED: &str = r#"
+guichet: 1
+id: reviewed
+title: Reviewed school
+campaign: { opens: 2027-03-01, closes: 2027-06-15 }
+roles:
+  - { id: candidate, label: Candidate, kind: candidate }
+  - { id: staff, label: Staff, kind: staff, address: office@example.org }
+  - { id: head, label: Head of studies, kind: staff, address: head@example.org }
+profile:
+  - { id: identity, title: Identity, fields: [{ id: nationality, type: text, label: Nationality }] }
+formations:
+  - { id: master, title: Master }
+workflow:
+  states:
+    - { id: draft, label: Draft, initial: true }
+    - { id: received, label: Received }
+    - { id: reviewed, label: Reviewed }
+    - { id: closed, label: Closed, final: true, visible_to: [head] }
+  transitions:
+    - { id: transmit, label: Transmit, from: draft, to: received, by: candidate }
+    - { id: review, label: Review, from: received, to: reviewed, by: staff }
+    - { id: close, label: Close, from: reviewed, to: closed, by: staff }
+  piece_statuses:
+    - { id: pending, label: Pending, initial: true }
+    - { id: sent, label: Sent, provided: true }
+"#;
+
+    #[test]
+    fn a_row_read_again_follows_its_candidature_while_the_member_sees_it() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let file = folder.path().join("reviewed.yaml");
+        std::fs::write(&file, REVIEWED).expect("definition written");
+        let definition = Definition::load(&file).expect("the definition");
+        let state = crate::serve::preview_state(&file, definition, &folder.path().join("data"))
+            .expect("state");
+        let engine = &state.engine;
+        let now: jiff::Timestamp = "2027-04-01T10:00:00Z".parse().expect("in the campaign");
+        let candidate = guichet_engine::Candidate {
+            last_name: "Durand".into(),
+            first_name: "Camille".into(),
+            email: "camille@example.org".into(),
+        };
+        let dossier = engine
+            .create_dossier("camille", candidate, "en", now)
+            .expect("dossier");
+        let me = guichet_engine::Actor::new("candidate", "camille");
+        let staff = guichet_engine::Actor::new("staff", "claire");
+        let apply = guichet_engine::Command::Apply {
+            formation: "master".into(),
+        };
+        let applied = engine
+            .apply(&dossier.id, 1, &me, apply, now)
+            .expect("apply");
+        let candidature = applied.dossier.candidatures[0].id.clone();
+        let transition = |id: &str| guichet_engine::Command::Transition {
+            candidature: candidature.clone(),
+            transition: id.into(),
+            input: Default::default(),
+        };
+        let sent = engine
+            .apply(&dossier.id, 2, &me, transition("transmit"), now)
+            .expect("transmit");
+        let member = Rights {
+            roles: ["staff".to_owned()].into(),
+            scope: ["*".to_owned()].into(),
+            admin: false,
+            disabled: false,
+            procedure: None,
+        };
+        let head = Rights {
+            roles: ["head".to_owned()].into(),
+            ..member.clone()
+        };
+        // The place an export took while the candidature was received.
+        let indexed = engine.indexed(&sent.dossier, now).expect("indexed");
+        let place = Place::kept(indexed.rows.into_iter().next().expect("a row"));
+        let state_read = |rights: &Rights| {
+            read_again(&state, rights, &place)
+                .expect("read")
+                .map(|row| row.state)
+        };
+        assert_eq!(state_read(&member).as_deref(), Some("received"), "as held");
+        engine
+            .apply(&dossier.id, 3, &staff, transition("review"), now)
+            .expect("review");
+        assert_eq!(
+            state_read(&member).as_deref(),
+            Some("reviewed"),
+            "moved since: read from its dossier"
+        );
+        engine
+            .apply(&dossier.id, 4, &staff, transition("close"), now)
+            .expect("close");
+        assert_eq!(
+            state_read(&member),
+            None,
+            "moved where the member sees nothing"
+        );
+        assert_eq!(
+            state_read(&head).as_deref(),
+            Some("closed"),
+            "seen by the head"
+        );
+    }
 }
