@@ -530,6 +530,10 @@ fn main() {
         }
     }
     let only = std::env::var("ADMISSIONS_ONLY").unwrap_or_default();
+    assert!(
+        ["", "server", "engine"].contains(&only.as_str()),
+        "ADMISSIONS_ONLY is `server` or `engine`, not `{only}`"
+    );
     if only != "engine" {
         serve_and_list(&data);
     }
