@@ -50,10 +50,7 @@ impl Step<'_> {
         if mails.is_empty() {
             return Ok(());
         }
-        // Every name a mail may use is there, empty where this command has
-        // none (a transition's mail has no third party).
-        definition.candidature_mail_shape().fill(&mut context);
-        let context = TemplateContext::new(context);
+        let context = mail_context(definition, context);
         for mail in mails {
             let to = self.recipients(mail, formation);
             self.queue_mail(index, mail, &context, to)?;
@@ -103,8 +100,7 @@ impl Step<'_> {
         to
     }
 
-    /// Renders `mail` over `context` (filled with every name of
-    /// [`crate::Definition::candidature_mail_shape`]) in the dossier's language and
+    /// Renders `mail` over `context` (from [`mail_context`]) in the dossier's language and
     /// queues it to `to` (nothing when `to` is empty), with the letters it
     /// issues to candidature `index`.
     pub(super) fn queue_mail(
@@ -247,6 +243,14 @@ impl Step<'_> {
         }
         Ok(issued)
     }
+}
+
+/// What a candidature's mails render over: `context` with every name a
+/// mail may use, empty where this command has none (a transition's mail
+/// has no third party).
+pub(super) fn mail_context(definition: &crate::Definition, mut context: Value) -> TemplateContext {
+    definition.candidature_mail_shape().fill(&mut context);
+    TemplateContext::new(context)
 }
 
 /// The addresses answered to `field` of `section`: one, or one per entry of

@@ -146,8 +146,7 @@ impl Step<'_> {
                         }),
                     );
                 }
-                definition.candidature_mail_shape().fill(&mut context);
-                let context = crate::context::TemplateContext::new(context);
+                let context = super::mails::mail_context(definition, context);
                 self.queue_mail(index, mail, &context, vec![email])?;
             }
             self.asked.push((entry, token));

@@ -1002,9 +1002,7 @@ workflow:
         let member = Rights {
             roles: ["staff".to_owned()].into(),
             scope: ["*".to_owned()].into(),
-            admin: false,
-            disabled: false,
-            procedure: None,
+            ..Rights::default()
         };
         let head = Rights {
             roles: ["head".to_owned()].into(),
