@@ -24,13 +24,6 @@ pub(crate) struct CompiledDefinition {
     pub max_sizes: HashMap<String, u64>,
     pub durations: HashMap<String, Span>,
     pub patterns: HashMap<String, regex::Regex>,
-    /// What every expression about a dossier sees (see
-    /// [`crate::context::shape::base_shape`]): filled into each context.
-    pub base_shape: Shape,
-    /// What expressions about a candidature see (see
-    /// [`crate::context::shape::candidature_shape`]): filled into each
-    /// candidature's context.
-    pub candidature_shape: Shape,
     /// What a candidature's mails see (see
     /// [`crate::context::shape::candidature_mail_shape`]): filled into each
     /// mail's context.

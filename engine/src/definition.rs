@@ -140,16 +140,6 @@ impl Definition {
         self.compiled.lists.get(id)
     }
 
-    /// The names every expression about a dossier sees, made once.
-    pub(crate) fn base_shape(&self) -> &crate::context::shape::Shape {
-        &self.compiled.base_shape
-    }
-
-    /// The names every expression about a candidature sees, made once.
-    pub(crate) fn candidature_shape(&self) -> &crate::context::shape::Shape {
-        &self.compiled.candidature_shape
-    }
-
     /// The names a candidature's mails see, made once.
     pub(crate) fn candidature_mail_shape(&self) -> &crate::context::shape::Shape {
         &self.compiled.candidature_mail_shape

@@ -6,7 +6,6 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::answers::{check_entry, Problem};
-use crate::context::shape;
 use crate::context::{base_context, candidature_context};
 use crate::definition::Definition;
 use crate::dossier::{Actor, Candidature, Dossier, Request};
@@ -222,7 +221,6 @@ fn transition_actions(
                 if let Value::Object(map) = &mut scope {
                     map.insert("input".into(), Value::Object(Map::new()));
                 }
-                shape::transition_shape(definition.file(), &transition.input).fill(&mut scope);
                 definition.eval_bool(guard, &scope)?
             }
             _ => true,

@@ -117,6 +117,11 @@ struct CompiledScript {
 struct Read {
     root: String,
     paths: Vec<Vec<String>>,
+    /// The names of the variable's shape these paths go through, every
+    /// name below where a path ends: filled in (as null) where the value
+    /// lacks them, so that an expression that passed the check never meets
+    /// a missing name, while the rest of the dossier's values stay unfilled.
+    shape: Shape,
 }
 
 /// Compiled expressions of one definition, by source text.
@@ -201,8 +206,25 @@ impl Scripts {
                 None => reads.push(Read {
                     root,
                     paths: vec![names],
+                    shape: Shape::Leaf,
                 }),
             }
+        }
+        let earlier = self.compiled.get(source);
+        for read in &mut reads {
+            let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
+            let along = shape
+                .get(&read.root)
+                .map_or(Shape::Leaf, |root| root.along(&paths));
+            // The same text checked at two places, against two shapes: its
+            // paths exist in both, and it sees the names of either.
+            let before = earlier
+                .and_then(|compiled| compiled.reads.iter().find(|r| r.root == read.root))
+                .map(|r| r.shape.clone());
+            read.shape = match before {
+                Some(before) => before.union(along),
+                None => along,
+            };
         }
         self.compiled.insert(
             source.to_owned(),
@@ -245,13 +267,13 @@ impl Scripts {
             })?;
         let mut scope = Scope::new();
         for read in &compiled.reads {
-            let value = context.get(&read.root).unwrap_or(&Value::Null);
             let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
-            let value = match pruned(value, &paths) {
-                Some(part) => rhai::serde::to_dynamic(&part),
-                None => rhai::serde::to_dynamic(value),
-            }
-            .map_err(failed)?;
+            let mut part = match context.get(&read.root) {
+                Some(value) => pruned(value, &paths).unwrap_or_else(|| value.clone()),
+                None => read.shape.empty(),
+            };
+            read.shape.fill(&mut part);
+            let value = rhai::serde::to_dynamic(&part).map_err(failed)?;
             scope.push_constant(read.root.as_str(), value);
         }
         self.engine
@@ -273,8 +295,11 @@ fn pruned(value: &Value, paths: &[&[String]]) -> Option<Value> {
         if part.contains_key(first) {
             continue;
         }
-        // A key the map lacks: rhai reports it as it would on the whole.
-        let child = map.get(first)?;
+        // A name the value lacks is left out: the shape fills it in if it
+        // declares it, or rhai reports it as it would on the whole.
+        let Some(child) = map.get(first) else {
+            continue;
+        };
         let below: Vec<&[String]> = paths
             .iter()
             .filter(|other| other.first() == Some(first))
@@ -654,6 +679,50 @@ mod tests {
         );
         assert_eq!(pruned(&context["profile"], &[&[][..]]), None, "whole");
         assert_eq!(pruned(&context["items"], &[&path[..1]]), None, "a list");
+    }
+
+    /// A name the shape declares and the value lacks reads as null (an
+    /// empty list for a list), at every depth and for a variable missing
+    /// whole; a part read whole has every name of its shape.
+    #[test]
+    fn a_declared_name_without_a_value_reads_as_null() {
+        let mut notes = BTreeMap::new();
+        notes.insert("a".to_owned(), Shape::Leaf);
+        notes.insert("b".to_owned(), Shape::Leaf);
+        let shape = shape().with("notes", Shape::Object(notes));
+        let context = json!({"profile": {"identity": {}}});
+        let mut scripts = Scripts::default();
+        for (source, expected) in [
+            ("profile.identity.nationality == ()", json!(true)),
+            ("notes.a == () && notes.b == ()", json!(true)),
+            ("notes.len()", json!(2)),
+            ("items.len()", json!(0)),
+            ("profile.identity.len() + profile.len()", json!(2)),
+        ] {
+            scripts.compile(source, &shape).expect(source);
+            assert_eq!(
+                scripts.eval_value(source, &context).expect(source),
+                expected,
+                "{source}"
+            );
+        }
+        // A name no shape declares is still refused as rhai refuses it.
+        let free = Shape::Object([("data".to_owned(), Shape::Any)].into());
+        scripts.compile("data.x == 1", &free).expect("compiles");
+        let refused = scripts.eval_bool("data.x == 1", &json!({"data": {}}));
+        assert!(refused.is_err(), "{refused:?}");
+    }
+
+    /// The same text checked against two shapes sees the names of either.
+    #[test]
+    fn a_text_checked_twice_sees_the_names_of_both_shapes() {
+        let mut scripts = Scripts::default();
+        let one = Shape::Object([("a".to_owned(), Shape::leaves(&["x"]))].into());
+        let two = Shape::Object([("a".to_owned(), Shape::leaves(&["y"]))].into());
+        scripts.compile("a.len()", &one).expect("compiles");
+        scripts.compile("a.len()", &two).expect("compiles");
+        let value = scripts.eval_value("a.len()", &json!({"a": {}}));
+        assert_eq!(value.expect("evaluates"), json!(2));
     }
 
     #[test]

@@ -159,8 +159,6 @@ pub(crate) fn check(
         max_sizes: checker.max_sizes,
         durations: checker.durations,
         patterns: checker.patterns,
-        base_shape: crate::context::shape::base_shape(checker.def),
-        candidature_shape: crate::context::shape::candidature_shape(checker.def),
         candidature_mail_shape: crate::context::shape::candidature_mail_shape(checker.def),
         promotion_rules: crate::compiled::promotion_rules(checker.def),
     })

@@ -2,8 +2,10 @@
 //!
 //! One [`Shape`] per kind of expression describes which names exist; the checker
 //! validates expressions and templates against it at load, and the same shape
-//! fills in every known name (as null) in the values built at run time, so an
-//! expression that passed the check never meets a missing name.
+//! fills in every known name (as null) where the values built at run time
+//! lack it, so an expression that passed the check never meets a missing
+//! name: an expression's, in the part of the values it reads, as it is
+//! evaluated ([`crate::script`]); a mail's, in its whole context.
 
 use std::collections::BTreeMap;
 
@@ -34,7 +36,7 @@ impl Shape {
         )
     }
 
-    fn leaves(names: &[&str]) -> Shape {
+    pub(crate) fn leaves(names: &[&str]) -> Shape {
         Shape::Object(
             names
                 .iter()
@@ -118,7 +120,56 @@ impl Shape {
         }
     }
 
-    fn empty(&self) -> Value {
+    /// The part of this shape that `paths` (dotted names below it) go
+    /// through, whole below where a path ends: every name an expression
+    /// reading these paths may meet.
+    pub(crate) fn along(&self, paths: &[&[String]]) -> Shape {
+        let Shape::Object(fields) = self else {
+            return self.clone();
+        };
+        if paths.iter().any(|path| path.is_empty()) {
+            return self.clone();
+        }
+        let mut kept = BTreeMap::new();
+        for path in paths {
+            let Some((first, _)) = path.split_first() else {
+                continue;
+            };
+            let Some(field) = fields.get(first).filter(|_| !kept.contains_key(first)) else {
+                continue;
+            };
+            let below: Vec<&[String]> = paths
+                .iter()
+                .filter(|other| other.first() == Some(first))
+                .map(|other| &other[1..])
+                .collect();
+            kept.insert(first.clone(), field.along(&below));
+        }
+        Shape::Object(kept)
+    }
+
+    /// Every name of either shape.
+    pub(crate) fn union(self, other: Shape) -> Shape {
+        match (self, other) {
+            (Shape::Object(mut fields), Shape::Object(others)) => {
+                for (name, other) in others {
+                    let merged = match fields.remove(&name) {
+                        Some(field) => field.union(other),
+                        None => other,
+                    };
+                    fields.insert(name, merged);
+                }
+                Shape::Object(fields)
+            }
+            (Shape::List(item), Shape::List(other)) => Shape::List(Box::new(item.union(*other))),
+            (Shape::Leaf, other) => other,
+            (shape, _) => shape,
+        }
+    }
+
+    /// A value with every name of the shape, each null (an empty list for
+    /// a list).
+    pub(crate) fn empty(&self) -> Value {
         match self {
             Shape::Object(_) => {
                 let mut value = Value::Object(Map::new());

@@ -1,5 +1,6 @@
 //! The values conditions, guards and mails read, built from a dossier: the
-//! run-time side of [`super::shape`], which fills every name it declares.
+//! run-time side of [`super::shape`]. Names the dossier has no value for
+//! are left out; the shape fills in those an expression or a mail reads.
 
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
@@ -34,7 +35,6 @@ pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) 
         let profile = dossier.profile.iter().map(|(k, v)| (k.clone(), v.clone()));
         map.insert("profile".into(), Value::Object(profile.collect()));
     }
-    definition.base_shape().fill(&mut value);
     value
 }
 
@@ -174,6 +174,5 @@ pub fn candidature_context(
         }
         map.insert("candidature".into(), fields);
     }
-    definition.candidature_shape().fill(&mut value);
     Ok(value)
 }
