@@ -1,6 +1,6 @@
 //! The embedded default store, on sled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{
     Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
@@ -75,15 +75,33 @@ struct Writer {
 /// after the trees: it never holds a version older than the tree's.
 #[derive(Default)]
 struct Recent {
-    dossiers: std::collections::HashMap<String, (Dossier, IndexKeys)>,
+    dossiers: HashMap<String, (Dossier, IndexKeys)>,
+    /// Dossiers written once since they were last among `dossiers`: a
+    /// copy is kept from a dossier's second write on. A candidate's
+    /// dossier is written again and again; most dossiers a scheduler's
+    /// pass or a member of staff writes are written once, and a copy of
+    /// each would cost its making and its dropping for nothing.
+    written_once: HashSet<String>,
 }
 
 impl Recent {
-    /// How many dossiers it holds at most (then it starts again, empty).
+    /// How many dossiers (and ids written once) it holds at most (then
+    /// it starts again, empty).
     const CAPACITY: usize = 1024;
 
     fn keep(&mut self, dossier: &Dossier, keys: IndexKeys) {
-        if self.dossiers.len() >= Self::CAPACITY && !self.dossiers.contains_key(&dossier.id) {
+        if let Some(kept) = self.dossiers.get_mut(&dossier.id) {
+            *kept = (dossier.clone(), keys);
+            return;
+        }
+        if !self.written_once.remove(&dossier.id) {
+            if self.written_once.len() >= Self::CAPACITY {
+                self.written_once.clear();
+            }
+            self.written_once.insert(dossier.id.clone());
+            return;
+        }
+        if self.dossiers.len() >= Self::CAPACITY {
             self.dossiers.clear();
         }
         self.dossiers
@@ -1025,6 +1043,33 @@ mod tests {
                 .commit(&[commit(3, "admitted", "2027-06-01T00:00:00Z")])
                 .expect("written");
             assert_eq!(store.count_of("m1", "complete").expect("count"), 0);
+        }
+    }
+
+    /// A dossier written once is not copied among the recent ones; from
+    /// its second write on it is, as last written.
+    #[test]
+    fn a_dossier_is_kept_as_recent_from_its_second_write() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let recent_version = |store: &SledStore| {
+            let recent = store.recent();
+            recent
+                .dossiers
+                .get("d1")
+                .map(|(dossier, _)| dossier.version)
+        };
+        store
+            .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
+            .expect("written");
+        assert_eq!(recent_version(&store), None, "written once");
+        for version in [2, 3] {
+            store
+                .commit(&[commit(version, "complete", "2027-05-01T00:00:00Z")])
+                .expect("written");
+            assert_eq!(recent_version(&store), Some(version));
+            let read = store.dossier("d1").expect("read").expect("the dossier");
+            assert_eq!(read.version, version);
         }
     }
 
