@@ -360,6 +360,15 @@ impl Definition {
             .map(|re| re.is_match(value))
     }
 
+    /// The variables `expression` (compiled with the definition) reads,
+    /// each with the paths below it; `None` for an expression it lacks.
+    pub(crate) fn reads(
+        &self,
+        expression: &str,
+    ) -> Option<impl Iterator<Item = (&str, &[Vec<String>])>> {
+        self.compiled.scripts.reads(expression)
+    }
+
     /// Evaluates a condition of the definition against `context`.
     pub fn eval_bool(&self, expression: &str, context: &Value) -> Result<bool, ScriptError> {
         self.compiled.scripts.eval_bool(expression, context)

@@ -599,8 +599,10 @@ impl<S: Store> Engine<S> {
         let Some(candidature) = dossier.candidatures.iter().find(|c| c.id == candidature_id) else {
             return Ok(None);
         };
-        let context = crate::context::candidature_context(definition, &dossier, candidature, now)
-            .map_err(WorkflowError::from)?;
+        let needs = crate::context::Needs::of(definition, &[&rule.among, &rule.rank]);
+        let context =
+            crate::context::candidature_context_for(definition, &dossier, candidature, now, &needs)
+                .map_err(WorkflowError::from)?;
         if !definition
             .eval_bool(&rule.among, &context)
             .map_err(WorkflowError::from)?

@@ -236,6 +236,21 @@ impl Scripts {
         Ok(())
     }
 
+    /// The variables a compiled expression reads, each with the paths its
+    /// dotted names take below it (an empty path: the whole value).
+    pub(crate) fn reads(
+        &self,
+        source: &str,
+    ) -> Option<impl Iterator<Item = (&str, &[Vec<String>])>> {
+        let compiled = self.compiled.get(source)?;
+        Some(
+            compiled
+                .reads
+                .iter()
+                .map(|read| (read.root.as_str(), read.paths.as_slice())),
+        )
+    }
+
     /// Evaluates a compiled condition against `context` (an object whose keys are the variables).
     pub fn eval_bool(&self, source: &str, context: &Value) -> Result<bool, ScriptError> {
         let value = self.eval(source, context)?;

@@ -7,5 +7,5 @@ mod values;
 
 pub use shape::Shape;
 pub use template::TemplateContext;
-pub(crate) use values::CandidatureContexts;
 pub use values::{base_context, candidature_context};
+pub(crate) use values::{candidature_context_for, CandidatureContexts, Needs};

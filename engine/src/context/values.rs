@@ -11,31 +11,53 @@ use crate::script::ScriptError;
 
 /// What expressions about the dossier as a whole see.
 pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Value {
+    Value::Object(base_parts(definition, dossier, now, &|_| true))
+}
+
+/// The names of [`base_context`] that `wanted` keeps, each built only
+/// if kept.
+fn base_parts(
+    definition: &Definition,
+    dossier: &Dossier,
+    now: Timestamp,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Map<String, Value> {
     let file = definition.file();
-    let active = dossier
-        .candidatures
-        .iter()
-        .filter(|c| !definition.state(&c.state).is_some_and(|s| s.is_final))
-        .count();
     let language = dossier.language.as_str();
-    let mut value = json!({
-        "today": definition.day_of(now),
-        "now": now.to_string(),
-        "institution": {"id": file.id, "title": file.title.get(language)},
-        "campaign": {
+    let mut parts = Map::new();
+    let mut part = |name: &str, build: &dyn Fn() -> Value| {
+        if wanted(name) {
+            parts.insert(name.to_owned(), build());
+        }
+    };
+    part("today", &|| json!(definition.day_of(now)));
+    part("now", &|| json!(now.to_string()));
+    part(
+        "institution",
+        &|| json!({"id": file.id, "title": file.title.get(language)}),
+    );
+    part("campaign", &|| {
+        json!({
             "opens": file.campaign.opens,
             "closes": file.campaign.closes,
             "is_open": definition.campaign_is_open(now),
-        },
-        "candidate": dossier.candidate,
-        "dossier": {"id": dossier.id, "active_candidatures": active},
+        })
     });
-    if let Value::Object(map) = &mut value {
-        // Copied as values, not serialized again as `json!` would.
+    part("candidate", &|| json!(dossier.candidate));
+    part("dossier", &|| {
+        let active = dossier
+            .candidatures
+            .iter()
+            .filter(|c| !definition.state(&c.state).is_some_and(|s| s.is_final))
+            .count();
+        json!({"id": dossier.id, "active_candidatures": active})
+    });
+    // Copied as values, not serialized again as `json!` would.
+    part("profile", &|| {
         let profile = dossier.profile.iter().map(|(k, v)| (k.clone(), v.clone()));
-        map.insert("profile".into(), Value::Object(profile.collect()));
-    }
-    value
+        Value::Object(profile.collect())
+    });
+    parts
 }
 
 fn with_formation(
@@ -44,18 +66,24 @@ fn with_formation(
     formation: &str,
     language: &str,
 ) -> Value {
-    if let (Value::Object(map), Some(def)) = (&mut value, definition.formation(formation)) {
-        map.insert(
-            "formation".into(),
-            json!({
-                "id": def.id,
-                "title": def.title.get(language),
-                "composante": def.composante,
-                "keywords": def.keywords,
-            }),
-        );
+    if let (Value::Object(map), Some(formation)) =
+        (&mut value, formation_value(definition, formation, language))
+    {
+        map.insert("formation".into(), formation);
     }
     value
+}
+
+/// What expressions see of formation `id` (none for a formation the
+/// definition lacks).
+fn formation_value(definition: &Definition, id: &str, language: &str) -> Option<Value> {
+    let def = definition.formation(id)?;
+    Some(json!({
+        "id": def.id,
+        "title": def.title.get(language),
+        "composante": def.composante,
+        "keywords": def.keywords,
+    }))
 }
 
 /// The contexts of a dossier's candidatures, each built the first time an
@@ -158,21 +186,193 @@ pub fn candidature_context(
     }
     let mut value = base;
     if let Value::Object(map) = &mut value {
-        let mut fields = json!({
-            "id": candidature.id,
-            "state": candidature.state,
-            "state_label": definition.state(&candidature.state).map_or("", |s| s.label.get(language)),
-            "created_at": candidature.created_at.to_string(),
-            "entered_state_at": candidature.entered_state_at.to_string(),
-        });
-        if let Value::Object(fields) = &mut fields {
-            // Moved or copied as values: `json!` would serialize each again.
-            fields.insert("data".into(), Value::Object(candidature.data.clone()));
-            fields.insert("pieces".into(), Value::Object(pieces));
-            fields.insert("missing_pieces".into(), Value::Array(missing));
-            fields.insert("piece_list".into(), Value::Array(list));
-        }
-        map.insert("candidature".into(), fields);
+        let mut fields = candidature_fields(definition, candidature, language);
+        fields.insert("pieces".into(), Value::Object(pieces));
+        fields.insert("missing_pieces".into(), Value::Array(missing));
+        fields.insert("piece_list".into(), Value::Array(list));
+        map.insert("candidature".into(), Value::Object(fields));
     }
     Ok(value)
+}
+
+/// The names of `candidature` in its context but its pieces'.
+fn candidature_fields(
+    definition: &Definition,
+    candidature: &Candidature,
+    language: &str,
+) -> Map<String, Value> {
+    let state_label = definition
+        .state(&candidature.state)
+        .map_or("", |s| s.label.get(language));
+    let mut fields = Map::new();
+    fields.insert("id".into(), json!(candidature.id));
+    fields.insert("state".into(), json!(candidature.state));
+    fields.insert("state_label".into(), json!(state_label));
+    fields.insert(
+        "created_at".into(),
+        json!(candidature.created_at.to_string()),
+    );
+    let entered = candidature.entered_state_at.to_string();
+    fields.insert("entered_state_at".into(), json!(entered));
+    // Copied as values: `json!` would serialize them again.
+    fields.insert("data".into(), Value::Object(candidature.data.clone()));
+    fields
+}
+
+/// The names of its candidature's context some expressions read: its
+/// roots, and whether the candidature's pieces (the costly part: each
+/// piece's `required_when` evaluated, an online form's answers checked).
+#[derive(Debug, Default)]
+pub(crate) struct Needs {
+    roots: Vec<String>,
+    pieces: bool,
+}
+
+/// The names of a candidature's context made from its pieces.
+const PIECE_PARTS: &[&str] = &["pieces", "missing_pieces", "piece_list"];
+
+impl Needs {
+    /// What `expressions` (compiled with `definition`) read; the whole
+    /// context for one the definition lacks.
+    pub fn of(definition: &Definition, expressions: &[&str]) -> Needs {
+        let mut needs = Needs::default();
+        for expression in expressions {
+            let Some(reads) = definition.reads(expression) else {
+                needs.pieces = true;
+                continue;
+            };
+            for (root, paths) in reads {
+                let whole_or_pieces = |path: &Vec<String>| {
+                    path.first()
+                        .is_none_or(|name| PIECE_PARTS.contains(&name.as_str()))
+                };
+                if root == "candidature" && paths.iter().any(whole_or_pieces) {
+                    needs.pieces = true;
+                }
+                if !needs.roots.iter().any(|known| known == root) {
+                    needs.roots.push(root.to_owned());
+                }
+            }
+        }
+        needs
+    }
+}
+
+/// The part of `candidature`'s context (see [`candidature_context`]) that
+/// `needs` names: a condition on the candidature's state or data does not
+/// make its pieces' view, nor its profile's copy. With the pieces, the
+/// whole context: their own conditions read the rest.
+pub(crate) fn candidature_context_for(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+    needs: &Needs,
+) -> Result<Value, ScriptError> {
+    if needs.pieces {
+        return candidature_context(definition, dossier, candidature, now);
+    }
+    let wanted = |name: &str| needs.roots.iter().any(|root| root == name);
+    let language = dossier.language.as_str();
+    let mut parts = base_parts(definition, dossier, now, &wanted);
+    if wanted("formation") {
+        if let Some(formation) = formation_value(definition, &candidature.formation, language) {
+            parts.insert("formation".into(), formation);
+        }
+    }
+    if wanted("candidature") {
+        let fields = candidature_fields(definition, candidature, language);
+        parts.insert("candidature".into(), Value::Object(fields));
+    }
+    Ok(Value::Object(parts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The minimal fixture with conditions reading a candidature's data,
+    /// the profile, its formation and its pieces.
+    fn definition() -> Definition {
+        let text = include_str!("../../../tests/fixtures/minimal.yaml").replace(
+            "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+            r#"    - id: close
+      label: Close
+      from: received
+      to: closed
+      by: staff
+      input: [{ id: note, type: text, label: Note }]
+  deadlines:
+    - id: late
+      label: Late
+      in: received
+      when: "candidature.data.note == 'late' && profile.identity.nationality != 'FR'"
+      after: 8 days
+      mail: received
+    - id: missing
+      label: Missing
+      in: draft
+      when: "candidature.missing_pieces.len() > 0 && formation.title != ''"
+      after: 2 days
+      mail: received"#,
+        );
+        Definition::from_text("conditions.yaml", &text).expect("a valid definition")
+    }
+
+    fn dossier(definition: &Definition, note: &str) -> Dossier {
+        serde_json::from_value(json!({
+            "id": "d1", "version": 3, "definition": definition.hash(), "owner": "owner",
+            "candidate": {"last_name": "Martin", "first_name": "Alex", "email": "c@example.org"},
+            "language": "en", "created_at": "2027-03-10T09:00:00Z",
+            "profile": {"identity": {"nationality": "IT"}},
+            "candidatures": [{
+                "id": "c1", "formation": "master", "state": "received",
+                "created_at": "2027-03-10T09:00:00Z", "entered_state_at": "2027-03-10T09:00:00Z",
+                "data": {"note": note}, "pieces": {}, "deadlines_done": []
+            }]
+        }))
+        .expect("a dossier")
+    }
+
+    /// Each condition gives on the part of the context it needs what it
+    /// gives on the whole; a condition on data and profile makes neither
+    /// the pieces' view nor the roots it does not read.
+    #[test]
+    fn a_condition_reads_the_same_from_the_part_it_needs() {
+        let definition = definition();
+        let now: Timestamp = "2027-04-01T00:00:00Z".parse().expect("a time");
+        let conditions = [
+            "candidature.data.note == 'late' && profile.identity.nationality != 'FR'",
+            "candidature.missing_pieces.len() > 0 && formation.title != ''",
+            "candidature.missing_pieces.is_empty()",
+        ];
+        for note in ["late", "early"] {
+            let dossier = dossier(&definition, note);
+            let candidature = &dossier.candidatures[0];
+            let whole = candidature_context(&definition, &dossier, candidature, now)
+                .expect("the whole context");
+            for condition in conditions {
+                let needs = Needs::of(&definition, &[condition]);
+                let part = candidature_context_for(&definition, &dossier, candidature, now, &needs)
+                    .expect("its part");
+                assert_eq!(
+                    definition.eval_bool(condition, &part).ok(),
+                    Some(definition.eval_bool(condition, &whole).expect(condition)),
+                    "{condition} with {note}"
+                );
+            }
+        }
+        let dossier = dossier(&definition, "late");
+        let needs = Needs::of(&definition, &[conditions[0]]);
+        let part =
+            candidature_context_for(&definition, &dossier, &dossier.candidatures[0], now, &needs)
+                .expect("its part");
+        let roots: Vec<&String> = part
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(roots, ["candidature", "profile"]);
+        assert_eq!(part["candidature"].get("pieces"), None);
+        assert_eq!(part["candidature"]["data"]["note"], "late");
+    }
 }

@@ -7,7 +7,7 @@ use super::{allowed, not_found, FileRefusal, FreedPlace, Step, WorkflowError};
 use crate::answers::{
     check_answer, check_entry, is_blank, reads_context, Problem, DEFAULT_MAX_ENTRIES,
 };
-use crate::context::base_context;
+use crate::context::{base_context, Needs};
 use crate::definition::Definition;
 use crate::dossier::{Candidature, Dossier, FileRef, PieceState, SentCopy};
 use crate::model::{
@@ -276,7 +276,12 @@ impl Step<'_> {
         // A transition with no guard and nothing to set (a withdrawal,
         // most of a deadline's actions) reads no context: none is built.
         if transition.when.is_some() || !transition.set.is_empty() {
-            let mut context = self.context_of(index)?;
+            let expressions: Vec<&str> = (transition.when.iter())
+                .chain(transition.set.values())
+                .map(String::as_str)
+                .collect();
+            let needs = Needs::of(definition, &expressions);
+            let mut context = self.context_for(index, &needs)?;
             if let Value::Object(map) = &mut context {
                 map.insert("input".into(), Value::Object(data.clone()));
             }

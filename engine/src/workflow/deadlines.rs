@@ -4,10 +4,11 @@ use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use super::{not_found, Step, WorkflowError};
-use crate::context::CandidatureContexts;
+use crate::context::{candidature_context_for, CandidatureContexts, Needs};
 use crate::definition::Definition;
 use crate::dossier::{Candidature, Dossier};
 use crate::model::{DeadlineDef, MailEffect};
+use crate::script::ScriptError;
 
 /// A deadline of one candidature and when it falls due.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,23 +41,25 @@ pub(crate) fn deadlines_with(
     let mut out = Vec::new();
     for (index, candidature) in dossier.candidatures.iter().enumerate() {
         for deadline in &definition.file().workflow.deadlines {
-            let due = pending(definition, dossier, index, candidature, deadline, contexts);
-            out.extend(due);
+            let holds = |when: &str| {
+                let context = contexts.of(index, candidature)?;
+                definition.eval_bool(when, context)
+            };
+            out.extend(pending(definition, dossier, candidature, deadline, holds));
         }
     }
     out
 }
 
-/// `deadline` of the candidature at `index` with the time it falls due,
-/// if it is pending: the candidature is in one of its states, has not
-/// handled it since, and meets its condition.
+/// `deadline` of `candidature` with the time it falls due, if it is
+/// pending: the candidature is in one of its states, has not handled it
+/// since, and meets its condition (`holds` evaluates it).
 fn pending(
     definition: &Definition,
     dossier: &Dossier,
-    index: usize,
     candidature: &Candidature,
     deadline: &DeadlineDef,
-    contexts: &mut CandidatureContexts,
+    holds: impl FnOnce(&str) -> Result<bool, ScriptError>,
 ) -> Option<Due> {
     if !deadline.states.ids().contains(&candidature.state.as_str())
         || candidature.deadlines_done.contains(&deadline.id)
@@ -64,10 +67,7 @@ fn pending(
         return None;
     }
     if let Some(when) = &deadline.when {
-        let holds = contexts
-            .of(index, candidature)
-            .and_then(|context| definition.eval_bool(when, context));
-        if !matches!(holds, Ok(true)) {
+        if !matches!(holds(when), Ok(true)) {
             return None;
         }
     }
@@ -130,19 +130,18 @@ impl Step<'_> {
             .find(|d| d.id == deadline_id)
             .ok_or_else(|| not_found("deadline", deadline_id))?;
         let index = self.candidature_index(candidature_id)?;
-        let before = &self.before.candidatures;
-        let is_due = before.iter().enumerate().any(|(at, candidature)| {
-            let mut contexts = CandidatureContexts::new(definition, self.before, self.now);
-            candidature.id == candidature_id
-                && pending(
-                    definition,
-                    self.before,
-                    at,
-                    candidature,
-                    deadline,
-                    &mut contexts,
-                )
-                .is_some_and(|due| due.at <= self.now)
+        let (before, now) = (self.before, self.now);
+        let candidature = before.candidatures.iter().find(|c| c.id == candidature_id);
+        let is_due = candidature.is_some_and(|candidature| {
+            // Only what the condition reads is made of the context.
+            let holds = |when: &str| {
+                let needs = Needs::of(definition, &[when]);
+                let context =
+                    candidature_context_for(definition, before, candidature, now, &needs)?;
+                definition.eval_bool(when, &context)
+            };
+            pending(definition, before, candidature, deadline, holds)
+                .is_some_and(|due| due.at <= now)
         });
         if !is_due {
             return Err(WorkflowError::NotDue(deadline_id.to_owned()));

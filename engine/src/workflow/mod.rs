@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::answers::Problem;
-use crate::context::candidature_context;
+use crate::context::{candidature_context, candidature_context_for, Needs};
 use crate::definition::Definition;
 use crate::dossier::{Actor, Candidate, Change, Command, Dossier, Event, OutboxMail};
 use crate::model::{OneOrMany, PromoteDef, RoleKind, Text};
@@ -431,6 +431,13 @@ impl Step<'_> {
             self.now,
         )
         .map_err(WorkflowError::from)
+    }
+
+    /// The part of [`Step::context_of`] that `needs` names.
+    fn context_for(&self, index: usize, needs: &Needs) -> Result<Value, WorkflowError> {
+        let candidature = &self.after.candidatures[index];
+        candidature_context_for(self.definition, &self.after, candidature, self.now, needs)
+            .map_err(WorkflowError::from)
     }
 }
 
