@@ -25,9 +25,9 @@ pub(crate) struct CompiledDefinition {
     pub durations: HashMap<String, Span>,
     pub patterns: HashMap<String, regex::Regex>,
     /// What a candidature's mails see (see
-    /// [`crate::context::shape::candidature_mail_shape`]): filled into each
-    /// mail's context.
-    pub candidature_mail_shape: Shape,
+    /// [`crate::context::shape::candidature_mail_shape`]): read as if
+    /// filled into each mail's context.
+    pub candidature_mail_shape: std::sync::Arc<Shape>,
     /// The distinct promotion rules, as (index of a transition declaring
     /// it, its key in the index): computed once, read by every command.
     pub promotion_rules: Vec<(usize, String)>,

@@ -141,7 +141,7 @@ impl Definition {
     }
 
     /// The names a candidature's mails see, made once.
-    pub(crate) fn candidature_mail_shape(&self) -> &crate::context::shape::Shape {
+    pub(crate) fn candidature_mail_shape(&self) -> &std::sync::Arc<crate::context::shape::Shape> {
         &self.compiled.candidature_mail_shape
     }
 

@@ -159,7 +159,9 @@ pub(crate) fn check(
         max_sizes: checker.max_sizes,
         durations: checker.durations,
         patterns: checker.patterns,
-        candidature_mail_shape: crate::context::shape::candidature_mail_shape(checker.def),
+        candidature_mail_shape: std::sync::Arc::new(crate::context::shape::candidature_mail_shape(
+            checker.def,
+        )),
         promotion_rules: crate::compiled::promotion_rules(checker.def),
     })
 }

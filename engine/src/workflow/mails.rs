@@ -248,9 +248,9 @@ impl Step<'_> {
 /// What a candidature's mails render over: `context` with every name a
 /// mail may use, empty where this command has none (a transition's mail
 /// has no third party).
-pub(super) fn mail_context(definition: &crate::Definition, mut context: Value) -> TemplateContext {
-    definition.candidature_mail_shape().fill(&mut context);
-    TemplateContext::new(context)
+pub(super) fn mail_context(definition: &crate::Definition, context: Value) -> TemplateContext {
+    let shape = std::sync::Arc::clone(definition.candidature_mail_shape());
+    TemplateContext::with_shape(context, shape)
 }
 
 /// The addresses answered to `field` of `section`: one, or one per entry of
