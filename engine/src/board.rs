@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::context::CandidatureContexts;
+use crate::context::{base_context, piece_views, set_formation, PieceView};
 use crate::definition::Definition;
 use crate::dossier::{Candidature, Dossier};
 use crate::model::{FieldDef, FieldType};
@@ -71,21 +71,15 @@ pub fn rows(
     dossier: &Dossier,
     now: Timestamp,
 ) -> Result<Vec<Row>, ScriptError> {
-    let mut contexts = CandidatureContexts::new(definition, dossier, now);
-    rows_with(definition, dossier, &mut contexts)
-}
-
-/// [`rows`], reading the candidatures' contexts from `contexts`.
-pub(crate) fn rows_with(
-    definition: &Definition,
-    dossier: &Dossier,
-    contexts: &mut CandidatureContexts,
-) -> Result<Vec<Row>, ScriptError> {
-    let candidatures = dossier.candidatures.iter().enumerate();
+    // A row counts its pieces: their views, not the whole context.
+    let mut base = base_context(definition, dossier, now);
+    let language = dossier.language.as_str();
+    let candidatures = dossier.candidatures.iter();
     candidatures
-        .map(|(index, candidature)| {
-            let context = contexts.of(index, candidature)?;
-            Ok(row(definition, dossier, candidature, context))
+        .map(|candidature| {
+            set_formation(definition, &mut base, &candidature.formation, language);
+            let pieces = piece_views(definition, dossier, candidature, &base)?;
+            Ok(row(definition, dossier, candidature, &pieces))
         })
         .collect()
 }
@@ -94,17 +88,13 @@ fn row(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
-    context: &Value,
+    pieces: &[PieceView],
 ) -> Row {
-    let pieces = context["candidature"]["piece_list"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let count = |test: &dyn Fn(&Value) -> bool| {
+    let count = |test: &dyn Fn(&PieceView) -> bool| {
         u32::try_from(pieces.iter().filter(|p| test(p)).count()).unwrap_or(u32::MAX)
     };
-    let required = count(&|p| p["required"] == true);
-    let provided = count(&|p| p["provided"] == true);
+    let required = count(&|p| p.required);
+    let provided = count(&|p| p.provided);
     let columns = list_columns(definition)
         .into_iter()
         .filter_map(|field| {
@@ -131,12 +121,7 @@ fn row(
         required,
         pieces: pieces
             .iter()
-            .filter_map(|p| {
-                Some((
-                    p["id"].as_str()?.to_owned(),
-                    p["status"].as_str()?.to_owned(),
-                ))
-            })
+            .map(|p| (p.id.to_owned(), p.status.to_owned()))
             .collect(),
         columns,
         search: crate::fold(&format!(

@@ -49,7 +49,12 @@ fn indexed(
     dossier: &Dossier,
     now: Timestamp,
 ) -> Result<Indexed, WorkflowError> {
-    let mut contexts = crate::context::CandidatureContexts::new(definition, dossier, now);
+    let mut contexts = crate::context::CandidatureContexts::reading(
+        definition,
+        dossier,
+        now,
+        &workflow::index_expressions(definition),
+    );
     let mut waiting = Vec::new();
     for (rule, key) in definition.promotion_rules() {
         let from = definition
@@ -76,7 +81,7 @@ fn indexed(
         }
     }
     Ok(Indexed {
-        rows: crate::board::rows_with(definition, dossier, &mut contexts)?,
+        rows: crate::board::rows(definition, dossier, now)?,
         deadlines: workflow::deadlines_with(definition, dossier, &mut contexts),
         waiting,
     })

@@ -8,4 +8,6 @@ mod values;
 pub use shape::Shape;
 pub use template::TemplateContext;
 pub use values::{base_context, candidature_context};
-pub(crate) use values::{candidature_context_for, CandidatureContexts, Needs};
+pub(crate) use values::{
+    candidature_context_for, piece_views, set_formation, CandidatureContexts, Needs, PieceView,
+};

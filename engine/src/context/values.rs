@@ -6,7 +6,8 @@ use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use crate::definition::Definition;
-use crate::dossier::{Candidature, Dossier};
+use crate::dossier::{Candidature, Dossier, PieceState};
+use crate::model::{PieceDef, PieceStatusDef};
 use crate::script::ScriptError;
 
 /// What expressions about the dossier as a whole see.
@@ -66,12 +67,24 @@ fn with_formation(
     formation: &str,
     language: &str,
 ) -> Value {
-    if let (Value::Object(map), Some(formation)) =
-        (&mut value, formation_value(definition, formation, language))
-    {
-        map.insert("formation".into(), formation);
-    }
+    set_formation(definition, &mut value, formation, language);
     value
+}
+
+/// Makes `formation` the one `base` (a base context) shows: a context for
+/// each candidature of a dossier from one base.
+pub(crate) fn set_formation(
+    definition: &Definition,
+    base: &mut Value,
+    formation: &str,
+    language: &str,
+) {
+    if let Value::Object(map) = base {
+        match formation_value(definition, formation, language) {
+            Some(formation) => map.insert("formation".into(), formation),
+            None => map.remove("formation"),
+        };
+    }
 }
 
 /// What expressions see of formation `id` (none for a formation the
@@ -87,21 +100,30 @@ fn formation_value(definition: &Definition, id: &str, language: &str) -> Option<
 }
 
 /// The contexts of a dossier's candidatures, each built the first time an
-/// expression asks for it: a command's index (deadline conditions, waiting
-/// lists' conditions and ranks) reads the same candidature several times.
+/// expression asks for it, of the part some expressions read: a command's
+/// index (deadline conditions, waiting lists' conditions and ranks) reads
+/// the same candidature several times.
 pub(crate) struct CandidatureContexts<'a> {
     definition: &'a Definition,
     dossier: &'a Dossier,
     now: Timestamp,
+    needs: Needs,
     built: Vec<Option<Result<Value, ScriptError>>>,
 }
 
 impl<'a> CandidatureContexts<'a> {
-    pub fn new(definition: &'a Definition, dossier: &'a Dossier, now: Timestamp) -> Self {
+    /// The contexts `expressions` read (see [`Needs`]).
+    pub fn reading(
+        definition: &'a Definition,
+        dossier: &'a Dossier,
+        now: Timestamp,
+        expressions: &[&str],
+    ) -> Self {
         Self {
             definition,
             dossier,
             now,
+            needs: Needs::of(definition, expressions),
             built: Vec::new(),
         }
     }
@@ -111,9 +133,12 @@ impl<'a> CandidatureContexts<'a> {
         if self.built.len() <= index {
             self.built.resize_with(index + 1, || None);
         }
-        let (definition, dossier, now) = (self.definition, self.dossier, self.now);
+        let (definition, dossier, now, needs) =
+            (self.definition, self.dossier, self.now, &self.needs);
         self.built[index]
-            .get_or_insert_with(|| candidature_context(definition, dossier, candidature, now))
+            .get_or_insert_with(|| {
+                candidature_context_for(definition, dossier, candidature, now, needs)
+            })
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -133,17 +158,67 @@ pub fn candidature_context(
         &candidature.formation,
         language,
     );
-    let formation = definition.formation(&candidature.formation);
     let mut pieces = Map::new();
     let mut list = Vec::new();
     let mut missing = Vec::new();
+    for view in piece_views(definition, dossier, candidature, &base)? {
+        if view.required && !view.provided {
+            missing.push(Value::String(view.id.to_owned()));
+        }
+        let entry = json!({
+            "id": view.id,
+            "label": view.piece.label.get(language),
+            "status": view.status,
+            "status_label": view.status_def.map_or("", |s| s.label.get(language)),
+            "required": view.required,
+            "provided": view.provided,
+            "not_concerned_allowed": view.piece.not_concerned,
+            "comment": view.state.and_then(|s| s.comment.clone()),
+            "file_name": view.state.and_then(|s| s.file.as_ref().map(|f| f.name.clone())),
+        });
+        pieces.insert(view.id.to_owned(), entry.clone());
+        list.push(entry);
+    }
+    let mut value = base;
+    if let Value::Object(map) = &mut value {
+        let mut fields = candidature_fields(definition, candidature, language);
+        fields.insert("pieces".into(), Value::Object(pieces));
+        fields.insert("missing_pieces".into(), Value::Array(missing));
+        fields.insert("piece_list".into(), Value::Array(list));
+        map.insert("candidature".into(), Value::Object(fields));
+    }
+    Ok(value)
+}
+
+/// A piece of a candidature's formation, as its context shows it.
+pub(crate) struct PieceView<'a> {
+    pub id: &'a str,
+    pub piece: &'a PieceDef,
+    pub state: Option<&'a PieceState>,
+    pub status: &'a str,
+    pub status_def: Option<&'a PieceStatusDef>,
+    pub required: bool,
+    pub provided: bool,
+}
+
+/// The pieces of `candidature`'s formation, in its order: their
+/// `required_when` and online forms' conditions read `base` (the
+/// dossier's base context with the candidature's formation).
+pub(crate) fn piece_views<'a>(
+    definition: &'a Definition,
+    dossier: &Dossier,
+    candidature: &'a Candidature,
+    base: &Value,
+) -> Result<Vec<PieceView<'a>>, ScriptError> {
+    let formation = definition.formation(&candidature.formation);
     let letters = crate::queries::letters(definition, dossier, candidature);
+    let mut views = Vec::new();
     for piece_id in formation.map(|f| f.pieces.as_slice()).unwrap_or_default() {
         let Some(piece) = definition.piece(piece_id) else {
             continue;
         };
         let required = match &piece.required_when {
-            Some(when) => definition.eval_bool(when, &base)?,
+            Some(when) => definition.eval_bool(when, base)?,
             None => true,
         };
         let state = candidature.pieces.get(piece_id);
@@ -159,7 +234,7 @@ pub fn candidature_context(
             }
             (None, Some(form)) => match &candidature.form {
                 Some(answers) => {
-                    crate::answers::check_entry(definition, &base, &form.fields, answers)?
+                    crate::answers::check_entry(definition, base, &form.fields, answers)?
                         .problems
                         .is_empty()
                 }
@@ -167,32 +242,17 @@ pub fn candidature_context(
             },
             (None, None) => status_def.is_some_and(|s| s.provided),
         };
-        if required && !provided {
-            missing.push(Value::String(piece_id.clone()));
-        }
-        let entry = json!({
-            "id": piece_id,
-            "label": piece.label.get(language),
-            "status": status,
-            "status_label": status_def.map_or("", |s| s.label.get(language)),
-            "required": required,
-            "provided": provided,
-            "not_concerned_allowed": piece.not_concerned,
-            "comment": state.and_then(|s| s.comment.clone()),
-            "file_name": state.and_then(|s| s.file.as_ref().map(|f| f.name.clone())),
+        views.push(PieceView {
+            id: piece_id,
+            piece,
+            state,
+            status,
+            status_def,
+            required,
+            provided,
         });
-        pieces.insert(piece_id.clone(), entry.clone());
-        list.push(entry);
     }
-    let mut value = base;
-    if let Value::Object(map) = &mut value {
-        let mut fields = candidature_fields(definition, candidature, language);
-        fields.insert("pieces".into(), Value::Object(pieces));
-        fields.insert("missing_pieces".into(), Value::Array(missing));
-        fields.insert("piece_list".into(), Value::Array(list));
-        map.insert("candidature".into(), Value::Object(fields));
-    }
-    Ok(value)
+    Ok(views)
 }
 
 /// The names of `candidature` in its context but its pieces'.

@@ -25,11 +25,19 @@ pub struct Due {
 
 /// Every deadline of `dossier` with the time it falls due, whether past or not.
 pub fn deadlines(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Vec<Due> {
-    deadlines_with(
-        definition,
-        dossier,
-        &mut CandidatureContexts::new(definition, dossier, now),
-    )
+    let expressions = index_expressions(definition);
+    let mut contexts = CandidatureContexts::reading(definition, dossier, now, &expressions);
+    deadlines_with(definition, dossier, &mut contexts)
+}
+
+/// The expressions a dossier's index evaluates: its deadlines' conditions,
+/// its waiting lists' conditions and ranks.
+pub(crate) fn index_expressions(definition: &Definition) -> Vec<&str> {
+    let deadlines = definition.file().workflow.deadlines.iter();
+    let conditions = deadlines.filter_map(|deadline| deadline.when.as_deref());
+    let rules = definition.promotion_rules().map(|(rule, _)| rule);
+    let ranked = rules.flat_map(|rule| [rule.among.as_str(), rule.rank.as_str()]);
+    conditions.chain(ranked).collect()
 }
 
 /// [`deadlines`], reading the candidatures' contexts from `contexts`.

@@ -21,8 +21,8 @@ mod deadlines;
 mod mails;
 mod third_parties;
 
-pub(crate) use deadlines::deadlines_with;
 pub use deadlines::{deadlines, Due};
+pub(crate) use deadlines::{deadlines_with, index_expressions};
 pub use third_parties::{secret_sha256, ThirdPartyRefusal};
 
 /// Why a command was not applied. Nothing is written when a command fails.
