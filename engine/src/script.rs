@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 use serde_json::Value;
 
-use crate::context::shape::Shape;
+use crate::context::shape::{by_first_name, Shape};
 use crate::list::Lists;
 
 /// Most operations one evaluation may perform.
@@ -305,23 +305,14 @@ fn pruned(value: &Value, paths: &[&[String]]) -> Option<Value> {
         return None;
     };
     let mut part = serde_json::Map::new();
-    for path in paths {
-        let (first, _) = path.split_first()?;
-        if part.contains_key(first) {
-            continue;
-        }
+    for (first, below) in by_first_name(paths)? {
         // A name the value lacks is left out: the shape fills it in if it
         // declares it, or rhai reports it as it would on the whole.
         let Some(child) = map.get(first) else {
             continue;
         };
-        let below: Vec<&[String]> = paths
-            .iter()
-            .filter(|other| other.first() == Some(first))
-            .map(|other| &other[1..])
-            .collect();
         let child = pruned(child, &below).unwrap_or_else(|| child.clone());
-        part.insert(first.clone(), child);
+        part.insert(first.to_owned(), child);
     }
     Some(Value::Object(part))
 }

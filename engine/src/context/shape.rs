@@ -124,28 +124,14 @@ impl Shape {
     /// through, whole below where a path ends: every name an expression
     /// reading these paths may meet.
     pub(crate) fn along(&self, paths: &[&[String]]) -> Shape {
-        let Shape::Object(fields) = self else {
+        let (Shape::Object(fields), Some(groups)) = (self, by_first_name(paths)) else {
             return self.clone();
         };
-        if paths.iter().any(|path| path.is_empty()) {
-            return self.clone();
-        }
-        let mut kept = BTreeMap::new();
-        for path in paths {
-            let Some((first, _)) = path.split_first() else {
-                continue;
-            };
-            let Some(field) = fields.get(first).filter(|_| !kept.contains_key(first)) else {
-                continue;
-            };
-            let below: Vec<&[String]> = paths
-                .iter()
-                .filter(|other| other.first() == Some(first))
-                .map(|other| &other[1..])
-                .collect();
-            kept.insert(first.clone(), field.along(&below));
-        }
-        Shape::Object(kept)
+        let kept = groups.into_iter().filter_map(|(first, below)| {
+            let field = fields.get(first)?;
+            Some((first.to_owned(), field.along(&below)))
+        });
+        Shape::Object(kept.collect())
     }
 
     /// Every name of either shape.
@@ -180,6 +166,24 @@ impl Shape {
             Shape::Leaf | Shape::Any => Value::Null,
         }
     }
+}
+
+/// A name, with what the paths through it go on to below it.
+pub(crate) type PathsBelow<'p> = (&'p str, Vec<&'p [String]>);
+
+/// `paths` (dotted names, each split) grouped by their first name, in the
+/// order first met, each with what its paths go on to below it; `None`
+/// when one of them is empty (it reads the whole value).
+pub(crate) fn by_first_name<'p>(paths: &[&'p [String]]) -> Option<Vec<PathsBelow<'p>>> {
+    let mut groups: Vec<PathsBelow> = Vec::new();
+    for path in paths {
+        let (first, rest) = path.split_first()?;
+        match groups.iter_mut().find(|(name, _)| name == first) {
+            Some((_, below)) => below.push(rest),
+            None => groups.push((first.as_str(), vec![rest])),
+        }
+    }
+    Some(groups)
 }
 
 /// A dotted name that does not exist.
