@@ -31,6 +31,9 @@ pub(crate) struct CompiledDefinition {
     /// The distinct promotion rules, as (index of a transition declaring
     /// it, its key in the index): computed once, read by every command.
     pub promotion_rules: Vec<(usize, String)>,
+    /// The dotted names each mail's templates read, and each letter's
+    /// (under [`letter_template`]): what of a context a mail needs made.
+    pub template_reads: HashMap<String, Vec<String>>,
 }
 
 /// The distinct promotion rules of `file` (two transitions sharing one

@@ -369,6 +369,15 @@ impl Definition {
         self.compiled.scripts.reads(expression)
     }
 
+    /// The dotted names the templates of mail `owner` read (a letter's
+    /// under [`crate::compiled::letter_template`]).
+    pub(crate) fn template_reads(&self, owner: &str) -> &[String] {
+        self.compiled
+            .template_reads
+            .get(owner)
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Evaluates a condition of the definition against `context`.
     pub fn eval_bool(&self, expression: &str, context: &Value) -> Result<bool, ScriptError> {
         self.compiled.scripts.eval_bool(expression, context)

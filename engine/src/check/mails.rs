@@ -194,6 +194,8 @@ impl Checker<'_> {
         };
         let mut used: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         used.sort();
+        let reads = self.template_reads.entry(mail.to_owned()).or_default();
+        reads.extend(used.iter().cloned());
         for path in used {
             let names: Vec<&str> = path.split('.').collect();
             if names

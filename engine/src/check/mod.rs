@@ -71,6 +71,8 @@ struct Checker<'a> {
     max_sizes: HashMap<String, u64>,
     durations: HashMap<String, jiff::Span>,
     patterns: HashMap<String, Regex>,
+    /// The dotted names each mail's (or letter's) templates read.
+    template_reads: HashMap<String, Vec<String>>,
 }
 
 pub(crate) fn check(
@@ -103,6 +105,7 @@ pub(crate) fn check(
         max_sizes: HashMap::new(),
         durations: HashMap::new(),
         patterns: HashMap::new(),
+        template_reads: HashMap::new(),
     };
     if def.guichet != 1 {
         checker.error(
@@ -163,6 +166,7 @@ pub(crate) fn check(
             checker.def,
         )),
         promotion_rules: crate::compiled::promotion_rules(checker.def),
+        template_reads: checker.template_reads,
     })
 }
 

@@ -5,9 +5,10 @@
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
+use crate::compiled::letter_template;
 use crate::definition::Definition;
 use crate::dossier::{Candidature, Dossier, PieceState};
-use crate::model::{PieceDef, PieceStatusDef};
+use crate::model::{MailDef, PieceDef, PieceStatusDef};
 use crate::script::ScriptError;
 
 /// What expressions about the dossier as a whole see.
@@ -302,19 +303,44 @@ impl Needs {
                 continue;
             };
             for (root, paths) in reads {
-                let whole_or_pieces = |path: &Vec<String>| {
-                    path.first()
-                        .is_none_or(|name| PIECE_PARTS.contains(&name.as_str()))
-                };
-                if root == "candidature" && paths.iter().any(whole_or_pieces) {
-                    needs.pieces = true;
-                }
-                if !needs.roots.iter().any(|known| known == root) {
-                    needs.roots.push(root.to_owned());
+                for path in paths {
+                    needs.add(root, path.first().map(String::as_str));
                 }
             }
         }
         needs
+    }
+
+    /// What `expressions` and the templates of `mails` (with their
+    /// letters) read.
+    pub fn of_mails(definition: &Definition, expressions: &[&str], mails: &[&MailDef]) -> Needs {
+        let mut needs = Needs::of(definition, expressions);
+        let letters = mails
+            .iter()
+            .flat_map(|mail| mail.letters.iter().map(|id| letter_template(id)));
+        let owners = mails.iter().map(|mail| mail.id.clone()).chain(letters);
+        for owner in owners {
+            for path in definition.template_reads(&owner) {
+                let mut names = path.split('.');
+                let root = names.next().unwrap_or_default();
+                // `debug()` shows the whole context.
+                if root == "debug" {
+                    needs.pieces = true;
+                }
+                needs.add(root, names.next());
+            }
+        }
+        needs
+    }
+
+    /// A read of `root`, going down to `first` below it (none: the whole).
+    fn add(&mut self, root: &str, first: Option<&str>) {
+        if root == "candidature" && first.is_none_or(|name| PIECE_PARTS.contains(&name)) {
+            self.pieces = true;
+        }
+        if !self.roots.iter().any(|known| known == root) {
+            self.roots.push(root.to_owned());
+        }
     }
 }
 
@@ -376,6 +402,14 @@ mod tests {
       after: 2 days
       mail: received"#,
         );
+        let text = format!(
+            "{text}{}",
+            r#"
+  - id: missing
+    subject: "{{ candidature.state_label }}"
+    text: "{% for p in candidature.missing_pieces %}{{ p }} {% endfor %}{{ profile.identity.nationality }}"
+"#
+        );
         Definition::from_text("conditions.yaml", &text).expect("a valid definition")
     }
 
@@ -434,5 +468,37 @@ mod tests {
         assert_eq!(roots, ["candidature", "profile"]);
         assert_eq!(part["candidature"].get("pieces"), None);
         assert_eq!(part["candidature"]["data"]["note"], "late");
+    }
+
+    /// A mail needs what its templates read: the part of the context made
+    /// from it renders the mail as the whole context does.
+    #[test]
+    fn a_mail_renders_the_same_from_the_part_it_needs() {
+        let definition = definition();
+        let now: Timestamp = "2027-04-01T00:00:00Z".parse().expect("a time");
+        let dossier = dossier(&definition, "late");
+        let candidature = &dossier.candidatures[0];
+        let shape = std::sync::Arc::clone(definition.candidature_mail_shape());
+        let whole = candidature_context(&definition, &dossier, candidature, now).expect("whole");
+        let whole = crate::context::TemplateContext::with_shape(whole, shape.clone());
+        for (id, pieces, roots) in [
+            ("received", false, vec!["candidate", "formation"]),
+            ("missing", true, vec!["candidature", "profile"]),
+        ] {
+            let mail = definition.mail(id).expect("the mail");
+            let needs = Needs::of_mails(&definition, &[], &[mail]);
+            assert_eq!(needs.pieces, pieces, "{id}");
+            let mut needed: Vec<&str> = needs.roots.iter().map(String::as_str).collect();
+            needed.sort_unstable();
+            assert_eq!(needed, roots, "{id}");
+            let part = candidature_context_for(&definition, &dossier, candidature, now, &needs)
+                .expect("its part");
+            let part = crate::context::TemplateContext::with_shape(part, shape.clone());
+            for part_name in ["subject", "text"] {
+                let render = |context| definition.render_mail_part(id, part_name, "en", context);
+                let (from_part, from_whole) = (render(&part), render(&whole));
+                assert_eq!(from_part.ok(), Some(from_whole.expect("rendered")), "{id}");
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::deadlines::deadline_time;
 use super::{Step, WorkflowError};
-use crate::context::TemplateContext;
+use crate::context::{Needs, TemplateContext};
 use crate::dossier::{IssuedLetter, OutboxMail};
 use crate::model::{answer_recipient, DeadlineDef, FormationDef, MailDef, MailEffect, RoleKind};
 
@@ -20,7 +20,14 @@ impl Step<'_> {
             return Ok(());
         }
         let definition = self.definition;
-        let mut context = self.context_of(index)?;
+        // Only what the mails' conditions and templates read is made.
+        let conditions: Vec<&str> = effects.iter().filter_map(|e| e.when.as_deref()).collect();
+        let mails: Vec<&MailDef> = effects
+            .iter()
+            .filter_map(|e| definition.mail(&e.mail))
+            .collect();
+        let needs = Needs::of_mails(definition, &conditions, &mails);
+        let mut context = self.context_for(index, &needs)?;
         let language = self.after.language.clone();
         let deadline_view = match deadline {
             Some(d) => {
