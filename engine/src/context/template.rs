@@ -229,16 +229,22 @@ mod tests {
             "{{ pieces|selectattr('etat')|list|length }} {{ person is mapping }} {{ pieces is sequence }}",
             "{% for k, v in drapeaux|items %}{{ k }}:{{ v }};{% endfor %} {{ pieces|map(attribute='etat')|select|list }}",
         ];
+        let lazy = TemplateContext::new(context.clone());
+        renders_as(&templates, &lazy, &context);
+    }
+
+    /// Each of `templates` renders over `read` as over `whole` converted
+    /// at once.
+    fn renders_as(templates: &[&str], read: &TemplateContext, whole: &Json) {
         let mut environment = minijinja::Environment::new();
         environment.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-        let lazy = TemplateContext::new(context.clone());
         for source in templates {
             let template = environment.template_from_str(source).expect("template");
-            let whole = template
-                .render(minijinja::value::Serde(&context))
+            let expected = template
+                .render(minijinja::value::Serde(whole))
                 .expect("whole");
-            let read = template.render(lazy.value()).expect("lazy");
-            assert_eq!(read, whole, "{source}");
+            let rendered = template.render(read.value()).expect("read");
+            assert_eq!(rendered, expected, "{source}");
         }
     }
 
@@ -277,16 +283,7 @@ mod tests {
         ];
         let mut filled = context.clone();
         shape.fill(&mut filled);
-        let mut environment = minijinja::Environment::new();
-        environment.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
         let shaped = TemplateContext::with_shape(context, Arc::new(shape));
-        for source in templates {
-            let template = environment.template_from_str(source).expect("template");
-            let whole = template
-                .render(minijinja::value::Serde(&filled))
-                .expect("filled");
-            let read = template.render(shaped.value()).expect("shaped");
-            assert_eq!(read, whole, "{source}");
-        }
+        renders_as(&templates, &shaped, &filled);
     }
 }
