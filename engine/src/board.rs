@@ -71,6 +71,9 @@ pub fn rows(
     dossier: &Dossier,
     now: Timestamp,
 ) -> Result<Vec<Row>, ScriptError> {
+    if dossier.candidatures.is_empty() {
+        return Ok(Vec::new());
+    }
     // A row counts its pieces: their views, not the whole context.
     let mut base = base_context(definition, dossier, now);
     let language = dossier.language.as_str();

@@ -53,7 +53,7 @@ fn indexed(
         definition,
         dossier,
         now,
-        &workflow::index_expressions(definition),
+        workflow::index_expressions(definition),
     );
     let mut waiting = Vec::new();
     for (rule, key) in definition.promotion_rules() {

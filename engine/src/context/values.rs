@@ -108,7 +108,9 @@ pub(crate) struct CandidatureContexts<'a> {
     definition: &'a Definition,
     dossier: &'a Dossier,
     now: Timestamp,
-    needs: Needs,
+    expressions: Vec<&'a str>,
+    /// What `expressions` read, once one context is asked for.
+    needs: Option<Needs>,
     built: Vec<Option<Result<Value, ScriptError>>>,
 }
 
@@ -118,13 +120,14 @@ impl<'a> CandidatureContexts<'a> {
         definition: &'a Definition,
         dossier: &'a Dossier,
         now: Timestamp,
-        expressions: &[&str],
+        expressions: Vec<&'a str>,
     ) -> Self {
         Self {
             definition,
             dossier,
             now,
-            needs: Needs::of(definition, expressions),
+            expressions,
+            needs: None,
             built: Vec::new(),
         }
     }
@@ -134,8 +137,11 @@ impl<'a> CandidatureContexts<'a> {
         if self.built.len() <= index {
             self.built.resize_with(index + 1, || None);
         }
-        let (definition, dossier, now, needs) =
-            (self.definition, self.dossier, self.now, &self.needs);
+        let (definition, dossier, now) = (self.definition, self.dossier, self.now);
+        let expressions = &self.expressions;
+        let needs = self
+            .needs
+            .get_or_insert_with(|| Needs::of(definition, expressions));
         self.built[index]
             .get_or_insert_with(|| {
                 candidature_context_for(definition, dossier, candidature, now, needs)

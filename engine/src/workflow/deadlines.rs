@@ -26,7 +26,7 @@ pub struct Due {
 /// Every deadline of `dossier` with the time it falls due, whether past or not.
 pub fn deadlines(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Vec<Due> {
     let expressions = index_expressions(definition);
-    let mut contexts = CandidatureContexts::reading(definition, dossier, now, &expressions);
+    let mut contexts = CandidatureContexts::reading(definition, dossier, now, expressions);
     deadlines_with(definition, dossier, &mut contexts)
 }
 
