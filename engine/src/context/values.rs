@@ -62,16 +62,6 @@ fn base_parts(
     parts
 }
 
-fn with_formation(
-    definition: &Definition,
-    mut value: Value,
-    formation: &str,
-    language: &str,
-) -> Value {
-    set_formation(definition, &mut value, formation, language);
-    value
-}
-
 /// Makes `formation` the one `base` (a base context) shows: a context for
 /// each candidature of a dossier from one base.
 pub(crate) fn set_formation(
@@ -159,12 +149,8 @@ pub fn candidature_context(
     now: Timestamp,
 ) -> Result<Value, ScriptError> {
     let language = dossier.language.as_str();
-    let base = with_formation(
-        definition,
-        base_context(definition, dossier, now),
-        &candidature.formation,
-        language,
-    );
+    let mut base = base_context(definition, dossier, now);
+    set_formation(definition, &mut base, &candidature.formation, language);
     let mut pieces = Map::new();
     let mut list = Vec::new();
     let mut missing = Vec::new();
