@@ -92,12 +92,14 @@ impl Node {
     }
 
     fn found(&self) -> Found<'_> {
-        match (self.json(), self.shape()) {
-            (Some(value), _) => Found::There(value),
-            (None, Some(shape)) => Found::Absent(shape),
+        // The shape is walked only for a value that is not there.
+        match self.json() {
+            Some(value) => Found::There(value),
             // A path is only ever made to a value that was there or that
             // the shape declares.
-            (None, None) => Found::There(&Json::Null),
+            None => self
+                .shape()
+                .map_or(Found::There(&Json::Null), Found::Absent),
         }
     }
 
