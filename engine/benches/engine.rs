@@ -139,32 +139,13 @@ fn physical_limit(c: &mut Criterion) {
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(5));
-    let (dossier_bytes, event_bytes) = {
-        let engine = Engine::open(
-            Definition::load(osu_path()).expect("valid"),
-            MemoryStore::new(),
-        )
-        .expect("engine");
-        let dossier = engine
-            .create_dossier("camille", candidate(), "fr", now())
-            .expect("dossier");
-        let me = Actor::new("candidat", "camille");
-        let saved = engine
-            .apply(&dossier.id, 1, &me, save(1), now())
-            .expect("command");
-        (
-            serde_json::to_vec(&saved.dossier).expect("json"),
-            serde_json::to_vec(&saved.event).expect("json"),
-        )
-    };
+    let written = written_by_a_save();
     group.bench_function(
         "1 writer, bare sled: the same bytes inserted, then a flush",
         |b| {
             b.iter_custom(|iterations| {
                 let folder = tempfile::tempdir().expect("tempdir");
-                let bare =
-                    BareSled::open(folder.path(), dossier_bytes.clone(), event_bytes.clone());
-                bare.run(iterations)
+                BareSled::open(folder.path(), written.clone()).run(iterations)
             })
         },
     );
@@ -186,7 +167,8 @@ fn physical_limit(c: &mut Criterion) {
     // from one run to the next); in rounds taking turns, each round's
     // ratio compares the two under the same conditions.
     let bare_folder = tempfile::tempdir().expect("tempdir");
-    let bare = BareSled::open(bare_folder.path(), dossier_bytes, event_bytes);
+    let sizes = (written.dossier_bytes.len(), written.event_bytes.len());
+    let bare = BareSled::open(bare_folder.path(), written);
     let engine_folder = tempfile::tempdir().expect("tempdir");
     let mut saves = Saves::on(SledStore::open(engine_folder.path()).expect("store"));
     const ROUNDS: usize = 31;
@@ -204,8 +186,11 @@ fn physical_limit(c: &mut Criterion) {
     let (lowest, highest) = (ratios[0], ratios[ROUNDS - 1]);
     println!(
         "the physical limit, alternated ({ROUNDS} rounds of {PER_ROUND} each, medians): \
-         bare sled {:?}, durable command {:?}, ratio {ratio:.2} (rounds from {lowest:.2} to {highest:.2})",
+         bare sled {:?} (a dossier of {} bytes, an event of {}), durable command {:?}, \
+         ratio {ratio:.2} (rounds from {lowest:.2} to {highest:.2})",
         median(&mut bare_times),
+        sizes.0,
+        sizes.1,
         median(&mut command_times),
     );
 }
@@ -226,19 +211,68 @@ fn median<T: PartialOrd + Copy + Default>(values: &mut [T]) -> T {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// Sled alone, writing a command's bytes (its dossier and its event) and
-/// flushing, as a durable command does.
+/// What a section saved writes, as the store wrote it: its dossier's key
+/// and bytes, its event's key without the version that ends it, and its
+/// event's bytes.
+#[derive(Clone)]
+struct Written {
+    dossier_key: Vec<u8>,
+    dossier_bytes: Vec<u8>,
+    event_key_prefix: Vec<u8>,
+    event_bytes: Vec<u8>,
+}
+
+/// Saves a section on a new dossier in a sled store, then reads back from
+/// the store's trees what that command wrote.
+fn written_by_a_save() -> Written {
+    let folder = tempfile::tempdir().expect("tempdir");
+    {
+        let store = SledStore::open(folder.path()).expect("store");
+        let engine =
+            Engine::open(Definition::load(osu_path()).expect("valid"), store).expect("engine");
+        let dossier = engine
+            .create_dossier("camille", candidate(), "fr", now())
+            .expect("dossier");
+        let me = Actor::new("candidat", "camille");
+        engine
+            .apply(&dossier.id, 1, &me, save(1), now())
+            .expect("command");
+    }
+    let db = sled::open(folder.path()).expect("the store's sled database");
+    let tree = |name: &str| db.open_tree(name).expect("tree");
+    let (dossier_key, dossier_bytes) = tree("dossiers")
+        .iter()
+        .next()
+        .expect("a dossier")
+        .expect("read");
+    // The save's event is the last: the version ends its key.
+    let (event_key, event_bytes) = tree("events")
+        .iter()
+        .next_back()
+        .expect("an event")
+        .expect("read");
+    let version_at = event_key.len() - std::mem::size_of::<u64>();
+    Written {
+        dossier_key: dossier_key.to_vec(),
+        dossier_bytes: dossier_bytes.to_vec(),
+        event_key_prefix: event_key[..version_at].to_vec(),
+        event_bytes: event_bytes.to_vec(),
+    }
+}
+
+/// Sled alone, writing a command's keys and bytes (its event, then its
+/// dossier, as the store writes them) and flushing, as a durable command
+/// does.
 struct BareSled {
     db: sled::Db,
     dossiers: sled::Tree,
     events: sled::Tree,
-    dossier_bytes: Vec<u8>,
-    event_bytes: Vec<u8>,
-    written: std::cell::Cell<u64>,
+    written: Written,
+    version: std::cell::Cell<u64>,
 }
 
 impl BareSled {
-    fn open(path: &Path, dossier_bytes: Vec<u8>, event_bytes: Vec<u8>) -> Self {
+    fn open(path: &Path, written: Written) -> Self {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(128 * 1024 * 1024)
@@ -248,25 +282,28 @@ impl BareSled {
             dossiers: db.open_tree("dossiers").expect("tree"),
             events: db.open_tree("events").expect("tree"),
             db,
-            dossier_bytes,
-            event_bytes,
-            written: Default::default(),
+            written,
+            version: Default::default(),
         }
     }
 
     /// The time `count` writes take, each flushed.
     fn run(&self, count: u64) -> Duration {
+        let written = &self.written;
         let started = Instant::now();
         for _ in 0..count {
-            let n = self.written.get();
-            self.written.set(n + 1);
-            self.dossiers
-                .insert(b"dossier", self.dossier_bytes.as_slice())
-                .expect("insert");
-            let mut key = b"dossier".to_vec();
-            key.extend_from_slice(&n.to_be_bytes());
+            let version = self.version.get() + 1;
+            self.version.set(version);
+            let mut event_key = written.event_key_prefix.clone();
+            event_key.extend_from_slice(&version.to_be_bytes());
             self.events
-                .insert(key, self.event_bytes.as_slice())
+                .insert(event_key, written.event_bytes.as_slice())
+                .expect("insert");
+            self.dossiers
+                .insert(
+                    written.dossier_key.as_slice(),
+                    written.dossier_bytes.as_slice(),
+                )
                 .expect("insert");
             self.db.flush().expect("flush");
         }
