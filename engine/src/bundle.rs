@@ -143,8 +143,7 @@ impl Bundle {
             feed(name);
             feed(content);
         }
-        let digest = hasher.finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(hasher.finalize())
     }
 }
 

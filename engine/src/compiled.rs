@@ -57,7 +57,7 @@ pub(crate) fn rule_key(rule: &crate::model::PromoteDef) -> String {
     use sha2::Digest;
     let text = format!("{}\0{}\0{}", rule.among, rule.rank, rule.action);
     let digest = sha2::Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..8])
 }
 
 /// The owner name under which a letter's parts are compiled: apart from

@@ -110,7 +110,7 @@ const SESSION_REFRESH: jiff::SignedDuration = jiff::SignedDuration::from_secs(60
 pub fn random_token() -> Result<String, AccountError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(AccountError::Random)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 fn digest(token: &str) -> Vec<u8> {

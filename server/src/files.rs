@@ -237,10 +237,7 @@ impl FileStore {
 
     /// Stores `bytes` of `dossier` durably; returns their SHA-256 (hex).
     pub fn put(&self, dossier: &str, bytes: &[u8]) -> std::io::Result<String> {
-        let digest: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = hex::encode(Sha256::digest(bytes));
         let folder = self.folder(dossier)?;
         let path = folder.join(&digest);
         if path.exists() {

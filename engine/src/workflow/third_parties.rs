@@ -42,10 +42,7 @@ pub const MAX_REQUESTS: usize = 20;
 
 /// SHA-256 (hex) of a link's secret, as requests keep it.
 pub fn secret_sha256(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// The third-party role `role_id` (the checker ensures it names its piece).

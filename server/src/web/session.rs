@@ -110,7 +110,7 @@ impl CsrfKey {
 
     fn token(&self, binding: &str) -> String {
         let tag = ring::hmac::sign(&self.0, binding.as_bytes());
-        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(tag)
     }
 
     fn verifies(&self, binding: &str, token: &str) -> bool {
@@ -134,14 +134,13 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// 32 bytes written as 64 lowercase hex digits, exactly.
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+fn from_hex(text: &str) -> Option<[u8; 32]> {
+    if !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
+    let mut bytes = [0; 32];
+    hex::decode_to_slice(text, &mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// What a browser's CSRF tokens are bound to: its sessions once signed in
@@ -353,6 +352,28 @@ mod tests {
 
     fn address(last: u8) -> IpAddr {
         IpAddr::from([192, 0, 2, last])
+    }
+
+    #[test]
+    fn a_csrf_token_verifies_for_its_binding_only_and_exactly_as_written() {
+        let key = CsrfKey(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]));
+        let token = key.token("session:abc|staff:");
+        assert_eq!(token.len(), 64);
+        assert!(key.verifies("session:abc|staff:", &token));
+        assert!(!key.verifies("session:abd|staff:", &token));
+        let mut other_digit = token.clone().into_bytes();
+        other_digit[10] = if other_digit[10] == b'0' { b'1' } else { b'0' };
+        let refused = [
+            token.to_uppercase(),
+            token[..63].to_owned(),
+            format!("{token}0"),
+            format!("{}g", &token[..63]),
+            String::from_utf8(other_digit).expect("hex digits"),
+            String::new(),
+        ];
+        for altered in refused {
+            assert!(!key.verifies("session:abc|staff:", &altered), "{altered}");
+        }
     }
 
     #[test]
