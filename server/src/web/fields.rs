@@ -7,7 +7,9 @@
 //! macro per field was most of a section page's time. Every value goes
 //! through minijinja's own `HtmlEscape`, as the templates escape.
 
+use std::collections::HashMap;
 use std::fmt::{self, Write};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use guichet_engine::model::{FieldDef, FieldType};
 use guichet_engine::{options, Choice, Definition, Problem};
@@ -72,19 +74,91 @@ fn widget(field: &FieldDef, options: usize) -> (Widget, &'static str, Option<&'s
     (kind, input, inputmode)
 }
 
-/// The `<option>`s of a drop-down list, the chosen ones marked.
-fn options_html(choices: &[Choice], selected: &[String]) -> String {
-    let mut html = String::with_capacity(choices.len() * 48);
-    for choice in choices {
-        let mark = if selected.contains(&choice.id) {
-            " selected"
-        } else {
-            ""
-        };
-        let (id, label) = (HtmlEscape(&choice.id), HtmlEscape(&choice.label));
-        let _ = write!(html, "<option value=\"{id}\"{mark}>{label}</option>");
+/// A drop-down list's `<option>`s written once, none chosen, with where
+/// each option's ` selected` goes: a section page draws lists of a hundred
+/// countries, and writing their options took a tenth of its time.
+struct OptionsHtml {
+    html: String,
+    /// Each option's id, and the byte just after its `value="…"`.
+    marks: Vec<(String, usize)>,
+}
+
+impl OptionsHtml {
+    fn of(choices: &[Choice]) -> Self {
+        let mut html = String::with_capacity(choices.len() * 48);
+        let mut marks = Vec::with_capacity(choices.len());
+        for choice in choices {
+            let (id, label) = (HtmlEscape(&choice.id), HtmlEscape(&choice.label));
+            // Writing to a `String` cannot fail.
+            let _ = write!(html, "<option value=\"{id}\"");
+            marks.push((choice.id.clone(), html.len()));
+            let _ = write!(html, ">{label}</option>");
+        }
+        Self { html, marks }
     }
-    html
+
+    /// The options with the `selected` ones marked.
+    fn with_selected(&self, selected: &[String]) -> String {
+        let mut html = String::with_capacity(self.html.len() + selected.len() * 9);
+        let mut copied = 0;
+        for (id, at) in &self.marks {
+            if selected.contains(id) {
+                html.push_str(&self.html[copied..*at]);
+                html.push_str(" selected");
+                copied = *at;
+            }
+        }
+        html.push_str(&self.html[copied..]);
+        html
+    }
+}
+
+/// Options written already, by the definition's hash, the list and the
+/// language: a list's choices are a function of these alone (the hash
+/// covers the list's file), so every procedure and version can share them.
+type WrittenOptions = HashMap<(String, String, String), Arc<OptionsHtml>>;
+
+static WRITTEN_OPTIONS: LazyLock<RwLock<WrittenOptions>> = LazyLock::new(Default::default);
+
+/// How many lists' options are kept written (then the keeping starts
+/// again, empty): a server has a few lists in a few languages per
+/// version.
+const WRITTEN_OPTIONS_KEPT: usize = 256;
+
+/// The options of `field`'s list from data, written once per definition
+/// and language; `None` for options that depend on the entry (a list's
+/// `filter`) or are the field's own.
+fn written_options(
+    definition: &Definition,
+    field: &FieldDef,
+    choices: &[Choice],
+    code: &str,
+) -> Option<Arc<OptionsHtml>> {
+    let from = field
+        .options_from
+        .as_ref()
+        .filter(|from| from.filter.is_none())?;
+    let key = (
+        definition.hash().to_owned(),
+        from.list.clone(),
+        code.to_owned(),
+    );
+    let read = WRITTEN_OPTIONS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(written) = read.get(&key) {
+        return Some(Arc::clone(written));
+    }
+    drop(read);
+    let written = Arc::new(OptionsHtml::of(choices));
+    let mut kept = WRITTEN_OPTIONS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= WRITTEN_OPTIONS_KEPT {
+        kept.clear();
+    }
+    kept.insert(key, Arc::clone(&written));
+    Some(written)
 }
 
 /// An answer as a form shows it.
@@ -137,7 +211,11 @@ pub(super) fn field_view<'a>(
     };
     let (kind, input, inputmode) = widget(field, choices.len());
     let (options, options_html) = if kind == Widget::Select {
-        (Vec::new(), options_html(&choices, &selected))
+        let html = match written_options(definition, field, &choices, code) {
+            Some(written) => written.with_selected(&selected),
+            None => OptionsHtml::of(&choices).with_selected(&selected),
+        };
+        (Vec::new(), html)
     } else {
         let marked = choices.iter().map(|choice| {
             let chosen = selected.contains(&choice.id);
@@ -330,5 +408,88 @@ impl FieldView<'_> {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(id: &str, label: &str) -> Choice {
+        Choice {
+            id: id.into(),
+            label: label.into(),
+        }
+    }
+
+    /// Each option written on its own, as a template would.
+    fn one_by_one(choices: &[Choice], selected: &[String]) -> String {
+        choices
+            .iter()
+            .map(|c| {
+                let mark = if selected.contains(&c.id) {
+                    " selected"
+                } else {
+                    ""
+                };
+                let (id, label) = (HtmlEscape(&c.id), HtmlEscape(&c.label));
+                format!("<option value=\"{id}\"{mark}>{label}</option>")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn options_written_once_mark_the_chosen_ones_as_written_one_by_one() {
+        let choices = [
+            choice("FR", "Française"),
+            choice("a\"b<", "l'<autre> & / co"),
+            choice("DE", "Allemande"),
+        ];
+        let written = OptionsHtml::of(&choices);
+        for selected in [
+            vec![],
+            vec!["FR".to_owned()],
+            vec!["a\"b<".to_owned()],
+            vec!["DE".to_owned(), "FR".to_owned()],
+            vec!["XX".to_owned()],
+        ] {
+            assert_eq!(
+                written.with_selected(&selected),
+                one_by_one(&choices, &selected),
+                "{selected:?}"
+            );
+        }
+        assert!(written.html.contains("value=\"a&quot;b&lt;\""));
+    }
+
+    #[test]
+    fn a_list_s_options_are_written_once_per_version_and_language_unless_filtered() {
+        let text = include_str!("../../../tests/fixtures/minimal.yaml")
+            .replace(
+                "roles:",
+                "lists:\n  countries: { items: [{ id: FR, label: France }, { id: DE, label: Germany }] }\nroles:",
+            )
+            .replace(
+                "- { id: nationality, type: text, label: Nationality }",
+                "- { id: nationality, type: choice, label: Nationality, options_from: { list: countries } }\n      \
+                 - { id: neighbour, type: choice, label: Neighbour, options_from: { list: countries, filter: \"row.id != nationality\" } }",
+            );
+        let definition = Definition::from_text("minimal.yaml", &text).expect("valid");
+        let field = |id: &str| {
+            let fields = definition.file().profile.iter().flat_map(|s| &s.fields);
+            fields.clone().find(|f| f.id == id).cloned().expect(id)
+        };
+        let (nationality, filtered) = (field("nationality"), field("neighbour"));
+        assert!(filtered
+            .options_from
+            .as_ref()
+            .is_some_and(|f| f.filter.is_some()));
+        let choices = [choice("FR", "France")];
+        let first = written_options(&definition, &nationality, &choices, "fr").expect("kept");
+        let again = written_options(&definition, &nationality, &[], "fr").expect("kept");
+        assert!(Arc::ptr_eq(&first, &again));
+        let english = written_options(&definition, &nationality, &[], "en").expect("kept");
+        assert!(!Arc::ptr_eq(&first, &english));
+        assert!(written_options(&definition, &filtered, &choices, "fr").is_none());
     }
 }
