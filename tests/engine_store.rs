@@ -871,3 +871,61 @@ fn an_event_keeps_what_a_save_changed_not_the_whole_section() {
         )]
     );
 }
+
+#[test]
+fn a_candidature_is_read_with_the_answers_it_was_sent_with() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-10T09:00:00Z");
+    let identity = |name: &str| {
+        json!({"civilite": "mme", "nom_naissance": name, "prenoms": "Camille",
+               "date_naissance": "2003-05-14", "commune_naissance": "Lyon",
+               "pays_naissance": "FR", "nationalite": "FR"})
+    };
+    let names = |engine: &Engine<SledStore>, dossier: &str, candidature: &str| {
+        let answers = engine.answers_of(dossier, candidature).unwrap().unwrap();
+        let whole = engine.dossier(dossier).unwrap().unwrap();
+        assert_eq!(&answers, whole.answers_of(candidature));
+        answers["etat_civil"]["nom_naissance"].clone()
+    };
+    let opened = || SledStore::open(folder.path()).map(|store| Engine::open(osu(), store));
+    let (journey, other) = {
+        let engine = opened().unwrap().unwrap();
+        let journey = Journey::ready_to_transmit(
+            &engine,
+            ("camille", "Camille"),
+            &[("etat_civil", identity("Durand"))],
+            "m1-set",
+            now,
+        );
+        journey.transmit(&engine, now).unwrap();
+        let save = Command::SaveSection {
+            section: "etat_civil".into(),
+            answers: identity("Martin"),
+        };
+        act(&engine, &journey.dossier, &journey.me, save, now).unwrap();
+        let apply = Command::Apply {
+            formation: "m1-oceanographie".into(),
+        };
+        let applied = act(&engine, &journey.dossier, &journey.me, apply, now).unwrap();
+        let other = applied.dossier.candidatures.last().unwrap().id.clone();
+        // Written twice: kept among the store's recent dossiers.
+        assert_eq!(
+            names(&engine, &journey.dossier, &journey.candidature),
+            "Durand"
+        );
+        assert_eq!(names(&engine, &journey.dossier, &other), "Martin");
+        (journey, other)
+    };
+    // Read from the tree, only its profiles decoded.
+    let engine = reopened(|| opened().map(Result::unwrap));
+    assert_eq!(
+        names(&engine, &journey.dossier, &journey.candidature),
+        "Durand"
+    );
+    assert_eq!(names(&engine, &journey.dossier, &other), "Martin");
+    assert_eq!(
+        names(&engine, &journey.dossier, "no-such-candidature"),
+        "Martin"
+    );
+    assert_eq!(engine.answers_of("no-such-dossier", &other).unwrap(), None);
+}

@@ -106,10 +106,7 @@ fn row(
         })
         .collect();
     // Staff search what the candidate sent, or what they are writing.
-    let profile = candidature
-        .sent
-        .as_ref()
-        .map_or(&dossier.profile, |sent| &sent.profile);
+    let profile = dossier.answers_of(&candidature.id);
     Row {
         dossier: dossier.id.clone(),
         candidature: candidature.id.clone(),

@@ -30,6 +30,23 @@ pub struct Dossier {
     pub candidatures: Vec<Candidature>,
 }
 
+/// Profile answers by section id: an object, or a list of objects for a
+/// repeatable section.
+pub type Answers = BTreeMap<String, Value>;
+
+impl Dossier {
+    /// The profile answers `candidature` is read with: those it was sent
+    /// with, or the dossier's own while it is not sent (or not one of its
+    /// candidatures).
+    pub fn answers_of(&self, candidature: &str) -> &Answers {
+        self.candidatures
+            .iter()
+            .find(|c| c.id == candidature)
+            .and_then(|c| c.sent.as_ref())
+            .map_or(&self.profile, |sent| &sent.profile)
+    }
+}
+
 /// The candidate's identity, as given at sign-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use jiff::Timestamp;
 
 use crate::definition::{Definition, DefinitionError};
-use crate::dossier::{Actor, Candidate, Command, Dossier, Event, FileRef, OutboxMail, Request};
+use crate::dossier::{
+    Actor, Answers, Candidate, Command, Dossier, Event, FileRef, OutboxMail, Request,
+};
 use crate::model::PromoteDef;
 use crate::store::{Commit, Indexed, Store, StoreError, Waiting};
 use crate::workflow::{self, Due, Outcome, ThirdPartyRefusal, WorkflowError};
@@ -668,6 +670,13 @@ impl<S: Store> Engine<S> {
     /// A dossier by id.
     pub fn dossier(&self, id: &str) -> Result<Option<Dossier>, EngineError> {
         Ok(self.store.dossier(id)?)
+    }
+
+    /// The profile answers of candidature `candidature` of dossier `id`
+    /// ([`Dossier::answers_of`]), read without the rest of the dossier
+    /// where the store can: `None` for an unknown dossier.
+    pub fn answers_of(&self, id: &str, candidature: &str) -> Result<Option<Answers>, EngineError> {
+        Ok(self.store.answers_of(id, candidature)?)
     }
 
     /// Every dossier.

@@ -144,7 +144,7 @@ pub use dates::{add_days, add_months, days_between};
 pub use definition::{Definition, DefinitionError, SUPPORTED_LANGUAGES};
 pub use diagnostic::{with_causes, Diagnostic, Diagnostics};
 pub use dossier::{
-    Actor, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, IssuedLetter,
+    Actor, Answers, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, IssuedLetter,
     OutboxMail, PieceState, Request, SentCopy,
 };
 pub use engine::{promotion_rules, Engine, EngineError, Handled, Migrated};

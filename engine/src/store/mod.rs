@@ -9,7 +9,7 @@ pub use sled_store::{SledStore, TreeSize};
 
 use crate::board::Row;
 use crate::bundle::Bundle;
-use crate::dossier::{Dossier, Event, OutboxMail};
+use crate::dossier::{Answers, Dossier, Event, OutboxMail};
 use crate::workflow::Due;
 
 /// Why the store could not do what was asked.
@@ -275,6 +275,12 @@ pub trait Store: Send + Sync {
     fn make_durable(&self) -> Result<(), StoreError>;
     /// A dossier by id.
     fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError>;
+    /// The profile answers candidature `candidature` of dossier `id` is
+    /// read with ([`Dossier::answers_of`]): a store may read them without
+    /// the rest of the dossier.
+    fn answers_of(&self, id: &str, candidature: &str) -> Result<Option<Answers>, StoreError> {
+        Ok(self.dossier(id)?.map(|d| d.answers_of(candidature).clone()))
+    }
     /// Every dossier.
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError>;
     /// The candidatures to `formation` (in `state` only, if given), as

@@ -13,7 +13,7 @@ use super::write_set::{IndexKeys, Target, WriteSet};
 use super::{Commit, Publication, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
-use crate::dossier::{Dossier, Event, OutboxMail};
+use crate::dossier::{Answers, Dossier, Event, OutboxMail};
 use crate::workflow::Due;
 
 /// Dossiers, events, outbox and definitions in one sled database.
@@ -139,6 +139,34 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
+}
+
+/// What [`Dossier::answers_of`] gives of a stored dossier, decoding only its
+/// profiles: an export reads them for every candidature it lists, and a
+/// dossier's pieces, letters and data are most of its bytes.
+fn answers_in(bytes: &[u8], candidature: &str) -> Result<Answers, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Sent {
+        profile: Answers,
+    }
+    #[derive(serde::Deserialize)]
+    struct Candidature {
+        id: String,
+        #[serde(default)]
+        sent: Option<Sent>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Profiles {
+        profile: Answers,
+        candidatures: Vec<Candidature>,
+    }
+    let profiles: Profiles = decode(bytes)?;
+    let sent = profiles
+        .candidatures
+        .into_iter()
+        .find(|c| c.id == candidature)
+        .and_then(|c| c.sent);
+    Ok(sent.map_or(profiles.profile, |sent| sent.profile))
 }
 
 /// The version of a stored dossier, without decoding the rest of it.
@@ -675,6 +703,16 @@ impl Store for SledStore {
         }
         match self.dossiers.get(id).map_err(backend)? {
             Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn answers_of(&self, id: &str, candidature: &str) -> Result<Option<Answers>, StoreError> {
+        if let Some((dossier, _)) = self.recent().dossiers.get(id) {
+            return Ok(Some(dossier.answers_of(candidature).clone()));
+        }
+        match self.dossiers.get(id).map_err(backend)? {
+            Some(bytes) => answers_in(&bytes, candidature).map(Some),
             None => Ok(None),
         }
     }

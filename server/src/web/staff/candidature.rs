@@ -244,10 +244,7 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
     let candidature = seen.candidature()?;
     let actions = member_actions(seen)?;
     let base = seen.path();
-    let profile = candidature
-        .sent
-        .as_ref()
-        .map_or(&dossier.profile, |sent| &sent.profile);
+    let profile = dossier.answers_of(&candidature.id);
     let rights = &seen.staff.member.rights;
     let mut sections: Vec<SectionView> = definition
         .file()
@@ -713,10 +710,7 @@ pub(super) fn staff_printed(
         .into_iter()
         .map(|a| (a.label, a.value))
         .collect();
-    let profile = candidature
-        .sent
-        .as_ref()
-        .map_or(&dossier.profile, |sent| &sent.profile);
+    let profile = dossier.answers_of(&candidature.id);
     let sections_read = |id: &str| rights.reads_section(definition, id);
     let pieces_read = |id: &str| rights.reads_piece(definition, id);
     let mut sections = crate::web::dossier_pdf::sections(definition, profile, &sections_read, lang);

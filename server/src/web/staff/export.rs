@@ -84,17 +84,9 @@ fn cells(
         view.sent,
     ];
     cells.extend(view.columns);
-    let dossier = state.engine.dossier(&row.dossier)?;
-    let candidature = dossier
-        .as_ref()
-        .and_then(|d| d.candidatures.iter().find(|c| c.id == row.candidature));
-    let profile = match (&dossier, candidature) {
-        (_, Some(c)) if c.sent.is_some() => c.sent.as_ref().map(|s| &s.profile),
-        (Some(d), _) => Some(&d.profile),
-        _ => None,
-    };
+    let profile = state.engine.answers_of(&row.dossier, &row.candidature)?;
     for section in sections(&definition, rights) {
-        let answers = profile.and_then(|p| p.get(&section.id));
+        let answers = profile.as_ref().and_then(|p| p.get(&section.id));
         for field in &section.fields {
             let text = |entry: &Value| {
                 entry
