@@ -914,18 +914,48 @@ fn a_candidature_is_read_with_the_answers_it_was_sent_with() {
             "Durand"
         );
         assert_eq!(names(&engine, &journey.dossier, &other), "Martin");
+        assert_eq!(
+            sent_answers_kept(&engine),
+            1,
+            "the sent candidature's, apart"
+        );
         (journey, other)
     };
-    // Read from the tree, only its profiles decoded.
+    // Read from the store: the sent answers apart, the others from the
+    // dossier with only its profiles decoded.
+    let check = |engine: &Engine<SledStore>| {
+        assert_eq!(
+            names(engine, &journey.dossier, &journey.candidature),
+            "Durand"
+        );
+        assert_eq!(names(engine, &journey.dossier, &other), "Martin");
+        assert_eq!(
+            names(engine, &journey.dossier, "no-such-candidature"),
+            "Martin"
+        );
+        assert_eq!(engine.answers_of("no-such-dossier", &other).unwrap(), None);
+    };
+    check(&reopened(|| opened().map(Result::unwrap)));
+    // A store of an earlier version gets the sent answers at its opening.
+    {
+        let db = reopened(|| sled::open(folder.path()));
+        let marker = "indexes: rows, counts, due times, waiting lists, answers sent (version 8)";
+        db.remove(marker)
+            .unwrap()
+            .expect("the marker of this version");
+        db.drop_tree("answers_sent_by_candidature").unwrap();
+        db.flush().unwrap();
+    }
     let engine = reopened(|| opened().map(Result::unwrap));
-    assert_eq!(
-        names(&engine, &journey.dossier, &journey.candidature),
-        "Durand"
-    );
-    assert_eq!(names(&engine, &journey.dossier, &other), "Martin");
-    assert_eq!(
-        names(&engine, &journey.dossier, "no-such-candidature"),
-        "Martin"
-    );
-    assert_eq!(engine.answers_of("no-such-dossier", &other).unwrap(), None);
+    assert_eq!(sent_answers_kept(&engine), 1);
+    check(&engine);
+}
+
+/// How many answers of sent candidatures the store keeps apart.
+fn sent_answers_kept(engine: &Engine<SledStore>) -> u64 {
+    let sizes = engine.store().sizes().unwrap();
+    let tree = sizes
+        .iter()
+        .find(|t| t.name == "answers_sent_by_candidature");
+    tree.map_or(0, |t| t.entries)
 }

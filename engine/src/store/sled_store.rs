@@ -46,6 +46,11 @@ pub struct SledStore {
     /// The keys each dossier has in `by_formation` and `ordered`, to
     /// change them when it changes (see [`IndexKeys`]).
     index_keys: sled::Tree,
+    /// The answers each candidature was sent with, by dossier and
+    /// candidature ([`answers_key`]): an export reads them for every
+    /// candidature it lists, a fraction of the bytes of their dossiers,
+    /// which sled would otherwise keep in memory by the hundred megabytes.
+    answers: sled::Tree,
     /// The record of the command being written, while it is (see
     /// [`super::write_set`]).
     records: sled::Tree,
@@ -139,6 +144,12 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
+}
+
+/// The key of the answers candidature `candidature` of dossier `id` was
+/// sent with.
+fn answers_key(id: &str, candidature: &str) -> Vec<u8> {
+    super::index_key(&[id, candidature])
 }
 
 /// What [`Dossier::answers_of`] gives of a stored dossier, decoding only its
@@ -345,6 +356,7 @@ impl SledStore {
             by_formation: tree("candidatures_by_formation_and_state")?,
             ordered: tree("deadlines_by_time_and_waiting_lists_by_rank")?,
             index_keys: tree("index_keys_by_dossier")?,
+            answers: tree("answers_sent_by_candidature")?,
             records: tree("command_being_written")?,
             db,
             writer: Mutex::new(Writer::default()),
@@ -460,6 +472,7 @@ impl SledStore {
                 Target::ByFormation => &self.by_formation,
                 Target::Ordered => &self.ordered,
                 Target::IndexKeys => &self.index_keys,
+                Target::Answers => &self.answers,
             };
             let key = operation.key.as_slice();
             match &operation.value {
@@ -543,6 +556,20 @@ impl SledStore {
             }
             if after != before {
                 set.insert(Target::IndexKeys, id, after.bytes());
+            }
+            // A candidature's sent copy is replaced, never taken away, so
+            // its answers are only ever written again.
+            for candidature in &commit.dossier.candidatures {
+                let Some(sent) = &candidature.sent else {
+                    continue;
+                };
+                let key = answers_key(id, &candidature.id);
+                let bytes = encode(&sent.profile)?;
+                let stored = earlier(n).is_none()
+                    && self.answers.get(&key).map_err(backend)?.as_deref() == Some(&bytes[..]);
+                if !stored {
+                    set.insert(Target::Answers, key, bytes);
+                }
             }
             all_keys.push(after);
         }
@@ -711,6 +738,14 @@ impl Store for SledStore {
         if let Some((dossier, _)) = self.recent().dossiers.get(id) {
             return Ok(Some(dossier.answers_of(candidature).clone()));
         }
+        if let Some(sent) = self
+            .answers
+            .get(answers_key(id, candidature))
+            .map_err(backend)?
+        {
+            return decode(&sent).map(Some);
+        }
+        // Not sent: the dossier's own answers.
         match self.dossiers.get(id).map_err(backend)? {
             Some(bytes) => answers_in(&bytes, candidature).map(Some),
             None => Ok(None),
@@ -846,22 +881,40 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
-        const BUILT: &[u8] = b"indexes: rows, counts, due times, waiting lists (version 7)";
+        const BUILT: &[u8] =
+            b"indexes: rows, counts, due times, waiting lists, answers sent (version 8)";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
+        // Version 8: the answers each candidature was sent with, apart.
         // Version 7: a row without its ids, as an array (`encode_row`).
         // Version 6: a row's search text holds its names, folded. Before
         // version 5, each dossier's keys in `ordered` alone, as JSON.
         self.db
             .drop_tree("ordered_keys_by_dossier")
             .map_err(backend)?;
-        for tree in [&self.by_formation, &self.ordered, &self.index_keys] {
+        for tree in [
+            &self.by_formation,
+            &self.ordered,
+            &self.index_keys,
+            &self.answers,
+        ] {
             tree.clear().map_err(backend)?;
         }
         for entry in self.dossiers.iter() {
             let (id, bytes) = entry.map_err(backend)?;
-            let indexed = indexed(&decode::<Dossier>(&bytes)?)?;
+            let dossier = decode::<Dossier>(&bytes)?;
+            for candidature in &dossier.candidatures {
+                if let Some(sent) = &candidature.sent {
+                    self.answers
+                        .insert(
+                            answers_key(&dossier.id, &candidature.id),
+                            encode(&sent.profile)?,
+                        )
+                        .map_err(backend)?;
+                }
+            }
+            let indexed = indexed(&dossier)?;
             let keys = IndexKeys::of(&indexed);
             for (key, row) in keys.rows.iter().zip(&indexed.rows) {
                 self.by_formation

@@ -27,16 +27,20 @@ pub(crate) enum Target {
     ByFormation,
     Ordered,
     IndexKeys,
+    Answers,
 }
 
 impl Target {
-    const ALL: [Target; 6] = [
+    // In the order of their bytes, as records store them: a new tree goes
+    // last.
+    const ALL: [Target; 7] = [
         Target::Dossiers,
         Target::Events,
         Target::Outbox,
         Target::ByFormation,
         Target::Ordered,
         Target::IndexKeys,
+        Target::Answers,
     ];
 
     fn byte(self) -> u8 {
