@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{allowed, not_found, FileRefusal, FreedPlace, Step, WorkflowError};
+use super::{allowed, not_found, record_changes, FileRefusal, FreedPlace, Step, WorkflowError};
 use crate::answers::{
     check_answer, check_entry, is_blank, reads_context, Problem, DEFAULT_MAX_ENTRIES,
 };
@@ -84,16 +84,15 @@ impl Step<'_> {
                 return Err(WorkflowError::InvalidValue { field, problem });
             }
         }
-        let before = self
-            .after
-            .profile
-            .get(section_id)
-            .cloned()
-            .unwrap_or(Value::Null);
-        self.after
-            .profile
-            .insert(section_id.to_owned(), answers.clone());
-        self.change_each(format!("profile/{section_id}"), before, answers.clone());
+        let profile = &mut self.after.profile;
+        let before = profile.insert(section_id.to_owned(), answers.clone());
+        let path = format!("profile/{section_id}");
+        record_changes(
+            &mut self.changes,
+            &path,
+            before.unwrap_or(Value::Null),
+            answers,
+        );
         Ok(())
     }
 
@@ -142,10 +141,12 @@ impl Step<'_> {
             return Err(WorkflowError::InvalidValue { field, problem });
         }
         let slot = &mut self.after.candidatures[index].form;
-        let before = slot.clone().map_or(Value::Null, Value::Object);
-        *slot = Some(answers.clone());
+        let before = slot
+            .replace(answers.clone())
+            .map_or(Value::Null, Value::Object);
         let after = Value::Object(answers.clone());
-        self.change_each(format!("candidatures/{candidature_id}/form"), before, after);
+        let path = format!("candidatures/{candidature_id}/form");
+        record_changes(&mut self.changes, &path, before, &after);
         Ok(())
     }
 

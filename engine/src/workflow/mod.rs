@@ -391,30 +391,6 @@ impl Step<'_> {
         }
     }
 
-    /// Records what changed between two sections' answers field by field (or
-    /// entry by entry): the event keeps the change, not two whole copies.
-    fn change_each(&mut self, path: String, before: Value, after: Value) {
-        match (before, after) {
-            (Value::Object(mut before), Value::Object(after)) => {
-                for (key, value) in &after {
-                    let old = before.remove(key).unwrap_or(Value::Null);
-                    self.change(format!("{path}/{key}"), old, value.clone());
-                }
-                for (key, old) in before {
-                    self.change(format!("{path}/{key}"), old, Value::Null);
-                }
-            }
-            (Value::Array(before), Value::Array(after)) => {
-                for index in 0..before.len().max(after.len()) {
-                    let old = before.get(index).cloned().unwrap_or(Value::Null);
-                    let new = after.get(index).cloned().unwrap_or(Value::Null);
-                    self.change(format!("{path}/{index}"), old, new);
-                }
-            }
-            (before, after) => self.change(path, before, after),
-        }
-    }
-
     fn candidature_index(&self, id: &str) -> Result<usize, WorkflowError> {
         self.after
             .candidatures
@@ -441,6 +417,43 @@ impl Step<'_> {
     }
 }
 
+/// Records in `changes` what changed from `before` to `after` under `path`,
+/// field by field (or entry by entry): the event keeps the change, not two
+/// whole copies. Only what changed is copied, and its path written.
+fn record_changes(changes: &mut Vec<Change>, path: &str, before: Value, after: &Value) {
+    let mut record = |path: &dyn Fn() -> String, before: Value, after: &Value| {
+        if before != *after {
+            changes.push(Change {
+                path: path(),
+                before,
+                after: after.clone(),
+            });
+        }
+    };
+    match (before, after) {
+        (Value::Object(mut before), Value::Object(after)) => {
+            for (key, value) in after {
+                let old = before.remove(key).unwrap_or(Value::Null);
+                record(&|| format!("{path}/{key}"), old, value);
+            }
+            for (key, old) in before {
+                record(&|| format!("{path}/{key}"), old, &Value::Null);
+            }
+        }
+        (Value::Array(before), Value::Array(after)) => {
+            let mut before = before.into_iter();
+            for (index, value) in after.iter().enumerate() {
+                let old = before.next().unwrap_or(Value::Null);
+                record(&|| format!("{path}/{index}"), old, value);
+            }
+            for (index, old) in (after.len()..).zip(before) {
+                record(&|| format!("{path}/{index}"), old, &Value::Null);
+            }
+        }
+        (before, after) => record(&|| path.to_owned(), before, after),
+    }
+}
+
 /// Whether `role` is among the roles (`by:`) allowed to perform `transition`.
 fn allowed(by: &OneOrMany, role: &str, transition: &str) -> Result<(), WorkflowError> {
     if by.ids().contains(&role) {
@@ -450,5 +463,55 @@ fn allowed(by: &OneOrMany, role: &str, transition: &str) -> Result<(), WorkflowE
             role: role.to_owned(),
             action: format!("perform `{transition}`"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn changes(before: Value, after: Value) -> Vec<(String, Value, Value)> {
+        let mut changes = Vec::new();
+        record_changes(&mut changes, "p", before, &after);
+        changes
+            .into_iter()
+            .map(|c| (c.path, c.before, c.after))
+            .collect()
+    }
+
+    #[test]
+    fn only_what_changed_is_recorded_field_by_field_and_entry_by_entry() {
+        // A field changed, one kept, one added, one removed.
+        assert_eq!(
+            changes(
+                json!({"a": 1, "b": "same", "gone": true}),
+                json!({"a": 2, "b": "same", "new": [1]})
+            ),
+            [
+                ("p/a".into(), json!(1), json!(2)),
+                ("p/new".into(), Value::Null, json!([1])),
+                ("p/gone".into(), json!(true), Value::Null),
+            ]
+        );
+        // Entries: one changed, one kept, then one more; or one less.
+        let two = json!([{"x": 1}, {"y": 2}]);
+        assert_eq!(
+            changes(two.clone(), json!([{"x": 1}, {"y": 3}, {"z": 4}])),
+            [
+                ("p/1".into(), json!({"y": 2}), json!({"y": 3})),
+                ("p/2".into(), Value::Null, json!({"z": 4})),
+            ]
+        );
+        assert_eq!(
+            changes(two, json!([{"x": 1}])),
+            [("p/1".into(), json!({"y": 2}), Value::Null)]
+        );
+        // A first save, or a value of another kind: one change, whole.
+        assert_eq!(
+            changes(Value::Null, json!({"a": 1})),
+            [("p".into(), Value::Null, json!({"a": 1}))]
+        );
+        assert!(changes(json!({"a": 1}), json!({"a": 1})).is_empty());
     }
 }
