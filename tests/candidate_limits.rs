@@ -5,9 +5,15 @@
 
 mod serving;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
+use std::time::Duration;
 
 use serving::*;
+
+/// Uploads the server receives at once (`UPLOADS_AT_ONCE` in its web module).
+const UPLOADS_AT_ONCE: usize = 16;
 
 /// Bytes of the files under `folder`.
 fn size_of(folder: &Path) -> u64 {
@@ -125,5 +131,73 @@ fn one_candidate_cannot_fill_the_disk_and_is_told_each_limit() {
         "{}",
         paused.body
     );
+    server.stop();
+}
+
+/// The status line of the answer to `request`, sent on a connection of its
+/// own; empty if none came within ten seconds (the request waits).
+fn status_line(server: &Guichet, request: &str) -> String {
+    let address = server.url("").trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut received = [0u8; 64];
+    let read = stream.read(&mut received).unwrap_or(0);
+    let text = String::from_utf8_lossy(&received[..read]).into_owned();
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn uploads_waiting_for_their_turn_keep_no_one_else_waiting() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
+    let apply = browser.post(
+        &server.url("/formations/m1-set/candidater"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(apply.status, 303);
+    // Uploads whose body never ends: every turn to receive one is taken.
+    let upload = |cookie: &str| {
+        format!(
+            "POST /candidatures/c1/pieces/cv HTTP/1.1\r\nHost: guichet\r\n{cookie}\
+             Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+             Content-Length: 1000000\r\n\r\n--{BOUNDARY}\r\n"
+        )
+    };
+    let cookie = format!("Cookie: {}\r\n", browser.cookie_header());
+    let address = server.url("").trim_start_matches("http://").to_owned();
+    let held: Vec<TcpStream> = (0..UPLOADS_AT_ONCE)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&address).unwrap();
+            stream.write_all(upload(&cookie).as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    // Then a referee's page, a referee's letter sent with an unknown link
+    // and an upload without a session are answered, not kept waiting.
+    let referee = status_line(
+        &server,
+        "GET /tiers/unknown HTTP/1.1\r\nHost: guichet\r\n\r\n",
+    );
+    assert_eq!(referee, "HTTP/1.1 404 Not Found");
+    let letter = upload("").replace("/candidatures/c1/pieces/cv", "/tiers/unknown");
+    assert_eq!(status_line(&server, &letter), "HTTP/1.1 404 Not Found");
+    let anonymous = status_line(&server, &upload(""));
+    assert!(anonymous.starts_with("HTTP/1.1 "), "answered: {anonymous}");
+    // And the signed-in candidate's own next upload waits for a turn.
+    let mut waiting = TcpStream::connect(&address).unwrap();
+    waiting.write_all(upload(&cookie).as_bytes()).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut nothing = [0u8; 16];
+    assert!(
+        waiting.read(&mut nothing).is_err(),
+        "no answer before a turn"
+    );
+    drop((held, waiting));
     server.stop();
 }

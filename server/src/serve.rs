@@ -315,6 +315,7 @@ fn procedure_state(
         log_links: options.smtp.is_none(),
         mail_wake: Arc::new(Notify::new()),
         definition_file: file.to_owned(),
+        upload_turns: tokio::sync::Semaphore::new(crate::web::UPLOADS_AT_ONCE),
         archives: crate::web::ArchiveJobs::new(folder.join("archives"), options.archive_max)
             .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
     }))

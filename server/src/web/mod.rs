@@ -117,6 +117,8 @@ pub struct AppState {
     pub archives: staff::archive::Jobs,
     /// The definition file served, which the editor's publications rewrite.
     pub definition_file: std::path::PathBuf,
+    /// Turns to receive an upload (see [`AppState::upload_turn`]).
+    pub upload_turns: tokio::sync::Semaphore,
 }
 
 /// What the pages speak, from one version of the definition.
@@ -159,6 +161,17 @@ impl Face {
 }
 
 impl AppState {
+    /// Waits for a turn to receive an upload (one of [`UPLOADS_AT_ONCE`]),
+    /// held until what it returns is dropped. Taken once the sender is
+    /// known (a session, a referee's link) and just before the body is
+    /// read: nobody else's request waits behind uploads, and a request that
+    /// will be refused takes no turn.
+    pub async fn upload_turn(
+        &self,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
+        self.upload_turns.acquire().await
+    }
+
     /// The pages' languages, the procedure's own words and its prefix.
     pub fn site(&self) -> &'static extract::Site {
         self.face().site
@@ -547,9 +560,7 @@ fn candidature_routes(state: &AppState) -> Router<App> {
     let largest = pieces.filter_map(|p| definition.max_size(&p.id)).max();
     let limit = usize::try_from(largest.unwrap_or(0)).unwrap_or(usize::MAX);
     let body_limit = DefaultBodyLimit::max(limit.saturating_add(1 << 20));
-    let turns = Arc::new(tokio::sync::Semaphore::new(UPLOADS_AT_ONCE));
-    let turn = middleware::from_fn_with_state(turns, upload_turn);
-    let upload = post(uploads::upload).layer(body_limit).layer(turn.clone());
+    let upload = post(uploads::upload).layer(body_limit);
     Router::new()
         .route("/formations", get(catalogue::catalogue))
         .route("/formations/{id}", get(catalogue::formation))
@@ -586,8 +597,7 @@ fn candidature_routes(state: &AppState) -> Router<App> {
             "/tiers/{token}",
             get(third_party::show)
                 .post(third_party::send)
-                .layer(body_limit)
-                .layer(turn),
+                .layer(body_limit),
         )
 }
 
@@ -595,18 +605,7 @@ fn candidature_routes(state: &AppState) -> Router<App> {
 /// before their body is read (their bytes wait in the connection). Each
 /// upload is held whole in memory while it is checked and stored: this
 /// bounds that memory when hundreds arrive together on the last day.
-const UPLOADS_AT_ONCE: usize = 16;
-
-/// Runs an upload in its turn (see [`UPLOADS_AT_ONCE`]).
-async fn upload_turn(
-    State(turns): State<Arc<tokio::sync::Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    // Held until the answer is made; the semaphore is never closed.
-    let _turn = turns.acquire().await;
-    next.run(request).await
-}
+pub const UPLOADS_AT_ONCE: usize = 16;
 
 /// The dossier's sections, their entries, and the live preview of a form.
 fn dossier_routes() -> Router<App> {

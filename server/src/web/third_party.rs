@@ -239,6 +239,8 @@ pub async fn send(visit: Visit, Path(token): Path<String>, mut multipart: Multip
         .and_then(|r| definition.piece(r.provides.as_deref()?))
         .ok_or(PageError::NotFound)?;
     let limit = definition.max_size(&piece.id).unwrap_or(0);
+    // Held until the answer is made; the semaphore is never closed.
+    let _turn = state.upload_turn().await;
     let (name, bytes, format) =
         match received_file(&visit, &mut multipart, &piece.accept, limit).await? {
             Ok(file) => file,

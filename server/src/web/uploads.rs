@@ -134,6 +134,9 @@ pub async fn upload(
     let piece = own.definition.piece(&piece_id).ok_or(PageError::NotFound)?;
     let limit = own.definition.max_size(&piece_id).unwrap_or(0);
     let refused = |words: String| render_candidature(&own, &id, Some(words));
+    // Held until the answer is made; the semaphore is never closed.
+    let state = Arc::clone(&visit.state);
+    let _turn = state.upload_turn().await;
     let (name, bytes, format) =
         match received_file(visit, &mut multipart, &piece.accept, limit).await? {
             Ok(file) => file,
