@@ -1554,3 +1554,52 @@ fn the_editor_publishes_a_changed_list_file_and_writes_nothing_the_definition_do
     assert!(!lists.join("extra.csv").exists());
     server.stop();
 }
+
+#[test]
+fn a_piece_limit_raised_by_a_published_version_is_the_one_its_uploads_meet() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    // The OSU file as it is (its scenarios pass), served inside its campaign.
+    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let original = std::fs::read_to_string(&file).unwrap();
+    let log = folder.path().join("guichet.log");
+    let logged = std::fs::File::create(&log).unwrap();
+    let now = ["--now", "2027-04-02T10:00:00+02:00"];
+    let server = Guichet::launch_on(&file, &data, None, &now, logged);
+    // A CV of 3.5 MB: past the 2 MB of the version the server started with,
+    // and past that and the room of the form around it.
+    let text = "x".repeat(3_500_000);
+    let cv = pdf_of_contents(&[format!("BT /F1 12 Tf 72 760 Td ({text}) Tj ET")]);
+    let send_cv = |browser: &mut Browser| {
+        let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
+        let apply = browser.post(
+            &server.url("/formations/m1-set/candidater"),
+            &[("csrf", &csrf)],
+        );
+        assert_eq!(apply.status, 303, "{}", apply.body);
+        let url = server.url("/candidatures/c1/pieces/cv");
+        upload(browser, &url, &csrf, "cv.pdf", &cv)
+    };
+    let mut early = activated(&server, &log, "alice@example.org");
+    let refused = send_cv(&mut early);
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("2 Mo"), "{}", refused.body);
+
+    // The CV's limit raised to 5 MB and published.
+    let cv_line = "accept: [pdf, jpg, png], max_size: 2MB }";
+    assert!(original.contains(&format!("en: CV }}, {cv_line}")));
+    let raised = original.replacen(cv_line, "accept: [pdf, jpg, png], max_size: 5MB }", 1);
+    std::fs::write(&file, raised).unwrap();
+    reload_and_wait(&data, &log, "new version published");
+    // A dossier begun under it takes the CV; the one begun before keeps
+    // its version's limit.
+    let mut late = activated(&server, &log, "bruno@example.org");
+    let taken = send_cv(&mut late);
+    assert_eq!(taken.status, 303, "{}", taken.body);
+    let csrf = csrf_of(&early.get(&server.url("/tableau-de-bord")).body);
+    let url = server.url("/candidatures/c1/pieces/cv");
+    let still = upload(&mut early, &url, &csrf, "cv.pdf", &cv);
+    assert_eq!(still.status, 422);
+    assert!(still.body.contains("2 Mo"), "{}", still.body);
+    server.stop();
+}

@@ -438,7 +438,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(home))
         .merge(account_routes())
-        .merge(candidature_routes(&state))
+        .merge(candidature_routes())
         .merge(dossier_routes())
         .merge(staff::routes())
         .route("/health", get(health))
@@ -551,15 +551,11 @@ fn account_routes() -> Router<App> {
 }
 
 /// The catalogue, applying, candidatures and their pieces.
-fn candidature_routes(state: &AppState) -> Router<App> {
+fn candidature_routes() -> Router<App> {
     use candidature::{apply, apply_form, perform, piece_action, transition_form};
-    // Room for the largest piece and the form around it; the handler itself
-    // cuts each upload at its own piece's limit.
-    let definition = state.engine.definition();
-    let pieces = definition.file().pieces.iter();
-    let largest = pieces.filter_map(|p| definition.max_size(&p.id)).max();
-    let limit = usize::try_from(largest.unwrap_or(0)).unwrap_or(usize::MAX);
-    let body_limit = DefaultBodyLimit::max(limit.saturating_add(1 << 20));
+    // The handlers cut each upload at its own piece's limit, as the
+    // sender's version of the definition sets it.
+    let body_limit = DefaultBodyLimit::disable();
     let upload = post(uploads::upload).layer(body_limit);
     Router::new()
         .route("/formations", get(catalogue::catalogue))

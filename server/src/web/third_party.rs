@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Multipart, Path};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
@@ -225,7 +225,11 @@ pub async fn show(visit: Visit, Path(token): Path<String>) -> PageResult {
 }
 
 /// `POST /tiers/{token}`: the third party sends their piece.
-pub async fn send(visit: Visit, Path(token): Path<String>, mut multipart: Multipart) -> PageResult {
+pub async fn send(
+    visit: Visit,
+    Path(token): Path<String>,
+    form: axum::extract::Request,
+) -> PageResult {
     let state = Arc::clone(&visit.state);
     let lang = visit.lang;
     let (dossier, _, request) = state
@@ -241,11 +245,10 @@ pub async fn send(visit: Visit, Path(token): Path<String>, mut multipart: Multip
     let limit = definition.max_size(&piece.id).unwrap_or(0);
     // Held until the answer is made; the semaphore is never closed.
     let _turn = state.upload_turn().await;
-    let (name, bytes, format) =
-        match received_file(&visit, &mut multipart, &piece.accept, limit).await? {
-            Ok(file) => file,
-            Err(words) => return letter_page(&visit, &token, Some(words)),
-        };
+    let (name, bytes, format) = match received_file(&visit, form, &piece.accept, limit).await? {
+        Ok(file) => file,
+        Err(words) => return letter_page(&visit, &token, Some(words)),
+    };
     let worker = Arc::clone(&state);
     let name = clean_file_name(&name);
     let sent = token.clone();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Multipart, Path};
+use axum::extract::{FromRequest, Multipart, Path, Request};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use guichet_engine::model::FileFormat;
@@ -23,6 +23,20 @@ enum UploadFailure {
     TooLarge,
     /// The stream broke (or the server's own body limit cut it).
     Broken,
+}
+
+/// Room for an upload form's other fields (its CSRF token) beside the file.
+const FORM_ROOM: u64 = 1 << 20;
+
+/// The upload form `request` carries, its body cut past `limit` and the
+/// form's room: the limit of the piece as the sender's version of the
+/// definition sets it, which a version published since start-up may have
+/// raised (the routes leave bodies unlimited for this). `None` if it is
+/// not a form with a file.
+async fn upload_form(request: Request, limit: u64) -> Option<Multipart> {
+    let most = usize::try_from(limit.saturating_add(FORM_ROOM)).unwrap_or(usize::MAX);
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, most)));
+    Multipart::from_request(request, &()).await.ok()
 }
 
 /// What an upload form sent.
@@ -89,7 +103,7 @@ fn accepted_file(
 /// told about it.
 pub(super) async fn received_file(
     visit: &Visit,
-    multipart: &mut Multipart,
+    request: Request,
     accept: &[FileFormat],
     limit: u64,
 ) -> Result<Result<(String, Vec<u8>, FileFormat), String>, PageError> {
@@ -102,7 +116,10 @@ pub(super) async fn received_file(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    let upload = match read_upload(multipart, limit).await {
+    let Some(mut multipart) = upload_form(request, limit).await else {
+        return Ok(Err(lang.t("upload_broken")));
+    };
+    let upload = match read_upload(&mut multipart, limit).await {
         Ok(upload) => upload,
         Err(UploadFailure::TooLarge) => return Ok(Err(too_large)),
         Err(UploadFailure::Broken) if declared > limit => return Ok(Err(too_large)),
@@ -124,7 +141,7 @@ pub(super) async fn received_file(
 pub async fn upload(
     own: OwnDossier,
     Path((id, piece_id)): Path<(String, String)>,
-    mut multipart: Multipart,
+    request: Request,
 ) -> PageResult {
     let (visit, lang) = (&own.visit, own.visit.lang);
     let candidature = own.candidature(&id)?;
@@ -137,11 +154,10 @@ pub async fn upload(
     // Held until the answer is made; the semaphore is never closed.
     let state = Arc::clone(&visit.state);
     let _turn = state.upload_turn().await;
-    let (name, bytes, format) =
-        match received_file(visit, &mut multipart, &piece.accept, limit).await? {
-            Ok(file) => file,
-            Err(words) => return refused(words),
-        };
+    let (name, bytes, format) = match received_file(visit, request, &piece.accept, limit).await? {
+        Ok(file) => file,
+        Err(words) => return refused(words),
+    };
     let actions = candidate_actions(&own, candidature)?;
     let attach = actions.piece(&piece_id).iter().find(|a| a.attaches_file);
     let transition = match attach {
