@@ -6,7 +6,7 @@
 
 mod serving;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
@@ -1017,8 +1017,12 @@ fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let log_path = folder.path().join("guichet.log");
-    let now = ["--now", "2027-04-02T10:00:00+02:00"];
-    let server = Guichet::launch(&data, None, &now, std::fs::File::create(&log_path).unwrap());
+    let server = Guichet::launch(
+        &data,
+        None,
+        &IN_CAMPAIGN,
+        std::fs::File::create(&log_path).unwrap(),
+    );
     let mut candidate = activated(&server, &log_path, "camille@example.org");
     let mut mallory = activated(&server, &log_path, "mallory@example.org");
     server.stop();
@@ -1044,7 +1048,7 @@ fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_
 
     let link = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
     let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
-    let server = Guichet::launch(&data, Some(smtp.port), &now, Stdio::null());
+    let server = Guichet::launch(&data, Some(smtp.port), &IN_CAMPAIGN, Stdio::null());
     let mut decision = Value::Null;
     wait_for("the decision's mail", || {
         let received = smtp.received();
@@ -1150,6 +1154,16 @@ fn serving_version(server: &Guichet) -> String {
     health["definition"].as_str().unwrap().to_owned()
 }
 
+/// A time inside the OSU campaign, for `--now`.
+const IN_CAMPAIGN: [&str; 2] = ["--now", "2027-04-02T10:00:00+02:00"];
+
+/// The OSU file as it is (its scenarios pass) copied into `folder`, and the
+/// data folder of a server on it.
+fn osu_as_it_is(folder: &Path) -> (PathBuf, PathBuf) {
+    let file = osu_copy(&folder.join("definition"), |text| text);
+    (file, folder.join("data"))
+}
+
 /// `guichet reload`, then waits until the log says `expected` one more time.
 fn reload_and_wait(data: &Path, log: &Path, expected: &str) {
     let count = || {
@@ -1171,18 +1185,15 @@ fn reload_and_wait(data: &Path, log: &Path, expected: &str) {
 #[test]
 fn a_changed_file_is_published_on_reload_and_a_bad_one_refused_while_the_running_version_serves() {
     let folder = tempfile::tempdir().unwrap();
-    let data = folder.path().join("data");
-    // The OSU file as it is (its scenarios pass), served inside its campaign.
-    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let (file, data) = osu_as_it_is(folder.path());
     let original = std::fs::read_to_string(&file).unwrap();
     let log = folder.path().join("guichet.log");
     let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let now = ["--now", "2027-04-02T10:00:00+02:00"];
     let server = Guichet::launch_on(
         &file,
         &data,
         None,
-        &now,
+        &IN_CAMPAIGN,
         std::fs::File::create(&log).unwrap(),
     );
     let first = serving_version(&server);
@@ -1353,12 +1364,10 @@ fn editor_json(browser: &mut Browser, url: &str, token: &str, source: &str) -> (
 #[test]
 fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fail() {
     let folder = tempfile::tempdir().unwrap();
-    let data = folder.path().join("data");
-    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let (file, data) = osu_as_it_is(folder.path());
     let original = std::fs::read_to_string(&file).unwrap();
     let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let now = ["--now", "2027-04-02T10:00:00+02:00"];
-    let server = Guichet::launch_on(&file, &data, None, &now, Stdio::null());
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
     let first = serving_version(&server);
     let mut office = signed_in_staff(&server, &admin);
     let editor = office.get(&server.url("/staff/editeur"));
@@ -1508,11 +1517,9 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
 #[test]
 fn the_editor_publishes_a_changed_list_file_and_writes_nothing_the_definition_does_not_name() {
     let folder = tempfile::tempdir().unwrap();
-    let data = folder.path().join("data");
-    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let (file, data) = osu_as_it_is(folder.path());
     let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let now = ["--now", "2027-04-02T10:00:00+02:00"];
-    let server = Guichet::launch_on(&file, &data, None, &now, Stdio::null());
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
     let first = serving_version(&server);
     let mut office = signed_in_staff(&server, &admin);
     let editor = office.get(&server.url("/staff/editeur"));
@@ -1558,14 +1565,11 @@ fn the_editor_publishes_a_changed_list_file_and_writes_nothing_the_definition_do
 #[test]
 fn a_piece_limit_raised_by_a_published_version_is_the_one_its_uploads_meet() {
     let folder = tempfile::tempdir().unwrap();
-    let data = folder.path().join("data");
-    // The OSU file as it is (its scenarios pass), served inside its campaign.
-    let file = osu_copy(&folder.path().join("definition"), |text| text);
+    let (file, data) = osu_as_it_is(folder.path());
     let original = std::fs::read_to_string(&file).unwrap();
     let log = folder.path().join("guichet.log");
     let logged = std::fs::File::create(&log).unwrap();
-    let now = ["--now", "2027-04-02T10:00:00+02:00"];
-    let server = Guichet::launch_on(&file, &data, None, &now, logged);
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, logged);
     // A CV of 3.5 MB: past the 2 MB of the version the server started with,
     // and past that and the room of the form around it.
     let text = "x".repeat(3_500_000);
