@@ -32,7 +32,7 @@ const FORM_ROOM: u64 = 1 << 20;
 /// form's room: the limit of the piece as the sender's version of the
 /// definition sets it, which a version published since start-up may have
 /// raised (the routes leave bodies unlimited for this). `None` if it is
-/// not a form with a file.
+/// not a multipart form (one without its file is told so later).
 async fn upload_form(request: Request, limit: u64) -> Option<Multipart> {
     let most = usize::try_from(limit.saturating_add(FORM_ROOM)).unwrap_or(usize::MAX);
     let request = request.map(|body| Body::new(http_body_util::Limited::new(body, most)));
