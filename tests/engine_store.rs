@@ -898,6 +898,11 @@ fn a_candidature_is_read_with_the_answers_it_was_sent_with() {
             now,
         );
         journey.transmit(&engine, now).unwrap();
+        assert_eq!(
+            answers_kept(&engine, SENT),
+            0,
+            "sent with the dossier's own answers as they are"
+        );
         let save = Command::SaveSection {
             section: "etat_civil".into(),
             answers: identity("Martin"),
@@ -915,14 +920,15 @@ fn a_candidature_is_read_with_the_answers_it_was_sent_with() {
         );
         assert_eq!(names(&engine, &journey.dossier, &other), "Martin");
         assert_eq!(
-            sent_answers_kept(&engine),
+            answers_kept(&engine, SENT),
             1,
-            "the sent candidature's, apart"
+            "the sent candidature's, apart once the dossier's differ"
         );
+        assert_eq!(answers_kept(&engine, OWN), 1, "the dossier's, apart");
         (journey, other)
     };
-    // Read from the store: the sent answers apart, the others from the
-    // dossier with only its profiles decoded.
+    // Read from the store: the sent answers apart, the others the
+    // dossier's own, apart too.
     let check = |engine: &Engine<SledStore>| {
         assert_eq!(
             names(engine, &journey.dossier, &journey.candidature),
@@ -936,26 +942,47 @@ fn a_candidature_is_read_with_the_answers_it_was_sent_with() {
         assert_eq!(engine.answers_of("no-such-dossier", &other).unwrap(), None);
     };
     check(&reopened(|| opened().map(Result::unwrap)));
-    // A store of an earlier version gets the sent answers at its opening.
+    // A store of an earlier version gets both at its opening.
     {
         let db = reopened(|| sled::open(folder.path()));
-        let marker = "indexes: rows, counts, due times, waiting lists, answers sent (version 8)";
+        let marker = "indexes: rows, counts, due times, waiting lists, answers (version 9)";
         db.remove(marker)
             .unwrap()
             .expect("the marker of this version");
-        db.drop_tree("answers_sent_by_candidature").unwrap();
+        db.drop_tree(SENT).unwrap();
+        db.drop_tree(OWN).unwrap();
         db.flush().unwrap();
     }
     let engine = reopened(|| opened().map(Result::unwrap));
-    assert_eq!(sent_answers_kept(&engine), 1);
+    assert_eq!(answers_kept(&engine, SENT), 1);
+    assert_eq!(answers_kept(&engine, OWN), 1);
     check(&engine);
+    // The dossier's own answers back to the sent ones: the copy goes.
+    let version = engine.dossier(&journey.dossier).unwrap().unwrap().version;
+    let save = Command::SaveSection {
+        section: "etat_civil".into(),
+        answers: identity("Durand"),
+    };
+    engine
+        .apply(&journey.dossier, version, &journey.me, save, now)
+        .unwrap();
+    assert_eq!(answers_kept(&engine, SENT), 0);
+    drop(engine);
+    let engine = reopened(|| opened().map(Result::unwrap));
+    assert_eq!(
+        names(&engine, &journey.dossier, &journey.candidature),
+        "Durand"
+    );
+    assert_eq!(names(&engine, &journey.dossier, &other), "Durand");
 }
 
-/// How many answers of sent candidatures the store keeps apart.
-fn sent_answers_kept(engine: &Engine<SledStore>) -> u64 {
+/// The trees of the answers of sent candidatures, and of dossiers' own.
+const SENT: &str = "answers_sent_by_candidature";
+const OWN: &str = "answers_own_by_dossier";
+
+/// How many answers the store keeps in `tree`.
+fn answers_kept(engine: &Engine<SledStore>, tree: &str) -> u64 {
     let sizes = engine.store().sizes().unwrap();
-    let tree = sizes
-        .iter()
-        .find(|t| t.name == "answers_sent_by_candidature");
-    tree.map_or(0, |t| t.entries)
+    let kept = sizes.iter().find(|t| t.name == tree);
+    kept.map_or(0, |t| t.entries)
 }

@@ -216,7 +216,7 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     // As an earlier version left it: no marker, no index.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, counts, due times, waiting lists, answers sent (version 8)")
+        db.remove("indexes: rows, counts, due times, waiting lists, answers (version 9)")
             .unwrap();
         for tree in [
             "candidatures_by_formation_and_state",
@@ -266,7 +266,7 @@ fn rows_stored_as_objects_by_version_6_are_written_again_at_opening() {
     // As version 6 left it: each row a whole object, under the same key.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, counts, due times, waiting lists, answers sent (version 8)")
+        db.remove("indexes: rows, counts, due times, waiting lists, answers (version 9)")
             .unwrap()
             .expect("the marker of this version");
         db.insert(

@@ -212,14 +212,16 @@ fn median<T: PartialOrd + Copy + Default>(values: &mut [T]) -> T {
 }
 
 /// What a section saved writes, as the store wrote it: its dossier's key
-/// and bytes, its event's key without the version that ends it, and its
-/// event's bytes.
+/// and bytes, its event's key without the version that ends it, its
+/// event's bytes, and the dossier's own answers (kept apart for exports,
+/// under the dossier's key).
 #[derive(Clone)]
 struct Written {
     dossier_key: Vec<u8>,
     dossier_bytes: Vec<u8>,
     event_key_prefix: Vec<u8>,
     event_bytes: Vec<u8>,
+    answers_bytes: Vec<u8>,
 }
 
 /// Saves a section on a new dossier in a sled store, then reads back from
@@ -252,7 +254,12 @@ fn written_by_a_save() -> Written {
         .expect("an event")
         .expect("read");
     let version_at = event_key.len() - std::mem::size_of::<u64>();
+    let answers_bytes = tree("answers_own_by_dossier")
+        .get(&dossier_key)
+        .expect("read")
+        .expect("the dossier's own answers");
     Written {
+        answers_bytes: answers_bytes.to_vec(),
         dossier_key: dossier_key.to_vec(),
         dossier_bytes: dossier_bytes.to_vec(),
         event_key_prefix: event_key[..version_at].to_vec(),
@@ -260,13 +267,14 @@ fn written_by_a_save() -> Written {
     }
 }
 
-/// Sled alone, writing a command's keys and bytes (its event, then its
-/// dossier, as the store writes them) and flushing, as a durable command
-/// does.
+/// Sled alone, writing a command's keys and bytes (its event, its
+/// dossier's own answers, then its dossier, as the store writes them) and
+/// flushing, as a durable command does.
 struct BareSled {
     db: sled::Db,
     dossiers: sled::Tree,
     events: sled::Tree,
+    answers: sled::Tree,
     written: Written,
     version: std::cell::Cell<u64>,
 }
@@ -281,6 +289,7 @@ impl BareSled {
         Self {
             dossiers: db.open_tree("dossiers").expect("tree"),
             events: db.open_tree("events").expect("tree"),
+            answers: db.open_tree("answers_own_by_dossier").expect("tree"),
             db,
             written,
             version: Default::default(),
@@ -298,6 +307,12 @@ impl BareSled {
             event_key.extend_from_slice(&version.to_be_bytes());
             self.events
                 .insert(event_key, written.event_bytes.as_slice())
+                .expect("insert");
+            self.answers
+                .insert(
+                    written.dossier_key.as_slice(),
+                    written.answers_bytes.as_slice(),
+                )
                 .expect("insert");
             self.dossiers
                 .insert(

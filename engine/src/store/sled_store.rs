@@ -9,7 +9,7 @@ use std::sync::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::write_set::{IndexKeys, Target, WriteSet};
+use super::write_set::{Guard, IndexKeys, Recorded, Target, WriteSet};
 use super::{Commit, Publication, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
@@ -46,11 +46,16 @@ pub struct SledStore {
     /// The keys each dossier has in `by_formation` and `ordered`, to
     /// change them when it changes (see [`IndexKeys`]).
     index_keys: sled::Tree,
-    /// The answers each candidature was sent with, by dossier and
-    /// candidature ([`answers_key`]): an export reads them for every
-    /// candidature it lists, a fraction of the bytes of their dossiers,
-    /// which sled would otherwise keep in memory by the hundred megabytes.
+    /// The answers a candidature was sent with, by dossier and candidature
+    /// ([`answers_key`]), while they differ from its dossier's own: an
+    /// export reads these or the dossier's own for every candidature it
+    /// lists, a fraction of the bytes of their dossiers, which sled would
+    /// otherwise keep in memory by the hundred megabytes.
     answers: sled::Tree,
+    /// Each dossier's own answers, by its id: what an export shows of a
+    /// candidature not sent yet, without reading its dossier. Written in
+    /// the same command as the dossier, whenever they change.
+    own_answers: sled::Tree,
     /// The record of the command being written, while it is (see
     /// [`super::write_set`]).
     records: sled::Tree,
@@ -150,34 +155,6 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 /// sent with.
 fn answers_key(id: &str, candidature: &str) -> Vec<u8> {
     super::index_key(&[id, candidature])
-}
-
-/// What [`Dossier::answers_of`] gives of a stored dossier, decoding only its
-/// profiles: an export reads them for every candidature it lists, and a
-/// dossier's pieces, letters and data are most of its bytes.
-fn answers_in(bytes: &[u8], candidature: &str) -> Result<Answers, StoreError> {
-    #[derive(serde::Deserialize)]
-    struct Sent {
-        profile: Answers,
-    }
-    #[derive(serde::Deserialize)]
-    struct Candidature {
-        id: String,
-        #[serde(default)]
-        sent: Option<Sent>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Profiles {
-        profile: Answers,
-        candidatures: Vec<Candidature>,
-    }
-    let profiles: Profiles = decode(bytes)?;
-    let sent = profiles
-        .candidatures
-        .into_iter()
-        .find(|c| c.id == candidature)
-        .and_then(|c| c.sent);
-    Ok(sent.map_or(profiles.profile, |sent| sent.profile))
 }
 
 /// The version of a stored dossier, without decoding the rest of it.
@@ -357,6 +334,7 @@ impl SledStore {
             ordered: tree("deadlines_by_time_and_waiting_lists_by_rank")?,
             index_keys: tree("index_keys_by_dossier")?,
             answers: tree("answers_sent_by_candidature")?,
+            own_answers: tree("answers_own_by_dossier")?,
             records: tree("command_being_written")?,
             db,
             writer: Mutex::new(Writer::default()),
@@ -399,9 +377,19 @@ impl SledStore {
         let Some(record) = self.records.get(RECORD).map_err(backend)? else {
             return Ok(false);
         };
-        let set = WriteSet::from_record(&record).ok_or_else(|| {
-            StoreError::Backend("the record of a command being written is unreadable".into())
-        })?;
+        let set = match Recorded::from_bytes(&record) {
+            Some(Recorded::Operations(set)) => set,
+            Some(Recorded::OwnAnswersOf(id)) => {
+                self.write_own_answers_again(&id)?;
+                self.records.remove(RECORD).map_err(backend)?;
+                return Ok(true);
+            }
+            None => {
+                return Err(StoreError::Backend(
+                    "the record of a command being written is unreadable".into(),
+                ))
+            }
+        };
         // Its last dossier stored at its version or a later one: the write
         // was whole, and later writes without a record may have changed
         // what it would set back.
@@ -420,17 +408,39 @@ impl SledStore {
     }
 
     /// Writes `set`'s record (replacing the last one), then its operations;
-    /// or its operations alone when no crash can cut them wrong.
+    /// or its operations alone when no crash can cut them wrong; or, when
+    /// only its dossier's own answers could be left ahead of it, the
+    /// dossier's id first (see [`WriteSet::guard`]).
     fn write_through(&self, writer: &mut Writer, set: &WriteSet) -> Result<(), StoreError> {
-        if set.whole_at_any_cut() {
-            return self.apply(set);
-        }
+        let (guard, kept) = match set.guard() {
+            Guard::Nothing => return self.apply(set),
+            Guard::OwnAnswersOf(id) => (Recorded::own_answers_of(id), false),
+            Guard::Record => (set.record(), true),
+        };
         writer.half_written = true;
-        self.records.insert(RECORD, set.record()).map_err(backend)?;
-        writer.record_kept = true;
+        self.records.insert(RECORD, guard).map_err(backend)?;
+        writer.record_kept = kept;
         self.apply(set)?;
         writer.half_written = false;
         Ok(())
+    }
+
+    /// Writes dossier `id`'s own answers again from the dossier as stored
+    /// (removes them if it is not): a crash may have cut the command that
+    /// wrote them before its dossier.
+    fn write_own_answers_again(&self, id: &[u8]) -> Result<(), StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Profile {
+            profile: Answers,
+        }
+        match self.dossiers.get(id).map_err(backend)? {
+            Some(bytes) => {
+                let profile = decode::<Profile>(&bytes)?.profile;
+                self.own_answers.insert(id, encode(&profile)?).map(drop)
+            }
+            None => self.own_answers.remove(id).map(drop),
+        }
+        .map_err(backend)
     }
 
     /// The version of dossier `id` as stored (0: none), without decoding
@@ -473,6 +483,7 @@ impl SledStore {
                 Target::Ordered => &self.ordered,
                 Target::IndexKeys => &self.index_keys,
                 Target::Answers => &self.answers,
+                Target::OwnAnswers => &self.own_answers,
             };
             let key = operation.key.as_slice();
             match &operation.value {
@@ -533,7 +544,7 @@ impl SledStore {
             for (key, row) in after.rows.iter().zip(&commit.indexed.rows) {
                 let bytes = encode_row(row)?;
                 // A row as stored is left alone: a command that changes no
-                // index then needs no record (`WriteSet::whole_at_any_cut`).
+                // index then needs no record (`WriteSet::guard`).
                 let stored = earlier(n).is_none()
                     && before.rows.contains(key)
                     && self.by_formation.get(key).map_err(backend)?.as_deref() == Some(&bytes[..]);
@@ -557,24 +568,52 @@ impl SledStore {
             if after != before {
                 set.insert(Target::IndexKeys, id, after.bytes());
             }
-            // A candidature's sent copy is replaced, never taken away, so
-            // its answers are only ever written again.
+            // A sent copy is kept apart only while the dossier's own
+            // answers differ from it: most candidates change nothing after
+            // sending, and an export then reads their own answers alone.
             for candidature in &commit.dossier.candidatures {
                 let Some(sent) = &candidature.sent else {
                     continue;
                 };
                 let key = answers_key(id, &candidature.id);
-                let bytes = encode(&sent.profile)?;
-                let stored = earlier(n).is_none()
-                    && self.answers.get(&key).map_err(backend)?.as_deref() == Some(&bytes[..]);
-                if !stored {
-                    set.insert(Target::Answers, key, bytes);
+                let kept = (sent.profile != commit.dossier.profile)
+                    .then(|| encode(&sent.profile))
+                    .transpose()?;
+                let stored = match earlier(n) {
+                    Some(_) => None,
+                    None => Some(self.answers.get(&key).map_err(backend)?),
+                };
+                if stored.is_some_and(|stored| stored.as_deref() == kept.as_deref()) {
+                    continue;
+                }
+                match kept {
+                    Some(bytes) => set.insert(Target::Answers, key, bytes),
+                    None => set.remove(Target::Answers, key),
                 }
             }
             all_keys.push(after);
         }
         for (key, count) in counts {
             set.insert(Target::Ordered, key, count.to_be_bytes());
+        }
+        // Just before the dossiers, so that a section saved needs only its
+        // dossier's id stored first (`WriteSet::guard`).
+        for (n, commit) in commits.iter().enumerate() {
+            let profile = &commit.dossier.profile;
+            let id = commit.dossier.id.as_str();
+            let unchanged = match earlier(n) {
+                Some(written) => &written.dossier.profile == profile,
+                None => match self.recent().dossiers.get(id) {
+                    Some((recent, _)) => &recent.profile == profile,
+                    None => {
+                        let stored = self.own_answers.get(id).map_err(backend)?;
+                        stored.as_deref() == Some(&encode(profile)?[..])
+                    }
+                },
+            };
+            if !unchanged {
+                set.insert(Target::OwnAnswers, id, encode(profile)?);
+            }
         }
         // The dossiers last: whoever reads a dossier's new version finds
         // its event and index entries written.
@@ -745,9 +784,10 @@ impl Store for SledStore {
         {
             return decode(&sent).map(Some);
         }
-        // Not sent: the dossier's own answers.
-        match self.dossiers.get(id).map_err(backend)? {
-            Some(bytes) => answers_in(&bytes, candidature).map(Some),
+        // Not sent (or not one of its candidatures), or sent with the
+        // dossier's own answers as they are.
+        match self.own_answers.get(id).map_err(backend)? {
+            Some(own) => decode(&own).map(Some),
             None => Ok(None),
         }
     }
@@ -882,10 +922,12 @@ impl Store for SledStore {
         // Raised whenever what the indexes hold changes: they are then
         // written again once, from the dossiers.
         const BUILT: &[u8] =
-            b"indexes: rows, counts, due times, waiting lists, answers sent (version 8)";
+            b"indexes: rows, counts, due times, waiting lists, answers (version 9)";
         if self.db.contains_key(BUILT).map_err(backend)? {
             return Ok(());
         }
+        // Version 9: each dossier's own answers apart, a sent copy only
+        // where it differs.
         // Version 8: the answers each candidature was sent with, apart.
         // Version 7: a row without its ids, as an array (`encode_row`).
         // Version 6: a row's search text holds its names, folded. Before
@@ -898,14 +940,22 @@ impl Store for SledStore {
             &self.ordered,
             &self.index_keys,
             &self.answers,
+            &self.own_answers,
         ] {
             tree.clear().map_err(backend)?;
         }
         for entry in self.dossiers.iter() {
             let (id, bytes) = entry.map_err(backend)?;
             let dossier = decode::<Dossier>(&bytes)?;
+            self.own_answers
+                .insert(&id, encode(&dossier.profile)?)
+                .map_err(backend)?;
             for candidature in &dossier.candidatures {
-                if let Some(sent) = &candidature.sent {
+                if let Some(sent) = candidature
+                    .sent
+                    .as_ref()
+                    .filter(|sent| sent.profile != dossier.profile)
+                {
                     self.answers
                         .insert(
                             answers_key(&dossier.id, &candidature.id),
@@ -941,7 +991,7 @@ impl Store for SledStore {
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
         // An event past the dossier's version is that of a write a crash
-        // cut before its dossier (see `WriteSet::whole_at_any_cut`).
+        // cut before its dossier (see `WriteSet::guard`).
         let stored = self.stored_version(id)?;
         let mut events = Vec::new();
         for entry in self.events.scan_prefix(&prefix) {
@@ -1135,6 +1185,78 @@ mod tests {
                 .expect("written");
             assert_eq!(store.count_of("m1", "complete").expect("count"), 0);
         }
+    }
+
+    /// Version `version` of a dossier whose own answer `a` is `answer`.
+    fn answered(version: u64, answer: i64) -> Commit {
+        let mut answered = commit(version, "received", "2027-04-01T00:00:00Z");
+        answered.mails.clear();
+        answered.dossier.profile.insert("a".into(), json!(answer));
+        answered
+    }
+
+    /// A section saved writes its dossier's own answers just before the
+    /// dossier, with the dossier's id stored first: cut anywhere, the
+    /// answers read once the store is opened again are those of the
+    /// dossier as stored.
+    #[test]
+    fn own_answers_cut_ahead_of_their_dossier_are_written_again_from_it() {
+        let operations = {
+            let folder = tempfile::tempdir().expect("a folder");
+            let store = SledStore::open(folder.path()).expect("a store");
+            store.commit(&[answered(1, 1)]).expect("written");
+            let (set, _) = store.write_set(&[answered(2, 2)]).expect("a set");
+            assert_eq!(set.guard(), Guard::OwnAnswersOf(b"d1"), "{set:?}");
+            set.operations.len()
+        };
+        assert_eq!(operations, 3);
+        for cut in 0..=operations {
+            let folder = tempfile::tempdir().expect("a folder");
+            {
+                let store = SledStore::open(folder.path()).expect("a store");
+                store.commit(&[answered(1, 1)]).expect("written");
+                let (mut set, _) = store.write_set(&[answered(2, 2)]).expect("a set");
+                store
+                    .records
+                    .insert(RECORD, Recorded::own_answers_of(b"d1"))
+                    .expect("stored");
+                set.operations.truncate(cut);
+                store.apply(&set).expect("applied");
+                store.flush().expect("flushed");
+            }
+            let store = reopened(folder.path());
+            let dossier = store.dossier("d1").expect("read").expect("the dossier");
+            let answers = store.answers_of("d1", "c1").expect("read");
+            assert_eq!(answers.as_ref(), Some(&dossier.profile), "cut after {cut}");
+            let expected = if cut == operations { 2 } else { 1 };
+            assert_eq!(dossier.profile["a"], json!(expected), "cut after {cut}");
+            assert!(store.records.is_empty(), "the id is removed");
+        }
+    }
+
+    /// Own answers are written when they change, not on every command; a
+    /// candidature not sent, or not the dossier's, is read with them.
+    #[test]
+    fn own_answers_are_written_when_they_change() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        assert_eq!(store.answers_of("d1", "c1").expect("read"), None);
+        store.commit(&[answered(1, 1)]).expect("written");
+        for version in 2..=4 {
+            let (set, _) = store.write_set(&[answered(version, 1)]).expect("a set");
+            assert_eq!(set.guard(), Guard::Nothing, "unchanged at {version}");
+            store.commit(&[answered(version, 1)]).expect("written");
+        }
+        store.commit(&[answered(5, 5)]).expect("written");
+        for candidature in ["c1", "c9"] {
+            let answers = store.answers_of("d1", candidature).expect("read");
+            assert_eq!(answers.expect("answers")["a"], json!(5));
+        }
+        drop(store);
+        let store = reopened(folder.path());
+        let answers = store.answers_of("d1", "c1").expect("read");
+        assert_eq!(answers.expect("answers")["a"], json!(5), "from the tree");
+        assert_eq!(store.answers_of("d2", "c1").expect("read"), None);
     }
 
     /// A dossier written once is not copied among the recent ones; from

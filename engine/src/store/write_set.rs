@@ -15,8 +15,11 @@
 //! delivered mail, which removes the record first).
 //!
 //! Operations that no cut can leave wrong (a dossier's event then the
-//! dossier, see [`WriteSet::whole_at_any_cut`]) are written without a
-//! record: a section saved is then the same inserts as sled alone would do.
+//! dossier, see [`WriteSet::guard`]) are written without a record. A
+//! dossier's own answers, kept apart for exports, are the one copy a cut
+//! could leave ahead of their dossier: a section saved writes, instead of
+//! the record, the dossier's id alone, and opening the store writes that
+//! dossier's answers again from it.
 
 /// The trees a command writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +31,13 @@ pub(crate) enum Target {
     Ordered,
     IndexKeys,
     Answers,
+    OwnAnswers,
 }
 
 impl Target {
     // In the order of their bytes, as records store them: a new tree goes
     // last.
-    const ALL: [Target; 7] = [
+    const ALL: [Target; 8] = [
         Target::Dossiers,
         Target::Events,
         Target::Outbox,
@@ -41,6 +45,7 @@ impl Target {
         Target::Ordered,
         Target::IndexKeys,
         Target::Answers,
+        Target::OwnAnswers,
     ];
 
     fn byte(self) -> u8 {
@@ -69,6 +74,48 @@ pub(crate) struct WriteSet {
 /// The first byte of a record, raised if its form ever changes.
 const FORM: u8 = 1;
 
+/// The first byte of what is stored instead of a record before a dossier's
+/// own answers ([`Guard::OwnAnswersOf`]): the dossier's id follows.
+const OWN_ANSWERS_OF: u8 = 2;
+
+/// What a write set needs stored before its operations ([`WriteSet::guard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guard<'a> {
+    Nothing,
+    /// The id of the dossier whose own answers are written again from it
+    /// if the store opens after a crash.
+    OwnAnswersOf(&'a [u8]),
+    Record,
+}
+
+/// What the store keeps while a command is being written, read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// The command's operations, to play again.
+    Operations(WriteSet),
+    /// The dossier whose own answers are to be written again from it.
+    OwnAnswersOf(Vec<u8>),
+}
+
+impl Recorded {
+    /// What `bytes` hold: a record ([`WriteSet::record`]) or a dossier's id
+    /// ([`Recorded::own_answers_of`]); `None` if neither.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        match bytes.split_first()? {
+            (&OWN_ANSWERS_OF, id) => Some(Self::OwnAnswersOf(id.to_vec())),
+            _ => WriteSet::from_record(bytes).map(Self::Operations),
+        }
+    }
+
+    /// What is stored for [`Guard::OwnAnswersOf`] dossier `id`.
+    pub fn own_answers_of(id: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(1 + id.len());
+        bytes.push(OWN_ANSWERS_OF);
+        bytes.extend_from_slice(id);
+        bytes
+    }
+}
+
 impl WriteSet {
     pub fn insert(&mut self, target: Target, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.operations.push(Operation {
@@ -86,28 +133,49 @@ impl WriteSet {
         });
     }
 
-    /// Whether a crash, cutting these operations anywhere, leaves nothing
-    /// wrong without a record written first: one operation (sled writes
-    /// each whole), or a dossier's events then the dossier itself (most of
-    /// a candidate's commands: a section saved changes no index). An event
-    /// written past its dossier's stored version is never read, and the
-    /// next command's event takes its key.
-    pub fn whole_at_any_cut(&self) -> bool {
+    /// What must be stored before these operations so that a crash,
+    /// cutting them anywhere, leaves nothing wrong:
+    /// - nothing for one operation (sled writes each whole), or for a
+    ///   dossier's events then the dossier itself (most of a candidate's
+    ///   commands: a section saved changes no index). An event written past
+    ///   its dossier's stored version is never read, and the next command's
+    ///   event takes its key;
+    /// - the dossier's id, for its events, its own answers, then itself: a
+    ///   cut can leave only the answers ahead of the dossier, and the id
+    ///   says whose to write again;
+    /// - the whole record for anything else.
+    pub fn guard(&self) -> Guard<'_> {
         let Some((last, before)) = self.operations.split_last() else {
-            return true;
+            return Guard::Nothing;
         };
         if before.is_empty() {
-            return true;
+            return Guard::Nothing;
         }
         let mut event_prefix = last.key.clone();
         event_prefix.push(0);
-        last.target == Target::Dossiers
+        let own_answers = |op: &Operation| op.target == Target::OwnAnswers && op.key == last.key;
+        let events_then_dossier = last.target == Target::Dossiers
             && last.value.is_some()
             && before.iter().all(|op| {
-                op.target == Target::Events
-                    && op.value.is_some()
-                    && op.key.starts_with(&event_prefix)
-            })
+                op.value.is_some()
+                    && (own_answers(op)
+                        || op.target == Target::Events && op.key.starts_with(&event_prefix))
+            });
+        if !events_then_dossier {
+            return Guard::Record;
+        }
+        match before.iter().filter(|op| own_answers(op)).count() {
+            0 => Guard::Nothing,
+            1 => Guard::OwnAnswersOf(&last.key),
+            _ => Guard::Record,
+        }
+    }
+
+    /// Whether these operations need nothing stored before them
+    /// ([`WriteSet::guard`]).
+    #[cfg(test)]
+    pub fn whole_at_any_cut(&self) -> bool {
+        matches!(self.guard(), Guard::Nothing)
     }
 
     /// The last dossier these operations write, with its bytes: once it
@@ -334,6 +402,44 @@ mod tests {
             Some((&b"d1"[..], &[0xff; 300][..]))
         );
         assert_eq!(event(b"d1\0").last_dossier(), None);
+    }
+
+    /// A dossier's own answers between its events and itself need its id
+    /// stored first, nothing more; anywhere else, or another dossier's, the
+    /// record.
+    #[test]
+    fn own_answers_before_their_dossier_need_only_its_id() {
+        let mut saved = WriteSet::default();
+        saved.insert(Target::Events, b"d1\0\x02".to_vec(), b"{}".to_vec());
+        saved.insert(Target::OwnAnswers, b"d1".to_vec(), b"{}".to_vec());
+        saved.insert(Target::Dossiers, b"d1".to_vec(), b"{}".to_vec());
+        assert_eq!(saved.guard(), Guard::OwnAnswersOf(b"d1"));
+        let mut other = saved.clone();
+        other.operations[1].key = b"d2".to_vec();
+        assert_eq!(other.guard(), Guard::Record, "another dossier's answers");
+        let mut twice = saved.clone();
+        twice.operations.insert(1, twice.operations[1].clone());
+        assert_eq!(twice.guard(), Guard::Record, "two commands' answers");
+        let mut removed = saved.clone();
+        removed.operations[1].value = None;
+        assert_eq!(removed.guard(), Guard::Record, "answers removed");
+        let mut after = saved.clone();
+        after.operations.swap(1, 2);
+        assert_eq!(after.guard(), Guard::Record, "answers after the dossier");
+        let mut mailed = saved.clone();
+        mailed.insert(Target::Outbox, b"mail".to_vec(), Vec::new());
+        mailed.operations.swap(2, 3);
+        assert_eq!(mailed.guard(), Guard::Record, "a mail queued");
+        assert_eq!(
+            Recorded::from_bytes(&Recorded::own_answers_of(b"d1")),
+            Some(Recorded::OwnAnswersOf(b"d1".to_vec()))
+        );
+        assert_eq!(
+            Recorded::from_bytes(&example().record()),
+            Some(Recorded::Operations(example()))
+        );
+        assert_eq!(Recorded::from_bytes(&[]), None);
+        assert_eq!(Recorded::from_bytes(&[9, 1, 2]), None);
     }
 
     #[test]
