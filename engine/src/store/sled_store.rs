@@ -1127,6 +1127,27 @@ mod tests {
         }
     }
 
+    /// Leaves in `folder` a store holding `first`, then `second` cut short
+    /// by a crash: what `guard` makes of its write set stored first, then
+    /// `cut` of its operations.
+    fn cut_short(
+        folder: &Path,
+        first: Commit,
+        second: &Commit,
+        guard: impl Fn(&WriteSet) -> Vec<u8>,
+        cut: usize,
+    ) {
+        let store = SledStore::open(folder).expect("a store");
+        store.commit(&[first]).expect("written");
+        let (mut set, _) = store
+            .write_set(std::slice::from_ref(second))
+            .expect("a write set");
+        store.records.insert(RECORD, guard(&set)).expect("stored");
+        set.operations.truncate(cut);
+        store.apply(&set).expect("applied");
+        store.flush().expect("flushed");
+    }
+
     /// A crash may stop a write after its record and any number of its
     /// operations: opening the store again finishes it, whatever the cut.
     #[test]
@@ -1148,22 +1169,8 @@ mod tests {
         assert!(operations >= 6, "{operations} operations");
         for cut in 0..=operations {
             let folder = tempfile::tempdir().expect("a folder");
-            {
-                let store = SledStore::open(folder.path()).expect("a store");
-                store
-                    .commit(&[commit(1, "received", "2027-04-01T00:00:00Z")])
-                    .expect("written");
-                let (mut set, _) = store
-                    .write_set(std::slice::from_ref(&second))
-                    .expect("a write set");
-                store
-                    .records
-                    .insert(RECORD, set.record())
-                    .expect("recorded");
-                set.operations.truncate(cut);
-                store.apply(&set).expect("applied");
-                store.flush().expect("flushed");
-            }
+            let first = commit(1, "received", "2027-04-01T00:00:00Z");
+            cut_short(folder.path(), first, &second, WriteSet::record, cut);
             let store = reopened(folder.path());
             let dossier = store.dossier("d1").expect("read").expect("the dossier");
             assert_eq!(dossier.version, 2, "cut after {cut} operations");
@@ -1212,18 +1219,14 @@ mod tests {
         assert_eq!(operations, 3);
         for cut in 0..=operations {
             let folder = tempfile::tempdir().expect("a folder");
-            {
-                let store = SledStore::open(folder.path()).expect("a store");
-                store.commit(&[answered(1, 1)]).expect("written");
-                let (mut set, _) = store.write_set(&[answered(2, 2)]).expect("a set");
-                store
-                    .records
-                    .insert(RECORD, Recorded::own_answers_of(b"d1"))
-                    .expect("stored");
-                set.operations.truncate(cut);
-                store.apply(&set).expect("applied");
-                store.flush().expect("flushed");
-            }
+            let own_answers_of = |_: &WriteSet| Recorded::own_answers_of(b"d1");
+            cut_short(
+                folder.path(),
+                answered(1, 1),
+                &answered(2, 2),
+                own_answers_of,
+                cut,
+            );
             let store = reopened(folder.path());
             let dossier = store.dossier("d1").expect("read").expect("the dossier");
             let answers = store.answers_of("d1", "c1").expect("read");
