@@ -7,9 +7,9 @@
 //!   on timings.
 //! - `cargo test --release --test load -- --full`: the measurement reported
 //!   in `docs/performance.md` (the release server; 500 candidates, 50
-//!   connections, ten seconds per page). `--candidates N`, `--connections N`
-//!   and `--seconds S` change it, `--arrivals S` and `--think S` the paced
-//!   hour; `--pages TEXT` reads only the pages whose kind holds TEXT (e.g.
+//!   connections, ten seconds per page in five rounds). `--candidates N`,
+//!   `--connections N`, `--seconds S` and `--rounds N` change it,
+//!   `--arrivals S` and `--think S` the paced hour; `--pages TEXT` reads only the pages whose kind holds TEXT (e.g.
 //!   `--pages section`, to profile one page: the server's process id is
 //!   printed first, for `perf record -p`).
 //!
@@ -19,7 +19,11 @@
 //! step as soon as the last one is answered: the worst case).
 //!
 //! It prints, per kind of request: how many, the rate (for the pages read at
-//! full speed), p50 and p99, the errors; and the server's peak memory.
+//! full speed), p50 and p99, the errors; and the server's peak memory. The
+//! pages are read in rounds, the bare server first in each: a page's share
+//! of the bare server's rate is the median of its rounds' shares, each
+//! against the bare server's rate of the same round, with their range (the
+//! machine's speed drifts over a run more than a round lasts).
 //!
 //! Candidates sign up and activate their accounts over HTTP before anything
 //! is measured (their sessions are the server's own); each comes from its own
@@ -44,7 +48,10 @@ type Http = Client<HttpConnector, Body>;
 struct Plan {
     candidates: usize,
     connections: usize,
+    /// How long each page is read at full speed, in all…
     seconds: f64,
+    /// …over this many rounds.
+    rounds: usize,
     full: bool,
     /// Only the pages whose kind holds this text.
     pages: Option<String>,
@@ -69,6 +76,7 @@ impl Plan {
             candidates: number("--candidates", 4.0, 500.0) as usize,
             connections: number("--connections", 4.0, 50.0) as usize,
             seconds: number("--seconds", 0.5, 10.0),
+            rounds: (number("--rounds", 1.0, 5.0) as usize).max(1),
             full,
             arrivals: number("--arrivals", 0.2, 10.0),
             think: number("--think", 0.02, 2.0),
@@ -85,8 +93,25 @@ impl Plan {
 struct Measured {
     took: Vec<Duration>,
     errors: Vec<String>,
-    /// For the pages read at full speed: the phase's length.
-    phase: Option<Duration>,
+    /// For the pages read at full speed: each round's length and how many
+    /// requests it answered.
+    rounds: Vec<(Duration, usize)>,
+}
+
+impl Measured {
+    /// Requests answered per second over every round.
+    fn rate(&self) -> Option<f64> {
+        let length: Duration = self.rounds.iter().map(|(length, _)| *length).sum();
+        let count: usize = self.rounds.iter().map(|(_, count)| count).sum();
+        (!self.rounds.is_empty()).then(|| count as f64 / length.as_secs_f64())
+    }
+
+    /// Each round's rate.
+    fn round_rates(&self) -> impl Iterator<Item = f64> + '_ {
+        self.rounds
+            .iter()
+            .map(|(length, count)| *count as f64 / length.as_secs_f64())
+    }
 }
 
 #[derive(Clone, Default)]
@@ -100,13 +125,19 @@ impl Record {
         measured.errors.extend(error);
     }
 
-    fn phase(&self, kind: &str, length: Duration) {
+    /// How many requests of `kind` were answered so far.
+    fn count(&self, kind: &str) -> usize {
+        self.0.lock().unwrap().get(kind).map_or(0, |m| m.took.len())
+    }
+
+    fn round(&self, kind: &str, length: Duration, count: usize) {
         self.0
             .lock()
             .unwrap()
             .entry(kind.to_owned())
             .or_default()
-            .phase = Some(length);
+            .rounds
+            .push((length, count));
     }
 
     fn errors(&self) -> Vec<String> {
@@ -116,11 +147,30 @@ impl Record {
             .collect()
     }
 
-    /// The table of figures; page rates also as a share of the bare server's.
+    /// The table of figures; page rates also as a share of the bare
+    /// server's: the median of the rounds' shares, with their range.
     fn print(&self) {
         let all = self.0.lock().unwrap();
-        let rate = |m: &Measured| m.phase.map(|p| m.took.len() as f64 / p.as_secs_f64());
-        let bare = all.get("bare hello world").and_then(rate);
+        let bare = all.get("bare hello world");
+        let share = |measured: &Measured| {
+            let bare = bare?;
+            if std::ptr::eq(measured, bare) {
+                return Some("1.00".to_owned());
+            }
+            let mut shares: Vec<f64> = measured
+                .round_rates()
+                .zip(bare.round_rates())
+                .map(|(rate, bare)| rate / bare)
+                .collect();
+            shares.sort_by(f64::total_cmp);
+            let median = *shares.get(shares.len() / 2)?;
+            Some(match (shares.first(), shares.last()) {
+                (Some(low), Some(high)) if shares.len() > 1 => {
+                    format!("{median:.2} ({low:.2}–{high:.2})")
+                }
+                _ => format!("{median:.2}"),
+            })
+        };
         println!("| request | count | req/s | share of bare | p50 | p99 | errors |");
         println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         for (kind, measured) in all.iter() {
@@ -130,11 +180,8 @@ impl Record {
                 took.get(((took.len() as f64 * q).ceil() as usize).saturating_sub(1))
                     .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
             };
-            let (per_second, share) = match (rate(measured), bare) {
-                (Some(r), Some(b)) => (format!("{r:.0}"), format!("{:.2}", r / b)),
-                (Some(r), None) => (format!("{r:.0}"), String::new()),
-                _ => (String::new(), String::new()),
-            };
+            let per_second = measured.rate().map_or(String::new(), |r| format!("{r:.0}"));
+            let share = share(measured).unwrap_or_default();
             println!(
                 "| {kind} | {} | {per_second} | {share} | {:.1} ms | {:.1} ms | {} |",
                 took.len(),
@@ -384,8 +431,9 @@ async fn pages_at_full_speed(
     {
         return;
     }
-    let until = Instant::now() + Duration::from_secs_f64(plan.seconds);
+    let until = Instant::now() + Duration::from_secs_f64(plan.seconds / plan.rounds as f64);
     let started = Instant::now();
+    let before = record.count(kind);
     let tasks: Vec<_> = (0..plan.connections)
         .map(|_| {
             let (record, kind, path) = (record.clone(), kind.to_owned(), path.to_owned());
@@ -406,7 +454,8 @@ async fn pages_at_full_speed(
     for task in tasks {
         let _ = task.await;
     }
-    record.phase(kind, started.elapsed());
+    let answered = record.count(kind) - before;
+    record.round(kind, started.elapsed(), answered);
 }
 
 /// How long a person takes between two steps: `think` give or take a half,
@@ -743,27 +792,23 @@ fn main() {
         let mut visitors = sign_up(&http, &base, &log_path, 2 * plan.candidates.max(1)).await;
         let paced: Vec<Visitor> = visitors.split_off(plan.candidates.max(1));
 
-        // Pages read at full speed, the bare server first.
+        // Pages read at full speed, in rounds, the bare server first in each.
         let bare_visitor = Visitor::new(&http, &format!("http://127.0.0.1:{bare_port}"), 0);
-        pages_at_full_speed(&record, &bare_visitor, "bare hello world", "/", &plan).await;
         let anonymous = Visitor::new(&http, &base, 0);
-        for (kind, path) in [
-            ("page: /health", "/health"),
-            ("page: home", "/"),
-            ("page: catalogue", "/formations"),
-            ("page: a formation", "/formations/m1-set"),
-        ] {
-            pages_at_full_speed(&record, &anonymous, kind, path, &plan).await;
-        }
         let signed_in = &visitors[0];
-        pages_at_full_speed(
-            &record,
-            signed_in,
-            "page: a section, signed in",
-            "/dossier/etat_civil",
-            &plan,
-        )
-        .await;
+        let pages = [
+            ("bare hello world", "/", &bare_visitor),
+            ("page: /health", "/health", &anonymous),
+            ("page: home", "/", &anonymous),
+            ("page: catalogue", "/formations", &anonymous),
+            ("page: a formation", "/formations/m1-set", &anonymous),
+            ("page: a section, signed in", "/dossier/etat_civil", signed_in),
+        ];
+        for _ in 0..plan.rounds {
+            for (kind, path, visitor) in pages {
+                pages_at_full_speed(&record, visitor, kind, path, &plan).await;
+            }
+        }
 
         // The last hour: every candidate at once, and two gestionnaires.
         let mut staff = Visitor::new(&http, &base, 60000);
