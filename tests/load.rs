@@ -9,7 +9,8 @@
 //!   in `docs/performance.md` (the release server; 500 candidates, 50
 //!   connections, ten seconds per page in five rounds). `--candidates N`,
 //!   `--connections N`, `--seconds S` and `--rounds N` change it,
-//!   `--arrivals S` and `--think S` the paced hour; `--pages TEXT` reads only the pages whose kind holds TEXT (e.g.
+//!   `--arrivals S` and `--think S` the paced hour; `--pages TEXT` reads
+//!   only the pages whose kind holds TEXT and plays no hour (e.g.
 //!   `--pages section`, to profile one page: the server's process id is
 //!   printed first, for `perf record -p`).
 //!
@@ -808,6 +809,11 @@ fn main() {
             for (kind, path, visitor) in pages {
                 pages_at_full_speed(&record, visitor, kind, path, &plan).await;
             }
+        }
+
+        // A page profiled alone: no hour after it.
+        if plan.pages.is_some() {
+            return;
         }
 
         // The last hour: every candidate at once, and two gestionnaires.
