@@ -251,6 +251,61 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     );
 }
 
+/// A server rolled back to an earlier version, then forward again: the
+/// earlier one wrote commands keeping the indexes as it knew them (no own
+/// answers), so this version builds them again when it finds the earlier
+/// marker beside its own.
+#[test]
+fn indexes_are_built_again_after_a_server_of_an_earlier_version_ran() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-15T10:00:00Z");
+    let journey = {
+        let store = SledStore::open(folder.path()).unwrap();
+        let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+        let journey = Journey::ready_to_transmit(&engine, ("alice", "Alice"), &[], "m1-set", now);
+        engine.store().shut_down().unwrap();
+        journey
+    };
+    let stale = serde_json::json!({"etat_civil": {"nom_naissance": "Ancien"}});
+    {
+        let db = reopened(|| sled::open(folder.path()));
+        // Stopped cleanly: nothing an earlier version could not read.
+        assert!(db.open_tree("command_being_written").unwrap().is_empty());
+        // The earlier server built its indexes, left its marker, and
+        // saved a section without the dossier's own answers.
+        db.insert(
+            "indexes: rows, counts, due times, waiting lists, answers sent (version 8)",
+            "",
+        )
+        .unwrap();
+        db.open_tree("answers_own_by_dossier")
+            .unwrap()
+            .insert(
+                journey.dossier.as_str(),
+                serde_json::to_vec(&stale).unwrap(),
+            )
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = reopened(|| SledStore::open(folder.path()));
+    let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+    let dossier = engine.dossier(&journey.dossier).unwrap().unwrap();
+    let answers = engine
+        .answers_of(&journey.dossier, &journey.candidature)
+        .unwrap()
+        .unwrap();
+    assert_eq!(answers, dossier.profile);
+    assert_ne!(serde_json::to_value(&answers).unwrap(), stale);
+    drop(engine);
+    let db = reopened(|| sled::open(folder.path()));
+    assert!(!db
+        .contains_key("indexes: rows, counts, due times, waiting lists, answers sent (version 8)")
+        .unwrap());
+    assert!(db
+        .contains_key("indexes: rows, counts, due times, waiting lists, answers (version 9)")
+        .unwrap());
+}
+
 #[test]
 fn rows_stored_as_objects_by_version_6_are_written_again_at_opening() {
     let folder = tempfile::tempdir().unwrap();

@@ -426,7 +426,7 @@ async fn serve(
         let _ = procedure.scheduler.await;
         let _ = procedure.worker.await;
         let engine = Arc::clone(&procedure.state.engine);
-        tokio::task::spawn_blocking(move || engine.store().flush()).await??;
+        tokio::task::spawn_blocking(move || engine.store().shut_down()).await??;
     }
     accounts.flush()?;
     staff.accounts.flush()?;

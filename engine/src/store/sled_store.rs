@@ -680,6 +680,19 @@ impl SledStore {
         self.db.flush().map(|_| ()).map_err(backend)
     }
 
+    /// Ends the last write's turn for good, then writes everything to disk:
+    /// for a server stopping. The last command's record, or the id stored
+    /// before a dossier's own answers, is removed: only a crash needs them,
+    /// and an earlier version of the store, one a server may be rolled
+    /// back to, cannot read the forms it does not know.
+    pub fn shut_down(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer()?;
+        self.records.remove(RECORD).map_err(backend)?;
+        writer.record_kept = false;
+        drop(writer);
+        self.flush()
+    }
+
     fn scan<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
         tree.scan_prefix(prefix)
             .map(|entry| {
@@ -923,7 +936,26 @@ impl Store for SledStore {
         // written again once, from the dossiers.
         const BUILT: &[u8] =
             b"indexes: rows, counts, due times, waiting lists, answers (version 9)";
-        if self.db.contains_key(BUILT).map_err(backend)? {
+        // Earlier versions' markers, removed once this version's indexes are
+        // built: one found beside this marker says a server of that version
+        // ran on the store since (rolled back to), writing commands that
+        // kept this version's indexes as it knew them, so they are built
+        // again.
+        const EARLIER: [&[u8]; 8] = [
+            b"index built",
+            b"indexes with rows and due times, version 2",
+            b"indexes: rows, due times, waiting lists (version 3)",
+            b"indexes: rows, counts, due times, waiting lists (version 4)",
+            b"indexes: rows, counts, due times, waiting lists (version 5)",
+            b"indexes: rows, counts, due times, waiting lists (version 6)",
+            b"indexes: rows, counts, due times, waiting lists (version 7)",
+            b"indexes: rows, counts, due times, waiting lists, answers sent (version 8)",
+        ];
+        let mut rolled_back = false;
+        for earlier in EARLIER {
+            rolled_back |= self.db.contains_key(earlier).map_err(backend)?;
+        }
+        if self.db.contains_key(BUILT).map_err(backend)? && !rolled_back {
             return Ok(());
         }
         // Version 9: each dossier's own answers apart, a sent copy only
@@ -982,6 +1014,9 @@ impl Store for SledStore {
                 self.ordered.insert(key.as_slice(), &[]).map_err(backend)?;
             }
             self.index_keys.insert(id, keys.bytes()).map_err(backend)?;
+        }
+        for earlier in EARLIER {
+            self.db.remove(earlier).map_err(backend)?;
         }
         self.db.insert(BUILT, &[]).map_err(backend)?;
         self.make_durable()
@@ -1260,6 +1295,27 @@ mod tests {
         let answers = store.answers_of("d1", "c1").expect("read");
         assert_eq!(answers.expect("answers")["a"], json!(5), "from the tree");
         assert_eq!(store.answers_of("d2", "c1").expect("read"), None);
+    }
+
+    /// A store shut down keeps no record nor id of its last write, which
+    /// an earlier version could not read; what was written stays.
+    #[test]
+    fn a_store_shut_down_keeps_nothing_of_its_last_write_but_the_write() {
+        let folder = tempfile::tempdir().expect("a folder");
+        {
+            let store = SledStore::open(folder.path()).expect("a store");
+            store.commit(&[answered(1, 1)]).expect("written");
+            store.commit(&[answered(2, 2)]).expect("written");
+            let kept = store.records.get(RECORD).expect("read");
+            assert_eq!(kept.as_deref(), Some(&Recorded::own_answers_of(b"d1")[..]));
+            store.shut_down().expect("shut down");
+            assert!(store.records.is_empty());
+        }
+        let store = reopened(folder.path());
+        let dossier = store.dossier("d1").expect("read").expect("the dossier");
+        assert_eq!(dossier.version, 2);
+        let answers = store.answers_of("d1", "c1").expect("read");
+        assert_eq!(answers.expect("answers")["a"], json!(2));
     }
 
     /// A dossier written once is not copied among the recent ones; from
