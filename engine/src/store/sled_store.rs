@@ -680,11 +680,11 @@ impl SledStore {
         self.db.flush().map(|_| ()).map_err(backend)
     }
 
-    /// Ends the last write's turn for good, then writes everything to disk:
-    /// for a server stopping. The last command's record, or the id stored
-    /// before a dossier's own answers, is removed: only a crash needs them,
-    /// and an earlier version of the store, one a server may be rolled
-    /// back to, cannot read the forms it does not know.
+    /// For a server stopping, once its writers are done: removes, in a
+    /// writer's turn, the last command's record (or the id stored before a
+    /// dossier's own answers), then writes everything to disk. Only a crash
+    /// needs the record, and an earlier version of the store, one a server
+    /// may be rolled back to, cannot read the forms it does not know.
     pub fn shut_down(&self) -> Result<(), StoreError> {
         let mut writer = self.writer()?;
         self.records.remove(RECORD).map_err(backend)?;
