@@ -628,6 +628,10 @@ fn an_acknowledged_command_survives_sigkill() {
     let expected = format!("{} rue Sainte", stored.version - 2);
     assert_eq!(address, &json!(expected));
     assert_eq!(engine.history(&id).unwrap().len() as u64, stored.version);
+    // The answers kept apart for exports are the dossier's as stored, even
+    // if the kill cut the next save between them and the dossier.
+    let own = engine.answers_of(&id, "no-candidature").unwrap();
+    assert_eq!(own.as_ref(), Some(&stored.profile));
 }
 
 #[test]
