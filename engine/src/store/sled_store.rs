@@ -601,18 +601,26 @@ impl SledStore {
         for (n, commit) in commits.iter().enumerate() {
             let profile = &commit.dossier.profile;
             let id = commit.dossier.id.as_str();
-            let unchanged = match earlier(n) {
-                Some(written) => &written.dossier.profile == profile,
-                None => match self.recent().dossiers.get(id) {
-                    Some((recent, _)) => &recent.profile == profile,
-                    None => {
-                        let stored = self.own_answers.get(id).map_err(backend)?;
-                        stored.as_deref() == Some(&encode(profile)?[..])
-                    }
-                },
+            // Compared with the copy last written if there is one, else
+            // with the stored bytes (encoded once for both).
+            let same_as_last = match earlier(n) {
+                Some(written) => Some(&written.dossier.profile == profile),
+                None => self
+                    .recent()
+                    .dossiers
+                    .get(id)
+                    .map(|(recent, _)| &recent.profile == profile),
             };
-            if !unchanged {
-                set.insert(Target::OwnAnswers, id, encode(profile)?);
+            match same_as_last {
+                Some(true) => {}
+                Some(false) => set.insert(Target::OwnAnswers, id, encode(profile)?),
+                None => {
+                    let bytes = encode(profile)?;
+                    let stored = self.own_answers.get(id).map_err(backend)?;
+                    if stored.as_deref() != Some(&bytes[..]) {
+                        set.insert(Target::OwnAnswers, id, bytes);
+                    }
+                }
             }
         }
         // The dossiers last: whoever reads a dossier's new version finds
