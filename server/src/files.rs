@@ -200,6 +200,12 @@ pub fn name_part(text: &str) -> String {
         .collect()
 }
 
+/// Makes the names in folder `path` durable (the files' bytes are synced
+/// on their own).
+fn sync_folder(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
+}
+
 fn valid_digest(sha256: &str) -> bool {
     sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -211,7 +217,8 @@ fn valid_dossier(id: &str) -> bool {
 impl FileStore {
     /// Files under `root` (created if needed).
     pub fn open(root: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(root)?;
+        std::fs::create_dir_all(root.join("dossiers"))?;
+        sync_folder(root)?;
         Ok(Self {
             root: root.to_owned(),
             writers: Default::default(),
@@ -243,7 +250,14 @@ impl FileStore {
         if path.exists() {
             return Ok(digest);
         }
-        std::fs::create_dir_all(&folder)?;
+        if !folder.exists() {
+            std::fs::create_dir_all(&folder)?;
+            // The folder's name is in its parent: synced too, or a crash
+            // could lose the folder with the file in it.
+            if let Some(parent) = folder.parent() {
+                sync_folder(parent)?;
+            }
+        }
         // Written aside, synced, then renamed: a crash never leaves half a file
         // under its final name.
         let temporary = folder.join(format!(".{digest}.part"));
@@ -254,6 +268,9 @@ impl FileStore {
             file.sync_all()?;
         }
         std::fs::rename(&temporary, &path)?;
+        // The new name is on disk only once its folder is synced: the
+        // command that refers to the file is acknowledged after this.
+        sync_folder(&folder)?;
         Ok(digest)
     }
 
