@@ -131,6 +131,15 @@ impl Record {
         self.0.lock().unwrap().get(kind).map_or(0, |m| m.took.len())
     }
 
+    /// How many requests of the kinds starting with `prefix` were answered.
+    fn count_of_kinds(&self, prefix: &str) -> usize {
+        let all = self.0.lock().unwrap();
+        all.iter()
+            .filter(|(kind, _)| kind.starts_with(prefix))
+            .map(|(_, m)| m.took.len())
+            .sum()
+    }
+
     fn round(&self, kind: &str, length: Duration, count: usize) {
         self.0
             .lock()
@@ -401,18 +410,31 @@ fn csrf(answer: &Answer) -> String {
     csrf_of(&answer.body)
 }
 
-/// A real PDF of about `size` bytes, different for each `seed`.
-fn piece(size: usize, seed: usize) -> Vec<u8> {
-    let mut content = format!("BT /F1 24 Tf 72 760 Td (Piece {seed}) Tj ET\n");
-    let mut line = 0usize;
-    while content.len() < size {
-        content.push_str(&format!(
-            "% {seed:08} {line:08} {}\n",
-            "0123456789abcdef".repeat(4)
-        ));
-        line += 1;
-    }
-    pdf_of_contents(&[content])
+/// The size of a piece the candidates upload.
+const PIECE_BYTES: usize = 1_000_000;
+
+/// A real PDF of about [`PIECE_BYTES`], different for each `seed`.
+///
+/// One PDF is made once, its seed written with a fixed width; each piece
+/// is a copy with its own seed written over it. Made anew for each piece,
+/// it took the load tool 3 ms of its runtime's thread per upload, which
+/// held back the answers it was timing.
+fn piece(seed: usize) -> Vec<u8> {
+    const MARK: &str = "(Piece ";
+    static MODEL: std::sync::OnceLock<(Vec<u8>, usize)> = std::sync::OnceLock::new();
+    let (model, seed_at) = MODEL.get_or_init(|| {
+        let line = format!("% {}\n", "0123456789abcdef".repeat(4));
+        let mut content = format!("BT /F1 24 Tf 72 760 Td {MARK}{:020}) Tj ET\n", 0);
+        content.push_str(&line.repeat(PIECE_BYTES.div_ceil(line.len())));
+        content.truncate(PIECE_BYTES);
+        let pdf = pdf_of_contents(&[content]);
+        let mark = pdf.windows(MARK.len()).position(|w| w == MARK.as_bytes());
+        let at = mark.expect("the seed's place") + MARK.len();
+        (pdf, at)
+    });
+    let mut pdf = model.clone();
+    pdf[*seed_at..seed_at + 20].copy_from_slice(format!("{seed:020}").as_bytes());
+    pdf
 }
 
 /// Requests `path` from `connections` tasks for `seconds`, as `kind`.
@@ -529,7 +551,7 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize, pace: Opt
     .iter()
     .enumerate()
     {
-        let bytes = piece(1_000_000, number * 10 + n);
+        let bytes = piece(number * 10 + n);
         pause().await;
         me.upload(
             &record,
@@ -576,6 +598,33 @@ async fn staff_rounds(record: Record, mut staff: Visitor, rounds: usize) {
         } else {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// The processor time process `pid` used so far, in seconds, from `/proc`
+/// (which counts it in hundredths of a second on Linux).
+fn processor_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name, in parentheses, may hold spaces: the fields follow it.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks = |at: usize| fields.get(at)?.parse::<f64>().ok();
+    // utime and stime, the 14th and 15th fields of the line.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// What the server's processor did during a part of the run: its time,
+/// and per request of the kinds starting with `prefix`.
+fn processor_used(record: &Record, pid: u32, since: Option<f64>, prefix: &str) -> String {
+    match (since, processor_seconds(pid)) {
+        (Some(before), Some(now)) => {
+            let requests = record.count_of_kinds(prefix).max(1);
+            format!(
+                "the server using {:.1} s of processor ({:.2} ms per request)",
+                now - before,
+                (now - before) * 1e3 / requests as f64
+            )
+        }
+        _ => "the server's processor time unknown".to_owned(),
     }
 }
 
@@ -760,7 +809,8 @@ fn main() {
         &["--trusted-proxy", "127.0.0.1"],
         log,
     );
-    println!("server process: {}", server.process.id());
+    let server_pid = server.process.id();
+    println!("server process: {server_pid}");
     let bare_port = free_port();
     let bare = Bare(
         std::process::Command::new(std::env::current_exe().unwrap())
@@ -834,6 +884,7 @@ fn main() {
         // and arrives within the first seconds, then takes a person's time
         // between steps; all of them are at it together.
         let started = Instant::now();
+        let processor = processor_seconds(server_pid);
         let think = Some(Duration::from_secs_f64(plan.think));
         let arrival = Duration::from_secs_f64(plan.arrivals / paced.len() as f64);
         let mut tasks = Vec::new();
@@ -849,16 +900,18 @@ fn main() {
             let _ = task.await;
         }
         println!(
-            "paced hour: {} candidates arriving over {:.1} s, about {:.1} s between steps, in {:.1} s",
+            "paced hour: {} candidates arriving over {:.1} s, about {:.1} s between steps, in {:.1} s, {}",
             plan.candidates,
             plan.arrivals,
             plan.think,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            processor_used(&record, server_pid, processor, "paced hour: "),
         );
 
         // The same hour with every candidate at once, as fast as the server
         // answers: the worst case.
         let started = Instant::now();
+        let processor = processor_seconds(server_pid);
         let mut tasks = Vec::new();
         for (number, mut visitor) in visitors.into_iter().enumerate() {
             visitor.kinds = "all at once: ";
@@ -888,9 +941,10 @@ fn main() {
             let _ = task.await;
         }
         println!(
-            "the hour all at once: {} candidates in {:.1} s",
+            "the hour all at once: {} candidates in {:.1} s, {}",
             plan.candidates,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            processor_used(&record, server_pid, processor, "all at once: "),
         );
     });
     let peak = peak_memory(server.process.id());
