@@ -377,7 +377,7 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
     );
 
     // The file comes back to its owner only, as an attachment.
-    let download = browser.get(&server.url("/candidatures/c1/pieces/cv/fichier"));
+    let download = browser.get(&server.url("/candidatures/c1/pieces/cv/fichier-envoye"));
     assert_eq!(download.status, 200);
     assert_eq!(download.body.as_bytes(), &pdf()[..]);
     let mut other = activated(
@@ -388,7 +388,7 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
     assert_eq!(other.get(&server.url("/candidatures/c1")).status, 404);
     assert_eq!(
         other
-            .get(&server.url("/candidatures/c1/pieces/cv/fichier"))
+            .get(&server.url("/candidatures/c1/pieces/cv/fichier-envoye"))
             .status,
         404
     );
@@ -691,7 +691,7 @@ fn a_complementary_form_is_its_candidates_alone_and_checked_like_a_section() {
     let folder = tempfile::tempdir().unwrap();
     let (server, mut browser, _) = signed_up(folder.path(), &[]);
     browser.submit(&server.url("/formations/m1-oceanographie/candidater"), &[]);
-    let form = browser.get(&server.url("/candidatures/c1/formulaire"));
+    let form = browser.get(&server.url("/candidatures/c1/formulaire-complementaire"));
     assert_eq!(form.status, 200, "{}", form.body);
     assert!(
         form.body.contains("Votre projet professionnel"),
@@ -703,13 +703,13 @@ fn a_complementary_form_is_its_candidates_alone_and_checked_like_a_section() {
     // A required answer left out, and a megabyte where a choice goes.
     let huge = "x".repeat(1 << 20);
     let refused = browser.post(
-        &server.url("/candidatures/c1/formulaire"),
+        &server.url("/candidatures/c1/formulaire-complementaire"),
         &[("csrf", &csrf), ("projet", ""), ("programmation", &huge)],
     );
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert!(!refused.body.contains(&huge[..1000]));
     let saved = browser.submit(
-        &server.url("/candidatures/c1/formulaire"),
+        &server.url("/candidatures/c1/formulaire-complementaire"),
         &[
             ("csrf", &csrf),
             (
@@ -733,16 +733,16 @@ fn a_complementary_form_is_its_candidates_alone_and_checked_like_a_section() {
     let mallory_csrf = csrf_of(&theirs.body);
     assert_eq!(
         mallory
-            .get(&server.url("/candidatures/c1/formulaire"))
+            .get(&server.url("/candidatures/c1/formulaire-complementaire"))
             .status,
         404
     );
     let forged = mallory.post(
-        &server.url("/candidatures/c1/formulaire"),
+        &server.url("/candidatures/c1/formulaire-complementaire"),
         &[("csrf", &mallory_csrf), ("projet", "Rien.")],
     );
     assert_eq!(forged.status, 404, "{}", forged.body);
-    let form = browser.get(&server.url("/candidatures/c1/formulaire"));
+    let form = browser.get(&server.url("/candidatures/c1/formulaire-complementaire"));
     // Her answer as she wrote it, escaped.
     assert!(
         form.body
@@ -751,7 +751,57 @@ fn a_complementary_form_is_its_candidates_alone_and_checked_like_a_section() {
         form.body
     );
     // Signed out, nothing either.
-    let (status, _, _) = Browser::new().get_bytes(&server.url("/candidatures/c1/formulaire"));
+    let (status, _, _) =
+        Browser::new().get_bytes(&server.url("/candidatures/c1/formulaire-complementaire"));
     assert_ne!(status, 200);
+    server.stop();
+}
+
+/// Another institution's ids may be words the candidate's pages use in
+/// their own addresses: a candidature's transition named `formulaire`, a
+/// piece's named `fichier`. Each reaches its transition; the complementary
+/// form and a piece's file keep addresses no id can take (ids have no `-`).
+#[test]
+fn transitions_named_like_the_pages_words_are_reached() {
+    let folder = tempfile::tempdir().unwrap();
+    let log_path = folder.path().join("guichet.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let definition = osu_copy(&folder.path().join("definition"), |text| {
+        let renamed = open_campaign(text)
+            .replace("transmettre", "formulaire")
+            .replace("declarer_non_concerne", "fichier");
+        assert!(
+            renamed.contains("- id: formulaire\n"),
+            "the transition renamed"
+        );
+        assert!(renamed.contains("- id: fichier\n"), "the piece's renamed");
+        renamed
+    });
+    let server = Guichet::launch_on(&definition, &folder.path().join("data"), None, &[], log);
+    let mut browser = activated(&server, &log_path, "camille@example.org");
+    browser.submit(&server.url("/formations/m1-oceanographie/candidater"), &[]);
+
+    // The transition's confirmation, not the complementary form.
+    let confirm = browser.get(&server.url("/candidatures/c1/formulaire"));
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(
+        confirm.body.contains("Transmettre ma candidature"),
+        "{}",
+        confirm.body
+    );
+    assert!(!confirm.body.contains("Votre projet professionnel"));
+    let form = browser.get(&server.url("/candidatures/c1/formulaire-complementaire"));
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("Votre projet professionnel"));
+
+    // The piece's transition, offered and done.
+    let page = browser.get(&server.url("/candidatures/c1"));
+    let declare = "/candidatures/c1/pieces/non_francophone/fichier";
+    let offered = declare.replace('/', "&#x2f;") + "?lang=fr";
+    assert!(page.body.contains(&offered), "{}", page.body);
+    let declared = browser.post(&server.url(declare), &[("csrf", &csrf_of(&page.body))]);
+    assert_eq!(declared.status, 303, "{}", declared.body);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    assert!(page.body.contains("Non concerné"), "{}", page.body);
     server.stop();
 }

@@ -144,7 +144,7 @@ fn one_account_applies_to_two_procedures_whose_staff_stay_apart() {
     );
     for path in [
         page.clone(),
-        format!("{page}/pieces/research_project/fichier"),
+        format!("{page}/pieces/research_project/fichier-envoye"),
         format!("{SCHOOL}/staff"),
         format!("{SCHOOL}/staff/export.csv"),
     ] {

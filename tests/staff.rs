@@ -215,7 +215,7 @@ fn a_gestionnaire_lists_filters_acts_and_exports_within_their_scope() {
         "incomplete is refused, with why"
     );
     let (status, headers, _) = server.get(
-        &format!("{page_path}/pieces/cv/fichier?inline=1"),
+        &format!("{page_path}/pieces/cv/fichier-envoye?inline=1"),
         &[("cookie", &staff.cookie_header())],
     );
     assert_eq!(status, 200);
@@ -374,7 +374,7 @@ fn routes(
         ("GET", "/staff/export.xlsx".into()),
         ("GET", page.clone()),
         ("GET", format!("{page}/transitions/{transition}")),
-        ("GET", format!("{page}/pieces/cv/fichier")),
+        ("GET", format!("{page}/pieces/cv/fichier-envoye")),
         ("GET", format!("{page}/pieces/cv/lettres/0")),
         ("GET", format!("{page}/dossier.pdf")),
         ("GET", format!("{page}/courrier/lettre_admission")),
@@ -667,12 +667,12 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
     assert!(!page.body.contains("<h3>Coordonnées</h3>"));
     assert!(page.body.contains("id=\"piece-cv\""));
     assert!(!page.body.contains("id=\"piece-diplomes\""));
-    let read = committee.get(&server.url(&format!("{page_path}/pieces/cv/fichier")));
+    let read = committee.get(&server.url(&format!("{page_path}/pieces/cv/fichier-envoye")));
     assert_eq!(
         read.status, 200,
         "the same file, under a piece the role reads"
     );
-    let hidden = committee.get(&server.url(&format!("{page_path}/pieces/diplomes/fichier")));
+    let hidden = committee.get(&server.url(&format!("{page_path}/pieces/diplomes/fichier-envoye")));
     assert_eq!(hidden.status, 404);
     let (_, _, csv) = server.get(
         "/staff/export.csv",
@@ -684,6 +684,68 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
         "{header}"
     );
     server.stop();
+}
+
+/// Another institution may name a piece's transition `fichier`, the word
+/// the piece's file once had as its address: the transition is the staff's
+/// to perform, and the file keeps an address no id can take.
+#[test]
+fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let definition = osu_copy(&folder.path().join("definition"), |text| {
+        let renamed = text.replace("valider_piece", "fichier");
+        assert_ne!(renamed, text, "the piece's transition renamed");
+        renamed
+    });
+    let dossier = {
+        let definition = guichet_engine::Definition::load(&definition).unwrap();
+        let store = guichet_engine::SledStore::open(data.join("store")).unwrap();
+        let engine = guichet_engine::Engine::open(definition, store).unwrap();
+        let mut alice = Seeded::new(
+            &engine,
+            ("alice", "Alice", None),
+            "2027-03-20T10:00:00Z".parse().unwrap(),
+        );
+        alice.send("m1-set", &PIECES);
+        alice.dossier.clone()
+    };
+    let files = data.join("files/dossiers").join(&dossier);
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("0".repeat(64)), pdf()).unwrap();
+    let link = add_staff_on(
+        &definition,
+        &data,
+        "scolarite@osu.example",
+        "gestionnaire",
+        "*",
+        false,
+    );
+    let server = Guichet::launch_on(
+        &definition,
+        &data,
+        None,
+        &["--now", "2027-03-25T10:00:00+01:00"],
+        Stdio::null(),
+    );
+    let mut staff = signed_in_staff(&server, &link);
+    let page_path = format!("/staff/candidatures/{dossier}/c1");
+    let page = staff.get(&server.url(&page_path));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let file = staff.get(&server.url(&format!("{page_path}/pieces/cv/fichier-envoye")));
+    assert_eq!(file.status, 200);
+    let accept = format!("{page_path}/pieces/cv/fichier");
+    let done = staff.post(&server.url(&accept), &[("csrf", &csrf_of(&page.body))]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    server.stop();
+    let engine = guichet_engine::Engine::open(
+        guichet_engine::Definition::load(&definition).unwrap(),
+        guichet_engine::SledStore::open(data.join("store")).unwrap(),
+    )
+    .unwrap();
+    let stored = engine.dossier(&dossier).unwrap().unwrap();
+    let candidature = stored.candidatures.iter().find(|c| c.id == "c1").unwrap();
+    assert_eq!(candidature.pieces["cv"].status, "validee");
 }
 
 #[test]

@@ -175,7 +175,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                 comment: view["comment"].clone(),
                 required: view["required"].clone(),
                 file: view["file_name"].clone(),
-                download: lang.href(&format!("{base}/{piece_id}/fichier")),
+                download: lang.href(&format!("{base}/{piece_id}/fichier-envoye")),
                 upload: upload.map(|_| lang.href(&format!("{base}/{piece_id}"))),
                 upload_label: upload.map(|a| a.label.get(code).to_owned()),
                 accept: joined(&piece.accept, FileFormat::label, ", "),
@@ -198,7 +198,8 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                 form: definition
                     .online_form_for(&candidature.formation, piece_id)
                     .map(|_| {
-                        let href = lang.href(&format!("/candidatures/{id}/formulaire"));
+                        let href =
+                            lang.href(&format!("/candidatures/{id}/formulaire-complementaire"));
                         (href, view["provided"].as_bool().unwrap_or(false))
                     }),
                 external: definition

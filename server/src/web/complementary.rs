@@ -32,15 +32,15 @@ fn page<'a>(form: &'a FormDef, id: &str, entry: Map<String, Value>) -> SectionFo
         title: &form.title,
         help: form.help.as_ref(),
         fields: &form.fields,
-        action: format!("/candidatures/{id}/formulaire"),
-        preview: format!("/candidatures/{id}/formulaire/apercu"),
+        action: format!("/candidatures/{id}/formulaire-complementaire"),
+        preview: format!("/candidatures/{id}/formulaire-complementaire/apercu"),
         back: (format!("/candidatures/{id}"), "back_to_candidature"),
         entry,
         problems: Vec::new(),
     }
 }
 
-/// `GET /candidatures/{id}/formulaire`
+/// `GET /candidatures/{id}/formulaire-complementaire`
 pub async fn show(own: OwnDossier, Path(id): Path<String>) -> PageResult {
     let candidature = own.candidature(&id)?;
     let form = online_form(&own.definition, candidature)?;
@@ -48,7 +48,7 @@ pub async fn show(own: OwnDossier, Path(id): Path<String>) -> PageResult {
     Ok(page(form, &id, entry).render(&own))
 }
 
-/// `POST /candidatures/{id}/formulaire`: checked like a section, then saved.
+/// `POST /candidatures/{id}/formulaire-complementaire`: checked like a section, then saved.
 pub async fn save(
     own: OwnDossier,
     Path(id): Path<String>,
@@ -73,7 +73,7 @@ pub async fn save(
     act(own, &id, command).await
 }
 
-/// `POST /candidatures/{id}/formulaire/apercu`: the live preview.
+/// `POST /candidatures/{id}/formulaire-complementaire/apercu`: the live preview.
 pub async fn preview(
     lang: Lang,
     own: Result<OwnDossier, PageError>,

@@ -551,6 +551,11 @@ fn account_routes() -> Router<App> {
 }
 
 /// The catalogue, applying, candidatures and their pieces.
+///
+/// A transition's id takes the place of a segment beside the pages' own
+/// words (`/candidatures/{id}/{transition}`); an id never holds a `-` or a
+/// `.`, so each word beside one holds either (`formulaire-complementaire`,
+/// `fichier-envoye`, `dossier.pdf`) and no procedure's id can hide it.
 fn candidature_routes() -> Router<App> {
     use candidature::{apply, apply_form, perform, piece_action, transition_form};
     // The handlers cut each upload at its own piece's limit, as the
@@ -568,11 +573,11 @@ fn candidature_routes() -> Router<App> {
             get(candidature::letter),
         )
         .route(
-            "/candidatures/{id}/formulaire",
+            "/candidatures/{id}/formulaire-complementaire",
             get(complementary::show).post(complementary::save),
         )
         .route(
-            "/candidatures/{id}/formulaire/apercu",
+            "/candidatures/{id}/formulaire-complementaire/apercu",
             post(complementary::preview),
         )
         .route(
@@ -581,7 +586,7 @@ fn candidature_routes() -> Router<App> {
         )
         .route("/candidatures/{id}/pieces/{piece}", upload)
         .route(
-            "/candidatures/{id}/pieces/{piece}/fichier",
+            "/candidatures/{id}/pieces/{piece}/fichier-envoye",
             get(uploads::download),
         )
         .route(

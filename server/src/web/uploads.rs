@@ -193,7 +193,7 @@ pub async fn upload(
     answer(own, &id, result)
 }
 
-/// `GET /candidatures/{id}/pieces/{piece}/fichier`: the file, to its owner only.
+/// `GET /candidatures/{id}/pieces/{piece}/fichier-envoye`: the file, to its owner only.
 pub async fn download(own: OwnDossier, Path((id, piece_id)): Path<(String, String)>) -> PageResult {
     let file = own
         .candidature(&id)?

@@ -277,7 +277,7 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
             let state = pieces_of(candidature).get(piece_id)?;
             let file = state.file.as_ref();
             let format = file.and_then(|f| FileFormat::from_name(&f.format));
-            let file_url = format!("{base}/pieces/{piece_id}/fichier");
+            let file_url = format!("{base}/pieces/{piece_id}/fichier-envoye");
             let piece_actions = actions
                 .iter()
                 .flat_map(|(_, a)| a.piece(piece_id))
@@ -667,7 +667,7 @@ pub struct FileQuery {
     inline: Option<String>,
 }
 
-/// `GET /staff/candidatures/{dossier}/{candidature}/pieces/{piece}/fichier`:
+/// `GET /staff/candidatures/{dossier}/{candidature}/pieces/{piece}/fichier-envoye`:
 /// the piece as sent, inline (`?inline=1`, for the page's viewer) or as an
 /// attachment.
 pub async fn file(

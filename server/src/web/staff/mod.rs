@@ -37,6 +37,10 @@ use super::App;
 use crate::staff_store::StaffMember;
 
 /// The staff's routes, under `/staff`.
+///
+/// As on the candidate's side (`candidature_routes`), a word beside a
+/// transition's id in an address holds a `-` (`fichier-envoye`), which no
+/// id holds: a procedure naming a piece's transition `fichier` reaches it.
 pub fn routes() -> Router<App> {
     use candidature::{file, note, piece_action, show, transition, transition_form};
     Router::new()
@@ -87,7 +91,7 @@ pub fn routes() -> Router<App> {
             get(transition_form).post(transition),
         )
         .route(
-            "/staff/candidatures/{dossier}/{candidature}/pieces/{piece}/fichier",
+            "/staff/candidatures/{dossier}/{candidature}/pieces/{piece}/fichier-envoye",
             get(file),
         )
         .route(
