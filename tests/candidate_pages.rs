@@ -311,6 +311,12 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
         "{}",
         too_big.body
     );
+    // A phone's photo of 12 MB: read to its end, so the answer arrives
+    // rather than a reset connection.
+    big.resize(12_000_000, b' ');
+    let photo = upload(&mut browser, &cv, &csrf, "cv.pdf", &big);
+    assert_eq!(photo.status, 422);
+    assert!(photo.body.contains("la taille maximale est de 2 Mo"));
     let truncated = upload(&mut browser, &cv, &csrf, "cv.pdf", &pdf()[..60]);
     assert!(
         truncated.body.contains("incomplet ou endommagé"),

@@ -28,13 +28,21 @@ enum UploadFailure {
 /// Room for an upload form's other fields (its CSRF token) beside the file.
 const FORM_ROOM: u64 = 1 << 20;
 
-/// The upload form `request` carries, its body cut past `limit` and the
-/// form's room: the limit of the piece as the sender's version of the
+/// How much past a piece's limit a form is still read to its end (and the
+/// file dropped), so that its sender is told the limit: a connection
+/// closed on a body not read to its end is reset, and the browser shows
+/// that instead of the answer. A phone's photo sent for a 2 MB piece is
+/// within it; past it, the connection is cut.
+const READ_PAST_LIMIT: u64 = 32 << 20;
+
+/// The upload form `request` carries, its body cut past `limit`, the
+/// form's room and what is read past the limit: the limit of the piece as the sender's version of the
 /// definition sets it, which a version published since start-up may have
 /// raised (the routes leave bodies unlimited for this). `None` if it is
 /// not a multipart form (one without its file is told so later).
 async fn upload_form(request: Request, limit: u64) -> Option<Multipart> {
-    let most = usize::try_from(limit.saturating_add(FORM_ROOM)).unwrap_or(usize::MAX);
+    let most = limit.saturating_add(FORM_ROOM + READ_PAST_LIMIT);
+    let most = usize::try_from(most).unwrap_or(usize::MAX);
     let request = request.map(|body| Body::new(http_body_util::Limited::new(body, most)));
     Multipart::from_request(request, &()).await.ok()
 }
@@ -57,7 +65,7 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
         .map_err(|_| UploadFailure::Broken)?
     {
         match field.name() {
-            Some("csrf") => upload.csrf = field.text().await.ok(),
+            Some("csrf") => upload.csrf = short_text(&mut field).await,
             Some("fichier") => {
                 let name = field.file_name().unwrap_or("fichier").to_owned();
                 let mut bytes = Vec::new();
@@ -81,6 +89,24 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
         }
     }
     Ok(upload)
+}
+
+/// A short field's text (a CSRF token); `None` past a few hundred bytes,
+/// read to its end but not kept: the body may be far larger than any file.
+async fn short_text(field: &mut axum::extract::multipart::Field<'_>) -> Option<String> {
+    const MOST: usize = 512;
+    let mut bytes = Vec::new();
+    let mut too_long = false;
+    while let Some(chunk) = field.chunk().await.ok()? {
+        too_long = too_long || bytes.len() + chunk.len() > MOST;
+        if !too_long {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    if too_long {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// The file as a piece of `piece_id` would take it, or what the candidate
