@@ -748,6 +748,62 @@ fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
     assert_eq!(candidature.pieces["cv"].status, "validee");
 }
 
+/// A member scoped to one formation reads, in a candidate's history, what
+/// concerns the candidature they opened and the dossier as a whole, not
+/// the candidate's candidatures elsewhere, outside their scope.
+#[test]
+fn the_history_a_member_reads_is_of_the_candidature_they_opened() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let dossier = {
+        let engine = osu_engine(&data);
+        let now = "2027-03-20T10:00:00Z".parse().unwrap();
+        let mut alice = Seeded::new(&engine, ("alice", "Alice", None), now);
+        alice.send("m1-set", &PIECES);
+        let elsewhere = "m1-oceanographie".to_owned();
+        alice.act(
+            "candidat",
+            guichet_engine::Command::Apply {
+                formation: elsewhere,
+            },
+        );
+        let note = guichet_engine::Command::Note {
+            candidature: "c2".into(),
+            text: "Vue par l'autre formation.".into(),
+        };
+        alice.act("gestionnaire", note);
+        alice.dossier.clone()
+    };
+    let link = add_staff(
+        &data,
+        "scolarite-set@osu.example",
+        "gestionnaire",
+        "m1-set",
+        false,
+    );
+    let server = start(&data);
+    let mut staff = signed_in_staff(&server, &link);
+    let page = staff.get(&server.url(&format!("/staff/candidatures/{dossier}/c1")));
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Her transmission of this candidature, and her sections, are there.
+    assert!(
+        page.body.contains("Transmettre ma candidature"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Océanographie"), "{}", page.body);
+    let noted = "Note interne modifiée";
+    assert!(
+        !page.body.contains(noted),
+        "the other candidature's note: {}",
+        page.body
+    );
+    // The other candidature is not theirs to open either.
+    let other = staff.get(&server.url(&format!("/staff/candidatures/{dossier}/c2")));
+    assert_eq!(other.status, 404);
+    server.stop();
+}
+
 #[test]
 fn exported_names_are_never_run_as_formulas() {
     let folder = tempfile::tempdir().unwrap();
@@ -1633,7 +1689,8 @@ fn a_piece_limit_raised_by_a_published_version_is_the_one_its_uploads_meet() {
     let logged = std::fs::File::create(&log).unwrap();
     let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, logged);
     // A CV of 3.5 MB: past the 2 MB of the version the server started with,
-    // and past that and the room of the form around it.
+    // and past that and the room of the form around it (read to its end all
+    // the same, so that the candidate is told the limit).
     let text = "x".repeat(3_500_000);
     let cv = pdf_of_contents(&[format!("BT /F1 12 Tf 72 760 Td ({text}) Tj ET")]);
     let send_cv = |browser: &mut Browser| {

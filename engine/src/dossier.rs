@@ -323,6 +323,25 @@ pub enum Command {
 }
 
 impl Command {
+    /// The candidature the command acts on; `None` for one on the dossier
+    /// as a whole (a section, the candidate's identity, a migration) and
+    /// for applying, which names a formation (the candidature is made).
+    pub fn candidature(&self) -> Option<&str> {
+        match self {
+            Command::Transition { candidature, .. }
+            | Command::Piece { candidature, .. }
+            | Command::Note { candidature, .. }
+            | Command::SaveForm { candidature, .. }
+            | Command::Ask { candidature, .. }
+            | Command::Deliver { candidature, .. }
+            | Command::Deadline { candidature, .. } => Some(candidature),
+            Command::SaveSection { .. }
+            | Command::Apply { .. }
+            | Command::UpdateCandidate { .. }
+            | Command::Migrate { .. } => None,
+        }
+    }
+
     /// The command as its event records it: a section's or a form's
     /// answers are left out (they repeat every field, changed or not, at
     /// each save; the event's changes hold what they changed, with the

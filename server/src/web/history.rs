@@ -60,6 +60,17 @@ pub enum Reader {
     Staff,
 }
 
+/// Whether `event` is about `candidature` or about its dossier as a whole.
+/// A staff member reads the history of the candidature they opened: the
+/// candidate's others may be in formations outside their scope.
+pub fn concerns(event: &Event, candidature: &Candidature) -> bool {
+    match &event.command {
+        Some(Command::Apply { formation }) => *formation == candidature.formation,
+        Some(command) => command.candidature().is_none_or(|id| id == candidature.id),
+        None => true,
+    }
+}
+
 /// The dossier's events, newest first, each with its day and a description.
 pub fn describe(
     definition: &Definition,

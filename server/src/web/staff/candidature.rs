@@ -23,7 +23,7 @@ use super::super::extract::{CsrfForm, Lang};
 use super::super::fields::{
     display, field_view, fields_html, problem_links, FieldView, ProblemLink,
 };
-use super::super::history::{describe, HistoryLine, Reader};
+use super::super::history::{concerns, describe, HistoryLine, Reader};
 use super::super::words::refusal;
 use super::list::column_text;
 use super::{SeenCandidature, Staff};
@@ -335,7 +335,8 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
         }
     }
     let data = candidature_data(seen, candidature, lang);
-    let history = seen.staff.visit.state.engine.history(&dossier.id)?;
+    let mut history = seen.staff.visit.state.engine.history(&dossier.id)?;
+    history.retain(|event| concerns(event, candidature));
     let page = StaffCandidaturePage {
         pdf: lang.href(&format!("{base}/dossier.pdf")),
         letters: crate::web::dossier_pdf::letter_links(candidature, &base, lang),
