@@ -36,10 +36,11 @@ const FORM_ROOM: u64 = 1 << 20;
 const READ_PAST_LIMIT: u64 = 32 << 20;
 
 /// The upload form `request` carries, its body cut past `limit`, the
-/// form's room and what is read past the limit: the limit of the piece as the sender's version of the
-/// definition sets it, which a version published since start-up may have
-/// raised (the routes leave bodies unlimited for this). `None` if it is
-/// not a multipart form (one without its file is told so later).
+/// form's room and what is read past the limit. `limit` is the piece's as
+/// the sender's version of the definition sets it, which a version
+/// published since start-up may have raised (the routes leave bodies
+/// unlimited for this). `None` if it is not a multipart form (one without
+/// its file is told so later).
 async fn upload_form(request: Request, limit: u64) -> Option<Multipart> {
     let most = limit.saturating_add(FORM_ROOM + READ_PAST_LIMIT);
     let most = usize::try_from(most).unwrap_or(usize::MAX);
@@ -92,7 +93,7 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
 }
 
 /// A short field's text (a CSRF token); `None` past a few hundred bytes,
-/// read to its end but not kept: the body may be far larger than any file.
+/// read to its end but not kept: any field may be as large as the body.
 async fn short_text(field: &mut axum::extract::multipart::Field<'_>) -> Option<String> {
     const MOST: usize = 512;
     let mut bytes = Vec::new();
