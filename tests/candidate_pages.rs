@@ -770,9 +770,7 @@ fn a_complementary_form_is_its_candidates_alone_and_checked_like_a_section() {
 #[test]
 fn transitions_named_like_the_pages_words_are_reached() {
     let folder = tempfile::tempdir().unwrap();
-    let log_path = folder.path().join("guichet.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let definition = osu_copy(&folder.path().join("definition"), |text| {
+    let renamed = |text| {
         let renamed = open_campaign(text)
             .replace("transmettre", "formulaire")
             .replace("declarer_non_concerne", "fichier");
@@ -782,9 +780,8 @@ fn transitions_named_like_the_pages_words_are_reached() {
         );
         assert!(renamed.contains("- id: fichier\n"), "the piece's renamed");
         renamed
-    });
-    let server = Guichet::launch_on(&definition, &folder.path().join("data"), None, &[], log);
-    let mut browser = activated(&server, &log_path, "camille@example.org");
+    };
+    let (server, mut browser, _) = signed_up_on(folder.path(), renamed, &[]);
     browser.submit(&server.url("/formations/m1-oceanographie/candidater"), &[]);
 
     // The transition's confirmation, not the complementary form.

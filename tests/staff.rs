@@ -59,11 +59,16 @@ fn seed(data: &Path) -> [String; 3] {
     chloe.send("m1-set", &PIECES);
     chloe.transition("gestionnaire", "declarer_complet", Value::Null);
     chloe.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
-    // The seeded pieces name a file by a digest of zeros: put a real PDF there.
-    let folder = data.join("files/dossiers").join(&alice.dossier);
+    pieces_stored(data, &alice.dossier);
+    [alice.dossier, bruno.dossier, chloe.dossier]
+}
+
+/// A real PDF where the seeded pieces of `dossier` name their file (by a
+/// digest of zeros).
+fn pieces_stored(data: &Path, dossier: &str) {
+    let folder = data.join("files/dossiers").join(dossier);
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("0".repeat(64)), pdf()).unwrap();
-    [alice.dossier, bruno.dossier, chloe.dossier]
 }
 
 /// Each dossier's version, from the store (the server stopped).
@@ -80,7 +85,13 @@ fn versions(data: &Path) -> Vec<(String, u64)> {
 }
 
 fn start(data: &Path) -> Guichet {
-    Guichet::launch(
+    start_on(&repository().join("definitions/osu-pytheas.yaml"), data)
+}
+
+/// The server on `definition`, on the day the seeded candidatures are seen.
+fn start_on(definition: &Path, data: &Path) -> Guichet {
+    Guichet::launch_on(
+        definition,
         data,
         None,
         &["--now", "2027-03-25T10:00:00+01:00"],
@@ -642,9 +653,7 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
     chloe.transition("gestionnaire", "declarer_complet", Value::Null);
     let dossier = chloe.dossier.clone();
     drop(engine);
-    let files = data.join("files/dossiers").join(&dossier);
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("0".repeat(64)), pdf()).unwrap();
+    pieces_stored(&data, &dossier);
     let link = add_staff(
         &data,
         "commission-set@osu.example",
@@ -652,13 +661,7 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
         "m1-set",
         false,
     );
-    let server = Guichet::launch_on(
-        &narrowed,
-        &data,
-        None,
-        &["--now", "2027-03-25T10:00:00+01:00"],
-        Stdio::null(),
-    );
+    let server = start_on(&narrowed, &data);
     let mut committee = signed_in_staff(&server, &link);
     let page_path = format!("/staff/candidatures/{dossier}/c1");
     let page = committee.get(&server.url(&page_path));
@@ -710,9 +713,7 @@ fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
         alice.send("m1-set", &PIECES);
         alice.dossier.clone()
     };
-    let files = data.join("files/dossiers").join(&dossier);
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("0".repeat(64)), pdf()).unwrap();
+    pieces_stored(&data, &dossier);
     let link = add_staff_on(
         &definition,
         &data,
@@ -721,13 +722,7 @@ fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
         "*",
         false,
     );
-    let server = Guichet::launch_on(
-        &definition,
-        &data,
-        None,
-        &["--now", "2027-03-25T10:00:00+01:00"],
-        Stdio::null(),
-    );
+    let server = start_on(&definition, &data);
     let mut staff = signed_in_staff(&server, &link);
     let page_path = format!("/staff/candidatures/{dossier}/c1");
     let page = staff.get(&server.url(&page_path));
@@ -928,9 +923,7 @@ fn staff_read_the_referees_letters_only_where_their_role_reads_the_piece() {
         .unwrap();
     let dossier = ada.dossier.clone();
     drop(engine);
-    let files = data.join("files/dossiers").join(&dossier);
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("0".repeat(64)), pdf()).unwrap();
+    pieces_stored(&data, &dossier);
     // The office reads everything; the jury's `reads:` leaves the letters out.
     let office = add_staff_on(
         &definition,

@@ -579,10 +579,19 @@ pub fn open_campaign(text: String) -> String {
 /// A server on the OSU procedure (campaign open), without SMTP, logging to a
 /// file, and a signed-in candidate.
 pub fn signed_up(folder: &Path, extra: &[&str]) -> (Guichet, Browser, PathBuf) {
+    signed_up_on(folder, open_campaign, extra)
+}
+
+/// [`signed_up`] on the OSU procedure as `edit` changes it.
+pub fn signed_up_on(
+    folder: &Path,
+    edit: impl Fn(String) -> String,
+    extra: &[&str],
+) -> (Guichet, Browser, PathBuf) {
     let log_path = folder.join("guichet.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let data = folder.join("data-store");
-    let definition = osu_copy(&folder.join("definition"), open_campaign);
+    let definition = osu_copy(&folder.join("definition"), edit);
     let server = Guichet::launch_on(&definition, &data, None, extra, log);
     let browser = activated(&server, &log_path, "camille@example.org");
     (server, browser, data)
