@@ -780,7 +780,7 @@ fn the_history_a_member_reads_is_of_the_candidature_they_opened() {
     let mut staff = signed_in_staff(&server, &link);
     let page = staff.get(&server.url(&format!("/staff/candidatures/{dossier}/c1")));
     assert_eq!(page.status, 200, "{}", page.body);
-    // Her transmission of this candidature, and her sections, are there.
+    // Her transmission of this candidature is there.
     assert!(
         page.body.contains("Transmettre ma candidature"),
         "{}",
