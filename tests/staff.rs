@@ -702,9 +702,7 @@ fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
         renamed
     });
     let dossier = {
-        let definition = guichet_engine::Definition::load(&definition).unwrap();
-        let store = guichet_engine::SledStore::open(data.join("store")).unwrap();
-        let engine = guichet_engine::Engine::open(definition, store).unwrap();
+        let engine = engine_on(&definition, &data);
         let mut alice = Seeded::new(
             &engine,
             ("alice", "Alice", None),
@@ -733,12 +731,10 @@ fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
     let done = staff.post(&server.url(&accept), &[("csrf", &csrf_of(&page.body))]);
     assert_eq!(done.status, 303, "{}", done.body);
     server.stop();
-    let engine = guichet_engine::Engine::open(
-        guichet_engine::Definition::load(&definition).unwrap(),
-        guichet_engine::SledStore::open(data.join("store")).unwrap(),
-    )
-    .unwrap();
-    let stored = engine.dossier(&dossier).unwrap().unwrap();
+    let stored = engine_on(&definition, &data)
+        .dossier(&dossier)
+        .unwrap()
+        .unwrap();
     let candidature = stored.candidatures.iter().find(|c| c.id == "c1").unwrap();
     assert_eq!(candidature.pieces["cv"].status, "validee");
 }

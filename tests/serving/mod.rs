@@ -336,7 +336,12 @@ impl<'e> Seeded<'e> {
 
 /// The OSU engine on the store in `data`.
 pub fn osu_engine(data: &Path) -> Engine<SledStore> {
-    let definition = Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+    engine_on(&repository().join("definitions/osu-pytheas.yaml"), data)
+}
+
+/// The engine of `definition` on the store in `data`.
+pub fn engine_on(definition: &Path, data: &Path) -> Engine<SledStore> {
+    let definition = Definition::load(definition).unwrap();
     Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap()
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::multipart::Field;
 use axum::extract::{FromRequest, Multipart, Path, Request};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -59,6 +60,8 @@ struct Upload {
 /// Reads the file of an upload form as a stream, keeping nothing once it
 /// passes `limit` bytes.
 async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, UploadFailure> {
+    /// The most a CSRF token takes.
+    const TOKEN_MOST: u64 = 512;
     let mut upload = Upload::default();
     while let Some(mut field) = multipart
         .next_field()
@@ -66,24 +69,15 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
         .map_err(|_| UploadFailure::Broken)?
     {
         match field.name() {
-            Some("csrf") => upload.csrf = short_text(&mut field).await,
+            Some("csrf") => {
+                let token = read_field(&mut field, TOKEN_MOST).await.ok().flatten();
+                upload.csrf = token.and_then(|bytes| String::from_utf8(bytes).ok());
+            }
             Some("fichier") => {
                 let name = field.file_name().unwrap_or("fichier").to_owned();
-                let mut bytes = Vec::new();
-                let mut too_large = false;
-                while let Some(chunk) = field.chunk().await.map_err(|_| UploadFailure::Broken)? {
-                    // Past the limit nothing more is kept; the rest is read and
-                    // dropped so the browser gets the answer, not a reset.
-                    if too_large || (bytes.len() + chunk.len()) as u64 > limit {
-                        too_large = true;
-                        bytes = Vec::new();
-                        continue;
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                if too_large {
-                    return Err(UploadFailure::TooLarge);
-                }
+                let bytes = read_field(&mut field, limit)
+                    .await?
+                    .ok_or(UploadFailure::TooLarge)?;
                 upload.file = Some((name, bytes));
             }
             _ => {}
@@ -92,22 +86,21 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
     Ok(upload)
 }
 
-/// A short field's text (a CSRF token); `None` past a few hundred bytes,
-/// read to its end but not kept: any field may be as large as the body.
-async fn short_text(field: &mut axum::extract::multipart::Field<'_>) -> Option<String> {
-    const MOST: usize = 512;
+/// The bytes of `field`, or `None` past `most` bytes. Past it nothing more
+/// is kept, but the rest is read and dropped, so that the browser gets the
+/// answer, not a reset: any field may be as large as the body.
+async fn read_field(field: &mut Field<'_>, most: u64) -> Result<Option<Vec<u8>>, UploadFailure> {
     let mut bytes = Vec::new();
-    let mut too_long = false;
-    while let Some(chunk) = field.chunk().await.ok()? {
-        too_long = too_long || bytes.len() + chunk.len() > MOST;
-        if !too_long {
+    let mut too_large = false;
+    while let Some(chunk) = field.chunk().await.map_err(|_| UploadFailure::Broken)? {
+        too_large = too_large || (bytes.len() + chunk.len()) as u64 > most;
+        if too_large {
+            bytes = Vec::new();
+        } else {
             bytes.extend_from_slice(&chunk);
         }
     }
-    if too_long {
-        return None;
-    }
-    String::from_utf8(bytes).ok()
+    Ok((!too_large).then_some(bytes))
 }
 
 /// The file as a piece of `piece_id` would take it, or what the candidate
