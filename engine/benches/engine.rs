@@ -2,6 +2,8 @@
 //! and durable commands on sled (one writer, and several sharing flushes).
 //!
 //! `cargo bench -p guichet-engine`; figures are reported in docs/performance.md.
+//! The engine runs on the allocator the `guichet` server chose (jemalloc),
+//! so that what is measured here is what the server does.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +16,10 @@ use guichet_engine::{
 };
 use jiff::Timestamp;
 use serde_json::json;
+
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn osu_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml")

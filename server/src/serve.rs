@@ -82,7 +82,6 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 /// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes the store.
 pub fn run(options: ServeOptions) -> anyhow::Result<ExitCode> {
-    return_large_blocks();
     init_logging(&options.log);
     let mut definitions = Vec::new();
     for file in definition_files(&options.files)? {
@@ -120,22 +119,6 @@ pub fn run(options: ServeOptions) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(serve(options, definitions))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Makes the allocator give blocks of 128 KiB and more back to the system
-/// when they are freed, as glibc does until its first such free: it then
-/// raises that threshold up to 32 MiB and keeps such blocks in its
-/// per-thread arenas. Every password hashed takes a 19 MiB block (argon2's
-/// working memory); after a wave of sign-ins the server kept about 650 MB
-/// (docs/performance.md: the deadline-day run's peak went from 962 MB to
-/// 312 MB with this).
-fn return_large_blocks() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets one of the allocator's parameters; called
-    // at start-up, before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
 }
 
 /// The definition files named: each file, and the `.yaml`/`.yml` files of
