@@ -649,6 +649,13 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
     let engine = guichet_engine::Engine::open(definition, store).unwrap();
     let now = "2027-03-20T10:00:00Z".parse().unwrap();
     let mut chloe = Seeded::new(&engine, ("chloe", "Chloé", None), now);
+    chloe.act(
+        "candidat",
+        guichet_engine::Command::SaveSection {
+            section: "coordonnees".into(),
+            answers: json!({"adresse": "3 place Victor Hugo", "code_postal": "13003"}),
+        },
+    );
     chloe.send("m1-set", &PIECES);
     chloe.transition("gestionnaire", "declarer_complet", Value::Null);
     let dossier = chloe.dossier.clone();
@@ -670,6 +677,12 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
     assert!(!page.body.contains("<h3>Coordonnées</h3>"));
     assert!(page.body.contains("id=\"piece-cv\""));
     assert!(!page.body.contains("id=\"piece-diplomes\""));
+    // The history names only what the role reads: the CV's upload, not the
+    // diplomas' nor the contact details saved.
+    let history = &page.body[page.body.find("<ol class=\"history\">").unwrap()..];
+    assert!(history.contains("Déposer : Curriculum vitae"), "{history}");
+    assert!(!history.contains("Diplômes"), "{history}");
+    assert!(!history.contains("Coordonnées"), "{history}");
     let read = committee.get(&server.url(&format!("{page_path}/pieces/cv/fichier-envoye")));
     assert_eq!(
         read.status, 200,

@@ -219,6 +219,11 @@ impl FileStore {
     pub fn open(root: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(root.join("dossiers"))?;
         sync_folder(root)?;
+        // At the first start `root` itself is new: its name is made durable
+        // in its parent too, or a crash could lose the folder and its files.
+        if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_folder(parent)?;
+        }
         Ok(Self {
             root: root.to_owned(),
             writers: Default::default(),

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use guichet_engine::model::{CommentRule, FieldDef, FileFormat, SectionDef};
 use guichet_engine::{
-    actions_for, Actions, Candidature, Command, Definition, Dossier, EngineError, FileRef, Outcome,
-    PieceState, WorkflowError,
+    actions_for, Actions, Candidature, Command, Definition, Dossier, EngineError, Event, FileRef,
+    Outcome, PieceState, WorkflowError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -237,6 +237,33 @@ fn pieces_of(candidature: &Candidature) -> &std::collections::BTreeMap<String, P
         .map_or(&candidature.pieces, |sent| &sent.pieces)
 }
 
+/// Whether the member's roles read the section or piece `event` names: a
+/// history line gives only its title, but that tells what the candidate
+/// wrote or sent, and when, which a role that does not read it is not told.
+fn names_what_is_read(
+    definition: &Definition,
+    rights: &crate::staff_store::Rights,
+    event: &Event,
+    candidature: &Candidature,
+) -> bool {
+    let reads_piece = |piece: Option<&str>| piece.is_none_or(|p| rights.reads_piece(definition, p));
+    match &event.command {
+        Some(Command::SaveSection { section, .. }) => rights.reads_section(definition, section),
+        Some(Command::Piece { piece, .. }) => reads_piece(Some(piece)),
+        Some(Command::SaveForm { .. }) => reads_piece(
+            definition
+                .form_of(&candidature.formation)
+                .and_then(|form| form.piece.as_deref()),
+        ),
+        Some(Command::Deliver { .. }) => reads_piece(
+            definition
+                .role(&event.actor.role)
+                .and_then(|role| role.provides.as_deref()),
+        ),
+        _ => true,
+    }
+}
+
 fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
     let lang = seen.staff.visit.lang;
     let code = lang.code();
@@ -336,7 +363,9 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
     }
     let data = candidature_data(seen, candidature, lang);
     let mut history = seen.staff.visit.state.engine.history(&dossier.id)?;
-    history.retain(|event| concerns(event, candidature));
+    history.retain(|event| {
+        concerns(event, candidature) && names_what_is_read(definition, rights, event, candidature)
+    });
     let page = StaffCandidaturePage {
         pdf: lang.href(&format!("{base}/dossier.pdf")),
         letters: crate::web::dossier_pdf::letter_links(candidature, &base, lang),
