@@ -1565,6 +1565,5 @@ fn the_preview_of_a_file_and_its_candidate_pages_pass_axe_core() {
         }
         journey.finish().await;
     });
-    let _ = preview.kill();
-    let _ = preview.wait();
+    terminate(&mut preview);
 }

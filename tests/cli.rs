@@ -417,7 +417,18 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
     );
     std::fs::write(&file, &with_scenario).unwrap();
     let port = serving::free_port();
+    // The preview's throwaway data directory is made here, to see it go.
+    let temporary = folder.path().join("tmp");
+    std::fs::create_dir(&temporary).unwrap();
+    let previews = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&temporary)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.to_string_lossy().contains("guichet-preview"))
+            .collect()
+    };
     let mut preview = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .env("TMPDIR", &temporary)
         .args([
             "preview",
             file.to_str().unwrap(),
@@ -497,6 +508,8 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
         page.contains("`candidate.frist_name` is not a variable this mail can use"),
         "{page}"
     );
-    let _ = preview.kill();
-    let _ = preview.wait();
+    // Stopped as a service manager stops it, the preview removes its data.
+    assert_eq!(previews().len(), 1, "the data directory while it runs");
+    serving::terminate(&mut preview);
+    assert_eq!(previews(), Vec::<std::path::PathBuf>::new());
 }

@@ -471,7 +471,8 @@ async fn reload_on_hangup(procedures: Vec<(PathBuf, Arc<AppState>)>) {
     let _ = procedures;
 }
 
-async fn shutdown_signal() {
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM, the signals that stop a server.
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -210,14 +210,20 @@ impl Guichet {
 
     /// SIGTERM, then the exit status must be a success (graceful shutdown).
     pub fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.process.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.process.wait().unwrap();
-        assert!(exit.success(), "guichet exited with {exit}");
+        terminate(&mut self.process);
     }
+}
+
+/// Stops `process` as a service manager does (SIGTERM), and checks it
+/// exited cleanly.
+pub fn terminate(process: &mut std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = process.wait().unwrap();
+    assert!(exit.success(), "guichet exited with {exit}");
 }
 
 impl Drop for Guichet {

@@ -190,8 +190,9 @@ struct PreviewPage {
 /// new version of the file).
 struct Previewed {
     file: PathBuf,
-    data: tempfile::TempDir,
+    // Before `data`: fields drop in this order, the store before its folder.
     state: Mutex<Option<Arc<AppState>>>,
+    data: tempfile::TempDir,
 }
 
 impl Previewed {
@@ -318,17 +319,17 @@ fn text(status: StatusCode, body: String) -> Response {
     response
 }
 
-/// Serves the preview of `file` on `addr` until Ctrl-C: the overview at `/`,
-/// each candidate page at `/apercu/<page>`, read again at each visit. The
-/// candidate pages are rendered in a procedure of its own on a throwaway
-/// data directory, removed when the preview stops.
+/// Serves the preview of `file` on `addr` until Ctrl-C or SIGTERM: the
+/// overview at `/`, each candidate page at `/apercu/<page>`, read again at
+/// each visit. The candidate pages are rendered in a procedure of its own
+/// on a throwaway data directory, removed when the preview stops.
 pub async fn serve(file: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
     let previewed = Arc::new(Previewed {
         file,
+        state: Mutex::new(None),
         data: tempfile::Builder::new()
             .prefix("guichet-preview")
             .tempdir()?,
-        state: Mutex::new(None),
     });
     let (home, page, other) = (
         Arc::clone(&previewed),
@@ -358,9 +359,7 @@ pub async fn serve(file: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(crate::serve::shutdown_signal())
         .await?;
     Ok(())
 }
