@@ -183,3 +183,25 @@ fn one_account_applies_to_two_procedures_whose_staff_stay_apart() {
         assert_eq!(formations, [formation], "{procedure}");
     }
 }
+
+/// The accounts are the server's, not a procedure's: so are the attempts
+/// at them. Ten wrong passwords under one procedure use up the minute's
+/// attempts under the other too.
+#[test]
+fn the_sign_in_attempts_of_a_minute_are_counted_across_procedures() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let osu = osu_copy(&folder.path().join("osu"), open_campaign);
+    let school = doctoral_school_open(&folder.path().join("school"));
+    let log = std::fs::File::create(folder.path().join("guichet.log")).unwrap();
+    let server = Guichet::launch_all(&[&osu, &school], &data, None, &[], log);
+    let wrong = [("email", "camille@example.org"), ("password", "wrong")];
+    let mut browser = Browser::new();
+    for _ in 0..10 {
+        let refused = browser.submit(&server.url(&format!("{OSU}/connexion")), &wrong);
+        assert_eq!(refused.status, 422, "{}", refused.body);
+    }
+    let throttled = browser.submit(&server.url(&format!("{SCHOOL}/connexion")), &wrong);
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    server.stop();
+}

@@ -192,6 +192,7 @@ struct Shared<'a> {
     clock: crate::web::Clock,
     stopped: &'a watch::Receiver<bool>,
     all: Arc<std::sync::OnceLock<Vec<std::sync::Weak<AppState>>>>,
+    throttle: Arc<crate::web::Throttle>,
 }
 
 /// Opens `definition`'s store (under `data`, or `data/procedures/<id>` for
@@ -291,7 +292,7 @@ fn procedure_state(
             activation: options.link_validity,
             password_reset: options.reset_validity,
         },
-        throttle: Default::default(),
+        throttle: Arc::clone(&shared.throttle),
         writes: Default::default(),
         clock: shared.clock,
         trusted_proxy: options.trusted_proxy,
@@ -336,6 +337,7 @@ pub fn preview_state(
         clock: Default::default(),
         stopped: &stopped,
         all: Arc::default(),
+        throttle: Arc::default(),
     };
     let state = procedure_state(&shared, file, definition)?;
     let face = crate::web::Face::preview_of(&state.engine.definition())?;
@@ -373,6 +375,7 @@ async fn serve(
             .map_or_else(Default::default, crate::web::Clock::starting_at),
         stopped: &stopped,
         all: Arc::default(),
+        throttle: Arc::default(),
     };
     let mut served = Vec::new();
     let mut files = Vec::new();

@@ -105,8 +105,9 @@ pub struct AppState {
     pub clock: Clock,
     /// Changes each signed-in candidate made lately.
     pub writes: session::WriteBudget,
-    /// Attempts of the public forms.
-    pub throttle: Throttle,
+    /// Attempts of the public forms: one for every procedure of the
+    /// server, as the accounts they try are.
+    pub throttle: Arc<Throttle>,
     /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<std::net::IpAddr>,
     /// Log account links (no SMTP server: mails only go to files).
