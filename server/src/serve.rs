@@ -404,7 +404,7 @@ async fn serve(
         request_timeout: options.request_timeout,
         max_connections: options.max_connections,
     };
-    crate::listen::serve(listener, router, limits, shutdown_signal()).await;
+    crate::listen::serve(listener, router, limits, crate::listen::shutdown_signal()).await;
 
     tracing::info!("stopping: finishing mail delivery and flushing the store");
     let _ = stop.send(true);
@@ -472,26 +472,4 @@ async fn reload_on_hangup(procedures: Vec<(PathBuf, Arc<AppState>)>) {
     }
     #[cfg(not(unix))]
     let _ = procedures;
-}
-
-/// Resolves at Ctrl-C (SIGINT) or SIGTERM, the signals that stop a server.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }

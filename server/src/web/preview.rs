@@ -359,7 +359,7 @@ pub async fn serve(file: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(crate::serve::shutdown_signal())
+        .with_graceful_shutdown(crate::listen::shutdown_signal())
         .await?;
     Ok(())
 }
