@@ -205,3 +205,49 @@ fn the_sign_in_attempts_of_a_minute_are_counted_across_procedures() {
     assert_eq!(throttled.status, 429, "{}", throttled.body);
     server.stop();
 }
+
+/// `guichet staff add` prints its link from the server's root, which names
+/// no procedure: it leads to the member's own, where the password is chosen.
+#[test]
+fn a_staff_password_link_printed_from_the_root_leads_to_the_members_procedure() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let osu = osu_copy(&folder.path().join("osu"), open_campaign);
+    let school = doctoral_school_open(&folder.path().join("school"));
+    let link = add_staff_on(
+        &school,
+        &data,
+        "office@school.example",
+        "school",
+        "*",
+        false,
+    );
+    let log = std::fs::File::create(folder.path().join("guichet.log")).unwrap();
+    let server = Guichet::launch_all(&[&osu, &school], &data, None, &[], log);
+    let path = &link[link.find("/staff/").unwrap()..];
+    let mut browser = Browser::new();
+    let sent = browser.get(&server.url(&format!("{path}?lang=en")));
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    assert_eq!(
+        sent.location.as_deref(),
+        Some(format!("{SCHOOL}{path}?lang=en").as_str())
+    );
+    // There, the member chooses a password and is signed in.
+    let form = browser.get(&server.url(&format!("{SCHOOL}{path}")));
+    assert_eq!(form.status, 200, "{}", form.body);
+    let chosen = browser.submit(
+        &server.url(&format!("{SCHOOL}{path}")),
+        &[
+            ("password", "Vieux-Port-Marseille-13"),
+            ("password_confirm", "Vieux-Port-Marseille-13"),
+        ],
+    );
+    assert_eq!(chosen.status, 303, "{}", chosen.body);
+    // A link nobody was given goes to the first procedure, which says so.
+    let unknown = browser.get(&server.url("/staff/mot-de-passe/nothing-of-the-kind"));
+    assert_eq!(
+        unknown.location.as_deref(),
+        Some(format!("{OSU}/staff/mot-de-passe/nothing-of-the-kind").as_str())
+    );
+    server.stop();
+}

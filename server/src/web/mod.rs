@@ -501,11 +501,27 @@ pub fn procedures_router(states: &[Arc<AppState>]) -> anyhow::Result<Router> {
             pages.render("procedures.html", StatusCode::OK, lang, &title, &page)
         }
     };
+    let staff = first.staff.clone();
+    let prefixes: Vec<(String, String)> = states
+        .iter()
+        .map(|state| {
+            let id = state.engine.definition().file().id.clone();
+            (id, state.site().prefix.clone())
+        })
+        .collect();
+    let password_link = move |axum::extract::Path(token): axum::extract::Path<String>,
+                              uri: axum::http::Uri| {
+        // The path as asked, under its procedure: `/<id>/staff/…`.
+        let asked = uri.path_and_query().map_or("", |p| p.as_str());
+        let to = format!("{}{asked}", member_prefix(&staff, &prefixes, &token));
+        async move { axum::response::Redirect::to(&to) }
+    };
     let mut all = Router::new()
         .route("/", get(index))
         .route("/health", get(|| async { "ok" }))
         .route("/static/guichet.css", get(stylesheet))
-        .route("/static/guichet.js", get(script));
+        .route("/static/guichet.js", get(script))
+        .route("/staff/mot-de-passe/{token}", get(password_link));
     for state in states {
         let home = state.site().prefix.clone();
         // `/<id>/` as typed by people: the procedure's home.
@@ -518,6 +534,29 @@ pub fn procedures_router(states: &[Arc<AppState>]) -> anyhow::Result<Router> {
             .nest(&state.site().prefix, router(Arc::clone(state)));
     }
     Ok(all.layer(middleware::from_fn(security_headers)))
+}
+
+/// The prefix of the procedure whose staff the holder of password link
+/// `token` belongs to: `guichet staff add` prints the link from the
+/// server's root, which knows no procedure. The first procedure's when the
+/// link names none of them (it says there why the link does not work).
+fn member_prefix(
+    staff: &crate::staff_store::StaffStore,
+    prefixes: &[(String, String)],
+    token: &str,
+) -> String {
+    let procedure = staff
+        .accounts
+        .check_token(token, jiff::Timestamp::now())
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|(id, _)| staff.rights(&id).ok())
+        .and_then(|rights| rights.procedure);
+    let named = procedure.and_then(|id| prefixes.iter().find(|(served, _)| *served == id));
+    named
+        .or(prefixes.first())
+        .map(|(_, prefix)| prefix.clone())
+        .unwrap_or_default()
 }
 
 /// Signing up, in and out, passwords, the email address, the dashboard.
