@@ -3,6 +3,8 @@
 
 mod serving;
 
+use std::path::{Path, PathBuf};
+
 use serving::*;
 
 const OSU: &str = "/osu-pytheas";
@@ -31,12 +33,29 @@ fn apply(browser: &mut Browser, server: &Guichet, prefix: &str, formation: &str)
     browser.post(&url, &[("csrf", &csrf_of(&form.body))])
 }
 
+/// Under `folder`: the data folder, a copy of the OSU procedure and the
+/// doctoral school, both campaigns open.
+fn two_procedures(folder: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let osu = osu_copy(&folder.join("osu"), open_campaign);
+    let school = doctoral_school_open(&folder.join("school"));
+    (folder.join("data"), osu, school)
+}
+
+/// A server of both procedures, its log in `folder/guichet.log`.
+fn serve_both(folder: &Path, data: &Path, [osu, school]: [&Path; 2]) -> Guichet {
+    let log = std::fs::File::create(folder.join("guichet.log")).unwrap();
+    Guichet::launch_all(&[osu, school], data, None, &[], log)
+}
+
+/// The doctoral school's office, added by the CLI: its password link.
+fn school_office(school: &Path, data: &Path) -> String {
+    add_staff_on(school, data, "office@school.example", "school", "*", false)
+}
+
 #[test]
 fn one_account_applies_to_two_procedures_whose_staff_stay_apart() {
     let folder = tempfile::tempdir().unwrap();
-    let data = folder.path().join("data");
-    let osu = osu_copy(&folder.path().join("osu"), open_campaign);
-    let school = doctoral_school_open(&folder.path().join("school"));
+    let (data, osu, school) = two_procedures(folder.path());
     let osu_office = add_staff_on(
         &osu,
         &data,
@@ -45,17 +64,9 @@ fn one_account_applies_to_two_procedures_whose_staff_stay_apart() {
         "*",
         false,
     );
-    let school_office = add_staff_on(
-        &school,
-        &data,
-        "office@school.example",
-        "school",
-        "*",
-        false,
-    );
+    let school_office = school_office(&school, &data);
+    let server = serve_both(folder.path(), &data, [&osu, &school]);
     let log_path = folder.path().join("guichet.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let server = Guichet::launch_all(&[&osu, &school], &data, None, &[], log);
 
     // The server's home lists both procedures.
     let (status, _, home) = server.get("/", &[]);
@@ -190,11 +201,8 @@ fn one_account_applies_to_two_procedures_whose_staff_stay_apart() {
 #[test]
 fn the_sign_in_attempts_of_a_minute_are_counted_across_procedures() {
     let folder = tempfile::tempdir().unwrap();
-    let data = folder.path().join("data");
-    let osu = osu_copy(&folder.path().join("osu"), open_campaign);
-    let school = doctoral_school_open(&folder.path().join("school"));
-    let log = std::fs::File::create(folder.path().join("guichet.log")).unwrap();
-    let server = Guichet::launch_all(&[&osu, &school], &data, None, &[], log);
+    let (data, osu, school) = two_procedures(folder.path());
+    let server = serve_both(folder.path(), &data, [&osu, &school]);
     let wrong = [("email", "camille@example.org"), ("password", "wrong")];
     let mut browser = Browser::new();
     for _ in 0..10 {
@@ -211,19 +219,9 @@ fn the_sign_in_attempts_of_a_minute_are_counted_across_procedures() {
 #[test]
 fn a_staff_password_link_printed_from_the_root_leads_to_the_members_procedure() {
     let folder = tempfile::tempdir().unwrap();
-    let data = folder.path().join("data");
-    let osu = osu_copy(&folder.path().join("osu"), open_campaign);
-    let school = doctoral_school_open(&folder.path().join("school"));
-    let link = add_staff_on(
-        &school,
-        &data,
-        "office@school.example",
-        "school",
-        "*",
-        false,
-    );
-    let log = std::fs::File::create(folder.path().join("guichet.log")).unwrap();
-    let server = Guichet::launch_all(&[&osu, &school], &data, None, &[], log);
+    let (data, osu, school) = two_procedures(folder.path());
+    let link = school_office(&school, &data);
+    let server = serve_both(folder.path(), &data, [&osu, &school]);
     let path = &link[link.find("/staff/").unwrap()..];
     let mut browser = Browser::new();
     let sent = browser.get(&server.url(&format!("{path}?lang=en")));
