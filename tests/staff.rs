@@ -44,6 +44,29 @@ fn signed_in_staff(server: &Guichet, link: &str) -> Browser {
     browser
 }
 
+/// The M1 SET office (a gestionnaire scoped to `m1-set`) added by the
+/// CLI: its password link.
+fn set_office(data: &Path) -> String {
+    add_staff(
+        data,
+        "scolarite-set@osu.example",
+        "gestionnaire",
+        "m1-set",
+        false,
+    )
+}
+
+/// The member of password link `link` signed in, with the page of
+/// `dossier`'s first candidature open: the browser, the page's path, the
+/// page (checked to be there).
+fn candidature_opened(server: &Guichet, link: &str, dossier: &str) -> (Browser, String, Page) {
+    let mut browser = signed_in_staff(server, link);
+    let path = format!("/staff/candidatures/{dossier}/c1");
+    let page = browser.get(&server.url(&path));
+    assert_eq!(page.status, 200, "{}", page.body);
+    (browser, path, page)
+}
+
 /// Three candidatures: Alice (M1 SET, received, with a real PDF as her CV),
 /// Bruno (M1 Oceanography, received) and Chloé (M1 SET, decision entered).
 /// Returns their dossier ids.
@@ -165,13 +188,7 @@ fn a_gestionnaire_lists_filters_acts_and_exports_within_their_scope() {
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let [alice, bruno, chloe] = seed(&data);
-    let link = add_staff(
-        &data,
-        "scolarite-set@osu.example",
-        "gestionnaire",
-        "m1-set",
-        false,
-    );
+    let link = set_office(&data);
     let server = start(&data);
     let mut staff = signed_in_staff(&server, &link);
 
@@ -455,13 +472,7 @@ fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page()
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let [alice, bruno, chloe] = seed(&data);
-    let office = add_staff(
-        &data,
-        "scolarite-set@osu.example",
-        "gestionnaire",
-        "m1-set",
-        false,
-    );
+    let office = set_office(&data);
     let committee = add_staff(
         &data,
         "commission-oceano@osu.example",
@@ -669,10 +680,7 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
         false,
     );
     let server = start_on(&narrowed, &data);
-    let mut committee = signed_in_staff(&server, &link);
-    let page_path = format!("/staff/candidatures/{dossier}/c1");
-    let page = committee.get(&server.url(&page_path));
-    assert_eq!(page.status, 200, "{}", page.body);
+    let (mut committee, page_path, page) = candidature_opened(&server, &link, &dossier);
     assert!(page.body.contains("<h3>État civil</h3>"), "{}", page.body);
     assert!(!page.body.contains("<h3>Coordonnées</h3>"));
     assert!(page.body.contains("id=\"piece-cv\""));
@@ -734,10 +742,7 @@ fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
         false,
     );
     let server = start_on(&definition, &data);
-    let mut staff = signed_in_staff(&server, &link);
-    let page_path = format!("/staff/candidatures/{dossier}/c1");
-    let page = staff.get(&server.url(&page_path));
-    assert_eq!(page.status, 200, "{}", page.body);
+    let (mut staff, page_path, page) = candidature_opened(&server, &link, &dossier);
     let file = staff.get(&server.url(&format!("{page_path}/pieces/cv/fichier-envoye")));
     assert_eq!(file.status, 200);
     let accept = format!("{page_path}/pieces/cv/fichier");
@@ -778,17 +783,9 @@ fn the_history_a_member_reads_is_of_the_candidature_they_opened() {
         alice.act("gestionnaire", note);
         alice.dossier.clone()
     };
-    let link = add_staff(
-        &data,
-        "scolarite-set@osu.example",
-        "gestionnaire",
-        "m1-set",
-        false,
-    );
+    let link = set_office(&data);
     let server = start(&data);
-    let mut staff = signed_in_staff(&server, &link);
-    let page = staff.get(&server.url(&format!("/staff/candidatures/{dossier}/c1")));
-    assert_eq!(page.status, 200, "{}", page.body);
+    let (mut staff, _, page) = candidature_opened(&server, &link, &dossier);
     // Her transmission of this candidature is there.
     assert!(
         page.body.contains("Transmettre ma candidature"),

@@ -71,6 +71,36 @@ pub fn concerns(event: &Event, candidature: &Candidature) -> bool {
     }
 }
 
+/// What a history line names beside its action: a profile section, or a
+/// piece (a piece's step, the complementary form that stands for its
+/// piece, the piece a third party delivered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named<'a> {
+    Section(&'a str),
+    Piece(&'a str),
+}
+
+/// What `event`, on a candidature to `formation`, names, if anything.
+pub fn named<'a>(
+    definition: &'a Definition,
+    event: &'a Event,
+    formation: &str,
+) -> Option<Named<'a>> {
+    match &event.command {
+        Some(Command::SaveSection { section, .. }) => Some(Named::Section(section)),
+        Some(Command::Piece { piece, .. }) => Some(Named::Piece(piece)),
+        Some(Command::SaveForm { .. }) => definition
+            .form_of(formation)
+            .and_then(|form| form.piece.as_deref())
+            .map(Named::Piece),
+        Some(Command::Deliver { .. }) => definition
+            .role(&event.actor.role)
+            .and_then(|role| role.provides.as_deref())
+            .map(Named::Piece),
+        _ => None,
+    }
+}
+
 /// The dossier's events, newest first, each with its day and a description.
 pub fn describe(
     definition: &Definition,

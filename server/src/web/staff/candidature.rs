@@ -23,7 +23,7 @@ use super::super::extract::{CsrfForm, Lang};
 use super::super::fields::{
     display, field_view, fields_html, problem_links, FieldView, ProblemLink,
 };
-use super::super::history::{concerns, describe, HistoryLine, Reader};
+use super::super::history::{concerns, describe, named, HistoryLine, Named, Reader};
 use super::super::words::refusal;
 use super::list::column_text;
 use super::{SeenCandidature, Staff};
@@ -246,21 +246,10 @@ fn names_what_is_read(
     event: &Event,
     candidature: &Candidature,
 ) -> bool {
-    let reads_piece = |piece: Option<&str>| piece.is_none_or(|p| rights.reads_piece(definition, p));
-    match &event.command {
-        Some(Command::SaveSection { section, .. }) => rights.reads_section(definition, section),
-        Some(Command::Piece { piece, .. }) => reads_piece(Some(piece)),
-        Some(Command::SaveForm { .. }) => reads_piece(
-            definition
-                .form_of(&candidature.formation)
-                .and_then(|form| form.piece.as_deref()),
-        ),
-        Some(Command::Deliver { .. }) => reads_piece(
-            definition
-                .role(&event.actor.role)
-                .and_then(|role| role.provides.as_deref()),
-        ),
-        _ => true,
+    match named(definition, event, &candidature.formation) {
+        Some(Named::Section(section)) => rights.reads_section(definition, section),
+        Some(Named::Piece(piece)) => rights.reads_piece(definition, piece),
+        None => true,
     }
 }
 
