@@ -519,7 +519,8 @@ impl SledStore {
             }
         }
         let mut set = WriteSet::default();
-        let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        // Each count touched: as stored, and as these commits leave it.
+        let mut counts: BTreeMap<Vec<u8>, (u64, u64)> = BTreeMap::new();
         let mut all_keys = Vec::with_capacity(commits.len());
         for (n, commit) in commits.iter().enumerate() {
             let id = commit.dossier.id.as_str();
@@ -553,11 +554,15 @@ impl SledStore {
                 }
             }
             for (key, change) in super::count_changes(&before.rows, &commit.indexed.rows) {
-                let count = match counts.get(&key) {
-                    Some(count) => *count,
-                    None => super::count_value(self.ordered.get(&key).map_err(backend)?.as_deref()),
+                let (stored, count) = match counts.get(&key) {
+                    Some(&counted) => counted,
+                    None => {
+                        let stored = self.ordered.get(&key).map_err(backend)?;
+                        let stored = super::count_value(stored.as_deref());
+                        (stored, stored)
+                    }
                 };
-                counts.insert(key, count.saturating_add_signed(change));
+                counts.insert(key, (stored, count.saturating_add_signed(change)));
             }
             for key in before.ordered.iter().filter(|k| !after.ordered.contains(k)) {
                 set.remove(Target::Ordered, key.as_slice());
@@ -593,8 +598,12 @@ impl SledStore {
             }
             all_keys.push(after);
         }
-        for (key, count) in counts {
-            set.insert(Target::Ordered, key, count.to_be_bytes());
+        // A place passed on within a formation (a withdrawal with its
+        // promotion) leaves its count as it was: not written again.
+        for (key, (stored, count)) in counts {
+            if count != stored {
+                set.insert(Target::Ordered, key, count.to_be_bytes());
+            }
         }
         // Just before the dossiers, so that a section saved needs only its
         // dossier's id stored first (`WriteSet::guard`).
@@ -1115,11 +1124,16 @@ mod tests {
         text.parse().expect("a timestamp")
     }
 
-    /// Version `version` of one dossier, with one candidature in `state`
+    /// Version `version` of dossier `d1`, with one candidature in `state`
     /// (its list row, its count) and one deadline falling due at `due`.
     fn commit(version: u64, state: &str, due: &str) -> Commit {
+        commit_of("d1", version, state, due)
+    }
+
+    /// [`commit`] of dossier `id`.
+    fn commit_of(id: &str, version: u64, state: &str, due: &str) -> Commit {
         let dossier: Dossier = serde_json::from_value(json!({
-            "id": "d1", "version": version, "definition": "hash", "owner": "owner",
+            "id": id, "version": version, "definition": "hash", "owner": "owner",
             "candidate": {"last_name": "Martin", "first_name": "Alex", "email": "c@example.org"},
             "language": "fr", "created_at": "2027-03-10T09:00:00Z", "profile": {},
             "candidatures": [{
@@ -1130,20 +1144,20 @@ mod tests {
         }))
         .expect("a dossier");
         let event: Event = serde_json::from_value(json!({
-            "dossier": "d1", "version": version, "at": "2027-03-10T09:00:00Z",
+            "dossier": id, "version": version, "at": "2027-03-10T09:00:00Z",
             "actor": {"role": "applicant", "id": "owner"}, "command": null, "changes": []
         }))
         .expect("an event");
         let row: Row = serde_json::from_value(json!({
-            "dossier": "d1", "candidature": "c1", "formation": "m1", "state": state,
+            "dossier": id, "candidature": "c1", "formation": "m1", "state": state,
             "last_name": "Martin", "first_name": "Alex", "email": "c@example.org",
             "sent_at": null, "entered_state_at": "2027-03-10T09:00:00Z",
             "provided": 0, "required": 0, "pieces": {}, "columns": {}, "search": ""
         }))
         .expect("a row");
         let mail = OutboxMail {
-            id: format!("mail-{version}"),
-            dossier: Some("d1".into()),
+            id: format!("mail-{id}-{version}"),
+            dossier: Some(id.into()),
             mail: "status".into(),
             to: vec!["c@example.org".into()],
             subject: format!("version {version}"),
@@ -1160,7 +1174,7 @@ mod tests {
             indexed: Indexed {
                 rows: vec![row],
                 deadlines: vec![Due {
-                    dossier: "d1".into(),
+                    dossier: id.into(),
                     candidature: "c1".into(),
                     deadline: "reminder".into(),
                     at: at(due),
@@ -1577,5 +1591,46 @@ mod tests {
             store.dossier("d1").expect("read").expect("dossier").version,
             1
         );
+    }
+
+    /// A withdrawal with its promotion in one formation passes a place on:
+    /// the count of those holding one is left as stored, not written again.
+    #[test]
+    fn a_place_passed_on_leaves_its_count_unwritten() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let due = "2027-04-01T00:00:00Z";
+        store
+            .commit(&[
+                commit_of("d1", 1, "admis", due),
+                commit_of("d2", 1, "liste", due),
+            ])
+            .expect("written");
+        let passed_on = [
+            commit_of("d1", 2, "desiste", due),
+            commit_of("d2", 2, "admis", due),
+        ];
+        let (set, _) = store.write_set(&passed_on).expect("a write set");
+        let count_of = |state| super::super::count_key("m1", state);
+        let counts_written: Vec<Vec<u8>> = set
+            .operations
+            .iter()
+            .filter(|op| op.target == Target::Ordered)
+            .filter(|op| {
+                ["admis", "desiste", "liste"]
+                    .map(count_of)
+                    .contains(&op.key)
+            })
+            .map(|op| op.key.clone())
+            .collect();
+        assert_eq!(
+            counts_written,
+            vec![count_of("desiste"), count_of("liste")],
+            "the counts that change, and only them"
+        );
+        store.commit(&passed_on).expect("written");
+        assert_eq!(store.count_of("m1", "admis").expect("count"), 1);
+        assert_eq!(store.count_of("m1", "desiste").expect("count"), 1);
+        assert_eq!(store.count_of("m1", "liste").expect("count"), 0);
     }
 }
