@@ -249,3 +249,31 @@ fn a_staff_password_link_printed_from_the_root_leads_to_the_members_procedure() 
     );
     server.stop();
 }
+
+/// A candidate's changes of a minute are counted across procedures, as
+/// their account is one: sixty on one leave none for the other.
+#[test]
+fn a_candidates_changes_of_a_minute_are_counted_across_procedures() {
+    let folder = tempfile::tempdir().unwrap();
+    let (data, osu, school) = two_procedures(folder.path());
+    let server = serve_both(folder.path(), &data, [&osu, &school]);
+    let log_path = folder.path().join("guichet.log");
+    let mut camille = activated_at(&server, OSU, &log_path, "camille@example.org");
+    let school_url = server.url(&format!("{SCHOOL}/formations/contrat-2027/candidater"));
+    let school_form = camille.get(&school_url);
+    assert_eq!(school_form.status, 200, "{}", school_form.body);
+    let osu_url = server.url(&format!("{OSU}/formations/m1-set/candidater"));
+    let osu_form = camille.get(&osu_url);
+    for n in 0..60 {
+        let changed = camille.post(&osu_url, &[("csrf", &csrf_of(&osu_form.body))]);
+        assert_ne!(changed.status, 429, "change {n}: {}", changed.body);
+    }
+    let paused = camille.post(&school_url, &[("csrf", &csrf_of(&school_form.body))]);
+    assert_eq!(paused.status, 429, "{}", paused.body);
+    assert!(
+        paused.body.contains("Too many changes in a short time"),
+        "{}",
+        paused.body
+    );
+    server.stop();
+}

@@ -193,6 +193,7 @@ struct Shared<'a> {
     stopped: &'a watch::Receiver<bool>,
     all: Arc<std::sync::OnceLock<Vec<std::sync::Weak<AppState>>>>,
     throttle: Arc<crate::web::Throttle>,
+    writes: Arc<crate::web::WriteBudget>,
 }
 
 /// Opens `definition`'s store (under `data`, or `data/procedures/<id>` for
@@ -293,7 +294,7 @@ fn procedure_state(
             password_reset: options.reset_validity,
         },
         throttle: Arc::clone(&shared.throttle),
-        writes: Default::default(),
+        writes: Arc::clone(&shared.writes),
         clock: shared.clock,
         trusted_proxy: options.trusted_proxy,
         log_links: options.smtp.is_none(),
@@ -338,6 +339,7 @@ pub fn preview_state(
         stopped: &stopped,
         all: Arc::default(),
         throttle: Arc::default(),
+        writes: Arc::default(),
     };
     let state = procedure_state(&shared, file, definition)?;
     let face = crate::web::Face::preview_of(&state.engine.definition())?;
@@ -376,6 +378,7 @@ async fn serve(
         stopped: &stopped,
         all: Arc::default(),
         throttle: Arc::default(),
+        writes: Arc::default(),
     };
     let mut served = Vec::new();
     let mut files = Vec::new();

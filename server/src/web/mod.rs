@@ -44,7 +44,7 @@ pub use error::PageError;
 use extract::{Lang, Visit};
 pub use forms::valid_email;
 pub use pages::Pages;
-pub use session::{CsrfKey, LinkValidity, Throttle};
+pub use session::{CsrfKey, LinkValidity, Throttle, WriteBudget};
 pub use staff::archive::Jobs as ArchiveJobs;
 pub use words::unknown_overrides as unknown_words;
 
@@ -103,8 +103,9 @@ pub struct AppState {
     pub csrf: session::CsrfKey,
     /// The procedure's time.
     pub clock: Clock,
-    /// Changes each signed-in candidate made lately.
-    pub writes: session::WriteBudget,
+    /// Changes each signed-in candidate made lately: one count for every
+    /// procedure of the server, as the accounts making them are.
+    pub writes: Arc<session::WriteBudget>,
     /// Attempts of the public forms: one for every procedure of the
     /// server, as the accounts they try are.
     pub throttle: Arc<Throttle>,
