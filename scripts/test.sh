@@ -14,3 +14,6 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || !
 fi
 npm ci --prefix tests/browser --no-audit --no-fund --silent
 cargo test --workspace
+# The benchmarks in their short mode (criterion's test mode; 2,000
+# candidatures for the admissions bench): they check, they do not time.
+cargo test --workspace --bench '*'

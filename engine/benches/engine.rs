@@ -177,21 +177,26 @@ fn physical_limit(c: &mut Criterion) {
     let bare = BareSled::open(bare_folder.path(), written);
     let engine_folder = tempfile::tempdir().expect("tempdir");
     let mut saves = Saves::on(SledStore::open(engine_folder.path()).expect("store"));
-    const ROUNDS: usize = 31;
-    const PER_ROUND: u32 = 1_000;
+    // `cargo test --benches` (criterion's test mode, without `--bench`):
+    // a few short rounds, which CI runs so that this part never rots.
+    let (rounds, per_round): (usize, u32) = if std::env::args().any(|a| a == "--bench") {
+        (31, 1_000)
+    } else {
+        (3, 10)
+    };
     let (mut bare_times, mut command_times, mut ratios) = (vec![], vec![], vec![]);
-    for _ in 0..ROUNDS {
-        let bare_time = bare.run(u64::from(PER_ROUND)) / PER_ROUND;
-        let command_time = saves.run(u64::from(PER_ROUND)) / PER_ROUND;
+    for _ in 0..rounds {
+        let bare_time = bare.run(u64::from(per_round)) / per_round;
+        let command_time = saves.run(u64::from(per_round)) / per_round;
         ratios.push(command_time.as_secs_f64() / bare_time.as_secs_f64());
         bare_times.push(bare_time);
         command_times.push(command_time);
     }
     // `median` sorts: the ratios' ends are then the lowest and the highest.
     let ratio = median(&mut ratios);
-    let (lowest, highest) = (ratios[0], ratios[ROUNDS - 1]);
+    let (lowest, highest) = (ratios[0], ratios[rounds - 1]);
     println!(
-        "the physical limit, alternated ({ROUNDS} rounds of {PER_ROUND} each, medians): \
+        "the physical limit, alternated ({rounds} rounds of {per_round} each, medians): \
          bare sled {:?} (a dossier of {} bytes, an event of {}), durable command {:?}, \
          ratio {ratio:.2} (rounds from {lowest:.2} to {highest:.2})",
         median(&mut bare_times),
