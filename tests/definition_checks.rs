@@ -611,6 +611,32 @@ fn what_a_staff_role_reads_names_known_sections_and_pieces() {
     assert!(message.contains("only a staff role"), "{message}");
 }
 
+/// The minimal definition's staff role, and a system role to add beside it.
+const STAFF_ROLE: &str =
+    "  - { id: staff, label: Staff, kind: staff, address: office@example.org }";
+const SYSTEM_ROLE: &str = "  - { id: system, label: Automatic, kind: system }";
+
+/// The scheduler handles deadlines as the system role: a reminder in a
+/// procedure without one would never be sent.
+#[test]
+fn a_reminder_needs_a_system_role_to_send_it() {
+    let reminder = edit(
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }
+  deadlines:
+    - { id: reminder, label: Reminder, in: received, after: 8 days, mail: received }",
+    );
+    let (line, _, message, hint) = single(&reminder);
+    assert_eq!(line, line_of(&reminder, "id: reminder"));
+    assert!(
+        message.contains("`reminder` is handled automatically but no role has `kind: system`"),
+        "{message}"
+    );
+    assert!(hint.contains("kind: system"), "{hint}");
+    let with_system = reminder.replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
+    assert_eq!(problems(&with_system), Vec::new());
+}
+
 #[test]
 fn a_deadline_may_fall_on_a_date_the_candidature_holds() {
     let with_input = edit(
@@ -619,7 +645,8 @@ fn a_deadline_may_fall_on_a_date_the_candidature_holds() {
     - { id: invite, label: Invite, from: received, to: received, by: staff, input: [{ id: interview, type: date, label: Interview }] }
   deadlines:
     - { id: reminder, label: Reminder, in: received, at: candidature.data.interview, before: 1 day, mail: received }",
-    );
+    )
+    .replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
     assert_eq!(problems(&with_input), Vec::new());
     let (line, _, message, hint) = single(&with_input.replace(
         "at: candidature.data.interview",

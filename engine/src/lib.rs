@@ -21,6 +21,7 @@
 //! roles:
 //!   - { id: candidate, label: Candidate, kind: candidate }
 //!   - { id: staff, label: Staff, kind: staff, address: office@example.org }
+//!   - { id: system, label: Automatic, kind: system }
 //! pieces:
 //!   - { id: resume, label: Résumé, accept: [pdf], max_size: 2MB }
 //! formations:

@@ -487,6 +487,7 @@ impl Checker<'_> {
         );
         let shape = shape::candidature_shape(def);
         let mails: Vec<&str> = def.mails.iter().map(|m| m.id.as_str()).collect();
+        let has_system_role = def.roles.iter().any(|r| r.kind == RoleKind::System);
         for (index, deadline) in deadlines.iter().enumerate() {
             let at = format!("/workflow/deadlines/{index}");
             self.identifier(&format!("{at}/id"), &deadline.id);
@@ -525,6 +526,19 @@ impl Checker<'_> {
             if let Some(mail) = &deadline.mail {
                 if !mails.contains(&mail.as_str()) {
                     self.unknown(&format!("{at}/mail"), "mail", mail, &mails);
+                }
+                // The scheduler handles every deadline as the system role: a
+                // reminder without one would never be sent. (A `do:` says so
+                // already through its transition.)
+                if deadline.action.is_none() && !has_system_role {
+                    self.error(
+                        &format!("{at}/mail"),
+                        format!(
+                            "deadline `{}` is handled automatically but no role has `kind: system`",
+                            deadline.id
+                        ),
+                        "declare `{ id: system, label: Automatique, kind: system }` among the roles",
+                    );
                 }
             }
         }

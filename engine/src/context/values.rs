@@ -370,9 +370,15 @@ mod tests {
     use super::*;
 
     /// The minimal fixture with conditions reading a candidature's data,
-    /// the profile, its formation and its pieces.
+    /// the profile, its formation and its pieces (in deadlines, which the
+    /// system role handles).
     fn definition() -> Definition {
-        let text = include_str!("../../../tests/fixtures/minimal.yaml").replace(
+        let text = include_str!("../../../tests/fixtures/minimal.yaml")
+            .replace(
+                "  - { id: staff, label: Staff, kind: staff, address: office@example.org }",
+                "  - { id: staff, label: Staff, kind: staff, address: office@example.org }\n  - { id: system, label: Automatic, kind: system }",
+            )
+            .replace(
             "    - { id: close, label: Close, from: received, to: closed, by: staff }",
             r#"    - id: close
       label: Close
