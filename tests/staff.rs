@@ -643,6 +643,58 @@ fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page()
     assert_eq!(after, before, "nothing changed in the store");
 }
 
+/// A member acts only with the definition's staff roles. `guichet staff
+/// add` without `--definition` records roles unchecked: the system's role
+/// among them gives no button and no right to its transitions.
+#[test]
+fn a_member_holding_the_system_role_does_not_act_as_the_system() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let dossier = {
+        let engine = osu_engine(&data);
+        let now = "2027-03-20T10:00:00Z".parse().unwrap();
+        let mut dana = Seeded::new(&engine, ("dana", "Dana", None), now);
+        dana.send("m1-set", &PIECES);
+        dana.transition("gestionnaire", "declarer_complet", Value::Null);
+        dana.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
+        dana.transition("gestionnaire", "publier_avis", Value::Null);
+        dana.dossier
+    };
+    let data_arg = data.to_str().unwrap();
+    let added = guichet(&[
+        "staff",
+        "--data",
+        data_arg,
+        "add",
+        "office@osu.example",
+        "--role",
+        "gestionnaire",
+        "--role",
+        "systeme",
+        "--scope",
+        "*",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let out = String::from_utf8_lossy(&added.stdout).into_owned();
+    let link = out[out.find("http").unwrap()..].trim().to_owned();
+    let before = versions(&data);
+    let server = start(&data);
+    let (mut office, path, page) = candidature_opened(&server, &link, &dossier);
+    assert!(page.body.contains("Dana"), "{}", page.body);
+    assert!(
+        !page.body.contains("Désistement automatique"),
+        "{}",
+        page.body
+    );
+    let automatic = office.post(
+        &server.url(&format!("{path}/transitions/desistement_automatique")),
+        &[("csrf", &csrf_of(&page.body))],
+    );
+    assert_eq!(automatic.status, 403, "{}", automatic.body);
+    server.stop();
+    assert_eq!(versions(&data), before, "nothing done");
+}
+
 #[test]
 fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
     let folder = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use guichet_engine::model::{ReadsDef, RoleKind};
+use guichet_engine::model::{ReadsDef, RoleDef, RoleKind};
 use guichet_engine::Definition;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -95,12 +95,7 @@ impl Rights {
         list: impl Fn(&ReadsDef) -> Option<&Vec<String>>,
         id: &str,
     ) -> bool {
-        let roles: Vec<_> = definition
-            .file()
-            .roles
-            .iter()
-            .filter(|r| self.holds(&r.id))
-            .collect();
+        let roles = self.staff_roles(definition);
         self.admin
             || roles.is_empty()
             || roles.iter().any(|role| {
@@ -112,6 +107,17 @@ impl Rights {
     /// Whether a staff member holds `role`.
     pub fn holds(&self, role: &str) -> bool {
         self.roles.contains(role)
+    }
+
+    /// The staff roles of `definition` these rights hold, in its order. A
+    /// role of another kind gives a member nothing (the system's, a
+    /// candidate's): `guichet staff add` without `--definition` records
+    /// roles unchecked, and a new version may change a role's kind.
+    pub fn staff_roles<'d>(&self, definition: &'d Definition) -> Vec<&'d RoleDef> {
+        let roles = definition.file().roles.iter();
+        roles
+            .filter(|r| r.kind == RoleKind::Staff && self.holds(&r.id))
+            .collect()
     }
 
     /// What in these rights `definition` does not know: roles that are not

@@ -192,15 +192,11 @@ impl Staff {
         Actor::new(role, &self.member.account.id).named(self.member.name())
     }
 
-    /// The roles the member holds that the definition knows, in its order.
+    /// The staff roles the member holds, in the definition's order: those
+    /// they act with.
     pub fn roles<'d>(&self, definition: &'d Definition) -> Vec<&'d str> {
-        definition
-            .file()
-            .roles
-            .iter()
-            .map(|r| r.id.as_str())
-            .filter(|r| self.member.rights.holds(r))
-            .collect()
+        let roles = self.member.rights.staff_roles(definition);
+        roles.into_iter().map(|r| r.id.as_str()).collect()
     }
 }
 
