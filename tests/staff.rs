@@ -643,11 +643,19 @@ fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page()
     assert_eq!(after, before, "nothing changed in the store");
 }
 
-/// A member acts only with the definition's staff roles. `guichet staff
-/// add` without `--definition` records roles unchecked: the system's role
-/// among them gives no button and no right to its transitions.
+/// The password link `guichet staff add` printed.
+fn link_of(added: &std::process::Output) -> String {
+    assert!(added.status.success(), "{added:?}");
+    let out = String::from_utf8_lossy(&added.stdout).into_owned();
+    out[out.find("http").unwrap()..].trim().to_owned()
+}
+
+/// A member acts and reads only through the definition's staff roles.
+/// `guichet staff add` without `--definition` records roles unchecked: the
+/// system's role among them gives no button and no right to its
+/// transitions, and a role the definition lacks reads nothing.
 #[test]
-fn a_member_holding_the_system_role_does_not_act_as_the_system() {
+fn only_the_definitions_staff_roles_give_a_member_actions_and_reads() {
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let dossier = {
@@ -674,9 +682,27 @@ fn a_member_holding_the_system_role_does_not_act_as_the_system() {
         "--scope",
         "*",
     ]);
-    assert!(added.status.success(), "{added:?}");
-    let out = String::from_utf8_lossy(&added.stdout).into_owned();
-    let link = out[out.find("http").unwrap()..].trim().to_owned();
+    let link = link_of(&added);
+    let ghost = link_of(&guichet(&[
+        "staff",
+        "--data",
+        data_arg,
+        "add",
+        "ghost@osu.example",
+        "--role",
+        "jury",
+        "--scope",
+        "*",
+    ]));
+    let reader = link_of(&guichet(&[
+        "staff",
+        "--data",
+        data_arg,
+        "add",
+        "reader@osu.example",
+        "--scope",
+        "*",
+    ]));
     let before = versions(&data);
     let server = start(&data);
     let (mut office, path, page) = candidature_opened(&server, &link, &dossier);
@@ -691,6 +717,13 @@ fn a_member_holding_the_system_role_does_not_act_as_the_system() {
         &[("csrf", &csrf_of(&page.body))],
     );
     assert_eq!(automatic.status, 403, "{}", automatic.body);
+    // A role the definition does not have (renamed by a new version, or
+    // mistyped) reads nothing, where a member given no role reads all.
+    let (_, _, page) = candidature_opened(&server, &ghost, &dossier);
+    assert!(!page.body.contains("<h3>État civil</h3>"), "{}", page.body);
+    assert!(!page.body.contains("id=\"piece-cv\""), "{}", page.body);
+    let (_, _, page) = candidature_opened(&server, &reader, &dossier);
+    assert!(page.body.contains("<h3>État civil</h3>"), "{}", page.body);
     server.stop();
     assert_eq!(versions(&data), before, "nothing done");
 }

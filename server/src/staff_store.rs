@@ -87,8 +87,10 @@ impl Rights {
         self.reads(definition, |r| r.pieces.as_ref(), id)
     }
 
-    /// What one of their roles reads (all of it when the role does not
-    /// narrow it); an administrator, or a member without a role, reads all.
+    /// What one of their staff roles reads (all of it when the role does
+    /// not narrow it); an administrator, or a member given no role, reads
+    /// all. Roles the definition does not have as staff roles (renamed by a
+    /// new version, or recorded unchecked) give nothing.
     fn reads(
         &self,
         definition: &Definition,
@@ -97,7 +99,7 @@ impl Rights {
     ) -> bool {
         let roles = self.staff_roles(definition);
         self.admin
-            || roles.is_empty()
+            || self.roles.is_empty()
             || roles.iter().any(|role| {
                 let narrowed = role.reads.as_ref().and_then(&list);
                 narrowed.is_none_or(|ids| ids.iter().any(|i| i == id))
