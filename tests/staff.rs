@@ -704,7 +704,27 @@ fn only_the_definitions_staff_roles_give_a_member_actions_and_reads() {
         "*",
     ]));
     let before = versions(&data);
-    let server = start(&data);
+    let log_path = folder.path().join("guichet.log");
+    let server = Guichet::launch_on(
+        &repository().join("definitions/osu-pytheas.yaml"),
+        &data,
+        None,
+        &["--now", "2027-03-25T10:00:00+01:00"],
+        std::fs::File::create(&log_path).unwrap(),
+    );
+    // The server says at start which rights give nothing.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    for (member, role) in [
+        ("office@osu.example", "systeme"),
+        ("ghost@osu.example", "jury"),
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(member) && l.contains(&format!("`{role}` is not a staff role"))),
+            "{log}"
+        );
+    }
+    assert!(!log.contains("reader@osu.example"), "{log}");
     let (mut office, path, page) = candidature_opened(&server, &link, &dossier);
     assert!(page.body.contains("Dana"), "{}", page.body);
     assert!(

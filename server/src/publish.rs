@@ -112,6 +112,27 @@ pub fn publish(
     put_in_place(state, definition, by)
 }
 
+/// Logs, for the version `state` serves, each staff member of the procedure
+/// whose rights it does not know (a role renamed by the new version, a
+/// formation removed): what those give them is nothing, and the team page
+/// or `guichet staff add` mends them.
+pub fn warn_of_unknown_rights(state: &AppState) {
+    let members = match state.staff.members() {
+        Ok(members) => members,
+        Err(error) => {
+            tracing::warn!(%error, "the staff accounts could not be read to check their rights");
+            return;
+        }
+    };
+    let definition = state.engine.definition();
+    let procedure = state.procedure.as_deref();
+    for member in members.iter().filter(|m| m.rights.works_in(procedure)) {
+        for problem in member.rights.unknown_to(&definition) {
+            tracing::warn!(member = %member.account.email, "{problem}: it gives them nothing");
+        }
+    }
+}
+
 /// Makes `definition` current as `by` without judging it: its pages built,
 /// then the engine's version and the pages swapped. What [`publish`] ends
 /// with, and what a preview serves whatever its scenarios say.
@@ -133,6 +154,7 @@ pub fn put_in_place(
         .face
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = face;
+    warn_of_unknown_rights(state);
     Ok(Published::Now(hash))
 }
 

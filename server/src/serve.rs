@@ -205,6 +205,7 @@ async fn procedure(
 ) -> anyhow::Result<Served> {
     let options = shared.options;
     let state = procedure_state(shared, file, definition)?;
+    crate::publish::warn_of_unknown_rights(&state);
     let sender = options
         .mail_from
         .clone()
