@@ -637,6 +637,30 @@ fn a_reminder_needs_a_system_role_to_send_it() {
     assert_eq!(problems(&with_system), Vec::new());
 }
 
+/// Staff lists show a state to the staff roles `visible_to` names: another
+/// kind of role there would hide the state from every member.
+#[test]
+fn a_state_is_shown_to_staff_roles_only() {
+    let shown = |roles: &str| {
+        edit(
+            "    - { id: received, label: Received }",
+            &format!("    - {{ id: received, label: Received, visible_to: [{roles}] }}"),
+        )
+    };
+    assert_eq!(problems(&shown("staff")), Vec::new());
+    let to_candidate = shown("candidate");
+    let (line, _, message, hint) = single(&to_candidate);
+    assert_eq!(line, line_of(&to_candidate, "visible_to"));
+    assert!(
+        message.contains("`candidate`, which is not a staff role"),
+        "{message}"
+    );
+    assert!(hint.contains("(staff)"), "{hint}");
+    let (_, _, message, hint) = single(&shown("staf"));
+    assert!(message.contains("unknown role `staf`"), "{message}");
+    assert!(hint.contains("staff"), "{hint}");
+}
+
 #[test]
 fn a_deadline_may_fall_on_a_date_the_candidature_holds() {
     let with_input = edit(

@@ -206,14 +206,31 @@ impl Checker<'_> {
             self.identifier(&format!("/workflow/states/{index}/id"), &state.id);
             self.text(&format!("/workflow/states/{index}/label"), &state.label);
             for (r, role) in state.visible_to.iter().enumerate() {
-                let known: Vec<&str> = self.def.roles.iter().map(|r| r.id.as_str()).collect();
-                if !known.contains(&role.as_str()) {
-                    self.unknown(
-                        &format!("/workflow/states/{index}/visible_to/{r}"),
-                        "role",
-                        role,
-                        &known,
-                    );
+                let pointer = format!("/workflow/states/{index}/visible_to/{r}");
+                let staff: Vec<&str> = self
+                    .def
+                    .roles
+                    .iter()
+                    .filter(|r| r.kind == RoleKind::Staff)
+                    .map(|r| r.id.as_str())
+                    .collect();
+                match self.def.roles.iter().find(|known| &known.id == role) {
+                    None => {
+                        let known: Vec<&str> =
+                            self.def.roles.iter().map(|r| r.id.as_str()).collect();
+                        self.unknown(&pointer, "role", role, &known);
+                    }
+                    // Staff lists are the staff's: a state shown to another
+                    // kind of role would be shown to nobody.
+                    Some(known) if known.kind != RoleKind::Staff => self.error(
+                        &pointer,
+                        format!(
+                            "state `{}` is shown to `{role}`, which is not a staff role: staff lists show states to staff roles only",
+                            state.id
+                        ),
+                        format!("name staff roles here ({})", staff.join(", ")),
+                    ),
+                    Some(_) => {}
                 }
             }
         }
