@@ -207,19 +207,13 @@ impl Checker<'_> {
             self.text(&format!("/workflow/states/{index}/label"), &state.label);
             for (r, role) in state.visible_to.iter().enumerate() {
                 let pointer = format!("/workflow/states/{index}/visible_to/{r}");
-                let staff: Vec<&str> = self
-                    .def
-                    .roles
-                    .iter()
-                    .filter(|r| r.kind == RoleKind::Staff)
-                    .map(|r| r.id.as_str())
-                    .collect();
+                let ids = |kind: Option<RoleKind>| -> Vec<&str> {
+                    let roles = self.def.roles.iter();
+                    let roles = roles.filter(|r| kind.is_none_or(|kind| r.kind == kind));
+                    roles.map(|r| r.id.as_str()).collect()
+                };
                 match self.def.roles.iter().find(|known| &known.id == role) {
-                    None => {
-                        let known: Vec<&str> =
-                            self.def.roles.iter().map(|r| r.id.as_str()).collect();
-                        self.unknown(&pointer, "role", role, &known);
-                    }
+                    None => self.unknown(&pointer, "role", role, &ids(None)),
                     // Staff lists are the staff's: a state shown to another
                     // kind of role would be shown to nobody.
                     Some(known) if known.kind != RoleKind::Staff => self.error(
@@ -228,7 +222,10 @@ impl Checker<'_> {
                             "state `{}` is shown to `{role}`, which is not a staff role: staff lists show states to staff roles only",
                             state.id
                         ),
-                        format!("name staff roles here ({})", staff.join(", ")),
+                        format!(
+                            "name staff roles here ({})",
+                            ids(Some(RoleKind::Staff)).join(", ")
+                        ),
                     ),
                     Some(_) => {}
                 }

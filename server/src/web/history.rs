@@ -93,12 +93,14 @@ pub fn named<'a>(
             .form_of(formation)
             .and_then(|form| form.piece.as_deref())
             .map(Named::Piece),
-        Some(Command::Deliver { .. }) => definition
-            .role(&event.actor.role)
-            .and_then(|role| role.provides.as_deref())
-            .map(Named::Piece),
+        Some(Command::Deliver { .. }) => delivered_piece(definition, event).map(Named::Piece),
         _ => None,
     }
+}
+
+/// The piece the third party of a delivery `event` provides.
+fn delivered_piece<'a>(definition: &'a Definition, event: &Event) -> Option<&'a str> {
+    definition.role(&event.actor.role)?.provides.as_deref()
 }
 
 /// The dossier's events, newest first, each with its day and a description.
@@ -169,9 +171,8 @@ pub fn describe(
                     format!("{} {label}", t("event_asked"))
                 }
                 Some(Command::Deliver { .. }) => {
-                    let label = definition
-                        .role(&event.actor.role)
-                        .and_then(|r| definition.piece(r.provides.as_deref()?))
+                    let label = delivered_piece(definition, event)
+                        .and_then(|piece| definition.piece(piece))
                         .map_or("", |p| p.label.get(lang));
                     format!("{} {label}", t("event_delivered"))
                 }
