@@ -22,6 +22,7 @@ mod letters;
 mod listen;
 mod mail;
 mod passwords;
+mod procedure;
 mod publish;
 mod scheduler;
 mod serve;
@@ -100,7 +101,7 @@ enum Commands {
         files: Vec<PathBuf>,
     },
     /// Serve the procedure over HTTP and deliver its mails.
-    Serve(Box<serve::ServeOptions>),
+    Serve(Box<procedure::ServeOptions>),
     /// Manage staff accounts (with the server stopped).
     Staff(Box<staff_cli::StaffOptions>),
     /// Print the JSON Schema of the definition format.
@@ -141,7 +142,7 @@ fn check(files: &[PathBuf], merged: bool) -> ExitCode {
         match Definition::load(file) {
             Ok(definition) => {
                 // The pages' words are the server's: checked here, not by the engine.
-                let words = web::unknown_words(&definition);
+                let words = web::words::unknown_overrides(&definition);
                 if !words.is_empty() {
                     all_valid = false;
                     for problem in words {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use guichet_engine::{Definition, DefinitionError};
 
-use crate::web::AppState;
+use crate::web::state::AppState;
+use crate::web::words::unknown_overrides;
 
 /// Why a version was not published.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +93,7 @@ pub fn publish(
             given: definition.file().id.clone(),
         });
     }
-    let words = crate::web::unknown_words(&definition);
+    let words = unknown_overrides(&definition);
     if !words.is_empty() {
         return Err(Refusal::Invalid(words.join("\n")));
     }
@@ -172,7 +173,7 @@ pub fn problems(
         })
     };
     match loaded {
-        Ok(definition) => crate::web::unknown_words(&definition)
+        Ok(definition) => unknown_overrides(&definition)
             .into_iter()
             .map(|problem| at_start(problem, "see the keys of the built-in words"))
             .collect(),

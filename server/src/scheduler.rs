@@ -9,7 +9,7 @@ use std::time::Duration;
 use guichet_engine::{with_causes, Engine, SledStore};
 use tokio::sync::{watch, Notify};
 
-use crate::web::Clock;
+use crate::web::state::Clock;
 
 /// Runs what is due every `interval`, at the procedure's time, until `stop`.
 pub async fn run(

@@ -103,7 +103,7 @@ pub fn run(options: StaffOptions) -> anyhow::Result<ExitCode> {
             name,
         } => {
             let email = email.trim().to_lowercase();
-            if !crate::web::valid_email(&email) {
+            if !crate::web::forms::valid_email(&email) {
                 bail!("`{email}` is not an email address");
             }
             let rights = Rights {

@@ -10,14 +10,15 @@ use axum::response::Response;
 use jiff::Timestamp;
 
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{client_address, CsrfForm, Lang, PublicForm, SignedIn, Visit};
+use super::extract::{client_address, CsrfForm, PublicForm, SignedIn, Visit};
 use super::forms::{
     required, signed_in_redirect, valid_email, valid_name, AccountForm, Errors, Input,
 };
 use super::links::MailedLink;
 use super::password::token_problem;
 use super::session::{cookie, set_cookie, with_cookie, SESSION_COOKIE};
-use super::AppState;
+use super::site::Lang;
+use super::state::AppState;
 use crate::account_store::{Account, Purpose, TokenProblem};
 
 /// The page after a mailed link was sent (or would have been).

@@ -10,13 +10,18 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
-use guichet_engine::{actions_for, Actions, Actor, Candidature, Command, EngineError, Outcome};
+use guichet_engine::{
+    actions_for, Actions, Actor, Candidature, Command, Definition, Dossier, EngineError, Letter,
+    Outcome, Request,
+};
+use jiff::Timestamp;
 use serde::Serialize;
 
 use super::dossier_pdf;
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, OwnDossier};
 use super::forms::Confirmation;
+use super::site::Lang;
 use super::words::{human_size, refusal};
 
 /// `GET /formations/{id}/candidater`: the confirmation step.
@@ -66,6 +71,87 @@ pub async fn apply(own: OwnDossier, Path(id): Path<String>, _: CsrfForm) -> Page
     })
 }
 
+/// One person named for a piece, as the candidate's page shows them: whether
+/// their letter arrived, never what it says.
+#[derive(Serialize)]
+struct LetterView {
+    name: String,
+    email: String,
+    state: String,
+}
+
+/// The people named for a third party's piece, and where to ask them.
+#[derive(Serialize, Default)]
+struct Letters {
+    /// Each person named, with where their letter stands.
+    pub people: Vec<LetterView>,
+    /// Where to post to mail the links, when someone is left to ask.
+    pub ask: Option<String>,
+    /// Where the candidate names them, when nobody is named yet.
+    pub name_them: Option<(String, String)>,
+}
+
+/// The letters of `piece` on `candidature`, for its candidate's page.
+fn letters_of(
+    lang: Lang,
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &guichet_engine::Candidature,
+    piece: &str,
+    now: Timestamp,
+) -> Option<Letters> {
+    let role = definition.provider_of(piece)?;
+    let day = |at: Timestamp| definition.day_of(at);
+    let named: Vec<Letter> = guichet_engine::letters(definition, dossier, candidature)
+        .into_iter()
+        .filter(|l| l.piece == piece)
+        .collect();
+    let open = definition.initial_state() == candidature.state;
+    let ask = (open && named.iter().any(|l| l.to_ask(now))).then(|| {
+        lang.href(&format!(
+            "/candidatures/{}/tiers/{}",
+            candidature.id, role.id
+        ))
+    });
+    let section = role.named_in.as_ref().map(|n| n.section.as_str());
+    let name_them = section
+        .filter(|_| named.is_empty())
+        .and_then(|id| definition.file().profile.iter().find(|s| s.id == id))
+        .map(|s| {
+            let href = lang.href(&format!("/dossier/{}", s.id));
+            (href, s.title.get(lang.code()).to_owned())
+        });
+    let people = named
+        .iter()
+        .map(|letter| {
+            let state = match letter.request {
+                Some(Request {
+                    received_at: Some(at),
+                    ..
+                }) => lang.t("letter_received").replace("{date}", &day(*at)),
+                Some(r) if r.expires_at > now => lang
+                    .t("letter_asked")
+                    .replace("{date}", &day(r.asked_at))
+                    .replace("{until}", &day(r.expires_at)),
+                Some(r) => lang
+                    .t("letter_expired")
+                    .replace("{date}", &day(r.expires_at)),
+                None => lang.t("letter_not_asked"),
+            };
+            LetterView {
+                name: letter.name.clone(),
+                email: letter.email.clone(),
+                state,
+            }
+        })
+        .collect();
+    Some(Letters {
+        people,
+        ask,
+        name_them,
+    })
+}
+
 #[derive(Serialize)]
 struct ActionLink {
     url: String,
@@ -89,7 +175,7 @@ struct PieceView {
     max: String,
     actions: Vec<ActionLink>,
     /// For a piece third parties send: who is named and where each stands.
-    letters: Option<super::third_party::Letters>,
+    letters: Option<Letters>,
     /// For a piece an online form stands for: the form's page, and whether it is complete.
     form: Option<(String, bool)>,
     /// For a piece answered in an outside questionnaire: its address.
@@ -187,14 +273,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                         label: a.label.get(code).to_owned(),
                     })
                     .collect(),
-                letters: super::third_party::letters_of(
-                    lang,
-                    definition,
-                    dossier,
-                    candidature,
-                    piece_id,
-                    now,
-                ),
+                letters: letters_of(lang, definition, dossier, candidature, piece_id, now),
                 form: definition
                     .online_form_for(&candidature.formation, piece_id)
                     .map(|_| {

@@ -9,7 +9,8 @@ use guichet_engine::Definition;
 use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
-use super::extract::{Lang, Visit};
+use super::extract::Visit;
+use super::site::Lang;
 
 pub use guichet_engine::fold;
 

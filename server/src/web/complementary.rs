@@ -7,14 +7,15 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::response::Response;
 use guichet_engine::check_entry;
-use guichet_engine::model::{FormDef, FormMode, SectionDef};
+use guichet_engine::model::{FormDef, FormMode};
 use guichet_engine::{base_context, Candidature, Command, Definition};
 use serde_json::{Map, Value};
 
 use super::candidature::act;
 use super::dossier::{answers_from, preview_of, SectionForm};
 use super::error::{PageError, PageResult};
-use super::extract::{CsrfForm, Lang, OwnDossier};
+use super::extract::{CsrfForm, OwnDossier};
+use super::site::Lang;
 
 /// The online form of `candidature`'s formation.
 fn online_form<'d>(
@@ -93,17 +94,4 @@ pub async fn preview(
         return axum::http::StatusCode::NOT_FOUND.into_response();
     };
     preview_of(&own, &form.fields, &pairs, lang)
-}
-
-/// The form as a section, for the pages and the PDF that show its answers.
-pub fn as_section(form: &FormDef) -> SectionDef {
-    SectionDef {
-        id: form.id.clone(),
-        title: form.title.clone(),
-        help: None,
-        when: None,
-        repeat: None,
-        import: None,
-        fields: form.fields.clone(),
-    }
 }

@@ -10,8 +10,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::error::PageError;
-use super::extract::{Lang, SignedIn, Visit};
+use super::extract::{SignedIn, Visit};
 use super::history::{describe, next_step, HistoryLine, Reader};
+use super::site::Lang;
 use crate::account_store::Account;
 
 #[derive(Serialize)]

@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{CsrfForm, Lang, OwnDossier};
+use super::extract::{CsrfForm, OwnDossier};
 use super::fields::{display, field_view, fields_html, problem_links, FieldView, ProblemLink};
+use super::site::Lang;
 
 type Pairs = Vec<(String, String)>;
 

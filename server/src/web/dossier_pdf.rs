@@ -13,8 +13,8 @@ use guichet_pdf::{Attachment, Body, Format, PieceLine, Printed, Reasons, Section
 use serde_json::Value;
 
 use super::error::{blocking, PageError, PageResult};
-use super::extract::Lang;
-use super::AppState;
+use super::site::Lang;
+use super::state::AppState;
 
 /// What goes into a candidature's PDF besides the answers.
 pub struct Source<'a> {
@@ -207,7 +207,7 @@ fn text_of(
     answers: Option<&Value>,
     lang: Lang,
 ) -> SectionText {
-    let view = super::staff::section_view(definition, section, answers, lang);
+    let view = super::reading::section_view(definition, section, answers, lang);
     SectionText {
         title: view.title,
         answers: view
@@ -233,7 +233,7 @@ pub fn form_section(
     if !form.piece.as_deref().is_none_or(reads_piece) {
         return None;
     }
-    let section = super::complementary::as_section(form);
+    let section = super::reading::as_section(form);
     let answers = Value::Object(answers.clone());
     Some(text_of(definition, &section, Some(&answers), lang))
 }

@@ -7,165 +7,19 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use guichet_engine::{Definition, Dossier};
-use serde::Deserialize;
+use serde::Serialize;
 
-use super::error::PageError;
-use super::session::{cookie, csrf_valid, Attempt, Refusal, LANGUAGE_COOKIE, SESSION_COOKIE};
-use super::words;
-use super::{App, AppState};
+use super::error::{self, PageError};
+use super::session::{self, cookie, csrf_valid, Attempt, Refusal, SESSION_COOKIE};
+use super::site::Lang;
+use super::state::{App, AppState};
 use crate::account_store::Account;
-
-/// What a procedure says of its pages' languages: which (the default
-/// first) and the words it overrides. Made once at start-up and kept for the
-/// process, so that every `Lang` can carry it.
-#[derive(Debug, Default)]
-pub struct Site {
-    /// Languages, the default first.
-    pub languages: Vec<&'static str>,
-    /// The definition's own words, by language then key.
-    pub words: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    /// Where the procedure's pages live: empty for a server of one
-    /// procedure, `/<id>` when it serves several.
-    pub prefix: String,
-}
-
-impl Site {
-    /// The site of `definition`, its pages under `prefix`, kept for the
-    /// rest of the process.
-    pub fn of(definition: &Definition, prefix: String) -> &'static Site {
-        let languages = definition
-            .languages()
-            .into_iter()
-            .filter_map(|code| {
-                guichet_engine::SUPPORTED_LANGUAGES
-                    .into_iter()
-                    .find(|known| *known == code)
-            })
-            .collect();
-        let words = definition.file().words.clone();
-        Box::leak(Box::new(Site {
-            languages,
-            words,
-            prefix,
-        }))
-    }
-
-    /// Every page word in `code`, the procedure's over the built-in ones.
-    pub fn words_in(&self, code: &str) -> serde_json::Value {
-        let mut all = words::all(code);
-        if let (Some(own), serde_json::Value::Object(map)) = (self.words.get(code), &mut all) {
-            for (key, text) in own {
-                map.insert(key.clone(), serde_json::Value::String(text.clone()));
-            }
-        }
-        all
-    }
-}
-
-/// The page language: `?lang=`, else the language the visitor chose before
-/// (its cookie), else the browser's first preference among the procedure's
-/// languages, else the procedure's default language.
-#[derive(Debug, Clone, Copy)]
-pub struct Lang {
-    code: &'static str,
-    site: &'static Site,
-}
-
-impl PartialEq for Lang {
-    fn eq(&self, other: &Self) -> bool {
-        self.code == other.code
-    }
-}
-
-impl Eq for Lang {}
-
-#[derive(Deserialize)]
-struct LanguageChoice {
-    lang: Option<String>,
-}
-
-impl Lang {
-    /// The language a request asks for explicitly with `?lang=`, if any.
-    pub fn chosen(uri: &axum::http::Uri, site: &'static Site) -> Option<Lang> {
-        let Query(choice) = Query::<LanguageChoice>::try_from_uri(uri).ok()?;
-        Self::known(choice.lang.as_deref()?, site)
-    }
-
-    fn known(code: &str, site: &'static Site) -> Option<Lang> {
-        let code = site.languages.iter().find(|l| **l == code)?;
-        Some(Lang { code, site })
-    }
-
-    /// The procedure's default language.
-    pub fn default_of(site: &'static Site) -> Lang {
-        let code = site.languages.first().copied().unwrap_or("fr");
-        Lang { code, site }
-    }
-
-    /// The language of a request.
-    pub fn of(uri: &axum::http::Uri, headers: &HeaderMap, site: &'static Site) -> Lang {
-        if let Some(lang) = Self::chosen(uri, site) {
-            return lang;
-        }
-        let kept = cookie(headers, LANGUAGE_COOKIE);
-        if let Some(lang) = kept.and_then(|c| Self::known(&c, site)) {
-            return lang;
-        }
-        let accepted = headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        // The first language listed is the preferred one.
-        accepted
-            .split([',', ';', '-'])
-            .next()
-            .and_then(|first| Self::known(first.trim(), site))
-            .unwrap_or_else(|| Self::default_of(site))
-    }
-
-    /// The language code.
-    pub fn code(self) -> &'static str {
-        self.code
-    }
-
-    /// The procedure's languages, the default first.
-    pub fn languages(self) -> &'static [&'static str] {
-        &self.site.languages
-    }
-
-    /// A page word in this language: the procedure's, else the built-in one.
-    pub fn t(self, key: &str) -> String {
-        let own = self.site.words.get(self.code).and_then(|w| w.get(key));
-        own.cloned().unwrap_or_else(|| words::t(self.code, key))
-    }
-
-    /// A link to `path` that keeps this language.
-    pub fn href(self, path: &str) -> String {
-        with_language(&prefixed(&self.site.prefix, path), self.code)
-    }
-}
-
-/// `path` of a procedure whose pages live under `prefix`: its home is the
-/// prefix itself.
-pub fn prefixed(prefix: &str, path: &str) -> String {
-    match path {
-        "/" if !prefix.is_empty() => prefix.to_owned(),
-        _ => format!("{prefix}{path}"),
-    }
-}
-
-/// `path` with `lang=` added to its query: the one way links keep the page
-/// language (templates call it as `href(path)`).
-pub fn with_language(path: &str, lang: &str) -> String {
-    let separator = if path.contains('?') { '&' } else { '?' };
-    format!("{path}{separator}lang={lang}")
-}
 
 impl FromRequestParts<App> for Lang {
     type Rejection = std::convert::Infallible;
@@ -399,5 +253,61 @@ impl FromRequest<App> for CsrfForm {
             return Err(PageError::CsrfRefused.into_response());
         }
         Ok(CsrfForm(pairs))
+    }
+}
+
+impl Visit {
+    /// A page word in the visit's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// A link to `path` that keeps the visit's language.
+    pub fn href(&self, path: &str) -> String {
+        self.lang.href(path)
+    }
+
+    /// Renders `template` with `page`'s values.
+    pub fn render(&self, template: &str, status: StatusCode, page: &impl Serialize) -> Response {
+        self.state.render(self.lang, template, status, page)
+    }
+
+    /// Renders a page holding forms: with this browser's CSRF token (and its
+    /// cookie when the token is new).
+    pub fn render_form<T: Serialize>(
+        &self,
+        template: &str,
+        status: StatusCode,
+        page: &T,
+    ) -> Response {
+        #[derive(Serialize)]
+        struct WithToken<'a, T> {
+            csrf: String,
+            #[serde(flatten)]
+            page: &'a T,
+        }
+        let secure = self.state.secure_cookies;
+        let (csrf, new_cookie) = session::csrf_token(&self.state.csrf, secure, &self.headers);
+        let response = self.render(template, status, &WithToken { csrf, page });
+        session::with_cookie(response, new_cookie)
+    }
+
+    /// A message page: heading and text (words keys), and a link onwards
+    /// (words key and path).
+    pub fn message(
+        &self,
+        status: StatusCode,
+        (heading, text): (&str, &str),
+        link: Option<(&str, &str)>,
+    ) -> Response {
+        let page = error::MessagePage {
+            heading: self.t(heading),
+            message: self.t(text),
+            link: link.map(|(label, path)| error::Link {
+                label: self.t(label),
+                href: self.href(path),
+            }),
+        };
+        self.render("message.html", status, &page)
     }
 }

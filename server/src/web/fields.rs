@@ -17,7 +17,7 @@ use minijinja::HtmlEscape;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::extract::Lang;
+use super::site::Lang;
 
 /// One input of a generated form, as the page draws it.
 pub(super) struct FieldView<'a> {

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
 use super::error::Link;
-use super::extract::{CsrfForm, Lang, Visit};
+use super::extract::{CsrfForm, Visit};
 use super::session::{cookie, set_cookie, SESSION_COOKIE};
+use super::site::Lang;
 use crate::account_store::{Account, SESSION_MAX};
 
 /// One input of an account form: name, label key, input type, autocomplete.

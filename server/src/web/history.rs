@@ -4,7 +4,7 @@ use guichet_engine::{actions_for, Actor, Candidature, Command, Definition, Dossi
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::extract::Lang;
+use super::site::Lang;
 
 /// The next thing the candidate can do for `candidature`, if anything.
 pub fn next_step(

@@ -5,8 +5,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::extract::Lang;
-use super::AppState;
+use super::site::Lang;
+use super::state::AppState;
 use crate::account_store::{Account, AccountError, Purpose};
 
 /// A single-use link sent by mail.

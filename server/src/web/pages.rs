@@ -3,13 +3,13 @@
 //! Each page gives its values as a typed struct; the values every page uses
 //! (language, words, institution, asset versions) are added here.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::Serde;
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
-use super::extract::{prefixed, with_language, Lang};
+use super::site::{prefixed, with_language, Lang};
 
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
@@ -110,7 +110,7 @@ pub struct Pages {
     js_version: String,
     /// The page words of each language, built once.
     words: Vec<(&'static str, Value)>,
-    /// Where the procedure's pages live (see [`super::extract::Site::prefix`]).
+    /// Where the procedure's pages live (see [`super::site::Site::prefix`]).
     prefix: &'static str,
     /// Each page says it is a preview, its forms and links leading nowhere.
     previewing: bool,
@@ -156,7 +156,7 @@ fn href(state: &minijinja::State, path: &str) -> Value {
 
 impl Pages {
     /// Compiles the embedded templates, with the words of `site`'s languages.
-    pub fn new(site: &'static super::extract::Site) -> anyhow::Result<Self> {
+    pub fn new(site: &'static super::site::Site) -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         templates.add_function("href", href);
@@ -255,4 +255,27 @@ impl Pages {
             }
         }
     }
+}
+
+/// An embedded asset; its URL carries the content's hash, so it can be kept
+/// for a year.
+pub fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /static/guichet.css`: the pages' stylesheet.
+pub async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+/// `GET /static/guichet.js`: the pages' script.
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
 }

@@ -10,12 +10,13 @@ use axum::response::Response;
 use jiff::Timestamp;
 
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{CsrfForm, Lang, PublicForm, Visit};
+use super::extract::{CsrfForm, PublicForm, Visit};
 use super::forms::{
     password_problem, required, signed_in_redirect, valid_name, AccountForm, Errors, Input,
 };
 use super::links::{send_account_mail, AccountMail, MailedLink};
-use super::AppState;
+use super::site::Lang;
+use super::state::AppState;
 use crate::account_store::{Account, TokenProblem};
 
 /// The page of a link that cannot be used, with the way to get a new one.

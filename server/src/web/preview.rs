@@ -17,8 +17,9 @@ use guichet_engine::{Actor, Command, Definition, DefinitionError, Engine, Memory
 use serde::Serialize;
 
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{Lang, OwnDossier, Visit};
-use super::AppState;
+use super::extract::{OwnDossier, Visit};
+use super::site::Lang;
+use super::state::AppState;
 
 /// A scenario as the pages list it.
 #[derive(Serialize)]
@@ -206,7 +207,7 @@ impl Previewed {
             };
             (status, crate::publish::described(&error))
         })?;
-        let words = super::unknown_words(&definition);
+        let words = super::words::unknown_overrides(&definition);
         if !words.is_empty() {
             return Err((StatusCode::UNPROCESSABLE_ENTITY, words.join("\n")));
         }
@@ -222,8 +223,9 @@ impl Previewed {
                     .map_err(|refusal| failed(refusal.to_string()))?;
             }
             None => {
-                let state = crate::serve::preview_state(&self.file, definition, self.data.path())
-                    .map_err(|error| failed(format!("{error:#}")))?;
+                let state =
+                    crate::procedure::preview_state(&self.file, definition, self.data.path())
+                        .map_err(|error| failed(format!("{error:#}")))?;
                 *kept = Some(state);
             }
         }
@@ -290,7 +292,7 @@ async fn candidate_page(
     let (lang, state) = (visit.lang, Arc::clone(&visit.state));
     // The preview's router has no state for the server's error pages layer.
     let response = sample_page(visit, definition, &asked).await.into_response();
-    super::error_page(&state, lang, response)
+    super::layers::error_page(&state, lang, response)
 }
 
 /// Any other address: the forms and links of the pages shown lead here.
@@ -349,10 +351,10 @@ pub async fn serve(file: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
                 },
             ),
         )
-        .route("/static/guichet.css", get(super::stylesheet))
-        .route("/static/guichet.js", get(super::script))
+        .route("/static/guichet.css", get(super::pages::stylesheet))
+        .route("/static/guichet.js", get(super::pages::script))
         .fallback(move |uri: Uri, headers: HeaderMap| elsewhere(Arc::clone(&other), uri, headers))
-        .layer(axum::middleware::from_fn(super::security_headers));
+        .layer(axum::middleware::from_fn(super::layers::security_headers));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!(
         "preview on http://{}/ (read again at each visit; Ctrl-C stops)",

@@ -9,97 +9,15 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
-use guichet_engine::{Definition, Dossier, Letter, Request};
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::candidature::{act, joined};
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{CsrfForm, Lang, OwnDossier, Visit};
+use super::extract::{CsrfForm, OwnDossier, Visit};
 use super::uploads::received_file;
 use super::words::{human_size, refusal};
 use crate::files::clean_file_name;
-
-/// One person named for a piece, as the candidate's page shows them: whether
-/// their letter arrived, never what it says.
-#[derive(Serialize)]
-pub struct LetterView {
-    name: String,
-    email: String,
-    state: String,
-}
-
-/// The people named for a third party's piece, and where to ask them.
-#[derive(Serialize, Default)]
-pub struct Letters {
-    /// Each person named, with where their letter stands.
-    pub people: Vec<LetterView>,
-    /// Where to post to mail the links, when someone is left to ask.
-    pub ask: Option<String>,
-    /// Where the candidate names them, when nobody is named yet.
-    pub name_them: Option<(String, String)>,
-}
-
-/// The letters of `piece` on `candidature`, for its candidate's page.
-pub fn letters_of(
-    lang: Lang,
-    definition: &Definition,
-    dossier: &Dossier,
-    candidature: &guichet_engine::Candidature,
-    piece: &str,
-    now: Timestamp,
-) -> Option<Letters> {
-    let role = definition.provider_of(piece)?;
-    let day = |at: Timestamp| definition.day_of(at);
-    let named: Vec<Letter> = guichet_engine::letters(definition, dossier, candidature)
-        .into_iter()
-        .filter(|l| l.piece == piece)
-        .collect();
-    let open = definition.initial_state() == candidature.state;
-    let ask = (open && named.iter().any(|l| l.to_ask(now))).then(|| {
-        lang.href(&format!(
-            "/candidatures/{}/tiers/{}",
-            candidature.id, role.id
-        ))
-    });
-    let section = role.named_in.as_ref().map(|n| n.section.as_str());
-    let name_them = section
-        .filter(|_| named.is_empty())
-        .and_then(|id| definition.file().profile.iter().find(|s| s.id == id))
-        .map(|s| {
-            let href = lang.href(&format!("/dossier/{}", s.id));
-            (href, s.title.get(lang.code()).to_owned())
-        });
-    let people = named
-        .iter()
-        .map(|letter| {
-            let state = match letter.request {
-                Some(Request {
-                    received_at: Some(at),
-                    ..
-                }) => lang.t("letter_received").replace("{date}", &day(*at)),
-                Some(r) if r.expires_at > now => lang
-                    .t("letter_asked")
-                    .replace("{date}", &day(r.asked_at))
-                    .replace("{until}", &day(r.expires_at)),
-                Some(r) => lang
-                    .t("letter_expired")
-                    .replace("{date}", &day(r.expires_at)),
-                None => lang.t("letter_not_asked"),
-            };
-            LetterView {
-                name: letter.name.clone(),
-                email: letter.email.clone(),
-                state,
-            }
-        })
-        .collect();
-    Some(Letters {
-        people,
-        ask,
-        name_them,
-    })
-}
 
 /// `POST /candidatures/{id}/tiers/{role}`: mail the links.
 pub async fn ask(

@@ -13,8 +13,9 @@ use guichet_engine::{Command, FileRef};
 
 use super::candidature::{answer, candidate_actions, render_candidature};
 use super::error::{blocking, PageError, PageResult};
-use super::extract::{Lang, OwnDossier, Visit};
+use super::extract::{OwnDossier, Visit};
 use super::session::csrf_valid;
+use super::site::Lang;
 use super::words::{file_problem, human_size};
 use crate::files::{clean_file_name, recognise};
 

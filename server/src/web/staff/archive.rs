@@ -4,12 +4,11 @@
 //! `archives/` folder, emptied when the server starts (the jobs that knew
 //! them are gone).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, Query};
@@ -18,85 +17,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
 use super::list::{select, View};
-use super::Staff;
+use super::member::Staff;
+use crate::web::archives::Job;
 use crate::web::error::{blocking, PageError, PageResult};
 use crate::web::extract::CsrfForm;
-
-/// How long a finished archive is kept.
-pub const KEPT: Duration = Duration::from_secs(3600);
-
-/// One archive being built, or built.
-pub struct Job {
-    /// The staff member who asked (nobody else sees it).
-    owner: String,
-    /// Candidatures to put in.
-    total: usize,
-    /// Candidatures put in so far.
-    done: AtomicUsize,
-    /// The archive once written, or why it could not be.
-    result: Mutex<Option<Result<PathBuf, String>>>,
-    started: Instant,
-}
-
-/// The archives of the server's staff, by id, and the folder they are written in.
-pub struct Jobs {
-    jobs: Mutex<HashMap<String, Arc<Job>>>,
-    folder: PathBuf,
-    /// Most candidatures one archive holds: a bigger view is filtered first
-    /// (a ZIP of thousands of PDFs is hours of work and gigabytes on disk).
-    max: usize,
-}
-
-impl Jobs {
-    /// The jobs of a procedure whose archives (of at most `max`
-    /// candidatures) go in `folder`: left-overs of an earlier run are deleted.
-    pub fn new(folder: PathBuf, max: usize) -> std::io::Result<Jobs> {
-        match std::fs::remove_dir_all(&folder) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-            _ => {}
-        }
-        std::fs::create_dir_all(&folder)?;
-        Ok(Jobs {
-            jobs: Mutex::default(),
-            folder,
-            max,
-        })
-    }
-
-    fn get(&self, id: &str, owner: &str) -> Option<Arc<Job>> {
-        let jobs = self
-            .jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        jobs.get(id).filter(|job| job.owner == owner).cloned()
-    }
-
-    /// Keeps `job` under a new id, after forgetting (and deleting) the
-    /// archives older than [`KEPT`]; the id and where its archive goes.
-    fn start(&self, job: Arc<Job>) -> Result<(String, PathBuf), PageError> {
-        let id = crate::account_store::random_token().map_err(PageError::internal)?;
-        let mut jobs = self
-            .jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        jobs.retain(|_, old| {
-            let keep = old.started.elapsed() < KEPT;
-            if !keep {
-                let result = old
-                    .result
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(Ok(path)) = result.as_ref() {
-                    let _ = std::fs::remove_file(path);
-                }
-            }
-            keep
-        });
-        jobs.insert(id.clone(), job);
-        let path = self.folder.join(format!("{id}.zip"));
-        Ok((id, path))
-    }
-}
 
 /// `POST /staff/archive?<the list's view>`: starts the archive of the
 /// candidatures the view selects.

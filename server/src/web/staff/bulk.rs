@@ -14,8 +14,8 @@ use super::super::extract::CsrfForm;
 use super::super::words::refusal;
 use super::candidature::{actions_of, role_for};
 use super::list::bulk_transitions;
-use super::Staff;
-use crate::web::AppState;
+use super::member::Staff;
+use crate::web::state::AppState;
 
 /// Most candidatures one bulk action takes (a list page shows 50).
 const MAX_SELECTED: usize = 500;
@@ -86,7 +86,7 @@ fn line(
     state: &AppState,
     selected: &Selected,
     reason: Option<String>,
-    lang: super::super::extract::Lang,
+    lang: super::super::site::Lang,
 ) -> Line {
     let definition = state.definition_of(&selected.dossier);
     let formation = selected

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use guichet_engine::model::{CommentRule, FieldDef, FileFormat, SectionDef};
+use guichet_engine::model::{CommentRule, FieldDef, FileFormat};
 use guichet_engine::{
     actions_for, Actions, Candidature, Command, Definition, Dossier, EngineError, Event, FileRef,
     Outcome, PieceState, WorkflowError,
@@ -19,14 +19,15 @@ use serde_json::{Map, Value};
 
 use super::super::dossier::answers_from;
 use super::super::error::{blocking, PageError, PageResult};
-use super::super::extract::{CsrfForm, Lang};
+use super::super::extract::CsrfForm;
 use super::super::fields::{
     display, field_view, fields_html, problem_links, FieldView, ProblemLink,
 };
 use super::super::history::{concerns, describe, named, HistoryLine, Named, Reader};
+use super::super::site::Lang;
 use super::super::words::refusal;
-use super::list::column_text;
-use super::{SeenCandidature, Staff};
+use super::member::{SeenCandidature, Staff};
+use crate::web::reading::{answer_text, as_section, section_view, Answer, SectionView};
 
 /// What `staff` may do on `candidature`, under each role they hold; the
 /// first role that may take an action is the one it is taken with.
@@ -72,25 +73,6 @@ pub(super) fn role_for(
             None => a.transition(id).is_some(),
         })
         .map(|(role, _)| role.clone())
-}
-
-/// An answer as read: its field's label and its text.
-#[derive(Serialize)]
-pub(in crate::web) struct Answer {
-    pub(in crate::web) label: String,
-    pub(in crate::web) value: String,
-}
-
-/// A profile section as read.
-#[derive(Serialize)]
-pub(in crate::web) struct SectionView {
-    pub(in crate::web) title: String,
-    /// A single entry's answers…
-    pub(in crate::web) answers: Vec<Answer>,
-    /// …or a repeatable section's entries, as a table.
-    pub(in crate::web) columns: Vec<String>,
-    pub(in crate::web) entries: Vec<Vec<String>>,
-    repeated: bool,
 }
 
 #[derive(Serialize)]
@@ -159,76 +141,6 @@ struct StaffCandidaturePage {
     error: Option<String>,
 }
 
-/// An answer as people read it: an option's label, dates and numbers as given.
-pub(super) fn answer_text(
-    definition: &guichet_engine::Definition,
-    field: &FieldDef,
-    value: &Value,
-    lang: Lang,
-) -> String {
-    match value {
-        Value::Array(items) => items
-            .iter()
-            .map(|item| answer_text(definition, field, item, lang))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Bool(yes) => lang.t(if *yes { "yes" } else { "no" }),
-        Value::String(_) if field.options.is_some() || field.options_from.is_some() => {
-            column_text(definition, field, Some(value), lang)
-        }
-        other => display(other),
-    }
-}
-
-/// `section` as read in `answers`.
-pub(in crate::web) fn section_view(
-    definition: &guichet_engine::Definition,
-    section: &SectionDef,
-    answers: Option<&Value>,
-    lang: Lang,
-) -> SectionView {
-    let code = lang.code();
-    let text = |entry: &Value, field: &FieldDef| match entry.get(&field.id) {
-        Some(value) => answer_text(definition, field, value, lang),
-        None => String::new(),
-    };
-    let title = section.title.get(code).to_owned();
-    match answers {
-        Some(Value::Array(entries)) => SectionView {
-            title,
-            answers: Vec::new(),
-            columns: section
-                .fields
-                .iter()
-                .map(|f| f.label.get(code).to_owned())
-                .collect(),
-            entries: entries
-                .iter()
-                .map(|entry| section.fields.iter().map(|f| text(entry, f)).collect())
-                .collect(),
-            repeated: true,
-        },
-        other => {
-            let entry = other.cloned().unwrap_or(Value::Null);
-            SectionView {
-                title,
-                answers: section
-                    .fields
-                    .iter()
-                    .filter(|f| entry.get(&f.id).is_some())
-                    .map(|f| Answer {
-                        label: f.label.get(code).to_owned(),
-                        value: text(&entry, f),
-                    })
-                    .collect(),
-                columns: Vec::new(),
-                entries: Vec::new(),
-                repeated: section.repeat.is_some(),
-            }
-        }
-    }
-}
-
 /// The pieces staff decide on: those sent, once the candidature was sent.
 fn pieces_of(candidature: &Candidature) -> &std::collections::BTreeMap<String, PieceState> {
     candidature
@@ -277,7 +189,7 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
             .as_deref()
             .is_none_or(|piece| rights.reads_piece(definition, piece))
         {
-            let section = crate::web::complementary::as_section(form);
+            let section = as_section(form);
             let answers = Value::Object(answers.clone());
             sections.push(section_view(definition, &section, Some(&answers), lang));
         }
@@ -720,7 +632,7 @@ pub async fn file(
 /// what was sent, as far as their roles read it (sections, pieces, third
 /// parties' letters), with the values transitions gave.
 pub(super) fn staff_printed(
-    state: &crate::web::AppState,
+    state: &crate::web::state::AppState,
     rights: &crate::staff_store::Rights,
     (definition, dossier, candidature): (&Definition, &Dossier, &Candidature),
     lang: Lang,

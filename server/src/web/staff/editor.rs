@@ -20,13 +20,13 @@ use serde::{Deserialize, Serialize};
 
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::CsrfForm;
-use super::Staff;
+use super::member::Staff;
 use crate::publish::{self, Refusal};
 use crate::web::preview::{
     asked_preview, mails_preview, sample_page, sample_pages, scenario_lines, AskedPreview,
     MailsPreview, ScenarioLine,
 };
-use crate::web::App;
+use crate::web::state::App;
 
 /// The editor's script, bundled by `scripts/build-editor.sh`.
 pub const SCRIPT: &str = include_str!("../../../assets/editor.js");
@@ -45,7 +45,7 @@ pub struct Edit {
 
 impl Edit {
     /// The version in service.
-    fn running(state: &crate::web::AppState) -> Edit {
+    fn running(state: &crate::web::state::AppState) -> Edit {
         let definition = state.engine.definition();
         let bundle = definition.bundle();
         Edit {
@@ -168,7 +168,7 @@ fn editor_page(staff: &Staff, page: EditorPage, status: StatusCode) -> PageResul
         ..page
     };
     let mut response = staff.render("staff/editor.html", status, &page);
-    let policy = crate::web::content_security_policy(Some(&nonce));
+    let policy = crate::web::layers::content_security_policy(Some(&nonce));
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response
             .headers_mut()
@@ -382,5 +382,5 @@ fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
 
 /// `GET /static/editor.js`.
 pub async fn script() -> Response {
-    crate::web::asset("text/javascript; charset=utf-8", SCRIPT)
+    crate::web::pages::asset("text/javascript; charset=utf-8", SCRIPT)
 }

@@ -16,12 +16,12 @@ use guichet_engine::{list_columns, Definition, Row};
 use serde_json::Value;
 
 use super::super::error::{blocking, PageError, PageResult};
-use super::super::extract::Lang;
-use super::candidature::answer_text;
+use super::super::site::Lang;
 use super::list::{read_again, row_view, select_in_order, Place, View};
-use super::Staff;
+use super::member::Staff;
 use crate::staff_store::Rights;
-use crate::web::AppState;
+use crate::web::reading::answer_text;
+use crate::web::state::AppState;
 
 /// Rows read and written between two chunks of a CSV export.
 const CHUNK: usize = 200;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::super::error::{blocking, PageError, PageResult};
 use super::list::visible_states;
-use super::Staff;
+use super::member::Staff;
 
 #[derive(Serialize)]
 struct Count {

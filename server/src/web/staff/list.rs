@@ -11,17 +11,18 @@ use std::sync::Arc;
 
 use axum::extract::Query;
 use axum::http::StatusCode;
-use guichet_engine::model::{FieldDef, FieldType};
+use guichet_engine::model::FieldType;
 use guichet_engine::{list_columns, Definition, Row, Store};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::super::catalogue::fold;
 use super::super::error::{blocking, PageError, PageResult};
-use super::super::extract::Lang;
-use super::Staff;
+use super::super::site::Lang;
+use super::member::Staff;
 use crate::staff_store::Rights;
-use crate::web::AppState;
+use crate::web::reading::{cell_text, column_text};
+use crate::web::state::AppState;
 
 /// Rows per page.
 const PAGE_SIZE: usize = 50;
@@ -340,15 +341,6 @@ fn passes(row: &Row, view: &View, text: &str) -> bool {
         .all(|word| row.search.contains(word))
 }
 
-/// A column's value as text (an option id, a number).
-fn cell_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// What a view's order compares of a row, taken once per row: the sorted
 /// column's value, then the folded name.
 struct Ranked<K> {
@@ -556,28 +548,6 @@ pub fn row_view(definition: &Definition, row: &Row, lang: Lang) -> RowView {
         sent,
         columns,
     }
-}
-
-/// A column's value as people read it: an option's label, a number.
-pub fn column_text(
-    definition: &Definition,
-    field: &FieldDef,
-    value: Option<&Value>,
-    lang: Lang,
-) -> String {
-    let Some(value) = value else {
-        return String::new();
-    };
-    let text = cell_text(value);
-    if field.kind != FieldType::Choice {
-        return text;
-    }
-    let options = guichet_engine::options(definition, field, &Value::Null, lang.code());
-    let options = options.unwrap_or_default();
-    options
-        .iter()
-        .find(|o| o.id == text)
-        .map_or(text, |o| o.label.clone())
 }
 
 #[derive(Serialize)]
@@ -970,7 +940,7 @@ workflow:
         let file = folder.path().join("reviewed.yaml");
         std::fs::write(&file, REVIEWED).expect("definition written");
         let definition = Definition::load(&file).expect("the definition");
-        let state = crate::serve::preview_state(&file, definition, &folder.path().join("data"))
+        let state = crate::procedure::preview_state(&file, definition, &folder.path().join("data"))
             .expect("state");
         let engine = &state.engine;
         let now: jiff::Timestamp = "2027-04-01T10:00:00Z".parse().expect("in the campaign");

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::CsrfForm;
 use super::super::forms::{valid_email, valid_name};
-use super::Staff;
+use super::member::Staff;
 use crate::staff_store::{Rights, StaffMember};
 
 #[derive(Serialize)]

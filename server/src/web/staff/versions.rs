@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::CsrfForm;
-use super::Staff;
+use super::member::Staff;
 use crate::publish::{self, Refusal};
 
 #[derive(Serialize)]

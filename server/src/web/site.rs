@@ -1,0 +1,157 @@
+//! What a procedure's pages speak: its languages and own words ([`Site`],
+//! one per version of the definition, kept for the process) and the
+//! language of one request ([`Lang`]), which every page and link carries.
+
+use axum::extract::Query;
+use axum::http::{header, HeaderMap};
+use guichet_engine::Definition;
+use serde::Deserialize;
+
+use super::session::{cookie, LANGUAGE_COOKIE};
+use super::words;
+
+/// What a procedure says of its pages' languages: which (the default
+/// first) and the words it overrides. Made once at start-up and kept for the
+/// process, so that every `Lang` can carry it.
+#[derive(Debug, Default)]
+pub struct Site {
+    /// Languages, the default first.
+    pub languages: Vec<&'static str>,
+    /// The definition's own words, by language then key.
+    pub words: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Where the procedure's pages live: empty for a server of one
+    /// procedure, `/<id>` when it serves several.
+    pub prefix: String,
+}
+
+impl Site {
+    /// The site of `definition`, its pages under `prefix`, kept for the
+    /// rest of the process.
+    pub fn of(definition: &Definition, prefix: String) -> &'static Site {
+        let languages = definition
+            .languages()
+            .into_iter()
+            .filter_map(|code| {
+                guichet_engine::SUPPORTED_LANGUAGES
+                    .into_iter()
+                    .find(|known| *known == code)
+            })
+            .collect();
+        let words = definition.file().words.clone();
+        Box::leak(Box::new(Site {
+            languages,
+            words,
+            prefix,
+        }))
+    }
+
+    /// Every page word in `code`, the procedure's over the built-in ones.
+    pub fn words_in(&self, code: &str) -> serde_json::Value {
+        let mut all = words::all(code);
+        if let (Some(own), serde_json::Value::Object(map)) = (self.words.get(code), &mut all) {
+            for (key, text) in own {
+                map.insert(key.clone(), serde_json::Value::String(text.clone()));
+            }
+        }
+        all
+    }
+}
+
+/// The page language: `?lang=`, else the language the visitor chose before
+/// (its cookie), else the browser's first preference among the procedure's
+/// languages, else the procedure's default language.
+#[derive(Debug, Clone, Copy)]
+pub struct Lang {
+    code: &'static str,
+    site: &'static Site,
+}
+
+impl PartialEq for Lang {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+impl Eq for Lang {}
+
+#[derive(Deserialize)]
+struct LanguageChoice {
+    lang: Option<String>,
+}
+
+impl Lang {
+    /// The language a request asks for explicitly with `?lang=`, if any.
+    pub fn chosen(uri: &axum::http::Uri, site: &'static Site) -> Option<Lang> {
+        let Query(choice) = Query::<LanguageChoice>::try_from_uri(uri).ok()?;
+        Self::known(choice.lang.as_deref()?, site)
+    }
+
+    fn known(code: &str, site: &'static Site) -> Option<Lang> {
+        let code = site.languages.iter().find(|l| **l == code)?;
+        Some(Lang { code, site })
+    }
+
+    /// The procedure's default language.
+    pub fn default_of(site: &'static Site) -> Lang {
+        let code = site.languages.first().copied().unwrap_or("fr");
+        Lang { code, site }
+    }
+
+    /// The language of a request.
+    pub fn of(uri: &axum::http::Uri, headers: &HeaderMap, site: &'static Site) -> Lang {
+        if let Some(lang) = Self::chosen(uri, site) {
+            return lang;
+        }
+        let kept = cookie(headers, LANGUAGE_COOKIE);
+        if let Some(lang) = kept.and_then(|c| Self::known(&c, site)) {
+            return lang;
+        }
+        let accepted = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // The first language listed is the preferred one.
+        accepted
+            .split([',', ';', '-'])
+            .next()
+            .and_then(|first| Self::known(first.trim(), site))
+            .unwrap_or_else(|| Self::default_of(site))
+    }
+
+    /// The language code.
+    pub fn code(self) -> &'static str {
+        self.code
+    }
+
+    /// The procedure's languages, the default first.
+    pub fn languages(self) -> &'static [&'static str] {
+        &self.site.languages
+    }
+
+    /// A page word in this language: the procedure's, else the built-in one.
+    pub fn t(self, key: &str) -> String {
+        let own = self.site.words.get(self.code).and_then(|w| w.get(key));
+        own.cloned().unwrap_or_else(|| words::t(self.code, key))
+    }
+
+    /// A link to `path` that keeps this language.
+    pub fn href(self, path: &str) -> String {
+        with_language(&prefixed(&self.site.prefix, path), self.code)
+    }
+}
+
+/// `path` of a procedure whose pages live under `prefix`: its home is the
+/// prefix itself.
+pub fn prefixed(prefix: &str, path: &str) -> String {
+    match path {
+        "/" if !prefix.is_empty() => prefix.to_owned(),
+        _ => format!("{prefix}{path}"),
+    }
+}
+
+/// `path` with `lang=` added to its query: the one way links keep the page
+/// language (templates call it as `href(path)`).
+pub fn with_language(path: &str, lang: &str) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}lang={lang}")
+}

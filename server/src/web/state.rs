@@ -1,0 +1,353 @@
+//! What every request handler reaches: the procedure's [`AppState`] (its
+//! engine, stores, keys and limits), the [`Face`] its pages speak, and its
+//! [`Clock`]. Below the handlers and the routes: it knows neither.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use guichet_engine::{Actor, Command, Dossier, Engine, EngineError, Outcome, SledStore};
+use serde::Serialize;
+
+use super::error::{self, PageError};
+use super::pages::Pages;
+use super::session::{self, LinkValidity, Throttle};
+use super::site::{Lang, Site};
+use crate::account_store::Account;
+
+/// The procedure's time: the real time, or, for a demonstration
+/// (`serve --now`), a moment chosen in the procedure's calendar that goes on
+/// at the real pace. Sessions and mailed links always follow the real time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    offset: jiff::SignedDuration,
+}
+
+impl Clock {
+    /// A clock that reads `start` now.
+    pub fn starting_at(start: jiff::Timestamp) -> Self {
+        Clock {
+            offset: start.duration_since(jiff::Timestamp::now()),
+        }
+    }
+
+    /// The procedure's now.
+    pub fn now(&self) -> jiff::Timestamp {
+        let real = jiff::Timestamp::now();
+        real.checked_add(self.offset).unwrap_or(real)
+    }
+}
+
+/// The application state as handlers share it.
+pub type App = Arc<AppState>;
+
+/// What every request handler can reach.
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine<SledStore>>,
+    /// On a server of several procedures, this one's id (dossiers of an
+    /// account and staff rights are per procedure); `None` for a server of one.
+    pub procedure: Option<String>,
+    /// Every procedure of the server (this one included), once all are
+    /// open: what concerns an account (its address) reaches each of its dossiers.
+    pub all: Arc<std::sync::OnceLock<Vec<std::sync::Weak<AppState>>>>,
+    /// The pages' languages and words, and the templates speaking them:
+    /// replaced when a new version of the definition is published.
+    pub face: std::sync::RwLock<Face>,
+    /// Candidate accounts, tokens and sessions.
+    pub accounts: crate::account_store::AccountStore,
+    /// Staff accounts, their rights, links and sessions.
+    pub staff: crate::staff_store::StaffStore,
+    /// Address users reach the server at, for links in mails.
+    pub base_url: String,
+    /// Cookies get `Secure` when the base URL is https.
+    pub secure_cookies: bool,
+    /// Uploaded files.
+    pub files: crate::files::FileStore,
+    /// How long mailed links work.
+    pub links: LinkValidity,
+    /// The key CSRF tokens are derived with.
+    pub csrf: session::CsrfKey,
+    /// The procedure's time.
+    pub clock: Clock,
+    /// Changes each signed-in candidate made lately: one count for every
+    /// procedure of the server, as the accounts making them are.
+    pub writes: Arc<session::WriteBudget>,
+    /// Attempts of the public forms: one for every procedure of the
+    /// server, as the accounts they try are.
+    pub throttle: Arc<Throttle>,
+    /// The reverse proxy whose `X-Forwarded-For` names the client.
+    pub trusted_proxy: Option<std::net::IpAddr>,
+    /// Log account links (no SMTP server: mails only go to files).
+    pub log_links: bool,
+    /// Wakes the mail worker when mails are queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
+    /// The staff's archives of PDFs, being built or built.
+    pub archives: super::archives::Jobs,
+    /// The definition file served, which the editor's publications rewrite.
+    pub definition_file: std::path::PathBuf,
+    /// Turns to receive an upload (see [`AppState::upload_turn`]).
+    pub upload_turns: tokio::sync::Semaphore,
+}
+
+/// What the pages speak, from one version of the definition.
+#[derive(Clone)]
+pub struct Face {
+    /// The pages' languages, the procedure's own words, its prefix.
+    pub site: &'static Site,
+    /// The templates, with the site's words.
+    pub pages: Arc<Pages>,
+}
+
+impl Face {
+    /// The face of `definition`, its pages under `prefix`.
+    pub fn of(definition: &guichet_engine::Definition, prefix: String) -> anyhow::Result<Face> {
+        let site = Site::of(definition, prefix);
+        Ok(Face {
+            site,
+            pages: Arc::new(Pages::new(site)?),
+        })
+    }
+
+    /// The face of a preview of `definition`: every page says so.
+    pub fn preview_of(definition: &guichet_engine::Definition) -> anyhow::Result<Face> {
+        let site = Site::of(definition, String::new());
+        Ok(Face {
+            site,
+            pages: Arc::new(Pages::new(site)?.previewing()),
+        })
+    }
+
+    /// The face of another version of the same procedure, like this one:
+    /// under the same prefix, a preview if this is one.
+    pub fn next(&self, definition: &guichet_engine::Definition) -> anyhow::Result<Face> {
+        if self.pages.is_preview() {
+            Face::preview_of(definition)
+        } else {
+            Face::of(definition, self.site.prefix.clone())
+        }
+    }
+}
+
+impl AppState {
+    /// Waits for a turn to receive an upload (one of [`UPLOADS_AT_ONCE`]),
+    /// held until what it returns is dropped. Taken once the sender is
+    /// known (a session, a referee's link) and just before the body is
+    /// read: nobody else's request waits behind uploads, and a request that
+    /// will be refused takes no turn.
+    pub async fn upload_turn(
+        &self,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
+        self.upload_turns.acquire().await
+    }
+
+    /// The pages' languages, the procedure's own words and its prefix.
+    pub fn site(&self) -> &'static Site {
+        self.face().site
+    }
+
+    /// The pages' languages and words, and the templates speaking them.
+    pub fn face(&self) -> Face {
+        self.face
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The candidate's dossier in this procedure, if they have one yet.
+    pub fn dossier_id(&self, account: &Account) -> Option<String> {
+        match &self.procedure {
+            None => account.dossier.clone(),
+            Some(procedure) => account.dossiers.get(procedure).cloned(),
+        }
+    }
+
+    /// The candidate's dossier in this procedure, created if they have none
+    /// (at activation, or a first visit to a procedure among several), and
+    /// noted in `account`. On a server of several procedures the note is
+    /// stored at once (of two tabs racing, one dossier is kept); on a server
+    /// of one, the caller saves the account.
+    pub fn open_dossier(&self, account: &mut Account, lang: Lang) -> Result<String, PageError> {
+        if let Some(id) = self.dossier_id(account) {
+            return Ok(id);
+        }
+        let candidate = guichet_engine::Candidate {
+            last_name: account.last_name.clone(),
+            first_name: account.first_name.clone(),
+            email: account.email.clone(),
+        };
+        let now = self.clock.now();
+        let dossier = self
+            .engine
+            .create_dossier(&account.id, candidate, lang.code(), now)?;
+        match &self.procedure {
+            None => {
+                account.dossier = Some(dossier.id.clone());
+                Ok(dossier.id)
+            }
+            Some(procedure) => {
+                let kept = self
+                    .accounts
+                    .record_dossier(&account.id, procedure, &dossier.id)?;
+                account.dossiers.insert(procedure.clone(), kept.clone());
+                Ok(kept)
+            }
+        }
+    }
+
+    /// The definition version `dossier` follows (the current one if that
+    /// version cannot be loaded, which the engine reports when acting).
+    pub fn definition_of(&self, dossier: &Dossier) -> Arc<guichet_engine::Definition> {
+        self.engine.definition_of(dossier).unwrap_or_else(|error| {
+            tracing::error!(error = %error::chain(&error), "pinned definition unavailable");
+            self.engine.definition()
+        })
+    }
+
+    /// Renders `template` in `lang` with `page`'s values.
+    pub fn render(
+        &self,
+        lang: Lang,
+        template: &str,
+        status: StatusCode,
+        page: &impl Serialize,
+    ) -> Response {
+        let definition = self.engine.definition();
+        let institution = definition.file().title.get(lang.code());
+        self.face()
+            .pages
+            .render(template, status, lang, institution, page)
+    }
+
+    /// Performs `command` as the candidate `account` on `dossier` (at the
+    /// version read), waking the mail worker when mails are queued.
+    /// Blocking: sled writes durably before answering.
+    pub fn run_as_candidate(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let role = self.definition_of(dossier).candidate_role().to_owned();
+        self.run_as(&Actor::new(role, account), dossier, command)
+    }
+
+    /// The same for a staff member (an actor of a staff role).
+    pub fn run_as_staff(
+        &self,
+        actor: &Actor,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        self.run_as(actor, dossier, command)
+    }
+
+    fn run_as(
+        &self,
+        actor: &Actor,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.apply_and_sweep(actor, dossier, command)
+    }
+
+    /// The same for an upload: the file is stored first (a dossier never
+    /// refers to a file that is not there), then `command` is made with its
+    /// SHA-256 and performed.
+    pub fn upload_as_candidate(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        bytes: &[u8],
+        command: impl FnOnce(String) -> Command,
+    ) -> std::io::Result<Result<Outcome, EngineError>> {
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sha256 = self.files.put(&dossier.id, bytes)?;
+        let role = self.definition_of(dossier).candidate_role().to_owned();
+        let actor = Actor::new(role, account);
+        Ok(self.apply_and_sweep(&actor, dossier, command(sha256)))
+    }
+
+    /// A third party's piece, sent through their link `token`: stored first,
+    /// then delivered (the engine checks the link).
+    pub fn deliver(
+        &self,
+        token: &str,
+        dossier: &Dossier,
+        bytes: &[u8],
+        name: String,
+        format: guichet_engine::model::FileFormat,
+    ) -> std::io::Result<Result<Outcome, EngineError>> {
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let file = guichet_engine::FileRef {
+            name,
+            sha256: self.files.put(&dossier.id, bytes)?,
+            size: bytes.len() as u64,
+            format: format.name().to_owned(),
+        };
+        let outcome = self.engine.deliver(token, file, self.clock.now());
+        if outcome.as_ref().is_ok_and(|o| !o.mails.is_empty()) {
+            self.mail_wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Applies `command`; then, if it is one that can drop a file (a piece
+    /// transition, or a transition replacing the sent copy), deletes the
+    /// dossier's files it no longer refers to (in its pieces or sent copies).
+    fn apply_and_sweep(
+        &self,
+        actor: &Actor,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let may_drop_files = matches!(command, Command::Piece { .. } | Command::Transition { .. });
+        let outcome = self.engine.apply(
+            &dossier.id,
+            dossier.version,
+            actor,
+            command,
+            self.clock.now(),
+        )?;
+        if !outcome.mails.is_empty() || !outcome.follow_ups.is_empty() {
+            self.mail_wake.notify_one();
+        }
+        if !may_drop_files {
+            return Ok(outcome);
+        }
+        let after = &outcome.dossier;
+        let pieces = after.candidatures.iter().flat_map(|c| {
+            let sent = c.sent.iter().flat_map(|s| s.pieces.values());
+            c.pieces.values().chain(sent)
+        });
+        let letters = after
+            .candidatures
+            .iter()
+            .flat_map(|c| c.requests.iter().filter_map(|r| r.letter.as_ref()));
+        let referenced = pieces
+            .filter_map(|p| p.file.as_ref())
+            .chain(letters)
+            .map(|f| f.sha256.as_str())
+            .collect();
+        if let Err(error) = self.files.keep_only(&after.id, &referenced) {
+            tracing::warn!(%error, dossier = %after.id, "files no longer used were not deleted");
+        }
+        Ok(outcome)
+    }
+}
+
+/// Uploads handled at once by a procedure; the others wait their turn
+/// before their body is read (their bytes wait in the connection). Each
+/// upload is held whole in memory while it is checked and stored: this
+/// bounds that memory when hundreds arrive together on the last day.
+pub const UPLOADS_AT_ONCE: usize = 16;
