@@ -1663,12 +1663,23 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
 
     // The candidate pages under an edited text: a new formation in the
-    // catalogue and on its own page, a section's form; nothing stored.
-    let edited = original.replace(
-        "  - id: m1-oceanographie\n",
-        "  - id: m1-glaciologie\n    title: { fr: \"Master Glaciologie — M1\", en: \"Master in Glaciology — M1\" }\n    composante: osu-pytheas\n    pieces: [cv, lettre_motivation]\n  - id: m1-oceanographie\n",
-    );
-    assert_ne!(edited, original);
+    // catalogue and on its own page, a section's form, the text's own title
+    // and words; nothing stored.
+    let edited = original
+        .replace(
+            "  - id: m1-oceanographie\n",
+            "  - id: m1-glaciologie\n    title: { fr: \"Master Glaciologie — M1\", en: \"Master in Glaciology — M1\" }\n    composante: osu-pytheas\n    pieces: [cv, lettre_motivation]\n  - id: m1-oceanographie\n",
+        )
+        .replace(
+            "  fr: \"OSU Institut Pythéas — candidatures\"\n",
+            "  fr: \"OSU Institut Pythéas — rentrée 2028\"\n",
+        )
+        .replace(
+            "timezone: Europe/Paris\n",
+            "timezone: Europe/Paris\nwords: { fr: { catalogue: \"Parcours proposés\" } }\n",
+        );
+    assert_eq!(edited.matches("rentrée 2028").count(), 1);
+    assert_eq!(edited.matches("Parcours proposés").count(), 1);
     let mut page = |which: &str| {
         let fields = [
             ("csrf", csrf.as_str()),
@@ -1681,7 +1692,14 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     // the sample candidate's answers (the first scenario's; a repeatable
     // section's entry is its first one).
     for (which, shows) in [
-        ("catalogue", &["Master Glaciologie — M1"][..]),
+        (
+            "catalogue",
+            &[
+                "Master Glaciologie — M1",
+                "<h1>Parcours proposés</h1>",
+                "OSU Institut Pythéas — rentrée 2028",
+            ][..],
+        ),
         (
             "formation:m1-glaciologie",
             &["Master Glaciologie — M1", "Lettre de motivation"],
@@ -1717,10 +1735,12 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     assert_eq!(page("entry:etat_civil").status, 404);
     assert_eq!(page("ailleurs").status, 404);
     let (_, _, served) = server.get("/formations", &[]);
-    assert!(
-        !served.contains("Glaciologie"),
-        "the preview changed nothing"
-    );
+    for edit in ["Glaciologie", "Parcours proposés", "rentrée 2028"] {
+        assert!(
+            !served.contains(edit),
+            "the preview changed nothing: {edit}"
+        );
+    }
 
     // A text that does not check: its problems on the page, without the script.
     let review = office.post(

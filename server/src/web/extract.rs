@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::error::{self, PageError};
 use super::session::{self, cookie, csrf_valid, Attempt, Refusal, SESSION_COOKIE};
 use super::site::Lang;
-use super::state::{App, AppState};
+use super::state::{App, AppState, Face};
 use crate::account_store::Account;
 
 impl FromRequestParts<App> for Lang {
@@ -29,27 +29,49 @@ impl FromRequestParts<App> for Lang {
     }
 }
 
-/// What every page handler needs: the application, the page language, and
-/// the request's headers (its cookies: the CSRF token of the forms a page
-/// holds, the session).
+/// What every page handler needs: the application, the page language, the
+/// pages it is rendered with, and the request's headers (its cookies: the
+/// CSRF token of the forms a page holds, the session).
 pub struct Visit {
     /// The application.
     pub state: Arc<AppState>,
     /// The page language.
     pub lang: Lang,
+    /// The pages, as the version in service when the request came speaks
+    /// them (or a draft's, previewed in the editor).
+    pub face: Face,
     /// The request's headers.
     pub headers: HeaderMap,
+}
+
+impl Visit {
+    /// The visit of a request with `headers` to `uri`, on `state`'s pages.
+    pub fn of(state: &Arc<AppState>, uri: &axum::http::Uri, headers: HeaderMap) -> Visit {
+        let face = state.face();
+        Visit {
+            state: Arc::clone(state),
+            lang: Lang::of(uri, &headers, face.site),
+            face,
+            headers,
+        }
+    }
+
+    /// The same visit to the pages of `face` (a draft previewed), in the same
+    /// language where those pages speak it.
+    pub fn seeing(self, face: Face) -> Visit {
+        Visit {
+            lang: self.lang.on(face.site),
+            face,
+            ..self
+        }
+    }
 }
 
 impl FromRequestParts<App> for Visit {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Self::Rejection> {
-        Ok(Visit {
-            state: Arc::clone(state),
-            lang: Lang::of(&parts.uri, &parts.headers, state.site()),
-            headers: parts.headers.clone(),
-        })
+        Ok(Visit::of(state, &parts.uri, parts.headers.clone()))
     }
 }
 
@@ -269,7 +291,7 @@ impl Visit {
 
     /// Renders `template` with `page`'s values.
     pub fn render(&self, template: &str, status: StatusCode, page: &impl Serialize) -> Response {
-        self.state.render(self.lang, template, status, page)
+        self.face.render(self.lang, template, status, page)
     }
 
     /// Renders a page holding forms: with this browser's CSRF token (and its

@@ -87,10 +87,10 @@ pub fn procedures_router(states: &[Arc<AppState>]) -> anyhow::Result<Router> {
         .first()
         .ok_or_else(|| anyhow::anyhow!("no procedure to serve"))?;
     // The list speaks the first procedure's languages, from the root.
-    let site: &'static Site = Box::leak(Box::new(Site {
+    let site = Site::kept(Site {
         languages: first.site().languages.clone(),
         ..Default::default()
-    }));
+    });
     let pages = Arc::new(Pages::new(site)?);
     let procedures: Vec<(String, guichet_engine::model::Text)> = states
         .iter()

@@ -240,11 +240,7 @@ impl Previewed {
             .await
             .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
             .map_err(|(status, why)| text(status, why))?;
-        Ok(Visit {
-            lang: Lang::of(&uri, &headers, state.site()),
-            headers,
-            state,
-        })
+        Ok(Visit::of(&state, &uri, headers))
     }
 }
 

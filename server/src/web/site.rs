@@ -2,6 +2,8 @@
 //! one per version of the definition, kept for the process) and the
 //! language of one request ([`Lang`]), which every page and link carries.
 
+use std::sync::{Mutex, PoisonError};
+
 use axum::extract::Query;
 use axum::http::{header, HeaderMap};
 use guichet_engine::Definition;
@@ -12,8 +14,9 @@ use super::words;
 
 /// What a procedure says of its pages' languages: which (the default
 /// first) and the words it overrides. Made once at start-up and kept for the
-/// process, so that every `Lang` can carry it.
-#[derive(Debug, Default)]
+/// process, so that every `Lang` can carry it: one per distinct content
+/// (see [`Site::kept`]).
+#[derive(Debug, Default, PartialEq)]
 pub struct Site {
     /// Languages, the default first.
     pub languages: Vec<&'static str>,
@@ -25,8 +28,7 @@ pub struct Site {
 }
 
 impl Site {
-    /// The site of `definition`, its pages under `prefix`, kept for the
-    /// rest of the process.
+    /// The site of `definition`, its pages under `prefix` (see [`Site::kept`]).
     pub fn of(definition: &Definition, prefix: String) -> &'static Site {
         let languages = definition
             .languages()
@@ -38,11 +40,26 @@ impl Site {
             })
             .collect();
         let words = definition.file().words.clone();
-        Box::leak(Box::new(Site {
+        Site::kept(Site {
             languages,
             words,
             prefix,
-        }))
+        })
+    }
+
+    /// `site`, kept for the rest of the process: every `Lang` refers to its
+    /// site. A version of the definition (a publication, a draft previewed in
+    /// the editor) whose pages speak as an earlier one's shares that one's:
+    /// only a site that says something new is kept anew.
+    pub fn kept(site: Site) -> &'static Site {
+        static KEPT: Mutex<Vec<&'static Site>> = Mutex::new(Vec::new());
+        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(same) = kept.iter().find(|earlier| ***earlier == site) {
+            return same;
+        }
+        let site: &'static Site = Box::leak(Box::new(site));
+        kept.push(site);
+        site
     }
 
     /// Every page word in `code`, the procedure's over the built-in ones.
@@ -118,6 +135,12 @@ impl Lang {
             .unwrap_or_else(|| Self::default_of(site))
     }
 
+    /// This language on `site` (another version's pages), else that site's
+    /// default language.
+    pub fn on(self, site: &'static Site) -> Lang {
+        Self::known(self.code, site).unwrap_or_else(|| Self::default_of(site))
+    }
+
     /// The language code.
     pub fn code(self) -> &'static str {
         self.code
@@ -154,4 +177,27 @@ pub fn prefixed(prefix: &str, path: &str) -> String {
 pub fn with_language(path: &str, lang: &str) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
     format!("{path}{separator}lang={lang}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Site;
+
+    fn site(languages: Vec<&'static str>) -> Site {
+        Site {
+            languages,
+            prefix: "/doctorat".into(),
+            ..Site::default()
+        }
+    }
+
+    #[test]
+    fn a_site_saying_what_an_earlier_one_says_is_that_one() {
+        let first = Site::kept(site(vec!["fr", "en"]));
+        let same = Site::kept(site(vec!["fr", "en"]));
+        let other = Site::kept(site(vec!["en", "fr"]));
+        assert!(std::ptr::eq(first, same));
+        assert!(!std::ptr::eq(first, other));
+        assert_eq!(other.languages, ["en", "fr"]);
+    }
 }

@@ -97,6 +97,8 @@ pub struct Face {
     pub site: &'static Site,
     /// The templates, with the site's words.
     pub pages: Arc<Pages>,
+    /// The procedure's title, which every page carries.
+    pub title: guichet_engine::model::Text,
 }
 
 impl Face {
@@ -106,6 +108,7 @@ impl Face {
         Ok(Face {
             site,
             pages: Arc::new(Pages::new(site)?),
+            title: definition.file().title.clone(),
         })
     }
 
@@ -115,6 +118,7 @@ impl Face {
         Ok(Face {
             site,
             pages: Arc::new(Pages::new(site)?.previewing()),
+            title: definition.file().title.clone(),
         })
     }
 
@@ -126,6 +130,19 @@ impl Face {
         } else {
             Face::of(definition, self.site.prefix.clone())
         }
+    }
+
+    /// Renders `template` in `lang` (a language of this face's site) with
+    /// `page`'s values.
+    pub fn render(
+        &self,
+        lang: Lang,
+        template: &str,
+        status: StatusCode,
+        page: &impl Serialize,
+    ) -> Response {
+        let title = self.title.get(lang.code());
+        self.pages.render(template, status, lang, title, page)
     }
 }
 
@@ -212,11 +229,7 @@ impl AppState {
         status: StatusCode,
         page: &impl Serialize,
     ) -> Response {
-        let definition = self.engine.definition();
-        let institution = definition.file().title.get(lang.code());
-        self.face()
-            .pages
-            .render(template, status, lang, institution, page)
+        self.face().render(lang, template, status, page)
     }
 
     /// Performs `command` as the candidate `account` on `dossier` (at the

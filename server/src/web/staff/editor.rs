@@ -320,7 +320,10 @@ pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
             return editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    sample_page(staff.visit, definition, &asked).await
+    // The draft's own words, languages and title, under the pages' prefix.
+    let face =
+        (staff.visit.face.next(&definition)).map_err(|error| PageError::Internal(error.into()))?;
+    sample_page(staff.visit.seeing(face), definition, &asked).await
 }
 
 /// `POST /staff/editeur/retour`: the text posted back into the editor.
