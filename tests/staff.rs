@@ -1487,6 +1487,11 @@ fn a_changed_file_is_published_on_reload_and_a_bad_one_refused_while_the_running
     let restored = office.post(&server.url(&restore), &[("csrf", &csrf)]);
     assert_eq!(restored.status, 303, "{}", restored.body);
     assert_eq!(serving_version(&server), first);
+    // Written over the file too: a reload (or a restart) serves it still.
+    let on_disk = std::fs::read_to_string(&file).unwrap();
+    assert!(on_disk == original, "the file holds the version restored");
+    reload_and_wait(&data, &log, "the file is the version running");
+    assert_eq!(serving_version(&server), first);
     let versions = office.get(&server.url("/staff/versions"));
     assert!(
         versions.body.contains("admin@osu.example"),

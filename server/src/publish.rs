@@ -67,14 +67,62 @@ pub fn publish_file(state: &AppState, file: &Path, by: &str) -> Result<Published
     publish(state, Arc::new(definition), by)
 }
 
-/// Makes the version of hash `hash`, kept in the store, current again.
+/// Makes the version of hash `hash`, kept in the store, current again, and
+/// writes it over the definition file served (see [`write_files`]): a
+/// restart serves it too.
 pub fn restore(state: &AppState, hash: &str, by: &str) -> Result<Published, Refusal> {
     let version = state
         .engine
         .version(hash)
         .map_err(|error| Refusal::Failed(guichet_engine::with_causes(&error)))?
         .ok_or_else(|| Refusal::UnknownVersion(hash.to_owned()))?;
-    publish(state, version, by)
+    let published = publish(state, Arc::clone(&version), by)?;
+    write_files(&state.definition_file, &version)
+        .map_err(|error| unwritten(&state.definition_file, &error))?;
+    Ok(published)
+}
+
+/// Writes `definition`'s text over `file`, and the list files it names
+/// beside it, each in `file`'s folder or below, never elsewhere, whatever
+/// its `file:` says. Each is written whole, then renamed over the old one;
+/// one that holds its text already is left as it is. The files a definition
+/// `extends` are not written.
+pub fn write_files(file: &Path, definition: &Definition) -> std::io::Result<()> {
+    let folder = file.parent().unwrap_or(Path::new(""));
+    let bundle = definition.bundle();
+    for (name, content) in &bundle.files {
+        let relative = Path::new(name);
+        let inside = relative
+            .components()
+            .all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(std::io::Error::other(format!(
+                "the list file `{name}` is not below the definition's folder"
+            )));
+        }
+        replace_file(&folder.join(relative), content)?;
+    }
+    replace_file(file, &bundle.text)
+}
+
+/// Replaces `file` whole, unless it holds `text` already: written beside
+/// it, then renamed over it.
+fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(file).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    let mut fresh = file.as_os_str().to_owned();
+    fresh.push(".publishing");
+    std::fs::write(&fresh, text)?;
+    std::fs::rename(&fresh, file)
+}
+
+/// The refusal of a version put in service whose file could not be written.
+pub fn unwritten(file: &Path, error: &std::io::Error) -> Refusal {
+    Refusal::Failed(format!(
+        "the version is in service, but {} could not be written (a restart would serve the file as it is): {error}",
+        file.display()
+    ))
 }
 
 /// Publishes `definition` as `by`, once everything about it holds.

@@ -80,36 +80,6 @@ impl Edit {
         }
         Definition::from_bundle(bundle)
     }
-
-    /// The edit written over the definition file and the list files of
-    /// `published` beside it (each written whole, then renamed over the old
-    /// one); a posted list the definition does not name is not written.
-    fn write(&self, file: &Path, published: &Definition) -> std::io::Result<()> {
-        let folder = file.parent().unwrap_or(Path::new(""));
-        let named = &published.bundle().files;
-        for (name, content) in self
-            .lists
-            .iter()
-            .filter(|(name, _)| named.contains_key(*name))
-        {
-            let relative = Path::new(name);
-            // A list is written in the definition's folder or below, never
-            // elsewhere, whatever its `file:` says.
-            let inside = relative
-                .components()
-                .all(|part| matches!(part, std::path::Component::Normal(_)));
-            if !inside {
-                return Err(std::io::Error::other(format!(
-                    "the list file `{name}` is not below the definition's folder"
-                )));
-            }
-            let path = folder.join(relative);
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
-                replace_file(&path, content)?;
-            }
-        }
-        replace_file(file, &self.source)
-    }
 }
 
 impl FromRequest<App> for EditorRequest {
@@ -348,14 +318,8 @@ pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
     let published = blocking(move || -> Result<(), Refusal> {
         let definition = Arc::new(edited.checked(&state.definition_file)?);
         publish::publish(&state, Arc::clone(&definition), &by)?;
-        edited
-            .write(&state.definition_file, &definition)
-            .map_err(|error| {
-                Refusal::Failed(format!(
-                    "the version is in service, but {} could not be written (a restart would serve the file as it is): {error}",
-                    state.definition_file.display()
-                ))
-            })
+        publish::write_files(&state.definition_file, &definition)
+            .map_err(|error| publish::unwritten(&state.definition_file, &error))
     })
     .await?;
     match published {
@@ -373,14 +337,6 @@ pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
             editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
-}
-
-/// Replaces `file` whole: written beside it, then renamed over it.
-fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
-    let mut fresh = file.as_os_str().to_owned();
-    fresh.push(".publishing");
-    std::fs::write(&fresh, text)?;
-    std::fs::rename(&fresh, file)
 }
 
 /// `GET /static/editor.js`.
