@@ -519,6 +519,11 @@ fn the_published_schema_is_up_to_date() {
         committed == guichet_engine::json_schema_text(),
         "definitions/guichet.schema.json is stale: run `cargo run -- schema > definitions/guichet.schema.json`"
     );
+    let overlay = include_str!("../definitions/guichet-overlay.schema.json");
+    assert!(
+        overlay == guichet_engine::overlay_json_schema_text(),
+        "definitions/guichet-overlay.schema.json is stale: run `cargo run -- schema --overlay > definitions/guichet-overlay.schema.json`"
+    );
 }
 
 #[test]

@@ -156,7 +156,7 @@ pub use queries::{
     actions_for, letters, profile_state, Action, Actions, Letter, PieceActions, SectionState,
 };
 pub use scenario::{play_scenarios, run_scenarios, SampleMails, ScenarioFailure, ScenarioReport};
-pub use schema::{json_schema, json_schema_text};
+pub use schema::{json_schema, json_schema_text, overlay_json_schema, overlay_json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
 pub use store::{
     Commit, Indexed, MemoryStore, Publication, SledStore, Store, StoreError, TreeSize, Waiting,

@@ -24,9 +24,75 @@ pub fn json_schema() -> Value {
 
 /// The schema as published, pretty-printed with a final newline.
 pub fn json_schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    published(&json_schema())
+}
+
+/// The JSON Schema of a file written as changes to another one (its
+/// `extends:`, see [`crate::overlay`]): the format's, with nothing required
+/// (the file names only what it changes: a formation's `capacity` without its
+/// title) and `remove` allowed in every entry with an `id`. Keys and types
+/// are checked as in the format's schema.
+pub fn overlay_json_schema() -> Value {
+    let mut schema = json_schema();
+    loosened(&mut schema);
+    if let Value::Object(root) = &mut schema {
+        root.insert(
+            "title".into(),
+            Value::String("A Guichet definition written as changes to another (extends)".into()),
+        );
+    }
+    schema
+}
+
+/// [`overlay_json_schema`] as published, pretty-printed with a final newline.
+pub fn overlay_json_schema_text() -> String {
+    published(&overlay_json_schema())
+}
+
+fn published(schema: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// `schema` with no `required` keys, and `remove` among the properties of
+/// every object with an `id`. Only schemas are changed: a map of properties
+/// (whose keys are names, `required` among them for a field) is walked
+/// into, not changed itself.
+fn loosened(schema: &mut Value) {
+    let Value::Object(keywords) = schema else {
+        return;
+    };
+    keywords.remove("required");
+    for (keyword, value) in keywords.iter_mut() {
+        match (keyword.as_str(), value) {
+            (
+                "properties" | "$defs" | "definitions" | "patternProperties",
+                Value::Object(named),
+            ) => {
+                named.values_mut().for_each(loosened);
+            }
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(schemas)) => {
+                schemas.iter_mut().for_each(loosened);
+            }
+            (
+                "items" | "additionalProperties" | "not" | "if" | "then" | "else" | "contains",
+                value,
+            ) => loosened(value),
+            _ => {}
+        }
+    }
+    if let Some(Value::Object(properties)) = keywords.get_mut("properties") {
+        if properties.contains_key("id") {
+            properties.insert(
+                "remove".into(),
+                serde_json::json!({
+                    "description": "`true` takes the base's entry of this id out.",
+                    "type": "boolean"
+                }),
+            );
+        }
+    }
 }
 
 struct PublishedSchema {
@@ -302,5 +368,58 @@ fn kind_of(value: &Value) -> &'static str {
         Value::String(_) => "a text",
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::{json_schema, overlay_json_schema};
+
+    fn example(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(name);
+        let text = std::fs::read_to_string(&path).expect("the example");
+        crate::yaml::parse(&text).expect("YAML").0
+    }
+
+    fn problems(schema: &Value, file: &Value) -> Vec<String> {
+        let validator = jsonschema::draft202012::options()
+            .build(schema)
+            .expect("the schema compiles");
+        validator.iter_errors(file).map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn a_file_written_as_changes_meets_the_overlay_schema_not_the_whole_formats() {
+        let changes = example("examples/ecole-doctorale-sciences.yaml");
+        let refused = problems(&json_schema(), &changes);
+        assert!(
+            refused
+                .iter()
+                .any(|p| p.contains("\"opens\" is a required")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            problems(&overlay_json_schema(), &changes),
+            Vec::<String>::new()
+        );
+        // Whole files meet it too, and it still knows the format's keys
+        // and types: a field keeps its `required` key, an entry may be removed.
+        let whole = example("definitions/osu-pytheas.yaml");
+        assert_eq!(
+            problems(&overlay_json_schema(), &whole),
+            Vec::<String>::new()
+        );
+        let mistaken = serde_json::json!({
+            "formations": [{ "id": "m1", "capacity": "beaucoup", "remove": true }],
+            "profile": [{ "id": "s", "fields": [{ "id": "f", "required": true, "lable": "F" }] }]
+        });
+        let found = problems(&overlay_json_schema(), &mistaken);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().any(|p| p.contains("beaucoup")), "{found:?}");
+        assert!(found.iter().any(|p| p.contains("lable")), "{found:?}");
     }
 }

@@ -11,6 +11,7 @@
 //! guichet serve procedure.yaml --data ./data
 //! guichet staff add claire.martin@example.org --role gestionnaire --scope '*' --admin
 //! guichet schema > definitions/guichet.schema.json
+//! guichet schema --overlay > definitions/guichet-overlay.schema.json
 //! ```
 
 use std::path::PathBuf;
@@ -105,7 +106,12 @@ enum Commands {
     /// Manage staff accounts (with the server stopped).
     Staff(Box<staff_cli::StaffOptions>),
     /// Print the JSON Schema of the definition format.
-    Schema,
+    Schema {
+        /// The schema of a file that `extends` another (nothing required,
+        /// `remove` allowed in entries): `definitions/guichet-overlay.schema.json`.
+        #[arg(long)]
+        overlay: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -125,8 +131,12 @@ fn main() -> ExitCode {
         Commands::Test { files } => Ok(test(&files)),
         Commands::Serve(options) => serve::run(*options),
         Commands::Staff(options) => staff_cli::run(*options),
-        Commands::Schema => {
-            print!("{}", guichet_engine::json_schema_text());
+        Commands::Schema { overlay } => {
+            if overlay {
+                print!("{}", guichet_engine::overlay_json_schema_text());
+            } else {
+                print!("{}", guichet_engine::json_schema_text());
+            }
             Ok(ExitCode::SUCCESS)
         }
     };
