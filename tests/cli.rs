@@ -67,6 +67,32 @@ fn check_accepts_the_shipped_definitions() {
     );
 }
 
+/// The binary's allocator gives freed memory back after a second (its
+/// settings, docs/performance.md): jemalloc's own statistics, printed at
+/// exit, show what it read.
+#[cfg(not(target_env = "msvc"))]
+#[test]
+fn the_allocator_runs_with_the_servers_settings() {
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(["check", "definitions/osu-pytheas.yaml"])
+        .current_dir(repository())
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .expect("the guichet binary runs");
+    assert!(output.status.success());
+    let printed = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        printed.contains("opt.dirty_decay_ms: 1000 ("),
+        "{}",
+        printed
+            .lines()
+            .filter(|l| l.contains("decay"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(printed.contains("opt.muzzy_decay_ms: 0 ("));
+}
+
 #[test]
 fn check_reports_a_yaml_syntax_error() {
     let file = "tests/fixtures/syntax-error.yaml";

@@ -2,8 +2,8 @@
 //! and durable commands on sled (one writer, and several sharing flushes).
 //!
 //! `cargo bench -p guichet-engine`; figures are reported in docs/performance.md.
-//! The engine runs on the allocator the `guichet` server chose (jemalloc),
-//! so that what is measured here is what the server does.
+//! The engine runs on the allocator the `guichet` server chose (jemalloc, with
+//! its settings), so that what is measured here is what the server does.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +20,11 @@ use serde_json::json;
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+// With the server's settings (see `JEMALLOC_SETTINGS` in server/src/main.rs).
+#[cfg(not(target_env = "msvc"))]
+#[export_name = "_rjem_malloc_conf"]
+static JEMALLOC_SETTINGS: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 fn osu_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml")

@@ -44,6 +44,11 @@ use serde_json::{json, Value};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+// With the server's settings (see `JEMALLOC_SETTINGS` in server/src/main.rs).
+#[cfg(not(target_env = "msvc"))]
+#[export_name = "_rjem_malloc_conf"]
+static JEMALLOC_SETTINGS: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 /// How many candidatures are seeded: 100,000 under `cargo bench`, which
 /// passes `--bench`; 2,000 under `cargo test --benches`, the short mode CI
 /// runs so that this bench never rots (it asserts, it does not time).
