@@ -808,3 +808,60 @@ fn transitions_named_like_the_pages_words_are_reached() {
     assert!(page.body.contains("Non concerné"), "{}", page.body);
     server.stop();
 }
+
+/// Several tabs, or a page sending its forms together: five pieces uploaded
+/// and a section saved at once, each request read before the others land.
+/// Each is kept; none is refused because another changed the dossier first.
+#[test]
+fn a_candidates_requests_sent_together_are_each_kept() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, data) = signed_up(folder.path(), &[]);
+    let applied = browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert_eq!(applied.status, 303);
+    let page = browser.get(&server.url("/candidatures/c1"));
+    let csrf = csrf_of(&page.body);
+    let pieces = [
+        "cv",
+        "lettre_motivation",
+        "releves_notes",
+        "diplomes",
+        "piece_identite",
+    ];
+    let pdf = pdf();
+    let tab = || Browser {
+        agent: Browser::new().agent,
+        cookies: browser.cookies.clone(),
+    };
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let mut sent = Vec::new();
+        for piece in pieces {
+            let (mut tab, url) = (
+                tab(),
+                server.url(&format!("/candidatures/c1/pieces/{piece}")),
+            );
+            let (csrf, pdf) = (&csrf, &pdf);
+            sent.push(scope.spawn(move || upload(&mut tab, &url, csrf, "piece.pdf", pdf).status));
+        }
+        let (mut tab, url) = (tab(), server.url("/dossier/baccalaureat"));
+        let csrf = &csrf;
+        sent.push(scope.spawn(move || {
+            let fields = [("csrf", csrf.as_str()), ("situation", "sans_bac")];
+            tab.post(&url, &fields).status
+        }));
+        sent.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    assert_eq!(statuses, [303; 6]);
+    server.stop();
+
+    let engine = osu_engine(&data);
+    let dossier = engine.dossiers().unwrap().remove(0);
+    let candidature = &dossier.candidatures[0];
+    for piece in pieces {
+        let state = &candidature.pieces[piece];
+        assert!(state.file.is_some(), "{piece}: {state:?}");
+    }
+    assert_eq!(
+        dossier.profile["baccalaureat"],
+        serde_json::json!({"situation": "sans_bac"})
+    );
+}

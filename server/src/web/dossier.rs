@@ -319,7 +319,9 @@ fn entry_index(number: &str, count: usize) -> Option<Option<usize>> {
 }
 
 /// Saves a section's answers (all its entries) as the candidate, then back to
-/// the section. A concurrent change (another tab) wins: the page shows it.
+/// the section. Another tab's change landed first is kept, and this one
+/// saved over it (see `AppState::run_as_candidate`); only a dossier that
+/// kept changing under it says so.
 async fn save(own: OwnDossier, section: &str, answers: Value) -> PageResult {
     let OwnDossier {
         visit,
@@ -333,22 +335,25 @@ async fn save(own: OwnDossier, section: &str, answers: Value) -> PageResult {
         answers,
     };
     let saved = blocking(move || worker.run_as_candidate(&account.id, &dossier, command)).await?;
-    match saved {
-        Ok(_) => {}
-        Err(error) if error.is_conflict() => {}
+    let refused = match saved {
+        Ok(_) => None,
+        Err(error) if error.is_conflict() => Some(visit.t("refused_conflict")),
         // A limit of the section (its number of entries): said, not a failure.
         Err(EngineError::Workflow(WorkflowError::InvalidValue { problem, .. })) => {
-            let page = super::error::MessagePage {
-                heading: visit.t("refused_title"),
-                message: problem.message(visit.lang.code()),
-                link: Some(super::error::Link {
-                    label: visit.t("back_to_dashboard"),
-                    href: visit.href(&format!("/dossier/{section}")),
-                }),
-            };
-            return Ok(visit.render("message.html", StatusCode::UNPROCESSABLE_ENTITY, &page));
+            Some(problem.message(visit.lang.code()))
         }
         Err(error) => return Err(PageError::internal(error)),
+    };
+    if let Some(message) = refused {
+        let page = super::error::MessagePage {
+            heading: visit.t("refused_title"),
+            message,
+            link: Some(super::error::Link {
+                label: visit.t("back_to_dashboard"),
+                href: visit.href(&format!("/dossier/{section}")),
+            }),
+        };
+        return Ok(visit.render("message.html", StatusCode::UNPROCESSABLE_ENTITY, &page));
     }
     Ok(Redirect::to(&visit.href(&format!("/dossier/{section}"))).into_response())
 }

@@ -232,8 +232,8 @@ impl AppState {
         self.face().render(lang, template, status, page)
     }
 
-    /// Performs `command` as the candidate `account` on `dossier` (at the
-    /// version read), waking the mail worker when mails are queued.
+    /// Performs `command` as the candidate `account` on `dossier`, waking
+    /// the mail worker when mails are queued (see [`Self::apply_as_owner`]).
     /// Blocking: sled writes durably before answering.
     pub fn run_as_candidate(
         &self,
@@ -241,21 +241,17 @@ impl AppState {
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
-        let role = self.definition_of(dossier).candidate_role().to_owned();
-        self.run_as(&Actor::new(role, account), dossier, command)
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.apply_as_owner(account, dossier, command)
     }
 
-    /// The same for a staff member (an actor of a staff role).
+    /// The same for a staff member (an actor of a staff role), at the
+    /// version of `dossier` they decided on: if another command changed it
+    /// since, theirs is refused (a conflict), for them to see what changed.
     pub fn run_as_staff(
-        &self,
-        actor: &Actor,
-        dossier: &Dossier,
-        command: Command,
-    ) -> Result<Outcome, EngineError> {
-        self.run_as(actor, dossier, command)
-    }
-
-    fn run_as(
         &self,
         actor: &Actor,
         dossier: &Dossier,
@@ -265,7 +261,7 @@ impl AppState {
         let _one_at_a_time = writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.apply_and_sweep(actor, dossier, command)
+        self.apply_and_sweep(actor, &dossier.id, dossier.version, command)
     }
 
     /// The same for an upload: the file is stored first (a dossier never
@@ -283,9 +279,39 @@ impl AppState {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let sha256 = self.files.put(&dossier.id, bytes)?;
-        let role = self.definition_of(dossier).candidate_role().to_owned();
-        let actor = Actor::new(role, account);
-        Ok(self.apply_and_sweep(&actor, dossier, command(sha256)))
+        Ok(self.apply_as_owner(account, dossier, command(sha256)))
+    }
+
+    /// `command` performed as the candidate `account` on their `dossier`;
+    /// made again on the dossier as it is now when another command changed
+    /// it since it was read (another tab's upload or save, a deadline, a
+    /// member of staff), up to [`OWN_COMMAND_ATTEMPTS`] times. A candidate's
+    /// command is what they ask of their own dossier, not a decision on
+    /// what changed: the engine checks it anew on the newer version (a
+    /// dossier sent meanwhile refuses a change, with why).
+    fn apply_as_owner(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let mut version = dossier.version;
+        let mut definition = self.definition_of(dossier);
+        for _ in 1..OWN_COMMAND_ATTEMPTS {
+            let actor = Actor::new(definition.candidate_role(), account);
+            match self.apply_and_sweep(&actor, &dossier.id, version, command.clone()) {
+                Err(error) if error.is_conflict() => {
+                    let Some(now) = self.engine.dossier(&dossier.id)? else {
+                        return Err(error);
+                    };
+                    version = now.version;
+                    definition = self.definition_of(&now);
+                }
+                outcome => return outcome,
+            }
+        }
+        let actor = Actor::new(definition.candidate_role(), account);
+        self.apply_and_sweep(&actor, &dossier.id, version, command)
     }
 
     /// A third party's piece, sent through their link `token`: stored first,
@@ -321,17 +347,14 @@ impl AppState {
     fn apply_and_sweep(
         &self,
         actor: &Actor,
-        dossier: &Dossier,
+        dossier: &str,
+        version: u64,
         command: Command,
     ) -> Result<Outcome, EngineError> {
         let may_drop_files = matches!(command, Command::Piece { .. } | Command::Transition { .. });
-        let outcome = self.engine.apply(
-            &dossier.id,
-            dossier.version,
-            actor,
-            command,
-            self.clock.now(),
-        )?;
+        let outcome = self
+            .engine
+            .apply(dossier, version, actor, command, self.clock.now())?;
         if !outcome.mails.is_empty() || !outcome.follow_ups.is_empty() {
             self.mail_wake.notify_one();
         }
@@ -358,6 +381,11 @@ impl AppState {
         Ok(outcome)
     }
 }
+
+/// How many times a candidate's command is made on their dossier, each time
+/// on a newer version, before another command's change is theirs to see
+/// (see [`AppState::apply_as_owner`]).
+const OWN_COMMAND_ATTEMPTS: usize = 4;
 
 /// Uploads handled at once by a procedure; the others wait their turn
 /// before their body is read (their bytes wait in the connection). Each
