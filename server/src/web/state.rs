@@ -249,8 +249,9 @@ impl AppState {
     }
 
     /// The same for a staff member (an actor of a staff role), at the
-    /// version of `dossier` they decided on: if another command changed it
-    /// since, theirs is refused (a conflict), for them to see what changed.
+    /// version of `dossier` their request read: a command landing meanwhile
+    /// refuses theirs (a conflict), for them to see the dossier as it is
+    /// now before they decide again.
     pub fn run_as_staff(
         &self,
         actor: &Actor,
