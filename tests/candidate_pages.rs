@@ -865,3 +865,51 @@ fn a_candidates_requests_sent_together_are_each_kept() {
         serde_json::json!({"situation": "sans_bac"})
     );
 }
+
+/// Entries of a repeatable section added from several tabs at once: each
+/// addition is made from the entries as its tab read them, so one landing
+/// after another is refused with why, never saved over the other's entry.
+#[test]
+fn entries_added_together_are_kept_or_refused_never_lost() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, browser, data) = signed_up(folder.path(), &[]);
+    let url = server.url("/dossier/stages/nouveau");
+    let statuses: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let sent: Vec<_> = ["Ifremer", "CNRS", "Météo-France", "IRD"]
+            .into_iter()
+            .map(|employer| {
+                let mut tab = Browser {
+                    agent: Browser::new().agent,
+                    cookies: browser.cookies.clone(),
+                };
+                let url = &url;
+                scope.spawn(move || {
+                    let fields = [
+                        ("debut", "2024-06-01"),
+                        ("employeur", employer),
+                        ("fonction", "Stagiaire"),
+                    ];
+                    let page = tab.submit(url, &fields);
+                    (page.status, page.body)
+                })
+            })
+            .collect();
+        sent.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let kept = statuses.iter().filter(|(status, _)| *status == 303).count();
+    assert!(kept >= 1, "{statuses:?}");
+    for (status, body) in &statuses {
+        if *status != 303 {
+            assert_eq!(*status, 422);
+            assert!(
+                body.contains("Votre dossier a changé entre-temps"),
+                "{body}"
+            );
+        }
+    }
+    server.stop();
+    let engine = osu_engine(&data);
+    let dossier = engine.dossiers().unwrap().remove(0);
+    let entries = dossier.profile["stages"].as_array().unwrap();
+    assert_eq!(entries.len(), kept, "{entries:?}");
+}

@@ -318,23 +318,36 @@ fn entry_index(number: &str, count: usize) -> Option<Option<usize>> {
     (1..=count).contains(&n).then(|| Some(n - 1))
 }
 
-/// Saves a section's answers (all its entries) as the candidate, then back to
-/// the section. Another tab's change landed first is kept, and this one
-/// saved over it (see `AppState::run_as_candidate`); only a dossier that
-/// kept changing under it says so.
+/// Saves a section's answers as the candidate, then back to the section.
+/// A section's answers as sent are saved over another tab's landed first
+/// (see `AppState::run_as_candidate`); a repeatable section's entries, made
+/// from the entries as read, are refused then, with a word saying so, rather
+/// than saved over an entry the other tab added or removed.
 async fn save(own: OwnDossier, section: &str, answers: Value) -> PageResult {
     let OwnDossier {
         visit,
         account,
         dossier,
-        ..
+        definition,
     } = own;
     let worker = Arc::clone(&visit.state);
+    let entries = definition
+        .file()
+        .profile
+        .iter()
+        .any(|s| s.id == section && s.repeat.is_some());
     let command = Command::SaveSection {
         section: section.to_owned(),
         answers,
     };
-    let saved = blocking(move || worker.run_as_candidate(&account.id, &dossier, command)).await?;
+    let saved = blocking(move || {
+        if entries {
+            worker.run_as_candidate_once(&account.id, &dossier, command)
+        } else {
+            worker.run_as_candidate(&account.id, &dossier, command)
+        }
+    })
+    .await?;
     let refused = match saved {
         Ok(_) => None,
         Err(error) if error.is_conflict() => Some(visit.t("refused_conflict")),

@@ -248,6 +248,26 @@ impl AppState {
         self.apply_as_owner(account, dossier, command)
     }
 
+    /// [`Self::run_as_candidate`] at the version `dossier` was read at only:
+    /// for a command computed from the dossier as read (a repeatable
+    /// section's entries, one added, changed or removed by its place),
+    /// which made again on a newer version would undo what changed there.
+    /// Another command landing meanwhile refuses it (a conflict).
+    pub fn run_as_candidate_once(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let writer = self.files.writer(&dossier.id);
+        let _one_at_a_time = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let role = self.definition_of(dossier).candidate_role().to_owned();
+        let actor = Actor::new(role, account);
+        self.apply_and_sweep(&actor, &dossier.id, dossier.version, command)
+    }
+
     /// The same for a staff member (an actor of a staff role), at the
     /// version of `dossier` their request read: a command landing meanwhile
     /// refuses theirs (a conflict), for them to see the dossier as it is
