@@ -241,11 +241,9 @@ impl AppState {
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
-        let writer = self.files.writer(&dossier.id);
-        let _one_at_a_time = writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.apply_as_owner(account, dossier, command)
+        self.in_turn(&dossier.id, || {
+            self.apply_as_owner(account, dossier, command)
+        })
     }
 
     /// [`Self::run_as_candidate`] at the version `dossier` was read at only:
@@ -259,13 +257,11 @@ impl AppState {
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
-        let writer = self.files.writer(&dossier.id);
-        let _one_at_a_time = writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let role = self.definition_of(dossier).candidate_role().to_owned();
         let actor = Actor::new(role, account);
-        self.apply_and_sweep(&actor, &dossier.id, dossier.version, command)
+        self.in_turn(&dossier.id, || {
+            self.apply_and_sweep(&actor, &dossier.id, dossier.version, command)
+        })
     }
 
     /// The same for a staff member (an actor of a staff role), at the
@@ -278,11 +274,9 @@ impl AppState {
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
-        let writer = self.files.writer(&dossier.id);
-        let _one_at_a_time = writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.apply_and_sweep(actor, &dossier.id, dossier.version, command)
+        self.in_turn(&dossier.id, || {
+            self.apply_and_sweep(actor, &dossier.id, dossier.version, command)
+        })
     }
 
     /// The same for an upload: the file is stored first (a dossier never
@@ -295,12 +289,10 @@ impl AppState {
         bytes: &[u8],
         command: impl FnOnce(String) -> Command,
     ) -> std::io::Result<Result<Outcome, EngineError>> {
-        let writer = self.files.writer(&dossier.id);
-        let _one_at_a_time = writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let sha256 = self.files.put(&dossier.id, bytes)?;
-        Ok(self.apply_as_owner(account, dossier, command(sha256)))
+        self.in_turn(&dossier.id, || {
+            let sha256 = self.files.put(&dossier.id, bytes)?;
+            Ok(self.apply_as_owner(account, dossier, command(sha256)))
+        })
     }
 
     /// `command` performed as the candidate `account` on their `dossier`;
@@ -345,21 +337,29 @@ impl AppState {
         name: String,
         format: guichet_engine::model::FileFormat,
     ) -> std::io::Result<Result<Outcome, EngineError>> {
-        let writer = self.files.writer(&dossier.id);
+        self.in_turn(&dossier.id, || {
+            let file = guichet_engine::FileRef {
+                name,
+                sha256: self.files.put(&dossier.id, bytes)?,
+                size: bytes.len() as u64,
+                format: format.name().to_owned(),
+            };
+            let outcome = self.engine.deliver(token, file, self.clock.now());
+            if outcome.as_ref().is_ok_and(|o| !o.mails.is_empty()) {
+                self.mail_wake.notify_one();
+            }
+            Ok(outcome)
+        })
+    }
+
+    /// `work` in dossier `id`'s turn: the server makes one command at a
+    /// time on a dossier, its files stored and swept in the same order.
+    fn in_turn<T>(&self, id: &str, work: impl FnOnce() -> T) -> T {
+        let writer = self.files.writer(id);
         let _one_at_a_time = writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let file = guichet_engine::FileRef {
-            name,
-            sha256: self.files.put(&dossier.id, bytes)?,
-            size: bytes.len() as u64,
-            format: format.name().to_owned(),
-        };
-        let outcome = self.engine.deliver(token, file, self.clock.now());
-        if outcome.as_ref().is_ok_and(|o| !o.mails.is_empty()) {
-            self.mail_wake.notify_one();
-        }
-        Ok(outcome)
+        work()
     }
 
     /// Applies `command`; then, if it is one that can drop a file (a piece
