@@ -408,7 +408,7 @@ mod tests {
         );
         // Whole files meet it too, and it still knows the format's keys
         // and types: a field keeps its `required` key, an entry may be removed.
-        let whole = example("definitions/osu-pytheas.yaml");
+        let whole = example("examples/ecole-doctorale.yaml");
         assert_eq!(
             problems(&overlay_json_schema(), &whole),
             Vec::<String>::new()
