@@ -65,6 +65,60 @@ impl Visit {
             ..self
         }
     }
+
+    /// A page word in the visit's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// A link to `path` that keeps the visit's language.
+    pub fn href(&self, path: &str) -> String {
+        self.lang.href(path)
+    }
+
+    /// Renders `template` with `page`'s values.
+    pub fn render(&self, template: &str, status: StatusCode, page: &impl Serialize) -> Response {
+        self.face.render(self.lang, template, status, page)
+    }
+
+    /// Renders a page holding forms: with this browser's CSRF token (and its
+    /// cookie when the token is new).
+    pub fn render_form<T: Serialize>(
+        &self,
+        template: &str,
+        status: StatusCode,
+        page: &T,
+    ) -> Response {
+        #[derive(Serialize)]
+        struct WithToken<'a, T> {
+            csrf: String,
+            #[serde(flatten)]
+            page: &'a T,
+        }
+        let secure = self.state.secure_cookies;
+        let (csrf, new_cookie) = session::csrf_token(&self.state.csrf, secure, &self.headers);
+        let response = self.render(template, status, &WithToken { csrf, page });
+        session::with_cookie(response, new_cookie)
+    }
+
+    /// A message page: heading and text (words keys), and a link onwards
+    /// (words key and path).
+    pub fn message(
+        &self,
+        status: StatusCode,
+        (heading, text): (&str, &str),
+        link: Option<(&str, &str)>,
+    ) -> Response {
+        let page = error::MessagePage {
+            heading: self.t(heading),
+            message: self.t(text),
+            link: link.map(|(label, path)| error::Link {
+                label: self.t(label),
+                href: self.href(path),
+            }),
+        };
+        self.render("message.html", status, &page)
+    }
 }
 
 impl FromRequestParts<App> for Visit {
@@ -275,61 +329,5 @@ impl FromRequest<App> for CsrfForm {
             return Err(PageError::CsrfRefused.into_response());
         }
         Ok(CsrfForm(pairs))
-    }
-}
-
-impl Visit {
-    /// A page word in the visit's language.
-    pub fn t(&self, key: &str) -> String {
-        self.lang.t(key)
-    }
-
-    /// A link to `path` that keeps the visit's language.
-    pub fn href(&self, path: &str) -> String {
-        self.lang.href(path)
-    }
-
-    /// Renders `template` with `page`'s values.
-    pub fn render(&self, template: &str, status: StatusCode, page: &impl Serialize) -> Response {
-        self.face.render(self.lang, template, status, page)
-    }
-
-    /// Renders a page holding forms: with this browser's CSRF token (and its
-    /// cookie when the token is new).
-    pub fn render_form<T: Serialize>(
-        &self,
-        template: &str,
-        status: StatusCode,
-        page: &T,
-    ) -> Response {
-        #[derive(Serialize)]
-        struct WithToken<'a, T> {
-            csrf: String,
-            #[serde(flatten)]
-            page: &'a T,
-        }
-        let secure = self.state.secure_cookies;
-        let (csrf, new_cookie) = session::csrf_token(&self.state.csrf, secure, &self.headers);
-        let response = self.render(template, status, &WithToken { csrf, page });
-        session::with_cookie(response, new_cookie)
-    }
-
-    /// A message page: heading and text (words keys), and a link onwards
-    /// (words key and path).
-    pub fn message(
-        &self,
-        status: StatusCode,
-        (heading, text): (&str, &str),
-        link: Option<(&str, &str)>,
-    ) -> Response {
-        let page = error::MessagePage {
-            heading: self.t(heading),
-            message: self.t(text),
-            link: link.map(|(label, path)| error::Link {
-                label: self.t(label),
-                href: self.href(path),
-            }),
-        };
-        self.render("message.html", status, &page)
     }
 }
