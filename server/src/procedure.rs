@@ -1,6 +1,6 @@
 //! One procedure's state, opened from the server's settings: its store,
 //! files and pages, under the data directory (`guichet serve` runs it with
-//! its workers; `guichet preview` and the editor open it on a throwaway one).
+//! its workers; `guichet preview` opens it on a throwaway one).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -14,7 +14,8 @@ use super::session;
 use super::site::Lang;
 use super::state::AppState;
 
-/// Renders the page of every [`PageError`](super::error::PageError) response, in the visitor's language.
+/// Renders the page of every [`PageError`](super::error::PageError)
+/// response, in the visitor's language.
 pub(super) async fn error_pages(
     State(state): State<Arc<AppState>>,
     lang: Lang,
