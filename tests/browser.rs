@@ -280,6 +280,11 @@ impl Journey {
     async fn click_and_wait(&self, css: &str) {
         let old_page = self.client.find(Locator::Css("html")).await.unwrap();
         self.click(css).await;
+        self.wait_for_new_page(old_page).await;
+    }
+
+    /// Waits until a new page has replaced the one `old_page` is of.
+    async fn wait_for_new_page(&self, old_page: fantoccini::elements::Element) {
         for _ in 0..200 {
             // The old page's element goes stale once the new page replaces it.
             if old_page.tag_name().await.is_err() {
@@ -292,6 +297,21 @@ impl Journey {
             .for_element(Locator::Css("footer"))
             .await
             .unwrap();
+    }
+
+    /// Clicks `css` twice at once, as a double-click does, and waits for
+    /// the page that loads: whether each click's submission was stopped.
+    async fn double_click_and_wait(&self, css: &str) -> Value {
+        self.settle().await;
+        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
+        // Heard last, after the page's own script: whether it stopped each one.
+        let twice = "const stopped = []; \
+            window.addEventListener('submit', e => stopped.push(e.defaultPrevented)); \
+            const b = document.querySelector(arguments[0]); b.click(); b.click(); \
+            return stopped;";
+        let stopped = self.client.execute(twice, vec![json!(css)]).await.unwrap();
+        self.wait_for_new_page(old_page).await;
+        stopped
     }
 
     /// Waits until `script` (a function body) returns true.
@@ -482,7 +502,11 @@ fn the_manual_journey_in_a_real_browser() {
         // IV. Transmission.
         j.click_and_wait("a.button[href*='transmettre']").await;
         j.check("confirmation-transmission").await;
-        j.submit().await;
+        // A double-click sends the form once: the page says it was sent.
+        let stopped = j
+            .double_click_and_wait("main form button[type=submit]")
+            .await;
+        assert_eq!(stopped, json!([false, true]));
         let page = j.text().await;
         assert!(page.contains("Réceptionné"), "{page}");
         j.check("receptionne").await;

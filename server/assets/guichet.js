@@ -1,6 +1,6 @@
 // Live forms: fields that apply show and hide, and dependent lists follow
-// earlier answers, as the server computes them. Without this script the
-// server does the same when the form is sent.
+// earlier answers, as the server computes them; a form is sent once. Without
+// this script the server does the same when the form is sent.
 (function () {
   "use strict";
 
@@ -70,6 +70,27 @@
       });
     });
   }
+
+  // A form sent is not sent again while its answer loads: a double-click on
+  // « Transmettre » would make the command twice, and the page shown would
+  // be the second one's refusal. A form opening another tab is left alone;
+  // a page come back to (the browser's history), or an answer that never
+  // came, frees it.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || form.method !== "post" || form.target) { return; }
+    if (form.dataset.sent) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sent = "true";
+    setTimeout(function () { delete form.dataset.sent; }, 10000);
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-sent]").forEach(function (form) {
+      delete form.dataset.sent;
+    });
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-preview]").forEach(function (form) {
