@@ -83,15 +83,20 @@ pub fn restore(state: &AppState, hash: &str, by: &str) -> Result<Published, Refu
 }
 
 /// Writes `definition`'s text over `file`, and the list files it names
-/// beside it, each in `file`'s folder or below, never elsewhere, whatever
-/// its `file:` says. Each is written whole, then renamed over the old one;
-/// one that holds its text already is left as it is. The files a definition
-/// `extends` are not written.
+/// beside it. A file that holds its text already is left as it is (a base's
+/// list named above the folder, unchanged, among them); one that changed is
+/// written in `file`'s folder or below, never elsewhere, whatever its
+/// `file:` says, whole, then renamed over the old one. The files a
+/// definition `extends` are not written.
 pub fn write_files(file: &Path, definition: &Definition) -> std::io::Result<()> {
     let folder = file.parent().unwrap_or(Path::new(""));
     let bundle = definition.bundle();
     for (name, content) in &bundle.files {
         let relative = Path::new(name);
+        let path = folder.join(relative);
+        if holds(&path, content) {
+            continue;
+        }
         let inside = relative
             .components()
             .all(|part| matches!(part, std::path::Component::Normal(_)));
@@ -100,17 +105,21 @@ pub fn write_files(file: &Path, definition: &Definition) -> std::io::Result<()> 
                 "the list file `{name}` is not below the definition's folder"
             )));
         }
-        replace_file(&folder.join(relative), content)?;
+        replace_file(&path, content)?;
+    }
+    if holds(file, &bundle.text) {
+        return Ok(());
     }
     replace_file(file, &bundle.text)
 }
 
-/// Replaces `file` whole, unless it holds `text` already: written beside
-/// it, then renamed over it.
+/// Whether `file` holds `text`.
+fn holds(file: &Path, text: &str) -> bool {
+    std::fs::read_to_string(file).ok().as_deref() == Some(text)
+}
+
+/// Replaces `file` whole: written beside it, then renamed over it.
 fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
-    if std::fs::read_to_string(file).ok().as_deref() == Some(text) {
-        return Ok(());
-    }
     let mut fresh = file.as_os_str().to_owned();
     fresh.push(".publishing");
     std::fs::write(&fresh, text)?;

@@ -97,8 +97,9 @@ pub struct Face {
     pub site: &'static Site,
     /// The templates, with the site's words.
     pub pages: Arc<Pages>,
-    /// The procedure's title, which every page carries.
-    pub title: guichet_engine::model::Text,
+    /// The procedure's title, which every page carries (shared: a face is
+    /// copied for each request).
+    pub title: Arc<guichet_engine::model::Text>,
 }
 
 impl Face {
@@ -108,7 +109,7 @@ impl Face {
         Ok(Face {
             site,
             pages: Arc::new(Pages::new(site)?),
-            title: definition.file().title.clone(),
+            title: Arc::new(definition.file().title.clone()),
         })
     }
 
@@ -118,7 +119,7 @@ impl Face {
         Ok(Face {
             site,
             pages: Arc::new(Pages::new(site)?.previewing()),
-            title: definition.file().title.clone(),
+            title: Arc::new(definition.file().title.clone()),
         })
     }
 

@@ -291,8 +291,8 @@ pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
         }
     };
     // The draft's own words, languages and title, under the pages' prefix.
-    let face =
-        (staff.visit.face.next(&definition)).map_err(|error| PageError::Internal(error.into()))?;
+    let face = staff.visit.face.next(&definition);
+    let face = face.map_err(|error| PageError::Internal(error.into()))?;
     sample_page(staff.visit.seeing(face), definition, &asked).await
 }
 
