@@ -910,6 +910,175 @@ fn the_history_a_member_reads_is_of_the_candidature_they_opened() {
     server.stop();
 }
 
+/// The dossier version a staff page's forms send back (`vu`).
+fn seen_of(page: &Page) -> String {
+    let at = page
+        .body
+        .find(r#"name="vu" value=""#)
+        .expect("a form saying its version");
+    let rest = &page.body[at + r#"name="vu" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// Form fields as `Browser::post` takes them.
+fn borrowed<'a>(fields: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[test]
+fn an_action_sent_from_a_page_older_than_a_colleagues_is_not_taken_and_says_what_changed() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let [alice, _, chloe] = seed(&data);
+    {
+        // Alice applies to a second formation too.
+        let engine = osu_engine(&data);
+        let now = "2027-03-21T10:00:00Z".parse().unwrap();
+        let mut seeded = Seeded::existing(&engine, &alice, now);
+        let elsewhere = "m1-oceanographie".to_owned();
+        let apply = guichet_engine::Command::Apply {
+            formation: elsewhere,
+        };
+        seeded.act("candidat", apply);
+    }
+    let office = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
+    let committee = add_staff(
+        &data,
+        "commission-set@osu.example",
+        "commission",
+        "m1-set",
+        false,
+    );
+    let server = start(&data);
+    let (mut office, path, first_tab) = candidature_opened(&server, &office, &alice);
+    let csrf = csrf_of(&first_tab.body);
+    let seen = seen_of(&first_tab);
+
+    // In a second tab, the CV is refused, with its reason.
+    let second_tab = office.get(&server.url(&path));
+    let refused = office.post(
+        &server.url(&format!("{path}/pieces/cv/refuser_piece")),
+        &[
+            ("csrf", &csrf),
+            ("vu", &seen_of(&second_tab)),
+            ("comment", "Le CV est illisible"),
+        ],
+    );
+    assert_eq!(refused.status, 303, "{}", refused.body);
+
+    // From the first tab, now older: nothing is done, and the page says what
+    // happened meanwhile and where the candidature stands.
+    let complete = office.post(
+        &server.url(&format!("{path}/transitions/declarer_complet")),
+        &[("csrf", &csrf), ("vu", &seen)],
+    );
+    assert_eq!(complete.status, 409, "{}", complete.body);
+    assert!(
+        complete.body.contains("Rien n&#x27;a été fait"),
+        "{}",
+        complete.body
+    );
+    let changes = &complete.body[..complete.body.find("</div>").unwrap()];
+    assert!(
+        changes.contains("Claire Martin (Gestionnaire)"),
+        "who acted meanwhile: {changes}"
+    );
+    assert!(complete.body.contains("<strong>Réceptionné</strong>"));
+    assert_ne!(seen_of(&complete), seen, "its forms say the version now");
+    // A note typed on the older page is given back, not written over the
+    // page as it is now.
+    let note = office.post(
+        &server.url(&format!("{path}/note")),
+        &[
+            ("csrf", &csrf),
+            ("vu", &seen),
+            ("note", "Rappeler la candidate"),
+        ],
+    );
+    assert_eq!(note.status, 409, "{}", note.body);
+    assert!(
+        note.body
+            .contains(r#"<blockquote class="typed">Rappeler la candidate</blockquote>"#),
+        "{}",
+        note.body
+    );
+    let now = office.get(&server.url(&path));
+    assert!(!now.body.contains("Rappeler la candidate"));
+    assert!(now.body.contains("<strong>Réceptionné</strong>"));
+
+    // What was done on her other candidature does not make this page old.
+    let other_path = format!("/staff/candidatures/{alice}/c2");
+    let other = office.get(&server.url(&other_path));
+    assert_eq!(other.status, 200);
+    let noted = office.post(
+        &server.url(&format!("{other_path}/note")),
+        &[
+            ("csrf", &csrf),
+            ("vu", &seen_of(&other)),
+            ("note", "Vue par l'océanographie"),
+        ],
+    );
+    assert_eq!(noted.status, 303, "{}", noted.body);
+    let incomplete = office.post(
+        &server.url(&format!("{path}/transitions/declarer_incomplet")),
+        &[("csrf", &csrf), ("vu", &seen_of(&now))],
+    );
+    assert_eq!(incomplete.status, 303, "{}", incomplete.body);
+    assert!(office
+        .get(&server.url(&path))
+        .body
+        .contains("<strong>Incomplet</strong>"));
+
+    // A transition's form opened before a colleague's note, sent after: shown
+    // again with what was typed and what changed; sent again, it is taken.
+    let mut committee = signed_in_staff(&server, &committee);
+    let chloe_path = format!("/staff/candidatures/{chloe}/c1");
+    let form_path = format!("{chloe_path}/transitions/saisir_avis");
+    let form = committee.get(&server.url(&form_path));
+    assert_eq!(form.status, 200, "{}", form.body);
+    let chloe_page = office.get(&server.url(&chloe_path));
+    let noted = office.post(
+        &server.url(&format!("{chloe_path}/note")),
+        &[
+            ("csrf", &csrf),
+            ("vu", &seen_of(&chloe_page)),
+            ("note", "Entretien à prévoir"),
+        ],
+    );
+    assert_eq!(noted.status, 303, "{}", noted.body);
+    let committee_csrf = csrf_of(&form.body);
+    let motif = "Prérequis en géologie insuffisants";
+    let decision = |seen: &str| {
+        let fields = [("avis", "defavorable"), ("motif", motif)];
+        let mut sent = vec![("csrf", committee_csrf.clone()), ("vu", seen.to_owned())];
+        sent.extend(fields.map(|(k, v)| (k, v.to_owned())));
+        sent
+    };
+    let sent = decision(&seen_of(&form));
+    let again = committee.post(&server.url(&form_path), &borrowed(&sent));
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again.body.contains("Note interne modifiée"),
+        "{}",
+        again.body
+    );
+    assert!(
+        again.body.contains(&format!("{motif}</textarea>")),
+        "what was typed stays: {}",
+        again.body
+    );
+    let chloe_now = office.get(&server.url(&chloe_path));
+    assert!(!chloe_now.body.contains("Défavorable"), "nothing decided");
+    let resent = decision(&seen_of(&again));
+    let decided = committee.post(&server.url(&form_path), &borrowed(&resent));
+    assert_eq!(decided.status, 303, "{}", decided.body);
+    assert!(office
+        .get(&server.url(&chloe_path))
+        .body
+        .contains("Défavorable"));
+    server.stop();
+}
+
 #[test]
 fn exported_names_are_never_run_as_formulas() {
     let folder = tempfile::tempdir().unwrap();

@@ -139,6 +139,13 @@ struct StaffCandidaturePage {
     note_action: String,
     back: String,
     error: Option<String>,
+    /// The dossier's version shown, which the page's forms send back.
+    seen_version: u64,
+    /// What happened since the member's page was made, when that kept their
+    /// action from being taken.
+    changes: Vec<HistoryLine>,
+    /// What the member typed with that action, given back.
+    typed: Option<String>,
 }
 
 /// The pieces staff decide on: those sent, once the candidature was sent.
@@ -165,7 +172,70 @@ fn names_what_is_read(
     }
 }
 
+/// The candidature's history as the member's roles may read it, oldest
+/// first.
+fn history_read(seen: &SeenCandidature) -> Result<Vec<Event>, PageError> {
+    let (definition, candidature) = (seen.definition.as_ref(), seen.candidature()?);
+    let rights = &seen.staff.member.rights;
+    let mut history = seen.staff.visit.state.engine.history(&seen.dossier.id)?;
+    history.retain(|event| {
+        concerns(event, candidature) && names_what_is_read(definition, rights, event, candidature)
+    });
+    Ok(history)
+}
+
+/// What happened to the candidature since the page the form was sent from
+/// was made (the version its forms carry as `vu`), in the page's history
+/// lines; empty when nothing the page shows changed, or when the form does
+/// not say which version it saw.
+///
+/// A member acts on what their page showed: a colleague may have decided
+/// in between, and a decision made on a page minutes old would otherwise
+/// apply to a candidature the member has not seen.
+fn changed_since_page(
+    seen: &SeenCandidature,
+    form: &CsrfForm,
+) -> Result<Vec<HistoryLine>, PageError> {
+    let Some(page_version) = form.get("vu").and_then(|v| v.trim().parse::<u64>().ok()) else {
+        return Ok(Vec::new());
+    };
+    if page_version >= seen.dossier.version {
+        return Ok(Vec::new());
+    }
+    let mut since = history_read(seen)?;
+    since.retain(|event| event.version > page_version);
+    Ok(describe(
+        &seen.definition,
+        &since,
+        seen.staff.visit.lang,
+        Reader::Staff,
+    ))
+}
+
+/// Why a member's action was not taken: the candidature changed since
+/// their page was made.
+struct ChangedMeanwhile {
+    changes: Vec<HistoryLine>,
+    /// What they typed with the action, given back.
+    typed: Option<String>,
+}
+
 fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
+    render_page(seen, error, None)
+}
+
+/// The candidature's page as it is now, saying that the action sent from
+/// an older page was not taken, and what changed.
+fn render_changed(seen: &SeenCandidature, changed: ChangedMeanwhile) -> PageResult {
+    let message = seen.staff.visit.lang.t("staff_changed_meanwhile");
+    render_page(seen, Some(message), Some(changed))
+}
+
+fn render_page(
+    seen: &SeenCandidature,
+    error: Option<String>,
+    changed: Option<ChangedMeanwhile>,
+) -> PageResult {
     let lang = seen.staff.visit.lang;
     let code = lang.code();
     let (definition, dossier) = (seen.definition.as_ref(), &seen.dossier);
@@ -263,10 +333,15 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
         }
     }
     let data = candidature_data(seen, candidature, lang);
-    let mut history = seen.staff.visit.state.engine.history(&dossier.id)?;
-    history.retain(|event| {
-        concerns(event, candidature) && names_what_is_read(definition, rights, event, candidature)
-    });
+    let history = history_read(seen)?;
+    let (changes, typed) = changed.map_or((Vec::new(), None), |c| (c.changes, c.typed));
+    let status = if !changes.is_empty() {
+        StatusCode::CONFLICT
+    } else if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let page = StaffCandidaturePage {
         pdf: lang.href(&format!("{base}/dossier.pdf")),
         letters: crate::web::dossier_pdf::letter_links(candidature, &base, lang),
@@ -295,11 +370,9 @@ fn render(seen: &SeenCandidature, error: Option<String>) -> PageResult {
         note_action: lang.href(&format!("{base}/note")),
         back: lang.href("/staff"),
         error,
-    };
-    let status = if page.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
+        seen_version: dossier.version,
+        changes,
+        typed,
     };
     Ok(seen.staff.render("staff/candidature.html", status, &page))
 }
@@ -340,9 +413,24 @@ pub async fn show(seen: SeenCandidature) -> PageResult {
     render(&seen, None)
 }
 
-/// Performs `command` as the member with `role`: back to the page, or the
-/// page with the engine's refusal in words.
-async fn act(seen: SeenCandidature, role: String, command: Command) -> PageResult {
+/// Performs `command` as the member with `role`, sent by `form`: back to
+/// the page; the page with the engine's refusal in words; or, when the
+/// candidature changed since the member's page was made, the page as it
+/// is now with what changed, and nothing done (what they typed in
+/// `typed_field` given back).
+async fn act(
+    seen: SeenCandidature,
+    role: String,
+    command: Command,
+    (form, typed_field): (&CsrfForm, &str),
+) -> PageResult {
+    let changes = changed_since_page(&seen, form)?;
+    if !changes.is_empty() {
+        let typed = Some(form.trimmed(typed_field))
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned);
+        return render_changed(&seen, ChangedMeanwhile { changes, typed });
+    }
     let result = run(&seen, &role, command).await?;
     answer(seen, result)
 }
@@ -386,7 +474,7 @@ pub async fn piece_action(
         file: None,
         comment: form.get("comment").map(str::to_owned),
     };
-    act(seen, role, command).await
+    act(seen, role, command, (&form, "comment")).await
 }
 
 /// `POST /staff/candidatures/{dossier}/{candidature}/note`
@@ -402,7 +490,7 @@ pub async fn note(seen: SeenCandidature, form: CsrfForm) -> PageResult {
         candidature: seen.id.clone(),
         text: form.get("note").unwrap_or_default().to_owned(),
     };
-    act(seen, role, command).await
+    act(seen, role, command, (&form, "note")).await
 }
 
 /// The problems of the values a form sent, by field id.
@@ -419,6 +507,18 @@ struct TransitionPage<'a> {
     action: String,
     button: String,
     back: String,
+    /// The dossier's version shown, which the form sends back.
+    seen_version: u64,
+    /// What happened since the member's form was made, when that kept it
+    /// from being taken.
+    changes: Vec<HistoryLine>,
+}
+
+/// Why a transition's form is shown again: the engine's refusal, or what
+/// changed since the form the member sent was made.
+enum FormRefused {
+    Refusal(String),
+    Changed(Vec<HistoryLine>),
 }
 
 /// The page of a transition with its input form (and the problems of what
@@ -427,7 +527,7 @@ fn transition_page(
     seen: &SeenCandidature,
     transition: &guichet_engine::model::TransitionDef,
     (entry, problems): (&Map<String, Value>, &Problems),
-    error: Option<String>,
+    refused: Option<FormRefused>,
 ) -> PageResult {
     let lang = seen.staff.visit.lang;
     let code = lang.code();
@@ -441,7 +541,18 @@ fn transition_page(
         .iter()
         .map(|field| field_view(field, (entry, problems), (definition, &context, &[]), lang))
         .collect();
-    let refused = !problems.is_empty() || error.is_some();
+    let (error, changes) = match refused {
+        Some(FormRefused::Refusal(message)) => (Some(message), Vec::new()),
+        Some(FormRefused::Changed(changes)) => (Some(lang.t("staff_changed_meanwhile")), changes),
+        None => (None, Vec::new()),
+    };
+    let status = if !changes.is_empty() {
+        StatusCode::CONFLICT
+    } else if !problems.is_empty() || error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let page = TransitionPage {
         heading: transition.label.get(code).to_owned(),
         formation: definition
@@ -460,11 +571,8 @@ fn transition_page(
         action: lang.href(&format!("{}/transitions/{}", seen.path(), transition.id)),
         button: transition.label.get(code).to_owned(),
         back: lang.href(&seen.path()),
-    };
-    let status = if refused {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
+        seen_version: seen.dossier.version,
+        changes,
     };
     Ok(seen.staff.render("staff/transition.html", status, &page))
 }
@@ -509,6 +617,23 @@ pub async fn transition(
 ) -> PageResult {
     let (role, transition) = transition_at(&seen, &at)?;
     let input = answers_from(&transition.input, &form.0);
+    let changes = changed_since_page(&seen, &form)?;
+    if !changes.is_empty() {
+        // The values typed stay in the form, made again at the dossier's
+        // version now: sent again, it is taken.
+        return if transition.input.is_empty() {
+            render_changed(
+                &seen,
+                ChangedMeanwhile {
+                    changes,
+                    typed: None,
+                },
+            )
+        } else {
+            let changed = Some(FormRefused::Changed(changes));
+            transition_page(&seen, &transition, (&input, &[]), changed)
+        };
+    }
     let command = Command::Transition {
         candidature: seen.id.clone(),
         transition: transition.id.clone(),
@@ -525,8 +650,13 @@ pub async fn transition(
             transition_page(&seen, &transition, (&input, &[(field, problem)]), None)
         }
         Err(error) => {
-            let message = Some(refusal(&seen.definition, lang.code(), &error));
-            transition_page(&seen, &transition, (&input, &[]), message)
+            let message = refusal(&seen.definition, lang.code(), &error);
+            transition_page(
+                &seen,
+                &transition,
+                (&input, &[]),
+                Some(FormRefused::Refusal(message)),
+            )
         }
     }
 }

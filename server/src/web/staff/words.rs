@@ -91,6 +91,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_no_answer", "Non renseigné.", "Not filled in."),
     ("staff_note", "Note interne", "Internal note"),
     ("staff_note_label", "Visible du personnel seulement", "Seen by staff only"),
+    ("staff_changed_meanwhile", "Rien n'a été fait : cette candidature a changé depuis l'ouverture de votre page. Voici ce qui s'est passé entre-temps ; la page montre son état actuel. Refaites votre action si elle a toujours lieu d'être.", "Nothing was done: this application changed since your page was opened. Here is what happened meanwhile; the page shows where it stands now. Act again if your action still applies."),
+    ("staff_typed_not_saved", "Le texte que vous aviez saisi, non enregistré :", "The text you had typed, not saved:"),
     ("staff_candidatures_count", "{count} candidature(s)", "{count} application(s)"),
     ("staff_capacity", "{count} place(s)", "{count} place(s)"),
     ("staff_by_state", "Par statut", "By status"),
