@@ -1,7 +1,7 @@
 //! The real `guichet` binary: `check` on good and bad files, and `serve`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 mod serving;
 use serving::{dossiers_under_v1, open_store};
@@ -103,6 +103,27 @@ fn check_reports_a_yaml_syntax_error() {
     assert!(stderr.contains("YAML syntax error"), "{stderr}");
     assert!(stderr.contains(&format!("{file}:")), "{stderr}");
     assert!(stderr.contains("help: "), "{stderr}");
+}
+
+#[test]
+fn a_report_piped_into_a_reader_that_stops_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("broken.yaml");
+    std::fs::write(&file, "title: [\n").unwrap();
+    // As `guichet check broken.yaml 2>&1 | head -0`: the reader is gone
+    // before the report is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(["check", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "a panic: {status:?}");
+    assert_eq!(status.signal(), Some(13), "ended by SIGPIPE: {status:?}");
 }
 
 #[test]

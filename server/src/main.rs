@@ -127,6 +127,9 @@ enum Commands {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Commands::Serve(_) | Commands::Preview { .. }) {
+        end_quietly_on_a_closed_pipe();
+    }
     let result = match cli.command {
         Commands::Check { files, format, .. } if format == "json" => Ok(check_json(&files)),
         Commands::Check { files, merged, .. } => Ok(check(&files, merged)),
@@ -155,6 +158,19 @@ fn main() -> ExitCode {
         eprintln!("error: {error:#}");
         ExitCode::FAILURE
     })
+}
+
+/// A command piped into `head` or a pager that is closed before the end
+/// then stops as Unix tools do, ended by SIGPIPE, where Rust's ignored
+/// SIGPIPE would make its next print panic (exit code 101). The servers
+/// keep it ignored: a client gone is an error they handle.
+fn end_quietly_on_a_closed_pipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: the default disposition installs no handler, and no other
+    // thread is running yet to race with the change.
+    if let Err(error) = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) } {
+        eprintln!("warning: SIGPIPE left ignored: {error}");
+    }
 }
 
 fn check(files: &[PathBuf], merged: bool) -> ExitCode {
