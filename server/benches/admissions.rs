@@ -17,7 +17,11 @@
 //! - `Engine::due` on the first of five days, each with 1,000 confirmation
 //!   deadlines expiring;
 //! - the scheduler's pass of each of these days (1,000 automatic withdrawals,
-//!   each with its promotion, and the reminders falling due).
+//!   each with its promotion, and the reminders falling due);
+//! - the fourth day's pass again, on copies of the store as it found it,
+//!   against bare sled reading the same dossiers and writing the same keys
+//!   and bytes (checked equal) with one flush: the floor no engine on sled
+//!   could go under.
 //!
 //! `cargo test --benches` runs it on 2,000 candidatures (a hundredth on each
 //! day), checking that each part does what it should, not how fast.
@@ -555,16 +559,12 @@ fn main() {
     }
     let folder = tempfile::tempdir().expect("tempdir");
     let data = folder.path().join("data");
-    let copy = |from: &Path, to: &Path| {
-        let copied = Command::new("cp").arg("-r").arg(from).arg(to).status();
-        assert!(copied.is_ok_and(|s| s.success()), "copying {from:?}");
-    };
     match std::env::var("ADMISSIONS_SEEDED") {
-        Ok(seeded) => copy(Path::new(&seeded), &data),
+        Ok(seeded) => copy_folder(Path::new(&seeded), &data),
         Err(_) => {
             seed(&data);
             if let Ok(keep) = std::env::var("ADMISSIONS_KEEP") {
-                copy(&data, Path::new(&keep));
+                copy_folder(&data, Path::new(&keep));
             }
         }
     }
@@ -645,7 +645,13 @@ fn engine_part(data: &Path) {
         samples,
     );
 
+    let before_pass = data.join("before-pass");
     for k in 0..WAVES {
+        if k == DAY_AGAINST_BARE_SLED {
+            // The store as this day's pass finds it (every write before
+            // it is on disk), for that pass against bare sled.
+            copy_folder(&data.join("store"), &before_pass);
+        }
         let begun = Instant::now();
         let handled = engine.run_due(wave(k)).expect("run_due");
         let took = begun.elapsed();
@@ -669,4 +675,269 @@ fn engine_part(data: &Path) {
         assert!(withdrawals > 0, "day {}: confirmations expired", k + 1);
         assert_eq!(promoted, withdrawals, "day {}: each place passed on", k + 1);
     }
+    drop(engine);
+    pass_against_bare_sled(data, &before_pass);
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    let copied = Command::new("cp").arg("-r").arg(from).arg(to).status();
+    assert!(copied.is_ok_and(|s| s.success()), "copying {from:?}");
+}
+
+/// sled opened as [`SledStore`] opens it (its cache's size), once the last
+/// opening's threads have let it go.
+fn bare_sled(folder: &Path) -> sled::Db {
+    let open = || {
+        sled::Config::new()
+            .path(folder)
+            .cache_capacity(SledStore::CACHE_BYTES)
+            .open()
+    };
+    for _ in 0..100 {
+        if let Ok(db) = open() {
+            return db;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    open().expect("sled")
+}
+
+/// The tree holding the record of the command being written: the store's
+/// guard against a crash, not data (the bare write of the physical limit
+/// leaves it out too).
+const GUARD_TREE: &[u8] = b"command_being_written";
+
+/// One key a pass changed: its tree, and its value after (none: removed).
+struct Changed {
+    tree: sled::IVec,
+    key: sled::IVec,
+    value: Option<sled::IVec>,
+}
+
+/// What `after` holds that `before` does not, tree by tree: each key added,
+/// changed or removed, the guard's tree left out.
+fn changes(before: &sled::Db, after: &sled::Db) -> Vec<Changed> {
+    let mut changed = Vec::new();
+    let mut names = after.tree_names();
+    names.extend(before.tree_names());
+    names.sort();
+    names.dedup();
+    for name in names.into_iter().filter(|n| &n[..] != GUARD_TREE) {
+        let (old, new) = (
+            before.open_tree(&name).expect("tree"),
+            after.open_tree(&name).expect("tree"),
+        );
+        let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
+        loop {
+            let order = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(Ok((a, _))), Some(Ok((b, _)))) => a.cmp(b),
+                _ => panic!("a tree unreadable"),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let (key, _) = old.next().expect("peeked").expect("read");
+                    changed.push(Changed {
+                        tree: name.clone(),
+                        key,
+                        value: None,
+                    });
+                }
+                std::cmp::Ordering::Greater => {
+                    let (key, value) = new.next().expect("peeked").expect("read");
+                    changed.push(Changed {
+                        tree: name.clone(),
+                        key,
+                        value: Some(value),
+                    });
+                }
+                std::cmp::Ordering::Equal => {
+                    let (_, was) = old.next().expect("peeked").expect("read");
+                    let (key, value) = new.next().expect("peeked").expect("read");
+                    if was != value {
+                        changed.push(Changed {
+                            tree: name.clone(),
+                            key,
+                            value: Some(value),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// Where `key` names one of `handled` (a dossier's id written in it, as
+/// every key of a dossier's records is): its place in the pass.
+fn handled_in(key: &[u8], handled: &std::collections::HashMap<Vec<u8>, usize>) -> Option<usize> {
+    const ID: usize = 32;
+    key.windows(ID)
+        .find_map(|window| handled.get(window).copied())
+}
+
+/// The day whose pass is made again against bare sled: the fourth, a
+/// thousand automatic withdrawals each with its promotion and nothing else.
+const DAY_AGAINST_BARE_SLED: usize = 3;
+
+/// That day's pass made twice on copies of the store as it found it, each
+/// opened cold: by the engine, then by bare sled reading each
+/// dossier the pass handled and writing the same keys and bytes the pass
+/// changed, in the pass's order (each dossier's records together, its
+/// trees in the order the store writes them), with one flush. What the
+/// engine adds is its decisions, mails, indexes and encoding; the rest is
+/// sled's own cost, which no engine on it could go under.
+fn pass_against_bare_sled(data: &Path, before_pass: &Path) {
+    let definition =
+        || Definition::load(repository().join("definitions/osu-pytheas.yaml")).expect("definition");
+    let rounds = if std::env::args().any(|a| a == "--bench") {
+        3
+    } else {
+        1
+    };
+    let (mut engine_times, mut bare_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    // The trees in the order a command's write set holds them.
+    let tree_order = [
+        "events",
+        "outbox",
+        "candidatures_by_formation_and_state",
+        "deadlines_by_time_and_waiting_lists_by_rank",
+        "index_keys_by_dossier",
+        "answers_sent_by_candidature",
+        "answers_own_by_dossier",
+        "dossiers",
+    ];
+    let mut sizes = (0, 0, 0);
+    let mut per_tree: Vec<(&str, usize)> = Vec::new();
+    for round in 0..rounds {
+        let (by_engine, by_bare) = (data.join("pass-engine"), data.join("pass-bare"));
+        for folder in [&by_engine, &by_bare] {
+            let _ = std::fs::remove_dir_all(folder);
+            copy_folder(before_pass, folder);
+        }
+        let engine = Engine::open(definition(), SledStore::open(&by_engine).expect("store"))
+            .expect("engine");
+        let begun = Instant::now();
+        let handled = engine
+            .run_due(wave(DAY_AGAINST_BARE_SLED))
+            .expect("run_due");
+        let engine_time = begun.elapsed();
+        drop(engine);
+        // The dossiers in the order the pass handled them: each due one,
+        // then the one its freed place went to.
+        let mut order: Vec<Vec<u8>> = Vec::new();
+        for (due, result) in &handled {
+            let outcome = result.as_ref().expect("handled");
+            order.push(due.dossier.as_bytes().to_vec());
+            for promoted in outcome.follow_ups.iter().flatten() {
+                order.push(promoted.dossier.id.as_bytes().to_vec());
+            }
+        }
+        let place: std::collections::HashMap<Vec<u8>, usize> = order
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(n, id)| (id.clone(), n))
+            .collect();
+        let (before, after) = (bare_sled(before_pass), bare_sled(&by_engine));
+        let changed = changes(&before, &after);
+        drop((before, after));
+        let rank_of_tree = |tree: &[u8]| {
+            tree_order
+                .iter()
+                .position(|t| t.as_bytes() == tree)
+                .unwrap_or(usize::MAX)
+        };
+        // Each change's place in the pass; what names no dossier (a
+        // formation's counts) goes last.
+        let mut placed: Vec<(usize, &Changed)> = changed
+            .iter()
+            .map(|c| (handled_in(&c.key, &place).unwrap_or(usize::MAX), c))
+            .collect();
+        placed.sort_by_key(|(at, c)| (*at, rank_of_tree(&c.tree)));
+        let bare = bare_sled(&by_bare);
+        let dossiers = bare.open_tree("dossiers").expect("tree");
+        let trees: Vec<(sled::IVec, sled::Tree)> = bare
+            .tree_names()
+            .into_iter()
+            .map(|name| {
+                let tree = bare.open_tree(&name).expect("tree");
+                (name, tree)
+            })
+            .collect();
+        // Found before the clock starts: bare sled's own work alone is timed.
+        let writes: Vec<(usize, &sled::Tree, &Changed)> = placed
+            .iter()
+            .map(|(at, change)| {
+                let tree = &trees
+                    .iter()
+                    .find(|(n, _)| *n == change.tree)
+                    .expect("a tree")
+                    .1;
+                (*at, tree, *change)
+            })
+            .collect();
+        let write = |(_, tree, change): &(usize, &sled::Tree, &Changed)| {
+            match &change.value {
+                Some(value) => tree.insert(&change.key, value.clone()),
+                None => tree.remove(&change.key),
+            }
+            .expect("written");
+        };
+        let mut next = writes.iter().peekable();
+        let begun = Instant::now();
+        for (n, id) in order.iter().enumerate() {
+            std::hint::black_box(dossiers.get(id).expect("read"));
+            while let Some(change) = next.next_if(|(at, _, _)| *at == n) {
+                write(change);
+            }
+        }
+        next.for_each(write);
+        bare.flush().expect("flushed");
+        let bare_time = begun.elapsed();
+        drop(writes);
+        drop((trees, dossiers, bare));
+        if round == 0 {
+            // The bare write left the store as the pass did.
+            let (by_engine, by_bare) = (bare_sled(&by_engine), bare_sled(&by_bare));
+            assert!(
+                changes(&by_engine, &by_bare).is_empty(),
+                "bare sled wrote what the pass wrote"
+            );
+        }
+        per_tree = tree_order
+            .iter()
+            .map(|name| {
+                let written = changed.iter().filter(|c| c.tree == name.as_bytes());
+                (*name, written.count())
+            })
+            .collect();
+        sizes = (handled.len(), order.len(), changed.len());
+        ratios.push(engine_time.as_secs_f64() / bare_time.as_secs_f64());
+        engine_times.push(engine_time);
+        bare_times.push(bare_time);
+    }
+    ratios.sort_by(f64::total_cmp);
+    engine_times.sort();
+    bare_times.sort();
+    let median = rounds / 2;
+    println!(
+        "scheduler pass, day {}, against bare sled ({} deadlines, {} dossiers read, {} keys \
+         written; copies opened cold, medians of {rounds}): pass {:.2} s, bare sled {:.2} s, \
+         ratio {:.2} (rounds from {:.2} to {:.2})",
+        DAY_AGAINST_BARE_SLED + 1,
+        sizes.0,
+        sizes.1,
+        sizes.2,
+        engine_times[median].as_secs_f64(),
+        bare_times[median].as_secs_f64(),
+        ratios[median],
+        ratios[0],
+        ratios[rounds - 1],
+    );
+    let per_tree: Vec<String> = per_tree.iter().map(|(n, c)| format!("{n} {c}")).collect();
+    println!("  keys written by tree: {}", per_tree.join(", "));
+    assert!(sizes.2 > 0, "the pass changed the store");
 }

@@ -310,17 +310,18 @@ pub struct TreeSize {
     pub bytes: u64,
 }
 
-/// sled's page cache, in bytes.
-const CACHE_BYTES: u64 = 128 * 1024 * 1024;
-
 impl SledStore {
+    /// sled's page cache, in bytes: what a benchmark of bare sled sets to
+    /// compare like with like.
+    pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         // sled's page cache would grow to 1 GB by default; the operating
         // system caches the file as well, so a smaller one costs little.
         let db = sled::Config::new()
             .path(path.as_ref())
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(Self::CACHE_BYTES)
             .open()
             .map_err(backend)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
