@@ -705,6 +705,43 @@ fn a_mail_failing_in_one_language_fails_in_all() {
     );
 }
 
+/// A mail whose template would loop for hours or fill the memory is
+/// refused with why, the command with it, instead of holding the command
+/// (and the dossier's turn) while it runs.
+#[test]
+fn a_template_that_would_never_end_or_fill_the_memory_fails_with_a_clear_error() {
+    let endless =
+        "{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}";
+    let enormous = r#"{{ "x" * 1000000000 }}"#;
+    for template in [endless, enormous] {
+        let text = MINIMAL.replace(
+            r#"    text: "Hello {{ candidate.first_name }}.""#,
+            &format!("    text: '{template}'"),
+        );
+        let (_folder, engine) = engine_on(&text);
+        let (dossier, me) = ready_to_transmit(&engine, "en");
+        let version = engine.dossier(&dossier.id).unwrap().unwrap().version;
+        let transmit = support::transition("c1", "transmit", json!({}));
+        let started = std::time::Instant::now();
+        let refused = try_apply(&engine, &dossier.id, &me, transmit);
+        match &refused {
+            Err(EngineError::Workflow(WorkflowError::Template { mail, source })) => {
+                assert_eq!(mail, "received");
+                let message = source.to_string();
+                assert!(
+                    message.contains("more work than a mail or letter may"),
+                    "{template}: {message}"
+                );
+            }
+            other => panic!("{template}: unexpected {other:?}"),
+        }
+        // About termination, not speed: a generous bound.
+        assert!(started.elapsed().as_secs() < 30, "{template}");
+        let unchanged = engine.dossier(&dossier.id).unwrap().unwrap();
+        assert_eq!(unchanged.version, version, "nothing written");
+    }
+}
+
 #[test]
 fn a_mail_may_go_to_an_address_the_candidate_gave() {
     let text = include_str!("fixtures/minimal.yaml")

@@ -85,6 +85,7 @@ pub(crate) fn check(
     let mut templates = Environment::new();
     templates.set_undefined_behavior(UndefinedBehavior::Strict);
     crate::dates::register_templates(&mut templates);
+    templates.set_fuel(Some(crate::definition::TEMPLATE_FUEL));
     // An answer left empty (an optional input) prints as nothing, not `none`.
     templates.set_formatter(|out, state, value| {
         if value.is_none() {
