@@ -344,7 +344,14 @@ impl Definition {
         } else {
             zoned.checked_add(duration)
         };
-        moved.map(|z| z.timestamp()).unwrap_or(at)
+        // Past the calendar's end, the moment is as far as it goes: a
+        // deadline that far is never due, not due at once.
+        let furthest = if sign < 0 {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        };
+        moved.map_or(furthest, |z| z.timestamp())
     }
 
     /// A duration written in the definition (`after:`/`before:` of deadlines), by the text.

@@ -33,7 +33,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes.round() as u64)
 }
 
-/// Parses a duration such as `8 days`, `48 hours`, `2 weeks`.
+/// The longest duration a definition may write: a deadline further away
+/// is a typo, and one past the calendar's end (year 9999) has no moment.
+pub(crate) const LONGEST_DURATION_YEARS: i16 = 100;
+
+/// Parses a duration such as `8 days`, `48 hours`, `2 weeks`: positive, and
+/// at most a hundred years.
 pub fn parse_duration(text: &str) -> Result<Span, String> {
     let span: Span = text
         .trim()
@@ -41,6 +46,18 @@ pub fn parse_duration(text: &str) -> Result<Span, String> {
         .map_err(|error| format!("`{text}` is not a duration ({error})"))?;
     if span.is_negative() || span.is_zero() {
         return Err(format!("`{text}` must be a positive duration"));
+    }
+    // Compared from a fixed day: months and years have no length of their own.
+    let from = jiff::civil::date(2000, 1, 1);
+    let longest = Span::new().years(LONGEST_DURATION_YEARS);
+    let too_long = match span.compare((longest, from)) {
+        Ok(order) => order.is_gt(),
+        Err(_) => true,
+    };
+    if too_long {
+        return Err(format!(
+            "`{text}` is longer than a procedure waits (at most {LONGEST_DURATION_YEARS} years)"
+        ));
     }
     Ok(span)
 }
@@ -78,6 +95,13 @@ mod tests {
         assert!(parse_duration("48 hours").is_ok());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("0 days").is_err());
+        assert!(parse_duration("36524 days").is_ok());
+        assert!(parse_duration("100 years").is_ok());
+        // Past the calendar's end from any date: a deadline never reached.
+        let too_long = parse_duration("3000000 days").unwrap_err();
+        assert!(too_long.contains("at most 100 years"), "{too_long}");
+        assert!(parse_duration("101 years").is_err());
+        assert!(parse_duration("1300 months").is_err());
     }
 
     #[test]
