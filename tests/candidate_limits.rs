@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serving::*;
 
-/// Uploads the server receives at once (`UPLOADS_AT_ONCE` in its web module).
+/// Uploads of 2 MB pieces the server receives at once: its memory for
+/// uploads (`UPLOAD_MEMORY_MIB` in its web module, 32 MiB) over each one's
+/// share, 2 MiB.
 const UPLOADS_AT_ONCE: usize = 16;
 
 /// Bytes of the files under `folder`.
@@ -147,6 +149,51 @@ fn status_line(server: &Guichet, request: &str) -> String {
     let read = stream.read(&mut received).unwrap_or(0);
     let text = String::from_utf8_lossy(&received[..read]).into_owned();
     text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A piece whose limit is more than the server's memory for uploads is
+/// received alone: the others wait, then go through.
+#[test]
+fn a_piece_larger_than_the_memory_for_uploads_is_received_alone() {
+    let folder = tempfile::tempdir().unwrap();
+    // The CV (the first piece written) may be 40 MB.
+    let large_cv =
+        |text: String| open_campaign(text).replacen("max_size: 2MB", "max_size: 40MB", 1);
+    let (server, mut browser, _) = signed_up_on(folder.path(), large_cv, &[]);
+    let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
+    let apply = browser.post(
+        &server.url("/formations/m1-set/candidater"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(apply.status, 303);
+    // A CV whose body never ends.
+    let address = server.url("").trim_start_matches("http://").to_owned();
+    let mut held = TcpStream::connect(&address).unwrap();
+    let request = format!(
+        "POST /candidatures/c1/pieces/cv HTTP/1.1\r\nHost: guichet\r\nCookie: {}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Length: 30000000\r\n\r\n--{BOUNDARY}\r\n",
+        browser.cookie_header()
+    );
+    held.write_all(request.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A cover letter of 2 MB at most waits for it…
+    let letter = server.url("/candidatures/c1/pieces/lettre_motivation");
+    let (sent, answered) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        let page = upload(&mut browser, &letter, &csrf, "lettre.pdf", &pdf());
+        sent.send(page.status).unwrap();
+    });
+    assert!(
+        answered.recv_timeout(Duration::from_secs(2)).is_err(),
+        "no answer while the CV is received"
+    );
+    // …and is received once the CV's turn ends.
+    drop(held);
+    let status = answered.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(status, 303);
+    sender.join().unwrap();
+    server.stop();
 }
 
 #[test]

@@ -306,6 +306,19 @@ fn template_using_an_unknown_variable() {
 }
 
 #[test]
+fn a_piece_larger_than_a_document_is_refused() {
+    let text = edit("max_size: 2MB", "max_size: 2GB");
+    let (line, _, message, hint) = single(&text);
+    assert_eq!(line, line_of(&text, "2GB"));
+    assert!(message.contains("at most 100 MB"), "{message}");
+    assert!(hint.contains("`100MB`"), "{hint}");
+    assert_eq!(
+        problems(&edit("max_size: 2MB", "max_size: 100MB")),
+        Vec::new()
+    );
+}
+
+#[test]
 fn size_that_does_not_parse() {
     let text = edit("max_size: 2MB", "max_size: 2 megas");
     let (line, column, message, hint) = single(&text);

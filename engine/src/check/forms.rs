@@ -11,6 +11,11 @@ use crate::model::FormMode;
 use crate::model::{FieldDef, FieldType};
 use crate::units::parse_size;
 
+/// The largest `max_size` a piece may have, in bytes. An upload is held
+/// whole while its content is checked: a limit of gigabytes (a typo for
+/// megabytes) would let a few candidates fill the server's memory.
+const LARGEST_PIECE: u64 = 100_000_000;
+
 impl Checker<'_> {
     pub(super) fn fields(&mut self, base: &str, fields: &[FieldDef], condition_shape: &Shape) {
         self.unique(base, "field", fields.iter().map(|f| f.id.as_str()));
@@ -168,6 +173,16 @@ impl Checker<'_> {
                 );
             }
             match parse_size(&piece.max_size) {
+                Ok(bytes) if bytes > LARGEST_PIECE => self.error(
+                    &format!("{at}/max_size"),
+                    format!(
+                        "`{}` is more than a piece may be (at most {} MB): a piece is \
+                         a document, received whole and checked before it is kept",
+                        piece.max_size,
+                        LARGEST_PIECE / 1_000_000
+                    ),
+                    "write a size such as `2MB`, `10MB` or `100MB`",
+                ),
                 Ok(bytes) => {
                     self.max_sizes.insert(piece.id.clone(), bytes);
                 }

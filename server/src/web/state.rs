@@ -148,15 +148,17 @@ impl Face {
 }
 
 impl AppState {
-    /// Waits for a turn to receive an upload (one of [`UPLOADS_AT_ONCE`]),
-    /// held until what it returns is dropped. Taken once the sender is
-    /// known (a session, a referee's link) and just before the body is
+    /// Waits for a turn to receive an upload of at most `limit` bytes,
+    /// held until what it returns is dropped: its share of
+    /// [`UPLOAD_MEMORY_MIB`] (see [`upload_share`]). Taken once the sender
+    /// is known (a session, a referee's link) and just before the body is
     /// read: nobody else's request waits behind uploads, and a request that
     /// will be refused takes no turn.
     pub async fn upload_turn(
         &self,
+        limit: u64,
     ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
-        self.upload_turns.acquire().await
+        self.upload_turns.acquire_many(upload_share(limit)).await
     }
 
     /// The pages' languages, the procedure's own words and its prefix.
@@ -409,8 +411,35 @@ impl AppState {
 /// (see [`AppState::apply_as_owner`]).
 const OWN_COMMAND_ATTEMPTS: usize = 4;
 
-/// Uploads handled at once by a procedure; the others wait their turn
-/// before their body is read (their bytes wait in the connection). Each
-/// upload is held whole in memory while it is checked and stored: this
-/// bounds that memory when hundreds arrive together on the last day.
-pub const UPLOADS_AT_ONCE: usize = 16;
+/// The memory a procedure's uploads in progress may hold, in MiB; the
+/// others wait their turn before their body is read (their bytes wait in
+/// the connection). Each upload is held whole in memory while it is
+/// checked and stored: this bounds that memory when hundreds arrive
+/// together on the last day, whatever the pieces' limits.
+pub const UPLOAD_MEMORY_MIB: u32 = 32;
+
+/// The share of [`UPLOAD_MEMORY_MIB`] an upload of at most `limit` bytes
+/// takes: its limit in MiB, at least 2 (sixteen small pieces at once, as
+/// many as cores can check), at most all of it (a piece larger than the
+/// whole is received alone).
+pub fn upload_share(limit: u64) -> u32 {
+    let mib = limit.div_ceil(1 << 20);
+    u32::try_from(mib).map_or(UPLOAD_MEMORY_MIB, |mib| mib.clamp(2, UPLOAD_MEMORY_MIB))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uploads_share_of_the_memory_follows_its_limit() {
+        // The shipped procedure's 2 MB pieces: sixteen at once.
+        assert_eq!(upload_share(2_000_000), 2);
+        assert_eq!(UPLOAD_MEMORY_MIB / upload_share(2_000_000), 16);
+        assert_eq!(upload_share(0), 2);
+        assert_eq!(upload_share(10_000_000), 10);
+        // A piece larger than the whole is received alone.
+        assert_eq!(upload_share(100_000_000), UPLOAD_MEMORY_MIB);
+        assert_eq!(upload_share(u64::MAX), UPLOAD_MEMORY_MIB);
+    }
+}

@@ -162,7 +162,7 @@ pub async fn send(
         .ok_or(PageError::NotFound)?;
     let limit = definition.max_size(&piece.id).unwrap_or(0);
     // Held until the answer is made; the semaphore is never closed.
-    let _turn = state.upload_turn().await;
+    let _turn = state.upload_turn(limit).await;
     let (name, bytes, format) = match received_file(&visit, form, &piece.accept, limit).await? {
         Ok(file) => file,
         Err(words) => return letter_page(&visit, &token, Some(words)),

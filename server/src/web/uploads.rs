@@ -174,7 +174,7 @@ pub async fn upload(
     let refused = |words: String| render_candidature(&own, &id, Some(words));
     // Held until the answer is made; the semaphore is never closed.
     let state = Arc::clone(&visit.state);
-    let _turn = state.upload_turn().await;
+    let _turn = state.upload_turn(limit).await;
     let (name, bytes, format) = match received_file(visit, request, &piece.accept, limit).await? {
         Ok(file) => file,
         Err(words) => return refused(words),
