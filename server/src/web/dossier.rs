@@ -170,7 +170,12 @@ impl SectionForm<'_> {
 }
 
 fn entries_of(dossier: &Dossier, section: &SectionDef) -> Vec<Map<String, Value>> {
-    match dossier.profile.get(&section.id) {
+    entries_in(dossier, &section.id)
+}
+
+/// The entries (or the one answer) the dossier holds for section `id`.
+fn entries_in(dossier: &Dossier, id: &str) -> Vec<Map<String, Value>> {
+    match dossier.profile.get(id) {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|i| i.as_object().cloned())
@@ -318,33 +323,48 @@ fn entry_index(number: &str, count: usize) -> Option<Option<usize>> {
     (1..=count).contains(&n).then(|| Some(n - 1))
 }
 
-/// Saves a section's answers as the candidate, then back to the section.
-/// A section's answers as sent are saved over another tab's landed first
-/// (see `AppState::run_as_candidate`); a repeatable section's entries, made
-/// from the entries as read, are refused then, with a word saying so, rather
-/// than saved over an entry the other tab added or removed.
-async fn save(own: OwnDossier, section: &str, answers: Value) -> PageResult {
+/// What a section's form saves.
+enum Saving {
+    /// The section's answers as sent: saved over another tab's landed
+    /// first (see `AppState::run_as_candidate`).
+    Answers(Value),
+    /// A repeatable section's entries as read, one changed or removed by
+    /// its place: refused if another tab changed them first, rather than
+    /// saved over an entry it added or removed.
+    Entries(Value),
+    /// An entry added: to the entries as they are when it is saved, so
+    /// that another tab's added meanwhile is kept too.
+    Added(Map<String, Value>),
+}
+
+/// Saves a section's answers as the candidate, then back to the section;
+/// a conflict refused is said in words.
+async fn save(own: OwnDossier, section: &str, saving: Saving) -> PageResult {
     let OwnDossier {
         visit,
         account,
         dossier,
-        definition,
+        ..
     } = own;
     let worker = Arc::clone(&visit.state);
-    let entries = definition
-        .file()
-        .profile
-        .iter()
-        .any(|s| s.id == section && s.repeat.is_some());
-    let command = Command::SaveSection {
-        section: section.to_owned(),
-        answers,
-    };
+    let section_id = section.to_owned();
     let saved = blocking(move || {
-        if entries {
-            worker.run_as_candidate_once(&account.id, &dossier, command)
-        } else {
-            worker.run_as_candidate(&account.id, &dossier, command)
+        let save = |answers| Command::SaveSection {
+            section: section_id.clone(),
+            answers,
+        };
+        match saving {
+            Saving::Answers(answers) => {
+                worker.run_as_candidate(&account.id, &dossier, save(answers))
+            }
+            Saving::Entries(answers) => {
+                worker.run_as_candidate_once(&account.id, &dossier, save(answers))
+            }
+            Saving::Added(entry) => worker.run_as_candidate_on(&account.id, &dossier, |now| {
+                let mut entries = entries_in(now, &section_id);
+                entries.push(entry.clone());
+                save(json!(entries))
+            }),
         }
     })
     .await?;
@@ -422,18 +442,15 @@ async fn submit(
         };
         return Ok(form.render(&own));
     }
-    let answers = match (section.repeat.is_some(), index) {
-        (false, _) => Value::Object(check.answers),
+    let saving = match (section.repeat.is_some(), index) {
+        (false, _) => Saving::Answers(Value::Object(check.answers)),
         (true, Some(index)) => {
             entries[index] = check.answers;
-            json!(entries)
+            Saving::Entries(json!(entries))
         }
-        (true, None) => {
-            entries.push(check.answers);
-            json!(entries)
-        }
+        (true, None) => Saving::Added(check.answers),
     };
-    save(own, section_id, answers).await
+    save(own, section_id, saving).await
 }
 
 /// `POST /dossier/{section}/{entry}/supprimer`
@@ -448,7 +465,7 @@ pub async fn remove_entry(own: OwnDossier, Path(at): Path<EntryAt>, _: CsrfForm)
         return Err(PageError::NotFound);
     };
     entries.remove(index);
-    save(own, &section_id, json!(entries)).await
+    save(own, &section_id, Saving::Entries(json!(entries))).await
 }
 
 /// `POST /dossier/{section}/apercu` with the answers given so far: which

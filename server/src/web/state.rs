@@ -244,6 +244,19 @@ impl AppState {
         dossier: &Dossier,
         command: Command,
     ) -> Result<Outcome, EngineError> {
+        self.run_as_candidate_on(account, dossier, |_| command.clone())
+    }
+
+    /// [`Self::run_as_candidate`] with the command made from the dossier
+    /// it is performed on: made anew from the newer version when another
+    /// command changed it (an entry added to the entries as they are then,
+    /// not as they were read).
+    pub fn run_as_candidate_on(
+        &self,
+        account: &str,
+        dossier: &Dossier,
+        command: impl Fn(&Dossier) -> Command,
+    ) -> Result<Outcome, EngineError> {
         self.in_turn(&dossier.id, || {
             self.apply_as_owner(account, dossier, command)
         })
@@ -293,41 +306,42 @@ impl AppState {
         command: impl FnOnce(String) -> Command,
     ) -> std::io::Result<Result<Outcome, EngineError>> {
         self.in_turn(&dossier.id, || {
-            let sha256 = self.files.put(&dossier.id, bytes)?;
-            Ok(self.apply_as_owner(account, dossier, command(sha256)))
+            let command = command(self.files.put(&dossier.id, bytes)?);
+            Ok(self.apply_as_owner(account, dossier, |_| command.clone()))
         })
     }
 
-    /// `command` performed as the candidate `account` on their `dossier`;
-    /// made again on the dossier as it is now when another command changed
-    /// it since it was read (another tab's upload or save, a deadline, a
-    /// member of staff), up to [`OWN_COMMAND_ATTEMPTS`] times. A candidate's
-    /// command is what they ask of their own dossier, not a decision on
-    /// what changed: the engine checks it anew on the newer version (a
-    /// dossier sent meanwhile refuses a change, with why).
+    /// `command` made from the candidate `account`'s `dossier` and performed
+    /// as them; made again from the dossier as it is now when another
+    /// command changed it since it was read (another tab's upload or save,
+    /// a deadline, a member of staff), up to [`OWN_COMMAND_ATTEMPTS`] times.
+    /// A candidate's command is what they ask of their own dossier, not a
+    /// decision on what changed: the engine checks it anew on the newer
+    /// version (a dossier sent meanwhile refuses a change, with why).
     fn apply_as_owner(
         &self,
         account: &str,
         dossier: &Dossier,
-        command: Command,
+        command: impl Fn(&Dossier) -> Command,
     ) -> Result<Outcome, EngineError> {
-        let mut version = dossier.version;
-        let mut definition = self.definition_of(dossier);
-        for _ in 1..OWN_COMMAND_ATTEMPTS {
+        let mut newer: Option<Dossier> = None;
+        let mut attempt = 1;
+        loop {
+            let current = newer.as_ref().unwrap_or(dossier);
+            let definition = self.definition_of(current);
             let actor = Actor::new(definition.candidate_role(), account);
-            match self.apply_and_sweep(&actor, &dossier.id, version, command.clone()) {
-                Err(error) if error.is_conflict() => {
-                    let Some(now) = self.engine.dossier(&dossier.id)? else {
+            let id = &current.id;
+            match self.apply_and_sweep(&actor, id, current.version, command(current)) {
+                Err(error) if error.is_conflict() && attempt < OWN_COMMAND_ATTEMPTS => {
+                    let Some(now) = self.engine.dossier(id)? else {
                         return Err(error);
                     };
-                    version = now.version;
-                    definition = self.definition_of(&now);
+                    newer = Some(now);
+                    attempt += 1;
                 }
                 outcome => return outcome,
             }
         }
-        let actor = Actor::new(definition.candidate_role(), account);
-        self.apply_and_sweep(&actor, &dossier.id, version, command)
     }
 
     /// A third party's piece, sent through their link `token`: stored first,
