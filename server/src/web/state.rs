@@ -433,9 +433,9 @@ const OWN_COMMAND_ATTEMPTS: usize = 4;
 pub const UPLOAD_MEMORY_MIB: u32 = 32;
 
 /// The share of [`UPLOAD_MEMORY_MIB`] an upload of at most `limit` bytes
-/// takes: its limit in MiB, at least 2 (sixteen small pieces at once, as
-/// many as cores can check), at most all of it (a piece larger than the
-/// whole is received alone).
+/// takes: its limit in MiB, at least 2 (so small pieces still go sixteen at
+/// a time), at most all of it (a piece larger than the whole is received
+/// alone).
 pub fn upload_share(limit: u64) -> u32 {
     let mib = limit.div_ceil(1 << 20);
     u32::try_from(mib).map_or(UPLOAD_MEMORY_MIB, |mib| mib.clamp(2, UPLOAD_MEMORY_MIB))
