@@ -1028,6 +1028,21 @@ fn an_action_sent_from_a_page_older_than_a_colleagues_is_not_taken_and_says_what
         .get(&server.url(&path))
         .body
         .contains("<strong>Incomplet</strong>"));
+    // An action the change took away, sent from the page before it: said to
+    // be what changed, not a right the member lacks.
+    let gone = office.post(
+        &server.url(&format!("{path}/pieces/cv/refuser_piece")),
+        &[
+            ("csrf", &csrf),
+            ("vu", &seen_of(&now)),
+            ("comment", "Illisible"),
+        ],
+    );
+    assert_eq!(gone.status, 409, "{}", gone.body);
+    assert!(gone.body.contains("Incomplet"), "{}", gone.body);
+    assert!(gone
+        .body
+        .contains(r#"<blockquote class="typed">Illisible</blockquote>"#));
 
     // A transition's form opened before a colleague's note, sent after: shown
     // again with what was typed and what changed; sent again, it is taken.

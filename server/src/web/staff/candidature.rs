@@ -413,26 +413,32 @@ pub async fn show(seen: SeenCandidature) -> PageResult {
     render(&seen, None)
 }
 
-/// Performs `command` as the member with `role`, sent by `form`: back to
-/// the page; the page with the engine's refusal in words; or, when the
-/// candidature changed since the member's page was made, the page as it
-/// is now with what changed, and nothing done (what they typed in
-/// `typed_field` given back).
-async fn act(
-    seen: SeenCandidature,
-    role: String,
-    command: Command,
-    (form, typed_field): (&CsrfForm, &str),
-) -> PageResult {
-    let changes = changed_since_page(&seen, form)?;
-    if !changes.is_empty() {
-        let typed = Some(form.trimmed(typed_field))
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned);
-        return render_changed(&seen, ChangedMeanwhile { changes, typed });
-    }
+/// Performs `command` as the member with `role`: back to the page, or the
+/// page with the engine's refusal in words.
+async fn act(seen: SeenCandidature, role: String, command: Command) -> PageResult {
     let result = run(&seen, &role, command).await?;
     answer(seen, result)
+}
+
+/// When `form` was sent from a page older than a change to the
+/// candidature: the page as it is now, saying what changed and that
+/// nothing was done, with what the member typed in `typed_field` given
+/// back. Looked at before anything else, the member's rights included: an
+/// action a colleague's decision took away is said to be that.
+fn changed_page(
+    seen: &SeenCandidature,
+    form: &CsrfForm,
+    typed_field: Option<&str>,
+) -> Result<Option<Response>, PageError> {
+    let changes = changed_since_page(seen, form)?;
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let typed = typed_field
+        .map(|field| form.trimmed(field))
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned);
+    render_changed(seen, ChangedMeanwhile { changes, typed }).map(Some)
 }
 
 /// Performs `command` on the seen candidature's dossier, at the version read.
@@ -465,6 +471,9 @@ pub async fn piece_action(
     let (Some(piece), Some(transition)) = (named("piece"), named("transition")) else {
         return Err(PageError::NotFound);
     };
+    if let Some(page) = changed_page(&seen, &form, Some("comment"))? {
+        return Ok(page);
+    }
     let actions = member_actions(&seen)?;
     let role = role_for(&actions, &transition, Some(&piece)).ok_or(PageError::Forbidden)?;
     let command = Command::Piece {
@@ -474,11 +483,14 @@ pub async fn piece_action(
         file: None,
         comment: form.get("comment").map(str::to_owned),
     };
-    act(seen, role, command, (&form, "comment")).await
+    act(seen, role, command).await
 }
 
 /// `POST /staff/candidatures/{dossier}/{candidature}/note`
 pub async fn note(seen: SeenCandidature, form: CsrfForm) -> PageResult {
+    if let Some(page) = changed_page(&seen, &form, Some("note"))? {
+        return Ok(page);
+    }
     let definition = Arc::clone(&seen.definition);
     let role = seen
         .staff
@@ -490,7 +502,7 @@ pub async fn note(seen: SeenCandidature, form: CsrfForm) -> PageResult {
         candidature: seen.id.clone(),
         text: form.get("note").unwrap_or_default().to_owned(),
     };
-    act(seen, role, command, (&form, "note")).await
+    act(seen, role, command).await
 }
 
 /// The problems of the values a form sent, by field id.
@@ -615,25 +627,29 @@ pub async fn transition(
     Path(at): Path<Vec<(String, String)>>,
     form: CsrfForm,
 ) -> PageResult {
-    let (role, transition) = transition_at(&seen, &at)?;
-    let input = answers_from(&transition.input, &form.0);
     let changes = changed_since_page(&seen, &form)?;
     if !changes.is_empty() {
-        // The values typed stay in the form, made again at the dossier's
-        // version now: sent again, it is taken.
-        return if transition.input.is_empty() {
-            render_changed(
-                &seen,
-                ChangedMeanwhile {
-                    changes,
-                    typed: None,
-                },
-            )
-        } else {
-            let changed = Some(FormRefused::Changed(changes));
-            transition_page(&seen, &transition, (&input, &[]), changed)
-        };
+        // A form the member may still send from here is shown again, the
+        // values typed in it, made at the dossier's version now: sent
+        // again, it is taken. Otherwise the candidature's page says what
+        // changed.
+        if let Ok((_, transition)) = transition_at(&seen, &at) {
+            if !transition.input.is_empty() {
+                let input = answers_from(&transition.input, &form.0);
+                let changed = Some(FormRefused::Changed(changes));
+                return transition_page(&seen, &transition, (&input, &[]), changed);
+            }
+        }
+        return render_changed(
+            &seen,
+            ChangedMeanwhile {
+                changes,
+                typed: None,
+            },
+        );
     }
+    let (role, transition) = transition_at(&seen, &at)?;
+    let input = answers_from(&transition.input, &form.0);
     let command = Command::Transition {
         candidature: seen.id.clone(),
         transition: transition.id.clone(),
