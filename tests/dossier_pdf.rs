@@ -230,3 +230,30 @@ fn a_long_letter_runs_over_pages_with_its_paragraphs_joined_and_its_signature_wh
         rendered.bytes
     );
 }
+
+/// What a candidate may type that the font has no glyph for (emoji,
+/// Chinese, a right-to-left mark, control characters, a lone combining
+/// accent), and a word longer than a line: the PDF is still made, and the
+/// text around it is read back whole.
+#[test]
+fn text_the_font_cannot_draw_still_makes_a_pdf() {
+    let odd = "avant 🙂 海洋学 \u{202e}droite\u{202c} \u{7}\u{0}\u{1b}[31m \u{301}é après";
+    let long_word = "x".repeat(5000);
+    let mut printed = dossier();
+    printed.title = format!("Zoé {odd}");
+    printed.sections = vec![Section {
+        title: format!("Section {odd}"),
+        body: Body::Fields(vec![
+            ("Nom".into(), odd.into()),
+            ("Mot".into(), long_word.clone()),
+            ("Lignes".into(), "un\r\ndeux\n\n\ntrois\tquatre".into()),
+        ]),
+    }];
+    printed.attachments = Vec::new();
+    let rendered = render(&printed).expect("a PDF");
+    let folder = tempfile::tempdir().unwrap();
+    let text = poppler("pdftotext", &[], &written(folder.path(), &rendered.bytes));
+    assert!(text.contains("avant"), "{text}");
+    assert!(text.contains("après"), "{text}");
+    assert!(text.contains("trois"), "{text}");
+}
