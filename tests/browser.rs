@@ -1135,6 +1135,19 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
         assert!(list.contains("50 candidature(s)"), "{list}");
         j.click_and_wait("form[action*='staff/archive'] button")
             .await;
+        let building = j.client.current_url().await.unwrap();
+        // Asked again while it is built (back to the list, the button
+        // clicked again): the one in progress is shown, none started.
+        let old_page = j.client.find(Locator::Css("html")).await.unwrap();
+        j.client.back().await.unwrap();
+        j.wait_for_new_page(old_page).await;
+        j.click_and_wait("form[action*='staff/archive'] button")
+            .await;
+        let again = j.client.current_url().await.unwrap();
+        assert_eq!(again.path(), building.path(), "the same archive");
+        assert!(again.query().unwrap_or_default().contains("deja=1"));
+        let notice = j.text().await;
+        assert!(notice.contains("encore en préparation"), "{notice}");
         // The page refreshes itself: its bar is read as it goes, until the
         // download link shows.
         let mut seen: Vec<u64> = Vec::new();

@@ -60,6 +60,25 @@ impl Jobs {
         jobs.get(id).filter(|job| job.owner == owner).cloned()
     }
 
+    /// The id of the archive `owner` asked for that is still being built,
+    /// if one is: a member's archives are built one at a time.
+    pub(in crate::web) fn building_for(&self, owner: &str) -> Option<String> {
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jobs.iter()
+            .find(|(_, job)| {
+                job.owner == owner
+                    && job
+                        .result
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .is_none()
+            })
+            .map(|(id, _)| id.clone())
+    }
+
     /// Keeps `job` under a new id, after forgetting (and deleting) the
     /// archives older than [`KEPT`]; the id and where its archive goes.
     pub(in crate::web) fn start(&self, job: Arc<Job>) -> Result<(String, PathBuf), PageError> {
@@ -84,5 +103,38 @@ impl Jobs {
         jobs.insert(id.clone(), job);
         let path = self.folder.join(format!("{id}.zip"));
         Ok((id, path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(owner: &str) -> Arc<Job> {
+        Arc::new(Job {
+            owner: owner.into(),
+            total: 3,
+            done: AtomicUsize::new(0),
+            result: Mutex::new(None),
+            started: Instant::now(),
+        })
+    }
+
+    #[test]
+    fn a_members_archive_being_built_is_found_until_it_is_written() {
+        let folder = tempfile::tempdir().unwrap();
+        let jobs = Jobs::new(folder.path().join("archives"), 500).unwrap();
+        assert_eq!(jobs.building_for("claire"), None);
+        let claires = job("claire");
+        let (id, path) = jobs.start(Arc::clone(&claires)).unwrap();
+        jobs.start(job("paul")).unwrap();
+        assert_eq!(jobs.building_for("claire"), Some(id));
+        *claires.result.lock().unwrap() = Some(Ok(path));
+        assert_eq!(
+            jobs.building_for("claire"),
+            None,
+            "written: another may start"
+        );
+        assert!(jobs.building_for("paul").is_some(), "each member's own");
     }
 }

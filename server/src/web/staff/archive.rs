@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::list::{select, View};
 use super::member::Staff;
@@ -30,6 +30,12 @@ pub async fn start(
     _: CsrfForm,
 ) -> PageResult {
     let state = Arc::clone(&staff.visit.state);
+    // One at a time: asked again while one is built (the button clicked
+    // again, another view), the member is shown the one in progress.
+    if let Some(id) = state.archives.building_for(&staff.member.account.id) {
+        let href = staff.visit.href(&format!("/staff/archive/{id}?deja=1"));
+        return Ok(Redirect::to(&href).into_response());
+    }
     let view = View::from_pairs(&state.engine.definition(), &pairs);
     let rights = staff.member.rights.clone();
     let rows = {
@@ -120,6 +126,14 @@ struct ArchivePage {
     /// The view holds this many candidatures, more than an archive may.
     too_many: Option<usize>,
     max: usize,
+    /// Another was asked for while this one is built.
+    already: bool,
+}
+
+/// `?deja=1`: the member asked for another archive while this one is built.
+#[derive(Deserialize)]
+pub struct ProgressQuery {
+    deja: Option<String>,
 }
 
 /// The archive `id` of the member signed in; another's is not there.
@@ -132,7 +146,11 @@ fn own_job(staff: &Staff, id: &str) -> Result<Arc<Job>, PageError> {
 
 /// `GET /staff/archive/{id}`: how far the archive is, refreshing itself
 /// until it is ready to download.
-pub async fn progress(staff: Staff, Path(id): Path<String>) -> PageResult {
+pub async fn progress(
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(query): Query<ProgressQuery>,
+) -> PageResult {
     let job = own_job(&staff, &id)?;
     let done = job.done.load(Ordering::Relaxed);
     let result = job
@@ -146,6 +164,7 @@ pub async fn progress(staff: Staff, Path(id): Path<String>) -> PageResult {
         finished: result.as_ref().is_some_and(Result::is_ok),
         failed: result.as_ref().is_some_and(Result::is_err),
         download: staff.visit.href(&format!("/staff/archive/{id}/fichier")),
+        already: query.deja.is_some() && result.is_none(),
         ..ArchivePage::default()
     };
     drop(result);

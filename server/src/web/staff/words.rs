@@ -84,6 +84,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_archive_progress", "{done} dossiers sur {total} ({percent} %)", "{done} dossiers of {total} ({percent} %)"),
     ("staff_archive_download", "Télécharger l'archive", "Download the archive"),
     ("staff_archive_too_many", "Cette vue compte {count} candidatures ; une archive en contient au plus {max}. Filtrez la liste (par formation, par statut) puis recommencez.", "This view holds {count} applications; an archive holds at most {max}. Filter the list (by programme, by status) and start again."),
+    ("staff_archive_already", "Une archive que vous avez demandée est encore en préparation : la voici. Demandez la suivante quand elle sera prête.", "An archive you asked for is still being made: here it is. Ask for the next one once it is ready."),
     ("staff_archive_failed", "L'archive n'a pas pu être produite ; réessayez plus tard.", "The archive could not be made; try again later."),
     ("staff_letter_awaited", "Pas encore reçue", "Not received yet"),
     ("staff_comment", "Commentaire (motif)", "Comment (reason)"),
