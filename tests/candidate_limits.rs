@@ -151,6 +151,30 @@ fn status_line(server: &Guichet, request: &str) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
+/// A dossier's PDF, made anew at each request, counts as a change: a script
+/// asking for it again and again is paused like one saving again and again.
+#[test]
+fn a_candidates_pdfs_count_among_their_changes_of_a_minute() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
+    let apply = browser.post(
+        &server.url("/formations/m1-set/candidater"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(apply.status, 303);
+    let url = server.url("/candidatures/c1/dossier.pdf");
+    // The application was one change of the sixty.
+    for n in 1..60 {
+        let (status, kind, _) = browser.get_bytes(&url);
+        assert_eq!((status, kind.as_str()), (200, "application/pdf"), "PDF {n}");
+    }
+    let paused = browser.get(&url);
+    assert_eq!(paused.status, 429, "{}", paused.body);
+    assert!(paused.body.contains("réessayez"), "{}", paused.body);
+    server.stop();
+}
+
 /// A piece whose limit is more than the server's memory for uploads is
 /// received alone: the others wait, then go through.
 #[test]

@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::web::archives::Jobs;
 use crate::web::session::{CsrfKey, LinkValidity, Throttle, WriteBudget};
-use crate::web::state::{AppState, Clock, Face, UPLOAD_MEMORY_MIB};
+use crate::web::state::{pdfs_at_once, AppState, Clock, Face, UPLOAD_MEMORY_MIB};
 
 /// Settings of `guichet serve` (each also read from a `GUICHET_…` variable).
 #[derive(clap::Args, Debug)]
@@ -172,6 +172,7 @@ pub(crate) fn procedure_state(
         mail_wake: Arc::new(Notify::new()),
         definition_file: file.to_owned(),
         upload_turns: tokio::sync::Semaphore::new(UPLOAD_MEMORY_MIB as usize),
+        pdf_turns: tokio::sync::Semaphore::new(pdfs_at_once()),
         archives: Jobs::new(folder.join("archives"), options.archive_max)
             .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
     }))

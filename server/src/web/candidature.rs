@@ -408,6 +408,13 @@ pub async fn letter(own: OwnDossier, Path((id, letter)): Path<(String, String)>)
 /// `GET /candidatures/{id}/dossier.pdf`: the candidature as one PDF, as it
 /// stands, with the candidate's own pieces (never a third party's letter).
 pub async fn pdf(own: OwnDossier, Path(id): Path<String>) -> PageResult {
+    // Made anew at each request, the PDF costs what a change costs: it is
+    // counted as one, so that no script keeps the processors busy with it.
+    own.visit
+        .state
+        .writes
+        .spend(&own.account.id)
+        .map_err(PageError::WritesPaused)?;
     let candidature = own.candidature(&id)?.clone();
     let name = dossier_pdf::file_name(&own.dossier, &candidature);
     let (state, dossier, definition) = (
@@ -416,7 +423,8 @@ pub async fn pdf(own: OwnDossier, Path(id): Path<String>) -> PageResult {
         Arc::clone(&own.definition),
     );
     let lang = own.visit.lang;
-    dossier_pdf::respond(name, move || {
+    let turns = Arc::clone(&state);
+    dossier_pdf::respond(&turns, name, move || {
         let everything = |_: &str| true;
         let mut sections = dossier_pdf::sections(&definition, &dossier.profile, &everything, lang);
         sections.extend(dossier_pdf::form_section(

@@ -239,8 +239,15 @@ pub fn form_section(
 }
 
 /// What `build` prints, written as a PDF off the async threads (it reads
-/// the pieces' files), as a download called `name`.
-pub async fn respond(name: String, build: impl FnOnce() -> Printed + Send + 'static) -> PageResult {
+/// the pieces' files) in one of `state`'s turns, as a download called
+/// `name`.
+pub async fn respond(
+    state: &AppState,
+    name: String,
+    build: impl FnOnce() -> Printed + Send + 'static,
+) -> PageResult {
+    // Held until the PDF is made; the semaphore is never closed.
+    let _turn = state.pdf_turn().await;
     send(format!("{name}.pdf"), move || guichet_pdf::render(&build())).await
 }
 

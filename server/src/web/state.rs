@@ -88,6 +88,8 @@ pub struct AppState {
     pub definition_file: std::path::PathBuf,
     /// Turns to receive an upload (see [`AppState::upload_turn`]).
     pub upload_turns: tokio::sync::Semaphore,
+    /// Turns to make a dossier's PDF (see [`AppState::pdf_turn`]).
+    pub pdf_turns: tokio::sync::Semaphore,
 }
 
 /// What the pages speak, from one version of the definition.
@@ -159,6 +161,16 @@ impl AppState {
         limit: u64,
     ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
         self.upload_turns.acquire_many(upload_share(limit)).await
+    }
+
+    /// Waits for a turn to make a dossier's PDF (one of [`pdfs_at_once`]),
+    /// held until what it returns is dropped: each reads and re-encodes
+    /// every piece, a processor's work for up to a second, and requests
+    /// sent together would otherwise take every core from the pages.
+    pub async fn pdf_turn(
+        &self,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
+        self.pdf_turns.acquire().await
     }
 
     /// The pages' languages, the procedure's own words and its prefix.
@@ -431,6 +443,12 @@ const OWN_COMMAND_ATTEMPTS: usize = 4;
 /// checked and stored: this bounds that memory when hundreds arrive
 /// together on the last day, whatever the pieces' limits.
 pub const UPLOAD_MEMORY_MIB: u32 = 32;
+
+/// Dossiers' PDFs made at once by a procedure: half the processors, at
+/// least one; the others wait their turn.
+pub fn pdfs_at_once() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
 
 /// The share of [`UPLOAD_MEMORY_MIB`] an upload of at most `limit` bytes
 /// takes: its limit in MiB, at least 2 (so small pieces still go sixteen at

@@ -836,7 +836,8 @@ pub async fn pdf(seen: SeenCandidature) -> PageResult {
         seen.dossier.clone(),
         Arc::clone(&seen.definition),
     );
-    crate::web::dossier_pdf::respond(name, move || {
+    let turns = Arc::clone(&state);
+    crate::web::dossier_pdf::respond(&turns, name, move || {
         staff_printed(&state, &rights, (&definition, &dossier, &candidature), lang)
     })
     .await
