@@ -1945,6 +1945,53 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     server.stop();
 }
 
+/// An administrator's text names files: the server reads them only below
+/// the definition's folder (or where the version in service reads them),
+/// not any file it can (a list's lines would show as a choice's options in
+/// the page previews, a base's problems where they are in it).
+#[test]
+fn the_editor_reads_no_file_outside_the_definitions_folder() {
+    let folder = tempfile::tempdir().unwrap();
+    let (file, data) = osu_as_it_is(folder.path());
+    let secret = folder.path().join("secret.yaml");
+    std::fs::write(&secret, "password: [TOPSECRET unclosed\n").unwrap();
+    std::fs::write(
+        folder.path().join("secret.csv"),
+        "id,label\nTOPSECRET,TOPSECRET\n",
+    )
+    .unwrap();
+    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
+    let mut office = signed_in_staff(&server, &admin);
+    let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
+    let check = server.url("/staff/editeur/verifier");
+    let source = std::fs::read_to_string(&file).unwrap();
+    // A base named by its whole path, then by one climbing out.
+    for base in [secret.display().to_string(), "../secret.yaml".to_owned()] {
+        let draft = source.replacen("guichet: 1\n", &format!("guichet: 1\nextends: {base}\n"), 1);
+        let (status, body) = editor_json(&mut office, &check, &csrf, &draft);
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("TOPSECRET"), "{base}: {body}");
+        assert!(body.contains("could not be read"), "{base}: {body}");
+    }
+    // A list file climbing out.
+    let draft = source.replacen(
+        "composantes: { file: data/composantes.csv }",
+        "composantes: { file: ../secret.csv }",
+        1,
+    );
+    assert_ne!(draft, source);
+    let (status, body) = editor_json(&mut office, &check, &csrf, &draft);
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("TOPSECRET"), "{body}");
+    assert!(body.contains("secret.csv"), "named as unread: {body}");
+    // The files below the folder are read as before: the text as it is
+    // has no problem.
+    let (_, body) = editor_json(&mut office, &check, &csrf, &source);
+    assert_eq!(body, "[]");
+    server.stop();
+}
+
 #[test]
 fn the_editor_publishes_a_changed_list_file_and_writes_nothing_the_definition_does_not_name() {
     let folder = tempfile::tempdir().unwrap();

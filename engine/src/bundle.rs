@@ -81,6 +81,16 @@ impl Bundle {
     /// `text` as the definition file at `path` would be: the bases and list
     /// files it names read beside `path` (an edit checked before it is saved).
     pub fn with_text(path: &Path, text: String) -> Self {
+        Self::with_text_reading(path, text, &|_| true)
+    }
+
+    /// [`Self::with_text`] reading only the bases and list files `may_read`
+    /// allows, by their path as written (relative to `path`'s folder, see
+    /// [`is_below`]); the checker reports the others as files it could not
+    /// read. A text that comes from elsewhere than the file's author (the
+    /// staff's editor in a browser) must not make the server read, and show,
+    /// whatever file it may read.
+    pub fn with_text_reading(path: &Path, text: String, may_read: &dyn Fn(&str) -> bool) -> Self {
         let base = path.parent().unwrap_or(Path::new(""));
         let mut files = BTreeMap::new();
         // The chain of bases: a missing one is reported by the checker, at
@@ -91,7 +101,7 @@ impl Bundle {
             .and_then(|(value, _)| crate::overlay::extends(&value).map(str::to_owned));
         while let Some(relative) = next.take() {
             let seen = bases.iter().any(|b| b.path == relative);
-            if seen || bases.len() >= MAX_EXTENDS {
+            if seen || bases.len() >= MAX_EXTENDS || !may_read(&relative) {
                 break;
             }
             let Ok(base_text) = std::fs::read_to_string(base.join(&relative)) else {
@@ -111,6 +121,9 @@ impl Bundle {
             if let Some(lists) = value.get("lists").and_then(Value::as_object) {
                 for list in lists.values() {
                     if let Some(name) = list.get("file").and_then(Value::as_str) {
+                        if !may_read(name) {
+                            continue;
+                        }
                         if let Ok(content) = std::fs::read_to_string(base.join(name)) {
                             files.insert(name.to_owned(), content);
                         }
@@ -145,6 +158,16 @@ impl Bundle {
         }
         hex::encode(hasher.finalize())
     }
+}
+
+/// Whether `name`, a path as a definition writes it, stays below the
+/// folder it is relative to: no root, no `..`, no `.`.
+pub fn is_below(name: &str) -> bool {
+    let path = Path::new(name);
+    !name.is_empty()
+        && path
+            .components()
+            .all(|part| matches!(part, std::path::Component::Normal(_)))
 }
 
 /// `path` (relative to `folder`) as seen from the folder `folder` is

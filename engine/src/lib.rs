@@ -139,7 +139,7 @@ pub use answers::{
     reads_context, Choice, EntryCheck, Problem, DEFAULT_MAX_ENTRIES,
 };
 pub use board::{list_columns, rows, Row};
-pub use bundle::{Bundle, ReadError};
+pub use bundle::{is_below, Bundle, ReadError};
 pub use context::{base_context, candidature_context, Shape, TemplateContext};
 pub use dates::{add_days, add_months, days_between};
 pub use definition::{Definition, DefinitionError, SUPPORTED_LANGUAGES};

@@ -97,10 +97,7 @@ pub fn write_files(file: &Path, definition: &Definition) -> std::io::Result<()> 
         if holds(&path, content) {
             continue;
         }
-        let inside = relative
-            .components()
-            .all(|part| matches!(part, std::path::Component::Normal(_)));
-        if !inside {
+        if !guichet_engine::is_below(name) {
             return Err(std::io::Error::other(format!(
                 "the list file `{name}` is not below the definition's folder"
             )));

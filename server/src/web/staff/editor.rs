@@ -8,7 +8,6 @@
 //! The page is a form with a textarea: it works without script, CodeMirror
 //! (`assets/editor.js`) makes it an editor.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -26,7 +25,7 @@ use crate::web::preview::{
     asked_preview, mails_preview, sample_page, sample_pages, scenario_lines, AskedPreview,
     MailsPreview, ScenarioLine,
 };
-use crate::web::state::App;
+use crate::web::state::{App, AppState};
 
 /// The editor's script, bundled by `scripts/build-editor.sh`.
 pub const SCRIPT: &str = include_str!("../../../assets/editor.js");
@@ -69,10 +68,23 @@ impl Edit {
         }
     }
 
-    /// The edit checked as the definition file it would replace, its lists
-    /// as edited (the others read beside the file).
-    fn checked(&self, file: &Path) -> Result<Definition, DefinitionError> {
-        let mut bundle = Bundle::with_text(file, self.source.clone());
+    /// The edit checked as the definition file of `state` it would
+    /// replace, its lists as edited (the others read beside the file).
+    ///
+    /// The files it names are read only below the file's folder, or where
+    /// the version in service already reads them (a base its operator put
+    /// above it): an administrator's text must not make the server read,
+    /// and show in its problems or its lists' options, any file it can.
+    fn checked(&self, state: &AppState) -> Result<Definition, DefinitionError> {
+        let running = state.engine.definition();
+        let named = running.bundle();
+        let may_read = |name: &str| {
+            guichet_engine::is_below(name)
+                || named.files.contains_key(name)
+                || named.bases.iter().any(|base| base.path == name)
+        };
+        let file = &state.definition_file;
+        let mut bundle = Bundle::with_text_reading(file, self.source.clone(), &may_read);
         for (name, content) in &self.lists {
             if let Some(kept) = bundle.files.get_mut(name) {
                 kept.clone_from(content);
@@ -173,16 +185,18 @@ pub async fn schema(staff: Staff) -> PageResult {
 /// `POST /staff/editeur/verifier`: the problems of the text as it stands.
 pub async fn check(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
     staff.admin()?;
-    let file = staff.visit.state.definition_file.clone();
-    let found = blocking(move || crate::publish::problems(&file, edited.checked(&file))).await?;
+    let state = Arc::clone(&staff.visit.state);
+    let found =
+        blocking(move || crate::publish::problems(&state.definition_file, edited.checked(&state)))
+            .await?;
     Ok(json(&found))
 }
 
 /// `POST /staff/editeur/scenarios`: the text's own scenarios, played.
 pub async fn play(staff: Staff, EditorRequest(edited): EditorRequest) -> PageResult {
     staff.admin()?;
-    let file = staff.visit.state.definition_file.clone();
-    let reports = blocking(move || match edited.checked(&file) {
+    let state = Arc::clone(&staff.visit.state);
+    let reports = blocking(move || match edited.checked(&state) {
         Ok(definition) => scenario_lines(guichet_engine::run_scenarios(&Arc::new(definition))),
         Err(_) => Vec::new(),
     })
@@ -210,7 +224,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
     let edited = edit.clone();
     let outcome = blocking(
         move || -> Result<Result<PreviewPage, Vec<String>>, PageError> {
-            let definition = match edited.checked(&state.definition_file) {
+            let definition = match edited.checked(&state) {
                 Ok(definition) => Arc::new(definition),
                 Err(DefinitionError::Invalid(diagnostics)) => {
                     return Ok(Err(diagnostics
@@ -275,9 +289,9 @@ pub async fn page_preview(staff: Staff, form: CsrfForm) -> PageResult {
     staff.admin()?;
     let edit = Edit::posted(&form);
     let asked = form.trimmed("page").to_owned();
-    let file = staff.visit.state.definition_file.clone();
+    let state = Arc::clone(&staff.visit.state);
     let edited = edit.clone();
-    let checked = blocking(move || edited.checked(&file)).await?;
+    let checked = blocking(move || edited.checked(&state)).await?;
     let definition = match checked {
         Ok(definition) => Arc::new(definition),
         Err(error) => {
@@ -316,7 +330,7 @@ pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
     let by = staff.member.account.email.clone();
     let edited = edit.clone();
     let published = blocking(move || -> Result<(), Refusal> {
-        let definition = Arc::new(edited.checked(&state.definition_file)?);
+        let definition = Arc::new(edited.checked(&state)?);
         publish::publish(&state, Arc::clone(&definition), &by)?;
         publish::write_files(&state.definition_file, &definition)
             .map_err(|error| publish::unwritten(&state.definition_file, &error))
