@@ -467,22 +467,15 @@ impl Definition {
                 minijinja::ErrorKind::OutOfFuel,
                 format!(
                     "the template does more work than a mail or letter may \
-                     ({TEMPLATE_FUEL} steps, or about {} MB written): a loop over a very long \
+                     ({} steps, or about {} MB written): a loop over a very long \
                      range, or a text repeated too many times{at}",
-                    TEMPLATE_FUEL * 64 / 1_000_000
+                    check::TEMPLATE_FUEL,
+                    check::TEMPLATE_FUEL * 64 / 1_000_000
                 ),
             )
         })
     }
 }
-
-/// The work one render of a mail's or letter's template may do, in
-/// minijinja's fuel: about one per instruction and per 64 bytes made. The
-/// longest of the shipped procedures' renders takes under a hundred; the
-/// budget stops a template that would loop for hours or fill the memory
-/// (`{{ "x" * 1000000000 }}`), which would hold the command, and the
-/// dossier's turn, while it ran.
-pub(crate) const TEMPLATE_FUEL: u64 = 100_000;
 
 /// `value` (of the bundle's own text) with the bases it extends applied,
 /// their positions read after the text's (see [`Diagnostics::continue_in`]);
