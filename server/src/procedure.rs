@@ -172,7 +172,7 @@ pub(crate) fn procedure_state(
         mail_wake: Arc::new(Notify::new()),
         definition_file: file.to_owned(),
         upload_turns: tokio::sync::Semaphore::new(UPLOAD_MEMORY_MIB as usize),
-        pdf_turns: tokio::sync::Semaphore::new(pdfs_at_once()),
+        pdf_turns: Arc::new(tokio::sync::Semaphore::new(pdfs_at_once())),
         archives: Jobs::new(folder.join("archives"), options.archive_max)
             .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
     }))

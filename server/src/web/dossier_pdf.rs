@@ -247,8 +247,13 @@ pub async fn respond(
     build: impl FnOnce() -> Printed + Send + 'static,
 ) -> PageResult {
     // Held until the PDF is made; the semaphore is never closed.
-    let _turn = state.pdf_turn().await;
-    send(format!("{name}.pdf"), move || guichet_pdf::render(&build())).await
+    let turn = state.pdf_turn().await;
+    send(format!("{name}.pdf"), move || {
+        let rendered = guichet_pdf::render(&build());
+        drop(turn);
+        rendered
+    })
+    .await
 }
 
 /// A PDF rendered on a blocking thread, sent as a file named `name`.

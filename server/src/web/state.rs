@@ -89,7 +89,7 @@ pub struct AppState {
     /// Turns to receive an upload (see [`AppState::upload_turn`]).
     pub upload_turns: tokio::sync::Semaphore,
     /// Turns to make a dossier's PDF (see [`AppState::pdf_turn`]).
-    pub pdf_turns: tokio::sync::Semaphore,
+    pub pdf_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// What the pages speak, from one version of the definition.
@@ -164,13 +164,15 @@ impl AppState {
     }
 
     /// Waits for a turn to make a dossier's PDF (one of [`pdfs_at_once`]),
-    /// held until what it returns is dropped: each reads and re-encodes
-    /// every piece, a processor's work for up to a second, and requests
-    /// sent together would otherwise take every core from the pages.
+    /// held until what it returns is dropped, by the thread making it (a
+    /// request given up does not end the making): each reads and
+    /// re-encodes every piece, a processor's work for up to a second, and
+    /// requests sent together would otherwise take every core from the
+    /// pages.
     pub async fn pdf_turn(
         &self,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
-        self.pdf_turns.acquire().await
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        Arc::clone(&self.pdf_turns).acquire_owned().await
     }
 
     /// The pages' languages, the procedure's own words and its prefix.
