@@ -151,18 +151,25 @@ fn status_line(server: &Guichet, request: &str) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-/// A dossier's PDF, made anew at each request, counts as a change: a script
-/// asking for it again and again is paused like one saving again and again.
-#[test]
-fn a_candidates_pdfs_count_among_their_changes_of_a_minute() {
-    let folder = tempfile::tempdir().unwrap();
-    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+/// The candidate of `browser` applies to M1 SET: the CSRF token of their
+/// pages.
+fn applied_to_m1_set(server: &Guichet, browser: &mut Browser) -> String {
     let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
     let apply = browser.post(
         &server.url("/formations/m1-set/candidater"),
         &[("csrf", &csrf)],
     );
     assert_eq!(apply.status, 303);
+    csrf
+}
+
+/// A dossier's PDF, made anew at each request, counts as a change: a script
+/// asking for it again and again is paused like one saving again and again.
+#[test]
+fn a_candidates_pdfs_count_among_their_changes_of_a_minute() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    applied_to_m1_set(&server, &mut browser);
     let url = server.url("/candidatures/c1/dossier.pdf");
     // The application was one change of the sixty.
     for n in 1..60 {
@@ -184,12 +191,7 @@ fn a_piece_larger_than_the_memory_for_uploads_is_received_alone() {
     let large_cv =
         |text: String| open_campaign(text).replacen("max_size: 2MB", "max_size: 40MB", 1);
     let (server, mut browser, _) = signed_up_on(folder.path(), large_cv, &[]);
-    let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
-    let apply = browser.post(
-        &server.url("/formations/m1-set/candidater"),
-        &[("csrf", &csrf)],
-    );
-    assert_eq!(apply.status, 303);
+    let csrf = applied_to_m1_set(&server, &mut browser);
     // A CV whose body never ends.
     let address = server.url("").trim_start_matches("http://").to_owned();
     let mut held = TcpStream::connect(&address).unwrap();
@@ -224,12 +226,7 @@ fn a_piece_larger_than_the_memory_for_uploads_is_received_alone() {
 fn uploads_waiting_for_their_turn_keep_no_one_else_waiting() {
     let folder = tempfile::tempdir().unwrap();
     let (server, mut browser, _) = signed_up(folder.path(), &[]);
-    let csrf = csrf_of(&browser.get(&server.url("/tableau-de-bord")).body);
-    let apply = browser.post(
-        &server.url("/formations/m1-set/candidater"),
-        &[("csrf", &csrf)],
-    );
-    assert_eq!(apply.status, 303);
+    applied_to_m1_set(&server, &mut browser);
     // Uploads whose body never ends: every turn to receive one is taken.
     let upload = |cookie: &str| {
         format!(
