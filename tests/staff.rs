@@ -1945,6 +1945,73 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     server.stop();
 }
 
+/// The version in service a review's publish form says it compared with.
+fn reviewed_of(page: &Page) -> String {
+    let at = page
+        .body
+        .find(r#"name="en_service" value=""#)
+        .expect("a review's publish form");
+    let rest = &page.body[at + r#"name="en_service" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// A review made before another publication does not publish over it
+/// unseen: it is shown again, against the version in service now.
+#[test]
+fn a_review_older_than_another_publication_is_shown_again_not_published() {
+    let folder = tempfile::tempdir().unwrap();
+    let (file, data) = osu_as_it_is(folder.path());
+    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
+    let mut office = signed_in_staff(&server, &admin);
+    let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
+    let source = std::fs::read_to_string(&file).unwrap();
+    let mine = source.replace("max_candidatures: 20", "max_candidatures: 19");
+    let theirs = source.replace("max_candidatures: 20", "max_candidatures: 18");
+    let (review_url, publish_url) = (
+        server.url("/staff/editeur/apercu"),
+        server.url("/staff/editeur/publier"),
+    );
+    let review = office.post(&review_url, &[("csrf", &csrf), ("source", &mine)]);
+    assert_eq!(review.status, 200, "{}", review.body);
+    let reviewed = reviewed_of(&review);
+    // Meanwhile, another version is put in service.
+    let other = office.post(&publish_url, &[("csrf", &csrf), ("source", &theirs)]);
+    assert_eq!(other.status, 303, "{}", other.body);
+    let theirs_in_service = serving_version(&server);
+    // Published from the older review: shown again, nothing published.
+    let again = office.post(
+        &publish_url,
+        &[
+            ("csrf", &csrf),
+            ("en_service", &reviewed),
+            ("source", &mine),
+        ],
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again.body.contains("Rien n&#x27;a été publié"),
+        "{}",
+        again.body
+    );
+    assert!(
+        again.body.contains("max_candidatures"),
+        "the change against it: {}",
+        again.body
+    );
+    assert_eq!(serving_version(&server), theirs_in_service);
+    // Published from the review made now, it is.
+    let now = reviewed_of(&again);
+    assert_ne!(now, reviewed);
+    let published = office.post(
+        &publish_url,
+        &[("csrf", &csrf), ("en_service", &now), ("source", &mine)],
+    );
+    assert_eq!(published.status, 303, "{}", published.body);
+    assert_ne!(serving_version(&server), theirs_in_service);
+    server.stop();
+}
+
 /// An administrator's text names files: the server reads them only below
 /// the definition's folder (or where the version in service reads them),
 /// not any file it can (a list's lines would show as a choice's options in

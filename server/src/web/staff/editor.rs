@@ -139,6 +139,11 @@ struct PreviewPage {
     asked: AskedPreview,
     /// The candidate pages one can preview: what to ask for, and its name.
     pages: Vec<(String, String)>,
+    /// The version in service this review compares with, which its
+    /// publish form sends back.
+    reviewed: String,
+    /// Why the review is shown again instead of publishing.
+    notice: Option<String>,
 }
 
 /// The editor page, with a policy that lets in the styles CodeMirror writes
@@ -218,7 +223,12 @@ fn json(value: &impl Serialize) -> Response {
 /// do to the dossiers in progress; or its problems.
 pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
     staff.admin()?;
-    let edit = Edit::posted(&form);
+    review(&staff, Edit::posted(&form), None).await
+}
+
+/// The review of `edit` against the version in service now, saying
+/// `notice` above it if given; or its problems.
+async fn review(staff: &Staff, edit: Edit, notice: Option<String>) -> PageResult {
     let state = Arc::clone(&staff.visit.state);
     let lang = staff.visit.lang;
     let edited = edit.clone();
@@ -265,12 +275,21 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 mails: mails_preview(samples),
                 asked: asked_preview(&definition, lang),
                 pages: sample_pages(&definition, lang),
+                reviewed: running.hash().to_owned(),
+                notice,
             }))
         },
     )
     .await??;
     match outcome {
-        Ok(page) => Ok(staff.render("staff/editor-preview.html", StatusCode::OK, &page)),
+        Ok(page) => {
+            let status = if page.notice.is_some() {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::OK
+            };
+            Ok(staff.render("staff/editor-preview.html", status, &page))
+        }
         Err(problems) => {
             let page = EditorPage {
                 edit,
@@ -278,7 +297,7 @@ pub async fn preview(staff: Staff, form: CsrfForm) -> PageResult {
                 problems,
                 ..EditorPage::default()
             };
-            editor_page(&staff, page, StatusCode::UNPROCESSABLE_ENTITY)
+            editor_page(staff, page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -326,6 +345,16 @@ pub async fn back(staff: Staff, form: CsrfForm) -> PageResult {
 pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
     staff.admin()?;
     let edit = Edit::posted(&form);
+    // Reviewed against a version another publication has since replaced:
+    // published, it would undo that one unseen. Reviewed again instead.
+    let running = staff.visit.state.engine.definition();
+    if form
+        .get("en_service")
+        .is_some_and(|reviewed| reviewed != running.hash())
+    {
+        let notice = staff.visit.lang.t("staff_editor_changed_meanwhile");
+        return review(&staff, edit, Some(notice)).await;
+    }
     let state = Arc::clone(&staff.visit.state);
     let by = staff.member.account.email.clone();
     let edited = edit.clone();

@@ -32,6 +32,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_editor_failed", "{count} scénario(s) échouent : cette version ne peut pas être publiée.", "{count} scenario(s) fail: this version cannot be published."),
     ("staff_editor_see_page", "Voir la page", "See the page"),
     ("staff_editor_publish", "Publier cette version", "Publish this version"),
+    ("staff_editor_changed_meanwhile", "Rien n'a été publié : une autre version a été mise en service depuis votre relecture. Voici ce que votre texte changerait à celle-ci ; publiez-le de nouveau s'il le faut.", "Nothing was published: another version was put in service since your review. Here is what your text would change in it; publish it again if it should be."),
     ("staff_editor_back", "Revenir à l'éditeur", "Back to the editor"),
     ("staff_versions_help", "Chaque version mise en service, la plus récente d'abord. Les dossiers en cours restent sur la version où ils ont commencé ; les nouveaux suivent la version en service. Une version rétablie est vérifiée et ses scénarios rejoués avant d'être mise en service.", "Each version put in service, newest first. Dossiers in progress stay on the version they started under; new ones follow the version in service. A restored version is checked and its scenarios played before it is put in service."),
     ("staff_version_current", "en service", "in service"),
