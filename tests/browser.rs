@@ -103,15 +103,6 @@ open(folder + "/passeport.png", "wb").write(png)
     (folder.join("cv.pdf"), folder.join("passeport.png"))
 }
 
-/// The pieces every OSU master asks.
-const FIVE_PIECES: [&str; 5] = [
-    "cv",
-    "lettre_motivation",
-    "releves_notes",
-    "diplomes",
-    "piece_identite",
-];
-
 /// Runs a browser journey to its end.
 fn in_browser(journey: impl std::future::Future<Output = ()>) {
     tokio::runtime::Builder::new_current_thread()
@@ -481,7 +472,7 @@ fn the_manual_journey_in_a_real_browser() {
         assert!(j.text().await.contains("En attente"));
 
         // III. Pieces: a real PDF, a real PNG, one declared not concerned.
-        j.upload_pieces(&pdf, &FIVE_PIECES[..4]).await;
+        j.upload_pieces(&pdf, &OSU_PIECES[..4]).await;
         let input = j
             .client
             .find(Locator::Id("file-piece_identite"))
@@ -642,7 +633,7 @@ fn the_staff_procedure_in_a_real_browser() {
             ("bruno", "Bruno", Some("bruno.martin@example.org")),
             jiff::Timestamp::now(),
         );
-        bruno.send("m1-set", &FIVE_PIECES);
+        bruno.send("m1-set", &OSU_PIECES);
         // Its pieces name a file by a digest of zeros: put a real PDF there.
         let files = data.join("files/dossiers").join(&bruno.dossier);
         std::fs::create_dir_all(&files).unwrap();
@@ -671,7 +662,7 @@ fn the_staff_procedure_in_a_real_browser() {
         j.sign_up(&smtp, false).await;
         j.goto("/formations/m1-set/candidater").await;
         j.submit().await;
-        j.upload_pieces(&pdf, &FIVE_PIECES).await;
+        j.upload_pieces(&pdf, &OSU_PIECES).await;
         j.click_and_wait("a.button[href*='transmettre']").await;
         j.submit().await;
         assert!(j.text().await.contains("Réceptionné"));
@@ -1015,7 +1006,7 @@ fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
             "{}",
             j.text().await
         );
-        j.upload_pieces(&pdf, &FIVE_PIECES).await;
+        j.upload_pieces(&pdf, &OSU_PIECES).await;
         j.click_and_wait("form[action*='non_francophone/declarer_non_concerne'] button")
             .await;
         j.click_and_wait("a.button[href*='transmettre']").await;
@@ -1096,7 +1087,7 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
                     formation: "m1-set".into(),
                 },
             );
-            for piece in FIVE_PIECES {
+            for piece in OSU_PIECES {
                 let (sha256, format) = if piece == "cv" {
                     (&scan_digest, "png")
                 } else {
@@ -1247,7 +1238,7 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
             "2027-04-01T10:00:00Z".parse().unwrap(),
         );
         let answers = json!({"parcours_souhaites": "Écologie des zones humides"});
-        bruno.send_with_form("m2-set-ecologie", &FIVE_PIECES, Some(answers));
+        bruno.send_with_form("m2-set-ecologie", &OSU_PIECES, Some(answers));
         bruno.dossier.clone()
     };
     let admin = add_staff_on(

@@ -820,13 +820,7 @@ fn a_candidates_requests_sent_together_are_each_kept() {
     assert_eq!(applied.status, 303);
     let page = browser.get(&server.url("/candidatures/c1"));
     let csrf = csrf_of(&page.body);
-    let pieces = [
-        "cv",
-        "lettre_motivation",
-        "releves_notes",
-        "diplomes",
-        "piece_identite",
-    ];
+    let pieces = OSU_PIECES;
     let pdf = pdf();
     let tab = || Browser {
         agent: Browser::new().agent,

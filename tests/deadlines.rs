@@ -15,13 +15,7 @@ use serving::*;
 fn decided(data: &Path, decisions: &[(&str, Value)]) {
     let engine = osu_engine(data);
     let now = "2027-05-02T10:00:00Z".parse().unwrap();
-    let pieces = [
-        "cv",
-        "lettre_motivation",
-        "releves_notes",
-        "diplomes",
-        "piece_identite",
-    ];
+    let pieces = OSU_PIECES;
     for (owner, decision) in decisions {
         let mut dossier = Seeded::new(&engine, (owner, owner, None), now);
         dossier.send("m1-set", &pieces);

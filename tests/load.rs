@@ -541,16 +541,7 @@ async fn deadline_hour(record: Record, mut me: Visitor, number: usize, pace: Opt
         return;
     };
     let token = csrf(&candidature);
-    for (n, name) in [
-        "cv",
-        "lettre_motivation",
-        "releves_notes",
-        "diplomes",
-        "piece_identite",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (n, name) in OSU_PIECES.iter().enumerate() {
         let bytes = piece(number * 10 + n);
         pause().await;
         me.upload(

@@ -12,14 +12,6 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 use serving::*;
 
-const PIECES: [&str; 5] = [
-    "cv",
-    "lettre_motivation",
-    "releves_notes",
-    "diplomes",
-    "piece_identite",
-];
-
 fn guichet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_guichet"))
         .args(args)
@@ -74,12 +66,12 @@ fn seed(data: &Path) -> [String; 3] {
     let engine = osu_engine(data);
     let now = "2027-03-20T10:00:00Z".parse().unwrap();
     let mut alice = Seeded::new(&engine, ("alice", "Alice", None), now);
-    alice.send("m1-set", &PIECES);
+    alice.send("m1-set", &OSU_PIECES);
     let mut bruno = Seeded::new(&engine, ("bruno", "Bruno", None), now);
     let answers = json!({"projet": "Étudier les courants côtiers.", "embarquement": true});
-    bruno.send_with_form("m1-oceanographie", &PIECES, Some(answers));
+    bruno.send_with_form("m1-oceanographie", &OSU_PIECES, Some(answers));
     let mut chloe = Seeded::new(&engine, ("chloe", "Chloé", None), now);
-    chloe.send("m1-set", &PIECES);
+    chloe.send("m1-set", &OSU_PIECES);
     chloe.transition("gestionnaire", "declarer_complet", Value::Null);
     chloe.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
     pieces_stored(data, &alice.dossier);
@@ -662,7 +654,7 @@ fn only_the_definitions_staff_roles_give_a_member_actions_and_reads() {
         let engine = osu_engine(&data);
         let now = "2027-03-20T10:00:00Z".parse().unwrap();
         let mut dana = Seeded::new(&engine, ("dana", "Dana", None), now);
-        dana.send("m1-set", &PIECES);
+        dana.send("m1-set", &OSU_PIECES);
         dana.transition("gestionnaire", "declarer_complet", Value::Null);
         dana.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
         dana.transition("gestionnaire", "publier_avis", Value::Null);
@@ -772,7 +764,7 @@ fn a_role_reads_only_the_sections_and_pieces_the_definition_gives_it() {
             answers: json!({"adresse": "3 place Victor Hugo", "code_postal": "13003"}),
         },
     );
-    chloe.send("m1-set", &PIECES);
+    chloe.send("m1-set", &OSU_PIECES);
     chloe.transition("gestionnaire", "declarer_complet", Value::Null);
     let dossier = chloe.dossier.clone();
     drop(engine);
@@ -834,7 +826,7 @@ fn a_piece_transition_named_fichier_is_performed_and_the_file_still_read() {
             ("alice", "Alice", None),
             "2027-03-20T10:00:00Z".parse().unwrap(),
         );
-        alice.send("m1-set", &PIECES);
+        alice.send("m1-set", &OSU_PIECES);
         alice.dossier.clone()
     };
     pieces_stored(&data, &dossier);
@@ -873,7 +865,7 @@ fn the_history_a_member_reads_is_of_the_candidature_they_opened() {
         let engine = osu_engine(&data);
         let now = "2027-03-20T10:00:00Z".parse().unwrap();
         let mut alice = Seeded::new(&engine, ("alice", "Alice", None), now);
-        alice.send("m1-set", &PIECES);
+        alice.send("m1-set", &OSU_PIECES);
         let elsewhere = "m1-oceanographie".to_owned();
         alice.act(
             "candidat",
@@ -1103,7 +1095,7 @@ fn exported_names_are_never_run_as_formulas() {
         let now = "2027-03-20T10:00:00Z".parse().unwrap();
         let name = "=HYPERLINK(\"http://example.org\")";
         let mut dossier = Seeded::new(&engine, ("mallory", name, None), now);
-        dossier.send("m1-set", &PIECES);
+        dossier.send("m1-set", &OSU_PIECES);
     }
     let link = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
     let server = start(&data);
@@ -1446,7 +1438,7 @@ fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_
         &dossier.id,
         "2027-04-02T10:00:00Z".parse().unwrap(),
     );
-    camille.send("m1-set", &PIECES);
+    camille.send("m1-set", &OSU_PIECES);
     camille.transition("gestionnaire", "declarer_complet", Value::Null);
     camille.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
     camille.transition("gestionnaire", "publier_avis", Value::Null);

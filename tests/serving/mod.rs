@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The five pieces every OSU formation asks of every candidate.
+pub const OSU_PIECES: [&str; 5] = [
+    "cv",
+    "lettre_motivation",
+    "releves_notes",
+    "diplomes",
+    "piece_identite",
+];
+
 pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -361,13 +370,7 @@ pub fn queue_mails(data: &Path) -> Vec<String> {
     );
     zoe.send_with_form(
         "m1-oceanographie",
-        &[
-            "cv",
-            "lettre_motivation",
-            "releves_notes",
-            "diplomes",
-            "piece_identite",
-        ],
+        &OSU_PIECES,
         Some(serde_json::json!({"projet": "Étudier les courants côtiers."})),
     );
     engine.outbox().unwrap().into_iter().map(|m| m.id).collect()
