@@ -12,14 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The five pieces every OSU formation asks of every candidate.
-pub const OSU_PIECES: [&str; 5] = [
-    "cv",
-    "lettre_motivation",
-    "releves_notes",
-    "diplomes",
-    "piece_identite",
-];
+// The engine tests' helpers, for what both kinds of test share.
+#[path = "../support/mod.rs"]
+mod support;
+pub use support::OSU_PIECES;
 
 pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
