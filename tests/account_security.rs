@@ -5,8 +5,6 @@
 
 mod serving;
 
-use std::process::Stdio;
-
 use serving::*;
 
 #[test]
@@ -241,7 +239,7 @@ fn behind_a_trusted_proxy_each_client_has_its_own_attempts() {
     let data = folder.path().join("data");
     let definition = repository().join("definitions/osu-pytheas.yaml");
     let proxy = ["--trusted-proxy", "127.0.0.1"];
-    let server = Guichet::launch_on(&definition, &data, None, &proxy, Stdio::null());
+    let server = Guichet::launch_on(&definition, &data, None, &proxy, Log::Discarded);
     for client in ["198.51.100.7", "203.0.113.9"] {
         // What a client writes itself comes first; the proxy appends the truth.
         let forwarded = format!("10.0.0.1, {client}");

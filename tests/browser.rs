@@ -369,7 +369,7 @@ fn the_manual_journey_in_a_real_browser() {
         &folder.path().join("data"),
         Some(smtp.port),
         &[],
-        Stdio::null(),
+        Log::Discarded,
     );
     let driver = Chromedriver::start();
     in_browser(async {
@@ -653,7 +653,7 @@ fn the_staff_procedure_in_a_real_browser() {
         "m1-set",
         false,
     );
-    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Stdio::null());
+    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Log::Discarded);
     let driver = Chromedriver::start();
     in_browser(async {
         let mut j = Journey::start(&driver, &server, "staff-").await;
@@ -802,7 +802,7 @@ fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
         &folder.path().join("data"),
         Some(smtp.port),
         &[],
-        Stdio::null(),
+        Log::Discarded,
     );
     let driver = Chromedriver::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -973,7 +973,7 @@ fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
         "m1-oceanographie",
         false,
     );
-    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Stdio::null());
+    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &[], Log::Discarded);
     let driver = Chromedriver::start();
     in_browser(async {
         let mut j = Journey::start(&driver, &server, "formulaire-").await;
@@ -1117,7 +1117,7 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
         }
     }
     let office = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
-    let server = Guichet::launch_on(&definition, &data, None, &[], Stdio::null());
+    let server = Guichet::launch_on(&definition, &data, None, &[], Log::Discarded);
     let driver = Chromedriver::start();
     in_browser(async {
         let mut j = Journey::start(&driver, &server, "archive-").await;
@@ -1249,7 +1249,7 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
         "*",
         true,
     );
-    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &now, Stdio::null());
+    let server = Guichet::launch_on(&definition, &data, Some(smtp.port), &now, Log::Discarded);
     let health = |server: &Guichet| -> String {
         let (_, _, body) = server.get("/health", &[]);
         serde_json::from_str::<Value>(&body).unwrap()["definition"]

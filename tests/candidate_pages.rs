@@ -542,7 +542,7 @@ fn before_the_campaign_pages_say_when_it_opens_and_a_demonstration_can_start_ins
         &folder.path().join("data"),
         None,
         &[],
-        std::process::Stdio::null(),
+        Log::Discarded,
     );
     let (_, _, formation) = server.get("/formations/m1-set", &[]);
     assert!(

@@ -62,13 +62,7 @@ fn a_confirmation_deadline_passed_while_stopped_withdraws_once_and_promotes() {
         "1 second",
     ];
     let definition = repository().join("definitions/osu-pytheas.yaml");
-    let server = Guichet::launch_on(
-        &definition,
-        &data,
-        None,
-        &later,
-        std::process::Stdio::null(),
-    );
+    let server = Guichet::launch_on(&definition, &data, None, &later, Log::Discarded);
     let withdrawn = |subjects: &[String]| {
         subjects
             .iter()
@@ -84,13 +78,7 @@ fn a_confirmation_deadline_passed_while_stopped_withdraws_once_and_promotes() {
     assert_eq!(withdrawn(&first), 1, "{first:?}");
 
     // Started again: nothing more happens.
-    let server = Guichet::launch_on(
-        &definition,
-        &data,
-        None,
-        &later,
-        std::process::Stdio::null(),
-    );
+    let server = Guichet::launch_on(&definition, &data, None, &later, Log::Discarded);
     std::thread::sleep(std::time::Duration::from_secs(3));
     server.stop();
     assert_eq!(subjects(&data), first, "once only");

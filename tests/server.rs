@@ -6,7 +6,6 @@ mod serving;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serving::*;
@@ -216,7 +215,7 @@ fn slow_clients_are_cut_off_and_others_still_served() {
         "--request-timeout",
         "3 seconds",
     ];
-    let server = Guichet::launch(&folder.path().join("data"), None, &limits, Stdio::null());
+    let server = Guichet::launch(&folder.path().join("data"), None, &limits, Log::Discarded);
     // A hundred clients that never finish their headers, a hundred that send
     // a body a byte at a time.
     let mut unfinished: Vec<TcpStream> = (0..100)
@@ -247,7 +246,7 @@ fn slow_clients_are_cut_off_and_others_still_served() {
 fn connections_past_the_cap_are_closed_until_others_end() {
     let folder = tempfile::tempdir().unwrap();
     let limits = ["--max-connections", "5", "--header-timeout", "30 seconds"];
-    let server = Guichet::launch(&folder.path().join("data"), None, &limits, Stdio::null());
+    let server = Guichet::launch(&folder.path().join("data"), None, &limits, Log::Discarded);
     // The connection that saw the server start ends first.
     std::thread::sleep(Duration::from_millis(500));
     let held: Vec<TcpStream> = (0..5)
@@ -282,7 +281,7 @@ fn a_procedure_in_english_first_with_its_own_words() {
         &folder.path().join("data"),
         None,
         &[],
-        Stdio::null(),
+        Log::Discarded,
     );
     let (status, _, home) = server.get("/", &[]);
     assert_eq!(status, 200);

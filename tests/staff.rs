@@ -7,7 +7,7 @@
 mod serving;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use serving::*;
@@ -110,7 +110,7 @@ fn start_on(definition: &Path, data: &Path) -> Guichet {
         data,
         None,
         &["--now", "2027-03-25T10:00:00+01:00"],
-        Stdio::null(),
+        Log::Discarded,
     )
 }
 
@@ -1228,7 +1228,7 @@ fn staff_read_the_referees_letters_only_where_their_role_reads_the_piece() {
         "*",
         false,
     );
-    let server = Guichet::launch_on(&definition, &data, None, &[], Stdio::null());
+    let server = Guichet::launch_on(&definition, &data, None, &[], Log::Discarded);
     let page_path = format!("/staff/candidatures/{dossier}/c1");
     let letter_path = format!("{page_path}/pieces/reference_letter/lettres/0");
 
@@ -1320,7 +1320,7 @@ fn the_pdfs_of_a_view_come_as_one_zip_built_in_the_background() {
     let office = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
     let other = add_staff(&data, "autre@osu.example", "gestionnaire", "*", false);
     let options = ["--now", "2027-03-25T10:00:00+01:00", "--archive-max", "2"];
-    let server = Guichet::launch(&data, None, &options, Stdio::null());
+    let server = Guichet::launch(&data, None, &options, Log::Discarded);
     let mut staff = signed_in_staff(&server, &office);
 
     // Every formation: three candidatures, more than an archive may hold here.
@@ -1446,7 +1446,7 @@ fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_
 
     let link = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
     let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
-    let server = Guichet::launch(&data, Some(smtp.port), &IN_CAMPAIGN, Stdio::null());
+    let server = Guichet::launch(&data, Some(smtp.port), &IN_CAMPAIGN, Log::Discarded);
     let mut decision = Value::Null;
     wait_for("the decision's mail", || {
         let received = smtp.received();
@@ -1770,7 +1770,7 @@ fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fa
     let (file, data) = osu_as_it_is(folder.path());
     let original = std::fs::read_to_string(&file).unwrap();
     let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
     let first = serving_version(&server);
     let mut office = signed_in_staff(&server, &admin);
     let editor = office.get(&server.url("/staff/editeur"));
@@ -1954,7 +1954,7 @@ fn a_review_older_than_another_publication_is_shown_again_not_published() {
     let folder = tempfile::tempdir().unwrap();
     let (file, data) = osu_as_it_is(folder.path());
     let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
     let mut office = signed_in_staff(&server, &admin);
     let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
     let source = std::fs::read_to_string(&file).unwrap();
@@ -2020,7 +2020,7 @@ fn the_editor_reads_no_file_outside_the_definitions_folder() {
     )
     .unwrap();
     let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
     let mut office = signed_in_staff(&server, &admin);
     let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
     let check = server.url("/staff/editeur/verifier");
@@ -2056,7 +2056,7 @@ fn the_editor_publishes_a_changed_list_file_and_writes_nothing_the_definition_do
     let folder = tempfile::tempdir().unwrap();
     let (file, data) = osu_as_it_is(folder.path());
     let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Stdio::null());
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
     let first = serving_version(&server);
     let mut office = signed_in_staff(&server, &admin);
     let editor = office.get(&server.url("/staff/editeur"));

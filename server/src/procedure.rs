@@ -21,7 +21,8 @@ pub struct ServeOptions {
     /// each procedure under `/<its id>/`, with one candidate account for all.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// Address to listen on.
+    /// Address to listen on (port 0: one the system chooses, written in
+    /// the log's `serving` line).
     #[arg(long, env = "GUICHET_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// Directory of the embedded store and of written mails.
@@ -31,7 +32,8 @@ pub struct ServeOptions {
     /// Without it, mails are written as `.eml` files under the data directory.
     #[arg(long, env = "GUICHET_SMTP")]
     pub smtp: Option<String>,
-    /// Address users reach the server at (links in mails). Default: `http://ADDR`.
+    /// Address users reach the server at (links in mails). Default:
+    /// `http://` and the address listened on.
     #[arg(long, env = "GUICHET_BASE_URL")]
     pub base_url: Option<String>,
     /// Sender of the mails; default: the definition's `sender`.

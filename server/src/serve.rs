@@ -153,10 +153,16 @@ async fn serve(
     definitions: Vec<(PathBuf, Definition)>,
 ) -> anyhow::Result<()> {
     private_directory(&options.data)?;
+    // Bound first, so that a port chosen by the system (`--addr
+    // 127.0.0.1:0`) is known to the links in mails and to the log.
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .with_context(|| format!("listening on {}", options.addr))?;
+    let address = listener.local_addr()?;
     let base_url = options
         .base_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", options.addr));
+        .unwrap_or_else(|| format!("http://{address}"));
     let accounts_path = options.data.join("accounts");
     let accounts = crate::account_store::AccountStore::open(&accounts_path)
         .with_context(|| format!("opening the accounts in {}", accounts_path.display()))?;
@@ -192,10 +198,7 @@ async fn serve(
         [one] => web::router(Arc::clone(one)),
         several => web::procedures_router(several)?,
     };
-    let listener = tokio::net::TcpListener::bind(options.addr)
-        .await
-        .with_context(|| format!("listening on {}", options.addr))?;
-    tracing::info!(address = %listener.local_addr()?, %base_url, "serving");
+    tracing::info!(%address, %base_url, "serving");
     // `guichet reload` finds the server by this file.
     let pid_file = options.data.join(PID_FILE);
     std::fs::write(&pid_file, std::process::id().to_string())

@@ -7,9 +7,11 @@ use guichet_engine::{
     Actor, Candidate, Command as EngineCommand, Definition, Engine, FileRef, SledStore,
 };
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 // The engine tests' helpers, for what both kinds of test share.
@@ -123,6 +125,49 @@ print(json.dumps({
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Where a server's log goes.
+pub enum Log {
+    Discarded,
+    Into(std::fs::File),
+}
+
+impl From<std::fs::File> for Log {
+    fn from(file: std::fs::File) -> Self {
+        Self::Into(file)
+    }
+}
+
+/// Copies the server's log from `output` into `log` as it comes, and sends
+/// the port of its `serving` line.
+fn forward_log(output: impl Read + Send + 'static, log: Log) -> mpsc::Receiver<u16> {
+    let (port, served) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sink: Box<dyn Write + Send> = match log {
+            Log::Discarded => Box::new(std::io::sink()),
+            Log::Into(file) => Box::new(file),
+        };
+        let mut output = BufReader::new(output);
+        let mut line = String::new();
+        while output.read_line(&mut line).unwrap_or(0) > 0 {
+            let _ = sink.write_all(line.as_bytes());
+            if let Some(bound) = served_port(&line) {
+                let _ = port.send(bound);
+                let _ = std::io::copy(&mut output, &mut sink);
+                return;
+            }
+            line.clear();
+        }
+    });
+    served
+}
+
+/// The port of the log's `serving address=127.0.0.1:PORT` line.
+fn served_port(line: &str) -> Option<u16> {
+    let (_, after) = line.split_once(" serving address=127.0.0.1:")?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// The `guichet serve` process.
 pub struct Guichet {
     pub process: Child,
@@ -135,10 +180,10 @@ impl Guichet {
     }
 
     pub fn start(data: &Path, smtp: Option<u16>) -> Self {
-        Self::launch(data, smtp, &[], Stdio::null())
+        Self::launch(data, smtp, &[], Log::Discarded)
     }
 
-    pub fn launch(data: &Path, smtp: Option<u16>, options: &[&str], log: impl Into<Stdio>) -> Self {
+    pub fn launch(data: &Path, smtp: Option<u16>, options: &[&str], log: impl Into<Log>) -> Self {
         let definition = repository().join("definitions/osu-pytheas.yaml");
         Self::launch_on(&definition, data, smtp, options, log)
     }
@@ -148,35 +193,46 @@ impl Guichet {
         data: &Path,
         smtp: Option<u16>,
         options: &[&str],
-        log: impl Into<Stdio>,
+        log: impl Into<Log>,
     ) -> Self {
         Self::launch_all(&[definition], data, smtp, options, log)
     }
 
-    /// A server of every procedure of `definitions`.
+    /// A server of every procedure of `definitions`, on a port the system
+    /// chooses: a port found free here and bound later by the server could
+    /// be taken meanwhile by a test running beside, whose server would then
+    /// answer this one's requests.
     pub fn launch_all(
         definitions: &[&Path],
         data: &Path,
         smtp: Option<u16>,
         options: &[&str],
-        log: impl Into<Stdio>,
+        log: impl Into<Log>,
     ) -> Self {
-        let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
         command
             .current_dir(repository())
             .arg("serve")
             .args(definitions)
-            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(["--addr", "127.0.0.1:0"])
             .arg("--data")
             .arg(data)
             .args(options)
-            .stdout(log)
+            .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some(smtp) = smtp {
             command.args(["--smtp", &format!("smtp://127.0.0.1:{smtp}")]);
         }
-        let process = command.spawn().unwrap();
+        let mut process = command.spawn().unwrap();
+        let output = process.stdout.take().unwrap();
+        let port = forward_log(output, log.into());
+        let Ok(port) = port.recv_timeout(Duration::from_secs(60)) else {
+            let _ = process.kill();
+            panic!(
+                "the server stopped or hung before serving: {:?}",
+                process.wait()
+            );
+        };
         let server = Self { process, port };
         wait_for("the server", || server.get("/health", &[]).0 == 200);
         server
