@@ -2004,6 +2004,69 @@ fn a_review_older_than_another_publication_is_shown_again_not_published() {
     server.stop();
 }
 
+/// Publications sent together from reviews of the same version: one goes
+/// into service, the others are shown again against it; the definition
+/// file holds the version in service. Checked apart from the publication,
+/// each would have found the reviewed version still in service, and each
+/// been published over the others.
+#[test]
+fn publications_sent_together_from_one_review_put_one_in_service() {
+    let folder = tempfile::tempdir().unwrap();
+    let (file, data) = osu_as_it_is(folder.path());
+    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
+    let log = folder.path().join("guichet.log");
+    let logged = std::fs::File::create(&log).unwrap();
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, logged);
+    let mut office = signed_in_staff(&server, &admin);
+    let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
+    let source = std::fs::read_to_string(&file).unwrap();
+    let review = office.post(
+        &server.url("/staff/editeur/apercu"),
+        &[("csrf", &csrf), ("source", &source)],
+    );
+    let reviewed = reviewed_of(&review);
+    let texts: Vec<String> = (15..19)
+        .map(|n| source.replace("max_candidatures: 20", &format!("max_candidatures: {n}")))
+        .collect();
+    let publish_url = server.url("/staff/editeur/publier");
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let sent: Vec<_> = texts
+            .iter()
+            .map(|text| {
+                let mut tab = Browser {
+                    agent: office.agent.clone(),
+                    cookies: office.cookies.clone(),
+                };
+                let (csrf, reviewed, url) = (&csrf, &reviewed, &publish_url);
+                scope.spawn(move || {
+                    let fields = [
+                        ("csrf", csrf.as_str()),
+                        ("en_service", reviewed),
+                        ("source", text),
+                    ];
+                    tab.post(url, &fields).status
+                })
+            })
+            .collect();
+        sent.into_iter().map(|tab| tab.join().unwrap()).collect()
+    });
+    let published: Vec<&String> = texts
+        .iter()
+        .zip(&answers)
+        .filter(|(_, status)| **status == 303)
+        .map(|(text, _)| text)
+        .collect();
+    assert_eq!(published.len(), 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|status| [303, 409].contains(status)),
+        "{answers:?}"
+    );
+    assert_eq!(&std::fs::read_to_string(&file).unwrap(), published[0]);
+    // What runs is what the file holds.
+    reload_and_wait(&data, &log, "the file is the version running");
+    server.stop();
+}
+
 /// An administrator's text names files: the server reads them only below
 /// the definition's folder (or where the version in service reads them),
 /// not any file it can (a list's lines would show as a choice's options in

@@ -175,6 +175,8 @@ pub(crate) fn procedure_state(
         definition_file: file.to_owned(),
         upload_turns: tokio::sync::Semaphore::new(UPLOAD_MEMORY_MIB as usize),
         pdf_turns: Arc::new(tokio::sync::Semaphore::new(pdfs_at_once())),
+        export_turns: Arc::new(tokio::sync::Semaphore::new(1)),
+        publications: std::sync::Mutex::default(),
         archives: Jobs::new(folder.join("archives"), options.archive_max)
             .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
     }))

@@ -63,6 +63,7 @@ pub enum Published {
 
 /// Reads `file` and publishes it as `by`.
 pub fn publish_file(state: &AppState, file: &Path, by: &str) -> Result<Published, Refusal> {
+    let _turn = state.publication_turn();
     let definition = Definition::load(file)?;
     publish(state, Arc::new(definition), by)
 }
@@ -71,6 +72,7 @@ pub fn publish_file(state: &AppState, file: &Path, by: &str) -> Result<Published
 /// writes it over the definition file served (see [`write_files`]): a
 /// restart serves it too.
 pub fn restore(state: &AppState, hash: &str, by: &str) -> Result<Published, Refusal> {
+    let _turn = state.publication_turn();
     let version = state
         .engine
         .version(hash)
@@ -131,7 +133,8 @@ pub fn unwritten(file: &Path, error: &std::io::Error) -> Refusal {
     ))
 }
 
-/// Publishes `definition` as `by`, once everything about it holds.
+/// Publishes `definition` as `by`, once everything about it holds. The
+/// caller holds the publication's turn ([`AppState::publication_turn`]).
 pub fn publish(
     state: &AppState,
     definition: Arc<Definition>,

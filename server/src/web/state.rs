@@ -90,6 +90,10 @@ pub struct AppState {
     pub upload_turns: tokio::sync::Semaphore,
     /// Turns to make a dossier's PDF (see [`AppState::pdf_turn`]).
     pub pdf_turns: Arc<tokio::sync::Semaphore>,
+    /// The turn to select an export's rows (see [`AppState::export_turn`]).
+    pub export_turns: Arc<tokio::sync::Semaphore>,
+    /// The turn to publish (see [`AppState::publication_turn`]).
+    pub publications: std::sync::Mutex<()>,
 }
 
 /// What the pages speak, from one version of the definition.
@@ -173,6 +177,30 @@ impl AppState {
         &self,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
         Arc::clone(&self.pdf_turns).acquire_owned().await
+    }
+
+    /// Waits for the turn to select an export's rows, and to write them as
+    /// a workbook: one export at a time, held until what it returns is
+    /// dropped, by the thread doing that work. Every row of 100,000
+    /// candidatures selected and sorted takes some sixty megabytes, and
+    /// exports asked together would each take as much. A CSV's rows are
+    /// then streamed outside the turn, a few at a time, at the pace its
+    /// reader takes them.
+    pub async fn export_turn(
+        &self,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        Arc::clone(&self.export_turns).acquire_owned().await
+    }
+
+    /// Waits for the turn to publish a version, held until what it returns
+    /// is dropped: what was checked against the version in service (a
+    /// review in the editor) stays true until the new one replaces it, and
+    /// the engine, the pages' words and the definition file all end up
+    /// holding the same version when two publications are asked together.
+    pub fn publication_turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.publications
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The pages' languages, the procedure's own words and its prefix.

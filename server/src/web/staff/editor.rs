@@ -340,33 +340,43 @@ pub async fn back(staff: Staff, form: CsrfForm) -> PageResult {
     editor_page(&staff, page, StatusCode::OK)
 }
 
+/// What a publication from the editor did, when it was not refused.
+enum Publication {
+    Done,
+    /// Another version went into service since the text was reviewed.
+    ChangedMeanwhile,
+}
+
 /// `POST /staff/editeur/publier`: the text put in service (checked, its
 /// scenarios played) and written to the definition file; or why not.
 pub async fn publish(staff: Staff, form: CsrfForm) -> PageResult {
     staff.admin()?;
     let edit = Edit::posted(&form);
-    // Reviewed against a version another publication has since replaced:
-    // published, it would undo that one unseen. Reviewed again instead.
-    let running = staff.visit.state.engine.definition();
-    if form
-        .get("en_service")
-        .is_some_and(|reviewed| reviewed != running.hash())
-    {
-        let notice = staff.visit.lang.t("staff_editor_changed_meanwhile");
-        return review(&staff, edit, Some(notice)).await;
-    }
+    let reviewed = form.get("en_service").map(str::to_owned);
     let state = Arc::clone(&staff.visit.state);
     let by = staff.member.account.email.clone();
     let edited = edit.clone();
-    let published = blocking(move || -> Result<(), Refusal> {
+    let published = blocking(move || -> Result<Publication, Refusal> {
+        let _turn = state.publication_turn();
+        // Reviewed against a version another publication has since
+        // replaced: published, it would undo that one unseen.
+        if reviewed.is_some_and(|reviewed| reviewed != state.engine.definition().hash()) {
+            return Ok(Publication::ChangedMeanwhile);
+        }
         let definition = Arc::new(edited.checked(&state)?);
         publish::publish(&state, Arc::clone(&definition), &by)?;
         publish::write_files(&state.definition_file, &definition)
-            .map_err(|error| publish::unwritten(&state.definition_file, &error))
+            .map_err(|error| publish::unwritten(&state.definition_file, &error))?;
+        Ok(Publication::Done)
     })
     .await?;
     match published {
-        Ok(()) => {
+        Ok(Publication::ChangedMeanwhile) => {
+            // Reviewed again instead, against the version now in service.
+            let notice = staff.visit.lang.t("staff_editor_changed_meanwhile");
+            review(&staff, edit, Some(notice)).await
+        }
+        Ok(Publication::Done) => {
             tracing::info!(by = %staff.member.account.email, "a new version published from the editor");
             Ok(Redirect::to(&staff.visit.href("/staff/versions")).into_response())
         }

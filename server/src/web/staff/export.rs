@@ -14,6 +14,7 @@ use axum::response::Response;
 use guichet_engine::model::SectionDef;
 use guichet_engine::{list_columns, Definition, Row};
 use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::site::Lang;
@@ -107,12 +108,18 @@ fn cells(
 }
 
 /// Where the rows a query's view selects for the member (all pages) stand,
-/// in order (see [`select_in_order`]).
-async fn places(staff: &Staff, pairs: &[(String, String)]) -> Result<Vec<Place>, PageError> {
+/// in order (see [`select_in_order`]), selected in the export's turn
+/// ([`AppState::export_turn`]), which is given back with them.
+async fn places(
+    staff: &Staff,
+    pairs: &[(String, String)],
+) -> Result<(Vec<Place>, OwnedSemaphorePermit), PageError> {
     let state = Arc::clone(&staff.visit.state);
+    let turn = state.export_turn().await.map_err(PageError::internal)?;
     let view = View::from_pairs(&state.engine.definition(), pairs);
     let rights = staff.member.rights.clone();
-    blocking(move || select_in_order(&state, &rights, &view)).await?
+    let (places, turn) = blocking(move || (select_in_order(&state, &rights, &view), turn)).await?;
+    Ok((places?, turn))
 }
 
 /// The cells of the row at each of `places` (from [`places`]), read again
@@ -165,7 +172,8 @@ impl futures_core::Stream for Chunks {
 
 /// `GET /staff/export.csv?…`: the view's candidatures, streamed.
 pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
-    let places = places(&staff, &pairs).await?;
+    let (places, turn) = places(&staff, &pairs).await?;
+    drop(turn);
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
     let rights = staff.member.rights.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
@@ -212,10 +220,11 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
 
 /// `GET /staff/export.xlsx?…`: the same as a workbook.
 pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
-    let places = places(&staff, &pairs).await?;
+    let (places, turn) = places(&staff, &pairs).await?;
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
     let rights = staff.member.rights.clone();
     let bytes = blocking(move || -> Result<Vec<u8>, PageError> {
+        let _turn = turn;
         let mut workbook = rust_xlsxwriter::Workbook::new();
         // Rows go to a temporary file as they are written (in order, as
         // here), not into memory: a formation's thousands of rows took
