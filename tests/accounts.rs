@@ -12,7 +12,7 @@ use serving::*;
 #[test]
 fn a_candidate_signs_up_activates_signs_in_and_out_and_resets_the_password() {
     let folder = tempfile::tempdir().unwrap();
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let server = Guichet::start(&folder.path().join("data"), Some(smtp.port));
     let mut browser = Browser::new();
 
@@ -210,7 +210,7 @@ fn forms_refuse_requests_without_their_csrf_token() {
 #[test]
 fn sign_up_answers_the_same_whether_the_address_has_an_account_or_not() {
     let folder = tempfile::tempdir().unwrap();
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let server = Guichet::start(&folder.path().join("data"), Some(smtp.port));
     let fields = [
         ("last_name", "Martin"),
@@ -290,7 +290,7 @@ fn without_smtp_the_activation_link_is_in_the_log() {
 fn the_email_changes_once_the_new_address_is_confirmed() {
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let server = Guichet::start(&data, Some(smtp.port));
     let mut browser = Browser::new();
     browser.submit(

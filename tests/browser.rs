@@ -22,16 +22,17 @@ struct Chromedriver {
 
 impl Chromedriver {
     fn start() -> Self {
-        let port = free_port();
-        let process = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        let mut process = Command::new("chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (Debian package chromium-driver, installed by scripts/test.sh)");
-        wait_for("chromedriver", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let port = announced_port(
+            &mut process,
+            Log::Discarded,
+            "started successfully on port ",
+        );
         Self { process, port }
     }
 }
@@ -362,7 +363,7 @@ impl Journey {
 fn the_manual_journey_in_a_real_browser() {
     let folder = tempfile::tempdir().unwrap();
     let (pdf, png) = real_files(folder.path());
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let definition = osu_copy(&folder.path().join("definition"), open_campaign);
     let server = Guichet::launch_on(
         &definition,
@@ -620,7 +621,7 @@ impl Journey {
 fn the_staff_procedure_in_a_real_browser() {
     let folder = tempfile::tempdir().unwrap();
     let (pdf, _) = real_files(folder.path());
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let definition = osu_copy(&folder.path().join("definition"), open_campaign);
     let data = folder.path().join("data");
     // Bruno sent his application before (under the same procedure).
@@ -795,7 +796,7 @@ fn the_staff_procedure_in_a_real_browser() {
 fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
     let folder = tempfile::tempdir().unwrap();
     let (pdf, _) = real_files(folder.path());
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let definition = doctoral_school_open(&folder.path().join("definition"));
     let server = Guichet::launch_on(
         &definition,
@@ -963,7 +964,7 @@ fn a_referee_sends_a_letter_through_the_mailed_link_in_a_real_browser() {
 fn a_complementary_form_answered_online_reaches_the_commission_and_the_pdf() {
     let folder = tempfile::tempdir().unwrap();
     let (pdf, _) = real_files(folder.path());
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let definition = osu_copy(&folder.path().join("definition"), open_campaign);
     let data = folder.path().join("data");
     let committee = add_staff(
@@ -1221,7 +1222,7 @@ fn fifty_dossiers_as_one_zip_with_the_progress_seen_advancing_in_a_real_browser(
 #[test]
 fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in_a_real_browser() {
     let folder = tempfile::tempdir().unwrap();
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     // The OSU file as it is (its scenarios pass), served inside its campaign.
     let definition = osu_copy(&folder.path().join("definition"), |text| text);
     let original = std::fs::read_to_string(&definition).unwrap();
@@ -1555,22 +1556,19 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
 
 #[test]
 fn the_preview_of_a_file_and_its_candidate_pages_pass_axe_core() {
-    let port = free_port();
     let mut preview = Command::new(env!("CARGO_BIN_EXE_guichet"))
         .current_dir(repository())
         .args([
             "preview",
             "definitions/osu-pytheas.yaml",
             "--addr",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
         ])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let port = announced_port(&mut preview, Log::Discarded, "preview on http://127.0.0.1:");
     let base = format!("http://127.0.0.1:{port}");
-    wait_for("the preview", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
     let driver = Chromedriver::start();
     in_browser(async {
         let mut journey = Journey::start_at(&driver, base, "preview-").await;

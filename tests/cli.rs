@@ -463,7 +463,6 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
         "{minimal}tests:\n  - name: sent\n    steps:\n      - apply: master\n      - {{ do: upload, piece: cv }}\n      - {{ do: transmit, expect: {{ mails: [received] }} }}\n"
     );
     std::fs::write(&file, &with_scenario).unwrap();
-    let port = serving::free_port();
     // The preview's throwaway data directory is made here, to see it go.
     let temporary = folder.path().join("tmp");
     std::fs::create_dir(&temporary).unwrap();
@@ -476,15 +475,15 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
     };
     let mut preview = Command::new(env!("CARGO_BIN_EXE_guichet"))
         .env("TMPDIR", &temporary)
-        .args([
-            "preview",
-            file.to_str().unwrap(),
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(std::process::Stdio::null())
+        .args(["preview", file.to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let port = serving::announced_port(
+        &mut preview,
+        serving::Log::Discarded,
+        "preview on http://127.0.0.1:",
+    );
     let get_at = |path: &str| -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

@@ -16,7 +16,7 @@ fn queued_mails_are_delivered_through_smtp_in_utf8_with_both_parts() {
     let data = folder.path().join("data");
     let ids = queue_mails(&data);
     assert_eq!(ids.len(), 3);
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let server = Guichet::start(&data, Some(smtp.port));
     wait_for("three mails", || smtp.received().len() == 3);
     server.stop();
@@ -79,7 +79,7 @@ fn mails_queued_while_smtp_is_down_arrive_exactly_once_after_a_restart() {
     assert_eq!(outbox(&data), ids);
 
     // SMTP comes back, and so does guichet: every mail arrives, once.
-    let smtp = SmtpServer::start(smtp_port, &folder.path().join("maildir"));
+    let smtp = SmtpServer::start_on(smtp_port, &folder.path().join("maildir"));
     let server = Guichet::start(&data, Some(smtp_port));
     wait_for("three mails", || smtp.received().len() == 3);
     std::thread::sleep(Duration::from_secs(2));

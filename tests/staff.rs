@@ -1445,7 +1445,7 @@ fn a_published_decision_mails_its_letter_as_pdf_and_the_candidate_downloads_the_
     drop(engine);
 
     let link = add_staff(&data, "scolarite@osu.example", "gestionnaire", "*", false);
-    let smtp = SmtpServer::start(free_port(), &folder.path().join("maildir"));
+    let smtp = SmtpServer::start(&folder.path().join("maildir"));
     let server = Guichet::launch(&data, Some(smtp.port), &IN_CAMPAIGN, Log::Discarded);
     let mut decision = Value::Null;
     wait_for("the decision's mail", || {

@@ -7,8 +7,8 @@ use guichet_engine::{
     Actor, Candidate, Command as EngineCommand, Definition, Engine, FileRef, SledStore,
 };
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -49,26 +49,47 @@ pub struct SmtpServer {
     pub maildir: PathBuf,
 }
 
+/// aiosmtpd's Maildir server on the port given (0: one the system
+/// chooses), which it prints once it listens.
+const SMTP_SERVER: &str = r#"
+import asyncio, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP
+
+async def serve(port, maildir):
+    handler = Mailbox(maildir)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler), '127.0.0.1', port)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(serve(int(sys.argv[1]), sys.argv[2]))
+"#;
+
 impl SmtpServer {
-    pub fn start(port: u16, maildir: &Path) -> Self {
-        let process = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+    /// A server on a port the system chooses (a port found free here and
+    /// bound later could be taken meanwhile by a test running beside).
+    pub fn start(maildir: &Path) -> Self {
+        Self::start_on(0, maildir)
+    }
+
+    /// A server on `port`, for a test that needs it to come back on the
+    /// same one.
+    pub fn start_on(port: u16, maildir: &Path) -> Self {
+        let mut process = Command::new("python3")
+            .args(["-c", SMTP_SERVER, &port.to_string()])
             .arg(maildir)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 -m aiosmtpd (installed by .ci/run) starts");
-        wait_for("the SMTP server", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+            .expect("python3 with aiosmtpd (installed by scripts/test.sh) starts");
+        let mut listening = String::new();
+        let output = process.stdout.take().unwrap();
+        let _ = BufReader::new(output).read_line(&mut listening);
+        let Ok(port) = listening.trim().parse() else {
+            let _ = process.kill();
+            panic!("the SMTP server did not start: {:?}", process.wait());
+        };
         Self {
             process,
             port,
@@ -137,10 +158,13 @@ impl From<std::fs::File> for Log {
     }
 }
 
-/// Copies the server's log from `output` into `log` as it comes, and sends
-/// the port of its `serving` line.
-fn forward_log(output: impl Read + Send + 'static, log: Log) -> mpsc::Receiver<u16> {
-    let (port, served) = mpsc::channel();
+/// The port `process` says it listens on, in the line of its standard
+/// output where `before_port` comes just before the port's digits; its
+/// output goes on into `log` as it comes. Panics if it stops, or says
+/// nothing of it within a minute.
+pub fn announced_port(process: &mut Child, log: Log, before_port: &'static str) -> u16 {
+    let output = process.stdout.take().expect("a piped standard output");
+    let (port, announced) = mpsc::channel();
     std::thread::spawn(move || {
         let mut sink: Box<dyn Write + Send> = match log {
             Log::Discarded => Box::new(std::io::sink()),
@@ -150,22 +174,22 @@ fn forward_log(output: impl Read + Send + 'static, log: Log) -> mpsc::Receiver<u
         let mut line = String::new();
         while output.read_line(&mut line).unwrap_or(0) > 0 {
             let _ = sink.write_all(line.as_bytes());
-            if let Some(bound) = served_port(&line) {
-                let _ = port.send(bound);
-                let _ = std::io::copy(&mut output, &mut sink);
-                return;
+            if let Some((_, after)) = line.split_once(before_port) {
+                let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(bound) = digits.parse::<u16>() {
+                    let _ = port.send(bound);
+                }
             }
             line.clear();
         }
     });
-    served
-}
-
-/// The port of the log's `serving address=127.0.0.1:PORT` line.
-fn served_port(line: &str) -> Option<u16> {
-    let (_, after) = line.split_once(" serving address=127.0.0.1:")?;
-    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    match announced.recv_timeout(Duration::from_secs(60)) {
+        Ok(port) => port,
+        Err(_) => {
+            let _ = process.kill();
+            panic!("stopped or hung before listening: {:?}", process.wait());
+        }
+    }
 }
 
 /// The `guichet serve` process.
@@ -224,15 +248,7 @@ impl Guichet {
             command.args(["--smtp", &format!("smtp://127.0.0.1:{smtp}")]);
         }
         let mut process = command.spawn().unwrap();
-        let output = process.stdout.take().unwrap();
-        let port = forward_log(output, log.into());
-        let Ok(port) = port.recv_timeout(Duration::from_secs(60)) else {
-            let _ = process.kill();
-            panic!(
-                "the server stopped or hung before serving: {:?}",
-                process.wait()
-            );
-        };
+        let port = announced_port(&mut process, log.into(), " serving address=127.0.0.1:");
         let server = Self { process, port };
         wait_for("the server", || server.get("/health", &[]).0 == 200);
         server
