@@ -715,12 +715,29 @@ fn the_staff_procedure_in_a_real_browser() {
         j.submit().await;
         assert!(j.text().await.contains("Réceptionné"));
 
-        // The officer accepts the new CV; both dossiers are complete.
+        // The officer accepts the new CV in a second tab; the first tab's
+        // page is then older than that, and its action is not taken but
+        // says what changed, with the page as it is now, from which it is.
+        j.open_candidature("Zoé").await;
+        let first_tab = j.client.window().await.unwrap();
+        let second_tab = j.client.new_window(true).await.unwrap().handle;
+        j.client.switch_to_window(second_tab).await.unwrap();
         j.open_candidature("Zoé").await;
         j.click_and_wait("form[action*='pieces/cv/valider_piece'] button")
             .await;
+        j.client.close_window().await.unwrap();
+        j.client.switch_to_window(first_tab).await.unwrap();
         j.click_and_wait("form[action*='transitions/declarer_complet'] button")
             .await;
+        let refused = j.text().await;
+        assert!(
+            refused.contains("Rien n'a été fait") && !refused.contains("Complet"),
+            "{refused}"
+        );
+        j.check("candidature-changee-entre-temps").await;
+        j.click_and_wait("form[action*='transitions/declarer_complet'] button")
+            .await;
+        assert!(j.text().await.contains("Complet"));
         j.open_candidature("Bruno").await;
         j.click_and_wait("form[action*='transitions/declarer_complet'] button")
             .await;
