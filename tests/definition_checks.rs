@@ -679,6 +679,47 @@ fn a_state_is_shown_to_staff_roles_only() {
     assert!(hint.contains("staff"), "{hint}");
 }
 
+/// A deadline's transition back into the deadline's own state starts its
+/// count anew: it would run again and again, a mail each time.
+#[test]
+fn a_deadline_that_would_restart_itself_without_end_is_refused() {
+    let looping = edit(
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }
+    - { id: again, label: Again, from: received, to: received, by: system, mails: [{ mail: received }] }
+  deadlines:
+    - { id: nudge, label: Nudge, in: received, after: 1 minute, do: again }",
+    )
+    .replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
+    let (line, _, message, hint) = single(&looping);
+    assert_eq!(line, line_of(&looping, "id: nudge"));
+    assert!(
+        message.contains("`nudge` runs `again`, which leads back to `received`")
+            && message.contains("after 1 minute again, without end"),
+        "{message}"
+    );
+    assert!(hint.contains("`when:`"), "{hint}");
+    // A date past: at every pass.
+    let dated = looping.replace("after: 1 minute", "at: 2027-04-01");
+    let (_, _, message, _) = single(&dated);
+    assert!(
+        message.contains("at every pass of the scheduler"),
+        "{message}"
+    );
+    // Leading elsewhere, or with a condition the transition can end: kept.
+    let elsewhere = looping.replace("to: received, by: system", "to: closed, by: system");
+    assert_eq!(problems(&elsewhere), Vec::new());
+    let conditioned = looping.replace(
+        "after: 1 minute, do: again",
+        "after: 1 minute, do: again, when: \"candidature.data.nudged != true\"",
+    );
+    let conditioned = conditioned.replace(
+        "by: system, mails: [{ mail: received }]",
+        "by: system, mails: [{ mail: received }], set: { nudged: \"true\" }",
+    );
+    assert_eq!(problems(&conditioned), Vec::new());
+}
+
 #[test]
 fn a_deadline_may_fall_on_a_date_the_candidature_holds() {
     let with_input = edit(

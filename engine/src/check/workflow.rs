@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use super::{identifier, Checker};
 use crate::context::shape::{self, Shape};
-use crate::model::{FieldType, MailSubject, OneOrMany, RoleDef, RoleKind};
+use crate::model::{DeadlineDef, FieldType, MailSubject, OneOrMany, RoleDef, RoleKind};
 use crate::units::parse_duration;
 use crate::yaml::escape_segment;
 
@@ -536,6 +536,7 @@ impl Checker<'_> {
             }
             if let Some(action) = &deadline.action {
                 self.system_transition(&format!("{at}/do"), action, Some(&deadline.states));
+                self.not_its_own_restart(&format!("{at}/do"), deadline, action);
             }
             if let Some(mail) = &deadline.mail {
                 if !mails.contains(&mail.as_str()) {
@@ -556,6 +557,36 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// Checks that `deadline`'s transition `action` does not lead back into
+    /// one of the deadline's states while nothing can end it: a transition
+    /// starts the deadline's count anew, so it would run again after its
+    /// delay (or, its date past, at the scheduler's next pass), without end,
+    /// with its mails each time. A `when:` the transition can make false
+    /// ends it, and is left to the author.
+    fn not_its_own_restart(&mut self, pointer: &str, deadline: &DeadlineDef, action: &str) {
+        let transitions = &self.def.workflow.transitions;
+        let Some(transition) = transitions.iter().find(|t| t.id == action) else {
+            return;
+        };
+        if deadline.when.is_some() || !deadline.states.ids().contains(&transition.to.as_str()) {
+            return;
+        }
+        let again = match &deadline.after {
+            Some(after) => format!("after {after} again"),
+            None => "at every pass of the scheduler, its date being past".to_owned(),
+        };
+        self.error(
+            pointer,
+            format!(
+                "deadline `{}` runs `{action}`, which leads back to `{}`, where the deadline counts anew: it would run {again}, without end",
+                deadline.id, transition.to
+            ),
+            format!(
+                "make `{action}` lead to a state the deadline is not `in:`, or give the deadline a `when:` that `{action}` makes false (with its `set:`)"
+            ),
+        );
     }
 
     /// Checks `field` is a value transitions give a candidature (an input or
