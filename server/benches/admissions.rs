@@ -371,15 +371,19 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// The process's peak resident memory, and what it holds now.
 fn peak_memory(process: &Child) -> String {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", process.id())).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .map_or("?".into(), |l| {
-            l.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
-        })
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map_or("?".into(), |l| {
+                l.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
+            })
+    };
+    format!("{} (now {})", field("VmHWM"), field("VmRSS"))
 }
 
 /// The server started by [`serve_and_list`]: stopped when dropped, so that

@@ -179,13 +179,11 @@ impl AppState {
         Arc::clone(&self.pdf_turns).acquire_owned().await
     }
 
-    /// Waits for the turn to select an export's rows, and to write them as
-    /// a workbook: one export at a time, held until what it returns is
-    /// dropped, by the thread doing that work. Every row of 100,000
-    /// candidatures selected and sorted takes some sixty megabytes, and
-    /// exports asked together would each take as much. A CSV's rows are
-    /// then streamed outside the turn, a few at a time, at the pace its
-    /// reader takes them.
+    /// Waits for the turn to make an export: one at a time, held until
+    /// what it returns is dropped, by the thread doing the work. Exports of
+    /// 100,000 candidatures asked together each held their selection and
+    /// the rows read again (three at once: 40 MB more than one). A CSV
+    /// read too slowly gives its turn up (see `staff::export`).
     pub async fn export_turn(
         &self,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {

@@ -27,6 +27,10 @@ use crate::web::state::AppState;
 /// Rows read and written between two chunks of a CSV export.
 const CHUNK: usize = 200;
 
+/// How long a CSV export waits for its reader to take a chunk (a few dozen
+/// kilobytes) before it gives up its turn and ends the download.
+const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The profile sections a member with `rights` reads, in order.
 fn sections<'d>(definition: &'d Definition, rights: &Rights) -> Vec<&'d SectionDef> {
     let all = definition.file().profile.iter();
@@ -173,11 +177,20 @@ impl futures_core::Stream for Chunks {
 /// `GET /staff/export.csv?…`: the view's candidatures, streamed.
 pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
     let (places, turn) = places(&staff, &pairs).await?;
-    drop(turn);
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
     let rights = staff.member.rights.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    let runtime = tokio::runtime::Handle::current();
+    // Sends a chunk; false once the reader is gone, or has taken none for
+    // READER_PATIENCE: the turn is then given up, and the stream ends.
+    let handed = move |sender: &tokio::sync::mpsc::Sender<_>, chunk| {
+        let sent = runtime.block_on(tokio::time::timeout(READER_PATIENCE, sender.send(chunk)));
+        matches!(sent, Ok(Ok(())))
+    };
     tokio::task::spawn_blocking(move || {
+        // Held to the last row: the rows read again fill memory too, and
+        // exports streamed together each held as much.
+        let _turn = turn;
         let write = |records: &mut dyn Iterator<Item = Result<Vec<String>, PageError>>| {
             let mut writer = csv::WriterBuilder::new()
                 .delimiter(b';')
@@ -201,14 +214,14 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
             head.extend(bytes);
             Bytes::from(head)
         });
-        if sender.blocking_send(first).is_err() {
+        if !handed(&sender, first) {
             return;
         }
         for chunk in places.chunks(CHUNK) {
             let bytes = write(&mut records(&state, &rights, chunk, lang));
             let failed = bytes.is_err();
             // A client gone, or a failure (sent as the stream's error): stop.
-            if sender.blocking_send(bytes.map(Bytes::from)).is_err() || failed {
+            if !handed(&sender, bytes.map(Bytes::from)) || failed {
                 return;
             }
         }
