@@ -21,6 +21,17 @@ fn guichet(args: &[&str]) -> std::process::Output {
 }
 
 /// The password link of a CLI run, on `server`'s port; the member signed in.
+/// The candidatures a bulk confirmation page's form names, as a browser
+/// sends them (the page escapes `/`).
+fn bulk_keys(confirmation: &Page) -> Vec<String> {
+    confirmation
+        .body
+        .split(r#"<input type="hidden" name="c" value=""#)
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].replace("&#x2f;", "/"))
+        .collect()
+}
+
 fn signed_in_staff(server: &Guichet, link: &str) -> Browser {
     let path = &link[link.find("/staff/").unwrap()..];
     let mut browser = Browser::new();
@@ -322,7 +333,40 @@ fn a_gestionnaire_lists_filters_acts_and_exports_within_their_scope() {
         !confirm.body.contains("Bruno"),
         "out of scope: not even named"
     );
-    let done = staff.post(&server.url("/staff/lot/appliquer"), &selection);
+    // The confirmation's form names each candidature at the version shown.
+    let shown = bulk_keys(&confirm);
+    assert_eq!(shown.len(), 1, "{}", confirm.body);
+    let confirmed = |staff: &mut Browser, keys: &[String]| {
+        let mut fields = vec![("csrf", csrf.as_str()), ("transition", "publier_avis")];
+        fields.extend(keys.iter().map(|key| ("c", key.as_str())));
+        staff.post(&server.url("/staff/lot/appliquer"), &fields)
+    };
+    // Meanwhile, a colleague notes something on Chloé's candidature (here
+    // the same member, from another tab): nothing is done over it unseen.
+    let chloe_path = format!("/staff/candidatures/{chloe}/c1");
+    let noted = staff.post(
+        &server.url(&format!("{chloe_path}/note")),
+        &[("csrf", &csrf), ("note", "Attendre le relevé de notes")],
+    );
+    assert_eq!(noted.status, 303, "{}", noted.body);
+    let stale = confirmed(&mut staff, &shown);
+    assert!(
+        stale.body.contains("0 candidature(s) changée(s)")
+            && stale
+                .body
+                .contains("a changé depuis la page de confirmation"),
+        "{}",
+        stale.body
+    );
+    assert!(staff
+        .get(&server.url(&chloe_path))
+        .body
+        .contains("Avis en cours"));
+    // Confirmed again, from the page as it is now: done.
+    let confirm = staff.post(&server.url("/staff/lot"), &selection);
+    let shown_now = bulk_keys(&confirm);
+    assert_ne!(shown_now, shown);
+    let done = confirmed(&mut staff, &shown_now);
     assert!(
         done.body.contains("1 candidature(s) changée(s)"),
         "{}",

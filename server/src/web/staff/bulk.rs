@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::extract::CsrfForm;
+use super::super::history::concerns;
 use super::super::words::refusal;
 use super::candidature::{actions_of, role_for};
 use super::list::bulk_transitions;
@@ -46,6 +47,9 @@ struct BulkPage {
 struct Selected {
     dossier: Dossier,
     candidature: String,
+    /// The dossier's version the confirmation page showed it at (none from
+    /// the list's own form).
+    shown_at: Option<u64>,
 }
 
 impl Selected {
@@ -60,9 +64,12 @@ impl Selected {
 fn selected(state: &AppState, staff: &Staff, keys: &[String]) -> Result<Vec<Selected>, PageError> {
     let mut found = Vec::new();
     for key in keys.iter().take(MAX_SELECTED) {
-        let Some((dossier_id, candidature)) = key.split_once('/') else {
+        // `dossier/candidature`, and `/version` from the confirmation page.
+        let mut parts = key.split('/');
+        let (Some(dossier_id), Some(candidature)) = (parts.next(), parts.next()) else {
             continue;
         };
+        let shown_at = parts.next().and_then(|version| version.parse().ok());
         let Some(dossier) = state.engine.dossier(dossier_id)? else {
             continue;
         };
@@ -76,6 +83,7 @@ fn selected(state: &AppState, staff: &Staff, keys: &[String]) -> Result<Vec<Sele
             found.push(Selected {
                 dossier,
                 candidature: candidature.to_owned(),
+                shown_at,
             });
         }
     }
@@ -94,8 +102,9 @@ fn line(
         .and_then(|c| definition.formation(&c.formation))
         .map_or(String::new(), |f| f.title.get(lang.code()).to_owned());
     let candidate = &selected.dossier.candidate;
+    let (dossier, version) = (&selected.dossier.id, selected.dossier.version);
     Line {
-        key: format!("{}/{}", selected.dossier.id, selected.candidature),
+        key: format!("{dossier}/{}/{version}", selected.candidature),
         name: format!(
             "{} {}",
             candidate.last_name.to_uppercase(),
@@ -138,6 +147,23 @@ fn decide(
             Err(words.map_or_else(|| lang.t("refused_now"), |w| w.get(lang.code()).to_owned()))
         }
     })
+}
+
+/// Whether anything happened to the selected candidature since the
+/// confirmation page showed it: the member confirmed what that page said,
+/// and a colleague's decision (or note) in between would otherwise be
+/// acted over unseen, as on a candidature's own page.
+fn changed_since_shown(state: &AppState, selected: &Selected) -> Result<bool, PageError> {
+    let (Some(shown_at), Some(candidature)) = (selected.shown_at, selected.candidature()) else {
+        return Ok(false);
+    };
+    if shown_at >= selected.dossier.version {
+        return Ok(false);
+    }
+    let history = state.engine.history(&selected.dossier.id)?;
+    Ok(history
+        .iter()
+        .any(|event| event.version > shown_at && concerns(event, candidature)))
 }
 
 /// The transition a bulk form names, if the member may use it in bulk.
@@ -184,6 +210,11 @@ async fn sort_out(staff: Staff, form: CsrfForm, perform: bool) -> PageResult {
             let lang = staff.visit.lang;
             let (mut changing, mut unchanged) = (Vec::new(), Vec::new());
             for one in selected(&worker, &staff, &keys)? {
+                if perform && changed_since_shown(&worker, &one)? {
+                    let reason = lang.t("staff_bulk_changed_meanwhile");
+                    unchanged.push(line(&worker, &one, Some(reason), lang));
+                    continue;
+                }
                 let role = match decide(&staff, &one, &id)? {
                     Ok(role) => role,
                     Err(reason) => {

@@ -75,6 +75,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_bulk_failed", "Non changées", "Not changed"),
     ("staff_bulk_not_here", "Candidature introuvable.", "Application not found."),
     ("staff_bulk_not_from_state", "Pas depuis ce statut, ou pas pour votre rôle.", "Not from this status, or not for your role."),
+    ("staff_bulk_changed_meanwhile", "Rien n'a été fait : cette candidature a changé depuis la page de confirmation. Ouvrez-la pour voir ce qui s'est passé.", "Nothing was done: this application changed since the confirmation page. Open it to see what happened."),
     ("staff_back_to_list", "Retour aux candidatures", "Back to the applications"),
     ("staff_back_to_candidature", "Retour à la candidature", "Back to the application"),
     ("staff_no_action", "Aucune action de votre rôle n'est possible depuis ce statut.", "Your role has no action from this status."),
