@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::web::archives::Jobs;
 use crate::web::session::{CsrfKey, LinkValidity, Throttle, WriteBudget};
-use crate::web::state::{pdfs_at_once, AppState, Clock, Face, UPLOAD_MEMORY_MIB};
+use crate::web::state::{AppState, Clock, Face, Turns};
 
 /// Settings of `guichet serve` (each also read from a `GUICHET_…` variable).
 #[derive(clap::Args, Debug)]
@@ -110,6 +110,7 @@ pub(crate) struct Shared<'a> {
     pub(crate) all: Arc<std::sync::OnceLock<Vec<std::sync::Weak<AppState>>>>,
     pub(crate) throttle: Arc<Throttle>,
     pub(crate) writes: Arc<WriteBudget>,
+    pub(crate) turns: Arc<Turns>,
 }
 
 /// Where procedure `id` keeps its store, files and mails.
@@ -173,13 +174,23 @@ pub(crate) fn procedure_state(
         log_links: options.smtp.is_none(),
         mail_wake: Arc::new(Notify::new()),
         definition_file: file.to_owned(),
-        upload_turns: tokio::sync::Semaphore::new(UPLOAD_MEMORY_MIB as usize),
-        pdf_turns: Arc::new(tokio::sync::Semaphore::new(pdfs_at_once())),
-        export_turns: Arc::new(tokio::sync::Semaphore::new(1)),
+        turns: Arc::clone(&shared.turns),
         publications: std::sync::Mutex::default(),
         archives: Jobs::new(folder.join("archives"), options.archive_max)
             .with_context(|| format!("emptying {}", folder.join("archives").display()))?,
     }))
+}
+
+/// The server's settings at their defaults, but for `named` (arguments of
+/// `guichet serve`).
+fn default_options(named: &[&std::ffi::OsStr]) -> anyhow::Result<ServeOptions> {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        options: ServeOptions,
+    }
+    let arguments = std::iter::once("guichet".as_ref()).chain(named.iter().copied());
+    Ok(<Defaults as clap::Parser>::try_parse_from(arguments)?.options)
 }
 
 /// The state of procedure `definition` alone on the throwaway data
@@ -190,17 +201,8 @@ pub fn preview_state(
     definition: Definition,
     data: &std::path::Path,
 ) -> anyhow::Result<Arc<AppState>> {
-    /// The server's settings at their defaults.
-    #[derive(clap::Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        options: ServeOptions,
-    }
     let named = [file.as_os_str(), "--data".as_ref(), data.as_os_str()];
-    let defaults = <Defaults as clap::Parser>::try_parse_from(
-        std::iter::once("guichet".as_ref()).chain(named),
-    )?;
-    let options = defaults.options;
+    let options = default_options(&named)?;
     let accounts = crate::account_store::AccountStore::open(&data.join("accounts"))?;
     let staff = crate::staff_store::StaffStore::open(&data.join("staff"))?;
     let (_stop, stopped) = watch::channel(false);
@@ -216,6 +218,7 @@ pub fn preview_state(
         all: Arc::default(),
         throttle: Arc::default(),
         writes: Arc::default(),
+        turns: Arc::default(),
     };
     let state = procedure_state(&shared, file, definition)?;
     let face = Face::preview_of(&state.engine.definition())?;
@@ -224,4 +227,53 @@ pub fn preview_state(
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = face;
     Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory of uploads, the processors making PDFs and the exports
+    /// at once are bounded for the whole server: a server of several
+    /// procedures does not give each its own share.
+    #[test]
+    fn the_procedures_of_a_server_share_its_turns() -> anyhow::Result<()> {
+        let data = tempfile::tempdir()?;
+        let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let files = [
+            repository.join("definitions/osu-pytheas.yaml"),
+            repository.join("tests/fixtures/minimal.yaml"),
+        ];
+        let options = default_options(&[
+            files[0].as_os_str(),
+            files[1].as_os_str(),
+            "--data".as_ref(),
+            data.path().as_os_str(),
+        ])?;
+        let accounts = crate::account_store::AccountStore::open(&data.path().join("accounts"))?;
+        let staff = crate::staff_store::StaffStore::open(&data.path().join("staff"))?;
+        let (_stop, stopped) = watch::channel(false);
+        let shared = Shared {
+            options: &options,
+            base_url: "http://127.0.0.1:8080",
+            several: true,
+            accounts: &accounts,
+            staff: &staff,
+            clock: Clock::default(),
+            stopped: &stopped,
+            all: Arc::default(),
+            throttle: Arc::default(),
+            writes: Arc::default(),
+            turns: Arc::default(),
+        };
+        let states = files
+            .iter()
+            .map(|file| procedure_state(&shared, file, Definition::load(file)?))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        assert!(Arc::ptr_eq(&states[0].turns, &states[1].turns));
+        // The export one procedure makes, the other waits for.
+        let _export = states[0].turns.exports.try_acquire()?;
+        assert!(states[1].turns.exports.try_acquire().is_err());
+        Ok(())
+    }
 }

@@ -183,6 +183,7 @@ async fn serve(
         all: Arc::default(),
         throttle: Arc::default(),
         writes: Arc::default(),
+        turns: Arc::default(),
     };
     let mut served = Vec::new();
     let mut files = Vec::new();

@@ -86,14 +86,33 @@ pub struct AppState {
     pub archives: super::archives::Jobs,
     /// The definition file served, which the editor's publications rewrite.
     pub definition_file: std::path::PathBuf,
-    /// Turns to receive an upload (see [`AppState::upload_turn`]).
-    pub upload_turns: tokio::sync::Semaphore,
-    /// Turns to make a dossier's PDF (see [`AppState::pdf_turn`]).
-    pub pdf_turns: Arc<tokio::sync::Semaphore>,
-    /// The turn to select an export's rows (see [`AppState::export_turn`]).
-    pub export_turns: Arc<tokio::sync::Semaphore>,
+    /// Turns for the uploads, PDFs and exports, the whole server's.
+    pub turns: Arc<Turns>,
     /// The turn to publish (see [`AppState::publication_turn`]).
     pub publications: std::sync::Mutex<()>,
+}
+
+/// Work that holds memory or processors, taken in turns by the requests of
+/// every procedure a server serves: the bounds are the server's, not each
+/// procedure's (see [`AppState::upload_turn`], [`AppState::pdf_turn`],
+/// [`AppState::export_turn`]).
+pub struct Turns {
+    /// Shares of [`UPLOAD_MEMORY_MIB`].
+    pub uploads: tokio::sync::Semaphore,
+    /// [`pdfs_at_once`] turns.
+    pub pdfs: Arc<tokio::sync::Semaphore>,
+    /// One export at a time.
+    pub exports: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self {
+            uploads: tokio::sync::Semaphore::new(UPLOAD_MEMORY_MIB as usize),
+            pdfs: Arc::new(tokio::sync::Semaphore::new(pdfs_at_once())),
+            exports: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
 }
 
 /// What the pages speak, from one version of the definition.
@@ -164,7 +183,7 @@ impl AppState {
         &self,
         limit: u64,
     ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
-        self.upload_turns.acquire_many(upload_share(limit)).await
+        self.turns.uploads.acquire_many(upload_share(limit)).await
     }
 
     /// Waits for a turn to make a dossier's PDF (one of [`pdfs_at_once`]),
@@ -176,7 +195,7 @@ impl AppState {
     pub async fn pdf_turn(
         &self,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
-        Arc::clone(&self.pdf_turns).acquire_owned().await
+        Arc::clone(&self.turns.pdfs).acquire_owned().await
     }
 
     /// Waits for the turn to make an export: one at a time, held until
@@ -187,7 +206,7 @@ impl AppState {
     pub async fn export_turn(
         &self,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
-        Arc::clone(&self.export_turns).acquire_owned().await
+        Arc::clone(&self.turns.exports).acquire_owned().await
     }
 
     /// Waits for the turn to publish a version, held until what it returns
@@ -465,14 +484,14 @@ impl AppState {
 /// (see [`AppState::apply_as_owner`]).
 const OWN_COMMAND_ATTEMPTS: usize = 4;
 
-/// The memory a procedure's uploads in progress may hold, in MiB; the
+/// The memory the server's uploads in progress may hold, in MiB; the
 /// others wait their turn before their body is read (their bytes wait in
 /// the connection). Each upload is held whole in memory while it is
 /// checked and stored: this bounds that memory when hundreds arrive
 /// together on the last day, whatever the pieces' limits.
 pub const UPLOAD_MEMORY_MIB: u32 = 32;
 
-/// Dossiers' PDFs made at once by a procedure: half the processors, at
+/// Dossiers' PDFs made at once by a server: half the processors, at
 /// least one; the others wait their turn.
 pub fn pdfs_at_once() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
