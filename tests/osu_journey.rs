@@ -521,3 +521,59 @@ fn when_the_clock_jumps_past_a_reminder_and_its_deadline_only_the_deadline_acts(
     let ran: Vec<&str> = handled.iter().map(|(d, _)| d.deadline.as_str()).collect();
     assert_eq!(ran, ["relance_confirmation"]);
 }
+
+/// A waiting list's `rank` that fails for some candidatures (here a
+/// division by zero at rank 1) ranks them last: every command on them still
+/// goes through, the staff's and the withdrawal freeing a place, and
+/// `guichet test`'s scenarios say what failed.
+#[test]
+fn a_rank_failing_for_some_candidatures_ranks_them_last_and_refuses_nothing() {
+    let text = std::fs::read_to_string(support::osu_path()).unwrap();
+    let failing = text.replace(
+        r#"rank: "candidature.data.rang""#,
+        r#"rank: "10 / (candidature.data.rang - 1)""#,
+    );
+    assert_ne!(failing, text);
+    let bundle = guichet_engine::Bundle::with_text(&support::osu_path(), failing);
+    let definition = std::sync::Arc::new(guichet_engine::Definition::from_bundle(bundle).unwrap());
+    let failures: Vec<String> = guichet_engine::run_scenarios(&definition)
+        .into_iter()
+        .filter_map(|report| report.failure.map(|failure| failure.reason))
+        .collect();
+    assert!(
+        failures.iter().any(
+            |reason| reason.contains("its `rank` failed for candidature `c1`")
+                && reason.contains("Division by zero")
+        ),
+        "{failures:#?}"
+    );
+
+    let folder = tempfile::tempdir().unwrap();
+    let engine = Engine::open_shared(definition, SledStore::open(folder.path()).unwrap()).unwrap();
+    let now = at("2027-05-02T10:00:00Z");
+    let admitted = decided(&engine, "alice", json!({"avis": "favorable"}), now);
+    // Chloé's rank fails: her decision is still entered and published.
+    let chloe = decided(
+        &engine,
+        "chloe",
+        json!({"avis": "liste_complementaire", "rang": 1}),
+        now,
+    );
+    let bruno = decided(
+        &engine,
+        "bruno",
+        json!({"avis": "liste_complementaire", "rang": 2}),
+        now,
+    );
+    assert_eq!(state(&engine, &chloe), "avis_publie");
+    let withdrawal = act(
+        &engine,
+        &admitted,
+        &Actor::new("candidat", "alice"),
+        transition("c1", "se_desister", json!({})),
+        now,
+    )
+    .unwrap();
+    let promoted = withdrawal.follow_ups[0].as_ref().unwrap();
+    assert_eq!(promoted.dossier.id, bruno, "the failed rank goes last");
+}

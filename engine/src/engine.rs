@@ -57,7 +57,27 @@ fn indexed(
         now,
         workflow::index_expressions(definition),
     );
-    let mut waiting = Vec::new();
+    let (waiting, _failed) = waiting_places(definition, dossier, &mut contexts)?;
+    Ok(Indexed {
+        rows: crate::board::rows(definition, dossier, now)?,
+        deadlines: workflow::deadlines_with(definition, dossier, &mut contexts),
+        waiting,
+    })
+}
+
+/// The places `dossier`'s candidatures take on the waiting lists of
+/// `definition`'s promotion rules, and what could not be computed, in
+/// words: an `among` that fails on a candidature's values leaves it off
+/// that list, a `rank` that fails ranks it last. An expression wrong for
+/// some candidatures must not refuse every command on them, theirs and
+/// the staff's, as a deadline's `when` does not; `guichet test` shows the
+/// failures ([`Engine::waiting_list_failures`]).
+fn waiting_places(
+    definition: &Definition,
+    dossier: &Dossier,
+    contexts: &mut crate::context::CandidatureContexts,
+) -> Result<(Vec<Waiting>, Vec<String>), WorkflowError> {
+    let (mut waiting, mut failed) = (Vec::new(), Vec::new());
     for (rule, key) in definition.promotion_rules() {
         let from = definition
             .transition(&rule.action)
@@ -69,24 +89,49 @@ fn indexed(
                 continue;
             }
             let context = contexts.of(index, candidature)?;
-            if !definition.eval_bool(&rule.among, context)? {
-                continue;
+            let (rank, failure) = place_on_list(definition, rule, context);
+            if let Some((what, error)) = failure {
+                failed.push(format!(
+                    "the waiting list of `{}`: its `{what}` failed for candidature `{}` ({}): {}",
+                    rule.action,
+                    candidature.id,
+                    candidature.formation,
+                    crate::with_causes(&error)
+                ));
             }
-            let rank = definition.eval_value(&rule.rank, context)?;
+            let Some(rank) = rank else {
+                continue;
+            };
             waiting.push(Waiting {
                 rule: key.to_owned(),
                 formation: candidature.formation.clone(),
-                rank: rank.as_f64().unwrap_or(f64::INFINITY),
+                rank,
                 dossier: dossier.id.clone(),
                 candidature: candidature.id.clone(),
             });
         }
     }
-    Ok(Indexed {
-        rows: crate::board::rows(definition, dossier, now)?,
-        deadlines: workflow::deadlines_with(definition, dossier, &mut contexts),
-        waiting,
-    })
+    Ok((waiting, failed))
+}
+
+/// The rank on `rule`'s waiting list of the candidature `context` is of,
+/// or `None` when it is not on it; and, if one failed, which of the two
+/// expressions it was and its error: a failed `among` leaves the
+/// candidature off the list, a failed `rank` ranks it last.
+fn place_on_list(
+    definition: &Definition,
+    rule: &PromoteDef,
+    context: &serde_json::Value,
+) -> (Option<f64>, Option<(&'static str, crate::ScriptError)>) {
+    match definition.eval_bool(&rule.among, context) {
+        Ok(true) => {}
+        Ok(false) => return (None, None),
+        Err(error) => return (None, Some(("among", error))),
+    }
+    match definition.eval_value(&rule.rank, context) {
+        Ok(rank) => (Some(rank.as_f64().unwrap_or(f64::INFINITY)), None),
+        Err(error) => (Some(f64::INFINITY), Some(("rank", error))),
+    }
 }
 
 /// The distinct promotion rules of `definition` (two transitions sharing
@@ -227,6 +272,24 @@ impl<S: Store> Engine<S> {
     pub fn indexed(&self, dossier: &Dossier, now: Timestamp) -> Result<Indexed, EngineError> {
         let definition = self.definition_of(dossier)?;
         Ok(indexed(&definition, dossier, now)?)
+    }
+
+    /// What could not be computed of `dossier`'s places on waiting lists
+    /// (see [`waiting_places`]), in words: empty when every `among` and
+    /// `rank` could be.
+    pub fn waiting_list_failures(
+        &self,
+        dossier: &Dossier,
+        now: Timestamp,
+    ) -> Result<Vec<String>, EngineError> {
+        let definition = self.definition_of(dossier)?;
+        let mut contexts = crate::context::CandidatureContexts::reading(
+            &definition,
+            dossier,
+            now,
+            workflow::index_expressions(&definition),
+        );
+        Ok(waiting_places(&definition, dossier, &mut contexts)?.1)
     }
 
     /// The current definition: the version new dossiers start under.
@@ -610,18 +673,9 @@ impl<S: Store> Engine<S> {
         let context =
             crate::context::candidature_context_for(definition, &dossier, candidature, now, &needs)
                 .map_err(WorkflowError::from)?;
-        if !definition
-            .eval_bool(&rule.among, &context)
-            .map_err(WorkflowError::from)?
-        {
-            return Ok(None);
-        }
-        let rank = definition
-            .eval_value(&rule.rank, &context)
-            .map_err(WorkflowError::from)?
-            .as_f64()
-            .unwrap_or(f64::INFINITY);
-        Ok(Some((dossier, candidature_id, rank)))
+        // As the index reads it (a failed expression is the index's to tell).
+        let (rank, _failure) = place_on_list(definition, rule, &context);
+        Ok(rank.map(|rank| (dossier, candidature_id, rank)))
     }
 
     /// Decides who gets a freed place: the best-ranked candidature of the

@@ -161,11 +161,35 @@ impl Player<'_> {
         }
         player.current = 0;
         for (number, step) in scenario.steps.iter().enumerate() {
+            let pointer = format!("/tests/{index}/steps/{number}");
             player
                 .step(step)
-                .map_err(|reason| at(format!("/tests/{index}/steps/{number}"), reason))?;
+                .map_err(|reason| at(pointer.clone(), reason))?;
+            player
+                .waiting_lists_computed()
+                .map_err(|reason| at(pointer, reason))?;
         }
         Ok(player.queued)
+    }
+
+    /// Fails when a waiting list's `among` or `rank` could not be computed
+    /// for a candidate's dossier: the engine leaves the candidature off the
+    /// list, or ranks it last, and goes on, so the author learns it here.
+    fn waiting_lists_computed(&self) -> Result<(), String> {
+        for played in &self.candidates {
+            let found = self.engine.dossier(&played.dossier);
+            let Some(dossier) = found.map_err(|e| with_causes(&e))? else {
+                continue;
+            };
+            let failures = self
+                .engine
+                .waiting_list_failures(&dossier, self.now)
+                .map_err(|e| with_causes(&e))?;
+            if !failures.is_empty() {
+                return Err(failures.join("; "));
+            }
+        }
+        Ok(())
     }
 
     /// A new candidate with a dossier, who the next steps are about.

@@ -239,11 +239,14 @@ mod tests {
     #[test]
     fn the_procedures_of_a_server_share_its_turns() -> anyhow::Result<()> {
         let data = tempfile::tempdir()?;
-        let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let files = [
-            repository.join("definitions/osu-pytheas.yaml"),
-            repository.join("tests/fixtures/minimal.yaml"),
-        ];
+        let minimal =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/minimal.yaml");
+        let other = data.path().join("other.yaml");
+        std::fs::write(
+            &other,
+            std::fs::read_to_string(&minimal)?.replace("id: minimal", "id: other"),
+        )?;
+        let files = [minimal, other];
         let options = default_options(&[
             files[0].as_os_str(),
             files[1].as_os_str(),
