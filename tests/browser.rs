@@ -1498,6 +1498,25 @@ fn an_administrator_edits_checks_reviews_publishes_and_restores_the_procedure_in
         j.check("editeur-page-candidature").await;
         j.client.close_window().await.unwrap();
         j.client.switch_to_window(review_window).await.unwrap();
+        // Meanwhile, the file is changed on the server and reloaded: the
+        // review no longer says what publishing would change. Shown again
+        // against the version now in service, then published from there.
+        std::fs::write(&definition, format!("{original}# changed on the server\n")).unwrap();
+        let reload = Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .args(["reload", "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(reload.status.success(), "{reload:?}");
+        wait_for("the file reloaded", || health(&server) != first);
+        j.click_and_wait("form[action*='editeur/publier'] button")
+            .await;
+        let again = j.text().await;
+        assert!(
+            again.contains("Rien n'a été publié") && again.contains("+ piece `attestation_stage`"),
+            "{again}"
+        );
+        j.check("editeur-relecture-depassee").await;
         j.click_and_wait("form[action*='editeur/publier'] button")
             .await;
         assert!(
