@@ -31,6 +31,10 @@ const CHUNK: usize = 200;
 /// kilobytes) before it gives up its turn and ends the download.
 const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The longest a CSV export holds its turn, however its reader paces it
+/// (100,000 candidatures, 27 MB, take four minutes at 1 Mbit/s).
+const LONGEST_DOWNLOAD: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The profile sections a member with `rights` reads, in order.
 fn sections<'d>(definition: &'d Definition, rights: &Rights) -> Vec<&'d SectionDef> {
     let all = definition.file().profile.iter();
@@ -181,10 +185,13 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
     let rights = staff.member.rights.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
     let runtime = tokio::runtime::Handle::current();
-    // Sends a chunk; false once the reader is gone, or has taken none for
-    // READER_PATIENCE: the turn is then given up, and the stream ends.
+    let ends = tokio::time::Instant::now() + LONGEST_DOWNLOAD;
+    // Sends a chunk; false once the reader is gone, has taken none for
+    // READER_PATIENCE, or the download has lasted LONGEST_DOWNLOAD: the
+    // turn is then given up, and the stream ends.
     let handed = move |sender: &tokio::sync::mpsc::Sender<_>, chunk| {
-        let sent = runtime.block_on(tokio::time::timeout(READER_PATIENCE, sender.send(chunk)));
+        let until = ends.min(tokio::time::Instant::now() + READER_PATIENCE);
+        let sent = runtime.block_on(tokio::time::timeout_at(until, sender.send(chunk)));
         matches!(sent, Ok(Ok(())))
     };
     tokio::task::spawn_blocking(move || {
