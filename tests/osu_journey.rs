@@ -342,32 +342,35 @@ fn decided(engine: &Engine<SledStore>, owner: &str, decision: Value, now: Timest
     dossier
 }
 
+/// Alice admitted, then Bruno and Chloé on the waiting list at ranks 2
+/// and 1 (their dossiers, in that order).
+fn admitted_and_waiting(engine: &Engine<SledStore>, now: Timestamp) -> [String; 3] {
+    let waiting = |owner: &str, rank: u32| {
+        let decision = json!({"avis": "liste_complementaire", "rang": rank});
+        decided(engine, owner, decision, now)
+    };
+    let admitted = decided(engine, "alice", json!({"avis": "favorable"}), now);
+    [admitted, waiting("bruno", 2), waiting("chloe", 1)]
+}
+
+/// Alice withdraws from the place she was admitted to.
+fn alice_withdraws(
+    engine: &Engine<SledStore>,
+    admitted: &str,
+    now: Timestamp,
+) -> guichet_engine::Outcome {
+    let alice = Actor::new("candidat", "alice");
+    let withdrawal = transition("c1", "se_desister", json!({}));
+    act(engine, admitted, &alice, withdrawal, now).unwrap()
+}
+
 #[test]
 fn a_withdrawal_gives_the_place_to_the_best_ranked_on_the_waiting_list() {
     let (_folder, engine) = support::open(osu());
     let now = at("2027-05-02T10:00:00Z");
-    let admitted = decided(&engine, "alice", json!({"avis": "favorable"}), now);
-    let second = decided(
-        &engine,
-        "bruno",
-        json!({"avis": "liste_complementaire", "rang": 2}),
-        now,
-    );
-    let first = decided(
-        &engine,
-        "chloe",
-        json!({"avis": "liste_complementaire", "rang": 1}),
-        now,
-    );
+    let [admitted, second, first] = admitted_and_waiting(&engine, now);
 
-    let withdrawal = act(
-        &engine,
-        &admitted,
-        &Actor::new("candidat", "alice"),
-        transition("c1", "se_desister", json!({})),
-        now,
-    )
-    .unwrap();
+    let withdrawal = alice_withdraws(&engine, &admitted, now);
     assert_eq!(
         ids(&withdrawal.mails),
         ["desistement", "alerte_desistement"]
@@ -551,29 +554,10 @@ fn a_rank_failing_for_some_candidatures_ranks_them_last_and_refuses_nothing() {
     let folder = tempfile::tempdir().unwrap();
     let engine = Engine::open_shared(definition, SledStore::open(folder.path()).unwrap()).unwrap();
     let now = at("2027-05-02T10:00:00Z");
-    let admitted = decided(&engine, "alice", json!({"avis": "favorable"}), now);
     // Chloé's rank fails: her decision is still entered and published.
-    let chloe = decided(
-        &engine,
-        "chloe",
-        json!({"avis": "liste_complementaire", "rang": 1}),
-        now,
-    );
-    let bruno = decided(
-        &engine,
-        "bruno",
-        json!({"avis": "liste_complementaire", "rang": 2}),
-        now,
-    );
+    let [admitted, bruno, chloe] = admitted_and_waiting(&engine, now);
     assert_eq!(state(&engine, &chloe), "avis_publie");
-    let withdrawal = act(
-        &engine,
-        &admitted,
-        &Actor::new("candidat", "alice"),
-        transition("c1", "se_desister", json!({})),
-        now,
-    )
-    .unwrap();
+    let withdrawal = alice_withdraws(&engine, &admitted, now);
     let promoted = withdrawal.follow_ups[0].as_ref().unwrap();
     assert_eq!(promoted.dossier.id, bruno, "the failed rank goes last");
 }
