@@ -154,11 +154,12 @@ async fn serve(
 ) -> anyhow::Result<()> {
     private_directory(&options.data)?;
     // Bound first, so that a port chosen by the system (`--addr
-    // 127.0.0.1:0`) is known to the links in mails and to the log.
-    let listener = tokio::net::TcpListener::bind(options.addr)
-        .await
-        .with_context(|| format!("listening on {}", options.addr))?;
-    let address = listener.local_addr()?;
+    // 127.0.0.1:0`) is known to the links in mails and to the log; listened
+    // on once the procedures are ready, connections being refused until
+    // then rather than left waiting.
+    let socket =
+        bound_socket(options.addr).with_context(|| format!("listening on {}", options.addr))?;
+    let address = socket.local_addr()?;
     let base_url = options
         .base_url
         .clone()
@@ -199,6 +200,9 @@ async fn serve(
         [one] => web::router(Arc::clone(one)),
         several => web::procedures_router(several)?,
     };
+    let listener = socket
+        .listen(1024)
+        .with_context(|| format!("listening on {address}"))?;
     tracing::info!(%address, %base_url, "serving");
     // `guichet reload` finds the server by this file.
     let pid_file = options.data.join(PID_FILE);
@@ -224,6 +228,19 @@ async fn serve(
     let _ = std::fs::remove_file(&pid_file);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A socket bound to `addr`, not yet listening, as the standard library's
+/// listener would bind it (the address reusable at once after a restart).
+fn bound_socket(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
 }
 
 /// The host part of a URL, for Message-IDs.
