@@ -720,6 +720,40 @@ fn a_deadline_that_would_restart_itself_without_end_is_refused() {
     assert_eq!(problems(&conditioned), Vec::new());
 }
 
+/// A promotion that changes nothing of the promoted candidature leaves it
+/// first on the waiting list: every place freed after would go to it.
+#[test]
+fn a_promotion_that_leaves_the_promoted_first_on_the_list_is_refused() {
+    let promoting = edit(
+        "    - { id: close, label: Close, from: received, to: closed, by: staff }",
+        "    - { id: close, label: Close, from: received, to: closed, by: staff, promote: { among: \"candidature.state == 'received'\", rank: \"1\", do: admit } }
+    - { id: admit, label: Admit, from: received, to: received, by: system }",
+    )
+    .replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
+    let (line, _, message, hint) = single(&promoting);
+    assert_eq!(line, line_of(&promoting, "promote:"));
+    assert!(
+        message.contains("promotion `admit` leaves the promoted candidature in `received`")
+            && message.contains("offered every place freed"),
+        "{message}"
+    );
+    assert!(hint.contains("`set:`"), "{hint}");
+    // Marked as promoted (and so off the list), or moved on: kept.
+    let marked = promoting
+        .replace(
+            "to: received, by: system }",
+            "to: received, by: system, set: { promoted: \"true\" } }",
+        )
+        .replace(
+            "among: \"candidature.state == 'received'\"",
+            "among: \"candidature.state == 'received' && candidature.data.promoted != true\"",
+        );
+    assert_ne!(marked, promoting);
+    assert_eq!(problems(&marked), Vec::new());
+    let moved = promoting.replace("to: received, by: system }", "to: closed, by: system }");
+    assert_eq!(problems(&moved), Vec::new());
+}
+
 #[test]
 fn a_deadline_may_fall_on_a_date_the_candidature_holds() {
     let with_input = edit(

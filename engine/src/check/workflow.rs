@@ -356,6 +356,7 @@ impl Checker<'_> {
                 self.expression(&format!("{at}/promote/among"), &promote.among, &candidature);
                 self.expression(&format!("{at}/promote/rank"), &promote.rank, &candidature);
                 self.system_transition(&format!("{at}/promote/do"), &promote.action, None);
+                self.promoted_leaves_the_list(&format!("{at}/promote/do"), &promote.action);
             }
         }
         let shape = shape::candidature_shape(def);
@@ -585,6 +586,34 @@ impl Checker<'_> {
             ),
             format!(
                 "make `{action}` lead to a state the deadline is not `in:`, or give the deadline a `when:` that `{action}` makes false (with its `set:`)"
+            ),
+        );
+    }
+
+    /// Checks that a promotion's transition `action` can take the promoted
+    /// candidature off the waiting list: one that leads back to a state it
+    /// starts from and changes nothing of the candidature leaves `among` as
+    /// true as it was, so the same candidature would head the list again and
+    /// be offered every place freed after, the others never.
+    fn promoted_leaves_the_list(&mut self, pointer: &str, action: &str) {
+        let transitions = &self.def.workflow.transitions;
+        let Some(transition) = transitions.iter().find(|t| t.id == action) else {
+            return;
+        };
+        let changes_something = !transition.set.is_empty()
+            || !transition.input.is_empty()
+            || !transition.pieces.is_empty();
+        if changes_something || !transition.from.ids().contains(&transition.to.as_str()) {
+            return;
+        }
+        self.error(
+            pointer,
+            format!(
+                "promotion `{action}` leaves the promoted candidature in `{}`, where `{action}` starts from, and changes nothing of it: it would stay first on the waiting list and be offered every place freed",
+                transition.to
+            ),
+            format!(
+                "give `{action}` a `set:` that makes the promotion's `among` false, or a `to:` it does not start from"
             ),
         );
     }
