@@ -634,6 +634,11 @@ const STAFF_ROLE: &str =
     "  - { id: staff, label: Staff, kind: staff, address: office@example.org }";
 const SYSTEM_ROLE: &str = "  - { id: system, label: Automatic, kind: system }";
 
+/// `text` with the system role declared after the staff role.
+fn with_system_role(text: &str) -> String {
+    text.replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"))
+}
+
 /// The scheduler handles deadlines as the system role: a reminder in a
 /// procedure without one would never be sent.
 #[test]
@@ -651,7 +656,7 @@ fn a_reminder_needs_a_system_role_to_send_it() {
         "{message}"
     );
     assert!(hint.contains("kind: system"), "{hint}");
-    let with_system = reminder.replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
+    let with_system = with_system_role(&reminder);
     assert_eq!(problems(&with_system), Vec::new());
 }
 
@@ -683,14 +688,13 @@ fn a_state_is_shown_to_staff_roles_only() {
 /// count anew: it would run again and again, a mail each time.
 #[test]
 fn a_deadline_that_would_restart_itself_without_end_is_refused() {
-    let looping = edit(
+    let looping = with_system_role(&edit(
         "    - { id: close, label: Close, from: received, to: closed, by: staff }",
         "    - { id: close, label: Close, from: received, to: closed, by: staff }
     - { id: again, label: Again, from: received, to: received, by: system, mails: [{ mail: received }] }
   deadlines:
     - { id: nudge, label: Nudge, in: received, after: 1 minute, do: again }",
-    )
-    .replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
+    ));
     let (line, _, message, hint) = single(&looping);
     assert_eq!(line, line_of(&looping, "id: nudge"));
     assert!(
@@ -724,12 +728,11 @@ fn a_deadline_that_would_restart_itself_without_end_is_refused() {
 /// first on the waiting list: every place freed after would go to it.
 #[test]
 fn a_promotion_that_leaves_the_promoted_first_on_the_list_is_refused() {
-    let promoting = edit(
+    let promoting = with_system_role(&edit(
         "    - { id: close, label: Close, from: received, to: closed, by: staff }",
         "    - { id: close, label: Close, from: received, to: closed, by: staff, promote: { among: \"candidature.state == 'received'\", rank: \"1\", do: admit } }
     - { id: admit, label: Admit, from: received, to: received, by: system }",
-    )
-    .replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
+    ));
     let (line, _, message, hint) = single(&promoting);
     assert_eq!(line, line_of(&promoting, "promote:"));
     assert!(
@@ -756,14 +759,13 @@ fn a_promotion_that_leaves_the_promoted_first_on_the_list_is_refused() {
 
 #[test]
 fn a_deadline_may_fall_on_a_date_the_candidature_holds() {
-    let with_input = edit(
+    let with_input = with_system_role(&edit(
         "    - { id: close, label: Close, from: received, to: closed, by: staff }",
         "    - { id: close, label: Close, from: received, to: closed, by: staff }
     - { id: invite, label: Invite, from: received, to: received, by: staff, input: [{ id: interview, type: date, label: Interview }] }
   deadlines:
     - { id: reminder, label: Reminder, in: received, at: candidature.data.interview, before: 1 day, mail: received }",
-    )
-    .replace(STAFF_ROLE, &format!("{STAFF_ROLE}\n{SYSTEM_ROLE}"));
+    ));
     assert_eq!(problems(&with_input), Vec::new());
     let (line, _, message, hint) = single(&with_input.replace(
         "at: candidature.data.interview",

@@ -1606,6 +1606,16 @@ fn osu_as_it_is(folder: &Path) -> (PathBuf, PathBuf) {
     (file, folder.join("data"))
 }
 
+/// The OSU file as it is, served inside its campaign with its log going to
+/// `log`, and an administrator signed in: where the editor's tests start.
+fn administered(folder: &Path, log: impl Into<Log>) -> (PathBuf, PathBuf, Guichet, Browser) {
+    let (file, data) = osu_as_it_is(folder);
+    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
+    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, log);
+    let office = signed_in_staff(&server, &admin);
+    (file, data, server, office)
+}
+
 /// `guichet reload`, then waits until the log says `expected` one more time.
 fn reload_and_wait(data: &Path, log: &Path, expected: &str) {
     let count = || {
@@ -1811,12 +1821,9 @@ fn editor_json(browser: &mut Browser, url: &str, token: &str, source: &str) -> (
 #[test]
 fn the_editor_checks_for_its_script_and_refuses_to_publish_what_its_scenarios_fail() {
     let folder = tempfile::tempdir().unwrap();
-    let (file, data) = osu_as_it_is(folder.path());
+    let (file, _data, server, mut office) = administered(folder.path(), Log::Discarded);
     let original = std::fs::read_to_string(&file).unwrap();
-    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
     let first = serving_version(&server);
-    let mut office = signed_in_staff(&server, &admin);
     let editor = office.get(&server.url("/staff/editeur"));
     assert_eq!(editor.status, 200);
     // The page holds the version in service, escaped, and its own policy.
@@ -1996,10 +2003,7 @@ fn reviewed_of(page: &Page) -> String {
 #[test]
 fn a_review_older_than_another_publication_is_shown_again_not_published() {
     let folder = tempfile::tempdir().unwrap();
-    let (file, data) = osu_as_it_is(folder.path());
-    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
-    let mut office = signed_in_staff(&server, &admin);
+    let (file, _data, server, mut office) = administered(folder.path(), Log::Discarded);
     let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
     let source = std::fs::read_to_string(&file).unwrap();
     let mine = source.replace("max_candidatures: 20", "max_candidatures: 19");
@@ -2056,12 +2060,9 @@ fn a_review_older_than_another_publication_is_shown_again_not_published() {
 #[test]
 fn publications_sent_together_from_one_review_put_one_in_service() {
     let folder = tempfile::tempdir().unwrap();
-    let (file, data) = osu_as_it_is(folder.path());
-    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
     let log = folder.path().join("guichet.log");
     let logged = std::fs::File::create(&log).unwrap();
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, logged);
-    let mut office = signed_in_staff(&server, &admin);
+    let (file, data, server, mut office) = administered(folder.path(), logged);
     let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
     let source = std::fs::read_to_string(&file).unwrap();
     let review = office.post(
@@ -2118,7 +2119,6 @@ fn publications_sent_together_from_one_review_put_one_in_service() {
 #[test]
 fn the_editor_reads_no_file_outside_the_definitions_folder() {
     let folder = tempfile::tempdir().unwrap();
-    let (file, data) = osu_as_it_is(folder.path());
     let secret = folder.path().join("secret.yaml");
     std::fs::write(&secret, "password: [TOPSECRET unclosed\n").unwrap();
     std::fs::write(
@@ -2126,9 +2126,7 @@ fn the_editor_reads_no_file_outside_the_definitions_folder() {
         "id,label\nTOPSECRET,TOPSECRET\n",
     )
     .unwrap();
-    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
-    let mut office = signed_in_staff(&server, &admin);
+    let (file, _data, server, mut office) = administered(folder.path(), Log::Discarded);
     let csrf = csrf_of(&office.get(&server.url("/staff/editeur")).body);
     let check = server.url("/staff/editeur/verifier");
     let source = std::fs::read_to_string(&file).unwrap();
@@ -2161,11 +2159,8 @@ fn the_editor_reads_no_file_outside_the_definitions_folder() {
 #[test]
 fn the_editor_publishes_a_changed_list_file_and_writes_nothing_the_definition_does_not_name() {
     let folder = tempfile::tempdir().unwrap();
-    let (file, data) = osu_as_it_is(folder.path());
-    let admin = add_staff_on(&file, &data, "admin@osu.example", "gestionnaire", "*", true);
-    let server = Guichet::launch_on(&file, &data, None, &IN_CAMPAIGN, Log::Discarded);
+    let (file, _data, server, mut office) = administered(folder.path(), Log::Discarded);
     let first = serving_version(&server);
-    let mut office = signed_in_staff(&server, &admin);
     let editor = office.get(&server.url("/staff/editeur"));
     // Each list file of the definition is there to edit.
     assert!(

@@ -51,12 +51,7 @@ fn indexed(
     dossier: &Dossier,
     now: Timestamp,
 ) -> Result<Indexed, WorkflowError> {
-    let mut contexts = crate::context::CandidatureContexts::reading(
-        definition,
-        dossier,
-        now,
-        workflow::index_expressions(definition),
-    );
+    let mut contexts = workflow::index_contexts(definition, dossier, now);
     let (waiting, _failed) = waiting_places(definition, dossier, &mut contexts)?;
     Ok(Indexed {
         rows: crate::board::rows(definition, dossier, now)?,
@@ -283,12 +278,7 @@ impl<S: Store> Engine<S> {
         now: Timestamp,
     ) -> Result<Vec<String>, EngineError> {
         let definition = self.definition_of(dossier)?;
-        let mut contexts = crate::context::CandidatureContexts::reading(
-            &definition,
-            dossier,
-            now,
-            workflow::index_expressions(&definition),
-        );
+        let mut contexts = workflow::index_contexts(&definition, dossier, now);
         Ok(waiting_places(&definition, dossier, &mut contexts)?.1)
     }
 

@@ -25,14 +25,24 @@ pub struct Due {
 
 /// Every deadline of `dossier` with the time it falls due, whether past or not.
 pub fn deadlines(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Vec<Due> {
-    let expressions = index_expressions(definition);
-    let mut contexts = CandidatureContexts::reading(definition, dossier, now, expressions);
+    let mut contexts = index_contexts(definition, dossier, now);
     deadlines_with(definition, dossier, &mut contexts)
+}
+
+/// The candidatures' contexts of `dossier` as its index reads them (see
+/// [`index_expressions`]), each built when first asked for.
+pub(crate) fn index_contexts<'a>(
+    definition: &'a Definition,
+    dossier: &'a Dossier,
+    now: Timestamp,
+) -> CandidatureContexts<'a> {
+    let expressions = index_expressions(definition);
+    CandidatureContexts::reading(definition, dossier, now, expressions)
 }
 
 /// The expressions a dossier's index evaluates: its deadlines' conditions,
 /// its waiting lists' conditions and ranks.
-pub(crate) fn index_expressions(definition: &Definition) -> Vec<&str> {
+fn index_expressions(definition: &Definition) -> Vec<&str> {
     let deadlines = definition.file().workflow.deadlines.iter();
     let conditions = deadlines.filter_map(|deadline| deadline.when.as_deref());
     let rules = definition.promotion_rules().map(|(rule, _)| rule);

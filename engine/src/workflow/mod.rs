@@ -22,7 +22,7 @@ mod mails;
 mod third_parties;
 
 pub use deadlines::{deadlines, Due};
-pub(crate) use deadlines::{deadlines_with, index_expressions};
+pub(crate) use deadlines::{deadlines_with, index_contexts};
 pub use third_parties::{secret_sha256, ThirdPartyRefusal};
 
 /// Why a command was not applied. Nothing is written when a command fails.
