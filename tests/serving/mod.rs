@@ -50,7 +50,7 @@ pub struct SmtpServer {
 }
 
 /// aiosmtpd's Maildir server on the port given (0: one the system
-/// chooses), which it prints once it listens.
+/// chooses), which it announces once it listens.
 const SMTP_SERVER: &str = r#"
 import asyncio, sys
 from aiosmtpd.handlers import Mailbox
@@ -60,7 +60,7 @@ async def serve(port, maildir):
     handler = Mailbox(maildir)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(handler), '127.0.0.1', port)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    print('listening on port', server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
 
 asyncio.run(serve(int(sys.argv[1]), sys.argv[2]))
@@ -83,13 +83,7 @@ impl SmtpServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 with aiosmtpd (installed by scripts/test.sh) starts");
-        let mut listening = String::new();
-        let output = process.stdout.take().unwrap();
-        let _ = BufReader::new(output).read_line(&mut listening);
-        let Ok(port) = listening.trim().parse() else {
-            let _ = process.kill();
-            panic!("the SMTP server did not start: {:?}", process.wait());
-        };
+        let port = announced_port(&mut process, Log::Discarded, "listening on port ");
         Self {
             process,
             port,
