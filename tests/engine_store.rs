@@ -496,6 +496,92 @@ fn conflicting_commands_one_wins_the_other_gets_a_conflict() {
     }
 }
 
+/// A deadline whose transition's guard does not hold yet stays due. The
+/// scheduler's passes leave it alone until its dossier changes, or until an
+/// hour has passed (the guard may read the time), instead of reading its
+/// dossier again and reporting the same refusal at every pass.
+#[test]
+fn a_refused_deadline_is_tried_again_once_its_dossier_changes_or_an_hour_later() {
+    let staff = "  - { id: staff, label: Staff, kind: staff, address: office@example.org }";
+    let close = "    - { id: close, label: Close, from: received, to: closed, by: staff }";
+    let text = include_str!("fixtures/minimal.yaml")
+        .replace(
+            staff,
+            &format!("{staff}\n  - {{ id: system, label: Automatic, kind: system }}"),
+        )
+        .replace(
+            close,
+            &format!(
+                "{close}
+    - id: expire
+      label: Expire
+      from: draft
+      to: closed
+      by: system
+      when: \"candidature.missing_pieces.is_empty()\"
+  deadlines:
+    - {{ id: expiry, label: Expiry, in: draft, after: 1 day, do: expire }}"
+            ),
+        );
+    let definition = Definition::from_text("test.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let (_folder, engine) = support::open(definition);
+    let me = Actor::new("candidate", "camille");
+    let applied_at = at("2027-03-10T09:00:00Z");
+    let dossier = engine
+        .create_dossier("camille", camille(), "en", applied_at)
+        .unwrap();
+    let apply = Command::Apply {
+        formation: "master".into(),
+    };
+    let c = act(&engine, &dossier.id, &me, apply, applied_at)
+        .unwrap()
+        .dossier
+        .candidatures[0]
+        .id
+        .clone();
+    let refused = |handled: &[guichet_engine::Handled]| {
+        handled.len() == 1
+            && matches!(
+                handled[0].1,
+                Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+            )
+    };
+
+    // Due since the 11th: refused, the CV is missing.
+    let first = engine.run_due(at("2027-03-12T09:00:00Z")).unwrap();
+    assert!(refused(&first), "{first:?}");
+    // Nothing changed: the next passes of the hour leave it alone.
+    for minute in ["09:01", "09:30", "09:59"] {
+        let pass = engine
+            .run_due(at(&format!("2027-03-12T{minute}:00Z")))
+            .unwrap();
+        assert!(pass.is_empty(), "{minute}: {pass:?}");
+    }
+    assert_eq!(engine.due(at("2027-03-12T09:59:00Z")).unwrap().len(), 1);
+    // An hour later, tried again: still refused.
+    let later = engine.run_due(at("2027-03-12T10:00:00Z")).unwrap();
+    assert!(refused(&later), "{later:?}");
+
+    // The CV uploaded: the next pass tries it, and it holds.
+    let upload = piece(&c, "cv", "upload", Some(pdf("cv.pdf")), None);
+    act(
+        &engine,
+        &dossier.id,
+        &me,
+        upload,
+        at("2027-03-12T10:05:00Z"),
+    )
+    .unwrap();
+    let handled = engine.run_due(at("2027-03-12T10:06:00Z")).unwrap();
+    assert_eq!(handled.len(), 1, "{handled:?}");
+    let outcome = handled[0].1.as_ref().unwrap();
+    assert_eq!(outcome.dossier.candidatures[0].state, "closed");
+    assert!(engine
+        .run_due(at("2027-03-12T12:00:00Z"))
+        .unwrap()
+        .is_empty());
+}
+
 #[test]
 fn a_dossier_stays_on_the_definition_version_it_started_under() {
     let folder = tempfile::tempdir().unwrap();

@@ -185,7 +185,27 @@ pub struct Engine<S: Store> {
     pinned: Mutex<HashMap<String, Arc<Definition>>>,
     /// What a third party's token is appended to in the link mailed to them.
     link_prefix: String,
+    /// The deadlines due whose handling was refused, and when to try again
+    /// (see [`Engine::run_due`]).
+    refused: Mutex<HashMap<DueKey, Refused>>,
 }
+
+/// A deadline of one candidature: its dossier's, candidature's and own id.
+type DueKey = (String, String, String);
+
+/// A deadline's handling refused: at which version of its dossier, and
+/// when it is tried again if that version stays.
+#[derive(Debug, Clone, Copy)]
+struct Refused {
+    version: u64,
+    retry_at: Timestamp,
+}
+
+/// How long a deadline whose handling was refused waits before it is tried
+/// again on a dossier nothing changed: what refused it (its transition's
+/// guard, a condition) may read the time. A change to the dossier has it
+/// tried at the next pass.
+pub const REFUSED_DEADLINE_RETRY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 impl<S: Store> Engine<S> {
     /// Opens an engine: new dossiers start under `definition`, which the store keeps.
@@ -211,6 +231,7 @@ impl<S: Store> Engine<S> {
             store,
             pinned: Mutex::new(HashMap::new()),
             link_prefix: String::new(),
+            refused: Mutex::new(HashMap::new()),
         };
         let now = Timestamp::now();
         engine.store.build_index(&|dossier| {
@@ -851,6 +872,12 @@ impl<S: Store> Engine<S> {
         Ok(entries)
     }
 
+    fn refused_mut(&self) -> std::sync::MutexGuard<'_, HashMap<DueKey, Refused>> {
+        self.refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Whether deadline `id` of the current definition performs a transition
     /// (rather than only sending a mail).
     fn deadline_acts(&self, id: &str) -> bool {
@@ -866,28 +893,61 @@ impl<S: Store> Engine<S> {
     /// the pass (a pass of a thousand deadlines waits for one flush, not a
     /// thousand). If that flush fails, the pass is an error: run again, it
     /// does what did not last, and nothing twice.
+    ///
+    /// A deadline whose handling is refused (its transition's guard does not
+    /// hold yet) stays due. It is tried again once its dossier has changed,
+    /// or after [`REFUSED_DEADLINE_RETRY`]: not at every pass, where a
+    /// procedure with thousands of them would read each dossier again and
+    /// report the same refusal every minute. Until then it is left out of
+    /// the results.
     pub fn run_due(&self, now: Timestamp) -> Result<Vec<Handled>, EngineError> {
         let Some(system) = self.definition().system_role().map(|r| r.id.clone()) else {
             return Ok(Vec::new());
         };
         let actor = Actor::new(system, "system");
+        let due = self.due(now)?;
+        let mut refused = std::mem::take(&mut *self.refused_mut());
+        let mut still_refused = HashMap::new();
         let mut results = Vec::new();
-        for due in self.due(now)? {
-            let result = self.dossier(&due.dossier).and_then(|found| {
-                let dossier =
-                    found.ok_or_else(|| EngineError::UnknownDossier(due.dossier.clone()))?;
-                self.apply_written(
-                    &dossier,
-                    &actor,
-                    Command::Deadline {
-                        candidature: due.candidature.clone(),
-                        deadline: due.deadline.clone(),
-                    },
-                    now,
-                )
-            });
+        for due in due {
+            let key = (
+                due.dossier.clone(),
+                due.candidature.clone(),
+                due.deadline.clone(),
+            );
+            let dossier = match self.dossier(&due.dossier) {
+                Ok(Some(dossier)) => dossier,
+                Ok(None) => {
+                    let unknown = EngineError::UnknownDossier(due.dossier.clone());
+                    results.push((due, Err(unknown)));
+                    continue;
+                }
+                Err(error) => {
+                    results.push((due, Err(error)));
+                    continue;
+                }
+            };
+            if let Some(earlier) = refused.remove(&key) {
+                if earlier.version == dossier.version && now < earlier.retry_at {
+                    still_refused.insert(key, earlier);
+                    continue;
+                }
+            }
+            let command = Command::Deadline {
+                candidature: due.candidature.clone(),
+                deadline: due.deadline.clone(),
+            };
+            let result = self.apply_written(&dossier, &actor, command, now);
+            // Only a refusal waits: a store's failure is tried at the next pass.
+            if let Err(EngineError::Workflow(_)) = result {
+                let retry_at = now.saturating_add(REFUSED_DEADLINE_RETRY).unwrap_or(now);
+                let version = dossier.version;
+                still_refused.insert(key, Refused { version, retry_at });
+            }
             results.push((due, result));
         }
+        // Deadlines no longer due are forgotten with the rest.
+        *self.refused_mut() = still_refused;
         // One flush for the whole pass: nothing it did is reported before.
         self.store.make_durable()?;
         Ok(results)

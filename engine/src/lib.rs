@@ -148,7 +148,7 @@ pub use dossier::{
     Actor, Answers, Candidate, Candidature, Change, Command, Dossier, Event, FileRef, IssuedLetter,
     OutboxMail, PieceState, Request, SentCopy,
 };
-pub use engine::{promotion_rules, Engine, EngineError, Handled, Migrated};
+pub use engine::{promotion_rules, Engine, EngineError, Handled, Migrated, REFUSED_DEADLINE_RETRY};
 pub use fold::fold;
 pub use list::List;
 pub use migrate::migrated;
