@@ -502,28 +502,9 @@ fn conflicting_commands_one_wins_the_other_gets_a_conflict() {
 /// dossier again and reporting the same refusal at every pass.
 #[test]
 fn a_refused_deadline_is_tried_again_once_its_dossier_changes_or_an_hour_later() {
-    let staff = "  - { id: staff, label: Staff, kind: staff, address: office@example.org }";
-    let close = "    - { id: close, label: Close, from: received, to: closed, by: staff }";
-    let text = include_str!("fixtures/minimal.yaml")
-        .replace(
-            staff,
-            &format!("{staff}\n  - {{ id: system, label: Automatic, kind: system }}"),
-        )
-        .replace(
-            close,
-            &format!(
-                "{close}
-    - id: expire
-      label: Expire
-      from: draft
-      to: closed
-      by: system
-      when: \"candidature.missing_pieces.is_empty()\"
-  deadlines:
-    - {{ id: expiry, label: Expiry, in: draft, after: 1 day, do: expire }}"
-            ),
-        );
-    let definition = Definition::from_text("test.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let text = include_str!("fixtures/guarded-deadline.yaml");
+    let definition =
+        Definition::from_text("guarded-deadline.yaml", text).unwrap_or_else(|e| panic!("{e}"));
     let (_folder, engine) = support::open(definition);
     let me = Actor::new("candidate", "camille");
     let applied_at = at("2027-03-10T09:00:00Z");

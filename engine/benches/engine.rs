@@ -1,5 +1,6 @@
 //! Measured speed of the engine: loading a definition, evaluating a guard,
-//! and durable commands on sled (one writer, and several sharing flushes).
+//! durable commands on sled (one writer, and several sharing flushes), and
+//! scheduler passes over deadlines whose transitions are refused.
 //!
 //! `cargo bench -p guichet-engine`; figures are reported in docs/performance.md.
 //! The engine runs on the allocator the `guichet` server chose (jemalloc, with
@@ -383,5 +384,65 @@ impl<S: Store> Saves<S> {
     }
 }
 
-criterion_group!(benches, loading, guard, commands, physical_limit);
+/// A scheduler's pass over a thousand deadlines due whose transitions' guard
+/// does not hold (each candidature's CV missing): tried again, an hour after
+/// the last try, and waiting, the next minute with nothing changed.
+fn refused_deadlines(c: &mut Criterion) {
+    const CANDIDATURES: usize = 1_000;
+    const GROUP: &str = "a pass over 1,000 refused deadlines";
+    // A thousand dossiers to write first: not when a filter leaves it out.
+    if filtered_out(GROUP) {
+        return;
+    }
+    let mut group = c.benchmark_group(GROUP);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    let folder = tempfile::tempdir().expect("tempdir");
+    let text = include_str!("../../tests/fixtures/guarded-deadline.yaml");
+    let engine = Engine::open(
+        Definition::from_text("guarded-deadline.yaml", text).expect("valid"),
+        SledStore::open(folder.path()).expect("store"),
+    )
+    .expect("engine");
+    for n in 0..CANDIDATURES {
+        let owner = format!("candidate-{n}");
+        let dossier = engine
+            .create_dossier(&owner, candidate(), "en", now())
+            .expect("dossier");
+        let apply = Command::Apply {
+            formation: "master".into(),
+        };
+        let me = Actor::new("candidate", owner);
+        engine
+            .apply(&dossier.id, dossier.version, &me, apply, now())
+            .expect("applied");
+    }
+    let mut at = now() + jiff::SignedDuration::from_hours(48);
+    let pass = |at: Timestamp| {
+        let handled = engine.run_due(at).expect("a pass");
+        assert!(handled.iter().all(|(_, result)| result.is_err()));
+        handled.len()
+    };
+    group.bench_function("each tried again, an hour later", |b| {
+        b.iter(|| {
+            at += guichet_engine::REFUSED_DEADLINE_RETRY;
+            assert_eq!(pass(at), CANDIDATURES);
+        })
+    });
+    group.bench_function("each waiting, the dossier unchanged", |b| {
+        let within_the_hour = at + jiff::SignedDuration::from_mins(1);
+        b.iter(|| assert_eq!(pass(within_the_hour), 0))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    loading,
+    guard,
+    commands,
+    physical_limit,
+    refused_deadlines
+);
 criterion_main!(benches);
