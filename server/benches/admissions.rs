@@ -42,6 +42,11 @@ use guichet_engine::{
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
+use serving::repository;
+
+// The server tests' helpers: the server's announced port.
+#[path = "../../tests/serving/mod.rs"]
+mod serving;
 
 // The server's allocator, for the engine's part to measure what it does.
 #[cfg(not(target_env = "msvc"))]
@@ -71,10 +76,6 @@ const LAST_NAMES: [&str; 8] = [
 
 fn at(text: &str) -> Timestamp {
     text.parse().expect("timestamp")
-}
-
-fn repository() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The day of wave `k`: a hundredth of the candidatures' confirmations
@@ -420,28 +421,25 @@ fn serve_and_list(data: &Path) {
     let link = out[out.find("/staff/mot-de-passe/").expect("a link")..]
         .trim()
         .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
     let started = Instant::now();
-    let server = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    // On a port the system chooses, which the server announces.
+    let mut process = Command::new(env!("CARGO_BIN_EXE_guichet"))
         .current_dir(repository())
         .args([
             "serve",
             "definitions/osu-pytheas.yaml",
             "--addr",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "--data",
         ])
         .arg(data)
         .args(["--now", "2027-05-20T10:00:00Z"])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map(Served)
         .expect("guichet serve");
+    let port = serving::announced_port(&mut process, serving::Log::Discarded, serving::SERVING_ON);
+    let server = Served(process);
     let base = format!("http://127.0.0.1:{port}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -186,6 +186,9 @@ pub fn announced_port(process: &mut Child, log: Log, before_port: &'static str) 
     }
 }
 
+/// What `guichet serve` writes, once it listens, just before its port.
+pub const SERVING_ON: &str = " serving address=127.0.0.1:";
+
 /// The `guichet serve` process.
 pub struct Guichet {
     pub process: Child,
@@ -242,7 +245,7 @@ impl Guichet {
             command.args(["--smtp", &format!("smtp://127.0.0.1:{smtp}")]);
         }
         let mut process = command.spawn().unwrap();
-        let port = announced_port(&mut process, log.into(), " serving address=127.0.0.1:");
+        let port = announced_port(&mut process, log.into(), SERVING_ON);
         let server = Self { process, port };
         wait_for("the server", || server.get("/health", &[]).0 == 200);
         server
