@@ -915,13 +915,11 @@ impl<S: Store> Engine<S> {
                 due.candidature.clone(),
                 due.deadline.clone(),
             );
-            let dossier = match self.dossier(&due.dossier) {
-                Ok(Some(dossier)) => dossier,
-                Ok(None) => {
-                    let unknown = EngineError::UnknownDossier(due.dossier.clone());
-                    results.push((due, Err(unknown)));
-                    continue;
-                }
+            let found = self.dossier(&due.dossier).and_then(|found| {
+                found.ok_or_else(|| EngineError::UnknownDossier(due.dossier.clone()))
+            });
+            let dossier = match found {
+                Ok(dossier) => dossier,
                 Err(error) => {
                     results.push((due, Err(error)));
                     continue;
