@@ -415,7 +415,11 @@ impl<'a, K: Kept> FirstRows<'a, K> {
         if let Some(first) = self.first {
             self.kept.truncate(first);
         }
-        let rows = self.kept.into_iter().map(|ranked| ranked.kept).collect();
+        // Collected into a vector of their own size: `collect` would reuse
+        // the ranked rows' allocation, four times theirs, and an export
+        // keeps the rows to its last one (6.8 MB more at 100,000).
+        let mut rows = Vec::with_capacity(self.kept.len());
+        rows.extend(self.kept.into_iter().map(|ranked| ranked.kept));
         (rows, self.total)
     }
 }
@@ -884,6 +888,8 @@ mod tests {
             let mut places = FirstRows::<Place>::new(order(), None);
             (0..237).map(row).for_each(|r| places.push(r));
             let (places, _) = places.finish();
+            // An export holds its places to its last row: no room to spare.
+            assert_eq!(places.capacity(), places.len(), "{sort:?}, room");
             let ids = |rows: &[Row]| -> Vec<[String; 4]> {
                 rows.iter()
                     .map(|r| {
