@@ -67,9 +67,9 @@ fn check_accepts_the_shipped_definitions() {
     );
 }
 
-/// The binary's allocator gives freed memory back after a second (its
-/// settings, docs/performance.md): jemalloc's own statistics, printed at
-/// exit, show what it read.
+/// The binary's allocator gives freed memory back after a second, and on
+/// Linux keeps an arena per processor (its settings, server/src/allocator.rs):
+/// jemalloc's own statistics, printed at exit, show what it read.
 #[cfg(not(target_env = "msvc"))]
 #[test]
 fn the_allocator_runs_with_the_servers_settings() {
@@ -91,6 +91,17 @@ fn the_allocator_runs_with_the_servers_settings() {
             .join("\n")
     );
     assert!(printed.contains("opt.muzzy_decay_ms: 0 ("));
+    if cfg!(target_os = "linux") {
+        assert!(
+            printed.contains("opt.percpu_arena: \"percpu\""),
+            "{}",
+            printed
+                .lines()
+                .filter(|l| l.contains("arena"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }
 
 #[test]

@@ -18,14 +18,9 @@ use guichet_engine::{
 use jiff::Timestamp;
 use serde_json::json;
 
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-// With the server's settings (see `JEMALLOC_SETTINGS` in server/src/main.rs).
-#[cfg(not(target_env = "msvc"))]
-#[export_name = "_rjem_malloc_conf"]
-static JEMALLOC_SETTINGS: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+// The server's allocator and its settings, to measure what the server does.
+#[path = "../../server/src/allocator.rs"]
+mod allocator;
 
 fn osu_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/osu-pytheas.yaml")

@@ -48,15 +48,10 @@ use serving::repository;
 #[path = "../../tests/serving/mod.rs"]
 mod serving;
 
-// The server's allocator, for the engine's part to measure what it does.
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-// With the server's settings (see `JEMALLOC_SETTINGS` in server/src/main.rs).
-#[cfg(not(target_env = "msvc"))]
-#[export_name = "_rjem_malloc_conf"]
-static JEMALLOC_SETTINGS: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+// The server's allocator and its settings, for the engine's part to
+// measure what the server does.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 /// How many candidatures are seeded: 100,000 under `cargo bench`, which
 /// passes `--bench`; 2,000 under `cargo test --benches`, the short mode CI

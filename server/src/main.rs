@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod account_store;
+mod allocator;
 mod files;
 mod letters;
 mod listen;
@@ -34,26 +35,6 @@ mod web;
 
 use clap::{Parser, Subcommand};
 use guichet_engine::{Definition, DefinitionError};
-
-/// jemalloc in place of the system's allocator: glibc's spent about 40 % of
-/// a scheduler pass sorting and merging its free lists, as sled's cache of
-/// pages churns blocks of every size; with jemalloc the server uses a
-/// fifth to a third less processor per request of the deadline hour
-/// (docs/performance.md, twelfth round).
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// jemalloc's settings (read as a C string before `main`; the variable
-/// `_RJEM_MALLOC_CONF` still overrides them): memory freed goes back to the
-/// system after a second instead of ten. An export of every candidature
-/// churns through sled's cache of pages, and what it freed, kept ten
-/// seconds, raised the server's peak by about five megabytes at 100,000
-/// candidatures. Given back sooner, the scheduler's passes were slower
-/// (docs/performance.md, fourteenth round).
-#[cfg(not(target_env = "msvc"))]
-#[export_name = "_rjem_malloc_conf"]
-static JEMALLOC_SETTINGS: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 #[derive(Parser)]
 #[command(
