@@ -20,10 +20,11 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 ///   passes were slower (docs/performance.md, fourteenth round);
 /// - one arena per processor, not four: each arena keeps its own free
 ///   pages, and the threads of a server (its workers, the blocking pool's,
-///   sled's) spread over eight arenas on two processors held about ten
-///   megabytes more at 100,000 candidatures, for no measurable processor
-///   time (eighteenth round). Linux alone tells jemalloc which processor a
-///   thread runs on.
+///   sled's) spread over eight arenas on two processors held six to ten
+///   megabytes more through an export of 100,000 candidatures, for no
+///   measurable processor time (eighteenth round). jemalloc can tell which
+///   processor a thread runs on under Linux only, and elsewhere complains
+///   of the setting on standard error.
 #[cfg(target_os = "linux")]
 #[export_name = "_rjem_malloc_conf"]
 static JEMALLOC_SETTINGS: &[u8; 57] = b"dirty_decay_ms:1000,muzzy_decay_ms:0,percpu_arena:percpu\0";
