@@ -1016,7 +1016,7 @@ fn a_candidature_is_read_with_the_answers_it_was_sent_with() {
     // A store of an earlier version gets both at its opening.
     {
         let db = reopened(|| sled::open(folder.path()));
-        let marker = "indexes: rows, counts, due times, waiting lists, answers (version 9)";
+        let marker = SledStore::INDEXES_BUILT;
         db.remove(marker)
             .unwrap()
             .expect("the marker of this version");

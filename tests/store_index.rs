@@ -100,11 +100,13 @@ fn list_rows_hold_what_staff_lists_show_and_follow_each_command() {
     // candidate; every one uploaded but that one.
     assert_eq!((drafted[0].provided, drafted[0].required), (5, 6));
     assert_eq!(drafted[0].sent_at, None);
-    // What staff search reads, folded: names, email, number, the INE.
+    // What staff search reads, folded: names (each closed by a NUL, which
+    // lists sort by), email, number, the INE.
+    assert_eq!(drafted[0].sorted_name(), "durand\0 camille");
     assert_eq!(
         drafted[0].search,
         format!(
-            "durand camille camille.durand@example.org {} 123456789ab",
+            "durand\0 camille\0 camille.durand@example.org {} 123456789ab",
             guichet_engine::fold(&drafted[0].dossier)
         )
     );
@@ -216,8 +218,7 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
     // As an earlier version left it: no marker, no index.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, counts, due times, waiting lists, answers (version 9)")
-            .unwrap();
+        db.remove(SledStore::INDEXES_BUILT).unwrap();
         for tree in [
             "candidatures_by_formation_and_state",
             "deadlines_by_time_and_waiting_lists_by_rank",
@@ -301,9 +302,7 @@ fn indexes_are_built_again_after_a_server_of_an_earlier_version_ran() {
     assert!(!db
         .contains_key("indexes: rows, counts, due times, waiting lists, answers sent (version 8)")
         .unwrap());
-    assert!(db
-        .contains_key("indexes: rows, counts, due times, waiting lists, answers (version 9)")
-        .unwrap());
+    assert!(db.contains_key(SledStore::INDEXES_BUILT).unwrap());
 }
 
 #[test]
@@ -321,7 +320,7 @@ fn rows_stored_as_objects_by_version_6_are_written_again_at_opening() {
     // As version 6 left it: each row a whole object, under the same key.
     {
         let db = reopened(|| sled::open(folder.path()));
-        db.remove("indexes: rows, counts, due times, waiting lists, answers (version 9)")
+        db.remove(SledStore::INDEXES_BUILT)
             .unwrap()
             .expect("the marker of this version");
         db.insert(

@@ -46,8 +46,35 @@ pub struct Row {
     pub columns: BTreeMap<String, Value>,
     /// What staff search reads, folded ([`crate::fold`]): the names, the
     /// email, the dossier number and the answers of the fields marked
-    /// `search: true`, space-separated.
+    /// `search: true`, space-separated, each name followed by a NUL too
+    /// (see [`Row::sorted_name`]).
     pub search: String,
+}
+
+impl Row {
+    /// The [`Row::search`] text of a candidate named `first_name`
+    /// `last_name`, then the words of `more` (the email, the dossier
+    /// number, searched answers).
+    ///
+    /// ```
+    /// use guichet_engine::Row;
+    /// let search = Row::search_text("Le Goff", "Anaïs", "a@example.org");
+    /// assert_eq!(search, "le goff\0 anais\0 a@example.org");
+    /// ```
+    pub fn search_text(last_name: &str, first_name: &str, more: &str) -> String {
+        crate::fold(&format!("{last_name}\0 {first_name}\0 {more}"))
+    }
+
+    /// The candidate's names as staff lists sort them, folded: the last
+    /// name, a NUL, a space and the first name (a NUL sorts before every
+    /// letter, so "Le" comes before "Le Goff"). They head
+    /// [`Row::search`]: a list sorts every row it reads by them, and
+    /// folding them again for each took a fifth of its time.
+    pub fn sorted_name(&self) -> &str {
+        let mut nuls = self.search.match_indices('\0').map(|(at, _)| at);
+        let end = nuls.nth(1).unwrap_or(self.search.len());
+        &self.search[..end]
+    }
 }
 
 /// The values staff lists show as columns (and filter on): the `choice` and
@@ -124,14 +151,16 @@ fn row(
             .map(|p| (p.id.to_owned(), p.status.to_owned()))
             .collect(),
         columns,
-        search: crate::fold(&format!(
-            "{} {} {} {} {}",
-            dossier.candidate.last_name,
-            dossier.candidate.first_name,
-            dossier.candidate.email,
-            dossier.id,
-            searched_answers(definition, profile)
-        )),
+        search: Row::search_text(
+            &dossier.candidate.last_name,
+            &dossier.candidate.first_name,
+            &format!(
+                "{} {} {}",
+                dossier.candidate.email,
+                dossier.id,
+                searched_answers(definition, profile)
+            ),
+        ),
     }
 }
 
@@ -164,4 +193,55 @@ fn searched_answers(definition: &Definition, profile: &BTreeMap<String, Value>) 
         }
     }
     words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Row;
+
+    fn named(last_name: &str, first_name: &str) -> Row {
+        Row {
+            dossier: "d".into(),
+            candidature: "c".into(),
+            formation: "f".into(),
+            state: "s".into(),
+            last_name: last_name.into(),
+            first_name: first_name.into(),
+            email: "e@example.org".into(),
+            sent_at: None,
+            entered_state_at: jiff::Timestamp::UNIX_EPOCH,
+            provided: 0,
+            required: 0,
+            pieces: Default::default(),
+            columns: Default::default(),
+            search: Row::search_text(last_name, first_name, "e@example.org 42 marseille"),
+        }
+    }
+
+    #[test]
+    fn names_sort_by_last_name_then_first_folded() {
+        let mut rows = [
+            named("Le Goff", "Anaïs"),
+            named("LÉ", "Zoé"),
+            named("Le", "Anne Marie"),
+            named("Åberg", "Nils"),
+        ];
+        rows.sort_by(|a, b| a.sorted_name().cmp(b.sorted_name()));
+        let sorted: Vec<&str> = rows.iter().map(Row::sorted_name).collect();
+        assert_eq!(
+            sorted,
+            [
+                "aberg\0 nils",
+                "le\0 anne marie",
+                "le\0 zoe",
+                "le goff\0 anais"
+            ]
+        );
+        // The rest of the search text is not part of the name.
+        assert!(rows[0].search.ends_with("\0 e@example.org 42 marseille"));
+        // A text without the names' NULs (never written so) sorts whole.
+        let mut stale = named("Le", "Anne");
+        stale.search = "le anne".into();
+        assert_eq!(stale.sorted_name(), "le anne");
+    }
 }

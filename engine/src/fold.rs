@@ -14,14 +14,20 @@ pub fn fold(text: &str) -> String {
     if text.is_ascii() {
         return text.to_ascii_lowercase();
     }
+    // One pass over the decomposed characters into one string: a staff
+    // list folds the name of every row it reads.
     let lower = text.to_lowercase();
-    let decomposed = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd().normalize(&lower);
-    decomposed
-        .chars()
-        .filter(|c| !('\u{0300}'..='\u{036f}').contains(c))
-        .collect::<String>()
-        .replace('œ', "oe")
-        .replace('æ', "ae")
+    let mut folded = String::with_capacity(lower.len());
+    let nfd = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd();
+    for c in nfd.normalize_iter(lower.chars()) {
+        match c {
+            '\u{0300}'..='\u{036f}' => {}
+            'œ' => folded.push_str("oe"),
+            'æ' => folded.push_str("ae"),
+            other => folded.push(other),
+        }
+    }
+    folded
 }
 
 #[cfg(test)]

@@ -614,7 +614,7 @@ fn engine_part(data: &Path) {
     // indexes from the dossiers (the marker as `SledStore` names it).
     {
         let db = sled::open(data.join("store")).expect("sled");
-        db.remove("indexes: rows, counts, due times, waiting lists, answers (version 9)")
+        db.remove(SledStore::INDEXES_BUILT)
             .expect("marker removed")
             .expect("the marker of built indexes");
         db.flush().expect("flushed");

@@ -315,6 +315,12 @@ impl SledStore {
     /// compare like with like.
     pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
+    /// The key marking the indexes as this version builds them, raised
+    /// whenever what they hold changes: a store without it has them
+    /// written again, once, from the dossiers at its next opening.
+    pub const INDEXES_BUILT: &'static str =
+        "indexes: rows, counts, due times, waiting lists, answers (version 10)";
+
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         // sled's page cache would grow to 1 GB by default; the operating
@@ -950,16 +956,13 @@ impl Store for SledStore {
         &self,
         indexed: &dyn Fn(&Dossier) -> Result<super::Indexed, StoreError>,
     ) -> Result<(), StoreError> {
-        // Raised whenever what the indexes hold changes: they are then
-        // written again once, from the dossiers.
-        const BUILT: &[u8] =
-            b"indexes: rows, counts, due times, waiting lists, answers (version 9)";
+        const BUILT: &[u8] = SledStore::INDEXES_BUILT.as_bytes();
         // Earlier versions' markers, removed once this version's indexes are
         // built: one found beside this marker says a server of that version
         // ran on the store since (rolled back to), writing commands that
         // kept this version's indexes as it knew them, so they are built
         // again.
-        const EARLIER: [&[u8]; 8] = [
+        const EARLIER: [&[u8]; 9] = [
             b"index built",
             b"indexes with rows and due times, version 2",
             b"indexes: rows, due times, waiting lists (version 3)",
@@ -968,6 +971,7 @@ impl Store for SledStore {
             b"indexes: rows, counts, due times, waiting lists (version 6)",
             b"indexes: rows, counts, due times, waiting lists (version 7)",
             b"indexes: rows, counts, due times, waiting lists, answers sent (version 8)",
+            b"indexes: rows, counts, due times, waiting lists, answers (version 9)",
         ];
         let mut rolled_back = false;
         for earlier in EARLIER {
@@ -976,6 +980,7 @@ impl Store for SledStore {
         if self.db.contains_key(BUILT).map_err(backend)? && !rolled_back {
             return Ok(());
         }
+        // Version 10: a row's search text heads with its sorted name.
         // Version 9: each dossier's own answers apart, a sent copy only
         // where it differs.
         // Version 8: the answers each candidature was sent with, apart.

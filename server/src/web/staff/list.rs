@@ -432,8 +432,8 @@ struct Order<'a> {
 }
 
 impl Order<'_> {
-    /// What `row` is kept as, with what this order compares of it (its name
-    /// folded once per row, not once per comparison).
+    /// What `row` is kept as, with what this order compares of it (its
+    /// folded name copied once per row, not read at each comparison).
     fn ranked<K: Kept>(&self, row: Row) -> Ranked<K> {
         let (column, _) = self.sort;
         let value = match column.as_str() {
@@ -452,7 +452,7 @@ impl Order<'_> {
             "sent" => Rank::Sent(row.sent_at),
             other => Rank::Column(row.columns.get(other).cloned()),
         };
-        let name = fold(&format!("{}\u{0} {}", row.last_name, row.first_name)).into();
+        let name = row.sorted_name().into();
         Ranked {
             value,
             name,
@@ -833,14 +833,18 @@ mod tests {
         if n % 5 != 0 {
             columns.insert("rang".to_owned(), serde_json::json!((n * 37) % 11));
         }
+        let last_name = names[(n * 3) % names.len()];
+        let first_name = format!("Camille {}", n % 13);
+        let email = format!("c{n}@example.org");
+        let search = Row::search_text(last_name, &first_name, &email);
         Row {
             dossier: format!("d{:03}", (n * 7919) % 1000),
             candidature: format!("c{}", n % 2 + 1),
             formation: ["master", "licence"][n % 2].into(),
             state: states[n % states.len()].into(),
-            last_name: names[(n * 3) % names.len()].into(),
-            first_name: format!("Camille {}", n % 13),
-            email: format!("c{n}@example.org"),
+            last_name: last_name.into(),
+            first_name,
+            email,
             // Some not sent yet; the others on one of five days.
             sent_at: (n % 3 != 0).then(|| {
                 jiff::Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(24 * (n % 5) as i64)
@@ -850,7 +854,7 @@ mod tests {
             required: 4,
             pieces: BTreeMap::new(),
             columns,
-            search: String::new(),
+            search,
         }
     }
 
@@ -881,6 +885,10 @@ mod tests {
             let in_order = sorted.windows(2).all(|pair| match sort.0.as_str() {
                 "sent" => pair[0].sent_at <= pair[1].sent_at,
                 "formation" => pair[0].formation >= pair[1].formation,
+                "name" => {
+                    let folded = |r: &Row| (fold(&r.last_name), fold(&r.first_name));
+                    folded(&pair[0]) <= folded(&pair[1])
+                }
                 _ => true,
             });
             assert!(in_order, "{sort:?}");
