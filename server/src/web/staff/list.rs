@@ -462,7 +462,11 @@ impl Order<'_> {
 
     fn sort<K: Kept>(&self, rows: &mut [Ranked<K>]) {
         let (_, descending) = self.sort;
-        rows.sort_by(|a, b| {
+        // No two rows tie (their dossier and candidature differ), so an
+        // unstable sort orders them as a stable one would, without the
+        // stable one's buffer: half to all of the rows again (6.4 MB for an
+        // export of 100,000), taken when the selection holds the most.
+        rows.sort_unstable_by(|a, b| {
             let order = a
                 .value
                 .compare(&b.value)
@@ -481,13 +485,18 @@ impl Order<'_> {
     }
 }
 
-/// Numbers as numbers, text as text; no value last.
+/// Numbers as numbers, then text as text; no value last. A total order
+/// even where one column holds both (two transitions' inputs of one id, a
+/// number and a choice): numbers and text compared as text alike made
+/// cycles (2 < 10, "10" < "1a" < "2"), which a sort may panic on.
 fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     match (a, b) {
         (Some(Value::Number(x)), Some(Value::Number(y))) => {
             let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
-            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+            x.total_cmp(&y)
         }
+        (Some(Value::Number(_)), Some(_)) => Ordering::Less,
+        (Some(_), Some(Value::Number(_))) => Ordering::Greater,
         (Some(x), Some(y)) => cell_text(x).cmp(&cell_text(y)),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
@@ -821,6 +830,8 @@ pub async fn list(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
 mod tests {
     use std::collections::BTreeMap;
 
+    use serde_json::json;
+
     use super::*;
 
     fn row(n: usize) -> Row {
@@ -831,7 +842,7 @@ mod tests {
         let states = ["received", "draft", "closed"];
         let mut columns = BTreeMap::new();
         if n % 5 != 0 {
-            columns.insert("rang".to_owned(), serde_json::json!((n * 37) % 11));
+            columns.insert("rang".to_owned(), json!((n * 37) % 11));
         }
         let last_name = names[(n * 3) % names.len()];
         let first_name = format!("Camille {}", n % 13);
@@ -916,6 +927,51 @@ mod tests {
                 assert_eq!(rows, sorted[..first.min(237)], "{sort:?}, first {first}");
             }
         }
+    }
+
+    #[test]
+    fn a_column_holding_numbers_and_text_sorts_numbers_first() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/minimal.yaml"
+        );
+        let definition = Definition::load(path).expect("the minimal definition");
+        let sort = ("rang".to_owned(), false);
+        let values = [
+            json!(2),
+            json!("1a"),
+            json!(10),
+            json!("b"),
+            json!(-0.5),
+            json!("10"),
+        ];
+        let mut kept = FirstRows::<Row>::new(
+            Order {
+                definition: &definition,
+                sort: &sort,
+            },
+            None,
+        );
+        for (n, value) in values.iter().enumerate() {
+            let mut row = row(n);
+            row.columns.insert("rang".to_owned(), value.clone());
+            kept.push(row);
+        }
+        kept.push(row(5 * 7));
+        let (sorted, _) = kept.finish();
+        let ranks: Vec<Option<&serde_json::Value>> =
+            sorted.iter().map(|r| r.columns.get("rang")).collect();
+        let expected = [
+            json!(-0.5),
+            json!(2),
+            json!(10),
+            json!("10"),
+            json!("1a"),
+            json!("b"),
+        ];
+        let expected: Vec<Option<&serde_json::Value>> =
+            expected.iter().map(Some).chain([None]).collect();
+        assert_eq!(ranks, expected);
     }
 
     /// A procedure whose staff reviews then closes a candidature; closed
