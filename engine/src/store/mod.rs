@@ -249,6 +249,18 @@ pub struct Publication {
 
 /// Storage of dossiers, their history, the mail outbox and definition versions.
 ///
+/// What a reader of the list rows needs of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowParts {
+    /// The whole row.
+    Whole,
+    /// All but [`Row::pieces`], the part costliest to decode (each piece's
+    /// id and status), which a list neither filtering on nor showing a
+    /// piece's status does without: a formation's list read in a quarter
+    /// less time.
+    WithoutPieces,
+}
+
 /// `commit` must be atomic (every dossier of it or nothing), must reject a
 /// stale `expected_version` with [`StoreError::Conflict`], and must return only
 /// once the write is durable.
@@ -310,15 +322,17 @@ pub trait Store: Send + Sync {
     /// (not of their ids, which their place in the index gives), for a view
     /// that filters on them: a store may hand more rows than those, never
     /// fewer, and spares decoding the others. The caller checks each row it
-    /// is handed.
+    /// is handed. With [`RowParts::WithoutPieces`], a store may leave each
+    /// row's [`Row::pieces`] empty.
     fn each_row_containing(
         &self,
         formation: &str,
         state: Option<&str>,
         texts: &[&str],
+        parts: RowParts,
         each: &mut dyn FnMut(Row),
     ) -> Result<(), StoreError> {
-        let _ = texts;
+        let _ = (texts, parts);
         self.each_row_of(formation, state, each)
     }
     /// The list row of candidature `candidature` of dossier `dossier`, to

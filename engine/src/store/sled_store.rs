@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::write_set::{Guard, IndexKeys, Recorded, Target, WriteSet};
-use super::{Commit, Publication, Store, StoreError};
+use super::{Commit, Publication, RowParts, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Answers, Dossier, Event, OutboxMail};
@@ -171,7 +171,7 @@ fn version_in(bytes: &[u8]) -> Result<u64, StoreError> {
 /// the key and the field names in this order, so a row takes a third less
 /// than as an object (646 → 417 bytes on the admissions bench's rows), and
 /// a list reads and decodes a third less.
-type StoredRow = (
+type StoredRow<Pieces = BTreeMap<String, String>> = (
     String,
     String,
     String,
@@ -179,8 +179,8 @@ type StoredRow = (
     jiff::Timestamp,
     u32,
     u32,
-    std::collections::BTreeMap<String, String>,
-    std::collections::BTreeMap<String, serde_json::Value>,
+    Pieces,
+    BTreeMap<String, serde_json::Value>,
     String,
 );
 
@@ -199,7 +199,24 @@ fn encode_row(row: &Row) -> Result<Vec<u8>, StoreError> {
     ))
 }
 
-fn decode_row(key: &[u8], bytes: &[u8]) -> Result<Row, StoreError> {
+fn decode_row(key: &[u8], bytes: &[u8], parts: RowParts) -> Result<Row, StoreError> {
+    match parts {
+        RowParts::Whole => row_of(key, decode::<StoredRow>(bytes)?, |pieces| pieces),
+        // The pieces' ids and statuses skipped over, not built.
+        RowParts::WithoutPieces => {
+            let stored = decode::<StoredRow<serde::de::IgnoredAny>>(bytes)?;
+            row_of(key, stored, |_| BTreeMap::new())
+        }
+    }
+}
+
+/// The row at index key `key`, whose value is `stored` with `pieces` read
+/// from what it holds of them.
+fn row_of<Pieces>(
+    key: &[u8],
+    stored: StoredRow<Pieces>,
+    pieces: impl FnOnce(Pieces) -> BTreeMap<String, String>,
+) -> Result<Row, StoreError> {
     let unexpected = || StoreError::Backend("an index key of an unexpected form".into());
     let key = std::str::from_utf8(key).map_err(|_| unexpected())?;
     let mut ids = key.split('\0').map(str::to_owned);
@@ -213,10 +230,10 @@ fn decode_row(key: &[u8], bytes: &[u8]) -> Result<Row, StoreError> {
         entered_state_at,
         provided,
         required,
-        pieces,
+        stored_pieces,
         columns,
         search,
-    ): StoredRow = decode(bytes)?;
+    ) = stored;
     Ok(Row {
         dossier,
         candidature,
@@ -229,7 +246,7 @@ fn decode_row(key: &[u8], bytes: &[u8]) -> Result<Row, StoreError> {
         entered_state_at,
         provided,
         required,
-        pieces,
+        pieces: pieces(stored_pieces),
         columns,
         search,
     })
@@ -862,7 +879,7 @@ impl Store for SledStore {
         state: Option<&str>,
         each: &mut dyn FnMut(Row),
     ) -> Result<(), StoreError> {
-        self.each_row_containing(formation, state, &[], each)
+        self.each_row_containing(formation, state, &[], RowParts::Whole, each)
     }
 
     fn row(
@@ -874,7 +891,7 @@ impl Store for SledStore {
     ) -> Result<Option<Row>, StoreError> {
         let key = super::index_key(&[formation, state, dossier, candidature]);
         match self.by_formation.get(&key).map_err(backend)? {
-            Some(bytes) => decode_row(&key, &bytes).map(Some),
+            Some(bytes) => decode_row(&key, &bytes, RowParts::Whole).map(Some),
             None => Ok(None),
         }
     }
@@ -884,6 +901,7 @@ impl Store for SledStore {
         formation: &str,
         state: Option<&str>,
         texts: &[&str],
+        parts: RowParts,
         each: &mut dyn FnMut(Row),
     ) -> Result<(), StoreError> {
         // A text inside a value is inside the value's JSON, escaped the
@@ -897,7 +915,7 @@ impl Store for SledStore {
         for entry in self.by_formation.scan_prefix(prefix) {
             let (key, bytes) = entry.map_err(backend)?;
             if finders.iter().all(|finder| finder.find(&bytes).is_some()) {
-                each(decode_row(&key, &bytes)?);
+                each(decode_row(&key, &bytes, parts)?);
             }
         }
         Ok(())
@@ -1546,7 +1564,7 @@ mod tests {
         let handed = |texts: &[&str]| {
             let mut count = 0;
             store
-                .each_row_containing("m1", None, texts, &mut |_| count += 1)
+                .each_row_containing("m1", None, texts, RowParts::Whole, &mut |_| count += 1)
                 .expect("read");
             count
         };
@@ -1558,6 +1576,34 @@ mod tests {
         assert_eq!(handed(&["received"]), 0, "the state");
         assert_eq!(handed(&["martin", "durand"]), 0);
         assert_eq!(handed(&["martin alex\""]), 0);
+    }
+
+    /// A row read without its pieces is the whole row but for them.
+    #[test]
+    fn a_row_read_without_its_pieces_holds_the_rest() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let mut first = commit(1, "received", "2027-04-01T00:00:00Z");
+        let row = &mut first.indexed.rows[0];
+        row.pieces.insert("passport".into(), "to_complete".into());
+        row.pieces.insert("resume".into(), "{\"[provided]".into());
+        row.columns
+            .insert("decision".into(), json!({ "a": [1, "b"] }));
+        let whole = row.clone();
+        store.commit(&[first]).expect("written");
+        let read = |parts| {
+            let mut rows = Vec::new();
+            store
+                .each_row_containing("m1", None, &[], parts, &mut |row| rows.push(row))
+                .expect("read");
+            rows
+        };
+        assert_eq!(read(RowParts::Whole), std::slice::from_ref(&whole));
+        let without = Row {
+            pieces: BTreeMap::new(),
+            ..whole
+        };
+        assert_eq!(read(RowParts::WithoutPieces), [without]);
     }
 
     /// One row read by its key, from either store, as the list holds it.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use guichet_engine::model::FieldType;
-use guichet_engine::{list_columns, Definition, Row, Store};
+use guichet_engine::{list_columns, Definition, Row, RowParts, Store};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -129,7 +129,8 @@ fn encode(text: &str) -> String {
 /// formations it covers.
 pub struct Selection<K = Row> {
     /// The rows that pass the filters, sorted: all of them, or the first
-    /// ones only when fewer were asked for (see [`select`]), whole or as
+    /// ones only when fewer were asked for (see [`select`]), whole (but for
+    /// their [`Row::pieces`], read only for a view filtering on them) or as
     /// their [`Place`].
     pub rows: Vec<K>,
     /// How many rows pass the filters.
@@ -271,6 +272,12 @@ fn select_kept<K: Kept>(
         },
         first,
     );
+    // Neither the list nor an export shows each piece's status: only a
+    // filter on one reads them.
+    let parts = match view.piece_status {
+        Some(_) => RowParts::Whole,
+        None => RowParts::WithoutPieces,
+    };
     for formation in &formations {
         for state_id in &wanted_states {
             let mut each = |row: Row| {
@@ -279,7 +286,7 @@ fn select_kept<K: Kept>(
                 }
             };
             store
-                .each_row_containing(formation, Some(state_id), &held, &mut each)
+                .each_row_containing(formation, Some(state_id), &held, parts, &mut each)
                 .map_err(PageError::internal)?;
         }
     }
@@ -987,8 +994,10 @@ roles:
   - { id: head, label: Head of studies, kind: staff, address: head@example.org }
 profile:
   - { id: identity, title: Identity, fields: [{ id: nationality, type: text, label: Nationality }] }
+pieces:
+  - { id: resume, label: Resume, accept: [pdf], max_size: 2MB }
 formations:
-  - { id: master, title: Master }
+  - { id: master, title: Master, pieces: [resume] }
 workflow:
   states:
     - { id: draft, label: Draft, initial: true }
@@ -1004,32 +1013,76 @@ workflow:
     - { id: sent, label: Sent, provided: true }
 "#;
 
-    #[test]
-    fn a_row_read_again_follows_its_candidature_while_the_member_sees_it() {
-        let folder = tempfile::tempdir().expect("tempdir");
-        let file = folder.path().join("reviewed.yaml");
+    /// The server of the [`REVIEWED`] procedure, in `folder`.
+    fn reviewed_server(folder: &std::path::Path) -> Arc<AppState> {
+        let file = folder.join("reviewed.yaml");
         std::fs::write(&file, REVIEWED).expect("definition written");
         let definition = Definition::load(&file).expect("the definition");
-        let state = crate::procedure::preview_state(&file, definition, &folder.path().join("data"))
-            .expect("state");
-        let engine = &state.engine;
-        let now: jiff::Timestamp = "2027-04-01T10:00:00Z".parse().expect("in the campaign");
+        crate::procedure::preview_state(&file, definition, &folder.join("data")).expect("state")
+    }
+
+    const IN_THE_CAMPAIGN: &str = "2027-04-01T10:00:00Z";
+
+    /// A dossier of `name` with a candidature to the master's: its id, and
+    /// the command's outcome.
+    fn applied(state: &AppState, name: &str) -> (String, guichet_engine::Outcome) {
+        let now: jiff::Timestamp = IN_THE_CAMPAIGN.parse().expect("in the campaign");
         let candidate = guichet_engine::Candidate {
-            last_name: "Durand".into(),
+            last_name: name.into(),
             first_name: "Camille".into(),
-            email: "camille@example.org".into(),
+            email: format!("{name}@example.org"),
         };
-        let dossier = engine
-            .create_dossier("camille", candidate, "en", now)
+        let dossier = state
+            .engine
+            .create_dossier(name, candidate, "en", now)
             .expect("dossier");
-        let me = guichet_engine::Actor::new("candidate", "camille");
-        let staff = guichet_engine::Actor::new("staff", "claire");
+        let me = guichet_engine::Actor::new("candidate", name);
         let apply = guichet_engine::Command::Apply {
             formation: "master".into(),
         };
-        let applied = engine
+        let applied = state
+            .engine
             .apply(&dossier.id, 1, &me, apply, now)
             .expect("apply");
+        (dossier.id, applied)
+    }
+
+    /// A view filtering on a piece's status reads each row's pieces, which
+    /// the others skip.
+    #[test]
+    fn a_view_filters_on_a_piece_status() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let state = reviewed_server(folder.path());
+        for name in ["durand", "martin"] {
+            applied(&state, name);
+        }
+        let member = Rights {
+            roles: ["staff".to_owned()].into(),
+            scope: ["*".to_owned()].into(),
+            ..Rights::default()
+        };
+        let selected = |status: &str| {
+            let pairs = [("piece".to_owned(), status.to_owned())];
+            let view = View::from_pairs(&state.engine.definition(), &pairs);
+            let selection = select(&state, &member, &view, Some(50)).expect("selected");
+            let places = select_in_order(&state, &member, &view).expect("selected");
+            assert_eq!(places.len(), selection.total, "{status}");
+            selection.total
+        };
+        assert_eq!(selected("pending"), 2);
+        assert_eq!(selected("sent"), 0);
+        assert_eq!(selected(""), 2, "no filter");
+    }
+
+    #[test]
+    fn a_row_read_again_follows_its_candidature_while_the_member_sees_it() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let state = reviewed_server(folder.path());
+        let engine = &state.engine;
+        let now: jiff::Timestamp = IN_THE_CAMPAIGN.parse().expect("in the campaign");
+        let (dossier_id, applied) = applied(&state, "camille");
+        let me = guichet_engine::Actor::new("candidate", "camille");
+        let staff = guichet_engine::Actor::new("staff", "claire");
         let candidature = applied.dossier.candidatures[0].id.clone();
         let transition = |id: &str| guichet_engine::Command::Transition {
             candidature: candidature.clone(),
@@ -1037,7 +1090,7 @@ workflow:
             input: Default::default(),
         };
         let sent = engine
-            .apply(&dossier.id, 2, &me, transition("transmit"), now)
+            .apply(&dossier_id, 2, &me, transition("transmit"), now)
             .expect("transmit");
         let member = Rights {
             roles: ["staff".to_owned()].into(),
@@ -1058,7 +1111,7 @@ workflow:
         };
         assert_eq!(state_read(&member).as_deref(), Some("received"), "as held");
         engine
-            .apply(&dossier.id, 3, &staff, transition("review"), now)
+            .apply(&dossier_id, 3, &staff, transition("review"), now)
             .expect("review");
         assert_eq!(
             state_read(&member).as_deref(),
@@ -1066,7 +1119,7 @@ workflow:
             "moved since: read from its dossier"
         );
         engine
-            .apply(&dossier.id, 4, &staff, transition("close"), now)
+            .apply(&dossier_id, 4, &staff, transition("close"), now)
             .expect("close");
         assert_eq!(
             state_read(&member),
