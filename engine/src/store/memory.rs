@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Commit, Publication, Store, StoreError};
+use super::{Commit, Publication, RowParts, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
@@ -147,6 +147,7 @@ impl Store for MemoryStore {
         state: &str,
         dossier: &str,
         candidature: &str,
+        _: RowParts,
     ) -> Result<Option<Row>, StoreError> {
         let key = super::index_key(&[formation, state, dossier, candidature]);
         Ok(self.state()?.rows.get(&key).cloned())

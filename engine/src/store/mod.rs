@@ -337,13 +337,15 @@ pub trait Store: Send + Sync {
     }
     /// The list row of candidature `candidature` of dossier `dossier`, to
     /// `formation` in `state`, if the index holds it: a long export keeps
-    /// what orders its rows and reads each again as it writes it.
+    /// what orders its rows and reads each again as it writes it. With
+    /// [`RowParts::WithoutPieces`], a store may leave [`Row::pieces`] empty.
     fn row(
         &self,
         formation: &str,
         state: &str,
         dossier: &str,
         candidature: &str,
+        parts: RowParts,
     ) -> Result<Option<Row>, StoreError>;
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;

@@ -298,9 +298,10 @@ fn select_kept<K: Kept>(
     })
 }
 
-/// The whole row a place of [`select_in_order`] stands for, read again: as
-/// the index holds it, or, if its candidature moved since, as its dossier
-/// gives it now when the member may still see it; `None` otherwise.
+/// The row a place of [`select_in_order`] stands for, read again (its
+/// pieces may be left out: an export does not show them): as the index
+/// holds it, or, if its candidature moved since, as its dossier gives it
+/// now when the member may still see it; `None` otherwise.
 pub fn read_again(
     state: &AppState,
     rights: &Rights,
@@ -309,7 +310,13 @@ pub fn read_again(
     let [formation, state_id, dossier_id, candidature] = place.ids();
     let store = state.engine.store();
     let held = store
-        .row(formation, state_id, dossier_id, candidature)
+        .row(
+            formation,
+            state_id,
+            dossier_id,
+            candidature,
+            RowParts::WithoutPieces,
+        )
         .map_err(PageError::internal)?;
     if held.is_some() {
         return Ok(held);
