@@ -61,7 +61,7 @@ impl Row {
     /// let search = Row::search_text("Le Goff", "Anaïs", "a@example.org");
     /// assert_eq!(search, "le goff\0 anais\0 a@example.org");
     /// ```
-    pub fn search_text(last_name: &str, first_name: &str, more: &str) -> String {
+    pub fn search_text(last_name: &str, first_name: &str, more: impl std::fmt::Display) -> String {
         crate::fold(&format!("{last_name}\0 {first_name}\0 {more}"))
     }
 
@@ -154,7 +154,7 @@ fn row(
         search: Row::search_text(
             &dossier.candidate.last_name,
             &dossier.candidate.first_name,
-            &format!(
+            format_args!(
                 "{} {} {}",
                 dossier.candidate.email,
                 dossier.id,
