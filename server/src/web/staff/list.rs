@@ -883,13 +883,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_first_rows_kept_are_the_first_of_the_whole_sort() {
+    /// The minimal procedure of the tests' fixtures.
+    fn minimal() -> Definition {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../tests/fixtures/minimal.yaml"
         );
-        let definition = Definition::load(path).expect("the minimal definition");
+        Definition::load(path).expect("the minimal definition")
+    }
+
+    #[test]
+    fn the_first_rows_kept_are_the_first_of_the_whole_sort() {
+        let definition = minimal();
         for sort in [
             ("name".to_owned(), false),
             ("state".to_owned(), true),
@@ -945,11 +950,7 @@ mod tests {
 
     #[test]
     fn a_column_holding_numbers_and_text_sorts_numbers_first() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/minimal.yaml"
-        );
-        let definition = Definition::load(path).expect("the minimal definition");
+        let definition = minimal();
         let sort = ("rang".to_owned(), false);
         let values = [
             json!(2),
