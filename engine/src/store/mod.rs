@@ -247,8 +247,6 @@ pub struct Publication {
     pub by: String,
 }
 
-/// Storage of dossiers, their history, the mail outbox and definition versions.
-///
 /// What a reader of the list rows needs of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowParts {
@@ -256,11 +254,13 @@ pub enum RowParts {
     Whole,
     /// All but [`Row::pieces`], the part costliest to decode (each piece's
     /// id and status), which a list neither filtering on nor showing a
-    /// piece's status does without: a formation's list read in a quarter
+    /// piece's status does without: a formation's list read in a third
     /// less time.
     WithoutPieces,
 }
 
+/// Storage of dossiers, their history, the mail outbox and definition versions.
+///
 /// `commit` must be atomic (every dossier of it or nothing), must reject a
 /// stale `expected_version` with [`StoreError::Conflict`], and must return only
 /// once the write is durable.
