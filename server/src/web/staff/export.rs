@@ -178,22 +178,58 @@ impl futures_core::Stream for Chunks {
     }
 }
 
+/// Where a CSV export's chunks go from the thread writing them: to the
+/// download's reader, as long as it takes them.
+struct Handover {
+    sender: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    runtime: tokio::runtime::Handle,
+    /// How long a chunk waits for the reader to take one.
+    patience: std::time::Duration,
+    /// When the download has lasted its longest.
+    ends: tokio::time::Instant,
+}
+
+impl Handover {
+    /// A handover to `sender`'s reader from now on, waiting on `runtime`'s
+    /// clock.
+    fn new(
+        sender: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+        runtime: tokio::runtime::Handle,
+        patience: std::time::Duration,
+        longest: std::time::Duration,
+    ) -> Self {
+        let ends = tokio::time::Instant::now() + longest;
+        Handover {
+            sender,
+            runtime,
+            patience,
+            ends,
+        }
+    }
+
+    /// Hands `chunk` to the reader, blocking the writing thread while the
+    /// reader lags. False once the reader is gone, has taken nothing for the
+    /// patience, or lags after the download has lasted its longest: the
+    /// export then stops, and its turn goes to the next.
+    fn hand(&self, chunk: Result<Bytes, std::io::Error>) -> bool {
+        let until = self.ends.min(tokio::time::Instant::now() + self.patience);
+        let sending = async { tokio::time::timeout_at(until, self.sender.send(chunk)).await };
+        matches!(self.runtime.block_on(sending), Ok(Ok(())))
+    }
+}
+
 /// `GET /staff/export.csv?…`: the view's candidatures, streamed.
 pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> PageResult {
     let (places, turn) = places(&staff, &pairs).await?;
     let (state, lang) = (Arc::clone(&staff.visit.state), staff.visit.lang);
     let rights = staff.member.rights.clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
-    let runtime = tokio::runtime::Handle::current();
-    let ends = tokio::time::Instant::now() + LONGEST_DOWNLOAD;
-    // Sends a chunk; false once the reader is gone, has taken none for
-    // READER_PATIENCE, or the download has lasted LONGEST_DOWNLOAD: the
-    // turn is then given up, and the stream ends.
-    let handed = move |sender: &tokio::sync::mpsc::Sender<_>, chunk| {
-        let until = ends.min(tokio::time::Instant::now() + READER_PATIENCE);
-        let sent = runtime.block_on(tokio::time::timeout_at(until, sender.send(chunk)));
-        matches!(sent, Ok(Ok(())))
-    };
+    let reader = Handover::new(
+        sender,
+        tokio::runtime::Handle::current(),
+        READER_PATIENCE,
+        LONGEST_DOWNLOAD,
+    );
     tokio::task::spawn_blocking(move || {
         // Held to the last row: the rows read again fill memory too, and
         // exports streamed together each held as much.
@@ -221,14 +257,14 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
             head.extend(bytes);
             Bytes::from(head)
         });
-        if !handed(&sender, first) {
+        if !reader.hand(first) {
             return;
         }
         for chunk in places.chunks(CHUNK) {
             let bytes = write(&mut records(&state, &rights, chunk, lang));
             let failed = bytes.is_err();
             // A client gone, or a failure (sent as the stream's error): stop.
-            if !handed(&sender, bytes.map(Bytes::from)) || failed {
+            if !reader.hand(bytes.map(Bytes::from)) || failed {
                 return;
             }
         }
@@ -280,4 +316,77 @@ pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
         "candidatures.xlsx",
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn chunk() -> Result<Bytes, std::io::Error> {
+        Ok(Bytes::from_static(b"dossier;nom\n"))
+    }
+
+    /// A runtime for the clock, and a handover over a channel of one chunk.
+    fn handover(
+        patience: Duration,
+        longest: Duration,
+    ) -> (
+        tokio::runtime::Runtime,
+        Handover,
+        tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let handover = Handover::new(sender, runtime.handle().clone(), patience, longest);
+        (runtime, handover, receiver)
+    }
+
+    #[test]
+    fn a_reader_taking_its_chunks_gets_them() {
+        let (_runtime, handover, mut receiver) =
+            handover(Duration::from_secs(10), Duration::from_secs(600));
+        for _ in 0..3 {
+            assert!(handover.hand(chunk()));
+            assert!(receiver.try_recv().is_ok_and(|taken| taken.is_ok()));
+        }
+    }
+
+    #[test]
+    fn a_reader_taking_nothing_is_given_up_after_the_patience() {
+        let patience = Duration::from_millis(50);
+        let (_runtime, handover, receiver) = handover(patience, Duration::from_secs(600));
+        assert!(handover.hand(chunk()), "room for one chunk");
+        let begun = Instant::now();
+        assert!(!handover.hand(chunk()), "the reader stalled");
+        assert!(begun.elapsed() >= patience);
+        drop(receiver);
+    }
+
+    #[test]
+    fn a_reader_gone_is_given_up_at_once() {
+        let (_runtime, handover, receiver) =
+            handover(Duration::from_secs(10), Duration::from_secs(600));
+        drop(receiver);
+        let begun = Instant::now();
+        assert!(!handover.hand(chunk()));
+        assert!(begun.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_download_past_its_longest_stops_when_its_reader_lags() {
+        let (_runtime, handover, mut receiver) = handover(Duration::from_secs(10), Duration::ZERO);
+        // Past its longest, a chunk with room still goes: the reader keeps up.
+        assert!(handover.hand(chunk()));
+        // The reader lags: given up without waiting the patience.
+        let begun = Instant::now();
+        assert!(!handover.hand(chunk()));
+        assert!(begun.elapsed() < Duration::from_secs(10));
+        assert!(receiver.try_recv().is_ok());
+    }
 }
