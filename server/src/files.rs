@@ -206,6 +206,127 @@ fn sync_folder(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(path)?.sync_all()
 }
 
+/// The alignment a write past the page cache needs, of its bytes' address,
+/// offset and length: a disk's logical block, 4096 bytes at most.
+const DIRECT_ALIGNMENT: usize = 4096;
+
+/// A file's bytes as they are received, kept from an address and up to a
+/// length that a write past the page cache accepts (whole blocks, the last
+/// one padded with zeros), so that storing them copies nothing more.
+#[derive(Debug, Clone, Default)]
+pub struct FileBytes {
+    /// Zeros up to `start`, the bytes, then zeros to a whole block.
+    room: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl FileBytes {
+    /// Empty, with room for `expected` bytes (a sender's declared length:
+    /// more is taken as it comes).
+    pub fn with_capacity(expected: usize) -> Self {
+        let mut bytes = Self::default();
+        bytes.make_room(expected);
+        bytes
+    }
+
+    /// Adds `chunk` at the end.
+    pub fn extend_from_slice(&mut self, chunk: &[u8]) {
+        let len = self.len + chunk.len();
+        if self.start + whole_blocks(len) > self.room.capacity() {
+            self.make_room(len.max(2 * self.len));
+        }
+        self.room.truncate(self.start + self.len);
+        self.room.extend_from_slice(chunk);
+        self.len = len;
+        self.room.resize(self.start + whole_blocks(len), 0);
+    }
+
+    /// Moves the bytes to a new room for `len` bytes (the vector's own
+    /// growth would not keep them aligned).
+    fn make_room(&mut self, len: usize) {
+        let mut room: Vec<u8> = Vec::with_capacity(whole_blocks(len) + DIRECT_ALIGNMENT);
+        // Unaligned if the offset is not known: written through the cache then.
+        let start = Some(room.as_ptr().align_offset(DIRECT_ALIGNMENT))
+            .filter(|&offset| offset < DIRECT_ALIGNMENT)
+            .unwrap_or(0);
+        room.resize(start, 0);
+        room.extend_from_slice(self.as_slice());
+        room.resize(start + whole_blocks(self.len), 0);
+        (self.room, self.start) = (room, start);
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.room[self.start..self.start + self.len]
+    }
+
+    /// The bytes and the zeros after them to a whole block.
+    fn blocks(&self) -> &[u8] {
+        &self.room[self.start..]
+    }
+
+    /// How many bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl From<&[u8]> for FileBytes {
+    fn from(bytes: &[u8]) -> Self {
+        let mut file = Self::with_capacity(bytes.len());
+        file.extend_from_slice(bytes);
+        file
+    }
+}
+
+/// `len` rounded up to whole blocks of [`DIRECT_ALIGNMENT`].
+fn whole_blocks(len: usize) -> usize {
+    len.div_ceil(DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
+}
+
+/// Writes `bytes` as the file `path` (created or emptied) and syncs it.
+///
+/// Written past the page cache where the file system allows it: an upload
+/// is read again rarely, if ever, and copying it into the cache took a third
+/// of the server's processor in a burst of uploads on the project's machine
+/// (docs/performance.md, twentieth round). Where it does not (tmpfs, a disk
+/// with larger blocks), the file is written through the cache.
+fn write_synced(path: &Path, bytes: &FileBytes) -> std::io::Result<()> {
+    if write_direct(path, bytes).is_ok() {
+        return Ok(());
+    }
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes.as_slice())?;
+    file.sync_all()
+}
+
+/// Writes `bytes` as the file `path` past the page cache, then syncs it;
+/// an error (`EINVAL`) where the file system refuses it.
+fn write_direct(path: &Path, bytes: &FileBytes) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path)?;
+        // The last block's padding is cut off again once written.
+        file.write_all(bytes.blocks())?;
+        file.set_len(bytes.len() as u64)?;
+        file.sync_all()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (path, bytes);
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
+}
+
 fn valid_digest(sha256: &str) -> bool {
     sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -248,8 +369,8 @@ impl FileStore {
     }
 
     /// Stores `bytes` of `dossier` durably; returns their SHA-256 (hex).
-    pub fn put(&self, dossier: &str, bytes: &[u8]) -> std::io::Result<String> {
-        let digest = hex::encode(Sha256::digest(bytes));
+    pub fn put(&self, dossier: &str, bytes: &FileBytes) -> std::io::Result<String> {
+        let digest = hex::encode(Sha256::digest(bytes.as_slice()));
         let folder = self.folder(dossier)?;
         let path = folder.join(&digest);
         if path.exists() {
@@ -266,12 +387,7 @@ impl FileStore {
         // Written aside, synced, then renamed: a crash never leaves half a file
         // under its final name.
         let temporary = folder.join(format!(".{digest}.part"));
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-        }
+        write_synced(&temporary, bytes)?;
         std::fs::rename(&temporary, &path)?;
         // The new name is on disk only once its folder is synced: the
         // command that refers to the file is acknowledged after this.
@@ -413,18 +529,18 @@ mod tests {
     fn files_are_stored_by_content() {
         let folder = tempfile::tempdir().expect("tempdir");
         let store = FileStore::open(folder.path()).expect("open");
-        let first = store.put("d1", PDF).expect("put");
+        let first = store.put("d1", &PDF.into()).expect("put");
         assert_eq!(
-            store.put("d1", PDF).expect("put"),
+            store.put("d1", &PDF.into()).expect("put"),
             first,
             "the same bytes, the same name"
         );
         assert_eq!(store.get("d1", &first).expect("get"), PDF);
         assert!(store.get("d1", "../../etc/passwd").is_err());
-        assert!(store.put("../d2", PDF).is_err());
+        assert!(store.put("../d2", &PDF.into()).is_err());
         // What the dossier no longer refers to goes; another dossier's stays.
-        let other = store.put("d2", PDF).expect("put");
-        let png = store.put("d1", &png(1)).expect("put");
+        let other = store.put("d2", &PDF.into()).expect("put");
+        let png = store.put("d1", &png(1).as_slice().into()).expect("put");
         assert_eq!(
             store
                 .keep_only("d1", &HashSet::from([png.as_str()]))
@@ -433,5 +549,55 @@ mod tests {
         );
         assert!(store.get("d1", &first).is_err());
         assert_eq!(store.get("d2", &other).expect("get"), PDF);
+    }
+
+    /// Bytes of every length around a block's: none, one, a block less one,
+    /// a block, a block and one, and a megabyte and three.
+    fn lengths() -> Vec<Vec<u8>> {
+        [0, 1, 4095, 4096, 4097, (1 << 20) + 3]
+            .into_iter()
+            .map(|len| (0..len).map(|i| (i % 251) as u8 + 1).collect())
+            .collect()
+    }
+
+    #[test]
+    fn received_bytes_stay_aligned_and_padded_as_they_grow() {
+        for expected in [0, 10, 5000, 1 << 21] {
+            let mut received = FileBytes::with_capacity(expected);
+            let mut sent = Vec::new();
+            for chunk in [1, 4095, 3, 70_000, 8192, 1 << 20] {
+                let bytes: Vec<u8> = (0..chunk).map(|i| (i % 7) as u8 + 1).collect();
+                received.extend_from_slice(&bytes);
+                sent.extend_from_slice(&bytes);
+                assert_eq!(received.as_slice(), sent, "the bytes as sent");
+                let blocks = received.blocks();
+                assert_eq!(blocks.as_ptr() as usize % DIRECT_ALIGNMENT, 0);
+                assert_eq!(blocks.len() % DIRECT_ALIGNMENT, 0);
+                assert!(blocks.len() - sent.len() < DIRECT_ALIGNMENT);
+                assert!(
+                    blocks[sent.len()..].iter().all(|&b| b == 0),
+                    "padded with zeros"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn files_are_written_whole_past_the_cache_or_through_it() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        for bytes in lengths() {
+            let path = folder.path().join(format!("{}", bytes.len()));
+            let file = FileBytes::from(bytes.as_slice());
+            // Where the file system refuses a write past the cache, it
+            // says so before writing.
+            match write_direct(&path, &file) {
+                Ok(()) => assert_eq!(std::fs::read(&path).expect("read"), bytes),
+                Err(error) => assert_eq!(error.raw_os_error(), Some(libc::EINVAL), "{error}"),
+            }
+            // Over a longer file: emptied first.
+            std::fs::write(&path, vec![9; 3 << 20]).expect("write");
+            write_synced(&path, &file).expect("written");
+            assert_eq!(std::fs::read(&path).expect("read"), bytes);
+        }
     }
 }

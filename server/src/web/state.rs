@@ -14,6 +14,7 @@ use super::pages::Pages;
 use super::session::{self, LinkValidity, Throttle};
 use super::site::{Lang, Site};
 use crate::account_store::Account;
+use crate::files::FileBytes;
 
 /// The procedure's time: the real time, or, for a demonstration
 /// (`serve --now`), a moment chosen in the procedure's calendar that goes on
@@ -361,7 +362,7 @@ impl AppState {
         &self,
         account: &str,
         dossier: &Dossier,
-        bytes: &[u8],
+        bytes: &FileBytes,
         command: impl FnOnce(String) -> Command,
     ) -> std::io::Result<Result<Outcome, EngineError>> {
         self.in_turn(&dossier.id, || {
@@ -409,7 +410,7 @@ impl AppState {
         &self,
         token: &str,
         dossier: &Dossier,
-        bytes: &[u8],
+        bytes: &FileBytes,
         name: String,
         format: guichet_engine::model::FileFormat,
     ) -> std::io::Result<Result<Outcome, EngineError>> {

@@ -17,7 +17,7 @@ use super::extract::{OwnDossier, Visit};
 use super::session::csrf_valid;
 use super::site::Lang;
 use super::words::{file_problem, human_size};
-use crate::files::{clean_file_name, recognise};
+use crate::files::{clean_file_name, recognise, FileBytes};
 
 /// Why an upload could not be read.
 enum UploadFailure {
@@ -55,12 +55,16 @@ async fn upload_form(request: Request, limit: u64) -> Option<Multipart> {
 struct Upload {
     csrf: Option<String>,
     /// The file's name and bytes.
-    file: Option<(String, Vec<u8>)>,
+    file: Option<(String, FileBytes)>,
 }
 
 /// Reads the file of an upload form as a stream, keeping nothing once it
-/// passes `limit` bytes.
-async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, UploadFailure> {
+/// passes `limit` bytes; room for `expected` bytes is taken at once.
+async fn read_upload(
+    multipart: &mut Multipart,
+    limit: u64,
+    expected: u64,
+) -> Result<Upload, UploadFailure> {
     /// The most a CSRF token takes.
     const TOKEN_MOST: u64 = 512;
     let mut upload = Upload::default();
@@ -71,12 +75,13 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
     {
         match field.name() {
             Some("csrf") => {
-                let token = read_field(&mut field, TOKEN_MOST).await.ok().flatten();
-                upload.csrf = token.and_then(|bytes| String::from_utf8(bytes).ok());
+                let token = read_field(&mut field, TOKEN_MOST, 0).await.ok().flatten();
+                upload.csrf =
+                    token.and_then(|bytes| String::from_utf8(bytes.as_slice().to_vec()).ok());
             }
             Some("fichier") => {
                 let name = field.file_name().unwrap_or("fichier").to_owned();
-                let bytes = read_field(&mut field, limit)
+                let bytes = read_field(&mut field, limit, expected.min(limit))
                     .await?
                     .ok_or(UploadFailure::TooLarge)?;
                 upload.file = Some((name, bytes));
@@ -89,14 +94,19 @@ async fn read_upload(multipart: &mut Multipart, limit: u64) -> Result<Upload, Up
 
 /// The bytes of `field`, or `None` past `most` bytes. Past it nothing more
 /// is kept, but the rest is read and dropped, so that the browser gets the
-/// answer, not a reset: any field may be as large as the body.
-async fn read_field(field: &mut Field<'_>, most: u64) -> Result<Option<Vec<u8>>, UploadFailure> {
-    let mut bytes = Vec::new();
+/// answer, not a reset: any field may be as large as the body. Room for
+/// `expected` bytes is taken before the first.
+async fn read_field(
+    field: &mut Field<'_>,
+    most: u64,
+    expected: u64,
+) -> Result<Option<FileBytes>, UploadFailure> {
+    let mut bytes = FileBytes::with_capacity(usize::try_from(expected).unwrap_or(0));
     let mut too_large = false;
     while let Some(chunk) = field.chunk().await.map_err(|_| UploadFailure::Broken)? {
         too_large = too_large || (bytes.len() + chunk.len()) as u64 > most;
         if too_large {
-            bytes = Vec::new();
+            bytes = FileBytes::default();
         } else {
             bytes.extend_from_slice(&chunk);
         }
@@ -109,10 +119,11 @@ async fn read_field(field: &mut Field<'_>, most: u64) -> Result<Option<Vec<u8>>,
 fn accepted_file(
     lang: Lang,
     accept: &[FileFormat],
-    file: Option<(String, Vec<u8>)>,
-) -> Result<(String, Vec<u8>, FileFormat), String> {
+    file: Option<(String, FileBytes)>,
+) -> Result<(String, FileBytes, FileFormat), String> {
     let (name, bytes) = file.ok_or_else(|| lang.t("file_missing"))?;
-    let format = recognise(&bytes).map_err(|problem| file_problem(lang.code(), problem))?;
+    let format =
+        recognise(bytes.as_slice()).map_err(|problem| file_problem(lang.code(), problem))?;
     if !accept.contains(&format) {
         return Err(lang.t("file_format"));
     }
@@ -127,7 +138,7 @@ pub(super) async fn received_file(
     request: Request,
     accept: &[FileFormat],
     limit: u64,
-) -> Result<Result<(String, Vec<u8>, FileFormat), String>, PageError> {
+) -> Result<Result<(String, FileBytes, FileFormat), String>, PageError> {
     let lang = visit.lang;
     let too_large = format!("{} {}.", lang.t("file_too_large"), human_size(limit));
     // A body cut by the server's own limit reads as a broken stream: say why.
@@ -140,7 +151,7 @@ pub(super) async fn received_file(
     let Some(mut multipart) = upload_form(request, limit).await else {
         return Ok(Err(lang.t("upload_broken")));
     };
-    let upload = match read_upload(&mut multipart, limit).await {
+    let upload = match read_upload(&mut multipart, limit, declared).await {
         Ok(upload) => upload,
         Err(UploadFailure::TooLarge) => return Ok(Err(too_large)),
         Err(UploadFailure::Broken) if declared > limit => return Ok(Err(too_large)),
