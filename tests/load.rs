@@ -651,20 +651,19 @@ async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visit
         }
     })
     .await;
-    let text = std::fs::read_to_string(log).unwrap_or_default();
+    // The mails go out after the answers, from the server's mail worker:
+    // the log is read again until it holds every link, or for 30 s.
+    let numbers: Vec<usize> = signed_up.iter().map(|(number, _)| *number).collect();
+    let waiting = Instant::now();
+    let mut links = activation_links(log, &numbers);
+    while links.iter().any(Option::is_none) && waiting.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        links = activation_links(log, &numbers);
+    }
     let activating = setup.clone();
-    let activated = eight_at_a_time(signed_up, move |(number, mut visitor)| {
+    let with_links = signed_up.into_iter().zip(links).collect();
+    let activated = eight_at_a_time(with_links, move |((number, mut visitor), link)| {
         let email = email_of(number);
-        let link = text
-            .lines()
-            .filter(|line| line.contains(&email))
-            .find_map(|line| {
-                let at = line.find("/activation/")?;
-                let path = line[at..]
-                    .split(|c: char| !c.is_ascii_alphanumeric() && !"/-".contains(c))
-                    .next()?;
-                Some(path.to_owned())
-            });
         let setup = activating.clone();
         async move {
             let Some(link) = link else {
@@ -692,6 +691,27 @@ async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visit
     let errors = setup.errors();
     assert!(errors.is_empty(), "signing up: {errors:#?}");
     activated
+}
+
+/// The activation link the server's log holds for each candidate of
+/// `numbers`, in their order.
+fn activation_links(log: &Path, numbers: &[usize]) -> Vec<Option<String>> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    numbers
+        .iter()
+        .map(|&number| {
+            let email = email_of(number);
+            text.lines()
+                .filter(|line| line.contains(&email))
+                .find_map(|line| {
+                    let at = line.find("/activation/")?;
+                    let path = line[at..]
+                        .split(|c: char| !c.is_ascii_alphanumeric() && !"/-".contains(c))
+                        .next()?;
+                    Some(path.to_owned())
+                })
+        })
+        .collect()
 }
 
 /// Runs `work` on each of `items`, eight at a time; the results in order.

@@ -213,7 +213,9 @@ const DIRECT_ALIGNMENT: usize = 4096;
 /// A file's bytes as they are received, kept from an address and up to a
 /// length that a write past the page cache accepts (whole blocks, the last
 /// one padded with zeros), so that storing them copies nothing more.
-#[derive(Debug, Clone, Default)]
+///
+/// Not `Clone`: a vector's copy would not keep the alignment.
+#[derive(Default)]
 pub struct FileBytes {
     /// Zeros up to `start`, the bytes, then zeros to a whole block.
     room: Vec<u8>,

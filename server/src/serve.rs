@@ -52,10 +52,21 @@ pub fn run(options: ServeOptions) -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
     runtime.block_on(serve(options, definitions))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The most threads the blocking pool runs at once (tokio's default is
+/// 512): its tasks are stores' reads and writes, uploads' hashing and
+/// writing, and exports, most of them waiting on the disk. In the load
+/// tool's burst of 500 candidates, uploads waiting on their own writes took
+/// the pool to 204 threads, each keeping its own allocator's cache: the
+/// server's peak 230–260 MB instead of 170–190 (docs/performance.md,
+/// twentieth round). Uploads write 16 at a time, exports one: 64 leaves
+/// room for the commands waiting on a shared flush.
+const BLOCKING_THREADS: usize = 64;
 
 /// The definition files named: each file, and the `.yaml`/`.yml` files of
 /// each folder (in name order).

@@ -16,6 +16,7 @@ use super::error::{blocking, PageError, PageResult};
 use super::extract::{OwnDossier, Visit};
 use super::session::csrf_valid;
 use super::site::Lang;
+use super::state::UPLOAD_MEMORY_MIB;
 use super::words::{file_problem, human_size};
 use crate::files::{clean_file_name, recognise, FileBytes};
 
@@ -81,7 +82,7 @@ async fn read_upload(
             }
             Some("fichier") => {
                 let name = field.file_name().unwrap_or("fichier").to_owned();
-                let bytes = read_field(&mut field, limit, expected.min(limit))
+                let bytes = read_field(&mut field, limit, expected)
                     .await?
                     .ok_or(UploadFailure::TooLarge)?;
                 upload.file = Some((name, bytes));
@@ -151,7 +152,11 @@ pub(super) async fn received_file(
     let Some(mut multipart) = upload_form(request, limit).await else {
         return Ok(Err(lang.t("upload_broken")));
     };
-    let upload = match read_upload(&mut multipart, limit, declared).await {
+    // Room for the declared length is taken before the bytes come, within
+    // the uploads' memory: past it, a declared length is believed only as
+    // its bytes come.
+    let expected = declared.min(limit).min(u64::from(UPLOAD_MEMORY_MIB) << 20);
+    let upload = match read_upload(&mut multipart, limit, expected).await {
         Ok(upload) => upload,
         Err(UploadFailure::TooLarge) => return Ok(Err(too_large)),
         Err(UploadFailure::Broken) if declared > limit => return Ok(Err(too_large)),
