@@ -600,6 +600,20 @@ mod tests {
             std::fs::write(&path, vec![9; 3 << 20]).expect("write");
             write_synced(&path, &file).expect("written");
             assert_eq!(std::fs::read(&path).expect("read"), bytes);
+            // From an address a write past the cache refuses (a heap
+            // address is a multiple of 16 at least, so one past it is not
+            // a block's): through the cache.
+            let mut room = vec![0];
+            room.extend_from_slice(&bytes);
+            room.resize(1 + whole_blocks(bytes.len()), 0);
+            let unaligned = FileBytes {
+                room,
+                start: 1,
+                len: bytes.len(),
+            };
+            std::fs::write(&path, vec![9; 3 << 20]).expect("write");
+            write_synced(&path, &unaligned).expect("written");
+            assert_eq!(std::fs::read(&path).expect("read"), bytes);
         }
     }
 }
