@@ -619,11 +619,51 @@ fn processor_used(record: &Record, pid: u32, since: Option<f64>, prefix: &str) -
     }
 }
 
-/// The server's peak resident memory (kB), from `/proc`.
-fn peak_memory(pid: u32) -> Option<u64> {
+/// The number a line of process `pid`'s `/proc` status starts with `field`
+/// (`VmHWM:`, its peak resident memory in kB; `Threads:`).
+fn status_number(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The most threads process `pid` runs at once, sampled every 100 ms
+/// until the sampler is dropped (the kernel keeps no peak of them): the
+/// blocking pool grows under a burst, and each thread keeps its own
+/// allocator's cache.
+struct ThreadsSampled {
+    most: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ThreadsSampled {
+    fn start(pid: u32) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sampled = ThreadsSampled {
+            most: Default::default(),
+            stop: Default::default(),
+        };
+        let (most, stop) = (Arc::clone(&sampled.most), Arc::clone(&sampled.stop));
+        std::thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                if let Some(threads) = status_number(pid, "Threads:") {
+                    most.fetch_max(threads, Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        sampled
+    }
+
+    fn most(&self) -> u64 {
+        self.most.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for ThreadsSampled {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Signs up `count` candidates and activates them (links from the log),
@@ -839,6 +879,7 @@ fn main() {
         .unwrap();
     let record = Record::default();
     let base = server.url("");
+    let threads = ThreadsSampled::start(server_pid);
     runtime.block_on(async {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
@@ -958,8 +999,8 @@ fn main() {
             processor_used(&record, server_pid, processor, "all at once: "),
         );
     });
-    let peak = peak_memory(server.process.id());
-    let bare_peak = peak_memory(bare.0.id());
+    let peak = status_number(server_pid, "VmHWM:");
+    let bare_peak = status_number(bare.0.id(), "VmHWM:");
     drop(bare);
     println!();
     record.print();
@@ -969,6 +1010,7 @@ fn main() {
         peak.map_or("?".into(), |kb| format!("{:.0}", kb as f64 / 1024.0)),
         bare_peak.map_or("?".into(), |kb| format!("{:.0}", kb as f64 / 1024.0)),
     );
+    println!("server threads at the most: {}", threads.most());
     let errors = record.errors();
     server.stop();
     print_store_sizes(&data.join("store"));

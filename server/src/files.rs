@@ -2,7 +2,10 @@
 //!
 //! The name and the browser's type are ignored: a file is a PDF, a JPEG or a
 //! PNG only if its bytes say so, down to its end (a truncated file is refused).
-//! Files live under the data directory, never in a served folder.
+//! Files live under the data directory, never in a served folder, each
+//! received into room aligned for a write past the page cache ([`FileBytes`]):
+//! an upload is read again rarely, and caching it cost more than the rest of
+//! its handling.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
