@@ -1055,6 +1055,15 @@ workflow:
         (dossier.id, applied)
     }
 
+    /// A member of the [`REVIEWED`] procedure's staff, for every formation.
+    fn staff_of_every_formation() -> Rights {
+        Rights {
+            roles: ["staff".to_owned()].into(),
+            scope: ["*".to_owned()].into(),
+            ..Rights::default()
+        }
+    }
+
     /// A view filtering on a piece's status reads each row's pieces, which
     /// the others skip.
     #[test]
@@ -1064,11 +1073,7 @@ workflow:
         for name in ["durand", "martin"] {
             applied(&state, name);
         }
-        let member = Rights {
-            roles: ["staff".to_owned()].into(),
-            scope: ["*".to_owned()].into(),
-            ..Rights::default()
-        };
+        let member = staff_of_every_formation();
         let selected = |status: &str| {
             let pairs = [("piece".to_owned(), status.to_owned())];
             let view = View::from_pairs(&state.engine.definition(), &pairs);
@@ -1100,11 +1105,7 @@ workflow:
         let sent = engine
             .apply(&dossier_id, 2, &me, transition("transmit"), now)
             .expect("transmit");
-        let member = Rights {
-            roles: ["staff".to_owned()].into(),
-            scope: ["*".to_owned()].into(),
-            ..Rights::default()
-        };
+        let member = staff_of_every_formation();
         let head = Rights {
             roles: ["head".to_owned()].into(),
             ..member.clone()
