@@ -125,7 +125,37 @@ pub struct AccountStore {
     by_email: sled::Tree,
     tokens: sled::Tree,
     sessions: sled::Tree,
+    /// Each outstanding token's key under its account's ([`by_account`]):
+    /// a password chosen ends its account's links without reading every
+    /// link ever sent.
+    tokens_by_account: sled::Tree,
+    /// Each session's key under its account's, for the same reason.
+    sessions_by_account: sled::Tree,
 }
+
+/// The key of `digest` (a token's or a session's) under `account`'s in the
+/// `*_by_account` trees. Every outstanding token and every session has
+/// one, written before it and removed after it: a crash may leave a key
+/// naming nothing, never a token or session without its key.
+fn by_account(account: &str, digest: &[u8]) -> Vec<u8> {
+    let mut key = account_prefix(account);
+    key.extend_from_slice(digest);
+    key
+}
+
+/// What [`by_account`] keys of `account` start with (account ids never
+/// hold a NUL).
+fn account_prefix(account: &str) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(account.len() + 1 + 32);
+    prefix.extend_from_slice(account.as_bytes());
+    prefix.push(0);
+    prefix
+}
+
+/// The tree marking what this version of the store has built, and the
+/// mark of the `*_by_account` trees: a store without it (written by an
+/// earlier version) has them built once, at its opening.
+const BUILT: (&str, &str) = ("account_store", "tokens and sessions by account");
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AccountError> {
     serde_json::to_vec(value).map_err(storage)
@@ -144,13 +174,47 @@ impl AccountStore {
     /// The accounts kept in `db` (which may hold more trees of its own).
     pub fn within(db: sled::Db) -> Result<Self, AccountError> {
         let tree = |name: &str| db.open_tree(name).map_err(storage);
-        Ok(Self {
+        let store = Self {
             accounts: tree("accounts")?,
             by_email: tree("accounts_by_email")?,
             tokens: tree("tokens")?,
             sessions: tree("sessions")?,
+            tokens_by_account: tree("tokens_by_account")?,
+            sessions_by_account: tree("sessions_by_account")?,
             db,
-        })
+        };
+        store.build_indexes()?;
+        Ok(store)
+    }
+
+    /// Writes the `*_by_account` keys of the outstanding tokens and of the
+    /// sessions of a store an earlier version wrote, once: without them, a
+    /// password chosen would leave those links and sessions open.
+    fn build_indexes(&self) -> Result<(), AccountError> {
+        let (tree, mark) = BUILT;
+        let built = self.db.open_tree(tree).map_err(storage)?;
+        if built.contains_key(mark).map_err(storage)? {
+            return Ok(());
+        }
+        for entry in self.tokens.iter() {
+            let (digest, bytes) = entry.map_err(storage)?;
+            let record: TokenRecord = decode(&bytes)?;
+            if !record.used {
+                self.tokens_by_account
+                    .insert(by_account(&record.account, &digest), &[])
+                    .map_err(storage)?;
+            }
+        }
+        for entry in self.sessions.iter() {
+            let (digest, bytes) = entry.map_err(storage)?;
+            let session: Session = decode(&bytes)?;
+            self.sessions_by_account
+                .insert(by_account(&session.account, &digest), &[])
+                .map_err(storage)?;
+        }
+        self.flush()?;
+        built.insert(mark, &[]).map_err(storage)?;
+        self.flush()
     }
 
     /// Another tree of the same database, for what goes with these accounts.
@@ -322,9 +386,11 @@ impl AccountStore {
             expires_at,
             used: false,
         };
-        self.tokens
-            .insert(digest(&token), encode(&record)?)
+        let key = digest(&token);
+        self.tokens_by_account
+            .insert(by_account(account, &key), &[])
             .map_err(storage)?;
+        self.tokens.insert(key, encode(&record)?).map_err(storage)?;
         self.flush()?;
         Ok((token, expires_at))
     }
@@ -369,9 +435,14 @@ impl AccountStore {
             used: true,
             ..record.clone()
         };
+        let key = digest(token);
         let swapped = self
             .tokens
-            .compare_and_swap(digest(token), Some(stored), Some(encode(&used)?))
+            .compare_and_swap(&key, Some(stored), Some(encode(&used)?))
+            .map_err(storage)?;
+        // A used token needs no ending: its key goes, after it is marked.
+        self.tokens_by_account
+            .remove(by_account(&record.account, &key))
             .map_err(storage)?;
         self.flush()?;
         Ok(match swapped {
@@ -383,8 +454,14 @@ impl AccountStore {
     /// Ends every outstanding link of `account` (a password was chosen: the
     /// older links must not choose another, nor confirm an older request).
     pub fn revoke_links(&self, account: &str) -> Result<(), AccountError> {
-        for entry in self.tokens.iter() {
-            let (key, bytes) = entry.map_err(storage)?;
+        let prefix = account_prefix(account);
+        for entry in self.tokens_by_account.scan_prefix(&prefix) {
+            let (indexed, _) = entry.map_err(storage)?;
+            let key = &indexed[prefix.len()..];
+            // A key naming nothing yet may be a link being sent: it stays.
+            let Some(bytes) = self.tokens.get(key).map_err(storage)? else {
+                continue;
+            };
             let record: TokenRecord = decode(&bytes)?;
             if record.account == account && !record.used {
                 let used = TokenRecord {
@@ -394,9 +471,10 @@ impl AccountStore {
                 // A link used meanwhile stays used: losing this race is fine.
                 let _ = self
                     .tokens
-                    .compare_and_swap(&key, Some(bytes), Some(encode(&used)?))
+                    .compare_and_swap(key, Some(bytes), Some(encode(&used)?))
                     .map_err(storage)?;
             }
+            self.tokens_by_account.remove(&indexed).map_err(storage)?;
         }
         self.flush()
     }
@@ -404,11 +482,16 @@ impl AccountStore {
     /// Ends every session of `account` (its password changed: whoever knew
     /// the old one is signed out everywhere).
     pub fn close_sessions_of(&self, account: &str) -> Result<(), AccountError> {
-        for entry in self.sessions.iter() {
-            let (key, bytes) = entry.map_err(storage)?;
-            let session: Session = decode(&bytes)?;
-            if session.account == account {
-                self.sessions.remove(&key).map_err(storage)?;
+        let prefix = account_prefix(account);
+        for entry in self.sessions_by_account.scan_prefix(&prefix) {
+            let (indexed, _) = entry.map_err(storage)?;
+            let removed = self
+                .sessions
+                .remove(&indexed[prefix.len()..])
+                .map_err(storage)?;
+            // A key naming nothing yet may be a session being opened: it stays.
+            if removed.is_some() {
+                self.sessions_by_account.remove(&indexed).map_err(storage)?;
             }
         }
         self.flush()
@@ -422,8 +505,12 @@ impl AccountStore {
             created_at: now,
             last_seen_at: now,
         };
+        let key = digest(&id);
+        self.sessions_by_account
+            .insert(by_account(account, &key), &[])
+            .map_err(storage)?;
         self.sessions
-            .insert(digest(&id), encode(&session)?)
+            .insert(key, encode(&session)?)
             .map_err(storage)?;
         self.flush()?;
         Ok(id)
@@ -447,7 +534,7 @@ impl AccountStore {
             span.unsigned_abs() > limit || span.is_negative()
         };
         if too_long(idle, SESSION_IDLE) || too_long(age, SESSION_MAX) {
-            self.sessions.remove(&key).map_err(storage)?;
+            self.remove_session(&key, &session.account)?;
             return Ok(None);
         }
         // A coarse refresh: one write a minute is enough to measure idleness
@@ -464,8 +551,21 @@ impl AccountStore {
 
     /// Ends a session.
     pub fn close_session(&self, id: &str) -> Result<(), AccountError> {
-        self.sessions.remove(digest(id)).map_err(storage)?;
+        let key = digest(id);
+        if let Some(bytes) = self.sessions.get(&key).map_err(storage)? {
+            let session: Session = decode(&bytes)?;
+            self.remove_session(&key, &session.account)?;
+        }
         self.flush()
+    }
+
+    /// Removes the session at `key`, then its key under `account`'s.
+    fn remove_session(&self, key: &[u8], account: &str) -> Result<(), AccountError> {
+        self.sessions.remove(key).map_err(storage)?;
+        self.sessions_by_account
+            .remove(by_account(account, key))
+            .map_err(storage)?;
+        Ok(())
     }
 }
 
@@ -545,6 +645,59 @@ mod tests {
             accounts.use_token(&late, at(61)).expect("use"),
             Err(TokenProblem::Expired)
         );
+    }
+
+    /// A new reset link of `account`, and a new session.
+    fn link_and_session(accounts: &AccountStore, account: &str) -> (String, String) {
+        let (link, _) = accounts
+            .issue_token(Purpose::PasswordReset, account, DAY, now())
+            .expect("token");
+        (
+            link,
+            accounts.open_session(account, now()).expect("session"),
+        )
+    }
+
+    #[test]
+    fn a_password_chosen_ends_its_accounts_links_and_sessions_alone() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("accounts");
+        let accounts = AccountStore::open(&path).expect("open");
+        // Left by an earlier version, which kept nothing by account.
+        let mut kept = vec![link_and_session(&accounts, "a1")];
+        let others = link_and_session(&accounts, "a2");
+        drop(accounts);
+        let db = sled::open(&path).expect("database");
+        for tree in ["tokens_by_account", "sessions_by_account", BUILT.0] {
+            assert!(db.drop_tree(tree).expect("dropped"), "{tree}");
+        }
+        drop(db);
+        let accounts = AccountStore::open(&path).expect("open");
+        kept.push(link_and_session(&accounts, "a1"));
+        kept.push(link_and_session(&accounts, "a1"));
+        // A link used and a session closed have nothing left to end.
+        let (used, closed) = link_and_session(&accounts, "a1");
+        accounts
+            .use_token(&used, now())
+            .expect("use")
+            .expect("valid");
+        accounts.close_session(&closed).expect("closed");
+
+        accounts.revoke_links("a1").expect("revoked");
+        accounts.close_sessions_of("a1").expect("closed");
+        for (link, session) in &kept {
+            let ended = accounts.check_token(link, now()).expect("read");
+            assert_eq!(ended, Err(TokenProblem::Used));
+            assert!(accounts.session(session, now()).expect("read").is_none());
+        }
+        let (link, session) = &others;
+        let untouched = accounts.check_token(link, now()).expect("read");
+        assert_eq!(untouched, Ok(("a2".to_owned(), Purpose::PasswordReset)));
+        assert!(accounts.session(session, now()).expect("read").is_some());
+        let left = |tree: &sled::Tree| tree.scan_prefix(account_prefix("a1")).count();
+        assert_eq!(left(&accounts.tokens_by_account), 0);
+        assert_eq!(left(&accounts.sessions_by_account), 0);
+        assert_eq!(accounts.sessions_by_account.len(), 1, "a2's");
     }
 
     #[test]
