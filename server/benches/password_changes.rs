@@ -129,7 +129,12 @@ fn main() {
     };
     {
         let db = opened_again(&path);
-        for tree in ["tokens_by_account", "sessions_by_account", "account_store"] {
+        for tree in [
+            "tokens_by_account",
+            "sessions_by_account",
+            "sessions_by_end",
+            "account_store",
+        ] {
             db.drop_tree(tree).expect("tree dropped");
         }
         db.flush().expect("flush");
@@ -199,4 +204,22 @@ fn main() {
         &format!("a password chosen among {count} accounts: its sessions closed"),
         closed,
     );
+    // Every session past its maximum age, as the server sweeps them.
+    let begun = Instant::now();
+    let nothing = store.sweep_sessions(now()).expect("swept");
+    let none_due = begun.elapsed();
+    let day_after = now() + jiff::SignedDuration::from_hours(24);
+    let begun = Instant::now();
+    let swept = store.sweep_sessions(day_after).expect("swept");
+    println!(
+        "sessions swept: none due among {count} in {:.3} ms; {swept} past their maximum age in {:.2} s",
+        none_due.as_secs_f64() * 1e3,
+        begun.elapsed().as_secs_f64()
+    );
+    assert_eq!(nothing, 0);
+    // Each account's session but those closed in the runs (the runs'
+    // accounts differ: 7,919 is prime to the counts), and the one opened
+    // last.
+    assert_eq!(swept, count - runs + 1);
+    assert!(store.session(&session, day_after).expect("read").is_none());
 }

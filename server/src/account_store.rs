@@ -131,6 +131,10 @@ pub struct AccountStore {
     tokens_by_account: sled::Tree,
     /// Each session's key under its account's, for the same reason.
     sessions_by_account: sled::Tree,
+    /// Each session's key under the time its maximum age ends
+    /// ([`by_end`]): [`AccountStore::sweep_sessions`] removes those past
+    /// it, which nobody may present again, without reading the others.
+    sessions_by_end: sled::Tree,
 }
 
 /// The key of `digest` (a token's or a session's) under `account`'s in the
@@ -151,6 +155,28 @@ fn account_prefix(account: &str) -> Vec<u8> {
     prefix.push(0);
     prefix
 }
+
+/// The key of session `digest` (opened at `created_at`) in
+/// `sessions_by_end`: the second its maximum age ends, in an order bytes
+/// sort in, then its key.
+fn by_end(created_at: Timestamp, digest: &[u8]) -> Vec<u8> {
+    let end = created_at
+        .checked_add(SESSION_MAX_SPAN)
+        .unwrap_or(Timestamp::MAX);
+    let mut key = end_prefix(end).to_vec();
+    key.extend_from_slice(digest);
+    key
+}
+
+/// What [`by_end`] keys of sessions ending at `end` start with.
+fn end_prefix(end: Timestamp) -> [u8; 8] {
+    // The sign bit flipped: negative seconds sort before positive ones.
+    (end.as_second() as u64 ^ (1 << 63)).to_be_bytes()
+}
+
+/// [`SESSION_MAX`] as a span of time.
+const SESSION_MAX_SPAN: jiff::SignedDuration =
+    jiff::SignedDuration::from_secs(SESSION_MAX.as_secs() as i64);
 
 /// The tree marking what this version of the store has built, and the
 /// mark of the `*_by_account` trees: a store without it (written by an
@@ -181,6 +207,7 @@ impl AccountStore {
             sessions: tree("sessions")?,
             tokens_by_account: tree("tokens_by_account")?,
             sessions_by_account: tree("sessions_by_account")?,
+            sessions_by_end: tree("sessions_by_end")?,
             db,
         };
         store.build_indexes()?;
@@ -188,8 +215,9 @@ impl AccountStore {
     }
 
     /// Writes the `*_by_account` keys of the outstanding tokens and of the
-    /// sessions of a store an earlier version wrote, once: without them, a
-    /// password chosen would leave those links and sessions open.
+    /// sessions of a store an earlier version wrote, and the sessions'
+    /// `sessions_by_end` keys, once: without them, a password chosen would
+    /// leave those links and sessions open, and the sessions would stay.
     fn build_indexes(&self) -> Result<(), AccountError> {
         let (tree, mark) = BUILT;
         let built = self.db.open_tree(tree).map_err(storage)?;
@@ -210,6 +238,9 @@ impl AccountStore {
             let session: Session = decode(&bytes)?;
             self.sessions_by_account
                 .insert(by_account(&session.account, &digest), &[])
+                .map_err(storage)?;
+            self.sessions_by_end
+                .insert(by_end(session.created_at, &digest), &[])
                 .map_err(storage)?;
         }
         self.flush()?;
@@ -485,13 +516,11 @@ impl AccountStore {
         let prefix = account_prefix(account);
         for entry in self.sessions_by_account.scan_prefix(&prefix) {
             let (indexed, _) = entry.map_err(storage)?;
-            let removed = self
-                .sessions
-                .remove(&indexed[prefix.len()..])
-                .map_err(storage)?;
+            let key = &indexed[prefix.len()..];
             // A key naming nothing yet may be a session being opened: it stays.
-            if removed.is_some() {
-                self.sessions_by_account.remove(&indexed).map_err(storage)?;
+            if let Some(bytes) = self.sessions.remove(key).map_err(storage)? {
+                let session: Session = decode(&bytes)?;
+                self.remove_session_keys(key, &session)?;
             }
         }
         self.flush()
@@ -508,6 +537,9 @@ impl AccountStore {
         let key = digest(&id);
         self.sessions_by_account
             .insert(by_account(account, &key), &[])
+            .map_err(storage)?;
+        self.sessions_by_end
+            .insert(by_end(now, &key), &[])
             .map_err(storage)?;
         self.sessions
             .insert(key, encode(&session)?)
@@ -534,7 +566,8 @@ impl AccountStore {
             span.unsigned_abs() > limit || span.is_negative()
         };
         if too_long(idle, SESSION_IDLE) || too_long(age, SESSION_MAX) {
-            self.remove_session(&key, &session.account)?;
+            self.sessions.remove(&key).map_err(storage)?;
+            self.remove_session_keys(&key, &session)?;
             return Ok(None);
         }
         // A coarse refresh: one write a minute is enough to measure idleness
@@ -552,18 +585,45 @@ impl AccountStore {
     /// Ends a session.
     pub fn close_session(&self, id: &str) -> Result<(), AccountError> {
         let key = digest(id);
-        if let Some(bytes) = self.sessions.get(&key).map_err(storage)? {
+        if let Some(bytes) = self.sessions.remove(&key).map_err(storage)? {
             let session: Session = decode(&bytes)?;
-            self.remove_session(&key, &session.account)?;
+            self.remove_session_keys(&key, &session)?;
         }
         self.flush()
     }
 
-    /// Removes the session at `key`, then its key under `account`'s.
-    fn remove_session(&self, key: &[u8], account: &str) -> Result<(), AccountError> {
-        self.sessions.remove(key).map_err(storage)?;
+    /// Removes the sessions whose maximum age ended by `now` (the real
+    /// time), which nobody may present again: most sessions end idle and
+    /// are never presented again to be found expired. Returns how many.
+    pub fn sweep_sessions(&self, now: Timestamp) -> Result<usize, AccountError> {
+        let mut swept = 0;
+        let ended = self.sessions_by_end.range(..end_prefix(now));
+        for entry in ended {
+            let (indexed, _) = entry.map_err(storage)?;
+            let key = indexed.get(8..).unwrap_or_default();
+            match self.sessions.remove(key).map_err(storage)? {
+                Some(bytes) => {
+                    let session: Session = decode(&bytes)?;
+                    self.remove_session_keys(key, &session)?;
+                    swept += 1;
+                }
+                None => {
+                    self.sessions_by_end.remove(&indexed).map_err(storage)?;
+                }
+            }
+        }
+        // Nothing to make durable: a removal lost in a crash is made again.
+        Ok(swept)
+    }
+
+    /// Removes the keys of `session` (at `key`, removed) in the trees
+    /// that name it.
+    fn remove_session_keys(&self, key: &[u8], session: &Session) -> Result<(), AccountError> {
         self.sessions_by_account
-            .remove(by_account(account, key))
+            .remove(by_account(&session.account, key))
+            .map_err(storage)?;
+        self.sessions_by_end
+            .remove(by_end(session.created_at, key))
             .map_err(storage)?;
         Ok(())
     }
@@ -668,7 +728,12 @@ mod tests {
         let others = link_and_session(&accounts, "a2");
         drop(accounts);
         let db = sled::open(&path).expect("database");
-        for tree in ["tokens_by_account", "sessions_by_account", BUILT.0] {
+        let built = [
+            "tokens_by_account",
+            "sessions_by_account",
+            "sessions_by_end",
+        ];
+        for tree in built.into_iter().chain([BUILT.0]) {
             assert!(db.drop_tree(tree).expect("dropped"), "{tree}");
         }
         drop(db);
@@ -698,6 +763,34 @@ mod tests {
         assert_eq!(left(&accounts.tokens_by_account), 0);
         assert_eq!(left(&accounts.sessions_by_account), 0);
         assert_eq!(accounts.sessions_by_account.len(), 1, "a2's");
+        // a2's session, opened before the trees were built, is swept too.
+        assert_eq!(
+            accounts.sweep_sessions(at(12 * 3600 + 1)).expect("swept"),
+            1
+        );
+        assert!(accounts.sessions.is_empty() && accounts.sessions_by_end.is_empty());
+    }
+
+    #[test]
+    fn sessions_past_their_maximum_age_are_swept_alone() {
+        let (_folder, accounts, first) = with_session();
+        let later = accounts.open_session("a2", at(6 * 3600)).expect("session");
+        // Read from the tree: presented, an idle session would end itself.
+        let kept = |id: &str| accounts.sessions.contains_key(digest(id)).expect("read");
+        assert_eq!(accounts.sweep_sessions(at(12 * 3600)).expect("swept"), 0);
+        assert!(kept(&first) && kept(&later));
+        assert_eq!(
+            accounts.sweep_sessions(at(12 * 3600 + 1)).expect("swept"),
+            1
+        );
+        // Gone with its keys, as if closed; the later one stays.
+        assert!(!kept(&first) && kept(&later));
+        assert_eq!(accounts.sessions_by_account.len(), 1);
+        assert_eq!(accounts.sessions_by_end.len(), 1);
+        // Closed, then swept: nothing left of it either.
+        accounts.close_session(&later).expect("closed");
+        assert_eq!(accounts.sweep_sessions(at(30 * 3600)).expect("swept"), 0);
+        assert!(accounts.sessions_by_account.is_empty() && accounts.sessions_by_end.is_empty());
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use guichet_engine::{Definition, DefinitionError};
+use guichet_engine::{with_causes, Definition, DefinitionError};
 use tokio::sync::watch;
 
+use crate::account_store::{AccountError, AccountStore};
 use crate::mail::{self, Envelope, Transport};
 use crate::procedure::{
     private_directory, procedure_folder, procedure_state, ServeOptions, Shared,
@@ -182,6 +183,11 @@ async fn serve(
     let staff = crate::staff_store::StaffStore::open(&staff_path)
         .with_context(|| format!("opening the staff accounts in {}", staff_path.display()))?;
     let (stop, stopped) = watch::channel(false);
+    let sweeper = tokio::spawn(sweep_sessions(
+        [accounts.clone(), staff.accounts.clone()],
+        options.scheduler_interval,
+        stopped.clone(),
+    ));
     let shared = Shared {
         options: &options,
         base_url: &base_url,
@@ -234,11 +240,38 @@ async fn serve(
         let engine = Arc::clone(&procedure.state.engine);
         tokio::task::spawn_blocking(move || engine.store().shut_down()).await??;
     }
+    let _ = sweeper.await;
     accounts.flush()?;
     staff.accounts.flush()?;
     let _ = std::fs::remove_file(&pid_file);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Removes the candidates' and the staff's sessions past their maximum age
+/// every `interval` (at the real time, which sessions keep), until `stop`.
+async fn sweep_sessions(
+    stores: [AccountStore; 2],
+    interval: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let swept = stores.clone();
+        let sweep = move || -> Result<usize, AccountError> {
+            let now = jiff::Timestamp::now();
+            swept.iter().map(|store| store.sweep_sessions(now)).sum()
+        };
+        match tokio::task::spawn_blocking(sweep).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(swept)) => tracing::info!(swept, "sessions past their maximum age removed"),
+            Ok(Err(error)) => tracing::error!(error = %with_causes(&error), "sessions not swept"),
+            Err(error) => tracing::error!(%error, "the sessions' sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// A socket bound to `addr`, not yet listening, as the standard library's
