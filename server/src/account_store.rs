@@ -179,9 +179,12 @@ const SESSION_MAX_SPAN: jiff::SignedDuration =
     jiff::SignedDuration::from_secs(SESSION_MAX.as_secs() as i64);
 
 /// The tree marking what this version of the store has built, and the
-/// mark of the `*_by_account` trees: a store without it (written by an
-/// earlier version) has them built once, at its opening.
-const BUILT: (&str, &str) = ("account_store", "tokens and sessions by account");
+/// mark of the `*_by_account` and `sessions_by_end` trees: a store without
+/// it (written by an earlier version) has them built once, at its opening.
+const BUILT: (&str, &str) = (
+    "account_store",
+    "tokens and sessions by account, sessions by end",
+);
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AccountError> {
     serde_json::to_vec(value).map_err(storage)
@@ -574,12 +577,32 @@ impl AccountStore {
         // in hours, and parallel requests do not all write.
         if idle >= SESSION_REFRESH {
             session.last_seen_at = now;
-            // Not flushed: losing a last-seen time in a crash only ends a session sooner.
-            self.sessions
-                .insert(&key, encode(&session)?)
-                .map_err(storage)?;
+            if !self.refresh(&key, bytes, &session)? {
+                return Ok(None);
+            }
         }
         Ok(Some(session))
+    }
+
+    /// Writes `session` at `key` over the bytes `read` there, unless it was
+    /// closed since (signed out, a password changed): written again, it
+    /// would outlive its keys, and the closing. False if it was.
+    fn refresh(
+        &self,
+        key: &[u8],
+        read: sled::IVec,
+        session: &Session,
+    ) -> Result<bool, AccountError> {
+        // Not flushed: losing a last-seen time in a crash only ends a session sooner.
+        let written = self
+            .sessions
+            .compare_and_swap(key, Some(read), Some(encode(session)?))
+            .map_err(storage)?;
+        // Another request of the session may have written first: it lives.
+        Ok(!matches!(
+            written,
+            Err(sled::CompareAndSwapError { current: None, .. })
+        ))
     }
 
     /// Ends a session.
@@ -769,6 +792,29 @@ mod tests {
             1
         );
         assert!(accounts.sessions.is_empty() && accounts.sessions_by_end.is_empty());
+    }
+
+    #[test]
+    fn a_session_closed_while_a_request_reads_it_stays_closed() {
+        let (_folder, accounts, id) = with_session();
+        let key = digest(&id);
+        let read = accounts.sessions.get(&key).expect("read").expect("open");
+        let mut seen: Session = decode(&read).expect("session");
+        seen.last_seen_at = at(120);
+        // Another request of the session wrote first: this one's goes too.
+        let other: Session = Session {
+            last_seen_at: at(60),
+            ..seen.clone()
+        };
+        let written = encode(&other).expect("encoded");
+        accounts.sessions.insert(&key, written).expect("written");
+        assert!(accounts.refresh(&key, read, &seen).expect("refreshed"));
+        // Closed meanwhile: not written again.
+        let read = accounts.sessions.get(&key).expect("read").expect("open");
+        accounts.close_sessions_of("a1").expect("closed");
+        assert!(!accounts.refresh(&key, read, &seen).expect("refreshed"));
+        assert!(!accounts.sessions.contains_key(&key).expect("read"));
+        assert!(accounts.session(&id, at(180)).expect("read").is_none());
     }
 
     #[test]
