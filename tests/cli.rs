@@ -107,21 +107,31 @@ fn check_reports_a_yaml_syntax_error() {
 
 #[test]
 fn a_report_piped_into_a_reader_that_stops_ends_the_command_quietly() {
+    use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::process::ExitStatusExt;
     let folder = tempfile::tempdir().unwrap();
     let file = folder.path().join("broken.yaml");
     std::fs::write(&file, "title: [\n").unwrap();
     // As `guichet check broken.yaml 2>&1 | head -0`: the reader is gone
-    // before the report is written.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .args(["check", file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    // before the report is written. A named pipe's reader is closed before
+    // the command starts (an anonymous pipe's, closed after, lost the race
+    // to a command that wrote first).
+    let pipe = folder.path().join("reader-gone");
+    let made = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&pipe)
         .unwrap();
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    let status = child.wait().unwrap();
+    let writer = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+    drop(reader);
+    let status = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(["check", file.to_str().unwrap()])
+        .stdout(Stdio::from(writer.try_clone().unwrap()))
+        .stderr(Stdio::from(writer))
+        .status()
+        .unwrap();
     assert_ne!(status.code(), Some(101), "a panic: {status:?}");
     assert_eq!(status.signal(), Some(13), "ended by SIGPIPE: {status:?}");
 }
