@@ -3,10 +3,13 @@
 //! (`AccountStore::revoke_links`, `AccountStore::close_sessions_of`), as
 //! an activation, a reset or a change of password does.
 //!
-//! `cargo bench -p guichet-server --bench password_changes` seeds 100,000 accounts,
-//! each with an activation link used and a session, and measures both for
-//! accounts taken at random; `cargo test --benches` runs it with 1,000
-//! accounts, checking what the calls did, not timing them.
+//! `cargo bench -p guichet-server --bench password_changes` seeds 100,000
+//! accounts, each with an activation link used and a session, opens them
+//! as an earlier version left them (the keys by account and by end built
+//! then), measures both calls for accounts taken at random, then the
+//! server's sweep of sessions past their maximum age; `cargo test
+//! --benches` runs it with 1,000 accounts, checking what the calls did,
+//! not timing them.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,8 @@ mod account_store;
 
 use account_store::{AccountStore, Purpose, TokenProblem};
 
+/// How many accounts are seeded: 100,000 under `cargo bench`, which passes
+/// `--bench`; 1,000 in the short mode CI runs.
 fn accounts() -> usize {
     if std::env::args().any(|a| a == "--bench") {
         100_000
