@@ -238,13 +238,7 @@ impl AccountStore {
         }
         for entry in self.sessions.iter() {
             let (digest, bytes) = entry.map_err(storage)?;
-            let session: Session = decode(&bytes)?;
-            self.sessions_by_account
-                .insert(by_account(&session.account, &digest), &[])
-                .map_err(storage)?;
-            self.sessions_by_end
-                .insert(by_end(session.created_at, &digest), &[])
-                .map_err(storage)?;
+            self.insert_session_keys(&digest, &decode(&bytes)?)?;
         }
         self.flush()?;
         built.insert(mark, &[]).map_err(storage)?;
@@ -538,12 +532,7 @@ impl AccountStore {
             last_seen_at: now,
         };
         let key = digest(&id);
-        self.sessions_by_account
-            .insert(by_account(account, &key), &[])
-            .map_err(storage)?;
-        self.sessions_by_end
-            .insert(by_end(now, &key), &[])
-            .map_err(storage)?;
+        self.insert_session_keys(&key, &session)?;
         self.sessions
             .insert(key, encode(&session)?)
             .map_err(storage)?;
@@ -637,6 +626,18 @@ impl AccountStore {
         }
         // Nothing to make durable: a removal lost in a crash is made again.
         Ok(swept)
+    }
+
+    /// Writes the keys naming `session` (at `key`, before it is written)
+    /// in the trees by account and by end.
+    fn insert_session_keys(&self, key: &[u8], session: &Session) -> Result<(), AccountError> {
+        self.sessions_by_account
+            .insert(by_account(&session.account, key), &[])
+            .map_err(storage)?;
+        self.sessions_by_end
+            .insert(by_end(session.created_at, key), &[])
+            .map_err(storage)?;
+        Ok(())
     }
 
     /// Removes the keys of `session` (at `key`, removed) in the trees
