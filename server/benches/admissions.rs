@@ -48,6 +48,11 @@ use serving::repository;
 #[path = "../../tests/serving/mod.rs"]
 mod serving;
 
+// How timings are printed, as the server's other benches print them.
+#[path = "shared/report.rs"]
+mod report;
+use report::report;
+
 // The server's allocator and its settings, for the engine's part to
 // measure what the server does.
 #[path = "../src/allocator.rs"]
@@ -350,20 +355,6 @@ fn seed(folder: &Path) {
     println!(
         "seeded {count} candidatures in {:.1} s",
         started.elapsed().as_secs_f64()
-    );
-}
-
-/// Median, 95th percentile and maximum of `samples`, in milliseconds.
-fn report(what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{what}: median {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} runs)",
-        ms(pick(0.5)),
-        ms(pick(0.95)),
-        ms(*samples.last().expect("samples")),
-        samples.len()
     );
 }
 

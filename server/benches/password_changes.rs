@@ -22,6 +22,11 @@ mod account_store;
 
 use account_store::{AccountStore, Purpose, TokenProblem};
 
+// How timings are printed, as the server's other benches print them.
+#[path = "shared/report.rs"]
+mod report;
+use report::report;
+
 /// How many accounts are seeded: 100,000 under `cargo bench`, which passes
 /// `--bench`; 1,000 in the short mode CI runs.
 fn accounts() -> usize {
@@ -36,19 +41,6 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 
 fn now() -> Timestamp {
     "2027-03-10T09:00:00Z".parse().expect("time")
-}
-
-/// The median, the 95th percentile and the longest of `samples`.
-fn report(what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    println!(
-        "{what}: median {:.3} ms, p95 {:.3} ms, max {:.3} ms ({} runs)",
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.95).as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3,
-        samples.len()
-    );
 }
 
 /// The database at `path`, opened once sled's threads of the last opening
