@@ -7,7 +7,8 @@
 //! accounts, each with an activation link used and a session, opens them
 //! as an earlier version left them (the keys by account and by end built
 //! then), measures both calls for accounts taken at random, then the
-//! server's sweep of sessions past their maximum age; `cargo test
+//! server's sweep of sessions past their maximum age and of links a month
+//! past their expiry; `cargo test
 //! --benches` runs it with 1,000 accounts, checking what the calls did,
 //! not timing them.
 
@@ -130,6 +131,7 @@ fn main() {
             "tokens_by_account",
             "sessions_by_account",
             "sessions_by_end",
+            "tokens_by_end",
             "account_store",
         ] {
             db.drop_tree(tree).expect("tree dropped");
@@ -139,7 +141,7 @@ fn main() {
     let begun = Instant::now();
     drop(opened_again_as_store(&path));
     println!(
-        "store opened on {count} accounts left by an earlier version (links and sessions by account built): {:.3} s",
+        "store opened on {count} accounts left by an earlier version (links and sessions by account and by end built): {:.3} s",
         begun.elapsed().as_secs_f64()
     );
     // Opened again, as a server starting on them.
@@ -203,20 +205,39 @@ fn main() {
     );
     // Every session past its maximum age, as the server sweeps them.
     let begun = Instant::now();
-    let nothing = store.sweep_sessions(now()).expect("swept");
+    let nothing = store.sweep(now()).expect("swept");
     let none_due = begun.elapsed();
     let day_after = now() + jiff::SignedDuration::from_hours(24);
     let begun = Instant::now();
-    let swept = store.sweep_sessions(day_after).expect("swept");
+    let swept = store.sweep(day_after).expect("swept");
     println!(
-        "sessions swept: none due among {count} in {:.3} ms; {swept} past their maximum age in {:.2} s",
+        "sessions swept: none due among {count} in {:.3} ms; {} past their maximum age in {:.2} s",
         none_due.as_secs_f64() * 1e3,
+        swept.sessions,
         begun.elapsed().as_secs_f64()
     );
-    assert_eq!(nothing, 0);
+    assert_eq!(nothing, Default::default());
     // Each account's session but those closed in the runs (the runs'
     // accounts differ: 7,919 is prime to the counts), and the one opened
-    // last.
-    assert_eq!(swept, count - runs + 1);
+    // last; no link yet: each is kept a month past its day.
+    assert_eq!(swept.sessions, count - runs + 1);
+    assert_eq!(swept.tokens, 0);
     assert!(store.session(&session, day_after).expect("read").is_none());
+    // Then every link, used or not, once kept its month past its expiry.
+    let links = store.tree("tokens").expect("tree").len();
+    let month_after = now() + jiff::SignedDuration::from_hours(24 * 32);
+    let begun = Instant::now();
+    let swept = store.sweep(month_after).expect("swept");
+    println!(
+        "links swept: {} a month past their expiry in {:.2} s",
+        swept.tokens,
+        begun.elapsed().as_secs_f64()
+    );
+    assert_eq!(swept.tokens, links);
+    assert_eq!(
+        store.check_token(&link, month_after).expect("read"),
+        Err(TokenProblem::Unknown)
+    );
+    assert!(store.tree("tokens").expect("tree").is_empty());
+    assert!(store.tree("tokens_by_account").expect("tree").is_empty());
 }

@@ -132,9 +132,38 @@ pub struct AccountStore {
     /// Each session's key under its account's, for the same reason.
     sessions_by_account: sled::Tree,
     /// Each session's key under the time its maximum age ends
-    /// ([`by_end`]): [`AccountStore::sweep_sessions`] removes those past
-    /// it, which nobody may present again, without reading the others.
+    /// ([`by_end`]): [`AccountStore::sweep`] removes those past it, which
+    /// nobody may present again, without reading the others.
     sessions_by_end: sled::Tree,
+    /// Each token's key under the time its record may go ([`TOKEN_KEPT`]
+    /// after its expiry), for [`AccountStore::sweep`] likewise.
+    tokens_by_end: sled::Tree,
+}
+
+/// How long a token's record is kept past its expiry, used or not: a link
+/// followed within that time is told "used" or "expired"; later, one
+/// unknown (not valid), the record gone. Without an end, the tokens' tree
+/// would keep every link ever sent.
+pub const TOKEN_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// What [`AccountStore::sweep`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Sessions past their maximum age.
+    pub sessions: usize,
+    /// Tokens past their expiry by [`TOKEN_KEPT`].
+    pub tokens: usize,
+}
+
+impl std::ops::Add for Swept {
+    type Output = Swept;
+
+    fn add(self, other: Swept) -> Swept {
+        Swept {
+            sessions: self.sessions + other.sessions,
+            tokens: self.tokens + other.tokens,
+        }
+    }
 }
 
 /// The key of `digest` (a token's or a session's) under `account`'s in the
@@ -156,16 +185,28 @@ fn account_prefix(account: &str) -> Vec<u8> {
     prefix
 }
 
-/// The key of session `digest` (opened at `created_at`) in
-/// `sessions_by_end`: the second its maximum age ends, in an order bytes
-/// sort in, then its key.
-fn by_end(created_at: Timestamp, digest: &[u8]) -> Vec<u8> {
-    let end = created_at
-        .checked_add(SESSION_MAX_SPAN)
-        .unwrap_or(Timestamp::MAX);
+/// The key of `digest` (a session's or a token's) in the `*_by_end`
+/// trees: the second `end` after which it may go, in an order bytes sort
+/// in, then its key.
+fn by_end(end: Timestamp, digest: &[u8]) -> Vec<u8> {
     let mut key = end_prefix(end).to_vec();
     key.extend_from_slice(digest);
     key
+}
+
+/// When a session opened at `created_at` reaches its maximum age.
+fn session_end(created_at: Timestamp) -> Timestamp {
+    created_at
+        .checked_add(SESSION_MAX_SPAN)
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// When the record of a token expiring at `expires_at` may go.
+fn token_end(expires_at: Timestamp) -> Timestamp {
+    jiff::SignedDuration::try_from(TOKEN_KEPT)
+        .ok()
+        .and_then(|kept| expires_at.checked_add(kept).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// What [`by_end`] keys of sessions ending at `end` start with.
@@ -178,13 +219,14 @@ fn end_prefix(end: Timestamp) -> [u8; 8] {
 const SESSION_MAX_SPAN: jiff::SignedDuration =
     jiff::SignedDuration::from_secs(SESSION_MAX.as_secs() as i64);
 
-/// The tree marking what this version of the store has built, and the
-/// mark of the `*_by_account` and `sessions_by_end` trees: a store without
-/// it (written by an earlier version) has them built once, at its opening.
-const BUILT: (&str, &str) = (
-    "account_store",
-    "tokens and sessions by account, sessions by end",
-);
+/// The tree marking which of the trees naming tokens and sessions this
+/// store has built: a store without a mark (written by an earlier version)
+/// has those trees built once, at its opening.
+const BUILT_TREE: &str = "account_store";
+/// The mark of the `*_by_account` trees and of `sessions_by_end`.
+const BY_ACCOUNT_BUILT: &str = "tokens and sessions by account, sessions by end";
+/// The mark of `tokens_by_end`.
+const TOKENS_BY_END_BUILT: &str = "tokens by end";
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AccountError> {
     serde_json::to_vec(value).map_err(storage)
@@ -211,35 +253,58 @@ impl AccountStore {
             tokens_by_account: tree("tokens_by_account")?,
             sessions_by_account: tree("sessions_by_account")?,
             sessions_by_end: tree("sessions_by_end")?,
+            tokens_by_end: tree("tokens_by_end")?,
             db,
         };
         store.build_indexes()?;
         Ok(store)
     }
 
-    /// Writes the `*_by_account` keys of the outstanding tokens and of the
-    /// sessions of a store an earlier version wrote, and the sessions'
-    /// `sessions_by_end` keys, once: without them, a password chosen would
-    /// leave those links and sessions open, and the sessions would stay.
+    /// Writes, once, the keys of the tokens and sessions a store of an
+    /// earlier version holds in the trees it lacked: without them, a
+    /// password chosen would leave those links and sessions open, and the
+    /// sweep would leave them in the store.
     fn build_indexes(&self) -> Result<(), AccountError> {
-        let (tree, mark) = BUILT;
-        let built = self.db.open_tree(tree).map_err(storage)?;
+        self.build_once(BY_ACCOUNT_BUILT, || {
+            for entry in self.tokens.iter() {
+                let (digest, bytes) = entry.map_err(storage)?;
+                let record: TokenRecord = decode(&bytes)?;
+                if !record.used {
+                    self.tokens_by_account
+                        .insert(by_account(&record.account, &digest), &[])
+                        .map_err(storage)?;
+                }
+            }
+            for entry in self.sessions.iter() {
+                let (digest, bytes) = entry.map_err(storage)?;
+                self.insert_session_keys(&digest, &decode(&bytes)?)?;
+            }
+            Ok(())
+        })?;
+        self.build_once(TOKENS_BY_END_BUILT, || {
+            for entry in self.tokens.iter() {
+                let (digest, bytes) = entry.map_err(storage)?;
+                let record: TokenRecord = decode(&bytes)?;
+                self.tokens_by_end
+                    .insert(by_end(token_end(record.expires_at), &digest), &[])
+                    .map_err(storage)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `build` unless `mark` says it ran to its end in this store,
+    /// then marks it, once what it wrote is on disk.
+    fn build_once(
+        &self,
+        mark: &str,
+        build: impl FnOnce() -> Result<(), AccountError>,
+    ) -> Result<(), AccountError> {
+        let built = self.db.open_tree(BUILT_TREE).map_err(storage)?;
         if built.contains_key(mark).map_err(storage)? {
             return Ok(());
         }
-        for entry in self.tokens.iter() {
-            let (digest, bytes) = entry.map_err(storage)?;
-            let record: TokenRecord = decode(&bytes)?;
-            if !record.used {
-                self.tokens_by_account
-                    .insert(by_account(&record.account, &digest), &[])
-                    .map_err(storage)?;
-            }
-        }
-        for entry in self.sessions.iter() {
-            let (digest, bytes) = entry.map_err(storage)?;
-            self.insert_session_keys(&digest, &decode(&bytes)?)?;
-        }
+        build()?;
         self.flush()?;
         built.insert(mark, &[]).map_err(storage)?;
         self.flush()
@@ -417,6 +482,9 @@ impl AccountStore {
         let key = digest(&token);
         self.tokens_by_account
             .insert(by_account(account, &key), &[])
+            .map_err(storage)?;
+        self.tokens_by_end
+            .insert(by_end(token_end(expires_at), &key), &[])
             .map_err(storage)?;
         self.tokens.insert(key, encode(&record)?).map_err(storage)?;
         self.flush()?;
@@ -604,28 +672,31 @@ impl AccountStore {
         self.flush()
     }
 
-    /// Removes the sessions whose maximum age ended by `now` (the real
-    /// time), which nobody may present again: most sessions end idle and
-    /// are never presented again to be found expired. Returns how many.
-    pub fn sweep_sessions(&self, now: Timestamp) -> Result<usize, AccountError> {
-        let mut swept = 0;
-        let ended = self.sessions_by_end.range(..end_prefix(now));
-        for entry in ended {
-            let (indexed, _) = entry.map_err(storage)?;
-            let key = indexed.get(8..).unwrap_or_default();
-            match self.sessions.remove(key).map_err(storage)? {
-                Some(bytes) => {
-                    let session: Session = decode(&bytes)?;
-                    self.remove_session_keys(key, &session)?;
-                    swept += 1;
-                }
-                None => {
-                    self.sessions_by_end.remove(&indexed).map_err(storage)?;
-                }
-            }
-        }
+    /// Removes what nobody may present again by `now` (the real time):
+    /// the sessions past their maximum age (most sessions end idle and are
+    /// never presented again to be found expired), and the tokens past
+    /// their expiry by [`TOKEN_KEPT`].
+    pub fn sweep(&self, now: Timestamp) -> Result<Swept, AccountError> {
+        let sessions = sweep_ended(&self.sessions_by_end, now, |key| {
+            let Some(bytes) = self.sessions.remove(key).map_err(storage)? else {
+                return Ok(false);
+            };
+            self.remove_session_keys(key, &decode(&bytes)?)?;
+            Ok(true)
+        })?;
+        let tokens = sweep_ended(&self.tokens_by_end, now, |key| {
+            let Some(bytes) = self.tokens.remove(key).map_err(storage)? else {
+                return Ok(false);
+            };
+            let record: TokenRecord = decode(&bytes)?;
+            // Only an unused token still has one.
+            self.tokens_by_account
+                .remove(by_account(&record.account, key))
+                .map_err(storage)?;
+            Ok(true)
+        })?;
         // Nothing to make durable: a removal lost in a crash is made again.
-        Ok(swept)
+        Ok(Swept { sessions, tokens })
     }
 
     /// Writes the keys naming `session` (at `key`, before it is written)
@@ -635,7 +706,7 @@ impl AccountStore {
             .insert(by_account(&session.account, key), &[])
             .map_err(storage)?;
         self.sessions_by_end
-            .insert(by_end(session.created_at, key), &[])
+            .insert(by_end(session_end(session.created_at), key), &[])
             .map_err(storage)?;
         Ok(())
     }
@@ -647,10 +718,31 @@ impl AccountStore {
             .remove(by_account(&session.account, key))
             .map_err(storage)?;
         self.sessions_by_end
-            .remove(by_end(session.created_at, key))
+            .remove(by_end(session_end(session.created_at), key))
             .map_err(storage)?;
         Ok(())
     }
+}
+
+/// Removes what the keys of `by_end` (see [`by_end`]) name whose end is a
+/// whole second before `now`, with `remove` (false if it named nothing:
+/// removed already), then the keys. Returns how many `remove` found.
+/// What is being written now ends later, so what names nothing here is a
+/// leftover, never something about to be.
+fn sweep_ended(
+    by_end: &sled::Tree,
+    now: Timestamp,
+    mut remove: impl FnMut(&[u8]) -> Result<bool, AccountError>,
+) -> Result<usize, AccountError> {
+    let mut removed = 0;
+    for entry in by_end.range(..end_prefix(now)) {
+        let (indexed, _) = entry.map_err(storage)?;
+        if remove(indexed.get(8..).unwrap_or_default())? {
+            removed += 1;
+        }
+        by_end.remove(&indexed).map_err(storage)?;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -756,8 +848,9 @@ mod tests {
             "tokens_by_account",
             "sessions_by_account",
             "sessions_by_end",
+            "tokens_by_end",
         ];
-        for tree in built.into_iter().chain([BUILT.0]) {
+        for tree in built.into_iter().chain([BUILT_TREE]) {
             assert!(db.drop_tree(tree).expect("dropped"), "{tree}");
         }
         drop(db);
@@ -789,7 +882,7 @@ mod tests {
         assert_eq!(accounts.sessions_by_account.len(), 1, "a2's");
         // a2's session, opened before the trees were built, is swept too.
         assert_eq!(
-            accounts.sweep_sessions(at(12 * 3600 + 1)).expect("swept"),
+            accounts.sweep(at(12 * 3600 + 1)).expect("swept").sessions,
             1
         );
         assert!(accounts.sessions.is_empty() && accounts.sessions_by_end.is_empty());
@@ -824,10 +917,10 @@ mod tests {
         let later = accounts.open_session("a2", at(6 * 3600)).expect("session");
         // Read from the tree: presented, an idle session would end itself.
         let kept = |id: &str| accounts.sessions.contains_key(digest(id)).expect("read");
-        assert_eq!(accounts.sweep_sessions(at(12 * 3600)).expect("swept"), 0);
+        assert_eq!(accounts.sweep(at(12 * 3600)).expect("swept").sessions, 0);
         assert!(kept(&first) && kept(&later));
         assert_eq!(
-            accounts.sweep_sessions(at(12 * 3600 + 1)).expect("swept"),
+            accounts.sweep(at(12 * 3600 + 1)).expect("swept").sessions,
             1
         );
         // Gone with its keys, as if closed; the later one stays.
@@ -836,8 +929,57 @@ mod tests {
         assert_eq!(accounts.sessions_by_end.len(), 1);
         // Closed, then swept: nothing left of it either.
         accounts.close_session(&later).expect("closed");
-        assert_eq!(accounts.sweep_sessions(at(30 * 3600)).expect("swept"), 0);
+        assert_eq!(accounts.sweep(at(30 * 3600)).expect("swept").sessions, 0);
         assert!(accounts.sessions_by_account.is_empty() && accounts.sessions_by_end.is_empty());
+    }
+
+    #[test]
+    fn links_long_past_their_expiry_are_swept_alone() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("accounts");
+        let accounts = AccountStore::open(&path).expect("open");
+        let issue = |accounts: &AccountStore, account: &str, at: Timestamp| {
+            let issued = accounts.issue_token(Purpose::PasswordReset, account, DAY, at);
+            issued.expect("token").0
+        };
+        let (used, unused) = (issue(&accounts, "a1", now()), issue(&accounts, "a1", now()));
+        accounts
+            .use_token(&used, now())
+            .expect("use")
+            .expect("valid");
+        // Left by the version before the sweep of links, which kept no end.
+        drop(accounts);
+        let db = sled::open(&path).expect("database");
+        assert!(db.drop_tree("tokens_by_end").expect("dropped"));
+        let built = db.open_tree(BUILT_TREE).expect("tree");
+        assert!(built
+            .remove(TOKENS_BY_END_BUILT)
+            .expect("removed")
+            .is_some());
+        drop((built, db));
+        let accounts = AccountStore::open(&path).expect("open");
+        let later = issue(&accounts, "a2", at(10 * 24 * 3600));
+        let kept = at(24 * 3600 + TOKEN_KEPT.as_secs() as i64);
+        // To the last second kept, each says why it no longer works.
+        assert_eq!(accounts.sweep(kept).expect("swept"), Swept::default());
+        let problem = |link: &str| accounts.check_token(link, kept).expect("read").err();
+        assert_eq!(problem(&used), Some(TokenProblem::Used));
+        assert_eq!(problem(&unused), Some(TokenProblem::Expired));
+        let next = kept
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .expect("time");
+        assert_eq!(accounts.sweep(next).expect("swept").tokens, 2);
+        // Gone with their keys; the later link, expired, is still known.
+        assert_eq!(problem(&used), Some(TokenProblem::Unknown));
+        assert_eq!(problem(&unused), Some(TokenProblem::Unknown));
+        assert_eq!(problem(&later), Some(TokenProblem::Expired));
+        assert_eq!(accounts.tokens.len(), 1);
+        assert_eq!(accounts.tokens_by_end.len(), 1);
+        assert!(accounts
+            .tokens_by_account
+            .scan_prefix(account_prefix("a1"))
+            .next()
+            .is_none());
     }
 
     #[test]

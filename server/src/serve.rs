@@ -8,7 +8,7 @@ use anyhow::Context;
 use guichet_engine::{with_causes, Definition, DefinitionError};
 use tokio::sync::watch;
 
-use crate::account_store::{AccountError, AccountStore};
+use crate::account_store::{AccountError, AccountStore, Swept};
 use crate::mail::{self, Envelope, Transport};
 use crate::procedure::{
     private_directory, procedure_folder, procedure_state, ServeOptions, Shared,
@@ -183,7 +183,7 @@ async fn serve(
     let staff = crate::staff_store::StaffStore::open(&staff_path)
         .with_context(|| format!("opening the staff accounts in {}", staff_path.display()))?;
     let (stop, stopped) = watch::channel(false);
-    let sweeper = tokio::spawn(sweep_sessions(
+    let sweeper = tokio::spawn(sweep_accounts(
         [accounts.clone(), staff.accounts.clone()],
         options.scheduler_interval,
         stopped.clone(),
@@ -249,23 +249,34 @@ async fn serve(
 }
 
 /// Removes the candidates' and the staff's sessions past their maximum age
-/// every `interval` (at the real time, which sessions keep), until `stop`.
-async fn sweep_sessions(
+/// and links long past their expiry ([`AccountStore::sweep`]) every
+/// `interval` (at the real time, which sessions and links keep), until
+/// `stop`.
+async fn sweep_accounts(
     stores: [AccountStore; 2],
     interval: std::time::Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         let swept = stores.clone();
-        let sweep = move || -> Result<usize, AccountError> {
+        let sweep = move || -> Result<Swept, AccountError> {
             let now = jiff::Timestamp::now();
-            swept.iter().map(|store| store.sweep_sessions(now)).sum()
+            swept.iter().try_fold(Swept::default(), |total, store| {
+                Ok(total + store.sweep(now)?)
+            })
         };
         match tokio::task::spawn_blocking(sweep).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(swept)) => tracing::info!(swept, "sessions past their maximum age removed"),
-            Ok(Err(error)) => tracing::error!(error = %with_causes(&error), "sessions not swept"),
-            Err(error) => tracing::error!(%error, "the sessions' sweep failed"),
+            Ok(Ok(Swept {
+                sessions: 0,
+                tokens: 0,
+            })) => {}
+            Ok(Ok(Swept { sessions, tokens })) => {
+                tracing::info!(sessions, links = tokens, "ended sessions and links removed")
+            }
+            Ok(Err(error)) => {
+                tracing::error!(error = %with_causes(&error), "sessions and links not swept")
+            }
+            Err(error) => tracing::error!(%error, "the sweep of sessions and links failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
