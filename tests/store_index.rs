@@ -339,10 +339,10 @@ fn rows_stored_as_objects_by_version_6_are_written_again_at_opening() {
     assert_eq!(engine.store().rows_of("m1-set", None).unwrap(), vec![row]);
 }
 
-#[test]
-fn the_waiting_list_is_kept_in_rank_order_and_left_when_promoted() {
-    let (_folder, engine) = support::open(osu());
-    let now = at("2027-03-15T10:00:00Z");
+/// Alice, Bruno (second on the waiting list) and Chloé (first) with their
+/// decisions published on `m1-set`, Denis refused; the dossiers in that
+/// order.
+fn decided(engine: &guichet_engine::Engine<SledStore>, now: jiff::Timestamp) -> Vec<Journey> {
     let office = Actor::new("gestionnaire", "agent");
     let committee = Actor::new("commission", "prof");
     let mut decided = Vec::new();
@@ -355,30 +355,108 @@ fn the_waiting_list_is_kept_in_rank_order_and_left_when_promoted() {
             json!({"avis": "defavorable", "motif": "Hors sujet"}),
         ),
     ] {
-        let sent = Journey::ready_to_transmit(&engine, (owner, owner), &[], "m1-set", now);
-        sent.transmit(&engine, now).unwrap();
+        let sent = Journey::ready_to_transmit(engine, (owner, owner), &[], "m1-set", now);
+        sent.transmit(engine, now).unwrap();
         let steps = [
             (&office, transition("c1", "declarer_complet", json!({}))),
             (&committee, transition("c1", "saisir_avis", decision)),
             (&office, transition("c1", "publier_avis", json!({}))),
         ];
         for (actor, command) in steps {
-            act(&engine, &sent.dossier, actor, command, now).unwrap();
+            act(engine, &sent.dossier, actor, command, now).unwrap();
         }
         decided.push(sent);
     }
+    decided
+}
+
+/// The owners on `m1-set`'s waiting list, in order.
+fn waiting(engine: &guichet_engine::Engine<SledStore>, now: jiff::Timestamp) -> Vec<String> {
     let definition = engine.definition();
     let rule = guichet_engine::promotion_rules(&definition)[0];
-    let names = |engine: &guichet_engine::Engine<SledStore>| -> Vec<String> {
-        let list = engine
-            .waiting_list(&definition, "m1-set", rule, now, None)
-            .unwrap();
-        list.into_iter().map(|(d, _, _)| d.owner).collect()
-    };
-    assert_eq!(names(&engine), ["chloe", "bruno"], "by rank");
+    let list = engine
+        .waiting_list(&definition, "m1-set", rule, now, None)
+        .unwrap();
+    list.into_iter().map(|(d, _, _)| d.owner).collect()
+}
+
+#[test]
+fn the_waiting_list_is_kept_in_rank_order_and_left_when_promoted() {
+    let (_folder, engine) = support::open(osu());
+    let now = at("2027-03-15T10:00:00Z");
+    let decided = decided(&engine, now);
+    assert_eq!(waiting(&engine, now), ["chloe", "bruno"], "by rank");
     // Alice withdraws: Chloé, first, is offered the place and leaves the list.
     let alice = &decided[0];
     let withdraw = transition("c1", "se_desister", json!({}));
     act(&engine, &alice.dossier, &alice.me, withdraw, now).unwrap();
-    assert_eq!(names(&engine), ["bruno"]);
+    assert_eq!(waiting(&engine, now), ["bruno"]);
+}
+
+/// A promotion whose `set:` leaves the rule's `among` true passes `guichet
+/// check` (it cannot tell what a `set:` makes of an expression), but made,
+/// it would leave the promoted candidature heading the list, offered every
+/// place freed after. It is not made: the withdrawal goes through, the
+/// place stays free, and the outcome says why.
+#[test]
+fn a_promotion_that_would_leave_its_candidature_on_the_list_is_not_made() {
+    let text = std::fs::read_to_string(support::osu_path()).unwrap();
+    let kept_on_list = text.replace(
+        "        avis: \"'favorable'\"\n",
+        "        promu: \"true\"\n",
+    );
+    assert_ne!(kept_on_list, text);
+    let bundle = guichet_engine::Bundle::with_text(&support::osu_path(), kept_on_list);
+    let definition = guichet_engine::Definition::from_bundle(bundle).unwrap();
+    // `guichet test` says so, where the definition's scenarios free a place.
+    let definition = std::sync::Arc::new(definition);
+    let failures: Vec<String> = guichet_engine::run_scenarios(&definition)
+        .into_iter()
+        .filter_map(|report| report.failure.map(|failure| failure.reason))
+        .collect();
+    assert!(
+        failures.iter().any(|reason| reason.starts_with(
+            "the place freed was not passed on: promotion `promouvoir` leaves candidature"
+        )),
+        "{failures:?}"
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let store = SledStore::open(folder.path()).unwrap();
+    let engine = guichet_engine::Engine::open_shared(definition, store).unwrap();
+    let now = at("2027-03-15T10:00:00Z");
+    let decided = decided(&engine, now);
+    let chloe = engine.dossier(&decided[2].dossier).unwrap().unwrap();
+    let mailed_to = |dossier: &str| {
+        let outbox = engine.outbox().unwrap();
+        let to = |mail: &&guichet_engine::OutboxMail| mail.dossier.as_deref() == Some(dossier);
+        outbox.iter().filter(to).count()
+    };
+    let mailed_before = mailed_to(&chloe.id);
+    let alice = &decided[0];
+    let withdraw = transition("c1", "se_desister", json!({}));
+    let outcome = engine
+        .apply(
+            &alice.dossier,
+            engine.dossier(&alice.dossier).unwrap().unwrap().version,
+            &alice.me,
+            withdraw,
+            now,
+        )
+        .unwrap();
+    assert_eq!(outcome.dossier.candidatures[0].state, "desistee");
+    let [Err(refused)] = &outcome.follow_ups[..] else {
+        panic!("one promotion, refused: {:?}", outcome.follow_ups);
+    };
+    let message = refused.to_string();
+    assert!(
+        message.contains(
+            "promotion `promouvoir` leaves candidature `c1` on the waiting list of `m1-set`"
+        ) && message.contains("`set:`"),
+        "{message}"
+    );
+    // Chloé is as she was, first on the list; nothing was mailed to her.
+    let after = engine.dossier(&chloe.id).unwrap().unwrap();
+    assert_eq!(after.version, chloe.version);
+    assert_eq!(waiting(&engine, now), ["chloe", "bruno"]);
+    assert_eq!(mailed_to(&chloe.id), mailed_before);
 }

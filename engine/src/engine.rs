@@ -486,10 +486,12 @@ impl<S: Store> Engine<S> {
         };
         // The outcomes are moved into the commits and back, not copied.
         let (commit, unwritten) = Self::commit(&definition, expected_version, outcome, now)?;
+        let offered = offered.and_then(|offered| match (offered, &unwritten.freed) {
+            (Some(offered), Some(freed)) => Self::promotion(&definition, freed, offered, now),
+            _ => Ok(None),
+        });
         match offered {
-            Ok(Some((version, promoted))) => {
-                let (promotion, promotion_unwritten) =
-                    Self::commit(&definition, version, promoted, now)?;
+            Ok(Some((promotion, promotion_unwritten))) => {
                 let commits = [commit, promotion];
                 self.store.write(&commits)?;
                 let [commit, promotion] = commits;
@@ -510,6 +512,34 @@ impl<S: Store> Engine<S> {
                 Ok(outcome)
             }
         }
+    }
+
+    /// The commit of the promotion `offered` ([`Engine::offer_place`]) to
+    /// the place `freed`; refused if it would leave its candidature on the
+    /// list, which it would head again for every place freed after it.
+    fn promotion(
+        definition: &Definition,
+        freed: &workflow::FreedPlace,
+        (version, candidature, promoted): (u64, String, Outcome),
+        now: Timestamp,
+    ) -> Result<Option<(Commit, Unwritten)>, EngineError> {
+        let (promotion, unwritten) = Self::commit(definition, version, promoted, now)?;
+        let rule = crate::compiled::rule_key(&freed.rule);
+        let still_waiting = promotion.indexed.waiting.iter().any(|place| {
+            place.rule == rule
+                && place.formation == freed.formation
+                && place.dossier == promotion.dossier.id
+                && place.candidature == candidature
+        });
+        if still_waiting {
+            return Err(WorkflowError::PromotionKeepsOnList {
+                transition: freed.rule.action.clone(),
+                formation: freed.formation.clone(),
+                candidature,
+            }
+            .into());
+        }
+        Ok(Some((promotion, unwritten)))
     }
 
     /// Moves dossier `id` to the current definition by the mappings its
@@ -690,14 +720,14 @@ impl<S: Store> Engine<S> {
     }
 
     /// Decides who gets a freed place: the best-ranked candidature of the
-    /// waiting list, with the version its dossier was read at and the
-    /// outcome of its promotion (not yet stored).
+    /// waiting list, with the version its dossier was read at, its id and
+    /// the outcome of its promotion (not yet stored).
     fn offer_place(
         &self,
         definition: &Definition,
         freed: &workflow::FreedPlace,
         now: Timestamp,
-    ) -> Result<Option<(u64, Outcome)>, EngineError> {
+    ) -> Result<Option<(u64, String, Outcome)>, EngineError> {
         let Some(system) = definition.system_role().map(|r| r.id.clone()) else {
             return Ok(None);
         };
@@ -716,7 +746,7 @@ impl<S: Store> Engine<S> {
             return Ok(None);
         };
         let command = Command::Transition {
-            candidature,
+            candidature: candidature.clone(),
             transition: freed.rule.action.clone(),
             input: Default::default(),
         };
@@ -729,7 +759,7 @@ impl<S: Store> Engine<S> {
             now,
             &self.link_prefix,
         )?;
-        Ok(Some((dossier.version, promoted)))
+        Ok(Some((dossier.version, candidature, promoted)))
     }
 
     /// A dossier by id.

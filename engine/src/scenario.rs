@@ -101,6 +101,8 @@ struct Player<'a> {
     now: Timestamp,
     /// The mails the steps queued, in order.
     queued: Vec<OutboxMail>,
+    /// Why places the current step freed were not passed on.
+    not_passed_on: Vec<String>,
 }
 
 impl Player<'_> {
@@ -129,6 +131,7 @@ impl Player<'_> {
             current: 0,
             now: noon(definition, start),
             queued: Vec::new(),
+            not_passed_on: Vec::new(),
         };
         let first = TestCandidate {
             first_name: Some("Camille".into()),
@@ -170,6 +173,36 @@ impl Player<'_> {
                 .map_err(|reason| at(pointer, reason))?;
         }
         Ok(player.queued)
+    }
+
+    /// Fails when a place the step freed was not passed on to its waiting
+    /// list for a reason (an empty list is none): the engine lets the
+    /// step's command through and reports it beside, so the author learns
+    /// it here.
+    fn places_passed_on(&mut self) -> Result<(), String> {
+        let reasons = std::mem::take(&mut self.not_passed_on);
+        if reasons.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "the place freed was not passed on: {}",
+            reasons.join("; ")
+        ))
+    }
+
+    /// The mails `outcome` queued, those of a promotion it caused
+    /// included; why a promotion was not made is kept for
+    /// [`Player::places_passed_on`].
+    fn mails_of(&mut self, outcome: crate::workflow::Outcome) -> Vec<OutboxMail> {
+        let mut mails = Vec::new();
+        for follow_up in &outcome.follow_ups {
+            match follow_up {
+                Ok(promoted) => mails.extend(promoted.mails.iter().cloned()),
+                Err(error) => self.not_passed_on.push(with_causes(error.as_ref())),
+            }
+        }
+        mails.extend(outcome.mails);
+        mails
     }
 
     /// Fails when a waiting list's `among` or `rank` could not be computed
@@ -291,7 +324,7 @@ impl Player<'_> {
                 links.insert((role.clone(), *entry), token.clone());
             }
         }
-        Ok(mails_of(outcome))
+        Ok(self.mails_of(outcome))
     }
 
     /// The third party of `role` named at `entry` sends their piece through
@@ -310,7 +343,8 @@ impl Player<'_> {
             size: 0,
             format: String::new(),
         });
-        Ok(mails_of(self.engine.deliver(&token, file, self.now)?))
+        let outcome = self.engine.deliver(&token, file, self.now)?;
+        Ok(self.mails_of(outcome))
     }
 
     fn step(&mut self, step: &TestStep) -> Result<(), String> {
@@ -335,11 +369,7 @@ impl Player<'_> {
             let handled = self.engine.run_due(self.now).map_err(|e| with_causes(&e))?;
             for (due, result) in handled {
                 match result {
-                    Ok(outcome) => {
-                        let promoted = outcome.follow_ups.iter().filter_map(|f| f.as_ref().ok());
-                        mails.extend(promoted.flat_map(|o| o.mails.clone()));
-                        mails.extend(outcome.mails);
-                    }
+                    Ok(outcome) => mails.extend(self.mails_of(outcome)),
                     Err(error) => {
                         let words = describe(self.definition, &error, &self.who().language);
                         refusal = Some(format!("deadline `{}`: {words}", due.deadline))
@@ -393,6 +423,9 @@ impl Player<'_> {
             }
             _ => {}
         }
+        // Before the expectations: a place not passed on would fail them
+        // without saying why.
+        self.places_passed_on()?;
         self.queued.extend(mails.iter().cloned());
         self.check(&expect, &mails)
     }
@@ -597,12 +630,4 @@ fn describe(definition: &Definition, error: &EngineError, language: &str) -> Str
         }
         other => with_causes(other),
     }
-}
-
-/// The mails an outcome queued, those of a promotion it caused included.
-fn mails_of(outcome: crate::workflow::Outcome) -> Vec<OutboxMail> {
-    let promoted = outcome.follow_ups.iter().filter_map(|f| f.as_ref().ok());
-    let mut mails: Vec<OutboxMail> = promoted.flat_map(|o| o.mails.clone()).collect();
-    mails.extend(outcome.mails);
-    mails
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use guichet_engine::{with_causes, Engine, SledStore};
 use tokio::sync::{watch, Notify};
 
-use crate::web::state::Clock;
+use crate::web::state::{report_outcome, Clock};
 
 /// Runs what is due every `interval`, at the procedure's time, until `stop`.
 pub async fn run(
@@ -34,9 +34,7 @@ pub async fn run(
                                 mails = outcome.mails.len(),
                                 "deadline handled"
                             );
-                            if !outcome.mails.is_empty() {
-                                mail_wake.notify_one();
-                            }
+                            report_outcome(&outcome, &mail_wake);
                         }
                         Err(error) => tracing::warn!(
                             dossier = %due.dossier,

@@ -95,6 +95,19 @@ pub enum WorkflowError {
     /// A third party's request or piece was refused.
     #[error(transparent)]
     ThirdParty(ThirdPartyRefusal),
+    /// A promotion would leave its candidature on the waiting list it was
+    /// taken from (the rule's `among` still holds after the transition):
+    /// it would head the list again, and be offered every place freed
+    /// after it, the others none. The place stays free.
+    #[error("promotion `{transition}` leaves candidature `{candidature}` on the waiting list of `{formation}`, whose `among` still holds after it: give `{transition}` a `set:` that makes `among` false")]
+    PromotionKeepsOnList {
+        /// The promotion's transition.
+        transition: String,
+        /// The formation whose place was freed.
+        formation: String,
+        /// The candidature at the head of the list.
+        candidature: String,
+    },
     /// A mail template failed to render.
     #[error("mail `{mail}` could not be rendered")]
     Template {

@@ -422,8 +422,8 @@ impl AppState {
                 format: format.name().to_owned(),
             };
             let outcome = self.engine.deliver(token, file, self.clock.now());
-            if outcome.as_ref().is_ok_and(|o| !o.mails.is_empty()) {
-                self.mail_wake.notify_one();
+            if let Ok(outcome) = &outcome {
+                report_outcome(outcome, &self.mail_wake);
             }
             Ok(outcome)
         })
@@ -453,9 +453,7 @@ impl AppState {
         let outcome = self
             .engine
             .apply(dossier, version, actor, command, self.clock.now())?;
-        if !outcome.mails.is_empty() || !outcome.follow_ups.is_empty() {
-            self.mail_wake.notify_one();
-        }
+        report_outcome(&outcome, &self.mail_wake);
         if !may_drop_files {
             return Ok(outcome);
         }
@@ -491,6 +489,34 @@ const OWN_COMMAND_ATTEMPTS: usize = 4;
 /// checked and stored: this bounds that memory when hundreds arrive
 /// together on the last day, whatever the pieces' limits.
 pub const UPLOAD_MEMORY_MIB: u32 = 32;
+
+/// Wakes the mail worker if `outcome` queued mails (a promotion it caused
+/// included), and logs what became of a place it freed: passed on, or why
+/// not. The command itself went through either way; a place not passed on
+/// stays free until staff see to it, so the log says so as an error.
+pub fn report_outcome(outcome: &Outcome, mail_wake: &tokio::sync::Notify) {
+    let mut mailed = !outcome.mails.is_empty();
+    for follow_up in &outcome.follow_ups {
+        match follow_up {
+            Ok(promoted) => {
+                mailed |= !promoted.mails.is_empty();
+                tracing::info!(
+                    dossier = %promoted.dossier.id,
+                    freed_by = %outcome.dossier.id,
+                    "a freed place passed on from the waiting list"
+                );
+            }
+            Err(error) => tracing::error!(
+                freed_by = %outcome.dossier.id,
+                error = %guichet_engine::with_causes(error.as_ref()),
+                "a freed place was not passed on"
+            ),
+        }
+    }
+    if mailed {
+        mail_wake.notify_one();
+    }
+}
 
 /// Dossiers' PDFs made at once by a server: half the processors, at
 /// least one; the others wait their turn.
