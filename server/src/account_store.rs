@@ -5,6 +5,7 @@
 //! Tokens and session ids are random 256-bit values; only the SHA-256 of a
 //! token is stored, so a copy of the database gives no usable link.
 
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -138,6 +139,10 @@ pub struct AccountStore {
     /// Each token's key under the time its record may go ([`TOKEN_KEPT`]
     /// after its expiry), for [`AccountStore::sweep`] likewise.
     tokens_by_end: sled::Tree,
+    /// Held by [`AccountStore::create`] and by the sweep's removal of an
+    /// account never activated: a sign-up renewing an account the sweep is
+    /// removing would otherwise keep it without its address.
+    sign_ups: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// How long a token's record is kept past its expiry, used or not: a link
@@ -153,6 +158,8 @@ pub struct Swept {
     pub sessions: usize,
     /// Tokens past their expiry by [`TOKEN_KEPT`].
     pub tokens: usize,
+    /// Accounts never activated, whose last activation link went.
+    pub accounts: usize,
 }
 
 impl std::ops::Add for Swept {
@@ -162,6 +169,7 @@ impl std::ops::Add for Swept {
         Swept {
             sessions: self.sessions + other.sessions,
             tokens: self.tokens + other.tokens,
+            accounts: self.accounts + other.accounts,
         }
     }
 }
@@ -254,6 +262,7 @@ impl AccountStore {
             sessions_by_account: tree("sessions_by_account")?,
             sessions_by_end: tree("sessions_by_end")?,
             tokens_by_end: tree("tokens_by_end")?,
+            sign_ups: Default::default(),
             db,
         };
         store.build_indexes()?;
@@ -354,6 +363,7 @@ impl AccountStore {
         email: &str,
         (now, unactivated_for): (Timestamp, Duration),
     ) -> Result<(Account, bool), AccountError> {
+        let _turn = self.sign_ups.lock().unwrap_or_else(PoisonError::into_inner);
         let email = email.to_lowercase();
         let account = Account {
             id: random_token()?[..24].to_owned(),
@@ -684,6 +694,7 @@ impl AccountStore {
             self.remove_session_keys(key, &decode(&bytes)?)?;
             Ok(true)
         })?;
+        let mut accounts = 0;
         let tokens = sweep_ended(&self.tokens_by_end, now, |key| {
             let Some(bytes) = self.tokens.remove(key).map_err(storage)? else {
                 return Ok(false);
@@ -693,10 +704,53 @@ impl AccountStore {
             self.tokens_by_account
                 .remove(by_account(&record.account, key))
                 .map_err(storage)?;
+            if matches!(record.purpose, Purpose::Activation) && !record.used {
+                accounts += usize::from(self.remove_never_activated(&record.account, now)?);
+            }
             Ok(true)
         })?;
         // Nothing to make durable: a removal lost in a crash is made again.
-        Ok(Swept { sessions, tokens })
+        Ok(Swept {
+            sessions,
+            tokens,
+            accounts,
+        })
+    }
+
+    /// Removes account `id` if it was never activated, has no link left,
+    /// and was signed up (or signed up again) more than [`TOKEN_KEPT`]
+    /// before `now`: its address is free again, and whoever signed up
+    /// addresses by the thousand does not keep them in the store. True if
+    /// removed.
+    fn remove_never_activated(&self, id: &str, now: Timestamp) -> Result<bool, AccountError> {
+        let _turn = self.sign_ups.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(bytes) = self.accounts.get(id).map_err(storage)? else {
+            return Ok(false);
+        };
+        let account: Account = decode(&bytes)?;
+        let signed_up_long_ago = token_end(account.created_at) < now;
+        let unused =
+            account.password.is_none() && account.dossier.is_none() && account.dossiers.is_empty();
+        let links_left = self
+            .tokens_by_account
+            .scan_prefix(account_prefix(id))
+            .next()
+            .is_some();
+        if !(unused && signed_up_long_ago) || links_left {
+            return Ok(false);
+        }
+        // The address first: a crash between leaves an account nothing
+        // names (never reached again), not an address naming no account,
+        // which would refuse every sign-up with it.
+        let named = self
+            .by_email
+            .compare_and_swap(&account.email, Some(id.as_bytes()), None as Option<&[u8]>)
+            .map_err(storage)?;
+        if named.is_err() {
+            return Ok(false);
+        }
+        self.accounts.remove(id).map_err(storage)?;
+        Ok(true)
     }
 
     /// Writes the keys naming `session` (at `key`, before it is written)
@@ -980,6 +1034,71 @@ mod tests {
             .scan_prefix(account_prefix("a1"))
             .next()
             .is_none());
+    }
+
+    #[test]
+    fn accounts_never_activated_go_with_their_last_link() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let accounts = AccountStore::open(folder.path()).expect("open");
+        let sign_up = |email: &str, at: Timestamp| {
+            let (account, _) = accounts
+                .create("Zoé", "Lefèvre", email, (at, DAY))
+                .expect("account");
+            let issued = accounts.issue_token(Purpose::Activation, &account.id, DAY, at);
+            (account.id, issued.expect("link").0)
+        };
+        let (idle, _) = sign_up("idle@example.org", now());
+        let (again, _) = sign_up("again@example.org", now());
+        let (active, link) = sign_up("active@example.org", now());
+        accounts
+            .use_token(&link, now())
+            .expect("use")
+            .expect("valid");
+        let mut activated = accounts.get(&active).expect("read").expect("account");
+        activated.password = Some("hash".into());
+        accounts.save(&activated).expect("saved");
+        // Signed up again past the first link: the same account, a new link.
+        let later = at(20 * 24 * 3600);
+        assert_eq!(sign_up("again@example.org", later).0, again);
+        // Signed up again while the first link works: a second link, sent
+        // an hour later, which outlives the first.
+        let (resent, _) = sign_up("resent@example.org", now());
+        assert_eq!(sign_up("resent@example.org", at(3600)).0, resent);
+
+        let swept = at(24 * 3600 + TOKEN_KEPT.as_secs() as i64 + 1);
+        let first = accounts.sweep(swept).expect("swept");
+        assert_eq!((first.tokens, first.accounts), (4, 1));
+        // The idle one is gone, its address free for a new account.
+        assert!(accounts.get(&idle).expect("read").is_none());
+        assert!(accounts
+            .find_by_email("idle@example.org")
+            .expect("read")
+            .is_none());
+        let (renewed, created) = accounts
+            .create("Noé", "M", "idle@example.org", (swept, DAY))
+            .expect("account");
+        assert!(created && renewed.id != idle);
+        // The activated one stays; the one signed up again, until its link goes.
+        assert!(accounts
+            .find_by_email("active@example.org")
+            .expect("read")
+            .is_some());
+        assert!(accounts.get(&again).expect("read").is_some());
+        assert!(accounts.get(&resent).expect("read").is_some());
+        let second_link = at(3600 + 24 * 3600 + TOKEN_KEPT.as_secs() as i64 + 1);
+        assert_eq!(accounts.sweep(second_link).expect("swept").accounts, 1);
+        assert!(accounts.get(&resent).expect("read").is_none());
+        let last = later
+            .checked_add(jiff::SignedDuration::from_secs(
+                24 * 3600 + TOKEN_KEPT.as_secs() as i64 + 1,
+            ))
+            .expect("time");
+        assert_eq!(accounts.sweep(last).expect("swept").accounts, 1);
+        assert!(accounts
+            .find_by_email("again@example.org")
+            .expect("read")
+            .is_none());
+        assert!(accounts.get(&active).expect("read").is_some());
     }
 
     #[test]

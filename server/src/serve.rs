@@ -249,7 +249,8 @@ async fn serve(
 }
 
 /// Removes the candidates' and the staff's sessions past their maximum age
-/// and links long past their expiry ([`AccountStore::sweep`]) every
+/// and links long past their expiry, and the accounts never activated
+/// whose links went ([`AccountStore::sweep`]), every
 /// `interval` (at the real time, which sessions and links keep), until
 /// `stop`.
 async fn sweep_accounts(
@@ -266,13 +267,17 @@ async fn sweep_accounts(
             })
         };
         match tokio::task::spawn_blocking(sweep).await {
+            Ok(Ok(swept)) if swept == Swept::default() => {}
             Ok(Ok(Swept {
-                sessions: 0,
-                tokens: 0,
-            })) => {}
-            Ok(Ok(Swept { sessions, tokens })) => {
-                tracing::info!(sessions, links = tokens, "ended sessions and links removed")
-            }
+                sessions,
+                tokens,
+                accounts,
+            })) => tracing::info!(
+                sessions,
+                links = tokens,
+                accounts,
+                "ended sessions and links, accounts never activated, removed"
+            ),
             Ok(Err(error)) => {
                 tracing::error!(error = %with_causes(&error), "sessions and links not swept")
             }
