@@ -363,6 +363,26 @@ impl AccountStore {
         email: &str,
         (now, unactivated_for): (Timestamp, Duration),
     ) -> Result<(Account, bool), AccountError> {
+        let (account, created) =
+            self.create_in_turn(first_name, last_name, email, (now, unactivated_for))?;
+        if created {
+            // Out of the turn: sign-ups share their flushes.
+            self.flush()?;
+        }
+        Ok((account, created))
+    }
+
+    /// [`AccountStore::create`] but for the flush, in the sign-ups' turn:
+    /// of two sign-ups of one address, the second finds the first's
+    /// account written, and the sweep never removes an account being
+    /// signed up again.
+    fn create_in_turn(
+        &self,
+        first_name: &str,
+        last_name: &str,
+        email: &str,
+        (now, unactivated_for): (Timestamp, Duration),
+    ) -> Result<(Account, bool), AccountError> {
         let _turn = self.sign_ups.lock().unwrap_or_else(PoisonError::into_inner);
         let email = email.to_lowercase();
         let account = Account {
@@ -400,18 +420,24 @@ impl AccountStore {
                 created_at: now,
                 ..existing
             };
-            self.save(&renewed)?;
+            self.insert(&renewed)?;
             return Ok((renewed, true));
         }
-        self.save(&account)?;
+        self.insert(&account)?;
         Ok((account, true))
+    }
+
+    /// Writes `account`, durable at the next flush.
+    fn insert(&self, account: &Account) -> Result<(), AccountError> {
+        self.accounts
+            .insert(&account.id, encode(account)?)
+            .map_err(storage)?;
+        Ok(())
     }
 
     /// Stores `account` durably.
     pub fn save(&self, account: &Account) -> Result<(), AccountError> {
-        self.accounts
-            .insert(&account.id, encode(account)?)
-            .map_err(storage)?;
+        self.insert(account)?;
         self.flush()
     }
 
@@ -684,8 +710,9 @@ impl AccountStore {
 
     /// Removes what nobody may present again by `now` (the real time):
     /// the sessions past their maximum age (most sessions end idle and are
-    /// never presented again to be found expired), and the tokens past
-    /// their expiry by [`TOKEN_KEPT`].
+    /// never presented again to be found expired), the tokens past their
+    /// expiry by [`TOKEN_KEPT`], and with an activation link never used,
+    /// its account if never activated since.
     pub fn sweep(&self, now: Timestamp) -> Result<Swept, AccountError> {
         let sessions = sweep_ended(&self.sessions_by_end, now, |key| {
             let Some(bytes) = self.sessions.remove(key).map_err(storage)? else {
@@ -1034,6 +1061,32 @@ mod tests {
             .scan_prefix(account_prefix("a1"))
             .next()
             .is_none());
+    }
+
+    #[test]
+    fn sign_ups_of_one_address_at_once_give_one_account() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let accounts = AccountStore::open(folder.path()).expect("open");
+        let signed_up: Vec<Result<(Account, bool), AccountError>> = std::thread::scope(|scope| {
+            let sign_ups: Vec<_> = (0..8)
+                .map(|_| {
+                    let accounts = &accounts;
+                    scope.spawn(move || {
+                        accounts.create("Zoé", "Lefèvre", "zoe@example.org", (now(), DAY))
+                    })
+                })
+                .collect();
+            sign_ups
+                .into_iter()
+                .map(|t| t.join().expect("sign-up"))
+                .collect()
+        });
+        let signed_up: Vec<(Account, bool)> = signed_up
+            .into_iter()
+            .map(|result| result.expect("no sign-up fails"))
+            .collect();
+        assert_eq!(signed_up.iter().filter(|(_, created)| *created).count(), 1);
+        assert!(signed_up.iter().all(|(a, _)| a.id == signed_up[0].0.id));
     }
 
     #[test]
