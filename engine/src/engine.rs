@@ -487,7 +487,9 @@ impl<S: Store> Engine<S> {
         // The outcomes are moved into the commits and back, not copied.
         let (commit, unwritten) = Self::commit(&definition, expected_version, outcome, now)?;
         let offered = offered.and_then(|offered| match (offered, &unwritten.freed) {
-            (Some(offered), Some(freed)) => Self::promotion(&definition, freed, offered, now),
+            (Some(offered), Some(freed)) => {
+                Self::promotion(&definition, freed, offered, now).map(Some)
+            }
             _ => Ok(None),
         });
         match offered {
@@ -522,7 +524,7 @@ impl<S: Store> Engine<S> {
         freed: &workflow::FreedPlace,
         (version, candidature, promoted): (u64, String, Outcome),
         now: Timestamp,
-    ) -> Result<Option<(Commit, Unwritten)>, EngineError> {
+    ) -> Result<(Commit, Unwritten), EngineError> {
         let (promotion, unwritten) = Self::commit(definition, version, promoted, now)?;
         let rule = crate::compiled::rule_key(&freed.rule);
         let still_waiting = promotion.indexed.waiting.iter().any(|place| {
@@ -539,7 +541,7 @@ impl<S: Store> Engine<S> {
             }
             .into());
         }
-        Ok(Some((promotion, unwritten)))
+        Ok((promotion, unwritten))
     }
 
     /// Moves dossier `id` to the current definition by the mappings its

@@ -248,11 +248,10 @@ async fn serve(
     Ok(())
 }
 
-/// Removes the candidates' and the staff's sessions past their maximum age
-/// and links long past their expiry, and the accounts never activated
-/// whose links went ([`AccountStore::sweep`]), every
-/// `interval` (at the real time, which sessions and links keep), until
-/// `stop`.
+/// Removes the candidates' and the staff's sessions past their maximum age,
+/// links long past their expiry and accounts never activated whose links
+/// went ([`AccountStore::sweep`]), every `interval`, at the real time
+/// (which sessions and links keep), until `stop`.
 async fn sweep_accounts(
     stores: [AccountStore; 2],
     interval: std::time::Duration,
