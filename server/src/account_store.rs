@@ -363,31 +363,9 @@ impl AccountStore {
         email: &str,
         (now, unactivated_for): (Timestamp, Duration),
     ) -> Result<(Account, bool), AccountError> {
-        let (account, created) =
-            self.create_in_turn(first_name, last_name, email, (now, unactivated_for))?;
-        if created {
-            // Out of the turn: sign-ups share their flushes.
-            self.flush()?;
-        }
-        Ok((account, created))
-    }
-
-    /// [`AccountStore::create`] but for the flush, in the sign-ups' turn:
-    /// of two sign-ups of one address, the second finds the first's
-    /// account written, and the sweep never removes an account being
-    /// signed up again.
-    fn create_in_turn(
-        &self,
-        first_name: &str,
-        last_name: &str,
-        email: &str,
-        (now, unactivated_for): (Timestamp, Duration),
-    ) -> Result<(Account, bool), AccountError> {
-        let _turn = self.sign_ups.lock().unwrap_or_else(PoisonError::into_inner);
-        let email = email.to_lowercase();
         let account = Account {
             id: random_token()?[..24].to_owned(),
-            email: email.clone(),
+            email: email.to_lowercase(),
             first_name: first_name.to_owned(),
             last_name: last_name.to_owned(),
             password: None,
@@ -395,6 +373,29 @@ impl AccountStore {
             dossiers: Default::default(),
             created_at: now,
         };
+        let (account, created) = {
+            // Of two sign-ups of one address, the second finds the first's
+            // account written; the sweep never removes one signed up again.
+            let _turn = self.sign_ups.lock().unwrap_or_else(PoisonError::into_inner);
+            self.claim_or_take_over(account, unactivated_for)?
+        };
+        if created {
+            // Out of the turn: sign-ups share their flushes.
+            self.flush()?;
+        }
+        Ok((account, created))
+    }
+
+    /// Writes `account` (new) under its address, unless another has it:
+    /// then that one, taken over by `account`'s names if never activated
+    /// within `unactivated_for` of its sign-up. Durable at the next flush;
+    /// true if written.
+    fn claim_or_take_over(
+        &self,
+        account: Account,
+        unactivated_for: Duration,
+    ) -> Result<(Account, bool), AccountError> {
+        let (email, now) = (account.email.clone(), account.created_at);
         // Claim the address first: of two sign-ups racing, one creates.
         let claimed = self
             .by_email
