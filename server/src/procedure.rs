@@ -68,8 +68,8 @@ pub struct ServeOptions {
     #[arg(long, env = "GUICHET_NOW")]
     pub now: Option<jiff::Timestamp>,
     /// How often the deadlines that fell due are run (also once at start-up),
-    /// and sessions past their maximum age and links a month past their
-    /// expiry removed.
+    /// and sessions past their maximum age, links a month past their expiry
+    /// and accounts never activated whose last link went removed.
     #[arg(long, env = "GUICHET_SCHEDULER_INTERVAL", default_value = "1 minute", value_parser = parse_duration)]
     pub scheduler_interval: std::time::Duration,
     /// Log format: `human` or `json`.
