@@ -32,6 +32,19 @@ fn dossier_sections_are_forms_checked_on_the_server() {
         ],
     );
     assert_eq!(wrong.status, 422);
+    // The page's heading, then the problems listed, each a link to its field.
+    assert!(
+        wrong.body.contains("</a></p>\n<h1>État civil</h1>"),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong
+            .body
+            .contains(r##"<li><a href="#prenoms">Prénoms : Ce champ est obligatoire.</a></li>"##),
+        "{}",
+        wrong.body
+    );
     assert!(
         wrong
             .body

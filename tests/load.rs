@@ -94,24 +94,33 @@ impl Plan {
 struct Measured {
     took: Vec<Duration>,
     errors: Vec<String>,
-    /// For the pages read at full speed: each round's length and how many
-    /// requests it answered.
-    rounds: Vec<(Duration, usize)>,
+    /// For the pages read at full speed: each round's length, how many
+    /// requests it answered, and the processor time the serving process
+    /// used for them (where `/proc` said).
+    rounds: Vec<(Duration, usize, Option<f64>)>,
 }
 
 impl Measured {
     /// Requests answered per second over every round.
     fn rate(&self) -> Option<f64> {
-        let length: Duration = self.rounds.iter().map(|(length, _)| *length).sum();
-        let count: usize = self.rounds.iter().map(|(_, count)| count).sum();
+        let length: Duration = self.rounds.iter().map(|(length, ..)| *length).sum();
+        let count: usize = self.rounds.iter().map(|(_, count, _)| count).sum();
         (!self.rounds.is_empty()).then(|| count as f64 / length.as_secs_f64())
+    }
+
+    /// The serving process's processor time per request over every round,
+    /// in microseconds: unlike a rate, it holds when the machine is shared.
+    fn processor_per_request(&self) -> Option<f64> {
+        let used: Option<f64> = self.rounds.iter().map(|(.., used)| *used).sum();
+        let count: usize = self.rounds.iter().map(|(_, count, _)| count).sum();
+        (count > 0).then(|| used.map(|used| used * 1e6 / count as f64))?
     }
 
     /// Each round's rate.
     fn round_rates(&self) -> impl Iterator<Item = f64> + '_ {
         self.rounds
             .iter()
-            .map(|(length, count)| *count as f64 / length.as_secs_f64())
+            .map(|(length, count, _)| *count as f64 / length.as_secs_f64())
     }
 }
 
@@ -140,14 +149,14 @@ impl Record {
             .sum()
     }
 
-    fn round(&self, kind: &str, length: Duration, count: usize) {
+    fn round(&self, kind: &str, length: Duration, count: usize, processor: Option<f64>) {
         self.0
             .lock()
             .unwrap()
             .entry(kind.to_owned())
             .or_default()
             .rounds
-            .push((length, count));
+            .push((length, count, processor));
     }
 
     fn errors(&self) -> Vec<String> {
@@ -181,8 +190,8 @@ impl Record {
                 _ => format!("{median:.2}"),
             })
         };
-        println!("| request | count | req/s | share of bare | p50 | p99 | errors |");
-        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!("| request | count | req/s | share of bare | processor per request | p50 | p99 | errors |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for (kind, measured) in all.iter() {
             let mut took = measured.took.clone();
             took.sort();
@@ -192,8 +201,11 @@ impl Record {
             };
             let per_second = measured.rate().map_or(String::new(), |r| format!("{r:.0}"));
             let share = share(measured).unwrap_or_default();
+            let processor = measured
+                .processor_per_request()
+                .map_or(String::new(), |used| format!("{used:.0} µs"));
             println!(
-                "| {kind} | {} | {per_second} | {share} | {:.1} ms | {:.1} ms | {} |",
+                "| {kind} | {} | {per_second} | {share} | {processor} | {:.1} ms | {:.1} ms | {} |",
                 took.len(),
                 at(0.5),
                 at(0.99),
@@ -443,7 +455,7 @@ async fn pages_at_full_speed(
     visitor: &Visitor,
     kind: &str,
     path: &str,
-    plan: &Plan,
+    (plan, serving): (&Plan, u32),
 ) {
     let bare = kind.starts_with("bare");
     if !bare
@@ -457,6 +469,7 @@ async fn pages_at_full_speed(
     let until = Instant::now() + Duration::from_secs_f64(plan.seconds / plan.rounds as f64);
     let started = Instant::now();
     let before = record.count(kind);
+    let processor = processor_seconds(serving);
     let tasks: Vec<_> = (0..plan.connections)
         .map(|_| {
             let (record, kind, path) = (record.clone(), kind.to_owned(), path.to_owned());
@@ -478,7 +491,9 @@ async fn pages_at_full_speed(
         let _ = task.await;
     }
     let answered = record.count(kind) - before;
-    record.round(kind, started.elapsed(), answered);
+    let used = processor.zip(processor_seconds(serving));
+    let used = used.map(|(before, now)| now - before);
+    record.round(kind, started.elapsed(), answered, used);
 }
 
 /// How long a person takes between two steps: `think` give or take a half,
@@ -869,6 +884,7 @@ fn main() {
             .spawn()
             .unwrap(),
     );
+    let bare_pid = bare.0.id();
     wait_for("the bare server", || {
         std::net::TcpStream::connect(("127.0.0.1", bare_port)).is_ok()
     });
@@ -909,7 +925,8 @@ fn main() {
         ];
         for _ in 0..plan.rounds {
             for (kind, path, visitor) in pages {
-                pages_at_full_speed(&record, visitor, kind, path, &plan).await;
+                let serving = if visitor.base == base { server_pid } else { bare_pid };
+                pages_at_full_speed(&record, visitor, kind, path, (&plan, serving)).await;
             }
         }
 

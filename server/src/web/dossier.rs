@@ -114,7 +114,7 @@ struct SectionHeading<'a> {
 #[derive(Serialize)]
 struct SectionPage<'a> {
     section: SectionHeading<'a>,
-    fields_html: String,
+    fields_html: minijinja::Value,
     summary: Vec<ProblemLink<'a>>,
     action: String,
     preview: String,

@@ -264,14 +264,15 @@ pub(super) fn problem_links<'a>(fields: &'a [FieldView<'a>]) -> Vec<ProblemLink<
 }
 
 /// The HTML of `fields`, in order (`choose`: the words of a drop-down
-/// list's empty first option).
-pub(super) fn fields_html(fields: &[FieldView], choose: &str) -> String {
+/// list's empty first option), escaped as it is written: a value templates
+/// write as it is, handed to them without a copy.
+pub(super) fn fields_html(fields: &[FieldView], choose: &str) -> minijinja::Value {
     let mut html = String::with_capacity(fields.iter().map(|f| 400 + f.options_html.len()).sum());
     for field in fields {
         // Writing to a `String` cannot fail.
         let _ = field.write(&mut html, choose);
     }
-    html
+    minijinja::Value::from_safe_string(html)
 }
 
 impl FieldView<'_> {

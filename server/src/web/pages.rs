@@ -3,6 +3,9 @@
 //! Each page gives its values as a typed struct; the values every page uses
 //! (language, words, institution, asset versions) are added here.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::Serde;
@@ -114,6 +117,10 @@ pub struct Pages {
     prefix: &'static str,
     /// Each page says it is a preview, its forms and links leading nowhere.
     previewing: bool,
+    /// The length of each template's last page: the next is written into
+    /// room that size, not grown from nothing by copies (a section's
+    /// page runs to tens of kilobytes).
+    last_lengths: HashMap<&'static str, AtomicUsize>,
 }
 
 /// A short version tag for a static asset, changing with its content.
@@ -154,12 +161,50 @@ fn href(state: &minijinja::State, path: &str) -> Value {
     Value::from_safe_string(escaped)
 }
 
+/// `heading(title, help, back_href, back_label)` in templates: the top of a
+/// page within the procedure (a way back, the heading, its help).
+///
+/// A function, not a macro: importing a macro evaluates its whole file again
+/// at each page, which was a third of a section page's rendering.
+fn heading(title: &Value, help: &Value, back_href: &Value, back_label: &Value) -> Value {
+    let mut html = String::with_capacity(96);
+    html.push_str("<p><a href=\"");
+    write_escaped(&mut html, back_href);
+    html.push_str("\">");
+    write_escaped(&mut html, back_label);
+    html.push_str("</a></p>\n<h1>");
+    write_escaped(&mut html, title);
+    html.push_str("</h1>");
+    if help.is_true() {
+        html.push_str("\n<p>");
+        write_escaped(&mut html, help);
+        html.push_str("</p>");
+    }
+    Value::from_safe_string(html)
+}
+
+/// Appends `value` as the templates write it: as it is when marked safe
+/// (a link from `href`), escaped otherwise; nothing for none.
+fn write_escaped(html: &mut String, value: &Value) {
+    use std::fmt::Write;
+    if value.is_none() || value.is_undefined() {
+        return;
+    }
+    // Writing to a `String` cannot fail.
+    let _ = match (value.is_safe(), value.as_str()) {
+        (true, Some(text)) => html.write_str(text),
+        (false, Some(text)) => write!(html, "{}", minijinja::HtmlEscape(text)),
+        (_, None) => write!(html, "{}", minijinja::HtmlEscape(&value.to_string())),
+    };
+}
+
 impl Pages {
     /// Compiles the embedded templates, with the words of `site`'s languages.
     pub fn new(site: &'static super::site::Site) -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         templates.add_function("href", href);
+        templates.add_function("heading", heading);
         for (name, source) in TEMPLATES {
             templates.add_template(name, source)?;
         }
@@ -175,6 +220,10 @@ impl Pages {
             words,
             prefix: &site.prefix,
             previewing: false,
+            last_lengths: TEMPLATES
+                .iter()
+                .map(|(name, _)| (*name, AtomicUsize::new(0)))
+                .collect(),
         })
     }
 
@@ -233,12 +282,20 @@ impl Pages {
             js_version => &self.js_version,
             ..Value::from(Serde(page))
         };
+        let last_length = self.last_lengths.get(name);
+        let room = last_length.map_or(0, |length| length.load(Ordering::Relaxed));
+        let mut html = Vec::with_capacity(room + room / 8);
         let rendered = self
             .templates
             .get_template(name)
-            .and_then(|t| t.render(values));
+            .and_then(|t| t.render_captured_to(values, &mut html));
         match rendered {
-            Ok(html) => (status, Html(html)).into_response(),
+            Ok(_) => {
+                if let Some(length) = last_length {
+                    length.store(html.len(), Ordering::Relaxed);
+                }
+                (status, Html(html)).into_response()
+            }
             Err(error) => {
                 tracing::error!(error = %super::error::chain(&error), template = name, "page could not be rendered");
                 let status = StatusCode::INTERNAL_SERVER_ERROR;
@@ -278,4 +335,43 @@ pub async fn stylesheet() -> Response {
 /// `GET /static/guichet.js`: the pages' script.
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+#[cfg(test)]
+mod tests {
+    use minijinja::Value;
+
+    /// The heading escapes what it is given as the templates would, but for
+    /// a link `href` already escaped and marked safe.
+    #[test]
+    fn the_heading_escapes_what_is_not_marked_safe() {
+        let link = Value::from_safe_string("/formations?a=1&amp;lang=en".into());
+        let html = super::heading(
+            &Value::from("<b>Géologie & mer</b>"),
+            &Value::from(()),
+            &link,
+            &Value::from("Retour \"au\" catalogue"),
+        );
+        assert!(html.is_safe());
+        assert_eq!(
+            html.as_str(),
+            Some(
+                "<p><a href=\"/formations?a=1&amp;lang=en\">Retour &quot;au&quot; catalogue</a></p>\n\
+                 <h1>&lt;b&gt;Géologie &amp; mer&lt;&#x2f;b&gt;</h1>"
+            )
+        );
+        let with_help = super::heading(
+            &Value::from("État civil"),
+            &Value::from("<i>Vous</i>"),
+            &Value::from("/a?b=<c>"),
+            &Value::from(2),
+        );
+        assert_eq!(
+            with_help.as_str(),
+            Some(
+                "<p><a href=\"&#x2f;a?b=&lt;c&gt;\">2</a></p>\n<h1>État civil</h1>\n\
+                 <p>&lt;i&gt;Vous&lt;&#x2f;i&gt;</p>"
+            )
+        );
+    }
 }

@@ -513,7 +513,7 @@ struct TransitionPage<'a> {
     heading: String,
     formation: String,
     name: String,
-    fields_html: String,
+    fields_html: minijinja::Value,
     summary: Vec<ProblemLink<'a>>,
     error: Option<String>,
     action: String,
