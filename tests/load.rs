@@ -20,7 +20,9 @@
 //! step as soon as the last one is answered: the worst case).
 //!
 //! It prints, per kind of request: how many, the rate (for the pages read at
-//! full speed), p50 and p99, the errors; and the server's peak memory. The
+//! full speed: `/health`, home, the catalogue, a formation, and a signed-in
+//! candidate's section and dashboard) and the serving process's processor
+//! time per request, p50 and p99, the errors; and the server's peak memory. The
 //! pages are read in rounds, the bare server first in each: a page's share
 //! of the bare server's rate is the median of its rounds' shares, each
 //! against the bare server's rate of the same round, with their range (the
@@ -922,6 +924,7 @@ fn main() {
             ("page: catalogue", "/formations", &anonymous),
             ("page: a formation", "/formations/m1-set", &anonymous),
             ("page: a section, signed in", "/dossier/etat_civil", signed_in),
+            ("page: the dashboard, signed in", "/tableau-de-bord", signed_in),
         ];
         for _ in 0..plan.rounds {
             for (kind, path, visitor) in pages {
