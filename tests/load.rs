@@ -20,8 +20,8 @@
 //! step as soon as the last one is answered: the worst case).
 //!
 //! It prints, per kind of request: how many, the rate (for the pages read at
-//! full speed: `/health`, home, the catalogue, a formation, and a signed-in
-//! candidate's section and dashboard) and the serving process's processor
+//! full speed: `/health`, home, the catalogue, a formation, the sign-in
+//! form, and a signed-in candidate's section and dashboard) and the serving process's processor
 //! time per request, p50 and p99, the errors; and the server's peak memory. The
 //! pages are read in rounds, the bare server first in each: a page's share
 //! of the bare server's rate is the median of its rounds' shares, each
@@ -923,6 +923,7 @@ fn main() {
             ("page: home", "/", &anonymous),
             ("page: catalogue", "/formations", &anonymous),
             ("page: a formation", "/formations/m1-set", &anonymous),
+            ("page: sign-in", "/connexion", &anonymous),
             ("page: a section, signed in", "/dossier/etat_civil", signed_in),
             ("page: the dashboard, signed in", "/tableau-de-bord", signed_in),
         ];
