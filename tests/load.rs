@@ -19,14 +19,15 @@
 //! time between steps, all of them at it together), then all at once (every
 //! step as soon as the last one is answered: the worst case).
 //!
-//! It prints, per kind of request: how many, the rate (for the pages read at
-//! full speed: `/health`, home, the catalogue, a formation, the sign-in
-//! form, and a signed-in candidate's section and dashboard) and the serving process's processor
-//! time per request, p50 and p99, the errors; and the server's peak memory. The
-//! pages are read in rounds, the bare server first in each: a page's share
-//! of the bare server's rate is the median of its rounds' shares, each
-//! against the bare server's rate of the same round, with their range (the
-//! machine's speed drifts over a run more than a round lasts).
+//! It prints, per kind of request: how many, the rate and the serving
+//! process's processor time per request (for the pages read at full speed:
+//! `/health`, home, the catalogue, a formation, the sign-in form, and a
+//! signed-in candidate's section and dashboard), p50 and p99, the errors;
+//! and the server's peak memory. The pages are read in rounds, the bare
+//! server first in each: a page's share of the bare server's rate is the
+//! median of its rounds' shares, each against the bare server's rate of the
+//! same round, with their range (the machine's speed drifts over a run more
+//! than a round lasts).
 //!
 //! Candidates sign up and activate their accounts over HTTP before anything
 //! is measured (their sessions are the server's own); each comes from its own
