@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::value::Serde;
+use minijinja::value::{from_args, Object, Serde};
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
@@ -136,29 +137,45 @@ fn content_version(content: &str) -> String {
 
 /// `href(path)` in templates: a link that keeps the page's language.
 ///
-/// Escaped here for an attribute (`&`, `<`, `>` and quotes), and given as
-/// safe so that the template's auto-escaping keeps `/` as it is: links read
-/// as written in the page's source.
-fn href(state: &minijinja::State, path: &str) -> Value {
-    let lang = state.lookup("lang");
-    let prefix = state.lookup("prefix");
-    let prefix = prefix.as_ref().and_then(Value::as_str).unwrap_or_default();
-    let url = with_language(
-        &prefixed(prefix, path),
-        lang.as_ref().and_then(Value::as_str).unwrap_or("fr"),
-    );
-    let mut escaped = String::with_capacity(url.len());
-    for c in url.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            other => escaped.push(other),
-        }
+/// Given with each page's values, holding the page's language and prefix: a
+/// function would look both up among the page's values at every link, a
+/// few percent of a page with a link per line.
+#[derive(Debug)]
+struct Href {
+    lang: &'static str,
+    prefix: &'static str,
+}
+
+impl Object for Href {
+    fn call(
+        self: &Arc<Self>,
+        _state: &mut minijinja::State<'_, '_>,
+        args: &[Value],
+    ) -> Result<Value, minijinja::Error> {
+        let (path,): (&str,) = from_args(args)?;
+        Ok(self.link(path))
     }
-    Value::from_safe_string(escaped)
+}
+
+impl Href {
+    /// The link to `path`, escaped here for an attribute (`&`, `<`, `>` and
+    /// quotes) and given as safe, so that the template's auto-escaping keeps
+    /// `/` as it is: links read as written in the page's source.
+    fn link(&self, path: &str) -> Value {
+        let url = with_language(&prefixed(self.prefix, path), self.lang);
+        let mut escaped = String::with_capacity(url.len());
+        for c in url.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                '"' => escaped.push_str("&quot;"),
+                '\'' => escaped.push_str("&#x27;"),
+                other => escaped.push(other),
+            }
+        }
+        Value::from_safe_string(escaped)
+    }
 }
 
 /// `heading(title, help, back_href, back_label)` in templates: the top of a
@@ -203,7 +220,6 @@ impl Pages {
     pub fn new(site: &'static super::site::Site) -> anyhow::Result<Self> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        templates.add_function("href", href);
         templates.add_function("heading", heading);
         for (name, source) in TEMPLATES {
             templates.add_template(name, source)?;
@@ -271,7 +287,12 @@ impl Pages {
                 )
             })
             .collect();
+        let href = Href {
+            lang: lang.code(),
+            prefix: self.prefix,
+        };
         let values = context! {
+            href => Value::from_object(href),
             lang => lang.code(),
             others => others,
             t => t,
@@ -340,6 +361,27 @@ pub async fn script() -> Response {
 #[cfg(test)]
 mod tests {
     use minijinja::Value;
+
+    /// A link keeps the page's language, under the procedure's prefix,
+    /// escaped for an attribute.
+    #[test]
+    fn a_link_keeps_the_pages_language_under_its_prefix() {
+        let school = super::Href {
+            lang: "en",
+            prefix: "/ecole",
+        };
+        assert_eq!(
+            school.link("/formations?q=\"a\"&b").as_str(),
+            Some("/ecole/formations?q=&quot;a&quot;&amp;b&amp;lang=en")
+        );
+        assert_eq!(school.link("/").as_str(), Some("/ecole?lang=en"));
+        let alone = super::Href {
+            lang: "fr",
+            prefix: "",
+        };
+        assert_eq!(alone.link("/").as_str(), Some("/?lang=fr"));
+        assert!(alone.link("/").is_safe());
+    }
 
     /// The heading escapes what it is given as the templates would, but for
     /// a link `href` already escaped and marked safe.
