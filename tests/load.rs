@@ -114,9 +114,13 @@ impl Measured {
     /// The serving process's processor time per request over every round,
     /// in microseconds: unlike a rate, it holds when the machine is shared.
     fn processor_per_request(&self) -> Option<f64> {
-        let used: Option<f64> = self.rounds.iter().map(|(.., used)| *used).sum();
+        let used: f64 = self
+            .rounds
+            .iter()
+            .map(|(.., used)| *used)
+            .sum::<Option<f64>>()?;
         let count: usize = self.rounds.iter().map(|(_, count, _)| count).sum();
-        (count > 0).then(|| used.map(|used| used * 1e6 / count as f64))?
+        (count > 0).then(|| used * 1e6 / count as f64)
     }
 
     /// Each round's rate.
