@@ -1057,3 +1057,75 @@ fn answers_kept(engine: &Engine<SledStore>, tree: &str) -> u64 {
     let kept = sizes.iter().find(|t| t.name == tree);
     kept.map_or(0, |t| t.entries)
 }
+
+/// Where a dossier's profile stands is kept for the dossier's version, and
+/// found again once the candidate saves; a profile whose conditions read the
+/// date is evaluated at every reading, as the date moves on.
+#[test]
+fn a_profile_state_is_kept_for_its_dossier_version_unless_it_reads_the_clock() {
+    let identity = "      - { id: nationality, type: text, label: Nationality }\n";
+    let fields = "      - { id: nationality, type: text, label: Nationality, required: true }\n      - { id: visa, type: text, label: Visa, required: true, when: \"nationality != 'FR'\" }\n";
+    let text = include_str!("fixtures/minimal.yaml").replace(identity, fields);
+    let definition = Definition::from_text("profile.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!definition.profile_reads_the_clock());
+    let (_folder, engine) = support::open(definition);
+    let definition = engine.definition();
+    let me = Actor::new("candidate", "camille");
+    let now = at("2027-03-10T09:00:00Z");
+    let dossier = engine
+        .create_dossier("camille", camille(), "en", now)
+        .unwrap();
+    let complete = |dossier: &guichet_engine::Dossier| {
+        let sections = engine.profile_state(&definition, dossier, now).unwrap();
+        assert_eq!(
+            sections.to_vec(),
+            guichet_engine::profile_state(&definition, dossier, now).unwrap()
+        );
+        (sections[0].complete, sections[0].missing.clone())
+    };
+    let nothing = vec!["nationality".to_owned(), "visa".to_owned()];
+    assert_eq!(complete(&dossier), (false, nothing));
+    // Read again at the same version: the same state, not evaluated again.
+    let first = engine.profile_state(&definition, &dossier, now).unwrap();
+    let again = engine.profile_state(&definition, &dossier, now).unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+
+    // Each save is a new version, and the state follows it.
+    let save = |nationality: &str| Command::SaveSection {
+        section: "identity".into(),
+        answers: json!({ "nationality": nationality }),
+    };
+    let italian = act(&engine, &dossier.id, &me, save("IT"), now)
+        .unwrap()
+        .dossier;
+    assert_eq!(complete(&italian), (false, vec!["visa".to_owned()]));
+    let french = act(&engine, &dossier.id, &me, save("FR"), now)
+        .unwrap()
+        .dossier;
+    assert_eq!(complete(&french), (true, vec![]));
+    // A reading of the older version (a page made before the save) is its own.
+    assert_eq!(complete(&italian), (false, vec!["visa".to_owned()]));
+
+    // A section that applies only from May: the same dossier is complete in
+    // April and not in May.
+    let late = "  - id: late\n    title: Late questions\n    when: \"today >= '2027-05-01'\"\n    fields:\n      - { id: reason, type: text, label: Reason, required: true }\npieces:\n";
+    let text = include_str!("fixtures/minimal.yaml").replacen("pieces:\n", late, 1);
+    let definition = Definition::from_text("late.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(definition.profile_reads_the_clock());
+    let (_folder, engine) = support::open(definition);
+    let definition = engine.definition();
+    let dossier = engine
+        .create_dossier("camille", camille(), "en", now)
+        .unwrap();
+    let late_complete = |now: &str| {
+        let sections = engine
+            .profile_state(&definition, &dossier, at(now))
+            .unwrap();
+        (sections[1].section.clone(), sections[1].complete)
+    };
+    assert_eq!(late_complete("2027-04-30T09:00:00Z"), ("late".into(), true));
+    assert_eq!(
+        late_complete("2027-05-02T09:00:00Z"),
+        ("late".into(), false)
+    );
+}

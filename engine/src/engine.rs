@@ -10,6 +10,8 @@ use crate::dossier::{
     Actor, Answers, Candidate, Command, Dossier, Event, FileRef, OutboxMail, Request,
 };
 use crate::model::PromoteDef;
+use crate::queries::{profile_state, SectionState};
+use crate::script::ScriptError;
 use crate::store::{Commit, Indexed, Store, StoreError, Waiting};
 use crate::workflow::{self, Due, Outcome, ThirdPartyRefusal, WorkflowError};
 
@@ -188,7 +190,22 @@ pub struct Engine<S: Store> {
     /// The deadlines due whose handling was refused, and when to try again
     /// (see [`Engine::run_due`]).
     refused: Mutex<HashMap<DueKey, Refused>>,
+    /// Where the profiles of dossiers read lately stand, by dossier id (see
+    /// [`Engine::profile_state`]).
+    profile_states: quick_cache::sync::Cache<String, Arc<KnownProfileState>>,
 }
+
+/// Where a dossier's profile sections stood at one version of the dossier,
+/// under one version of the definition.
+struct KnownProfileState {
+    version: u64,
+    definition: String,
+    sections: Arc<[SectionState]>,
+}
+
+/// How many dossiers' profile states [`Engine::profile_state`] keeps: the
+/// candidates at work in the same hours, at a few hundred bytes each.
+const PROFILE_STATES_KEPT: usize = 10_000;
 
 /// A deadline of one candidature: its dossier's, candidature's and own id.
 type DueKey = (String, String, String);
@@ -232,6 +249,7 @@ impl<S: Store> Engine<S> {
             pinned: Mutex::new(HashMap::new()),
             link_prefix: String::new(),
             refused: Mutex::new(HashMap::new()),
+            profile_states: quick_cache::sync::Cache::new(PROFILE_STATES_KEPT),
         };
         let now = Timestamp::now();
         engine.store.build_index(&|dossier| {
@@ -384,6 +402,38 @@ impl<S: Store> Engine<S> {
         let compiled = Arc::new(compiled);
         kept.insert(hash.to_owned(), Arc::clone(&compiled));
         Ok(Some(compiled))
+    }
+
+    /// Where each profile section of `dossier` stands under `definition`
+    /// (the dossier's own version): [`profile_state`], kept for the
+    /// dossier's version when the profile's conditions do not read the
+    /// clock. A candidate's dashboard shows it at every visit, and
+    /// evaluating every section's conditions was most of that page's time,
+    /// while a dossier changes only when its candidate saves.
+    pub fn profile_state(
+        &self,
+        definition: &Definition,
+        dossier: &Dossier,
+        now: Timestamp,
+    ) -> Result<Arc<[SectionState]>, ScriptError> {
+        if definition.profile_reads_the_clock() {
+            return Ok(profile_state(definition, dossier, now)?.into());
+        }
+        let known = self.profile_states.get(dossier.id.as_str());
+        if let Some(known) = known.filter(|known| {
+            known.version == dossier.version && known.definition == definition.hash()
+        }) {
+            return Ok(Arc::clone(&known.sections));
+        }
+        let sections: Arc<[SectionState]> = profile_state(definition, dossier, now)?.into();
+        let known = KnownProfileState {
+            version: dossier.version,
+            definition: definition.hash().to_owned(),
+            sections: Arc::clone(&sections),
+        };
+        self.profile_states
+            .insert(dossier.id.clone(), Arc::new(known));
+        Ok(sections)
     }
 
     /// The definition version `dossier` is pinned to.

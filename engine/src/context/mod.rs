@@ -10,4 +10,5 @@ pub use template::TemplateContext;
 pub use values::{base_context, candidature_context};
 pub(crate) use values::{
     candidature_context_for, piece_views, set_formation, CandidatureContexts, Needs, PieceView,
+    CLOCK_NAMES,
 };

@@ -11,6 +11,11 @@ use crate::dossier::{Candidature, Dossier, PieceState};
 use crate::model::{MailDef, PieceDef, PieceStatusDef};
 use crate::script::ScriptError;
 
+/// The names of [`base_context`] whose values change with the time alone,
+/// the dossier unchanged: what an expression reading none of them answers
+/// holds until the dossier or the definition changes.
+pub(crate) const CLOCK_NAMES: &[&str] = &["today", "now", "campaign"];
+
 /// What expressions about the dossier as a whole see.
 pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Value {
     Value::Object(base_parts(definition, dossier, now, &|_| true))
@@ -409,6 +414,36 @@ mod tests {
 "#
         );
         Definition::from_text("conditions.yaml", &text).expect("a valid definition")
+    }
+
+    #[test]
+    fn only_the_clock_names_change_with_the_time() {
+        let definition = definition();
+        let dossier = dossier(&definition, "late");
+        // While the campaign is open, and after it closed.
+        let before = base_context(
+            &definition,
+            &dossier,
+            "2027-04-05T08:00:00Z".parse().unwrap(),
+        );
+        let after = base_context(
+            &definition,
+            &dossier,
+            "2027-09-05T19:00:00Z".parse().unwrap(),
+        );
+        let (Value::Object(before), Value::Object(after)) = (before, after) else {
+            panic!("base contexts are objects");
+        };
+        let mut changed: Vec<&str> = before
+            .iter()
+            .filter(|(name, value)| after.get(name.as_str()) != Some(value))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        changed.sort_unstable();
+        let mut clock = CLOCK_NAMES.to_vec();
+        clock.sort_unstable();
+        assert_eq!(changed, clock);
+        assert_eq!(before.len(), after.len());
     }
 
     fn dossier(definition: &Definition, note: &str) -> Dossier {

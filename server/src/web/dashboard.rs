@@ -1,11 +1,9 @@
 //! The candidate's dashboard: who they are, where each section of the dossier
 //! stands, each candidature with what to do next, and what happened.
 
-use std::collections::HashMap;
-
 use axum::http::StatusCode;
 use axum::response::Response;
-use guichet_engine::{profile_state, Definition, Dossier, Event};
+use guichet_engine::{Definition, Dossier, Event, SectionState};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -45,20 +43,13 @@ struct DashboardPage<'a> {
     history: Vec<HistoryLine>,
 }
 
+/// Each section of `definition`'s profile, complete as `states` say (none
+/// is without a dossier, or when its conditions could not be evaluated).
 fn sections<'a>(
     definition: &'a Definition,
-    dossier: Option<&Dossier>,
-    (lang, now): (Lang, Timestamp),
+    states: &[SectionState],
+    lang: Lang,
 ) -> Vec<SectionLine<'a>> {
-    let complete: HashMap<String, bool> = dossier
-        .and_then(|d| profile_state(definition, d, now).ok())
-        .map(|states| {
-            states
-                .into_iter()
-                .map(|s| (s.section, s.complete))
-                .collect()
-        })
-        .unwrap_or_default();
     definition
         .file()
         .profile
@@ -66,7 +57,9 @@ fn sections<'a>(
         .map(|s| SectionLine {
             id: &s.id,
             title: s.title.get(lang.code()),
-            complete: complete.get(&s.id).copied().unwrap_or(false),
+            complete: states
+                .iter()
+                .any(|state| state.section == s.id && state.complete),
         })
         .collect()
 }
@@ -107,21 +100,25 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
         Some(d) => state.engine.history(&d.id)?,
         None => Vec::new(),
     };
+    let profile = dossier.as_ref().and_then(|d| {
+        let now = state.clock.now();
+        state.engine.profile_state(&definition, d, now).ok()
+    });
     Ok(render_dashboard(
         &visit,
         &account,
         (&definition, dossier.as_ref()),
-        &history,
+        (&history, profile.as_deref().unwrap_or_default()),
     ))
 }
 
 /// The dashboard of `account`, whose dossier (if any) follows `definition`,
-/// with what happened to it.
+/// with what happened to it and where its profile stands.
 pub fn render_dashboard(
     visit: &Visit,
     account: &Account,
     (definition, dossier): (&Definition, Option<&Dossier>),
-    history: &[Event],
+    (history, profile): (&[Event], &[SectionState]),
 ) -> Response {
     let lang = visit.lang;
     let now = visit.state.clock.now();
@@ -135,7 +132,7 @@ pub fn render_dashboard(
             last_name: &account.last_name,
             email: &account.email,
         },
-        sections: sections(definition, dossier, (lang, now)),
+        sections: sections(definition, profile, lang),
         candidatures: dossier
             .map(|d| candidatures(definition, d, (lang, now)))
             .unwrap_or_default(),

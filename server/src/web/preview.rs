@@ -445,11 +445,13 @@ pub async fn sample_page(visit: Visit, definition: Arc<Definition>, asked: &str)
         created_at: dossier.created_at,
     };
     if asked == "dashboard" {
+        let now = visit.state.clock.now();
+        let profile = guichet_engine::profile_state(&definition, &dossier, now).unwrap_or_default();
         return Ok(super::dashboard::render_dashboard(
             &visit,
             &account,
             (&definition, Some(&dossier)),
-            &history,
+            (&history, &profile),
         ));
     }
     let first_entry = |section: &str| match dossier.profile.get(section) {
