@@ -216,6 +216,11 @@ fn dossier_sections_are_forms_checked_on_the_server() {
     assert!(dashboard
         .body
         .contains(r#"<a href="/dossier/coordonnees?lang=fr">Coordonnées</a> — à compléter"#));
+    // What happened, newest first, without naming who acted: the candidate.
+    let history = &dashboard.body[dashboard.body.find("<ol class=\"history\">").unwrap()..];
+    let saved = history.find("</time> — Rubrique enregistrée : État civil</li>");
+    let created = history.find("</time> — Dossier créé</li>");
+    assert!(saved.is_some() && saved < created, "{history}");
 
     // Without a session, nothing is shown.
     assert_eq!(

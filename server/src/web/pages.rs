@@ -200,6 +200,33 @@ fn heading(title: &Value, help: &Value, back_href: &Value, back_label: &Value) -
     Value::from_safe_string(html)
 }
 
+/// `history_lines(lines)` in templates: a dossier's history (lines of
+/// [`super::history::describe`]), newest first: when, what, and who for
+/// staff.
+///
+/// A function for the reason [`heading`] is: the candidate's dashboard, the
+/// staff's candidature page and their conflict notices all show a history.
+fn history_lines(lines: &Value) -> Result<Value, minijinja::Error> {
+    let mut html = String::with_capacity(128);
+    html.push_str("<ol class=\"history\">\n");
+    for line in lines.try_iter()? {
+        html.push_str("<li><time datetime=\"");
+        write_escaped(&mut html, &line.get_attr("at")?);
+        html.push_str("\">");
+        write_escaped(&mut html, &line.get_attr("day")?);
+        html.push_str("</time> — ");
+        write_escaped(&mut html, &line.get_attr("what")?);
+        let who = line.get_attr("who")?;
+        if who.is_true() {
+            html.push_str(" — ");
+            write_escaped(&mut html, &who);
+        }
+        html.push_str("</li>");
+    }
+    html.push_str("\n</ol>");
+    Ok(Value::from_safe_string(html))
+}
+
 /// Appends `value` as the templates write it: as it is when marked safe
 /// (a link from `href`), escaped otherwise; nothing for none.
 fn write_escaped(html: &mut String, value: &Value) {
@@ -221,6 +248,7 @@ impl Pages {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         templates.add_function("heading", heading);
+        templates.add_function("history_lines", history_lines);
         for (name, source) in TEMPLATES {
             templates.add_template(name, source)?;
         }
@@ -381,6 +409,31 @@ mod tests {
         };
         assert_eq!(alone.link("/").as_str(), Some("/?lang=fr"));
         assert!(alone.link("/").is_safe());
+    }
+
+    /// A history's lines escaped as the templates would, who acted shown
+    /// only when given.
+    #[test]
+    fn history_lines_escape_and_name_who_acted_only_when_given() {
+        let lines = Value::from(minijinja::value::Serde(serde_json::json!([
+            {"at": "2027-03-12T09:00:00Z", "day": "12/03/2027 10:00",
+             "what": "Note <b>", "who": "Alex & Co (Gestionnaire)"},
+            {"at": "2027-03-10T09:00:00Z", "day": "10/03/2027 10:00",
+             "what": "Dossier créé", "who": null},
+        ])));
+        let html = super::history_lines(&lines).unwrap();
+        assert!(html.is_safe());
+        assert_eq!(
+            html.as_str(),
+            Some(
+                "<ol class=\"history\">\n\
+                 <li><time datetime=\"2027-03-12T09:00:00Z\">12&#x2f;03&#x2f;2027 10:00</time> — \
+                 Note &lt;b&gt; — Alex &amp; Co (Gestionnaire)</li>\
+                 <li><time datetime=\"2027-03-10T09:00:00Z\">10&#x2f;03&#x2f;2027 10:00</time> — \
+                 Dossier créé</li>\n</ol>"
+            )
+        );
+        assert!(super::history_lines(&Value::from(3)).is_err());
     }
 
     /// The heading escapes what it is given as the templates would, but for
