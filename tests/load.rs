@@ -21,8 +21,10 @@
 //!
 //! It prints, per kind of request: how many, the rate and the serving
 //! process's processor time per request (for the pages read at full speed:
-//! `/health`, home, the catalogue, a formation, the sign-in form, and a
-//! signed-in candidate's section and dashboard), p50 and p99, the errors;
+//! `/health`, home, the catalogue, a formation, the sign-in form, a
+//! signed-in candidate's section and dashboard, and those of a candidate
+//! who applied to a formation: their dashboard and their candidature), p50
+//! and p99, the errors;
 //! and the server's peak memory. The pages are read in rounds, the bare
 //! server first in each: a page's share of the bare server's rate is the
 //! median of its rounds' shares, each against the bare server's rate of the
@@ -755,6 +757,17 @@ async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visit
     activated
 }
 
+/// `visitor` having applied to a formation.
+async fn applied(mut visitor: Visitor) -> Visitor {
+    let setup = Record::default();
+    visitor
+        .confirm(&setup, "setup", "/formations/m1-set/candidater")
+        .await;
+    let errors = setup.errors();
+    assert!(errors.is_empty(), "applying: {errors:#?}");
+    visitor
+}
+
 /// The activation link the server's log holds for each candidate of
 /// `numbers`, in their order.
 fn activation_links(log: &Path, numbers: &[usize]) -> Vec<Option<String>> {
@@ -914,8 +927,11 @@ fn main() {
             .pool_idle_timeout(Duration::from_secs(5))
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(connector);
-        // Half the accounts for the paced hour, half for the burst.
-        let mut visitors = sign_up(&http, &base, &log_path, 2 * plan.candidates.max(1)).await;
+        // Half the accounts for the paced hour, half for the burst, and one
+        // who applied to a formation: the pages a candidature adds.
+        let accounts = 2 * plan.candidates.max(1) + 1;
+        let mut visitors = sign_up(&http, &base, &log_path, accounts).await;
+        let applicant = applied(visitors.pop().expect("an account")).await;
         let paced: Vec<Visitor> = visitors.split_off(plan.candidates.max(1));
 
         // Pages read at full speed, in rounds, the bare server first in each.
@@ -931,6 +947,8 @@ fn main() {
             ("page: sign-in", "/connexion", &anonymous),
             ("page: a section, signed in", "/dossier/etat_civil", signed_in),
             ("page: the dashboard, signed in", "/tableau-de-bord", signed_in),
+            ("page: the dashboard, having applied", "/tableau-de-bord", &applicant),
+            ("page: a candidature, signed in", "/candidatures/c1", &applicant),
         ];
         for _ in 0..plan.rounds {
             for (kind, path, visitor) in pages {
