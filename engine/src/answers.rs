@@ -268,14 +268,8 @@ pub fn options<'d>(
     };
     let mut choices = Vec::new();
     for row in &list.rows {
-        let mut scope = context.clone();
-        if let Value::Object(map) = &mut scope {
-            map.insert(
-                "row".into(),
-                serde_json::to_value(row).unwrap_or(Value::Null),
-            );
-        }
-        if definition.eval_bool(filter, &scope)? {
+        let row_value = serde_json::to_value(row).unwrap_or(Value::Null);
+        if definition.eval_bool_with(filter, context, ("row", &row_value))? {
             choices.push(list.choice(row, language));
         }
     }

@@ -406,6 +406,21 @@ impl Definition {
         self.compiled.scripts.eval_bool(expression, context)
     }
 
+    /// [`Definition::eval_bool`] with `name` standing for `value` over the
+    /// context's own (a piece guard's `piece`, a list filter's `row`),
+    /// without copying the context.
+    pub fn eval_bool_with(
+        &self,
+        expression: &str,
+        context: &Value,
+        (name, value): (&str, &Value),
+    ) -> Result<bool, ScriptError> {
+        let more = Some((name, value));
+        self.compiled
+            .scripts
+            .eval_bool_with(expression, context, more)
+    }
+
     /// Evaluates an expression of the definition against `context`.
     pub fn eval_value(&self, expression: &str, context: &Value) -> Result<Value, ScriptError> {
         self.compiled.scripts.eval_value(expression, context)

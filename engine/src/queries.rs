@@ -186,6 +186,18 @@ pub fn actions_for(
     now: Timestamp,
 ) -> Result<Actions, ScriptError> {
     let context = candidature_context(definition, dossier, candidature, now)?;
+    actions_in(definition, dossier, candidature, actor, &context)
+}
+
+/// [`actions_for`] with `candidature`'s context already made (by
+/// [`candidature_context`]), for a page that shows it too.
+pub fn actions_in(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    actor: &Actor,
+    context: &Value,
+) -> Result<Actions, ScriptError> {
     let missing_pieces = context["candidature"]["missing_pieces"]
         .as_array()
         .map(|ids| {
@@ -206,8 +218,8 @@ pub fn actions_for(
         });
     }
     Ok(Actions {
-        transitions: transition_actions(definition, candidature, &actor.role, &context)?,
-        pieces: piece_actions(definition, candidature, &actor.role, &context)?,
+        transitions: transition_actions(definition, candidature, &actor.role, context)?,
+        pieces: piece_actions(definition, candidature, &actor.role, context)?,
         missing_pieces,
     })
 }
@@ -244,11 +256,8 @@ fn transition_actions(
         // A guard that reads the input cannot be judged before it is given.
         let holds = match &transition.when {
             Some(guard) if transition.input.is_empty() => {
-                let mut scope = context.clone();
-                if let Value::Object(map) = &mut scope {
-                    map.insert("input".into(), Value::Object(Map::new()));
-                }
-                definition.eval_bool(guard, &scope)?
+                let no_input = Value::Object(Map::new());
+                definition.eval_bool_with(guard, context, ("input", &no_input))?
             }
             _ => true,
         };
@@ -274,13 +283,7 @@ fn piece_actions(
         else {
             continue;
         };
-        let mut scope = context.clone();
-        if let Value::Object(map) = &mut scope {
-            map.insert(
-                "piece".into(),
-                context["candidature"]["pieces"][piece_id].clone(),
-            );
-        }
+        let piece_view = &context["candidature"]["pieces"][piece_id];
         let mut actions = Vec::new();
         for transition in definition
             .file()
@@ -295,7 +298,7 @@ fn piece_actions(
             })
         {
             let holds = match &transition.when {
-                Some(guard) => definition.eval_bool(guard, &scope)?,
+                Some(guard) => definition.eval_bool_with(guard, context, ("piece", piece_view))?,
                 None => true,
             };
             let attaches = transition.file == FileEffect::Attach;

@@ -253,7 +253,20 @@ impl Scripts {
 
     /// Evaluates a compiled condition against `context` (an object whose keys are the variables).
     pub fn eval_bool(&self, source: &str, context: &Value) -> Result<bool, ScriptError> {
-        let value = self.eval(source, context)?;
+        self.eval_bool_with(source, context, None)
+    }
+
+    /// [`Scripts::eval_bool`] with one more variable, `name` standing for
+    /// `value` over any of the context's (a piece guard's `piece`, a list
+    /// filter's `row`): the context, a whole candidature's, is not copied
+    /// to add it.
+    pub fn eval_bool_with(
+        &self,
+        source: &str,
+        context: &Value,
+        more: Option<(&str, &Value)>,
+    ) -> Result<bool, ScriptError> {
+        let value = self.eval(source, context, more)?;
         value.as_bool().map_err(|got| ScriptError::NotBoolean {
             expression: source.to_owned(),
             got: got.to_owned(),
@@ -262,14 +275,19 @@ impl Scripts {
 
     /// Evaluates a compiled expression against `context` and returns its value as JSON.
     pub fn eval_value(&self, source: &str, context: &Value) -> Result<Value, ScriptError> {
-        let value = self.eval(source, context)?;
+        let value = self.eval(source, context, None)?;
         rhai::serde::from_dynamic::<Value>(&value).map_err(|error| ScriptError::Eval {
             expression: source.to_owned(),
             source: Arc::from(error),
         })
     }
 
-    fn eval(&self, source: &str, context: &Value) -> Result<Dynamic, ScriptError> {
+    fn eval(
+        &self,
+        source: &str,
+        context: &Value,
+        more: Option<(&str, &Value)>,
+    ) -> Result<Dynamic, ScriptError> {
         let failed = |error: Box<EvalAltResult>| ScriptError::Eval {
             expression: source.to_owned(),
             source: Arc::from(error),
@@ -283,7 +301,11 @@ impl Scripts {
         let mut scope = Scope::new();
         for read in &compiled.reads {
             let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
-            let mut part = match context.get(&read.root) {
+            let given = match more {
+                Some((name, value)) if name == read.root => Some(value),
+                _ => context.get(&read.root),
+            };
+            let mut part = match given {
                 Some(value) => pruned(value, &paths).unwrap_or_else(|| value.clone()),
                 None => read.shape.empty(),
             };
@@ -506,6 +528,25 @@ mod tests {
         roots.insert("profile".to_owned(), Shape::Object(profile));
         roots.insert("items".to_owned(), Shape::List(Box::new(Shape::Leaf)));
         Shape::Object(roots)
+    }
+
+    /// A name given beside the context stands over the context's own, and
+    /// the context keeps the rest.
+    #[test]
+    fn a_name_given_beside_the_context_stands_over_its_own() {
+        let mut roots = BTreeMap::new();
+        roots.insert("piece".to_owned(), Shape::Leaf);
+        roots.insert("state".to_owned(), Shape::Leaf);
+        let mut scripts = Scripts::default();
+        let guard = "piece == 'refused' && state == 'received'";
+        scripts.compile(guard, &Shape::Object(roots)).unwrap();
+        let context = json!({"piece": "sent", "state": "received"});
+        assert!(!scripts.eval_bool(guard, &context).unwrap());
+        let refused = json!("refused");
+        let more = Some(("piece", &refused));
+        assert!(scripts.eval_bool_with(guard, &context, more).unwrap());
+        let elsewhere = json!({"piece": "refused", "state": "draft"});
+        assert!(!scripts.eval_bool_with(guard, &elsewhere, more).unwrap());
     }
 
     #[test]

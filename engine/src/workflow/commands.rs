@@ -407,12 +407,9 @@ impl Step<'_> {
             });
         }
         if let Some(guard) = &transition.when {
-            let mut context = self.context_of(index)?;
-            let piece_view = context["candidature"]["pieces"][piece_id].clone();
-            if let Value::Object(map) = &mut context {
-                map.insert("piece".into(), piece_view);
-            }
-            if !definition.eval_bool(guard, &context)? {
+            let context = self.context_of(index)?;
+            let piece_view = &context["candidature"]["pieces"][piece_id];
+            if !definition.eval_bool_with(guard, &context, ("piece", piece_view))? {
                 return Err(WorkflowError::GuardFailed {
                     transition: transition_id.to_owned(),
                     message: transition.refusal.clone(),

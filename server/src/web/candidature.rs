@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
 use guichet_engine::{
-    actions_for, Actions, Actor, Candidature, Command, Definition, Dossier, EngineError, Letter,
+    actions_in, Actions, Actor, Candidature, Command, Definition, Dossier, EngineError, Letter,
     Outcome, Request,
 };
 use jiff::Timestamp;
@@ -207,15 +207,21 @@ pub fn candidate_actions(
     candidature: &Candidature,
 ) -> Result<Actions, PageError> {
     let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
+    let now = own.visit.state.clock.now();
+    let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
+        .map_err(PageError::internal)?;
+    candidate_actions_in(own, candidature, &context)
+}
+
+/// [`candidate_actions`] from the candidature's context, made already.
+fn candidate_actions_in(
+    own: &OwnDossier,
+    candidature: &Candidature,
+    context: &serde_json::Value,
+) -> Result<Actions, PageError> {
+    let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
     let me = Actor::new(definition.candidate_role(), &own.account.id);
-    actions_for(
-        definition,
-        dossier,
-        candidature,
-        &me,
-        own.visit.state.clock.now(),
-    )
-    .map_err(PageError::internal)
+    actions_in(definition, dossier, candidature, &me, context).map_err(PageError::internal)
 }
 
 /// One property of each format, joined: `PDF, JPG`.
@@ -236,7 +242,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     let now = visit.state.clock.now();
     let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
         .map_err(PageError::internal)?;
-    let actions = candidate_actions(own, candidature)?;
+    let actions = candidate_actions_in(own, candidature, &context)?;
     let code = lang.code();
     let base = format!("/candidatures/{id}/pieces");
     let views = context["candidature"]["piece_list"]

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use guichet_engine::model::{CommentRule, FieldDef, FileFormat};
 use guichet_engine::{
-    actions_for, Actions, Candidature, Command, Definition, Dossier, EngineError, Event, FileRef,
+    actions_in, Actions, Candidature, Command, Definition, Dossier, EngineError, Event, FileRef,
     Outcome, PieceState, WorkflowError,
 };
 use serde::{Deserialize, Serialize};
@@ -38,12 +38,14 @@ pub(super) fn actions_of(
     candidature: &Candidature,
 ) -> Result<Vec<(String, Actions)>, PageError> {
     let now = staff.visit.state.clock.now();
+    let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
+        .map_err(PageError::internal)?;
     staff
         .roles(definition)
         .into_iter()
         .map(|role| {
             let actor = staff.actor(role);
-            let actions = actions_for(definition, dossier, candidature, &actor, now)
+            let actions = actions_in(definition, dossier, candidature, &actor, &context)
                 .map_err(PageError::internal)?;
             Ok((role.to_owned(), actions))
         })
