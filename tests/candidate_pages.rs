@@ -288,6 +288,21 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
     let page = browser.get(&server.url("/candidatures/c1"));
     assert!(page.body.contains("En attente"), "{}", page.body);
     let csrf = csrf_of(&page.body);
+    let next_step = |browser: &mut Browser| {
+        let dashboard = browser.get(&server.url("/tableau-de-bord")).body;
+        let at = dashboard
+            .find(r#"<span class="next">"#)
+            .map_or(0, |at| at + 19);
+        dashboard[at..]
+            .split("</span>")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        next_step(&mut browser),
+        "À faire : déposer les pièces manquantes, puis transmettre"
+    );
     let cv = server.url("/candidatures/c1/pieces/cv");
 
     // A transmission forced by a direct POST while pieces are pending.
@@ -398,6 +413,10 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
         page.body.contains("Non concerné") && page.body.contains("Toutes les pièces sont déposées"),
         "{}",
         page.body
+    );
+    assert_eq!(
+        next_step(&mut browser),
+        "À faire : Transmettre ma candidature"
     );
 
     // The file comes back to its owner only, as an attachment.

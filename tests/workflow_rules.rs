@@ -1074,3 +1074,55 @@ fn a_candidature_mails_at_most_twenty_links() {
     }
     assert_eq!(engine.outbox().unwrap().len(), 20);
 }
+
+/// A piece transition's guard reading `piece` is judged for each piece; one
+/// reading only the candidature holds or not for all of them alike. The
+/// page's actions and the command agree.
+#[test]
+fn a_piece_guard_is_judged_for_its_own_piece() {
+    let text = MINIMAL
+        .replace(
+            "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }\n",
+            "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }\n  - { id: letter, label: Letter, accept: [pdf], max_size: 2MB }\n",
+        )
+        .replace("pieces: [cv] }", "pieces: [cv, letter] }")
+        .replace(
+            "    - { id: upload, label: Upload, from: [pending, sent], to: sent, by: candidate, file: attach }\n",
+            "    - { id: upload, label: Upload, from: [pending, sent], to: sent, by: candidate, file: attach }\n    - { id: replace, label: Replace, from: [pending, sent], to: sent, by: candidate, file: attach, when: \"piece.status == 'sent'\" }\n    - { id: remark, label: Remark, from: [pending, sent], to: pending, by: candidate, when: \"candidature.state == 'draft'\" }\n",
+        );
+    let (_folder, engine) = engine_on(&text);
+    let me = Actor::new("candidate", "camille");
+    let dossier = engine
+        .create_dossier("camille", candidate("Camille"), "en", now())
+        .unwrap();
+    let apply = Command::Apply {
+        formation: "master".into(),
+    };
+    engine.apply(&dossier.id, 1, &me, apply, now()).unwrap();
+    let upload = support::piece("c1", "cv", "upload", Some(file("pdf", 10)), None);
+    engine.apply(&dossier.id, 2, &me, upload, now()).unwrap();
+
+    let dossier = engine.dossier(&dossier.id).unwrap().unwrap();
+    let definition = engine.definition();
+    let candidature = &dossier.candidatures[0];
+    let actions = actions_for(&definition, &dossier, candidature, &me, now()).unwrap();
+    let allowed = |piece: &str, transition: &str| {
+        let action = actions.piece(piece).iter().find(|a| a.id == transition);
+        action.map(|a| a.allowed)
+    };
+    assert_eq!(allowed("cv", "replace"), Some(true));
+    assert_eq!(allowed("letter", "replace"), Some(false));
+    assert_eq!(allowed("cv", "remark"), Some(true));
+    assert_eq!(allowed("letter", "remark"), Some(true));
+
+    let replace = |piece| support::piece("c1", piece, "replace", Some(file("pdf", 10)), None);
+    let refused = try_apply(&engine, &dossier.id, &me, replace("letter"));
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::Workflow(WorkflowError::GuardFailed { .. }))
+        ),
+        "{refused:?}"
+    );
+    try_apply(&engine, &dossier.id, &me, replace("cv")).unwrap();
+}

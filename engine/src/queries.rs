@@ -6,10 +6,10 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::answers::{check_entry, Problem};
-use crate::context::{base_context, candidature_context, CLOCK_NAMES};
+use crate::context::{base_context, candidature_context, piece_views, set_formation, CLOCK_NAMES};
 use crate::definition::Definition;
 use crate::dossier::{Actor, Candidature, Dossier, Request};
-use crate::model::{FileEffect, RoleKind, Text};
+use crate::model::{FileEffect, RoleKind, Text, TransitionDef};
 use crate::script::ScriptError;
 
 /// Where one profile section stands.
@@ -241,6 +241,45 @@ fn action(
     }
 }
 
+/// The transitions `role` performs from where `candidature` stands, their
+/// guards not judged: what [`Actions::transitions`] offers.
+pub fn transitions_from<'a>(
+    definition: &'a Definition,
+    candidature: &'a Candidature,
+    role: &'a str,
+) -> impl Iterator<Item = &'a TransitionDef> {
+    let state = candidature.state.as_str();
+    definition
+        .file()
+        .workflow
+        .transitions
+        .iter()
+        .filter(move |tr| tr.by.ids().contains(&role) && tr.from.ids().contains(&state))
+}
+
+/// The pieces `candidature` of `dossier` still lacks at `now`, as its
+/// context's `missing_pieces` lists them, without making the rest of it.
+pub fn missing_pieces(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+) -> Result<Vec<String>, ScriptError> {
+    let mut base = base_context(definition, dossier, now);
+    set_formation(
+        definition,
+        &mut base,
+        &candidature.formation,
+        &dossier.language,
+    );
+    let views = piece_views(definition, dossier, candidature, &base)?;
+    Ok(views
+        .iter()
+        .filter(|view| view.is_missing())
+        .map(|view| view.id.to_owned())
+        .collect())
+}
+
 /// The transitions `role` performs from the candidature's status.
 fn transition_actions(
     definition: &Definition,
@@ -248,11 +287,8 @@ fn transition_actions(
     role: &str,
     context: &Value,
 ) -> Result<Vec<Action>, ScriptError> {
-    let transitions = definition.file().workflow.transitions.iter();
     let mut actions = Vec::new();
-    for transition in transitions.filter(|tr| {
-        tr.by.ids().contains(&role) && tr.from.ids().contains(&candidature.state.as_str())
-    }) {
+    for transition in transitions_from(definition, candidature, role) {
         // A guard that reads the input cannot be judged before it is given.
         let holds = match &transition.when {
             Some(guard) if transition.input.is_empty() => {
@@ -277,6 +313,10 @@ fn piece_actions(
 ) -> Result<Vec<PieceActions>, ScriptError> {
     let formation = definition.formation(&candidature.formation);
     let mut pieces = Vec::new();
+    // A guard that does not read `piece` holds or not for every piece alike:
+    // judged once (a formation asks for a handful of pieces, each with the
+    // same few transitions).
+    let mut judged: Vec<(&str, bool)> = Vec::new();
     for piece_id in formation.map(|f| f.pieces.as_slice()).unwrap_or_default() {
         let (Some(piece), Some(state)) =
             (definition.piece(piece_id), candidature.pieces.get(piece_id))
@@ -297,9 +337,19 @@ fn piece_actions(
                     && !provided_otherwise(definition, &candidature.formation, piece_id, tr.file)
             })
         {
-            let holds = match &transition.when {
-                Some(guard) => definition.eval_bool_with(guard, context, ("piece", piece_view))?,
+            let holds = match transition.when.as_deref() {
                 None => true,
+                Some(guard) if reads_piece(definition, guard) => {
+                    definition.eval_bool_with(guard, context, ("piece", piece_view))?
+                }
+                Some(guard) => match judged.iter().find(|(known, _)| *known == guard) {
+                    Some(&(_, holds)) => holds,
+                    None => {
+                        let holds = definition.eval_bool(guard, context)?;
+                        judged.push((guard, holds));
+                        holds
+                    }
+                },
             };
             let attaches = transition.file == FileEffect::Attach;
             let (id, label) = (&transition.id, &transition.label);
@@ -311,6 +361,14 @@ fn piece_actions(
         });
     }
     Ok(pieces)
+}
+
+/// Whether `guard` reads `piece` (or was not compiled with the definition,
+/// and may read anything).
+fn reads_piece(definition: &Definition, guard: &str) -> bool {
+    definition
+        .reads(guard)
+        .is_none_or(|mut reads| reads.any(|(root, _)| root == "piece"))
 }
 
 /// Where one third party's piece stands: a person the candidate names now in

@@ -160,7 +160,7 @@ pub fn candidature_context(
     let mut list = Vec::new();
     let mut missing = Vec::new();
     for view in piece_views(definition, dossier, candidature, &base)? {
-        if view.required && !view.provided {
+        if view.is_missing() {
             missing.push(Value::String(view.id.to_owned()));
         }
         let entry = json!({
@@ -197,6 +197,13 @@ pub(crate) struct PieceView<'a> {
     pub status_def: Option<&'a PieceStatusDef>,
     pub required: bool,
     pub provided: bool,
+}
+
+impl PieceView<'_> {
+    /// Whether the candidature still lacks this piece: its `missing_pieces`.
+    pub fn is_missing(&self) -> bool {
+        self.required && !self.provided
+    }
 }
 
 /// The pieces of `candidature`'s formation, in its order: their

@@ -1,39 +1,41 @@
 //! What happened to a dossier, and what comes next, in the candidate's words.
 
-use guichet_engine::{actions_for, Actor, Candidature, Command, Definition, Dossier, Event};
+use guichet_engine::{
+    missing_pieces, transitions_from, Candidature, Command, Definition, Dossier, Event,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::site::Lang;
 
 /// The next thing the candidate can do for `candidature`, if anything.
+///
+/// Read from the transitions the candidate performs from where it stands
+/// and from its missing pieces, not from their guards: a dashboard names the
+/// step, the candidature's page says whether it can be taken yet.
 pub fn next_step(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
     (lang, now): (Lang, Timestamp),
 ) -> String {
-    let owner = Actor::new(definition.candidate_role(), &dossier.owner);
-    let actions = actions_for(definition, dossier, candidature, &owner, now).ok();
-    let offered: Vec<&str> = actions
-        .iter()
-        .flat_map(|a| &a.transitions)
-        .map(|tr| tr.label.get(lang.code()))
-        .collect();
-    let missing = actions
-        .as_ref()
-        .is_some_and(|a| !a.missing_pieces.is_empty());
     let final_state = definition
         .state(&candidature.state)
         .is_some_and(|s| s.is_final);
     if final_state {
-        String::new()
-    } else if missing && !offered.is_empty() {
+        return String::new();
+    }
+    let role = definition.candidate_role();
+    let mut offered = transitions_from(definition, candidature, role);
+    let Some(first) = offered.next() else {
+        return lang.t("next_wait");
+    };
+    let missing = missing_pieces(definition, dossier, candidature, now)
+        .is_ok_and(|missing| !missing.is_empty());
+    if missing {
         lang.t("next_pieces")
-    } else if let Some(first) = offered.first() {
-        (*first).to_owned()
     } else {
-        lang.t("next_wait")
+        first.label.get(lang.code()).to_owned()
     }
 }
 
