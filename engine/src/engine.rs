@@ -204,8 +204,9 @@ struct KnownProfileState {
 }
 
 /// How many dossiers' profile states [`Engine::profile_state`] keeps: the
-/// candidates at work in the same hours, at a few hundred bytes each.
-const PROFILE_STATES_KEPT: usize = 10_000;
+/// candidates at work in the same hour (a deadline's last hour brings a
+/// thousand), at about a kilobyte each for six sections.
+const PROFILE_STATES_KEPT: usize = 4_096;
 
 /// A deadline of one candidature: its dossier's, candidature's and own id.
 type DueKey = (String, String, String);

@@ -6,7 +6,9 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::answers::{check_entry, Problem};
-use crate::context::{base_context, candidature_context, piece_views, set_formation, CLOCK_NAMES};
+use crate::context::{
+    base_context, candidature_context, formation_context, piece_views, CLOCK_NAMES,
+};
 use crate::definition::Definition;
 use crate::dossier::{Actor, Candidature, Dossier, Request};
 use crate::model::{FileEffect, RoleKind, Text, TransitionDef};
@@ -265,13 +267,7 @@ pub fn missing_pieces(
     candidature: &Candidature,
     now: Timestamp,
 ) -> Result<Vec<String>, ScriptError> {
-    let mut base = base_context(definition, dossier, now);
-    set_formation(
-        definition,
-        &mut base,
-        &candidature.formation,
-        &dossier.language,
-    );
+    let base = formation_context(definition, dossier, candidature, now);
     let views = piece_views(definition, dossier, candidature, &base)?;
     Ok(views
         .iter()

@@ -154,8 +154,7 @@ pub fn candidature_context(
     now: Timestamp,
 ) -> Result<Value, ScriptError> {
     let language = dossier.language.as_str();
-    let mut base = base_context(definition, dossier, now);
-    set_formation(definition, &mut base, &candidature.formation, language);
+    let base = formation_context(definition, dossier, candidature, now);
     let mut pieces = Map::new();
     let mut list = Vec::new();
     let mut missing = Vec::new();
@@ -186,6 +185,20 @@ pub fn candidature_context(
         map.insert("candidature".into(), Value::Object(fields));
     }
     Ok(value)
+}
+
+/// The base context of `dossier` showing `candidature`'s formation: what a
+/// piece's `required_when` reads.
+pub(crate) fn formation_context(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+) -> Value {
+    let mut base = base_context(definition, dossier, now);
+    let language = dossier.language.as_str();
+    set_formation(definition, &mut base, &candidature.formation, language);
+    base
 }
 
 /// A piece of a candidature's formation, as its context shows it.
