@@ -227,6 +227,36 @@ fn history_lines(lines: &Value) -> Result<Value, minijinja::Error> {
     Ok(Value::from_safe_string(html))
 }
 
+/// `issued_letters(letters, t)` in templates: the letters issued to a
+/// candidature (a decision's, [`super::dossier_pdf::LetterLink`]), each a
+/// PDF to download; nothing when there is none.
+///
+/// A function for the reason [`heading`] is: the candidate's and the
+/// staff's candidature pages both show them.
+fn issued_letters(letters: &Value, words: &Value) -> Result<Value, minijinja::Error> {
+    if !letters.is_true() {
+        return Ok(Value::from_safe_string(String::new()));
+    }
+    let mut html = String::with_capacity(256);
+    html.push_str("\n<h2>");
+    write_escaped(&mut html, &words.get_attr("letters_issued")?);
+    html.push_str("</h2>\n<ul class=\"issued-letters\">\n  ");
+    let letter_of = words.get_attr("letter_of")?;
+    for letter in letters.try_iter()? {
+        html.push_str("<li><a href=\"");
+        write_escaped(&mut html, &letter.get_attr("href")?);
+        html.push_str("\">");
+        write_escaped(&mut html, &letter.get_attr("title")?);
+        html.push_str("</a> (");
+        write_escaped(&mut html, &letter_of);
+        html.push(' ');
+        write_escaped(&mut html, &letter.get_attr("day")?);
+        html.push_str(")</li>");
+    }
+    html.push_str("\n</ul>\n");
+    Ok(Value::from_safe_string(html))
+}
+
 /// Appends `value` as the templates write it: as it is when marked safe
 /// (a link from `href`), escaped otherwise; nothing for none.
 fn write_escaped(html: &mut String, value: &Value) {
@@ -249,6 +279,7 @@ impl Pages {
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         templates.add_function("heading", heading);
         templates.add_function("history_lines", history_lines);
+        templates.add_function("issued_letters", issued_letters);
         for (name, source) in TEMPLATES {
             templates.add_template(name, source)?;
         }
@@ -434,6 +465,34 @@ mod tests {
             )
         );
         assert!(super::history_lines(&Value::from(3)).is_err());
+    }
+
+    /// The letters issued, escaped as the templates would; nothing at all
+    /// when there is none.
+    #[test]
+    fn issued_letters_are_listed_only_when_there_are_some() {
+        let words = Value::from(minijinja::value::Serde(serde_json::json!({
+            "letters_issued": "Courriers", "letter_of": "PDF du",
+        })));
+        let letters = Value::from(minijinja::value::Serde(serde_json::json!([
+            {"title": "Admission <M1>", "day": "12/03/2027",
+             "href": "/candidatures/c1/courrier/lettre_admission?lang=fr"},
+        ])));
+        let html = super::issued_letters(&letters, &words).unwrap();
+        assert!(html.is_safe());
+        assert_eq!(
+            html.as_str(),
+            Some(
+                "\n<h2>Courriers</h2>\n<ul class=\"issued-letters\">\n  \
+                 <li><a href=\"&#x2f;candidatures&#x2f;c1&#x2f;courrier&#x2f;lettre_admission?lang=fr\">\
+                 Admission &lt;M1&gt;</a> (PDF du 12&#x2f;03&#x2f;2027)</li>\n</ul>\n"
+            )
+        );
+        let none = Value::from(Vec::<Value>::new());
+        assert_eq!(
+            super::issued_letters(&none, &words).unwrap().as_str(),
+            Some("")
+        );
     }
 
     /// The heading escapes what it is given as the templates would, but for
