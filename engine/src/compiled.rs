@@ -8,8 +8,9 @@ use jiff::tz::TimeZone;
 use jiff::Span;
 use minijinja::Environment;
 
-use crate::context::shape::Shape;
+use crate::context::shape::{Shape, CLOCK_NAMES};
 use crate::list::Lists;
+use crate::model::DefinitionFile;
 use crate::script::Scripts;
 
 /// What the checker produces besides diagnostics.
@@ -34,6 +35,35 @@ pub(crate) struct CompiledDefinition {
     /// The dotted names each mail's templates read, and each letter's
     /// (under [`letter_template`]): what of a context a mail needs made.
     pub template_reads: HashMap<String, Vec<String>>,
+    /// See [`profile_reads_the_clock`].
+    pub profile_reads_the_clock: bool,
+}
+
+/// Whether where a dossier's profile stands ([`crate::profile_state`]) may
+/// change with the time alone: a section's or a field's condition, or the
+/// filter of a field's list, reads one of [`CLOCK_NAMES`] (or was not
+/// compiled, and may read anything).
+pub(crate) fn profile_reads_the_clock(file: &DefinitionFile, scripts: &Scripts) -> bool {
+    let reads_the_clock = |expression: &str| {
+        scripts
+            .reads(expression)
+            .is_none_or(|mut reads| reads.any(|(root, _)| CLOCK_NAMES.contains(&root)))
+    };
+    file.profile.iter().any(|section| {
+        let fields = section.fields.iter().flat_map(|field| {
+            let filter = field
+                .options_from
+                .as_ref()
+                .and_then(|f| f.filter.as_deref());
+            field.when.as_deref().into_iter().chain(filter)
+        });
+        section
+            .when
+            .as_deref()
+            .into_iter()
+            .chain(fields)
+            .any(reads_the_clock)
+    })
 }
 
 /// The distinct promotion rules of `file` (two transitions sharing one

@@ -41,8 +41,6 @@ pub struct Definition {
     hash: String,
     compiled: CompiledDefinition,
     source_map: yaml::SourceMap,
-    /// See [`Definition::profile_reads_the_clock`].
-    profile_reads_the_clock: bool,
 }
 
 impl Definition {
@@ -92,19 +90,13 @@ impl Definition {
         let compiled = check::check(&file, &bundle, &map, &mut diagnostics, main);
         diagnostics.sort();
         match compiled {
-            Some(compiled) if diagnostics.is_empty() => {
-                let mut definition = Self {
-                    hash: bundle.hash(),
-                    file,
-                    bundle,
-                    compiled,
-                    source_map: map,
-                    profile_reads_the_clock: true,
-                };
-                definition.profile_reads_the_clock =
-                    crate::queries::profile_reads_the_clock(&definition);
-                Ok(definition)
-            }
+            Some(compiled) if diagnostics.is_empty() => Ok(Self {
+                hash: bundle.hash(),
+                file,
+                bundle,
+                compiled,
+                source_map: map,
+            }),
             _ => Err(DefinitionError::Invalid(diagnostics)),
         }
     }
@@ -135,7 +127,7 @@ impl Definition {
     /// unchanged: some condition of the profile reads the date, the time or
     /// the campaign.
     pub fn profile_reads_the_clock(&self) -> bool {
-        self.profile_reads_the_clock
+        self.compiled.profile_reads_the_clock
     }
 
     /// The line (1-based) of the definition file where the value at JSON Pointer

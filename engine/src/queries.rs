@@ -6,9 +6,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::answers::{check_entry, Problem};
-use crate::context::{
-    base_context, candidature_context, formation_context, piece_views, CLOCK_NAMES,
-};
+use crate::context::{base_context, candidature_context, formation_context, piece_views};
 use crate::definition::Definition;
 use crate::dossier::{Actor, Candidature, Dossier, Request};
 use crate::model::{FileEffect, RoleKind, Text, TransitionDef};
@@ -86,33 +84,6 @@ pub fn profile_state(
         });
     }
     Ok(states)
-}
-
-/// Whether where a dossier's profile stands ([`profile_state`]) may change
-/// with the time alone: a section's or a field's condition, or the filter of
-/// a field's list, reads one of [`CLOCK_NAMES`] (or was not compiled with
-/// the definition, and may read anything).
-pub(crate) fn profile_reads_the_clock(definition: &Definition) -> bool {
-    let reads_the_clock = |expression: &str| {
-        definition
-            .reads(expression)
-            .is_none_or(|mut reads| reads.any(|(root, _)| CLOCK_NAMES.contains(&root)))
-    };
-    definition.file().profile.iter().any(|section| {
-        let fields = section.fields.iter().flat_map(|field| {
-            let filter = field
-                .options_from
-                .as_ref()
-                .and_then(|f| f.filter.as_deref());
-            field.when.as_deref().into_iter().chain(filter)
-        });
-        section
-            .when
-            .as_deref()
-            .into_iter()
-            .chain(fields)
-            .any(reads_the_clock)
-    })
 }
 
 /// What an actor may do on one candidature now, as the workflow would decide it.

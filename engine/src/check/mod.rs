@@ -161,6 +161,8 @@ pub(crate) fn check(
     checker.migrations();
     checker.accounts();
     checker.tests();
+    let profile_reads_the_clock =
+        crate::compiled::profile_reads_the_clock(checker.def, &checker.scripts);
     Some(CompiledDefinition {
         lists,
         scripts: checker.scripts,
@@ -176,6 +178,7 @@ pub(crate) fn check(
         )),
         promotion_rules: crate::compiled::promotion_rules(checker.def),
         template_reads: checker.template_reads,
+        profile_reads_the_clock,
     })
 }
 

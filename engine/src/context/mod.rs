@@ -10,5 +10,5 @@ pub use template::TemplateContext;
 pub use values::{base_context, candidature_context};
 pub(crate) use values::{
     candidature_context_for, formation_context, piece_views, set_formation, CandidatureContexts,
-    Needs, PieceView, CLOCK_NAMES,
+    Needs, PieceView,
 };

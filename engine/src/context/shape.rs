@@ -241,6 +241,11 @@ pub fn profile_shape(definition: &DefinitionFile) -> Shape {
     )
 }
 
+/// The names of [`base_shape`] whose values change with the time alone,
+/// the dossier unchanged: what an expression reading none of them answers
+/// holds until the dossier or the definition changes.
+pub(crate) const CLOCK_NAMES: &[&str] = &["today", "now", "campaign"];
+
 /// Names every expression about a dossier sees.
 pub fn base_shape(definition: &DefinitionFile) -> Shape {
     Shape::object([

@@ -11,11 +11,6 @@ use crate::dossier::{Candidature, Dossier, PieceState};
 use crate::model::{MailDef, PieceDef, PieceStatusDef};
 use crate::script::ScriptError;
 
-/// The names of [`base_context`] whose values change with the time alone,
-/// the dossier unchanged: what an expression reading none of them answers
-/// holds until the dossier or the definition changes.
-pub(crate) const CLOCK_NAMES: &[&str] = &["today", "now", "campaign"];
-
 /// What expressions about the dossier as a whole see.
 pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Value {
     Value::Object(base_parts(definition, dossier, now, &|_| true))
@@ -436,8 +431,11 @@ mod tests {
         Definition::from_text("conditions.yaml", &text).expect("a valid definition")
     }
 
+    /// The base context's values that change with the time are those
+    /// of the names [`CLOCK_NAMES`] lists.
     #[test]
     fn only_the_clock_names_change_with_the_time() {
+        use crate::context::shape::CLOCK_NAMES;
         let definition = definition();
         let dossier = dossier(&definition, "late");
         // While the campaign is open, and after it closed.
