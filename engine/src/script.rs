@@ -105,6 +105,11 @@ pub enum ScriptError {
 
 /// A compiled expression and the variables it reads.
 struct CompiledScript {
+    /// Its number among the definition's, naming it in the memo's keys.
+    number: u32,
+    /// Whether its results are kept in the memo: not when it reads a value
+    /// that differs at every evaluation.
+    kept: bool,
     ast: Arc<AST>,
     /// Converting the whole dossier for every evaluation would dominate its cost:
     /// only these variables are handed to rhai, and of each only what the
@@ -128,6 +133,52 @@ struct Read {
 pub struct Scripts {
     engine: Engine,
     compiled: HashMap<String, CompiledScript>,
+    /// Results already found, by expression and the values it read (see
+    /// [`Memo`]).
+    memo: Memo,
+}
+
+/// The results of evaluations, each under its expression's number and the
+/// values handed to rhai, as JSON. An expression reads nothing but those
+/// values and the definition's lists (the sandbox has no clock, no chance
+/// and no state), so the same values give the same result: a guard on a
+/// candidature's status is judged once per status, not once per page.
+/// Each evaluation costs 3 to 8 µs (the values converted for rhai, and
+/// every operator a function looked up, the sandbox's fast operators
+/// being off); finding it here, well under one.
+struct Memo {
+    results: quick_cache::sync::Cache<Box<[u8]>, Dynamic, MemoWeight>,
+}
+
+/// Bytes the memo holds at most, keys and results counted.
+const MEMO_BYTES: u64 = 4 << 20;
+
+/// The context's name whose value differs at every evaluation (the
+/// instant, to the nanosecond): an expression reading it is not kept.
+const NEVER_THE_SAME: &str = "now";
+
+/// Values read over this size are not kept: a key that large is a whole
+/// profile or list read, which few evaluations would share.
+const MEMO_KEY_MOST: usize = 4096;
+
+/// An entry's weight: its key's bytes, and a result's as a guess (most are
+/// booleans).
+#[derive(Clone)]
+struct MemoWeight;
+
+impl quick_cache::Weighter<Box<[u8]>, Dynamic> for MemoWeight {
+    fn weight(&self, key: &Box<[u8]>, _: &Dynamic) -> u64 {
+        key.len() as u64 + 64
+    }
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        let entries = (MEMO_BYTES / 256) as usize;
+        Self {
+            results: quick_cache::sync::Cache::with_weighter(entries, MEMO_BYTES, MemoWeight),
+        }
+    }
 }
 
 impl std::fmt::Debug for Scripts {
@@ -171,6 +222,7 @@ impl Scripts {
         Self {
             engine,
             compiled: HashMap::new(),
+            memo: Memo::default(),
         }
     }
 
@@ -211,6 +263,7 @@ impl Scripts {
             }
         }
         let earlier = self.compiled.get(source);
+        let number = earlier.map_or(self.compiled.len() as u32, |compiled| compiled.number);
         for read in &mut reads {
             let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
             let along = shape
@@ -229,6 +282,8 @@ impl Scripts {
         self.compiled.insert(
             source.to_owned(),
             CompiledScript {
+                number,
+                kept: !reads.iter().any(|read| read.root == NEVER_THE_SAME),
                 ast: Arc::new(ast),
                 reads,
             },
@@ -298,7 +353,7 @@ impl Scripts {
             .ok_or_else(|| ScriptError::NotCompiled {
                 expression: source.to_owned(),
             })?;
-        let mut scope = Scope::new();
+        let mut parts = Vec::with_capacity(compiled.reads.len());
         for read in &compiled.reads {
             let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
             let given = match more {
@@ -310,13 +365,45 @@ impl Scripts {
                 None => read.shape.empty(),
             };
             read.shape.fill(&mut part);
-            let value = rhai::serde::to_dynamic(&part).map_err(failed)?;
+            parts.push(part);
+        }
+        let key = compiled
+            .kept
+            .then(|| memo_key(compiled.number, &parts))
+            .flatten();
+        if let Some(known) = key.as_ref().and_then(|key| self.memo.results.get(key)) {
+            return Ok(known);
+        }
+        let mut scope = Scope::new();
+        for (read, part) in compiled.reads.iter().zip(&parts) {
+            let value = rhai::serde::to_dynamic(part).map_err(failed)?;
             scope.push_constant(read.root.as_str(), value);
         }
-        self.engine
+        let result = self
+            .engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &compiled.ast)
-            .map_err(failed)
+            .map_err(failed)?;
+        if let Some(key) = key {
+            self.memo.results.insert(key, result.clone());
+        }
+        Ok(result)
     }
+}
+
+/// The memo's key for expression `number` reading `parts`: the number,
+/// then each part as JSON, ended by a byte JSON never holds. `None` when
+/// too large to keep.
+fn memo_key(number: u32, parts: &[Value]) -> Option<Box<[u8]>> {
+    let mut key = Vec::with_capacity(64);
+    key.extend_from_slice(&number.to_le_bytes());
+    for part in parts {
+        serde_json::to_writer(&mut key, part).ok()?;
+        key.push(0);
+        if key.len() > MEMO_KEY_MOST {
+            return None;
+        }
+    }
+    Some(key.into_boxed_slice())
 }
 
 /// The part of `value` that `paths` go down to, each path's value whole
@@ -547,6 +634,52 @@ mod tests {
         assert!(scripts.eval_bool_with(guard, &context, more).unwrap());
         let elsewhere = json!({"piece": "refused", "state": "draft"});
         assert!(!scripts.eval_bool_with(guard, &elsewhere, more).unwrap());
+    }
+
+    /// A result is kept under the values the expression read, and only
+    /// those: other values are evaluated, the same ones found again, and an
+    /// expression reading the instant is never kept.
+    #[test]
+    fn a_result_is_kept_for_the_values_it_read() {
+        let mut roots = BTreeMap::new();
+        roots.insert("state".to_owned(), Shape::Leaf);
+        roots.insert("note".to_owned(), Shape::Leaf);
+        roots.insert("now".to_owned(), Shape::Leaf);
+        let shape = Shape::Object(roots);
+        let mut scripts = Scripts::default();
+        let guard = "state == 'open'";
+        let timed = "now > '2027'";
+        scripts.compile(guard, &shape).unwrap();
+        scripts.compile(timed, &shape).unwrap();
+        let open = json!({"state": "open", "note": 1});
+        let closed = json!({"state": "closed", "note": 1});
+        assert!(scripts.eval_bool(guard, &open).unwrap());
+        assert_eq!(scripts.memo.results.len(), 1);
+        // A name the guard does not read makes no new entry.
+        let other_note = json!({"state": "open", "note": 2});
+        assert!(scripts.eval_bool(guard, &other_note).unwrap());
+        assert_eq!(scripts.memo.results.len(), 1);
+        assert!(!scripts.eval_bool(guard, &closed).unwrap());
+        assert!(scripts.eval_bool(guard, &open).unwrap());
+        assert_eq!(scripts.memo.results.len(), 2);
+        // The same values under another expression are that one's own.
+        let first = json!({"now": "2028-01-01T00:00:00Z"});
+        let second = json!({"now": "2026-01-01T00:00:00Z"});
+        assert!(scripts.eval_bool(timed, &first).unwrap());
+        assert!(!scripts.eval_bool(timed, &second).unwrap());
+        assert_eq!(scripts.memo.results.len(), 2);
+    }
+
+    /// The sandbox has no clock of its own: an expression's result depends
+    /// on the values it reads alone, which keeping results relies on.
+    #[test]
+    fn the_sandbox_has_no_clock() {
+        let mut scripts = Scripts::default();
+        let shape = Shape::Object(BTreeMap::new());
+        let read = scripts
+            .compile("timestamp().elapsed > 0.0", &shape)
+            .and_then(|()| scripts.eval_bool("timestamp().elapsed > 0.0", &json!({})));
+        assert!(read.is_err(), "{read:?}");
     }
 
     #[test]
