@@ -37,6 +37,41 @@ pub(crate) struct CompiledDefinition {
     pub template_reads: HashMap<String, Vec<String>>,
     /// See [`profile_reads_the_clock`].
     pub profile_reads_the_clock: bool,
+    /// See [`piece_condition_roots`].
+    pub piece_condition_roots: Option<Vec<String>>,
+}
+
+/// The names of a dossier's base context that the pieces' conditions read
+/// (each piece's `required_when`, an online form's fields' conditions and
+/// their lists' filters): what deciding whether a piece is required and
+/// provided needs made of it. `None` when one of them was not compiled, and
+/// may read anything.
+pub(crate) fn piece_condition_roots(
+    file: &DefinitionFile,
+    scripts: &Scripts,
+) -> Option<Vec<String>> {
+    let required = file
+        .pieces
+        .iter()
+        .filter_map(|p| p.required_when.as_deref());
+    let online = file.forms.iter().flat_map(|form| {
+        form.fields.iter().flat_map(|field| {
+            let filter = field
+                .options_from
+                .as_ref()
+                .and_then(|f| f.filter.as_deref());
+            field.when.as_deref().into_iter().chain(filter)
+        })
+    });
+    let mut roots: Vec<String> = Vec::new();
+    for expression in required.chain(online) {
+        for (root, _) in scripts.reads(expression)? {
+            if !roots.iter().any(|known| known == root) {
+                roots.push(root.to_owned());
+            }
+        }
+    }
+    Some(roots)
 }
 
 /// Whether where a dossier's profile stands ([`crate::profile_state`]) may

@@ -130,6 +130,12 @@ impl Definition {
         self.compiled.profile_reads_the_clock
     }
 
+    /// The names of a dossier's context the pieces' conditions read (none
+    /// known: any).
+    pub(crate) fn piece_condition_roots(&self) -> Option<&[String]> {
+        self.compiled.piece_condition_roots.as_deref()
+    }
+
     /// The line (1-based) of the definition file where the value at JSON Pointer
     /// `pointer` (e.g. `/tests/0/steps/2`) is written.
     pub fn line_of(&self, pointer: &str) -> usize {

@@ -153,8 +153,8 @@ pub use fold::fold;
 pub use list::List;
 pub use migrate::migrated;
 pub use queries::{
-    actions_for, actions_in, letters, missing_pieces, profile_state, transitions_from, Action,
-    Actions, Letter, PieceActions, SectionState,
+    acting_context, actions_for, actions_in, letters, missing_pieces, profile_state,
+    transitions_from, Action, Actions, Letter, PieceActions, SectionState,
 };
 pub use scenario::{play_scenarios, run_scenarios, SampleMails, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text, overlay_json_schema, overlay_json_schema_text};

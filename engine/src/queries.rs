@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::answers::{check_entry, Problem};
-use crate::context::{base_context, candidature_context, formation_context, piece_views};
+use crate::context::{base_context, candidature_context_for, piece_views, pieces_base, Needs};
 use crate::definition::Definition;
 use crate::dossier::{Actor, Candidature, Dossier, Request};
 use crate::model::{FileEffect, RoleKind, Text, TransitionDef};
@@ -158,12 +158,38 @@ pub fn actions_for(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Actions, ScriptError> {
-    let context = candidature_context(definition, dossier, candidature, now)?;
+    let context = acting_context(definition, dossier, candidature, &actor.role, now)?;
     actions_in(definition, dossier, candidature, actor, &context)
 }
 
+/// The part of `candidature`'s context (see [`crate::candidature_context`])
+/// that a page offering `role`'s actions reads: the candidature with its
+/// pieces, and what the guards `role` may judge on it read. A guard on the
+/// candidature's status does not copy the dossier's profile.
+pub fn acting_context(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    role: &str,
+    now: Timestamp,
+) -> Result<Value, ScriptError> {
+    let workflow = &definition.file().workflow;
+    let piece_guards = workflow
+        .piece_transitions
+        .iter()
+        .filter(|tr| tr.by.ids().contains(&role))
+        .filter_map(|tr| tr.when.as_deref());
+    let guards: Vec<&str> = transitions_from(definition, candidature, role)
+        .filter_map(|tr| tr.when.as_deref())
+        .chain(piece_guards)
+        .collect();
+    let needs = Needs::of(definition, &guards).with_pieces();
+    candidature_context_for(definition, dossier, candidature, now, &needs)
+}
+
 /// [`actions_for`] with `candidature`'s context already made (by
-/// [`candidature_context`]), for a page that shows it too.
+/// [`acting_context`] or [`crate::candidature_context`]), for a page that
+/// shows it too.
 pub fn actions_in(
     definition: &Definition,
     dossier: &Dossier,
@@ -238,7 +264,7 @@ pub fn missing_pieces(
     candidature: &Candidature,
     now: Timestamp,
 ) -> Result<Vec<String>, ScriptError> {
-    let base = formation_context(definition, dossier, candidature, now);
+    let base = pieces_base(definition, dossier, candidature, now, &|_| false);
     let views = piece_views(definition, dossier, candidature, &base)?;
     Ok(views
         .iter()

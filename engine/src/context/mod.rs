@@ -9,6 +9,6 @@ pub use shape::Shape;
 pub use template::TemplateContext;
 pub use values::{base_context, candidature_context};
 pub(crate) use values::{
-    candidature_context_for, formation_context, piece_views, set_formation, CandidatureContexts,
-    Needs, PieceView,
+    candidature_context_for, piece_views, pieces_base, set_formation, CandidatureContexts, Needs,
+    PieceView,
 };

@@ -148,8 +148,19 @@ pub fn candidature_context(
     candidature: &Candidature,
     now: Timestamp,
 ) -> Result<Value, ScriptError> {
-    let language = dossier.language.as_str();
     let base = formation_context(definition, dossier, candidature, now);
+    with_candidature(definition, dossier, candidature, base)
+}
+
+/// `base` (a base context showing `candidature`'s formation, with at least
+/// what its pieces' conditions read) with `candidature` and its pieces.
+fn with_candidature(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    base: Value,
+) -> Result<Value, ScriptError> {
+    let language = dossier.language.as_str();
     let mut pieces = Map::new();
     let mut list = Vec::new();
     let mut missing = Vec::new();
@@ -194,6 +205,48 @@ pub(crate) fn formation_context(
     let language = dossier.language.as_str();
     set_formation(definition, &mut base, &candidature.formation, language);
     base
+}
+
+/// The part of [`formation_context`] that the pieces' conditions read
+/// (see [`Definition::piece_condition_roots`]), and the names `wanted`
+/// keeps besides: a dossier's profile is copied only when a condition
+/// reads it.
+pub(crate) fn pieces_base(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Value {
+    let roots = definition.piece_condition_roots();
+    let kept =
+        |name: &str| wanted(name) || roots.is_none_or(|roots| roots.iter().any(|r| r == name));
+    Value::Object(formation_parts(
+        definition,
+        dossier,
+        candidature,
+        now,
+        &kept,
+    ))
+}
+
+/// The names of [`formation_context`] that `wanted` keeps, each built only
+/// if kept.
+fn formation_parts(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Map<String, Value> {
+    let mut parts = base_parts(definition, dossier, now, wanted);
+    if wanted("formation") {
+        let language = dossier.language.as_str();
+        if let Some(formation) = formation_value(definition, &candidature.formation, language) {
+            parts.insert("formation".into(), formation);
+        }
+    }
+    parts
 }
 
 /// A piece of a candidature's formation, as its context shows it.
@@ -299,6 +352,9 @@ fn candidature_fields(
 pub(crate) struct Needs {
     roots: Vec<String>,
     pieces: bool,
+    /// Whether the whole context: an expression not compiled with the
+    /// definition, a template showing everything (`debug()`).
+    whole: bool,
 }
 
 /// The names of a candidature's context made from its pieces.
@@ -311,7 +367,7 @@ impl Needs {
         let mut needs = Needs::default();
         for expression in expressions {
             let Some(reads) = definition.reads(expression) else {
-                needs.pieces = true;
+                needs.whole = true;
                 continue;
             };
             for (root, paths) in reads {
@@ -337,12 +393,18 @@ impl Needs {
                 let root = names.next().unwrap_or_default();
                 // `debug()` shows the whole context.
                 if root == "debug" {
-                    needs.pieces = true;
+                    needs.whole = true;
                 }
                 needs.add(root, names.next());
             }
         }
         needs
+    }
+
+    /// These needs and the candidature's pieces besides.
+    pub fn with_pieces(mut self) -> Needs {
+        self.pieces = true;
+        self
     }
 
     /// A read of `root`, going down to `first` below it (none: the whole).
@@ -358,8 +420,8 @@ impl Needs {
 
 /// The part of `candidature`'s context (see [`candidature_context`]) that
 /// `needs` names: a condition on the candidature's state or data does not
-/// make its pieces' view, nor its profile's copy. With the pieces, the
-/// whole context: their own conditions read the rest.
+/// make its pieces' view, nor its profile's copy. With the pieces, what
+/// their own conditions read besides.
 pub(crate) fn candidature_context_for(
     definition: &Definition,
     dossier: &Dossier,
@@ -367,18 +429,17 @@ pub(crate) fn candidature_context_for(
     now: Timestamp,
     needs: &Needs,
 ) -> Result<Value, ScriptError> {
-    if needs.pieces {
+    if needs.whole {
         return candidature_context(definition, dossier, candidature, now);
     }
     let wanted = |name: &str| needs.roots.iter().any(|root| root == name);
-    let language = dossier.language.as_str();
-    let mut parts = base_parts(definition, dossier, now, &wanted);
-    if wanted("formation") {
-        if let Some(formation) = formation_value(definition, &candidature.formation, language) {
-            parts.insert("formation".into(), formation);
-        }
+    if needs.pieces {
+        let base = pieces_base(definition, dossier, candidature, now, &wanted);
+        return with_candidature(definition, dossier, candidature, base);
     }
+    let mut parts = formation_parts(definition, dossier, candidature, now, &wanted);
     if wanted("candidature") {
+        let language = dossier.language.as_str();
         let fields = candidature_fields(definition, candidature, language);
         parts.insert("candidature".into(), Value::Object(fields));
     }
@@ -397,6 +458,14 @@ mod tests {
             .replace(
                 "  - { id: staff, label: Staff, kind: staff, address: office@example.org }",
                 "  - { id: staff, label: Staff, kind: staff, address: office@example.org }\n  - { id: system, label: Automatic, kind: system }",
+            )
+            .replace(
+                "  - { id: master, title: Master, pieces: [cv] }",
+                "  - { id: master, title: Master, pieces: [cv, visa] }",
+            )
+            .replace(
+                "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }",
+                "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }\n  - { id: visa, label: Visa, accept: [pdf], max_size: 2MB, required_when: \"profile.identity.nationality != 'FR'\" }",
             )
             .replace(
             "    - { id: close, label: Close, from: received, to: closed, by: staff }",
@@ -519,6 +588,21 @@ mod tests {
         assert_eq!(roots, ["candidature", "profile"]);
         assert_eq!(part["candidature"].get("pieces"), None);
         assert_eq!(part["candidature"]["data"]["note"], "late");
+        // A condition on the pieces: the names the pieces' own conditions
+        // read (the visa's, the profile) come with them, and no others.
+        let needs = Needs::of(&definition, &[conditions[2]]);
+        let part =
+            candidature_context_for(&definition, &dossier, &dossier.candidatures[0], now, &needs)
+                .expect("its part");
+        let roots: Vec<&String> = part
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(roots, ["candidature", "profile"]);
+        // Both pieces missing, the visa required of a national of Italy.
+        let pieces = &definition.formation("master").expect("the formation").pieces;
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(part["candidature"]["missing_pieces"], json!(pieces));
     }
 
     /// A mail needs what its templates read: the part of the context made

@@ -21,6 +21,7 @@ use super::dossier_pdf;
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, OwnDossier};
 use super::forms::Confirmation;
+use super::pieces::{pieces_html, ActionLink, LetterLine, Letters, PieceLine, PieceWords, Upload};
 use super::site::Lang;
 use super::words::{human_size, refusal};
 
@@ -71,26 +72,6 @@ pub async fn apply(own: OwnDossier, Path(id): Path<String>, _: CsrfForm) -> Page
     })
 }
 
-/// One person named for a piece, as the candidate's page shows them: whether
-/// their letter arrived, never what it says.
-#[derive(Serialize)]
-struct LetterView {
-    name: String,
-    email: String,
-    state: String,
-}
-
-/// The people named for a third party's piece, and where to ask them.
-#[derive(Serialize, Default)]
-struct Letters {
-    /// Each person named, with where their letter stands.
-    pub people: Vec<LetterView>,
-    /// Where to post to mail the links, when someone is left to ask.
-    pub ask: Option<String>,
-    /// Where the candidate names them, when nobody is named yet.
-    pub name_them: Option<(String, String)>,
-}
-
 /// The letters of `piece` on `candidature`, for its candidate's page.
 fn letters_of(
     lang: Lang,
@@ -138,7 +119,7 @@ fn letters_of(
                     .replace("{date}", &day(r.expires_at)),
                 None => lang.t("letter_not_asked"),
             };
-            LetterView {
+            LetterLine {
                 name: letter.name.clone(),
                 email: letter.email.clone(),
                 state,
@@ -150,36 +131,6 @@ fn letters_of(
         ask,
         name_them,
     })
-}
-
-#[derive(Serialize)]
-struct ActionLink {
-    url: String,
-    label: String,
-}
-
-#[derive(Serialize)]
-struct PieceView {
-    id: String,
-    label: serde_json::Value,
-    help: Option<String>,
-    status: serde_json::Value,
-    comment: serde_json::Value,
-    required: serde_json::Value,
-    file: serde_json::Value,
-    download: String,
-    upload: Option<String>,
-    upload_label: Option<String>,
-    accept: String,
-    accept_mime: String,
-    max: String,
-    actions: Vec<ActionLink>,
-    /// For a piece third parties send: who is named and where each stands.
-    letters: Option<Letters>,
-    /// For a piece an online form stands for: the form's page, and whether it is complete.
-    form: Option<(String, bool)>,
-    /// For a piece answered in an outside questionnaire: its address.
-    external: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -195,7 +146,8 @@ struct CandidaturePage {
     pdf: String,
     /// The letters issued to it (a decision's).
     letters: Vec<dossier_pdf::LetterLink>,
-    pieces: Vec<PieceView>,
+    /// Its pieces, written as HTML with the page's token.
+    pieces_html: minijinja::Value,
     transitions: Vec<ActionLink>,
     missing: bool,
     error: Option<String>,
@@ -208,7 +160,8 @@ pub fn candidate_actions(
 ) -> Result<Actions, PageError> {
     let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
     let now = own.visit.state.clock.now();
-    let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
+    let role = definition.candidate_role();
+    let context = guichet_engine::acting_context(definition, dossier, candidature, role, now)
         .map_err(PageError::internal)?;
     candidate_actions_in(own, candidature, &context)
 }
@@ -240,7 +193,8 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     let (dossier, definition) = (&own.dossier, own.definition.as_ref());
     let candidature = own.candidature(id)?;
     let now = visit.state.clock.now();
-    let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
+    let role = definition.candidate_role();
+    let context = guichet_engine::acting_context(definition, dossier, candidature, role, now)
         .map_err(PageError::internal)?;
     let actions = candidate_actions_in(own, candidature, &context)?;
     let code = lang.code();
@@ -249,30 +203,34 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let pieces = views
+    let pieces: Vec<PieceLine> = views
         .iter()
         .filter_map(|view| {
             let piece_id = view["id"].as_str()?;
             let piece = definition.piece(piece_id)?;
-            let upload = actions.upload(piece_id);
+            let upload = actions.upload(piece_id).map(|a| Upload {
+                url: lang.href(&format!("{base}/{piece_id}")),
+                label: a.label.get(code).to_owned(),
+                accept: joined(&piece.accept, FileFormat::label, ", "),
+                accept_mime: joined(&piece.accept, FileFormat::mime, ","),
+                max: human_size(definition.max_size(piece_id).unwrap_or(0)),
+            });
             let others = actions
                 .piece(piece_id)
                 .iter()
                 .filter(|a| a.allowed && !a.attaches_file);
-            Some(PieceView {
-                id: piece_id.to_owned(),
-                label: view["label"].clone(),
-                help: piece.help.as_ref().map(|h| h.get(code).to_owned()),
-                status: view["status_label"].clone(),
-                comment: view["comment"].clone(),
-                required: view["required"].clone(),
-                file: view["file_name"].clone(),
-                download: lang.href(&format!("{base}/{piece_id}/fichier-envoye")),
-                upload: upload.map(|_| lang.href(&format!("{base}/{piece_id}"))),
-                upload_label: upload.map(|a| a.label.get(code).to_owned()),
-                accept: joined(&piece.accept, FileFormat::label, ", "),
-                accept_mime: joined(&piece.accept, FileFormat::mime, ","),
-                max: human_size(definition.max_size(piece_id).unwrap_or(0)),
+            Some(PieceLine {
+                id: piece_id,
+                label: view["label"].as_str().unwrap_or_default(),
+                help: piece.help.as_ref().map(|h| h.get(code)),
+                required: view["required"].as_bool().unwrap_or(false),
+                status: view["status_label"].as_str().unwrap_or_default(),
+                comment: view["comment"].as_str(),
+                file: view["file_name"].as_str().map(|name| {
+                    let href = lang.href(&format!("{base}/{piece_id}/fichier-envoye"));
+                    (name, href)
+                }),
+                upload,
                 actions: others
                     .map(|a| ActionLink {
                         url: lang.href(&format!("{base}/{piece_id}/{}", a.id)),
@@ -313,19 +271,20 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     } else {
         StatusCode::OK
     };
-    let page = CandidaturePage {
+    let words = PieceWords::in_language(lang);
+    let page = |csrf: &str| CandidaturePage {
         pdf: lang.href(&format!("/candidatures/{id}/dossier.pdf")),
         letters: dossier_pdf::letter_links(candidature, &format!("/candidatures/{id}"), lang),
         candidature: Summary {
             formation,
             state: context["candidature"]["state_label"].clone(),
         },
-        pieces,
+        pieces_html: pieces_html(&pieces, &words, csrf),
         transitions,
         missing: !actions.missing_pieces.is_empty(),
         error,
     };
-    Ok(visit.render_form("candidature.html", status, &page))
+    Ok(visit.render_form_with("candidature.html", status, page))
 }
 
 /// `GET /candidatures/{id}`

@@ -89,14 +89,26 @@ impl Visit {
         status: StatusCode,
         page: &T,
     ) -> Response {
+        self.render_form_with(template, status, |_| page)
+    }
+
+    /// [`Visit::render_form`] of a page made with the token, for forms the
+    /// page writes itself.
+    pub fn render_form_with<T: Serialize>(
+        &self,
+        template: &str,
+        status: StatusCode,
+        page: impl FnOnce(&str) -> T,
+    ) -> Response {
         #[derive(Serialize)]
-        struct WithToken<'a, T> {
+        struct WithToken<T> {
             csrf: String,
             #[serde(flatten)]
-            page: &'a T,
+            page: T,
         }
         let secure = self.state.secure_cookies;
         let (csrf, new_cookie) = session::csrf_token(&self.state.csrf, secure, &self.headers);
+        let page = page(&csrf);
         let response = self.render(template, status, &WithToken { csrf, page });
         session::with_cookie(response, new_cookie)
     }

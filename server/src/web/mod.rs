@@ -27,6 +27,7 @@ mod layers;
 mod links;
 mod pages;
 mod password;
+mod pieces;
 pub mod preview;
 mod reading;
 pub(crate) mod session;
