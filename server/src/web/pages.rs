@@ -164,23 +164,17 @@ impl Href {
     fn link(&self, path: &str) -> Value {
         let url = with_language(&prefixed(self.prefix, path), self.lang);
         let mut escaped = String::with_capacity(url.len());
-        push_link(&mut escaped, &url);
-        Value::from_safe_string(escaped)
-    }
-}
-
-/// Appends `url` escaped for an attribute (`&`, `<`, `>` and quotes), `/`
-/// kept as it is, as `href()` writes links in templates.
-pub(super) fn push_link(html: &mut String, url: &str) {
-    for c in url.chars() {
-        match c {
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            '\'' => html.push_str("&#x27;"),
-            other => html.push(other),
+        for c in url.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                '"' => escaped.push_str("&quot;"),
+                '\'' => escaped.push_str("&#x27;"),
+                other => escaped.push(other),
+            }
         }
+        Value::from_safe_string(escaped)
     }
 }
 
