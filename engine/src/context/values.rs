@@ -600,7 +600,10 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(roots, ["candidature", "profile"]);
         // Both pieces missing, the visa required of a national of Italy.
-        let pieces = &definition.formation("master").expect("the formation").pieces;
+        let pieces = &definition
+            .formation("master")
+            .expect("the formation")
+            .pieces;
         assert_eq!(pieces.len(), 2);
         assert_eq!(part["candidature"]["missing_pieces"], json!(pieces));
     }
