@@ -577,27 +577,24 @@ mod tests {
             }
         }
         let dossier = dossier(&definition, "late");
-        let needs = Needs::of(&definition, &[conditions[0]]);
-        let part =
-            candidature_context_for(&definition, &dossier, &dossier.candidatures[0], now, &needs)
+        let part_for = |condition: &str| {
+            let needs = Needs::of(&definition, &[condition]);
+            let candidature = &dossier.candidatures[0];
+            let part = candidature_context_for(&definition, &dossier, candidature, now, &needs)
                 .expect("its part");
-        let roots: Vec<&String> = part
-            .as_object()
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
+            let roots: Vec<String> = part
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            (part, roots)
+        };
+        let (part, roots) = part_for(conditions[0]);
         assert_eq!(roots, ["candidature", "profile"]);
         assert_eq!(part["candidature"].get("pieces"), None);
         assert_eq!(part["candidature"]["data"]["note"], "late");
         // A condition on the pieces: the names the pieces' own conditions
         // read (the visa's, the profile) come with them, and no others.
-        let needs = Needs::of(&definition, &[conditions[2]]);
-        let part =
-            candidature_context_for(&definition, &dossier, &dossier.candidatures[0], now, &needs)
-                .expect("its part");
-        let roots: Vec<&String> = part
-            .as_object()
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
+        let (part, roots) = part_for(conditions[2]);
         assert_eq!(roots, ["candidature", "profile"]);
         // Both pieces missing, the visa required of a national of Italy.
         let pieces = &definition
