@@ -757,14 +757,48 @@ async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visit
     activated
 }
 
-/// `visitor` having applied to a formation.
+/// `visitor` having filled their civil status and address, as candidates
+/// do before they apply (their pages then read a profile, as real ones
+/// do), then applied to a formation.
 async fn applied(mut visitor: Visitor) -> Visitor {
     let setup = Record::default();
+    let sections: [(&str, &[(&str, &str)]); 2] = [
+        (
+            "/dossier/etat_civil",
+            &[
+                ("civilite", "mme"),
+                ("nom_naissance", "Martin"),
+                ("prenoms", "Alex Marie"),
+                ("date_naissance", "2001-04-12"),
+                ("commune_naissance", "Marseille"),
+                ("pays_naissance", "FR"),
+                ("nationalite", "FR"),
+            ],
+        ),
+        (
+            "/dossier/coordonnees",
+            &[
+                ("adresse", "12 rue Sainte"),
+                ("code_postal", "13001"),
+                ("commune", "Marseille"),
+                ("pays", "FR"),
+                ("telephone", "+33 6 12 34 56 78"),
+                ("email", "alex.martin@example.org"),
+            ],
+        ),
+    ];
+    for (path, fields) in sections {
+        if let Some(form) = visitor.get(&setup, "setup", path, 200).await {
+            visitor
+                .post(&setup, "setup", path, &csrf(&form), fields)
+                .await;
+        }
+    }
     visitor
         .confirm(&setup, "setup", "/formations/m1-set/candidater")
         .await;
     let errors = setup.errors();
-    assert!(errors.is_empty(), "applying: {errors:#?}");
+    assert!(errors.is_empty(), "filling and applying: {errors:#?}");
     visitor
 }
 
