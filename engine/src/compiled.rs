@@ -37,19 +37,29 @@ pub(crate) struct CompiledDefinition {
     pub template_reads: HashMap<String, Vec<String>>,
     /// See [`profile_reads_the_clock`].
     pub profile_reads_the_clock: bool,
-    /// See [`piece_condition_roots`].
-    pub piece_condition_roots: Option<Vec<String>>,
+    /// See [`piece_condition_reads`].
+    pub piece_condition_reads: Option<PieceConditionReads>,
 }
 
-/// The names of a dossier's base context that the pieces' conditions read
-/// (each piece's `required_when`, an online form's fields' conditions and
-/// their lists' filters): what deciding whether a piece is required and
-/// provided needs made of it. `None` when one of them was not compiled, and
-/// may read anything.
-pub(crate) fn piece_condition_roots(
+/// What of a dossier's base context the pieces' conditions read (each
+/// piece's `required_when`, an online form's fields' conditions and their
+/// lists' filters): what deciding whether a piece is required and provided
+/// needs made of it.
+#[derive(Debug, Default)]
+pub(crate) struct PieceConditionReads {
+    /// The names read.
+    pub roots: Vec<String>,
+    /// The profile's sections read (none: the whole profile, or none of it
+    /// when `roots` lacks it).
+    pub profile_sections: Option<Vec<String>>,
+}
+
+/// See [`PieceConditionReads`]; `None` when one of the conditions was not
+/// compiled, and may read anything.
+pub(crate) fn piece_condition_reads(
     file: &DefinitionFile,
     scripts: &Scripts,
-) -> Option<Vec<String>> {
+) -> Option<PieceConditionReads> {
     let required = file
         .pieces
         .iter()
@@ -63,15 +73,32 @@ pub(crate) fn piece_condition_roots(
             field.when.as_deref().into_iter().chain(filter)
         })
     });
-    let mut roots: Vec<String> = Vec::new();
+    let mut reads = PieceConditionReads {
+        roots: Vec::new(),
+        profile_sections: Some(Vec::new()),
+    };
     for expression in required.chain(online) {
-        for (root, _) in scripts.reads(expression)? {
-            if !roots.iter().any(|known| known == root) {
-                roots.push(root.to_owned());
+        for (root, paths) in scripts.reads(expression)? {
+            if !reads.roots.iter().any(|known| known == root) {
+                reads.roots.push(root.to_owned());
+            }
+            if root != "profile" {
+                continue;
+            }
+            for path in paths {
+                match (path.first(), &mut reads.profile_sections) {
+                    (Some(section), Some(sections)) => {
+                        if !sections.contains(section) {
+                            sections.push(section.clone());
+                        }
+                    }
+                    // The whole profile read.
+                    _ => reads.profile_sections = None,
+                }
             }
         }
     }
-    Some(roots)
+    Some(reads)
 }
 
 /// Whether where a dossier's profile stands ([`crate::profile_state`]) may

@@ -130,10 +130,10 @@ impl Definition {
         self.compiled.profile_reads_the_clock
     }
 
-    /// The names of a dossier's context the pieces' conditions read (none
-    /// known: any).
-    pub(crate) fn piece_condition_roots(&self) -> Option<&[String]> {
-        self.compiled.piece_condition_roots.as_deref()
+    /// What of a dossier's context the pieces' conditions read (none
+    /// known: anything).
+    pub(crate) fn piece_condition_reads(&self) -> Option<&crate::compiled::PieceConditionReads> {
+        self.compiled.piece_condition_reads.as_ref()
     }
 
     /// The line (1-based) of the definition file where the value at JSON Pointer

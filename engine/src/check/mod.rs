@@ -163,8 +163,8 @@ pub(crate) fn check(
     checker.tests();
     let profile_reads_the_clock =
         crate::compiled::profile_reads_the_clock(checker.def, &checker.scripts);
-    let piece_condition_roots =
-        crate::compiled::piece_condition_roots(checker.def, &checker.scripts);
+    let piece_condition_reads =
+        crate::compiled::piece_condition_reads(checker.def, &checker.scripts);
     Some(CompiledDefinition {
         lists,
         scripts: checker.scripts,
@@ -181,7 +181,7 @@ pub(crate) fn check(
         promotion_rules: crate::compiled::promotion_rules(checker.def),
         template_reads: checker.template_reads,
         profile_reads_the_clock,
-        piece_condition_roots,
+        piece_condition_reads,
     })
 }
 

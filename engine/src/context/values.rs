@@ -13,16 +13,20 @@ use crate::script::ScriptError;
 
 /// What expressions about the dossier as a whole see.
 pub fn base_context(definition: &Definition, dossier: &Dossier, now: Timestamp) -> Value {
-    Value::Object(base_parts(definition, dossier, now, &|_| true))
+    Value::Object(base_parts(definition, dossier, now, (&|_| true, None)))
 }
 
-/// The names of [`base_context`] that `wanted` keeps, each built only
+/// Which names of a base context to make: those `wanted` keeps, and of
+/// the profile only the sections listed (none: the whole profile).
+type Kept<'a> = (&'a dyn Fn(&str) -> bool, Option<&'a [String]>);
+
+/// The names of [`base_context`] that `kept` keeps, each built only
 /// if kept.
 fn base_parts(
     definition: &Definition,
     dossier: &Dossier,
     now: Timestamp,
-    wanted: &dyn Fn(&str) -> bool,
+    (wanted, sections): Kept,
 ) -> Map<String, Value> {
     let file = definition.file();
     let language = dossier.language.as_str();
@@ -56,8 +60,9 @@ fn base_parts(
     });
     // Copied as values, not serialized again as `json!` would.
     part("profile", &|| {
-        let profile = dossier.profile.iter().map(|(k, v)| (k.clone(), v.clone()));
-        Value::Object(profile.collect())
+        let read = |section: &str| sections.is_none_or(|read| read.iter().any(|s| s == section));
+        let profile = dossier.profile.iter().filter(|(k, _)| read(k));
+        Value::Object(profile.map(|(k, v)| (k.clone(), v.clone())).collect())
     });
     parts
 }
@@ -208,9 +213,9 @@ pub(crate) fn formation_context(
 }
 
 /// The part of [`formation_context`] that the pieces' conditions read
-/// (see [`Definition::piece_condition_roots`]), and the names `wanted`
-/// keeps besides: a dossier's profile is copied only when a condition
-/// reads it.
+/// (see [`Definition::piece_condition_reads`]), and the names `wanted`
+/// keeps besides: of a dossier's profile, only the sections a condition
+/// reads are copied (the whole when `wanted` keeps it).
 pub(crate) fn pieces_base(
     definition: &Definition,
     dossier: &Dossier,
@@ -218,28 +223,29 @@ pub(crate) fn pieces_base(
     now: Timestamp,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Value {
-    let roots = definition.piece_condition_roots();
-    let kept =
-        |name: &str| wanted(name) || roots.is_none_or(|roots| roots.iter().any(|r| r == name));
-    Value::Object(formation_parts(
-        definition,
-        dossier,
-        candidature,
-        now,
-        &kept,
-    ))
+    let reads = definition.piece_condition_reads();
+    let kept = |name: &str| {
+        wanted(name) || reads.is_none_or(|reads| reads.roots.iter().any(|r| r == name))
+    };
+    let sections = match reads {
+        Some(reads) if !wanted("profile") => reads.profile_sections.as_deref(),
+        _ => None,
+    };
+    let parts = formation_parts(definition, dossier, candidature, now, (&kept, sections));
+    Value::Object(parts)
 }
 
-/// The names of [`formation_context`] that `wanted` keeps, each built only
+/// The names of [`formation_context`] that `kept` keeps, each built only
 /// if kept.
 fn formation_parts(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
     now: Timestamp,
-    wanted: &dyn Fn(&str) -> bool,
+    kept: Kept,
 ) -> Map<String, Value> {
-    let mut parts = base_parts(definition, dossier, now, wanted);
+    let mut parts = base_parts(definition, dossier, now, kept);
+    let wanted = kept.0;
     if wanted("formation") {
         let language = dossier.language.as_str();
         if let Some(formation) = formation_value(definition, &candidature.formation, language) {
@@ -437,7 +443,7 @@ pub(crate) fn candidature_context_for(
         let base = pieces_base(definition, dossier, candidature, now, &wanted);
         return with_candidature(definition, dossier, candidature, base);
     }
-    let mut parts = formation_parts(definition, dossier, candidature, now, &wanted);
+    let mut parts = formation_parts(definition, dossier, candidature, now, (&wanted, None));
     if wanted("candidature") {
         let language = dossier.language.as_str();
         let fields = candidature_fields(definition, candidature, language);
@@ -538,7 +544,7 @@ mod tests {
             "id": "d1", "version": 3, "definition": definition.hash(), "owner": "owner",
             "candidate": {"last_name": "Martin", "first_name": "Alex", "email": "c@example.org"},
             "language": "en", "created_at": "2027-03-10T09:00:00Z",
-            "profile": {"identity": {"nationality": "IT"}},
+            "profile": {"identity": {"nationality": "IT"}, "contact": {"town": "Lyon"}},
             "candidatures": [{
                 "id": "c1", "formation": "master", "state": "received",
                 "created_at": "2027-03-10T09:00:00Z", "entered_state_at": "2027-03-10T09:00:00Z",
@@ -590,12 +596,16 @@ mod tests {
         };
         let (part, roots) = part_for(conditions[0]);
         assert_eq!(roots, ["candidature", "profile"]);
+        // The condition reads the profile: it gets the whole of it.
+        assert_eq!(part["profile"]["contact"]["town"], "Lyon");
         assert_eq!(part["candidature"].get("pieces"), None);
         assert_eq!(part["candidature"]["data"]["note"], "late");
         // A condition on the pieces: the names the pieces' own conditions
         // read (the visa's, the profile) come with them, and no others.
         let (part, roots) = part_for(conditions[2]);
         assert_eq!(roots, ["candidature", "profile"]);
+        // Of the profile, the one section the visa's condition reads.
+        assert_eq!(part["profile"], json!({"identity": {"nationality": "IT"}}));
         // Both pieces missing, the visa required of a national of Italy.
         let pieces = &definition
             .formation("master")
