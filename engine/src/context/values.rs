@@ -206,10 +206,8 @@ pub(crate) fn formation_context(
     candidature: &Candidature,
     now: Timestamp,
 ) -> Value {
-    let mut base = base_context(definition, dossier, now);
-    let language = dossier.language.as_str();
-    set_formation(definition, &mut base, &candidature.formation, language);
-    base
+    let parts = formation_parts(definition, dossier, candidature, now, (&|_| true, None));
+    Value::Object(parts)
 }
 
 /// The part of [`formation_context`] that the pieces' conditions read

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use guichet_engine::model::FileFormat;
 use guichet_engine::{
-    actions_in, Actions, Actor, Candidature, Command, Definition, Dossier, EngineError, Letter,
-    Outcome, Request,
+    actions_for, actions_in, Actions, Actor, Candidature, Command, Definition, Dossier,
+    EngineError, Letter, Outcome, Request,
 };
 use jiff::Timestamp;
 use serde::Serialize;
@@ -160,10 +160,7 @@ pub fn candidate_actions(
 ) -> Result<Actions, PageError> {
     let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
     let now = own.visit.state.clock.now();
-    let role = definition.candidate_role();
-    let context = guichet_engine::acting_context(definition, dossier, candidature, role, now)
-        .map_err(PageError::internal)?;
-    candidate_actions_in(own, candidature, &context)
+    actions_for(definition, dossier, candidature, &candidate(own), now).map_err(PageError::internal)
 }
 
 /// [`candidate_actions`] from the candidature's context, made already.
@@ -173,8 +170,13 @@ fn candidate_actions_in(
     context: &serde_json::Value,
 ) -> Result<Actions, PageError> {
     let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
-    let me = Actor::new(definition.candidate_role(), &own.account.id);
-    actions_in(definition, dossier, candidature, &me, context).map_err(PageError::internal)
+    actions_in(definition, dossier, candidature, &candidate(own), context)
+        .map_err(PageError::internal)
+}
+
+/// The signed-in candidate, as the workflow knows them.
+fn candidate(own: &OwnDossier) -> Actor {
+    Actor::new(own.definition.candidate_role(), &own.account.id)
 }
 
 /// One property of each format, joined: `PDF, JPG`.
