@@ -411,7 +411,8 @@ fn migrate_moves_the_dossiers_it_can_and_says_why_not_the_others() {
     assert_eq!(candidature.pieces["diploma"].status, "pending");
     assert_eq!(candidature.pieces["cv"].status, "sent");
     assert_eq!(moved.profile["identity"]["language"], "fr");
-    let history = guichet_engine::Store::history(&store, &ada).unwrap();
+    let history =
+        guichet_engine::Store::history(&store, &ada, guichet_engine::EventParts::Whole).unwrap();
     let last = history.last().unwrap();
     assert!(
         matches!(&last.command, Some(guichet_engine::Command::Migrate { to, .. }) if to == &v2_hash),

@@ -212,6 +212,19 @@ fn a_dossier_goes_through_the_procedure_and_survives_a_reopen() {
         .expect("the refusal is in the history");
     assert_eq!(refusal.before["status"], "transmise");
     assert_eq!(refusal.after["comment"], "CV illisible");
+    // Read for a page: the same events, their changes not decoded.
+    let without_changes: Vec<_> = history
+        .iter()
+        .cloned()
+        .map(|mut event| {
+            event.changes.clear();
+            event
+        })
+        .collect();
+    assert_eq!(
+        engine.history_without_changes(&id).unwrap(),
+        without_changes
+    );
     let outbox: Vec<String> = engine
         .outbox()
         .unwrap()

@@ -12,7 +12,7 @@ use crate::dossier::{
 use crate::model::PromoteDef;
 use crate::queries::{profile_state, SectionState};
 use crate::script::ScriptError;
-use crate::store::{Commit, Indexed, Store, StoreError, Waiting};
+use crate::store::{Commit, EventParts, Indexed, Store, StoreError, Waiting};
 use crate::workflow::{self, Due, Outcome, ThirdPartyRefusal, WorkflowError};
 
 /// Why the engine could not do what was asked.
@@ -834,7 +834,14 @@ impl<S: Store> Engine<S> {
 
     /// What happened to a dossier, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Event>, EngineError> {
-        Ok(self.store.history(id)?)
+        Ok(self.store.history(id, EventParts::Whole)?)
+    }
+
+    /// What happened to a dossier and when, oldest first, without what
+    /// each event changed ([`Event::changes`] left empty): for pages that
+    /// say what was done, by whom and when, and spare decoding the values.
+    pub fn history_without_changes(&self, id: &str) -> Result<Vec<Event>, EngineError> {
+        Ok(self.store.history(id, EventParts::WithoutChanges)?)
     }
 
     /// Every mail waiting to be delivered, in the order they were queued

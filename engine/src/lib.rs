@@ -160,8 +160,8 @@ pub use scenario::{play_scenarios, run_scenarios, SampleMails, ScenarioFailure, 
 pub use schema::{json_schema, json_schema_text, overlay_json_schema, overlay_json_schema_text};
 pub use script::{ScriptError, MAX_OPERATIONS};
 pub use store::{
-    Commit, Indexed, MemoryStore, Publication, RowParts, SledStore, Store, StoreError, TreeSize,
-    Waiting,
+    Commit, EventParts, Indexed, MemoryStore, Publication, RowParts, SledStore, Store, StoreError,
+    TreeSize, Waiting,
 };
 pub use suggest::did_you_mean;
 pub use units::{parse_date, parse_duration, parse_size};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Commit, Publication, RowParts, Store, StoreError};
+use super::{Commit, EventParts, Publication, RowParts, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Dossier, Event, OutboxMail};
@@ -193,12 +193,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+    fn history(&self, id: &str, parts: EventParts) -> Result<Vec<Event>, StoreError> {
         Ok(self
             .state()?
             .events
             .range((id.to_owned(), 0)..=(id.to_owned(), u64::MAX))
-            .map(|(_, event)| event.clone())
+            .map(|(_, event)| match parts {
+                EventParts::Whole => event.clone(),
+                EventParts::WithoutChanges => Event {
+                    changes: Vec::new(),
+                    ..event.clone()
+                },
+            })
             .collect())
     }
 

@@ -259,6 +259,17 @@ pub enum RowParts {
     WithoutPieces,
 }
 
+/// What a reader of a dossier's history needs of each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventParts {
+    /// The whole event.
+    Whole,
+    /// All but [`Event::changes`], the part costliest to decode (each
+    /// value before and after), which a page saying what happened and when
+    /// does without.
+    WithoutChanges,
+}
+
 /// Storage of dossiers, their history, the mail outbox and definition versions.
 ///
 /// `commit` must be atomic (every dossier of it or nothing), must reject a
@@ -381,8 +392,10 @@ pub trait Store: Send + Sync {
         &self,
         indexed: &dyn Fn(&Dossier) -> Result<Indexed, StoreError>,
     ) -> Result<(), StoreError>;
-    /// The events of a dossier, oldest first.
-    fn history(&self, id: &str) -> Result<Vec<Event>, StoreError>;
+    /// The events of a dossier, oldest first. With
+    /// [`EventParts::WithoutChanges`], each event's [`Event::changes`] is
+    /// left empty.
+    fn history(&self, id: &str, parts: EventParts) -> Result<Vec<Event>, StoreError>;
     /// Queues mails that belong to no dossier (an account's mails), durably.
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError>;
     /// Mails waiting to be delivered, in the order they were queued: at

@@ -10,10 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::write_set::{Guard, IndexKeys, Recorded, Target, WriteSet};
-use super::{Commit, Publication, RowParts, Store, StoreError};
+use super::{Commit, EventParts, Publication, RowParts, Store, StoreError};
 use crate::board::Row;
 use crate::bundle::Bundle;
-use crate::dossier::{Answers, Dossier, Event, OutboxMail};
+use crate::dossier::{Answers, Change, Dossier, Event, OutboxMail};
 use crate::workflow::Due;
 
 /// Dossiers, events, outbox and definitions in one sled database.
@@ -292,28 +292,50 @@ impl<'a> StoredEvent<'a> {
 }
 
 /// An event as read back (earlier stores kept its dossier and version in
-/// its value too: they are left unread).
+/// its value too: they are left unread), its changes as `C`: skipped over
+/// as [`serde::de::IgnoredAny`] when the reader does without them.
 #[derive(serde::Deserialize)]
-struct ReadEvent {
+struct ReadEvent<C> {
     at: jiff::Timestamp,
     actor: crate::dossier::Actor,
     #[serde(default)]
     command: Option<crate::dossier::Command>,
-    changes: Vec<crate::dossier::Change>,
+    changes: C,
 }
 
-impl ReadEvent {
-    /// The event, with the dossier and the version of its key.
-    fn event(self, dossier: &str, version: u64) -> Event {
+impl<C> ReadEvent<C> {
+    /// The event, with the dossier and the version of its key, and
+    /// `changes`.
+    fn event(self, dossier: &str, version: u64, changes: Vec<Change>) -> Event {
         Event {
             dossier: dossier.to_owned(),
             version,
             at: self.at,
             actor: self.actor,
             command: self.command,
-            changes: self.changes,
+            changes,
         }
     }
+}
+
+/// The event stored as `bytes` under `dossier` and `version`, with the
+/// parts `parts` names.
+fn decode_event(
+    bytes: &[u8],
+    dossier: &str,
+    version: u64,
+    parts: EventParts,
+) -> Result<Event, StoreError> {
+    Ok(match parts {
+        EventParts::Whole => {
+            let mut read = decode::<ReadEvent<Vec<Change>>>(bytes)?;
+            let changes = std::mem::take(&mut read.changes);
+            read.event(dossier, version, changes)
+        }
+        EventParts::WithoutChanges => {
+            decode::<ReadEvent<serde::de::IgnoredAny>>(bytes)?.event(dossier, version, Vec::new())
+        }
+    })
 }
 
 /// How much one tree of the store holds (see [`SledStore::sizes`]).
@@ -1064,7 +1086,7 @@ impl Store for SledStore {
         self.make_durable()
     }
 
-    fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+    fn history(&self, id: &str, parts: EventParts) -> Result<Vec<Event>, StoreError> {
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
         // An event past the dossier's version is that of a write a crash
@@ -1081,7 +1103,7 @@ impl Store for SledStore {
             if version > stored {
                 break;
             }
-            events.push(decode::<ReadEvent>(&value)?.event(id, version));
+            events.push(decode_event(&value, id, version, parts)?);
         }
         Ok(events)
     }
@@ -1256,7 +1278,13 @@ mod tests {
             let store = reopened(folder.path());
             let dossier = store.dossier("d1").expect("read").expect("the dossier");
             assert_eq!(dossier.version, 2, "cut after {cut} operations");
-            assert_eq!(store.history("d1").expect("history").len(), 2);
+            assert_eq!(
+                store
+                    .history("d1", EventParts::Whole)
+                    .expect("history")
+                    .len(),
+                2
+            );
             assert_eq!(store.count_of("m1", "received").expect("count"), 0);
             assert_eq!(store.count_of("m1", "complete").expect("count"), 1);
             let rows = store.rows_of("m1", None).expect("rows");
@@ -1412,7 +1440,13 @@ mod tests {
             })
         ));
         assert_eq!(store.count_of("m1", "received").expect("count"), 1);
-        assert_eq!(store.history("d1").expect("history").len(), 1);
+        assert_eq!(
+            store
+                .history("d1", EventParts::Whole)
+                .expect("history")
+                .len(),
+            1
+        );
         assert_eq!(store.records.get(RECORD).expect("read"), record);
     }
 
@@ -1445,8 +1479,19 @@ mod tests {
             .insert(event_key("d1", 2), bytes)
             .expect("inserted");
         assert_eq!(
-            store.history("d1").expect("history"),
-            [first.event, earlier]
+            store.history("d1", EventParts::Whole).expect("history"),
+            [first.event.clone(), earlier.clone()]
+        );
+        // Read for a page, the same events with no changes decoded.
+        let without = |event: Event| Event {
+            changes: Vec::new(),
+            ..event
+        };
+        assert_eq!(
+            store
+                .history("d1", EventParts::WithoutChanges)
+                .expect("history"),
+            [without(first.event), without(earlier)]
         );
     }
 
@@ -1477,14 +1522,26 @@ mod tests {
             set.operations.truncate(1);
             store.apply(&set).expect("applied");
             store.flush().expect("flushed");
-            assert_eq!(store.history("d1").expect("history").len(), 1);
+            assert_eq!(
+                store
+                    .history("d1", EventParts::Whole)
+                    .expect("history")
+                    .len(),
+                1
+            );
         }
         let store = reopened(folder.path());
         assert_eq!(
             store.dossier("d1").expect("read").expect("dossier").version,
             1
         );
-        assert_eq!(store.history("d1").expect("history").len(), 1);
+        assert_eq!(
+            store
+                .history("d1", EventParts::Whole)
+                .expect("history")
+                .len(),
+            1
+        );
         let mut second = saved(2, false);
         second.event.changes.push(crate::dossier::Change {
             path: "profile/a".into(),
@@ -1494,7 +1551,7 @@ mod tests {
         store
             .commit(std::slice::from_ref(&second))
             .expect("written");
-        let history = store.history("d1").expect("history");
+        let history = store.history("d1", EventParts::Whole).expect("history");
         assert_eq!(history.len(), 2);
         assert_eq!(history[1], second.event);
         assert!(store.records.is_empty(), "no record was needed");
@@ -1518,7 +1575,13 @@ mod tests {
             store.dossier("d1").expect("read").expect("dossier").version,
             3
         );
-        assert_eq!(store.history("d1").expect("history").len(), 3);
+        assert_eq!(
+            store
+                .history("d1", EventParts::Whole)
+                .expect("history")
+                .len(),
+            3
+        );
         assert!(store.records.is_empty());
     }
 

@@ -97,7 +97,7 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
         .as_ref()
         .map_or_else(|| state.engine.definition(), |d| state.definition_of(d));
     let history = match &dossier {
-        Some(d) => state.engine.history(&d.id)?,
+        Some(d) => state.engine.history_without_changes(&d.id)?,
         None => Vec::new(),
     };
     let profile = dossier.as_ref().and_then(|d| {

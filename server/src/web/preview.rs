@@ -528,6 +528,8 @@ fn sample_dossier(
             .map_err(failed)?
             .dossier;
     }
-    let history = engine.history(&dossier.id).map_err(failed)?;
+    let history = engine
+        .history_without_changes(&dossier.id)
+        .map_err(failed)?;
     Ok((dossier, history))
 }

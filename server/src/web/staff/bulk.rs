@@ -160,7 +160,7 @@ fn changed_since_shown(state: &AppState, selected: &Selected) -> Result<bool, Pa
     if shown_at >= selected.dossier.version {
         return Ok(false);
     }
-    let history = state.engine.history(&selected.dossier.id)?;
+    let history = state.engine.history_without_changes(&selected.dossier.id)?;
     Ok(history
         .iter()
         .any(|event| event.version > shown_at && concerns(event, candidature)))

@@ -179,7 +179,12 @@ fn names_what_is_read(
 fn history_read(seen: &SeenCandidature) -> Result<Vec<Event>, PageError> {
     let (definition, candidature) = (seen.definition.as_ref(), seen.candidature()?);
     let rights = &seen.staff.member.rights;
-    let mut history = seen.staff.visit.state.engine.history(&seen.dossier.id)?;
+    let mut history = seen
+        .staff
+        .visit
+        .state
+        .engine
+        .history_without_changes(&seen.dossier.id)?;
     history.retain(|event| {
         concerns(event, candidature) && names_what_is_read(definition, rights, event, candidature)
     });
