@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::value::{from_args, Object, Serde};
+use minijinja::value::{from_args, Enumerator, Object, ObjectExt, ObjectRepr, Serde};
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
@@ -135,6 +135,47 @@ fn content_version(content: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// `t` in templates: the page words of one language, by key.
+///
+/// Found by the key's hash: a template map is ordered, and each `t.…`
+/// compared its key with nine of the three hundred words' keys, a page
+/// reading twenty words or more.
+#[derive(Debug)]
+struct Words(HashMap<String, Value>);
+
+impl Words {
+    /// The words of `all`, an object of texts by key.
+    fn of(all: &serde_json::Value) -> Words {
+        let words = all.as_object().map_or_else(HashMap::new, |all| {
+            all.iter()
+                .map(|(key, text)| {
+                    let text = text
+                        .as_str()
+                        .map_or_else(|| text.to_string(), str::to_owned);
+                    (key.clone(), Value::from(text))
+                })
+                .collect()
+        });
+        Words(words)
+    }
+}
+
+impl Object for Words {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_enumerator(|words| {
+            Box::new(words.0.keys().map(|key| Value::from(key.as_str())))
+        })
+    }
+}
+
 /// `href(path)` in templates: a link that keeps the page's language.
 ///
 /// Given with each page's values, holding the page's language and prefix: a
@@ -163,6 +204,9 @@ impl Href {
     /// `/` as it is: links read as written in the page's source.
     fn link(&self, path: &str) -> Value {
         let url = with_language(&prefixed(self.prefix, path), self.lang);
+        if !url.contains(['&', '<', '>', '"', '\'']) {
+            return Value::from_safe_string(url);
+        }
         let mut escaped = String::with_capacity(url.len());
         for c in url.chars() {
             match c {
@@ -286,7 +330,7 @@ impl Pages {
         let words = site
             .languages
             .iter()
-            .map(|lang| (*lang, Value::from(Serde(site.words_in(lang)))))
+            .map(|lang| (*lang, Value::from_object(Words::of(&site.words_in(lang)))))
             .collect();
         Ok(Self {
             templates,
@@ -440,6 +484,20 @@ mod tests {
         };
         assert_eq!(alone.link("/").as_str(), Some("/?lang=fr"));
         assert!(alone.link("/").is_safe());
+    }
+
+    /// `t` finds a page word by its key, tells a missing one, and can be
+    /// listed.
+    #[test]
+    fn words_are_found_by_key() {
+        let words = super::Words::of(&serde_json::json!({"a": "x & y", "b": "z"}));
+        let mut templates = minijinja::Environment::new();
+        templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let shown = templates.render_str(
+            "{{ t.a }}|{{ t.b }}|{{ t|length }}|{{ t.c is defined }}|{{ t|sort|join(',') }}",
+            minijinja::context! { t => Value::from_object(words) },
+        );
+        assert_eq!(shown.unwrap(), "x & y|z|2|False|a,b");
     }
 
     /// A history's lines escaped as the templates would, who acted shown

@@ -168,7 +168,7 @@ impl Lang {
 pub fn prefixed(prefix: &str, path: &str) -> String {
     match path {
         "/" if !prefix.is_empty() => prefix.to_owned(),
-        _ => format!("{prefix}{path}"),
+        _ => [prefix, path].concat(),
     }
 }
 
@@ -176,7 +176,12 @@ pub fn prefixed(prefix: &str, path: &str) -> String {
 /// language (templates call it as `href(path)`).
 pub fn with_language(path: &str, lang: &str) -> String {
     let separator = if path.contains('?') { '&' } else { '?' };
-    format!("{path}{separator}lang={lang}")
+    let mut url = String::with_capacity(path.len() + 6 + lang.len());
+    url.push_str(path);
+    url.push(separator);
+    url.push_str("lang=");
+    url.push_str(lang);
+    url
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! Words of the pages themselves; the procedure's words come from its definition.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use guichet_engine::{Definition, EngineError, ThirdPartyRefusal, WorkflowError};
 use serde_json::{Map, Value};
 
@@ -250,9 +253,9 @@ pub fn unknown_overrides(definition: &Definition) -> Vec<String> {
 
 /// One page word in `lang` (the key itself if it is missing).
 pub fn t(lang: &str, key: &str) -> String {
-    table().find(|(k, _, _)| *k == key).map_or_else(
+    by_key().get(key).map_or_else(
         || key.to_owned(),
-        |(_, fr, en)| {
+        |(fr, en)| {
             if lang == "en" {
                 (*en).to_owned()
             } else {
@@ -260,6 +263,13 @@ pub fn t(lang: &str, key: &str) -> String {
             }
         },
     )
+}
+
+/// Each key's French and English words, found by the key's hash: a page
+/// asks for dozens, of three hundred.
+fn by_key() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
+    static BY_KEY: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
+    BY_KEY.get_or_init(|| table().map(|(key, fr, en)| (*key, (*fr, *en))).collect())
 }
 
 /// Why the engine refused a command, in words for whoever acted: a refused
@@ -342,5 +352,14 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), count);
         assert!(table().all(|(_, fr, en)| !fr.is_empty() && !en.is_empty()));
+    }
+
+    #[test]
+    fn a_word_is_found_in_either_table_and_a_missing_one_is_its_key() {
+        assert_eq!(t("en", "skip"), "Skip to content");
+        assert_eq!(t("fr", "skip"), "Aller au contenu");
+        let (key, fr, en) = crate::web::staff::words::WORDS[0];
+        assert_eq!((t("fr", key), t("en", key)), (fr.to_owned(), en.to_owned()));
+        assert_eq!(t("en", "no_such_word"), "no_such_word");
     }
 }
