@@ -285,7 +285,14 @@ fn a_candidate_applies_uploads_checked_pieces_and_transmits() {
         twice.body
     );
 
-    let page = browser.get(&server.url("/candidatures/c1"));
+    // In the language the page is read in, whatever the dossier's: the
+    // candidature's status, its pieces' names and their statuses.
+    let english = browser.get(&server.url("/candidatures/c1?lang=en")).body;
+    for words in ["Not yet sent", "Cover letter", "To upload"] {
+        assert!(english.contains(words), "{words}: {english}");
+    }
+    assert!(!english.contains("Lettre de motivation"), "{english}");
+    let page = browser.get(&server.url("/candidatures/c1?lang=fr"));
     assert!(page.body.contains("En attente"), "{}", page.body);
     let csrf = csrf_of(&page.body);
     let next_step = |browser: &mut Browser| {

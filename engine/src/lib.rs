@@ -140,7 +140,7 @@ pub use answers::{
 };
 pub use board::{list_columns, rows, Row};
 pub use bundle::{is_below, Bundle, ReadError};
-pub use context::{base_context, candidature_context, Shape, TemplateContext};
+pub use context::{base_context, candidature_context, PieceView, Shape, TemplateContext};
 pub use dates::{add_days, add_months, days_between};
 pub use definition::{Definition, DefinitionError, SUPPORTED_LANGUAGES};
 pub use diagnostic::{with_causes, Diagnostic, Diagnostics};
@@ -153,8 +153,8 @@ pub use fold::fold;
 pub use list::List;
 pub use migrate::migrated;
 pub use queries::{
-    acting_context, actions_for, actions_in, letters, missing_pieces, profile_state,
-    transitions_from, Action, Actions, Letter, PieceActions, SectionState,
+    acting_view, actions_for, actions_in, letters, missing_pieces, profile_state, transitions_from,
+    ActingView, Action, Actions, Letter, PieceActions, SectionState,
 };
 pub use scenario::{play_scenarios, run_scenarios, SampleMails, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text, overlay_json_schema, overlay_json_schema_text};

@@ -6,7 +6,9 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::answers::{check_entry, Problem};
-use crate::context::{base_context, candidature_context_for, piece_views, pieces_base, Needs};
+use crate::context::{
+    base_context, candidature_context_and_views, piece_views, pieces_base, Needs, PieceView,
+};
 use crate::definition::Definition;
 use crate::dossier::{Actor, Candidature, Dossier, Request};
 use crate::model::{FileEffect, RoleKind, Text, TransitionDef};
@@ -158,21 +160,35 @@ pub fn actions_for(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Actions, ScriptError> {
-    let context = acting_context(definition, dossier, candidature, &actor.role, now)?;
-    actions_in(definition, dossier, candidature, actor, &context)
+    let view = acting_view(definition, dossier, candidature, &actor.role, now)?;
+    actions_in(definition, dossier, candidature, actor, &view.context)
 }
 
-/// The part of `candidature`'s context (see [`crate::candidature_context`])
-/// that a page offering `role`'s actions reads: the candidature with its
-/// pieces, and what the guards `role` may judge on it read. A guard on the
-/// candidature's status does not copy the dossier's profile.
-pub fn acting_context(
-    definition: &Definition,
+/// What a page offering a role's actions on a candidature shows and judges
+/// them on (see [`acting_view`]).
+#[derive(Debug)]
+pub struct ActingView<'a> {
+    /// The candidature's pieces, in its formation's order.
+    pub pieces: Vec<PieceView<'a>>,
+    /// The part of the candidature's context (see
+    /// [`crate::candidature_context`]) that the guards the role may judge
+    /// read, with the candidature's `missing_pieces`, which
+    /// [`actions_in`] reads.
+    pub context: Value,
+}
+
+/// The pieces of `candidature` and the part of its context a page offering
+/// `role`'s actions reads: the candidature with the ids of the pieces it
+/// lacks, and what the guards `role` may judge on it read. A guard on the
+/// candidature's status does not copy the dossier's profile, nor one on
+/// its missing pieces each piece's value.
+pub fn acting_view<'a>(
+    definition: &'a Definition,
     dossier: &Dossier,
-    candidature: &Candidature,
+    candidature: &'a Candidature,
     role: &str,
     now: Timestamp,
-) -> Result<Value, ScriptError> {
+) -> Result<ActingView<'a>, ScriptError> {
     let workflow = &definition.file().workflow;
     let piece_guards = workflow
         .piece_transitions
@@ -184,11 +200,13 @@ pub fn acting_context(
         .chain(piece_guards)
         .collect();
     let needs = Needs::of(definition, &guards).with_pieces();
-    candidature_context_for(definition, dossier, candidature, now, &needs)
+    let (context, pieces) =
+        candidature_context_and_views(definition, dossier, candidature, now, &needs)?;
+    Ok(ActingView { pieces, context })
 }
 
 /// [`actions_for`] with `candidature`'s context already made (by
-/// [`acting_context`] or [`crate::candidature_context`]), for a page that
+/// [`acting_view`] or [`crate::candidature_context`]), for a page that
 /// shows it too.
 pub fn actions_in(
     definition: &Definition,

@@ -7,8 +7,8 @@ mod values;
 
 pub use shape::Shape;
 pub use template::TemplateContext;
-pub use values::{base_context, candidature_context};
+pub use values::{base_context, candidature_context, PieceView};
 pub(crate) use values::{
-    candidature_context_for, piece_views, pieces_base, set_formation, CandidatureContexts, Needs,
-    PieceView,
+    candidature_context_and_views, candidature_context_for, piece_views, pieces_base,
+    set_formation, CandidatureContexts, Needs,
 };

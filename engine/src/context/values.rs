@@ -154,24 +154,39 @@ pub fn candidature_context(
     now: Timestamp,
 ) -> Result<Value, ScriptError> {
     let base = formation_context(definition, dossier, candidature, now);
-    with_candidature(definition, dossier, candidature, base)
+    let views = piece_views(definition, dossier, candidature, &base)?;
+    Ok(with_candidature(
+        definition,
+        dossier,
+        candidature,
+        base,
+        &views,
+        true,
+    ))
 }
 
 /// `base` (a base context showing `candidature`'s formation, with at least
-/// what its pieces' conditions read) with `candidature` and its pieces.
+/// what its pieces' conditions read) with `candidature` and the ids of the
+/// pieces it lacks (`missing_pieces`), of `views`; with each piece's value
+/// too (`pieces`, `piece_list`) if `piece_values`.
 fn with_candidature(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
     base: Value,
-) -> Result<Value, ScriptError> {
+    views: &[PieceView],
+    piece_values: bool,
+) -> Value {
     let language = dossier.language.as_str();
     let mut pieces = Map::new();
     let mut list = Vec::new();
     let mut missing = Vec::new();
-    for view in piece_views(definition, dossier, candidature, &base)? {
+    for view in views {
         if view.is_missing() {
             missing.push(Value::String(view.id.to_owned()));
+        }
+        if !piece_values {
+            continue;
         }
         let entry = json!({
             "id": view.id,
@@ -190,12 +205,14 @@ fn with_candidature(
     let mut value = base;
     if let Value::Object(map) = &mut value {
         let mut fields = candidature_fields(definition, candidature, language);
-        fields.insert("pieces".into(), Value::Object(pieces));
         fields.insert("missing_pieces".into(), Value::Array(missing));
-        fields.insert("piece_list".into(), Value::Array(list));
+        if piece_values {
+            fields.insert("pieces".into(), Value::Object(pieces));
+            fields.insert("piece_list".into(), Value::Array(list));
+        }
         map.insert("candidature".into(), Value::Object(fields));
     }
-    Ok(value)
+    value
 }
 
 /// The base context of `dossier` showing `candidature`'s formation: what a
@@ -253,14 +270,25 @@ fn formation_parts(
     parts
 }
 
-/// A piece of a candidature's formation, as its context shows it.
-pub(crate) struct PieceView<'a> {
+/// A piece of a candidature's formation, as its context and its pages
+/// show it.
+#[derive(Debug, Clone)]
+pub struct PieceView<'a> {
+    /// The piece's id.
     pub id: &'a str,
+    /// Its definition.
     pub piece: &'a PieceDef,
+    /// What the candidature holds of it (none before anything was done).
     pub state: Option<&'a PieceState>,
+    /// Its status (the initial one before anything was done).
     pub status: &'a str,
+    /// That status's definition, if the definition has it.
     pub status_def: Option<&'a PieceStatusDef>,
+    /// Whether it is asked of this candidature (its `required_when`).
     pub required: bool,
+    /// Whether it is there: a status that counts as provided, every
+    /// letter of a third party's piece received, an online form's answers
+    /// complete.
     pub provided: bool,
 }
 
@@ -355,14 +383,18 @@ fn candidature_fields(
 #[derive(Debug, Default)]
 pub(crate) struct Needs {
     roots: Vec<String>,
+    /// Whether the candidature's pieces' views, which its `missing_pieces`
+    /// lists the ids of.
     pieces: bool,
+    /// Whether each piece's value besides (`pieces`, `piece_list`).
+    piece_values: bool,
     /// Whether the whole context: an expression not compiled with the
     /// definition, a template showing everything (`debug()`).
     whole: bool,
 }
 
-/// The names of a candidature's context made from its pieces.
-const PIECE_PARTS: &[&str] = &["pieces", "missing_pieces", "piece_list"];
+/// The names of a candidature's context holding its pieces' values.
+const PIECE_VALUES: &[&str] = &["pieces", "piece_list"];
 
 impl Needs {
     /// What `expressions` (compiled with `definition`) read; the whole
@@ -405,7 +437,8 @@ impl Needs {
         needs
     }
 
-    /// These needs and the candidature's pieces besides.
+    /// These needs and the candidature's pieces' views besides (its
+    /// `missing_pieces`).
     pub fn with_pieces(mut self) -> Needs {
         self.pieces = true;
         self
@@ -413,13 +446,45 @@ impl Needs {
 
     /// A read of `root`, going down to `first` below it (none: the whole).
     fn add(&mut self, root: &str, first: Option<&str>) {
-        if root == "candidature" && first.is_none_or(|name| PIECE_PARTS.contains(&name)) {
+        // A piece guard's `piece` is its value among the candidature's.
+        if root == "piece" {
             self.pieces = true;
+            self.piece_values = true;
+        }
+        if root == "candidature" {
+            if first.is_none_or(|name| PIECE_VALUES.contains(&name)) {
+                self.pieces = true;
+                self.piece_values = true;
+            } else if first == Some("missing_pieces") {
+                self.pieces = true;
+            }
         }
         if !self.roots.iter().any(|known| known == root) {
             self.roots.push(root.to_owned());
         }
     }
+}
+
+/// [`candidature_context_for`] with its pieces' views, made whatever
+/// `needs` says of the pieces: for a page that shows them and judges what
+/// the candidature's guards read.
+pub(crate) fn candidature_context_and_views<'a>(
+    definition: &'a Definition,
+    dossier: &Dossier,
+    candidature: &'a Candidature,
+    now: Timestamp,
+    needs: &Needs,
+) -> Result<(Value, Vec<PieceView<'a>>), ScriptError> {
+    let base = if needs.whole {
+        formation_context(definition, dossier, candidature, now)
+    } else {
+        let wanted = |name: &str| needs.roots.iter().any(|root| root == name);
+        pieces_base(definition, dossier, candidature, now, &wanted)
+    };
+    let views = piece_views(definition, dossier, candidature, &base)?;
+    let piece_values = needs.whole || needs.piece_values;
+    let context = with_candidature(definition, dossier, candidature, base, &views, piece_values);
+    Ok((context, views))
 }
 
 /// The part of `candidature`'s context (see [`candidature_context`]) that
@@ -436,11 +501,11 @@ pub(crate) fn candidature_context_for(
     if needs.whole {
         return candidature_context(definition, dossier, candidature, now);
     }
-    let wanted = |name: &str| needs.roots.iter().any(|root| root == name);
     if needs.pieces {
-        let base = pieces_base(definition, dossier, candidature, now, &wanted);
-        return with_candidature(definition, dossier, candidature, base);
+        return candidature_context_and_views(definition, dossier, candidature, now, needs)
+            .map(|(context, _)| context);
     }
+    let wanted = |name: &str| needs.roots.iter().any(|root| root == name);
     let mut parts = formation_parts(definition, dossier, candidature, now, (&wanted, None));
     if wanted("candidature") {
         let language = dossier.language.as_str();
@@ -491,6 +556,12 @@ mod tests {
       in: draft
       when: "candidature.missing_pieces.len() > 0 && formation.title != ''"
       after: 2 days
+      mail: received
+    - id: checked
+      label: Checked
+      in: draft
+      when: "candidature.piece_list.len() == 2 && candidature.pieces.visa.required"
+      after: 3 days
       mail: received"#,
         );
         let text = format!(
@@ -563,6 +634,7 @@ mod tests {
             "candidature.data.note == 'late' && profile.identity.nationality != 'FR'",
             "candidature.missing_pieces.len() > 0 && formation.title != ''",
             "candidature.missing_pieces.is_empty()",
+            "candidature.piece_list.len() == 2 && candidature.pieces.visa.required",
         ];
         for note in ["late", "early"] {
             let dossier = dossier(&definition, note);
@@ -611,6 +683,13 @@ mod tests {
             .pieces;
         assert_eq!(pieces.len(), 2);
         assert_eq!(part["candidature"]["missing_pieces"], json!(pieces));
+        // The ids of the pieces it lacks, not each piece's value.
+        assert_eq!(part["candidature"].get("pieces"), None);
+        assert_eq!(part["candidature"].get("piece_list"), None);
+        // A condition on a piece's value gets them all.
+        let (part, _) = part_for(conditions[3]);
+        assert_eq!(part["candidature"]["piece_list"][1]["id"], "visa");
+        assert_eq!(part["candidature"]["pieces"]["visa"]["required"], true);
     }
 
     /// A mail needs what its templates read: the part of the context made

@@ -134,14 +134,14 @@ fn letters_of(
 }
 
 #[derive(Serialize)]
-struct Summary {
+struct Summary<'a> {
     formation: String,
-    state: serde_json::Value,
+    state: &'a str,
 }
 
 #[derive(Serialize)]
-struct CandidaturePage {
-    candidature: Summary,
+struct CandidaturePage<'a> {
+    candidature: Summary<'a>,
     /// The candidature as one PDF.
     pdf: String,
     /// The letters issued to it (a decision's).
@@ -196,20 +196,16 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     let candidature = own.candidature(id)?;
     let now = visit.state.clock.now();
     let role = definition.candidate_role();
-    let context = guichet_engine::acting_context(definition, dossier, candidature, role, now)
+    let view = guichet_engine::acting_view(definition, dossier, candidature, role, now)
         .map_err(PageError::internal)?;
-    let actions = candidate_actions_in(own, candidature, &context)?;
+    let actions = candidate_actions_in(own, candidature, &view.context)?;
     let code = lang.code();
     let base = format!("/candidatures/{id}/pieces");
-    let views = context["candidature"]["piece_list"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let pieces: Vec<PieceLine> = views
+    let pieces: Vec<PieceLine> = view
+        .pieces
         .iter()
-        .filter_map(|view| {
-            let piece_id = view["id"].as_str()?;
-            let piece = definition.piece(piece_id)?;
+        .map(|view| {
+            let (piece_id, piece) = (view.id, view.piece);
             let upload = actions.upload(piece_id).map(|a| Upload {
                 url: lang.href(&format!("{base}/{piece_id}")),
                 label: a.label.get(code).to_owned(),
@@ -221,16 +217,17 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                 .piece(piece_id)
                 .iter()
                 .filter(|a| a.allowed && !a.attaches_file);
-            Some(PieceLine {
+            let state = view.state;
+            PieceLine {
                 id: piece_id,
-                label: view["label"].as_str().unwrap_or_default(),
+                label: piece.label.get(code),
                 help: piece.help.as_ref().map(|h| h.get(code)),
-                required: view["required"].as_bool().unwrap_or(false),
-                status: view["status_label"].as_str().unwrap_or_default(),
-                comment: view["comment"].as_str(),
-                file: view["file_name"].as_str().map(|name| {
+                required: view.required,
+                status: view.status_def.map_or("", |s| s.label.get(code)),
+                comment: state.and_then(|s| s.comment.as_deref()),
+                file: state.and_then(|s| s.file.as_ref()).map(|file| {
                     let href = lang.href(&format!("{base}/{piece_id}/fichier-envoye"));
-                    (name, href)
+                    (file.name.as_str(), href)
                 }),
                 upload,
                 actions: others
@@ -245,14 +242,14 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                     .map(|_| {
                         let href =
                             lang.href(&format!("/candidatures/{id}/formulaire-complementaire"));
-                        (href, view["provided"].as_bool().unwrap_or(false))
+                        (href, view.provided)
                     }),
                 external: definition
                     .form_of(&candidature.formation)
                     .filter(|f| f.piece.as_deref() == Some(piece_id))
                     .and_then(|f| f.url.as_deref())
                     .map(|url| url.replace("{dossier}", &dossier.id)),
-            })
+            }
         })
         .collect();
     let transitions = actions
@@ -279,7 +276,9 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
         letters: dossier_pdf::letter_links(candidature, &format!("/candidatures/{id}"), lang),
         candidature: Summary {
             formation,
-            state: context["candidature"]["state_label"].clone(),
+            state: definition
+                .state(&candidature.state)
+                .map_or(candidature.state.as_str(), |s| s.label.get(code)),
         },
         pieces_html: pieces_html(&pieces, &words, csrf),
         transitions,
