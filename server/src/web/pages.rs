@@ -3,6 +3,7 @@
 //! Each page gives its values as a typed struct; the values every page uses
 //! (language, words, institution, asset versions) are added here.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -176,6 +177,46 @@ impl Object for Words {
     }
 }
 
+/// `source` with each `{{ t.key }}` naming one of `words` (an object of
+/// texts by key) replaced by its text, escaped as the template's own
+/// escaping would, and its braces as character references: the text is
+/// never read as template syntax. Other uses of `t` (a filter applied, a
+/// word passed to a function) are left to the render.
+fn with_words(source: &str, words: &serde_json::Value) -> String {
+    let mut written = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(at) = rest.find("{{") {
+        written.push_str(&rest[..at]);
+        let from = &rest[at..];
+        let word = word_reference(from)
+            .and_then(|(key, length)| Some((words.get(key)?.as_str()?, length)));
+        match word {
+            Some((text, length)) => {
+                let escaped = minijinja::HtmlEscape(text).to_string();
+                written.push_str(&escaped.replace('{', "&#123;").replace('}', "&#125;"));
+                rest = &from[length..];
+            }
+            None => {
+                written.push_str("{{");
+                rest = &from[2..];
+            }
+        }
+    }
+    written.push_str(rest);
+    written
+}
+
+/// The key of the `{{ t.key }}` `text` starts with, and that reference's
+/// length.
+fn word_reference(text: &str) -> Option<(&str, usize)> {
+    let inside = text.strip_prefix("{{")?.trim_start_matches(' ');
+    let named = inside.strip_prefix("t.")?;
+    let length = named.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+    let key = &named[..length];
+    let after = named[length..].trim_start_matches(' ').strip_prefix("}}")?;
+    (!key.is_empty()).then_some((key, text.len() - after.len()))
+}
+
 /// `href(path)` in templates: a link that keeps the page's language.
 ///
 /// Given with each page's values, holding the page's language and prefix: a
@@ -324,9 +365,21 @@ impl Pages {
         templates.add_function("heading", heading);
         templates.add_function("history_lines", history_lines);
         templates.add_function("issued_letters", issued_letters);
-        for (name, source) in TEMPLATES {
-            templates.add_template(name, source)?;
+        // Each template once per language, its `{{ t.key }}` written in: a
+        // page's words are the same at every render in its language.
+        for lang in &site.languages {
+            let words = site.words_in(lang);
+            for (name, source) in TEMPLATES {
+                let source = with_words(source, &words);
+                templates.add_template_owned(format!("{lang}/{name}"), source)?;
+            }
         }
+        // A template names the others it extends or imports as embedded:
+        // they are its own language's.
+        templates.set_path_join_callback(|name, parent| match parent.split_once('/') {
+            Some((lang, _)) => Cow::Owned(format!("{lang}/{name}")),
+            None => Cow::Borrowed(name),
+        });
         let words = site
             .languages
             .iter()
@@ -411,7 +464,7 @@ impl Pages {
         let mut html = Vec::with_capacity(room + room / 8);
         let rendered = self
             .templates
-            .get_template(name)
+            .get_template(&format!("{}/{name}", lang.code()))
             .and_then(|t| t.render_captured_to(values, &mut html));
         match rendered {
             Ok(_) => {
@@ -498,6 +551,28 @@ mod tests {
             minijinja::context! { t => Value::from_object(words) },
         );
         assert_eq!(shown.unwrap(), "x & y|z|2|False|a,b");
+    }
+
+    /// A word is written into a template where it is shown as it is,
+    /// escaped as the template would escape it, its braces never read as
+    /// template syntax; a word filtered, missing or trimmed is left to the
+    /// render.
+    #[test]
+    fn words_are_written_into_the_templates() {
+        let words = serde_json::json!({"a": "l'été <b> & \"c\"", "b": "{{ x }}"});
+        let source = "{{ t.a }}|{{t.b}}|{{ t.a|upper }}|{{ t.c }}|{{ other }}|{{- t.a }}";
+        assert_eq!(
+            super::with_words(source, &words),
+            "l&#x27;été &lt;b&gt; &amp; &quot;c&quot;|&#123;&#123; x &#125;&#125;|{{ t.a|upper }}|{{ t.c }}|{{ other }}|{{- t.a }}"
+        );
+        // As the template's own escaping writes it.
+        let mut templates = minijinja::Environment::new();
+        templates.add_template("word.html", "{{ t.a }}").unwrap();
+        let rendered = templates
+            .get_template("word.html")
+            .unwrap()
+            .render(minijinja::context! { t => Value::from_object(super::Words::of(&words)) });
+        assert_eq!(rendered.unwrap(), super::with_words("{{ t.a }}", &words));
     }
 
     /// A history's lines escaped as the templates would, who acted shown
