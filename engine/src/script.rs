@@ -670,6 +670,36 @@ mod tests {
         assert_eq!(scripts.memo.results.len(), 2);
     }
 
+    /// A value read over the key's limit is evaluated and not kept, and the
+    /// memo keeps to its bytes however many values come: the oldest go.
+    #[test]
+    fn the_memo_keeps_no_large_value_and_stays_within_its_bytes() {
+        let mut roots = BTreeMap::new();
+        roots.insert("note".to_owned(), Shape::Leaf);
+        let shape = Shape::Object(roots);
+        let mut scripts = Scripts::default();
+        let guard = "note.len() > 3";
+        scripts.compile(guard, &shape).unwrap();
+        let large = json!({ "note": "x".repeat(MEMO_KEY_MOST + 1) });
+        assert!(scripts.eval_bool(guard, &large).unwrap());
+        assert_eq!(scripts.memo.results.len(), 0);
+        // Three times the memo's bytes in distinct notes, each just under
+        // the key's limit.
+        let each = MEMO_KEY_MOST - 100;
+        let count = 3 * MEMO_BYTES as usize / each;
+        for n in 0..count {
+            let note = json!({ "note": format!("{n:0each$}") });
+            assert!(scripts.eval_bool(guard, &note).unwrap());
+            assert!(scripts.memo.results.weight() <= MEMO_BYTES);
+        }
+        assert!(scripts.memo.results.len() < count / 2);
+        assert!(scripts.memo.results.weight() > MEMO_BYTES / 2);
+        // What is kept still gives the same results.
+        let short = json!({ "note": "ab" });
+        assert!(!scripts.eval_bool(guard, &short).unwrap());
+        assert!(!scripts.eval_bool(guard, &short).unwrap());
+    }
+
     /// The sandbox has no clock of its own: an expression's result depends
     /// on the values it reads alone, which keeping results relies on.
     #[test]
