@@ -671,7 +671,7 @@ mod tests {
     }
 
     /// A value read over the key's limit is evaluated and not kept, and the
-    /// memo keeps to its bytes however many values come: the oldest go.
+    /// memo keeps to its bytes however many values come, evicting entries.
     #[test]
     fn the_memo_keeps_no_large_value_and_stays_within_its_bytes() {
         let mut roots = BTreeMap::new();
