@@ -21,19 +21,34 @@ struct Chromedriver {
 }
 
 impl Chromedriver {
+    /// Chromedriver on a port of its choosing. It was once seen to exit at
+    /// start (status 1, before saying its port) in a CI run where every
+    /// other start succeeded: it is started again then, up to three times.
     fn start() -> Self {
-        let mut process = Command::new("chromedriver")
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian package chromium-driver, installed by scripts/test.sh)");
-        let port = announced_port(
-            &mut process,
-            Log::Discarded,
-            "started successfully on port ",
-        );
-        Self { process, port }
+        let mut attempt = 1;
+        loop {
+            let mut process = Command::new("chromedriver")
+                .arg("--port=0")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect(
+                    "chromedriver (Debian package chromium-driver, installed by scripts/test.sh)",
+                );
+            let announced = try_announced_port(
+                &mut process,
+                Log::Discarded,
+                "started successfully on port ",
+            );
+            match announced {
+                Ok(port) => return Self { process, port },
+                Err(why) if attempt < 3 => {
+                    eprintln!("chromedriver did not start ({why}): starting it again");
+                    attempt += 1;
+                }
+                Err(why) => panic!("chromedriver did not start, three times: {why}"),
+            }
+        }
     }
 }
 

@@ -157,6 +157,17 @@ impl From<std::fs::File> for Log {
 /// output goes on into `log` as it comes. Panics if it stops, or says
 /// nothing of it within a minute.
 pub fn announced_port(process: &mut Child, log: Log, before_port: &'static str) -> u16 {
+    try_announced_port(process, log, before_port)
+        .unwrap_or_else(|why| panic!("stopped or hung before listening: {why}"))
+}
+
+/// [`announced_port`], or why there is none: the process, killed if it
+/// still runs, and how it ended.
+pub fn try_announced_port(
+    process: &mut Child,
+    log: Log,
+    before_port: &'static str,
+) -> Result<u16, String> {
     let output = process.stdout.take().expect("a piped standard output");
     let (port, announced) = mpsc::channel();
     std::thread::spawn(move || {
@@ -178,10 +189,10 @@ pub fn announced_port(process: &mut Child, log: Log, before_port: &'static str) 
         }
     });
     match announced.recv_timeout(Duration::from_secs(60)) {
-        Ok(port) => port,
+        Ok(port) => Ok(port),
         Err(_) => {
             let _ = process.kill();
-            panic!("stopped or hung before listening: {:?}", process.wait());
+            Err(format!("{:?}", process.wait()))
         }
     }
 }
