@@ -177,6 +177,12 @@ impl Definition {
         self.file.workflow.states.iter().find(|s| s.id == id)
     }
 
+    /// What pages call candidature status `id` in `language`: its label,
+    /// or the id itself for a status the definition lacks.
+    pub fn state_label<'a>(&'a self, id: &'a str, language: &str) -> &'a str {
+        self.state(id).map_or(id, |s| s.label.get(language))
+    }
+
     /// The status candidatures start in.
     pub fn initial_state(&self) -> &str {
         self.file

@@ -196,12 +196,12 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     let candidature = own.candidature(id)?;
     let now = visit.state.clock.now();
     let role = definition.candidate_role();
-    let view = guichet_engine::acting_view(definition, dossier, candidature, role, now)
+    let acting = guichet_engine::acting_view(definition, dossier, candidature, role, now)
         .map_err(PageError::internal)?;
-    let actions = candidate_actions_in(own, candidature, &view.context)?;
+    let actions = candidate_actions_in(own, candidature, &acting.context)?;
     let code = lang.code();
     let base = format!("/candidatures/{id}/pieces");
-    let pieces: Vec<PieceLine> = view
+    let pieces: Vec<PieceLine> = acting
         .pieces
         .iter()
         .map(|view| {
@@ -276,9 +276,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
         letters: dossier_pdf::letter_links(candidature, &format!("/candidatures/{id}"), lang),
         candidature: Summary {
             formation,
-            state: definition
-                .state(&candidature.state)
-                .map_or(candidature.state.as_str(), |s| s.label.get(code)),
+            state: definition.state_label(&candidature.state, code),
         },
         pieces_html: pieces_html(&pieces, &words, csrf),
         transitions,

@@ -77,9 +77,7 @@ fn candidatures<'a>(
             formation: definition
                 .formation(&c.formation)
                 .map_or(c.formation.as_str(), |f| f.title.get(lang.code())),
-            state: definition
-                .state(&c.state)
-                .map_or(c.state.as_str(), |s| s.label.get(lang.code())),
+            state: definition.state_label(&c.state, lang.code()),
             next: next_step(definition, dossier, c, (lang, now)),
         })
         .collect()

@@ -67,9 +67,7 @@ pub fn printed(state: &AppState, source: &Source<'_>, sections: Vec<SectionText>
         "{} {}",
         dossier.candidate.first_name, dossier.candidate.last_name
     );
-    let state_label = definition
-        .state(&candidature.state)
-        .map_or(candidature.state.clone(), |s| s.label.get(code).to_owned());
+    let state_label = definition.state_label(&candidature.state, code).to_owned();
     let mut cover = vec![
         (
             t("pdf_candidate"),

@@ -364,9 +364,7 @@ fn render_page(
             .map_or(candidature.formation.clone(), |f| {
                 f.title.get(code).to_owned()
             }),
-        state: definition
-            .state(&candidature.state)
-            .map_or(candidature.state.clone(), |s| s.label.get(code).to_owned()),
+        state: definition.state_label(&candidature.state, code).to_owned(),
         sent: candidature.sent.as_ref().map(|s| definition.day_of(s.at)),
         data,
         sections,

@@ -549,9 +549,7 @@ pub fn row_view(definition: &Definition, row: &Row, lang: Lang) -> RowView {
     let formation = definition
         .formation(&row.formation)
         .map_or(row.formation.clone(), |f| f.title.get(code).to_owned());
-    let state = definition
-        .state(&row.state)
-        .map_or(row.state.clone(), |s| s.label.get(code).to_owned());
+    let state = definition.state_label(&row.state, code).to_owned();
     let sent = row
         .sent_at
         .map(|at| definition.day_of(at))
