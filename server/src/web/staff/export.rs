@@ -18,7 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::site::Lang;
-use super::list::{read_again, row_view, select_in_order, Place, View};
+use super::list::{read_again, row_view, select_in_order, Place, Places, View};
 use super::member::Staff;
 use crate::staff_store::Rights;
 use crate::web::reading::answer_text;
@@ -121,7 +121,7 @@ fn cells(
 async fn places(
     staff: &Staff,
     pairs: &[(String, String)],
-) -> Result<(Vec<Place>, OwnedSemaphorePermit), PageError> {
+) -> Result<(Places, OwnedSemaphorePermit), PageError> {
     let state = Arc::clone(&staff.visit.state);
     let turn = state.export_turn().await.map_err(PageError::internal)?;
     let view = View::from_pairs(&state.engine.definition(), pairs);
@@ -135,16 +135,16 @@ async fn places(
 fn records<'r>(
     state: &'r AppState,
     rights: &'r Rights,
-    places: &'r [Place],
+    places: impl Iterator<Item = Result<Place, PageError>> + 'r,
     lang: Lang,
 ) -> impl Iterator<Item = Result<Vec<String>, PageError>> + 'r {
-    places
-        .iter()
-        .filter_map(move |place| match read_again(state, rights, place) {
+    places.filter_map(
+        move |place| match place.and_then(|p| read_again(state, rights, &p)) {
             Ok(Some(row)) => Some(cells(state, rights, &row, lang)),
             Ok(None) => None,
             Err(error) => Some(Err(error)),
-        })
+        },
+    )
 }
 
 pub(super) fn attachment(response: &mut Response, content_type: &'static str, name: &str) {
@@ -260,7 +260,9 @@ pub async fn csv(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> Pa
         if !reader.hand(first) {
             return;
         }
-        for chunk in places.chunks(CHUNK) {
+        let mut places = places.peekable();
+        while places.peek().is_some() {
+            let chunk = places.by_ref().take(CHUNK);
             let bytes = write(&mut records(&state, &rights, chunk, lang));
             let failed = bytes.is_err();
             // A client gone, or a failure (sent as the stream's error): stop.
@@ -299,7 +301,7 @@ pub async fn xlsx(staff: Staff, Query(pairs): Query<Vec<(String, String)>>) -> P
                 .write_string_with_format(0, column, heading, &bold)
                 .map_err(failed)?;
         }
-        for (index, record) in records(&state, &rights, &places, lang).enumerate() {
+        for (index, record) in records(&state, &rights, places, lang).enumerate() {
             let line = u32::try_from(index + 1).map_err(PageError::internal)?;
             for (column, cell) in record?.iter().enumerate() {
                 let column = u16::try_from(column).map_err(PageError::internal)?;

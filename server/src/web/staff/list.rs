@@ -13,13 +13,14 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use guichet_engine::model::FieldType;
 use guichet_engine::{list_columns, Definition, Row, RowParts, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::super::catalogue::fold;
 use super::super::error::{blocking, PageError, PageResult};
 use super::super::site::Lang;
 use super::member::Staff;
+use super::runs::{RunSorter, Sorted};
 use crate::staff_store::Rights;
 use crate::web::reading::{cell_text, column_text};
 use crate::web::state::AppState;
@@ -170,18 +171,56 @@ pub fn select(
 /// Where each row `view` selects for a member with `rights` stands, in the
 /// view's order: an export reads each row again as it writes it
 /// ([`read_again`]), where a hundred thousand whole rows held at once took
-/// hundreds of megabytes.
+/// hundreds of megabytes. The places are sorted in runs of
+/// [`EXPORT_RUN`] (see [`RunSorter`]): however many rows a view selects,
+/// a run's worth of places is held at a time.
 pub fn select_in_order(
     state: &AppState,
     rights: &Rights,
     view: &View,
-) -> Result<Vec<Place>, PageError> {
-    select_kept(state, rights, view, None).map(|selection| selection.rows)
+) -> Result<Places, PageError> {
+    let definition = state.engine.definition();
+    let order = Order {
+        definition: &definition,
+        sort: &view.sort,
+    };
+    let mut sorter = order.place_runs(EXPORT_RUN);
+    let mut unwritten = None;
+    each_selected(state, rights, view, &mut |row| {
+        if unwritten.is_none() {
+            unwritten = sorter.push(order.ranked(row)).err();
+        }
+    })?;
+    if let Some(error) = unwritten {
+        return Err(PageError::internal(error));
+    }
+    let sorted = sorter.finish().map_err(PageError::internal)?;
+    Ok(Places(sorted))
+}
+
+/// How many places an export sorts in memory at a time (about 1.5 MB of
+/// them at OSU's sizes); the others wait in temporary files.
+const EXPORT_RUN: usize = 8192;
+
+/// How two ranked places compare, in a view's order.
+type PlaceOrder = Box<dyn Fn(&Ranked<Place>, &Ranked<Place>) -> Ordering + Send>;
+
+/// The places of [`select_in_order`], in the view's order, read as they
+/// are needed.
+pub struct Places(Sorted<Ranked<Place>, PlaceOrder>);
+
+impl Iterator for Places {
+    type Item = Result<Place, PageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.0.next()?;
+        Some(next.map(|ranked| ranked.kept).map_err(PageError::internal))
+    }
 }
 
 /// Where a row stands in the index: its formation, state, dossier and
 /// candidature, in one allocation (a selection may hold 100,000 of them).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Place {
     /// The four ids, each followed by a NUL (ids never hold one).
     ids: Box<str>,
@@ -238,6 +277,32 @@ fn select_kept<K: Kept>(
     first: Option<usize>,
 ) -> Result<Selection<K>, PageError> {
     let definition = state.engine.definition();
+    let mut kept = FirstRows::new(
+        Order {
+            definition: &definition,
+            sort: &view.sort,
+        },
+        first,
+    );
+    let counts = each_selected(state, rights, view, &mut |row| kept.push(row))?;
+    let (rows, total) = kept.finish();
+    Ok(Selection {
+        rows,
+        total,
+        counts,
+    })
+}
+
+/// Gives `each` the rows `view` selects for a member with `rights`, in
+/// the index's order; returns the counts per visible state of the
+/// formations it covers.
+fn each_selected(
+    state: &AppState,
+    rights: &Rights,
+    view: &View,
+    each: &mut dyn FnMut(Row),
+) -> Result<Vec<(String, usize)>, PageError> {
+    let definition = state.engine.definition();
     let store = state.engine.store();
     let formations: Vec<&str> = rights
         .formations(&definition)
@@ -265,13 +330,6 @@ fn select_kept<K: Kept>(
     let mut held: Vec<&str> = text.split_whitespace().collect();
     held.extend(view.columns.iter().map(|(_, wanted)| wanted.as_str()));
     held.extend(view.piece_status.as_deref());
-    let mut kept = FirstRows::new(
-        Order {
-            definition: &definition,
-            sort: &view.sort,
-        },
-        first,
-    );
     // Neither the list nor an export shows each piece's status: only a
     // filter on one reads them.
     let parts = match view.piece_status {
@@ -280,22 +338,17 @@ fn select_kept<K: Kept>(
     };
     for formation in &formations {
         for state_id in &wanted_states {
-            let mut each = |row: Row| {
+            let mut passing = |row: Row| {
                 if passes(&row, view, &text) {
-                    kept.push(row);
+                    each(row);
                 }
             };
             store
-                .each_row_containing(formation, Some(state_id), &held, parts, &mut each)
+                .each_row_containing(formation, Some(state_id), &held, parts, &mut passing)
                 .map_err(PageError::internal)?;
         }
     }
-    let (rows, total) = kept.finish();
-    Ok(Selection {
-        rows,
-        total,
-        counts,
-    })
+    Ok(counts)
 }
 
 /// The row a place of [`select_in_order`] stands for, read again (its
@@ -356,7 +409,9 @@ fn passes(row: &Row, view: &View, text: &str) -> bool {
 }
 
 /// What a view's order compares of a row, taken once per row: the sorted
-/// column's value, then the folded name.
+/// column's value, then the folded name. Written as it is when an export
+/// sorts more places than it holds (see [`select_in_order`]).
+#[derive(Serialize, Deserialize)]
 struct Ranked<K> {
     value: Rank,
     name: Box<str>,
@@ -364,6 +419,7 @@ struct Ranked<K> {
 }
 
 /// The sorted column's value of a row.
+#[derive(Serialize, Deserialize)]
 enum Rank {
     /// Sorted by name alone.
     Nothing,
@@ -430,8 +486,8 @@ impl<'a, K: Kept> FirstRows<'a, K> {
             self.kept.truncate(first);
         }
         // Collected into a vector of their own size: `collect` would reuse
-        // the ranked rows' allocation, four times theirs, and an export
-        // keeps the rows to its last one (6.8 MB more at 100,000).
+        // the ranked rows' allocation, four times theirs, and an archive
+        // keeps the rows to its last one.
         let mut rows = Vec::with_capacity(self.kept.len());
         rows.extend(self.kept.into_iter().map(|ranked| ranked.kept));
         (rows, self.total)
@@ -475,27 +531,40 @@ impl Order<'_> {
     }
 
     fn sort<K: Kept>(&self, rows: &mut [Ranked<K>]) {
-        let (_, descending) = self.sort;
+        let (_, descending) = *self.sort;
         // No two rows tie (their dossier and candidature differ), so an
         // unstable sort orders them as a stable one would, without the
         // stable one's buffer: half to all of the rows again (6.4 MB for an
         // export of 100,000), taken when the selection holds the most.
-        rows.sort_unstable_by(|a, b| {
-            let order = a
-                .value
-                .compare(&b.value)
-                .then_with(|| a.name.cmp(&b.name))
-                .then_with(|| {
-                    a.kept
-                        .dossier_and_candidature()
-                        .cmp(&b.kept.dossier_and_candidature())
-                });
-            if *descending {
-                order.reverse()
-            } else {
-                order
-            }
+        rows.sort_unstable_by(|a, b| compare_ranked(a, b, descending));
+    }
+
+    /// A sorter of places in this order, holding `run_length` at a time.
+    fn place_runs(&self, run_length: usize) -> RunSorter<Ranked<Place>, PlaceOrder> {
+        let (_, descending) = *self.sort;
+        RunSorter::new(
+            run_length,
+            Box::new(move |a, b| compare_ranked(a, b, descending)),
+        )
+    }
+}
+
+/// How two ranked rows compare: their sorted column's values, then their
+/// names, then their ids (so that no two tie), ascending or `descending`.
+fn compare_ranked<K: Kept>(a: &Ranked<K>, b: &Ranked<K>, descending: bool) -> Ordering {
+    let order = a
+        .value
+        .compare(&b.value)
+        .then_with(|| a.name.cmp(&b.name))
+        .then_with(|| {
+            a.kept
+                .dossier_and_candidature()
+                .cmp(&b.kept.dossier_and_candidature())
         });
+    if descending {
+        order.reverse()
+    } else {
+        order
     }
 }
 
@@ -920,12 +989,8 @@ mod tests {
                 _ => true,
             });
             assert!(in_order, "{sort:?}");
-            // Places come in the same order, and name the same rows.
-            let mut places = FirstRows::<Place>::new(order(), None);
-            (0..237).map(row).for_each(|r| places.push(r));
-            let (places, _) = places.finish();
-            // An export holds its places to its last row: no room to spare.
-            assert_eq!(places.capacity(), places.len(), "{sort:?}, room");
+            // An archive holds its rows to its last one: no room to spare.
+            assert_eq!(sorted.capacity(), sorted.len(), "{sort:?}, room");
             let ids = |rows: &[Row]| -> Vec<[String; 4]> {
                 rows.iter()
                     .map(|r| {
@@ -933,9 +998,16 @@ mod tests {
                     })
                     .collect()
             };
-            let places: Vec<[String; 4]> =
-                places.iter().map(|p| p.ids().map(str::to_owned)).collect();
-            assert_eq!(places, ids(&sorted), "{sort:?}, places");
+            // An export's places, sorted in runs of ten (23 of them written
+            // and read back), name the same rows in the same order.
+            let mut runs = order().place_runs(10);
+            for r in (0..237).map(row) {
+                runs.push(order().ranked(r)).expect("pushed");
+            }
+            let merged: Vec<[String; 4]> = Places(runs.finish().expect("sorted"))
+                .map(|place| place.expect("read back").ids().map(str::to_owned))
+                .collect();
+            assert_eq!(merged, ids(&sorted), "{sort:?}, places sorted in runs");
             for first in [1, 50, 100, 236, 237, 500, usize::MAX] {
                 let mut kept = FirstRows::<Row>::new(order(), Some(first));
                 (0..237).map(row).for_each(|r| kept.push(r));
@@ -1077,7 +1149,7 @@ workflow:
             let view = View::from_pairs(&state.engine.definition(), &pairs);
             let selection = select(&state, &member, &view, Some(50)).expect("selected");
             let places = select_in_order(&state, &member, &view).expect("selected");
-            assert_eq!(places.len(), selection.total, "{status}");
+            assert_eq!(places.count(), selection.total, "{status}");
             selection.total
         };
         assert_eq!(selected("pending"), 2);

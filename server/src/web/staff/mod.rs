@@ -16,6 +16,7 @@ mod export;
 mod formations;
 mod list;
 mod member;
+mod runs;
 mod signin;
 mod team;
 mod versions;
