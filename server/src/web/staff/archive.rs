@@ -38,13 +38,17 @@ pub async fn start(
     }
     let view = View::from_pairs(&state.engine.definition(), &pairs);
     let rights = staff.member.rights.clone();
-    let rows = {
+    // One row more than an archive holds is enough to refuse it, with the
+    // view's count: a view of every candidature is not held whole for it.
+    let most = state.archives.max;
+    let selection = {
         let (state, rights) = (Arc::clone(&state), rights.clone());
-        blocking(move || select(&state, &rights, &view, None).map(|s| s.rows)).await??
+        blocking(move || select(&state, &rights, &view, Some(most.saturating_add(1)))).await??
     };
-    if rows.len() > state.archives.max {
+    let rows = selection.rows;
+    if selection.total > most {
         let page = ArchivePage {
-            too_many: Some(rows.len()),
+            too_many: Some(selection.total),
             max: state.archives.max,
             ..ArchivePage::default()
         };
