@@ -503,6 +503,68 @@ fn request(
     browser.post(&server.url(path), &fields).status
 }
 
+/// The formations' dashboard counts a formation's candidatures by state
+/// and by decision, and shows its waiting list's head in rank order, with
+/// a word that more wait: fifty-two ranked, one favourable, one received.
+#[test]
+fn the_formations_dashboard_counts_a_formation_and_shows_its_waiting_list_s_head() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    {
+        let engine = osu_engine(&data);
+        let now = "2027-03-20T10:00:00Z".parse().unwrap();
+        // Ranked from the last seeded to the first: the index's order is
+        // not the seeding's.
+        for n in 1..=52 {
+            let owner = format!("rang{n}");
+            let mut ranked = Seeded::new(&engine, (&owner, &format!("Rang{n}"), None), now);
+            ranked.send("m1-set", &OSU_PIECES);
+            ranked.transition("gestionnaire", "declarer_complet", Value::Null);
+            let decision = json!({"avis": "liste_complementaire", "rang": 53 - n});
+            ranked.transition("commission", "saisir_avis", decision);
+            ranked.transition("gestionnaire", "publier_avis", Value::Null);
+        }
+        let mut admitted = Seeded::new(&engine, ("admise", "Admise", None), now);
+        admitted.send("m1-set", &OSU_PIECES);
+        admitted.transition("gestionnaire", "declarer_complet", Value::Null);
+        admitted.transition("commission", "saisir_avis", json!({"avis": "favorable"}));
+        let mut received = Seeded::new(&engine, ("recue", "Reçue", None), now);
+        received.send("m1-set", &OSU_PIECES);
+    }
+    let link = set_office(&data);
+    let server = start(&data);
+    let mut staff = signed_in_staff(&server, &link);
+    let page = staff.get(&server.url("/staff/formations"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let board = &page.body[page.body.find(r#"id="board-m1-set""#).unwrap()..];
+    let board = &board[..board.find("</section>").unwrap()];
+    for counted in [
+        "54 candidature(s)",
+        "Réceptionné <strong>1</strong>",
+        "Avis en cours <strong>1</strong>",
+        "Avis rendu <strong>52</strong>",
+        "Complet <strong>0</strong>",
+        "Favorable <strong>1</strong>",
+        "Liste complémentaire <strong>52</strong>",
+        "Défavorable <strong>0</strong>",
+    ] {
+        assert!(board.contains(counted), "{counted}: {board}");
+    }
+    // Fifty shown, best rank first (seeded last), and a word that more wait.
+    let waiting = &board[board.find(r#"<ol class="waiting">"#).expect(board)..];
+    let waiting = &waiting[..waiting.find("</ol>").unwrap()];
+    assert_eq!(waiting.matches("<li>").count(), 50, "{waiting}");
+    let first = waiting.find("Rang52</a> (rang 1)").expect(waiting);
+    let second = waiting.find("Rang51</a> (rang 2)").expect(waiting);
+    assert!(first < second, "{waiting}");
+    assert!(waiting.contains("Rang3</a> (rang 50)"), "{waiting}");
+    assert!(!waiting.contains("Rang2<"), "{waiting}");
+    assert!(
+        board.contains("Les 50 premiers par rang ; la liste en compte davantage."),
+        "{board}"
+    );
+}
+
 #[test]
 fn nobody_acts_outside_their_scope_or_roles_and_candidates_reach_no_staff_page() {
     let folder = tempfile::tempdir().unwrap();

@@ -568,6 +568,28 @@ fn serve_and_list(data: &Path) {
         begun.elapsed().as_secs_f64(),
         peak_memory(&server.0)
     );
+    // The formations' dashboard: each formation's counts by state and by
+    // decision, and its waiting list.
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let begun = Instant::now();
+        let mut response = agent
+            .get(&format!("{base}/staff/formations"))
+            .header("cookie", &session)
+            .call()
+            .expect("the formations' dashboard");
+        let body = response.body_mut().read_to_string().expect("body");
+        samples.push(begun.elapsed());
+        assert!(body.contains(r#"class="waiting""#), "{body}");
+    }
+    report(
+        "the formations' dashboard (/staff/formations), over HTTP",
+        samples,
+    );
+    println!(
+        "server peak memory since start, the dashboard read: {}",
+        peak_memory(&server.0)
+    );
     // The store is free for the engine's part once the server has stopped.
     drop(server);
 }

@@ -2,11 +2,12 @@
 //! places, how many candidatures stand in each state and under each decision,
 //! and the waiting list in rank order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
 use guichet_engine::model::FieldType;
-use guichet_engine::{list_columns, Store};
+use guichet_engine::{list_columns, Row, RowParts, Store};
 use serde::Serialize;
 
 use super::super::error::{blocking, PageError, PageResult};
@@ -35,12 +36,22 @@ struct FormationView {
     total: usize,
     states: Vec<Count>,
     decisions: Vec<(String, Vec<Count>)>,
+    /// The first [`WAITING_SHOWN`] of each waiting list.
     waiting: Vec<Waiting>,
+    /// A waiting list holds more than those shown.
+    waiting_more: bool,
 }
+
+/// How many candidatures of a waiting list the dashboard shows, best rank
+/// first: who comes next. Each is read from its dossier, and a formation's
+/// list may hold thousands (the whole of them took the server past 400 MB
+/// at 100,000 candidatures, docs/performance.md, twenty-seventh round).
+const WAITING_SHOWN: usize = 50;
 
 #[derive(Serialize)]
 struct DashboardPage {
     formations: Vec<FormationView>,
+    waiting_shown: usize,
 }
 
 /// `GET /staff/formations`
@@ -59,39 +70,61 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                 continue;
             };
             let link = |query: String| lang.href(&format!("/staff?formation={formation}&{query}"));
+            // Counted from the index's counts; the decisions from the rows
+            // read one at a time: a formation's rows are never held.
             let mut counts = Vec::new();
-            let mut rows = Vec::new();
+            let mut total = 0;
             for state_id in &states {
-                let found = store
-                    .rows_of(formation, Some(state_id))
+                let count = store
+                    .count_of(formation, state_id)
                     .map_err(PageError::internal)?;
+                total += count;
                 counts.push(Count {
-                    label: definition
-                        .state(state_id)
-                        .map_or((*state_id).to_owned(), |s| s.label.get(code).to_owned()),
-                    count: found.len(),
+                    label: definition.state_label(state_id, code).to_owned(),
+                    count,
                     href: link(format!("state={state_id}")),
                 });
-                rows.extend(found);
+            }
+            let choices: Vec<_> = list_columns(&definition)
+                .into_iter()
+                .filter(|field| field.kind == FieldType::Choice)
+                .collect();
+            // Per choice column, how many rows hold each option.
+            let mut tallies: Vec<HashMap<String, usize>> = vec![HashMap::new(); choices.len()];
+            if !choices.is_empty() {
+                let mut tally = |row: Row| {
+                    for (field, tally) in choices.iter().zip(&mut tallies) {
+                        if let Some(option) = row.columns.get(&field.id).and_then(|v| v.as_str()) {
+                            match tally.get_mut(option) {
+                                Some(count) => *count += 1,
+                                None => {
+                                    tally.insert(option.to_owned(), 1);
+                                }
+                            }
+                        }
+                    }
+                };
+                for state_id in &states {
+                    store
+                        .each_row_containing(
+                            formation,
+                            Some(state_id),
+                            &[],
+                            RowParts::WithoutPieces,
+                            &mut tally,
+                        )
+                        .map_err(PageError::internal)?;
+                }
             }
             let mut decisions = Vec::new();
-            for field in list_columns(&definition) {
-                if field.kind != FieldType::Choice {
-                    continue;
-                }
+            for (field, tally) in choices.into_iter().zip(&tallies) {
                 let options =
                     guichet_engine::options(&definition, field, &serde_json::Value::Null, code);
                 let counted = options
                     .unwrap_or_default()
                     .iter()
                     .map(|option| Count {
-                        count: rows
-                            .iter()
-                            .filter(|r| {
-                                r.columns.get(&field.id).and_then(|v| v.as_str())
-                                    == Some(&option.id)
-                            })
-                            .count(),
+                        count: tally.get(&option.id).copied().unwrap_or(0),
                         href: link(format!("{}={}", field.id, option.id)),
                         label: option.label.clone(),
                     })
@@ -99,12 +132,17 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                 decisions.push((field.label.get(code).to_owned(), counted));
             }
             let mut waiting = Vec::new();
+            let mut waiting_more = false;
             for rule in guichet_engine::promotion_rules(&definition) {
-                for (dossier, candidature, rank) in
-                    state
-                        .engine
-                        .waiting_list(&definition, formation, rule, now, None)?
-                {
+                let entries = state.engine.waiting_list(
+                    &definition,
+                    formation,
+                    rule,
+                    now,
+                    Some(WAITING_SHOWN + 1),
+                )?;
+                waiting_more |= entries.len() > WAITING_SHOWN;
+                for (dossier, candidature, rank) in entries.into_iter().take(WAITING_SHOWN) {
                     let seen = dossier
                         .candidatures
                         .iter()
@@ -133,10 +171,11 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                 id: formation.to_owned(),
                 title: def.title.get(code).to_owned(),
                 capacity: def.capacity,
-                total: rows.len(),
+                total,
                 states: counts,
                 decisions,
                 waiting,
+                waiting_more,
             });
         }
         Ok(views)
@@ -145,6 +184,9 @@ pub async fn dashboard(staff: Staff) -> PageResult {
     Ok(staff.render(
         "staff/formations.html",
         StatusCode::OK,
-        &DashboardPage { formations },
+        &DashboardPage {
+            formations,
+            waiting_shown: WAITING_SHOWN,
+        },
     ))
 }

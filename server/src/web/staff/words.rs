@@ -101,6 +101,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("staff_by_state", "Par statut", "By status"),
     ("staff_waiting_list", "Liste d'attente", "Waiting list"),
     ("staff_nobody_waiting", "Personne en attente.", "Nobody waiting."),
+    (
+        "staff_waiting_first",
+        "Les {count} premiers par rang ; la liste en compte davantage.",
+        "The first {count} by rank; the list holds more.",
+    ),
     ("staff_rank", "rang", "rank"),
     ("staff_name", "Nom", "Name"),
     ("staff_roles", "Rôles", "Roles"),
