@@ -199,7 +199,8 @@ pub fn select_in_order(
 }
 
 /// How many places an export sorts in memory at a time (about 1.5 MB of
-/// them at OSU's sizes); the others wait in temporary files.
+/// them for the shipped procedure's rows); the others wait in temporary
+/// files.
 const EXPORT_RUN: usize = 8192;
 
 /// How two ranked places compare, in a view's order.
