@@ -194,121 +194,168 @@ pub fn changes(old: &Definition, new: &Definition) -> Vec<Change> {
 
 /// What moving `dossiers` (started under `old`) to `new` would do.
 pub fn impacts(old: &Definition, new: &Definition, dossiers: &[Dossier]) -> Vec<Impact> {
-    let mut impacts = Vec::new();
-    let mut count = |message: String, count: usize| {
-        if count > 0 {
-            impacts.push(Impact { message, count });
+    let mut impacts = Impacts::new(old, new);
+    dossiers.iter().for_each(|dossier| impacts.count(dossier));
+    impacts.found()
+}
+
+/// What moving dossiers started under one version to another would do,
+/// counted as the dossiers come, one at a time: a store of a hundred
+/// thousand dossiers is read through once, none of them kept.
+///
+/// ```
+/// use guichet_engine::{diff, Definition};
+///
+/// let old = Definition::from_text("old.yaml", include_str!("../../tests/fixtures/minimal.yaml")).unwrap();
+/// let mut impacts = diff::Impacts::new(&old, &old);
+/// assert!(impacts.found().is_empty(), "the same version changes nothing");
+/// ```
+pub struct Impacts<'d> {
+    checks: Vec<Check<'d>>,
+}
+
+/// One thing a move would do, and how many it found so far.
+struct Check<'d> {
+    message: String,
+    /// How many of a dossier's candidatures (or 1 for the dossier itself)
+    /// it touches.
+    touched: Box<dyn Fn(&Dossier) -> usize + 'd>,
+    count: usize,
+}
+
+impl<'d> Impacts<'d> {
+    /// What moving from `old` to `new` is checked for, nothing counted yet.
+    pub fn new(old: &'d Definition, new: &'d Definition) -> Self {
+        let mut checks = Vec::new();
+        let mut check = |message: String, touched: Box<dyn Fn(&Dossier) -> usize + 'd>| {
+            checks.push(Check {
+                message,
+                touched,
+                count: 0,
+            });
+        };
+        let initial = old
+            .file()
+            .workflow
+            .states
+            .iter()
+            .find(|s| s.initial)
+            .map(|s| s.id.as_str());
+        let mappings = &new.file().migrate;
+        for state in &old.file().workflow.states {
+            if new.state(&state.id).is_none() && !mappings.states.contains_key(&state.id) {
+                let id = state.id.as_str();
+                check(
+                    format!("state `{id}` is removed and holds candidatures"),
+                    Box::new(move |d| d.candidatures.iter().filter(|c| c.state == id).count()),
+                );
+            }
         }
-    };
-    let candidatures = || dossiers.iter().flat_map(|d| &d.candidatures);
-    let initial = old
-        .file()
-        .workflow
-        .states
-        .iter()
-        .find(|s| s.initial)
-        .map(|s| &s.id);
-    let mappings = &new.file().migrate;
-    for state in &old.file().workflow.states {
-        if new.state(&state.id).is_none() && !mappings.states.contains_key(&state.id) {
-            let holding = candidatures().filter(|c| c.state == state.id).count();
-            count(
-                format!("state `{}` is removed and holds candidatures", state.id),
-                holding,
-            );
-        }
-    }
-    for formation in &old.file().formations {
-        match new.formation(&formation.id) {
-            None => count(
-                format!(
-                    "formation `{}` is removed and has candidatures",
-                    formation.id
+        for formation in &old.file().formations {
+            let id = formation.id.as_str();
+            match new.formation(id) {
+                None => check(
+                    format!("formation `{id}` is removed and has candidatures"),
+                    Box::new(move |d| d.candidatures.iter().filter(|c| c.formation == id).count()),
                 ),
-                candidatures()
-                    .filter(|c| c.formation == formation.id)
-                    .count(),
-            ),
-            Some(newer) => {
-                for piece in newer
-                    .pieces
+                Some(newer) => {
+                    for piece in newer
+                        .pieces
+                        .iter()
+                        .filter(|p| !formation.pieces.contains(p))
+                    {
+                        // Sent: past the status candidatures start in.
+                        check(
+                            format!(
+                                "piece `{piece}` is newly required by formation `{id}`, of candidatures already sent"
+                            ),
+                            Box::new(move |d| {
+                                d.candidatures
+                                    .iter()
+                                    .filter(|c| c.formation == id && Some(c.state.as_str()) != initial)
+                                    .count()
+                            }),
+                        );
+                    }
+                }
+            }
+        }
+        for piece in &old.file().pieces {
+            if new.piece(&piece.id).is_none() && !mappings.pieces.contains_key(&piece.id) {
+                let id = piece.id.as_str();
+                check(
+                    format!("piece `{id}` is removed and has files"),
+                    Box::new(move |d| {
+                        d.candidatures
+                            .iter()
+                            .filter(|c| c.pieces.get(id).is_some_and(|p| p.file.is_some()))
+                            .count()
+                    }),
+                );
+            }
+        }
+        for section in &old.file().profile {
+            let newer = new.file().profile.iter().find(|s| s.id == section.id);
+            let section_id = section.id.as_str();
+            for field in &section.fields {
+                let mapped = mappings
+                    .fields
+                    .contains_key(&format!("{}.{}", section.id, field.id));
+                let kept =
+                    mapped || newer.is_some_and(|s| s.fields.iter().any(|f| f.id == field.id));
+                if !kept {
+                    let field_id = field.id.as_str();
+                    check(
+                        format!("field `{section_id}.{field_id}` is removed and has answers"),
+                        Box::new(move |d| {
+                            usize::from(has_answer(d.profile.get(section_id), field_id))
+                        }),
+                    );
+                }
+            }
+            for field in newer.iter().flat_map(|s| &s.fields).filter(|f| f.required) {
+                let was_required = section
+                    .fields
                     .iter()
-                    .filter(|p| !formation.pieces.contains(p))
-                {
-                    // Sent: past the status candidatures start in.
-                    let sent = candidatures()
-                        .filter(|c| c.formation == formation.id && Some(&c.state) != initial)
-                        .count();
-                    count(
+                    .any(|f| f.id == field.id && f.required);
+                let key = format!("{}.{}", section.id, field.id);
+                if !was_required && !mappings.defaults.contains_key(&key) {
+                    let field_id = field.id.as_str();
+                    check(
                         format!(
-                            "piece `{piece}` is newly required by formation `{}`, of candidatures already sent",
-                            formation.id
+                            "field `{section_id}.{field_id}` is newly required, and unanswered in saved sections"
                         ),
-                        sent,
+                        Box::new(move |d| {
+                            usize::from(
+                                d.profile.contains_key(section_id)
+                                    && !has_answer(d.profile.get(section_id), field_id),
+                            )
+                        }),
                     );
                 }
             }
         }
+        Impacts { checks }
     }
-    for piece in &old.file().pieces {
-        if new.piece(&piece.id).is_none() && !mappings.pieces.contains_key(&piece.id) {
-            let with_file = candidatures()
-                .filter(|c| c.pieces.get(&piece.id).is_some_and(|p| p.file.is_some()))
-                .count();
-            count(
-                format!("piece `{}` is removed and has files", piece.id),
-                with_file,
-            );
+
+    /// Counts what moving `dossier` would do.
+    pub fn count(&mut self, dossier: &Dossier) {
+        for check in &mut self.checks {
+            check.count += (check.touched)(dossier);
         }
     }
-    for section in &old.file().profile {
-        let newer = new.file().profile.iter().find(|s| s.id == section.id);
-        let answered = |field: &str| {
-            dossiers
-                .iter()
-                .filter(|d| has_answer(d.profile.get(&section.id), field))
-                .count()
-        };
-        for field in &section.fields {
-            let mapped = mappings
-                .fields
-                .contains_key(&format!("{}.{}", section.id, field.id));
-            let kept = mapped || newer.is_some_and(|s| s.fields.iter().any(|f| f.id == field.id));
-            if !kept {
-                count(
-                    format!(
-                        "field `{}.{}` is removed and has answers",
-                        section.id, field.id
-                    ),
-                    answered(&field.id),
-                );
-            }
-        }
-        for field in newer.iter().flat_map(|s| &s.fields).filter(|f| f.required) {
-            let was_required = section
-                .fields
-                .iter()
-                .any(|f| f.id == field.id && f.required);
-            let key = format!("{}.{}", section.id, field.id);
-            if !was_required && !mappings.defaults.contains_key(&key) {
-                let lacking = dossiers
-                    .iter()
-                    .filter(|d| {
-                        d.profile.contains_key(&section.id)
-                            && !has_answer(d.profile.get(&section.id), &field.id)
-                    })
-                    .count();
-                count(
-                    format!(
-                        "field `{}.{}` is newly required, and unanswered in saved sections",
-                        section.id, field.id
-                    ),
-                    lacking,
-                );
-            }
-        }
+
+    /// What moving the dossiers counted would do, in the order checked.
+    pub fn found(self) -> Vec<Impact> {
+        self.checks
+            .into_iter()
+            .filter(|check| check.count > 0)
+            .map(|check| Impact {
+                message: check.message,
+                count: check.count,
+            })
+            .collect()
     }
-    impacts
 }
 
 /// Whether a saved section (one entry, or a repeatable section's entries)

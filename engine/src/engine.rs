@@ -832,6 +832,12 @@ impl<S: Store> Engine<S> {
         Ok(self.store.dossiers()?)
     }
 
+    /// Every dossier, handed to `each` one at a time as it is read, none
+    /// of them kept (see [`Store::each_dossier`]).
+    pub fn each_dossier(&self, each: &mut dyn FnMut(Dossier)) -> Result<(), EngineError> {
+        Ok(self.store.each_dossier(each)?)
+    }
+
     /// What happened to a dossier, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Event>, EngineError> {
         Ok(self.store.history(id, EventParts::Whole)?)

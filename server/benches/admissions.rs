@@ -400,6 +400,8 @@ fn serve_and_list(data: &Path) {
             "gestionnaire",
             "--scope",
             "*",
+            // The versions' page too.
+            "--admin",
         ])
         .output()
         .expect("guichet staff");
@@ -588,6 +590,22 @@ fn serve_and_list(data: &Path) {
     );
     println!(
         "server peak memory since start, the dashboard read: {}",
+        peak_memory(&server.0)
+    );
+    // The versions' page counts the dossiers on an earlier version: every
+    // dossier read, one at a time.
+    let begun = Instant::now();
+    let mut response = agent
+        .get(&format!("{base}/staff/versions"))
+        .header("cookie", &session)
+        .call()
+        .expect("the versions' page");
+    let body = response.body_mut().read_to_string().expect("body");
+    assert_eq!(response.status(), 200, "{body}");
+    println!(
+        "the versions' page (every dossier read to count those on an earlier version), over HTTP: \
+         {:.2} s, server peak memory since start {}",
+        begun.elapsed().as_secs_f64(),
         peak_memory(&server.0)
     );
     // The store is free for the engine's part once the server has stopped.

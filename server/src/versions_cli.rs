@@ -68,17 +68,20 @@ pub fn diff(options: DiffOptions) -> anyhow::Result<ExitCode> {
         let path = store_path(data, &old);
         let store = SledStore::open(&path)
             .with_context(|| format!("opening the store in {}", path.display()))?;
-        let dossiers: Vec<_> = store
-            .dossiers()?
-            .into_iter()
-            .filter(|d| d.definition == old.hash())
-            .collect();
+        // Counted as the dossiers are read: none of them is kept.
+        let mut impacts = diff::Impacts::new(&old, &new);
+        let mut started = 0;
+        store.each_dossier(&mut |dossier| {
+            if dossier.definition == old.hash() {
+                started += 1;
+                impacts.count(&dossier);
+            }
+        })?;
         println!(
-            "{} dossier(s) started under {}",
-            dossiers.len(),
+            "{started} dossier(s) started under {}",
             options.old.display()
         );
-        for impact in diff::impacts(&old, &new, &dossiers) {
+        for impact in impacts.found() {
             println!("{impact}");
         }
     }
@@ -94,21 +97,35 @@ pub fn migrate(options: MigrateOptions) -> anyhow::Result<ExitCode> {
     let actor = Actor::new("administrator", "guichet migrate");
     let now = jiff::Timestamp::now();
     let (mut moved, mut current, mut refused) = (0, 0, 0);
-    for dossier in engine.dossiers()? {
-        let outcome = if options.dry_run {
-            dry_run(&engine, &dossier)?
+    // The ids only are kept while the store is read; each dossier is read
+    // again as it is moved.
+    let mut behind = Vec::new();
+    let hash = engine.definition().hash().to_owned();
+    engine.each_dossier(&mut |dossier| {
+        if dossier.definition == hash {
+            current += 1;
         } else {
-            engine.migrate(&dossier.id, &actor, now)?
+            behind.push(dossier.id);
+        }
+    })?;
+    for id in behind {
+        let outcome = if options.dry_run {
+            match engine.dossier(&id)? {
+                Some(dossier) => dry_run(&engine, &dossier)?,
+                None => continue,
+            }
+        } else {
+            engine.migrate(&id, &actor, now)?
         };
         match outcome {
             Migrated::Moved => {
                 moved += 1;
-                println!("moved     {}", dossier.id);
+                println!("moved     {id}");
             }
             Migrated::AlreadyCurrent => current += 1,
             Migrated::Refused(reasons) => {
                 refused += 1;
-                println!("refused   {}", dossier.id);
+                println!("refused   {id}");
                 for reason in reasons {
                     println!("          {reason}");
                 }

@@ -306,6 +306,13 @@ pub trait Store: Send + Sync {
     }
     /// Every dossier.
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError>;
+    /// Every dossier, handed to `each` one at a time as it is read: a pass
+    /// over the whole store keeps none of them (a hundred thousand
+    /// dossiers held at once take about a gigabyte).
+    fn each_dossier(&self, each: &mut dyn FnMut(Dossier)) -> Result<(), StoreError> {
+        self.dossiers()?.into_iter().for_each(each);
+        Ok(())
+    }
     /// The candidatures to `formation` (in `state` only, if given), as
     /// (dossier id, candidature id), from an index kept in the same
     /// write as the dossiers: no scan of every dossier.

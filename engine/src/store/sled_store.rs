@@ -872,6 +872,14 @@ impl Store for SledStore {
         Self::scan(&self.dossiers, b"")
     }
 
+    fn each_dossier(&self, each: &mut dyn FnMut(Dossier)) -> Result<(), StoreError> {
+        for entry in self.dossiers.iter() {
+            let (_, bytes) = entry.map_err(backend)?;
+            each(decode(&bytes)?);
+        }
+        Ok(())
+    }
+
     fn candidatures_of(
         &self,
         formation: &str,

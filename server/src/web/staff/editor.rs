@@ -251,12 +251,15 @@ async fn review(staff: &Staff, edit: Edit, notice: Option<String>) -> PageResult
                 Err(error) => return Ok(Err(vec![guichet_engine::with_causes(&error)])),
             };
             let running = state.engine.definition();
-            let dossiers: Vec<_> = state
-                .engine
-                .dossiers()?
-                .into_iter()
-                .filter(|d| d.definition == running.hash())
-                .collect();
+            // Counted as the dossiers are read: none of them is kept.
+            let mut impacts = diff::Impacts::new(&running, &definition);
+            let mut on_running = 0;
+            state.engine.each_dossier(&mut |dossier| {
+                if dossier.definition == running.hash() {
+                    on_running += 1;
+                    impacts.count(&dossier);
+                }
+            })?;
             let (reports, samples) = guichet_engine::play_scenarios(&definition);
             let reports = scenario_lines(reports);
             Ok(Ok(PreviewPage {
@@ -265,11 +268,8 @@ async fn review(staff: &Staff, edit: Edit, notice: Option<String>) -> PageResult
                     .iter()
                     .map(ToString::to_string)
                     .collect(),
-                impacts: diff::impacts(&running, &definition, &dossiers)
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                dossiers: dossiers.len(),
+                impacts: impacts.found().iter().map(ToString::to_string).collect(),
+                dossiers: on_running,
                 failed: reports.iter().filter(|r| !r.ok).count(),
                 scenarios: reports,
                 mails: mails_preview(samples),

@@ -81,12 +81,10 @@ async fn render(staff: &Staff, error: Option<String>, migrated: Option<Migration
                     .then(|| lang.href(&format!("/staff/versions/{}", publication.hash))),
             });
         }
-        let behind = state
-            .engine
-            .dossiers()?
-            .iter()
-            .filter(|d| d.definition != current.hash())
-            .count();
+        let mut behind = 0;
+        state.engine.each_dossier(&mut |dossier| {
+            behind += usize::from(dossier.definition != current.hash());
+        })?;
         Ok((lines, behind))
     })
     .await??;
@@ -121,15 +119,20 @@ pub async fn migrate(staff: Staff, _: CsrfForm) -> PageResult {
     let migration = blocking(move || -> Result<Migration, PageError> {
         let mut migration = Migration::default();
         let current = state.engine.definition();
-        for dossier in state.engine.dossiers()? {
-            if dossier.definition == current.hash() {
-                continue;
+        // The ids only are kept while the store is read; each dossier is
+        // read again as it is moved.
+        let mut behind = Vec::new();
+        state.engine.each_dossier(&mut |dossier| {
+            if dossier.definition != current.hash() {
+                behind.push(dossier.id);
             }
-            match state.engine.migrate(&dossier.id, &actor, now)? {
+        })?;
+        for id in behind {
+            match state.engine.migrate(&id, &actor, now)? {
                 guichet_engine::Migrated::Moved => migration.moved += 1,
                 guichet_engine::Migrated::AlreadyCurrent => {}
                 guichet_engine::Migrated::Refused(reasons) => {
-                    migration.refused.push((dossier.id, reasons));
+                    migration.refused.push((id, reasons));
                 }
             }
         }
