@@ -668,6 +668,22 @@ fn a_dossier_stays_on_the_definition_version_it_started_under() {
     )
     .unwrap();
     assert_eq!(sent.mails[0].mail, "statut_receptionne");
+    // Counted per version from the index, as the dossiers say.
+    let new_hash = engine.definition().hash().to_owned();
+    let per_version = |engine: &Engine<SledStore>| -> Vec<(String, usize)> {
+        engine.dossiers_per_version().unwrap().into_iter().collect()
+    };
+    let mut expected = vec![(old_hash.clone(), 1), (new_hash.clone(), 1)];
+    expected.sort();
+    assert_eq!(per_version(&engine), expected);
+    // Moved to the new version: counted under it alone.
+    let administrator = Actor::new("administrator", "admin@example.org");
+    let moved = engine.migrate(&id, &administrator, now).unwrap();
+    assert!(
+        matches!(moved, guichet_engine::Migrated::Moved),
+        "{moved:?}"
+    );
+    assert_eq!(per_version(&engine), vec![(new_hash, 2)]);
 }
 
 /// The child side of the kill test: applies commands and says so after each.

@@ -250,6 +250,9 @@ fn a_store_written_before_the_indexes_gets_them_once_at_opening() {
             .len(),
         1
     );
+    let hash = engine.definition().hash().to_owned();
+    let per_version: Vec<_> = engine.dossiers_per_version().unwrap().into_iter().collect();
+    assert_eq!(per_version, [(hash, 1)]);
 }
 
 /// A server rolled back to an earlier version, then forward again: the

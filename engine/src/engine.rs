@@ -59,6 +59,7 @@ fn indexed(
         rows: crate::board::rows(definition, dossier, now)?,
         deadlines: workflow::deadlines_with(definition, dossier, &mut contexts),
         waiting,
+        on_version: (dossier.id.clone(), dossier.definition.clone()),
     })
 }
 
@@ -467,13 +468,17 @@ impl<S: Store> Engine<S> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (dossier, event) =
             workflow::new_dossier(&self.definition(), id, owner, candidate, language, now);
-        // A new dossier has no candidature yet: no list row.
+        // A new dossier has no candidature yet: no list row, only its version.
+        let indexed = Indexed {
+            on_version: (dossier.id.clone(), dossier.definition.clone()),
+            ..Indexed::default()
+        };
         self.store.commit(&[Commit {
             expected_version: 0,
             dossier: dossier.clone(),
             event,
             mails: Vec::new(),
-            indexed: Indexed::default(),
+            indexed,
         }])?;
         Ok(dossier)
     }
@@ -830,6 +835,14 @@ impl<S: Store> Engine<S> {
     /// Every dossier.
     pub fn dossiers(&self) -> Result<Vec<Dossier>, EngineError> {
         Ok(self.store.dossiers()?)
+    }
+
+    /// How many dossiers are on each version of the definition, by its hash
+    /// (see [`Store::dossiers_per_version`]).
+    pub fn dossiers_per_version(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, usize>, EngineError> {
+        Ok(self.store.dossiers_per_version()?)
     }
 
     /// Every dossier, handed to `each` one at a time as it is read, none

@@ -7,6 +7,8 @@ mod write_set;
 pub use memory::MemoryStore;
 pub use sled_store::{SledStore, TreeSize};
 
+use std::collections::BTreeMap;
+
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Answers, Dossier, Event, OutboxMail};
@@ -106,6 +108,24 @@ pub(crate) fn waiting_entry(key: &[u8], prefix: usize) -> Option<(String, String
         candidature.to_owned(),
         f64::from_bits(bits),
     ))
+}
+
+/// The key saying dossier `dossier` is on the definition's version `hash`:
+/// `v`, the hash, then the dossier (a hash never holds a NUL).
+pub(crate) fn version_key(hash: &str, dossier: &str) -> Vec<u8> {
+    let mut key = vec![VERSION_PREFIX];
+    key.extend_from_slice(index_key(&[hash, dossier]).as_slice());
+    key
+}
+
+/// The first byte of the keys of [`version_key`].
+pub(crate) const VERSION_PREFIX: u8 = b'v';
+
+/// The version's hash of a [`version_key`].
+pub(crate) fn version_of_key(key: &[u8]) -> Option<&str> {
+    let rest = key.strip_prefix(&[VERSION_PREFIX])?;
+    let end = rest.iter().position(|byte| *byte == 0)?;
+    std::str::from_utf8(&rest[..end]).ok()
 }
 
 /// The key of the count of candidatures to `formation` in `state`, kept
@@ -210,6 +230,10 @@ pub struct Indexed {
     pub deadlines: Vec<Due>,
     /// Its places on waiting lists.
     pub waiting: Vec<Waiting>,
+    /// The dossier's id and the hash of the version of the definition it is
+    /// on: dossiers are counted per version without being read (see
+    /// [`Store::dossiers_per_version`]). Empty: not counted.
+    pub on_version: (String, String),
 }
 
 /// A candidature's place on a waiting list: it meets the `among` condition
@@ -229,10 +253,15 @@ pub struct Waiting {
 }
 
 impl Indexed {
-    /// Every key the dossier has in the ordered index (due times, waiting lists).
+    /// Every key the dossier has in the ordered index (due times, waiting
+    /// lists, its version).
     pub(crate) fn ordered_keys(&self) -> Vec<Vec<u8>> {
         let due = self.deadlines.iter().map(due_key);
-        due.chain(self.waiting.iter().map(waiting_key)).collect()
+        let (dossier, hash) = &self.on_version;
+        let version = (!dossier.is_empty()).then(|| version_key(hash, dossier));
+        due.chain(self.waiting.iter().map(waiting_key))
+            .chain(version)
+            .collect()
     }
 }
 
@@ -306,6 +335,16 @@ pub trait Store: Send + Sync {
     }
     /// Every dossier.
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError>;
+    /// How many dossiers are on each version of the definition, by its
+    /// hash. A store that keeps [`Indexed::on_version`] counts them without
+    /// reading the dossiers.
+    fn dossiers_per_version(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        let mut counts = BTreeMap::new();
+        self.each_dossier(&mut |dossier| {
+            *counts.entry(dossier.definition).or_default() += 1;
+        })?;
+        Ok(counts)
+    }
     /// Every dossier, handed to `each` one at a time as it is read: a pass
     /// over the whole store keeps none of them (a hundred thousand
     /// dossiers held at once take about a gigabyte).

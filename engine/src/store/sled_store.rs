@@ -358,7 +358,7 @@ impl SledStore {
     /// whenever what they hold changes: a store without it has them
     /// written again, once, from the dossiers at its next opening.
     pub const INDEXES_BUILT: &'static str =
-        "indexes: rows, counts, due times, waiting lists, answers (version 10)";
+        "indexes: rows, counts, due times, waiting lists, answers, versions (version 11)";
 
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -872,6 +872,23 @@ impl Store for SledStore {
         Self::scan(&self.dossiers, b"")
     }
 
+    fn dossiers_per_version(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for key in self.ordered.scan_prefix([super::VERSION_PREFIX]).keys() {
+            let key = key.map_err(backend)?;
+            let hash = super::version_of_key(&key).ok_or_else(|| {
+                StoreError::Backend("a key of the dossiers by version is unreadable".into())
+            })?;
+            match counts.get_mut(hash) {
+                Some(count) => *count += 1,
+                None => {
+                    counts.insert(hash.to_owned(), 1);
+                }
+            }
+        }
+        Ok(counts)
+    }
+
     fn each_dossier(&self, each: &mut dyn FnMut(Dossier)) -> Result<(), StoreError> {
         for entry in self.dossiers.iter() {
             let (_, bytes) = entry.map_err(backend)?;
@@ -1011,7 +1028,7 @@ impl Store for SledStore {
         // ran on the store since (rolled back to), writing commands that
         // kept this version's indexes as it knew them, so they are built
         // again.
-        const EARLIER: [&[u8]; 9] = [
+        const EARLIER: [&[u8]; 10] = [
             b"index built",
             b"indexes with rows and due times, version 2",
             b"indexes: rows, due times, waiting lists (version 3)",
@@ -1021,6 +1038,7 @@ impl Store for SledStore {
             b"indexes: rows, counts, due times, waiting lists (version 7)",
             b"indexes: rows, counts, due times, waiting lists, answers sent (version 8)",
             b"indexes: rows, counts, due times, waiting lists, answers (version 9)",
+            b"indexes: rows, counts, due times, waiting lists, answers (version 10)",
         ];
         let mut rolled_back = false;
         for earlier in EARLIER {
@@ -1029,6 +1047,8 @@ impl Store for SledStore {
         if self.db.contains_key(BUILT).map_err(backend)? && !rolled_back {
             return Ok(());
         }
+        // Version 11: each dossier's version of the definition, in
+        // `ordered` (prefix `v`).
         // Version 10: a row's search text heads with its sorted name.
         // Version 9: each dossier's own answers apart, a sent copy only
         // where it differs.
@@ -1235,6 +1255,7 @@ mod tests {
                     at: at(due),
                 }],
                 waiting: Vec::new(),
+                on_version: Default::default(),
             },
         }
     }

@@ -81,10 +81,14 @@ async fn render(staff: &Staff, error: Option<String>, migrated: Option<Migration
                     .then(|| lang.href(&format!("/staff/versions/{}", publication.hash))),
             });
         }
-        let mut behind = 0;
-        state.engine.each_dossier(&mut |dossier| {
-            behind += usize::from(dossier.definition != current.hash());
-        })?;
+        // Counted from the index of dossiers by version, none read.
+        let behind: usize = state
+            .engine
+            .dossiers_per_version()?
+            .iter()
+            .filter(|(hash, _)| hash.as_str() != current.hash())
+            .map(|(_, count)| count)
+            .sum();
         Ok((lines, behind))
     })
     .await??;
