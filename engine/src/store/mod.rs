@@ -121,6 +121,17 @@ pub(crate) fn version_key(hash: &str, dossier: &str) -> Vec<u8> {
 /// The first byte of the keys of [`version_key`].
 pub(crate) const VERSION_PREFIX: u8 = b'v';
 
+/// The key of the count of dossiers on the definition's version `hash`,
+/// kept beside them: `V`, then the hash.
+pub(crate) fn version_count_key(hash: &str) -> Vec<u8> {
+    let mut key = vec![VERSION_COUNT_PREFIX];
+    key.extend_from_slice(hash.as_bytes());
+    key
+}
+
+/// The first byte of the keys of [`version_count_key`].
+pub(crate) const VERSION_COUNT_PREFIX: u8 = b'V';
+
 /// The version's hash of a [`version_key`].
 pub(crate) fn version_of_key(key: &[u8]) -> Option<&str> {
     let rest = key.strip_prefix(&[VERSION_PREFIX])?;

@@ -358,7 +358,7 @@ impl SledStore {
     /// whenever what they hold changes: a store without it has them
     /// written again, once, from the dossiers at its next opening.
     pub const INDEXES_BUILT: &'static str =
-        "indexes: rows, counts, due times, waiting lists, answers, versions (version 11)";
+        "indexes: rows, counts, due times, waiting lists, answers, versions (version 12)";
 
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -599,7 +599,20 @@ impl SledStore {
                     set.insert(Target::ByFormation, key.as_slice(), bytes);
                 }
             }
-            for (key, change) in super::count_changes(&before.rows, &commit.indexed.rows) {
+            let mut changes = super::count_changes(&before.rows, &commit.indexed.rows);
+            for key in before.ordered.iter().filter(|k| !after.ordered.contains(k)) {
+                set.remove(Target::Ordered, key.as_slice());
+                if let Some(hash) = super::version_of_key(key) {
+                    changes.push((super::version_count_key(hash), -1));
+                }
+            }
+            for key in after.ordered.iter().filter(|k| !before.ordered.contains(k)) {
+                set.insert(Target::Ordered, key.as_slice(), Vec::new());
+                if let Some(hash) = super::version_of_key(key) {
+                    changes.push((super::version_count_key(hash), 1));
+                }
+            }
+            for (key, change) in changes {
                 let (stored, count) = match counts.get(&key) {
                     Some(&counted) => counted,
                     None => {
@@ -609,12 +622,6 @@ impl SledStore {
                     }
                 };
                 counts.insert(key, (stored, count.saturating_add_signed(change)));
-            }
-            for key in before.ordered.iter().filter(|k| !after.ordered.contains(k)) {
-                set.remove(Target::Ordered, key.as_slice());
-            }
-            for key in after.ordered.iter().filter(|k| !before.ordered.contains(k)) {
-                set.insert(Target::Ordered, key.as_slice(), Vec::new());
             }
             if after != before {
                 set.insert(Target::IndexKeys, id, after.bytes());
@@ -874,16 +881,12 @@ impl Store for SledStore {
 
     fn dossiers_per_version(&self) -> Result<BTreeMap<String, usize>, StoreError> {
         let mut counts = BTreeMap::new();
-        for key in self.ordered.scan_prefix([super::VERSION_PREFIX]).keys() {
-            let key = key.map_err(backend)?;
-            let hash = super::version_of_key(&key).ok_or_else(|| {
-                StoreError::Backend("a key of the dossiers by version is unreadable".into())
-            })?;
-            match counts.get_mut(hash) {
-                Some(count) => *count += 1,
-                None => {
-                    counts.insert(hash.to_owned(), 1);
-                }
+        for entry in self.ordered.scan_prefix([super::VERSION_COUNT_PREFIX]) {
+            let (key, value) = entry.map_err(backend)?;
+            let hash = std::str::from_utf8(&key[1..]).map_err(backend)?;
+            let count = usize::try_from(super::count_value(Some(&value))).unwrap_or(usize::MAX);
+            if count > 0 {
+                counts.insert(hash.to_owned(), count);
             }
         }
         Ok(counts)
@@ -1028,7 +1031,7 @@ impl Store for SledStore {
         // ran on the store since (rolled back to), writing commands that
         // kept this version's indexes as it knew them, so they are built
         // again.
-        const EARLIER: [&[u8]; 10] = [
+        const EARLIER: [&[u8]; 11] = [
             b"index built",
             b"indexes with rows and due times, version 2",
             b"indexes: rows, due times, waiting lists (version 3)",
@@ -1039,6 +1042,7 @@ impl Store for SledStore {
             b"indexes: rows, counts, due times, waiting lists, answers sent (version 8)",
             b"indexes: rows, counts, due times, waiting lists, answers (version 9)",
             b"indexes: rows, counts, due times, waiting lists, answers (version 10)",
+            b"indexes: rows, counts, due times, waiting lists, answers, versions (version 11)",
         ];
         let mut rolled_back = false;
         for earlier in EARLIER {
@@ -1047,6 +1051,7 @@ impl Store for SledStore {
         if self.db.contains_key(BUILT).map_err(backend)? && !rolled_back {
             return Ok(());
         }
+        // Version 12: the count of dossiers on each version (prefix `V`).
         // Version 11: each dossier's version of the definition, in
         // `ordered` (prefix `v`).
         // Version 10: a row's search text heads with its sorted name.
@@ -1068,6 +1073,7 @@ impl Store for SledStore {
         ] {
             tree.clear().map_err(backend)?;
         }
+        let mut per_version: BTreeMap<String, u64> = BTreeMap::new();
         for entry in self.dossiers.iter() {
             let (id, bytes) = entry.map_err(backend)?;
             let dossier = decode::<Dossier>(&bytes)?;
@@ -1104,8 +1110,19 @@ impl Store for SledStore {
             }
             for key in &keys.ordered {
                 self.ordered.insert(key.as_slice(), &[]).map_err(backend)?;
+                if let Some(hash) = super::version_of_key(key) {
+                    *per_version.entry(hash.to_owned()).or_insert(0u64) += 1;
+                }
             }
             self.index_keys.insert(id, keys.bytes()).map_err(backend)?;
+        }
+        for (hash, count) in per_version {
+            self.ordered
+                .insert(
+                    super::version_count_key(&hash),
+                    count.to_be_bytes().as_slice(),
+                )
+                .map_err(backend)?;
         }
         for earlier in EARLIER {
             self.db.remove(earlier).map_err(backend)?;
