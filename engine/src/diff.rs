@@ -207,8 +207,9 @@ pub fn impacts(old: &Definition, new: &Definition, dossiers: &[Dossier]) -> Vec<
 /// use guichet_engine::{diff, Definition};
 ///
 /// let old = Definition::from_text("old.yaml", include_str!("../../tests/fixtures/minimal.yaml")).unwrap();
-/// let mut impacts = diff::Impacts::new(&old, &old);
-/// assert!(impacts.found().is_empty(), "the same version changes nothing");
+/// let impacts = diff::Impacts::new(&old, &old);
+/// assert!(!impacts.reads_dossiers(), "the same version removes nothing");
+/// assert!(impacts.found().is_empty());
 /// ```
 pub struct Impacts<'d> {
     checks: Vec<Check<'d>>,
@@ -336,6 +337,12 @@ impl<'d> Impacts<'d> {
             }
         }
         Impacts { checks }
+    }
+
+    /// Whether a dossier could change what is found: false when the move
+    /// removes and newly requires nothing, and no dossier needs reading.
+    pub fn reads_dossiers(&self) -> bool {
+        !self.checks.is_empty()
     }
 
     /// Counts what moving `dossier` would do.

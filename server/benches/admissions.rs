@@ -597,6 +597,47 @@ fn serve_and_list(data: &Path) {
         took[0].as_secs_f64() * 1e3,
         peak_memory(&server.0)
     );
+    // The editor's preview of the shipped file with a label changed: it
+    // removes and newly requires nothing, so no dossier is read to say what
+    // publishing it would do to them; they are counted from the index.
+    let both = format!("{session}; {browser}");
+    let mut editor = agent
+        .get(&format!("{base}/staff/editeur"))
+        .header("cookie", &both)
+        .call()
+        .expect("the editor");
+    let body = editor.body_mut().read_to_string().expect("body");
+    let token_at = body.find(r#"name="csrf" value=""#).expect("csrf") + 19;
+    let token = body[token_at..token_at + 64].to_owned();
+    let source = std::fs::read_to_string(repository().join("definitions/osu-pytheas.yaml"))
+        .expect("the shipped file")
+        .replace(
+            "label: { fr: Réceptionné,",
+            "label: { fr: \"Dossier reçu\",",
+        );
+    let begun = Instant::now();
+    let mut preview = agent
+        .post(&format!("{base}/staff/editeur/apercu"))
+        .header("cookie", &both)
+        .send_form([("csrf", token.as_str()), ("source", source.as_str())])
+        .expect("the preview");
+    let body = preview.body_mut().read_to_string().expect("body");
+    assert_eq!(preview.status(), 200, "{body}");
+    assert!(body.contains("Dossier reçu"), "the change is shown: {body}");
+    // Every dossier is on the running version, counted without reading one.
+    let counted = body
+        .split(" dossier(s) ont commencé")
+        .next()
+        .and_then(|before| before.rsplit(['>', ' ']).next())
+        .and_then(|number| number.parse::<usize>().ok())
+        .expect("the dossiers counted");
+    assert!(counted >= candidatures(), "{counted} dossiers counted");
+    println!(
+        "the editor's preview of a draft changing a label (the dossiers counted, none read), over HTTP: \
+         {:.2} s, server peak memory since start {}",
+        begun.elapsed().as_secs_f64(),
+        peak_memory(&server.0)
+    );
     // The store is free for the engine's part once the server has stopped.
     drop(server);
 }

@@ -68,7 +68,9 @@ pub fn diff(options: DiffOptions) -> anyhow::Result<ExitCode> {
         let path = store_path(data, &old);
         let store = SledStore::open(&path)
             .with_context(|| format!("opening the store in {}", path.display()))?;
-        // Counted as the dossiers are read: none of them is kept.
+        // Counted as the dossiers are read, none of them kept. The store
+        // may be an earlier version's, without the counts per version that
+        // the server builds at its opening: the dossiers are read.
         let mut impacts = diff::Impacts::new(&old, &new);
         let mut started = 0;
         store.each_dossier(&mut |dossier| {

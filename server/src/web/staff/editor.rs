@@ -251,15 +251,22 @@ async fn review(staff: &Staff, edit: Edit, notice: Option<String>) -> PageResult
                 Err(error) => return Ok(Err(vec![guichet_engine::with_causes(&error)])),
             };
             let running = state.engine.definition();
-            // Counted as the dossiers are read: none of them is kept.
+            let on_running = state
+                .engine
+                .dossiers_per_version()?
+                .get(running.hash())
+                .copied()
+                .unwrap_or(0);
+            // Counted as the dossiers are read, none of them kept; read only
+            // when the draft removes or newly requires something.
             let mut impacts = diff::Impacts::new(&running, &definition);
-            let mut on_running = 0;
-            state.engine.each_dossier(&mut |dossier| {
-                if dossier.definition == running.hash() {
-                    on_running += 1;
-                    impacts.count(&dossier);
-                }
-            })?;
+            if impacts.reads_dossiers() {
+                state.engine.each_dossier(&mut |dossier| {
+                    if dossier.definition == running.hash() {
+                        impacts.count(&dossier);
+                    }
+                })?;
+            }
             let (reports, samples) = guichet_engine::play_scenarios(&definition);
             let reports = scenario_lines(reports);
             Ok(Ok(PreviewPage {

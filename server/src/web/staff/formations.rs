@@ -1,6 +1,6 @@
 //! The formations' dashboard: for each formation of the member's scope, its
 //! places, how many candidatures stand in each state and under each decision,
-//! and the waiting list in rank order.
+//! and the head of its waiting list in rank order.
 
 use std::collections::HashMap;
 use std::sync::Arc;
