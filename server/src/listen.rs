@@ -116,23 +116,65 @@ fn connection_service(
 }
 
 /// Resolves at Ctrl-C (SIGINT) or SIGTERM, the signals that stop a server.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a server answers its first requests before its accept
+/// loop polls it, and a SIGTERM sent meanwhile (a service manager stopping
+/// a server that just started) would end the process unhandled, its mails
+/// not finished and its store not flushed.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    async move {
+        #[cfg(unix)]
+        {
+            // A handler that could not be installed never resolves.
+            let received = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = received(interrupt) => {}
+                () = received(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::Duration;
+
+    /// A SIGTERM that comes once the handlers are asked for, before the
+    /// future is first polled, still resolves it: it does not end the
+    /// process (as it did when the handlers were installed at the first
+    /// poll, and a server answering its first requests had not polled it).
+    #[test]
+    fn a_sigterm_before_the_first_poll_is_caught() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let shutdown = super::shutdown_signal();
+            nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).expect("raised");
+            tokio::time::timeout(Duration::from_secs(5), shutdown)
+                .await
+                .expect("the signal was caught");
+        });
     }
 }

@@ -164,6 +164,8 @@ async fn serve(
     options: ServeOptions,
     definitions: Vec<(PathBuf, Definition)>,
 ) -> anyhow::Result<()> {
+    // Before anything is served: a SIGTERM from then on stops it gracefully.
+    let shutdown = crate::listen::shutdown_signal();
     private_directory(&options.data)?;
     // Bound first, so that a port chosen by the system (`--addr
     // 127.0.0.1:0`) is known to the links in mails and to the log; listened
@@ -230,7 +232,7 @@ async fn serve(
         request_timeout: options.request_timeout,
         max_connections: options.max_connections,
     };
-    crate::listen::serve(listener, router, limits, crate::listen::shutdown_signal()).await;
+    crate::listen::serve(listener, router, limits, shutdown).await;
 
     tracing::info!("stopping: finishing mail delivery and flushing the store");
     let _ = stop.send(true);

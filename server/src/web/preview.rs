@@ -351,13 +351,14 @@ pub async fn serve(file: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
         .route("/static/guichet.js", get(super::pages::script))
         .fallback(move |uri: Uri, headers: HeaderMap| elsewhere(Arc::clone(&other), uri, headers))
         .layer(axum::middleware::from_fn(super::layers::security_headers));
+    let shutdown = crate::listen::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!(
         "preview on http://{}/ (read again at each visit; Ctrl-C stops)",
         listener.local_addr()?
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(crate::listen::shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }
