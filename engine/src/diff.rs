@@ -235,13 +235,7 @@ impl<'d> Impacts<'d> {
                 count: 0,
             });
         };
-        let initial = old
-            .file()
-            .workflow
-            .states
-            .iter()
-            .find(|s| s.initial)
-            .map(|s| s.id.as_str());
+        let initial = old.initial_state();
         let mappings = &new.file().migrate;
         for state in &old.file().workflow.states {
             if new.state(&state.id).is_none() && !mappings.states.contains_key(&state.id) {
@@ -273,7 +267,7 @@ impl<'d> Impacts<'d> {
                             Box::new(move |d| {
                                 d.candidatures
                                     .iter()
-                                    .filter(|c| c.formation == id && Some(c.state.as_str()) != initial)
+                                    .filter(|c| c.formation == id && c.state != initial)
                                     .count()
                             }),
                         );

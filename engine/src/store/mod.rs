@@ -111,7 +111,10 @@ pub(crate) fn waiting_entry(key: &[u8], prefix: usize) -> Option<(String, String
 }
 
 /// The key saying dossier `dossier` is on the definition's version `hash`:
-/// `v`, the hash, then the dossier (a hash never holds a NUL).
+/// `v`, the hash, then the dossier (a hash never holds a NUL). It stands
+/// among the dossier's index keys, so that a write moving the dossier to
+/// another version moves the count of each ([`version_count_key`]); the
+/// sled store does not write it in its ordered tree, where nothing reads it.
 pub(crate) fn version_key(hash: &str, dossier: &str) -> Vec<u8> {
     let mut key = vec![VERSION_PREFIX];
     key.extend_from_slice(index_key(&[hash, dossier]).as_slice());

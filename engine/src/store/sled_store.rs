@@ -600,16 +600,18 @@ impl SledStore {
                 }
             }
             let mut changes = super::count_changes(&before.rows, &commit.indexed.rows);
+            // A version key moves its version's count; it is kept with the
+            // dossier's index keys only, as nothing reads it in the tree.
             for key in before.ordered.iter().filter(|k| !after.ordered.contains(k)) {
-                set.remove(Target::Ordered, key.as_slice());
-                if let Some(hash) = super::version_of_key(key) {
-                    changes.push((super::version_count_key(hash), -1));
+                match super::version_of_key(key) {
+                    Some(hash) => changes.push((super::version_count_key(hash), -1)),
+                    None => set.remove(Target::Ordered, key.as_slice()),
                 }
             }
             for key in after.ordered.iter().filter(|k| !before.ordered.contains(k)) {
-                set.insert(Target::Ordered, key.as_slice(), Vec::new());
-                if let Some(hash) = super::version_of_key(key) {
-                    changes.push((super::version_count_key(hash), 1));
+                match super::version_of_key(key) {
+                    Some(hash) => changes.push((super::version_count_key(hash), 1)),
+                    None => set.insert(Target::Ordered, key.as_slice(), Vec::new()),
                 }
             }
             for (key, change) in changes {
@@ -1051,9 +1053,9 @@ impl Store for SledStore {
         if self.db.contains_key(BUILT).map_err(backend)? && !rolled_back {
             return Ok(());
         }
-        // Version 12: the count of dossiers on each version (prefix `V`).
-        // Version 11: each dossier's version of the definition, in
-        // `ordered` (prefix `v`).
+        // Version 12: the count of dossiers on each version (prefix `V`),
+        // each dossier's version among its index keys (prefix `v`).
+        // Version 11: each dossier's version key in `ordered` too.
         // Version 10: a row's search text heads with its sorted name.
         // Version 9: each dossier's own answers apart, a sent copy only
         // where it differs.
@@ -1109,9 +1111,11 @@ impl Store for SledStore {
                     .map_err(backend)?;
             }
             for key in &keys.ordered {
-                self.ordered.insert(key.as_slice(), &[]).map_err(backend)?;
-                if let Some(hash) = super::version_of_key(key) {
-                    *per_version.entry(hash.to_owned()).or_insert(0u64) += 1;
+                match super::version_of_key(key) {
+                    Some(hash) => *per_version.entry(hash.to_owned()).or_insert(0u64) += 1,
+                    None => {
+                        self.ordered.insert(key.as_slice(), &[]).map_err(backend)?;
+                    }
                 }
             }
             self.index_keys.insert(id, keys.bytes()).map_err(backend)?;
