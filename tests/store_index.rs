@@ -175,6 +175,121 @@ fn list_rows_hold_what_staff_lists_show_and_follow_each_command() {
     assert!(refused.is_err(), "a candidate writes no staff note");
 }
 
+/// The dashboard's tallies of each decision, by formation and state: kept
+/// as counts beside the states', moved by every command and built again
+/// with the indexes, equal to what the rows hold.
+#[test]
+fn options_are_counted_by_formation_and_state_and_follow_each_command() {
+    let folder = tempfile::tempdir().unwrap();
+    let now = at("2027-03-15T10:00:00Z");
+    let tallies = |store: &dyn Store, state: &str| {
+        store
+            .tallies_of("m1-set", state)
+            .unwrap()
+            .into_iter()
+            .map(|(field, options)| (field, options.into_iter().collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    let one = |option: &str| vec![("avis".to_owned(), vec![(option.to_owned(), 1)])];
+    {
+        let store = SledStore::open(folder.path()).unwrap();
+        let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+        let office = Actor::new("gestionnaire", "agent");
+        let committee = Actor::new("commission", "prof");
+        let mut dossiers = Vec::new();
+        for name in ["Alice", "Bruno", "Chloé"] {
+            let journey = Journey::ready_to_transmit(
+                &engine,
+                (&name.to_lowercase(), name),
+                &[],
+                "m1-set",
+                now,
+            );
+            journey.transmit(&engine, now).unwrap();
+            let complete = transition("c1", "declarer_complet", json!({}));
+            act(&engine, &journey.dossier, &office, complete, now).unwrap();
+            dossiers.push(journey.dossier);
+        }
+        let store = engine.store();
+        assert!(tallies(store, "complet").is_empty(), "no decision yet");
+        let decide = |dossier: &str, decision: serde_json::Value| {
+            let decide = transition("c1", "saisir_avis", decision);
+            act(&engine, dossier, &committee, decide, now).unwrap();
+        };
+        decide(&dossiers[0], json!({"avis": "favorable"}));
+        decide(&dossiers[1], json!({"avis": "favorable"}));
+        decide(
+            &dossiers[2],
+            json!({"avis": "liste_complementaire", "rang": 1}),
+        );
+        let expected = vec![(
+            "avis".to_owned(),
+            vec![
+                ("favorable".to_owned(), 2),
+                ("liste_complementaire".to_owned(), 1),
+            ],
+        )];
+        assert_eq!(tallies(store, "avis_saisi"), expected);
+        // A decision changed moves its count from one option to the other.
+        decide(
+            &dossiers[1],
+            json!({"avis": "defavorable", "motif": "Hors sujet"}),
+        );
+        assert_eq!(
+            tallies(store, "avis_saisi"),
+            vec![(
+                "avis".to_owned(),
+                vec![
+                    ("defavorable".to_owned(), 1),
+                    ("favorable".to_owned(), 1),
+                    ("liste_complementaire".to_owned(), 1),
+                ],
+            )]
+        );
+        // A state changed moves its decision's count with it.
+        let publish = transition("c1", "publier_avis", json!({}));
+        act(&engine, &dossiers[0], &office, publish, now).unwrap();
+        assert_eq!(tallies(store, "avis_publie"), one("favorable"));
+        assert_eq!(tallies(store, "avis_saisi")[0].1.len(), 2);
+        // What the rows hold, tallied: the same.
+        for state in ["avis_saisi", "avis_publie"] {
+            let mut from_rows = std::collections::BTreeMap::<String, usize>::new();
+            for row in store.rows_of("m1-set", Some(state)).unwrap() {
+                *from_rows
+                    .entry(row.columns["avis"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+            }
+            let from_rows: Vec<_> = from_rows.into_iter().collect();
+            assert_eq!(tallies(store, state), [("avis".to_owned(), from_rows)]);
+        }
+        engine.store().shut_down().unwrap();
+    }
+    let before: Vec<_> = {
+        let store = reopened(|| SledStore::open(folder.path()));
+        ["avis_saisi", "avis_publie"]
+            .map(|state| tallies(&store, state))
+            .to_vec()
+    };
+    // Built again from the dossiers (a store of an earlier version): the
+    // same counts.
+    {
+        let db = reopened(|| sled::open(folder.path()));
+        db.remove(SledStore::INDEXES_BUILT).unwrap();
+        db.open_tree("deadlines_by_time_and_waiting_lists_by_rank")
+            .unwrap()
+            .clear()
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = reopened(|| SledStore::open(folder.path()));
+    let engine = guichet_engine::Engine::open(osu(), store).unwrap();
+    let after: Vec<_> = ["avis_saisi", "avis_publie"]
+        .map(|state| tallies(engine.store(), state))
+        .to_vec();
+    assert_eq!(after, before);
+    assert_eq!(after[1], one("favorable"));
+}
+
 #[test]
 fn deadlines_are_indexed_by_the_time_they_fall_due() {
     let (_folder, engine) = support::open(osu());

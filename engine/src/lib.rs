@@ -161,7 +161,7 @@ pub use schema::{json_schema, json_schema_text, overlay_json_schema, overlay_jso
 pub use script::{ScriptError, MAX_OPERATIONS};
 pub use store::{
     Commit, EventParts, Indexed, MemoryStore, Publication, RowParts, SledStore, Store, StoreError,
-    TreeSize, Waiting,
+    Tallies, TreeSize, Waiting,
 };
 pub use suggest::did_you_mean;
 pub use units::{parse_date, parse_duration, parse_size};

@@ -9,6 +9,8 @@ pub use sled_store::{SledStore, TreeSize};
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Answers, Dossier, Event, OutboxMail};
@@ -34,6 +36,10 @@ pub enum StoreError {
     #[error("stored data is unreadable")]
     Corrupt(#[source] serde_json::Error),
 }
+
+/// How many candidatures hold each option of each list column of choices:
+/// column id → option → count ([`Store::tallies_of`]).
+pub type Tallies = BTreeMap<String, BTreeMap<String, usize>>;
 
 /// The key of a due-time entry: `d`, the second it falls due, rounded up
 /// (big-endian, its sign bit flipped so that times sort as bytes), then what
@@ -140,6 +146,74 @@ pub(crate) fn version_of_key(key: &[u8]) -> Option<&str> {
     let rest = key.strip_prefix(&[VERSION_PREFIX])?;
     let end = rest.iter().position(|byte| *byte == 0)?;
     std::str::from_utf8(&rest[..end]).ok()
+}
+
+/// The key saying that candidature `candidature` to `formation`, in
+/// `state`, holds `option` in list column `field`: `o`, then those,
+/// NUL-separated, the candidature last (ids never hold a NUL). Like a
+/// version key, it stands among its dossier's index keys only, so that a
+/// write changing the option or the state moves the counts
+/// ([`tally_count_key`]).
+pub(crate) fn tally_key(
+    formation: &str,
+    state: &str,
+    field: &str,
+    option: &str,
+    candidature: &str,
+) -> Vec<u8> {
+    let mut key = vec![TALLY_PREFIX];
+    key.extend_from_slice(index_key(&[formation, state, field, option, candidature]).as_slice());
+    key
+}
+
+/// The first byte of the keys of [`tally_key`].
+const TALLY_PREFIX: u8 = b'o';
+
+/// The first byte of the keys of [`tally_count_key`].
+const TALLY_COUNT_PREFIX: u8 = b'O';
+
+/// The key of the count of candidatures to `formation` in `state` holding
+/// `option` in list column `field`, kept beside the other counts: `O`,
+/// then those, NUL-separated. Writes make it from a [`tally_key`]
+/// ([`count_moved_by`]).
+#[cfg(test)]
+pub(crate) fn tally_count_key(formation: &str, state: &str, field: &str, option: &str) -> Vec<u8> {
+    let mut key = vec![TALLY_COUNT_PREFIX];
+    key.extend_from_slice(index_key(&[formation, state, field, option]).as_slice());
+    key
+}
+
+/// The prefix of the [`tally_count_key`]s of `formation` in `state`.
+pub(crate) fn tally_count_prefix(formation: &str, state: &str) -> Vec<u8> {
+    let mut prefix = vec![TALLY_COUNT_PREFIX];
+    prefix.extend_from_slice(index_key(&[formation, state]).as_slice());
+    prefix.push(0);
+    prefix
+}
+
+/// The column and option of a [`tally_count_key`], given its prefix's
+/// length ([`tally_count_prefix`]).
+pub(crate) fn tally_of_count_key(key: &[u8], prefix: usize) -> Option<(String, String)> {
+    let text = std::str::from_utf8(key.get(prefix..)?).ok()?;
+    let (field, option) = text.split_once('\0')?;
+    Some((field.to_owned(), option.to_owned()))
+}
+
+/// The count a key kept among a dossier's index keys alone moves: its
+/// version's ([`version_key`]) or its option's ([`tally_key`]). `None`
+/// for the keys the ordered tree holds (due times, waiting lists).
+pub(crate) fn count_moved_by(key: &[u8]) -> Option<Vec<u8>> {
+    match key.split_first()? {
+        (&VERSION_PREFIX, _) => version_of_key(key).map(version_count_key),
+        (&TALLY_PREFIX, rest) => {
+            // All but the candidature, last after a NUL.
+            let end = rest.iter().rposition(|byte| *byte == 0)?;
+            let mut count = vec![TALLY_COUNT_PREFIX];
+            count.extend_from_slice(&rest[..end]);
+            Some(count)
+        }
+        _ => None,
+    }
 }
 
 /// The key of the count of candidatures to `formation` in `state`, kept
@@ -268,13 +342,28 @@ pub struct Waiting {
 
 impl Indexed {
     /// Every key the dossier has in the ordered index (due times, waiting
-    /// lists, its version).
+    /// lists, its version, its rows' options).
     pub(crate) fn ordered_keys(&self) -> Vec<Vec<u8>> {
         let due = self.deadlines.iter().map(due_key);
         let (dossier, hash) = &self.on_version;
         let version = (!dossier.is_empty()).then(|| version_key(hash, dossier));
+        // A list column's text values are its options: list columns are
+        // choices and numbers (`board::list_columns`).
+        let options = self.rows.iter().flat_map(|row| {
+            row.columns.iter().filter_map(move |(field, value)| {
+                let option = value.as_str()?;
+                Some(tally_key(
+                    &row.formation,
+                    &row.state,
+                    field,
+                    option,
+                    &row.candidature,
+                ))
+            })
+        });
         due.chain(self.waiting.iter().map(waiting_key))
             .chain(version)
+            .chain(options)
             .collect()
     }
 }
@@ -420,6 +509,27 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<Row>, StoreError>;
     /// How many candidatures to `formation` are in `state`, from the index.
     fn count_of(&self, formation: &str, state: &str) -> Result<usize, StoreError>;
+    /// How many candidatures to `formation` in `state` hold each option of
+    /// each list column of choices: column id → option → count. A store
+    /// that keeps these counts beside [`Store::count_of`]'s reads no row;
+    /// this one tallies the rows.
+    fn tallies_of(&self, formation: &str, state: &str) -> Result<Tallies, StoreError> {
+        let mut tallies = Tallies::new();
+        self.each_row_containing(
+            formation,
+            Some(state),
+            &[],
+            RowParts::WithoutPieces,
+            &mut |row| {
+                for (field, value) in row.columns {
+                    if let Value::String(option) = value {
+                        *tallies.entry(field).or_default().entry(option).or_default() += 1;
+                    }
+                }
+            },
+        )?;
+        Ok(tallies)
+    }
     /// The deadlines falling due at or before `until` (each at most a second
     /// late), from the index by due time, in time order. Handling one checks
     /// it against its dossier.

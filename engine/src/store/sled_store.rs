@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::write_set::{Guard, IndexKeys, Recorded, Target, WriteSet};
-use super::{Commit, EventParts, Publication, RowParts, Store, StoreError};
+use super::{Commit, EventParts, Publication, RowParts, Store, StoreError, Tallies};
 use crate::board::Row;
 use crate::bundle::Bundle;
 use crate::dossier::{Answers, Change, Dossier, Event, OutboxMail};
@@ -358,7 +358,7 @@ impl SledStore {
     /// whenever what they hold changes: a store without it has them
     /// written again, once, from the dossiers at its next opening.
     pub const INDEXES_BUILT: &'static str =
-        "indexes: rows, counts, due times, waiting lists, answers, versions (version 12)";
+        "indexes: rows, counts, due times, waiting lists, answers, versions, options (version 13)";
 
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -600,17 +600,18 @@ impl SledStore {
                 }
             }
             let mut changes = super::count_changes(&before.rows, &commit.indexed.rows);
-            // A version key moves its version's count; it is kept with the
-            // dossier's index keys only, as nothing reads it in the tree.
+            // A version's or an option's key moves its count; it is kept
+            // with the dossier's index keys only, as nothing reads it in
+            // the tree.
             for key in before.ordered.iter().filter(|k| !after.ordered.contains(k)) {
-                match super::version_of_key(key) {
-                    Some(hash) => changes.push((super::version_count_key(hash), -1)),
+                match super::count_moved_by(key) {
+                    Some(count) => changes.push((count, -1)),
                     None => set.remove(Target::Ordered, key.as_slice()),
                 }
             }
             for key in after.ordered.iter().filter(|k| !before.ordered.contains(k)) {
-                match super::version_of_key(key) {
-                    Some(hash) => changes.push((super::version_count_key(hash), 1)),
+                match super::count_moved_by(key) {
+                    Some(count) => changes.push((count, 1)),
                     None => set.insert(Target::Ordered, key.as_slice(), Vec::new()),
                 }
             }
@@ -980,6 +981,22 @@ impl Store for SledStore {
         Ok(usize::try_from(super::count_value(count.as_deref())).unwrap_or(usize::MAX))
     }
 
+    fn tallies_of(&self, formation: &str, state: &str) -> Result<Tallies, StoreError> {
+        let prefix = super::tally_count_prefix(formation, state);
+        let mut tallies = Tallies::new();
+        for entry in self.ordered.scan_prefix(&prefix) {
+            let (key, value) = entry.map_err(backend)?;
+            let count = usize::try_from(super::count_value(Some(&value))).unwrap_or(usize::MAX);
+            if count == 0 {
+                continue;
+            }
+            let (field, option) = super::tally_of_count_key(&key, prefix.len())
+                .ok_or_else(|| StoreError::Backend("a count key of an unexpected form".into()))?;
+            tallies.entry(field).or_default().insert(option, count);
+        }
+        Ok(tallies)
+    }
+
     fn due_entries(&self, until: jiff::Timestamp) -> Result<Vec<Due>, StoreError> {
         let end = super::due_time_prefix(until);
         let due = self.ordered.range(b"d".as_slice()..=end.as_slice()).keys();
@@ -1033,7 +1050,7 @@ impl Store for SledStore {
         // ran on the store since (rolled back to), writing commands that
         // kept this version's indexes as it knew them, so they are built
         // again.
-        const EARLIER: [&[u8]; 11] = [
+        const EARLIER: [&[u8]; 12] = [
             b"index built",
             b"indexes with rows and due times, version 2",
             b"indexes: rows, due times, waiting lists (version 3)",
@@ -1045,6 +1062,7 @@ impl Store for SledStore {
             b"indexes: rows, counts, due times, waiting lists, answers (version 9)",
             b"indexes: rows, counts, due times, waiting lists, answers (version 10)",
             b"indexes: rows, counts, due times, waiting lists, answers, versions (version 11)",
+            b"indexes: rows, counts, due times, waiting lists, answers, versions (version 12)",
         ];
         let mut rolled_back = false;
         for earlier in EARLIER {
@@ -1053,6 +1071,9 @@ impl Store for SledStore {
         if self.db.contains_key(BUILT).map_err(backend)? && !rolled_back {
             return Ok(());
         }
+        // Version 13: the count of candidatures holding each option of a
+        // list column, by formation and state (prefix `O`), each
+        // candidature's options among its dossier's index keys (prefix `o`).
         // Version 12: the count of dossiers on each version (prefix `V`),
         // each dossier's version among its index keys (prefix `v`).
         // Version 11: each dossier's version key in `ordered` too.
@@ -1075,7 +1096,9 @@ impl Store for SledStore {
         ] {
             tree.clear().map_err(backend)?;
         }
-        let mut per_version: BTreeMap<String, u64> = BTreeMap::new();
+        // The counts moved by keys kept among the dossiers' index keys
+        // alone (versions, options), by the count's key.
+        let mut moved: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for entry in self.dossiers.iter() {
             let (id, bytes) = entry.map_err(backend)?;
             let dossier = decode::<Dossier>(&bytes)?;
@@ -1111,8 +1134,8 @@ impl Store for SledStore {
                     .map_err(backend)?;
             }
             for key in &keys.ordered {
-                match super::version_of_key(key) {
-                    Some(hash) => *per_version.entry(hash.to_owned()).or_insert(0u64) += 1,
+                match super::count_moved_by(key) {
+                    Some(count) => *moved.entry(count).or_insert(0u64) += 1,
                     None => {
                         self.ordered.insert(key.as_slice(), &[]).map_err(backend)?;
                     }
@@ -1120,12 +1143,9 @@ impl Store for SledStore {
             }
             self.index_keys.insert(id, keys.bytes()).map_err(backend)?;
         }
-        for (hash, count) in per_version {
+        for (key, count) in moved {
             self.ordered
-                .insert(
-                    super::version_count_key(&hash),
-                    count.to_be_bytes().as_slice(),
-                )
+                .insert(key, count.to_be_bytes().as_slice())
                 .map_err(backend)?;
         }
         for earlier in EARLIER {
@@ -1218,6 +1238,37 @@ mod tests {
 
     fn at(text: &str) -> jiff::Timestamp {
         text.parse().expect("a timestamp")
+    }
+
+    /// The keys kept among a dossier's index keys alone name the count
+    /// they move; an option's count key gives back its column and option.
+    #[test]
+    fn a_key_kept_with_its_dossier_alone_moves_its_count() {
+        use crate::store::{
+            count_moved_by, tally_count_key, tally_count_prefix, tally_key, tally_of_count_key,
+            version_count_key, version_key,
+        };
+        let option = tally_key("m1", "decided", "decision", "yes", "c2");
+        let count = tally_count_key("m1", "decided", "decision", "yes");
+        assert_eq!(count_moved_by(&option), Some(count.clone()));
+        let prefix = tally_count_prefix("m1", "decided");
+        assert!(count.starts_with(&prefix));
+        assert_eq!(
+            tally_of_count_key(&count, prefix.len()),
+            Some(("decision".to_owned(), "yes".to_owned()))
+        );
+        assert_eq!(
+            count_moved_by(&version_key("hash", "d1")),
+            Some(version_count_key("hash"))
+        );
+        // Due times and waiting lists are in the ordered tree itself.
+        let due = Due {
+            dossier: "d1".into(),
+            candidature: "c1".into(),
+            deadline: "reminder".into(),
+            at: at("2027-04-01T00:00:00Z"),
+        };
+        assert_eq!(count_moved_by(&crate::store::due_key(&due)), None);
     }
 
     /// Version `version` of dossier `d1`, with one candidature in `state`

@@ -1,13 +1,13 @@
 //! The formations' dashboard: for each formation of the member's scope, its
-//! places, how many candidatures stand in each state and under each decision,
-//! and the head of its waiting list in rank order.
+//! places, how many candidatures stand in each state and under each decision
+//! (the index's counts: no candidature is read), and the head of its
+//! waiting list in rank order.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
 use guichet_engine::model::FieldType;
-use guichet_engine::{list_columns, Row, RowParts, Store};
+use guichet_engine::{list_columns, Store, Tallies};
 use serde::Serialize;
 
 use super::super::error::{blocking, PageError, PageResult};
@@ -70,10 +70,10 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                 continue;
             };
             let link = |query: String| lang.href(&format!("/staff?formation={formation}&{query}"));
-            // Counted from the index's counts; the decisions from the rows
-            // read one at a time: a formation's rows are never held.
+            // Counted from the index's counts: no row is read.
             let mut counts = Vec::new();
             let mut total = 0;
+            let mut tallies = Tallies::new();
             for state_id in &states {
                 let count = store
                     .count_of(formation, state_id)
@@ -84,47 +84,29 @@ pub async fn dashboard(staff: Staff) -> PageResult {
                     count,
                     href: link(format!("state={state_id}")),
                 });
-            }
-            let choices: Vec<_> = list_columns(&definition)
-                .into_iter()
-                .filter(|field| field.kind == FieldType::Choice)
-                .collect();
-            // Per choice column, how many rows hold each option.
-            let mut tallies: Vec<HashMap<String, usize>> = vec![HashMap::new(); choices.len()];
-            if !choices.is_empty() {
-                let mut tally = |row: Row| {
-                    for (field, tally) in choices.iter().zip(&mut tallies) {
-                        if let Some(option) = row.columns.get(&field.id).and_then(|v| v.as_str()) {
-                            match tally.get_mut(option) {
-                                Some(count) => *count += 1,
-                                None => {
-                                    tally.insert(option.to_owned(), 1);
-                                }
-                            }
-                        }
+                let in_state = store
+                    .tallies_of(formation, state_id)
+                    .map_err(PageError::internal)?;
+                for (field, options) in in_state {
+                    let tally = tallies.entry(field).or_default();
+                    for (option, count) in options {
+                        *tally.entry(option).or_default() += count;
                     }
-                };
-                for state_id in &states {
-                    store
-                        .each_row_containing(
-                            formation,
-                            Some(state_id),
-                            &[],
-                            RowParts::WithoutPieces,
-                            &mut tally,
-                        )
-                        .map_err(PageError::internal)?;
                 }
             }
+            let choices = list_columns(&definition)
+                .into_iter()
+                .filter(|field| field.kind == FieldType::Choice);
             let mut decisions = Vec::new();
-            for (field, tally) in choices.into_iter().zip(&tallies) {
+            for field in choices {
+                let tally = tallies.get(&field.id);
                 let options =
                     guichet_engine::options(&definition, field, &serde_json::Value::Null, code);
                 let counted = options
                     .unwrap_or_default()
                     .iter()
                     .map(|option| Count {
-                        count: tally.get(&option.id).copied().unwrap_or(0),
+                        count: tally.and_then(|t| t.get(&option.id)).copied().unwrap_or(0),
                         href: link(format!("{}={}", field.id, option.id)),
                         label: option.label.clone(),
                     })
