@@ -578,3 +578,153 @@ fn a_promotion_that_would_leave_its_candidature_on_the_list_is_not_made() {
     assert_eq!(waiting(&engine, now), ["chloe", "bruno"]);
     assert_eq!(mailed_to(&chloe.id), mailed_before);
 }
+
+/// What a new version would do to the dossiers in progress, counted from
+/// the indexes (the counts by formation and state, the dossiers' own
+/// answers) is what reading every dossier counts; a piece removed has its
+/// files counted from the dossiers.
+#[test]
+fn impacts_counted_from_the_indexes_are_those_the_dossiers_give() {
+    use guichet_engine::{diff, Definition};
+    let v1_text = include_str!("fixtures/versions/v1.yaml");
+    let v1 = Definition::from_text("v1.yaml", v1_text).unwrap();
+    let (_folder, engine) = support::open(Definition::from_text("v1.yaml", v1_text).unwrap());
+    let now = at("2027-03-10T10:00:00Z");
+    let staff = Actor::new("staff", "office");
+    // (owner, answers, applies, uploads, transmits, closed)
+    let seeded = [
+        (
+            "ada",
+            Some(json!({"nationality": "FR", "hobby": "Piano"})),
+            true,
+            true,
+            true,
+            false,
+        ),
+        (
+            "bruno",
+            Some(json!({"nationality": "IT"})),
+            true,
+            true,
+            true,
+            true,
+        ),
+        (
+            "chloe",
+            Some(json!({"hobby": "Escalade"})),
+            true,
+            false,
+            false,
+            false,
+        ),
+        ("dan", None, false, false, false, false),
+    ];
+    for (owner, answers, applies, uploads, transmits, closed) in seeded {
+        let dossier = engine
+            .create_dossier(owner, candidate(owner), "en", now)
+            .unwrap()
+            .id;
+        let me = Actor::new("candidate", owner);
+        if let Some(answers) = answers {
+            let save = Command::SaveSection {
+                section: "identity".into(),
+                answers,
+            };
+            act(&engine, &dossier, &me, save, now).unwrap();
+        }
+        if applies {
+            let apply = Command::Apply {
+                formation: "master".into(),
+            };
+            act(&engine, &dossier, &me, apply, now).unwrap();
+        }
+        if uploads {
+            let upload = Command::Piece {
+                candidature: "c1".into(),
+                piece: "cv".into(),
+                transition: "upload".into(),
+                file: Some(support::file("cv.pdf", "pdf", 1000)),
+                comment: None,
+            };
+            act(&engine, &dossier, &me, upload, now).unwrap();
+        }
+        if transmits {
+            let transmit = transition("c1", "transmit", json!({}));
+            act(&engine, &dossier, &me, transmit, now).unwrap();
+        }
+        if closed {
+            let close = transition("c1", "close", json!({}));
+            act(&engine, &dossier, &staff, close, now).unwrap();
+        }
+    }
+    let draft = |text: String| Definition::from_text("draft.yaml", &text).unwrap();
+    // A field removed, another newly required, a state removed, a piece
+    // newly required: counted from the indexes.
+    let removing = draft(
+        v1_text
+            .replace("      - { id: hobby, type: text, label: Hobby }\n", "")
+            .replace(
+                "{ id: nationality, type: text, label: Nationality }",
+                "{ id: nationality, type: text, label: Nationality, required: true }",
+            )
+            .replace("    - { id: closed, label: Closed, final: true }\n", "")
+            .replace(
+                "    - { id: close, label: Close, from: received, to: closed, by: staff }\n",
+                "",
+            )
+            .replace(
+                "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }",
+                "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }\n  \
+                 - { id: diploma, label: Diploma, accept: [pdf], max_size: 2MB }",
+            )
+            .replace("pieces: [cv]", "pieces: [cv, diploma]"),
+    );
+    // The formation itself replaced by another: counted from the indexes.
+    let replacing =
+        draft(v1_text.replace("id: master, title: Master", "id: licence, title: Licence"));
+    // A piece removed: its files are in the dossiers alone, which are read.
+    let without_cv = draft(
+        v1_text
+            .replace(
+                "  - { id: cv, label: CV, accept: [pdf], max_size: 2MB }",
+                "  - { id: diploma, label: Diploma, accept: [pdf], max_size: 2MB }",
+            )
+            .replace("pieces: [cv]", "pieces: [diploma]"),
+    );
+    let from_store = |new: &Definition| diff::Impacts::new(&v1, new).counts_from_store();
+    assert!(from_store(&removing) && from_store(&replacing) && !from_store(&without_cv));
+    let read_one_by_one = |new: &Definition| {
+        let mut impacts = diff::Impacts::new(&v1, new);
+        engine
+            .each_dossier(&mut |dossier| impacts.count(&dossier))
+            .unwrap();
+        impacts.found()
+    };
+    let lines = |impacts: Vec<diff::Impact>| -> Vec<String> {
+        impacts.iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(
+        lines(engine.impacts_of(&removing).unwrap()),
+        [
+            "! state `closed` is removed and holds candidatures (1)",
+            "! piece `diploma` is newly required by formation `master`, of candidatures already sent (2)",
+            "! field `identity.hobby` is removed and has answers (2)",
+            "! field `identity.nationality` is newly required, and unanswered in saved sections (1)",
+        ]
+    );
+    assert_eq!(
+        lines(engine.impacts_of(&replacing).unwrap()),
+        ["! formation `master` is removed and has candidatures (3)"]
+    );
+    assert_eq!(
+        lines(engine.impacts_of(&without_cv).unwrap()),
+        [
+            "! piece `diploma` is newly required by formation `master`, of candidatures already sent (2)",
+            "! piece `cv` is removed and has files (2)",
+        ]
+    );
+    for new in [&removing, &replacing, &without_cv] {
+        assert_eq!(engine.impacts_of(new).unwrap(), read_one_by_one(new));
+    }
+    assert!(engine.impacts_of(&v1).unwrap().is_empty());
+}

@@ -22,7 +22,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::definition::Definition;
-use crate::dossier::Dossier;
+use crate::dossier::{Answers, Candidature, Dossier};
+use crate::store::{Store, StoreError};
 
 /// How one thing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -201,7 +202,9 @@ pub fn impacts(old: &Definition, new: &Definition, dossiers: &[Dossier]) -> Vec<
 
 /// What moving dossiers started under one version to another would do,
 /// counted as the dossiers come, one at a time: a store of a hundred
-/// thousand dossiers is read through once, none of them kept.
+/// thousand dossiers is read through once, none of them kept; or counted
+/// from a store's indexes and own answers, no dossier read
+/// ([`Impacts::count_store`]).
 ///
 /// ```
 /// use guichet_engine::{diff, Definition};
@@ -212,37 +215,97 @@ pub fn impacts(old: &Definition, new: &Definition, dossiers: &[Dossier]) -> Vec<
 /// assert!(impacts.found().is_empty());
 /// ```
 pub struct Impacts<'d> {
+    old: &'d Definition,
+    /// The state candidatures start in, under `old`: past it, one is sent.
+    initial: &'d str,
     checks: Vec<Check<'d>>,
 }
 
 /// One thing a move would do, and how many it found so far.
 struct Check<'d> {
     message: String,
-    /// How many of a dossier's candidatures (or 1 for the dossier itself)
-    /// it touches.
-    touched: Box<dyn Fn(&Dossier) -> usize + 'd>,
+    touched: Touched<'d>,
     count: usize,
+}
+
+/// What a check counts: candidatures, or dossiers by their own answers.
+enum Touched<'d> {
+    /// Candidatures in a state.
+    InState(&'d str),
+    /// Candidatures to a formation.
+    ToFormation(&'d str),
+    /// Candidatures to a formation, sent (past the initial state).
+    SentTo(&'d str),
+    /// Candidatures holding a file for a piece.
+    WithFile(&'d str),
+    /// Dossiers answering a field of a section.
+    Answering { section: &'d str, field: &'d str },
+    /// Dossiers whose saved section leaves one of its fields unanswered.
+    NotAnswering { section: &'d str, field: &'d str },
+}
+
+impl Touched<'_> {
+    /// How many of a dossier's candidatures (or 1 for the dossier itself)
+    /// this touches, its candidatures started in `initial`.
+    fn count(&self, dossier: &Dossier, initial: &str) -> usize {
+        let candidatures = |touched: &dyn Fn(&Candidature) -> bool| {
+            dossier.candidatures.iter().filter(|c| touched(c)).count()
+        };
+        match *self {
+            Touched::WithFile(id) => {
+                candidatures(&|c| c.pieces.get(id).is_some_and(|p| p.file.is_some()))
+            }
+            Touched::Answering { .. } | Touched::NotAnswering { .. } => {
+                self.answers(&dossier.profile)
+            }
+            _ => candidatures(&|c| self.holds(&c.formation, &c.state, initial)),
+        }
+    }
+
+    /// Whether a candidature to `formation` in `state` counts, for the
+    /// checks on candidatures by formation and state; false for the others.
+    fn holds(&self, formation: &str, state: &str, initial: &str) -> bool {
+        match *self {
+            Touched::InState(id) => state == id,
+            Touched::ToFormation(id) => formation == id,
+            Touched::SentTo(id) => formation == id && state != initial,
+            _ => false,
+        }
+    }
+
+    /// Whether a dossier's own answers count (1) or not (0), for the checks
+    /// on answers; 0 for the others.
+    fn answers(&self, profile: &Answers) -> usize {
+        match *self {
+            Touched::Answering { section, field } => {
+                usize::from(has_answer(profile.get(section), field))
+            }
+            Touched::NotAnswering { section, field } => usize::from(
+                profile.contains_key(section) && !has_answer(profile.get(section), field),
+            ),
+            _ => 0,
+        }
+    }
 }
 
 impl<'d> Impacts<'d> {
     /// What moving from `old` to `new` is checked for, nothing counted yet.
     pub fn new(old: &'d Definition, new: &'d Definition) -> Self {
         let mut checks = Vec::new();
-        let mut check = |message: String, touched: Box<dyn Fn(&Dossier) -> usize + 'd>| {
+        let mut check = |message: String, touched: Touched<'d>| {
             checks.push(Check {
                 message,
                 touched,
                 count: 0,
             });
         };
-        let initial = old.initial_state();
         let mappings = &new.file().migrate;
         for state in &old.file().workflow.states {
             if new.state(&state.id).is_none() && !mappings.states.contains_key(&state.id) {
                 let id = state.id.as_str();
                 check(
                     format!("state `{id}` is removed and holds candidatures"),
-                    Box::new(move |d| d.candidatures.iter().filter(|c| c.state == id).count()),
+                    Touched::InState(id),
                 );
             }
         }
@@ -251,7 +314,7 @@ impl<'d> Impacts<'d> {
             match new.formation(id) {
                 None => check(
                     format!("formation `{id}` is removed and has candidatures"),
-                    Box::new(move |d| d.candidatures.iter().filter(|c| c.formation == id).count()),
+                    Touched::ToFormation(id),
                 ),
                 Some(newer) => {
                     for piece in newer
@@ -259,17 +322,11 @@ impl<'d> Impacts<'d> {
                         .iter()
                         .filter(|p| !formation.pieces.contains(p))
                     {
-                        // Sent: past the status candidatures start in.
                         check(
                             format!(
                                 "piece `{piece}` is newly required by formation `{id}`, of candidatures already sent"
                             ),
-                            Box::new(move |d| {
-                                d.candidatures
-                                    .iter()
-                                    .filter(|c| c.formation == id && c.state != initial)
-                                    .count()
-                            }),
+                            Touched::SentTo(id),
                         );
                     }
                 }
@@ -280,12 +337,7 @@ impl<'d> Impacts<'d> {
                 let id = piece.id.as_str();
                 check(
                     format!("piece `{id}` is removed and has files"),
-                    Box::new(move |d| {
-                        d.candidatures
-                            .iter()
-                            .filter(|c| c.pieces.get(id).is_some_and(|p| p.file.is_some()))
-                            .count()
-                    }),
+                    Touched::WithFile(id),
                 );
             }
         }
@@ -302,9 +354,10 @@ impl<'d> Impacts<'d> {
                     let field_id = field.id.as_str();
                     check(
                         format!("field `{section_id}.{field_id}` is removed and has answers"),
-                        Box::new(move |d| {
-                            usize::from(has_answer(d.profile.get(section_id), field_id))
-                        }),
+                        Touched::Answering {
+                            section: section_id,
+                            field: field_id,
+                        },
                     );
                 }
             }
@@ -320,17 +373,19 @@ impl<'d> Impacts<'d> {
                         format!(
                             "field `{section_id}.{field_id}` is newly required, and unanswered in saved sections"
                         ),
-                        Box::new(move |d| {
-                            usize::from(
-                                d.profile.contains_key(section_id)
-                                    && !has_answer(d.profile.get(section_id), field_id),
-                            )
-                        }),
+                        Touched::NotAnswering {
+                            section: section_id,
+                            field: field_id,
+                        },
                     );
                 }
             }
         }
-        Impacts { checks }
+        Impacts {
+            old,
+            initial: old.initial_state(),
+            checks,
+        }
     }
 
     /// Whether a dossier could change what is found: false when the move
@@ -342,8 +397,56 @@ impl<'d> Impacts<'d> {
     /// Counts what moving `dossier` would do.
     pub fn count(&mut self, dossier: &Dossier) {
         for check in &mut self.checks {
-            check.count += (check.touched)(dossier);
+            check.count += check.touched.count(dossier, self.initial);
         }
+    }
+
+    /// Whether [`Impacts::count_store`] can count everything checked: not
+    /// the files of a removed piece, which only the dossiers hold.
+    pub fn counts_from_store(&self) -> bool {
+        !self
+            .checks
+            .iter()
+            .any(|check| matches!(check.touched, Touched::WithFile(_)))
+    }
+
+    /// Counts what moving every dossier of `store` would do, as
+    /// [`Impacts::count`] of each would, from what the store keeps beside
+    /// them instead: its counts of candidatures by formation and state, and
+    /// its dossiers' own answers, read only if a check is on answers. No
+    /// dossier is read: at a hundred thousand, reading them all, even one
+    /// at a time, leaves sled holding hundreds of megabytes of their pages.
+    /// Every dossier the store holds is counted, so the caller makes sure
+    /// they are all under the older version; what a removed piece's files
+    /// would need ([`Impacts::counts_from_store`]) is not counted.
+    pub fn count_store(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        let file = self.old.file();
+        let formations: Vec<&str> = file.formations.iter().map(|f| f.id.as_str()).collect();
+        let states: Vec<&str> = file.workflow.states.iter().map(|s| s.id.as_str()).collect();
+        let mut on_answers = false;
+        for check in &mut self.checks {
+            match check.touched {
+                Touched::WithFile(_) => {}
+                Touched::Answering { .. } | Touched::NotAnswering { .. } => on_answers = true,
+                _ => {
+                    for formation in &formations {
+                        for state in &states {
+                            if check.touched.holds(formation, state, self.initial) {
+                                check.count += store.count_of(formation, state)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if on_answers {
+            store.each_own_answers(&mut |profile| {
+                for check in &mut self.checks {
+                    check.count += check.touched.answers(&profile);
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// What moving the dossiers counted would do, in the order checked.

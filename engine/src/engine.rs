@@ -845,6 +845,32 @@ impl<S: Store> Engine<S> {
         Ok(self.store.dossiers_per_version()?)
     }
 
+    /// What moving the dossiers on the running version to `draft` would do
+    /// ([`crate::diff::Impacts`]): counted from the store's indexes and own
+    /// answers, no dossier read, when every dossier is on the running
+    /// version and no piece is removed; else each dossier is read, once.
+    pub fn impacts_of(&self, draft: &Definition) -> Result<Vec<crate::diff::Impact>, EngineError> {
+        let running = self.definition();
+        let mut impacts = crate::diff::Impacts::new(&running, draft);
+        if !impacts.reads_dossiers() {
+            return Ok(Vec::new());
+        }
+        let elsewhere = self
+            .dossiers_per_version()?
+            .keys()
+            .any(|hash| hash != running.hash());
+        if elsewhere || !impacts.counts_from_store() {
+            self.each_dossier(&mut |dossier| {
+                if dossier.definition == running.hash() {
+                    impacts.count(&dossier);
+                }
+            })?;
+        } else {
+            impacts.count_store(&self.store)?;
+        }
+        Ok(impacts.found())
+    }
+
     /// Every dossier, handed to `each` one at a time as it is read, none
     /// of them kept (see [`Store::each_dossier`]).
     pub fn each_dossier(&self, each: &mut dyn FnMut(Dossier)) -> Result<(), EngineError> {

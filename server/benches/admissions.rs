@@ -638,6 +638,42 @@ fn serve_and_list(data: &Path) {
         begun.elapsed().as_secs_f64(),
         peak_memory(&server.0)
     );
+    // A draft removing a field every seeded dossier answers: what it would
+    // do is counted from the dossiers' own answers, kept apart, not from the
+    // dossiers.
+    let shipped = std::fs::read_to_string(repository().join("definitions/osu-pytheas.yaml"))
+        .expect("the shipped file");
+    let source: String = shipped
+        .lines()
+        .filter(|line| !line.contains("id: commune_naissance, type: text"))
+        .map(|line| {
+            line.replace("commune_naissance: Marseille, ", "")
+                .replace("commune_naissance: Berlin, ", "")
+                + "\n"
+        })
+        .collect();
+    let begun = Instant::now();
+    let mut preview = agent
+        .post(&format!("{base}/staff/editeur/apercu"))
+        .header("cookie", &both)
+        .send_form([("csrf", token.as_str()), ("source", source.as_str())])
+        .expect("the preview");
+    let body = preview.body_mut().read_to_string().expect("body");
+    assert_eq!(preview.status(), 200, "{body}");
+    let said = "field `etat_civil.commune_naissance` is removed and has answers (";
+    let answered = body
+        .split(said)
+        .nth(1)
+        .and_then(|after| after.split(')').next())
+        .and_then(|number| number.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no `{said}` in {body}"));
+    assert!(answered >= candidatures(), "{answered} dossiers answer it");
+    println!(
+        "the editor's preview of a draft removing a field ({answered} answers counted, no dossier read), \
+         over HTTP: {:.2} s, server peak memory since start {}",
+        begun.elapsed().as_secs_f64(),
+        peak_memory(&server.0)
+    );
     // The store is free for the engine's part once the server has stopped.
     drop(server);
 }

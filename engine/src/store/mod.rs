@@ -455,6 +455,12 @@ pub trait Store: Send + Sync {
         self.dossiers()?.into_iter().for_each(each);
         Ok(())
     }
+    /// Every dossier's own answers ([`Dossier::profile`]), handed to `each`
+    /// one at a time as read: a store that keeps them apart from the
+    /// dossiers reads them without the dossiers.
+    fn each_own_answers(&self, each: &mut dyn FnMut(Answers)) -> Result<(), StoreError> {
+        self.each_dossier(&mut |dossier| each(dossier.profile))
+    }
     /// The candidatures to `formation` (in `state` only, if given), as
     /// (dossier id, candidature id), from an index kept in the same
     /// write as the dossiers: no scan of every dossier.

@@ -895,6 +895,14 @@ impl Store for SledStore {
         Ok(counts)
     }
 
+    fn each_own_answers(&self, each: &mut dyn FnMut(Answers)) -> Result<(), StoreError> {
+        for entry in self.own_answers.iter() {
+            let (_, bytes) = entry.map_err(backend)?;
+            each(decode(&bytes)?);
+        }
+        Ok(())
+    }
+
     fn each_dossier(&self, each: &mut dyn FnMut(Dossier)) -> Result<(), StoreError> {
         for entry in self.dossiers.iter() {
             let (_, bytes) = entry.map_err(backend)?;

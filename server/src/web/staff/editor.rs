@@ -257,16 +257,9 @@ async fn review(staff: &Staff, edit: Edit, notice: Option<String>) -> PageResult
                 .get(running.hash())
                 .copied()
                 .unwrap_or(0);
-            // Counted as the dossiers are read, none of them kept; read only
-            // when the draft removes or newly requires something.
-            let mut impacts = diff::Impacts::new(&running, &definition);
-            if impacts.reads_dossiers() {
-                state.engine.each_dossier(&mut |dossier| {
-                    if dossier.definition == running.hash() {
-                        impacts.count(&dossier);
-                    }
-                })?;
-            }
+            // Counted only when the draft removes or newly requires
+            // something, from the indexes when they can say.
+            let impacts = state.engine.impacts_of(&definition)?;
             let (reports, samples) = guichet_engine::play_scenarios(&definition);
             let reports = scenario_lines(reports);
             Ok(Ok(PreviewPage {
@@ -275,7 +268,7 @@ async fn review(staff: &Staff, edit: Edit, notice: Option<String>) -> PageResult
                     .iter()
                     .map(ToString::to_string)
                     .collect(),
-                impacts: impacts.found().iter().map(ToString::to_string).collect(),
+                impacts: impacts.iter().map(ToString::to_string).collect(),
                 dossiers: on_running,
                 failed: reports.iter().filter(|r| !r.ok).count(),
                 scenarios: reports,
