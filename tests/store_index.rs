@@ -704,7 +704,7 @@ fn impacts_counted_from_the_indexes_are_those_the_dossiers_give() {
         impacts.iter().map(ToString::to_string).collect()
     };
     assert_eq!(
-        lines(engine.impacts_of(&removing).unwrap()),
+        lines(engine.impacts_of(&v1, &removing).unwrap()),
         [
             "! state `closed` is removed and holds candidatures (1)",
             "! piece `diploma` is newly required by formation `master`, of candidatures already sent (2)",
@@ -713,18 +713,41 @@ fn impacts_counted_from_the_indexes_are_those_the_dossiers_give() {
         ]
     );
     assert_eq!(
-        lines(engine.impacts_of(&replacing).unwrap()),
+        lines(engine.impacts_of(&v1, &replacing).unwrap()),
         ["! formation `master` is removed and has candidatures (3)"]
     );
     assert_eq!(
-        lines(engine.impacts_of(&without_cv).unwrap()),
+        lines(engine.impacts_of(&v1, &without_cv).unwrap()),
         [
             "! piece `diploma` is newly required by formation `master`, of candidatures already sent (2)",
             "! piece `cv` is removed and has files (2)",
         ]
     );
     for new in [&removing, &replacing, &without_cv] {
-        assert_eq!(engine.impacts_of(new).unwrap(), read_one_by_one(new));
+        assert_eq!(engine.impacts_of(&v1, new).unwrap(), read_one_by_one(new));
     }
-    assert!(engine.impacts_of(&v1).unwrap().is_empty());
+    assert!(engine.impacts_of(&v1, &v1).unwrap().is_empty());
+    // A dossier started under another version: those on v1 are read, and
+    // it is not counted with them.
+    let replacing = std::sync::Arc::new(replacing);
+    engine.publish(replacing.clone(), "admin", now).unwrap();
+    let later = engine
+        .create_dossier("emma", candidate("Emma"), "en", now)
+        .unwrap()
+        .id;
+    let emma = Actor::new("candidate", "emma");
+    let apply = Command::Apply {
+        formation: "licence".into(),
+    };
+    act(&engine, &later, &emma, apply, now).unwrap();
+    assert_eq!(engine.dossiers_per_version().unwrap().len(), 2);
+    assert_eq!(
+        lines(engine.impacts_of(&v1, &replacing).unwrap()),
+        ["! formation `master` is removed and has candidatures (3)"]
+    );
+    let back = draft(v1_text.to_owned());
+    assert_eq!(
+        lines(engine.impacts_of(&replacing, &back).unwrap()),
+        ["! formation `licence` is removed and has candidatures (1)"]
+    );
 }

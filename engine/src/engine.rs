@@ -845,23 +845,26 @@ impl<S: Store> Engine<S> {
         Ok(self.store.dossiers_per_version()?)
     }
 
-    /// What moving the dossiers on the running version to `draft` would do
-    /// ([`crate::diff::Impacts`]): counted from the store's indexes and own
-    /// answers, no dossier read, when every dossier is on the running
-    /// version and no piece is removed; else each dossier is read, once.
-    pub fn impacts_of(&self, draft: &Definition) -> Result<Vec<crate::diff::Impact>, EngineError> {
-        let running = self.definition();
-        let mut impacts = crate::diff::Impacts::new(&running, draft);
+    /// What moving the dossiers on version `old` of the definition to `new`
+    /// would do ([`crate::diff::Impacts`]): counted from the store's indexes
+    /// and own answers, no dossier read, when every dossier is on `old` and
+    /// `new` removes no piece; else each dossier is read, once.
+    pub fn impacts_of(
+        &self,
+        old: &Definition,
+        new: &Definition,
+    ) -> Result<Vec<crate::diff::Impact>, EngineError> {
+        let mut impacts = crate::diff::Impacts::new(old, new);
         if !impacts.reads_dossiers() {
             return Ok(Vec::new());
         }
         let elsewhere = self
             .dossiers_per_version()?
             .keys()
-            .any(|hash| hash != running.hash());
+            .any(|hash| hash != old.hash());
         if elsewhere || !impacts.counts_from_store() {
             self.each_dossier(&mut |dossier| {
-                if dossier.definition == running.hash() {
+                if dossier.definition == old.hash() {
                     impacts.count(&dossier);
                 }
             })?;

@@ -341,8 +341,9 @@ pub struct Waiting {
 }
 
 impl Indexed {
-    /// Every key the dossier has in the ordered index (due times, waiting
-    /// lists, its version, its rows' options).
+    /// Every key the dossier has beside its rows: its due times and waiting
+    /// places, in the ordered index, and the keys that only move a count
+    /// (its version, its rows' options; see `count_moved_by`).
     pub(crate) fn ordered_keys(&self) -> Vec<Vec<u8>> {
         let due = self.deadlines.iter().map(due_key);
         let (dossier, hash) = &self.on_version;

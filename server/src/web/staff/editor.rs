@@ -259,7 +259,7 @@ async fn review(staff: &Staff, edit: Edit, notice: Option<String>) -> PageResult
                 .unwrap_or(0);
             // Counted only when the draft removes or newly requires
             // something, from the indexes when they can say.
-            let impacts = state.engine.impacts_of(&definition)?;
+            let impacts = state.engine.impacts_of(&running, &definition)?;
             let (reports, samples) = guichet_engine::play_scenarios(&definition);
             let reports = scenario_lines(reports);
             Ok(Ok(PreviewPage {
