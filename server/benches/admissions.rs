@@ -609,20 +609,25 @@ fn serve_and_list(data: &Path) {
     let body = editor.body_mut().read_to_string().expect("body");
     let token_at = body.find(r#"name="csrf" value=""#).expect("csrf") + 19;
     let token = body[token_at..token_at + 64].to_owned();
-    let source = std::fs::read_to_string(repository().join("definitions/osu-pytheas.yaml"))
-        .expect("the shipped file")
-        .replace(
-            "label: { fr: Réceptionné,",
-            "label: { fr: \"Dossier reçu\",",
-        );
-    let begun = Instant::now();
-    let mut preview = agent
-        .post(&format!("{base}/staff/editeur/apercu"))
-        .header("cookie", &both)
-        .send_form([("csrf", token.as_str()), ("source", source.as_str())])
-        .expect("the preview");
-    let body = preview.body_mut().read_to_string().expect("body");
-    assert_eq!(preview.status(), 200, "{body}");
+    let shipped = std::fs::read_to_string(repository().join("definitions/osu-pytheas.yaml"))
+        .expect("the shipped file");
+    let source = shipped.replace(
+        "label: { fr: Réceptionné,",
+        "label: { fr: \"Dossier reçu\",",
+    );
+    // The preview of `source`: its page, and how long it took.
+    let preview = |source: &str| {
+        let begun = Instant::now();
+        let mut preview = agent
+            .post(&format!("{base}/staff/editeur/apercu"))
+            .header("cookie", &both)
+            .send_form([("csrf", token.as_str()), ("source", source)])
+            .expect("the preview");
+        let body = preview.body_mut().read_to_string().expect("body");
+        assert_eq!(preview.status(), 200, "{body}");
+        (body, begun.elapsed())
+    };
+    let (body, took) = preview(&source);
     assert!(body.contains("Dossier reçu"), "the change is shown: {body}");
     // Every dossier is on the running version, counted without reading one.
     let counted = body
@@ -635,14 +640,12 @@ fn serve_and_list(data: &Path) {
     println!(
         "the editor's preview of a draft changing a label (the dossiers counted, none read), over HTTP: \
          {:.2} s, server peak memory since start {}",
-        begun.elapsed().as_secs_f64(),
+        took.as_secs_f64(),
         peak_memory(&server.0)
     );
     // A draft removing a field every seeded dossier answers: what it would
     // do is counted from the dossiers' own answers, kept apart, not from the
     // dossiers.
-    let shipped = std::fs::read_to_string(repository().join("definitions/osu-pytheas.yaml"))
-        .expect("the shipped file");
     let source: String = shipped
         .lines()
         .filter(|line| !line.contains("id: commune_naissance, type: text"))
@@ -652,14 +655,7 @@ fn serve_and_list(data: &Path) {
                 + "\n"
         })
         .collect();
-    let begun = Instant::now();
-    let mut preview = agent
-        .post(&format!("{base}/staff/editeur/apercu"))
-        .header("cookie", &both)
-        .send_form([("csrf", token.as_str()), ("source", source.as_str())])
-        .expect("the preview");
-    let body = preview.body_mut().read_to_string().expect("body");
-    assert_eq!(preview.status(), 200, "{body}");
+    let (body, took) = preview(&source);
     let said = "field `etat_civil.commune_naissance` is removed and has answers (";
     let answered = body
         .split(said)
@@ -671,7 +667,7 @@ fn serve_and_list(data: &Path) {
     println!(
         "the editor's preview of a draft removing a field ({answered} answers counted, no dossier read), \
          over HTTP: {:.2} s, server peak memory since start {}",
-        begun.elapsed().as_secs_f64(),
+        took.as_secs_f64(),
         peak_memory(&server.0)
     );
     // The store is free for the engine's part once the server has stopped.
