@@ -670,6 +670,35 @@ fn serve_and_list(data: &Path) {
         took.as_secs_f64(),
         peak_memory(&server.0)
     );
+    // A draft removing a piece every seeded candidature holds a file for:
+    // the files are in the dossiers alone, so every dossier is read, once,
+    // one at a time.
+    let source: String = shipped
+        .lines()
+        .filter(|line| {
+            !line.contains("id: lettre_motivation, label")
+                && !line.contains("piece: lettre_motivation }")
+        })
+        .map(|line| line.replace("cv, lettre_motivation, ", "cv, ") + "\n")
+        .collect();
+    let (body, took) = preview(&source);
+    let said = "piece `lettre_motivation` is removed and has files (";
+    let with_files = body
+        .split(said)
+        .nth(1)
+        .and_then(|after| after.split(')').next())
+        .and_then(|number| number.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no `{said}` in {body}"));
+    assert!(
+        with_files >= candidatures() / 2,
+        "{with_files} files counted"
+    );
+    println!(
+        "the editor's preview of a draft removing a piece ({with_files} files counted, every dossier read), \
+         over HTTP: {:.2} s, server peak memory since start {}",
+        took.as_secs_f64(),
+        peak_memory(&server.0)
+    );
     // The store is free for the engine's part once the server has stopped.
     drop(server);
 }
