@@ -655,14 +655,19 @@ fn serve_and_list(data: &Path) {
                 + "\n"
         })
         .collect();
+    // The count the preview's page gives an impact, said as `said`.
+    let impact_count = |body: &str, said: &str| {
+        body.split(said)
+            .nth(1)
+            .and_then(|after| after.split(')').next())
+            .and_then(|number| number.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("no `{said}` in {body}"))
+    };
     let (body, took) = preview(&source);
-    let said = "field `etat_civil.commune_naissance` is removed and has answers (";
-    let answered = body
-        .split(said)
-        .nth(1)
-        .and_then(|after| after.split(')').next())
-        .and_then(|number| number.parse::<usize>().ok())
-        .unwrap_or_else(|| panic!("no `{said}` in {body}"));
+    let answered = impact_count(
+        &body,
+        "field `etat_civil.commune_naissance` is removed and has answers (",
+    );
     assert!(answered >= candidatures(), "{answered} dossiers answer it");
     println!(
         "the editor's preview of a draft removing a field ({answered} answers counted, no dossier read), \
@@ -682,13 +687,10 @@ fn serve_and_list(data: &Path) {
         .map(|line| line.replace("cv, lettre_motivation, ", "cv, ") + "\n")
         .collect();
     let (body, took) = preview(&source);
-    let said = "piece `lettre_motivation` is removed and has files (";
-    let with_files = body
-        .split(said)
-        .nth(1)
-        .and_then(|after| after.split(')').next())
-        .and_then(|number| number.parse::<usize>().ok())
-        .unwrap_or_else(|| panic!("no `{said}` in {body}"));
+    let with_files = impact_count(
+        &body,
+        "piece `lettre_motivation` is removed and has files (",
+    );
     assert!(
         with_files >= candidatures() / 2,
         "{with_files} files counted"
