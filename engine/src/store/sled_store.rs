@@ -776,7 +776,8 @@ impl SledStore {
     /// touched again by its key, the queues fill, and sled evicts: 173 MB,
     /// no slower; in the server, an editor's preview reading every dossier
     /// peaked at 259–266 MB instead of 431 MB (docs/performance.md,
-    /// twenty-eighth round). Touching each more often kept no more away.
+    /// twenty-eighth round). Touched four or sixteen times, the peak was
+    /// barely lower and the pass slower.
     fn each_dossier_bytes(
         &self,
         each: &mut dyn FnMut(sled::IVec, sled::IVec) -> Result<(), StoreError>,
