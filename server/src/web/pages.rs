@@ -111,8 +111,6 @@ const TEMPLATES: &[(&str, &str)] = &[
 /// The page templates, and what every page shares.
 pub struct Pages {
     templates: Environment<'static>,
-    css_version: String,
-    js_version: String,
     /// The page words of each language, built once.
     words: Vec<(&'static str, Value)>,
     /// Where the procedure's pages live (see [`super::site::Site::prefix`]).
@@ -177,23 +175,64 @@ impl Object for Words {
     }
 }
 
-/// `source` with each `{{ t.key }}` naming one of `words` (an object of
-/// texts by key) replaced by its text, escaped as the template's own
-/// escaping would, and its braces as character references: the text is
-/// never read as template syntax. Other uses of `t` (a filter applied, a
-/// word passed to a function) are left to the render.
-fn with_words(source: &str, words: &serde_json::Value) -> String {
+/// What every page of one language shows alike, written into its
+/// templates once rather than looked up at each render (see
+/// [`written_in`]).
+struct Fixed<'a> {
+    /// The page words, an object of texts by key: `{{ t.key }}`.
+    words: &'a serde_json::Value,
+    /// The links to the procedure's pages: `{{ href('/path') }}`.
+    href: &'a Href,
+    /// The other values, each by the expression that shows it, already
+    /// written as HTML.
+    values: Vec<(&'static str, String)>,
+}
+
+impl Fixed<'_> {
+    /// The HTML of `expression` (what a `{{ … }}` holds, spaces trimmed)
+    /// if it shows a fixed value: a word, a link to a path written in the
+    /// template, or one of `values`.
+    fn html(&self, expression: &str) -> Option<String> {
+        if let Some(key) = expression.strip_prefix("t.") {
+            let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+            if key.is_empty() || !key.chars().all(is_name) {
+                return None;
+            }
+            let text = self.words.get(key)?.as_str()?;
+            return Some(minijinja::HtmlEscape(text).to_string());
+        }
+        if let Some(path) = expression
+            .strip_prefix("href('")
+            .and_then(|rest| rest.strip_suffix("')"))
+        {
+            if path.contains(['\'', '\\']) {
+                return None;
+            }
+            return self.href.link(path).as_str().map(str::to_owned);
+        }
+        let (_, html) = self.values.iter().find(|(shown, _)| *shown == expression)?;
+        Some(html.clone())
+    }
+}
+
+/// `source` with each `{{ … }}` that shows a value of `fixed` replaced by
+/// that value's HTML, as the template's own escaping would write it, its
+/// braces as character references: a word is never read as template
+/// syntax. Any other expression (a filter applied, a word passed to a
+/// function, a value of the page) is left to the render.
+fn written_in(source: &str, fixed: &Fixed) -> String {
     let mut written = String::with_capacity(source.len());
     let mut rest = source;
     while let Some(at) = rest.find("{{") {
         written.push_str(&rest[..at]);
         let from = &rest[at..];
-        let word = word_reference(from)
-            .and_then(|(key, length)| Some((words.get(key)?.as_str()?, length)));
-        match word {
-            Some((text, length)) => {
-                let escaped = minijinja::HtmlEscape(text).to_string();
-                written.push_str(&escaped.replace('{', "&#123;").replace('}', "&#125;"));
+        let shown = from[2..].find("}}").and_then(|end| {
+            let html = fixed.html(from[2..2 + end].trim_matches(' '))?;
+            Some((html, 2 + end + 2))
+        });
+        match shown {
+            Some((html, length)) => {
+                written.push_str(&html.replace('{', "&#123;").replace('}', "&#125;"));
                 rest = &from[length..];
             }
             None => {
@@ -206,15 +245,26 @@ fn with_words(source: &str, words: &serde_json::Value) -> String {
     written
 }
 
-/// The key of the `{{ t.key }}` `text` starts with, and that reference's
-/// length.
-fn word_reference(text: &str) -> Option<(&str, usize)> {
-    let inside = text.strip_prefix("{{")?.trim_start_matches(' ');
-    let named = inside.strip_prefix("t.")?;
-    let length = named.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
-    let key = &named[..length];
-    let after = named[length..].trim_start_matches(' ').strip_prefix("}}")?;
-    (!key.is_empty()).then_some((key, text.len() - after.len()))
+/// The links to the page in each language but `lang`, for the layout's
+/// `{{ language_links }}`.
+fn language_links(languages: &[&str], lang: &str) -> String {
+    use std::fmt::Write;
+    let mut html = String::new();
+    for other in languages.iter().filter(|code| **code != lang) {
+        let name = if *other == "en" {
+            "English"
+        } else {
+            "Français"
+        };
+        let code = minijinja::HtmlEscape(other);
+        // Writing to a `String` cannot fail.
+        let _ = write!(
+            html,
+            "<a href=\"?lang={code}\" hreflang=\"{code}\" lang=\"{code}\">{}</a>",
+            minijinja::HtmlEscape(name)
+        );
+    }
+    html
 }
 
 /// `href(path)` in templates: a link that keeps the page's language.
@@ -365,12 +415,30 @@ impl Pages {
         templates.add_function("heading", heading);
         templates.add_function("history_lines", history_lines);
         templates.add_function("issued_letters", issued_letters);
-        // Each template once per language, its `{{ t.key }}` written in: a
-        // page's words are the same at every render in its language.
+        // Each template once per language, what its pages show alike
+        // written in: its words, links and the layout's values are the same
+        // at every render in that language.
+        let escaped = |text: &str| minijinja::HtmlEscape(text).to_string();
+        let prefix = site.prefix.as_str();
         for lang in &site.languages {
             let words = site.words_in(lang);
+            let fixed = Fixed {
+                words: &words,
+                href: &Href { lang, prefix },
+                values: vec![
+                    ("lang", escaped(lang)),
+                    ("prefix", escaped(prefix)),
+                    (
+                        "prefix or '/'",
+                        escaped(if prefix.is_empty() { "/" } else { prefix }),
+                    ),
+                    ("css_version", escaped(&content_version(STYLESHEET))),
+                    ("js_version", escaped(&content_version(SCRIPT))),
+                    ("language_links", language_links(&site.languages, lang)),
+                ],
+            };
             for (name, source) in TEMPLATES {
-                let source = with_words(source, &words);
+                let source = written_in(source, &fixed);
                 templates.add_template_owned(format!("{lang}/{name}"), source)?;
             }
         }
@@ -387,8 +455,6 @@ impl Pages {
             .collect();
         Ok(Self {
             templates,
-            css_version: content_version(STYLESHEET),
-            js_version: content_version(SCRIPT),
             words,
             prefix: &site.prefix,
             previewing: false,
@@ -427,22 +493,6 @@ impl Pages {
             .find(|(code, _)| *code == lang.code())
             .map(|(_, words)| words.clone())
             .unwrap_or_default();
-        // The other languages of the procedure, for the language links.
-        let others: Vec<(&str, &str)> = lang
-            .languages()
-            .iter()
-            .filter(|code| **code != lang.code())
-            .map(|code| {
-                (
-                    *code,
-                    if *code == "en" {
-                        "English"
-                    } else {
-                        "Français"
-                    },
-                )
-            })
-            .collect();
         let href = Href {
             lang: lang.code(),
             prefix: self.prefix,
@@ -450,13 +500,10 @@ impl Pages {
         let values = context! {
             href => Value::from_object(href),
             lang => lang.code(),
-            others => others,
             t => t,
             institution => institution,
             prefix => self.prefix,
             previewing => self.previewing,
-            css_version => &self.css_version,
-            js_version => &self.js_version,
             ..Value::from(Serde(page))
         };
         let last_length = self.last_lengths.get(name);
@@ -553,6 +600,23 @@ mod tests {
         assert_eq!(shown.unwrap(), "x & y|z|2|False|a,b");
     }
 
+    /// The fixed values of a page in French under `/ecole`, of `words`.
+    fn fixed<'a>(words: &'a serde_json::Value, href: &'a super::Href) -> super::Fixed<'a> {
+        super::Fixed {
+            words,
+            href,
+            values: vec![
+                ("lang", "fr".into()),
+                ("prefix or '/'", "&#x2f;ecole".into()),
+            ],
+        }
+    }
+
+    const SCHOOL: super::Href = super::Href {
+        lang: "fr",
+        prefix: "/ecole",
+    };
+
     /// A word is written into a template where it is shown as it is,
     /// escaped as the template would escape it, its braces never read as
     /// template syntax; a word filtered, missing or trimmed is left to the
@@ -562,7 +626,7 @@ mod tests {
         let words = serde_json::json!({"a": "l'été <b> & \"c\"", "b": "{{ x }}"});
         let source = "{{ t.a }}|{{t.b}}|{{ t.a|upper }}|{{ t.c }}|{{ other }}|{{- t.a }}";
         assert_eq!(
-            super::with_words(source, &words),
+            super::written_in(source, &fixed(&words, &SCHOOL)),
             "l&#x27;été &lt;b&gt; &amp; &quot;c&quot;|&#123;&#123; x &#125;&#125;|{{ t.a|upper }}|{{ t.c }}|{{ other }}|{{- t.a }}"
         );
         // As the template's own escaping writes it.
@@ -572,7 +636,61 @@ mod tests {
             .get_template("word.html")
             .unwrap()
             .render(minijinja::context! { t => Value::from_object(super::Words::of(&words)) });
-        assert_eq!(rendered.unwrap(), super::with_words("{{ t.a }}", &words));
+        assert_eq!(
+            rendered.unwrap(),
+            super::written_in("{{ t.a }}", &fixed(&words, &SCHOOL))
+        );
+    }
+
+    /// A link to a path written in the template, and a value every page of
+    /// the language shows, are written in as the render would write them;
+    /// a link to a page's value, a value filtered and a page's value are
+    /// left to the render.
+    #[test]
+    fn links_and_fixed_values_are_written_as_the_render_writes_them() {
+        let words = serde_json::json!({});
+        let source = "<html lang=\"{{ lang }}\"><a href=\"{{ prefix or '/' }}\">\
+                      <a href=\"{{ href('/formations?q=\"a\"&b') }}\"><a href=\"{{href('/')}}\">\
+                      {{ lang|upper }}|{{ href(to) }}|{{ href('/it\\'s') }}|{{ lang }}{{ prefix }}";
+        let written = super::written_in(source, &fixed(&words, &SCHOOL));
+        assert_eq!(
+            written,
+            "<html lang=\"fr\"><a href=\"&#x2f;ecole\">\
+             <a href=\"/ecole/formations?q=&quot;a&quot;&amp;b&amp;lang=fr\"><a href=\"/ecole?lang=fr\">\
+             {{ lang|upper }}|{{ href(to) }}|{{ href('/it\\'s') }}|fr{{ prefix }}"
+        );
+        let mut templates = minijinja::Environment::new();
+        templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        templates.add_template("as_written.html", source).unwrap();
+        templates.add_template("written_in.html", &written).unwrap();
+        let render = |name: &str| {
+            let values = minijinja::context! {
+                lang => "fr",
+                prefix => "/ecole",
+                href => Value::from_object(SCHOOL),
+                to => "/x",
+            };
+            templates
+                .get_template(name)
+                .unwrap()
+                .render(values)
+                .unwrap()
+        };
+        assert_eq!(render("written_in.html"), render("as_written.html"));
+    }
+
+    /// The links to the other languages, each named in its own.
+    #[test]
+    fn the_language_links_name_every_other_language() {
+        assert_eq!(
+            super::language_links(&["fr", "en"], "fr"),
+            "<a href=\"?lang=en\" hreflang=\"en\" lang=\"en\">English</a>"
+        );
+        assert_eq!(
+            super::language_links(&["fr", "en"], "en"),
+            "<a href=\"?lang=fr\" hreflang=\"fr\" lang=\"fr\">Français</a>"
+        );
+        assert_eq!(super::language_links(&["fr"], "fr"), "");
     }
 
     /// A history's lines escaped as the templates would, who acted shown

@@ -146,11 +146,6 @@ impl Lang {
         self.code
     }
 
-    /// The procedure's languages, the default first.
-    pub fn languages(self) -> &'static [&'static str] {
-        &self.site.languages
-    }
-
     /// A page word in this language: the procedure's, else the built-in one.
     pub fn t(self, key: &str) -> String {
         let own = self.site.words.get(self.code).and_then(|w| w.get(key));
