@@ -353,27 +353,15 @@ impl Scripts {
             .ok_or_else(|| ScriptError::NotCompiled {
                 expression: source.to_owned(),
             })?;
-        let mut parts = Vec::with_capacity(compiled.reads.len());
-        for read in &compiled.reads {
-            let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
-            let given = match more {
-                Some((name, value)) if name == read.root => Some(value),
-                _ => context.get(&read.root),
-            };
-            let mut part = match given {
-                Some(value) => pruned(value, &paths).unwrap_or_else(|| value.clone()),
-                None => read.shape.empty(),
-            };
-            read.shape.fill(&mut part);
-            parts.push(part);
-        }
-        let key = compiled
-            .kept
-            .then(|| memo_key(compiled.number, &parts))
-            .flatten();
+        let given = |read: &Read| match more {
+            Some((name, value)) if name == read.root => Some(value),
+            _ => context.get(&read.root),
+        };
+        let key = compiled.kept.then(|| memo_key(compiled, given)).flatten();
         if let Some(known) = key.as_ref().and_then(|key| self.memo.results.get(key)) {
             return Ok(known);
         }
+        let parts = parts_of(compiled, given);
         let mut scope = Scope::new();
         for (read, part) in compiled.reads.iter().zip(&parts) {
             let value = rhai::serde::to_dynamic(part).map_err(failed)?;
@@ -390,20 +378,79 @@ impl Scripts {
     }
 }
 
-/// The memo's key for expression `number` reading `parts`: the number,
-/// then each part as JSON, ended by a byte JSON never holds. `None` when
-/// too large to keep.
-fn memo_key(number: u32, parts: &[Value]) -> Option<Box<[u8]>> {
+/// The memo's key for `compiled` reading the values `given` has for its
+/// variables: its number, then what each variable's paths go down to (see
+/// [`write_read`]). `None` when too large to keep.
+///
+/// Written from the values themselves, not from the parts handed to rhai:
+/// a result found needs no part made. The parts are a function of what is
+/// written (the shape fills in the same names wherever the same are
+/// missing), so the same key means the same parts.
+fn memo_key<'v>(
+    compiled: &CompiledScript,
+    given: impl Fn(&Read) -> Option<&'v Value>,
+) -> Option<Box<[u8]>> {
     let mut key = Vec::with_capacity(64);
-    key.extend_from_slice(&number.to_le_bytes());
-    for part in parts {
-        serde_json::to_writer(&mut key, part).ok()?;
-        key.push(0);
-        if key.len() > MEMO_KEY_MOST {
-            return None;
-        }
+    key.extend_from_slice(&compiled.number.to_le_bytes());
+    for read in &compiled.reads {
+        let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
+        write_read(&mut key, given(read), &paths)?;
     }
     Some(key.into_boxed_slice())
+}
+
+/// What `compiled` hands to rhai of the values `given` has for its
+/// variables: of each, what its paths go down to, the shape's names filled
+/// in.
+fn parts_of<'v>(
+    compiled: &CompiledScript,
+    given: impl Fn(&Read) -> Option<&'v Value>,
+) -> Vec<Value> {
+    let mut parts = Vec::with_capacity(compiled.reads.len());
+    for read in &compiled.reads {
+        let paths: Vec<&[String]> = read.paths.iter().map(Vec::as_slice).collect();
+        let mut part = match given(read) {
+            Some(value) => pruned(value, &paths).unwrap_or_else(|| value.clone()),
+            None => read.shape.empty(),
+        };
+        read.shape.fill(&mut part);
+        parts.push(part);
+    }
+    parts
+}
+
+/// A name that is missing, in a memo key.
+const KEY_MISSING: u8 = 1;
+/// A name that is there, then what its paths go down to, in a memo key.
+const KEY_THERE: u8 = 2;
+
+/// Writes into a memo key what [`pruned`] keeps of `value` for `paths`:
+/// the value whole, as JSON, where [`pruned`] keeps it whole; else, for
+/// each name the paths go down to, in their order, whether it is there and
+/// what of it. JSON never holds the bytes that mark these, and the paths
+/// are the expression's own, so no two values' keys are alike. `None` once
+/// the key is over its limit.
+fn write_read(key: &mut Vec<u8>, value: Option<&Value>, paths: &[&[String]]) -> Option<()> {
+    let Some(value) = value else {
+        key.push(KEY_MISSING);
+        return Some(());
+    };
+    key.push(KEY_THERE);
+    let groups = match value {
+        Value::Object(map) => by_first_name(paths).map(|groups| (map, groups)),
+        _ => None,
+    };
+    match groups {
+        Some((map, groups)) => {
+            for (first, below) in groups {
+                write_read(key, map.get(first), &below)?;
+            }
+        }
+        None => {
+            serde_json::to_writer(&mut *key, value).ok()?;
+        }
+    }
+    (key.len() <= MEMO_KEY_MOST).then_some(())
 }
 
 /// The part of `value` that `paths` go down to, each path's value whole
@@ -668,6 +715,78 @@ mod tests {
         assert!(scripts.eval_bool(timed, &first).unwrap());
         assert!(!scripts.eval_bool(timed, &second).unwrap());
         assert_eq!(scripts.memo.results.len(), 2);
+    }
+
+    /// Two values give the same memo key only when they give rhai the same
+    /// parts (a name read, missing, null, a map where a text was, a path
+    /// ending on a map or going through a list), and a name not read makes
+    /// no other key. (A name missing and one filled in as the shape fills
+    /// it give two keys for the same parts: a result evaluated twice, never
+    /// a wrong one.)
+    #[test]
+    fn the_memo_key_tells_apart_what_the_parts_tell_apart() {
+        let leaf = || Shape::Leaf;
+        let object = |names: &[(&str, Shape)]| {
+            Shape::Object(
+                names
+                    .iter()
+                    .map(|(n, s)| (n.to_string(), s.clone()))
+                    .collect(),
+            )
+        };
+        let shape = object(&[
+            (
+                "a",
+                object(&[
+                    ("b", leaf()),
+                    ("c", object(&[("d", leaf()), ("e", leaf())])),
+                ]),
+            ),
+            ("f", leaf()),
+            ("g", leaf()),
+        ]);
+        let mut scripts = Scripts::default();
+        let guard = "a.b == 1 && a.c.d == 2 && f.len() > 0 && a.c == a.c";
+        scripts.compile(guard, &shape).unwrap();
+        let compiled = &scripts.compiled[guard];
+        let contexts = [
+            json!({}),
+            json!({"a": {}}),
+            json!({"a": {"b": 1}}),
+            json!({"a": {"b": 1, "x": 9}}),
+            json!({"a": {"b": null}}),
+            json!({"a": {"b": "1"}}),
+            json!({"a": {"b": 1, "c": {"d": 2}}}),
+            json!({"a": {"b": 1, "c": {"d": 2, "e": 3}}}),
+            json!({"a": {"b": 1, "c": {"d": 2, "e": 3, "z": 0}}}),
+            json!({"a": {"b": 1, "c": "d"}}),
+            json!({"a": {"b": 1, "c": ["d"]}}),
+            json!({"a": "b"}),
+            json!({"a": {"b": "d"}}),
+            json!({"a": {"c": "d"}}),
+            json!({"a": {"b": 1}, "f": [1, 2]}),
+            json!({"a": {"b": 1}, "f": [1, 2], "g": 5}),
+            json!({"a": {"b": 1}, "f": [2, 1]}),
+            json!({"a": {"b": 1}, "f": "\u{1}\u{2}"}),
+            json!({"a": {"b": 1}, "f": ""}),
+        ];
+        fn given<'c>(context: &'c Value) -> impl Fn(&Read) -> Option<&'c Value> + 'c {
+            move |read: &Read| context.get(&read.root)
+        }
+        for first in &contexts {
+            for second in &contexts {
+                let same_key =
+                    memo_key(compiled, given(first)) == memo_key(compiled, given(second));
+                let same_parts =
+                    parts_of(compiled, given(first)) == parts_of(compiled, given(second));
+                assert!(!same_key || same_parts, "{first} and {second}");
+            }
+        }
+        // Names not read make no other key.
+        for (first, second) in [(2, 3), (14, 15)] {
+            let key = |n: usize| memo_key(compiled, given(&contexts[n]));
+            assert_eq!(key(first), key(second), "{first} and {second}");
+        }
     }
 
     /// A value read over the key's limit is evaluated and not kept, and the
