@@ -161,10 +161,21 @@ pub enum OneOrMany {
 impl OneOrMany {
     /// The ids as a slice-like list.
     pub fn ids(&self) -> Vec<&str> {
+        self.as_slice().iter().map(String::as_str).collect()
+    }
+
+    /// The ids, without a list made: what the pages' and commands' checks
+    /// read, once per transition they look at.
+    pub fn as_slice(&self) -> &[String] {
         match self {
-            OneOrMany::One(id) => vec![id.as_str()],
-            OneOrMany::Many(ids) => ids.iter().map(String::as_str).collect(),
+            OneOrMany::One(id) => std::slice::from_ref(id),
+            OneOrMany::Many(ids) => ids,
         }
+    }
+
+    /// Whether `id` is among the ids.
+    pub fn contains(&self, id: &str) -> bool {
+        self.as_slice().iter().any(|known| known == id)
     }
 }
 

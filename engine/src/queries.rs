@@ -193,7 +193,7 @@ pub fn acting_view<'a>(
     let piece_guards = workflow
         .piece_transitions
         .iter()
-        .filter(|tr| tr.by.ids().contains(&role))
+        .filter(|tr| tr.by.contains(role))
         .filter_map(|tr| tr.when.as_deref());
     let guards: Vec<&str> = transitions_from(definition, candidature, role)
         .filter_map(|tr| tr.when.as_deref())
@@ -271,7 +271,7 @@ pub fn transitions_from<'a>(
         .workflow
         .transitions
         .iter()
-        .filter(move |tr| tr.by.ids().contains(&role) && tr.from.ids().contains(&state))
+        .filter(move |tr| tr.by.contains(role) && tr.from.contains(state))
 }
 
 /// The pieces `candidature` of `dossier` still lacks at `now`, as its
@@ -342,8 +342,8 @@ fn piece_actions(
             .piece_transitions
             .iter()
             .filter(|tr| {
-                tr.by.ids().contains(&role)
-                    && tr.from.ids().contains(&state.status.as_str())
+                tr.by.contains(role)
+                    && tr.from.contains(state.status.as_str())
                     && (!tr.requires_not_concerned || piece.not_concerned)
                     && !provided_otherwise(definition, &candidature.formation, piece_id, tr.file)
             })

@@ -274,7 +274,7 @@ impl Checker<'_> {
         let mut queue = VecDeque::from([start]);
         while let Some(state) = queue.pop_front() {
             for transition in &self.def.workflow.transitions {
-                if transition.from.ids().contains(&state) && reached.insert(&transition.to) {
+                if transition.from.contains(state) && reached.insert(&transition.to) {
                     queue.push_back(&transition.to);
                 }
             }
@@ -571,7 +571,7 @@ impl Checker<'_> {
         let Some(transition) = transitions.iter().find(|t| t.id == action) else {
             return;
         };
-        if deadline.when.is_some() || !deadline.states.ids().contains(&transition.to.as_str()) {
+        if deadline.when.is_some() || !deadline.states.contains(transition.to.as_str()) {
             return;
         }
         let again = match &deadline.after {
@@ -603,7 +603,7 @@ impl Checker<'_> {
         let changes_something = !transition.set.is_empty()
             || !transition.input.is_empty()
             || !transition.pieces.is_empty();
-        if changes_something || !transition.from.ids().contains(&transition.to.as_str()) {
+        if changes_something || !transition.from.contains(transition.to.as_str()) {
             return;
         }
         self.error(
@@ -662,7 +662,7 @@ impl Checker<'_> {
             .find(|r| r.kind == RoleKind::System)
             .map(|r| r.id.as_str());
         match system {
-            Some(system) if transition.by.ids().contains(&system) => {}
+            Some(system) if transition.by.contains(system) => {}
             Some(system) => self.error(
                 pointer,
                 format!("the system role `{system}` may not perform `{action}`"),
@@ -675,7 +675,7 @@ impl Checker<'_> {
             ),
         }
         for state in states.map(OneOrMany::ids).unwrap_or_default() {
-            if !transition.from.ids().contains(&state) {
+            if !transition.from.contains(state) {
                 self.error(
                     pointer,
                     format!("transition `{action}` cannot leave `{state}`"),

@@ -245,7 +245,7 @@ impl Step<'_> {
             .ok_or_else(|| not_found("transition", transition_id))?;
         allowed(&transition.by, role, transition_id)?;
         let state = self.after.candidatures[index].state.clone();
-        if !transition.from.ids().contains(&state.as_str()) {
+        if !transition.from.contains(state.as_str()) {
             return Err(WorkflowError::WrongState {
                 transition: transition_id.to_owned(),
                 state,
@@ -314,7 +314,7 @@ impl Step<'_> {
         }
         for effect in &transition.pieces {
             for (piece, state) in candidature.pieces.iter_mut() {
-                if effect.from.ids().contains(&state.status.as_str()) {
+                if effect.from.contains(state.status.as_str()) {
                     changes.push((
                         format!("candidatures/{candidature_id}/pieces/{piece}"),
                         Value::String(state.status.clone()),
@@ -392,7 +392,7 @@ impl Step<'_> {
             });
         }
         let current = self.after.candidatures[index].pieces[piece_id].clone();
-        if !transition.from.ids().contains(&current.status.as_str()) {
+        if !transition.from.contains(current.status.as_str()) {
             return Err(WorkflowError::WrongState {
                 transition: transition_id.to_owned(),
                 state: current.status,

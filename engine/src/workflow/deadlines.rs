@@ -79,7 +79,7 @@ fn pending(
     deadline: &DeadlineDef,
     holds: impl FnOnce(&str) -> Result<bool, ScriptError>,
 ) -> Option<Due> {
-    if !deadline.states.ids().contains(&candidature.state.as_str())
+    if !deadline.states.contains(candidature.state.as_str())
         || candidature.deadlines_done.contains(&deadline.id)
     {
         return None;

@@ -469,7 +469,7 @@ fn record_changes(changes: &mut Vec<Change>, path: &str, before: Value, after: &
 
 /// Whether `role` is among the roles (`by:`) allowed to perform `transition`.
 fn allowed(by: &OneOrMany, role: &str, transition: &str) -> Result<(), WorkflowError> {
-    if by.ids().contains(&role) {
+    if by.contains(role) {
         Ok(())
     } else {
         Err(WorkflowError::Forbidden {

@@ -333,7 +333,11 @@ pub fn file_problem(lang: &str, problem: FileProblem) -> String {
 
 /// A size for people: `2 Mo`, `500 ko`.
 pub fn human_size(bytes: u64) -> String {
-    if bytes >= 1_000_000 {
+    // Whole megabytes, the usual limit, without a float written: a
+    // candidature page writes one per piece.
+    if bytes >= 1_000_000 && bytes % 1_000_000 == 0 {
+        format!("{} Mo", bytes / 1_000_000)
+    } else if bytes >= 1_000_000 {
         format!("{} Mo", bytes as f64 / 1_000_000.0)
     } else {
         format!("{} ko", bytes / 1000)
@@ -343,6 +347,14 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_written_in_megabytes_or_kilobytes() {
+        assert_eq!(human_size(5_000_000), "5 Mo");
+        assert_eq!(human_size(20_000_000), "20 Mo");
+        assert_eq!(human_size(1_500_000), "1.5 Mo");
+        assert_eq!(human_size(500_000), "500 ko");
+    }
 
     #[test]
     fn every_key_is_given_once() {
