@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::Span;
+use jiff::{Span, Timestamp};
 use minijinja::Environment;
 
 use crate::context::shape::{Shape, CLOCK_NAMES};
@@ -20,8 +19,10 @@ pub(crate) struct CompiledDefinition {
     pub scripts: Scripts,
     pub templates: Environment<'static>,
     pub timezone: TimeZone,
-    pub opens: Date,
-    pub closes: Date,
+    /// The campaign's first instant, and the first after its last day, in
+    /// the time zone: read by every context that says whether it is open.
+    pub opens_at: Timestamp,
+    pub closes_at: Timestamp,
     pub max_sizes: HashMap<String, u64>,
     pub durations: HashMap<String, Span>,
     pub patterns: HashMap<String, regex::Regex>,

@@ -322,12 +322,12 @@ impl Definition {
 
     /// Start of the campaign's first day.
     pub fn campaign_opens_at(&self) -> Timestamp {
-        self.start_of_day(self.compiled.opens)
+        self.compiled.opens_at
     }
 
     /// End of the campaign's last day (exclusive).
     pub fn campaign_closes_at(&self) -> Timestamp {
-        self.end_of_day(self.compiled.closes)
+        self.compiled.closes_at
     }
 
     /// Whether candidatures can be created and transmitted at `now`.
@@ -337,16 +337,12 @@ impl Definition {
 
     /// The first instant of `date` in the definition's time zone.
     pub fn start_of_day(&self, date: Date) -> Timestamp {
-        date.to_zoned(self.compiled.timezone.clone())
-            .map(|z| z.timestamp())
-            .unwrap_or(Timestamp::UNIX_EPOCH)
+        start_of_day_in(&self.compiled.timezone, date)
     }
 
     /// The first instant after `date` in the definition's time zone.
     pub fn end_of_day(&self, date: Date) -> Timestamp {
-        date.tomorrow()
-            .map(|next| self.start_of_day(next))
-            .unwrap_or(Timestamp::MAX)
+        end_of_day_in(&self.compiled.timezone, date)
     }
 
     /// `date` as `YYYY-MM-DD` in the definition's time zone.
@@ -587,4 +583,18 @@ fn with_bases(
     }
     let merged = overlay::without_extends(merged);
     Some((merged.value, merged.map))
+}
+
+/// The first instant of `date` in `timezone`.
+pub(crate) fn start_of_day_in(timezone: &TimeZone, date: Date) -> Timestamp {
+    date.to_zoned(timezone.clone())
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The first instant after `date` in `timezone`.
+pub(crate) fn end_of_day_in(timezone: &TimeZone, date: Date) -> Timestamp {
+    date.tomorrow()
+        .map(|next| start_of_day_in(timezone, next))
+        .unwrap_or(Timestamp::MAX)
 }
