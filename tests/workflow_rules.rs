@@ -590,10 +590,11 @@ fn actions_for_says_what_an_actor_may_do_now_and_why_not() {
         formation: "m1-set".into(),
     };
     support::act(&engine, &dossier.id, &me, apply, now()).unwrap();
+    let definition = engine.definition();
     let actions_of = |actor: &Actor| {
         let dossier = engine.dossier(&dossier.id).unwrap().unwrap();
         let candidature = &dossier.candidatures[0];
-        actions_for(&engine.definition(), &dossier, candidature, actor, now()).unwrap()
+        actions_for(&definition, &dossier, candidature, actor, now()).unwrap()
     };
 
     // Nothing uploaded: transmitting is offered, but its guard refuses, in
@@ -607,7 +608,11 @@ fn actions_for_says_what_an_actor_may_do_now_and_why_not() {
     assert_eq!(actions.missing_pieces.len(), 5, "{actions:?}");
     assert_eq!(actions.upload("cv").unwrap().id, "deposer");
     let ids = |piece: &str| -> Vec<String> {
-        actions.piece(piece).iter().map(|a| a.id.clone()).collect()
+        actions
+            .piece(piece)
+            .iter()
+            .map(|a| a.id.to_owned())
+            .collect()
     };
     assert_eq!(ids("cv"), ["deposer"]);
     assert_eq!(ids("non_francophone"), ["deposer", "declarer_non_concerne"]);
@@ -636,7 +641,7 @@ fn actions_for_says_what_an_actor_may_do_now_and_why_not() {
     let staff: Vec<String> = actions_of(&office)
         .piece("cv")
         .iter()
-        .map(|a| a.id.clone())
+        .map(|a| a.id.to_owned())
         .collect();
     assert_eq!(staff, ["valider_piece", "refuser_piece"]);
 }

@@ -74,9 +74,11 @@
 //!            ("reminder", "2027-06-13T00:00:00Z"));
 //!
 //! // Pages ask the engine what the candidate may do now: transmitting is
-//! // offered, but its guard does not hold while the résumé is missing.
+//! // offered, but its guard does not hold while the résumé is missing. The
+//! // actions borrow their labels from the definition.
+//! let definition = engine.definition();
 //! let actions = guichet_engine::actions_for(
-//!     &engine.definition(), &applied.dossier, &applied.dossier.candidatures[0], &me, now,
+//!     &definition, &applied.dossier, &applied.dossier.candidatures[0], &me, now,
 //! )?;
 //! assert!(!actions.transition("transmit").ok_or("offered")?.allowed);
 //! assert_eq!(actions.upload("resume").ok_or("offered")?.id, "upload");

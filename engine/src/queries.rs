@@ -89,35 +89,38 @@ pub fn profile_state(
 }
 
 /// What an actor may do on one candidature now, as the workflow would decide it.
+///
+/// It borrows its labels and ids from the definition: a page lists a
+/// dozen actions or more, each copied before for nothing but its button.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Actions {
+pub struct Actions<'d> {
     /// Transitions of the candidature this actor's role performs from its
     /// current status, each with whether its guard holds now.
-    pub transitions: Vec<Action>,
+    pub transitions: Vec<Action<'d>>,
     /// For each piece of the candidature, in the formation's order, the piece
     /// transitions this actor's role performs from the piece's status.
-    pub pieces: Vec<PieceActions>,
+    pub pieces: Vec<PieceActions<'d>>,
     /// Required pieces not provided yet.
     pub missing_pieces: Vec<String>,
 }
 
 /// The actions on one piece.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PieceActions {
+pub struct PieceActions<'d> {
     /// Piece id.
-    pub piece: String,
+    pub piece: &'d str,
     /// Its piece transitions, each with whether its guard holds now.
-    pub actions: Vec<Action>,
+    pub actions: Vec<Action<'d>>,
 }
 
 /// One transition (or piece transition) an actor's role performs from where
 /// the candidature (or piece) stands.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Action {
+pub struct Action<'d> {
     /// Transition id.
-    pub id: String,
+    pub id: &'d str,
     /// The definition's label (the button).
-    pub label: Text,
+    pub label: &'d Text,
     /// Whether performing it attaches a file (an upload).
     pub attaches_file: bool,
     /// Whether its guard holds now. A guard that reads the transition's input
@@ -125,17 +128,17 @@ pub struct Action {
     /// the command itself decides.
     pub allowed: bool,
     /// The definition's explanation when the guard does not hold.
-    pub refusal: Option<Text>,
+    pub refusal: Option<&'d Text>,
 }
 
-impl Actions {
+impl<'d> Actions<'d> {
     /// The transition `id`, if the actor's role performs it from here.
-    pub fn transition(&self, id: &str) -> Option<&Action> {
+    pub fn transition(&self, id: &str) -> Option<&Action<'d>> {
         self.transitions.iter().find(|a| a.id == id)
     }
 
     /// The actions on piece `piece`.
-    pub fn piece(&self, piece: &str) -> &[Action] {
+    pub fn piece(&self, piece: &str) -> &[Action<'d>] {
         self.pieces
             .iter()
             .find(|p| p.piece == piece)
@@ -143,7 +146,7 @@ impl Actions {
     }
 
     /// The piece transition that attaches a file to `piece`, if one is allowed now.
-    pub fn upload(&self, piece: &str) -> Option<&Action> {
+    pub fn upload(&self, piece: &str) -> Option<&Action<'d>> {
         self.piece(piece)
             .iter()
             .find(|a| a.attaches_file && a.allowed)
@@ -153,13 +156,13 @@ impl Actions {
 /// What `actor` may do on `candidature` of `dossier` at `now`: the questions a
 /// page asks before offering a button, answered by the rules `apply` enforces
 /// (role, owner, status, `requires_not_concerned`, guard).
-pub fn actions_for(
-    definition: &Definition,
+pub fn actions_for<'d>(
+    definition: &'d Definition,
     dossier: &Dossier,
     candidature: &Candidature,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Actions, ScriptError> {
+) -> Result<Actions<'d>, ScriptError> {
     let view = acting_view(definition, dossier, candidature, &actor.role, now)?;
     actions_in(definition, dossier, candidature, actor, &view.context)
 }
@@ -208,13 +211,13 @@ pub fn acting_view<'a>(
 /// [`actions_for`] with `candidature`'s context already made (by
 /// [`acting_view`] or [`crate::candidature_context`]), for a page that
 /// shows it too.
-pub fn actions_in(
-    definition: &Definition,
+pub fn actions_in<'d>(
+    definition: &'d Definition,
     dossier: &Dossier,
     candidature: &Candidature,
     actor: &Actor,
     context: &Value,
-) -> Result<Actions, ScriptError> {
+) -> Result<Actions<'d>, ScriptError> {
     let missing_pieces = context["candidature"]["missing_pieces"]
         .as_array()
         .map(|ids| {
@@ -242,29 +245,29 @@ pub fn actions_in(
 }
 
 /// An action whose guard `holds` (or not, with the definition's refusal).
-fn action(
-    id: &str,
-    label: &Text,
+fn action<'d>(
+    id: &'d str,
+    label: &'d Text,
     attaches_file: bool,
     holds: bool,
-    refusal: &Option<Text>,
-) -> Action {
+    refusal: &'d Option<Text>,
+) -> Action<'d> {
     Action {
-        id: id.to_owned(),
-        label: label.clone(),
+        id,
+        label,
         attaches_file,
         allowed: holds,
-        refusal: if holds { None } else { refusal.clone() },
+        refusal: if holds { None } else { refusal.as_ref() },
     }
 }
 
 /// The transitions `role` performs from where `candidature` stands, their
 /// guards not judged: what [`Actions::transitions`] offers.
-pub fn transitions_from<'a>(
-    definition: &'a Definition,
+pub fn transitions_from<'d: 'a, 'a>(
+    definition: &'d Definition,
     candidature: &'a Candidature,
     role: &'a str,
-) -> impl Iterator<Item = &'a TransitionDef> {
+) -> impl Iterator<Item = &'d TransitionDef> + 'a {
     let state = candidature.state.as_str();
     definition
         .file()
@@ -292,12 +295,12 @@ pub fn missing_pieces(
 }
 
 /// The transitions `role` performs from the candidature's status.
-fn transition_actions(
-    definition: &Definition,
+fn transition_actions<'d>(
+    definition: &'d Definition,
     candidature: &Candidature,
     role: &str,
     context: &Value,
-) -> Result<Vec<Action>, ScriptError> {
+) -> Result<Vec<Action<'d>>, ScriptError> {
     let mut actions = Vec::new();
     for transition in transitions_from(definition, candidature, role) {
         // A guard that reads the input cannot be judged before it is given.
@@ -316,12 +319,12 @@ fn transition_actions(
 
 /// For each piece of the candidature, the piece transitions `role` performs
 /// from the piece's status.
-fn piece_actions(
-    definition: &Definition,
+fn piece_actions<'d>(
+    definition: &'d Definition,
     candidature: &Candidature,
     role: &str,
     context: &Value,
-) -> Result<Vec<PieceActions>, ScriptError> {
+) -> Result<Vec<PieceActions<'d>>, ScriptError> {
     let formation = definition.formation(&candidature.formation);
     let mut pieces = Vec::new();
     // A guard that does not read `piece` holds or not for every piece alike:
@@ -367,7 +370,7 @@ fn piece_actions(
             actions.push(action(id, label, attaches, holds, &transition.refusal));
         }
         pieces.push(PieceActions {
-            piece: piece_id.clone(),
+            piece: piece_id,
             actions,
         });
     }

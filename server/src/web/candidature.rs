@@ -148,27 +148,27 @@ struct CandidaturePage<'a> {
     letters: Vec<dossier_pdf::LetterLink>,
     /// Its pieces, written as HTML with the page's token.
     pieces_html: minijinja::Value,
-    transitions: Vec<ActionLink>,
+    transitions: Vec<ActionLink<'a>>,
     missing: bool,
     error: Option<String>,
 }
 
 /// What the signed-in candidate may do on `candidature` now.
-pub fn candidate_actions(
-    own: &OwnDossier,
+pub fn candidate_actions<'d>(
+    own: &'d OwnDossier,
     candidature: &Candidature,
-) -> Result<Actions, PageError> {
+) -> Result<Actions<'d>, PageError> {
     let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
     let now = own.visit.state.clock.now();
     actions_for(definition, dossier, candidature, &candidate(own), now).map_err(PageError::internal)
 }
 
 /// [`candidate_actions`] from the candidature's context, made already.
-fn candidate_actions_in(
-    own: &OwnDossier,
+fn candidate_actions_in<'d>(
+    own: &'d OwnDossier,
     candidature: &Candidature,
     context: &serde_json::Value,
-) -> Result<Actions, PageError> {
+) -> Result<Actions<'d>, PageError> {
     let (definition, dossier) = (own.definition.as_ref(), &own.dossier);
     actions_in(definition, dossier, candidature, &candidate(own), context)
         .map_err(PageError::internal)
@@ -208,7 +208,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
             let (piece_id, piece) = (view.id, view.piece);
             let upload = actions.upload(piece_id).map(|a| Upload {
                 url: lang.href(&format!("{base}/{piece_id}")),
-                label: a.label.get(code).to_owned(),
+                label: a.label.get(code),
                 accept: joined(&piece.accept, FileFormat::label, ", "),
                 accept_mime: joined(&piece.accept, FileFormat::mime, ","),
                 max: human_size(definition.max_size(piece_id).unwrap_or(0)),
@@ -233,7 +233,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                 actions: others
                     .map(|a| ActionLink {
                         url: lang.href(&format!("{base}/{piece_id}/{}", a.id)),
-                        label: a.label.get(code).to_owned(),
+                        label: a.label.get(code),
                     })
                     .collect(),
                 letters: letters_of(lang, definition, dossier, candidature, piece_id, now),
@@ -257,7 +257,7 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
         .iter()
         .map(|a| ActionLink {
             url: lang.href(&format!("/candidatures/{id}/{}", a.id)),
-            label: a.label.get(code).to_owned(),
+            label: a.label.get(code),
         })
         .collect();
     let formation = definition

@@ -36,15 +36,15 @@ pub(super) struct Letters {
 
 /// An action's button or link, to `url`.
 #[derive(Serialize)]
-pub(super) struct ActionLink {
+pub(super) struct ActionLink<'a> {
     pub url: String,
-    pub label: String,
+    pub label: &'a str,
 }
 
 /// Where the candidate uploads a piece's file.
-pub(super) struct Upload {
+pub(super) struct Upload<'a> {
     pub url: String,
-    pub label: String,
+    pub label: &'a str,
     /// The formats accepted, for people (`PDF, JPG`) and for the browser's
     /// file picker (their media types).
     pub accept: String,
@@ -63,8 +63,8 @@ pub(super) struct PieceLine<'a> {
     pub comment: Option<&'a str>,
     /// The file sent, with where to download it.
     pub file: Option<(&'a str, String)>,
-    pub upload: Option<Upload>,
-    pub actions: Vec<ActionLink>,
+    pub upload: Option<Upload<'a>>,
+    pub actions: Vec<ActionLink<'a>>,
     /// For a piece third parties send: who is named and where each stands.
     pub letters: Option<Letters>,
     /// For a piece an online form stands for: the form's page, and whether
@@ -186,7 +186,7 @@ impl PieceLine<'_> {
                 HtmlEscape(&upload.accept),
                 HtmlEscape(&upload.max),
                 HtmlEscape(&upload.accept_mime),
-                HtmlEscape(&upload.label),
+                HtmlEscape(upload.label),
             )?;
         }
         if let Some(letters) = &self.letters {
@@ -199,7 +199,7 @@ impl PieceLine<'_> {
                  <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
                  <button type=\"submit\" class=\"secondary\">{}</button>\n</form>",
                 HtmlEscape(&action.url),
-                HtmlEscape(&action.label),
+                HtmlEscape(action.label),
             )?;
         }
         html.push_str("</li>\n");
@@ -296,14 +296,14 @@ mod tests {
             )),
             upload: Some(Upload {
                 url: "/candidatures/c1/pieces/resume".into(),
-                label: "Send".into(),
+                label: "Send",
                 accept: "PDF".into(),
                 accept_mime: "application/pdf".into(),
                 max: "5 MB".into(),
             }),
             actions: vec![ActionLink {
                 url: "/candidatures/c1/pieces/resume/remove".into(),
-                label: "Remove".into(),
+                label: "Remove",
             }],
             ..piece("resume")
         };

@@ -198,7 +198,7 @@ pub async fn upload(
     let actions = candidate_actions(&own, candidature)?;
     let attach = actions.piece(&piece_id).iter().find(|a| a.attaches_file);
     let transition = match attach {
-        Some(action) if action.allowed => action.id.clone(),
+        Some(action) if action.allowed => action.id.to_owned(),
         Some(action) => {
             let words = action
                 .refusal

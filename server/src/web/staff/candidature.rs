@@ -31,12 +31,12 @@ use crate::web::reading::{answer_text, as_section, section_view, Answer, Section
 
 /// What `staff` may do on `candidature`, under each role they hold; the
 /// first role that may take an action is the one it is taken with.
-pub(super) fn actions_of(
+pub(super) fn actions_of<'d>(
     staff: &Staff,
-    definition: &Definition,
+    definition: &'d Definition,
     dossier: &Dossier,
     candidature: &Candidature,
-) -> Result<Vec<(String, Actions)>, PageError> {
+) -> Result<Vec<(String, Actions<'d>)>, PageError> {
     let now = staff.visit.state.clock.now();
     let context = guichet_engine::candidature_context(definition, dossier, candidature, now)
         .map_err(PageError::internal)?;
@@ -52,7 +52,7 @@ pub(super) fn actions_of(
         .collect()
 }
 
-fn member_actions(seen: &SeenCandidature) -> Result<Vec<(String, Actions)>, PageError> {
+fn member_actions(seen: &SeenCandidature) -> Result<Vec<(String, Actions<'_>)>, PageError> {
     actions_of(
         &seen.staff,
         &seen.definition,
@@ -288,7 +288,7 @@ fn render_page(
                 .flat_map(|(_, a)| a.piece(piece_id))
                 .filter(|a| a.allowed)
                 .filter_map(|a| {
-                    let transition = definition.piece_transition(&a.id)?;
+                    let transition = definition.piece_transition(a.id)?;
                     Some(ActionView {
                         label: a.label.get(code).to_owned(),
                         url: lang.href(&format!("{base}/pieces/{piece_id}/{}", a.id)),
@@ -322,14 +322,14 @@ fn render_page(
     let mut offered: Vec<&str> = Vec::new();
     for (_, role_actions) in &actions {
         for action in &role_actions.transitions {
-            let Some(transition) = definition.transition(&action.id) else {
+            let Some(transition) = definition.transition(action.id) else {
                 continue;
             };
             // A transition two of the member's roles may take shows once.
-            if offered.contains(&action.id.as_str()) {
+            if offered.contains(&action.id) {
                 continue;
             }
-            offered.push(&action.id);
+            offered.push(action.id);
             transitions.push(TransitionView {
                 label: action.label.get(code).to_owned(),
                 url: lang.href(&format!("{base}/transitions/{}", action.id)),
