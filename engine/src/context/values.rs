@@ -155,28 +155,34 @@ pub fn candidature_context(
 ) -> Result<Value, ScriptError> {
     let base = formation_context(definition, dossier, candidature, now);
     let views = piece_views(definition, dossier, candidature, &base)?;
+    let all = Needs {
+        whole: true,
+        ..Needs::default()
+    };
     Ok(with_candidature(
         definition,
         dossier,
         candidature,
         base,
         &views,
-        true,
+        &all,
     ))
 }
 
 /// `base` (a base context showing `candidature`'s formation, with at least
-/// what its pieces' conditions read) with `candidature` and the ids of the
-/// pieces it lacks (`missing_pieces`), of `views`; with each piece's value
-/// too (`pieces`, `piece_list`) if `piece_values`.
+/// what its pieces' conditions read) with `candidature`'s names that
+/// `needs` reads and the ids of the pieces it lacks (`missing_pieces`), of
+/// `views`; with each piece's value too (`pieces`, `piece_list`) if
+/// `needs` reads them.
 fn with_candidature(
     definition: &Definition,
     dossier: &Dossier,
     candidature: &Candidature,
     base: Value,
     views: &[PieceView],
-    piece_values: bool,
+    needs: &Needs,
 ) -> Value {
+    let piece_values = needs.whole || needs.piece_values;
     let language = dossier.language.as_str();
     let mut pieces = Map::new();
     let mut list = Vec::new();
@@ -204,7 +210,7 @@ fn with_candidature(
     }
     let mut value = base;
     if let Value::Object(map) = &mut value {
-        let mut fields = candidature_fields(definition, candidature, language);
+        let mut fields = candidature_fields(definition, candidature, language, needs);
         fields.insert("missing_pieces".into(), Value::Array(missing));
         if piece_values {
             fields.insert("pieces".into(), Value::Object(pieces));
@@ -353,27 +359,33 @@ pub(crate) fn piece_views<'a>(
     Ok(views)
 }
 
-/// The names of `candidature` in its context but its pieces'.
+/// The names of `candidature` in its context but its pieces', those
+/// `needs` reads: a guard on its state makes no copy of its data, nor
+/// writes its dates.
 fn candidature_fields(
     definition: &Definition,
     candidature: &Candidature,
     language: &str,
+    needs: &Needs,
 ) -> Map<String, Value> {
-    let state_label = definition
-        .state(&candidature.state)
-        .map_or("", |s| s.label.get(language));
     let mut fields = Map::new();
-    fields.insert("id".into(), json!(candidature.id));
-    fields.insert("state".into(), json!(candidature.state));
-    fields.insert("state_label".into(), json!(state_label));
-    fields.insert(
-        "created_at".into(),
-        json!(candidature.created_at.to_string()),
-    );
-    let entered = candidature.entered_state_at.to_string();
-    fields.insert("entered_state_at".into(), json!(entered));
+    let mut field = |name: &str, build: &dyn Fn() -> Value| {
+        if needs.reads_of_candidature(name) {
+            fields.insert(name.to_owned(), build());
+        }
+    };
+    field("id", &|| json!(candidature.id));
+    field("state", &|| json!(candidature.state));
+    field("state_label", &|| {
+        let state = definition.state(&candidature.state);
+        json!(state.map_or("", |s| s.label.get(language)))
+    });
+    field("created_at", &|| json!(candidature.created_at.to_string()));
+    field("entered_state_at", &|| {
+        json!(candidature.entered_state_at.to_string())
+    });
     // Copied as values: `json!` would serialize them again.
-    fields.insert("data".into(), Value::Object(candidature.data.clone()));
+    field("data", &|| Value::Object(candidature.data.clone()));
     fields
 }
 
@@ -383,6 +395,10 @@ fn candidature_fields(
 #[derive(Debug, Default)]
 pub(crate) struct Needs {
     roots: Vec<String>,
+    /// The names of `candidature` read below it.
+    of_candidature: Vec<String>,
+    /// Whether all of `candidature` (an expression reading it whole).
+    candidature_whole: bool,
     /// Whether the candidature's pieces' views, which its `missing_pieces`
     /// lists the ids of.
     pieces: bool,
@@ -444,6 +460,11 @@ impl Needs {
         self
     }
 
+    /// Whether `name` of the candidature is read.
+    fn reads_of_candidature(&self, name: &str) -> bool {
+        self.whole || self.candidature_whole || self.of_candidature.iter().any(|n| n == name)
+    }
+
     /// A read of `root`, going down to `first` below it (none: the whole).
     fn add(&mut self, root: &str, first: Option<&str>) {
         // A piece guard's `piece` is its value among the candidature's.
@@ -452,6 +473,13 @@ impl Needs {
             self.piece_values = true;
         }
         if root == "candidature" {
+            match first {
+                Some(name) if !self.of_candidature.iter().any(|known| known == name) => {
+                    self.of_candidature.push(name.to_owned());
+                }
+                Some(_) => {}
+                None => self.candidature_whole = true,
+            }
             if first.is_none_or(|name| PIECE_VALUES.contains(&name)) {
                 self.pieces = true;
                 self.piece_values = true;
@@ -482,8 +510,7 @@ pub(crate) fn candidature_context_and_views<'a>(
         pieces_base(definition, dossier, candidature, now, &wanted)
     };
     let views = piece_views(definition, dossier, candidature, &base)?;
-    let piece_values = needs.whole || needs.piece_values;
-    let context = with_candidature(definition, dossier, candidature, base, &views, piece_values);
+    let context = with_candidature(definition, dossier, candidature, base, &views, needs);
     Ok((context, views))
 }
 
@@ -509,7 +536,7 @@ pub(crate) fn candidature_context_for(
     let mut parts = formation_parts(definition, dossier, candidature, now, (&wanted, None));
     if wanted("candidature") {
         let language = dossier.language.as_str();
-        let fields = candidature_fields(definition, candidature, language);
+        let fields = candidature_fields(definition, candidature, language, needs);
         parts.insert("candidature".into(), Value::Object(fields));
     }
     Ok(Value::Object(parts))
@@ -562,6 +589,12 @@ mod tests {
       in: draft
       when: "candidature.piece_list.len() == 2 && candidature.pieces.visa.required"
       after: 3 days
+      mail: received
+    - id: stated
+      label: Stated
+      in: received
+      when: "candidature.state == 'received' && candidature.state_label != ''"
+      after: 4 days
       mail: received"#,
         );
         let text = format!(
@@ -635,6 +668,7 @@ mod tests {
             "candidature.missing_pieces.len() > 0 && formation.title != ''",
             "candidature.missing_pieces.is_empty()",
             "candidature.piece_list.len() == 2 && candidature.pieces.visa.required",
+            "candidature.state == 'received' && candidature.state_label != ''",
         ];
         for note in ["late", "early"] {
             let dossier = dossier(&definition, note);
@@ -670,6 +704,16 @@ mod tests {
         assert_eq!(part["profile"]["contact"]["town"], "Lyon");
         assert_eq!(part["candidature"].get("pieces"), None);
         assert_eq!(part["candidature"]["data"]["note"], "late");
+        // Of the candidature, the names read: its data, not its state nor
+        // its dates.
+        let names = |part: &Value| -> Vec<String> {
+            part["candidature"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(names(&part), ["data"]);
+        assert_eq!(names(&part_for(conditions[4]).0), ["state", "state_label"]);
         // A condition on the pieces: the names the pieces' own conditions
         // read (the visa's, the profile) come with them, and no others.
         let (part, roots) = part_for(conditions[2]);
