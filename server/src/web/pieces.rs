@@ -76,31 +76,31 @@ pub(super) struct PieceLine<'a> {
 
 /// The words the pieces are written with, in the page's language.
 pub(super) struct PieceWords {
-    status: String,
-    form_complete: String,
-    form_incomplete: String,
-    form_fill: String,
-    form_external: String,
-    download: String,
-    choose_file: String,
-    letters_name_them: String,
-    letters_ask_help: String,
-    letters_ask: String,
+    status: &'static str,
+    form_complete: &'static str,
+    form_incomplete: &'static str,
+    form_fill: &'static str,
+    form_external: &'static str,
+    download: &'static str,
+    choose_file: &'static str,
+    letters_name_them: &'static str,
+    letters_ask_help: &'static str,
+    letters_ask: &'static str,
 }
 
 impl PieceWords {
     pub fn in_language(lang: Lang) -> Self {
         Self {
-            status: lang.t("status"),
-            form_complete: lang.t("form_complete"),
-            form_incomplete: lang.t("form_incomplete"),
-            form_fill: lang.t("form_fill"),
-            form_external: lang.t("form_external"),
-            download: lang.t("download"),
-            choose_file: lang.t("choose_file"),
-            letters_name_them: lang.t("letters_name_them"),
-            letters_ask_help: lang.t("letters_ask_help"),
-            letters_ask: lang.t("letters_ask"),
+            status: lang.word("status"),
+            form_complete: lang.word("form_complete"),
+            form_incomplete: lang.word("form_incomplete"),
+            form_fill: lang.word("form_fill"),
+            form_external: lang.word("form_external"),
+            download: lang.word("download"),
+            choose_file: lang.word("choose_file"),
+            letters_name_them: lang.word("letters_name_them"),
+            letters_ask_help: lang.word("letters_ask_help"),
+            letters_ask: lang.word("letters_ask"),
         }
     }
 }
@@ -122,7 +122,7 @@ pub(super) fn pieces_html(
 impl PieceLine<'_> {
     fn write(&self, html: &mut String, t: &PieceWords, token: &str) -> fmt::Result {
         let csrf = HtmlEscape(token);
-        let status = HtmlEscape(&t.status);
+        let status = HtmlEscape(t.status);
         write!(html, "<li class=\"piece\">\n<h3>{}", HtmlEscape(self.label))?;
         if self.required {
             html.push_str(" <span class=\"required\">*</span>");
@@ -133,16 +133,16 @@ impl PieceLine<'_> {
         }
         if let Some((href, complete)) = &self.form {
             let state = if *complete {
-                &t.form_complete
+                t.form_complete
             } else {
-                &t.form_incomplete
+                t.form_incomplete
             };
             writeln!(
                 html,
                 "<p>{status} : <strong>{}</strong></p>\n<p><a class=\"button\" href=\"{}\">{}</a></p>",
                 HtmlEscape(state),
                 HtmlEscape(href),
-                HtmlEscape(&t.form_fill)
+                HtmlEscape(t.form_fill)
             )?;
         } else if self.letters.is_none() {
             write!(
@@ -160,7 +160,7 @@ impl PieceLine<'_> {
                 html,
                 "<p><a href=\"{}\" rel=\"noopener\">{}</a></p>",
                 HtmlEscape(external),
-                HtmlEscape(&t.form_external)
+                HtmlEscape(t.form_external)
             )?;
         }
         if let Some((name, href)) = self.file.as_ref().filter(|(name, _)| !name.is_empty()) {
@@ -168,7 +168,7 @@ impl PieceLine<'_> {
                 html,
                 "<p><a href=\"{}\">{} {}</a></p>",
                 HtmlEscape(href),
-                HtmlEscape(&t.download),
+                HtmlEscape(t.download),
                 HtmlEscape(name)
             )?;
         }
@@ -182,7 +182,7 @@ impl PieceLine<'_> {
                  <input id=\"file-{id}\" name=\"fichier\" type=\"file\" accept=\"{}\">\n\
                  <button type=\"submit\">{}</button>\n</form>",
                 HtmlEscape(&upload.url),
-                HtmlEscape(&t.choose_file),
+                HtmlEscape(t.choose_file),
                 HtmlEscape(&upload.accept),
                 HtmlEscape(&upload.max),
                 HtmlEscape(&upload.accept_mime),
@@ -226,7 +226,7 @@ impl Letters {
             writeln!(
                 html,
                 "<p>{} <a href=\"{}\">{}</a>.</p>",
-                HtmlEscape(&t.letters_name_them),
+                HtmlEscape(t.letters_name_them),
                 HtmlEscape(href),
                 HtmlEscape(title)
             )?;
@@ -239,8 +239,8 @@ impl Letters {
                  <p class=\"help\">{}</p>\n\
                  <button type=\"submit\">{}</button>\n</form>",
                 HtmlEscape(ask),
-                HtmlEscape(&t.letters_ask_help),
-                HtmlEscape(&t.letters_ask),
+                HtmlEscape(t.letters_ask_help),
+                HtmlEscape(t.letters_ask),
             )?;
         }
         Ok(())
@@ -252,7 +252,7 @@ mod tests {
     use super::*;
 
     fn words() -> PieceWords {
-        let word = |w: &str| w.to_owned();
+        let word = |w: &'static str| w;
         PieceWords {
             status: word("Status"),
             form_complete: word("complete"),

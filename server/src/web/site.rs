@@ -148,8 +148,21 @@ impl Lang {
 
     /// A page word in this language: the procedure's, else the built-in one.
     pub fn t(self, key: &str) -> String {
+        self.found(key).unwrap_or(key).to_owned()
+    }
+
+    /// [`Lang::t`] of a key written in the code, lent rather than copied:
+    /// for the words a page writes again and again.
+    pub fn word(self, key: &'static str) -> &'static str {
+        self.found(key).unwrap_or(key)
+    }
+
+    /// The word `key` in this language, the procedure's or else the
+    /// built-in one, if there is one.
+    fn found(self, key: &str) -> Option<&'static str> {
         let own = self.site.words.get(self.code).and_then(|w| w.get(key));
-        own.cloned().unwrap_or_else(|| words::t(self.code, key))
+        own.map(String::as_str)
+            .or_else(|| words::found(self.code, key))
     }
 
     /// A link to `path` that keeps this language.

@@ -253,16 +253,13 @@ pub fn unknown_overrides(definition: &Definition) -> Vec<String> {
 
 /// One page word in `lang` (the key itself if it is missing).
 pub fn t(lang: &str, key: &str) -> String {
-    by_key().get(key).map_or_else(
-        || key.to_owned(),
-        |(fr, en)| {
-            if lang == "en" {
-                (*en).to_owned()
-            } else {
-                (*fr).to_owned()
-            }
-        },
-    )
+    found(lang, key).unwrap_or(key).to_owned()
+}
+
+/// One page word in `lang`, if the key is known.
+pub fn found(lang: &str, key: &str) -> Option<&'static str> {
+    let (fr, en) = by_key().get(key)?;
+    Some(if lang == "en" { en } else { fr })
 }
 
 /// Each key's French and English words, found by the key's hash: a page
