@@ -1,10 +1,12 @@
 //! Date arithmetic for conditions, `set` and mails. Dates are texts
 //! `YYYY-MM-DD` (what `today` and date fields hold); these functions read
 //! them as calendar dates, so `add_days(today, 7)` is a date a week later, and
-//! a text that is no date is an error, never a wrong date stored.
+//! a text that is no date is an error, never a wrong date stored. And where
+//! a day starts and ends in the definition's time zone.
 
 use jiff::civil::Date;
-use jiff::{Span, ToSpan};
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp, ToSpan};
 
 /// Why a date function refused its arguments.
 pub type DateError = String;
@@ -68,6 +70,20 @@ pub(crate) fn register_templates(templates: &mut minijinja::Environment<'static>
     templates.add_function("days_between", move |a: String, b: String| {
         days_between(&a, &b).map_err(failed)
     });
+}
+
+/// The first instant of `date` in `timezone`.
+pub(crate) fn start_of_day_in(timezone: &TimeZone, date: Date) -> Timestamp {
+    date.to_zoned(timezone.clone())
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The first instant after `date` in `timezone`.
+pub(crate) fn end_of_day_in(timezone: &TimeZone, date: Date) -> Timestamp {
+    date.tomorrow()
+        .map(|next| start_of_day_in(timezone, next))
+        .unwrap_or(Timestamp::MAX)
 }
 
 #[cfg(test)]

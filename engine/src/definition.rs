@@ -337,12 +337,12 @@ impl Definition {
 
     /// The first instant of `date` in the definition's time zone.
     pub fn start_of_day(&self, date: Date) -> Timestamp {
-        start_of_day_in(&self.compiled.timezone, date)
+        crate::dates::start_of_day_in(&self.compiled.timezone, date)
     }
 
     /// The first instant after `date` in the definition's time zone.
     pub fn end_of_day(&self, date: Date) -> Timestamp {
-        end_of_day_in(&self.compiled.timezone, date)
+        crate::dates::end_of_day_in(&self.compiled.timezone, date)
     }
 
     /// `date` as `YYYY-MM-DD` in the definition's time zone.
@@ -583,18 +583,4 @@ fn with_bases(
     }
     let merged = overlay::without_extends(merged);
     Some((merged.value, merged.map))
-}
-
-/// The first instant of `date` in `timezone`.
-pub(crate) fn start_of_day_in(timezone: &TimeZone, date: Date) -> Timestamp {
-    date.to_zoned(timezone.clone())
-        .map(|z| z.timestamp())
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-/// The first instant after `date` in `timezone`.
-pub(crate) fn end_of_day_in(timezone: &TimeZone, date: Date) -> Timestamp {
-    date.tomorrow()
-        .map(|next| start_of_day_in(timezone, next))
-        .unwrap_or(Timestamp::MAX)
 }
