@@ -77,13 +77,10 @@ fn waiting_places(
 ) -> Result<(Vec<Waiting>, Vec<String>), WorkflowError> {
     let (mut waiting, mut failed) = (Vec::new(), Vec::new());
     for (rule, key) in definition.promotion_rules() {
-        let from = definition
-            .transition(&rule.action)
-            .map(|t| t.from.ids())
-            .unwrap_or_default();
+        let from = definition.transition(&rule.action).map(|t| &t.from);
         for (index, candidature) in dossier.candidatures.iter().enumerate() {
             // Only a candidature the rule's transition can start from.
-            if !from.contains(&candidature.state.as_str()) {
+            if !from.is_some_and(|from| from.contains(&candidature.state)) {
                 continue;
             }
             let context = contexts.of(index, candidature)?;

@@ -829,7 +829,9 @@ pub fn bulk_transitions<'d>(
         .workflow
         .transitions
         .iter()
-        .filter(|t| t.input.is_empty() && t.by.ids().iter().any(|r| roles.contains(r)))
+        .filter(|t| {
+            t.input.is_empty() && t.by.as_slice().iter().any(|r| roles.contains(&r.as_str()))
+        })
         .collect()
 }
 
