@@ -269,41 +269,48 @@ fn event_key(dossier: &str, version: u64) -> Vec<u8> {
     key
 }
 
-/// An event as the store keeps it: its dossier and its version are its
-/// key, not repeated in its value.
+/// The first byte of an event as the store keeps it: then its description
+/// (when, who, what was asked) as JSON, its length before it, then its
+/// changes as JSON. A page reads the description alone, however many
+/// changes the event made. Earlier stores kept the whole event as one JSON
+/// object, whose first byte is `{`.
+const DESCRIBED_THEN_CHANGES: u8 = 1;
+
+/// What an event says happened, as the store keeps it: its dossier and its
+/// version are its key, not repeated in its value.
 #[derive(Serialize)]
-struct StoredEvent<'a> {
+struct StoredDescription<'a> {
     at: &'a jiff::Timestamp,
     actor: &'a crate::dossier::Actor,
     #[serde(skip_serializing_if = "Option::is_none")]
     command: Option<&'a crate::dossier::Command>,
-    changes: &'a [crate::dossier::Change],
 }
 
-impl<'a> StoredEvent<'a> {
-    fn of(event: &'a Event) -> Self {
-        Self {
-            at: &event.at,
-            actor: &event.actor,
-            command: event.command.as_ref(),
-            changes: &event.changes,
-        }
-    }
+/// `event` as the store keeps it (see [`DESCRIBED_THEN_CHANGES`]).
+fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
+    let description = encode(&StoredDescription {
+        at: &event.at,
+        actor: &event.actor,
+        command: event.command.as_ref(),
+    })?;
+    let mut bytes = Vec::with_capacity(description.len() + 64);
+    bytes.push(DESCRIBED_THEN_CHANGES);
+    bytes.extend_from_slice(&super::write_set::length_bytes(description.len()));
+    bytes.extend_from_slice(&description);
+    serde_json::to_writer(&mut bytes, &event.changes).map_err(StoreError::Corrupt)?;
+    Ok(bytes)
 }
 
-/// An event as read back (earlier stores kept its dossier and version in
-/// its value too: they are left unread), its changes as `C`: skipped over
-/// as [`serde::de::IgnoredAny`] when the reader does without them.
+/// An event's description as read back.
 #[derive(serde::Deserialize)]
-struct ReadEvent<C> {
+struct ReadDescription {
     at: jiff::Timestamp,
     actor: crate::dossier::Actor,
     #[serde(default)]
     command: Option<crate::dossier::Command>,
-    changes: C,
 }
 
-impl<C> ReadEvent<C> {
+impl ReadDescription {
     /// The event, with the dossier and the version of its key, and
     /// `changes`.
     fn event(self, dossier: &str, version: u64, changes: Vec<Change>) -> Event {
@@ -318,6 +325,30 @@ impl<C> ReadEvent<C> {
     }
 }
 
+/// An event as earlier stores kept it, one JSON object (they kept its
+/// dossier and version in it too: they are left unread), its changes as
+/// `C`: skipped over as [`serde::de::IgnoredAny`] when the reader does
+/// without them.
+#[derive(serde::Deserialize)]
+struct EarlierEvent<C> {
+    at: jiff::Timestamp,
+    actor: crate::dossier::Actor,
+    #[serde(default)]
+    command: Option<crate::dossier::Command>,
+    changes: C,
+}
+
+impl<C> EarlierEvent<C> {
+    fn split(self) -> (ReadDescription, C) {
+        let description = ReadDescription {
+            at: self.at,
+            actor: self.actor,
+            command: self.command,
+        };
+        (description, self.changes)
+    }
+}
+
 /// The event stored as `bytes` under `dossier` and `version`, with the
 /// parts `parts` names.
 fn decode_event(
@@ -326,16 +357,29 @@ fn decode_event(
     version: u64,
     parts: EventParts,
 ) -> Result<Event, StoreError> {
-    Ok(match parts {
-        EventParts::Whole => {
-            let mut read = decode::<ReadEvent<Vec<Change>>>(bytes)?;
-            let changes = std::mem::take(&mut read.changes);
-            read.event(dossier, version, changes)
+    let (description, changes) = match bytes.split_first() {
+        Some((&DESCRIBED_THEN_CHANGES, rest)) => {
+            let (description, changes) = super::write_set::take_bytes(rest).ok_or_else(|| {
+                StoreError::Corrupt(serde::de::Error::custom(
+                    "an event's description is cut short",
+                ))
+            })?;
+            let changes = match parts {
+                EventParts::Whole => decode(changes)?,
+                EventParts::WithoutChanges => Vec::new(),
+            };
+            (decode::<ReadDescription>(description)?, changes)
         }
-        EventParts::WithoutChanges => {
-            decode::<ReadEvent<serde::de::IgnoredAny>>(bytes)?.event(dossier, version, Vec::new())
-        }
-    })
+        _ => match parts {
+            EventParts::Whole => decode::<EarlierEvent<Vec<Change>>>(bytes)?.split(),
+            EventParts::WithoutChanges => {
+                let (description, _) =
+                    decode::<EarlierEvent<serde::de::IgnoredAny>>(bytes)?.split();
+                (description, Vec::new())
+            }
+        },
+    };
+    Ok(description.event(dossier, version, changes))
 }
 
 /// How much one tree of the store holds (see [`SledStore::sizes`]).
@@ -573,7 +617,7 @@ impl SledStore {
             set.insert(
                 Target::Events,
                 event_key(id, commit.event.version),
-                encode(&StoredEvent::of(&commit.event))?,
+                encode_event(&commit.event)?,
             );
             for mail in &commit.mails {
                 set.insert(Target::Outbox, super::outbox_key(mail), encode(mail)?);
@@ -1589,7 +1633,9 @@ mod tests {
         let first = commit(1, "received", "2027-04-01T00:00:00Z");
         store.commit(std::slice::from_ref(&first)).expect("written");
         let kept = store.events.get(event_key("d1", 1)).expect("read");
-        let kept = String::from_utf8(kept.expect("the event").to_vec()).expect("text");
+        let kept = kept.expect("the event");
+        assert_eq!(kept.first(), Some(&DESCRIBED_THEN_CHANGES));
+        let kept = String::from_utf8_lossy(&kept);
         assert!(
             !kept.contains("\"dossier\"") && !kept.contains("\"version\""),
             "{kept}"
@@ -1625,6 +1671,52 @@ mod tests {
                 .expect("history"),
             [without(first.event), without(earlier)]
         );
+    }
+
+    #[test]
+    fn a_page_reads_an_event_without_reading_its_changes() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let mut first = commit(1, "received", "2027-04-01T00:00:00Z");
+        first.event.changes.push(crate::dossier::Change {
+            path: "profile/a".into(),
+            before: json!(null),
+            after: json!({"b": ["c"]}),
+        });
+        store.commit(std::slice::from_ref(&first)).expect("written");
+        let key = event_key("d1", 1);
+        let kept = store.events.get(&key).expect("read").expect("the event");
+        let changes_at = kept.len()
+            - serde_json::to_vec(&first.event.changes)
+                .expect("json")
+                .len();
+        // The changes made unreadable: the description alone is read.
+        let mut spoilt = kept[..changes_at].to_vec();
+        spoilt.extend_from_slice(b"[{\"path\": ");
+        store.events.insert(&key, spoilt).expect("inserted");
+        let read = store
+            .history("d1", EventParts::WithoutChanges)
+            .expect("history");
+        assert_eq!(
+            read,
+            [Event {
+                changes: Vec::new(),
+                ..first.event.clone()
+            }]
+        );
+        assert!(matches!(
+            store.history("d1", EventParts::Whole),
+            Err(StoreError::Corrupt(_))
+        ));
+        // A description cut short is an error, not a panic.
+        let cut = kept[..changes_at - 3].to_vec();
+        store.events.insert(&key, cut).expect("inserted");
+        for parts in [EventParts::Whole, EventParts::WithoutChanges] {
+            assert!(matches!(
+                store.history("d1", parts),
+                Err(StoreError::Corrupt(_))
+            ));
+        }
     }
 
     /// Version `version` of a dossier with no candidature (no index entry),

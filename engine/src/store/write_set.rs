@@ -296,7 +296,7 @@ impl IndexKeys {
     }
 }
 
-fn length_bytes(length: usize) -> [u8; 4] {
+pub(super) fn length_bytes(length: usize) -> [u8; 4] {
     // Nothing of 4 GiB or more reaches here: sled refuses such values.
     u32::try_from(length).unwrap_or(u32::MAX).to_be_bytes()
 }
@@ -311,7 +311,7 @@ fn take_length(bytes: &[u8]) -> Option<(usize, &[u8])> {
     Some((usize::try_from(length).ok()?, bytes.get(4..)?))
 }
 
-fn take_bytes(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn take_bytes(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let (length, rest) = take_length(bytes)?;
     Some((rest.get(..length)?, rest.get(length..)?))
 }
