@@ -853,6 +853,40 @@ fn transitions_named_like_the_pages_words_are_reached() {
     server.stop();
 }
 
+/// The dashboard's lines write the procedure's titles escaped, each a link
+/// to its page in the page's language.
+#[test]
+fn the_dashboards_lines_escape_the_procedures_titles() {
+    let folder = tempfile::tempdir().unwrap();
+    let hostile = |text| {
+        let edited = open_campaign(text)
+            .replace(
+                r#"title: { fr: "État civil""#,
+                r#"title: { fr: "État <civil> & \"nom\"""#,
+            )
+            .replace(
+                r#"title: { fr: "Master Sciences de l'Environnement Terrestre — M1""#,
+                r#"title: { fr: "M1 <b>SET</b> & co""#,
+            );
+        assert!(edited.contains("<civil>") && edited.contains("<b>SET</b>"));
+        edited
+    };
+    let (server, mut browser, _) = signed_up_on(folder.path(), hostile, &[]);
+    let applied = browser.submit(&server.url("/formations/m1-set/candidater"), &[]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let dashboard = browser.get(&server.url("/tableau-de-bord")).body;
+    for line in [
+        r#"<li><a href="/dossier/etat_civil?lang=fr">État &lt;civil&gt; &amp; &quot;nom&quot;</a> — à compléter</li>"#,
+        r#"<li><a href="/dossier/coordonnees?lang=fr">Coordonnées</a> — à compléter</li>"#,
+        r#"<li><a href="/candidatures/c1?lang=fr">M1 &lt;b&gt;SET&lt;&#x2f;b&gt; &amp; co</a> — En attente<br><span class="next">À faire : "#,
+        "</time> — Candidature créée : M1 &lt;b&gt;SET&lt;&#x2f;b&gt; &amp; co</li>",
+    ] {
+        assert!(dashboard.contains(line), "{line} in {dashboard}");
+    }
+    assert!(!dashboard.contains("<b>SET") && !dashboard.contains("<civil>"));
+    server.stop();
+}
+
 /// Several tabs, or a page sending its forms together: five pieces uploaded
 /// and a section saved at once, each request read before the others land.
 /// Each is kept; none is refused because another changed the dossier first.

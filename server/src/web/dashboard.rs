@@ -1,15 +1,18 @@
 //! The candidate's dashboard: who they are, where each section of the dossier
 //! stands, each candidature with what to do next, and what happened.
 
+use std::fmt::Write;
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use guichet_engine::{Definition, Dossier, Event, SectionState};
 use jiff::Timestamp;
+use minijinja::HtmlEscape;
 use serde::Serialize;
 
 use super::error::PageError;
 use super::extract::{SignedIn, Visit};
-use super::history::{describe, next_step, HistoryLine, Reader};
+use super::history::{describe, history_html, next_step, Reader};
 use super::site::Lang;
 use crate::account_store::Account;
 
@@ -21,66 +24,80 @@ struct Who<'a> {
 }
 
 #[derive(Serialize)]
-struct SectionLine<'a> {
-    id: &'a str,
-    title: &'a str,
-    complete: bool,
-}
-
-#[derive(Serialize)]
-struct CandidatureLine<'a> {
-    id: &'a str,
-    formation: &'a str,
-    state: &'a str,
-    next: String,
-}
-
-#[derive(Serialize)]
 struct DashboardPage<'a> {
     account: Who<'a>,
-    sections: Vec<SectionLine<'a>>,
-    candidatures: Vec<CandidatureLine<'a>>,
-    history: Vec<HistoryLine>,
+    /// The dossier's sections, each a list item: its page, and whether it
+    /// is complete.
+    sections: minijinja::Value,
+    /// The candidatures, each a list item: its page, where it stands and
+    /// what comes next; nothing when there is none.
+    candidatures: minijinja::Value,
+    /// What happened to the dossier; nothing when there is no dossier.
+    history: minijinja::Value,
 }
+
+// The lists below are written here rather than in the template, as the
+// pieces are (see `super::pieces`): each line's link and words evaluated in
+// the template were a good part of the dashboard's time. Every value goes
+// through minijinja's own `HtmlEscape`, and each link is written as the
+// templates' `href` writes it.
 
 /// Each section of `definition`'s profile, complete as `states` say (none
 /// is without a dossier, or when its conditions could not be evaluated).
-fn sections<'a>(
-    definition: &'a Definition,
-    states: &[SectionState],
-    lang: Lang,
-) -> Vec<SectionLine<'a>> {
-    definition
-        .file()
-        .profile
-        .iter()
-        .map(|s| SectionLine {
-            id: &s.id,
-            title: s.title.get(lang.code()),
-            complete: states
-                .iter()
-                .any(|state| state.section == s.id && state.complete),
-        })
-        .collect()
+fn sections_html(definition: &Definition, states: &[SectionState], lang: Lang) -> String {
+    let (complete, to_fill) = (
+        HtmlEscape(lang.word("complete")),
+        HtmlEscape(lang.word("to_fill")),
+    );
+    let mut html = String::with_capacity(128 * definition.file().profile.len());
+    for section in &definition.file().profile {
+        let done = states
+            .iter()
+            .any(|state| state.section == section.id && state.complete);
+        // Writing to a `String` cannot fail.
+        let _ = writeln!(
+            html,
+            "<li><a href=\"{}\">{}</a> — {}</li>",
+            lang.href_attribute(&format!("/dossier/{}", section.id)),
+            HtmlEscape(section.title.get(lang.code())),
+            if done { &complete } else { &to_fill },
+        );
+    }
+    html
 }
 
-fn candidatures<'a>(
-    definition: &'a Definition,
-    dossier: &'a Dossier,
+/// Each candidature of `dossier`, with where it stands and the next thing
+/// its candidate can do.
+fn candidatures_html(
+    definition: &Definition,
+    dossier: &Dossier,
     (lang, now): (Lang, Timestamp),
-) -> Vec<CandidatureLine<'a>> {
-    dossier
-        .candidatures
-        .iter()
-        .map(|c| CandidatureLine {
-            id: &c.id,
-            formation: definition
-                .formation(&c.formation)
-                .map_or(c.formation.as_str(), |f| f.title.get(lang.code())),
-            state: definition.state_label(&c.state, lang.code()),
-            next: next_step(definition, dossier, c, (lang, now)),
-        })
-        .collect()
+) -> String {
+    let mut html = String::with_capacity(256 * dossier.candidatures.len());
+    for candidature in &dossier.candidatures {
+        let formation = definition
+            .formation(&candidature.formation)
+            .map_or(candidature.formation.as_str(), |f| f.title.get(lang.code()));
+        // Writing to a `String` cannot fail.
+        let _ = write!(
+            html,
+            "<li><a href=\"{}\">{}</a> — {}",
+            lang.href_attribute(&format!("/candidatures/{}", candidature.id)),
+            HtmlEscape(formation),
+            HtmlEscape(definition.state_label(&candidature.state, lang.code())),
+        );
+        let next = next_step(definition, dossier, candidature, (lang, now));
+        if !next.is_empty() {
+            let _ = write!(
+                html,
+                "<br><span class=\"next\">{} {}</span>",
+                HtmlEscape(lang.word("next_step")),
+                HtmlEscape(&next)
+            );
+        }
+        html.push_str("</li>");
+    }
+    html
 }
 
 /// `GET /tableau-de-bord`
@@ -130,11 +147,13 @@ pub fn render_dashboard(
             last_name: &account.last_name,
             email: &account.email,
         },
-        sections: sections(definition, profile, lang),
-        candidatures: dossier
-            .map(|d| candidatures(definition, d, (lang, now)))
-            .unwrap_or_default(),
-        history,
+        sections: minijinja::Value::from_safe_string(sections_html(definition, profile, lang)),
+        candidatures: minijinja::Value::from_safe_string(
+            dossier
+                .map(|d| candidatures_html(definition, d, (lang, now)))
+                .unwrap_or_default(),
+        ),
+        history: history_html(&history),
     };
     visit.render_form("dashboard.html", StatusCode::OK, &page)
 }

@@ -3,8 +3,10 @@
 use guichet_engine::{
     missing_pieces, transitions_from, Candidature, Command, Definition, Dossier, Event,
 };
+use std::fmt::Write;
+
 use jiff::Timestamp;
-use serde::Serialize;
+use minijinja::HtmlEscape;
 
 use super::site::Lang;
 
@@ -40,7 +42,6 @@ pub fn next_step(
 }
 
 /// One event of the dossier's history.
-#[derive(Serialize)]
 pub struct HistoryLine {
     /// When, as a timestamp.
     at: String,
@@ -204,4 +205,76 @@ pub fn describe(
             }
         })
         .collect()
+}
+
+/// The HTML of a history's `lines` (of [`describe`]): when, what, and who
+/// for staff; nothing when there is none.
+///
+/// Written here rather than in a template, as the pieces are (see
+/// [`super::pieces`]): the candidate's dashboard, the staff's candidature
+/// page and their conflict notices all show a history. Every value goes
+/// through minijinja's own `HtmlEscape`, as the templates escape.
+pub fn history_html(lines: &[HistoryLine]) -> minijinja::Value {
+    let mut html = String::new();
+    if !lines.is_empty() {
+        html.reserve(48 + 128 * lines.len());
+        html.push_str("<ol class=\"history\">\n");
+        for line in lines {
+            // Writing to a `String` cannot fail.
+            let _ = write!(
+                html,
+                "<li><time datetime=\"{}\">{}</time> — {}",
+                HtmlEscape(&line.at),
+                HtmlEscape(&line.day),
+                HtmlEscape(&line.what)
+            );
+            if let Some(who) = line.who.as_deref().filter(|who| !who.is_empty()) {
+                let _ = write!(html, " — {}", HtmlEscape(who));
+            }
+            html.push_str("</li>");
+        }
+        html.push_str("\n</ol>");
+    }
+    minijinja::Value::from_safe_string(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{history_html, HistoryLine};
+
+    /// A history's lines escaped as the templates would, who acted shown
+    /// only when given; nothing at all for no line.
+    #[test]
+    fn history_lines_escape_and_name_who_acted_only_when_given() {
+        let line = |at: &str, what: &str, who: Option<&str>| HistoryLine {
+            at: at.into(),
+            day: format!("{}/{}/{} 10:00", &at[8..10], &at[5..7], &at[..4]),
+            what: what.into(),
+            who: who.map(Into::into),
+        };
+        let html = history_html(&[
+            line(
+                "2027-03-12T09:00:00Z",
+                "Note <b>",
+                Some("Alex & Co (Gestionnaire)"),
+            ),
+            line("2027-03-11T09:00:00Z", "Pièce déposée", Some("")),
+            line("2027-03-10T09:00:00Z", "Dossier créé", None),
+        ]);
+        assert!(html.is_safe());
+        assert_eq!(
+            html.as_str(),
+            Some(
+                "<ol class=\"history\">\n\
+                 <li><time datetime=\"2027-03-12T09:00:00Z\">12&#x2f;03&#x2f;2027 10:00</time> — \
+                 Note &lt;b&gt; — Alex &amp; Co (Gestionnaire)</li>\
+                 <li><time datetime=\"2027-03-11T09:00:00Z\">11&#x2f;03&#x2f;2027 10:00</time> — \
+                 Pièce déposée</li>\
+                 <li><time datetime=\"2027-03-10T09:00:00Z\">10&#x2f;03&#x2f;2027 10:00</time> — \
+                 Dossier créé</li>\n</ol>"
+            )
+        );
+        let none = history_html(&[]);
+        assert!(none.is_safe() && !none.is_true());
+    }
 }

@@ -14,7 +14,7 @@ use minijinja::value::{from_args, Enumerator, Object, ObjectExt, ObjectRepr, Ser
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
-use super::site::{prefixed, with_language, Lang};
+use super::site::{escaped_for_attribute, prefixed, with_language, Lang};
 
 /// The stylesheet, embedded.
 pub const STYLESHEET: &str = include_str!("../../assets/guichet.css");
@@ -295,21 +295,7 @@ impl Href {
     /// `/` as it is: links read as written in the page's source.
     fn link(&self, path: &str) -> Value {
         let url = with_language(&prefixed(self.prefix, path), self.lang);
-        if !url.contains(['&', '<', '>', '"', '\'']) {
-            return Value::from_safe_string(url);
-        }
-        let mut escaped = String::with_capacity(url.len());
-        for c in url.chars() {
-            match c {
-                '&' => escaped.push_str("&amp;"),
-                '<' => escaped.push_str("&lt;"),
-                '>' => escaped.push_str("&gt;"),
-                '"' => escaped.push_str("&quot;"),
-                '\'' => escaped.push_str("&#x27;"),
-                other => escaped.push(other),
-            }
-        }
-        Value::from_safe_string(escaped)
+        Value::from_safe_string(escaped_for_attribute(url))
     }
 }
 
@@ -333,33 +319,6 @@ fn heading(title: &Value, help: &Value, back_href: &Value, back_label: &Value) -
         html.push_str("</p>");
     }
     Value::from_safe_string(html)
-}
-
-/// `history_lines(lines)` in templates: a dossier's history (lines of
-/// [`super::history::describe`]), newest first: when, what, and who for
-/// staff.
-///
-/// A function for the reason [`heading`] is: the candidate's dashboard, the
-/// staff's candidature page and their conflict notices all show a history.
-fn history_lines(lines: &Value) -> Result<Value, minijinja::Error> {
-    let mut html = String::with_capacity(128);
-    html.push_str("<ol class=\"history\">\n");
-    for line in lines.try_iter()? {
-        html.push_str("<li><time datetime=\"");
-        write_escaped(&mut html, &line.get_attr("at")?);
-        html.push_str("\">");
-        write_escaped(&mut html, &line.get_attr("day")?);
-        html.push_str("</time> — ");
-        write_escaped(&mut html, &line.get_attr("what")?);
-        let who = line.get_attr("who")?;
-        if who.is_true() {
-            html.push_str(" — ");
-            write_escaped(&mut html, &who);
-        }
-        html.push_str("</li>");
-    }
-    html.push_str("\n</ol>");
-    Ok(Value::from_safe_string(html))
 }
 
 /// `issued_letters(letters, t)` in templates: the letters issued to a
@@ -413,7 +372,6 @@ impl Pages {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         templates.add_function("heading", heading);
-        templates.add_function("history_lines", history_lines);
         templates.add_function("issued_letters", issued_letters);
         // Each template once per language, what its pages show alike
         // written in: its words, links and the layout's values are the same
@@ -691,31 +649,6 @@ mod tests {
             "<a href=\"?lang=fr\" hreflang=\"fr\" lang=\"fr\">Français</a>"
         );
         assert_eq!(super::language_links(&["fr"], "fr"), "");
-    }
-
-    /// A history's lines escaped as the templates would, who acted shown
-    /// only when given.
-    #[test]
-    fn history_lines_escape_and_name_who_acted_only_when_given() {
-        let lines = Value::from(minijinja::value::Serde(serde_json::json!([
-            {"at": "2027-03-12T09:00:00Z", "day": "12/03/2027 10:00",
-             "what": "Note <b>", "who": "Alex & Co (Gestionnaire)"},
-            {"at": "2027-03-10T09:00:00Z", "day": "10/03/2027 10:00",
-             "what": "Dossier créé", "who": null},
-        ])));
-        let html = super::history_lines(&lines).unwrap();
-        assert!(html.is_safe());
-        assert_eq!(
-            html.as_str(),
-            Some(
-                "<ol class=\"history\">\n\
-                 <li><time datetime=\"2027-03-12T09:00:00Z\">12&#x2f;03&#x2f;2027 10:00</time> — \
-                 Note &lt;b&gt; — Alex &amp; Co (Gestionnaire)</li>\
-                 <li><time datetime=\"2027-03-10T09:00:00Z\">10&#x2f;03&#x2f;2027 10:00</time> — \
-                 Dossier créé</li>\n</ol>"
-            )
-        );
-        assert!(super::history_lines(&Value::from(3)).is_err());
     }
 
     /// The letters issued, escaped as the templates would; nothing at all

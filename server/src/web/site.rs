@@ -169,6 +169,32 @@ impl Lang {
     pub fn href(self, path: &str) -> String {
         with_language(&prefixed(&self.site.prefix, path), self.code)
     }
+
+    /// [`Lang::href`] escaped for an HTML attribute, as the templates'
+    /// `href(path)` writes it.
+    pub fn href_attribute(self, path: &str) -> String {
+        escaped_for_attribute(self.href(path))
+    }
+}
+
+/// `url` escaped for an HTML attribute (`&`, `<`, `>` and quotes), its `/`
+/// kept: links read in the page's source as written.
+pub fn escaped_for_attribute(url: String) -> String {
+    if !url.contains(['&', '<', '>', '"', '\'']) {
+        return url;
+    }
+    let mut escaped = String::with_capacity(url.len() + 8);
+    for c in url.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }
 
 /// `path` of a procedure whose pages live under `prefix`: its home is the

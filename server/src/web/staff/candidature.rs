@@ -23,7 +23,7 @@ use super::super::extract::CsrfForm;
 use super::super::fields::{
     display, field_view, fields_html, problem_links, FieldView, ProblemLink,
 };
-use super::super::history::{concerns, describe, named, HistoryLine, Named, Reader};
+use super::super::history::{concerns, describe, history_html, named, HistoryLine, Named, Reader};
 use super::super::site::Lang;
 use super::super::words::refusal;
 use super::member::{SeenCandidature, Staff};
@@ -136,7 +136,8 @@ struct StaffCandidaturePage {
     sections: Vec<SectionView>,
     pieces: Vec<PieceView>,
     transitions: Vec<TransitionView>,
-    history: Vec<HistoryLine>,
+    /// What happened to the candidature, as HTML.
+    history: minijinja::Value,
     note: String,
     note_action: String,
     back: String,
@@ -144,8 +145,8 @@ struct StaffCandidaturePage {
     /// The dossier's version shown, which the page's forms send back.
     seen_version: u64,
     /// What happened since the member's page was made, when that kept their
-    /// action from being taken.
-    changes: Vec<HistoryLine>,
+    /// action from being taken, as HTML.
+    changes: minijinja::Value,
     /// What the member typed with that action, given back.
     typed: Option<String>,
 }
@@ -370,13 +371,13 @@ fn render_page(
         sections,
         pieces,
         transitions,
-        history: describe(definition, &history, lang, Reader::Staff),
+        history: history_html(&describe(definition, &history, lang, Reader::Staff)),
         note: candidature.note.clone().unwrap_or_default(),
         note_action: lang.href(&format!("{base}/note")),
         back: lang.href("/staff"),
         error,
         seen_version: dossier.version,
-        changes,
+        changes: history_html(&changes),
         typed,
     };
     Ok(seen.staff.render("staff/candidature.html", status, &page))
@@ -527,8 +528,8 @@ struct TransitionPage<'a> {
     /// The dossier's version shown, which the form sends back.
     seen_version: u64,
     /// What happened since the member's form was made, when that kept it
-    /// from being taken.
-    changes: Vec<HistoryLine>,
+    /// from being taken, as HTML.
+    changes: minijinja::Value,
 }
 
 /// Why a transition's form is shown again: the engine's refusal, or what
@@ -589,7 +590,7 @@ fn transition_page(
         button: transition.label.get(code).to_owned(),
         back: lang.href(&seen.path()),
         seen_version: seen.dossier.version,
-        changes,
+        changes: history_html(&changes),
     };
     Ok(seen.staff.render("staff/transition.html", status, &page))
 }
