@@ -1,6 +1,7 @@
 //! Measured speed of the engine: loading a definition, evaluating a guard,
-//! durable commands on sled (one writer, and several sharing flushes), and
-//! scheduler passes over deadlines whose transitions are refused.
+//! durable commands on sled (one writer, and several sharing flushes),
+//! scheduler passes over deadlines whose transitions are refused, and a
+//! dossier's history read back.
 //!
 //! `cargo bench -p guichet-engine`; figures are reported in docs/performance.md.
 //! The engine runs on the allocator the `guichet` server chose (jemalloc, with
@@ -432,12 +433,47 @@ fn refused_deadlines(c: &mut Criterion) {
     group.finish();
 }
 
+/// A dossier's history read back for a page (its events' descriptions,
+/// without their changes) and whole (with them), thirty events on sled:
+/// a candidate's dashboard shows every event of their dossier.
+fn history(c: &mut Criterion) {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(
+        Definition::load(osu_path()).expect("valid"),
+        SledStore::open(folder.path()).expect("store"),
+    )
+    .expect("engine");
+    let dossier = engine
+        .create_dossier("camille", candidate(), "fr", now())
+        .expect("dossier");
+    let me = Actor::new("candidat", "camille");
+    for version in 1..30 {
+        engine
+            .apply(&dossier.id, version, &me, save(version), now())
+            .expect("command");
+    }
+    assert_eq!(engine.history(&dossier.id).expect("history").len(), 30);
+    let mut group = c.benchmark_group("a dossier's history of 30 events");
+    group.bench_function("read for a page (without the changes)", |b| {
+        b.iter(|| {
+            engine
+                .history_without_changes(&dossier.id)
+                .expect("history")
+        })
+    });
+    group.bench_function("read whole", |b| {
+        b.iter(|| engine.history(&dossier.id).expect("history"))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     loading,
     guard,
     commands,
     physical_limit,
-    refused_deadlines
+    refused_deadlines,
+    history
 );
 criterion_main!(benches);
