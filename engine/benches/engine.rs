@@ -53,16 +53,23 @@ fn loading(c: &mut Criterion) {
     });
 }
 
-fn guard(c: &mut Criterion) {
-    let folder = tempfile::tempdir().expect("tempdir");
+/// An engine on the OSU procedure over a sled store in `folder`, and
+/// Camille's new dossier in it.
+fn camilles_dossier_on_sled(folder: &Path) -> (Engine<SledStore>, guichet_engine::Dossier) {
     let engine = Engine::open(
         Definition::load(osu_path()).expect("valid"),
-        SledStore::open(folder.path()).expect("store"),
+        SledStore::open(folder).expect("store"),
     )
     .expect("engine");
     let dossier = engine
         .create_dossier("camille", candidate(), "fr", now())
         .expect("dossier");
+    (engine, dossier)
+}
+
+fn guard(c: &mut Criterion) {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let (engine, dossier) = camilles_dossier_on_sled(folder.path());
     let me = Actor::new("candidat", "camille");
     let applied = engine
         .apply(
@@ -438,14 +445,7 @@ fn refused_deadlines(c: &mut Criterion) {
 /// a candidate's dashboard shows every event of their dossier.
 fn history(c: &mut Criterion) {
     let folder = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(
-        Definition::load(osu_path()).expect("valid"),
-        SledStore::open(folder.path()).expect("store"),
-    )
-    .expect("engine");
-    let dossier = engine
-        .create_dossier("camille", candidate(), "fr", now())
-        .expect("dossier");
+    let (engine, dossier) = camilles_dossier_on_sled(folder.path());
     let me = Actor::new("candidat", "camille");
     for version in 1..30 {
         engine
