@@ -1,10 +1,10 @@
 //! What happened to a dossier, and what comes next, in the candidate's words.
 
+use std::fmt::Write;
+
 use guichet_engine::{
     missing_pieces, transitions_from, Candidature, Command, Definition, Dossier, Event,
 };
-use std::fmt::Write;
-
 use jiff::Timestamp;
 use minijinja::HtmlEscape;
 
