@@ -288,15 +288,20 @@ struct StoredDescription<'a> {
 
 /// `event` as the store keeps it (see [`DESCRIBED_THEN_CHANGES`]).
 fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
-    let description = encode(&StoredDescription {
+    let description = StoredDescription {
         at: &event.at,
         actor: &event.actor,
         command: event.command.as_ref(),
-    })?;
-    let mut bytes = Vec::with_capacity(description.len() + 64);
+    };
+    let mut bytes = Vec::with_capacity(256);
     bytes.push(DESCRIBED_THEN_CHANGES);
-    bytes.extend_from_slice(&super::write_set::length_bytes(description.len()));
-    bytes.extend_from_slice(&description);
+    // The description written in place, its length set once known.
+    let length_at = bytes.len();
+    bytes.extend_from_slice(&[0; 4]);
+    let description_at = bytes.len();
+    serde_json::to_writer(&mut bytes, &description).map_err(StoreError::Corrupt)?;
+    let length = super::write_set::length_bytes(bytes.len() - description_at);
+    bytes[length_at..description_at].copy_from_slice(&length);
     serde_json::to_writer(&mut bytes, &event.changes).map_err(StoreError::Corrupt)?;
     Ok(bytes)
 }
