@@ -23,7 +23,9 @@
 //! process's processor time per request (for the pages read at full speed:
 //! `/health`, home, the catalogue, a formation, the sign-in form, a
 //! signed-in candidate's section and dashboard, and those of a candidate
-//! who applied to a formation: their dashboard and their candidature), p50
+//! who filled their dossier and applied to two formations, with a real
+//! dossier's history of about twenty-five events: their dashboard and their
+//! first candidature), p50
 //! and p99, the errors;
 //! and the server's peak memory. The pages are read in rounds, the bare
 //! server first in each: a page's share of the bare server's rate is the
@@ -757,48 +759,146 @@ async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visit
     activated
 }
 
-/// `visitor` having filled their civil status and address, as candidates
-/// do before they apply (their pages then read a profile, as real ones
-/// do), then applied to a formation.
+/// `visitor`, having filled the dossier as a candidate does over the weeks
+/// before a deadline: each profile section saved, some of them corrected,
+/// three years of study and an internship, two formations applied to, one
+/// candidature's pieces uploaded (one replaced) and the other's
+/// complementary form answered twice. About twenty-five events: a real
+/// dossier's history, which the dashboard shows.
 async fn applied(mut visitor: Visitor) -> Visitor {
     let setup = Record::default();
-    let sections: [(&str, &[(&str, &str)]); 2] = [
+    let kind = "setup";
+    let Some(page) = visitor.get(&setup, kind, "/dossier/etat_civil", 200).await else {
+        panic!("the first section: {:#?}", setup.errors());
+    };
+    let token = csrf(&page);
+    let identity = [
+        ("civilite", "mme"),
+        ("nom_naissance", "Martin"),
+        ("prenoms", "Alex Marie"),
+        ("date_naissance", "2001-04-12"),
+        ("commune_naissance", "Marseille"),
+        ("pays_naissance", "FR"),
+        ("nationalite", "FR"),
+    ];
+    let address = [
+        ("adresse", "12 rue Sainte"),
+        ("code_postal", "13001"),
+        ("commune", "Marseille"),
+        ("pays", "FR"),
+        ("email", "alex.martin@example.org"),
+    ];
+    let years = [
+        ("2021", "l1", "L1, Sciences de la Terre"),
+        ("2022", "l2", "L2, Sciences de la Terre"),
+        ("2023", "l3", "L3, Sciences de la Terre"),
+    ];
+    let mut saves: Vec<(String, Vec<(&str, &str)>)> = vec![
+        ("/dossier/etat_civil".into(), identity.to_vec()),
         (
-            "/dossier/etat_civil",
-            &[
-                ("civilite", "mme"),
-                ("nom_naissance", "Martin"),
-                ("prenoms", "Alex Marie"),
-                ("date_naissance", "2001-04-12"),
-                ("commune_naissance", "Marseille"),
-                ("pays_naissance", "FR"),
-                ("nationalite", "FR"),
-            ],
+            "/dossier/etat_civil".into(),
+            [identity.as_slice(), &[("ine", "123456789AB")]].concat(),
         ),
         (
-            "/dossier/coordonnees",
-            &[
-                ("adresse", "12 rue Sainte"),
-                ("code_postal", "13001"),
-                ("commune", "Marseille"),
-                ("pays", "FR"),
-                ("telephone", "+33 6 12 34 56 78"),
-                ("email", "alex.martin@example.org"),
+            "/dossier/coordonnees".into(),
+            [address.as_slice(), &[("telephone", "06 12 34 56 78")]].concat(),
+        ),
+        (
+            "/dossier/coordonnees".into(),
+            [address.as_slice(), &[("telephone", "+33 6 12 34 56 78")]].concat(),
+        ),
+        (
+            "/dossier/baccalaureat".into(),
+            vec![
+                ("situation", "bac_francais"),
+                ("annee", "2021"),
+                ("serie", "GEN"),
+                ("mention", "bien"),
+                ("commune", "13001"),
+                ("etablissement", "aix-cezanne"),
             ],
         ),
     ];
-    for (path, fields) in sections {
-        if let Some(form) = visitor.get(&setup, "setup", path, 200).await {
-            visitor
-                .post(&setup, "setup", path, &csrf(&form), fields)
-                .await;
-        }
+    for (year, level, title) in years {
+        let entry = vec![
+            ("annee", year),
+            ("niveau", level),
+            ("etablissement", "Université de Toulon"),
+            ("pays", "FR"),
+            ("intitule", title),
+            ("obtenu", if level == "l3" { "en_cours" } else { "oui" }),
+        ];
+        saves.push(("/dossier/cursus_externe/nouveau".into(), entry));
     }
+    // The third year passed since it was first entered.
+    saves.push((
+        "/dossier/cursus_externe/3".into(),
+        vec![
+            ("annee", "2023"),
+            ("niveau", "l3"),
+            ("etablissement", "Université de Toulon"),
+            ("pays", "FR"),
+            ("intitule", "L3, Sciences de la Terre"),
+            ("obtenu", "oui"),
+        ],
+    ));
+    saves.push((
+        "/dossier/stages/nouveau".into(),
+        vec![
+            ("debut", "2024-06-03"),
+            ("fin", "2024-07-26"),
+            ("employeur", "Observatoire de Haute-Provence"),
+            ("fonction", "Stagiaire"),
+            ("quotite", "plein"),
+        ],
+    ));
+    for (path, fields) in &saves {
+        visitor.post(&setup, kind, path, &token, fields).await;
+    }
+
+    // The first formation: its pieces, one of them sent again.
     visitor
-        .confirm(&setup, "setup", "/formations/m1-set/candidater")
+        .confirm(&setup, kind, "/formations/m1-set/candidater")
         .await;
+    for (n, name) in OSU_PIECES.iter().enumerate() {
+        let path = format!("/candidatures/c1/pieces/{name}");
+        visitor
+            .upload(&setup, &path, &token, &piece(900_000 + n))
+            .await;
+    }
+    let concerned = "/candidatures/c1/pieces/non_francophone/declarer_non_concerne";
+    visitor.post(&setup, kind, concerned, &token, &[]).await;
+    let letter = "/candidatures/c1/pieces/lettre_motivation";
+    visitor
+        .post(&setup, kind, &format!("{letter}/retirer"), &token, &[])
+        .await;
+    visitor
+        .upload(&setup, letter, &token, &piece(900_010))
+        .await;
+
+    // The second formation: its complementary form, answered, then completed.
+    visitor
+        .confirm(&setup, kind, "/formations/m1-oceanographie/candidater")
+        .await;
+    let form = "/candidatures/c2/formulaire-complementaire";
+    let plan = "Océanographie physique, puis une thèse";
+    visitor
+        .post(&setup, kind, form, &token, &[("projet", plan)])
+        .await;
+    visitor
+        .post(
+            &setup,
+            kind,
+            form,
+            &token,
+            &[("projet", plan), ("programmation", "python")],
+        )
+        .await;
+    let dashboard = visitor.get(&setup, kind, "/tableau-de-bord", 200).await;
     let errors = setup.errors();
     assert!(errors.is_empty(), "filling and applying: {errors:#?}");
+    let history = dashboard.map_or(0, |page| page.body.matches("<li><time ").count());
+    println!("the applicant's history: {history} events");
     visitor
 }
 
@@ -962,7 +1062,7 @@ fn main() {
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(connector);
         // Half the accounts for the paced hour, half for the burst, and one
-        // who applied to a formation: the pages a candidature adds.
+        // who filled their dossier and applied: the pages a candidature adds.
         let accounts = 2 * plan.candidates.max(1) + 1;
         let mut visitors = sign_up(&http, &base, &log_path, accounts).await;
         let applicant = applied(visitors.pop().expect("an account")).await;
