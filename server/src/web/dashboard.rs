@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::error::PageError;
 use super::extract::{SignedIn, Visit};
-use super::history::{describe, history_html, next_step, Reader};
+use super::history::{history_html, next_step, Reader};
 use super::site::Lang;
 use crate::account_store::Account;
 
@@ -137,10 +137,6 @@ pub fn render_dashboard(
 ) -> Response {
     let lang = visit.lang;
     let now = visit.state.clock.now();
-    let history = match dossier {
-        Some(_) => describe(definition, history, lang, Reader::Candidate),
-        None => Vec::new(),
-    };
     let page = DashboardPage {
         account: Who {
             first_name: &account.first_name,
@@ -153,7 +149,7 @@ pub fn render_dashboard(
                 .map(|d| candidatures_html(definition, d, (lang, now)))
                 .unwrap_or_default(),
         ),
-        history: history_html(&history),
+        history: history_html(definition, history, lang, Reader::Candidate),
     };
     visit.render_form("dashboard.html", StatusCode::OK, &page)
 }

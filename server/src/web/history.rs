@@ -5,6 +5,7 @@ use std::fmt::Write;
 use guichet_engine::{
     missing_pieces, transitions_from, Candidature, Command, Definition, Dossier, Event,
 };
+use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use minijinja::HtmlEscape;
 
@@ -39,18 +40,6 @@ pub fn next_step(
     } else {
         first.label.get(lang.code()).to_owned()
     }
-}
-
-/// One event of the dossier's history.
-pub struct HistoryLine {
-    /// When, as a timestamp.
-    at: String,
-    /// When, for people.
-    day: String,
-    /// What happened.
-    what: String,
-    /// Who did it (for staff): name and role.
-    who: Option<String>,
 }
 
 /// Who reads a history: the candidate does not see the staff's notes, nor
@@ -106,52 +95,75 @@ fn delivered_piece<'a>(definition: &'a Definition, event: &Event) -> Option<&'a 
     definition.role(&event.actor.role)?.provides.as_deref()
 }
 
-/// The dossier's events, newest first, each with its day and a description.
-pub fn describe(
-    definition: &Definition,
-    events: &[Event],
+/// What a history line says happened, in words lent by the definition, the
+/// event and the page's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum What<'a> {
+    /// A word alone ("Dossier créé").
+    Word(&'a str),
+    /// A word, then what it names ("Section enregistrée : État civil").
+    Of(&'a str, &'a str),
+    /// A piece's step, then the piece ("Pièce déposée : CV").
+    Step(&'a str, &'a str),
+}
+
+/// One event of the dossier's history, as a line says it.
+struct HistoryLine<'a> {
+    at: Timestamp,
+    what: What<'a>,
+    /// Who did it (for staff): their name, if the line gives it, and their
+    /// role.
+    who: Option<(Option<&'a str>, &'a str)>,
+}
+
+/// The dossier's `events` (oldest first, as the store reads them) as
+/// `reader` reads them, newest first.
+fn describe<'a>(
+    definition: &'a Definition,
+    events: &'a [Event],
     lang: Lang,
     reader: Reader,
-) -> Vec<HistoryLine> {
-    let t = |key: &str| lang.t(key);
-    let lang = lang.code();
+) -> impl Iterator<Item = HistoryLine<'a>> {
+    let code = lang.code();
     events
         .iter()
         .rev()
-        .filter(|event| {
+        .filter(move |event| {
             reader == Reader::Staff || !matches!(event.command, Some(Command::Note { .. }))
         })
-        .map(|event| {
+        .map(move |event| {
             let what = match &event.command {
-                None => t("event_created"),
+                None => What::Word(lang.word("event_created")),
                 Some(Command::SaveSection { section, .. }) => {
                     let title = definition
                         .file()
                         .profile
                         .iter()
                         .find(|s| &s.id == section)
-                        .map_or(section.as_str(), |s| s.title.get(lang));
-                    format!("{} {title}", t("event_section"))
+                        .map_or(section.as_str(), |s| s.title.get(code));
+                    What::Of(lang.word("event_section"), title)
                 }
                 Some(Command::Apply { formation }) => {
                     let title = definition
                         .formation(formation)
-                        .map_or(formation.as_str(), |f| f.title.get(lang));
-                    format!("{} {title}", t("event_applied"))
+                        .map_or(formation.as_str(), |f| f.title.get(code));
+                    What::Of(lang.word("event_applied"), title)
                 }
-                Some(Command::Transition { transition, .. }) => definition
-                    .transition(transition)
-                    .map_or_else(|| transition.clone(), |tr| tr.label.get(lang).to_owned()),
+                Some(Command::Transition { transition, .. }) => What::Word(
+                    definition
+                        .transition(transition)
+                        .map_or(transition.as_str(), |tr| tr.label.get(code)),
+                ),
                 Some(Command::Piece {
                     piece, transition, ..
                 }) => {
-                    let action = definition
+                    let step = definition
                         .piece_transition(transition)
-                        .map_or(transition.as_str(), |tr| tr.label.get(lang));
+                        .map_or(transition.as_str(), |tr| tr.label.get(code));
                     let label = definition
                         .piece(piece)
-                        .map_or(piece.as_str(), |p| p.label.get(lang));
-                    format!("{action} : {label}")
+                        .map_or(piece.as_str(), |p| p.label.get(code));
+                    What::Step(step, label)
                 }
                 Some(Command::Deadline { deadline, .. }) => {
                     let label = definition
@@ -160,121 +172,148 @@ pub fn describe(
                         .deadlines
                         .iter()
                         .find(|d| &d.id == deadline)
-                        .map_or(deadline.as_str(), |d| d.label.get(lang));
-                    format!("{} {label}", t("event_deadline"))
+                        .map_or(deadline.as_str(), |d| d.label.get(code));
+                    What::Of(lang.word("event_deadline"), label)
                 }
-                Some(Command::UpdateCandidate { .. }) => t("event_identity"),
-                Some(Command::Note { .. }) => t("event_note"),
-                Some(Command::SaveForm { .. }) => t("event_form"),
-                Some(Command::Migrate { .. }) => t("event_migrated"),
+                Some(Command::UpdateCandidate { .. }) => What::Word(lang.word("event_identity")),
+                Some(Command::Note { .. }) => What::Word(lang.word("event_note")),
+                Some(Command::SaveForm { .. }) => What::Word(lang.word("event_form")),
+                Some(Command::Migrate { .. }) => What::Word(lang.word("event_migrated")),
                 Some(Command::Ask { role, .. }) => {
                     let label = definition
                         .role(role)
-                        .map_or(role.as_str(), |r| r.label.get(lang));
-                    format!("{} {label}", t("event_asked"))
+                        .map_or(role.as_str(), |r| r.label.get(code));
+                    What::Of(lang.word("event_asked"), label)
                 }
                 Some(Command::Deliver { .. }) => {
                     let label = delivered_piece(definition, event)
                         .and_then(|piece| definition.piece(piece))
-                        .map_or("", |p| p.label.get(lang));
-                    format!("{} {label}", t("event_delivered"))
+                        .map_or("", |p| p.label.get(code));
+                    What::Of(lang.word("event_delivered"), label)
                 }
             };
             let who = (reader == Reader::Staff).then(|| {
                 let role = definition
                     .role(&event.actor.role)
-                    .map_or(event.actor.role.as_str(), |r| r.label.get(lang));
+                    .map_or(event.actor.role.as_str(), |r| r.label.get(code));
                 // A third party is named on the piece, for those who read it;
                 // the history, which every staff role reads, says only the role.
                 let third_party = matches!(event.command, Some(Command::Deliver { .. }));
-                match &event.actor.name {
-                    Some(name) if !third_party => format!("{name} ({role})"),
-                    _ => role.to_owned(),
-                }
+                let name = event.actor.name.as_deref().filter(|_| !third_party);
+                (name, role)
             });
-            let day = event
-                .at
-                .to_zoned(definition.timezone().clone())
-                .strftime("%d/%m/%Y %H:%M")
-                .to_string();
             HistoryLine {
-                at: event.at.to_string(),
-                day,
+                at: event.at,
                 what,
                 who,
             }
         })
-        .collect()
 }
 
-/// The HTML of a history's `lines` (of [`describe`]): when, what, and who
-/// for staff; nothing when there is none.
+/// The history of `events` (oldest first, as the store reads them) as
+/// `reader` reads them in `lang`, newest first, as HTML: when, what, and
+/// who for staff; nothing when there is no line.
 ///
 /// Written here rather than in a template, as the pieces are (see
 /// [`super::pieces`]): the candidate's dashboard, the staff's candidature
-/// page and their conflict notices all show a history. Every value goes
-/// through minijinja's own `HtmlEscape`, as the templates escape.
-pub fn history_html(lines: &[HistoryLine]) -> minijinja::Value {
+/// page and their conflict notices all show a history, and a dossier's
+/// history grows with it. Every word goes through minijinja's own
+/// `HtmlEscape`, as the templates escape.
+pub fn history_html(
+    definition: &Definition,
+    events: &[Event],
+    lang: Lang,
+    reader: Reader,
+) -> minijinja::Value {
+    let lines = describe(definition, events, lang, reader);
+    minijinja::Value::from_safe_string(written(lines, definition.timezone()))
+}
+
+/// `lines` as an HTML list, each day read on the clocks of `timezone`.
+fn written<'a>(lines: impl Iterator<Item = HistoryLine<'a>>, timezone: &TimeZone) -> String {
+    let mut lines = lines.peekable();
     let mut html = String::new();
-    if !lines.is_empty() {
-        html.reserve(48 + 128 * lines.len());
-        html.push_str("<ol class=\"history\">\n");
-        for line in lines {
-            // Writing to a `String` cannot fail.
-            let _ = write!(
-                html,
-                "<li><time datetime=\"{}\">{}</time> — {}",
-                HtmlEscape(&line.at),
-                HtmlEscape(&line.day),
-                HtmlEscape(&line.what)
-            );
-            if let Some(who) = line.who.as_deref().filter(|who| !who.is_empty()) {
-                let _ = write!(html, " — {}", HtmlEscape(who));
-            }
-            html.push_str("</li>");
-        }
-        html.push_str("\n</ol>");
+    if lines.peek().is_none() {
+        return html;
     }
-    minijinja::Value::from_safe_string(html)
+    html.reserve(48 + 128 * lines.size_hint().0);
+    html.push_str("<ol class=\"history\">\n");
+    for line in lines {
+        let day = timezone.to_offset(line.at).to_datetime(line.at);
+        // Writing to a `String` cannot fail. The time's digits and signs
+        // need no escaping.
+        let _ = write!(
+            html,
+            "<li><time datetime=\"{}\">{:02}/{:02}/{} {:02}:{:02}</time> — ",
+            line.at,
+            day.day(),
+            day.month(),
+            day.year(),
+            day.hour(),
+            day.minute(),
+        );
+        let _ = match line.what {
+            What::Word(word) => write!(html, "{}", HtmlEscape(word)),
+            What::Of(word, named) => write!(html, "{} {}", HtmlEscape(word), HtmlEscape(named)),
+            What::Step(step, piece) => write!(html, "{} : {}", HtmlEscape(step), HtmlEscape(piece)),
+        };
+        let _ = match line.who {
+            Some((Some(name), role)) if !name.is_empty() => {
+                write!(html, " — {} ({})", HtmlEscape(name), HtmlEscape(role))
+            }
+            Some((_, role)) if !role.is_empty() => write!(html, " — {}", HtmlEscape(role)),
+            _ => Ok(()),
+        };
+        html.push_str("</li>");
+    }
+    html.push_str("\n</ol>");
+    html
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{history_html, HistoryLine};
+    use jiff::tz::TimeZone;
 
-    /// A history's lines escaped as the templates would, who acted shown
-    /// only when given; nothing at all for no line.
+    use super::{written, HistoryLine, What};
+
+    /// A history's lines escaped as the templates would, each day on the
+    /// procedure's clocks, who acted shown only when given; nothing at all
+    /// for no line.
     #[test]
     fn history_lines_escape_and_name_who_acted_only_when_given() {
-        let line = |at: &str, what: &str, who: Option<&str>| HistoryLine {
-            at: at.into(),
-            day: format!("{}/{}/{} 10:00", &at[8..10], &at[5..7], &at[..4]),
-            what: what.into(),
-            who: who.map(Into::into),
+        let line = |at: &str, what, who| HistoryLine {
+            at: at.parse().expect("a timestamp"),
+            what,
+            who,
         };
-        let html = history_html(&[
-            line(
-                "2027-03-12T09:00:00Z",
-                "Note <b>",
-                Some("Alex & Co (Gestionnaire)"),
-            ),
-            line("2027-03-11T09:00:00Z", "Pièce déposée", Some("")),
-            line("2027-03-10T09:00:00Z", "Dossier créé", None),
-        ]);
-        assert!(html.is_safe());
-        assert_eq!(
-            html.as_str(),
-            Some(
-                "<ol class=\"history\">\n\
-                 <li><time datetime=\"2027-03-12T09:00:00Z\">12&#x2f;03&#x2f;2027 10:00</time> — \
-                 Note &lt;b&gt; — Alex &amp; Co (Gestionnaire)</li>\
-                 <li><time datetime=\"2027-03-11T09:00:00Z\">11&#x2f;03&#x2f;2027 10:00</time> — \
-                 Pièce déposée</li>\
-                 <li><time datetime=\"2027-03-10T09:00:00Z\">10&#x2f;03&#x2f;2027 10:00</time> — \
-                 Dossier créé</li>\n</ol>"
-            )
+        let paris = TimeZone::get("Europe/Paris").expect("the time zone");
+        let html = written(
+            [
+                line(
+                    "2027-03-12T09:00:00Z",
+                    What::Of("Note", "<b>"),
+                    Some((Some("Alex & Co"), "Gestionnaire")),
+                ),
+                line(
+                    "2027-07-01T22:30:00.5Z",
+                    What::Step("Pièce déposée", "CV"),
+                    Some((Some(""), "Commission")),
+                ),
+                line("2027-03-10T09:00:00Z", What::Word("Dossier créé"), None),
+            ]
+            .into_iter(),
+            &paris,
         );
-        let none = history_html(&[]);
-        assert!(none.is_safe() && !none.is_true());
+        assert_eq!(
+            html,
+            "<ol class=\"history\">\n\
+             <li><time datetime=\"2027-03-12T09:00:00Z\">12/03/2027 10:00</time> — \
+             Note &lt;b&gt; — Alex &amp; Co (Gestionnaire)</li>\
+             <li><time datetime=\"2027-07-01T22:30:00.5Z\">02/07/2027 00:30</time> — \
+             Pièce déposée : CV — Commission</li>\
+             <li><time datetime=\"2027-03-10T09:00:00Z\">10/03/2027 10:00</time> — \
+             Dossier créé</li>\n</ol>"
+        );
+        assert_eq!(written(std::iter::empty(), &paris), "");
     }
 }

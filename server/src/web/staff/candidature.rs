@@ -23,7 +23,7 @@ use super::super::extract::CsrfForm;
 use super::super::fields::{
     display, field_view, fields_html, problem_links, FieldView, ProblemLink,
 };
-use super::super::history::{concerns, describe, history_html, named, HistoryLine, Named, Reader};
+use super::super::history::{concerns, history_html, named, Named, Reader};
 use super::super::site::Lang;
 use super::super::words::refusal;
 use super::member::{SeenCandidature, Staff};
@@ -193,17 +193,14 @@ fn history_read(seen: &SeenCandidature) -> Result<Vec<Event>, PageError> {
 }
 
 /// What happened to the candidature since the page the form was sent from
-/// was made (the version its forms carry as `vu`), in the page's history
-/// lines; empty when nothing the page shows changed, or when the form does
+/// was made (the version its forms carry as `vu`), as its history reads
+/// it; empty when nothing the page shows changed, or when the form does
 /// not say which version it saw.
 ///
 /// A member acts on what their page showed: a colleague may have decided
 /// in between, and a decision made on a page minutes old would otherwise
 /// apply to a candidature the member has not seen.
-fn changed_since_page(
-    seen: &SeenCandidature,
-    form: &CsrfForm,
-) -> Result<Vec<HistoryLine>, PageError> {
+fn changed_since_page(seen: &SeenCandidature, form: &CsrfForm) -> Result<Vec<Event>, PageError> {
     let Some(page_version) = form.get("vu").and_then(|v| v.trim().parse::<u64>().ok()) else {
         return Ok(Vec::new());
     };
@@ -212,18 +209,13 @@ fn changed_since_page(
     }
     let mut since = history_read(seen)?;
     since.retain(|event| event.version > page_version);
-    Ok(describe(
-        &seen.definition,
-        &since,
-        seen.staff.visit.lang,
-        Reader::Staff,
-    ))
+    Ok(since)
 }
 
 /// Why a member's action was not taken: the candidature changed since
 /// their page was made.
 struct ChangedMeanwhile {
-    changes: Vec<HistoryLine>,
+    changes: Vec<Event>,
     /// What they typed with the action, given back.
     typed: Option<String>,
 }
@@ -371,13 +363,13 @@ fn render_page(
         sections,
         pieces,
         transitions,
-        history: history_html(&describe(definition, &history, lang, Reader::Staff)),
+        history: history_html(definition, &history, lang, Reader::Staff),
         note: candidature.note.clone().unwrap_or_default(),
         note_action: lang.href(&format!("{base}/note")),
         back: lang.href("/staff"),
         error,
         seen_version: dossier.version,
-        changes: history_html(&changes),
+        changes: history_html(definition, &changes, lang, Reader::Staff),
         typed,
     };
     Ok(seen.staff.render("staff/candidature.html", status, &page))
@@ -536,7 +528,7 @@ struct TransitionPage<'a> {
 /// changed since the form the member sent was made.
 enum FormRefused {
     Refusal(String),
-    Changed(Vec<HistoryLine>),
+    Changed(Vec<Event>),
 }
 
 /// The page of a transition with its input form (and the problems of what
@@ -590,7 +582,7 @@ fn transition_page(
         button: transition.label.get(code).to_owned(),
         back: lang.href(&seen.path()),
         seen_version: seen.dossier.version,
-        changes: history_html(&changes),
+        changes: history_html(definition, &changes, lang, Reader::Staff),
     };
     Ok(seen.staff.render("staff/transition.html", status, &page))
 }
