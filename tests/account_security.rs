@@ -13,6 +13,7 @@ fn fifty_parallel_requests_keep_the_session_and_signing_out_ends_it() {
     let (server, mut browser, _) = signed_up(folder.path(), &[]);
     let pages = [
         "/tableau-de-bord",
+        "/tableau-de-bord/historique",
         "/dossier/etat_civil",
         "/dossier/baccalaureat/apercu",
         "/dossier/cursus_externe",

@@ -474,6 +474,14 @@ fn the_manual_journey_in_a_real_browser() {
             6,
             "{dashboard}"
         );
+        j.goto("/tableau-de-bord/historique").await;
+        let history = j.text().await;
+        assert!(
+            history.contains("Rubrique enregistrée : Coordonnées")
+                && history.contains("Dossier créé"),
+            "{history}"
+        );
+        j.check("historique").await;
 
         // II. The catalogue, and applying.
         j.goto("/formations").await;

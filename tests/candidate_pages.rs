@@ -887,6 +887,57 @@ fn the_dashboards_lines_escape_the_procedures_titles() {
     server.stop();
 }
 
+/// The dashboard shows the latest ten events of the dossier, newest first,
+/// and links to the page of the whole history once there are more; that
+/// page shows every event, its newest first too.
+#[test]
+fn the_dashboard_shows_the_latest_events_and_links_the_whole_history() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    let lines = |page: &str| -> Vec<String> {
+        let times = page.split("<li><time datetime=\"").skip(1);
+        times
+            .map(|line| line[line.find("</time>").unwrap()..line.find("</li>").unwrap()].to_owned())
+            .collect()
+    };
+    let link = r#"<a href="/tableau-de-bord/historique?lang=fr">Tout l&#x27;historique</a>"#;
+    for number in 10..22 {
+        let phone = format!("06 12 34 56 {number}");
+        let saved = browser.submit(
+            &server.url("/dossier/coordonnees"),
+            &[
+                ("adresse", "12 rue Sainte"),
+                ("code_postal", "13001"),
+                ("commune", "Marseille"),
+                ("pays", "FR"),
+                ("telephone", &phone),
+                ("email", "camille@example.org"),
+            ],
+        );
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        if number == 11 {
+            let dashboard = browser.get(&server.url("/tableau-de-bord")).body;
+            assert!(lines(&dashboard).len() < 10 && !dashboard.contains(link));
+        }
+    }
+    let dashboard = browser.get(&server.url("/tableau-de-bord")).body;
+    let latest = lines(&dashboard);
+    assert_eq!(latest.len(), 10, "{dashboard}");
+    assert!(dashboard.contains(link), "{dashboard}");
+    let whole = browser.get(&server.url("/tableau-de-bord/historique"));
+    assert_eq!(whole.status, 200);
+    let every = lines(&whole.body);
+    assert_eq!(&every[..10], &latest[..]);
+    let saves = every.iter().filter(|line| line.ends_with("Coordonnées"));
+    assert_eq!(saves.count(), 12, "{}", whole.body);
+    assert_eq!(
+        every.last().map(String::as_str),
+        Some("</time> — Dossier créé")
+    );
+    assert!(whole.body.contains("<h1>Historique de votre dossier</h1>"));
+    server.stop();
+}
+
 /// Several tabs, or a page sending its forms together: five pieces uploaded
 /// and a section saved at once, each request read before the others land.
 /// Each is kept; none is refused because another changed the dossier first.

@@ -889,6 +889,20 @@ impl<S: Store> Engine<S> {
         Ok(self.store.history(id, EventParts::WithoutChanges)?)
     }
 
+    /// The latest `count` events of a dossier that `kept` keeps, oldest
+    /// first, without what each changed (as
+    /// [`Engine::history_without_changes`]): for a page that shows the
+    /// latest of a history, read from the newest back, at a cost that does
+    /// not grow with the history.
+    pub fn latest_history(
+        &self,
+        id: &str,
+        count: usize,
+        kept: &dyn Fn(&Event) -> bool,
+    ) -> Result<Vec<Event>, EngineError> {
+        Ok(self.store.latest_history(id, count, kept)?)
+    }
+
     /// Every mail waiting to be delivered, in the order they were queued
     /// (for a look at the whole outbox; the mail worker reads it a page at
     /// a time, [`Engine::outbox_page`]).

@@ -573,6 +573,22 @@ pub trait Store: Send + Sync {
     /// [`EventParts::WithoutChanges`], each event's [`Event::changes`] is
     /// left empty.
     fn history(&self, id: &str, parts: EventParts) -> Result<Vec<Event>, StoreError>;
+    /// The latest `count` events of a dossier that `kept` keeps, oldest
+    /// first, each without its [`Event::changes`]: what a page showing the
+    /// latest of a history reads. A store that can read its events from the
+    /// newest back does, so that the read does not grow with the history.
+    fn latest_history(
+        &self,
+        id: &str,
+        count: usize,
+        kept: &dyn Fn(&Event) -> bool,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut events = self.history(id, EventParts::WithoutChanges)?;
+        events.retain(|event| kept(event));
+        let older = events.len().saturating_sub(count);
+        events.drain(..older);
+        Ok(events)
+    }
     /// Queues mails that belong to no dossier (an account's mails), durably.
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError>;
     /// Mails waiting to be delivered, in the order they were queued: at

@@ -280,6 +280,7 @@ const DESCRIBED_THEN_CHANGES: u8 = 1;
 /// version are its key, not repeated in its value.
 #[derive(Serialize)]
 struct StoredDescription<'a> {
+    #[serde(serialize_with = "time_for_store")]
     at: &'a jiff::Timestamp,
     actor: &'a crate::dossier::Actor,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -309,6 +310,7 @@ fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
 /// An event's description as read back.
 #[derive(serde::Deserialize)]
 struct ReadDescription {
+    #[serde(deserialize_with = "time_as_written")]
     at: jiff::Timestamp,
     actor: crate::dossier::Actor,
     #[serde(default)]
@@ -328,6 +330,48 @@ impl ReadDescription {
             changes,
         }
     }
+}
+
+/// An event's time as the store keeps it: a number of nanoseconds since
+/// the Unix epoch, which reads in a fraction of the time RFC 3339 text
+/// takes; as RFC 3339 text outside the years 1678 to 2261, beyond which
+/// the number would not fit in 64 bits.
+fn time_for_store<S: serde::Serializer>(
+    at: &jiff::Timestamp,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match i64::try_from(at.as_nanosecond()) {
+        Ok(nanoseconds) => serializer.serialize_i64(nanoseconds),
+        Err(_) => serializer.collect_str(at),
+    }
+}
+
+/// An event's time as [`time_for_store`] writes it, or as RFC 3339 text as
+/// the stores before it kept every time.
+fn time_as_written<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<jiff::Timestamp, D::Error> {
+    struct Time;
+    impl serde::de::Visitor<'_> for Time {
+        type Value = jiff::Timestamp;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number of nanoseconds since the Unix epoch, or an RFC 3339 time")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, nanoseconds: u64) -> Result<Self::Value, E> {
+            jiff::Timestamp::from_nanosecond(i128::from(nanoseconds)).map_err(E::custom)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, nanoseconds: i64) -> Result<Self::Value, E> {
+            jiff::Timestamp::from_nanosecond(i128::from(nanoseconds)).map_err(E::custom)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            text.parse().map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_any(Time)
 }
 
 /// An event as earlier stores kept it, one JSON object (they kept its
@@ -554,6 +598,38 @@ impl SledStore {
             Some((dossier, _)) => Ok(dossier.version),
             None => self.version_of(id),
         }
+    }
+
+    /// The events of dossier `id` with the parts `parts`, in their order
+    /// or from the newest back, decoded as they are read.
+    fn events_of<'a>(
+        &'a self,
+        id: &'a str,
+        parts: EventParts,
+    ) -> Result<impl DoubleEndedIterator<Item = Result<Event, StoreError>> + 'a, StoreError> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        let versions_at = prefix.len();
+        // An event past the dossier's version is that of a write a crash
+        // cut before its dossier (see `WriteSet::guard`).
+        let stored = self.stored_version(id)?;
+        let events = self.events.scan_prefix(&prefix).filter_map(move |entry| {
+            let read = entry.map_err(backend).and_then(|(key, value)| {
+                let version = key
+                    .get(versions_at..)
+                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| {
+                        StoreError::Backend("an event key of an unexpected form".into())
+                    })?;
+                if version > stored {
+                    return Ok(None);
+                }
+                decode_event(&value, id, version, parts).map(Some)
+            });
+            read.transpose()
+        });
+        Ok(events)
     }
 
     /// The keys the indexes hold of dossier `id`.
@@ -1236,24 +1312,22 @@ impl Store for SledStore {
     }
 
     fn history(&self, id: &str, parts: EventParts) -> Result<Vec<Event>, StoreError> {
-        let mut prefix = id.as_bytes().to_vec();
-        prefix.push(0);
-        // An event past the dossier's version is that of a write a crash
-        // cut before its dossier (see `WriteSet::guard`).
-        let stored = self.stored_version(id)?;
-        let mut events = Vec::new();
-        for entry in self.events.scan_prefix(&prefix) {
-            let (key, value) = entry.map_err(backend)?;
-            let version = key
-                .get(prefix.len()..)
-                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| StoreError::Backend("an event key of an unexpected form".into()))?;
-            if version > stored {
-                break;
-            }
-            events.push(decode_event(&value, id, version, parts)?);
-        }
+        self.events_of(id, parts)?.collect()
+    }
+
+    fn latest_history(
+        &self,
+        id: &str,
+        count: usize,
+        kept: &dyn Fn(&Event) -> bool,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut events = self
+            .events_of(id, EventParts::WithoutChanges)?
+            .rev()
+            .filter(|event| event.as_ref().map_or(true, kept))
+            .take(count)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.reverse();
         Ok(events)
     }
 
@@ -1721,6 +1795,87 @@ mod tests {
                 store.history("d1", parts),
                 Err(StoreError::Corrupt(_))
             ));
+        }
+    }
+
+    /// An event's time is kept as nanoseconds since the epoch, to the
+    /// nanosecond; as text where that number would not fit, and read back
+    /// as the store before kept it, as text.
+    #[test]
+    fn an_events_time_is_kept_as_a_number_and_read_as_text_too() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let times = [
+            (1, "2027-04-01T08:30:00.123456789Z", "1806568200123456789"),
+            (2, "2300-01-01T00:00:00Z", "\"2300-01-01T00:00:00Z\""),
+            (3, "1601-01-01T00:00:00Z", "\"1601-01-01T00:00:00Z\""),
+        ];
+        let mut written = Vec::new();
+        for (version, time, kept_as) in times {
+            let mut commit = commit(version, "received", "2027-04-01T00:00:00Z");
+            commit.event.at = at(time);
+            store
+                .commit(std::slice::from_ref(&commit))
+                .expect("written");
+            let kept = store.events.get(event_key("d1", version)).expect("read");
+            let kept = String::from_utf8_lossy(&kept.expect("the event")).into_owned();
+            assert!(kept.contains(&format!("{{\"at\":{kept_as},")), "{kept}");
+            written.push(commit.event);
+        }
+        // The first event as the store's version before kept it, its time
+        // as text.
+        let description = serde_json::to_vec(&json!({
+            "at": "2027-04-01T08:30:00.123456789Z", "actor": written[0].actor,
+        }))
+        .expect("json");
+        let mut bytes = vec![DESCRIBED_THEN_CHANGES];
+        bytes.extend_from_slice(&super::super::write_set::length_bytes(description.len()));
+        bytes.extend_from_slice(&description);
+        bytes.extend_from_slice(b"[]");
+        store
+            .events
+            .insert(event_key("d1", 1), bytes)
+            .expect("inserted");
+        for parts in [EventParts::Whole, EventParts::WithoutChanges] {
+            assert_eq!(store.history("d1", parts).expect("history"), written);
+        }
+    }
+
+    /// The latest events a page shows are the newest the filter keeps,
+    /// oldest first, read from the newest back past an event written
+    /// without its dossier; the memory store's reading of all of them
+    /// gives the same.
+    #[test]
+    fn the_latest_events_kept_are_read_from_the_newest_back() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let store = SledStore::open(folder.path()).expect("a store");
+        let memory = crate::store::MemoryStore::new();
+        for version in 1..=5 {
+            let mut commit = saved(version, false);
+            commit.event.changes.push(crate::dossier::Change {
+                path: "profile/a".into(),
+                before: json!(null),
+                after: json!(version),
+            });
+            store
+                .commit(std::slice::from_ref(&commit))
+                .expect("written");
+            memory.commit(&[commit]).expect("written");
+        }
+        let (mut set, _) = store.write_set(&[saved(6, false)]).expect("a set");
+        set.operations.truncate(1);
+        store.apply(&set).expect("applied");
+        let versions = |store: &dyn Store, count, odd_only: bool| -> Vec<u64> {
+            let kept = |event: &Event| !odd_only || event.version % 2 == 1;
+            let events = store.latest_history("d1", count, &kept).expect("read");
+            assert!(events.iter().all(|event| event.changes.is_empty()));
+            events.iter().map(|event| event.version).collect()
+        };
+        for store in [&store as &dyn Store, &memory] {
+            assert_eq!(versions(store, 2, false), [4, 5]);
+            assert_eq!(versions(store, 2, true), [3, 5]);
+            assert_eq!(versions(store, 10, false), [1, 2, 3, 4, 5]);
+            assert_eq!(versions(store, 0, false), [0; 0]);
         }
     }
 

@@ -32,9 +32,18 @@ struct DashboardPage<'a> {
     /// The candidatures, each a list item: its page, where it stands and
     /// what comes next; nothing when there is none.
     candidatures: minijinja::Value,
-    /// What happened to the dossier; nothing when there is no dossier.
+    /// What happened to the dossier lately; nothing when there is no
+    /// dossier.
     history: minijinja::Value,
+    /// Whether the dashboard shows only the latest events: it then links
+    /// to the page of the whole history.
+    more_history: bool,
 }
+
+/// How many of the latest events the dashboard shows: a dossier's history
+/// grows with every save, upload and decision, and the rest has its own
+/// page.
+const LATEST_EVENTS: usize = 10;
 
 // The lists below are written here rather than in the template, as the
 // pieces are (see `super::pieces`): each line's link and words evaluated in
@@ -111,8 +120,12 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
     let definition = dossier
         .as_ref()
         .map_or_else(|| state.engine.definition(), |d| state.definition_of(d));
+    // One event more than shown says whether there are more.
+    let read = |event: &Event| Reader::Candidate.reads(event);
     let history = match &dossier {
-        Some(d) => state.engine.history_without_changes(&d.id)?,
+        Some(d) => state
+            .engine
+            .latest_history(&d.id, LATEST_EVENTS + 1, &read)?,
         None => Vec::new(),
     };
     let profile = dossier.as_ref().and_then(|d| {
@@ -128,7 +141,8 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
 }
 
 /// The dashboard of `account`, whose dossier (if any) follows `definition`,
-/// with what happened to it and where its profile stands.
+/// with what happened to it (its latest events, or all of them; oldest
+/// first) and where its profile stands.
 pub fn render_dashboard(
     visit: &Visit,
     account: &Account,
@@ -137,6 +151,8 @@ pub fn render_dashboard(
 ) -> Response {
     let lang = visit.lang;
     let now = visit.state.clock.now();
+    let older = history.len().saturating_sub(LATEST_EVENTS);
+    let latest = &history[older..];
     let page = DashboardPage {
         account: Who {
             first_name: &account.first_name,
@@ -149,7 +165,36 @@ pub fn render_dashboard(
                 .map(|d| candidatures_html(definition, d, (lang, now)))
                 .unwrap_or_default(),
         ),
-        history: history_html(definition, history, lang, Reader::Candidate),
+        history: history_html(definition, latest, lang, Reader::Candidate),
+        more_history: older > 0,
     };
     visit.render_form("dashboard.html", StatusCode::OK, &page)
+}
+
+#[derive(Serialize)]
+struct HistoryPage {
+    history: minijinja::Value,
+}
+
+/// `GET /tableau-de-bord/historique`: everything that happened to the
+/// candidate's dossier, newest first.
+pub async fn whole_history(
+    visit: Visit,
+    SignedIn(account): SignedIn,
+) -> Result<Response, PageError> {
+    let state = &visit.state;
+    let dossier = match state.dossier_id(&account) {
+        Some(id) => state.engine.dossier(&id)?,
+        None => None,
+    };
+    let lang = visit.lang;
+    let history = match &dossier {
+        Some(dossier) => {
+            let events = state.engine.history_without_changes(&dossier.id)?;
+            let definition = state.definition_of(dossier);
+            history_html(&definition, &events, lang, Reader::Candidate)
+        }
+        None => minijinja::Value::from_safe_string(String::new()),
+    };
+    Ok(visit.render("history.html", StatusCode::OK, &HistoryPage { history }))
 }

@@ -52,6 +52,13 @@ pub enum Reader {
     Staff,
 }
 
+impl Reader {
+    /// Whether this reader's history shows `event`.
+    pub fn reads(self, event: &Event) -> bool {
+        self == Reader::Staff || !matches!(event.command, Some(Command::Note { .. }))
+    }
+}
+
 /// Whether `event` is about `candidature` or about its dossier as a whole.
 /// A staff member reads the history of the candidature they opened: the
 /// candidate's others may be in formations outside their scope.
@@ -128,9 +135,7 @@ fn describe<'a>(
     events
         .iter()
         .rev()
-        .filter(move |event| {
-            reader == Reader::Staff || !matches!(event.command, Some(Command::Note { .. }))
-        })
+        .filter(move |event| reader.reads(event))
         .map(move |event| {
             let what = match &event.command {
                 None => What::Word(lang.word("event_created")),

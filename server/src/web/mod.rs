@@ -209,6 +209,7 @@ fn account_routes() -> Router<App> {
         .route("/compte/email/{token}", get(account::confirm_email))
         .route("/compte/email/annuler/{token}", get(account::revert_email))
         .route("/tableau-de-bord", get(dashboard::dashboard))
+        .route("/tableau-de-bord/historique", get(dashboard::whole_history))
 }
 
 /// The catalogue, applying, candidatures and their pieces.

@@ -34,6 +34,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "dashboard.html",
         include_str!("../../templates/dashboard.html"),
     ),
+    ("history.html", include_str!("../../templates/history.html")),
     ("section.html", include_str!("../../templates/section.html")),
     ("entries.html", include_str!("../../templates/entries.html")),
     (
