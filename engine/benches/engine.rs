@@ -464,6 +464,13 @@ fn history(c: &mut Criterion) {
     group.bench_function("read whole", |b| {
         b.iter(|| engine.history(&dossier.id).expect("history"))
     });
+    group.bench_function("its latest ten read for a page", |b| {
+        b.iter(|| {
+            engine
+                .latest_history(&dossier.id, 10, &|_| true)
+                .expect("history")
+        })
+    });
     group.finish();
 }
 

@@ -600,36 +600,25 @@ impl SledStore {
         }
     }
 
-    /// The events of dossier `id` with the parts `parts`, in their order
-    /// or from the newest back, decoded as they are read.
-    fn events_of<'a>(
+    /// The events of dossier `id` whose versions are in `versions`, with
+    /// the parts `parts`, oldest first, decoded as they are read.
+    fn events_in<'a>(
         &'a self,
         id: &'a str,
+        versions: std::ops::RangeInclusive<u64>,
         parts: EventParts,
-    ) -> Result<impl DoubleEndedIterator<Item = Result<Event, StoreError>> + 'a, StoreError> {
-        let mut prefix = id.as_bytes().to_vec();
-        prefix.push(0);
-        let versions_at = prefix.len();
-        // An event past the dossier's version is that of a write a crash
-        // cut before its dossier (see `WriteSet::guard`).
-        let stored = self.stored_version(id)?;
-        let events = self.events.scan_prefix(&prefix).filter_map(move |entry| {
-            let read = entry.map_err(backend).and_then(|(key, value)| {
-                let version = key
-                    .get(versions_at..)
-                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| {
-                        StoreError::Backend("an event key of an unexpected form".into())
-                    })?;
-                if version > stored {
-                    return Ok(None);
-                }
-                decode_event(&value, id, version, parts).map(Some)
-            });
-            read.transpose()
-        });
-        Ok(events)
+    ) -> impl Iterator<Item = Result<Event, StoreError>> + 'a {
+        let keys = event_key(id, *versions.start())..=event_key(id, *versions.end());
+        let versions_at = id.len() + 1;
+        self.events.range(keys).map(move |entry| {
+            let (key, value) = entry.map_err(backend)?;
+            let version = key
+                .get(versions_at..)
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| StoreError::Backend("an event key of an unexpected form".into()))?;
+            decode_event(&value, id, version, parts)
+        })
     }
 
     /// The keys the indexes hold of dossier `id`.
@@ -1312,7 +1301,10 @@ impl Store for SledStore {
     }
 
     fn history(&self, id: &str, parts: EventParts) -> Result<Vec<Event>, StoreError> {
-        self.events_of(id, parts)?.collect()
+        // An event past the dossier's version is that of a write a crash
+        // cut before its dossier (see `WriteSet::guard`).
+        let stored = self.stored_version(id)?;
+        self.events_in(id, 0..=stored, parts).collect()
     }
 
     fn latest_history(
@@ -1321,14 +1313,28 @@ impl Store for SledStore {
         count: usize,
         kept: &dyn Fn(&Event) -> bool,
     ) -> Result<Vec<Event>, StoreError> {
-        let mut events = self
-            .events_of(id, EventParts::WithoutChanges)?
-            .rev()
-            .filter(|event| event.as_ref().map_or(true, kept))
-            .take(count)
-            .collect::<Result<Vec<_>, _>>()?;
-        events.reverse();
-        Ok(events)
+        // Read forward, a window of versions at a time from the newest back:
+        // sled reads forward at two thirds of the cost of reading backward.
+        let mut latest: Vec<Event> = Vec::new();
+        let mut upto = self.stored_version(id)?;
+        while latest.len() < count {
+            let wanted = (count - latest.len()) as u64;
+            let from = upto.saturating_sub(wanted - 1);
+            let mut window = Vec::new();
+            for event in self.events_in(id, from..=upto, EventParts::WithoutChanges) {
+                let event = event?;
+                if kept(&event) {
+                    window.push(event);
+                }
+            }
+            window.append(&mut latest);
+            latest = window;
+            if from == 0 {
+                break;
+            }
+            upto = from - 1;
+        }
+        Ok(latest)
     }
 
     fn enqueue(&self, mails: &[OutboxMail]) -> Result<(), StoreError> {
