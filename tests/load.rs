@@ -764,7 +764,7 @@ async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visit
 /// three years of study and an internship, two formations applied to, one
 /// candidature's pieces uploaded (one replaced) and the other's
 /// complementary form answered twice. About twenty-five events: a real
-/// dossier's history, which the dashboard shows.
+/// dossier's history, whose latest the dashboard shows.
 async fn applied(mut visitor: Visitor) -> Visitor {
     let setup = Record::default();
     let kind = "setup";
@@ -894,10 +894,11 @@ async fn applied(mut visitor: Visitor) -> Visitor {
             &[("projet", plan), ("programmation", "python")],
         )
         .await;
-    let dashboard = visitor.get(&setup, kind, "/tableau-de-bord", 200).await;
+    let whole = "/tableau-de-bord/historique";
+    let history = visitor.get(&setup, kind, whole, 200).await;
     let errors = setup.errors();
     assert!(errors.is_empty(), "filling and applying: {errors:#?}");
-    let history = dashboard.map_or(0, |page| page.body.matches("<li><time ").count());
+    let history = history.map_or(0, |page| page.body.matches("<li><time ").count());
     println!("the applicant's history: {history} events");
     visitor
 }

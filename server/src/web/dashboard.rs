@@ -120,12 +120,9 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
     let definition = dossier
         .as_ref()
         .map_or_else(|| state.engine.definition(), |d| state.definition_of(d));
-    // One event more than shown says whether there are more.
     let read = |event: &Event| Reader::Candidate.reads(event);
     let history = match &dossier {
-        Some(d) => state
-            .engine
-            .latest_history(&d.id, LATEST_EVENTS + 1, &read)?,
+        Some(d) => state.engine.latest_history(&d.id, LATEST_EVENTS, &read)?,
         None => Vec::new(),
     };
     let profile = dossier.as_ref().and_then(|d| {
@@ -151,8 +148,10 @@ pub fn render_dashboard(
 ) -> Response {
     let lang = visit.lang;
     let now = visit.state.clock.now();
-    let older = history.len().saturating_sub(LATEST_EVENTS);
-    let latest = &history[older..];
+    let latest = &history[history.len().saturating_sub(LATEST_EVENTS)..];
+    // A dossier's first event, its making, is one the candidate reads:
+    // when the oldest shown is another, there are more.
+    let more_history = latest.first().is_some_and(|event| event.command.is_some());
     let page = DashboardPage {
         account: Who {
             first_name: &account.first_name,
@@ -166,7 +165,7 @@ pub fn render_dashboard(
                 .unwrap_or_default(),
         ),
         history: history_html(definition, latest, lang, Reader::Candidate),
-        more_history: older > 0,
+        more_history,
     };
     visit.render_form("dashboard.html", StatusCode::OK, &page)
 }
