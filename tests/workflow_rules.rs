@@ -1131,3 +1131,76 @@ fn a_piece_guard_is_judged_for_its_own_piece() {
     );
     try_apply(&engine, &dossier.id, &me, replace("cv")).unwrap();
 }
+
+/// A candidature lacks a piece exactly when its `missing_pieces` is not
+/// empty, as the dossier fills: pieces sent one by one, a piece asked of a
+/// foreign candidate alone declared not concerned, an online form answered
+/// in part, then in full.
+#[test]
+fn lacking_a_piece_agrees_with_the_missing_pieces() {
+    use guichet_engine::{lacks_a_piece, missing_pieces};
+    let (_folder, engine) = osu();
+    let definition = engine.definition();
+    let lacks = |id: &str| -> (bool, Vec<String>) {
+        let dossier = engine.dossier(id).unwrap().unwrap();
+        let candidature = dossier.candidatures.last().unwrap();
+        let missing = missing_pieces(&definition, &dossier, candidature, now()).unwrap();
+        let lacking = lacks_a_piece(&definition, &dossier, candidature, now()).unwrap();
+        assert_eq!(lacking, !missing.is_empty(), "{missing:?}");
+        (lacking, missing)
+    };
+    for (nationality, owner) in [("FR", "alex"), ("DE", "camille")] {
+        let me = Actor::new("candidat", owner);
+        let id = engine
+            .create_dossier(owner, candidate(owner), "fr", now())
+            .unwrap()
+            .id;
+        let run = |command: Command| support::act(&engine, &id, &me, command, now()).unwrap();
+        let identity = json!({"civilite": "mme", "nom_naissance": "Durand", "prenoms": "Camille",
+                              "date_naissance": "2003-05-14", "commune_naissance": "Lyon",
+                              "pays_naissance": nationality, "nationalite": nationality});
+        run(Command::SaveSection {
+            section: "etat_civil".into(),
+            answers: identity,
+        });
+        run(Command::Apply {
+            formation: "m1-oceanographie".into(),
+        });
+        let c = engine.dossier(&id).unwrap().unwrap().candidatures[0]
+            .id
+            .clone();
+        assert!(lacks(&id).0);
+        for piece in support::OSU_PIECES {
+            let upload = support::file(&format!("{piece}.pdf"), "pdf", 120_000);
+            run(support::piece(&c, piece, "deposer", Some(upload), None));
+            assert!(lacks(&id).0);
+        }
+        let foreign = lacks(&id).1.contains(&"non_francophone".to_owned());
+        assert_eq!(foreign, nationality != "FR");
+        if foreign {
+            run(support::piece(
+                &c,
+                "non_francophone",
+                "declarer_non_concerne",
+                None,
+                None,
+            ));
+        }
+        let mut answers = serde_json::Map::new();
+        answers.insert("programmation".into(), json!("python"));
+        run(Command::SaveForm {
+            candidature: c.clone(),
+            answers: answers.clone(),
+        });
+        assert_eq!(
+            lacks(&id),
+            (true, vec!["formulaire_complementaire".to_owned()])
+        );
+        answers.insert("projet".into(), json!("Océanographie physique"));
+        run(Command::SaveForm {
+            candidature: c.clone(),
+            answers,
+        });
+        assert_eq!(lacks(&id), (false, Vec::new()));
+    }
+}

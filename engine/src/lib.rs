@@ -155,8 +155,8 @@ pub use fold::fold;
 pub use list::List;
 pub use migrate::migrated;
 pub use queries::{
-    acting_view, actions_for, actions_in, letters, missing_pieces, profile_state, transitions_from,
-    ActingView, Action, Actions, Letter, PieceActions, SectionState,
+    acting_view, actions_for, actions_in, lacks_a_piece, letters, missing_pieces, profile_state,
+    transitions_from, ActingView, Action, Actions, Letter, PieceActions, SectionState,
 };
 pub use scenario::{play_scenarios, run_scenarios, SampleMails, ScenarioFailure, ScenarioReport};
 pub use schema::{json_schema, json_schema_text, overlay_json_schema, overlay_json_schema_text};

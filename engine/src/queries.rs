@@ -294,6 +294,18 @@ pub fn missing_pieces(
         .collect())
 }
 
+/// Whether `candidature` of `dossier` still lacks a piece at `now`: what
+/// [`missing_pieces`] says when it is not empty, found without making
+/// every piece's view (for a dashboard's next step).
+pub fn lacks_a_piece(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+) -> Result<bool, ScriptError> {
+    crate::context::lacks_a_piece(definition, dossier, candidature, now)
+}
+
 /// The transitions `role` performs from the candidature's status.
 fn transition_actions<'d>(
     definition: &'d Definition,

@@ -9,6 +9,6 @@ pub use shape::Shape;
 pub use template::TemplateContext;
 pub use values::{base_context, candidature_context, PieceView};
 pub(crate) use values::{
-    candidature_context_and_views, candidature_context_for, piece_views, pieces_base,
-    set_formation, CandidatureContexts, Needs,
+    candidature_context_and_views, candidature_context_for, lacks_a_piece, piece_views,
+    pieces_base, set_formation, CandidatureContexts, Needs,
 };

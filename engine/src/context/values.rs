@@ -318,45 +318,131 @@ pub(crate) fn piece_views<'a>(
     let letters = crate::queries::letters(definition, dossier, candidature);
     let mut views = Vec::new();
     for piece_id in formation.map(|f| f.pieces.as_slice()).unwrap_or_default() {
+        if let Some(piece) = definition.piece(piece_id) {
+            let view = piece_view(definition, candidature, base, &letters, (piece_id, piece))?;
+            views.push(view);
+        }
+    }
+    Ok(views)
+}
+
+/// The view of `piece` of `candidature` (see [`piece_views`]), with the
+/// third parties' `letters` of its candidature.
+fn piece_view<'a>(
+    definition: &'a Definition,
+    candidature: &'a Candidature,
+    base: &Value,
+    letters: &[crate::queries::Letter<'_>],
+    (piece_id, piece): (&'a str, &'a PieceDef),
+) -> Result<PieceView<'a>, ScriptError> {
+    let required = is_required(definition, piece, base)?;
+    let (state, status, status_def) = piece_status(definition, candidature, piece_id);
+    let provided = is_provided(
+        definition,
+        candidature,
+        (piece_id, status_def),
+        letters,
+        &|| base,
+    )?;
+    Ok(PieceView {
+        id: piece_id,
+        piece,
+        state,
+        status,
+        status_def,
+        required,
+        provided,
+    })
+}
+
+/// What `candidature` holds of piece `piece_id`, its status (the initial
+/// one before anything was done) and that status's definition.
+fn piece_status<'a>(
+    definition: &'a Definition,
+    candidature: &'a Candidature,
+    piece_id: &str,
+) -> (Option<&'a PieceState>, &'a str, Option<&'a PieceStatusDef>) {
+    let state = candidature.pieces.get(piece_id);
+    let status = state.map_or(definition.initial_piece_status(), |s| s.status.as_str());
+    (state, status, definition.piece_status(status))
+}
+
+/// Whether `piece` is asked of the candidature whose base context is
+/// `base` (its `required_when`).
+fn is_required(
+    definition: &Definition,
+    piece: &PieceDef,
+    base: &Value,
+) -> Result<bool, ScriptError> {
+    match &piece.required_when {
+        Some(when) => definition.eval_bool(when, base),
+        None => Ok(true),
+    }
+}
+
+/// Whether piece `piece_id` of `candidature`, at the status `status_def`
+/// defines, is there (see [`PieceView::provided`]); `base` gives the base
+/// context, made only for an online form's answers.
+fn is_provided<'b>(
+    definition: &Definition,
+    candidature: &Candidature,
+    (piece_id, status_def): (&str, Option<&PieceStatusDef>),
+    letters: &[crate::queries::Letter<'_>],
+    base: &dyn Fn() -> &'b Value,
+) -> Result<bool, ScriptError> {
+    // A third party's piece is there when every person named has sent
+    // theirs; an online form's, when its answers are complete.
+    let form = definition.online_form_for(&candidature.formation, piece_id);
+    Ok(match (definition.provider_of(piece_id), form) {
+        (Some(_), _) => {
+            let mut named = letters.iter().filter(|l| l.piece == piece_id).peekable();
+            named.peek().is_some() && named.all(|l| l.received())
+        }
+        (None, Some(form)) => match &candidature.form {
+            Some(answers) => {
+                crate::answers::check_entry(definition, base(), &form.fields, answers)?
+                    .problems
+                    .is_empty()
+            }
+            None => false,
+        },
+        (None, None) => status_def.is_some_and(|s| s.provided),
+    })
+}
+
+/// Whether `candidature` of `dossier` still lacks a piece at `now`: whether
+/// its context's `missing_pieces` is not empty. Found piece by piece,
+/// stopping at the first one lacking; a piece that is there needs no
+/// condition evaluated, and the base context is made only for a condition
+/// or an online form that reads it.
+pub(crate) fn lacks_a_piece(
+    definition: &Definition,
+    dossier: &Dossier,
+    candidature: &Candidature,
+    now: Timestamp,
+) -> Result<bool, ScriptError> {
+    let made = std::cell::OnceCell::new();
+    let base =
+        || made.get_or_init(|| pieces_base(definition, dossier, candidature, now, &|_| false));
+    let letters = crate::queries::letters(definition, dossier, candidature);
+    let formation = definition.formation(&candidature.formation);
+    for piece_id in formation.map(|f| f.pieces.as_slice()).unwrap_or_default() {
         let Some(piece) = definition.piece(piece_id) else {
             continue;
         };
-        let required = match &piece.required_when {
-            Some(when) => definition.eval_bool(when, base)?,
-            None => true,
-        };
-        let state = candidature.pieces.get(piece_id);
-        let status = state.map_or(definition.initial_piece_status(), |s| s.status.as_str());
-        let status_def = definition.piece_status(status);
-        // A third party's piece is there when every person named has sent
-        // theirs; an online form's, when its answers are complete.
-        let form = definition.online_form_for(&candidature.formation, piece_id);
-        let provided = match (definition.provider_of(piece_id), form) {
-            (Some(_), _) => {
-                let mut named = letters.iter().filter(|l| l.piece == piece_id).peekable();
-                named.peek().is_some() && named.all(|l| l.received())
-            }
-            (None, Some(form)) => match &candidature.form {
-                Some(answers) => {
-                    crate::answers::check_entry(definition, base, &form.fields, answers)?
-                        .problems
-                        .is_empty()
-                }
-                None => false,
-            },
-            (None, None) => status_def.is_some_and(|s| s.provided),
-        };
-        views.push(PieceView {
-            id: piece_id,
-            piece,
-            state,
-            status,
-            status_def,
-            required,
-            provided,
-        });
+        let (_, _, status_def) = piece_status(definition, candidature, piece_id);
+        let provided = is_provided(
+            definition,
+            candidature,
+            (piece_id, status_def),
+            &letters,
+            &base,
+        )?;
+        if !provided && is_required(definition, piece, base())? {
+            return Ok(true);
+        }
     }
-    Ok(views)
+    Ok(false)
 }
 
 /// The names of `candidature` in its context but its pieces', those

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use guichet_engine::{
-    missing_pieces, transitions_from, Candidature, Command, Definition, Dossier, Event,
+    lacks_a_piece, transitions_from, Candidature, Command, Definition, Dossier, Event,
 };
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -33,8 +33,7 @@ pub fn next_step(
     let Some(first) = offered.next() else {
         return lang.t("next_wait");
     };
-    let missing = missing_pieces(definition, dossier, candidature, now)
-        .is_ok_and(|missing| !missing.is_empty());
+    let missing = lacks_a_piece(definition, dossier, candidature, now).unwrap_or(false);
     if missing {
         lang.t("next_pieces")
     } else {
