@@ -112,10 +112,7 @@ fn candidatures_html(
 /// `GET /tableau-de-bord`
 pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Response, PageError> {
     let state = &visit.state;
-    let dossier = match state.dossier_id(&account) {
-        Some(id) => state.engine.dossier(&id)?,
-        None => None,
-    };
+    let dossier = state.dossier_of(&account)?;
     // The dossier's own definition version decides its sections.
     let definition = dossier
         .as_ref()
@@ -182,10 +179,7 @@ pub async fn whole_history(
     SignedIn(account): SignedIn,
 ) -> Result<Response, PageError> {
     let state = &visit.state;
-    let dossier = match state.dossier_id(&account) {
-        Some(id) => state.engine.dossier(&id)?,
-        None => None,
-    };
+    let dossier = state.dossier_of(&account)?;
     let lang = visit.lang;
     let history = match &dossier {
         Some(dossier) => {

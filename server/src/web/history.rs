@@ -107,7 +107,7 @@ fn delivered_piece<'a>(definition: &'a Definition, event: &Event) -> Option<&'a 
 enum What<'a> {
     /// A word alone ("Dossier créé").
     Word(&'a str),
-    /// A word, then what it names ("Section enregistrée : État civil").
+    /// A word, then what it names ("Rubrique enregistrée : État civil").
     Of(&'a str, &'a str),
     /// A piece's step, then the piece ("Pièce déposée : CV").
     Step(&'a str, &'a str),

@@ -242,6 +242,14 @@ impl AppState {
         }
     }
 
+    /// The candidate's dossier in this procedure, if they have one.
+    pub fn dossier_of(&self, account: &Account) -> Result<Option<Dossier>, PageError> {
+        match self.dossier_id(account) {
+            Some(id) => Ok(self.engine.dossier(&id)?),
+            None => Ok(None),
+        }
+    }
+
     /// The candidate's dossier in this procedure, created if they have none
     /// (at activation, or a first visit to a procedure among several), and
     /// noted in `account`. On a server of several procedures the note is
