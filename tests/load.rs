@@ -24,7 +24,7 @@
 //! `/health`, home, the catalogue, a formation, the sign-in form, a
 //! signed-in candidate's section and dashboard, and those of a candidate
 //! who filled their dossier and applied to two formations, with a real
-//! dossier's history of about twenty-five events: their dashboard and their
+//! dossier's history of twenty-three events: their dashboard and their
 //! first candidature), p50
 //! and p99, the errors;
 //! and the server's peak memory. The pages are read in rounds, the bare
@@ -763,7 +763,7 @@ async fn sign_up(http: &Http, base: &str, log: &Path, count: usize) -> Vec<Visit
 /// before a deadline: each profile section saved, some of them corrected,
 /// three years of study and an internship, two formations applied to, one
 /// candidature's pieces uploaded (one replaced) and the other's
-/// complementary form answered twice. About twenty-five events: a real
+/// complementary form answered twice. Twenty-three events: a real
 /// dossier's history, whose latest the dashboard shows.
 async fn applied(mut visitor: Visitor) -> Visitor {
     let setup = Record::default();
@@ -793,22 +793,22 @@ async fn applied(mut visitor: Visitor) -> Visitor {
         ("2022", "l2", "L2, Sciences de la Terre"),
         ("2023", "l3", "L3, Sciences de la Terre"),
     ];
-    let mut saves: Vec<(String, Vec<(&str, &str)>)> = vec![
-        ("/dossier/etat_civil".into(), identity.to_vec()),
+    let mut saves: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/dossier/etat_civil", identity.to_vec()),
         (
-            "/dossier/etat_civil".into(),
+            "/dossier/etat_civil",
             [identity.as_slice(), &[("ine", "123456789AB")]].concat(),
         ),
         (
-            "/dossier/coordonnees".into(),
+            "/dossier/coordonnees",
             [address.as_slice(), &[("telephone", "06 12 34 56 78")]].concat(),
         ),
         (
-            "/dossier/coordonnees".into(),
+            "/dossier/coordonnees",
             [address.as_slice(), &[("telephone", "+33 6 12 34 56 78")]].concat(),
         ),
         (
-            "/dossier/baccalaureat".into(),
+            "/dossier/baccalaureat",
             vec![
                 ("situation", "bac_francais"),
                 ("annee", "2021"),
@@ -828,11 +828,11 @@ async fn applied(mut visitor: Visitor) -> Visitor {
             ("intitule", title),
             ("obtenu", if level == "l3" { "en_cours" } else { "oui" }),
         ];
-        saves.push(("/dossier/cursus_externe/nouveau".into(), entry));
+        saves.push(("/dossier/cursus_externe/nouveau", entry));
     }
     // The third year passed since it was first entered.
     saves.push((
-        "/dossier/cursus_externe/3".into(),
+        "/dossier/cursus_externe/3",
         vec![
             ("annee", "2023"),
             ("niveau", "l3"),
@@ -843,7 +843,7 @@ async fn applied(mut visitor: Visitor) -> Visitor {
         ],
     ));
     saves.push((
-        "/dossier/stages/nouveau".into(),
+        "/dossier/stages/nouveau",
         vec![
             ("debut", "2024-06-03"),
             ("fin", "2024-07-26"),
