@@ -240,7 +240,8 @@ fn written<'a>(lines: impl Iterator<Item = HistoryLine<'a>>, timezone: &TimeZone
     if lines.peek().is_none() {
         return html;
     }
-    html.reserve(48 + 128 * lines.size_hint().0);
+    // The lines' upper bound: the readers' filter drops few.
+    html.reserve(48 + 128 * lines.size_hint().1.unwrap_or_default());
     html.push_str("<ol class=\"history\">\n");
     for line in lines {
         // Writing to a `String` cannot fail. The time's digits and signs
