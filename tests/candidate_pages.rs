@@ -894,10 +894,11 @@ fn the_dashboards_lines_escape_the_procedures_titles() {
 fn the_dashboard_shows_the_latest_events_and_links_the_whole_history() {
     let folder = tempfile::tempdir().unwrap();
     let (server, mut browser, _) = signed_up(folder.path(), &[]);
+    // Each line from its time to its end: the times tell the saves apart.
     let lines = |page: &str| -> Vec<String> {
         let times = page.split("<li><time datetime=\"").skip(1);
         times
-            .map(|line| line[line.find("</time>").unwrap()..line.find("</li>").unwrap()].to_owned())
+            .map(|line| line[..line.find("</li>").unwrap()].to_owned())
             .collect()
     };
     let link = r#"<a href="/tableau-de-bord/historique?lang=fr">Tout l&#x27;historique</a>"#;
@@ -933,10 +934,7 @@ fn the_dashboard_shows_the_latest_events_and_links_the_whole_history() {
     assert_eq!(&every[..10], &latest[..]);
     let saves = every.iter().filter(|line| line.ends_with("Coordonnées"));
     assert_eq!(saves.count(), 12, "{}", whole.body);
-    assert_eq!(
-        every.last().map(String::as_str),
-        Some("</time> — Dossier créé")
-    );
+    assert!(every.last().unwrap().ends_with("</time> — Dossier créé"));
     assert!(whole.body.contains("<h1>Historique de votre dossier</h1>"));
     server.stop();
 }
