@@ -936,6 +936,21 @@ fn the_dashboard_shows_the_latest_events_and_links_the_whole_history() {
     assert_eq!(saves.count(), 12, "{}", whole.body);
     assert!(every.last().unwrap().ends_with("</time> — Dossier créé"));
     assert!(whole.body.contains("<h1>Historique de votre dossier</h1>"));
+    // Another candidate reads their own history alone; without a session,
+    // nothing.
+    let log = folder.path().join("guichet.log");
+    let mut other = activated(&server, &log, "noe@example.org");
+    let theirs = other.get(&server.url("/tableau-de-bord/historique"));
+    assert_eq!(theirs.status, 200);
+    let their_lines = lines(&theirs.body);
+    assert!(!their_lines.is_empty(), "{}", theirs.body);
+    assert!(
+        their_lines.iter().all(|line| !every.contains(line)),
+        "{their_lines:?}"
+    );
+    assert!(!theirs.body.contains("Coordonnées"), "{}", theirs.body);
+    let anonymous = Browser::new().get(&server.url("/tableau-de-bord/historique"));
+    assert_eq!(anonymous.status, 401);
     server.stop();
 }
 

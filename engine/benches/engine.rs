@@ -441,8 +441,9 @@ fn refused_deadlines(c: &mut Criterion) {
 }
 
 /// A dossier's history read back for a page (its events' descriptions,
-/// without their changes) and whole (with them), thirty events on sled:
-/// a candidate's dashboard shows every event of their dossier.
+/// without their changes), whole (with them), and its latest ten, thirty
+/// events on sled: a candidate's dashboard shows the latest ten, the page
+/// of the whole history every event.
 fn history(c: &mut Criterion) {
     let folder = tempfile::tempdir().expect("tempdir");
     let (engine, dossier) = camilles_dossier_on_sled(folder.path());
