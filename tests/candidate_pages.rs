@@ -844,7 +844,7 @@ fn transitions_named_like_the_pages_words_are_reached() {
     // The piece's transition, offered and done.
     let page = browser.get(&server.url("/candidatures/c1"));
     let declare = "/candidatures/c1/pieces/non_francophone/fichier";
-    let offered = declare.replace('/', "&#x2f;") + "?lang=fr";
+    let offered = format!("action=\"{declare}?lang=fr\"");
     assert!(page.body.contains(&offered), "{}", page.body);
     let declared = browser.post(&server.url(declare), &[("csrf", &csrf_of(&page.body))]);
     assert_eq!(declared.status, 303, "{}", declared.body);

@@ -21,9 +21,11 @@ use super::dossier_pdf;
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, OwnDossier};
 use super::forms::Confirmation;
-use super::pieces::{pieces_html, ActionLink, LetterLine, Letters, PieceLine, PieceWords, Upload};
+use super::pieces::{
+    ActionLink, LetterLine, Letters, PieceAction, PieceLine, PieceWords, PiecesPage, Upload,
+};
 use super::site::Lang;
-use super::words::{human_size, refusal};
+use super::words::refusal;
 
 /// `GET /formations/{id}/candidater`: the confirmation step.
 pub async fn apply_form(own: OwnDossier, Path(id): Path<String>) -> PageResult {
@@ -73,14 +75,14 @@ pub async fn apply(own: OwnDossier, Path(id): Path<String>, _: CsrfForm) -> Page
 }
 
 /// The letters of `piece` on `candidature`, for its candidate's page.
-fn letters_of(
+fn letters_of<'d>(
     lang: Lang,
-    definition: &Definition,
+    definition: &'d Definition,
     dossier: &Dossier,
     candidature: &guichet_engine::Candidature,
     piece: &str,
     now: Timestamp,
-) -> Option<Letters> {
+) -> Option<Letters<'d>> {
     let role = definition.provider_of(piece)?;
     let day = |at: Timestamp| definition.day_of(at);
     let named: Vec<Letter> = guichet_engine::letters(definition, dossier, candidature)
@@ -88,20 +90,12 @@ fn letters_of(
         .filter(|l| l.piece == piece)
         .collect();
     let open = definition.initial_state() == candidature.state;
-    let ask = (open && named.iter().any(|l| l.to_ask(now))).then(|| {
-        lang.href(&format!(
-            "/candidatures/{}/tiers/{}",
-            candidature.id, role.id
-        ))
-    });
+    let ask = (open && named.iter().any(|l| l.to_ask(now))).then_some(role.id.as_str());
     let section = role.named_in.as_ref().map(|n| n.section.as_str());
     let name_them = section
         .filter(|_| named.is_empty())
         .and_then(|id| definition.file().profile.iter().find(|s| s.id == id))
-        .map(|s| {
-            let href = lang.href(&format!("/dossier/{}", s.id));
-            (href, s.title.get(lang.code()).to_owned())
-        });
+        .map(|s| (s.id.as_str(), s.title.get(lang.code())));
     let people = named
         .iter()
         .map(|letter| {
@@ -183,10 +177,29 @@ fn candidate(own: &OwnDossier) -> Actor {
 pub(super) fn joined(
     formats: &[FileFormat],
     property: fn(FileFormat) -> &'static str,
-    separator: &str,
+    separator: &'static str,
 ) -> String {
-    let parts: Vec<&str> = formats.iter().map(|f| property(*f)).collect();
-    parts.join(separator)
+    Joined(formats, property, separator).to_string()
+}
+
+/// [`joined`], written where it is shown.
+pub(super) struct Joined<'a>(
+    pub &'a [FileFormat],
+    pub fn(FileFormat) -> &'static str,
+    pub &'static str,
+);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Joined(formats, property, separator) = *self;
+        for (at, format) in formats.iter().enumerate() {
+            if at > 0 {
+                f.write_str(separator)?;
+            }
+            f.write_str(property(*format))?;
+        }
+        Ok(())
+    }
 }
 
 /// The candidature page, with an optional message (a refused upload or action).
@@ -200,18 +213,15 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
         .map_err(PageError::internal)?;
     let actions = candidate_actions_in(own, candidature, &acting.context)?;
     let code = lang.code();
-    let base = format!("/candidatures/{id}/pieces");
     let pieces: Vec<PieceLine> = acting
         .pieces
         .iter()
         .map(|view| {
             let (piece_id, piece) = (view.id, view.piece);
             let upload = actions.upload(piece_id).map(|a| Upload {
-                url: lang.href(&format!("{base}/{piece_id}")),
                 label: a.label.get(code),
-                accept: joined(&piece.accept, FileFormat::label, ", "),
-                accept_mime: joined(&piece.accept, FileFormat::mime, ","),
-                max: human_size(definition.max_size(piece_id).unwrap_or(0)),
+                formats: &piece.accept,
+                max_size: definition.max_size(piece_id).unwrap_or(0),
             });
             let others = actions
                 .piece(piece_id)
@@ -225,25 +235,18 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
                 required: view.required,
                 status: view.status_def.map_or("", |s| s.label.get(code)),
                 comment: state.and_then(|s| s.comment.as_deref()),
-                file: state.and_then(|s| s.file.as_ref()).map(|file| {
-                    let href = lang.href(&format!("{base}/{piece_id}/fichier-envoye"));
-                    (file.name.as_str(), href)
-                }),
+                file: state.and_then(|s| s.file.as_ref()).map(|f| f.name.as_str()),
                 upload,
                 actions: others
-                    .map(|a| ActionLink {
-                        url: lang.href(&format!("{base}/{piece_id}/{}", a.id)),
+                    .map(|a| PieceAction {
+                        id: a.id,
                         label: a.label.get(code),
                     })
                     .collect(),
                 letters: letters_of(lang, definition, dossier, candidature, piece_id, now),
                 form: definition
                     .online_form_for(&candidature.formation, piece_id)
-                    .map(|_| {
-                        let href =
-                            lang.href(&format!("/candidatures/{id}/formulaire-complementaire"));
-                        (href, view.provided)
-                    }),
+                    .map(|_| view.provided),
                 external: definition
                     .form_of(&candidature.formation)
                     .filter(|f| f.piece.as_deref() == Some(piece_id))
@@ -270,7 +273,6 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
     } else {
         StatusCode::OK
     };
-    let words = PieceWords::in_language(lang);
     let page = |csrf: &str| CandidaturePage {
         pdf: lang.href(&format!("/candidatures/{id}/dossier.pdf")),
         letters: dossier_pdf::letter_links(candidature, &format!("/candidatures/{id}"), lang),
@@ -278,7 +280,13 @@ pub fn render_candidature(own: &OwnDossier, id: &str, error: Option<String>) -> 
             formation,
             state: definition.state_label(&candidature.state, code),
         },
-        pieces_html: pieces_html(&pieces, &words, csrf),
+        pieces_html: PiecesPage {
+            words: PieceWords::in_language(lang),
+            lang,
+            candidature: id,
+            csrf,
+        }
+        .html(&pieces),
         transitions,
         missing: !actions.missing_pieces.is_empty(),
         error,

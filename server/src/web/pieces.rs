@@ -9,10 +9,13 @@
 
 use std::fmt::{self, Write};
 
+use guichet_engine::model::FileFormat;
 use minijinja::HtmlEscape;
 use serde::Serialize;
 
-use super::site::Lang;
+use super::candidature::Joined;
+use super::site::{write_attribute, Lang};
+use super::words::Size;
 
 /// One person named for a piece: whether their letter arrived, never what
 /// it says.
@@ -24,14 +27,15 @@ pub(super) struct LetterLine {
 
 /// The people named for a third party's piece, and where to ask them.
 #[derive(Default)]
-pub(super) struct Letters {
+pub(super) struct Letters<'a> {
     /// Each person named, with where their letter stands.
     pub people: Vec<LetterLine>,
-    /// Where to post to mail the links, when someone is left to ask.
-    pub ask: Option<String>,
-    /// Where the candidate names them (the section's page and title), when
+    /// The role asked, when someone is left to ask: the form posts to the
+    /// candidature's `tiers/{role}`.
+    pub ask: Option<&'a str>,
+    /// Where the candidate names them (the section's id and title), when
     /// nobody is named yet.
-    pub name_them: Option<(String, String)>,
+    pub name_them: Option<(&'a str, &'a str)>,
 }
 
 /// An action's button or link, to `url`.
@@ -41,16 +45,21 @@ pub(super) struct ActionLink<'a> {
     pub label: &'a str,
 }
 
-/// Where the candidate uploads a piece's file.
-pub(super) struct Upload<'a> {
-    pub url: String,
+/// A piece's action other than sending a file: a button posting to the
+/// piece's `{id}`.
+pub(super) struct PieceAction<'a> {
+    pub id: &'a str,
     pub label: &'a str,
-    /// The formats accepted, for people (`PDF, JPG`) and for the browser's
-    /// file picker (their media types).
-    pub accept: String,
-    pub accept_mime: String,
-    /// The largest file accepted, for people.
-    pub max: String,
+}
+
+/// Where the candidate uploads a piece's file: the form posts to the piece.
+pub(super) struct Upload<'a> {
+    pub label: &'a str,
+    /// The formats accepted, shown to people (`PDF, JPG`) and to the
+    /// browser's file picker (their media types).
+    pub formats: &'a [FileFormat],
+    /// The largest file accepted, in bytes.
+    pub max_size: u64,
 }
 
 /// One piece of the candidature, as its page draws it.
@@ -61,15 +70,15 @@ pub(super) struct PieceLine<'a> {
     pub required: bool,
     pub status: &'a str,
     pub comment: Option<&'a str>,
-    /// The file sent, with where to download it.
-    pub file: Option<(&'a str, String)>,
+    /// The name of the file sent, downloaded at the piece's `fichier-envoye`.
+    pub file: Option<&'a str>,
     pub upload: Option<Upload<'a>>,
-    pub actions: Vec<ActionLink<'a>>,
+    pub actions: Vec<PieceAction<'a>>,
     /// For a piece third parties send: who is named and where each stands.
-    pub letters: Option<Letters>,
-    /// For a piece an online form stands for: the form's page, and whether
-    /// it is complete.
-    pub form: Option<(String, bool)>,
+    pub letters: Option<Letters<'a>>,
+    /// For a piece an online form stands for: whether it is complete (the
+    /// form is the candidature's `formulaire-complementaire`).
+    pub form: Option<bool>,
     /// For a piece answered in an outside questionnaire: its address.
     pub external: Option<String>,
 }
@@ -105,114 +114,143 @@ impl PieceWords {
     }
 }
 
-/// The HTML of `pieces`, each a list item, with `csrf` in each form.
-pub(super) fn pieces_html(
-    pieces: &[PieceLine],
-    words: &PieceWords,
-    csrf: &str,
-) -> minijinja::Value {
-    let mut html = String::with_capacity(pieces.len() * 1200);
-    for piece in pieces {
-        // Writing to a `String` cannot fail.
-        let _ = piece.write(&mut html, words, csrf);
-    }
-    minijinja::Value::from_safe_string(html)
+/// What the pieces of one candidature are written with: the words, the
+/// page's language and token, and the candidature their links lead into.
+pub(super) struct PiecesPage<'a> {
+    pub words: PieceWords,
+    pub lang: Lang,
+    pub candidature: &'a str,
+    pub csrf: &'a str,
 }
 
-impl PieceLine<'_> {
-    fn write(&self, html: &mut String, t: &PieceWords, token: &str) -> fmt::Result {
-        let csrf = HtmlEscape(token);
+impl PiecesPage<'_> {
+    /// Appends the link to the candidature's path `tail` (from `/`) to `html`.
+    fn write_link(&self, html: &mut String, tail: &[&str]) {
+        let candidature = ["/candidatures/", self.candidature];
+        self.lang
+            .write_href(html, candidature.into_iter().chain(tail.iter().copied()));
+    }
+
+    /// Appends the link to `piece`'s path `tail` to `html`.
+    fn write_piece_link(&self, html: &mut String, piece: &str, tail: &[&str]) {
+        let candidature = ["/candidatures/", self.candidature, "/pieces/", piece];
+        self.lang
+            .write_href(html, candidature.into_iter().chain(tail.iter().copied()));
+    }
+
+    /// The HTML of `pieces`, each a list item, with the token in each form.
+    pub fn html(&self, pieces: &[PieceLine]) -> minijinja::Value {
+        let mut html = String::with_capacity(pieces.len() * 1200);
+        for piece in pieces {
+            // Writing to a `String` cannot fail.
+            let _ = self.write_piece(&mut html, piece);
+        }
+        minijinja::Value::from_safe_string(html)
+    }
+
+    fn write_piece(&self, html: &mut String, piece: &PieceLine) -> fmt::Result {
+        let t = &self.words;
+        let csrf = HtmlEscape(self.csrf);
         let status = HtmlEscape(t.status);
-        write!(html, "<li class=\"piece\">\n<h3>{}", HtmlEscape(self.label))?;
-        if self.required {
+        write!(
+            html,
+            "<li class=\"piece\">\n<h3>{}",
+            HtmlEscape(piece.label)
+        )?;
+        if piece.required {
             html.push_str(" <span class=\"required\">*</span>");
         }
         html.push_str("</h3>\n");
-        if let Some(help) = self.help {
+        if let Some(help) = piece.help {
             writeln!(html, "<p class=\"help\">{}</p>", HtmlEscape(help))?;
         }
-        if let Some((href, complete)) = &self.form {
-            let state = if *complete {
+        if let Some(complete) = piece.form {
+            let state = if complete {
                 t.form_complete
             } else {
                 t.form_incomplete
             };
-            writeln!(
+            write!(
                 html,
-                "<p>{status} : <strong>{}</strong></p>\n<p><a class=\"button\" href=\"{}\">{}</a></p>",
-                HtmlEscape(state),
-                HtmlEscape(href),
-                HtmlEscape(t.form_fill)
+                "<p>{status} : <strong>{}</strong></p>\n<p><a class=\"button\" href=\"",
+                HtmlEscape(state)
             )?;
-        } else if self.letters.is_none() {
+            self.write_link(html, &["/formulaire-complementaire"]);
+            writeln!(html, "\">{}</a></p>", HtmlEscape(t.form_fill))?;
+        } else if piece.letters.is_none() {
             write!(
                 html,
                 "<p>{status} : <strong>{}</strong>",
-                HtmlEscape(self.status)
+                HtmlEscape(piece.status)
             )?;
-            if let Some(comment) = self.comment.filter(|c| !c.is_empty()) {
+            if let Some(comment) = piece.comment.filter(|c| !c.is_empty()) {
                 write!(html, " — {}", HtmlEscape(comment))?;
             }
             html.push_str("</p>\n");
         }
-        if let Some(external) = &self.external {
+        if let Some(external) = &piece.external {
+            html.push_str("<p><a href=\"");
+            write_attribute(html, external);
             writeln!(
                 html,
-                "<p><a href=\"{}\" rel=\"noopener\">{}</a></p>",
-                HtmlEscape(external),
+                "\" rel=\"noopener\">{}</a></p>",
                 HtmlEscape(t.form_external)
             )?;
         }
-        if let Some((name, href)) = self.file.as_ref().filter(|(name, _)| !name.is_empty()) {
+        if let Some(name) = piece.file.filter(|name| !name.is_empty()) {
+            html.push_str("<p><a href=\"");
+            self.write_piece_link(html, piece.id, &["/fichier-envoye"]);
             writeln!(
                 html,
-                "<p><a href=\"{}\">{} {}</a></p>",
-                HtmlEscape(href),
+                "\">{} {}</a></p>",
                 HtmlEscape(t.download),
                 HtmlEscape(name)
             )?;
         }
-        if let Some(upload) = &self.upload {
-            let id = HtmlEscape(self.id);
+        if let Some(upload) = &piece.upload {
+            let id = HtmlEscape(piece.id);
+            html.push_str("<form method=\"post\" action=\"");
+            self.write_piece_link(html, piece.id, &[]);
+            // The formats' names and media types are the code's own words.
+            let (names, types) = (
+                Joined(upload.formats, FileFormat::label, ", "),
+                Joined(upload.formats, FileFormat::mime, ","),
+            );
             writeln!(
                 html,
-                "<form method=\"post\" action=\"{}\" enctype=\"multipart/form-data\">\n\
+                "\" enctype=\"multipart/form-data\">\n\
                  <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-                 <label for=\"file-{id}\">{} ({}, {})</label>\n\
-                 <input id=\"file-{id}\" name=\"fichier\" type=\"file\" accept=\"{}\">\n\
+                 <label for=\"file-{id}\">{} ({names}, {})</label>\n\
+                 <input id=\"file-{id}\" name=\"fichier\" type=\"file\" accept=\"{types}\">\n\
                  <button type=\"submit\">{}</button>\n</form>",
-                HtmlEscape(&upload.url),
                 HtmlEscape(t.choose_file),
-                HtmlEscape(&upload.accept),
-                HtmlEscape(&upload.max),
-                HtmlEscape(&upload.accept_mime),
+                Size(upload.max_size),
                 HtmlEscape(upload.label),
             )?;
         }
-        if let Some(letters) = &self.letters {
-            letters.write(html, t, token)?;
+        if let Some(letters) = &piece.letters {
+            self.write_letters(html, letters)?;
         }
-        for action in &self.actions {
+        for action in &piece.actions {
+            html.push_str("<form method=\"post\" action=\"");
+            self.write_piece_link(html, piece.id, &["/", action.id]);
             writeln!(
                 html,
-                "<form method=\"post\" action=\"{}\" class=\"inline\">\n\
+                "\" class=\"inline\">\n\
                  <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
                  <button type=\"submit\" class=\"secondary\">{}</button>\n</form>",
-                HtmlEscape(&action.url),
                 HtmlEscape(action.label),
             )?;
         }
         html.push_str("</li>\n");
         Ok(())
     }
-}
 
-impl Letters {
-    fn write(&self, html: &mut String, t: &PieceWords, token: &str) -> fmt::Result {
-        let csrf = HtmlEscape(token);
-        if !self.people.is_empty() {
+    fn write_letters(&self, html: &mut String, letters: &Letters) -> fmt::Result {
+        let t = &self.words;
+        if !letters.people.is_empty() {
             html.push_str("<ul class=\"letters\">\n");
-            for person in &self.people {
+            for person in &letters.people {
                 writeln!(
                     html,
                     "<li>{} ({}) : <strong>{}</strong></li>",
@@ -222,23 +260,21 @@ impl Letters {
                 )?;
             }
             html.push_str("</ul>\n");
-        } else if let Some((href, title)) = &self.name_them {
-            writeln!(
-                html,
-                "<p>{} <a href=\"{}\">{}</a>.</p>",
-                HtmlEscape(t.letters_name_them),
-                HtmlEscape(href),
-                HtmlEscape(title)
-            )?;
+        } else if let Some((section, title)) = letters.name_them {
+            write!(html, "<p>{} <a href=\"", HtmlEscape(t.letters_name_them))?;
+            self.lang.write_href(html, ["/dossier/", section]);
+            writeln!(html, "\">{}</a>.</p>", HtmlEscape(title))?;
         }
-        if let Some(ask) = &self.ask {
+        if let Some(role) = letters.ask {
+            html.push_str("<form method=\"post\" action=\"");
+            self.write_link(html, &["/tiers/", role]);
             writeln!(
                 html,
-                "<form method=\"post\" action=\"{}\">\n\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+                "\">\n\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n\
                  <p class=\"help\">{}</p>\n\
                  <button type=\"submit\">{}</button>\n</form>",
-                HtmlEscape(ask),
+                HtmlEscape(self.csrf),
                 HtmlEscape(t.letters_ask_help),
                 HtmlEscape(t.letters_ask),
             )?;
@@ -284,25 +320,20 @@ mod tests {
         }
     }
 
-    /// Each value is escaped, each form carries the token, and a piece
-    /// shows only the parts it has.
+    /// Each value is escaped, each form carries the token, each link keeps
+    /// the language, and a piece shows only the parts it has.
     #[test]
     fn pieces_are_escaped_and_each_form_carries_the_token() {
         let uploaded = PieceLine {
             comment: Some("blurred <scan>"),
-            file: Some((
-                "resume\".pdf",
-                "/candidatures/c1/pieces/resume/fichier-envoye".into(),
-            )),
+            file: Some("resume\".pdf"),
             upload: Some(Upload {
-                url: "/candidatures/c1/pieces/resume".into(),
                 label: "Send",
-                accept: "PDF".into(),
-                accept_mime: "application/pdf".into(),
-                max: "5 MB".into(),
+                formats: &[FileFormat::Pdf, FileFormat::Jpg],
+                max_size: 5_000_000,
             }),
-            actions: vec![ActionLink {
-                url: "/candidatures/c1/pieces/resume/remove".into(),
+            actions: vec![PieceAction {
+                id: "remove",
                 label: "Remove",
             }],
             ..piece("resume")
@@ -314,20 +345,44 @@ mod tests {
                     email: "ada@example.org".into(),
                     state: "asked".into(),
                 }],
-                ask: Some("/candidatures/c1/tiers/referee".into()),
+                ask: Some("referee"),
                 name_them: None,
             }),
             ..piece("letters")
         };
-        let html = pieces_html(&[uploaded, referees], &words(), "to<ken");
+        let unnamed = PieceLine {
+            letters: Some(Letters {
+                name_them: Some(("people", "People & <co>")),
+                ..Letters::default()
+            }),
+            ..piece("others")
+        };
+        let site = super::super::site::Site::kept(Default::default());
+        let page = PiecesPage {
+            words: words(),
+            lang: Lang::default_of(site),
+            candidature: "c\"1",
+            csrf: "to<ken",
+        };
+        let html = page.html(&[uploaded, referees, unnamed]);
         assert!(html.is_safe());
         let html = html.to_string();
-        assert_eq!(html.matches("<li class=\"piece\">").count(), 2);
+        assert_eq!(html.matches("<li class=\"piece\">").count(), 3);
         assert!(html.contains("<h3>Resume &lt;b&gt; <span class=\"required\">*</span></h3>"));
         assert!(html.contains("Received &amp; checked</strong> — blurred &lt;scan&gt;</p>"));
-        assert!(html.contains("Download resume&quot;.pdf</a>"));
-        assert!(html.contains("(PDF, 5 MB)"));
+        assert!(html.contains(
+            "<a href=\"/candidatures/c&quot;1/pieces/resume/fichier-envoye?lang=fr\">\
+             Download resume&quot;.pdf</a>"
+        ));
+        assert!(html.contains("action=\"/candidatures/c&quot;1/pieces/resume?lang=fr\""));
+        assert!(html.contains("(PDF, JPG, 5 Mo)"));
+        assert!(html.contains("accept=\"application/pdf,image/jpeg\""));
+        assert!(html.contains("action=\"/candidatures/c&quot;1/pieces/resume/remove?lang=fr\""));
         assert!(html.contains("Ada &lt;L&gt; (ada@example.org) : <strong>asked</strong>"));
+        assert!(html.contains("action=\"/candidatures/c&quot;1/tiers/referee?lang=fr\""));
+        assert!(html.contains(
+            "Name them in <a href=\"/dossier/people?lang=fr\">People &amp; &lt;co&gt;</a>."
+        ));
         // Upload, removal and asking: three forms, each with the token.
         assert_eq!(html.matches("<form method=\"post\"").count(), 3);
         assert_eq!(html.matches("value=\"to&lt;ken\"").count(), 3);

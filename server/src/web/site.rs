@@ -175,26 +175,58 @@ impl Lang {
     pub fn href_attribute(self, path: &str) -> String {
         escaped_for_attribute(self.href(path))
     }
+
+    /// Appends [`Lang::href_attribute`] of the path `parts` make, one after
+    /// the other, to `html`: a page with links on every line writes them
+    /// in place rather than building each as a string.
+    pub fn write_href<'p>(self, html: &mut String, parts: impl IntoIterator<Item = &'p str>) {
+        let prefix = self.site.prefix.as_str();
+        write_attribute(html, prefix);
+        let mut parts = parts.into_iter().peekable();
+        let first = parts.next();
+        // The home of a procedure under a prefix is the prefix itself.
+        let home = first == Some("/") && parts.peek().is_none();
+        if prefix.is_empty() || !home {
+            for part in first.into_iter().chain(parts) {
+                write_attribute(html, part);
+            }
+        }
+        html.push_str("?lang=");
+        write_attribute(html, self.code);
+    }
 }
 
 /// `url` escaped for an HTML attribute (`&`, `<`, `>` and quotes), its `/`
 /// kept: links read in the page's source as written.
 pub fn escaped_for_attribute(url: String) -> String {
-    if !url.contains(['&', '<', '>', '"', '\'']) {
+    if !needs_escaping(&url) {
         return url;
     }
     let mut escaped = String::with_capacity(url.len() + 8);
-    for c in url.chars() {
+    write_attribute(&mut escaped, &url);
+    escaped
+}
+
+fn needs_escaping(text: &str) -> bool {
+    text.contains(['&', '<', '>', '"', '\''])
+}
+
+/// Appends `text` to `html` escaped as [`escaped_for_attribute`] escapes.
+pub fn write_attribute(html: &mut String, text: &str) {
+    if !needs_escaping(text) {
+        html.push_str(text);
+        return;
+    }
+    for c in text.chars() {
         match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            other => escaped.push(other),
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#x27;"),
+            other => html.push(other),
         }
     }
-    escaped
 }
 
 /// `path` of a procedure whose pages live under `prefix`: its home is the
@@ -228,6 +260,34 @@ mod tests {
             prefix: "/doctorat".into(),
             ..Site::default()
         }
+    }
+
+    /// A link written in place is the link `href_attribute` gives, on a
+    /// site with a prefix and one without, its parts escaped.
+    #[test]
+    fn a_link_written_in_place_is_the_link_given() {
+        for prefix in ["", "/doctorat"] {
+            let site = Site::kept(Site {
+                prefix: prefix.into(),
+                ..site(vec!["fr", "en"])
+            });
+            let lang = super::Lang::default_of(site);
+            for parts in [
+                &["/"][..],
+                &["/candidatures/", "c1", "/pieces/", "resume", "/fichier-envoye"],
+                &["/dossier/", "a&b\"<c>'"],
+            ] {
+                let mut written = String::from("<a href=\"");
+                lang.write_href(&mut written, parts.iter().copied());
+                let given = lang.href_attribute(&parts.concat());
+                assert_eq!(written, format!("<a href=\"{given}"), "{prefix} {parts:?}");
+            }
+        }
+        let lang = super::Lang::default_of(Site::kept(site(vec!["fr"])));
+        assert_eq!(
+            lang.href_attribute("/dossier/a&b\""),
+            "/doctorat/dossier/a&amp;b&quot;?lang=fr"
+        );
     }
 
     #[test]

@@ -332,14 +332,25 @@ pub fn file_problem(lang: &str, problem: FileProblem) -> String {
 
 /// A size for people: `2 Mo`, `500 ko`.
 pub fn human_size(bytes: u64) -> String {
-    // Whole megabytes, the usual limit, without a float written: a
-    // candidature page writes one per piece.
-    if bytes >= 1_000_000 && bytes % 1_000_000 == 0 {
-        format!("{} Mo", bytes / 1_000_000)
-    } else if bytes >= 1_000_000 {
-        format!("{} Mo", bytes as f64 / 1_000_000.0)
-    } else {
-        format!("{} ko", bytes / 1000)
+    Size(bytes).to_string()
+}
+
+/// A size in bytes as people read it (see [`human_size`]), written where it
+/// is shown.
+pub struct Size(pub u64);
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = self.0;
+        // Whole megabytes, the usual limit, without a float written: a
+        // candidature page writes one per piece.
+        if bytes >= 1_000_000 && bytes % 1_000_000 == 0 {
+            write!(f, "{} Mo", bytes / 1_000_000)
+        } else if bytes >= 1_000_000 {
+            write!(f, "{} Mo", bytes as f64 / 1_000_000.0)
+        } else {
+            write!(f, "{} ko", bytes / 1000)
+        }
     }
 }
 
