@@ -806,7 +806,7 @@ fn a_write_of_several_dossiers_is_all_or_nothing() {
         ),
         "{result:?}"
     );
-    assert_eq!(engine.dossier(&first.id).unwrap().unwrap(), first);
+    assert_eq!(*engine.dossier(&first.id).unwrap().unwrap(), first);
     assert_eq!(engine.history(&first.id).unwrap().len(), 1);
     // Both current: both are written.
     engine

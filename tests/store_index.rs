@@ -495,7 +495,7 @@ fn waiting(engine: &guichet_engine::Engine<SledStore>, now: jiff::Timestamp) -> 
     let list = engine
         .waiting_list(&definition, "m1-set", rule, now, None)
         .unwrap();
-    list.into_iter().map(|(d, _, _)| d.owner).collect()
+    list.into_iter().map(|(d, _, _)| d.owner.clone()).collect()
 }
 
 #[test]

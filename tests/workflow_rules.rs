@@ -880,7 +880,7 @@ fn a_third_party_sends_their_piece_once_through_their_own_current_link() {
     );
     assert!(to_ada.text.contains("until 2027-03-13"), "{}", to_ada.text);
     // The secret is in the mail alone: not in the dossier, nor its history.
-    let stored = serde_json::to_string(&engine.dossier(&dossier.id).unwrap().unwrap()).unwrap();
+    let stored = serde_json::to_string(&*engine.dossier(&dossier.id).unwrap().unwrap()).unwrap();
     let history = serde_json::to_string(&engine.history(&dossier.id).unwrap()).unwrap();
     let secret = ada.split_once('.').unwrap().1;
     assert!(!stored.contains(secret) && !history.contains(secret));

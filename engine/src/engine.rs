@@ -647,7 +647,7 @@ impl<S: Store> Engine<S> {
     pub fn request_of(
         &self,
         token: &str,
-    ) -> Result<Option<(Dossier, String, Request)>, EngineError> {
+    ) -> Result<Option<(Arc<Dossier>, String, Request)>, EngineError> {
         let Some((dossier_id, _)) = token.split_once('.') else {
             return Ok(None);
         };
@@ -703,7 +703,7 @@ impl<S: Store> Engine<S> {
         rule: &PromoteDef,
         now: Timestamp,
         limit: Option<usize>,
-    ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
+    ) -> Result<Vec<(Arc<Dossier>, String, f64)>, EngineError> {
         self.waiting_entries(definition, formation, rule, now, limit, None)
     }
 
@@ -717,7 +717,7 @@ impl<S: Store> Engine<S> {
         now: Timestamp,
         limit: Option<usize>,
         skipped: Option<&str>,
-    ) -> Result<Vec<(Dossier, String, f64)>, EngineError> {
+    ) -> Result<Vec<(Arc<Dossier>, String, f64)>, EngineError> {
         let mut list = Vec::new();
         if limit == Some(0) {
             return Ok(list);
@@ -755,7 +755,7 @@ impl<S: Store> Engine<S> {
         id: &str,
         candidature_id: String,
         now: Timestamp,
-    ) -> Result<Option<(Dossier, String, f64)>, EngineError> {
+    ) -> Result<Option<(Arc<Dossier>, String, f64)>, EngineError> {
         let Some(dossier) = self.store.dossier(id)? else {
             return Ok(None);
         };
@@ -818,7 +818,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// A dossier by id.
-    pub fn dossier(&self, id: &str) -> Result<Option<Dossier>, EngineError> {
+    pub fn dossier(&self, id: &str) -> Result<Option<Arc<Dossier>>, EngineError> {
         Ok(self.store.dossier(id)?)
     }
 

@@ -148,7 +148,7 @@ fn template(engine: &Engine<SledStore>, formation: &str, stage: Stage, now: Time
     );
     if stage == Stage::Cancelled {
         run("candidat", transition("annuler", json!({})));
-        return engine.dossier(&dossier.id).expect("read").expect("dossier");
+        return Dossier::clone(&engine.dossier(&dossier.id).expect("read").expect("dossier"));
     }
     let definition = engine.definition();
     let formation_def = definition.formation(formation).expect("formation");
@@ -226,7 +226,7 @@ fn template(engine: &Engine<SledStore>, formation: &str, stage: Stage, now: Time
     if stage == Stage::Confirmed {
         run("candidat", transition("confirmer", Value::Null));
     }
-    engine.dossier(&dossier.id).expect("read").expect("dossier")
+    Dossier::clone(&engine.dossier(&dossier.id).expect("read").expect("dossier"))
 }
 
 fn transition(id: &str, input: Value) -> EngineCommand {

@@ -359,8 +359,8 @@ impl<'e> Seeded<'e> {
         let dossier = engine.dossier(id).unwrap().expect("the dossier exists");
         Seeded {
             engine,
-            dossier: dossier.id,
-            owner: dossier.owner,
+            dossier: dossier.id.clone(),
+            owner: dossier.owner.clone(),
             version: dossier.version,
             now,
         }

@@ -1,7 +1,7 @@
 //! A store in memory: for scenarios and tests, gone when dropped.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{Commit, EventParts, Publication, RowParts, Store, StoreError};
 use crate::board::Row;
@@ -110,8 +110,8 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
-        Ok(self.state()?.dossiers.get(id).cloned())
+    fn dossier(&self, id: &str) -> Result<Option<Arc<Dossier>>, StoreError> {
+        Ok(self.state()?.dossiers.get(id).cloned().map(Arc::new))
     }
 
     fn dossiers(&self) -> Result<Vec<Dossier>, StoreError> {

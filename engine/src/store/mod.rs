@@ -8,6 +8,7 @@ pub use memory::MemoryStore;
 pub use sled_store::{SledStore, TreeSize};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -429,8 +430,9 @@ pub trait Store: Send + Sync {
     fn write(&self, commits: &[Commit]) -> Result<(), StoreError>;
     /// Returns once every write finished before this call is on disk.
     fn make_durable(&self) -> Result<(), StoreError>;
-    /// A dossier by id.
-    fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError>;
+    /// A dossier by id, shared: a store may keep the dossiers read often,
+    /// and a page reading one copies nothing.
+    fn dossier(&self, id: &str) -> Result<Option<Arc<Dossier>>, StoreError>;
     /// The profile answers candidature `candidature` of dossier `id` is
     /// read with ([`Dossier::answers_of`]): a store may read them without
     /// the rest of the dossier.

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{
-    Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 
 use serde::de::DeserializeOwned;
@@ -85,7 +85,7 @@ struct Writer {
 /// after the trees: it never holds a version older than the tree's.
 #[derive(Default)]
 struct Recent {
-    dossiers: HashMap<String, (Dossier, IndexKeys)>,
+    dossiers: HashMap<String, (Arc<Dossier>, IndexKeys)>,
     /// Dossiers written once since they were last among `dossiers`: a
     /// copy is kept from a dossier's second write on. A candidate's
     /// dossier is written again and again; most dossiers a scheduler's
@@ -101,7 +101,7 @@ impl Recent {
 
     fn keep(&mut self, dossier: &Dossier, keys: IndexKeys) {
         if let Some(kept) = self.dossiers.get_mut(&dossier.id) {
-            *kept = (dossier.clone(), keys);
+            *kept = (Arc::new(dossier.clone()), keys);
             return;
         }
         if !self.written_once.remove(&dossier.id) {
@@ -115,7 +115,7 @@ impl Recent {
             self.dossiers.clear();
         }
         self.dossiers
-            .insert(dossier.id.clone(), (dossier.clone(), keys));
+            .insert(dossier.id.clone(), (Arc::new(dossier.clone()), keys));
     }
 }
 
@@ -987,12 +987,12 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn dossier(&self, id: &str) -> Result<Option<Dossier>, StoreError> {
+    fn dossier(&self, id: &str) -> Result<Option<Arc<Dossier>>, StoreError> {
         if let Some((dossier, _)) = self.recent().dossiers.get(id) {
-            return Ok(Some(dossier.clone()));
+            return Ok(Some(Arc::clone(dossier)));
         }
         match self.dossiers.get(id).map_err(backend)? {
-            Some(bytes) => decode(&bytes).map(Some),
+            Some(bytes) => decode(&bytes).map(|dossier| Some(Arc::new(dossier))),
             None => Ok(None),
         }
     }

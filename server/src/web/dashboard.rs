@@ -129,7 +129,7 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
     Ok(render_dashboard(
         &visit,
         &account,
-        (&definition, dossier.as_ref()),
+        (&definition, dossier.as_deref()),
         (&history, profile.as_deref().unwrap_or_default()),
     ))
 }

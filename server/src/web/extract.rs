@@ -170,7 +170,7 @@ pub struct OwnDossier {
     /// The account.
     pub account: Account,
     /// Its dossier.
-    pub dossier: Dossier,
+    pub dossier: Arc<Dossier>,
     /// The definition version the dossier is pinned to.
     pub definition: Arc<Definition>,
 }

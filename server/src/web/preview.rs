@@ -465,7 +465,7 @@ pub async fn sample_page(visit: Visit, definition: Arc<Definition>, asked: &str)
     let own = OwnDossier {
         visit,
         account,
-        dossier,
+        dossier: Arc::new(dossier),
         definition,
     };
     if let Some(id) = asked.strip_prefix("section:") {

@@ -243,7 +243,7 @@ impl AppState {
     }
 
     /// The candidate's dossier in this procedure, if they have one.
-    pub fn dossier_of(&self, account: &Account) -> Result<Option<Dossier>, PageError> {
+    pub fn dossier_of(&self, account: &Account) -> Result<Option<Arc<Dossier>>, PageError> {
         match self.dossier_id(account) {
             Some(id) => Ok(self.engine.dossier(&id)?),
             None => Ok(None),
@@ -392,10 +392,10 @@ impl AppState {
         dossier: &Dossier,
         command: impl Fn(&Dossier) -> Command,
     ) -> Result<Outcome, EngineError> {
-        let mut newer: Option<Dossier> = None;
+        let mut newer: Option<Arc<Dossier>> = None;
         let mut attempt = 1;
         loop {
-            let current = newer.as_ref().unwrap_or(dossier);
+            let current = newer.as_deref().unwrap_or(dossier);
             let definition = self.definition_of(current);
             let actor = Actor::new(definition.candidate_role(), account);
             let id = &current.id;

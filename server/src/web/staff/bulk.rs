@@ -45,7 +45,7 @@ struct BulkPage {
 
 /// A selected candidature the member sees, with its dossier.
 struct Selected {
-    dossier: Dossier,
+    dossier: Arc<Dossier>,
     candidature: String,
     /// The dossier's version the confirmation page showed it at (none from
     /// the list's own form).

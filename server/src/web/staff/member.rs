@@ -114,7 +114,7 @@ pub struct SeenCandidature {
     /// The member.
     pub staff: Staff,
     /// The dossier.
-    pub dossier: Dossier,
+    pub dossier: Arc<Dossier>,
     /// The candidature's id.
     pub id: String,
     /// The dossier's definition version.
