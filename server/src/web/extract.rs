@@ -100,16 +100,25 @@ impl Visit {
         status: StatusCode,
         page: impl FnOnce(&str) -> T,
     ) -> Response {
-        #[derive(Serialize)]
-        struct WithToken<T> {
-            csrf: String,
-            #[serde(flatten)]
-            page: T,
-        }
+        self.render_form_adding(template, status, Vec::new(), page)
+    }
+
+    /// [`Visit::render_form_with`], with values `added` to the page's (see
+    /// [`super::pages::Pages::render_with`]).
+    pub fn render_form_adding<T: Serialize>(
+        &self,
+        template: &str,
+        status: StatusCode,
+        mut added: Vec<(&'static str, minijinja::Value)>,
+        page: impl FnOnce(&str) -> T,
+    ) -> Response {
         let secure = self.state.secure_cookies;
         let (csrf, new_cookie) = session::csrf_token(&self.state.csrf, secure, &self.headers);
         let page = page(&csrf);
-        let response = self.render(template, status, &WithToken { csrf, page });
+        added.push(("csrf", minijinja::Value::from(csrf)));
+        let response = self
+            .face
+            .render_with(self.lang, template, status, added, &page);
         session::with_cookie(response, new_cookie)
     }
 

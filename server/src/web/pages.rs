@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::{from_args, Enumerator, Object, ObjectExt, ObjectRepr, Serde};
-use minijinja::{context, Environment, Value};
+use minijinja::{Environment, Value};
 use serde::Serialize;
 
 use super::site::{escaped_for_attribute, prefixed, with_language, Lang};
@@ -300,6 +300,32 @@ impl Href {
     }
 }
 
+/// What a template reads by name: the values every page has and those
+/// added to it, then the page's own.
+///
+/// Found in a short list by name before the page's map, rather than merged
+/// into one map with the page's: the merged map compared each name read
+/// with the keys of both, a name at a time.
+#[derive(Debug)]
+struct PageValues {
+    shared: Vec<(&'static str, Value)>,
+    page: Value,
+}
+
+impl Object for PageValues {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        match self.shared.iter().find(|(shared, _)| *shared == name) {
+            Some((_, value)) => Some(value.clone()),
+            None => self.page.get_item(key).ok().filter(|v| !v.is_undefined()),
+        }
+    }
+}
+
 /// `heading(title, help, back_href, back_label)` in templates: the top of a
 /// page within the procedure (a way back, the heading, its help).
 ///
@@ -446,6 +472,20 @@ impl Pages {
         institution: &str,
         page: &impl Serialize,
     ) -> Response {
+        self.render_with(name, status, lang, institution, Vec::new(), page)
+    }
+
+    /// [`Pages::render`] with values `added` to the page's (a form's token,
+    /// the member signed in), each read by its name.
+    pub fn render_with(
+        &self,
+        name: &str,
+        status: StatusCode,
+        lang: Lang,
+        institution: &str,
+        added: Vec<(&'static str, Value)>,
+        page: &impl Serialize,
+    ) -> Response {
         let t = self
             .words
             .iter()
@@ -456,15 +496,19 @@ impl Pages {
             lang: lang.code(),
             prefix: self.prefix,
         };
-        let values = context! {
-            href => Value::from_object(href),
-            lang => lang.code(),
-            t => t,
-            institution => institution,
-            prefix => self.prefix,
-            previewing => self.previewing,
-            ..Value::from(Serde(page))
-        };
+        let mut shared = added;
+        shared.extend([
+            ("href", Value::from_object(href)),
+            ("lang", Value::from(lang.code())),
+            ("t", t),
+            ("institution", Value::from(institution)),
+            ("prefix", Value::from(self.prefix)),
+            ("previewing", Value::from(self.previewing)),
+        ]);
+        let values = Value::from_object(PageValues {
+            shared,
+            page: Value::from(Serde(page)),
+        });
         let last_length = self.last_lengths.get(name);
         let room = last_length.map_or(0, |length| length.load(Ordering::Relaxed));
         let mut html = Vec::with_capacity(room + room / 8);
@@ -543,6 +587,27 @@ mod tests {
         };
         assert_eq!(alone.link("/").as_str(), Some("/?lang=fr"));
         assert!(alone.link("/").is_safe());
+    }
+
+    /// A template reads the values added and the page's by name, the added
+    /// first; a name neither has is an error, as in any strict template.
+    #[test]
+    fn a_page_reads_its_added_values_before_its_own() {
+        let page = serde_json::json!({"title": "<Mine>", "csrf": "the page's"});
+        let values = Value::from_object(super::PageValues {
+            shared: vec![("csrf", Value::from("added")), ("n", Value::from(2))],
+            page: Value::from(minijinja::value::Serde(&page)),
+        });
+        let mut templates = minijinja::Environment::new();
+        templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        templates.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        let read = |source: &str| templates.render_str(source, values.clone());
+        assert_eq!(
+            read("{{ title }} {{ csrf }} {{ n + 1 }}").unwrap(),
+            "&lt;Mine&gt; added 3"
+        );
+        assert!(read("{{ missing }}").is_err());
+        assert_eq!(read("{{ missing is defined }}").unwrap(), "False");
     }
 
     /// `t` finds a page word by its key, tells a missing one, and can be

@@ -274,7 +274,13 @@ mod tests {
             let lang = super::Lang::default_of(site);
             for parts in [
                 &["/"][..],
-                &["/candidatures/", "c1", "/pieces/", "resume", "/fichier-envoye"],
+                &[
+                    "/candidatures/",
+                    "c1",
+                    "/pieces/",
+                    "resume",
+                    "/fichier-envoye",
+                ],
                 &["/dossier/", "a&b\"<c>'"],
             ] {
                 let mut written = String::from("<a href=\"");

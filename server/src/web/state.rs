@@ -168,8 +168,22 @@ impl Face {
         status: StatusCode,
         page: &impl Serialize,
     ) -> Response {
+        self.render_with(lang, template, status, Vec::new(), page)
+    }
+
+    /// [`Face::render`] with values `added` to the page's (see
+    /// [`Pages::render_with`]).
+    pub fn render_with(
+        &self,
+        lang: Lang,
+        template: &str,
+        status: StatusCode,
+        added: Vec<(&'static str, minijinja::Value)>,
+        page: &impl Serialize,
+    ) -> Response {
         let title = self.title.get(lang.code());
-        self.pages.render(template, status, lang, title, page)
+        self.pages
+            .render_with(template, status, lang, title, added, page)
     }
 }
 

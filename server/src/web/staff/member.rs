@@ -48,19 +48,6 @@ impl FromRequestParts<App> for Staff {
     }
 }
 
-#[derive(serde::Serialize)]
-struct WithMember<'a, T> {
-    staff: MemberView,
-    #[serde(flatten)]
-    page: &'a T,
-}
-
-#[derive(serde::Serialize)]
-struct MemberView {
-    name: String,
-    admin: bool,
-}
-
 impl Staff {
     /// Nothing, for an administrator; forbidden to anyone else.
     pub fn admin(&self) -> Result<(), PageError> {
@@ -79,12 +66,12 @@ impl Staff {
         status: axum::http::StatusCode,
         page: &T,
     ) -> axum::response::Response {
-        let staff = MemberView {
-            name: self.member.name(),
-            admin: self.member.rights.admin,
+        let staff = minijinja::context! {
+            name => self.member.name(),
+            admin => self.member.rights.admin,
         };
         self.visit
-            .render_form(template, status, &WithMember { staff, page })
+            .render_form_adding(template, status, vec![("staff", staff)], |_| page)
     }
 
     /// Whether the member may see candidatures of `formation` in `state`:
