@@ -211,7 +211,8 @@ impl PiecesPage<'_> {
             let id = HtmlEscape(piece.id);
             html.push_str("<form method=\"post\" action=\"");
             self.write_piece_link(html, piece.id, &[]);
-            // The formats' names and media types are the code's own words.
+            // The formats' names and media types are the code's own words,
+            // the size its digits: nothing to escape.
             let (names, types) = (
                 Joined(upload.formats, FileFormat::label, ", "),
                 Joined(upload.formats, FileFormat::mime, ","),

@@ -186,12 +186,15 @@ impl Lang {
         let first = parts.next();
         // The home of a procedure under a prefix is the prefix itself.
         let home = first == Some("/") && parts.peek().is_none();
+        let mut queried = prefix.contains('?');
         if prefix.is_empty() || !home {
             for part in first.into_iter().chain(parts) {
+                queried |= part.contains('?');
                 write_attribute(html, part);
             }
         }
-        html.push_str("?lang=");
+        // As `with_language` adds the language to a query already there.
+        html.push_str(if queried { "&amp;lang=" } else { "?lang=" });
         write_attribute(html, self.code);
     }
 }
@@ -282,6 +285,7 @@ mod tests {
                     "/fichier-envoye",
                 ],
                 &["/dossier/", "a&b\"<c>'"],
+                &["/formations", "?q=1"],
             ] {
                 let mut written = String::from("<a href=\"");
                 lang.write_href(&mut written, parts.iter().copied());
