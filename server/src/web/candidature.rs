@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use guichet_engine::model::FileFormat;
 use guichet_engine::{
     actions_for, actions_in, Actions, Actor, Candidature, Command, Definition, Dossier,
     EngineError, Letter, Outcome, Request,
@@ -171,35 +170,6 @@ fn candidate_actions_in<'d>(
 /// The signed-in candidate, as the workflow knows them.
 fn candidate(own: &OwnDossier) -> Actor {
     Actor::new(own.definition.candidate_role(), &own.account.id)
-}
-
-/// One property of each format, joined: `PDF, JPG`.
-pub(super) fn joined(
-    formats: &[FileFormat],
-    property: fn(FileFormat) -> &'static str,
-    separator: &'static str,
-) -> String {
-    Joined(formats, property, separator).to_string()
-}
-
-/// [`joined`], written where it is shown.
-pub(super) struct Joined<'a>(
-    pub &'a [FileFormat],
-    pub fn(FileFormat) -> &'static str,
-    pub &'static str,
-);
-
-impl std::fmt::Display for Joined<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Joined(formats, property, separator) = *self;
-        for (at, format) in formats.iter().enumerate() {
-            if at > 0 {
-                f.write_str(separator)?;
-            }
-            f.write_str(property(*format))?;
-        }
-        Ok(())
-    }
 }
 
 /// The candidature page, with an optional message (a refused upload or action).

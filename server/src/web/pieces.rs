@@ -13,9 +13,8 @@ use guichet_engine::model::FileFormat;
 use minijinja::HtmlEscape;
 use serde::Serialize;
 
-use super::candidature::Joined;
 use super::site::{write_attribute, Lang};
-use super::words::Size;
+use super::words::{Joined, Size};
 
 /// One person named for a piece: whether their letter arrived, never what
 /// it says.

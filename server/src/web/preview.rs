@@ -149,7 +149,7 @@ pub fn asked_preview(definition: &Definition, lang: Lang) -> AskedPreview {
                     }
                     let mut detail = format!(
                         "{}, {}",
-                        super::candidature::joined(
+                        super::words::joined(
                             &piece.accept,
                             guichet_engine::model::FileFormat::label,
                             ", "

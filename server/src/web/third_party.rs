@@ -12,11 +12,11 @@ use guichet_engine::model::FileFormat;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::candidature::{act, joined};
+use super::candidature::act;
 use super::error::{blocking, PageError, PageResult};
 use super::extract::{CsrfForm, OwnDossier, Visit};
 use super::uploads::received_file;
-use super::words::{human_size, refusal};
+use super::words::{human_size, joined, refusal};
 use crate::files::clean_file_name;
 
 /// `POST /candidatures/{id}/tiers/{role}`: mail the links.

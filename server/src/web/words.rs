@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use guichet_engine::model::FileFormat;
 use guichet_engine::{Definition, EngineError, ThirdPartyRefusal, WorkflowError};
 use serde_json::{Map, Value};
 
@@ -328,6 +329,35 @@ pub fn file_problem(lang: &str, problem: FileProblem) -> String {
         }
     };
     t(lang, key)
+}
+
+/// One property of each format, joined: `PDF, JPG`.
+pub(super) fn joined(
+    formats: &[FileFormat],
+    property: fn(FileFormat) -> &'static str,
+    separator: &'static str,
+) -> String {
+    Joined(formats, property, separator).to_string()
+}
+
+/// [`joined`], written where it is shown.
+pub(super) struct Joined<'a>(
+    pub &'a [FileFormat],
+    pub fn(FileFormat) -> &'static str,
+    pub &'static str,
+);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Joined(formats, property, separator) = *self;
+        for (at, format) in formats.iter().enumerate() {
+            if at > 0 {
+                f.write_str(separator)?;
+            }
+            f.write_str(property(*format))?;
+        }
+        Ok(())
+    }
 }
 
 /// A size for people: `2 Mo`, `500 ko`.
