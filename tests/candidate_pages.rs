@@ -954,6 +954,81 @@ fn the_dashboard_shows_the_latest_events_and_links_the_whole_history() {
     server.stop();
 }
 
+/// A long history is read a page at a time, newest first: each page links
+/// to the one before it until the dossier's making, and back to the
+/// newest; the pages hold every event once.
+#[test]
+fn a_long_history_is_read_a_page_at_a_time() {
+    let folder = tempfile::tempdir().unwrap();
+    let (server, mut browser, data) = signed_up(folder.path(), &[]);
+    server.stop();
+    {
+        // More saves than a candidate may make in a minute through the
+        // pages: written through the engine, the server stopped.
+        let definition = osu_copy(&folder.path().join("definition"), open_campaign);
+        let engine = engine_on(&definition, &data);
+        let dossiers = engine.dossiers().unwrap();
+        let now = "2026-06-01T10:00:00Z".parse().unwrap();
+        let mut camille = Seeded::existing(&engine, &dossiers[0].id, now);
+        for number in 0..230 {
+            let answers = serde_json::json!({
+                "adresse": format!("{number} rue Sainte"), "code_postal": "13001",
+                "commune": "Marseille", "pays": "FR", "telephone": "06 12 34 56 78",
+                "email": "camille@example.org",
+            });
+            let section = "coordonnees".to_owned();
+            camille.act(
+                "candidat",
+                guichet_engine::Command::SaveSection { section, answers },
+            );
+        }
+    }
+    let log = std::fs::File::create(folder.path().join("again.log")).unwrap();
+    let definition = folder.path().join("definition/procedure.yaml");
+    let server = Guichet::launch_on(&definition, &data, None, &[], log);
+    let lines = |page: &str| -> Vec<String> {
+        let times = page.split("<li><time datetime=\"").skip(1);
+        times
+            .map(|line| line[..line.find("</li>").unwrap()].to_owned())
+            .collect()
+    };
+    let older = |page: &str| -> Option<String> {
+        let at = page.find("/tableau-de-bord/historique?avant=")?;
+        let link = &page[at..];
+        Some(link[..link.find('"').unwrap()].replace("&amp;", "&"))
+    };
+    let newest = "Les événements les plus récents";
+    let first = browser.get(&server.url("/tableau-de-bord/historique"));
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(!first.body.contains(newest));
+    let mut pages = vec![lines(&first.body)];
+    let mut next = older(&first.body);
+    while let Some(link) = next {
+        assert!(pages.len() < 10, "the pages never end: {link}");
+        let page = browser.get(&server.url(&link));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains(newest), "{}", page.body);
+        pages.push(lines(&page.body));
+        next = older(&page.body);
+    }
+    // The dossier's making and 230 saves, each shown once: pages of a
+    // hundred, the last ending with the making.
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 100, 31]);
+    let every: Vec<&String> = pages.iter().flatten().collect();
+    assert!(every.last().unwrap().ends_with("</time> — Dossier créé"));
+    let saves = every.iter().filter(|line| line.ends_with("Coordonnées"));
+    assert_eq!(saves.count(), 230);
+    // The dashboard's ten are the first page's first ten.
+    let dashboard = browser.get(&server.url("/tableau-de-bord")).body;
+    assert_eq!(lines(&dashboard), pages[0][..10]);
+    // A page number that is not one shows the first page.
+    let mistyped = browser.get(&server.url("/tableau-de-bord/historique?avant=douze"));
+    assert_eq!(mistyped.status, 200);
+    assert_eq!(lines(&mistyped.body), pages[0]);
+    server.stop();
+}
+
 /// Several tabs, or a page sending its forms together: five pieces uploaded
 /// and a section saved at once, each request read before the others land.
 /// Each is kept; none is refused because another changed the dossier first.

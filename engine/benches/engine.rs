@@ -468,7 +468,7 @@ fn history(c: &mut Criterion) {
     group.bench_function("its latest ten read for a page", |b| {
         b.iter(|| {
             engine
-                .latest_history(&dossier.id, 10, &|_| true)
+                .latest_history(&dossier.id, None, 10, &|_| true)
                 .expect("history")
         })
     });

@@ -889,18 +889,19 @@ impl<S: Store> Engine<S> {
         Ok(self.store.history(id, EventParts::WithoutChanges)?)
     }
 
-    /// The latest `count` events of a dossier that `kept` keeps, oldest
-    /// first, without what each changed (as
-    /// [`Engine::history_without_changes`]): for a page that shows the
-    /// latest of a history, read from the newest back, at a cost that does
-    /// not grow with the history.
+    /// The latest `count` events of a dossier that `kept` keeps, among
+    /// those before version `before` (all when none), oldest first,
+    /// without what each changed (as [`Engine::history_without_changes`]):
+    /// for a page that shows the latest of a history, or a page of it, read
+    /// from the newest back, at a cost that does not grow with the history.
     pub fn latest_history(
         &self,
         id: &str,
+        before: Option<u64>,
         count: usize,
         kept: &dyn Fn(&Event) -> bool,
     ) -> Result<Vec<Event>, EngineError> {
-        Ok(self.store.latest_history(id, count, kept)?)
+        Ok(self.store.latest_history(id, before, count, kept)?)
     }
 
     /// Every mail waiting to be delivered, in the order they were queued

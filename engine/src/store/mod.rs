@@ -575,18 +575,21 @@ pub trait Store: Send + Sync {
     /// [`EventParts::WithoutChanges`], each event's [`Event::changes`] is
     /// left empty.
     fn history(&self, id: &str, parts: EventParts) -> Result<Vec<Event>, StoreError>;
-    /// The latest `count` events of a dossier that `kept` keeps, oldest
+    /// The latest `count` events of a dossier that `kept` keeps, among
+    /// those before version `before` (all of them when none), oldest
     /// first, each without its [`Event::changes`]: what a page showing the
-    /// latest of a history reads. A store that can read its events from the
-    /// newest back does, so that the read does not grow with the history.
+    /// latest of a history, or one page of it, reads. A store that can read
+    /// its events from the newest back does, so that the read does not
+    /// grow with the history.
     fn latest_history(
         &self,
         id: &str,
+        before: Option<u64>,
         count: usize,
         kept: &dyn Fn(&Event) -> bool,
     ) -> Result<Vec<Event>, StoreError> {
         let mut events = self.history(id, EventParts::WithoutChanges)?;
-        events.retain(|event| kept(event));
+        events.retain(|event| before.is_none_or(|before| event.version < before) && kept(event));
         let older = events.len().saturating_sub(count);
         events.drain(..older);
         Ok(events)

@@ -1310,6 +1310,7 @@ impl Store for SledStore {
     fn latest_history(
         &self,
         id: &str,
+        before: Option<u64>,
         count: usize,
         kept: &dyn Fn(&Event) -> bool,
     ) -> Result<Vec<Event>, StoreError> {
@@ -1318,6 +1319,12 @@ impl Store for SledStore {
         // ten of thirty events took 12.9 µs backward, 9.5 µs so).
         let mut latest: Vec<Event> = Vec::new();
         let mut upto = self.stored_version(id)?;
+        if let Some(before) = before {
+            match before.checked_sub(1) {
+                Some(last) => upto = upto.min(last),
+                None => return Ok(latest),
+            }
+        }
         while latest.len() < count {
             let wanted = (count - latest.len()) as u64;
             let from = upto.saturating_sub(wanted - 1);
@@ -1848,10 +1855,10 @@ mod tests {
         }
     }
 
-    /// The latest events a page shows are the newest the filter keeps,
-    /// oldest first, read from the newest back past an event written
-    /// without its dossier; the memory store's reading of all of them
-    /// gives the same.
+    /// The latest events a page shows are the newest the filter keeps
+    /// (before a version, for a page further back), oldest first, read from
+    /// the newest back past an event written without its dossier; the
+    /// memory store's reading of all of them gives the same.
     #[test]
     fn the_latest_events_kept_are_read_from_the_newest_back() {
         let folder = tempfile::tempdir().expect("a folder");
@@ -1872,17 +1879,27 @@ mod tests {
         let (mut set, _) = store.write_set(&[saved(6, false)]).expect("a set");
         set.operations.truncate(1);
         store.apply(&set).expect("applied");
-        let versions = |store: &dyn Store, count, odd_only: bool| -> Vec<u64> {
+        let versions = |store: &dyn Store, before, count, odd_only: bool| -> Vec<u64> {
             let kept = |event: &Event| !odd_only || event.version % 2 == 1;
-            let events = store.latest_history("d1", count, &kept).expect("read");
+            let events = store
+                .latest_history("d1", before, count, &kept)
+                .expect("read");
             assert!(events.iter().all(|event| event.changes.is_empty()));
             events.iter().map(|event| event.version).collect()
         };
         for store in [&store as &dyn Store, &memory] {
-            assert_eq!(versions(store, 2, false), [4, 5]);
-            assert_eq!(versions(store, 2, true), [3, 5]);
-            assert_eq!(versions(store, 10, false), [1, 2, 3, 4, 5]);
-            assert_eq!(versions(store, 0, false), [0; 0]);
+            assert_eq!(versions(store, None, 2, false), [4, 5]);
+            assert_eq!(versions(store, None, 2, true), [3, 5]);
+            assert_eq!(versions(store, None, 10, false), [1, 2, 3, 4, 5]);
+            assert_eq!(versions(store, None, 0, false), [0; 0]);
+            // A page further back: the events before a version.
+            assert_eq!(versions(store, Some(4), 2, false), [2, 3]);
+            assert_eq!(versions(store, Some(5), 2, true), [1, 3]);
+            assert_eq!(versions(store, Some(2), 10, false), [1]);
+            assert_eq!(versions(store, Some(1), 10, false), [0; 0]);
+            assert_eq!(versions(store, Some(0), 10, false), [0; 0]);
+            // Past the dossier's version: as if none, the unwritten one left.
+            assert_eq!(versions(store, Some(99), 2, false), [4, 5]);
         }
     }
 

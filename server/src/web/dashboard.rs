@@ -3,12 +3,14 @@
 
 use std::fmt::Write;
 
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 use guichet_engine::{Definition, Dossier, Event, SectionState};
 use jiff::Timestamp;
 use minijinja::HtmlEscape;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
 use super::extract::{SignedIn, Visit};
@@ -119,7 +121,9 @@ pub async fn dashboard(visit: Visit, SignedIn(account): SignedIn) -> Result<Resp
         .map_or_else(|| state.engine.definition(), |d| state.definition_of(d));
     let read = |event: &Event| Reader::Candidate.reads(event);
     let history = match &dossier {
-        Some(d) => state.engine.latest_history(&d.id, LATEST_EVENTS, &read)?,
+        Some(d) => state
+            .engine
+            .latest_history(&d.id, None, LATEST_EVENTS, &read)?,
         None => Vec::new(),
     };
     let profile = dossier.as_ref().and_then(|d| {
@@ -167,27 +171,60 @@ pub fn render_dashboard(
     visit.render_form("dashboard.html", StatusCode::OK, &page)
 }
 
+/// How many events a page of the whole history shows.
+pub const HISTORY_PAGE: usize = 100;
+
 #[derive(Serialize)]
 struct HistoryPage {
     history: minijinja::Value,
+    /// The page of the events before these, when there are some.
+    older: Option<minijinja::Value>,
+    /// The first page, from a page further back.
+    newest: Option<minijinja::Value>,
 }
 
-/// `GET /tableau-de-bord/historique`: everything that happened to the
-/// candidate's dossier, newest first.
+/// The page of the history asked for: the events before a version.
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    avant: Option<u64>,
+}
+
+/// `GET /tableau-de-bord/historique[?avant=VERSION]`: what happened to the
+/// candidate's dossier, newest first, a page of [`HISTORY_PAGE`] events
+/// at a time (those before version `avant`, from an older page's link).
 pub async fn whole_history(
     visit: Visit,
     SignedIn(account): SignedIn,
+    asked: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let state = &visit.state;
     let dossier = state.dossier_of(&account)?;
     let lang = visit.lang;
-    let history = match &dossier {
-        Some(dossier) => {
-            let events = state.engine.history_without_changes(&dossier.id)?;
-            let definition = state.definition_of(dossier);
-            history_html(&definition, &events, lang, Reader::Candidate)
-        }
-        None => minijinja::Value::from_safe_string(String::new()),
+    // A mistyped page number shows the first page.
+    let before = asked.ok().and_then(|Query(asked)| asked.avant);
+    let read = |event: &Event| Reader::Candidate.reads(event);
+    let link = |path: String| minijinja::Value::from_safe_string(lang.href_attribute(&path));
+    let mut page = HistoryPage {
+        history: minijinja::Value::from_safe_string(String::new()),
+        older: None,
+        newest: before.map(|_| link("/tableau-de-bord/historique".into())),
     };
-    Ok(visit.render("history.html", StatusCode::OK, &HistoryPage { history }))
+    if let Some(dossier) = &dossier {
+        let events = state
+            .engine
+            .latest_history(&dossier.id, before, HISTORY_PAGE, &read)?;
+        // As on the dashboard: the dossier's making is the first event.
+        page.older = events
+            .first()
+            .filter(|oldest| oldest.command.is_some())
+            .map(|oldest| {
+                link(format!(
+                    "/tableau-de-bord/historique?avant={}",
+                    oldest.version
+                ))
+            });
+        let definition = state.definition_of(dossier);
+        page.history = history_html(&definition, &events, lang, Reader::Candidate);
+    }
+    Ok(visit.render("history.html", StatusCode::OK, &page))
 }

@@ -138,6 +138,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("no_history", "Rien pour l'instant.", "Nothing yet."),
     ("whole_history", "Tout l'historique", "The whole history"),
     ("history_of_dossier", "Historique de votre dossier", "Your dossier's history"),
+    ("older_events", "Événements plus anciens", "Older events"),
+    ("newest_events", "Les événements les plus récents", "The latest events"),
     ("next_pieces", "déposer les pièces manquantes, puis transmettre", "upload the missing documents, then send"),
     ("next_wait", "rien de votre part : la scolarité traite votre dossier", "nothing on your side: the admissions office handles your dossier"),
     ("event_created", "Dossier créé", "Dossier created"),
