@@ -150,9 +150,7 @@ pub fn render_dashboard(
     let lang = visit.lang;
     let now = visit.state.clock.now();
     let latest = &history[history.len().saturating_sub(LATEST_EVENTS)..];
-    // A dossier's first event, its making, is one the candidate reads:
-    // when the oldest shown is another, there are more.
-    let more_history = latest.first().is_some_and(|event| event.command.is_some());
+    let more_history = older_than(latest).is_some();
     let page = DashboardPage {
         account: Who {
             first_name: &account.first_name,
@@ -169,6 +167,14 @@ pub fn render_dashboard(
         more_history,
     };
     visit.render_form("dashboard.html", StatusCode::OK, &page)
+}
+
+/// The version the events before `shown` (oldest first) stop at, when
+/// there are some: a dossier's first event, its making, is one the
+/// candidate reads, so when the oldest shown is another, there are more.
+fn older_than(shown: &[Event]) -> Option<u64> {
+    let oldest = shown.first()?;
+    oldest.command.is_some().then_some(oldest.version)
 }
 
 /// How many events a page of the whole history shows.
@@ -213,16 +219,8 @@ pub async fn whole_history(
         let events = state
             .engine
             .latest_history(&dossier.id, before, HISTORY_PAGE, &read)?;
-        // As on the dashboard: the dossier's making is the first event.
-        page.older = events
-            .first()
-            .filter(|oldest| oldest.command.is_some())
-            .map(|oldest| {
-                link(format!(
-                    "/tableau-de-bord/historique?avant={}",
-                    oldest.version
-                ))
-            });
+        page.older = older_than(&events)
+            .map(|version| link(format!("/tableau-de-bord/historique?avant={version}")));
         let definition = state.definition_of(dossier);
         page.history = history_html(&definition, &events, lang, Reader::Candidate);
     }
