@@ -252,9 +252,7 @@ impl Touched<'_> {
             dossier.candidatures.iter().filter(|c| touched(c)).count()
         };
         match *self {
-            Touched::WithFile(id) => {
-                candidatures(&|c| c.pieces.get(id).is_some_and(|p| p.file.is_some()))
-            }
+            Touched::WithFile(id) => candidatures(&|c| c.holds_file(id)),
             Touched::Answering { .. } | Touched::NotAnswering { .. } => {
                 self.answers(&dossier.profile)
             }
@@ -401,24 +399,14 @@ impl<'d> Impacts<'d> {
         }
     }
 
-    /// Whether [`Impacts::count_store`] can count everything checked: not
-    /// the files of a removed piece, which only the dossiers hold.
-    pub fn counts_from_store(&self) -> bool {
-        !self
-            .checks
-            .iter()
-            .any(|check| matches!(check.touched, Touched::WithFile(_)))
-    }
-
     /// Counts what moving every dossier of `store` would do, as
     /// [`Impacts::count`] of each would, from what the store keeps beside
-    /// them instead: its counts of candidatures by formation and state, and
-    /// its dossiers' own answers, read only if a check is on answers. No
-    /// dossier is read: at a hundred thousand, reading them all, even one
-    /// at a time, leaves sled holding hundreds of megabytes of their pages.
-    /// Every dossier the store holds is counted, so the caller makes sure
-    /// they are all under the older version; what a removed piece's files
-    /// would need ([`Impacts::counts_from_store`]) is not counted.
+    /// them instead: its counts of candidatures by formation and state and
+    /// of files by piece, and its dossiers' own answers, read only if a
+    /// check is on answers. No dossier is read: at a hundred thousand,
+    /// reading them all, even one at a time, leaves sled holding hundreds of
+    /// megabytes of their pages. Every dossier the store holds is counted,
+    /// so the caller makes sure they are all under the older version.
     pub fn count_store(&mut self, store: &dyn Store) -> Result<(), StoreError> {
         let file = self.old.file();
         let formations: Vec<&str> = file.formations.iter().map(|f| f.id.as_str()).collect();
@@ -426,7 +414,7 @@ impl<'d> Impacts<'d> {
         let mut on_answers = false;
         for check in &mut self.checks {
             match check.touched {
-                Touched::WithFile(_) => {}
+                Touched::WithFile(piece) => check.count += store.files_held(piece)?,
                 Touched::Answering { .. } | Touched::NotAnswering { .. } => on_answers = true,
                 _ => {
                     for formation in &formations {

@@ -45,6 +45,24 @@ impl Dossier {
             .and_then(|c| c.sent.as_ref())
             .map_or(&self.profile, |sent| &sent.profile)
     }
+
+    /// Each file its candidatures hold, as (candidature id, piece id).
+    pub fn files_held(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.candidatures.iter().flat_map(|candidature| {
+            candidature
+                .pieces
+                .iter()
+                .filter(|(_, state)| state.file.is_some())
+                .map(|(piece, _)| (candidature.id.clone(), piece.clone()))
+        })
+    }
+}
+
+impl Candidature {
+    /// Whether it holds a file for `piece`.
+    pub fn holds_file(&self, piece: &str) -> bool {
+        self.pieces.get(piece).is_some_and(|p| p.file.is_some())
+    }
 }
 
 /// The candidate's identity, as given at sign-up.

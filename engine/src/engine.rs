@@ -47,7 +47,7 @@ impl EngineError {
 }
 
 /// What the indexes hold of `dossier` under its `definition`: list rows,
-/// deadlines by due time, places on waiting lists.
+/// deadlines by due time, places on waiting lists, files held.
 fn indexed(
     definition: &Definition,
     dossier: &Dossier,
@@ -60,6 +60,7 @@ fn indexed(
         deadlines: workflow::deadlines_with(definition, dossier, &mut contexts),
         waiting,
         on_version: (dossier.id.clone(), dossier.definition.clone()),
+        files: dossier.files_held().collect(),
     })
 }
 
@@ -844,8 +845,8 @@ impl<S: Store> Engine<S> {
 
     /// What moving the dossiers on version `old` of the definition to `new`
     /// would do ([`crate::diff::Impacts`]): counted from the store's indexes
-    /// and own answers, no dossier read, when every dossier is on `old` and
-    /// `new` removes no piece; else each dossier is read, once.
+    /// and own answers, no dossier read, when every dossier is on `old`;
+    /// else each dossier is read, once.
     pub fn impacts_of(
         &self,
         old: &Definition,
@@ -859,7 +860,7 @@ impl<S: Store> Engine<S> {
             .dossiers_per_version()?
             .keys()
             .any(|hash| hash != old.hash());
-        if elsewhere || !impacts.counts_from_store() {
+        if elsewhere {
             self.each_dossier(&mut |dossier| {
                 if dossier.definition == old.hash() {
                     impacts.count(&dossier);

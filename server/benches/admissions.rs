@@ -694,8 +694,7 @@ fn serve_and_list(data: &Path) {
         peak_memory(&server.0)
     );
     // A draft removing a piece every seeded candidature holds a file for:
-    // the files are in the dossiers alone, so every dossier is read, once,
-    // one at a time.
+    // the files counted per piece by the index, no dossier read.
     let source: String = shipped
         .lines()
         .filter(|line| {
@@ -714,7 +713,7 @@ fn serve_and_list(data: &Path) {
         "{with_files} files counted"
     );
     println!(
-        "the editor's preview of a draft removing a piece ({with_files} files counted, every dossier read), \
+        "the editor's preview of a draft removing a piece ({with_files} files counted, no dossier read), \
          over HTTP: {:.2} s, server peak memory since start {}",
         took.as_secs_f64(),
         peak_memory(&server.0)

@@ -200,21 +200,48 @@ pub(crate) fn tally_of_count_key(key: &[u8], prefix: usize) -> Option<(String, S
     Some((field.to_owned(), option.to_owned()))
 }
 
+/// The key saying that candidature `candidature` holds a file for piece
+/// `piece`: `f`, the piece, a NUL, the candidature. Like a version key, it
+/// stands among its dossier's index keys only, so that a write adding or
+/// removing the file moves the count ([`file_count_key`]).
+pub(crate) fn file_key(piece: &str, candidature: &str) -> Vec<u8> {
+    let mut key = vec![FILE_PREFIX];
+    key.extend_from_slice(index_key(&[piece, candidature]).as_slice());
+    key
+}
+
+/// The first byte of the keys of [`file_key`].
+const FILE_PREFIX: u8 = b'f';
+
+/// The first byte of the keys of [`file_count_key`].
+const FILE_COUNT_PREFIX: u8 = b'F';
+
+/// The key of the count of candidatures holding a file for `piece`, kept
+/// beside the other counts: `F`, then the piece. Writes make it from a
+/// [`file_key`] ([`count_moved_by`]).
+pub(crate) fn file_count_key(piece: &str) -> Vec<u8> {
+    let mut key = vec![FILE_COUNT_PREFIX];
+    key.extend_from_slice(piece.as_bytes());
+    key
+}
+
 /// The count a key kept among a dossier's index keys alone moves: its
-/// version's ([`version_key`]) or its option's ([`tally_key`]). `None`
-/// for the keys the ordered tree holds (due times, waiting lists).
+/// version's ([`version_key`]), its option's ([`tally_key`]) or its
+/// piece's ([`file_key`]). `None` for the keys the ordered tree holds (due
+/// times, waiting lists).
 pub(crate) fn count_moved_by(key: &[u8]) -> Option<Vec<u8>> {
-    match key.split_first()? {
-        (&VERSION_PREFIX, _) => version_of_key(key).map(version_count_key),
-        (&TALLY_PREFIX, rest) => {
-            // All but the candidature, last after a NUL.
-            let end = rest.iter().rposition(|byte| *byte == 0)?;
-            let mut count = vec![TALLY_COUNT_PREFIX];
-            count.extend_from_slice(&rest[..end]);
-            Some(count)
-        }
-        _ => None,
-    }
+    let count_prefix = match key.split_first()? {
+        (&VERSION_PREFIX, _) => return version_of_key(key).map(version_count_key),
+        (&TALLY_PREFIX, _) => TALLY_COUNT_PREFIX,
+        (&FILE_PREFIX, _) => FILE_COUNT_PREFIX,
+        _ => return None,
+    };
+    // All but the candidature, last after a NUL.
+    let rest = &key[1..];
+    let end = rest.iter().rposition(|byte| *byte == 0)?;
+    let mut count = vec![count_prefix];
+    count.extend_from_slice(&rest[..end]);
+    Some(count)
 }
 
 /// The key of the count of candidatures to `formation` in `state`, kept
@@ -323,6 +350,10 @@ pub struct Indexed {
     /// on: dossiers are counted per version without being read (see
     /// [`Store::dossiers_per_version`]). Empty: not counted.
     pub on_version: (String, String),
+    /// Each file its candidatures hold, as (candidature id, piece id): files
+    /// are counted per piece without reading the dossiers (see
+    /// [`Store::files_held`]).
+    pub files: Vec<(String, String)>,
 }
 
 /// A candidature's place on a waiting list: it meets the `among` condition
@@ -344,7 +375,7 @@ pub struct Waiting {
 impl Indexed {
     /// Every key the dossier has beside its rows: its due times and waiting
     /// places, in the ordered index, and the keys that only move a count
-    /// (its version, its rows' options; see `count_moved_by`).
+    /// (its version, its rows' options, its files; see `count_moved_by`).
     pub(crate) fn ordered_keys(&self) -> Vec<Vec<u8>> {
         let due = self.deadlines.iter().map(due_key);
         let (dossier, hash) = &self.on_version;
@@ -363,9 +394,14 @@ impl Indexed {
                 ))
             })
         });
+        let files = self
+            .files
+            .iter()
+            .map(|(candidature, piece)| file_key(piece, candidature));
         due.chain(self.waiting.iter().map(waiting_key))
             .chain(version)
             .chain(options)
+            .chain(files)
             .collect()
     }
 }
@@ -450,6 +486,19 @@ pub trait Store: Send + Sync {
             *counts.entry(dossier.definition).or_default() += 1;
         })?;
         Ok(counts)
+    }
+    /// How many candidatures hold a file for `piece`. A store that keeps
+    /// [`Indexed::files`] counts them without reading the dossiers.
+    fn files_held(&self, piece: &str) -> Result<usize, StoreError> {
+        let mut count = 0;
+        self.each_dossier(&mut |dossier| {
+            count += dossier
+                .candidatures
+                .iter()
+                .filter(|c| c.holds_file(piece))
+                .count();
+        })?;
+        Ok(count)
     }
     /// Every dossier, handed to `each` one at a time as it is read: a pass
     /// over the whole store keeps none of them (a hundred thousand

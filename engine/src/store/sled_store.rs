@@ -514,7 +514,7 @@ impl SledStore {
     /// whenever what they hold changes: a store without it has them
     /// written again, once, from the dossiers at its next opening.
     pub const INDEXES_BUILT: &'static str =
-        "indexes: rows, counts, due times, waiting lists, answers, versions, options (version 13)";
+        "indexes: rows, counts, due times, waiting lists, answers, versions, options, files (version 14)";
 
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -1098,6 +1098,14 @@ impl Store for SledStore {
         Ok(counts)
     }
 
+    fn files_held(&self, piece: &str) -> Result<usize, StoreError> {
+        let stored = self
+            .ordered
+            .get(super::file_count_key(piece))
+            .map_err(backend)?;
+        Ok(usize::try_from(super::count_value(stored.as_deref())).unwrap_or(usize::MAX))
+    }
+
     fn each_own_answers(&self, each: &mut dyn FnMut(Answers)) -> Result<(), StoreError> {
         for entry in self.own_answers.iter() {
             let (_, bytes) = entry.map_err(backend)?;
@@ -1494,6 +1502,10 @@ mod tests {
             count_moved_by(&version_key("hash", "d1")),
             Some(version_count_key("hash"))
         );
+        assert_eq!(
+            count_moved_by(&crate::store::file_key("diploma", "c2")),
+            Some(crate::store::file_count_key("diploma"))
+        );
         // Due times and waiting lists are in the ordered tree itself.
         let due = Due {
             dossier: "d1".into(),
@@ -1561,6 +1573,7 @@ mod tests {
                 }],
                 waiting: Vec::new(),
                 on_version: Default::default(),
+                files: Vec::new(),
             },
         }
     }
