@@ -570,3 +570,108 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
     serving::terminate(&mut preview);
     assert_eq!(previews(), Vec::<std::path::PathBuf>::new());
 }
+
+/// Before a rollback to a version of Guichet from before dossiers were
+/// stored compressed, `guichet downgrade` writes them all as plain JSON:
+/// the same dossiers, in the form that version reads.
+#[test]
+fn downgrade_writes_every_dossier_as_plain_json_for_an_earlier_version() {
+    use guichet_engine::{Actor, Candidate, Command, Definition, Engine, FileRef, SledStore};
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let now = "2027-03-10T10:00:00Z".parse().unwrap();
+    {
+        let definition =
+            Definition::load(repository().join("definitions/osu-pytheas.yaml")).unwrap();
+        let engine =
+            Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
+        for owner in ["alice", "bruno"] {
+            let candidate = Candidate {
+                last_name: "Martin".into(),
+                first_name: owner.into(),
+                email: format!("{owner}@example.org"),
+            };
+            let id = engine
+                .create_dossier(owner, candidate, "fr", now)
+                .unwrap()
+                .id;
+            if owner == "bruno" {
+                continue; // just made: short, stored as it is
+            }
+            let me = Actor::new("candidat", owner);
+            let mut commands = vec![Command::Apply {
+                formation: "m1-set".into(),
+            }];
+            for piece in [
+                "cv",
+                "lettre_motivation",
+                "releves_notes",
+                "diplomes",
+                "piece_identite",
+            ] {
+                commands.push(Command::Piece {
+                    candidature: "c1".into(),
+                    piece: piece.into(),
+                    transition: "deposer".into(),
+                    file: Some(FileRef {
+                        name: format!("{piece}.pdf"),
+                        sha256: "ab".repeat(32),
+                        size: 120_000,
+                        format: "pdf".into(),
+                    }),
+                    comment: None,
+                });
+            }
+            for command in commands {
+                let version = engine.dossier(&id).unwrap().unwrap().version;
+                engine.apply(&id, version, &me, command, now).unwrap();
+            }
+        }
+        engine.store().shut_down().unwrap();
+    }
+    let first_bytes = || -> Vec<u8> {
+        let db = sled::open(data.join("store")).unwrap();
+        let dossiers = db.open_tree("dossiers").unwrap();
+        let firsts = dossiers
+            .iter()
+            .map(|entry| {
+                let (_, value) = entry.unwrap();
+                if value[0] == b'{' {
+                    serde_json::from_slice::<serde_json::Value>(&value).expect("plain JSON");
+                }
+                value[0]
+            })
+            .collect();
+        drop(dossiers);
+        drop(db);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        firsts
+    };
+    let read = || {
+        let store = open_store(&data);
+        let mut dossiers = guichet_engine::Store::dossiers(&store).unwrap();
+        dossiers.sort_by(|a, b| a.id.cmp(&b.id));
+        dossiers
+    };
+    let before = read();
+    let mut firsts = first_bytes();
+    firsts.sort();
+    assert_eq!(firsts, [0, b'{'], "one compressed, one plain");
+
+    let run = guichet(&["downgrade", "--data", data_arg]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("1 dossiers written as plain JSON in"),
+        "{stdout}"
+    );
+    assert_eq!(first_bytes(), [b'{', b'{']);
+    assert_eq!(read(), before);
+
+    // Nothing to downgrade: said, and a failure.
+    let empty = folder.path().join("empty");
+    let none = guichet(&["downgrade", "--data", empty.to_str().unwrap()]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no store found in"));
+}

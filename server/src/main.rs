@@ -69,6 +69,14 @@ enum Commands {
     /// Move the dossiers of a data directory to a new version of the
     /// definition, by the mappings its `migrate:` declares (server stopped).
     Migrate(versions_cli::MigrateOptions),
+    /// Before rolling back to a version of Guichet from before dossiers
+    /// were stored compressed: write every dossier of a data directory as
+    /// plain JSON (server stopped).
+    Downgrade {
+        /// Data directory of the server.
+        #[arg(long, env = "GUICHET_DATA", default_value = "data")]
+        data: PathBuf,
+    },
     /// Serve a preview of a definition file for its author: its scenarios
     /// played, every mail they send rendered, and each candidate page of a
     /// sample candidate; the file read again at each visit.
@@ -117,6 +125,7 @@ fn main() -> ExitCode {
         Commands::Diff(options) => versions_cli::diff(options),
         Commands::Migrate(options) => versions_cli::migrate(options),
         Commands::Reload { data } => versions_cli::reload(&data),
+        Commands::Downgrade { data } => versions_cli::downgrade(&data),
         Commands::Preview { file, addr } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -1,6 +1,8 @@
 //! `guichet diff` and `guichet migrate`: what a new version of a definition
 //! changes, what it would do to the dossiers in progress, and moving them to
-//! it (with the server stopped: the store is the server's while it runs).
+//! it (with the server stopped: the store is the server's while it runs);
+//! `guichet downgrade`: a data directory made readable by an earlier
+//! version of Guichet.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -182,5 +184,40 @@ pub fn reload(data: &Path) -> anyhow::Result<ExitCode> {
     )
     .with_context(|| format!("the server (process {pid}) cannot be signalled"))?;
     println!("asked the server (process {pid}) to read its definitions again: its log says what came of it");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `guichet downgrade`: every store of `data` (the server's, and each
+/// procedure's of a server of several) with its dossiers written as plain
+/// JSON, as versions of Guichet from before they were stored compressed
+/// read them.
+pub fn downgrade(data: &Path) -> anyhow::Result<ExitCode> {
+    let mut stores = vec![data.join("store")];
+    if let Ok(procedures) = std::fs::read_dir(data.join("procedures")) {
+        let mut own: Vec<PathBuf> = procedures
+            .filter_map(|entry| Some(entry.ok()?.path().join("store")))
+            .collect();
+        own.sort();
+        stores.extend(own);
+    }
+    stores.retain(|path| path.is_dir());
+    if stores.is_empty() {
+        anyhow::bail!("no store found in {}", data.display());
+    }
+    for path in stores {
+        let store = SledStore::open(&path).with_context(|| {
+            format!(
+                "opening the store in {} (is the server still running? stop it first)",
+                path.display()
+            )
+        })?;
+        let written = store.write_dossiers_plain()?;
+        store.shut_down()?;
+        println!(
+            "{written} dossiers written as plain JSON in {}",
+            path.display()
+        );
+    }
+    println!("an earlier version of Guichet can now open this data directory");
     Ok(ExitCode::SUCCESS)
 }

@@ -197,9 +197,15 @@ fn encode_dossier(dossier: &Dossier) -> Result<Vec<u8>, StoreError> {
 /// A dossier stored by [`encode_dossier`] (or a part of it: `T` may read
 /// only some of its fields).
 fn decode_dossier<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    let Some((&COMPRESSED, packed)) = bytes.split_first() else {
-        return decode(bytes);
-    };
+    match bytes.split_first() {
+        Some((&COMPRESSED, packed)) => decode(&decompressed(packed)?),
+        _ => decode(bytes),
+    }
+}
+
+/// The JSON of a dossier stored compressed, given what follows its first
+/// byte.
+fn decompressed(packed: &[u8]) -> Result<Vec<u8>, StoreError> {
     let (length, compressed) = lz4_flex::block::uncompressed_size(packed)
         .map_err(|e| corrupt(format!("a compressed dossier is cut short: {e}")))?;
     if length > compressed.len().saturating_mul(MOST_LZ4_EXPANDS) + 16 {
@@ -208,9 +214,8 @@ fn decode_dossier<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
             compressed.len()
         )));
     }
-    let json = lz4_flex::block::decompress(compressed, length)
-        .map_err(|e| corrupt(format!("a compressed dossier is damaged: {e}")))?;
-    decode(&json)
+    lz4_flex::block::decompress(compressed, length)
+        .map_err(|e| corrupt(format!("a compressed dossier is damaged: {e}")))
 }
 
 fn corrupt(why: impl std::fmt::Display) -> StoreError {
@@ -549,6 +554,26 @@ impl SledStore {
         }
         store.order_outbox()?;
         Ok(store)
+    }
+
+    /// Writes every dossier stored compressed as plain JSON again, as
+    /// versions of Guichet from before dossiers were compressed read them
+    /// (`guichet downgrade`, before rolling back to one); returns how many
+    /// were. Later writes compress them again.
+    pub fn write_dossiers_plain(&self) -> Result<usize, StoreError> {
+        let _turn = self.writer()?;
+        let mut written = 0;
+        for entry in self.dossiers.iter() {
+            let (id, bytes) = entry.map_err(backend)?;
+            if let Some((&COMPRESSED, packed)) = bytes.split_first() {
+                self.dossiers
+                    .insert(id, decompressed(packed)?)
+                    .map_err(backend)?;
+                written += 1;
+            }
+        }
+        self.make_durable()?;
+        Ok(written)
     }
 
     /// The turn to write. A write that stopped half-way is finished first.
@@ -1808,6 +1833,12 @@ mod tests {
             *store.dossier("d2").expect("read").expect("d2"),
             short.dossier
         );
+
+        // Written plain for an earlier version, then read again.
+        assert_eq!(store.write_dossiers_plain().expect("written plain"), 1);
+        let plain = store.dossiers.get("d1").expect("read").expect("stored");
+        assert_eq!(&plain[..], &json[..]);
+        assert_eq!(store.write_dossiers_plain().expect("none left"), 0);
 
         // Written by an earlier version: plain JSON, read in every way.
         store.dossiers.insert("d1", json).expect("replaced");
