@@ -272,15 +272,7 @@ fn options_are_counted_by_formation_and_state_and_follow_each_command() {
     };
     // Built again from the dossiers (a store of an earlier version): the
     // same counts.
-    {
-        let db = reopened(|| sled::open(folder.path()));
-        db.remove(SledStore::INDEXES_BUILT).unwrap();
-        db.open_tree("deadlines_by_time_and_waiting_lists_by_rank")
-            .unwrap()
-            .clear()
-            .unwrap();
-        db.flush().unwrap();
-    }
+    as_an_earlier_version_left_it(folder.path());
     let store = reopened(|| SledStore::open(folder.path()));
     let engine = guichet_engine::Engine::open(osu(), store).unwrap();
     let after: Vec<_> = ["avis_saisi", "avis_publie"]
@@ -288,6 +280,19 @@ fn options_are_counted_by_formation_and_state_and_follow_each_command() {
         .to_vec();
     assert_eq!(after, before);
     assert_eq!(after[1], one("favorable"));
+}
+
+/// The store in `folder` as a version of Guichet with other indexes left
+/// it: without this version's marker, nor the counts and keys of the
+/// ordered tree, which its next opening builds again from the dossiers.
+fn as_an_earlier_version_left_it(folder: &std::path::Path) {
+    let db = reopened(|| sled::open(folder));
+    db.remove(SledStore::INDEXES_BUILT).unwrap();
+    db.open_tree("deadlines_by_time_and_waiting_lists_by_rank")
+        .unwrap()
+        .clear()
+        .unwrap();
+    db.flush().unwrap();
 }
 
 #[test]
@@ -638,15 +643,7 @@ fn files_are_counted_per_piece_and_follow_each_command() {
     let before = counts(&reopened(|| SledStore::open(folder.path())));
     // Built again from the dossiers (a store of an earlier version): the
     // same counts.
-    {
-        let db = reopened(|| sled::open(folder.path()));
-        db.remove(SledStore::INDEXES_BUILT).unwrap();
-        db.open_tree("deadlines_by_time_and_waiting_lists_by_rank")
-            .unwrap()
-            .clear()
-            .unwrap();
-        db.flush().unwrap();
-    }
+    as_an_earlier_version_left_it(folder.path());
     let engine =
         guichet_engine::Engine::open(osu(), reopened(|| SledStore::open(folder.path()))).unwrap();
     assert_eq!(counts(engine.store()), before);
