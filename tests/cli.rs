@@ -576,7 +576,7 @@ fn preview_serves_the_scenarios_and_every_mail_they_render_read_again_at_each_vi
 /// the same dossiers, in the form that version reads.
 #[test]
 fn downgrade_writes_every_dossier_as_plain_json_for_an_earlier_version() {
-    use guichet_engine::{Actor, Candidate, Command, Definition, Engine, FileRef, SledStore};
+    use guichet_engine::{Actor, Command, Definition, Engine, FileRef, SledStore};
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let data_arg = data.to_str().unwrap();
@@ -587,13 +587,8 @@ fn downgrade_writes_every_dossier_as_plain_json_for_an_earlier_version() {
         let engine =
             Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
         for owner in ["alice", "bruno"] {
-            let candidate = Candidate {
-                last_name: "Martin".into(),
-                first_name: owner.into(),
-                email: format!("{owner}@example.org"),
-            };
             let id = engine
-                .create_dossier(owner, candidate, "fr", now)
+                .create_dossier(owner, serving::martin(owner), "fr", now)
                 .unwrap()
                 .id;
             if owner == "bruno" {

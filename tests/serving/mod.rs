@@ -977,11 +977,20 @@ pub fn open_store(data: &Path) -> guichet_engine::SledStore {
     panic!("the store stays locked");
 }
 
+/// A candidate named `owner` Martin, writing from `owner@example.org`.
+pub fn martin(owner: &str) -> Candidate {
+    Candidate {
+        last_name: "Martin".into(),
+        first_name: owner.into(),
+        email: format!("{owner}@example.org"),
+    }
+}
+
 /// Three dossiers under `tests/fixtures/versions/v1.yaml` in `data`: Ada's
 /// sent (status `received`), Bruno's sent then closed, Chloé's with a hobby
 /// (a field the next version drops). Returns their ids.
 pub fn dossiers_under_v1(data: &Path) -> [String; 3] {
-    use guichet_engine::{Actor, Candidate, Command, Definition, Engine, FileRef, SledStore};
+    use guichet_engine::{Actor, Command, Definition, Engine, FileRef, SledStore};
     let definition =
         Definition::load(repository().join("tests/fixtures/versions/v1.yaml")).unwrap();
     let engine = Engine::open(definition, SledStore::open(data.join("store")).unwrap()).unwrap();
@@ -998,13 +1007,8 @@ pub fn dossiers_under_v1(data: &Path) -> [String; 3] {
         ("bruno", None, true, true),
         ("chloe", Some("Escalade"), false, false),
     ] {
-        let candidate = Candidate {
-            last_name: "Martin".into(),
-            first_name: owner.into(),
-            email: format!("{owner}@example.org"),
-        };
         let id = engine
-            .create_dossier(owner, candidate, "en", now)
+            .create_dossier(owner, martin(owner), "en", now)
             .unwrap()
             .id;
         let mut answers = serde_json::json!({"nationality": "FR"});
