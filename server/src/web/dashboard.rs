@@ -3,13 +3,13 @@
 
 use std::fmt::Write;
 
+use super::site::Escaped;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 use guichet_engine::{Definition, Dossier, Event, SectionState};
 use jiff::Timestamp;
-use minijinja::HtmlEscape;
 use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
@@ -50,15 +50,15 @@ const LATEST_EVENTS: usize = 10;
 // The lists below are written here rather than in the template, as the
 // pieces are (see `super::pieces`): each line's link and words evaluated in
 // the template were a good part of the dashboard's time. Every value goes
-// through minijinja's own `HtmlEscape`, and each link is written as the
+// through `Escaped`, as the templates escape, and each link is written as the
 // templates' `href` writes it.
 
 /// Each section of `definition`'s profile, complete as `states` say (none
 /// is without a dossier, or when its conditions could not be evaluated).
 fn sections_html(definition: &Definition, states: &[SectionState], lang: Lang) -> String {
     let (complete, to_fill) = (
-        HtmlEscape(lang.word("complete")),
-        HtmlEscape(lang.word("to_fill")),
+        Escaped(lang.word("complete")),
+        Escaped(lang.word("to_fill")),
     );
     let mut html = String::with_capacity(128 * definition.file().profile.len());
     for section in &definition.file().profile {
@@ -70,7 +70,7 @@ fn sections_html(definition: &Definition, states: &[SectionState], lang: Lang) -
             html,
             "<li><a href=\"{}\">{}</a> — {}</li>",
             lang.href_attribute(&format!("/dossier/{}", section.id)),
-            HtmlEscape(section.title.get(lang.code())),
+            Escaped(section.title.get(lang.code())),
             if done { &complete } else { &to_fill },
         );
     }
@@ -94,16 +94,16 @@ fn candidatures_html(
             html,
             "<li><a href=\"{}\">{}</a> — {}",
             lang.href_attribute(&format!("/candidatures/{}", candidature.id)),
-            HtmlEscape(formation),
-            HtmlEscape(definition.state_label(&candidature.state, lang.code())),
+            Escaped(formation),
+            Escaped(definition.state_label(&candidature.state, lang.code())),
         );
         let next = next_step(definition, dossier, candidature, (lang, now));
         if !next.is_empty() {
             let _ = write!(
                 html,
                 "<br><span class=\"next\">{} {}</span>",
-                HtmlEscape(lang.word("next_step")),
-                HtmlEscape(&next)
+                Escaped(lang.word("next_step")),
+                Escaped(&next)
             );
         }
         html.push_str("</li>");

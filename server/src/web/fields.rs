@@ -5,15 +5,15 @@
 //! Written here rather than by a template macro: a section holds a dozen
 //! fields and lists from data run to hundreds of options, and evaluating the
 //! macro per field was most of a section page's time. Every value goes
-//! through minijinja's own `HtmlEscape`, as the templates escape.
+//! through [`Escaped`], which writes what the templates' escaping writes.
 
 use std::collections::HashMap;
 use std::fmt::{self, Write};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
+use super::site::Escaped;
 use guichet_engine::model::{FieldDef, FieldType};
 use guichet_engine::{options, Choice, Definition, Problem};
-use minijinja::HtmlEscape;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -88,7 +88,7 @@ impl OptionsHtml {
         let mut html = String::with_capacity(choices.len() * 48);
         let mut marks = Vec::with_capacity(choices.len());
         for choice in choices {
-            let (id, label) = (HtmlEscape(&choice.id), HtmlEscape(&choice.label));
+            let (id, label) = (Escaped(&choice.id), Escaped(&choice.label));
             // Writing to a `String` cannot fail.
             let _ = write!(html, "<option value=\"{id}\"");
             marks.push((choice.id.clone(), html.len()));
@@ -280,7 +280,7 @@ impl FieldView<'_> {
     /// options), the required marker, help, error, and input. The help and
     /// error ids are what the input's `aria-describedby` names.
     fn write(&self, html: &mut String, choose: &str) -> fmt::Result {
-        let id = HtmlEscape(self.id);
+        let id = Escaped(self.id);
         let error_class = if self.error.is_some() {
             " has-error"
         } else {
@@ -308,7 +308,7 @@ impl FieldView<'_> {
                 for (number, (choice, chosen)) in self.options.iter().enumerate() {
                     let number = number + 1;
                     let checked = if *chosen { " checked" } else { "" };
-                    let (value, label) = (HtmlEscape(&choice.id), HtmlEscape(&choice.label));
+                    let (value, label) = (Escaped(&choice.id), Escaped(&choice.label));
                     write!(
                         html,
                         "<div class=\"option\">\n<input type=\"{kind}\" id=\"{id}-{number}\" name=\"{id}\" value=\"{value}\"{checked}>\n<label for=\"{id}-{number}\">{label}</label>\n</div>\n"
@@ -333,7 +333,7 @@ impl FieldView<'_> {
                         write!(
                             html,
                             "{invalid}>\n<option value=\"\">{}</option>\n",
-                            HtmlEscape(choose)
+                            Escaped(choose)
                         )?;
                         html.push_str(&self.options_html);
                         html.push_str("\n</select>\n");
@@ -341,16 +341,16 @@ impl FieldView<'_> {
                     Widget::Textarea => {
                         write!(html, "<textarea id=\"{id}\" name=\"{id}\" rows=\"4\"")?;
                         self.write_described_by(html, &described)?;
-                        writeln!(html, "{invalid}>{}</textarea>", HtmlEscape(&self.value))?;
+                        writeln!(html, "{invalid}>{}</textarea>", Escaped(&self.value))?;
                     }
                     _ => {
-                        let (kind, value) = (self.input, HtmlEscape(&self.value));
+                        let (kind, value) = (self.input, Escaped(&self.value));
                         write!(
                             html,
                             "<input id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{value}\""
                         )?;
                         if let Some(placeholder) = self.placeholder {
-                            write!(html, " placeholder=\"{}\"", HtmlEscape(placeholder))?;
+                            write!(html, " placeholder=\"{}\"", Escaped(placeholder))?;
                         }
                         if let Some(mode) = self.inputmode {
                             write!(html, " inputmode=\"{mode}\"")?;
@@ -381,11 +381,11 @@ impl FieldView<'_> {
         if described.is_empty() {
             return Ok(());
         }
-        write!(html, " aria-describedby=\"{}\"", HtmlEscape(described))
+        write!(html, " aria-describedby=\"{}\"", Escaped(described))
     }
 
     fn write_label_text(&self, html: &mut String) -> fmt::Result {
-        write!(html, "{}", HtmlEscape(self.label))?;
+        write!(html, "{}", Escaped(self.label))?;
         if self.required {
             html.push_str(" <span class=\"required\">*</span>");
         }
@@ -393,19 +393,19 @@ impl FieldView<'_> {
     }
 
     fn write_help_and_error(&self, html: &mut String) -> fmt::Result {
-        let id = HtmlEscape(self.id);
+        let id = Escaped(self.id);
         if let Some(help) = self.help {
             writeln!(
                 html,
                 "<p class=\"help\" id=\"{id}-help\">{}</p>",
-                HtmlEscape(help)
+                Escaped(help)
             )?;
         }
         if let Some(error) = &self.error {
             writeln!(
                 html,
                 "<p class=\"error\" id=\"{id}-error\">{}</p>",
-                HtmlEscape(error)
+                Escaped(error)
             )?;
         }
         Ok(())
@@ -433,7 +433,7 @@ mod tests {
                 } else {
                     ""
                 };
-                let (id, label) = (HtmlEscape(&c.id), HtmlEscape(&c.label));
+                let (id, label) = (Escaped(&c.id), Escaped(&c.label));
                 format!("<option value=\"{id}\"{mark}>{label}</option>")
             })
             .collect()

@@ -2,12 +2,12 @@
 
 use std::fmt::Write;
 
+use super::site::Escaped;
 use guichet_engine::{
     lacks_a_piece, transitions_from, Candidature, Command, Definition, Dossier, Event,
 };
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use minijinja::HtmlEscape;
 
 use super::site::Lang;
 
@@ -221,8 +221,8 @@ fn describe<'a>(
 /// Written here rather than in a template, as the pieces are (see
 /// [`super::pieces`]): the candidate's dashboard, the staff's candidature
 /// page and their conflict notices all show a history, and a dossier's
-/// history grows with it. Every word goes through minijinja's own
-/// `HtmlEscape`, as the templates escape.
+/// history grows with it. Every word goes through [`Escaped`], which
+/// writes what the templates' escaping writes.
 pub fn history_html(
     definition: &Definition,
     events: &[Event],
@@ -250,15 +250,15 @@ fn written<'a>(lines: impl Iterator<Item = HistoryLine<'a>>, timezone: &TimeZone
         write_day(&mut html, timezone.to_offset(line.at).to_datetime(line.at));
         html.push_str("</time> — ");
         let _ = match line.what {
-            What::Word(word) => write!(html, "{}", HtmlEscape(word)),
-            What::Of(word, named) => write!(html, "{} {}", HtmlEscape(word), HtmlEscape(named)),
-            What::Step(step, piece) => write!(html, "{} : {}", HtmlEscape(step), HtmlEscape(piece)),
+            What::Word(word) => write!(html, "{}", Escaped(word)),
+            What::Of(word, named) => write!(html, "{} {}", Escaped(word), Escaped(named)),
+            What::Step(step, piece) => write!(html, "{} : {}", Escaped(step), Escaped(piece)),
         };
         let _ = match line.who {
             Some((Some(name), role)) if !name.is_empty() => {
-                write!(html, " — {} ({})", HtmlEscape(name), HtmlEscape(role))
+                write!(html, " — {} ({})", Escaped(name), Escaped(role))
             }
-            Some((_, role)) if !role.is_empty() => write!(html, " — {}", HtmlEscape(role)),
+            Some((_, role)) if !role.is_empty() => write!(html, " — {}", Escaped(role)),
             _ => Ok(()),
         };
         html.push_str("</li>");

@@ -388,7 +388,7 @@ fn write_escaped(html: &mut String, value: &Value) {
     // Writing to a `String` cannot fail.
     let _ = match (value.is_safe(), value.as_str()) {
         (true, Some(text)) => html.write_str(text),
-        (false, Some(text)) => write!(html, "{}", minijinja::HtmlEscape(text)),
+        (false, Some(text)) => write!(html, "{}", super::site::Escaped(text)),
         (_, None) => write!(html, "{}", minijinja::HtmlEscape(&value.to_string())),
     };
 }

@@ -5,12 +5,12 @@
 //! Written here rather than in the template: a formation asks for half a
 //! dozen pieces, each with up to three forms, and evaluating them in the
 //! template was a third of the page's time. Every value goes through
-//! minijinja's own `HtmlEscape`, as the templates escape.
+//! [`Escaped`], which writes what the templates' escaping writes.
 
 use std::fmt::{self, Write};
 
+use super::site::Escaped;
 use guichet_engine::model::FileFormat;
-use minijinja::HtmlEscape;
 use serde::Serialize;
 
 use super::site::{write_attribute, Lang};
@@ -149,19 +149,15 @@ impl PiecesPage<'_> {
 
     fn write_piece(&self, html: &mut String, piece: &PieceLine) -> fmt::Result {
         let t = &self.words;
-        let csrf = HtmlEscape(self.csrf);
-        let status = HtmlEscape(t.status);
-        write!(
-            html,
-            "<li class=\"piece\">\n<h3>{}",
-            HtmlEscape(piece.label)
-        )?;
+        let csrf = Escaped(self.csrf);
+        let status = Escaped(t.status);
+        write!(html, "<li class=\"piece\">\n<h3>{}", Escaped(piece.label))?;
         if piece.required {
             html.push_str(" <span class=\"required\">*</span>");
         }
         html.push_str("</h3>\n");
         if let Some(help) = piece.help {
-            writeln!(html, "<p class=\"help\">{}</p>", HtmlEscape(help))?;
+            writeln!(html, "<p class=\"help\">{}</p>", Escaped(help))?;
         }
         if let Some(complete) = piece.form {
             let state = if complete {
@@ -172,18 +168,18 @@ impl PiecesPage<'_> {
             write!(
                 html,
                 "<p>{status} : <strong>{}</strong></p>\n<p><a class=\"button\" href=\"",
-                HtmlEscape(state)
+                Escaped(state)
             )?;
             self.write_link(html, &["/formulaire-complementaire"]);
-            writeln!(html, "\">{}</a></p>", HtmlEscape(t.form_fill))?;
+            writeln!(html, "\">{}</a></p>", Escaped(t.form_fill))?;
         } else if piece.letters.is_none() {
             write!(
                 html,
                 "<p>{status} : <strong>{}</strong>",
-                HtmlEscape(piece.status)
+                Escaped(piece.status)
             )?;
             if let Some(comment) = piece.comment.filter(|c| !c.is_empty()) {
-                write!(html, " — {}", HtmlEscape(comment))?;
+                write!(html, " — {}", Escaped(comment))?;
             }
             html.push_str("</p>\n");
         }
@@ -193,21 +189,16 @@ impl PiecesPage<'_> {
             writeln!(
                 html,
                 "\" rel=\"noopener\">{}</a></p>",
-                HtmlEscape(t.form_external)
+                Escaped(t.form_external)
             )?;
         }
         if let Some(name) = piece.file.filter(|name| !name.is_empty()) {
             html.push_str("<p><a href=\"");
             self.write_piece_link(html, piece.id, &["/fichier-envoye"]);
-            writeln!(
-                html,
-                "\">{} {}</a></p>",
-                HtmlEscape(t.download),
-                HtmlEscape(name)
-            )?;
+            writeln!(html, "\">{} {}</a></p>", Escaped(t.download), Escaped(name))?;
         }
         if let Some(upload) = &piece.upload {
-            let id = HtmlEscape(piece.id);
+            let id = Escaped(piece.id);
             html.push_str("<form method=\"post\" action=\"");
             self.write_piece_link(html, piece.id, &[]);
             // The formats' names and media types are the code's own words,
@@ -223,9 +214,9 @@ impl PiecesPage<'_> {
                  <label for=\"file-{id}\">{} ({names}, {})</label>\n\
                  <input id=\"file-{id}\" name=\"fichier\" type=\"file\" accept=\"{types}\">\n\
                  <button type=\"submit\">{}</button>\n</form>",
-                HtmlEscape(t.choose_file),
+                Escaped(t.choose_file),
                 Size(upload.max_size),
-                HtmlEscape(upload.label),
+                Escaped(upload.label),
             )?;
         }
         if let Some(letters) = &piece.letters {
@@ -239,7 +230,7 @@ impl PiecesPage<'_> {
                 "\" class=\"inline\">\n\
                  <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
                  <button type=\"submit\" class=\"secondary\">{}</button>\n</form>",
-                HtmlEscape(action.label),
+                Escaped(action.label),
             )?;
         }
         html.push_str("</li>\n");
@@ -254,16 +245,16 @@ impl PiecesPage<'_> {
                 writeln!(
                     html,
                     "<li>{} ({}) : <strong>{}</strong></li>",
-                    HtmlEscape(&person.name),
-                    HtmlEscape(&person.email),
-                    HtmlEscape(&person.state)
+                    Escaped(&person.name),
+                    Escaped(&person.email),
+                    Escaped(&person.state)
                 )?;
             }
             html.push_str("</ul>\n");
         } else if let Some((section, title)) = letters.name_them {
-            write!(html, "<p>{} <a href=\"", HtmlEscape(t.letters_name_them))?;
+            write!(html, "<p>{} <a href=\"", Escaped(t.letters_name_them))?;
             self.lang.write_href(html, ["/dossier/", section]);
-            writeln!(html, "\">{}</a>.</p>", HtmlEscape(title))?;
+            writeln!(html, "\">{}</a>.</p>", Escaped(title))?;
         }
         if let Some(role) = letters.ask {
             html.push_str("<form method=\"post\" action=\"");
@@ -274,9 +265,9 @@ impl PiecesPage<'_> {
                  <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n\
                  <p class=\"help\">{}</p>\n\
                  <button type=\"submit\">{}</button>\n</form>",
-                HtmlEscape(self.csrf),
-                HtmlEscape(t.letters_ask_help),
-                HtmlEscape(t.letters_ask),
+                Escaped(self.csrf),
+                Escaped(t.letters_ask_help),
+                Escaped(t.letters_ask),
             )?;
         }
         Ok(())

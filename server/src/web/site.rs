@@ -210,8 +210,30 @@ pub fn escaped_for_attribute(url: String) -> String {
     escaped
 }
 
+// Bytes, not chars: every character escaped is ASCII, and a byte's test
+// is a fraction of decoding each character.
 fn needs_escaping(text: &str) -> bool {
-    text.contains(['&', '<', '>', '"', '\''])
+    text.bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+}
+
+/// `text` written as minijinja's `HtmlEscape` writes it (the templates'
+/// escaping, `/` included), but at once when nothing in it needs escaping,
+/// as most words and names do not: for the HTML the pages write in code.
+pub struct Escaped<'a>(pub &'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0;
+        if text
+            .bytes()
+            .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | b'/'))
+        {
+            minijinja::HtmlEscape(text).fmt(f)
+        } else {
+            f.write_str(text)
+        }
+    }
 }
 
 /// Appends `text` to `html` escaped as [`escaped_for_attribute`] escapes.
@@ -256,6 +278,27 @@ pub fn with_language(path: &str, lang: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::Site;
+
+    /// The pages' escaping writes what the templates' does, whatever the
+    /// text holds.
+    #[test]
+    fn text_is_escaped_as_the_templates_escape_it() {
+        for text in [
+            "",
+            "Curriculum vitae",
+            "Pièce d'identité",
+            "<b>M1 SET</b> & co",
+            "\"quoted\" 'single' a/b",
+            "é/<>&\"'",
+            "&amp; already",
+        ] {
+            assert_eq!(
+                super::Escaped(text).to_string(),
+                minijinja::HtmlEscape(text).to_string(),
+                "{text}"
+            );
+        }
+    }
 
     fn site(languages: Vec<&'static str>) -> Site {
         Site {
