@@ -3,7 +3,6 @@
 
 use std::fmt::Write;
 
-use super::site::Escaped;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::error::PageError;
 use super::extract::{SignedIn, Visit};
 use super::history::{history_html, next_step, Reader};
-use super::site::Lang;
+use super::site::{Escaped, Lang};
 use crate::account_store::Account;
 
 #[derive(Serialize)]
@@ -50,8 +49,8 @@ const LATEST_EVENTS: usize = 10;
 // The lists below are written here rather than in the template, as the
 // pieces are (see `super::pieces`): each line's link and words evaluated in
 // the template were a good part of the dashboard's time. Every value goes
-// through `Escaped`, as the templates escape, and each link is written as the
-// templates' `href` writes it.
+// through `Escaped`, which escapes as the templates do, and each link is
+// written as the templates' `href` writes it.
 
 /// Each section of `definition`'s profile, complete as `states` say (none
 /// is without a dossier, or when its conditions could not be evaluated).

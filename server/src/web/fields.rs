@@ -11,13 +11,12 @@ use std::collections::HashMap;
 use std::fmt::{self, Write};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
-use super::site::Escaped;
 use guichet_engine::model::{FieldDef, FieldType};
 use guichet_engine::{options, Choice, Definition, Problem};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::site::Lang;
+use super::site::{Escaped, Lang};
 
 /// One input of a generated form, as the page draws it.
 pub(super) struct FieldView<'a> {

@@ -2,14 +2,13 @@
 
 use std::fmt::Write;
 
-use super::site::Escaped;
 use guichet_engine::{
     lacks_a_piece, transitions_from, Candidature, Command, Definition, Dossier, Event,
 };
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use super::site::Lang;
+use super::site::{Escaped, Lang};
 
 /// The next thing the candidate can do for `candidature`, if anything.
 ///

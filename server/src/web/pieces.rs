@@ -9,11 +9,10 @@
 
 use std::fmt::{self, Write};
 
-use super::site::Escaped;
 use guichet_engine::model::FileFormat;
 use serde::Serialize;
 
-use super::site::{write_attribute, Lang};
+use super::site::{write_attribute, Escaped, Lang};
 use super::words::{Joined, Size};
 
 /// One person named for a piece: whether their letter arrived, never what
