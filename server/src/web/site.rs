@@ -285,9 +285,9 @@ mod tests {
     fn text_is_escaped_as_the_templates_escape_it() {
         for text in [
             "",
-            "Curriculum vitae",
+            "Identity card",
             "Pièce d'identité",
-            "<b>M1 SET</b> & co",
+            "<b>Master</b> & co",
             "\"quoted\" 'single' a/b",
             "é/<>&\"'",
             "&amp; already",
