@@ -831,6 +831,22 @@ fn sweep_ended(
 mod tests {
     use super::*;
 
+    /// The database in `path` opened again in this process: sled's flusher
+    /// thread lets go of it shortly after the last handle is dropped.
+    fn reopened(path: &std::path::Path) -> sled::Db {
+        let mut tries = 0;
+        loop {
+            match sled::open(path) {
+                Ok(db) => return db,
+                Err(_) if tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(error) => panic!("{error}"),
+            }
+        }
+    }
+
     fn now() -> Timestamp {
         "2027-03-10T09:00:00Z".parse().expect("time")
     }
@@ -925,7 +941,7 @@ mod tests {
         let mut kept = vec![link_and_session(&accounts, "a1")];
         let others = link_and_session(&accounts, "a2");
         drop(accounts);
-        let db = sled::open(&path).expect("database");
+        let db = reopened(&path);
         let built = [
             "tokens_by_account",
             "sessions_by_account",
@@ -936,7 +952,7 @@ mod tests {
             assert!(db.drop_tree(tree).expect("dropped"), "{tree}");
         }
         drop(db);
-        let accounts = AccountStore::open(&path).expect("open");
+        let accounts = AccountStore::within(reopened(&path)).expect("open");
         kept.push(link_and_session(&accounts, "a1"));
         kept.push(link_and_session(&accounts, "a1"));
         // A link used and a session closed have nothing left to end.
@@ -1031,7 +1047,7 @@ mod tests {
             .expect("valid");
         // Left by the version before the sweep of links, which kept no end.
         drop(accounts);
-        let db = sled::open(&path).expect("database");
+        let db = reopened(&path);
         assert!(db.drop_tree("tokens_by_end").expect("dropped"));
         let built = db.open_tree(BUILT_TREE).expect("tree");
         assert!(built
@@ -1039,7 +1055,7 @@ mod tests {
             .expect("removed")
             .is_some());
         drop((built, db));
-        let accounts = AccountStore::open(&path).expect("open");
+        let accounts = AccountStore::within(reopened(&path)).expect("open");
         let later = issue(&accounts, "a2", at(10 * 24 * 3600));
         let kept = at(24 * 3600 + TOKEN_KEPT.as_secs() as i64);
         // To the last second kept, each says why it no longer works.
